@@ -1,0 +1,348 @@
+/* core/backstep.h: the public contract of backstep's engine (tensors, tape, op table, backward
+ * iterator, gradcheck, forward mode, optimizers, backends, replay).
+ *
+ * Ownership
+ *   - A bs_ctx owns everything: the tape's nodes, their values, grads and saved data, the size
+ *     variables and the optimizers. bs_ctx_free() (or bs_ctx_reset()) releases all of it.
+ *   - Nodes are addressed by bs_id, their index on the tape (creation order, which is topological).
+ *     A bs_id stays valid until the next reset; node pointers from bs_node_at() stay valid too
+ *     (nodes live in fixed chunks and never move).
+ *   - bs_tensor is a view: {dtype, shape, data}. Tensors inside nodes belong to the context; a
+ *     caller that builds a bs_tensor for input owns its data and the engine copies what it keeps.
+ *
+ * Errors
+ *   Functions that can fail return a bs_status (BS_OK == 0) or, for those returning a bs_id, a
+ *   negative id. The message is in bs_errmsg(ctx), owned by the context, valid until the next call
+ *   that fails. Nothing here prints, exits or aborts on bad input; an allocation that fails
+ *   (absurd sizes included) is BS_ERR_NOMEM and leaves the tape as it was.
+ *
+ * Numbers
+ *   The interactive engine computes in double. A node's dtype says what the value means: f64 is
+ *   kept as computed, f32/f16/bf16 values are rounded to that format after every op (forward and
+ *   VJP), i64 marks integer tensors (class indices, arange), which cannot require grad.
+ */
+#ifndef BACKSTEP_H
+#define BACKSTEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BS_MAX_DIMS 4
+#define BS_MAX_INPUTS 2
+#define BS_VERSION "0.1.0"
+
+/* ==== Status ==== */
+typedef enum {
+    BS_OK = 0,
+    BS_ERR_SHAPE,  /* shapes do not fit the op */
+    BS_ERR_VALUE,  /* a value outside the op's domain or a bad argument value */
+    BS_ERR_TYPE,   /* wrong dtype (grad on integers, float class indices) */
+    BS_ERR_NOMEM,  /* allocation failed or size absurd */
+    BS_ERR_STATE,  /* graph state forbids it (freed graph, no seed, modified in place) */
+    BS_ERR_ARG,    /* wrong arity or unknown attribute */
+    BS_ERR_INTERRUPT, /* bs_ctx_interrupt() was called while it ran */
+    BS_ERR_UNSUPPORTED /* the backend does not have it (no device, op or dtype missing) */
+} bs_status;
+
+/* ==== Types ==== */
+typedef enum { BS_F64, BS_F32, BS_F16, BS_BF16, BS_I64, BS_DTYPE_COUNT } bs_dtype;
+
+typedef struct {
+    int ndim;                 /* 0 for a scalar */
+    int64_t d[BS_MAX_DIMS];   /* sizes, row-major */
+} bs_shape;
+
+typedef struct {
+    bs_dtype dtype;
+    bs_shape shape;
+    double *data;             /* numel doubles, row-major; NULL for "no tensor" */
+} bs_tensor;
+
+typedef int32_t bs_id;        /* tape index; BS_NONE (-1) for none */
+#define BS_NONE (-1)
+
+/* ==== The op table ==== */
+typedef enum {
+#define BS_OP(ID, fn, sym, ar, kind, gfn, da, db, help) BS_OP_##ID,
+#include "ops.def"
+#undef BS_OP
+    BS_OP_COUNT,
+    BS_OP_LEAF = -1           /* not an op: a leaf (literal, constructor, param, detach) */
+} bs_op;
+
+typedef enum { BS_K_EW, BS_K_RED, BS_K_SHAPE, BS_K_MAT, BS_K_ROW, BS_K_LOSS } bs_op_kind;
+
+/* Op attributes: everything an op takes that is not a tensor input. */
+typedef struct {
+    int dim;                  /* reductions and row ops; BS_DIM_ALL for "all elements" */
+    bool keepdim;
+    double k;                 /* leaky_relu slope, layernorm eps */
+    bs_shape shape;           /* reshape target (after -1 resolution) */
+    int8_t shape_sym[BS_MAX_DIMS]; /* reshape: size variable per target dim, -1 = literal */
+} bs_attr;
+#define BS_DIM_ALL 127
+
+typedef struct bs_ctx bs_ctx;
+typedef struct bs_node bs_node;
+
+typedef struct {
+    bs_op id;
+    const char *name;          /* function name: "sigmoid" */
+    const char *symbol;        /* graph symbol: "sigmoid", "+" */
+    int arity;
+    bs_op_kind kind;
+    const char *grad_fn;       /* "SigmoidBackward0" */
+    const char *deriv[BS_MAX_INPUTS]; /* local derivative templates, see ops.def */
+    const char *help;
+    /* out shape from inputs; BS_OK or an error written to err */
+    bs_status (*shape)(const bs_shape *in, const bs_attr *a, bs_shape *out, char *err, size_t errlen);
+    /* forward: out = f(in) (out preallocated with the inferred shape) */
+    void (*fwd)(const bs_tensor *in, const bs_attr *a, bs_tensor *out);
+    /* VJP for input i: din += G^T J_i, with access to inputs and output */
+    void (*vjp)(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
+                int i, bs_tensor *din);
+    /* JVP: dout = sum_i J_i din_i (din[i].data NULL: zero tangent) */
+    void (*jvp)(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *din,
+                bs_tensor *dout);
+    double (*flops)(const bs_shape *in, const bs_shape *out, const bs_attr *a); /* forward FLOPs */
+    /* bytes of tensors saved for backward, for input shapes, as PyTorch saves them (0: nothing) */
+    size_t (*saved)(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem);
+} bs_op_info;
+
+extern const bs_op_info bs_ops[BS_OP_COUNT];
+const bs_op_info *bs_op_by_name(const char *name); /* NULL if none */
+
+/* ==== Shapes and tensors ==== */
+int64_t bs_shape_numel(const bs_shape *s);
+bool bs_shape_eq(const bs_shape *a, const bs_shape *b);
+/* NumPy broadcast of a and b into out; false if incompatible */
+bool bs_shape_broadcast(const bs_shape *a, const bs_shape *b, bs_shape *out);
+/* "(2, 3)" into buf; returns buf */
+char *bs_shape_str(const bs_shape *s, char *buf, size_t len);
+const char *bs_dtype_name(bs_dtype t);
+bool bs_dtype_parse(const char *s, bs_dtype *out);
+size_t bs_dtype_size(bs_dtype t);
+double bs_dtype_round(bs_dtype t, double v);  /* v rounded to what t can hold */
+static inline int64_t bs_tensor_numel(const bs_tensor *t) { return bs_shape_numel(&t->shape); }
+
+/* ==== Nodes and the tape ==== */
+typedef enum {
+    BS_INIT_NONE = 0,  /* a computed node */
+    BS_INIT_DATA,      /* literal data (tensor([...]), numbers) */
+    BS_INIT_RANDN, BS_INIT_RAND, BS_INIT_ZEROS, BS_INIT_ONES, BS_INIT_EYE, BS_INIT_ARANGE,
+    BS_INIT_FULL,      /* a scalar broadcast to a shape */
+    BS_INIT_COPY       /* param(expr)/detach: a copy of node `src`'s value at creation */
+} bs_init_kind;
+
+struct bs_node {
+    bs_id id;
+    bs_op op;                       /* BS_OP_LEAF for leaves */
+    int nin;
+    bs_id in[BS_MAX_INPUTS];
+    uint32_t in_version[BS_MAX_INPUTS]; /* inputs' versions when this node was made */
+    bs_attr attr;
+    bs_tensor value;                /* always present */
+    bs_tensor grad;                 /* grad.data NULL until a backward pass reaches the node */
+    bool requires_grad;
+    bool is_leaf;                   /* no grad_fn: literals, constructors, params, detached */
+    bool is_param;                  /* a leaf that requires grad (param(...), requires_grad=True) */
+    bool in_no_grad;                /* made under no_grad */
+    bool freed;                     /* saved tensors released by a backward without retain_graph */
+    uint32_t version;               /* bumped by in-place updates (optimizer steps) */
+    /* where a leaf came from, for replay at other sizes */
+    bs_init_kind init;
+    bs_id init_src;                 /* BS_INIT_COPY: the node copied */
+    double init_arg[2];             /* FULL: value; ARANGE: start, step */
+    int8_t sym[BS_MAX_DIMS];        /* size variable per dim, -1 = literal */
+    /* labels the REPL gave it */
+    char *label;                    /* name bound to it ("z1"), NULL if none */
+    char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
+    int rebound;                    /* count of later rebindings of `label` (shown as z1') */
+    /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
+    double sval, sgrad, sgtmp;
+    double *gtmp;                   /* this backward pass's upstream gradient (iterator only) */
+    uint32_t mark;                  /* iterator bookkeeping */
+};
+
+bs_ctx *bs_ctx_new(void);
+void bs_ctx_free(bs_ctx *c);
+void bs_ctx_reset(bs_ctx *c);                   /* drop every node, size variable, optimizer */
+const char *bs_errmsg(const bs_ctx *c);
+bs_status bs_errcode(const bs_ctx *c);
+void bs_ctx_interrupt(bs_ctx *c);               /* async-signal-safe: long loops stop */
+void bs_ctx_seed(bs_ctx *c, uint64_t seed);
+void bs_ctx_set_dtype(bs_ctx *c, bs_dtype t);   /* dtype of new float leaves */
+bs_dtype bs_ctx_dtype(const bs_ctx *c);
+void bs_ctx_set_no_grad(bs_ctx *c, bool on);
+bool bs_ctx_no_grad(const bs_ctx *c);
+size_t bs_ctx_bytes(const bs_ctx *c);          /* bytes held by values, grads and saved data */
+
+int32_t bs_tape_len(const bs_ctx *c);
+bs_node *bs_node_at(bs_ctx *c, bs_id id);       /* NULL if out of range */
+const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
+void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* marks older holder rebound */
+void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
+/* the display name: label, else "#<id>" style text; never NULL */
+const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
+
+/* ==== Building ==== */
+/* A leaf from data (copied). requires_grad on an integer dtype is BS_ERR_TYPE. */
+bs_id bs_leaf(bs_ctx *c, const double *data, const bs_shape *shape, bs_dtype t, bool requires_grad);
+bs_id bs_scalar(bs_ctx *c, double v, bs_dtype t);                /* a constant */
+/* constructors: randn rand zeros ones eye arange full; sym[] may be NULL */
+bs_id bs_make(bs_ctx *c, bs_init_kind kind, const bs_shape *shape, const int8_t *sym, bs_dtype t,
+              double arg0, double arg1);
+/* param(x) / tensor(x, requires_grad=True) / x.detach(): a new leaf copying x's value */
+bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad);
+/* apply an op; records a node unless no_grad (then the result is a plain leaf-like constant) */
+bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr);
+bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a);
+bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b);
+bs_attr bs_attr_default(bs_op op);              /* dim = -1 or ALL as the op wants, k = slope/eps */
+
+/* ==== Backward ==== */
+typedef struct {
+    bs_id input;
+    bool gets_grad;       /* input requires grad (else no VJP is computed) */
+    bool accumulated;     /* input already had a gradient from another path in this pass */
+    bool local_ok;        /* local holds d out/d input elementwise (ew op without broadcast, or scalar out) */
+    bs_tensor local;      /* local derivative (iterator-owned), if local_ok */
+    bs_tensor vjp;        /* what was added to the input's grad (iterator-owned) */
+} bs_step_input;
+
+typedef struct {
+    bs_id node;
+    int index, total;     /* 1-based step number, number of steps in this pass */
+    bs_tensor upstream;   /* dL/dnode (iterator-owned) */
+    int nin;
+    bs_step_input in[BS_MAX_INPUTS];
+} bs_step;
+
+typedef struct bs_bwd bs_bwd;
+/* Start a backward pass from root. seed NULL: root must be a single element (seed 1).
+ * want_detail: fill local derivatives (costs one more VJP per input; for the stepper).
+ * Errors (no seed, freed graph, nothing requires grad, modified in place) are found here, before
+ * any gradient changes. */
+bs_bwd *bs_backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph,
+                          bool want_detail);
+/* Next step into *out (valid until the next call). Returns 1 with a step, 0 when done, <0 error. */
+int bs_backward_next(bs_bwd *b, bs_step *out);
+void bs_backward_end(bs_bwd *b);                 /* finishes bookkeeping (frees saved data unless
+                                                    retained) and releases the iterator */
+void bs_backward_abort(bs_bwd *b);               /* release without touching freed flags */
+bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph);
+
+/* grads: set to None (PyTorch's set_to_none) */
+void bs_zero_grad(bs_ctx *c, bs_id id);
+void bs_zero_grad_all(bs_ctx *c);                /* every param */
+/* snapshot and restore every grad (the stepper's :abort); the snapshot is opaque */
+typedef struct bs_grad_snapshot bs_grad_snapshot;
+bs_grad_snapshot *bs_grad_snapshot_take(bs_ctx *c);
+void bs_grad_snapshot_restore(bs_ctx *c, bs_grad_snapshot *s); /* also frees s */
+void bs_grad_snapshot_free(bs_grad_snapshot *s);
+
+/* Render an op's local-derivative template for input i. mode 0: names ({a} -> name of input 0),
+ * mode 1: numbers (scalar inputs only, otherwise names). n is used for {n}. */
+char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, int mode, char *buf, size_t len);
+/* Same for :help: placeholders become a, b, out, n, slope */
+char *bs_deriv_render_generic(bs_op op, int i, char *buf, size_t len);
+
+/* ==== Forward mode (JVP) ==== */
+/* Tangents of every node from root-independent forward sweep: tangent of `wrt` is `dir`
+ * (NULL: ones). Calls visit(node, tangent) in creation order for nodes that depend on wrt. */
+typedef void (*bs_jvp_visit)(void *ud, bs_id node, const bs_tensor *tangent);
+bs_status bs_jvp(bs_ctx *c, bs_id wrt, const bs_tensor *dir, bs_id upto, bs_jvp_visit visit, void *ud);
+
+/* ==== Gradcheck ==== */
+typedef struct {
+    bs_id param;
+    double max_abs_err;   /* max |analytic - numeric| */
+    double max_rel_err;
+    int64_t worst_index;
+    double analytic, numeric;   /* at worst_index */
+} bs_gradcheck_result;
+/* For every param (requires-grad leaf) that `root` depends on: central differences with step eps
+ * in double, re-evaluating the graph, against one backward pass. Does not change grads.
+ * Writes up to max results; returns count or <0 on error. */
+int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, int max);
+/* Re-evaluate every non-leaf node between leaves and upto (inclusive) from current leaf values. */
+bs_status bs_recompute(bs_ctx *c, bs_id upto);
+
+/* ==== Optimizers ==== */
+typedef enum { BS_OPT_SGD, BS_OPT_ADAM } bs_opt_kind;
+typedef struct {
+    bs_opt_kind kind;
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov;
+    double beta1, beta2, eps;
+} bs_opt_conf;
+typedef struct bs_opt bs_opt;
+bs_opt_conf bs_opt_defaults(bs_opt_kind k);     /* torch.optim's defaults (sgd lr must be set) */
+bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf); /* owned by c */
+/* one step over every param that has a grad, in place (bumps versions) */
+bs_status bs_opt_step(bs_ctx *c, bs_opt *o);
+void bs_opt_zero_grad(bs_ctx *c, bs_opt *o);
+const bs_opt_conf *bs_opt_conf_of(const bs_opt *o);
+
+/* ==== Size variables ==== */
+int bs_dim_define(bs_ctx *c, const char *name, int64_t value); /* returns its index (< 64) */
+int bs_dim_find(const bs_ctx *c, const char *name);            /* -1 if none */
+int64_t bs_dim_value(const bs_ctx *c, int idx);
+const char *bs_dim_name(const bs_ctx *c, int idx);
+int bs_dim_count(const bs_ctx *c);
+
+/* ==== Random numbers (for constructors and tests) ==== */
+double bs_rand_uniform(bs_ctx *c);  /* [0, 1) */
+double bs_rand_normal(bs_ctx *c);
+
+/* ==== Backends: replaying the graph at real sizes ====
+ * A backend is a table of functions over its own buffers (device or host memory). Buffers hold
+ * `dtype` elements: f64, f32, bf16 (bf16 computes in f32), and BS_I64 tensors (class indices) are
+ * stored as int32. The planner (bs_plan_*) owns every buffer it allocates and frees it. */
+typedef struct {
+    bs_op op;
+    bs_attr attr;
+    int nin;
+    const void *in[BS_MAX_INPUTS];      /* input buffers */
+    bs_shape in_shape[BS_MAX_INPUTS];
+    bs_dtype in_dtype[BS_MAX_INPUTS];
+    void *out;                          /* output buffer (forward writes it; vjp reads it) */
+    bs_shape out_shape;
+    bs_dtype dtype;                     /* dtype of the float tensors (out, grads) */
+} bs_exec;
+
+typedef struct bs_backend bs_backend;
+struct bs_backend {
+    const char *name;                   /* "cpu", "gpu" */
+    void *impl;                         /* backend state (handles, streams) */
+    char device[128];                   /* what it runs on, filled by open */
+    /* BS_OK if usable; else BS_ERR_UNSUPPORTED and a one-line reason in err */
+    bs_status (*open)(bs_backend *b, char *err, size_t errlen);
+    void (*close)(bs_backend *b);
+    bool (*supports)(const bs_backend *b, bs_op op, bs_dtype t);
+    bool (*supports_dtype)(const bs_backend *b, bs_dtype t);
+    void *(*alloc)(bs_backend *b, size_t bytes);            /* NULL when out of memory */
+    void (*free)(bs_backend *b, void *p);
+    /* host doubles <-> buffer of n elements of dtype t (converting) */
+    bs_status (*upload)(bs_backend *b, void *dst, const double *src, int64_t n, bs_dtype t);
+    bs_status (*download)(bs_backend *b, double *dst, const void *src, int64_t n, bs_dtype t);
+    bs_status (*fill)(bs_backend *b, void *dst, double v, int64_t n, bs_dtype t);
+    bs_status (*forward)(bs_backend *b, const bs_exec *e);
+    /* din += VJP of input i given upstream g (same shape as out); din has in_shape[i] */
+    bs_status (*vjp)(bs_backend *b, const bs_exec *e, int i, const void *g, void *din);
+    /* dst += src, n elements (gradient accumulation across paths) */
+    bs_status (*accumulate)(bs_backend *b, void *dst, const void *src, int64_t n, bs_dtype t);
+    /* one optimizer update of n elements: p, its grad g, state buffers m, v (zeroed at start,
+       v unused for sgd), step counter t >= 1 */
+    bs_status (*opt_step)(bs_backend *b, const bs_opt_conf *conf, int64_t t, void *p,
+                          const void *g, void *m, void *v, int64_t n, bs_dtype dt);
+    bs_status (*sync)(bs_backend *b);   /* wait for queued work (timing) */
+};
+
+/* Backends are registered by name; core registers "cpu", the program registers "gpu" when built. */
+void bs_backend_register(bs_backend *b);
+bs_backend *bs_backend_find(const char *name);
+bs_backend *bs_backend_cpu(void);
+
+#endif

@@ -1,0 +1,1 @@
+/* core/ops_row.c */

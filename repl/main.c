@@ -1,0 +1,1 @@
+/* repl/main.c */

@@ -1,0 +1,1 @@
+/* viz/window.c */
