@@ -64,7 +64,7 @@ typedef int32_t bs_id;        /* tape index; BS_NONE (-1) for none */
 
 /* ==== The op table ==== */
 typedef enum {
-#define BS_OP(ID, fn, sym, ar, kind, gfn, da, db, help) BS_OP_##ID,
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help) BS_OP_##ID,
 #include "ops.def"
 #undef BS_OP
     BS_OP_COUNT,
@@ -72,6 +72,9 @@ typedef enum {
 } bs_op;
 
 typedef enum { BS_K_EW, BS_K_RED, BS_K_SHAPE, BS_K_MAT, BS_K_ROW, BS_K_LOSS } bs_op_kind;
+enum {
+    BS_F_INT = 1u << 0   /* integer inputs give an integer result (add, sum, reshape ...) */
+};
 
 /* Op attributes: everything an op takes that is not a tensor input. */
 typedef struct {
@@ -95,10 +98,13 @@ typedef struct {
     const char *grad_fn;       /* "SigmoidBackward0" */
     const char *deriv[BS_MAX_INPUTS]; /* local derivative templates, see ops.def */
     const char *help;
-    /* out shape from inputs; BS_OK or an error written to err */
-    bs_status (*shape)(const bs_shape *in, const bs_attr *a, bs_shape *out, char *err, size_t errlen);
-    /* forward: out = f(in) (out preallocated with the inferred shape) */
-    void (*fwd)(const bs_tensor *in, const bs_attr *a, bs_tensor *out);
+    unsigned flags;            /* BS_F_* */
+    /* out shape from input shapes and dtypes; BS_OK or an error (PyTorch's wording) in err */
+    bs_status (*shape)(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                       char *err, size_t errlen);
+    /* forward: out = f(in) (out preallocated with the inferred shape). Value errors (a class
+       index out of range) return non-BS_OK with a message; NaN/inf are values, not errors. */
+    bs_status (*fwd)(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err, size_t errlen);
     /* VJP for input i: din += G^T J_i, with access to inputs and output */
     void (*vjp)(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
                 int i, bs_tensor *din);
@@ -161,7 +167,8 @@ struct bs_node {
     int rebound;                    /* count of later rebindings of `label` (shown as z1') */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad, sgtmp;
-    double *gtmp;                   /* this backward pass's upstream gradient (iterator only) */
+    double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
+                                       when none yet); leaves get it added to grad at the end */
     uint32_t mark;                  /* iterator bookkeeping */
 };
 
@@ -171,6 +178,7 @@ void bs_ctx_reset(bs_ctx *c);                   /* drop every node, size variabl
 const char *bs_errmsg(const bs_ctx *c);
 bs_status bs_errcode(const bs_ctx *c);
 void bs_ctx_interrupt(bs_ctx *c);               /* async-signal-safe: long loops stop */
+void bs_ctx_clear_interrupt(bs_ctx *c);
 void bs_ctx_seed(bs_ctx *c, uint64_t seed);
 void bs_ctx_set_dtype(bs_ctx *c, bs_dtype t);   /* dtype of new float leaves */
 bs_dtype bs_ctx_dtype(const bs_ctx *c);
@@ -179,9 +187,12 @@ bool bs_ctx_no_grad(const bs_ctx *c);
 size_t bs_ctx_bytes(const bs_ctx *c);          /* bytes held by values, grads and saved data */
 
 int32_t bs_tape_len(const bs_ctx *c);
+/* drop every node from len on (a failed statement's partial work); grads of earlier nodes stay */
+void bs_tape_truncate(bs_ctx *c, int32_t len);
 bs_node *bs_node_at(bs_ctx *c, bs_id id);       /* NULL if out of range */
 const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
-void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* marks older holder rebound */
+void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the caller bumps the
+                                                  previous holder's `rebound` when rebinding */
 void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
 /* the display name: label, else "#<id>" style text; never NULL */
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
@@ -228,6 +239,10 @@ bs_bwd *bs_backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool ret
                           bool want_detail);
 /* Next step into *out (valid until the next call). Returns 1 with a step, 0 when done, <0 error. */
 int bs_backward_next(bs_bwd *b, bs_step *out);
+/* A pass for explanations and slide frames: detail on, retained, and it ignores freed/in-place
+ * state (values are all still on the tape). It changes grads like any pass: take a snapshot first
+ * and restore it after bs_backward_abort(). */
+bs_bwd *bs_backward_replay_begin(bs_ctx *c, bs_id root, const bs_tensor *seed);
 void bs_backward_end(bs_bwd *b);                 /* finishes bookkeeping (frees saved data unless
                                                     retained) and releases the iterator */
 void bs_backward_abort(bs_bwd *b);               /* release without touching freed flags */
@@ -242,9 +257,11 @@ bs_grad_snapshot *bs_grad_snapshot_take(bs_ctx *c);
 void bs_grad_snapshot_restore(bs_ctx *c, bs_grad_snapshot *s); /* also frees s */
 void bs_grad_snapshot_free(bs_grad_snapshot *s);
 
-/* Render an op's local-derivative template for input i. mode 0: names ({a} -> name of input 0),
- * mode 1: numbers (scalar inputs only, otherwise names). n is used for {n}. */
-char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, int mode, char *buf, size_t len);
+/* Render an op's local-derivative template for input i of `node`. numbers false: placeholders
+ * become the inputs' names; true: their values with `prec` significant digits (scalars only; a
+ * non-scalar keeps its name). "/{n}" disappears when n == 1. */
+char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, bool numbers, int prec, char *buf,
+                      size_t len);
 /* Same for :help: placeholders become a, b, out, n, slope */
 char *bs_deriv_render_generic(bs_op op, int i, char *buf, size_t len);
 

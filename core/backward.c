@@ -1,1 +1,519 @@
-/* core/backward.c */
+/* core/backward.c: the one backward engine, as an iterator of step records; zero_grad, grad
+ * snapshots, and the rendering of local-derivative templates. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_int.h"
+
+/* ==== The iterator ====
+ * A pass walks the tape in reverse creation order (creation order is topological). begin() marks
+ * every node the root depends on through requires-grad edges and checks the whole pass can run
+ * (seed, freed graph, in-place modification) before any gradient changes. Each marked non-leaf
+ * node is one step: its upstream gradient (gtmp) is final when it is reached, since every node that
+ * uses it was created later and so was stepped before. A step adds each input's VJP into that
+ * input's gtmp; non-leaf nodes add their gtmp into .grad when stepped, leaves at the end of the
+ * pass (PyTorch sums a leaf's incoming gradients first, then accumulates once into .grad). */
+
+typedef struct {
+    double *p;
+    int64_t cap;
+} scratch;
+
+struct bs_bwd {
+    bs_ctx *c;
+    bs_id root;
+    uint32_t pass;
+    bool retain, detail;
+    int32_t cur;            /* next node index to consider (scanning down) */
+    int index, total;
+    bool failed;
+    scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], ones;
+};
+
+static double *scratch_get(scratch *s, int64_t n)
+{
+    if (n < 1) n = 1;
+    if (n > s->cap) {
+        double *p = realloc(s->p, (size_t)n * sizeof(double));
+        if (!p) return NULL;
+        s->p = p;
+        s->cap = n;
+    }
+    memset(s->p, 0, (size_t)n * sizeof(double));
+    return s->p;
+}
+
+/* gtmp storage for node n: zeroed doubles */
+static double *gtmp_alloc(bs_node *n)
+{
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    if (numel == 1) {
+        n->sgtmp = 0;
+        return &n->sgtmp;
+    }
+    return calloc((size_t)(numel ? numel : 1), sizeof(double));
+}
+
+static void gtmp_free(bs_node *n)
+{
+    if (n->gtmp && n->gtmp != &n->sgtmp) free(n->gtmp);
+    n->gtmp = NULL;
+}
+
+/* grad += src (allocating grad as a copy when it is None) */
+static bool grad_add(bs_ctx *c, bs_node *n, const double *src)
+{
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    if (!n->grad.data) {
+        n->grad.data = bs__data_alloc(c, numel, &n->sgrad);
+        if (!n->grad.data) return false;
+        n->grad.shape = n->value.shape;
+        n->grad.dtype = n->value.dtype;
+        memcpy(n->grad.data, src, (size_t)numel * sizeof(double));
+    } else {
+        for (int64_t i = 0; i < numel; i++) n->grad.data[i] += src[i];
+    }
+    bs__round_tensor(&n->grad);
+    return true;
+}
+
+static bool has_grad_fn(const bs_node *n) { return n->requires_grad && !n->is_leaf; }
+
+bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain, bool detail,
+                           bool check_state)
+{
+    bs_node *r = bs_node_at(c, root);
+    if (!r) {
+        bs__err(c, BS_ERR_ARG, "backward: no such node");
+        return NULL;
+    }
+    if (c->in_pass) {
+        bs__err(c, BS_ERR_STATE, "a backward pass is already being stepped (:finish or :abort it)");
+        return NULL;
+    }
+    if (!r->requires_grad) {
+        bs__err(c, BS_ERR_STATE,
+                "element 0 of tensors does not require grad and does not have a grad_fn");
+        return NULL;
+    }
+    int64_t numel = bs_shape_numel(&r->value.shape);
+    if (!seed && numel != 1) {
+        bs__err(c, BS_ERR_STATE,
+                "grad can be implicitly created only for scalar outputs: this one has %lld "
+                "elements, so pass a seed of the same shape, e.g. backward(ones_like)",
+                (long long)numel);
+        return NULL;
+    }
+    if (seed && !bs_shape_eq(&seed->shape, &r->value.shape)) {
+        char a[96], b[96];
+        bs__err(c, BS_ERR_SHAPE,
+                "Mismatch in shape: grad_output[0] has a shape of %s and output[0] has a shape of %s",
+                bs_shape_str(&seed->shape, a, sizeof a), bs_shape_str(&r->value.shape, b, sizeof b));
+        return NULL;
+    }
+    bs_bwd *b = calloc(1, sizeof *b);
+    if (!b) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    b->c = c;
+    b->root = root;
+    b->retain = retain;
+    b->detail = detail;
+    b->pass = ++c->pass;
+
+    /* mark and check, touching nothing yet */
+    r->mark = b->pass;
+    for (int32_t i = root; i >= 0; i--) {
+        bs_node *n = bs__node(c, i);
+        if (n->mark != b->pass || !has_grad_fn(n)) continue;
+        b->total++;
+        size_t saved = check_state ? bs__saved_bytes(c, n) : 0;
+        if (check_state && n->freed && saved) {
+            char nb[64];
+            bs__err(c, BS_ERR_STATE,
+                    "Trying to backward through the graph a second time (or directly access saved "
+                    "tensors after they have already been freed): %s (%s) was freed by an earlier "
+                    "backward(). Specify retain_graph=True if you need to backward through the "
+                    "graph a second time.",
+                    bs_node_name(c, i, nb, sizeof nb), bs_ops[n->op].grad_fn);
+            goto fail;
+        }
+        for (int k = 0; k < n->nin; k++) {
+            bs_node *x = bs__node(c, n->in[k]);
+            if (check_state && saved && x->version != n->in_version[k]) {
+                char nb[64];
+                bs__err(c, BS_ERR_STATE,
+                        "one of the variables needed for gradient computation has been modified "
+                        "by an inplace operation: %s is at version %u; expected version %u "
+                        "instead (an optimizer step changed it after this graph was built)",
+                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, n->in_version[k]);
+                goto fail;
+            }
+            if (x->requires_grad) x->mark = b->pass;
+        }
+    }
+    /* the seed */
+    r->gtmp = gtmp_alloc(r);
+    if (!r->gtmp) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (seed)
+        memcpy(r->gtmp, seed->data, (size_t)numel * sizeof(double));
+    else
+        r->gtmp[0] = 1;
+    b->cur = root;
+    c->in_pass = true;
+    return b;
+fail:
+    free(b);
+    return NULL;
+}
+
+bs_bwd *bs_backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph,
+                          bool want_detail)
+{
+    return bs__backward_begin(c, root, seed, retain_graph, want_detail, true);
+}
+
+bs_bwd *bs_backward_replay_begin(bs_ctx *c, bs_id root, const bs_tensor *seed)
+{
+    return bs__backward_begin(c, root, seed, true, true, false);
+}
+
+/* the vjp of input k of node n given upstream g, accumulated into dst (zeroed or partial) */
+static void run_vjp(bs_ctx *c, bs_node *n, const bs_tensor *in, const bs_tensor *g, int k,
+                    double *dst)
+{
+    bs_tensor din = {n->value.dtype, in[k].shape, dst};
+    bs_ops[n->op].vjp(in, &n->value, &n->attr, g, k, &din);
+}
+
+int bs_backward_next(bs_bwd *b, bs_step *out)
+{
+    bs_ctx *c = b->c;
+    if (b->failed) return -1;
+    int32_t i = b->cur;
+    for (; i >= 0; i--) {
+        bs_node *n = bs__node(c, i);
+        if (n->mark == b->pass && has_grad_fn(n)) break;
+    }
+    if (i < 0) {
+        b->cur = -1;
+        return 0;
+    }
+    if (c->interrupted) {
+        c->interrupted = 0;
+        bs__err(c, BS_ERR_INTERRUPT, "interrupted");
+        b->failed = true;
+        return -1;
+    }
+    b->cur = i - 1;
+    bs_node *n = bs__node(c, i);
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    if (!n->gtmp) { /* reachable only through inputs that carried no gradient: zero */
+        n->gtmp = gtmp_alloc(n);
+        if (!n->gtmp) goto nomem;
+    }
+    bs_tensor g = {n->value.dtype, n->value.shape, n->gtmp};
+    bs_tensor in[BS_MAX_INPUTS];
+    bs__inputs(c, n, in);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->node = i;
+        out->index = ++b->index;
+        out->total = b->total;
+        out->upstream = g;
+        out->nin = n->nin;
+    }
+    for (int k = 0; k < n->nin; k++) {
+        bs_node *x = bs__node(c, n->in[k]);
+        bs_step_input *si = out ? &out->in[k] : NULL;
+        if (si) si->input = n->in[k];
+        if (!x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
+        /* the same node used twice as input (x * x) gets both contributions */
+        bool had = x->gtmp != NULL;
+        if (!had) {
+            x->gtmp = gtmp_alloc(x);
+            if (!x->gtmp) goto nomem;
+        }
+        int64_t xn = bs_shape_numel(&x->value.shape);
+        if (b->detail && si) {
+            double *v = scratch_get(&b->vjp[k], xn);
+            if (!v) goto nomem;
+            run_vjp(c, n, in, &g, k, v);
+            si->vjp = (bs_tensor){x->value.dtype, x->value.shape, v};
+            bs__round_tensor(&si->vjp);
+            for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
+            /* the local derivative: the VJP of a ones upstream, meaningful elementwise */
+            bool ew = bs_ops[n->op].kind == BS_K_EW && bs_shape_eq(&x->value.shape, &n->value.shape);
+            if (ew || numel == 1) {
+                double *one = scratch_get(&b->ones, numel);
+                double *l = scratch_get(&b->local[k], xn);
+                if (!one || !l) goto nomem;
+                for (int64_t j = 0; j < numel; j++) one[j] = 1;
+                bs_tensor go = {n->value.dtype, n->value.shape, one};
+                run_vjp(c, n, in, &go, k, l);
+                si->local = (bs_tensor){x->value.dtype, x->value.shape, l};
+                si->local_ok = true;
+            }
+        } else if (x->gtmp && !had) {
+            run_vjp(c, n, in, &g, k, x->gtmp);
+        } else {
+            /* partial sum already there: compute separately, then add (PyTorch's order) */
+            double *v = scratch_get(&b->vjp[k], xn);
+            if (!v) goto nomem;
+            run_vjp(c, n, in, &g, k, v);
+            for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
+        }
+        if (x->value.dtype != BS_F64) {
+            bs_tensor t = {x->value.dtype, x->value.shape, x->gtmp};
+            bs__round_tensor(&t);
+        }
+        if (si) {
+            si->gets_grad = true;
+            si->accumulated = had;
+        }
+    }
+    /* this node's gradient is final: retain it in .grad (every node shows its grad) */
+    if (!grad_add(c, n, n->gtmp)) goto nomem;
+    return 1;
+nomem:
+    bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
+    b->failed = true;
+    return -1;
+}
+
+static void release(bs_bwd *b, bool commit)
+{
+    bs_ctx *c = b->c;
+    for (int32_t i = b->root; i >= 0; i--) {
+        bs_node *n = bs__node(c, i);
+        if (n->mark != b->pass) continue;
+        if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */
+        if (commit && has_grad_fn(n) && !b->retain) n->freed = true;
+        gtmp_free(n);
+        n->mark = 0;
+    }
+    for (int k = 0; k < BS_MAX_INPUTS; k++) {
+        free(b->local[k].p);
+        free(b->vjp[k].p);
+    }
+    free(b->ones.p);
+    c->in_pass = false;
+    free(b);
+}
+
+void bs_backward_end(bs_bwd *b)
+{
+    if (!b) return;
+    /* drain what is left so the pass is complete */
+    while (!b->failed && bs_backward_next(b, NULL) > 0) {}
+    release(b, !b->failed);
+}
+
+void bs_backward_abort(bs_bwd *b)
+{
+    if (b) release(b, false);
+}
+
+bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph)
+{
+    bs_bwd *b = bs_backward_begin(c, root, seed, retain_graph, false);
+    if (!b) return c->code;
+    int r;
+    while ((r = bs_backward_next(b, NULL)) > 0) {}
+    if (r < 0) {
+        bs_status st = c->code;
+        bs_backward_abort(b);
+        return st;
+    }
+    release(b, true);
+    return BS_OK;
+}
+
+/* ==== zero_grad and snapshots ==== */
+
+void bs_zero_grad(bs_ctx *c, bs_id id)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n || !n->grad.data) return;
+    bs__data_free(c, n->grad.data, bs_shape_numel(&n->value.shape), &n->sgrad);
+    n->grad.data = NULL;
+}
+
+void bs_zero_grad_all(bs_ctx *c)
+{
+    for (int32_t i = 0; i < c->len; i++)
+        if (bs__node(c, i)->is_param) bs_zero_grad(c, i);
+}
+
+struct bs_grad_snapshot {
+    int32_t len;
+    double **g;     /* per node: a copy of its grad, or NULL for None */
+};
+
+bs_grad_snapshot *bs_grad_snapshot_take(bs_ctx *c)
+{
+    bs_grad_snapshot *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->len = c->len;
+    s->g = calloc((size_t)(c->len ? c->len : 1), sizeof *s->g);
+    if (!s->g) {
+        free(s);
+        return NULL;
+    }
+    for (int32_t i = 0; i < c->len; i++) {
+        bs_node *n = bs__node(c, i);
+        if (!n->grad.data) continue;
+        size_t bytes = (size_t)bs_shape_numel(&n->value.shape) * sizeof(double);
+        s->g[i] = malloc(bytes ? bytes : 1);
+        if (!s->g[i]) {
+            bs_grad_snapshot_free(s);
+            return NULL;
+        }
+        memcpy(s->g[i], n->grad.data, bytes);
+    }
+    return s;
+}
+
+void bs_grad_snapshot_restore(bs_ctx *c, bs_grad_snapshot *s)
+{
+    if (!s) return;
+    for (int32_t i = 0; i < c->len; i++) {
+        bs_node *n = bs__node(c, i);
+        double *g = i < s->len ? s->g[i] : NULL;
+        if (!g) {
+            bs_zero_grad(c, i);
+            continue;
+        }
+        int64_t numel = bs_shape_numel(&n->value.shape);
+        if (!n->grad.data) {
+            n->grad.data = bs__data_alloc(c, numel, &n->sgrad);
+            n->grad.shape = n->value.shape;
+            n->grad.dtype = n->value.dtype;
+        }
+        if (n->grad.data) memcpy(n->grad.data, g, (size_t)numel * sizeof(double));
+    }
+    bs_grad_snapshot_free(s);
+}
+
+void bs_grad_snapshot_free(bs_grad_snapshot *s)
+{
+    if (!s) return;
+    for (int32_t i = 0; i < s->len; i++) free(s->g[i]);
+    free(s->g);
+    free(s);
+}
+
+/* ==== Rendering derivative templates ==== */
+
+static void put(char **o, char *end, const char *s)
+{
+    while (*s && *o < end - 1) *(*o)++ = *s++;
+    **o = 0;
+}
+
+static void fmt_num(char *buf, size_t len, double v, int prec)
+{
+    if (v < 0)
+        snprintf(buf, len, "(%.*g)", prec, v);
+    else
+        snprintf(buf, len, "%.*g", prec, v);
+}
+
+static char *render(const char *tpl, const char *names[5], char *buf, size_t len, bool n_is_one)
+{
+    char *o = buf, *end = buf + len;
+    *o = 0;
+    if (!tpl) {
+        put(&o, end, "(not differentiable)");
+        return buf;
+    }
+    for (const char *p = tpl; *p;) {
+        if (n_is_one && !strncmp(p, "/{n}", 4)) {
+            p += 4;
+            continue;
+        }
+        if (p[0] == '{' && p[1] && p[2] == '}') {
+            const char *sub = NULL;
+            switch (p[1]) {
+            case 'a': sub = names[0]; break;
+            case 'b': sub = names[1]; break;
+            case 'o': sub = names[2]; break;
+            case 'n': sub = names[3]; break;
+            case 'k': sub = names[4]; break;
+            }
+            if (sub) {
+                put(&o, end, sub);
+                p += 3;
+                continue;
+            }
+        }
+        char ch[2] = {*p++, 0};
+        put(&o, end, ch);
+    }
+    return buf;
+}
+
+/* {n}: the count a mean divides by */
+static double op_n(const bs_ctx *c, const bs_node *n)
+{
+    const bs_node *a = bs__node(c, n->in[0]);
+    double na = (double)bs_shape_numel(&a->value.shape);
+    if (n->op == BS_OP_CROSS_ENTROPY) return a->value.shape.ndim >= 2 ? (double)a->value.shape.d[0] : 1;
+    if (bs_ops[n->op].kind == BS_K_LOSS) {
+        if (n->nin > 1) {
+            bs_shape bsh;
+            if (bs_shape_broadcast(&a->value.shape, &bs__node(c, n->in[1])->value.shape, &bsh))
+                return (double)bs_shape_numel(&bsh);
+        }
+        return na;
+    }
+    double no = (double)bs_shape_numel(&n->value.shape);
+    return no > 0 ? na / no : na;
+}
+
+char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, bool numbers, int prec, char *buf,
+                      size_t len)
+{
+    const bs_node *n = bs_node_get(c, node);
+    if (!n || n->op == BS_OP_LEAF || i < 0 || i >= n->nin) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    char nm[5][64];
+    const char *names[5];
+    for (int k = 0; k < 3; k++) {
+        bs_id id = k < 2 ? (k < n->nin ? n->in[k] : BS_NONE) : node;
+        const bs_node *x = bs_node_get(c, id);
+        if (!x) {
+            snprintf(nm[k], sizeof nm[k], "?");
+        } else if (numbers && bs_shape_numel(&x->value.shape) == 1) {
+            fmt_num(nm[k], sizeof nm[k], x->value.data[0], prec);
+        } else {
+            bs_node_name(c, id, nm[k], sizeof nm[k]);
+            if (k == 2 && !x->label) snprintf(nm[k], sizeof nm[k], "out");
+        }
+        names[k] = nm[k];
+    }
+    double nv = op_n(c, n);
+    snprintf(nm[3], sizeof nm[3], "%.*g", prec, nv);
+    fmt_num(nm[4], sizeof nm[4], n->attr.k, prec);
+    names[3] = nm[3];
+    names[4] = nm[4];
+    return render(bs_ops[n->op].deriv[i], names, buf, len, nv == 1);
+}
+
+char *bs_deriv_render_generic(bs_op op, int i, char *buf, size_t len)
+{
+    const char *names[5] = {"a", "b", "out", "n", "slope"};
+    if ((int)op < 0 || op >= BS_OP_COUNT || i < 0 || i >= BS_MAX_INPUTS) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    return render(bs_ops[op].deriv[i], names, buf, len, false);
+}

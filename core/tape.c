@@ -1,1 +1,558 @@
-/* core/tape.c */
+/* core/tape.c: the context, the tape of nodes, leaves and constructors, bs_apply, size variables,
+ * the random number generator. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+
+/* ==== Errors ==== */
+
+bs_status bs__err(bs_ctx *c, bs_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    c->code = code;
+    return code;
+}
+
+const char *bs_errmsg(const bs_ctx *c) { return c->err; }
+bs_status bs_errcode(const bs_ctx *c) { return c->code; }
+void bs_ctx_interrupt(bs_ctx *c) { c->interrupted = 1; }
+void bs_ctx_clear_interrupt(bs_ctx *c) { c->interrupted = 0; }
+
+/* ==== Context ==== */
+
+static size_t phys_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psz <= 0) return (size_t)1 << 34;
+    return (size_t)pages * (size_t)psz;
+}
+
+bs_ctx *bs_ctx_new(void)
+{
+    bs_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->dtype = BS_F64;
+    c->limit = phys_bytes() / 2;
+    bs_ctx_seed(c, 0);
+    return c;
+}
+
+static void free_node_data(bs_ctx *c, bs_node *n)
+{
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    bs__data_free(c, n->value.data, numel, &n->sval);
+    if (n->grad.data) bs__data_free(c, n->grad.data, numel, &n->sgrad);
+    free(n->label);
+    free(n->text);
+}
+
+static void free_opts(bs_ctx *c)
+{
+    for (bs_opt *o = c->opts, *next; o; o = next) {
+        next = o->next;
+        for (int32_t i = 0; i < o->cap; i++) {
+            free(o->m[i]);
+            free(o->v[i]);
+        }
+        free(o->m);
+        free(o->v);
+        free(o);
+    }
+    c->opts = NULL;
+}
+
+void bs_ctx_reset(bs_ctx *c)
+{
+    for (int32_t i = 0; i < c->len; i++) free_node_data(c, bs__node(c, i));
+    for (int32_t i = 0; i < c->nchunk; i++) free(c->chunk[i]);
+    free(c->chunk);
+    c->chunk = NULL;
+    c->nchunk = c->len = 0;
+    c->ndim = 0;
+    c->bytes = 0;
+    c->no_grad = false;
+    free_opts(c);
+}
+
+void bs_ctx_free(bs_ctx *c)
+{
+    if (!c) return;
+    bs_ctx_reset(c);
+    free(c);
+}
+
+void bs_ctx_set_dtype(bs_ctx *c, bs_dtype t) { c->dtype = t; }
+bs_dtype bs_ctx_dtype(const bs_ctx *c) { return c->dtype; }
+void bs_ctx_set_no_grad(bs_ctx *c, bool on) { c->no_grad = on; }
+bool bs_ctx_no_grad(const bs_ctx *c) { return c->no_grad; }
+size_t bs_ctx_bytes(const bs_ctx *c) { return c->bytes; }
+
+/* ==== Storage ==== */
+
+bs_status bs__check_size(bs_ctx *c, const bs_shape *s)
+{
+    double n = 1;
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->d[i] < 0)
+            return bs__err(c, BS_ERR_VALUE, "negative dimension %lld", (long long)s->d[i]);
+        n *= (double)s->d[i];
+    }
+    double bytes = n * sizeof(double);
+    if (bytes > (double)c->limit) {
+        char sb[96];
+        return bs__err(c, BS_ERR_NOMEM,
+                       "not enough memory: a tensor of shape %s needs %.0f bytes (limit %zu)",
+                       bs_shape_str(s, sb, sizeof sb), bytes, c->limit);
+    }
+    return BS_OK;
+}
+
+double *bs__data_alloc(bs_ctx *c, int64_t n, double *inl)
+{
+    if (n == 1 && inl) {
+        *inl = 0;
+        return inl;
+    }
+    double *p = calloc(n ? (size_t)n : 1, sizeof(double));
+    if (p) c->bytes += (size_t)n * sizeof(double);
+    return p;
+}
+
+void bs__data_free(bs_ctx *c, double *p, int64_t n, double *inl)
+{
+    if (!p || p == inl) return;
+    c->bytes -= (size_t)n * sizeof(double);
+    free(p);
+}
+
+void bs__round_tensor(bs_tensor *t)
+{
+    if (t->dtype == BS_F64 || t->dtype == BS_I64 || !t->data) return;
+    int64_t n = bs_shape_numel(&t->shape);
+    for (int64_t i = 0; i < n; i++) t->data[i] = bs_dtype_round(t->dtype, t->data[i]);
+}
+
+/* ==== Nodes ==== */
+
+int32_t bs_tape_len(const bs_ctx *c) { return c->len; }
+
+void bs_tape_truncate(bs_ctx *c, int32_t len)
+{
+    if (len < 0) len = 0;
+    while (c->len > len) free_node_data(c, bs__node(c, --c->len));
+}
+
+bs_node *bs_node_at(bs_ctx *c, bs_id id)
+{
+    return (id >= 0 && id < c->len) ? bs__node(c, id) : NULL;
+}
+
+const bs_node *bs_node_get(const bs_ctx *c, bs_id id)
+{
+    return (id >= 0 && id < c->len) ? bs__node(c, id) : NULL;
+}
+
+void bs_node_set_label(bs_ctx *c, bs_id id, const char *label)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return;
+    free(n->label);
+    n->label = label ? strdup(label) : NULL;
+}
+
+void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return;
+    free(n->text);
+    n->text = text ? strdup(text) : NULL;
+}
+
+const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
+{
+    const bs_node *n = bs_node_get(c, id);
+    if (!n) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    if (n->label && n->rebound)
+        snprintf(buf, len, "%s'", n->label);
+    else if (n->label)
+        snprintf(buf, len, "%s", n->label);
+    else if (n->text && strlen(n->text) <= 24)
+        snprintf(buf, len, "%s", n->text);
+    else if (n->op == BS_OP_LEAF && bs_shape_numel(&n->value.shape) == 1)
+        snprintf(buf, len, "%g", n->value.data[0]);
+    else if (n->op != BS_OP_LEAF)
+        snprintf(buf, len, "%s#%d", bs_ops[n->op].name, (int)id);
+    else
+        snprintf(buf, len, "#%d", (int)id);
+    return buf;
+}
+
+/* a fresh node at the end of the tape (not yet counted in len until committed) */
+static bs_node *node_new(bs_ctx *c)
+{
+    int32_t id = c->len;
+    if ((id >> BS_CHUNK_BITS) >= c->nchunk) {
+        bs_node **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
+        if (!nc) return NULL;
+        c->chunk = nc;
+        bs_node *chunk = malloc(sizeof(bs_node) * BS_CHUNK);
+        if (!chunk) return NULL;
+        c->chunk[c->nchunk++] = chunk;
+    }
+    bs_node *n = bs__node(c, id);
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    n->op = BS_OP_LEAF;
+    n->init_src = BS_NONE;
+    n->in[0] = n->in[1] = BS_NONE;
+    for (int i = 0; i < BS_MAX_DIMS; i++) n->sym[i] = -1;
+    return n;
+}
+
+static bs_id node_commit(bs_ctx *c, bs_node *n)
+{
+    c->len++;
+    return n->id;
+}
+
+/* allocate the value of node n with shape s and dtype t */
+static bs_status node_value(bs_ctx *c, bs_node *n, const bs_shape *s, bs_dtype t)
+{
+    if (bs__check_size(c, s)) return c->code;
+    n->value.shape = *s;
+    n->value.dtype = t;
+    n->grad.shape = *s;
+    n->grad.dtype = t;
+    n->grad.data = NULL;
+    n->value.data = bs__data_alloc(c, bs_shape_numel(s), &n->sval);
+    if (!n->value.data) {
+        char sb[96];
+        return bs__err(c, BS_ERR_NOMEM, "not enough memory for a tensor of shape %s",
+                       bs_shape_str(s, sb, sizeof sb));
+    }
+    return BS_OK;
+}
+
+void bs__inputs(const bs_ctx *c, const bs_node *n, bs_tensor *in)
+{
+    for (int i = 0; i < n->nin; i++) in[i] = bs__node(c, n->in[i])->value;
+}
+
+size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n)
+{
+    if (n->op == BS_OP_LEAF) return 0;
+    bs_shape in[BS_MAX_INPUTS];
+    for (int i = 0; i < n->nin; i++) in[i] = bs__node(c, n->in[i])->value.shape;
+    return bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
+}
+
+/* ==== Leaves ==== */
+
+static bool is_float(bs_dtype t) { return t != BS_I64; }
+
+bs_id bs_leaf(bs_ctx *c, const double *data, const bs_shape *shape, bs_dtype t, bool requires_grad)
+{
+    if (requires_grad && !is_float(t)) {
+        bs__err(c, BS_ERR_TYPE, "only tensors of floating point dtype can require gradients");
+        return BS_NONE;
+    }
+    if (shape->ndim < 0 || shape->ndim > BS_MAX_DIMS) {
+        bs__err(c, BS_ERR_SHAPE, "tensors have at most %d dimensions", BS_MAX_DIMS);
+        return BS_NONE;
+    }
+    bs_node *n = node_new(c);
+    if (!n) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
+    if (node_value(c, n, shape, t)) return BS_NONE;
+    int64_t numel = bs_shape_numel(shape);
+    if (data) memcpy(n->value.data, data, (size_t)numel * sizeof(double));
+    bs__round_tensor(&n->value);
+    n->is_leaf = true;
+    n->requires_grad = requires_grad;
+    n->is_param = requires_grad;
+    n->in_no_grad = c->no_grad;
+    n->init = BS_INIT_DATA;
+    return node_commit(c, n);
+}
+
+bs_id bs_scalar(bs_ctx *c, double v, bs_dtype t)
+{
+    bs_shape s = {0, {0}};
+    return bs_leaf(c, &v, &s, t, false);
+}
+
+bs_id bs_make(bs_ctx *c, bs_init_kind kind, const bs_shape *shape, const int8_t *sym, bs_dtype t,
+              double arg0, double arg1)
+{
+    bs_node *n = node_new(c);
+    if (!n) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
+    if (shape->ndim < 0 || shape->ndim > BS_MAX_DIMS) {
+        bs__err(c, BS_ERR_SHAPE, "tensors have at most %d dimensions", BS_MAX_DIMS);
+        return BS_NONE;
+    }
+    if (node_value(c, n, shape, t)) return BS_NONE;
+    double *d = n->value.data;
+    int64_t numel = bs_shape_numel(shape);
+    switch (kind) {
+    case BS_INIT_RANDN:
+        for (int64_t i = 0; i < numel; i++) d[i] = bs_rand_normal(c);
+        break;
+    case BS_INIT_RAND:
+        for (int64_t i = 0; i < numel; i++) d[i] = bs_rand_uniform(c);
+        break;
+    case BS_INIT_ZEROS: break;
+    case BS_INIT_ONES:
+        for (int64_t i = 0; i < numel; i++) d[i] = 1;
+        break;
+    case BS_INIT_FULL:
+        for (int64_t i = 0; i < numel; i++) d[i] = arg0;
+        break;
+    case BS_INIT_EYE: {
+        int64_t r = shape->ndim >= 1 ? shape->d[0] : 1, cc = shape->ndim >= 2 ? shape->d[1] : r;
+        for (int64_t i = 0; i < r && i < cc; i++) d[i * cc + i] = 1;
+        break;
+    }
+    case BS_INIT_ARANGE:
+        for (int64_t i = 0; i < numel; i++) d[i] = arg0 + (double)i * arg1;
+        break;
+    default:
+        bs__data_free(c, n->value.data, numel, &n->sval);
+        bs__err(c, BS_ERR_ARG, "bs_make: not a constructor");
+        return BS_NONE;
+    }
+    bs__round_tensor(&n->value);
+    n->is_leaf = true;
+    n->in_no_grad = c->no_grad;
+    n->init = kind;
+    n->init_arg[0] = arg0;
+    n->init_arg[1] = arg1;
+    if (sym)
+        for (int i = 0; i < shape->ndim; i++) n->sym[i] = sym[i];
+    return node_commit(c, n);
+}
+
+bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad)
+{
+    const bs_node *s = bs_node_get(c, src);
+    if (!s) {
+        bs__err(c, BS_ERR_ARG, "no such node");
+        return BS_NONE;
+    }
+    bs_dtype t = s->value.dtype;
+    if (requires_grad && !is_float(t)) t = c->dtype;
+    bs_shape shape = s->value.shape;
+    bs_id id = bs_leaf(c, NULL, &shape, t, requires_grad);
+    if (id < 0) return id;
+    bs_node *n = bs__node(c, id);
+    s = bs__node(c, src); /* chunk pointers are stable, but be explicit */
+    memcpy(n->value.data, s->value.data, (size_t)bs_shape_numel(&shape) * sizeof(double));
+    bs__round_tensor(&n->value);
+    n->init = BS_INIT_COPY;
+    n->init_src = src;
+    return id;
+}
+
+/* ==== Applying ops ==== */
+
+bs_attr bs_attr_default(bs_op op)
+{
+    bs_attr a;
+    memset(&a, 0, sizeof a);
+    a.dim = BS_DIM_ALL;
+    for (int i = 0; i < BS_MAX_DIMS; i++) a.shape_sym[i] = -1;
+    switch (op) {
+    case BS_OP_SOFTMAX: case BS_OP_LOG_SOFTMAX: a.dim = -1; break;
+    case BS_OP_LEAKY_RELU: a.k = 0.01; break;
+    case BS_OP_LAYERNORM: a.k = 1e-5; a.dim = -1; break;
+    default: break;
+    }
+    return a;
+}
+
+static int dtype_rank(bs_dtype t)
+{
+    switch (t) {
+    case BS_F64: return 4;
+    case BS_F32: return 3;
+    case BS_BF16: return 2;
+    case BS_F16: return 2;
+    default: return 0;
+    }
+}
+
+bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
+{
+    if ((int)op < 0 || op >= BS_OP_COUNT) {
+        bs__err(c, BS_ERR_ARG, "unknown op");
+        return BS_NONE;
+    }
+    const bs_op_info *info = &bs_ops[op];
+    bs_shape shp[BS_MAX_INPUTS];
+    bs_dtype dt[BS_MAX_INPUTS];
+    bs_tensor tin[BS_MAX_INPUTS];
+    bool rg = false, all_int = true;
+    bs_dtype fdt = BS_I64;
+    for (int i = 0; i < info->arity; i++) {
+        const bs_node *x = bs_node_get(c, in[i]);
+        if (!x) {
+            bs__err(c, BS_ERR_ARG, "%s: input %d is not a tensor", info->name, i + 1);
+            return BS_NONE;
+        }
+        shp[i] = x->value.shape;
+        dt[i] = x->value.dtype;
+        tin[i] = x->value;
+        rg |= x->requires_grad;
+        if (is_float(dt[i])) {
+            all_int = false;
+            if (dtype_rank(dt[i]) > dtype_rank(fdt)) fdt = dt[i];
+        }
+    }
+    bs_attr a = attr ? *attr : bs_attr_default(op);
+    bs_shape out;
+    c->err[0] = 0;
+    if (info->shape(shp, dt, &a, &out, c->err, sizeof c->err)) {
+        c->code = BS_ERR_SHAPE;
+        if (!c->err[0]) snprintf(c->err, sizeof c->err, "%s: shapes do not fit", info->name);
+        return BS_NONE;
+    }
+    bs_dtype odt;
+    if (all_int && (info->flags & BS_F_INT))
+        odt = BS_I64;
+    else if (fdt != BS_I64)
+        odt = fdt;
+    else
+        odt = c->dtype;
+    bs_node *n = node_new(c);
+    if (!n) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
+    if (node_value(c, n, &out, odt)) return BS_NONE;
+    c->err[0] = 0;
+    bs_status st = info->fwd(tin, &a, &n->value, c->err, sizeof c->err);
+    if (st) {
+        c->code = st;
+        bs__data_free(c, n->value.data, bs_shape_numel(&out), &n->sval);
+        return BS_NONE;
+    }
+    bs__round_tensor(&n->value);
+    n->op = op;
+    n->nin = info->arity;
+    n->attr = a;
+    for (int i = 0; i < info->arity; i++) {
+        n->in[i] = in[i];
+        n->in_version[i] = bs__node(c, in[i])->version;
+    }
+    n->requires_grad = rg && !c->no_grad && odt != BS_I64;
+    n->is_leaf = !n->requires_grad;
+    n->in_no_grad = c->no_grad;
+    return node_commit(c, n);
+}
+
+bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
+{
+    bs_id in[BS_MAX_INPUTS] = {a, BS_NONE};
+    return bs_apply(c, op, in, NULL);
+}
+
+bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
+{
+    bs_id in[BS_MAX_INPUTS] = {a, b};
+    return bs_apply(c, op, in, NULL);
+}
+
+/* ==== Size variables ==== */
+
+int bs_dim_define(bs_ctx *c, const char *name, int64_t value)
+{
+    int i = bs_dim_find(c, name);
+    if (i < 0) {
+        if (c->ndim >= BS_MAX_DIMVARS) {
+            bs__err(c, BS_ERR_ARG, "too many size variables (at most %d)", BS_MAX_DIMVARS);
+            return -1;
+        }
+        i = c->ndim++;
+        snprintf(c->dim[i].name, sizeof c->dim[i].name, "%s", name);
+    }
+    c->dim[i].value = value;
+    return i;
+}
+
+int bs_dim_find(const bs_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->ndim; i++)
+        if (!strcmp(c->dim[i].name, name)) return i;
+    return -1;
+}
+
+int64_t bs_dim_value(const bs_ctx *c, int idx) { return idx >= 0 && idx < c->ndim ? c->dim[idx].value : -1; }
+const char *bs_dim_name(const bs_ctx *c, int idx) { return idx >= 0 && idx < c->ndim ? c->dim[idx].name : "?"; }
+int bs_dim_count(const bs_ctx *c) { return c->ndim; }
+
+/* ==== Random numbers: xoshiro256** seeded by splitmix64 ==== */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void bs_ctx_seed(bs_ctx *c, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) c->rng[i] = splitmix64(&x);
+    c->have_spare = false;
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next_u64(bs_ctx *c)
+{
+    uint64_t *s = c->rng;
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+double bs_rand_uniform(bs_ctx *c) { return (double)(next_u64(c) >> 11) * 0x1.0p-53; }
+
+double bs_rand_normal(bs_ctx *c)
+{
+    if (c->have_spare) {
+        c->have_spare = false;
+        return c->spare;
+    }
+    double u, v, s;
+    do {
+        u = 2 * bs_rand_uniform(c) - 1;
+        v = 2 * bs_rand_uniform(c) - 1;
+        s = u * u + v * v;
+    } while (s >= 1 || s == 0);
+    double m = sqrt(-2 * log(s) / s);
+    c->spare = v * m;
+    c->have_spare = true;
+    return u * m;
+}

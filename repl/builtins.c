@@ -1,1 +1,1038 @@
-/* repl/builtins.c */
+/* repl/builtins.c: the functions, methods and attributes a user can call. Ops come from the op
+ * table (their signature is the first part of their help line in core/ops.def); the rest are
+ * constructors, optimizers and tensor methods. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+#define MAX_POS 16
+#define MAX_KW 8
+
+/* ==== Arguments ==== */
+
+typedef struct {
+    const bs_expr *call;
+    const char *fname;          /* for messages: "sum" */
+    int npos;
+    bs_value pos[MAX_POS];
+    const bs_expr *pe[MAX_POS];
+    int nkw;
+    const char *kn[MAX_KW];
+    bs_value kv[MAX_KW];
+    const bs_expr *ke[MAX_KW];
+    bool kused[MAX_KW];
+} args_t;
+
+static int collect(bs_session *s, const bs_expr *call, const char *fname, const bs_value *self,
+                   args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->call = call;
+    a->fname = fname;
+    if (self) {
+        a->pos[0] = *self;
+        a->pe[0] = call->call.fn->kind == BS_EX_ATTR ? call->call.fn->attr.obj : call;
+        a->npos = 1;
+    }
+    for (int i = 0; i < call->call.nargs; i++) {
+        const bs_arg *g = &call->call.args[i];
+        if (g->name) {
+            if (a->nkw == MAX_KW) return bs_fail(s, g->line, g->col, "too many keyword arguments");
+            for (int k = 0; k < a->nkw; k++)
+                if (!strcmp(a->kn[k], g->name))
+                    return bs_fail(s, g->line, g->col, "keyword argument repeated: %s", g->name);
+            a->kn[a->nkw] = g->name;
+            a->ke[a->nkw] = g->value;
+            if (bs_eval_expr(s, g->value, &a->kv[a->nkw])) return -1;
+            a->nkw++;
+        } else {
+            if (a->npos == MAX_POS) return bs_fail(s, g->line, g->col, "too many arguments");
+            a->pe[a->npos] = g->value;
+            if (bs_eval_expr(s, g->value, &a->pos[a->npos])) return -1;
+            a->npos++;
+        }
+    }
+    return 0;
+}
+
+/* keyword k (marks it used); NULL if absent */
+static bs_value *kw(args_t *a, const char *name, const bs_expr **e)
+{
+    for (int i = 0; i < a->nkw; i++)
+        if (!strcmp(a->kn[i], name)) {
+            a->kused[i] = true;
+            if (e) *e = a->ke[i];
+            return &a->kv[i];
+        }
+    return NULL;
+}
+
+static int check_kw_used(bs_session *s, args_t *a)
+{
+    for (int i = 0; i < a->nkw; i++)
+        if (!a->kused[i])
+            return bs_fail(s, a->ke[i]->line, a->ke[i]->col,
+                           "%s() got an unexpected keyword argument '%s'", a->fname, a->kn[i]);
+    return 0;
+}
+
+static int max_pos(bs_session *s, args_t *a, int max)
+{
+    if (a->npos > max)
+        return bs_fail(s, a->pe[max]->line, a->pe[max]->col,
+                       "%s() takes %d positional argument%s but %d %s given", a->fname, max,
+                       max == 1 ? "" : "s", a->npos, a->npos == 1 ? "was" : "were");
+    return 0;
+}
+
+static int get_num(bs_session *s, const bs_value *v, const bs_expr *e, const char *what, double *out)
+{
+    *out = 0;
+    if (v->k == BS_V_NUM) {
+        *out = v->num;
+        return 0;
+    }
+    if (v->k == BS_V_BOOL) {
+        *out = v->b;
+        return 0;
+    }
+    if (v->k == BS_V_NODE || v->k == BS_V_TMP) {
+        const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
+        if (bs_tensor_numel(t) == 1) {
+            *out = t->data[0];
+            return 0;
+        }
+    }
+    return bs_fail(s, e->line, e->col, "%s must be a number", what);
+}
+
+static int get_int(bs_session *s, const bs_value *v, const bs_expr *e, const char *what, int64_t *out)
+{
+    *out = 0;
+    if (v->k == BS_V_NUM && v->is_int) {
+        *out = (int64_t)v->num;
+        return 0;
+    }
+    if (v->k == BS_V_BOOL) {
+        *out = v->b;
+        return 0;
+    }
+    return bs_fail(s, e->line, e->col, "%s must be an integer", what);
+}
+
+static int get_bool(bs_session *s, const bs_value *v, const bs_expr *e, const char *what, bool *out)
+{
+    *out = false;
+    if (v->k == BS_V_BOOL) {
+        *out = v->b;
+        return 0;
+    }
+    if (v->k == BS_V_NUM && v->is_int) {
+        *out = v->num != 0;
+        return 0;
+    }
+    return bs_fail(s, e->line, e->col, "%s must be True or False", what);
+}
+
+static int get_dtype(bs_session *s, const bs_value *v, const bs_expr *e, bs_dtype *out)
+{
+    if (v->k != BS_V_STR)
+        return bs_fail(s, e->line, e->col, "dtype must be a string such as 'f32'");
+    const char *n = v->str;
+    if (!strncmp(n, "torch.", 6)) n += 6;
+    struct { const char *a; bs_dtype t; } alias[] = {
+        {"float64", BS_F64}, {"double", BS_F64}, {"float32", BS_F32}, {"float", BS_F32},
+        {"float16", BS_F16}, {"half", BS_F16}, {"bfloat16", BS_BF16}, {"int64", BS_I64},
+        {"long", BS_I64}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (!strcmp(n, alias[i].a)) {
+            *out = alias[i].t;
+            return 0;
+        }
+    if (bs_dtype_parse(n, out)) return 0;
+    return bs_fail(s, e->line, e->col, "unknown dtype '%s' (f64, f32, f16, bf16, i64)", v->str);
+}
+
+/* sizes: either one tuple/list/shape argument or several integers, from positional index `from` */
+static int get_sizes(bs_session *s, args_t *a, int from, bs_shape *shape, int8_t *sym)
+{
+    memset(shape, 0, sizeof *shape);
+    for (int i = 0; i < BS_MAX_DIMS; i++) sym[i] = -1;
+    const bs_value *items = &a->pos[from];
+    int n = a->npos - from;
+    const bs_expr *const *es = &a->pe[from];
+    const bs_expr *one = n == 1 ? a->pe[from] : NULL;
+    if (n == 1 && (items[0].k == BS_V_TUPLE || items[0].k == BS_V_LIST)) {
+        n = items[0].n;
+        items = items[0].items;
+        es = NULL;
+    } else if (n == 1 && items[0].k == BS_V_SHAPE) {
+        *shape = items[0].shape;
+        return 0;
+    }
+    if (n > BS_MAX_DIMS)
+        return bs_fail(s, a->call->line, a->call->col, "tensors have at most %d dimensions",
+                       BS_MAX_DIMS);
+    shape->ndim = n;
+    for (int i = 0; i < n; i++) {
+        const bs_expr *e = es ? es[i] : one;
+        int64_t v;
+        if (get_int(s, &items[i], e, "a size", &v)) return -1;
+        shape->d[i] = v;
+        sym[i] = (int8_t)items[i].sym;
+    }
+    return 0;
+}
+
+/* ==== Tensor data from nested lists ==== */
+
+typedef struct {
+    bs_shape shape;
+    double *data;
+    int64_t n, cap;
+    bool all_int;
+} listdata;
+
+static int list_walk(bs_session *s, const bs_value *v, const bs_expr *e, int depth, listdata *L)
+{
+    if (v->k == BS_V_LIST || v->k == BS_V_TUPLE) {
+        if (depth >= BS_MAX_DIMS)
+            return bs_fail(s, e->line, e->col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+        if (L->shape.ndim <= depth) {
+            if (L->shape.ndim < depth)
+                return bs_fail(s, e->line, e->col, "a list inside a list of numbers: the nesting is uneven");
+            L->shape.ndim = depth + 1;
+            L->shape.d[depth] = v->n;
+        } else if (L->shape.d[depth] != v->n) {
+            return bs_fail(s, e->line, e->col, "expected sequence of length %lld at dim %d (got %d)",
+                           (long long)L->shape.d[depth], depth, v->n);
+        }
+        for (int i = 0; i < v->n; i++) {
+            const bs_expr *ie = e && (e->kind == BS_EX_LIST || e->kind == BS_EX_TUPLE) && i < e->list.n
+                                    ? e->list.items[i] : e;
+            if (list_walk(s, &v->items[i], ie, depth + 1, L)) return -1;
+        }
+        return 0;
+    }
+    if (depth != L->shape.ndim)
+        return bs_fail(s, e->line, e->col, "expected a list at dim %d, got a number", depth);
+    double x;
+    if (v->k == BS_V_NUM) {
+        x = v->num;
+        if (!v->is_int) L->all_int = false;
+    } else if (v->k == BS_V_BOOL) {
+        x = v->b;
+    } else if ((v->k == BS_V_NODE || v->k == BS_V_TMP)) {
+        const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
+        if (bs_tensor_numel(t) != 1)
+            return bs_fail(s, e->line, e->col, "only one-element tensors can be list entries");
+        x = t->data[0];
+        if (t->dtype != BS_I64) L->all_int = false;
+    } else {
+        return bs_fail(s, e->line, e->col, "tensor data must be numbers");
+    }
+    if (L->n == L->cap) {
+        int64_t nc = L->cap ? L->cap * 2 : 16;
+        double *nd = bs_arena_alloc(&s->arena, (size_t)nc * sizeof(double));
+        if (!nd) return bs_fail(s, e->line, e->col, "out of memory");
+        if (L->n) memcpy(nd, L->data, (size_t)L->n * sizeof(double));
+        L->data = nd;
+        L->cap = nc;
+    }
+    L->data[L->n++] = x;
+    return 0;
+}
+
+/* the data of a number, list or tensor value */
+static int value_data(bs_session *s, const bs_value *v, const bs_expr *e, listdata *L)
+{
+    memset(L, 0, sizeof *L);
+    L->all_int = true;
+    if (v->k == BS_V_NODE || v->k == BS_V_TMP) {
+        const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
+        L->shape = t->shape;
+        L->data = t->data;
+        L->n = bs_tensor_numel(t);
+        L->all_int = t->dtype == BS_I64;
+        return 0;
+    }
+    if (v->k == BS_V_LIST || v->k == BS_V_TUPLE) {
+        /* shape first pass is implicit: the first path down fixes each dim's length */
+        if (list_walk(s, v, e, 0, L)) return -1;
+        return 0;
+    }
+    if (v->k == BS_V_NUM || v->k == BS_V_BOOL) return list_walk(s, v, e, 0, L);
+    return bs_fail(s, e->line, e->col, "expected a number, a list of numbers or a tensor");
+}
+
+/* ==== Op calls from the op table ==== */
+
+typedef struct {
+    bool parsed;
+    int ntensor;
+    char tname[BS_MAX_INPUTS][16];
+    int nkw;
+    char kwn[4][16];
+    char kwd[4][16];
+    bool star_shape;
+} op_sig;
+
+static op_sig sigs[BS_OP_COUNT];
+
+static const op_sig *sig_of(bs_op op)
+{
+    op_sig *g = &sigs[op];
+    if (g->parsed) return g;
+    g->parsed = true;
+    const char *p = strchr(bs_ops[op].help, '(');
+    const char *end = p ? strchr(p, ')') : NULL;
+    if (!p || !end) {
+        g->ntensor = bs_ops[op].arity;
+        return g;
+    }
+    p++;
+    while (p < end) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *q = p;
+        while (q < end && *q != ',') q++;
+        char item[48];
+        snprintf(item, sizeof item, "%.*s", (int)(q - p), p);
+        char *eq = strchr(item, '=');
+        if (item[0] == '*') {
+            g->star_shape = true;
+        } else if (eq) {
+            *eq = 0;
+            if (g->nkw < 4) {
+                snprintf(g->kwn[g->nkw], sizeof g->kwn[0], "%.15s", item);
+                snprintf(g->kwd[g->nkw], sizeof g->kwd[0], "%.15s", eq + 1);
+                g->nkw++;
+            }
+        } else if (item[0] && g->ntensor < BS_MAX_INPUTS) {
+            snprintf(g->tname[g->ntensor++], sizeof g->tname[0], "%.15s", item);
+        }
+        p = q;
+    }
+    return g;
+}
+
+/* set attribute `name` of attr from value v */
+static int set_attr(bs_session *s, bs_attr *at, const char *name, const bs_value *v, const bs_expr *e)
+{
+    if (!strcmp(name, "dim")) {
+        if (v->k == BS_V_NONE) {
+            at->dim = BS_DIM_ALL;
+            return 0;
+        }
+        int64_t d;
+        if (get_int(s, v, e, "dim", &d)) return -1;
+        if (d < -64 || d > 64) return bs_fail(s, e->line, e->col, "Dimension out of range (got %lld)", (long long)d);
+        at->dim = (int)d;
+        return 0;
+    }
+    if (!strcmp(name, "keepdim")) return get_bool(s, v, e, "keepdim", &at->keepdim);
+    if (!strcmp(name, "slope") || !strcmp(name, "eps")) return get_num(s, v, e, name, &at->k);
+    return bs_fail(s, e->line, e->col, "unknown attribute %s", name);
+}
+
+static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out)
+{
+    const op_sig *g = sig_of(op);
+    bs_attr at = bs_attr_default(op);
+    bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE};
+    /* tensor inputs: positional first, then by keyword */
+    for (int i = 0; i < g->ntensor; i++) {
+        const bs_expr *e = NULL;
+        bs_value *v = NULL;
+        if (i < a->npos) {
+            v = &a->pos[i];
+            e = a->pe[i];
+        } else {
+            v = kw(a, g->tname[i], &e);
+            if (!v && i == 1 && (op == BS_OP_POW)) v = kw(a, "exponent", &e);
+            if (!v && i == 1) v = kw(a, "other", &e);
+            if (!v && i == 0) v = kw(a, "input", &e);
+        }
+        if (!v) {
+            int missing = g->ntensor - i;
+            return bs_fail(s, a->call->op_line, a->call->op_col,
+                           "%s() missing %d required argument%s: '%s'", a->fname, missing,
+                           missing == 1 ? "" : "s", g->tname[i]);
+        }
+        if (op == BS_OP_MAX && i == 0 && a->npos > 1 &&
+            (a->pos[1].k == BS_V_NODE || a->pos[1].k == BS_V_TMP))
+            return bs_fail(s, a->pe[1]->line, a->pe[1]->col,
+                           "max(a, b) of two tensors is not supported: use max(x, dim=k)");
+        if (bs_to_node(s, v, e, &in[i])) return -1;
+    }
+    /* extra positionals bind to the keyword parameters in order, or to *shape */
+    int extra = a->npos - g->ntensor;
+    if (extra > 0) {
+        if (g->star_shape) {
+            bs_shape shp;
+            int8_t sym[BS_MAX_DIMS];
+            if (get_sizes(s, a, g->ntensor, &shp, sym)) return -1;
+            at.shape = shp;
+            memcpy(at.shape_sym, sym, sizeof sym);
+        } else {
+            if (extra > g->nkw)
+                return max_pos(s, a, g->ntensor + g->nkw);
+            for (int i = 0; i < extra; i++)
+                if (set_attr(s, &at, g->kwn[i], &a->pos[g->ntensor + i], a->pe[g->ntensor + i]))
+                    return -1;
+        }
+    } else if (g->star_shape) {
+        bs_value *v = kw(a, "shape", NULL);
+        if (!v)
+            return bs_fail(s, a->call->op_line, a->call->op_col, "%s() needs a shape", a->fname);
+        args_t tmp = *a;
+        tmp.npos = 1;
+        tmp.pos[0] = *v;
+        tmp.pe[0] = a->call;
+        bs_shape shp;
+        int8_t sym[BS_MAX_DIMS];
+        if (get_sizes(s, &tmp, 0, &shp, sym)) return -1;
+        at.shape = shp;
+        memcpy(at.shape_sym, sym, sizeof sym);
+    }
+    for (int i = 0; i < g->nkw; i++) {
+        const bs_expr *e;
+        bs_value *v = kw(a, g->kwn[i], &e);
+        if (!v && !strcmp(g->kwn[i], "slope")) v = kw(a, "negative_slope", &e);
+        if (!v) continue;
+        if (i < extra) return bs_fail(s, e->line, e->col, "%s() got multiple values for argument '%s'", a->fname, g->kwn[i]);
+        if (set_attr(s, &at, g->kwn[i], v, e)) return -1;
+    }
+    if (check_kw_used(s, a)) return -1;
+    bs_id r = bs_apply(s->ctx, op, in, &at);
+    if (r < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    char *t = bs_expr_text(s, a->call);
+    if (t) bs_node_set_text(s->ctx, r, t);
+    out->k = BS_V_NODE;
+    out->id = r;
+    return 0;
+}
+
+/* ==== Constructors ==== */
+
+static int set_requires_grad(bs_session *s, bs_id id, bool on, const bs_expr *e)
+{
+    bs_node *n = bs_node_at(s->ctx, id);
+    if (on && n->value.dtype == BS_I64)
+        return bs_fail(s, e->line, e->col,
+                       "only tensors of floating point dtype can require gradients");
+    if (!n->is_leaf)
+        return bs_fail(s, e->line, e->col,
+                       "you can only change requires_grad flags of leaf variables");
+    n->requires_grad = n->is_param = on;
+    return 0;
+}
+
+static int node_out(bs_session *s, bs_id id, const bs_expr *call, bs_value *out)
+{
+    if (id < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    char *t = bs_expr_text(s, call);
+    if (t) bs_node_set_text(s->ctx, id, t);
+    out->k = BS_V_NODE;
+    out->id = id;
+    return 0;
+}
+
+static int opt_dtype(bs_session *s, args_t *a, bs_dtype def, bs_dtype *t)
+{
+    const bs_expr *e;
+    bs_value *v = kw(a, "dtype", &e);
+    *t = def;
+    return v ? get_dtype(s, v, e, t) : 0;
+}
+
+static int opt_rg(bs_session *s, args_t *a, bool *rg)
+{
+    const bs_expr *e;
+    bs_value *v = kw(a, "requires_grad", &e);
+    *rg = false;
+    return v ? get_bool(s, v, e, "requires_grad", rg) : 0;
+}
+
+static int fn_make(bs_session *s, args_t *a, bs_init_kind kind, bs_value *out)
+{
+    bs_shape shp;
+    int8_t sym[BS_MAX_DIMS];
+    bool rg;
+    bs_dtype t;
+    if (a->npos == 0 && kind != BS_INIT_EYE) {
+        memset(&shp, 0, sizeof shp);
+        memset(sym, -1, sizeof sym);
+    } else if (get_sizes(s, a, 0, &shp, sym)) {
+        return -1;
+    }
+    if (opt_rg(s, a, &rg) || opt_dtype(s, a, bs_ctx_dtype(s->ctx), &t) || check_kw_used(s, a))
+        return -1;
+    if (kind == BS_INIT_EYE) {
+        if (shp.ndim < 1 || shp.ndim > 2)
+            return bs_fail(s, a->call->line, a->call->col, "eye(n) or eye(n, m)");
+        if (shp.ndim == 1) {
+            shp.ndim = 2;
+            shp.d[1] = shp.d[0];
+            sym[1] = sym[0];
+        }
+    }
+    for (int i = 0; i < shp.ndim; i++)
+        if (shp.d[i] < 0)
+            return bs_fail(s, a->call->line, a->call->col,
+                           "Trying to create tensor with negative dimension %lld", (long long)shp.d[i]);
+    bs_id id = bs_make(s->ctx, kind, &shp, sym, t, 0, 0);
+    if (id >= 0 && rg && set_requires_grad(s, id, true, a->call)) return -1;
+    return node_out(s, id, a->call, out);
+}
+
+static int fn_randn(bs_session *s, args_t *a, bs_value *out) { return fn_make(s, a, BS_INIT_RANDN, out); }
+static int fn_rand(bs_session *s, args_t *a, bs_value *out) { return fn_make(s, a, BS_INIT_RAND, out); }
+static int fn_zeros(bs_session *s, args_t *a, bs_value *out) { return fn_make(s, a, BS_INIT_ZEROS, out); }
+static int fn_ones(bs_session *s, args_t *a, bs_value *out) { return fn_make(s, a, BS_INIT_ONES, out); }
+static int fn_eye(bs_session *s, args_t *a, bs_value *out) { return fn_make(s, a, BS_INIT_EYE, out); }
+
+static int like(bs_session *s, args_t *a, bs_init_kind kind, bs_value *out)
+{
+    if (a->npos != 1) return bs_fail(s, a->call->line, a->call->col, "%s(x) takes one tensor", a->fname);
+    bs_id x;
+    if (bs_to_node(s, &a->pos[0], a->pe[0], &x)) return -1;
+    const bs_node *n = bs_node_get(s->ctx, x);
+    bool rg;
+    bs_dtype t;
+    if (opt_rg(s, a, &rg) || opt_dtype(s, a, n->value.dtype, &t) || check_kw_used(s, a)) return -1;
+    bs_shape shp = n->value.shape;
+    bs_id id = bs_make(s->ctx, kind, &shp, n->sym, t, 0, 0);
+    if (id >= 0 && rg && set_requires_grad(s, id, true, a->call)) return -1;
+    return node_out(s, id, a->call, out);
+}
+static int fn_zeros_like(bs_session *s, args_t *a, bs_value *out) { return like(s, a, BS_INIT_ZEROS, out); }
+static int fn_ones_like(bs_session *s, args_t *a, bs_value *out) { return like(s, a, BS_INIT_ONES, out); }
+static int fn_randn_like(bs_session *s, args_t *a, bs_value *out) { return like(s, a, BS_INIT_RANDN, out); }
+
+static int fn_arange(bs_session *s, args_t *a, bs_value *out)
+{
+    double v[3] = {0, 0, 1};
+    bool all_int = true;
+    if (a->npos < 1 || a->npos > 3)
+        return bs_fail(s, a->call->line, a->call->col, "arange(end), arange(start, end[, step])");
+    for (int i = 0; i < a->npos; i++) {
+        if (get_num(s, &a->pos[i], a->pe[i], "arange's bounds", &v[a->npos == 1 ? 1 : i])) return -1;
+        if (a->pos[i].k != BS_V_NUM || !a->pos[i].is_int) all_int = false;
+    }
+    bool rg;
+    bs_dtype t;
+    if (opt_rg(s, a, &rg) || opt_dtype(s, a, all_int ? BS_I64 : bs_ctx_dtype(s->ctx), &t) ||
+        check_kw_used(s, a))
+        return -1;
+    if (v[2] == 0) return bs_fail(s, a->call->line, a->call->col, "step must be nonzero");
+    double n = ceil((v[1] - v[0]) / v[2]);
+    if (n < 0) return bs_fail(s, a->call->line, a->call->col, "upper bound and larger bound inconsistent with step sign");
+    bs_shape shp = {1, {(int64_t)n}};
+    int8_t sym[BS_MAX_DIMS] = {-1, -1, -1, -1};
+    if (a->npos == 1) sym[0] = (int8_t)a->pos[0].sym;
+    bs_id id = bs_make(s->ctx, BS_INIT_ARANGE, &shp, sym, t, v[0], v[2]);
+    if (id >= 0 && rg && set_requires_grad(s, id, true, a->call)) return -1;
+    return node_out(s, id, a->call, out);
+}
+
+static int data_leaf(bs_session *s, args_t *a, bool param, bs_value *out)
+{
+    if (a->npos != 1)
+        return bs_fail(s, a->call->op_line, a->call->op_col, "%s() takes exactly one argument (data)", a->fname);
+    bool rg = param;
+    if (!param && opt_rg(s, a, &rg)) return -1;
+    bs_value *v = &a->pos[0];
+    listdata L;
+    if (value_data(s, v, a->pe[0], &L)) return -1;
+    bs_dtype t = L.all_int && !param ? BS_I64 : bs_ctx_dtype(s->ctx);
+    if (v->k == BS_V_NODE) t = param && L.all_int ? bs_ctx_dtype(s->ctx) : bs_node_get(s->ctx, v->id)->value.dtype;
+    if (opt_dtype(s, a, t, &t) || check_kw_used(s, a)) return -1;
+    if (rg && t == BS_I64)
+        return bs_fail(s, a->call->line, a->call->col,
+                       "only tensors of floating point dtype can require gradients");
+    bs_id id;
+    if (v->k == BS_V_NODE) {
+        id = bs_copy_leaf(s->ctx, v->id, rg);
+        if (id >= 0 && bs_node_get(s->ctx, id)->value.dtype != t) {
+            bs_node *n = bs_node_at(s->ctx, id);
+            n->value.dtype = n->grad.dtype = t;
+            for (int64_t i = 0; i < L.n; i++) n->value.data[i] = bs_dtype_round(t, n->value.data[i]);
+        }
+    } else {
+        id = bs_leaf(s->ctx, L.data, &L.shape, t, rg);
+    }
+    return node_out(s, id, a->call, out);
+}
+
+static int fn_param(bs_session *s, args_t *a, bs_value *out) { return data_leaf(s, a, true, out); }
+static int fn_tensor(bs_session *s, args_t *a, bs_value *out) { return data_leaf(s, a, false, out); }
+
+static int fn_seed(bs_session *s, args_t *a, bs_value *out)
+{
+    int64_t n;
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (a->npos != 1) return bs_fail(s, a->call->line, a->call->col, "seed(n) needs a number");
+    if (get_int(s, &a->pos[0], a->pe[0], "the seed", &n)) return -1;
+    bs_ctx_seed(s->ctx, (uint64_t)n);
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int fn_dim(bs_session *s, args_t *a, bs_value *out)
+{
+    int64_t n;
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (a->npos != 1) return bs_fail(s, a->call->line, a->call->col, "dim(n) needs a size");
+    if (get_int(s, &a->pos[0], a->pe[0], "a size", &n)) return -1;
+    if (n < 1) return bs_fail(s, a->pe[0]->line, a->pe[0]->col, "a size must be at least 1");
+    *out = (bs_value){.k = BS_V_DIM, .num = (double)n, .is_int = true, .sym = -1};
+    return 0;
+}
+
+static int kw_num(bs_session *s, args_t *a, const char *name, double *v)
+{
+    const bs_expr *e;
+    bs_value *x = kw(a, name, &e);
+    return x ? get_num(s, x, e, name, v) : 0;
+}
+
+static int make_opt(bs_session *s, args_t *a, bs_opt_kind kind, bs_value *out)
+{
+    bs_opt_conf c = bs_opt_defaults(kind);
+    c.lr = 1e-3;
+    if (max_pos(s, a, 1)) return -1;
+    if (a->npos == 1 && get_num(s, &a->pos[0], a->pe[0], "lr", &c.lr)) return -1;
+    if (kw_num(s, a, "lr", &c.lr) || kw_num(s, a, "weight_decay", &c.weight_decay)) return -1;
+    if (kind == BS_OPT_SGD) {
+        const bs_expr *e;
+        bs_value *nv = kw(a, "nesterov", &e);
+        if (nv && get_bool(s, nv, e, "nesterov", &c.nesterov)) return -1;
+        if (kw_num(s, a, "momentum", &c.momentum) || kw_num(s, a, "dampening", &c.dampening)) return -1;
+    } else {
+        const bs_expr *e;
+        bs_value *b = kw(a, "betas", &e);
+        if (b) {
+            if ((b->k != BS_V_TUPLE && b->k != BS_V_LIST) || b->n != 2)
+                return bs_fail(s, e->line, e->col, "betas must be a pair, as in betas=(0.9, 0.999)");
+            if (get_num(s, &b->items[0], e, "beta1", &c.beta1) ||
+                get_num(s, &b->items[1], e, "beta2", &c.beta2))
+                return -1;
+        }
+        if (kw_num(s, a, "eps", &c.eps)) return -1;
+    }
+    if (check_kw_used(s, a)) return -1;
+    bs_opt *o = bs_opt_new(s->ctx, &c);
+    if (!o) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    out->k = BS_V_OPT;
+    out->opt = o;
+    return 0;
+}
+static int fn_sgd(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_SGD, out); }
+static int fn_adam(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_ADAM, out); }
+
+static int fn_zero_grad(bs_session *s, args_t *a, bs_value *out)
+{
+    if (max_pos(s, a, 0)) return -1;
+    kw(a, "set_to_none", NULL);
+    if (check_kw_used(s, a)) return -1;
+    bs_zero_grad_all(s->ctx);
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int fn_print(bs_session *s, args_t *a, bs_value *out)
+{
+    if (check_kw_used(s, a)) return -1;
+    for (int i = 0; i < a->npos; i++) {
+        if (i) fputc(' ', s->out);
+        if (a->pos[i].k == BS_V_STR)
+            fputs(a->pos[i].str, s->out);
+        else
+            bs_print_value(s, s->out, &a->pos[i]);
+        /* bs_print_value ends with a newline; join with spaces only for strings */
+    }
+    if (a->npos == 0 || a->pos[a->npos - 1].k == BS_V_STR) fputc('\n', s->out);
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int detach_value(bs_session *s, const bs_value *v, const bs_expr *ve, const bs_expr *call,
+                        bs_value *out)
+{
+    bs_value tmp = *v;
+    bs_id x;
+    if (bs_to_node(s, &tmp, ve, &x)) return -1;
+    bs_id id = bs_copy_leaf(s->ctx, x, false);
+    return node_out(s, id, call, out);
+}
+
+static int fn_detach(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos != 1 || check_kw_used(s, a))
+        return bs_fail(s, a->call->line, a->call->col, "detach(x) takes one tensor");
+    return detach_value(s, &a->pos[0], a->pe[0], a->call, out);
+}
+
+typedef struct {
+    const char *name;
+    int (*fn)(bs_session *, args_t *, bs_value *);
+    const char *help;
+} builtin;
+
+static const builtin builtins[] = {
+    {"param", fn_param, "param(data): a leaf that learns (requires_grad=True); data is a number, a nested list or a tensor"},
+    {"tensor", fn_tensor, "tensor(data, requires_grad=False, dtype=None): a tensor from a number or nested list (integers give i64)"},
+    {"randn", fn_randn, "randn(*sizes, requires_grad=False): standard normal samples; sizes may be size variables"},
+    {"rand", fn_rand, "rand(*sizes, requires_grad=False): uniform samples in [0, 1)"},
+    {"zeros", fn_zeros, "zeros(*sizes): all zeros"},
+    {"ones", fn_ones, "ones(*sizes): all ones"},
+    {"eye", fn_eye, "eye(n, m=n): the identity matrix"},
+    {"arange", fn_arange, "arange(end) or arange(start, end, step=1)"},
+    {"zeros_like", fn_zeros_like, "zeros_like(x): zeros of x's shape"},
+    {"ones_like", fn_ones_like, "ones_like(x): ones of x's shape (a seed for backward)"},
+    {"randn_like", fn_randn_like, "randn_like(x): normal samples of x's shape"},
+    {"seed", fn_seed, "seed(n): fix the random generator"},
+    {"dim", fn_dim, "N = dim(4): a named size; randn(N, D) then has a symbolic shape that :run can change"},
+    {"sgd", fn_sgd, "sgd(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False): torch.optim.SGD over every param"},
+    {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
+    {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
+    {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
+    {"print", fn_print, "print(x, ...): print values"},
+};
+#define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
+
+static const builtin *find_builtin(const char *name)
+{
+    for (int i = 0; i < NBUILTINS; i++)
+        if (!strcmp(builtins[i].name, name)) return &builtins[i];
+    return NULL;
+}
+
+bool bs_is_builtin(const char *name) { return find_builtin(name) || bs_op_by_name(name); }
+
+const char *bs_builtin_help(const char *name)
+{
+    const builtin *b = find_builtin(name);
+    return b ? b->help : NULL;
+}
+
+void bs_builtins_each(void (*fn)(void *ud, const char *name, bool is_func), void *ud)
+{
+    for (int i = 0; i < NBUILTINS; i++) fn(ud, builtins[i].name, true);
+    for (int i = 0; i < BS_OP_COUNT; i++) fn(ud, bs_ops[i].name, true);
+}
+
+int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_value *out)
+{
+    args_t a;
+    const builtin *b = find_builtin(name);
+    const bs_op_info *op = b ? NULL : bs_op_by_name(name);
+    if (!b && !op) {
+        if (!strcmp(name, "no_grad"))
+            return bs_fail(s, call->line, call->col, "no_grad is used as 'with no_grad: statement'");
+        return bs_fail(s, call->line, call->col, "name '%s' is not defined", name);
+    }
+    if (collect(s, call, name, NULL, &a)) return -1;
+    if (b) return b->fn(s, &a, out);
+    return call_op(s, op->id, &a, out);
+}
+
+/* ==== Methods ==== */
+
+static const bs_tensor *value_tensor(bs_session *s, const bs_value *v)
+{
+    if (v->k == BS_V_NODE) return &bs_node_get(s->ctx, v->id)->value;
+    if (v->k == BS_V_TMP) return &v->tmp;
+    return NULL;
+}
+
+static int m_backward(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_expr *call = a->call;
+    if (self->k != BS_V_NODE) return bs_fail(s, call->line, call->col, "backward() needs a tensor on the graph");
+    if (max_pos(s, a, 3)) return -1;
+    bs_value *seedv = a->npos > 1 ? &a->pos[1] : NULL;
+    const bs_expr *seede = a->npos > 1 ? a->pe[1] : NULL;
+    if (!seedv) seedv = kw(a, "gradient", &seede);
+    if (!seedv) seedv = kw(a, "seed", &seede);
+    bool retain = false;
+    const bs_expr *e;
+    bs_value *rv = a->npos > 2 ? &a->pos[2] : kw(a, "retain_graph", &e);
+    if (a->npos > 2) e = a->pe[2];
+    if (rv && rv->k != BS_V_NONE && get_bool(s, rv, e, "retain_graph", &retain)) return -1;
+    bs_value *cg = kw(a, "create_graph", &e);
+    if (cg) {
+        bool on = false;
+        if (get_bool(s, cg, e, "create_graph", &on)) return -1;
+        if (on) return bs_fail(s, e->line, e->col, "create_graph=True (higher-order gradients) is not supported");
+    }
+    if (check_kw_used(s, a)) return -1;
+    bs_tensor seed;
+    if (seedv && seedv->k != BS_V_NONE) {
+        if (bs_to_tensor(s, seedv, seede, &seed)) return -1;
+        /* a number seed for a scalar */
+    }
+    bs_status st = bs_backward(s->ctx, self->id, seedv && seedv->k != BS_V_NONE ? &seed : NULL, retain);
+    if (st) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int m_item(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "item() needs a tensor");
+    int64_t n = bs_tensor_numel(t);
+    if (n != 1)
+        return bs_fail(s, a->call->op_line, a->call->op_col,
+                       "a Tensor with %lld elements cannot be converted to Scalar", (long long)n);
+    *out = (bs_value){.k = BS_V_NUM, .num = t->data[0], .is_int = t->dtype == BS_I64, .sym = -1};
+    return 0;
+}
+
+static int m_detach(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    return detach_value(s, self, a->pe[0], a->call, out);
+}
+
+static int m_zero_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    kw(a, "set_to_none", NULL);
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (self->k == BS_V_OPT) {
+        bs_opt_zero_grad(s->ctx, self->opt);
+    } else if (self->k == BS_V_NODE) {
+        bs_zero_grad(s->ctx, self->id);
+    } else {
+        return bs_fail(s, a->call->line, a->call->col, "zero_grad() needs a tensor or an optimizer");
+    }
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int m_step(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    if (self->k != BS_V_OPT) return bs_fail(s, a->call->line, a->call->col, "step() is an optimizer method");
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (bs_opt_step(s->ctx, self->opt)) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    out->k = BS_V_VOID;
+    return 0;
+}
+
+static int m_numel(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t || max_pos(s, a, 1) || check_kw_used(s, a)) return t ? -1 : bs_fail(s, a->call->line, a->call->col, "numel() needs a tensor");
+    *out = (bs_value){.k = BS_V_NUM, .num = (double)bs_tensor_numel(t), .is_int = true, .sym = -1};
+    return 0;
+}
+
+static int m_dim(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t || max_pos(s, a, 1) || check_kw_used(s, a)) return t ? -1 : bs_fail(s, a->call->line, a->call->col, "dim() needs a tensor");
+    *out = (bs_value){.k = BS_V_NUM, .num = t->shape.ndim, .is_int = true, .sym = -1};
+    return 0;
+}
+
+static int m_size(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "size() needs a tensor");
+    if (max_pos(s, a, 2)) return -1;
+    const bs_expr *e = a->npos > 1 ? a->pe[1] : NULL;
+    bs_value *dv = a->npos > 1 ? &a->pos[1] : kw(a, "dim", &e);
+    if (check_kw_used(s, a)) return -1;
+    if (!dv) {
+        out->k = BS_V_SHAPE;
+        out->shape = t->shape;
+        return 0;
+    }
+    int64_t d;
+    if (get_int(s, dv, e, "dim", &d)) return -1;
+    int nd = t->shape.ndim;
+    if (d < -nd || d >= nd || nd == 0)
+        return bs_fail(s, e->line, e->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
+                       -(nd ? nd : 1), (nd ? nd : 1) - 1, (long long)d);
+    if (d < 0) d += nd;
+    *out = (bs_value){.k = BS_V_NUM, .num = (double)t->shape.d[d], .is_int = true, .sym = -1};
+    return 0;
+}
+
+static int m_requires_grad_(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    if (self->k != BS_V_NODE) return bs_fail(s, a->call->line, a->call->col, "requires_grad_() needs a tensor");
+    bool on = true;
+    const bs_expr *e = a->npos > 1 ? a->pe[1] : NULL;
+    bs_value *v = a->npos > 1 ? &a->pos[1] : kw(a, "requires_grad", &e);
+    if (max_pos(s, a, 2) || (v && get_bool(s, v, e, "requires_grad", &on)) || check_kw_used(s, a)) return -1;
+    if (set_requires_grad(s, self->id, on, a->call)) return -1;
+    *out = *self;
+    return 0;
+}
+
+static int m_retain_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    (void)self;
+    out->k = BS_V_VOID; /* backstep keeps every node's grad already */
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    int (*fn)(bs_session *, args_t *, bs_value *, bs_value *);
+} method;
+
+static const method methods[] = {
+    {"backward", m_backward}, {"item", m_item}, {"detach", m_detach},
+    {"zero_grad", m_zero_grad}, {"step", m_step}, {"numel", m_numel}, {"dim", m_dim},
+    {"size", m_size}, {"requires_grad_", m_requires_grad_}, {"retain_grad", m_retain_grad},
+};
+
+int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out)
+{
+    args_t a;
+    if (collect(s, call, name, obj, &a)) return -1;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(methods[i].name, name)) return methods[i].fn(s, &a, obj, out);
+    if (obj->k == BS_V_NODE || obj->k == BS_V_TMP || obj->k == BS_V_NUM) {
+        const bs_op_info *op = bs_op_by_name(name);
+        if (!op && !strcmp(name, "view")) op = &bs_ops[BS_OP_RESHAPE];
+        if (!op && !strcmp(name, "t")) op = &bs_ops[BS_OP_TRANSPOSE];
+        if (op) return call_op(s, op->id, &a, out);
+    }
+    const bs_expr *fn = call->call.fn;
+    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s has no method '%s'",
+                   obj->k == BS_V_OPT ? "an optimizer" : obj->k == BS_V_NODE ? "a tensor" : "this value",
+                   name);
+}
+
+/* ==== Attributes ==== */
+
+static const char *dtype_torch(bs_dtype t)
+{
+    switch (t) {
+    case BS_F64: return "torch.float64";
+    case BS_F32: return "torch.float32";
+    case BS_F16: return "torch.float16";
+    case BS_BF16: return "torch.bfloat16";
+    case BS_I64: return "torch.int64";
+    default: return "?";
+    }
+}
+
+int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out)
+{
+    int line = e->attr.name_line, col = e->attr.name_col;
+    if (obj->k == BS_V_OPT) {
+        const bs_opt_conf *c = bs_opt_conf_of(obj->opt);
+        if (!strcmp(name, "lr")) {
+            *out = (bs_value){.k = BS_V_NUM, .num = c->lr, .sym = -1};
+            return 0;
+        }
+        return bs_fail(s, line, col, "an optimizer has no attribute '%s'", name);
+    }
+    if (obj->k == BS_V_TMP) {
+        const bs_tensor *t = &obj->tmp;
+        if (!strcmp(name, "shape")) {
+            out->k = BS_V_SHAPE;
+            out->shape = t->shape;
+            return 0;
+        }
+        if (!strcmp(name, "dtype")) {
+            out->k = BS_V_STR;
+            out->str = dtype_torch(t->dtype);
+            return 0;
+        }
+        if (!strcmp(name, "ndim")) {
+            *out = (bs_value){.k = BS_V_NUM, .num = t->shape.ndim, .is_int = true, .sym = -1};
+            return 0;
+        }
+        bs_id id;
+        if (bs_to_node(s, obj, e->attr.obj, &id)) return -1;
+        obj->k = BS_V_NODE;
+        obj->id = id;
+    }
+    if (obj->k != BS_V_NODE) {
+        if (obj->k == BS_V_NONE)
+            return bs_fail(s, line, col, "'NoneType' object has no attribute '%s'", name);
+        return bs_fail(s, line, col, "this value has no attribute '%s'", name);
+    }
+    bs_node *n = bs_node_at(s->ctx, obj->id);
+    if (!strcmp(name, "grad")) {
+        if (!n->grad.data) {
+            out->k = BS_V_NONE;
+            return 0;
+        }
+        int64_t numel = bs_shape_numel(&n->value.shape);
+        double *d = bs_arena_alloc(&s->arena, (size_t)(numel ? numel : 1) * sizeof(double));
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        memcpy(d, n->grad.data, (size_t)numel * sizeof(double));
+        out->k = BS_V_TMP;
+        out->tmp = (bs_tensor){n->grad.dtype, n->value.shape, d};
+        return 0;
+    }
+    if (!strcmp(name, "shape")) {
+        out->k = BS_V_SHAPE;
+        out->shape = n->value.shape;
+        return 0;
+    }
+    if (!strcmp(name, "requires_grad")) {
+        out->k = BS_V_BOOL;
+        out->b = n->requires_grad;
+        return 0;
+    }
+    if (!strcmp(name, "is_leaf")) {
+        out->k = BS_V_BOOL;
+        out->b = n->is_leaf;
+        return 0;
+    }
+    if (!strcmp(name, "grad_fn")) {
+        if (n->is_leaf || n->op == BS_OP_LEAF) {
+            out->k = BS_V_NONE;
+        } else {
+            out->k = BS_V_GRADFN;
+            out->str = bs_ops[n->op].grad_fn;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "dtype")) {
+        out->k = BS_V_STR;
+        out->str = dtype_torch(n->value.dtype);
+        return 0;
+    }
+    if (!strcmp(name, "ndim")) {
+        *out = (bs_value){.k = BS_V_NUM, .num = n->value.shape.ndim, .is_int = true, .sym = -1};
+        return 0;
+    }
+    if (!strcmp(name, "T")) {
+        bs_id r = bs_apply1(s->ctx, BS_OP_TRANSPOSE, obj->id);
+        return node_out(s, r, e, out);
+    }
+    if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);
+    return bs_fail(s, line, col, "'Tensor' object has no attribute '%s'", name);
+}
+
+const char *const *bs_tensor_attrs(void)
+{
+    static const char *list[64 + BS_OP_COUNT];
+    static char opnames[BS_OP_COUNT][40];
+    if (list[0]) return list;
+    int n = 0;
+    const char *fixed[] = {"grad", "shape", "requires_grad", "grad_fn", "T", "is_leaf", "dtype",
+                           "ndim", "data", "backward(", "item()", "detach()", "zero_grad()",
+                           "step()", "numel()", "dim()", "size(", "requires_grad_(", "view(", "t()"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) list[n++] = fixed[i];
+    for (int i = 0; i < BS_OP_COUNT; i++) {
+        snprintf(opnames[i], sizeof opnames[i], "%s(", bs_ops[i].name);
+        list[n++] = opnames[i];
+    }
+    list[n] = NULL;
+    return list;
+}

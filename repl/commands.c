@@ -1,1 +1,707 @@
-/* repl/commands.c */
+/* repl/commands.c: the REPL's ':' commands (help, vars, show, graph, export, screenshot, check,
+ * mem, precision, dtype, reset, save, load, history, quit, lesson) and the window glue. The
+ * stepper's commands live in stepper.c, :run and :train in run.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lesson.h"
+#include "repl_int.h"
+
+struct bs_viz_state {
+    bs_window *w;
+    bool tried, noted;
+    bs_id root;           /* what :graph NAME asked to show (BS_NONE: whole tape) */
+    bool follow;          /* root follows the last assigned name */
+};
+
+/* ==== Helpers ==== */
+
+static int argc_of(const bs_stmt *st) { return st->cmd.argc; }
+static const char *argv_of(const bs_stmt *st, int i) { return st->cmd.argv[i].text; }
+
+static bool has_flag(const bs_stmt *st, const char *flag)
+{
+    for (int i = 0; i < st->cmd.argc; i++)
+        if (!strcmp(st->cmd.argv[i].text, flag)) return true;
+    return false;
+}
+
+/* positional (non --flag) argument k, or NULL */
+static const bs_word *positional(const bs_stmt *st, int k)
+{
+    for (int i = 0; i < st->cmd.argc; i++) {
+        if (!strncmp(st->cmd.argv[i].text, "--", 2)) continue;
+        if (k-- == 0) return &st->cmd.argv[i];
+    }
+    return NULL;
+}
+
+static int usage(bs_session *s, const bs_stmt *st, const char *u)
+{
+    return bs_fail(s, st->line, st->col, "usage: %s", u);
+}
+
+int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out)
+{
+    if (!arg) {
+        if (s->last_scalar != BS_NONE) {
+            *out = s->last_scalar;
+            return 0;
+        }
+        return bs_fail(s, st->line, st->col,
+                       ":%s needs a name: no scalar that requires grad has been assigned yet",
+                       st->cmd.name);
+    }
+    int line = st->cmd.args_line, col = st->cmd.args_col;
+    for (int i = 0; i < st->cmd.argc; i++)
+        if (!strcmp(st->cmd.argv[i].text, arg)) {
+            line = st->cmd.argv[i].line;
+            col = st->cmd.argv[i].col;
+        }
+    return bs_lookup_node(s, arg, line, col, out);
+}
+
+/* ==== :help ==== */
+
+typedef struct {
+    const char *name;
+    int (*fn)(bs_session *, const bs_stmt *);
+    const char *usage;
+    const char *help;
+} command;
+
+static const command *find_command(const char *name);
+static const command commands[];
+
+static void help_op(bs_session *s, const bs_op_info *op)
+{
+    FILE *f = s->out;
+    char buf[256];
+    fprintf(f, "%s\n", op->help);
+    fprintf(f, "  graph symbol %s, PyTorch's backward node %s\n", op->symbol, op->grad_fn);
+    const char *in[2] = {"a", "b"};
+    for (int i = 0; i < op->arity; i++) {
+        if (!op->deriv[i]) {
+            fprintf(f, "  input %s: not differentiable\n", in[i]);
+            continue;
+        }
+        bs_deriv_render_generic(op->id, i, buf, sizeof buf);
+        if (op->kind == BS_K_EW || (op->kind == BS_K_LOSS && strncmp(buf, "dA", 2)))
+            fprintf(f, "  local derivative d out/d %s = %s\n", in[i], buf);
+        else
+            fprintf(f, "  VJP rule (G = upstream gradient): %s\n", buf);
+        if (op->kind == BS_K_EW || op->kind == BS_K_LOSS)
+            fprintf(f, "  VJP: %s.grad += upstream * (d out/d %s)%s\n", in[i], in[i],
+                    op->kind == BS_K_EW && op->arity == 2 ? ", summed over broadcast dims" : "");
+    }
+}
+
+static int cmd_help(bs_session *s, const bs_stmt *st)
+{
+    FILE *f = s->out;
+    const bs_word *w = positional(st, 0);
+    if (w) {
+        const char *t = w->text[0] == ':' ? w->text + 1 : w->text;
+        const command *c = find_command(t);
+        if (c && (w->text[0] == ':' || !bs_is_builtin(t))) {
+            fprintf(f, ":%s\n  %s\n", c->usage, c->help);
+            return 0;
+        }
+        const bs_op_info *op = bs_op_by_name(t);
+        if (op) {
+            help_op(s, op);
+            return 0;
+        }
+        const char *h = bs_builtin_help(t);
+        if (h) {
+            fprintf(f, "%s\n", h);
+            return 0;
+        }
+        if (!strcmp(t, "ops") || !strcmp(t, "functions")) {
+            for (int i = 0; i < BS_OP_COUNT; i++) fprintf(f, "  %s\n", bs_ops[i].help);
+            return 0;
+        }
+        for (const char *const *a = bs_tensor_attrs(); *a; a++) {
+            size_t n = strlen(t);
+            if (!strncmp(*a, t, n) && ((*a)[n] == 0 || (*a)[n] == '(')) {
+                fprintf(f, "x.%s: a tensor attribute or method, as in PyTorch (see :help for the list)\n", *a);
+                return 0;
+            }
+        }
+        return bs_fail(s, w->line, w->col, "no help for '%s' (try :help)", w->text);
+    }
+    fprintf(f, "backstep %s: type expressions in PyTorch's vocabulary; every result is a node on "
+               "the tape.\n\n", BS_VERSION);
+    fprintf(f, "Statements:  name = expr    expr    with no_grad: stmt    a; b    # comment\n");
+    fprintf(f, "Operators:   + - * / ** @  (NumPy broadcasting), unary -, x.T\n\n");
+    fprintf(f, "Functions (:help NAME shows the local derivative and VJP):\n ");
+    int col = 1;
+    for (int i = 0; i < BS_OP_COUNT; i++) {
+        int n = (int)strlen(bs_ops[i].name) + 1;
+        if (col + n > 78) {
+            fputs("\n ", f);
+            col = 1;
+        }
+        fprintf(f, " %s", bs_ops[i].name);
+        col += n;
+    }
+    fputs("\n\nConstructors and tools:\n ", f);
+    col = 1;
+    const char *more[] = {"param", "tensor", "randn", "rand", "zeros", "ones", "eye", "arange",
+                          "zeros_like", "ones_like", "randn_like", "seed", "dim", "sgd", "adam",
+                          "zero_grad", "detach", "print", NULL};
+    for (int i = 0; more[i]; i++) {
+        fprintf(f, " %s", more[i]);
+        col += (int)strlen(more[i]) + 1;
+    }
+    fputs("\n\nTensor attributes and methods:\n ", f);
+    col = 1;
+    for (const char *const *a = bs_tensor_attrs(); *a && col < 400; a++) {
+        if (strchr(*a, '(') && bs_op_by_name(*a) == NULL) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "%s", *a);
+            char *p = strchr(nm, '(');
+            if (p) *p = 0;
+            if (bs_op_by_name(nm)) continue;
+        }
+        int n = (int)strlen(*a) + 1;
+        if (col + n > 78) {
+            fputs("\n ", f);
+            col = 1;
+        }
+        fprintf(f, " %s", *a);
+        col += n;
+    }
+    fputs("\n\nCommands:\n", f);
+    for (const command *c = commands; c->name; c++) fprintf(f, "  :%-34s %s\n", c->usage, c->help);
+    fputs("\nWhere backstep differs from PyTorch: every node keeps its .grad (as if retain_grad() "
+          "was called),\nnumbers default to f64, max(x, dim=k) returns values only, and "
+          "zero_grad() sets grads to None.\n", f);
+    return 0;
+}
+
+/* ==== :vars, :show, :mem ==== */
+
+static int cmd_vars(bs_session *s, const bs_stmt *st)
+{
+    (void)st;
+    bs_name *list[4096];
+    int n = bs_names_sorted(s, list, 4096);
+    FILE *f = s->out;
+    if (!n) {
+        fputs("(no names yet)\n", f);
+        return 0;
+    }
+    int prec = s->o.precision < 4 ? s->o.precision : 4;
+    fprintf(f, "%-12s %-10s %-10s %-26s %s\n", "name", "shape", "kind", "value", "grad");
+    for (int i = 0; i < n; i++) {
+        bs_name *nm = list[i];
+        char shape[64] = "", val[128] = "", grad[128] = "", kind[16] = "";
+        switch (nm->kind) {
+        case BS_NAME_NODE: {
+            const bs_node *node = bs_node_get(s->ctx, nm->id);
+            bs_shape_str(&node->value.shape, shape, sizeof shape);
+            bs_preview(&node->value, prec, val, sizeof val);
+            if (node->grad.data)
+                bs_preview(&node->grad, prec, grad, sizeof grad);
+            else
+                snprintf(grad, sizeof grad, "%s", node->requires_grad ? "None" : "-");
+            snprintf(kind, sizeof kind, "%s", node->is_param ? "param" : node->op == BS_OP_LEAF ? "leaf" : bs_ops[node->op].name);
+            break;
+        }
+        case BS_NAME_DIM:
+            snprintf(kind, sizeof kind, "dim");
+            snprintf(val, sizeof val, "%lld", (long long)bs_dim_value(s->ctx, nm->dim));
+            break;
+        case BS_NAME_OPT:
+            snprintf(kind, sizeof kind, "optimizer");
+            snprintf(val, sizeof val, "%s", bs_opt_conf_of(nm->opt)->kind == BS_OPT_SGD ? "sgd" : "adam");
+            break;
+        case BS_NAME_NONE:
+            snprintf(val, sizeof val, "None");
+            break;
+        }
+        fprintf(f, "%-12s %-10s %-10s %-26s %s\n", nm->name, shape, kind, val, grad);
+    }
+    return 0;
+}
+
+static const char *node_kind(const bs_node *n)
+{
+    if (n->op != BS_OP_LEAF) return n->requires_grad ? "op" : "op (no grad)";
+    if (n->is_param) return "param (leaf, requires grad)";
+    if (n->init == BS_INIT_COPY) return "detached copy (leaf)";
+    return "constant (leaf)";
+}
+
+void bs_show_node(bs_session *s, FILE *f, bs_id id)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (!n) return;
+    char nm[96], sh[64];
+    int prec = s->o.precision;
+    fprintf(f, "%s  (node #%d, %s)\n", bs_node_name(s->ctx, id, nm, sizeof nm), (int)id, node_kind(n));
+    if (n->text) fprintf(f, "  expression  %s\n", n->text);
+    if (n->op != BS_OP_LEAF) {
+        fprintf(f, "  op          %s (%s), grad_fn %s\n", bs_ops[n->op].name, bs_ops[n->op].symbol,
+                n->requires_grad ? bs_ops[n->op].grad_fn : "None");
+        for (int i = 0; i < n->nin; i++) {
+            const bs_node *x = bs_node_get(s->ctx, n->in[i]);
+            fprintf(f, "  input %d     %s %s\n", i + 1, bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
+                    bs_shape_str(&x->value.shape, sh, sizeof sh));
+        }
+    }
+    fprintf(f, "  shape       %s  %s  requires_grad=%s\n", bs_shape_str(&n->value.shape, sh, sizeof sh),
+            bs_dtype_name(n->value.dtype), n->requires_grad ? "True" : "False");
+    fputs("  value       ", f);
+    bs_print_tensor(s, f, &n->value, false, prec);
+    fputs("\n  grad        ", f);
+    if (n->grad.data)
+        bs_print_tensor(s, f, &n->grad, false, prec);
+    else
+        fputs("None", f);
+    fputc('\n', f);
+    if (n->op != BS_OP_LEAF) {
+        bs_shape in[BS_MAX_INPUTS];
+        for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
+        size_t saved = bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
+        double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
+        fprintf(f, "  saved       %zu bytes for backward%s\n", saved,
+                n->freed && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
+        fprintf(f, "  forward     %.0f FLOPs\n", fl);
+        char d[256];
+        for (int i = 0; i < n->nin; i++)
+            if (bs_ops[n->op].deriv[i])
+                fprintf(f, "  d/d%-8s %s\n", bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
+                        bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
+    }
+}
+
+static int cmd_show(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) return usage(s, st, ":show NAME");
+    bs_id id;
+    if (bs_lookup_node(s, w->text, w->line, w->col, &id)) {
+        bs_name *nm = bs_name_find(s, w->text);
+        if (nm && nm->kind == BS_NAME_DIM) {
+            s->e->msg[0] = 0;
+            fprintf(s->out, "%s = dim(%lld): a size variable\n", w->text, (long long)bs_dim_value(s->ctx, nm->dim));
+            return 0;
+        }
+        return -1;
+    }
+    bs_show_node(s, s->out, id);
+    if (s->viz && s->viz->w) bs_window_select(s->viz->w, id);
+    return 0;
+}
+
+static int cmd_mem(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    bs_id root = BS_NONE;
+    if (w && bs_lookup_node(s, w->text, w->line, w->col, &root)) return -1;
+    FILE *f = s->out;
+    size_t total = 0, values = 0;
+    int32_t len = bs_tape_len(s->ctx);
+    fprintf(f, "%-24s %-14s %-10s %12s\n", "node", "op", "shape", "saved bytes");
+    for (bs_id i = 0; i < len; i++) {
+        const bs_node *n = bs_node_get(s->ctx, i);
+        values += (size_t)bs_shape_numel(&n->value.shape) * bs_dtype_size(n->value.dtype);
+        if (n->op == BS_OP_LEAF || !n->requires_grad) continue;
+        if (root != BS_NONE && i > root) continue;
+        bs_shape in[BS_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) in[k] = bs_node_get(s->ctx, n->in[k])->value.shape;
+        size_t b = bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
+        total += b;
+        if (!b) continue;
+        char nm[64], sh[48];
+        fprintf(f, "%-24s %-14s %-10s %12zu%s\n", bs_node_name(s->ctx, i, nm, sizeof nm),
+                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), b,
+                n->freed ? "  (freed)" : "");
+    }
+    fprintf(f, "activation memory saved for backward: %zu bytes; all values on the tape: %zu bytes\n",
+            total, values);
+    return 0;
+}
+
+/* ==== :check ==== */
+
+static int cmd_check(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    bs_id root;
+    if (bs_cmd_node(s, st, w ? w->text : NULL, &root)) return -1;
+    bs_gradcheck_result res[256];
+    int n = bs_gradcheck(s->ctx, root, 1e-6, res, 256);
+    if (n < 0) return bs_fail_core(s, st->line, st->col, "check");
+    FILE *f = s->out;
+    int bad = 0;
+    char nm[64];
+    fprintf(f, "gradcheck of %s: central differences (eps 1e-6, f64) against backprop\n",
+            bs_node_name(s->ctx, root, nm, sizeof nm));
+    for (int i = 0; i < n && i < 256; i++) {
+        bool ok = res[i].max_abs_err <= 1e-5 + 1e-4 * fabs(res[i].numeric);
+        bad += !ok;
+        fprintf(f, "  %-12s max |analytic - numeric| = %.3g  (analytic %.6g, numeric %.6g)  %s\n",
+                bs_node_name(s->ctx, res[i].param, nm, sizeof nm), res[i].max_abs_err,
+                res[i].analytic, res[i].numeric, ok ? "ok" : "MISMATCH");
+    }
+    if (!n) fputs("  (no param reaches it)\n", f);
+    fprintf(f, "%d param%s checked, %d mismatch%s\n", n, n == 1 ? "" : "s", bad, bad == 1 ? "" : "es");
+    return 0;
+}
+
+/* ==== :precision :dtype :reset :history :quit ==== */
+
+static int cmd_precision(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) {
+        fprintf(s->out, "%d\n", s->o.precision);
+        return 0;
+    }
+    char *end;
+    long p = strtol(w->text, &end, 10);
+    if (*end || p < 1 || p > 17) return bs_fail(s, w->line, w->col, "precision must be 1 to 17");
+    s->o.precision = (int)p;
+    return 0;
+}
+
+static int cmd_dtype(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) {
+        fprintf(s->out, "%s\n", bs_dtype_name(bs_ctx_dtype(s->ctx)));
+        return 0;
+    }
+    bs_dtype t;
+    if (!bs_dtype_parse(w->text, &t) || t == BS_I64)
+        return bs_fail(s, w->line, w->col, "dtype must be f64, f32, f16 or bf16");
+    bs_ctx_set_dtype(s->ctx, t);
+    return 0;
+}
+
+static int cmd_reset(bs_session *s, const bs_stmt *st)
+{
+    (void)st;
+    bs_session_reset(s);
+    return 0;
+}
+
+static int cmd_history(bs_session *s, const bs_stmt *st)
+{
+    (void)st;
+    for (int i = 0; i < s->nhist; i++) fprintf(s->out, "%4d  %s\n", i + 1, s->hist[i]);
+    return 0;
+}
+
+static int cmd_quit(bs_session *s, const bs_stmt *st)
+{
+    (void)st;
+    s->quit = true;
+    return 0;
+}
+
+/* ==== :save :load ==== */
+
+static int cmd_save(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) return usage(s, st, ":save FILE");
+    FILE *f = fopen(w->text, "w");
+    if (!f) return bs_fail(s, w->line, w->col, "cannot write %s: %s", w->text, strerror(errno));
+    fprintf(f, "# backstep session: `backstep %s` or `:load %s` rebuilds it\n", w->text, w->text);
+    for (int i = 0; i < s->nhist; i++) fprintf(f, "%s\n", s->hist[i]);
+    if (fclose(f)) return bs_fail(s, w->line, w->col, "cannot write %s: %s", w->text, strerror(errno));
+    fprintf(s->o.quiet ? stderr : s->out, "saved %d statement%s to %s\n", s->nhist, s->nhist == 1 ? "" : "s", w->text);
+    return 0;
+}
+
+static int cmd_load(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) return usage(s, st, ":load FILE");
+    FILE *f = fopen(w->text, "r");
+    if (!f) return bs_fail(s, w->line, w->col, "cannot read %s: %s", w->text, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += r;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (!buf) return bs_fail(s, w->line, w->col, "out of memory");
+    buf[len] = 0;
+    /* evaluate with our own error record, then report it with the file's position */
+    char path[512];
+    snprintf(path, sizeof path, "%s", w->text);
+    int wl = w->line, wc = w->col;
+    bs_error *outer = s->e;
+    const char *outer_src = s->src;
+    bs_arena saved_arena = s->arena;
+    s->arena = (bs_arena)BS_ARENA_INIT;
+    bs_error inner;
+    int rc = bs_session_eval(s, buf, 1, &inner);
+    bs_arena_free(&s->arena);
+    s->arena = saved_arena;
+    s->e = outer;
+    s->src = outer_src;
+    free(buf);
+    if (rc < 0) return bs_fail(s, wl, wc, "%s:%d:%d: %s", path, inner.line, inner.col, inner.msg);
+    return 0;
+}
+
+/* ==== :lesson ==== */
+
+static int cmd_lesson(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) return bs_lesson_list(s, s->out) < 0 ? bs_fail(s, st->line, st->col, "cannot list the lessons") : 0;
+    int r = bs_lesson_run(s, w->text, stdin, s->out);
+    if (r < 0) return bs_fail(s, w->line, w->col, "no lesson '%s' (:lesson lists them)", w->text);
+    return 0;
+}
+
+/* ==== The window and graph commands ==== */
+
+static bs_viz_state *viz(bs_session *s)
+{
+    if (!s->viz) {
+        s->viz = calloc(1, sizeof *s->viz);
+        if (s->viz) {
+            s->viz->root = BS_NONE;
+            s->viz->follow = true;
+        }
+    }
+    return s->viz;
+}
+
+static bool window_open(bs_session *s, bool loud)
+{
+    bs_viz_state *v = viz(s);
+    if (!v) return false;
+    if (v->w) return true;
+    char err[256];
+    v->w = bs_window_open(err, sizeof err);
+    v->tried = true;
+    if (!v->w) {
+        if (loud || !v->noted)
+            fprintf(s->err, "note: no window (%s); :graph --ascii draws the graph here\n", err);
+        v->noted = true;
+        return false;
+    }
+    return true;
+}
+
+void bs_viz_refresh(bs_session *s)
+{
+    bs_viz_state *v = s->viz;
+    if (!v && s->o.window && !s->o.quiet) {
+        v = viz(s);
+        if (v && !v->tried) window_open(s, false);
+    }
+    if (!v || !v->w) return;
+    char err[256];
+    bs_id root = v->root;
+    if (root >= bs_tape_len(s->ctx)) root = v->root = BS_NONE;
+    if (bs_window_update(v->w, s->ctx, root, bs_stepper_view(s), err, sizeof err))
+        fprintf(s->err, "window: %s\n", err);
+}
+
+void bs_viz_free(bs_session *s)
+{
+    if (!s->viz) return;
+    if (s->viz->w) bs_window_close(s->viz->w);
+    free(s->viz);
+    s->viz = NULL;
+}
+
+void bs_session_idle(bs_session *s)
+{
+    if (!s->viz || !s->viz->w) return;
+    bs_window_event ev;
+    while (bs_window_pump(s->viz->w, 0, &ev) > 0) {
+        switch (ev.kind) {
+        case BS_WEV_CLOSE:
+            bs_window_close(s->viz->w);
+            s->viz->w = NULL;
+            return;
+        case BS_WEV_CLICK:
+            fputc('\n', s->out);
+            bs_show_node(s, s->out, ev.node);
+            fflush(s->out);
+            break;
+        case BS_WEV_NEXT:
+        case BS_WEV_BACK:
+        case BS_WEV_FINISH:
+            bs_stepper_key(s, ev.kind);
+            bs_viz_refresh(s);
+            fflush(s->out);
+            break;
+        default: break;
+        }
+    }
+}
+
+static int cmd_graph(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    bs_id root = BS_NONE;
+    if (w && bs_lookup_node(s, w->text, w->line, w->col, &root)) return -1;
+    if (has_flag(st, "--ascii")) {
+        char err[256];
+        unsigned fl = BS_ASCII_GRADS | (has_flag(st, "--plain") ? BS_ASCII_PLAIN : 0);
+        char *t = bs_viz_ascii(s->ctx, root, bs_stepper_view(s), fl, 100, err, sizeof err);
+        if (!t) return bs_fail(s, st->line, st->col, "%s", err);
+        fputs(t, s->out);
+        free(t);
+        return 0;
+    }
+    for (int i = 0; i < st->cmd.argc; i++)
+        if (!strncmp(argv_of(st, i), "--", 2))
+            return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col, "unknown option %s (:graph [name] [--ascii])", argv_of(st, i));
+    if (!window_open(s, true)) {
+        /* no window: draw in the terminal instead */
+        char err[256];
+        char *t = bs_viz_ascii(s->ctx, root, bs_stepper_view(s), BS_ASCII_GRADS, 100, err, sizeof err);
+        if (t) {
+            fputs(t, s->out);
+            free(t);
+        }
+        return 0;
+    }
+    s->viz->root = root;
+    bs_viz_refresh(s);
+    bs_window_fit(s->viz->w);
+    return 0;
+}
+
+static const char *ext_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    return dot && (!slash || dot > slash) ? dot : "";
+}
+
+static int cmd_export(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *file = positional(st, 0), *name = positional(st, 1);
+    if (!file) return usage(s, st, ":export FILE [name] [--grads]   or   :export DIR [name] --steps [--png|--pdf]");
+    bs_id root = BS_NONE;
+    if (name && bs_lookup_node(s, name->text, name->line, name->col, &root)) return -1;
+    for (int i = 0; i < st->cmd.argc; i++) {
+        const char *a = argv_of(st, i);
+        if (!strncmp(a, "--", 2) && strcmp(a, "--grads") && strcmp(a, "--steps") &&
+            strcmp(a, "--png") && strcmp(a, "--pdf") && strcmp(a, "--svg"))
+            return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col, "unknown option %s", a);
+    }
+    if (has_flag(st, "--steps")) {
+        const char *ext = has_flag(st, "--png") ? "png" : has_flag(st, "--pdf") ? "pdf" : "svg";
+        if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
+        return bs_stepper_export_frames(s, st, file->text, root, ext);
+    }
+    char err[256];
+    bs_status r = bs_viz_export(s->ctx, file->text, root, has_flag(st, "--grads"),
+                                bs_stepper_view(s), err, sizeof err);
+    if (r) return bs_fail(s, file->line, file->col, "%s", err);
+    if (!s->o.quiet) fprintf(s->out, "wrote %s\n", file->text);
+    (void)ext_of;
+    return 0;
+}
+
+static int cmd_screenshot(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w) return usage(s, st, ":screenshot FILE.png");
+    if (!window_open(s, true)) return bs_fail(s, st->line, st->col, "there is no window to capture");
+    bs_viz_refresh(s);
+    char err[256];
+    if (bs_window_screenshot(s->viz->w, w->text, err, sizeof err))
+        return bs_fail(s, w->line, w->col, "%s", err);
+    if (!s->o.quiet) fprintf(s->out, "wrote %s\n", w->text);
+    return 0;
+}
+
+bs_window *bs_session_window(bs_session *s) { return s->viz ? s->viz->w : NULL; }
+
+/* ==== The table ==== */
+
+static const command commands[] = {
+    {"help", cmd_help, "help [topic]", "commands, functions, an op's local derivative (:help sigmoid)"},
+    {"vars", cmd_vars, "vars", "every name: shape, kind, value and grad previews"},
+    {"show", cmd_show, "show NAME", "one node in full: op, inputs, value, grad, saved bytes"},
+    {"graph", cmd_graph, "graph [name] [--ascii]", "open or refresh the live window (or draw in the terminal)"},
+    {"export", cmd_export, "export FILE [name] [--grads]", "write the graph as .dot .svg .png .pdf; DIR --steps: one frame per step"},
+    {"screenshot", cmd_screenshot, "screenshot FILE.png", "save the window as it is now"},
+    {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},
+    {"next", bs_cmd_next, "next [k]", "advance the stepper k nodes (Enter = 1)"},
+    {"back", bs_cmd_back, "back", "go back one step"},
+    {"finish", bs_cmd_finish, "finish", "run the pass to the end (grads equal backward()'s)"},
+    {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
+    {"explain", bs_cmd_explain, "explain NAME", "how NAME.grad was assembled: each contribution and its path"},
+    {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
+    {"check", cmd_check, "check [name]", "gradient check of every param by central differences"},
+    {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
+    {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k]", "replay the graph at real sizes on a backend"},
+    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam]", "replay forward, backward and an optimizer step k times"},
+    {"mem", cmd_mem, "mem [name]", "activation memory: what each node saves for backward"},
+    {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
+    {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},
+    {"reset", cmd_reset, "reset", "forget every name and the whole tape"},
+    {"save", cmd_save, "save FILE", "write a script that rebuilds this session"},
+    {"load", cmd_load, "load FILE", "run a script in this session"},
+    {"history", cmd_history, "history", "the statements this session ran"},
+    {"quit", cmd_quit, "quit", "leave (Ctrl-D too)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const command *find_command(const char *name)
+{
+    for (const command *c = commands; c->name; c++)
+        if (!strcmp(c->name, name)) return c;
+    return NULL;
+}
+
+const char *const *bs_command_names(void)
+{
+    static const char *names[64];
+    if (!names[0]) {
+        int n = 0;
+        for (const command *c = commands; c->name && n < 63; c++) names[n++] = c->name;
+        names[n] = NULL;
+    }
+    return names;
+}
+
+int bs_run_command(bs_session *s, const bs_stmt *st)
+{
+    const command *c = find_command(st->cmd.name);
+    if (!c) {
+        /* a prefix that names one command is fine (:h, :ex) */
+        const command *hit = NULL;
+        int n = 0;
+        size_t len = strlen(st->cmd.name);
+        for (const command *k = commands; k->name; k++)
+            if (!strncmp(k->name, st->cmd.name, len)) {
+                hit = k;
+                n++;
+            }
+        if (n != 1)
+            return bs_fail(s, st->line, st->col, "unknown command ':%s' (:help lists them)", st->cmd.name);
+        c = hit;
+    }
+    (void)argc_of;
+    return c->fn(s, st);
+}

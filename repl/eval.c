@@ -1,1 +1,713 @@
-/* repl/eval.c */
+/* repl/eval.c: the session, the name table, and the evaluator of statements and expressions.
+ * Each statement runs in a protected frame: on failure the tape is cut back to where the statement
+ * began and no name changes, so nothing survives half-built. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+/* ==== Errors ==== */
+
+int bs_fail(bs_session *s, int line, int col, const char *fmt, ...)
+{
+    if (s->e->msg[0]) return -1; /* keep the first (innermost) error */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->e->msg, sizeof s->e->msg, fmt, ap);
+    va_end(ap);
+    s->e->line = line;
+    s->e->col = col;
+    return -1;
+}
+
+int bs_fail_core(bs_session *s, int line, int col, const char *what)
+{
+    if (what && *what) return bs_fail(s, line, col, "%s: %s", what, bs_errmsg(s->ctx));
+    return bs_fail(s, line, col, "%s", bs_errmsg(s->ctx));
+}
+
+/* ==== Names: open addressing on a power-of-two table ==== */
+
+static uint32_t hash_str(const char *p)
+{
+    uint32_t h = 2166136261u;
+    while (*p) h = (h ^ (uint8_t)*p++) * 16777619u;
+    return h;
+}
+
+bs_name *bs_name_find(bs_session *s, const char *name)
+{
+    if (!s->cap) return NULL;
+    for (uint32_t i = hash_str(name) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->names[i].name) return NULL;
+        if (!strcmp(s->names[i].name, name)) return &s->names[i];
+    }
+}
+
+static bool names_grow(bs_session *s)
+{
+    int ncap = s->cap ? s->cap * 2 : 64;
+    bs_name *nn = calloc((size_t)ncap, sizeof *nn);
+    if (!nn) return false;
+    for (int i = 0; i < s->cap; i++) {
+        if (!s->names[i].name) continue;
+        uint32_t j = hash_str(s->names[i].name) & (ncap - 1);
+        while (nn[j].name) j = (j + 1) & (ncap - 1);
+        nn[j] = s->names[i];
+    }
+    free(s->names);
+    s->names = nn;
+    s->cap = ncap;
+    return true;
+}
+
+bs_name *bs_name_bind(bs_session *s, const char *name)
+{
+    bs_name *n = bs_name_find(s, name);
+    if (n) return n;
+    if ((s->count + 1) * 2 > s->cap && !names_grow(s)) return NULL;
+    uint32_t i = hash_str(name) & (s->cap - 1);
+    while (s->names[i].name) i = (i + 1) & (s->cap - 1);
+    n = &s->names[i];
+    n->name = strdup(name);
+    if (!n->name) return NULL;
+    n->order = s->order++;
+    s->count++;
+    return n;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+    const bs_name *x = *(const bs_name *const *)a, *y = *(const bs_name *const *)b;
+    return x->order - y->order;
+}
+
+int bs_names_sorted(bs_session *s, bs_name **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < s->cap && n < max; i++)
+        if (s->names[i].name) out[n++] = &s->names[i];
+    qsort(out, (size_t)n, sizeof *out, cmp_order);
+    return n;
+}
+
+static void names_clear(bs_session *s)
+{
+    for (int i = 0; i < s->cap; i++) free(s->names[i].name);
+    free(s->names);
+    s->names = NULL;
+    s->cap = s->count = s->order = 0;
+}
+
+/* ==== Session ==== */
+
+bs_session *bs_session_new(const bs_session_opts *o, FILE *out, FILE *err)
+{
+    bs_session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->ctx = bs_ctx_new();
+    if (!s->ctx) {
+        free(s);
+        return NULL;
+    }
+    if (o) s->o = *o;
+    if (s->o.precision <= 0) s->o.precision = 6;
+    s->out = out ? out : stdout;
+    s->err = err ? err : stderr;
+    s->last_scalar = s->last_assigned = BS_NONE;
+    s->e = &s->ebuf;
+    return s;
+}
+
+static void hist_clear(bs_session *s)
+{
+    for (int i = 0; i < s->nhist; i++) free(s->hist[i]);
+    free(s->hist);
+    s->hist = NULL;
+    s->nhist = s->caphist = 0;
+}
+
+void bs_session_reset(bs_session *s)
+{
+    bs_stepper_free(s);
+    names_clear(s);
+    hist_clear(s);
+    bs_ctx_reset(s->ctx);
+    bs_ctx_seed(s->ctx, 0);
+    bs_ctx_set_dtype(s->ctx, BS_F64);
+    s->last_scalar = s->last_assigned = BS_NONE;
+}
+
+void bs_session_free(bs_session *s)
+{
+    if (!s) return;
+    bs_stepper_free(s);
+    bs_viz_free(s);
+    names_clear(s);
+    hist_clear(s);
+    bs_arena_free(&s->arena);
+    bs_ctx_free(s->ctx);
+    free(s);
+}
+
+bs_ctx *bs_session_ctx(bs_session *s) { return s->ctx; }
+bs_session_opts *bs_session_options(bs_session *s) { return &s->o; }
+bool bs_session_stepping(bs_session *s) { return s->step != NULL; }
+
+void bs_session_interrupt(bs_session *s)
+{
+    s->interrupted = 1;
+    bs_ctx_interrupt(s->ctx);
+}
+
+bool bs_session_incomplete(const char *src) { return bs_lang_incomplete(src); }
+
+static void hist_add(bs_session *s, const char *text)
+{
+    if (s->nhist == s->caphist) {
+        int nc = s->caphist ? s->caphist * 2 : 64;
+        char **nh = realloc(s->hist, (size_t)nc * sizeof *nh);
+        if (!nh) return;
+        s->hist = nh;
+        s->caphist = nc;
+    }
+    char *c = strdup(text);
+    if (c) s->hist[s->nhist++] = c;
+}
+
+/* ==== Expressions ==== */
+
+char *bs_expr_text(bs_session *s, const bs_expr *e)
+{
+    if (!e || !s->src) return NULL;
+    return bs_ast_text(&s->arena, s->src, e->start, e->end);
+}
+
+int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *out)
+{
+    bs_name *n = bs_name_find(s, name);
+    if (!n) return bs_fail(s, line, col, "name '%s' is not defined", name);
+    if (n->kind != BS_NAME_NODE) return bs_fail(s, line, col, "'%s' is not a tensor", name);
+    *out = n->id;
+    return 0;
+}
+
+static void label_node(bs_session *s, bs_id id, const bs_expr *e)
+{
+    bs_node *n = bs_node_at(s->ctx, id);
+    if (n && !n->text && e) {
+        char *t = bs_expr_text(s, e);
+        if (t) bs_node_set_text(s->ctx, id, t);
+    }
+}
+
+/* numbers stay Python numbers until an op needs a tensor */
+static int num_to_node(bs_session *s, const bs_value *v, const bs_expr *e, bs_id *out)
+{
+    bs_id id = bs_scalar(s->ctx, v->num, v->is_int ? BS_I64 : bs_ctx_dtype(s->ctx));
+    if (id < 0) return bs_fail_core(s, e ? e->line : 0, e ? e->col : 0, NULL);
+    label_node(s, id, e);
+    *out = id;
+    return 0;
+}
+
+int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
+{
+    int line = e ? e->line : 0, col = e ? e->col : 0;
+    switch (v->k) {
+    case BS_V_NODE: *out = v->id; return 0;
+    case BS_V_NUM: return num_to_node(s, v, e, out);
+    case BS_V_BOOL: {
+        bs_value n = {.k = BS_V_NUM, .num = v->b, .is_int = true, .sym = -1};
+        return num_to_node(s, &n, e, out);
+    }
+    case BS_V_TMP: {
+        bs_id id = bs_leaf(s->ctx, v->tmp.data, &v->tmp.shape, v->tmp.dtype, false);
+        if (id < 0) return bs_fail_core(s, line, col, NULL);
+        label_node(s, id, e);
+        *out = id;
+        return 0;
+    }
+    case BS_V_NONE:
+        return bs_fail(s, line, col, "expected a tensor, got None");
+    case BS_V_VOID:
+        return bs_fail(s, line, col, "expected a tensor, but this call returns nothing");
+    case BS_V_LIST:
+    case BS_V_TUPLE:
+        return bs_fail(s, line, col, "a list is not a tensor here: write tensor([...])");
+    case BS_V_STR: return bs_fail(s, line, col, "expected a tensor, got a string");
+    case BS_V_SHAPE: return bs_fail(s, line, col, "expected a tensor, got a shape");
+    case BS_V_OPT: return bs_fail(s, line, col, "expected a tensor, got an optimizer");
+    case BS_V_DIM: return bs_fail(s, line, col, "expected a tensor, got a size variable");
+    case BS_V_GRADFN: return bs_fail(s, line, col, "expected a tensor, got a grad_fn");
+    }
+    return bs_fail(s, line, col, "expected a tensor");
+}
+
+int bs_to_tensor(bs_session *s, bs_value *v, const bs_expr *e, bs_tensor *out)
+{
+    if (v->k == BS_V_TMP) {
+        *out = v->tmp;
+        return 0;
+    }
+    if (v->k == BS_V_NUM) {
+        double *d = bs_arena_alloc(&s->arena, sizeof(double));
+        if (!d) return bs_fail(s, e->line, e->col, "out of memory");
+        *d = v->num;
+        *out = (bs_tensor){bs_ctx_dtype(s->ctx), {0, {0}}, d};
+        return 0;
+    }
+    if (v->k == BS_V_NODE) {
+        *out = bs_node_get(s->ctx, v->id)->value;
+        return 0;
+    }
+    bs_id id;
+    if (bs_to_node(s, v, e, &id)) return -1;
+    *out = bs_node_get(s->ctx, id)->value;
+    return 0;
+}
+
+static bs_op binop_op(bs_binop op)
+{
+    switch (op) {
+    case BS_BIN_ADD: return BS_OP_ADD;
+    case BS_BIN_SUB: return BS_OP_SUB;
+    case BS_BIN_MUL: return BS_OP_MUL;
+    case BS_BIN_DIV: return BS_OP_DIV;
+    case BS_BIN_POW: return BS_OP_POW;
+    case BS_BIN_MATMUL: return BS_OP_MATMUL;
+    }
+    return BS_OP_ADD;
+}
+
+/* Python arithmetic on two numbers */
+static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, const bs_value *b,
+                        bs_value *out)
+{
+    double x = a->num, y = b->num, r = 0;
+    bool is_int = a->is_int && b->is_int;
+    switch (e->bin.op) {
+    case BS_BIN_ADD: r = x + y; break;
+    case BS_BIN_SUB: r = x - y; break;
+    case BS_BIN_MUL: r = x * y; break;
+    case BS_BIN_DIV:
+        if (y == 0) return bs_fail(s, e->op_line, e->op_col, "division by zero");
+        r = x / y;
+        is_int = false;
+        break;
+    case BS_BIN_POW:
+        if (x == 0 && y < 0) return bs_fail(s, e->op_line, e->op_col, "0.0 cannot be raised to a negative power");
+        r = pow(x, y);
+        if (y < 0) is_int = false;
+        break;
+    case BS_BIN_MATMUL:
+        return bs_fail(s, e->op_line, e->op_col, "@ needs tensors, not numbers");
+    }
+    *out = (bs_value){.k = BS_V_NUM, .num = r, .is_int = is_int, .sym = -1};
+    return 0;
+}
+
+static int eval_list(bs_session *s, const bs_expr *e, bs_value *out)
+{
+    out->k = e->kind == BS_EX_LIST ? BS_V_LIST : BS_V_TUPLE;
+    out->n = e->list.n;
+    out->items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(e->list.n ? e->list.n : 1));
+    if (!out->items) return bs_fail(s, e->line, e->col, "out of memory");
+    for (int i = 0; i < e->list.n; i++)
+        if (bs_eval_expr(s, e->list.items[i], &out->items[i])) return -1;
+    return 0;
+}
+
+int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sym = -1;
+    if (s->interrupted) return bs_fail(s, e->line, e->col, "interrupted");
+    switch (e->kind) {
+    case BS_EX_NUM:
+        out->k = BS_V_NUM;
+        out->num = e->num.value;
+        out->is_int = e->num.is_int;
+        return 0;
+    case BS_EX_STR:
+        out->k = BS_V_STR;
+        out->str = e->str.s;
+        return 0;
+    case BS_EX_BOOL:
+        out->k = BS_V_BOOL;
+        out->b = e->boolean;
+        return 0;
+    case BS_EX_NONE:
+        out->k = BS_V_NONE;
+        return 0;
+    case BS_EX_NAME: {
+        bs_name *n = bs_name_find(s, e->name);
+        if (!n) {
+            if (bs_is_builtin(e->name))
+                return bs_fail(s, e->line, e->col, "'%s' is a function: call it, as in %s(...)",
+                               e->name, e->name);
+            return bs_fail(s, e->line, e->col, "name '%s' is not defined", e->name);
+        }
+        switch (n->kind) {
+        case BS_NAME_NODE: out->k = BS_V_NODE; out->id = n->id; break;
+        case BS_NAME_DIM:
+            out->k = BS_V_NUM;
+            out->num = (double)bs_dim_value(s->ctx, n->dim);
+            out->is_int = true;
+            out->sym = n->dim;
+            break;
+        case BS_NAME_OPT: out->k = BS_V_OPT; out->opt = n->opt; break;
+        case BS_NAME_NONE: out->k = BS_V_NONE; break;
+        }
+        return 0;
+    }
+    case BS_EX_LIST:
+    case BS_EX_TUPLE:
+        return eval_list(s, e, out);
+    case BS_EX_UNARY: {
+        bs_value v;
+        if (bs_eval_expr(s, e->unary.operand, &v)) return -1;
+        if (e->unary.op == BS_UN_POS) {
+            *out = v;
+            return 0;
+        }
+        if (v.k == BS_V_NUM || v.k == BS_V_BOOL) {
+            *out = (bs_value){.k = BS_V_NUM, .num = v.k == BS_V_BOOL ? -(double)v.b : -v.num,
+                              .is_int = v.k == BS_V_BOOL || v.is_int, .sym = -1};
+            return 0;
+        }
+        bs_id a, r;
+        if (bs_to_node(s, &v, e->unary.operand, &a)) return -1;
+        r = bs_apply1(s->ctx, BS_OP_NEG, a);
+        if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
+        label_node(s, r, e);
+        out->k = BS_V_NODE;
+        out->id = r;
+        return 0;
+    }
+    case BS_EX_BINARY: {
+        bs_value a, b;
+        if (bs_eval_expr(s, e->bin.lhs, &a) || bs_eval_expr(s, e->bin.rhs, &b)) return -1;
+        if ((a.k == BS_V_NUM || a.k == BS_V_BOOL) && (b.k == BS_V_NUM || b.k == BS_V_BOOL)) {
+            if (a.k == BS_V_BOOL) a = (bs_value){.k = BS_V_NUM, .num = a.b, .is_int = true, .sym = -1};
+            if (b.k == BS_V_BOOL) b = (bs_value){.k = BS_V_NUM, .num = b.b, .is_int = true, .sym = -1};
+            return fold_numbers(s, e, &a, &b, out);
+        }
+        bs_id x, y;
+        if (bs_to_node(s, &a, e->bin.lhs, &x) || bs_to_node(s, &b, e->bin.rhs, &y)) return -1;
+        bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
+        if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
+        label_node(s, r, e);
+        out->k = BS_V_NODE;
+        out->id = r;
+        return 0;
+    }
+    case BS_EX_ATTR: {
+        bs_value obj;
+        if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
+        return bs_get_attr(s, e, &obj, e->attr.name, out);
+    }
+    case BS_EX_CALL: {
+        const bs_expr *fn = e->call.fn;
+        if (fn->kind == BS_EX_NAME) {
+            if (bs_name_find(s, fn->name))
+                return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
+            return bs_call_function(s, e, fn->name, out);
+        }
+        if (fn->kind == BS_EX_ATTR) {
+            bs_value obj;
+            if (bs_eval_expr(s, fn->attr.obj, &obj)) return -1;
+            return bs_call_method(s, e, &obj, fn->attr.name, out);
+        }
+        return bs_fail(s, e->op_line, e->op_col, "this expression is not callable");
+    }
+    }
+    return bs_fail(s, e->line, e->col, "cannot evaluate this expression");
+}
+
+/* ==== Statements ==== */
+
+static bool is_scalar_node(bs_session *s, bs_id id)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    return n && bs_shape_numel(&n->value.shape) == 1;
+}
+
+static int do_assign(bs_session *s, const bs_stmt *st)
+{
+    const char *name = st->assign.name;
+    if (bs_is_builtin(name) && !bs_name_find(s, name))
+        return bs_fail(s, st->line, st->col,
+                       "'%s' is a built-in function; choose another name", name);
+    bs_value v;
+    if (bs_eval_expr(s, st->assign.value, &v)) return -1;
+    bs_name tmp = {0};
+    switch (v.k) {
+    case BS_V_DIM: {
+        int idx = bs_dim_define(s->ctx, name, (int64_t)v.num);
+        if (idx < 0) return bs_fail_core(s, st->line, st->col, NULL);
+        tmp.kind = BS_NAME_DIM;
+        tmp.dim = idx;
+        break;
+    }
+    case BS_V_OPT:
+        tmp.kind = BS_NAME_OPT;
+        tmp.opt = v.opt;
+        break;
+    case BS_V_NONE:
+        tmp.kind = BS_NAME_NONE;
+        break;
+    case BS_V_VOID:
+        return bs_fail(s, st->assign.value->line, st->assign.value->col,
+                       "this call returns nothing to assign");
+    default: {
+        bs_id id;
+        if (bs_to_node(s, &v, st->assign.value, &id)) return -1;
+        tmp.kind = BS_NAME_NODE;
+        tmp.id = id;
+        break;
+    }
+    }
+    /* commit: nothing below fails except out of memory */
+    bs_name *n = bs_name_find(s, name);
+    if (n && n->kind == BS_NAME_NODE && tmp.kind == BS_NAME_NODE && n->id != tmp.id) {
+        bs_node *old = bs_node_at(s->ctx, n->id);
+        if (old && old->label && !strcmp(old->label, name)) old->rebound++;
+    }
+    if (!n) n = bs_name_bind(s, name);
+    if (!n) return bs_fail(s, st->line, st->col, "out of memory");
+    n->kind = tmp.kind;
+    n->id = tmp.id;
+    n->dim = tmp.dim;
+    n->opt = tmp.opt;
+    if (tmp.kind == BS_NAME_NODE) {
+        bs_node *node = bs_node_at(s->ctx, tmp.id);
+        if (!node->label || node->rebound) {
+            bs_node_set_label(s->ctx, tmp.id, name);
+            node->rebound = 0;
+        }
+        if (!node->text) label_node(s, tmp.id, st->assign.value);
+        s->last_assigned = tmp.id;
+        if (is_scalar_node(s, tmp.id) && node->requires_grad) s->last_scalar = tmp.id;
+    }
+    return 0;
+}
+
+static int do_expr(bs_session *s, const bs_stmt *st)
+{
+    bs_value v;
+    if (bs_eval_expr(s, st->expr, &v)) return -1;
+    if (v.k == BS_V_VOID) return 0;
+    bs_print_value(s, s->out, &v);
+    return 0;
+}
+
+static int run_simple(bs_session *s, const bs_stmt *st)
+{
+    int32_t mark = bs_tape_len(s->ctx);
+    int r;
+    switch (st->kind) {
+    case BS_ST_ASSIGN: r = do_assign(s, st); break;
+    case BS_ST_EXPR: r = do_expr(s, st); break;
+    case BS_ST_COMMAND: r = bs_run_command(s, st); break;
+    case BS_ST_WITH: {
+        if (strcmp(st->with.ctx, "no_grad"))
+            return bs_fail(s, st->line, st->col, "only 'with no_grad:' is supported");
+        bool was = bs_ctx_no_grad(s->ctx);
+        bs_ctx_set_no_grad(s->ctx, true);
+        r = 0;
+        for (int i = 0; i < st->with.n && !r; i++) r = run_simple(s, st->with.body[i]);
+        bs_ctx_set_no_grad(s->ctx, was);
+        return r;
+    }
+    default: r = bs_fail(s, st->line, st->col, "unknown statement"); break;
+    }
+    if (r) bs_tape_truncate(s->ctx, mark);
+    return r;
+}
+
+static bool records_history(const bs_stmt *st)
+{
+    if (st->kind != BS_ST_COMMAND) return true;
+    const char *keep[] = {"dtype", NULL};
+    for (int i = 0; keep[i]; i++)
+        if (!strcmp(st->cmd.name, keep[i])) return true;
+    return false;
+}
+
+int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e)
+{
+    bs_error local;
+    s->e = e ? e : &local;
+    memset(s->e, 0, sizeof *s->e);
+    s->interrupted = 0;
+    bs_ctx_clear_interrupt(s->ctx);
+    bs_parse_error pe;
+    bs_arena pa = BS_ARENA_INIT;
+    bs_ast *ast = bs_parse(src, line0, &pa, &pe);
+    if (!ast) {
+        snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
+        bs_arena_free(&pa);
+        return -1;
+    }
+    /* the statements before a syntax error run, as they would line by line at the prompt */
+    int rc = 0;
+    const char *saved_src = s->src;
+    for (int i = 0; i < ast->n && rc == 0; i++) {
+        const bs_stmt *st = ast->stmts[i];
+        s->src = src;
+        bool stepping_before = s->step != NULL;
+        if (run_simple(s, st)) {
+            rc = -1;
+        } else {
+            if (records_history(st)) {
+                char *t = bs_ast_text(&s->arena, src, st->start, st->end);
+                if (t && *t) hist_add(s, t);
+            }
+            if (s->quit) rc = 1;
+        }
+        (void)stepping_before;
+        bs_arena_free(&s->arena);
+    }
+    bs_ctx_clear_interrupt(s->ctx);
+    s->interrupted = 0;
+    s->src = saved_src;
+    if (rc == 0 && pe.status != BS_PARSE_OK) {
+        s->e->line = pe.line;
+        s->e->col = pe.col;
+        snprintf(s->e->msg, sizeof s->e->msg, "%s", pe.msg);
+        rc = -1;
+    }
+    bs_arena_free(&pa);
+    bs_viz_refresh(s);
+    s->e = &s->ebuf;
+    return rc;
+}
+
+int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
+{
+    bs_error local;
+    s->e = e ? e : &local;
+    memset(s->e, 0, sizeof *s->e);
+    bs_parse_error pe;
+    bs_arena pa = BS_ARENA_INIT;
+    bs_expr *x = bs_parse_expr(expr, 1, &pa, &pe);
+    int rc = -1;
+    if (!x) {
+        s->e->line = pe.line;
+        s->e->col = pe.col;
+        snprintf(s->e->msg, sizeof s->e->msg, "%s", pe.msg);
+        goto done;
+    }
+    int32_t mark = bs_tape_len(s->ctx);
+    const char *saved = s->src;
+    s->src = expr;
+    bs_value v;
+    if (bs_eval_expr(s, x, &v) == 0) {
+        if (v.k == BS_V_NUM) {
+            *out = v.num;
+            rc = 0;
+        } else if (v.k == BS_V_BOOL) {
+            *out = v.b;
+            rc = 0;
+        } else if (v.k == BS_V_NODE || v.k == BS_V_TMP) {
+            const bs_tensor *t = v.k == BS_V_NODE ? &bs_node_get(s->ctx, v.id)->value : &v.tmp;
+            if (bs_tensor_numel(t) == 1) {
+                *out = t->data[0];
+                rc = 0;
+            } else {
+                bs_fail(s, x->line, x->col, "expected a number, got a tensor of %lld elements",
+                        (long long)bs_tensor_numel(t));
+            }
+        } else {
+            bs_fail(s, x->line, x->col, "expected a number");
+        }
+    }
+    /* a check must not change the graph */
+    bs_tape_truncate(s->ctx, mark);
+    s->src = saved;
+    bs_arena_free(&s->arena);
+done:
+    bs_arena_free(&pa);
+    s->e = &s->ebuf;
+    return rc;
+}
+
+/* ==== Completion ==== */
+
+typedef struct {
+    const char *word;
+    size_t len;
+    void (*add)(void *, const char *);
+    void *ud;
+    bs_arena *a;
+} comp;
+
+static void comp_builtin(void *ud, const char *name, bool is_func)
+{
+    comp *c = ud;
+    if (strncmp(name, c->word, c->len)) return;
+    if (is_func) {
+        size_t n = strlen(name);
+        char *t = bs_arena_alloc(c->a, n + 2);
+        if (!t) return;
+        memcpy(t, name, n);
+        t[n] = '(';
+        c->add(c->ud, t);
+    } else {
+        c->add(c->ud, name);
+    }
+}
+
+void bs_session_complete(bs_session *s, const char *line, const char *word,
+                         void (*add)(void *ud, const char *cand), void *ud)
+{
+    size_t wl = strlen(word);
+    size_t ll = strlen(line);
+    /* where the word starts inside line (line ends with word) */
+    const char *wstart = ll >= wl ? line + ll - wl : line;
+    /* skip leading blanks of the line */
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    static bs_arena keep; /* candidates live until the next completion */
+    bs_arena_free(&keep);
+    comp c = {word, wl, add, ud, &keep};
+    if (*p == ':' && (wstart == p || wstart == p + 1) && !strchr(p, ' ')) {
+        /* a command name */
+        const char *w = *word == ':' ? word + 1 : word;
+        size_t n = strlen(w);
+        for (const char *const *cmd = bs_command_names(); *cmd; cmd++)
+            if (!strncmp(*cmd, w, n)) {
+                char *t = bs_arena_alloc(&keep, strlen(*cmd) + 2);
+                if (!t) return;
+                sprintf(t, "%s%s", *word == ':' ? ":" : "", *cmd);
+                add(ud, t);
+            }
+        return;
+    }
+    const char *dot = strrchr(word, '.');
+    if (dot || (wstart > line && wstart[-1] == '.')) {
+        /* attributes after '.': the word may include "x." or just the part after the dot */
+        const char *after = dot ? dot + 1 : word;
+        size_t pre = dot ? (size_t)(dot - word + 1) : 0;
+        size_t n = strlen(after);
+        for (const char *const *a = bs_tensor_attrs(); *a; a++)
+            if (!strncmp(*a, after, n)) {
+                char *t = bs_arena_alloc(&keep, pre + strlen(*a) + 1);
+                if (!t) return;
+                memcpy(t, word, pre);
+                strcpy(t + pre, *a);
+                add(ud, t);
+            }
+        return;
+    }
+    for (int i = 0; i < s->cap; i++)
+        if (s->names[i].name && !strncmp(s->names[i].name, word, wl)) add(ud, s->names[i].name);
+    bs_builtins_each(comp_builtin, &c);
+    const char *kw[] = {"True", "False", "None", "with no_grad:", NULL};
+    for (int i = 0; kw[i]; i++)
+        if (!strncmp(kw[i], word, wl)) add(ud, kw[i]);
+}

@@ -1,1 +1,1147 @@
-/* repl/parse.c */
+/* repl/parse.c: the parser: tokens to an AST of statements and expressions (ast.h), plus the arena,
+ * incomplete-input detection, label text and S-expression dumps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+
+/* ==== Arena ==== */
+
+struct bs_arena_block {
+    bs_arena_block *next;
+    size_t cap, used;           /* bytes of data[] */
+    max_align_t data[];
+};
+
+#define ARENA_ALIGN (alignof(max_align_t))
+#define ARENA_MIN_BLOCK ((size_t)8192)
+
+void *bs_arena_alloc(bs_arena *a, size_t n)
+{
+    if (n > ((size_t)-1) / 4) return NULL;
+    n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+    if (n == 0) n = ARENA_ALIGN;
+    bs_arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = b ? b->cap * 2 : ARENA_MIN_BLOCK;
+        if (cap > ((size_t)1 << 20)) cap = (size_t)1 << 20;
+        if (cap < n) cap = n;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->next = a->head;
+        b->cap = cap;
+        b->used = 0;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    a->total += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *bs_arena_strndup(bs_arena *a, const char *s, size_t n)
+{
+    char *d = bs_arena_alloc(a, n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+void bs_arena_free(bs_arena *a)
+{
+    bs_arena_block *b = a->head;
+    while (b) {
+        bs_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+/* ==== Parser state and errors ==== */
+
+#define MAX_NESTING 200         /* parentheses, brackets and unary operators, nested */
+#define MAX_OPEN 256
+
+typedef struct {
+    bs_lexer lx;
+    bs_token tok;               /* the lookahead */
+    bs_token prev;              /* the token consumed last */
+    const char *src;
+    bs_arena *a;
+    bs_parse_error *e;
+    jmp_buf fail;
+    int nesting;
+    bs_token open[MAX_OPEN];    /* brackets consumed and not yet closed, innermost last */
+    int nopen;
+    bs_stmt **stmts;            /* statements completed so far */
+    int n, cap;
+} parser;
+
+/* Record the error at a position and unwind to the entry point. */
+static _Noreturn void fail_pos(parser *p, int line, int col, int offset, const char *fmt, ...)
+{
+    if (p->e) {
+        p->e->status = BS_PARSE_ERROR;
+        p->e->line = line;
+        p->e->col = col;
+        p->e->offset = offset;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->e->msg, sizeof p->e->msg, fmt, ap);
+        va_end(ap);
+    }
+    longjmp(p->fail, 1);
+}
+#define fail_tok(p, t, ...) fail_pos((p), (t).line, (t).col, (t).start, __VA_ARGS__)
+
+static _Noreturn void fail_nomem(parser *p)
+{
+    if (p->e) {
+        p->e->status = BS_PARSE_NOMEM;
+        p->e->line = p->tok.line;
+        p->e->col = p->tok.col;
+        p->e->offset = p->tok.start;
+        snprintf(p->e->msg, sizeof p->e->msg, "out of memory while parsing");
+    }
+    longjmp(p->fail, 1);
+}
+
+static void *alloc(parser *p, size_t n)
+{
+    void *m = bs_arena_alloc(p->a, n);
+    if (!m) fail_nomem(p);
+    return m;
+}
+
+static char *dup_text(parser *p, int start, int end)
+{
+    char *s = bs_arena_strndup(p->a, p->src + start, (size_t)(end - start));
+    if (!s) fail_nomem(p);
+    return s;
+}
+
+/* Grow an arena array of `elem`-sized items holding n so that one more fits. */
+static void *grow(parser *p, void *old, int n, int *cap, size_t elem)
+{
+    if (n < *cap) return old;
+    int ncap = *cap ? *cap * 2 : 4;
+    void *m = alloc(p, (size_t)ncap * elem);
+    if (n) memcpy(m, old, (size_t)n * elem);
+    *cap = ncap;
+    return m;
+}
+
+static bool is_opener(bs_tok_kind k) { return k == BS_TOK_LPAREN || k == BS_TOK_LBRACKET || k == BS_TOK_LBRACE; }
+static bool is_closer(bs_tok_kind k) { return k == BS_TOK_RPAREN || k == BS_TOK_RBRACKET || k == BS_TOK_RBRACE; }
+
+static bs_tok_kind closer_of(bs_tok_kind opener)
+{
+    return opener == BS_TOK_LPAREN ? BS_TOK_RPAREN : opener == BS_TOK_LBRACKET ? BS_TOK_RBRACKET : BS_TOK_RBRACE;
+}
+
+/* Read the next lookahead; lexical errors and end of input inside brackets stop here. */
+static void lex_into_lookahead(parser *p)
+{
+    p->tok = bs_lex_next(&p->lx);
+    if (p->tok.kind == BS_TOK_ERROR) fail_tok(p, p->tok, "%s", p->lx.err);
+    if (p->tok.kind == BS_TOK_EOF && p->nopen > 0) {
+        bs_token o = p->open[(p->nopen < MAX_OPEN ? p->nopen : MAX_OPEN) - 1];
+        fail_tok(p, o, "'%c' was never closed", p->src[o.start]);
+    }
+}
+
+/* Consume the lookahead. */
+static void advance(parser *p)
+{
+    bs_token t = p->tok;
+    if (is_opener(t.kind)) {
+        if (p->nopen < MAX_OPEN) p->open[p->nopen] = t;
+        p->nopen++;
+    } else if (is_closer(t.kind) && p->nopen > 0) {
+        p->nopen--;
+    }
+    p->prev = t;
+    lex_into_lookahead(p);
+}
+
+static bool tok_is_name(const parser *p, const bs_token *t, const char *name)
+{
+    size_t n = strlen(name);
+    return t->kind == BS_TOK_NAME && (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
+}
+
+/* Python keywords that are not backstep's. */
+static const char *const py_keywords[] = {
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
+    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+};
+
+static const char *keyword_of(const parser *p, const bs_token *t)
+{
+    if (t->kind != BS_TOK_NAME) return NULL;
+    for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
+        if (tok_is_name(p, t, py_keywords[i])) return py_keywords[i];
+    return NULL;
+}
+
+/* An error for token t where it cannot go; `hint` (or NULL) is appended after "; ". */
+static _Noreturn void unexpected(parser *p, bs_token t, const char *hint)
+{
+    int n = t.end - t.start;
+    const char *s = p->src + t.start;
+    const char *kw = keyword_of(p, &t);
+    if (kw) {
+        if (!strcmp(kw, "import") || !strcmp(kw, "from"))
+            fail_tok(p, t, "'%s' is not needed: backstep's functions are built in "
+                           "(write tensor(...), not torch.tensor(...))", kw);
+        if (!strcmp(kw, "with"))
+            fail_tok(p, t, "'with' must start a statement: with no_grad: stmt");
+        fail_tok(p, t, "'%s' is a Python keyword that backstep does not support", kw);
+    }
+    switch (t.kind) {
+    case BS_TOK_CMP:
+        fail_tok(p, t, "comparison operators are not supported ('%.*s')", n, s);
+    case BS_TOK_AUGASSIGN:
+        fail_tok(p, t, "augmented assignment '%.*s' is not supported; write name = name %.*s ...", n, s, n - 1, s);
+    case BS_TOK_BADOP:
+        fail_tok(p, t, "operator '%.*s' is not supported", n, s);
+    case BS_TOK_NEWLINE:
+        fail_tok(p, t, "unexpected end of line%s%s", hint ? "; " : "", hint ? hint : "");
+    case BS_TOK_EOF:
+        fail_tok(p, t, "unexpected end of input%s%s", hint ? "; " : "", hint ? hint : "");
+    case BS_TOK_NAME:
+        fail_tok(p, t, "unexpected name '%.*s'%s%s", n, s, hint ? "; " : "", hint ? hint : "");
+    case BS_TOK_NUMBER:
+        fail_tok(p, t, "unexpected number '%.*s'%s%s", n, s, hint ? "; " : "", hint ? hint : "");
+    case BS_TOK_STRING:
+        fail_tok(p, t, "unexpected string %.*s%s%s", n > 40 ? 40 : n, s, hint ? "; " : "", hint ? hint : "");
+    default:
+        fail_tok(p, t, "unexpected '%.*s'%s%s", n, s, hint ? "; " : "", hint ? hint : "");
+    }
+}
+
+/* Consume the closer that matches `opener`, or explain what is wrong. */
+static void expect_close(parser *p, bs_token opener, const char *what)
+{
+    bs_tok_kind want = closer_of(opener.kind);
+    char oc = p->src[opener.start];
+    char cc = want == BS_TOK_RPAREN ? ')' : want == BS_TOK_RBRACKET ? ']' : '}';
+    if (p->tok.kind == want) { advance(p); return; }
+    if (is_closer(p->tok.kind))
+        fail_tok(p, p->tok, "closing '%c' does not match opening '%c' at %d:%d",
+                 p->src[p->tok.start], oc, opener.line, opener.col);
+    if (p->tok.line > p->prev.line && p->tok.kind != BS_TOK_CMP && p->tok.kind != BS_TOK_BADOP &&
+        p->tok.kind != BS_TOK_AUGASSIGN)
+        fail_tok(p, opener, "'%c' was never closed", oc);
+    char hint[64];
+    snprintf(hint, sizeof hint, "expected ',' or '%c' after %s", cc, what);
+    unexpected(p, p->tok, hint);
+}
+
+/* ==== Expressions ==== */
+
+static bs_expr *parse_expr(parser *p);
+static bs_expr *parse_factor(parser *p);
+
+static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
+{
+    bs_expr *e = alloc(p, sizeof *e);
+    e->kind = k;
+    e->line = e->op_line = first->line;
+    e->col = e->op_col = first->col;
+    e->start = first->start;
+    e->end = first->end;
+    return e;
+}
+
+static bs_expr *new_binary(parser *p, const bs_token *first, const bs_token *op, bs_binop bop,
+                           bs_expr *lhs, bs_expr *rhs)
+{
+    bs_expr *e = new_expr(p, BS_EX_BINARY, first);
+    e->op_line = op->line;
+    e->op_col = op->col;
+    e->bin.op = bop;
+    e->bin.lhs = lhs;
+    e->bin.rhs = rhs;
+    e->end = p->prev.end;
+    return e;
+}
+
+/* Decode a string token's escapes: \\ \' \" \n \t \r \0; any other '\x' stays as typed. */
+static bs_expr *string_atom(parser *p, const bs_token *t)
+{
+    bs_expr *e = new_expr(p, BS_EX_STR, t);
+    const char *s = p->src + t->start + 1;
+    int n = t->end - t->start - 2;
+    char *d = alloc(p, (size_t)n + 1);
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n) {
+            char c = s[i + 1], r;
+            switch (c) {
+            case '\\': r = '\\'; break;
+            case '\'': r = '\''; break;
+            case '"': r = '"'; break;
+            case 'n': r = '\n'; break;
+            case 't': r = '\t'; break;
+            case 'r': r = '\r'; break;
+            case '0': r = '\0'; break;
+            default: r = 0; break;
+            }
+            if (r || c == '0') { d[k++] = r; i++; continue; }
+        }
+        d[k++] = s[i];
+    }
+    d[k] = '\0';
+    e->str.s = d;
+    e->str.len = k;
+    return e;
+}
+
+/* items := [expr (',' expr)* [',']] closer    (after the opener; for lists and tuples) */
+static void parse_items(parser *p, bs_token opener, bs_expr *e, bs_expr *first_item)
+{
+    int cap = 0;
+    if (first_item) {
+        e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+        e->list.items[e->list.n++] = first_item;
+        /* the caller has seen the ',' after first_item */
+        advance(p);
+    }
+    bs_tok_kind want = closer_of(opener.kind);
+    while (p->tok.kind != want) {
+        bs_expr *it = parse_expr(p);
+        e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+        e->list.items[e->list.n++] = it;
+        if (p->tok.kind != BS_TOK_COMMA) break;
+        advance(p);
+    }
+    expect_close(p, opener, "an element");
+}
+
+/* atom := NUMBER | STRING | NAME | True | False | None | '(' ... ')' | '[' ... ']' */
+static bs_expr *parse_atom(parser *p)
+{
+    bs_token t = p->tok;
+    bs_expr *e;
+    switch (t.kind) {
+    case BS_TOK_NUMBER:
+        advance(p);
+        e = new_expr(p, BS_EX_NUM, &t);
+        e->num.value = t.num;
+        e->num.ival = t.inum;
+        e->num.is_int = t.is_int;
+        return e;
+    case BS_TOK_STRING:
+        advance(p);
+        return string_atom(p, &t);
+    case BS_TOK_NAME:
+        if (keyword_of(p, &t)) unexpected(p, t, NULL);
+        advance(p);
+        if (tok_is_name(p, &t, "True") || tok_is_name(p, &t, "False")) {
+            e = new_expr(p, BS_EX_BOOL, &t);
+            e->boolean = p->src[t.start] == 'T';
+        } else if (tok_is_name(p, &t, "None")) {
+            e = new_expr(p, BS_EX_NONE, &t);
+        } else {
+            e = new_expr(p, BS_EX_NAME, &t);
+            e->name = dup_text(p, t.start, t.end);
+        }
+        return e;
+    case BS_TOK_LPAREN: {
+        /* '(' ')' | '(' expr ')' | '(' expr ',' [items] ')' */
+        advance(p);
+        if (p->tok.kind == BS_TOK_RPAREN) {
+            advance(p);
+            e = new_expr(p, BS_EX_TUPLE, &t);
+            e->end = p->prev.end;
+            return e;
+        }
+        bs_expr *inner = parse_expr(p);
+        if (p->tok.kind == BS_TOK_COMMA) {
+            e = new_expr(p, BS_EX_TUPLE, &t);
+            parse_items(p, t, e, inner);
+            e->end = p->prev.end;
+            return e;
+        }
+        expect_close(p, t, "the expression");
+        inner->paren = true;
+        return inner;
+    }
+    case BS_TOK_LBRACKET:
+        advance(p);
+        e = new_expr(p, BS_EX_LIST, &t);
+        parse_items(p, t, e, NULL);
+        e->end = p->prev.end;
+        return e;
+    case BS_TOK_LBRACE:
+        fail_tok(p, t, "dict and set literals ({...}) are not supported");
+    default:
+        break;
+    }
+    /* nothing that starts an expression: say what was expected after what */
+    switch (p->prev.kind) {
+    case BS_TOK_PLUS: case BS_TOK_MINUS: case BS_TOK_STAR: case BS_TOK_SLASH: case BS_TOK_POW:
+    case BS_TOK_AT: case BS_TOK_ASSIGN:
+        if (t.kind == BS_TOK_CMP || t.kind == BS_TOK_BADOP || t.kind == BS_TOK_AUGASSIGN) unexpected(p, t, NULL);
+        fail_tok(p, t, "expected an expression after '%.*s'", p->prev.end - p->prev.start,
+                 p->src + p->prev.start);
+    default:
+        if (t.kind == BS_TOK_STAR || t.kind == BS_TOK_POW)
+            fail_tok(p, t, "'%.*s' unpacking is not supported", t.end - t.start, p->src + t.start);
+        unexpected(p, t, (t.kind == BS_TOK_NEWLINE || t.kind == BS_TOK_EOF) ? "expected an expression" : NULL);
+    }
+}
+
+/* args := [arg (',' arg)* [',']] ')'    arg := expr | NAME '=' expr   (after the '(') */
+static void parse_args(parser *p, bs_token opener, bs_expr *call)
+{
+    int cap = 0;
+    bool seen_kw = false;
+    while (p->tok.kind != BS_TOK_RPAREN) {
+        bs_token first = p->tok;
+        if (first.kind == BS_TOK_STAR || first.kind == BS_TOK_POW)
+            fail_tok(p, first, "*args and **kwargs are not supported");
+        bs_expr *v = parse_expr(p);
+        bs_arg arg = {NULL, v, first.line, first.col, first.start, 0};
+        if (p->tok.kind == BS_TOK_ASSIGN) {
+            if (v->kind != BS_EX_NAME || v->paren)
+                fail_tok(p, p->tok, "a keyword argument needs a plain name before '=' (name=value)");
+            advance(p);
+            arg.name = v->name;
+            arg.value = parse_expr(p);
+            for (int i = 0; i < call->call.nargs; i++)
+                if (call->call.args[i].name && !strcmp(call->call.args[i].name, arg.name))
+                    fail_tok(p, first, "keyword argument repeated: '%s'", arg.name);
+            seen_kw = true;
+        } else if (seen_kw) {
+            fail_tok(p, first, "positional argument follows keyword argument");
+        }
+        arg.end = p->prev.end;
+        call->call.args = grow(p, call->call.args, call->call.nargs, &cap, sizeof(bs_arg));
+        call->call.args[call->call.nargs++] = arg;
+        if (p->tok.kind != BS_TOK_COMMA) break;
+        advance(p);
+    }
+    expect_close(p, opener, "an argument");
+}
+
+/* primary := atom ('.' NAME | '(' args ')')*      ('[' is indexing: an error) */
+static bs_expr *parse_primary(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_atom(p);
+    for (;;) {
+        bs_token op = p->tok;
+        if (op.kind == BS_TOK_DOT) {
+            advance(p);
+            bs_token nt = p->tok;
+            if (nt.kind != BS_TOK_NAME)
+                fail_tok(p, nt, "expected an attribute name after '.'");
+            advance(p);
+            bs_expr *a = new_expr(p, BS_EX_ATTR, &first);
+            a->op_line = op.line;
+            a->op_col = op.col;
+            a->attr.obj = e;
+            a->attr.name = dup_text(p, nt.start, nt.end);
+            a->attr.name_line = nt.line;
+            a->attr.name_col = nt.col;
+            a->end = p->prev.end;
+            e = a;
+        } else if (op.kind == BS_TOK_LPAREN) {
+            if (e->kind != BS_EX_NAME && e->kind != BS_EX_ATTR)
+                fail_tok(p, op, "only functions and methods can be called (is a '*' missing?)");
+            advance(p);
+            bs_expr *c = new_expr(p, BS_EX_CALL, &first);
+            c->op_line = op.line;
+            c->op_col = op.col;
+            c->call.fn = e;
+            parse_args(p, op, c);
+            c->end = p->prev.end;
+            e = c;
+        } else if (op.kind == BS_TOK_LBRACKET) {
+            fail_tok(p, op, "indexing is not supported");
+        } else {
+            return e;
+        }
+    }
+}
+
+/* power := primary ['**' factor] */
+static bs_expr *parse_power(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *base = parse_primary(p);
+    if (p->tok.kind != BS_TOK_POW) return base;
+    bs_token op = p->tok;
+    advance(p);
+    bs_expr *ex = parse_factor(p);
+    return new_binary(p, &first, &op, BS_BIN_POW, base, ex);
+}
+
+/* factor := ('-' | '+') factor | power */
+static bs_expr *parse_factor(parser *p)
+{
+    if (++p->nesting > MAX_NESTING) fail_tok(p, p->tok, "expression nested too deeply");
+    bs_expr *e;
+    bs_token op = p->tok;
+    if (op.kind == BS_TOK_MINUS || op.kind == BS_TOK_PLUS) {
+        advance(p);
+        bs_expr *operand = parse_factor(p);
+        e = new_expr(p, BS_EX_UNARY, &op);
+        e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : BS_UN_POS;
+        e->unary.operand = operand;
+        e->end = p->prev.end;
+    } else {
+        e = parse_power(p);
+    }
+    p->nesting--;
+    return e;
+}
+
+/* term := factor (('*' | '/' | '@') factor)* */
+static bs_expr *parse_term(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_factor(p);
+    for (;;) {
+        bs_token op = p->tok;
+        bs_binop b;
+        if (op.kind == BS_TOK_STAR) b = BS_BIN_MUL;
+        else if (op.kind == BS_TOK_SLASH) b = BS_BIN_DIV;
+        else if (op.kind == BS_TOK_AT) b = BS_BIN_MATMUL;
+        else return e;
+        advance(p);
+        bs_expr *rhs = parse_factor(p);
+        e = new_binary(p, &first, &op, b, e, rhs);
+    }
+}
+
+/* sum := term (('+' | '-') term)* */
+static bs_expr *parse_sum(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_term(p);
+    for (;;) {
+        bs_token op = p->tok;
+        bs_binop b;
+        if (op.kind == BS_TOK_PLUS) b = BS_BIN_ADD;
+        else if (op.kind == BS_TOK_MINUS) b = BS_BIN_SUB;
+        else return e;
+        advance(p);
+        bs_expr *rhs = parse_term(p);
+        e = new_binary(p, &first, &op, b, e, rhs);
+    }
+}
+
+/* expr := sum    (a comparison after it is an error) */
+static bs_expr *parse_expr(parser *p)
+{
+    bs_expr *e = parse_sum(p);
+    if (p->tok.kind == BS_TOK_CMP || p->tok.kind == BS_TOK_BADOP) unexpected(p, p->tok, NULL);
+    return e;
+}
+
+/* ==== Statements ==== */
+
+static bool at_stmt_end(const parser *p)
+{
+    return p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_SEMI || p->tok.kind == BS_TOK_EOF;
+}
+
+static bs_stmt *new_stmt(parser *p, bs_stmt_kind k, const bs_token *first)
+{
+    bs_stmt *s = alloc(p, sizeof *s);
+    s->kind = k;
+    s->line = first->line;
+    s->col = first->col;
+    s->start = first->start;
+    s->end = first->end;
+    return s;
+}
+
+/* simple := NAME '=' expr | expr */
+static bs_stmt *parse_simple(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_expr(p);
+    bs_stmt *s;
+    if (p->tok.kind == BS_TOK_ASSIGN) {
+        bs_token eq = p->tok;
+        if (e->kind != BS_EX_NAME || e->paren) {
+            const char *what = e->kind == BS_EX_ATTR ? "an attribute (only names can be assigned)"
+                             : e->kind == BS_EX_CALL ? "a function call"
+                             : e->kind == BS_EX_BOOL ? (e->boolean ? "True" : "False")
+                             : e->kind == BS_EX_NONE ? "None"
+                             : e->kind == BS_EX_NUM ? "a number"
+                             : e->kind == BS_EX_STR ? "a string"
+                             : e->kind == BS_EX_TUPLE || e->kind == BS_EX_LIST ? "a tuple or list (one name at a time)"
+                             : "an expression (only names can be assigned)";
+            fail_pos(p, e->line, e->col, e->start, "cannot assign to %s", what);
+        }
+        advance(p);
+        bs_expr *v = parse_expr(p);
+        if (p->tok.kind == BS_TOK_ASSIGN)
+            fail_tok(p, p->tok, "chained assignment (a = b = ...) is not supported");
+        s = new_stmt(p, BS_ST_ASSIGN, &first);
+        s->assign.name = e->name;
+        s->assign.value = v;
+        s->assign.op_line = eq.line;
+        s->assign.op_col = eq.col;
+    } else {
+        s = new_stmt(p, BS_ST_EXPR, &first);
+        s->expr = e;
+    }
+    s->end = p->prev.end;
+    if (p->tok.kind == BS_TOK_AUGASSIGN && s->kind == BS_ST_EXPR && e->kind == BS_EX_NAME && !e->paren) {
+        int n = p->tok.end - p->tok.start;
+        fail_tok(p, p->tok, "augmented assignment '%.*s' is not supported; write %s = %s %.*s ...", n,
+                 p->src + p->tok.start, e->name, e->name, n - 1, p->src + p->tok.start);
+    }
+    if (!at_stmt_end(p)) {
+        if (p->tok.kind == BS_TOK_COMMA)
+            unexpected(p, p->tok, "a tuple needs parentheses: (a, b)");
+        if (p->tok.kind == BS_TOK_COLON)
+            unexpected(p, p->tok, NULL);
+        if (p->tok.kind == BS_TOK_NAME || p->tok.kind == BS_TOK_NUMBER || p->tok.kind == BS_TOK_STRING ||
+            p->tok.kind == BS_TOK_LPAREN || p->tok.kind == BS_TOK_LBRACKET)
+            unexpected(p, p->tok, "is an operator or a ';' missing?");
+        unexpected(p, p->tok, NULL);
+    }
+    return s;
+}
+
+/* with := 'with' 'no_grad' ['(' ')'] ':' simple (';' simple)* [';']     (to the end of the line) */
+static bs_stmt *parse_with(parser *p)
+{
+    bs_token first = p->tok;
+    advance(p);
+    bs_token ctx = p->tok;
+    if (!tok_is_name(p, &ctx, "no_grad"))
+        fail_tok(p, ctx, "only 'with no_grad:' is supported");
+    advance(p);
+    if (p->tok.kind == BS_TOK_LPAREN) {
+        bs_token o = p->tok;
+        advance(p);
+        if (p->tok.kind != BS_TOK_RPAREN) fail_tok(p, p->tok, "no_grad() takes no arguments");
+        expect_close(p, o, "no_grad(");
+    }
+    if (p->tok.kind != BS_TOK_COLON) unexpected(p, p->tok, "expected ':' after 'with no_grad'");
+    advance(p);
+    if (at_stmt_end(p))   /* the body must start on this line */
+        fail_tok(p, p->tok, "expected a statement after ':' on the same line (with no_grad: stmt)");
+    bs_stmt *s = new_stmt(p, BS_ST_WITH, &first);
+    s->with.ctx = "no_grad";
+    int cap = 0;
+    for (;;) {
+        if (p->tok.kind == BS_TOK_COLON)
+            fail_tok(p, p->tok, "a command cannot be inside 'with no_grad:'");
+        if (tok_is_name(p, &p->tok, "with"))
+            fail_tok(p, p->tok, "'with' cannot be nested");
+        bs_stmt *b = parse_simple(p);
+        s->with.body = grow(p, s->with.body, s->with.n, &cap, sizeof(bs_stmt *));
+        s->with.body[s->with.n++] = b;
+        s->end = b->end;
+        if (p->tok.kind != BS_TOK_SEMI) break;
+        advance(p);
+        if (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_EOF || p->tok.kind == BS_TOK_SEMI) break;
+    }
+    return s;
+}
+
+/* Where a command's text ends: the first '\n', NUL, or ';' outside quotes, or a '#' that starts a
+ * word outside quotes. Returns that offset, or -(offset of the quote)-1 for an unclosed quote. */
+static int command_end(const char *src, int pos)
+{
+    char q = 0;
+    int qpos = 0;
+    for (int i = pos;; i++) {
+        char c = src[i];
+        if (c == '\0' || c == '\n') return q ? -qpos - 1 : i;
+        if (q) {
+            if (c == '\\' && q == '"' && (src[i + 1] == '"' || src[i + 1] == '\\')) i++;
+            else if (c == q) q = 0;
+            continue;
+        }
+        if (c == '\'' || c == '"') { q = c; qpos = i; continue; }
+        if (c == ';') return i;
+        if (c == '#' && (i == pos || src[i - 1] == ' ' || src[i - 1] == '\t')) return i;
+    }
+}
+
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* Split src[start, end) into words (quotes group and are removed). */
+static void split_words(parser *p, bs_stmt *s, int start, int end)
+{
+    const char *src = p->src;
+    int cap = 0;
+    char *buf = alloc(p, (size_t)(end - start) + 1);
+    int i = start;
+    for (;;) {
+        while (i < end && is_blank(src[i])) i++;
+        if (i >= end) break;
+        int ws = i, k = 0;
+        char q = 0;
+        while (i < end && (q || !is_blank(src[i]))) {
+            char c = src[i];
+            if (q) {
+                if (c == '\\' && q == '"' && i + 1 < end && (src[i + 1] == '"' || src[i + 1] == '\\')) {
+                    buf[k++] = src[i + 1];
+                    i += 2;
+                    continue;
+                }
+                if (c == q) { q = 0; i++; continue; }
+                buf[k++] = c;
+                i++;
+                continue;
+            }
+            if (c == '\'' || c == '"') { q = c; i++; continue; }
+            buf[k++] = c;
+            i++;
+        }
+        s->cmd.argv = grow(p, s->cmd.argv, s->cmd.argc, &cap, sizeof(bs_word));
+        bs_word *w = &s->cmd.argv[s->cmd.argc++];
+        w->text = bs_arena_strndup(p->a, buf, (size_t)k);
+        if (!w->text) fail_nomem(p);
+        w->start = ws;
+        w->end = i;
+        w->line = p->lx.line;
+        w->col = ws - p->lx.line_start + 1;
+    }
+}
+
+/* command := ':' NAME [blank rest]     (the lookahead is the ':' at the start of a statement) */
+static bs_stmt *parse_command(parser *p)
+{
+    bs_token colon = p->tok;
+    const char *src = p->src;
+    int i = colon.end;
+    int line_start = p->lx.line_start;
+    if (!((src[i] >= 'a' && src[i] <= 'z') || (src[i] >= 'A' && src[i] <= 'Z') || src[i] == '_'))
+        fail_pos(p, colon.line, i - line_start + 1, i, "expected a command name after ':' (try :help)");
+    int ns = i;
+    while ((src[i] >= 'a' && src[i] <= 'z') || (src[i] >= 'A' && src[i] <= 'Z') || src[i] == '_' ||
+           (src[i] >= '0' && src[i] <= '9'))
+        i++;
+    int ne = i;
+    int stop = command_end(src, i);
+    if (stop < 0) {
+        int q = -stop - 1;
+        fail_pos(p, colon.line, q - line_start + 1, q, "unterminated string");
+    }
+    if (i < stop && !is_blank(src[i]) && src[i] != '\r')
+        fail_pos(p, colon.line, i - line_start + 1, i, "expected a space after the command name ':%.*s'",
+                 ne - ns, src + ns);
+    while (i < stop && is_blank(src[i])) i++;
+    int as = i, ae = stop;
+    while (ae > as && is_blank(src[ae - 1])) ae--;
+
+    bs_stmt *s = new_stmt(p, BS_ST_COMMAND, &colon);
+    s->cmd.name = dup_text(p, ns, ne);
+    s->cmd.args = dup_text(p, as, ae);
+    s->cmd.args_start = as;
+    s->cmd.args_end = ae;
+    s->cmd.args_line = colon.line;
+    s->cmd.args_col = as - line_start + 1;
+    split_words(p, s, as, ae);
+    s->end = ae > as ? ae : ne;
+
+    /* go on lexing at the terminator (a ';', a newline, the end, or a comment) */
+    p->lx.pos = stop;
+    p->prev = colon;
+    lex_into_lookahead(p);
+    return s;
+}
+
+/* stmt := command | with | simple */
+static bs_stmt *parse_stmt(parser *p)
+{
+    if (p->tok.kind == BS_TOK_COLON) return parse_command(p);
+    if (tok_is_name(p, &p->tok, "with")) return parse_with(p);
+    return parse_simple(p);
+}
+
+static void push_stmt(parser *p, bs_stmt *s)
+{
+    p->stmts = grow(p, p->stmts, p->n, &p->cap, sizeof(bs_stmt *));
+    p->stmts[p->n++] = s;
+}
+
+static void parser_init(parser *p, const char *src, int line0, bs_arena *a, bs_parse_error *e)
+{
+    memset(p, 0, sizeof *p);
+    p->src = src ? src : "";
+    p->a = a;
+    p->e = e;
+    bs_lex_init(&p->lx, p->src, line0);
+    if (e) {
+        memset(e, 0, sizeof *e);
+        e->status = BS_PARSE_OK;
+    }
+}
+
+/* program := stmt ((NEWLINE | ';') stmt)* */
+bs_ast *bs_parse(const char *src, int line0, bs_arena *a, bs_parse_error *e)
+{
+    bs_ast *ast = bs_arena_alloc(a, sizeof *ast);
+    parser *volatile p = malloc(sizeof *p);
+    if (!ast || !p) {
+        free(p);
+        if (e) {
+            memset(e, 0, sizeof *e);
+            e->status = BS_PARSE_NOMEM;
+            e->line = line0;
+            e->col = 1;
+            snprintf(e->msg, sizeof e->msg, "out of memory while parsing");
+        }
+        return ast;
+    }
+    parser_init(p, src, line0, a, e);
+    ast->src = p->src;
+    ast->line0 = line0;
+    if (setjmp(p->fail) == 0) {
+        lex_into_lookahead(p);
+        for (;;) {
+            while (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_SEMI) advance(p);
+            if (p->tok.kind == BS_TOK_EOF) break;
+            bs_stmt *s = parse_stmt(p);
+            push_stmt(p, s);
+            if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+        }
+    }
+    ast->stmts = p->stmts;
+    ast->n = p->n;
+    free(p);
+    return ast;
+}
+
+bs_expr *bs_parse_expr(const char *src, int line0, bs_arena *a, bs_parse_error *e)
+{
+    parser *volatile p = malloc(sizeof *p);
+    if (!p) {
+        if (e) {
+            memset(e, 0, sizeof *e);
+            e->status = BS_PARSE_NOMEM;
+            snprintf(e->msg, sizeof e->msg, "out of memory while parsing");
+        }
+        return NULL;
+    }
+    parser_init(p, src, line0, a, e);
+    bs_expr *volatile result = NULL;
+    if (setjmp(p->fail) == 0) {
+        lex_into_lookahead(p);
+        while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+        if (p->tok.kind == BS_TOK_EOF) fail_tok(p, p->tok, "expected an expression");
+        bs_expr *x = parse_expr(p);
+        while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+        if (p->tok.kind == BS_TOK_ASSIGN) fail_tok(p, p->tok, "expected an expression, not an assignment");
+        if (p->tok.kind != BS_TOK_EOF) unexpected(p, p->tok, NULL);
+        result = x;
+    }
+    free(p);
+    return result;
+}
+
+/* ==== AST helpers ==== */
+
+const bs_arg *bs_call_kwarg(const bs_expr *call, const char *name)
+{
+    if (!call || call->kind != BS_EX_CALL) return NULL;
+    for (int i = 0; i < call->call.nargs; i++)
+        if (call->call.args[i].name && !strcmp(call->call.args[i].name, name)) return &call->call.args[i];
+    return NULL;
+}
+
+int bs_call_npos(const bs_expr *call)
+{
+    if (!call || call->kind != BS_EX_CALL) return 0;
+    int n = 0;
+    while (n < call->call.nargs && !call->call.args[n].name) n++;
+    return n;
+}
+
+const char *bs_binop_symbol(bs_binop op)
+{
+    switch (op) {
+    case BS_BIN_ADD: return "+";
+    case BS_BIN_SUB: return "-";
+    case BS_BIN_MUL: return "*";
+    case BS_BIN_DIV: return "/";
+    case BS_BIN_POW: return "**";
+    case BS_BIN_MATMUL: return "@";
+    }
+    return "?";
+}
+
+/* ==== Incomplete input ==== */
+
+static bool is_continuing_op(bs_tok_kind k)
+{
+    return k == BS_TOK_PLUS || k == BS_TOK_MINUS || k == BS_TOK_STAR || k == BS_TOK_SLASH ||
+           k == BS_TOK_POW || k == BS_TOK_AT || k == BS_TOK_COMMA;
+}
+
+bool bs_lang_incomplete(const char *src)
+{
+    if (!src) return false;
+    size_t len = strlen(src);
+    /* one final newline (the Enter that ended the line) does not count */
+    if (len > 0 && src[len - 1] == '\n') len--;
+    if (len > 0 && src[len - 1] == '\r') len--;
+
+    bs_lexer lx;
+    bs_lex_init(&lx, src, 1);
+    int depth = 0;
+    bs_tok_kind last = BS_TOK_NEWLINE;
+    int last_end = 0;
+    bool stmt_start = true;
+    for (;;) {
+        bs_token t = bs_lex_next(&lx);
+        if (t.kind == BS_TOK_ERROR) return false;
+        if (t.kind == BS_TOK_EOF || (size_t)t.start >= len) break;
+        if (stmt_start && depth == 0 && t.kind == BS_TOK_COLON) {
+            int stop = command_end(src, t.end);
+            if (stop < 0) return false;
+            lx.pos = stop;          /* a command is complete at its end */
+            last = BS_TOK_COLON;
+            last_end = stop;
+            stmt_start = false;
+            continue;
+        }
+        stmt_start = t.kind == BS_TOK_NEWLINE || t.kind == BS_TOK_SEMI;
+        if (is_opener(t.kind)) depth++;
+        if (is_closer(t.kind)) {
+            if (depth == 0) return false;
+            depth--;
+        }
+        last = t.kind;
+        last_end = t.end;
+    }
+    if (depth > 0) return true;
+    if (is_continuing_op(last)) return true;
+    /* a '\' at the end of the last line */
+    for (size_t i = (size_t)last_end; i < len; i++) {
+        char c = src[i];
+        if (c == '#') {
+            while (i < len && src[i] != '\n') i++;
+            continue;
+        }
+        if (c == '\\') {
+            size_t j = i + 1;
+            while (j < len && is_blank(src[j])) j++;
+            if (j >= len) return true;
+        }
+    }
+    return false;
+}
+
+/* ==== Label text ==== */
+
+char *bs_ast_text(bs_arena *a, const char *src, int start, int end)
+{
+    if (!src || end < start) return bs_arena_strndup(a, "", 0);
+    char *d = bs_arena_alloc(a, (size_t)(end - start) + 1);
+    if (!d) return NULL;
+    size_t k = 0;
+    char q = 0;
+    for (int i = start; i < end; i++) {
+        char c = src[i];
+        if (q) {
+            d[k++] = c;
+            if (c == '\\' && i + 1 < end) d[k++] = src[++i];
+            else if (c == q) q = 0;
+            continue;
+        }
+        if (c == '\'' || c == '"') { q = c; d[k++] = c; continue; }
+        bool comment = c == '#';
+        if (comment || is_blank(c) || c == '\n' || c == '\\') {
+            /* a run of blanks, comments, newlines and '\' joins */
+            int j = i;
+            bool nl = false;
+            for (;;) {
+                if (j >= end) break;
+                char cj = src[j];
+                if (cj == '#') { while (j < end && src[j] != '\n') j++; nl = true; continue; }
+                if (cj == '\n') { nl = true; j++; continue; }
+                if (cj == '\\' && j + 1 < end && (src[j + 1] == '\n' || src[j + 1] == '\r')) { nl = true; j++; continue; }
+                if (is_blank(cj)) { j++; continue; }
+                break;
+            }
+            if (j == i) { d[k++] = c; continue; }   /* a lone '\' (not a join) */
+            if (!nl) {
+                memcpy(d + k, src + i, (size_t)(j - i));
+                k += (size_t)(j - i);
+            } else if (k > 0 && j < end && d[k - 1] != '(' && d[k - 1] != '[' && src[j] != ')' && src[j] != ']') {
+                d[k++] = ' ';
+            }
+            i = j - 1;
+            continue;
+        }
+        d[k++] = c;
+    }
+    d[k] = '\0';
+    return d;
+}
+
+/* ==== Dumps ==== */
+
+typedef struct {
+    char *buf;
+    size_t len;     /* capacity of buf */
+    size_t n;       /* bytes the full text needs (without NUL) */
+} out;
+
+static void put(out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *at = o->n < o->len ? o->buf + o->n : NULL;
+    size_t room = o->n < o->len ? o->len - o->n : 0;
+    int w = vsnprintf(at, room, fmt, ap);
+    va_end(ap);
+    if (w > 0) o->n += (size_t)w;
+}
+
+static void dump_double(out *o, double v)
+{
+    char b[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    if (!strpbrk(b, ".eEni")) strcat(b, ".0");
+    put(o, "%s", b);
+}
+
+static void dump_string(out *o, const char *s, size_t n)
+{
+    put(o, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') put(o, "\\%c", c);
+        else if (c == '\n') put(o, "\\n");
+        else if (c == '\t') put(o, "\\t");
+        else if (c < 0x20) put(o, "\\x%02x", c);
+        else put(o, "%c", c);
+    }
+    put(o, "\"");
+}
+
+static void dump_expr(out *o, const bs_expr *e)
+{
+    if (!e) { put(o, "<null>"); return; }
+    switch (e->kind) {
+    case BS_EX_NUM:
+        if (e->num.is_int) put(o, "%lld", (long long)e->num.ival);
+        else dump_double(o, e->num.value);
+        break;
+    case BS_EX_STR: dump_string(o, e->str.s, e->str.len); break;
+    case BS_EX_NAME: put(o, "%s", e->name); break;
+    case BS_EX_BOOL: put(o, e->boolean ? "True" : "False"); break;
+    case BS_EX_NONE: put(o, "None"); break;
+    case BS_EX_LIST:
+    case BS_EX_TUPLE:
+        put(o, e->kind == BS_EX_LIST ? "[" : "(tuple");
+        for (int i = 0; i < e->list.n; i++) {
+            if (i > 0 || e->kind == BS_EX_TUPLE) put(o, " ");
+            dump_expr(o, e->list.items[i]);
+        }
+        put(o, e->kind == BS_EX_LIST ? "]" : ")");
+        break;
+    case BS_EX_CALL:
+        put(o, "(call ");
+        dump_expr(o, e->call.fn);
+        for (int i = 0; i < e->call.nargs; i++) {
+            put(o, " ");
+            if (e->call.args[i].name) put(o, "%s=", e->call.args[i].name);
+            dump_expr(o, e->call.args[i].value);
+        }
+        put(o, ")");
+        break;
+    case BS_EX_ATTR:
+        put(o, "(. ");
+        dump_expr(o, e->attr.obj);
+        put(o, " %s)", e->attr.name);
+        break;
+    case BS_EX_UNARY:
+        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : "+");
+        dump_expr(o, e->unary.operand);
+        put(o, ")");
+        break;
+    case BS_EX_BINARY:
+        put(o, "(%s ", bs_binop_symbol(e->bin.op));
+        dump_expr(o, e->bin.lhs);
+        put(o, " ");
+        dump_expr(o, e->bin.rhs);
+        put(o, ")");
+        break;
+    }
+}
+
+static void dump_stmt(out *o, const bs_stmt *s)
+{
+    switch (s->kind) {
+    case BS_ST_EXPR: dump_expr(o, s->expr); break;
+    case BS_ST_ASSIGN:
+        put(o, "(= %s ", s->assign.name);
+        dump_expr(o, s->assign.value);
+        put(o, ")");
+        break;
+    case BS_ST_WITH:
+        put(o, "(with %s", s->with.ctx);
+        for (int i = 0; i < s->with.n; i++) {
+            put(o, " ");
+            dump_stmt(o, s->with.body[i]);
+        }
+        put(o, ")");
+        break;
+    case BS_ST_COMMAND:
+        put(o, "(:%s", s->cmd.name);
+        for (int i = 0; i < s->cmd.argc; i++) {
+            put(o, " ");
+            dump_string(o, s->cmd.argv[i].text, strlen(s->cmd.argv[i].text));
+        }
+        put(o, ")");
+        break;
+    }
+}
+
+static int finish(out *o)
+{
+    if (o->len > 0) o->buf[o->n < o->len ? o->n : o->len - 1] = '\0';
+    return (int)o->n;
+}
+
+int bs_expr_dump(const bs_expr *e, char *buf, size_t len)
+{
+    out o = {buf, len, 0};
+    dump_expr(&o, e);
+    return finish(&o);
+}
+
+int bs_stmt_dump(const bs_stmt *s, char *buf, size_t len)
+{
+    out o = {buf, len, 0};
+    dump_stmt(&o, s);
+    return finish(&o);
+}
+
+int bs_ast_dump(const bs_ast *ast, char *buf, size_t len)
+{
+    out o = {buf, len, 0};
+    for (int i = 0; ast && i < ast->n; i++) {
+        if (i) put(&o, "\n");
+        dump_stmt(&o, ast->stmts[i]);
+    }
+    return finish(&o);
+}

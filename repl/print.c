@@ -1,1 +1,212 @@
-/* repl/print.c */
+/* repl/print.c: how values look: --quiet's exact forms (numbers, nested lists, None) and the
+ * readable PyTorch-like form with shape, grad_fn and grad. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+void bs_fmt_num(char *buf, size_t len, double v, int prec, bool is_int)
+{
+    if (isnan(v))
+        snprintf(buf, len, "nan");
+    else if (isinf(v))
+        snprintf(buf, len, v < 0 ? "-inf" : "inf");
+    else if (is_int && fabs(v) < 9.2e18)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%.*g", prec, v == 0 ? 0.0 * (signbit(v) ? -1 : 1) : v);
+}
+
+/* ==== Quiet: nested lists ==== */
+
+static void quiet_rec(FILE *f, const bs_tensor *t, int dim, int64_t *off, int prec)
+{
+    char b[64];
+    if (dim == t->shape.ndim) {
+        bs_fmt_num(b, sizeof b, t->data[*off], prec, t->dtype == BS_I64);
+        fputs(b, f);
+        (*off)++;
+        return;
+    }
+    fputc('[', f);
+    for (int64_t i = 0; i < t->shape.d[dim]; i++) {
+        if (i) fputs(", ", f);
+        quiet_rec(f, t, dim + 1, off, prec);
+    }
+    fputc(']', f);
+}
+
+/* ==== Readable: aligned columns ==== */
+
+static void pretty_sep(FILE *f, const bs_tensor *t, int dim, int indent)
+{
+    fputc(',', f);
+    if (dim == t->shape.ndim - 1)
+        fputc(' ', f);
+    else
+        fprintf(f, "%s%*s", dim < t->shape.ndim - 2 ? "\n\n" : "\n", indent + dim + 1, "");
+}
+
+/* one dim at a time; very long dims show their first and last 3 entries around "..." */
+static void pretty_rec(FILE *f, const bs_tensor *t, int dim, int64_t base, int prec, int width,
+                       int indent, bool cut)
+{
+    char b[64];
+    if (dim == t->shape.ndim) {
+        bs_fmt_num(b, sizeof b, t->data[base], prec, t->dtype == BS_I64);
+        fprintf(f, "%*s", width, b);
+        return;
+    }
+    int64_t n = t->shape.d[dim], inner = 1;
+    for (int k = dim + 1; k < t->shape.ndim; k++) inner *= t->shape.d[k];
+    fputc('[', f);
+    for (int64_t i = 0; i < n; i++) {
+        if (i) pretty_sep(f, t, dim, indent);
+        if (cut && n > 6 && i == 3) {
+            fputs("...", f);
+            pretty_sep(f, t, dim, indent);
+            i = n - 3;
+        }
+        pretty_rec(f, t, dim + 1, base + i * inner, prec, width, indent, cut);
+    }
+    fputc(']', f);
+}
+
+void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int prec)
+{
+    (void)s;
+    int64_t n = bs_tensor_numel(t);
+    char b[64];
+    if (t->shape.ndim == 0) {
+        bs_fmt_num(b, sizeof b, n ? t->data[0] : 0, prec, t->dtype == BS_I64);
+        fputs(b, f);
+        return;
+    }
+    int64_t off = 0;
+    if (quiet) {
+        quiet_rec(f, t, 0, &off, prec);
+        return;
+    }
+    int width = 1;
+    for (int64_t i = 0; i < n; i++) {
+        bs_fmt_num(b, sizeof b, t->data[i], prec, t->dtype == BS_I64);
+        int w = (int)strlen(b);
+        if (w > width) width = w;
+    }
+    fputs("tensor(", f);
+    pretty_rec(f, t, 0, 0, prec, width, 7, n > 1000);
+    fputc(')', f);
+}
+
+char *bs_preview(const bs_tensor *t, int prec, char *buf, size_t len)
+{
+    int64_t n = bs_tensor_numel(t);
+    char num[64];
+    if (!t->data) {
+        snprintf(buf, len, "None");
+        return buf;
+    }
+    if (t->shape.ndim == 0 || n == 1) {
+        bs_fmt_num(buf, len, t->data[0], prec, t->dtype == BS_I64);
+        return buf;
+    }
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, len - o, "[");
+    for (int64_t i = 0; i < n && i < 4 && o < len; i++) {
+        bs_fmt_num(num, sizeof num, t->data[i], prec, t->dtype == BS_I64);
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", num);
+    }
+    if (o < len) snprintf(buf + o, len - o, "%s]", n > 4 ? ", ..." : "");
+    return buf;
+}
+
+static void print_shape(FILE *f, const bs_shape *sh, bool quiet)
+{
+    fputs(quiet ? "[" : "(", f);
+    for (int i = 0; i < sh->ndim; i++) fprintf(f, "%s%lld", i ? ", " : "", (long long)sh->d[i]);
+    if (!quiet && sh->ndim == 1) fputc(',', f);
+    fputs(quiet ? "]" : ")", f);
+}
+
+static void print_list(bs_session *s, FILE *f, const bs_value *v);
+
+static void print_inline(bs_session *s, FILE *f, const bs_value *v)
+{
+    bool quiet = s->o.quiet;
+    int prec = s->o.precision;
+    char b[64];
+    switch (v->k) {
+    case BS_V_VOID: break;
+    case BS_V_NONE: fputs("None", f); break;
+    case BS_V_NUM:
+        bs_fmt_num(b, sizeof b, v->num, prec, v->is_int);
+        fputs(b, f);
+        break;
+    case BS_V_BOOL: fputs(v->b ? "True" : "False", f); break;
+    case BS_V_STR: fputs(v->str, f); break;
+    case BS_V_NODE: bs_print_tensor(s, f, &bs_node_get(s->ctx, v->id)->value, true, prec); break;
+    case BS_V_TMP: bs_print_tensor(s, f, &v->tmp, true, prec); break;
+    case BS_V_LIST:
+    case BS_V_TUPLE: print_list(s, f, v); break;
+    case BS_V_SHAPE: print_shape(f, &v->shape, quiet); break;
+    case BS_V_OPT: {
+        const bs_opt_conf *c = bs_opt_conf_of(v->opt);
+        if (c->kind == BS_OPT_SGD)
+            fprintf(f, "sgd(lr=%g, momentum=%g)", c->lr, c->momentum);
+        else
+            fprintf(f, "adam(lr=%g, betas=(%g, %g), eps=%g)", c->lr, c->beta1, c->beta2, c->eps);
+        break;
+    }
+    case BS_V_DIM: fprintf(f, "dim(%lld)", (long long)v->num); break;
+    case BS_V_GRADFN: fprintf(f, "<%s>", v->str); break;
+    }
+}
+
+static void print_list(bs_session *s, FILE *f, const bs_value *v)
+{
+    fputc(v->k == BS_V_LIST ? '[' : '(', f);
+    for (int i = 0; i < v->n; i++) {
+        if (i) fputs(", ", f);
+        print_inline(s, f, &v->items[i]);
+    }
+    if (v->k == BS_V_TUPLE && v->n == 1) fputc(',', f);
+    fputc(v->k == BS_V_LIST ? ']' : ')', f);
+}
+
+void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
+{
+    if (v->k == BS_V_VOID) return;
+    if (s->o.quiet || (v->k != BS_V_NODE && v->k != BS_V_TMP)) {
+        print_inline(s, f, v);
+        fputc('\n', f);
+        return;
+    }
+    /* readable form */
+    int prec = s->o.precision;
+    const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
+    const bs_node *n = v->k == BS_V_NODE ? bs_node_get(s->ctx, v->id) : NULL;
+    bs_print_tensor(s, f, t, false, prec);
+    if (t->shape.ndim == 0) {
+        /* a scalar prints as a number, like Python; its grad follows when known */
+        if (n && n->grad.data) {
+            char b[64];
+            bs_fmt_num(b, sizeof b, n->grad.data[0], prec, false);
+            fprintf(f, "    grad=%s", b);
+        }
+        fputc('\n', f);
+        return;
+    }
+    fputs("  shape=", f);
+    print_shape(f, &t->shape, false);
+    if (t->dtype != BS_F64) fprintf(f, " %s", bs_dtype_name(t->dtype));
+    if (n && !n->is_leaf && n->op != BS_OP_LEAF) fprintf(f, " grad_fn=<%s>", bs_ops[n->op].grad_fn);
+    if (n && n->requires_grad && n->is_leaf) fputs(" requires_grad=True", f);
+    fputc('\n', f);
+    if (n && n->grad.data) {
+        fputs("grad: ", f);
+        bs_print_tensor(s, f, &n->grad, false, prec);
+        fputc('\n', f);
+    }
+}

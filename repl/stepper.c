@@ -1,1 +1,609 @@
-/* repl/stepper.c */
+/* repl/stepper.c: stepping the backward pass node by node (:step :next :back :finish :abort), the
+ * explanation of a grad (:explain), forward-mode stepping (:jvp) and slide frames (:export --steps).
+ * Everything here reads the engine's step records (bs_backward_next); there is no second backprop. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "repl_int.h"
+
+struct bs_stepper {
+    bs_id root;
+    double *seed;            /* owned copy, or NULL for the implicit 1 */
+    bs_shape seed_shape;
+    bool retain;
+    bs_bwd *it;
+    bs_grad_snapshot *snap;  /* grads before :step, for :abort and :back */
+    int done, total;
+    bs_view_state view;
+};
+
+/* ==== Printing one step ==== */
+
+static void num(bs_session *s, char *b, size_t n, double v)
+{
+    bs_fmt_num(b, n, v, s->o.precision, false);
+}
+
+static const char *name_of(bs_session *s, bs_id id, char *b, size_t n)
+{
+    return bs_node_name(s->ctx, id, b, n);
+}
+
+static void tensor_brief(bs_session *s, const bs_tensor *t, char *b, size_t n)
+{
+    if (bs_tensor_numel(t) == 1) {
+        num(s, b, n, t->data[0]);
+        return;
+    }
+    char sh[48], pv[160];
+    bs_preview(t, s->o.precision < 4 ? s->o.precision : 4, pv, sizeof pv);
+    snprintf(b, n, "%s %s", bs_shape_str(&t->shape, sh, sizeof sh), pv);
+}
+
+static void print_step(bs_session *s, const bs_step *st, bs_id root)
+{
+    FILE *f = s->out;
+    const bs_node *n = bs_node_get(s->ctx, st->node);
+    char rn[64], nn[64], b1[200], b2[200], d1[256], d2[256];
+    name_of(s, root, rn, sizeof rn);
+    name_of(s, st->node, nn, sizeof nn);
+    char head[160];
+    if (n->label && n->text)
+        snprintf(head, sizeof head, "%s = %s", nn, n->text);
+    else
+        snprintf(head, sizeof head, "%s", n->text ? n->text : nn);
+    tensor_brief(s, &st->upstream, b1, sizeof b1);
+    fprintf(f, "step %d/%d  %-28s upstream d%s/d%s = %s\n", st->index, st->total, head, rn, nn, b1);
+    if (bs_tensor_numel(&n->value) > 1 || bs_ops[n->op].kind == BS_K_MAT)
+        fprintf(f, "  op %s, output %s\n", bs_ops[n->op].name, bs_shape_str(&n->value.shape, b2, sizeof b2));
+    for (int k = 0; k < st->nin; k++) {
+        const bs_step_input *in = &st->in[k];
+        const bs_node *x = bs_node_get(s->ctx, in->input);
+        char xn[64];
+        name_of(s, in->input, xn, sizeof xn);
+        if (!in->gets_grad) {
+            fprintf(f, "  %-6s %s\n", xn,
+                    !bs_ops[n->op].deriv[k] ? "(not differentiable: no gradient flows here)"
+                                            : "(does not require grad: no VJP computed)");
+            continue;
+        }
+        bs_deriv_render(s->ctx, st->node, k, false, s->o.precision, d1, sizeof d1);
+        bool scalar_local = in->local_ok && bs_tensor_numel(&in->local) == 1;
+        bool ew_rule = strncmp(d1, "dA", 2) && strncmp(d1, "dB", 2);
+        if (ew_rule && in->local_ok) {
+            bs_deriv_render(s->ctx, st->node, k, true, s->o.precision, d2, sizeof d2);
+            tensor_brief(s, &in->local, b1, sizeof b1);
+            if (scalar_local && strcmp(d1, d2) && strcmp(d2, b1))
+                fprintf(f, "  %-6s local d%s/d%s = %s = %s = %s\n", xn, nn, xn, d1, d2, b1);
+            else if (scalar_local && strcmp(d1, b1))
+                fprintf(f, "  %-6s local d%s/d%s = %s = %s\n", xn, nn, xn, d1, b1);
+            else
+                fprintf(f, "  %-6s local d%s/d%s = %s%s%s\n", xn, nn, xn, d1,
+                        strcmp(d1, b1) ? " = " : "", strcmp(d1, b1) ? b1 : "");
+        } else if (ew_rule) {
+            fprintf(f, "  %-6s local d%s/d%s = %s (elementwise; summed over broadcast dims)\n", xn, nn, xn, d1);
+        } else {
+            char sh[48];
+            fprintf(f, "  %-6s VJP rule %s   (%s is %s)\n", xn, d1, xn, bs_shape_str(&x->value.shape, sh, sizeof sh));
+        }
+        tensor_brief(s, &in->vjp, b2, sizeof b2);
+        char up[200];
+        tensor_brief(s, &st->upstream, up, sizeof up);
+        if (scalar_local && bs_tensor_numel(&st->upstream) == 1)
+            fprintf(f, "         VJP -> %s.grad += %s x %s = %s", xn, up, b1, b2);
+        else
+            fprintf(f, "         VJP -> %s.grad += %s", xn, b2);
+        if (x->gtmp) {
+            bs_tensor now = {x->value.dtype, x->value.shape, x->gtmp};
+            tensor_brief(s, &now, b1, sizeof b1);
+            if (in->accumulated)
+                fprintf(f, "   (second path: d%s/d%s now %s)\n", rn, xn, b1);
+            else
+                fprintf(f, "   d%s/d%s = %s\n", rn, xn, b1);
+        } else {
+            fputc('\n', f);
+        }
+    }
+}
+
+/* ==== Window state ==== */
+
+static void view_update(bs_session *s, const bs_step *st)
+{
+    bs_stepper *p = s->step;
+    bs_view_state *v = &p->view;
+    bs_view_state_clear_labels(v);
+    int32_t len = bs_tape_len(s->ctx);
+    v->stepping = true;
+    for (bs_id i = 0; i <= p->root && i < len; i++) {
+        const bs_node *n = bs_node_get(s->ctx, i);
+        uint8_t cur = i < v->nstep ? v->step[i] : BS_VSTEP_NONE;
+        if (cur == BS_VSTEP_CURRENT) cur = BS_VSTEP_DONE;
+        if (cur == BS_VSTEP_NONE && n->mark) cur = BS_VSTEP_PENDING;
+        /* leaves are done once a gradient reached them */
+        if (n->is_leaf && n->gtmp) cur = BS_VSTEP_DONE;
+        if (cur != BS_VSTEP_NONE) bs_view_state_set_step(v, i, cur);
+    }
+    if (st) {
+        bs_view_state_set_step(v, st->node, BS_VSTEP_CURRENT);
+        v->current = st->node;
+        for (int k = 0; k < st->nin; k++) {
+            if (!st->in[k].gets_grad) continue;
+            char b[64], t[80];
+            tensor_brief(s, &st->in[k].vjp, b, sizeof b);
+            snprintf(t, sizeof t, "VJP %s", b);
+            bs_view_state_label_edge(v, st->node, k, t);
+        }
+    } else {
+        v->current = BS_NONE;
+    }
+}
+
+const bs_view_state *bs_stepper_view(bs_session *s) { return s->step ? &s->step->view : NULL; }
+
+/* ==== Lifecycle ==== */
+
+static void stepper_release(bs_session *s)
+{
+    bs_stepper *p = s->step;
+    if (!p) return;
+    bs_view_state_clear(&p->view);
+    free(p->seed);
+    free(p);
+    s->step = NULL;
+}
+
+void bs_stepper_free(bs_session *s)
+{
+    bs_stepper *p = s->step;
+    if (!p) return;
+    if (p->it) bs_backward_abort(p->it);
+    if (p->snap) bs_grad_snapshot_restore(s->ctx, p->snap);
+    stepper_release(s);
+}
+
+static bs_bwd *begin_pass(bs_session *s, bs_stepper *p)
+{
+    bs_tensor seed = {bs_node_get(s->ctx, p->root)->value.dtype, p->seed_shape, p->seed};
+    return bs_backward_begin(s->ctx, p->root, p->seed ? &seed : NULL, p->retain, true);
+}
+
+/* advance one step; prints it unless quiet_step. 1 stepped, 0 done, -1 error */
+static int advance(bs_session *s, const bs_stmt *st, bool print)
+{
+    bs_stepper *p = s->step;
+    bs_step rec;
+    int r = bs_backward_next(p->it, &rec);
+    if (r < 0) return bs_fail_core(s, st ? st->line : 0, st ? st->col : 0, NULL);
+    if (r == 0) return 0;
+    p->done++;
+    p->total = rec.total;
+    view_update(s, &rec);
+    if (print) print_step(s, &rec, p->root);
+    return 1;
+}
+
+static void finish_pass(bs_session *s, bool print)
+{
+    bs_stepper *p = s->step;
+    bs_backward_end(p->it);
+    p->it = NULL;
+    bs_grad_snapshot_free(p->snap);
+    p->snap = NULL;
+    if (print) {
+        char rn[64];
+        fprintf(s->out, "backward from %s finished after %d step%s: every grad now equals %s.backward()'s\n",
+                name_of(s, p->root, rn, sizeof rn), p->total, p->total == 1 ? "" : "s", rn);
+    }
+    stepper_release(s);
+}
+
+/* parse "seed=EXPR" and "retain_graph=True" among a command's words */
+static int step_options(bs_session *s, const bs_stmt *st, const char **name, bs_value *seed,
+                        const bs_expr **seed_e, bool *retain)
+{
+    *name = NULL;
+    seed->k = BS_V_NONE;
+    *retain = false;
+    for (int i = 0; i < st->cmd.argc; i++) {
+        const bs_word *w = &st->cmd.argv[i];
+        if (!strncmp(w->text, "seed=", 5)) {
+            bs_parse_error pe;
+            bs_expr *e = bs_parse_expr(w->text + 5, w->line, &s->arena, &pe);
+            if (!e) return bs_fail(s, w->line, w->col + 5 + pe.col - 1, "seed: %s", pe.msg);
+            const char *saved = s->src;
+            s->src = w->text + 5;
+            int r = bs_eval_expr(s, e, seed);
+            s->src = saved;
+            if (r) return -1;
+            *seed_e = e;
+        } else if (!strcmp(w->text, "retain_graph=True")) {
+            *retain = true;
+        } else if (strchr(w->text, '=') || w->text[0] == '-') {
+            return bs_fail(s, w->line, w->col, "unknown option %s (seed=..., retain_graph=True)", w->text);
+        } else if (!*name) {
+            *name = w->text;
+        } else {
+            return bs_fail(s, w->line, w->col, "one name at a time");
+        }
+    }
+    return 0;
+}
+
+int bs_cmd_step(bs_session *s, const bs_stmt *st)
+{
+    if (s->step)
+        return bs_fail(s, st->line, st->col,
+                       "already stepping (step %d/%d): :next, :finish or :abort first",
+                       s->step->done, s->step->total);
+    const char *name;
+    bs_value seedv;
+    const bs_expr *seede = NULL;
+    bool retain;
+    if (step_options(s, st, &name, &seedv, &seede, &retain)) return -1;
+    bs_id root;
+    if (bs_cmd_node(s, st, name, &root)) return -1;
+    bs_stepper *p = calloc(1, sizeof *p);
+    if (!p) return bs_fail(s, st->line, st->col, "out of memory");
+    p->root = root;
+    p->retain = retain;
+    bs_view_state_init(&p->view);
+    if (seedv.k != BS_V_NONE) {
+        bs_tensor t;
+        if (bs_to_tensor(s, &seedv, seede, &t)) {
+            free(p);
+            return -1;
+        }
+        int64_t n = bs_tensor_numel(&t);
+        p->seed = malloc((size_t)(n ? n : 1) * sizeof(double));
+        if (!p->seed) {
+            free(p);
+            return bs_fail(s, st->line, st->col, "out of memory");
+        }
+        memcpy(p->seed, t.data, (size_t)n * sizeof(double));
+        p->seed_shape = t.shape;
+    }
+    p->snap = bs_grad_snapshot_take(s->ctx);
+    if (!p->snap) {
+        free(p->seed);
+        free(p);
+        return bs_fail(s, st->line, st->col, "out of memory");
+    }
+    p->it = begin_pass(s, p);
+    if (!p->it) {
+        bs_grad_snapshot_free(p->snap);
+        free(p->seed);
+        free(p);
+        return bs_fail_core(s, st->line, st->col, NULL);
+    }
+    s->step = p;
+    char rn[64];
+    name_of(s, root, rn, sizeof rn);
+    int r = advance(s, st, true);
+    if (r < 0) {
+        bs_stepper_free(s);
+        return -1;
+    }
+    if (r == 0) {
+        fprintf(s->out, "%s is a leaf: backward only sets %s.grad (no steps)\n", rn, rn);
+        finish_pass(s, false);
+        return 0;
+    }
+    if (p->total > 1 && s->o.interactive)
+        fputs("(Enter or :next for the next node, :back, :finish, :abort)\n", s->out);
+    return 0;
+}
+
+static int need_stepper(bs_session *s, const bs_stmt *st)
+{
+    if (s->step) return 0;
+    return bs_fail(s, st ? st->line : 0, st ? st->col : 0, "not stepping: start with :step [name]");
+}
+
+static int next_k(bs_session *s, const bs_stmt *st, int k)
+{
+    for (int i = 0; i < k; i++) {
+        int r = advance(s, st, true);
+        if (r < 0) return -1;
+        if (r == 0) {
+            finish_pass(s, true);
+            return 0;
+        }
+    }
+    /* the pass ends by itself after the last node */
+    if (s->step && s->step->done == s->step->total) finish_pass(s, true);
+    return 0;
+}
+
+int bs_cmd_next(bs_session *s, const bs_stmt *st)
+{
+    if (need_stepper(s, st)) return -1;
+    int k = 1;
+    if (st && st->cmd.argc > 0) {
+        char *end;
+        long v = strtol(st->cmd.argv[0].text, &end, 10);
+        if (*end || v < 1) return bs_fail(s, st->cmd.argv[0].line, st->cmd.argv[0].col, ":next takes a positive count");
+        k = (int)v;
+    }
+    return next_k(s, st, k);
+}
+
+int bs_cmd_back(bs_session *s, const bs_stmt *st)
+{
+    if (need_stepper(s, st)) return -1;
+    bs_stepper *p = s->step;
+    int target = p->done - 1;
+    if (target < 1) return bs_fail(s, st ? st->line : 0, st ? st->col : 0, "already at the first step");
+    /* re-run from the start up to the previous step */
+    bs_backward_abort(p->it);
+    p->it = NULL;
+    bs_grad_snapshot *again = bs_grad_snapshot_take(s->ctx);
+    bs_grad_snapshot_restore(s->ctx, p->snap);
+    p->snap = again ? bs_grad_snapshot_take(s->ctx) : NULL;
+    bs_grad_snapshot_free(again);
+    if (!p->snap) {
+        stepper_release(s);
+        return bs_fail(s, 0, 0, "out of memory");
+    }
+    p->it = begin_pass(s, p);
+    if (!p->it) {
+        bs_stepper_free(s);
+        return bs_fail_core(s, st ? st->line : 0, st ? st->col : 0, NULL);
+    }
+    p->done = 0;
+    bs_view_state_clear(&p->view);
+    for (int i = 0; i < target; i++)
+        if (advance(s, st, i == target - 1) <= 0) return -1;
+    return 0;
+}
+
+int bs_cmd_finish(bs_session *s, const bs_stmt *st)
+{
+    if (need_stepper(s, st)) return -1;
+    int r;
+    while ((r = advance(s, st, false)) > 0) {}
+    if (r < 0) return -1;
+    finish_pass(s, true);
+    return 0;
+}
+
+int bs_cmd_abort(bs_session *s, const bs_stmt *st)
+{
+    if (need_stepper(s, st)) return -1;
+    bs_stepper_free(s);
+    fputs("stepping stopped; every grad is as it was before :step\n", s->out);
+    return 0;
+}
+
+void bs_stepper_key(bs_session *s, bs_window_event_kind k)
+{
+    if (!s->step) return;
+    bs_error e = {0};
+    bs_error *saved = s->e;
+    s->e = &e;
+    if (k == BS_WEV_NEXT)
+        next_k(s, NULL, 1);
+    else if (k == BS_WEV_BACK)
+        bs_cmd_back(s, NULL);
+    else if (k == BS_WEV_FINISH)
+        bs_cmd_finish(s, NULL);
+    if (e.msg[0]) fprintf(s->out, "%s\n", e.msg);
+    s->e = saved;
+}
+
+/* ==== :explain ==== */
+
+int bs_cmd_explain(bs_session *s, const bs_stmt *st)
+{
+    if (st->cmd.argc < 1) return bs_fail(s, st->line, st->col, "usage: :explain NAME [from=ROOT]");
+    const bs_word *w = &st->cmd.argv[0];
+    bs_id target, root = BS_NONE;
+    if (bs_lookup_node(s, w->text, w->line, w->col, &target)) return -1;
+    for (int i = 1; i < st->cmd.argc; i++) {
+        const bs_word *o = &st->cmd.argv[i];
+        if (!strncmp(o->text, "from=", 5)) {
+            if (bs_lookup_node(s, o->text + 5, o->line, o->col + 5, &root)) return -1;
+        } else {
+            return bs_fail(s, o->line, o->col, "unknown option %s (from=ROOT)", o->text);
+        }
+    }
+    if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
+    if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first");
+    const bs_node *tn = bs_node_get(s->ctx, target);
+    char tnm[64], rn[64], b1[200], b2[200];
+    name_of(s, target, tnm, sizeof tnm);
+    name_of(s, root, rn, sizeof rn);
+    if (!tn->requires_grad) {
+        fprintf(s->out, "%s does not require grad: no gradient flows into it\n", tnm);
+        return 0;
+    }
+    if (target > root) return bs_fail(s, w->line, w->col, "%s was made after %s: %s does not depend on it", tnm, rn, rn);
+    int32_t len = bs_tape_len(s->ctx);
+    bs_id *parent = malloc((size_t)len * sizeof *parent);
+    if (!parent) return bs_fail(s, st->line, st->col, "out of memory");
+    for (int32_t i = 0; i < len; i++) parent[i] = BS_NONE;
+    bs_grad_snapshot *snap = bs_grad_snapshot_take(s->ctx);
+    bs_bwd *it = snap ? bs_backward_replay_begin(s->ctx, root, NULL) : NULL;
+    if (!it) {
+        if (snap) bs_grad_snapshot_restore(s->ctx, snap);
+        free(parent);
+        return bs_fail_core(s, st->line, st->col, "explain");
+    }
+    FILE *f = s->out;
+    fprintf(f, "d%s/d%s, assembled by the backward pass from %s:\n", rn, tnm, rn);
+    int count = 0;
+    bs_step rec;
+    double total = 0;
+    bool scalar = bs_tensor_numel(&tn->value) == 1;
+    while (bs_backward_next(it, &rec) > 0) {
+        for (int k = 0; k < rec.nin; k++) {
+            if (!rec.in[k].gets_grad) continue;
+            bs_id x = rec.in[k].input;
+            if (parent[x] == BS_NONE) parent[x] = rec.node;
+            if (x != target) continue;
+            count++;
+            /* the path: consumer, its first consumer, ... up to the root */
+            char path[512] = "";
+            size_t o = 0;
+            for (bs_id y = rec.node; y != BS_NONE && o < sizeof path - 80; y = parent[y]) {
+                char nm[64];
+                o += (size_t)snprintf(path + o, sizeof path - o, "%s%s", o ? " <- " : "",
+                                      name_of(s, y, nm, sizeof nm));
+                if (y == root) break;
+            }
+            tensor_brief(s, &rec.upstream, b1, sizeof b1);
+            tensor_brief(s, &rec.in[k].vjp, b2, sizeof b2);
+            char d[256];
+            bs_deriv_render(s->ctx, rec.node, k, false, s->o.precision, d, sizeof d);
+            fprintf(f, "  %d. via %s: upstream %s, local %s -> %s\n", count, path, b1, d, b2);
+            fprintf(f, "     path: %s <- %s\n", tnm, path);
+            if (scalar) total += rec.in[k].vjp.data[0];
+        }
+    }
+    bs_backward_abort(it);
+    bs_grad_snapshot_restore(s->ctx, snap);
+    free(parent);
+    if (!count) {
+        fprintf(f, "  no path: %s does not depend on %s\n", rn, tnm);
+        return 0;
+    }
+    if (scalar) {
+        num(s, b1, sizeof b1, total);
+        fprintf(f, "  sum over %d path%s: d%s/d%s = %s", count, count == 1 ? "" : "s", rn, tnm, b1);
+        if (tn->grad.data) {
+            num(s, b2, sizeof b2, tn->grad.data[0]);
+            fprintf(f, "   (%s.grad holds %s%s)", tnm, b2,
+                    tn->grad.data[0] != total ? ": it also holds earlier backward passes" : "");
+        }
+        fputc('\n', f);
+    }
+    return 0;
+}
+
+/* ==== :jvp (forward mode) ==== */
+
+typedef struct {
+    bs_session *s;
+    bs_id wrt, target;
+    int steps;
+    double result;
+    bool have;
+} jvp_ud;
+
+static void jvp_visit(void *ud, bs_id node, const bs_tensor *t)
+{
+    jvp_ud *j = ud;
+    bs_session *s = j->s;
+    if (node > j->target) return;
+    char nm[64], wn[64], b[200];
+    const bs_node *n = bs_node_get(s->ctx, node);
+    name_of(s, node, nm, sizeof nm);
+    name_of(s, j->wrt, wn, sizeof wn);
+    tensor_brief(s, t, b, sizeof b);
+    if (node == j->wrt) {
+        fprintf(s->out, "seed       d%s/d%s = %s\n", wn, wn, b);
+        return;
+    }
+    j->steps++;
+    char head[160];
+    if (n->label && n->text)
+        snprintf(head, sizeof head, "%s = %s", nm, n->text);
+    else
+        snprintf(head, sizeof head, "%s", n->text ? n->text : nm);
+    fprintf(s->out, "step %-4d  %-28s tangent d%s/d%s = %s\n", j->steps, head, nm, wn, b);
+    if (node == j->target && bs_tensor_numel(t) == 1) {
+        j->result = t->data[0];
+        j->have = true;
+    }
+}
+
+int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
+{
+    const char *name = NULL, *wrt = NULL;
+    const bs_word *ww = NULL;
+    for (int i = 0; i < st->cmd.argc; i++) {
+        const bs_word *w = &st->cmd.argv[i];
+        if (!strncmp(w->text, "wrt=", 4)) {
+            wrt = w->text + 4;
+            ww = w;
+        } else if (!name) {
+            name = w->text;
+        } else {
+            return bs_fail(s, w->line, w->col, "usage: :jvp NAME wrt=X");
+        }
+    }
+    if (!wrt) return bs_fail(s, st->line, st->col, "usage: :jvp NAME wrt=X (the input to perturb)");
+    bs_id target, x;
+    if (bs_cmd_node(s, st, name, &target)) return -1;
+    if (bs_lookup_node(s, wrt, ww->line, ww->col + 4, &x)) return -1;
+    if (x > target) return bs_fail(s, ww->line, ww->col, "%s was made after the output: nothing depends on it", wrt);
+    const bs_node *xn = bs_node_get(s->ctx, x);
+    if (!xn->requires_grad) return bs_fail(s, ww->line, ww->col, "%s does not require grad: no tangent flows from it", wrt);
+    char tn[64];
+    name_of(s, target, tn, sizeof tn);
+    fprintf(s->out, "forward mode: push a tangent from %s through every node to %s%s\n", wrt, tn,
+            bs_tensor_numel(&xn->value) > 1 ? " (direction: all ones)" : "");
+    jvp_ud j = {s, x, target, 0, 0, false};
+    if (bs_jvp(s->ctx, x, NULL, target, jvp_visit, &j)) return bs_fail_core(s, st->line, st->col, "jvp");
+    if (j.have) {
+        char b[64];
+        num(s, b, sizeof b, j.result);
+        fprintf(s->out, "d%s/d%s = %s after %d forward step%s.\n", tn, wrt, b, j.steps, j.steps == 1 ? "" : "s");
+    }
+    /* the comparison a lesson wants: how many passes each order needs */
+    int params = 0;
+    int32_t len = bs_tape_len(s->ctx);
+    for (bs_id i = 0; i <= target && i < len; i++) {
+        const bs_node *n = bs_node_get(s->ctx, i);
+        if (n->is_param) params += (int)bs_tensor_numel(&n->value);
+    }
+    fprintf(s->out, "Forward mode gives one input's effect per pass: all %d param entries would take %d "
+                    "passes; reverse mode (:step) gives them all in one.\n", params, params);
+    return 0;
+}
+
+/* ==== :export DIR --steps ==== */
+
+int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, bs_id root,
+                             const char *ext)
+{
+    if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first");
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return bs_fail(s, st->line, st->col, "cannot create %s: %s", dir, strerror(errno));
+    bs_grad_snapshot *snap = bs_grad_snapshot_take(s->ctx);
+    bs_bwd *it = snap ? bs_backward_replay_begin(s->ctx, root, NULL) : NULL;
+    if (!it) {
+        if (snap) bs_grad_snapshot_restore(s->ctx, snap);
+        return bs_fail_core(s, st->line, st->col, "export");
+    }
+    /* a temporary stepper so that the view state is built the same way as :step's */
+    bs_stepper tmp = {0};
+    tmp.root = root;
+    bs_view_state_init(&tmp.view);
+    s->step = &tmp;
+    int frames = 0, rc = 0;
+    bs_step rec;
+    char path[1024], err[256];
+    view_update(s, NULL);
+    snprintf(path, sizeof path, "%s/step-000.%s", dir, ext);
+    if (bs_viz_export(s->ctx, path, root, true, &tmp.view, err, sizeof err)) rc = bs_fail(s, st->line, st->col, "%s", err);
+    else frames++;
+    while (!rc && bs_backward_next(it, &rec) > 0) {
+        view_update(s, &rec);
+        snprintf(path, sizeof path, "%s/step-%03d.%s", dir, rec.index, ext);
+        if (bs_viz_export(s->ctx, path, root, true, &tmp.view, err, sizeof err))
+            rc = bs_fail(s, st->line, st->col, "%s", err);
+        else
+            frames++;
+    }
+    s->step = NULL;
+    bs_view_state_clear(&tmp.view);
+    bs_backward_abort(it);
+    bs_grad_snapshot_restore(s->ctx, snap);
+    if (!rc && !s->o.quiet) fprintf(s->out, "wrote %d frames to %s/ (step-000 is before the first step)\n", frames, dir);
+    return rc;
+}

@@ -1,1 +1,606 @@
-/* viz/gv.c */
+/* viz/gv.c: Graphviz through libcgraph and libgvc: the view model as a cgraph graph (rankdir=LR,
+ * node ids n<tape index>), laid out with dot for the window, and exported as .dot .svg .png .pdf. */
+#include "viz_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grads,
+                        const bs_view_state *st, char *err, size_t len)
+{
+    if (root != BS_NONE && (root < 0 || root >= bs_tape_len(c)))
+        return viz_fail(BS_ERR_ARG, err, len, "no node %d on the tape", root);
+    bs_view *v = bs_view_build(c, root, st, (grads ? BS_VIEW_GRADS : 0) | BS_VIEW_HEATMAPS, err, len);
+    if (!v)
+        return BS_ERR_NOMEM;
+    bs_status s = bs_viz_export_view(v, path, err, len);
+    bs_view_free(v);
+    return s;
+}
+
+#ifndef BS_HAVE_GRAPHVIZ
+
+/* ==== Without Graphviz: every entry point says what to install ==== */
+
+bool bs_viz_have_graphviz(char *why, size_t len)
+{
+    viz_fail(BS_ERR_UNSUPPORTED, why, len, BS_NO_GRAPHVIZ_MSG);
+    return false;
+}
+
+bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
+}
+
+char *bs_viz_dot(const bs_view *v, char *err, size_t len)
+{
+    viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
+    return NULL;
+}
+
+bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
+{
+    viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
+    return NULL;
+}
+
+void bs_layout_free(bs_layout *l)
+{
+    (void)l;
+}
+
+#else
+
+#include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
+
+/* ==== The Graphviz context and its messages ==== */
+
+static GVC_t *gvc;
+static char gv_msg[256];
+
+/* Graphviz reports through agerr; keep the last message instead of letting it print */
+static int gv_err_handler(char *msg)
+{
+    size_t n = strlen(gv_msg);
+    if (n + 1 < sizeof gv_msg)
+        snprintf(gv_msg + n, sizeof gv_msg - n, "%s", msg);
+    return 0;
+}
+
+static GVC_t *gv_context(char *err, size_t len)
+{
+    if (!gvc) {
+        agseterr(AGERR);
+        agseterrf(gv_err_handler);
+        gvc = gvContext();
+        if (!gvc)
+            viz_fail(BS_ERR_UNSUPPORTED, err, len, "Graphviz could not start (gvContext failed)");
+    }
+    gv_msg[0] = 0;
+    return gvc;
+}
+
+/* the last Graphviz message on one line, or a default */
+static const char *gv_last(const char *dflt)
+{
+    size_t n = strlen(gv_msg);
+    while (n && (gv_msg[n - 1] == '\n' || gv_msg[n - 1] == ' '))
+        gv_msg[--n] = 0;
+    for (char *p = gv_msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return n ? gv_msg : dflt;
+}
+
+bool bs_viz_have_graphviz(char *why, size_t len)
+{
+    if (why && len)
+        why[0] = 0;
+    return true;
+}
+
+/* ==== Building the graph ==== */
+
+typedef enum { GV_EXPORT, GV_WINDOW } gv_mode;
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t k)
+{
+    if (b->oom)
+        return;
+    if (b->n + k + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + k + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, k);
+    b->n += k;
+    b->s[b->n] = 0;
+}
+
+static void sb_cat(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        sb_put(b, tmp, (size_t)k < sizeof tmp ? (size_t)k : sizeof tmp - 1);
+}
+
+/* text escaped for an HTML-like label */
+static void sb_html(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_cat(b, "&amp;"); break;
+        case '<': sb_cat(b, "&lt;"); break;
+        case '>': sb_cat(b, "&gt;"); break;
+        case '"': sb_cat(b, "&quot;"); break;
+        default: sb_put(b, s, 1);
+        }
+    }
+}
+
+static void sb_heat(sbuf *b, const bs_heat *h)
+{
+    char hex[8];
+    int cell = (int)lroundf(viz_heat_cell(h));
+    if (cell < 3)
+        cell = 3;
+    sb_cat(b, "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"0\" COLOR=\"");
+    sb_cat(b, bs_rgb_hex(bs_theme_get()->ink_muted, hex));
+    sb_cat(b, "\">");
+    for (int i = 0; i < h->rows; i++) {
+        sb_cat(b, "<TR>");
+        for (int j = 0; j < h->cols; j++)
+            sb_printf(b, "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"%d\" HEIGHT=\"%d\" BGCOLOR=\"%s\"></TD>", cell,
+                      cell, bs_rgb_hex(viz_heat_color(h, h->v[i * h->cols + j]), hex));
+        sb_cat(b, "</TR>");
+    }
+    sb_cat(b, "</TABLE>");
+}
+
+/* the HTML-like label of a node for exports: title, shape and tag, value, grad, heatmaps */
+static void node_label(sbuf *b, const bs_view_node *vn)
+{
+    const bs_theme *t = bs_theme_get();
+    char hex[8];
+    bool pending = vn->flags & BS_VNF_PENDING;
+    sb_cat(b, "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\"><TR><TD>");
+    sb_cat(b, "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">");
+    sb_printf(b, "<TR><TD><FONT COLOR=\"%s\"><B>", bs_rgb_hex(vn->ink, hex));
+    sb_html(b, vn->title);
+    sb_cat(b, "</B></FONT></TD></TR>");
+    char line2[128];
+    snprintf(line2, sizeof line2, "%s%s%s", vn->shape, *vn->shape && *vn->tag ? "  " : "", vn->tag);
+    if (*line2) {
+        sb_printf(b, "<TR><TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\">", t->small_font_size,
+                  bs_rgb_hex(pending ? t->pending_ink : t->ink_muted, hex));
+        sb_html(b, line2);
+        sb_cat(b, "</FONT></TD></TR>");
+    }
+    sb_printf(b, "<TR><TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\">", t->small_font_size,
+              bs_rgb_hex(pending ? t->pending_ink : t->value_ink, hex));
+    sb_html(b, vn->value);
+    sb_cat(b, "</FONT></TD></TR>");
+    if (*vn->grad) {
+        sb_printf(b, "<TR><TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\">", t->small_font_size,
+                  bs_rgb_hex(t->grad_ink, hex));
+        sb_html(b, vn->grad);
+        sb_cat(b, "</FONT></TD></TR>");
+    }
+    sb_cat(b, "</TABLE></TD>");
+    if (vn->heat) {
+        sb_cat(b, "<TD>");
+        sb_heat(b, vn->heat);
+        sb_cat(b, "</TD>");
+    }
+    if (vn->gheat) {
+        sb_cat(b, "<TD>");
+        sb_heat(b, vn->gheat);
+        sb_cat(b, "</TD>");
+    }
+    sb_cat(b, "</TR></TABLE>");
+}
+
+static void set(void *obj, const char *name, const char *value)
+{
+    agsafeset(obj, (char *)name, (char *)value, "");
+}
+
+static void set_html(Agraph_t *g, void *obj, const char *name, const char *html)
+{
+    char *h = agstrdup_html(g, (char *)html);
+    agsafeset(obj, (char *)name, h, "");
+    agstrfree(g, h);
+}
+
+static void setf(void *obj, const char *name, double v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.4g", v);
+    set(obj, name, buf);
+}
+
+/* Build the cgraph graph of a view. Export mode: HTML labels sized by Graphviz, edge labels.
+ * Window mode: empty fixed-size nodes with the view's sizes (the window draws the insides).
+ * edges[k] receives the Agedge of v->edges[k]. */
+static Agraph_t *gv_build(const bs_view *v, gv_mode mode, Agedge_t **edges, char *err, size_t len)
+{
+    const bs_theme *t = bs_theme_get();
+    char hex[8], name[32];
+    Agraph_t *g = agopen("backstep", Agdirected, NULL);
+    if (!g) {
+        viz_fail(BS_ERR_NOMEM, err, len, "Graphviz: %s", gv_last("cannot create a graph"));
+        return NULL;
+    }
+    /* graph attributes (declared once, before nodes, so every object has them) */
+    agattr(g, AGRAPH, "rankdir", "LR");
+    agattr(g, AGRAPH, "nodesep", "0.25");
+    agattr(g, AGRAPH, "ranksep", "0.45");
+    agattr(g, AGRAPH, "bgcolor", bs_rgb_hex(t->background, hex));
+    agattr(g, AGRAPH, "pad", "0.2");
+    agattr(g, AGRAPH, "fontname", "DejaVu Sans");
+    agattr(g, AGNODE, "fontname", "DejaVu Sans");
+    agattr(g, AGEDGE, "fontname", "DejaVu Sans");
+    char fs[16];
+    snprintf(fs, sizeof fs, "%g", t->font_size);
+    agattr(g, AGNODE, "fontsize", fs);
+    agattr(g, AGNODE, "shape", "box");
+    agattr(g, AGNODE, "style", "rounded,filled");
+    agattr(g, AGNODE, "penwidth", "1.5");
+    agattr(g, AGEDGE, "arrowsize", "0.7");
+    agattr(g, AGEDGE, "penwidth", "1.5");
+    if (mode == GV_WINDOW) {
+        agattr(g, AGNODE, "fixedsize", "true");
+        agattr(g, AGNODE, "label", "");
+        agattr(g, AGNODE, "margin", "0");
+    } else {
+        agattr(g, AGNODE, "margin", "0.1,0.05");
+        snprintf(fs, sizeof fs, "%g", t->small_font_size);
+        agattr(g, AGEDGE, "fontsize", fs);
+    }
+
+    sbuf b = {0};
+    Agnode_t **nodes = calloc((size_t)(v->nnodes ? v->nnodes : 1), sizeof *nodes);
+    if (!nodes) {
+        agclose(g);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    for (int k = 0; k < v->nnodes; k++) {
+        const bs_view_node *vn = &v->nodes[k];
+        snprintf(name, sizeof name, "n%d", vn->id);
+        Agnode_t *n = agnode(g, name, 1);
+        nodes[k] = n;
+        set(n, "id", name);
+        if (vn->kind == BS_VN_CONST)
+            set(n, "shape", "ellipse");
+        if (mode == GV_WINDOW) {
+            setf(n, "width", vn->width / 72.0);
+            setf(n, "height", vn->height / 72.0);
+            continue;
+        }
+        set(n, "fillcolor", bs_rgb_hex(vn->fill, hex));
+        set(n, "color", bs_rgb_hex(vn->border, hex));
+        if (vn->flags & BS_VNF_CURRENT)
+            set(n, "penwidth", "4");
+        else if (vn->flags & (BS_VNF_SELECTED | BS_VNF_ROOT) || vn->kind == BS_VN_PARAM)
+            set(n, "penwidth", "2.5");
+        if (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD | BS_VNF_FREED))
+            set(n, "style", vn->kind == BS_VN_CONST ? "filled,dashed" : "rounded,filled,dashed");
+        else if (vn->kind == BS_VN_CONST)
+            set(n, "style", "filled");
+        if (vn->kind == BS_VN_CONST) {
+            char small[16];
+            snprintf(small, sizeof small, "%g", t->small_font_size);
+            set(n, "fontsize", small);
+            set(n, "label", vn->title);
+            set(n, "fontcolor", bs_rgb_hex(vn->ink, hex));
+            set(n, "margin", "0.04,0.02");
+            set(n, "height", "0.3");
+            set(n, "width", "0.4");
+        } else {
+            b.n = 0;
+            node_label(&b, vn);
+            if (b.oom)
+                goto nomem;
+            set_html(g, n, "label", b.s);
+        }
+    }
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        Agedge_t *ed = agedge(g, nodes[e->from], nodes[e->to], NULL, 1);
+        edges[k] = ed;
+        if (mode == GV_WINDOW)
+            continue;
+        set(ed, "color", bs_rgb_hex(e->color, hex));
+        setf(ed, "penwidth", e->width);
+        if (e->flags & BS_VEF_COPY) {
+            set(ed, "style", "dashed");
+            set(ed, "arrowhead", "empty");
+        }
+        if (*e->label) {
+            set(ed, "label", e->label);
+            set(ed, "fontcolor", bs_rgb_hex(t->grad_ink, hex));
+        }
+    }
+    free(nodes);
+    free(b.s);
+    return g;
+nomem:
+    free(nodes);
+    free(b.s);
+    agclose(g);
+    viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+    return NULL;
+}
+
+/* ==== DOT text ==== */
+
+char *bs_viz_dot(const bs_view *v, char *err, size_t len)
+{
+    if (!gv_context(err, len))
+        return NULL;
+    Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
+    if (!edges) {
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    Agraph_t *g = gv_build(v, GV_EXPORT, edges, err, len);
+    free(edges);
+    if (!g)
+        return NULL;
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    if (!f || agwrite(g, f) != 0) {
+        if (f)
+            fclose(f);
+        free(text);
+        agclose(g);
+        viz_fail(BS_ERR_NOMEM, err, len, "Graphviz: %s", gv_last("cannot write DOT"));
+        return NULL;
+    }
+    fclose(f);
+    agclose(g);
+    return text;
+}
+
+/* ==== Export ==== */
+
+static const char *ext_of(const char *path)
+{
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    return dot && (!slash || dot > slash) ? dot + 1 : "";
+}
+
+static bs_status write_file(const char *path, const char *data, size_t n, char *err, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return viz_fail(BS_ERR_VALUE, err, len, "cannot write %s: %s", path, strerror(errno));
+    size_t w = fwrite(data, 1, n, f);
+    int e = errno;
+    if (fclose(f) != 0 || w != n)
+        return viz_fail(BS_ERR_VALUE, err, len, "cannot write %s: %s", path, strerror(e ? e : EIO));
+    return BS_OK;
+}
+
+/* cairo stamps PDFs with the time; make it fixed so exports are reproducible */
+static void pdf_fix_dates(char *data, size_t n)
+{
+    static const char *keys[] = {"/CreationDate (D:", "/ModDate (D:"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t kl = strlen(keys[k]);
+        for (size_t i = 0; i + kl + 14 <= n; i++)
+            if (!memcmp(data + i, keys[k], kl)) {
+                memcpy(data + i + kl, "20000101000000", 14);
+                break;
+            }
+    }
+}
+
+bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len)
+{
+    const char *ext = ext_of(path);
+    const char *fmt = NULL;
+    bool dot = !strcasecmp(ext, "dot") || !strcasecmp(ext, "gv");
+    if (!strcasecmp(ext, "svg"))
+        fmt = "svg";
+    else if (!strcasecmp(ext, "png"))
+        fmt = "png";
+    else if (!strcasecmp(ext, "pdf"))
+        fmt = "pdf";
+    else if (!dot)
+        return viz_fail(BS_ERR_ARG, err, len,
+                        "cannot tell the format of '%s': use .dot, .svg, .png or .pdf", path);
+    if (!gv_context(err, len))
+        return BS_ERR_UNSUPPORTED;
+    if (dot) {
+        char *text = bs_viz_dot(v, err, len);
+        if (!text)
+            return BS_ERR_NOMEM;
+        bs_status st = write_file(path, text, strlen(text), err, len);
+        free(text);
+        return st;
+    }
+    Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
+    if (!edges)
+        return viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+    Agraph_t *g = gv_build(v, GV_EXPORT, edges, err, len);
+    free(edges);
+    if (!g)
+        return BS_ERR_NOMEM;
+    if (!strcmp(fmt, "png"))
+        agsafeset(g, "dpi", "120", "");
+    bs_status st = BS_OK;
+    if (gvLayout(gvc, g, "dot") != 0) {
+        st = viz_fail(BS_ERR_VALUE, err, len, "Graphviz layout failed: %s", gv_last("dot failed"));
+    } else {
+        char *data = NULL;
+        unsigned int n = 0;
+        if (gvRenderData(gvc, g, fmt, &data, &n) != 0 || !data) {
+            st = viz_fail(BS_ERR_UNSUPPORTED, err, len, "Graphviz cannot render %s: %s", fmt,
+                          gv_last("no renderer for it (is the cairo plugin installed?)"));
+        } else {
+            if (!strcmp(fmt, "pdf"))
+                pdf_fix_dates(data, n);
+            st = write_file(path, data, n, err, len);
+        }
+        if (data)
+            gvFreeRenderData(data);
+        gvFreeLayout(gvc, g);
+    }
+    agclose(g);
+    return st;
+}
+
+/* ==== Layout for the window ==== */
+
+void bs_layout_free(bs_layout *l)
+{
+    if (!l)
+        return;
+    for (int k = 0; k < l->nedges; k++)
+        free(l->edges[k].pts);
+    free(l->nodes);
+    free(l->edges);
+    free(l);
+}
+
+/* the point at parameter t of the cubic Bézier p0..p3 */
+static void bezier_at(const float *p, float t, float *x, float *y)
+{
+    float u = 1 - t;
+    float a = u * u * u, b = 3 * u * u * t, c = 3 * u * t * t, d = t * t * t;
+    *x = a * p[0] + b * p[2] + c * p[4] + d * p[6];
+    *y = a * p[1] + b * p[3] + c * p[5] + d * p[7];
+}
+
+bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
+{
+    if (!gv_context(err, len))
+        return NULL;
+    bs_layout *l = calloc(1, sizeof *l);
+    Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
+    if (l) {
+        l->nodes = calloc((size_t)(v->nnodes ? v->nnodes : 1), sizeof *l->nodes);
+        l->edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *l->edges);
+    }
+    if (!l || !edges || !l->nodes || !l->edges) {
+        free(edges);
+        bs_layout_free(l);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    l->nnodes = v->nnodes;
+    l->structure = v->structure;
+    Agraph_t *g = gv_build(v, GV_WINDOW, edges, err, len);
+    if (!g) {
+        free(edges);
+        bs_layout_free(l);
+        return NULL;
+    }
+    if (gvLayout(gvc, g, "dot") != 0) {
+        viz_fail(BS_ERR_VALUE, err, len, "Graphviz layout failed: %s", gv_last("dot failed"));
+        agclose(g);
+        free(edges);
+        bs_layout_free(l);
+        return NULL;
+    }
+    boxf bb = GD_bb(g);
+    float x0 = (float)bb.LL.x, y1 = (float)bb.UR.y;
+    l->width = (float)(bb.UR.x - bb.LL.x);
+    l->height = (float)(bb.UR.y - bb.LL.y);
+    char name[32];
+    for (int k = 0; k < v->nnodes; k++) {
+        snprintf(name, sizeof name, "n%d", v->nodes[k].id);
+        Agnode_t *n = agnode(g, name, 0);
+        bs_layout_node *ln = &l->nodes[k];
+        ln->x = (float)ND_coord(n).x - x0;
+        ln->y = y1 - (float)ND_coord(n).y;
+        ln->w = (float)(ND_width(n) * 72.0);
+        ln->h = (float)(ND_height(n) * 72.0);
+    }
+    bool oom = false;
+    for (int k = 0; k < v->nedges; k++) {
+        bs_layout_edge *le = &l->edges[k];
+        l->nedges = k + 1;
+        splines *sp = ED_spl(edges[k]);
+        if (!sp || sp->size < 1 || sp->list[0].size < 4) {
+            /* no route (should not happen with dot): a straight line between centres */
+            const bs_layout_node *a = &l->nodes[v->edges[k].from], *b = &l->nodes[v->edges[k].to];
+            le->pts = malloc(8 * sizeof(float));
+            if (!le->pts) {
+                oom = true;
+                break;
+            }
+            float pts[8] = {a->x, a->y, (2 * a->x + b->x) / 3, (2 * a->y + b->y) / 3,
+                            (a->x + 2 * b->x) / 3, (a->y + 2 * b->y) / 3, b->x, b->y};
+            memcpy(le->pts, pts, sizeof pts);
+            le->npts = 4;
+        } else {
+            bezier *bz = &sp->list[0];
+            le->npts = bz->size;
+            le->pts = malloc((size_t)bz->size * 2 * sizeof(float));
+            if (!le->pts) {
+                oom = true;
+                break;
+            }
+            for (int i = 0; i < bz->size; i++) {
+                le->pts[2 * i] = (float)bz->list[i].x - x0;
+                le->pts[2 * i + 1] = y1 - (float)bz->list[i].y;
+            }
+            if (bz->eflag) {
+                le->arrow = true;
+                le->ax = (float)bz->ep.x - x0;
+                le->ay = y1 - (float)bz->ep.y;
+            }
+        }
+        /* label anchor: the middle of the middle segment */
+        int segs = (le->npts - 1) / 3;
+        bezier_at(le->pts + 6 * (segs / 2), segs % 2 ? 0.5f : 0.0f, &le->lx, &le->ly);
+    }
+    gvFreeLayout(gvc, g);
+    agclose(g);
+    free(edges);
+    if (oom) {
+        bs_layout_free(l);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    return l;
+}
+
+#endif

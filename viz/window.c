@@ -1,1 +1,1212 @@
-/* viz/window.c */
+/* viz/window.c: the live graph window (SDL2 + SDL2_ttf): draws Graphviz's layout itself (nodes,
+ * spline edges, labels, heatmaps), so values and highlights redraw without a new layout; pan, zoom,
+ * fit, click for details, stepper keys reported as events, a loss-curve panel, screenshots. */
+#include "viz_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef BS_HAVE_SDL
+
+/* ==== Without SDL2: every entry point says what to install ==== */
+
+bs_window *bs_window_open(char *err, size_t len)
+{
+    viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+    return NULL;
+}
+void bs_window_close(bs_window *w) { (void)w; }
+bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
+                           char *err, size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+}
+int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
+{
+    if (ev) {
+        ev->kind = BS_WEV_NONE;
+        ev->node = BS_NONE;
+    }
+    return 0;
+}
+void bs_window_redraw(bs_window *w) { (void)w; }
+void bs_window_select(bs_window *w, bs_id node) { (void)w; }
+void bs_window_fit(bs_window *w) { (void)w; }
+bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+}
+bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,
+                         size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+}
+int bs_window_layout_count(const bs_window *w) { return 0; }
+const char *bs_window_renderer(const bs_window *w) { return ""; }
+bool bs_window_available(char *why, size_t len)
+{
+    viz_fail(BS_ERR_UNSUPPORTED, why, len, BS_NO_SDL_MSG);
+    return false;
+}
+
+#else
+
+#include <SDL2/SDL.h>
+#include <SDL2/SDL_ttf.h>
+
+/* ==== Window state ==== */
+
+#define TOP_BAR 34          /* pixels: status line */
+#define BOTTOM_BAR 28       /* pixels: key hints and the gradient legend */
+#define PANEL_W 400         /* pixels: details panel on the right */
+#define PLOT_W 420
+#define PLOT_H 230
+#define QUEUE 32
+
+enum { F_REGULAR, F_BOLD, F_MONO, F_COUNT };
+
+typedef struct {
+    uint64_t key;           /* 0: empty */
+    SDL_Texture *tex;
+    int w, h;
+    uint32_t used;          /* frame it was last drawn in */
+} text_entry;
+
+typedef struct {
+    SDL_Vertex *v;
+    int n, cap;
+} batch;
+
+struct bs_window {
+    SDL_Window *win;
+    SDL_Renderer *ren;
+    char renderer_name[32];
+    TTF_Font *font[F_COUNT];
+    int font_px[F_COUNT];   /* size each font is set to now */
+
+    bs_view *view;
+    bs_layout *layout;
+    int layouts;            /* layouts computed since open */
+
+    float zoom;             /* pixels per point */
+    float cam_x, cam_y;     /* graph point at the top-left corner of the graph area */
+    bool user_moved;        /* pan/zoom by hand since the last fit: keep the camera on relayout */
+    bool dirty;
+
+    bs_id selected;         /* node shown in the details panel */
+    bool dragging, drag_moved;
+    int drag_x, drag_y;
+
+    double *plot;           /* loss curve, NULL when hidden */
+    int nplot;
+    char plot_title[64];
+
+    bs_window_event queue[QUEUE];
+    int qhead, qlen;
+
+    text_entry *texts;      /* text texture cache (open addressing) */
+    int ntexts, captexts;
+    uint32_t frame;
+
+    batch tri;              /* untextured triangles of the current pass */
+};
+
+static bool sdl_up;         /* SDL and TTF initialised by us */
+
+/* ==== Small helpers ==== */
+
+static SDL_Color col(bs_rgb c, uint8_t a)
+{
+    SDL_Color s = {c.r, c.g, c.b, a};
+    return s;
+}
+
+static void push_event(bs_window *w, bs_window_event_kind k, bs_id node)
+{
+    if (w->qlen == QUEUE)
+        return;
+    bs_window_event *e = &w->queue[(w->qhead + w->qlen++) % QUEUE];
+    e->kind = k;
+    e->node = node;
+}
+
+static void area(const bs_window *w, int *x, int *y, int *aw, int *ah)
+{
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    *x = 0;
+    *y = TOP_BAR;
+    *aw = W - (w->selected != BS_NONE ? PANEL_W : 0);
+    *ah = H - TOP_BAR - BOTTOM_BAR;
+    if (*aw < 50)
+        *aw = 50;
+    if (*ah < 50)
+        *ah = 50;
+}
+
+static void to_screen(const bs_window *w, float gx, float gy, float *sx, float *sy)
+{
+    *sx = (gx - w->cam_x) * w->zoom;
+    *sy = TOP_BAR + (gy - w->cam_y) * w->zoom;
+}
+
+static void to_graph(const bs_window *w, float sx, float sy, float *gx, float *gy)
+{
+    *gx = sx / w->zoom + w->cam_x;
+    *gy = (sy - TOP_BAR) / w->zoom + w->cam_y;
+}
+
+/* ==== Triangles ==== */
+
+static bool tri_reserve(batch *b, int k)
+{
+    if (b->n + k <= b->cap)
+        return true;
+    int cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + k)
+        cap *= 2;
+    SDL_Vertex *v = realloc(b->v, (size_t)cap * sizeof *v);
+    if (!v)
+        return false;
+    b->v = v;
+    b->cap = cap;
+    return true;
+}
+
+static void tri(batch *b, float x0, float y0, float x1, float y1, float x2, float y2, SDL_Color c)
+{
+    if (!tri_reserve(b, 3))
+        return;
+    SDL_Vertex *v = b->v + b->n;
+    v[0].position.x = x0, v[0].position.y = y0;
+    v[1].position.x = x1, v[1].position.y = y1;
+    v[2].position.x = x2, v[2].position.y = y2;
+    for (int i = 0; i < 3; i++) {
+        v[i].color = c;
+        v[i].tex_coord.x = v[i].tex_coord.y = 0;
+    }
+    b->n += 3;
+}
+
+static void quad(batch *b, float x0, float y0, float x1, float y1, SDL_Color c)
+{
+    tri(b, x0, y0, x1, y0, x1, y1, c);
+    tri(b, x0, y0, x1, y1, x0, y1, c);
+}
+
+static void flush(bs_window *w)
+{
+    if (w->tri.n)
+        SDL_RenderGeometry(w->ren, NULL, w->tri.v, w->tri.n, NULL, 0);
+    w->tri.n = 0;
+}
+
+/* a thick segment (a quad around it) */
+static void seg(batch *b, float x0, float y0, float x1, float y1, float width, SDL_Color c)
+{
+    float dx = x1 - x0, dy = y1 - y0, l = sqrtf(dx * dx + dy * dy);
+    if (l < 1e-4f)
+        return;
+    float nx = -dy / l * width / 2, ny = dx / l * width / 2;
+    /* extend a little along the direction so consecutive pieces overlap at joints */
+    float ex = dx / l * width * 0.35f, ey = dy / l * width * 0.35f;
+    x0 -= ex, y0 -= ey, x1 += ex, y1 += ey;
+    tri(b, x0 + nx, y0 + ny, x1 + nx, y1 + ny, x1 - nx, y1 - ny, c);
+    tri(b, x0 + nx, y0 + ny, x1 - nx, y1 - ny, x0 - nx, y0 - ny, c);
+}
+
+/* outline of a rounded rectangle (or ellipse when round) as points, clockwise */
+static int shape_points(float x, float y, float wd, float ht, float r, bool ellipse, float *p, int max)
+{
+    int n = 0;
+    if (ellipse) {
+        int k = max / 2 < 48 ? max / 2 : 48;
+        for (int i = 0; i < k; i++) {
+            float a = (float)i / (float)k * 2 * (float)M_PI;
+            p[n++] = x + wd / 2 * cosf(a);
+            p[n++] = y + ht / 2 * sinf(a);
+        }
+        return n / 2;
+    }
+    if (r > wd / 2)
+        r = wd / 2;
+    if (r > ht / 2)
+        r = ht / 2;
+    float cx[4] = {x + wd / 2 - r, x - wd / 2 + r, x - wd / 2 + r, x + wd / 2 - r};
+    float cy[4] = {y + ht / 2 - r, y + ht / 2 - r, y - ht / 2 + r, y - ht / 2 + r};
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i <= 6 && n + 2 <= max; i++) {
+            float a = ((float)c + (float)i / 6.0f) * (float)M_PI / 2;
+            p[n++] = cx[c] + r * cosf(a);
+            p[n++] = cy[c] + r * sinf(a);
+        }
+    return n / 2;
+}
+
+static void fill_shape(batch *b, float x, float y, const float *p, int n, SDL_Color c)
+{
+    for (int i = 0; i < n; i++) {
+        int j = (i + 1) % n;
+        tri(b, x, y, p[2 * i], p[2 * i + 1], p[2 * j], p[2 * j + 1], c);
+    }
+}
+
+static void stroke_shape(batch *b, const float *p, int n, float width, bool dashed, SDL_Color c)
+{
+    float run = 0;
+    for (int i = 0; i < n; i++) {
+        int j = (i + 1) % n;
+        float dx = p[2 * j] - p[2 * i], dy = p[2 * j + 1] - p[2 * i + 1];
+        float l = sqrtf(dx * dx + dy * dy);
+        if (dashed) {
+            /* dashes of 6 px on, 4 off along the outline */
+            float t = 0;
+            while (t < l) {
+                float phase = fmodf(run + t, 10.0f);
+                float step = phase < 6 ? 6 - phase : 10 - phase;
+                if (step > l - t)
+                    step = l - t;
+                if (phase < 6)
+                    seg(b, p[2 * i] + dx * t / l, p[2 * i + 1] + dy * t / l,
+                        p[2 * i] + dx * (t + step) / l, p[2 * i + 1] + dy * (t + step) / l, width, c);
+                t += step;
+            }
+            run += l;
+        } else
+            seg(b, p[2 * i], p[2 * i + 1], p[2 * j], p[2 * j + 1], width, c);
+    }
+}
+
+/* ==== Text ==== */
+
+static const char *font_file(int which)
+{
+    static const char *names[F_COUNT][3] = {
+        {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+         "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"},
+        {"/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+         "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"},
+        {"/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+         "/usr/share/fonts/TTF/DejaVuSansMono.ttf", "/usr/share/fonts/dejavu/DejaVuSansMono.ttf"},
+    };
+    const char *env = getenv("BACKSTEP_FONT");
+    if (env && *env && which != F_MONO)
+        return env;
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(names[which][i], "rb");
+        if (f) {
+            fclose(f);
+            return names[which][i];
+        }
+    }
+    /* any of the others will do */
+    for (int o = 0; o < F_COUNT; o++)
+        for (int i = 0; i < 3; i++) {
+            FILE *f = fopen(names[o][i], "rb");
+            if (f) {
+                fclose(f);
+                return names[o][i];
+            }
+        }
+    return NULL;
+}
+
+static void text_cache_clear(bs_window *w)
+{
+    for (int i = 0; i < w->captexts; i++)
+        if (w->texts[i].key && w->texts[i].tex)
+            SDL_DestroyTexture(w->texts[i].tex);
+    if (w->texts)
+        memset(w->texts, 0, (size_t)w->captexts * sizeof *w->texts);
+    w->ntexts = 0;
+}
+
+/* keep only what the last frames used once the table is half full */
+static void text_cache_trim(bs_window *w)
+{
+    if (w->ntexts * 2 < w->captexts)
+        return;
+    int cap = w->captexts;
+    text_entry *old = w->texts;
+    text_entry *t = calloc((size_t)cap, sizeof *t);
+    if (!t) {
+        text_cache_clear(w);
+        return;
+    }
+    w->texts = t;
+    w->ntexts = 0;
+    for (int i = 0; i < cap; i++) {
+        if (!old[i].key)
+            continue;
+        if (old[i].used + 2 < w->frame || w->ntexts * 4 >= cap) {
+            if (old[i].tex)
+                SDL_DestroyTexture(old[i].tex);
+            continue;
+        }
+        int j = (int)(old[i].key % (uint64_t)cap);
+        while (t[j].key)
+            j = (j + 1) % cap;
+        t[j] = old[i];
+        w->ntexts++;
+    }
+    free(old);
+}
+
+/* a cached texture of text in font `f` at px pixels; NULL when there is no font */
+static text_entry *text_tex(bs_window *w, int f, int px, SDL_Color c, const char *s)
+{
+    if (!w->font[f] || !*s || px < 4)
+        return NULL;
+    uint64_t k = viz_hash(VIZ_HASH0, s, strlen(s));
+    uint32_t meta[3] = {(uint32_t)f, (uint32_t)px, (uint32_t)c.r << 16 | (uint32_t)c.g << 8 | c.b};
+    k = viz_hash(k, meta, sizeof meta);
+    if (!k)
+        k = 1;
+    int j = (int)(k % (uint64_t)w->captexts);
+    while (w->texts[j].key && w->texts[j].key != k)
+        j = (j + 1) % w->captexts;
+    text_entry *e = &w->texts[j];
+    if (e->key == k) {
+        e->used = w->frame;
+        return e->tex ? e : NULL;
+    }
+    if (w->ntexts + 1 >= w->captexts * 3 / 4)
+        return NULL;   /* full until the next trim */
+    if (w->font_px[f] != px) {
+        TTF_SetFontSize(w->font[f], px);
+        w->font_px[f] = px;
+    }
+    SDL_Surface *surf = TTF_RenderUTF8_Blended(w->font[f], s, c);
+    e->key = k;
+    e->used = w->frame;
+    e->tex = NULL;
+    w->ntexts++;
+    if (!surf)
+        return NULL;
+    e->tex = SDL_CreateTextureFromSurface(w->ren, surf);
+    e->w = surf->w;
+    e->h = surf->h;
+    SDL_FreeSurface(surf);
+    return e->tex ? e : NULL;
+}
+
+/* draw text with its left edge at x (align 0), centre (1) or right edge (2), vertically centred
+ * on cy; shrinks it to fit max_w when max_w > 0. Returns the drawn width. */
+static float text_at(bs_window *w, int f, float pt_px, SDL_Color c, const char *s, float x, float cy,
+                     int align, float max_w)
+{
+    int px = (int)lroundf(pt_px);
+    text_entry *e = text_tex(w, f, px, c, s);
+    if (!e)
+        return 0;
+    float tw = (float)e->w, th = (float)e->h;
+    if (max_w > 0 && tw > max_w) {
+        th *= max_w / tw;
+        tw = max_w;
+    }
+    SDL_FRect dst = {align == 0 ? x : align == 1 ? x - tw / 2 : x - tw, cy - th / 2, tw, th};
+    SDL_RenderCopyF(w->ren, e->tex, NULL, &dst);
+    return tw;
+}
+
+/* ==== Drawing the graph ==== */
+
+static void draw_heat(batch *b, const bs_heat *h, float x, float y, float cell, bs_rgb frame)
+{
+    for (int i = 0; i < h->rows; i++)
+        for (int j = 0; j < h->cols; j++)
+            quad(b, x + (float)j * cell, y + (float)i * cell, x + (float)(j + 1) * cell,
+                 y + (float)(i + 1) * cell, col(viz_heat_color(h, h->v[i * h->cols + j]), 255));
+    float W = cell * (float)h->cols, H = cell * (float)h->rows;
+    SDL_Color fc = col(frame, 255);
+    seg(b, x, y, x + W, y, 1, fc);
+    seg(b, x, y + H, x + W, y + H, 1, fc);
+    seg(b, x, y, x, y + H, 1, fc);
+    seg(b, x + W, y, x + W, y + H, 1, fc);
+}
+
+static void draw_edges(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    const bs_view *v = w->view;
+    const bs_layout *l = w->layout;
+    float pts[2 * 128];
+    for (int k = 0; k < v->nedges && k < l->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        const bs_layout_edge *le = &l->edges[k];
+        SDL_Color c = col(e->color, 255);
+        float width = e->width * w->zoom;
+        width = width < 1.2f ? 1.2f : width > 8 ? 8 : width;
+        /* sample the Bézier pieces */
+        int n = 0;
+        for (int s = 0; s + 3 < le->npts && n + 2 * 13 <= (int)(sizeof pts / sizeof pts[0]); s += 3) {
+            const float *p = le->pts + 2 * s;
+            for (int i = s == 0 ? 0 : 1; i <= 12; i++) {
+                float tt = (float)i / 12, u = 1 - tt;
+                float a = u * u * u, bb = 3 * u * u * tt, cc = 3 * u * tt * tt, d = tt * tt * tt;
+                float gx = a * p[0] + bb * p[2] + cc * p[4] + d * p[6];
+                float gy = a * p[1] + bb * p[3] + cc * p[5] + d * p[7];
+                to_screen(w, gx, gy, &pts[n], &pts[n + 1]);
+                n += 2;
+            }
+        }
+        bool dashed = e->flags & BS_VEF_COPY;
+        float run = 0;
+        for (int i = 0; i + 3 < n; i += 2) {
+            float x0 = pts[i], y0 = pts[i + 1], x1 = pts[i + 2], y1 = pts[i + 3];
+            float sl = sqrtf((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0));
+            if (!dashed || fmodf(run, 12.0f) < 7.0f)
+                seg(&w->tri, x0, y0, x1, y1, width, c);
+            run += sl;
+        }
+        if (le->arrow && n >= 2) {
+            float ex = pts[n - 2], ey = pts[n - 1], ax, ay;
+            to_screen(w, le->ax, le->ay, &ax, &ay);
+            float dx = ax - ex, dy = ay - ey, dl = sqrtf(dx * dx + dy * dy);
+            if (dl > 0.5f) {
+                float hw = dl * 0.45f + width * 0.5f;
+                float nx = -dy / dl * hw, ny = dx / dl * hw;
+                if (dashed) {   /* an open arrowhead for copies */
+                    seg(&w->tri, ex + nx, ey + ny, ax, ay, width, c);
+                    seg(&w->tri, ex - nx, ey - ny, ax, ay, width, c);
+                } else
+                    tri(&w->tri, ex + nx, ey + ny, ax, ay, ex - nx, ey - ny, c);
+            }
+        }
+    }
+    (void)t;
+}
+
+static void node_rect(const bs_window *w, int k, float *x, float *y, float *wd, float *ht)
+{
+    const bs_layout_node *ln = &w->layout->nodes[k];
+    to_screen(w, ln->x, ln->y, x, y);
+    *wd = ln->w * w->zoom;
+    *ht = ln->h * w->zoom;
+}
+
+static void draw_node_shapes(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    const bs_view *v = w->view;
+    float p[2 * 100];
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    for (int k = 0; k < v->nnodes; k++) {
+        const bs_view_node *vn = &v->nodes[k];
+        float x, y, wd, ht;
+        node_rect(w, k, &x, &y, &wd, &ht);
+        if (x + wd < -20 || x - wd > W + 20 || y + ht < -20 || y - ht > H + 20)
+            continue;
+        bool ell = vn->kind == BS_VN_CONST;
+        float r = 7 * w->zoom;
+        /* highlight rings under the node: current step (orange glow), selected (violet) */
+        if (vn->flags & BS_VNF_CURRENT) {
+            int n = shape_points(x, y, wd + 14 * w->zoom + 6, ht + 14 * w->zoom + 6, r + 7 * w->zoom, ell, p, 100);
+            fill_shape(&w->tri, x, y, p, n, col(t->current_border, 90));
+        }
+        if (vn->id == w->selected) {
+            int n = shape_points(x, y, wd + 8 * w->zoom + 4, ht + 8 * w->zoom + 4, r + 4 * w->zoom, ell, p, 100);
+            stroke_shape(&w->tri, p, n, 3, false, col(t->selected_border, 255));
+        }
+        int n = shape_points(x, y, wd, ht, r, ell, p, 100);
+        fill_shape(&w->tri, x, y, p, n, col(vn->fill, 255));
+        float bw = (vn->flags & BS_VNF_CURRENT) ? 4.0f
+                   : (vn->kind == BS_VN_PARAM || (vn->flags & (BS_VNF_ROOT | BS_VNF_SELECTED))) ? 2.5f
+                                                                                                  : 1.5f;
+        bw *= w->zoom;
+        bw = bw < 1 ? 1 : bw > 6 ? 6 : bw;
+        stroke_shape(&w->tri, p, n, bw, (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD)) != 0,
+                     col(vn->border, 255));
+        /* heatmaps at the right, vertically centred */
+        if (vn->heat && !ell) {
+            float cell = viz_heat_cell(vn->heat) * w->zoom;
+            float hw = cell * (float)vn->heat->cols, hh = cell * (float)vn->heat->rows;
+            bool two = (vn->flags & BS_VNF_REQ_GRAD) != 0;
+            float right = x + wd / 2 - VIZ_PAD * w->zoom;
+            float gx = right - hw, vx = two ? gx - VIZ_HEAT_GAP * w->zoom - hw : gx;
+            bs_rgb frame = (vn->flags & BS_VNF_PENDING) ? t->pending_border : t->ink_muted;
+            draw_heat(&w->tri, vn->heat, vx, y - hh / 2, cell, frame);
+            if (two) {
+                if (vn->gheat)
+                    draw_heat(&w->tri, vn->gheat, gx, y - hh / 2, cell, t->grad_ink);
+                else   /* grad not known yet: an empty frame */
+                    draw_heat(&w->tri, &(bs_heat){vn->heat->rows, vn->heat->cols, 0, {0}}, gx,
+                              y - hh / 2, cell, t->pending_border);
+            }
+        }
+    }
+}
+
+static void draw_node_texts(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    const bs_view *v = w->view;
+    float fs = (float)t->font_size * w->zoom, sfs = (float)t->small_font_size * w->zoom;
+    if (fs < 5)
+        return;   /* too small to read: shapes only */
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    for (int k = 0; k < v->nnodes; k++) {
+        const bs_view_node *vn = &v->nodes[k];
+        float x, y, wd, ht;
+        node_rect(w, k, &x, &y, &wd, &ht);
+        if (x + wd < 0 || x - wd > W || y + ht < 0 || y - ht > H)
+            continue;
+        bool pending = vn->flags & BS_VNF_PENDING;
+        if (vn->kind == BS_VN_CONST) {
+            text_at(w, F_REGULAR, sfs, col(vn->ink, 255), vn->title, x, y, 1, wd - 4);
+            continue;
+        }
+        /* text column: left part of the box (heatmaps take the right part) */
+        float pad = VIZ_PAD * w->zoom;
+        float text_w = wd - 2 * pad;
+        if (vn->heat) {
+            float cell = viz_heat_cell(vn->heat) * w->zoom;
+            int maps = (vn->flags & BS_VNF_REQ_GRAD) ? 2 : 1;
+            text_w -= VIZ_HEAT_GAP * w->zoom * (float)maps + cell * (float)vn->heat->cols * (float)maps;
+        }
+        float left = x - wd / 2 + pad;
+        bool grad_line = (vn->flags & BS_VNF_REQ_GRAD) != 0;
+        int lines = 2 + (grad_line ? 1 : 0);
+        float block = fs * VIZ_LINE + (float)lines * sfs * VIZ_LINE;
+        float ty = y - block / 2 + fs * VIZ_LINE / 2;
+        float cx = vn->heat ? left : x;
+        int align = vn->heat ? 0 : 1;
+        text_at(w, F_BOLD, fs, col(vn->ink, 255), vn->title, cx, ty, align, text_w);
+        ty += fs * VIZ_LINE / 2 + sfs * VIZ_LINE / 2;
+        if (sfs < 5)
+            continue;
+        char line2[128];
+        snprintf(line2, sizeof line2, "%s%s%s", vn->shape, *vn->shape && *vn->tag ? "  " : "", vn->tag);
+        text_at(w, F_REGULAR, sfs, col(pending ? t->pending_ink : t->ink_muted, 255), line2, cx, ty,
+                align, text_w);
+        ty += sfs * VIZ_LINE;
+        text_at(w, F_REGULAR, sfs, col(pending ? t->pending_ink : t->value_ink, 255), vn->value, cx,
+                ty, align, text_w);
+        ty += sfs * VIZ_LINE;
+        if (grad_line && *vn->grad)
+            text_at(w, F_REGULAR, sfs, col(t->grad_ink, 255), vn->grad, cx, ty, align, text_w);
+    }
+}
+
+/* the stepper's labels on edges: a box at the middle of the curve */
+static void draw_edge_labels(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    const bs_view *v = w->view;
+    float sfs = (float)t->small_font_size * (w->zoom < 0.8f ? 0.8f : w->zoom > 1.6f ? 1.6f : w->zoom);
+    int px = (int)lroundf(sfs);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < v->nedges && k < w->layout->nedges; k++) {
+            const bs_view_edge *e = &v->edges[k];
+            if (!*e->label)
+                continue;
+            float x, y;
+            to_screen(w, w->layout->edges[k].lx, w->layout->edges[k].ly, &x, &y);
+            int tw = 0, th = 0;
+            if (w->font[F_BOLD]) {
+                if (w->font_px[F_BOLD] != px) {
+                    TTF_SetFontSize(w->font[F_BOLD], px);
+                    w->font_px[F_BOLD] = px;
+                }
+                TTF_SizeUTF8(w->font[F_BOLD], e->label, &tw, &th);
+            }
+            if (pass == 0) {
+                float p[2 * 40];
+                int n = shape_points(x, y, (float)tw + 12, (float)th + 6, 5, false, p, 40);
+                fill_shape(&w->tri, x, y, p, n, col(t->edge_label_fill, 240));
+                stroke_shape(&w->tri, p, n, 1.5f, false, col(t->edge_step, 255));
+            } else
+                text_at(w, F_BOLD, sfs, col(t->grad_ink, 255), e->label, x, y, 1, 0);
+        }
+        if (pass == 0)
+            flush(w);
+    }
+}
+
+/* ==== Panels ==== */
+
+static void panel_box(bs_window *w, float x, float y, float wd, float ht)
+{
+    const bs_theme *t = bs_theme_get();
+    quad(&w->tri, x, y, x + wd, y + ht, col(t->panel, 250));
+    seg(&w->tri, x, y, x + wd, y, 1, col(t->panel_border, 255));
+    seg(&w->tri, x, y + ht, x + wd, y + ht, 1, col(t->panel_border, 255));
+    seg(&w->tri, x, y, x, y + ht, 1, col(t->panel_border, 255));
+    seg(&w->tri, x + wd, y, x + wd, y + ht, 1, col(t->panel_border, 255));
+}
+
+static void draw_details(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    int k = w->selected == BS_NONE ? -1 : bs_view_find(w->view, w->selected);
+    if (k < 0)
+        return;
+    const bs_view_node *vn = &w->view->nodes[k];
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    float x = (float)(W - PANEL_W), y = TOP_BAR, ht = (float)(H - TOP_BAR - BOTTOM_BAR);
+    panel_box(w, x, y, PANEL_W, ht);
+    /* a colour chip of the node's kind, then the text */
+    quad(&w->tri, x + 12, y + 14, x + 28, y + 30, col(vn->fill, 255));
+    float heat_y = y;
+    flush(w);
+    text_at(w, F_BOLD, 18, col(t->ink, 255), vn->title, x + 36, y + 22, 0, PANEL_W - 48);
+    float ly = y + 50;
+    const char *s = vn->detail;
+    char line[256];
+    int lineno = 0;
+    while (*s && ly < y + ht - 12) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n >= sizeof line)
+            n = sizeof line - 1;
+        memcpy(line, s, n);
+        line[n] = 0;
+        s += n + (e ? 1 : 0);
+        if (lineno++ == 0)
+            continue;   /* the title line is drawn above */
+        bool head = !strcmp(line, "value") || !strcmp(line, "grad") || !strncmp(line, "grad ", 5);
+        SDL_Color c = col(head ? t->ink : !strncmp(line, "  ", 2) ? t->value_ink : t->ink_muted, 255);
+        text_at(w, head ? F_BOLD : F_MONO, 14, c, line, x + 14, ly, 0, PANEL_W - 28);
+        ly += 20;
+    }
+    heat_y = ly + 10;
+    /* bigger heatmaps of value and grad */
+    if (vn->heat && heat_y + 60 < y + ht) {
+        float cell = 150.0f / (float)(vn->heat->cols > vn->heat->rows ? vn->heat->cols : vn->heat->rows);
+        if (cell > 24)
+            cell = 24;
+        draw_heat(&w->tri, vn->heat, x + 14, heat_y + 20, cell, t->ink_muted);
+        if (vn->gheat)
+            draw_heat(&w->tri, vn->gheat, x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 20,
+                      cell, t->grad_ink);
+        flush(w);
+        text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "value", x + 14, heat_y + 8, 0, 0);
+        if (vn->gheat)
+            text_at(w, F_REGULAR, 13, col(t->grad_ink, 255), "grad",
+                    x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 8, 0, 0);
+    }
+}
+
+static void draw_plot(bs_window *w)
+{
+    if (!w->plot || w->nplot < 1)
+        return;
+    const bs_theme *t = bs_theme_get();
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    float x = 12, y = (float)(H - BOTTOM_BAR - PLOT_H - 12);
+    panel_box(w, x, y, PLOT_W, PLOT_H);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < w->nplot; i++)
+        if (isfinite(w->plot[i])) {
+            lo = w->plot[i] < lo ? w->plot[i] : lo;
+            hi = w->plot[i] > hi ? w->plot[i] : hi;
+        }
+    if (!(hi >= lo)) {
+        lo = 0;
+        hi = 1;
+    }
+    if (hi - lo < 1e-12) {
+        hi += 0.5;
+        lo -= 0.5;
+    }
+    float px0 = x + 56, px1 = x + PLOT_W - 14, py0 = y + 34, py1 = y + PLOT_H - 26;
+    for (int g = 0; g <= 4; g++) {
+        float gy = py0 + (py1 - py0) * (float)g / 4;
+        seg(&w->tri, px0, gy, px1, gy, 1, col(t->plot_grid, 255));
+    }
+    seg(&w->tri, px0, py0, px0, py1, 1.5f, col(t->ink_muted, 255));
+    seg(&w->tri, px0, py1, px1, py1, 1.5f, col(t->ink_muted, 255));
+    float prevx = 0, prevy = 0;
+    bool have = false;
+    for (int i = 0; i < w->nplot; i++) {
+        if (!isfinite(w->plot[i])) {
+            have = false;
+            continue;
+        }
+        float fx = px0 + (px1 - px0) * (w->nplot > 1 ? (float)i / (float)(w->nplot - 1) : 0.5f);
+        float fy = py1 - (py1 - py0) * (float)((w->plot[i] - lo) / (hi - lo));
+        if (have)
+            seg(&w->tri, prevx, prevy, fx, fy, 2.5f, col(t->plot_line, 255));
+        else if (w->nplot == 1)
+            quad(&w->tri, fx - 3, fy - 3, fx + 3, fy + 3, col(t->plot_line, 255));
+        prevx = fx, prevy = fy, have = true;
+    }
+    flush(w);
+    char buf[128], a[32], b[32];
+    snprintf(buf, sizeof buf, "%s   step %d: %s", w->plot_title, w->nplot,
+             viz_num(w->plot[w->nplot - 1], a, sizeof a));
+    text_at(w, F_BOLD, 14, col(t->ink, 255), buf, x + 12, y + 16, 0, PLOT_W - 24);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), viz_num(hi, a, sizeof a), px0 - 6, py0, 2, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), viz_num(lo, b, sizeof b), px0 - 6, py1, 2, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), "1", px0, py1 + 12, 1, 0);
+    snprintf(buf, sizeof buf, "%d", w->nplot);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, px1, py1 + 12, 1, 0);
+}
+
+static void draw_bars(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    quad(&w->tri, 0, 0, (float)W, TOP_BAR, col(t->panel, 255));
+    seg(&w->tri, 0, TOP_BAR, (float)W, TOP_BAR, 1, col(t->panel_border, 255));
+    quad(&w->tri, 0, (float)(H - BOTTOM_BAR), (float)W, (float)H, col(t->panel, 255));
+    seg(&w->tri, 0, (float)(H - BOTTOM_BAR), (float)W, (float)(H - BOTTOM_BAR), 1,
+        col(t->panel_border, 255));
+    /* gradient legend swatches, bottom right */
+    float lx = (float)W - 300, ly = (float)H - BOTTOM_BAR / 2.0f;
+    const double mags[3] = {bs_theme_get()->grad_vanish, 1, bs_theme_get()->grad_explode};
+    for (int i = 0; i < 3; i++)
+        quad(&w->tri, lx + 70 + (float)i * 76, ly - 4, lx + 92 + (float)i * 76, ly + 4,
+             col(bs_theme_grad_color(mags[i]), 255));
+    flush(w);
+
+    char buf[256], nm[64];
+    const bs_view *v = w->view;
+    if (v && v->nnodes) {
+        const char *root = "whole tape";
+        int rk = v->root == BS_NONE ? -1 : bs_view_find(v, v->root);
+        if (rk >= 0)
+            root = *v->nodes[rk].name ? v->nodes[rk].name : v->nodes[rk].title;
+        snprintf(nm, sizeof nm, "%s", root);
+        int cur = -1;
+        for (int k = 0; k < v->nnodes; k++)
+            if (v->nodes[k].flags & BS_VNF_CURRENT)
+                cur = k;
+        if (cur >= 0)
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
+                     v->nnodes, *v->nodes[cur].name ? v->nodes[cur].name : v->nodes[cur].title);
+        else
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s", nm, v->nnodes,
+                     v->stepping ? "  \xc2\xb7  stepping" : "");
+    } else
+        snprintf(buf, sizeof buf, "the graph is empty: type an expression in the REPL");
+    text_at(w, F_BOLD, 16, col(t->ink, 255), "backstep", 12, TOP_BAR / 2.0f, 0, 0);
+    text_at(w, F_REGULAR, 15, col(t->ink, 255), buf, 104, TOP_BAR / 2.0f, 0, (float)W - 120);
+    text_at(w, F_REGULAR, 13, col(t->ink_muted, 255),
+            "drag: pan   wheel: zoom   0: fit   click: details   n/space: next   b: back   f: finish",
+            12, ly, 0, (float)W - 330);
+    text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "|grad|", lx, ly, 0, 0);
+    char a[16], b[16];
+    snprintf(buf, sizeof buf, "\xe2\x89\xa4%s", viz_num(mags[0], a, sizeof a));
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 96, ly, 0, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), "1", lx + 172, ly, 0, 0);
+    snprintf(buf, sizeof buf, "\xe2\x89\xa5%s", viz_num(mags[2], b, sizeof b));
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 248, ly, 0, 0);
+}
+
+static void draw(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    w->frame++;
+    text_cache_trim(w);
+    SDL_SetRenderDrawColor(w->ren, t->background.r, t->background.g, t->background.b, 255);
+    SDL_RenderClear(w->ren);
+    if (w->view && w->layout && w->view->nnodes) {
+        draw_edges(w);
+        draw_node_shapes(w);
+        flush(w);
+        draw_node_texts(w);
+        draw_edge_labels(w);
+    }
+    draw_plot(w);
+    draw_details(w);
+    flush(w);
+    draw_bars(w);
+    flush(w);
+    w->dirty = false;
+}
+
+/* ==== Camera ==== */
+
+void bs_window_fit(bs_window *w)
+{
+    if (!w)
+        return;
+    w->user_moved = false;
+    w->dirty = true;
+    int ax, ay, aw, ah;
+    area(w, &ax, &ay, &aw, &ah);
+    if (!w->layout || w->layout->width <= 0 || w->layout->height <= 0) {
+        w->zoom = 1;
+        w->cam_x = w->cam_y = 0;
+        return;
+    }
+    float margin = 24;
+    float z = fminf(((float)aw - 2 * margin) / w->layout->width,
+                    ((float)ah - 2 * margin) / w->layout->height);
+    if (z > 2.0f)
+        z = 2.0f;   /* small graphs: large, readable on a projector, not absurd */
+    if (z < 0.02f)
+        z = 0.02f;
+    w->zoom = z;
+    /* centre */
+    w->cam_x = w->layout->width / 2 - ((float)aw / 2) / z;
+    w->cam_y = w->layout->height / 2 - ((float)ah / 2) / z;
+}
+
+static void zoom_at(bs_window *w, float factor, float sx, float sy)
+{
+    float gx, gy;
+    to_graph(w, sx, sy, &gx, &gy);
+    float z = w->zoom * factor;
+    if (z < 0.02f)
+        z = 0.02f;
+    if (z > 8)
+        z = 8;
+    w->zoom = z;
+    w->cam_x = gx - sx / z;
+    w->cam_y = gy - (sy - TOP_BAR) / z;
+    w->user_moved = true;
+    w->dirty = true;
+}
+
+static int hit(const bs_window *w, float sx, float sy)
+{
+    if (!w->view || !w->layout)
+        return -1;
+    float gx, gy;
+    to_graph(w, sx, sy, &gx, &gy);
+    for (int k = 0; k < w->layout->nnodes; k++) {
+        const bs_layout_node *n = &w->layout->nodes[k];
+        if (fabsf(gx - n->x) <= n->w / 2 && fabsf(gy - n->y) <= n->h / 2)
+            return k;
+    }
+    return -1;
+}
+
+/* ==== Public API ==== */
+
+bool bs_window_available(char *why, size_t len)
+{
+    if (why && len)
+        why[0] = 0;
+    return true;
+}
+
+bs_window *bs_window_open(char *err, size_t len)
+{
+    const char *drv = getenv("SDL_VIDEODRIVER");
+    if (!(drv && *drv) && !getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY")) {
+        viz_fail(BS_ERR_UNSUPPORTED, err, len, "no display (DISPLAY is not set): no graph window");
+        return NULL;
+    }
+    if (!sdl_up) {
+        SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");   /* Ctrl-C stays the REPL's */
+        SDL_SetHint(SDL_HINT_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR, "0");
+        if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+            viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s", SDL_GetError());
+            return NULL;
+        }
+        if (TTF_Init() != 0) {
+            viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: SDL_ttf: %s", TTF_GetError());
+            SDL_Quit();
+            return NULL;
+        }
+        sdl_up = true;
+    }
+    bs_window *w = calloc(1, sizeof *w);
+    if (!w) {
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    w->selected = BS_NONE;
+    w->zoom = 1;
+    w->captexts = 8192;
+    w->texts = calloc((size_t)w->captexts, sizeof *w->texts);
+    w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
+                              1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
+    if (!w->texts || !w->win) {
+        viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s",
+                 w->texts ? SDL_GetError() : "out of memory");
+        bs_window_close(w);
+        return NULL;
+    }
+    w->ren = SDL_CreateRenderer(w->win, -1, SDL_RENDERER_ACCELERATED);
+    if (!w->ren)
+        w->ren = SDL_CreateRenderer(w->win, -1, SDL_RENDERER_SOFTWARE);
+    if (!w->ren) {
+        viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s", SDL_GetError());
+        bs_window_close(w);
+        return NULL;
+    }
+    SDL_RendererInfo info;
+    if (SDL_GetRendererInfo(w->ren, &info) == 0)
+        snprintf(w->renderer_name, sizeof w->renderer_name, "%s", info.name);
+    SDL_SetRenderDrawBlendMode(w->ren, SDL_BLENDMODE_BLEND);
+    for (int f = 0; f < F_COUNT; f++) {
+        const char *path = font_file(f);
+        w->font[f] = path ? TTF_OpenFont(path, 14) : NULL;
+        w->font_px[f] = 14;
+        if (w->font[f])
+            TTF_SetFontHinting(w->font[f], TTF_HINTING_LIGHT);
+    }
+    w->dirty = true;
+    return w;
+}
+
+void bs_window_close(bs_window *w)
+{
+    if (!w)
+        return;
+    text_cache_clear(w);
+    free(w->texts);
+    for (int f = 0; f < F_COUNT; f++)
+        if (w->font[f])
+            TTF_CloseFont(w->font[f]);
+    if (w->ren)
+        SDL_DestroyRenderer(w->ren);
+    if (w->win)
+        SDL_DestroyWindow(w->win);
+    bs_view_free(w->view);
+    bs_layout_free(w->layout);
+    free(w->plot);
+    free(w->tri.v);
+    free(w);
+    if (sdl_up) {
+        TTF_Quit();
+        SDL_Quit();
+        sdl_up = false;
+    }
+}
+
+bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
+                           char *err, size_t len)
+{
+    if (!w)
+        return viz_fail(BS_ERR_ARG, err, len, "no window");
+    bs_view *v = bs_view_build(c, root, st, BS_VIEW_ALL, err, len);
+    if (!v)
+        return BS_ERR_NOMEM;
+    if (!w->layout || w->layout->structure != v->structure) {
+        bs_layout *l = bs_viz_layout(v, err, len);
+        if (!l) {
+            bs_view_free(v);
+            return BS_ERR_VALUE;
+        }
+        bs_layout_free(w->layout);
+        w->layout = l;
+        w->layouts++;
+        bs_view_free(w->view);
+        w->view = v;
+        if (w->selected != BS_NONE && bs_view_find(v, w->selected) < 0)
+            w->selected = BS_NONE;
+        if (!w->user_moved)
+            bs_window_fit(w);
+    } else {
+        bs_view_free(w->view);
+        w->view = v;
+    }
+    if (st && st->selected != BS_NONE && bs_view_find(v, st->selected) >= 0)
+        w->selected = st->selected;
+    w->dirty = true;
+    return BS_OK;
+}
+
+static void handle(bs_window *w, const SDL_Event *e)
+{
+    switch (e->type) {
+    case SDL_QUIT:
+        push_event(w, BS_WEV_CLOSE, BS_NONE);
+        break;
+    case SDL_WINDOWEVENT:
+        if (e->window.event == SDL_WINDOWEVENT_CLOSE)
+            push_event(w, BS_WEV_CLOSE, BS_NONE);
+        else if (e->window.event == SDL_WINDOWEVENT_SIZE_CHANGED) {
+            if (!w->user_moved)
+                bs_window_fit(w);
+            w->dirty = true;
+        } else
+            w->dirty = true;
+        break;
+    case SDL_KEYDOWN: {
+        SDL_Keycode k = e->key.keysym.sym;
+        int ax, ay, aw, ah;
+        area(w, &ax, &ay, &aw, &ah);
+        if (k == SDLK_n || k == SDLK_SPACE || k == SDLK_RETURN || k == SDLK_KP_ENTER)
+            push_event(w, BS_WEV_NEXT, BS_NONE);
+        else if (k == SDLK_b)
+            push_event(w, BS_WEV_BACK, BS_NONE);
+        else if (k == SDLK_f)
+            push_event(w, BS_WEV_FINISH, BS_NONE);
+        else if (k == SDLK_0 || k == SDLK_HOME || k == SDLK_KP_0)
+            bs_window_fit(w);
+        else if (k == SDLK_PLUS || k == SDLK_EQUALS || k == SDLK_KP_PLUS)
+            zoom_at(w, 1.25f, (float)aw / 2, TOP_BAR + (float)ah / 2);
+        else if (k == SDLK_MINUS || k == SDLK_KP_MINUS)
+            zoom_at(w, 0.8f, (float)aw / 2, TOP_BAR + (float)ah / 2);
+        else if (k == SDLK_LEFT || k == SDLK_RIGHT || k == SDLK_UP || k == SDLK_DOWN) {
+            float step = 80 / w->zoom;
+            w->cam_x += k == SDLK_LEFT ? -step : k == SDLK_RIGHT ? step : 0;
+            w->cam_y += k == SDLK_UP ? -step : k == SDLK_DOWN ? step : 0;
+            w->user_moved = true;
+            w->dirty = true;
+        } else if (k == SDLK_ESCAPE) {
+            w->selected = BS_NONE;
+            w->dirty = true;
+        }
+        break;
+    }
+    case SDL_MOUSEBUTTONDOWN:
+        if (e->button.button == SDL_BUTTON_LEFT) {
+            w->dragging = true;
+            w->drag_moved = false;
+            w->drag_x = e->button.x;
+            w->drag_y = e->button.y;
+        }
+        break;
+    case SDL_MOUSEMOTION:
+        if (w->dragging && (e->motion.state & SDL_BUTTON_LMASK)) {
+            if (abs(e->motion.x - w->drag_x) + abs(e->motion.y - w->drag_y) > 3)
+                w->drag_moved = true;
+            if (w->drag_moved) {
+                w->cam_x -= (float)e->motion.xrel / w->zoom;
+                w->cam_y -= (float)e->motion.yrel / w->zoom;
+                w->user_moved = true;
+                w->dirty = true;
+            }
+        }
+        break;
+    case SDL_MOUSEBUTTONUP:
+        if (e->button.button == SDL_BUTTON_LEFT && w->dragging) {
+            w->dragging = false;
+            int ax, ay, aw, ah;
+            area(w, &ax, &ay, &aw, &ah);
+            if (!w->drag_moved && e->button.x < aw && e->button.y >= TOP_BAR &&
+                e->button.y < ay + ah) {
+                int k = hit(w, (float)e->button.x, (float)e->button.y);
+                bs_id id = k >= 0 ? w->view->nodes[k].id : BS_NONE;
+                bool had = w->selected != BS_NONE;
+                w->selected = id;
+                if (had != (id != BS_NONE) && !w->user_moved)
+                    bs_window_fit(w);   /* the panel changed the graph area */
+                w->dirty = true;
+                if (id != BS_NONE)
+                    push_event(w, BS_WEV_CLICK, id);
+            }
+        }
+        break;
+    case SDL_MOUSEWHEEL: {
+        int mx, my;
+        SDL_GetMouseState(&mx, &my);
+        float f = e->wheel.y > 0 ? 1.15f : e->wheel.y < 0 ? 1 / 1.15f : 1;
+        if (f != 1)
+            zoom_at(w, f, (float)mx, (float)my);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
+{
+    if (ev) {
+        ev->kind = BS_WEV_NONE;
+        ev->node = BS_NONE;
+    }
+    if (!w)
+        return 0;
+    SDL_Event e;
+    if (w->qlen == 0 && timeout_ms > 0 && !w->dirty) {
+        if (SDL_WaitEventTimeout(&e, timeout_ms))
+            handle(w, &e);
+    }
+    while (SDL_PollEvent(&e))
+        handle(w, &e);
+    if (w->dirty)
+        bs_window_redraw(w);
+    if (w->qlen == 0)
+        return 0;
+    if (ev)
+        *ev = w->queue[w->qhead];
+    w->qhead = (w->qhead + 1) % QUEUE;
+    w->qlen--;
+    return 1;
+}
+
+void bs_window_redraw(bs_window *w)
+{
+    if (!w)
+        return;
+    draw(w);
+    SDL_RenderPresent(w->ren);
+}
+
+void bs_window_select(bs_window *w, bs_id node)
+{
+    if (!w)
+        return;
+    bool had = w->selected != BS_NONE;
+    w->selected = node;
+    if (had != (node != BS_NONE) && !w->user_moved)
+        bs_window_fit(w);
+    w->dirty = true;
+}
+
+bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+{
+    if (!w)
+        return viz_fail(BS_ERR_ARG, err, len, "no window is open (:graph opens it)");
+    /* let the window settle (a resize or expose pending), then draw and read before presenting */
+    SDL_Event e;
+    while (SDL_PollEvent(&e))
+        handle(w, &e);
+    draw(w);
+    int W, H;
+    SDL_GetRendererOutputSize(w->ren, &W, &H);
+    uint8_t *px = malloc((size_t)W * (size_t)H * 3);
+    if (!px)
+        return viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+    if (SDL_RenderReadPixels(w->ren, NULL, SDL_PIXELFORMAT_RGB24, px, W * 3) != 0) {
+        free(px);
+        SDL_RenderPresent(w->ren);
+        return viz_fail(BS_ERR_UNSUPPORTED, err, len, "cannot read the window: %s", SDL_GetError());
+    }
+    SDL_RenderPresent(w->ren);
+    bs_status st = bs_png_write(png, px, W, H, W * 3, err, len);
+    free(px);
+    return st;
+}
+
+bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,
+                         size_t len)
+{
+    if (!w)
+        return viz_fail(BS_ERR_ARG, err, len, "no window is open");
+    if (n <= 0) {
+        free(w->plot);
+        w->plot = NULL;
+        w->nplot = 0;
+        w->dirty = true;
+        return BS_OK;
+    }
+    double *p = malloc((size_t)n * sizeof *p);
+    if (!p)
+        return viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+    memcpy(p, y, (size_t)n * sizeof *p);
+    free(w->plot);
+    w->plot = p;
+    w->nplot = n;
+    snprintf(w->plot_title, sizeof w->plot_title, "%s", title && *title ? title : "loss");
+    w->dirty = true;
+    return BS_OK;
+}
+
+int bs_window_layout_count(const bs_window *w)
+{
+    return w ? w->layouts : 0;
+}
+
+const char *bs_window_renderer(const bs_window *w)
+{
+    return w ? w->renderer_name : "";
+}
+
+#endif

@@ -1,0 +1,69 @@
+/* core/core_int.h: core's internals shared by its files (the context, allocation, errors). */
+#ifndef BS_CORE_INT_H
+#define BS_CORE_INT_H
+
+#include <signal.h>
+#include <stdarg.h>
+
+#include "backstep.h"
+
+#define BS_CHUNK_BITS 12
+#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* nodes per chunk; chunks never move */
+#define BS_MAX_DIMVARS 64
+
+typedef struct {
+    char name[32];
+    int64_t value;
+} bs_dimvar;
+
+struct bs_opt {
+    bs_opt_conf conf;
+    int64_t step;                 /* steps taken (adam's t) */
+    int32_t cap;                  /* state arrays are indexed by node id */
+    double **m, **v;              /* (numel) per param: momentum / first and second moments */
+    struct bs_opt *next;
+};
+
+struct bs_ctx {
+    bs_node **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
+    int32_t nchunk, len;
+    char err[512];
+    bs_status code;
+    volatile sig_atomic_t interrupted;
+    uint64_t rng[4];
+    bool have_spare;
+    double spare;
+    bs_dtype dtype;
+    bool no_grad;
+    size_t bytes;                 /* values, grads */
+    size_t limit;                 /* refuse single tensors above this many bytes */
+    uint32_t pass;                /* backward pass counter (node->mark) */
+    bool in_pass;                 /* an iterator is live */
+    bs_dimvar dim[BS_MAX_DIMVARS];
+    int ndim;
+    struct bs_opt *opts;
+};
+
+static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
+{
+    return &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+}
+
+/* set the context's error; returns code */
+bs_status bs__err(bs_ctx *c, bs_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* data storage for n doubles (zeroed); inline when n == 1 (then `inl` is used) */
+double *bs__data_alloc(bs_ctx *c, int64_t n, double *inl);
+void bs__data_free(bs_ctx *c, double *p, int64_t n, double *inl);
+/* bytes check for a new tensor of n elements; BS_OK or NOMEM with PyTorch-like message */
+bs_status bs__check_size(bs_ctx *c, const bs_shape *s);
+void bs__round_tensor(bs_tensor *t);
+/* the bs_tensor views of a node's inputs */
+void bs__inputs(const bs_ctx *c, const bs_node *n, bs_tensor *in);
+/* saved bytes of node n as its op declares */
+size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n);
+/* internal backward with the option to ignore freed/version checks (gradcheck) */
+bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain,
+                           bool detail, bool check_state);
+
+#endif

@@ -1,0 +1,101 @@
+/* core/ops_int.h: internals shared by the op implementations (ops*.c): broadcast iteration,
+ * dim normalisation, error text helpers, and the declarations of every op's six functions. */
+#ifndef BS_OPS_INT_H
+#define BS_OPS_INT_H
+
+#include "backstep.h"
+
+#include <stdarg.h>
+
+/* ==== FLOP convention ====
+ * flops() counts forward floating-point operations: one per add, sub, mul, div, compare or
+ * max; OPS_FLOP_TR for each transcendental call (exp, log, sin, cos, tanh, pow, sqrt).
+ * matmul is 2*M*N*K per batch; reshape and transpose move data and count 0. */
+#define OPS_FLOP_TR 4.0
+
+/* ==== Errors ==== */
+/* printf into err (if err and errlen are non-zero); returns st for `return ops_fail(...)` */
+bs_status ops_fail(bs_status st, char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* "[2, 3]" (PyTorch's sizes list) into buf */
+char *ops_sizes_str(const bs_shape *s, char *buf, size_t len);
+/* "torch.Size([2, 3])" into buf */
+char *ops_torch_size_str(const bs_shape *s, char *buf, size_t len);
+/* PyTorch's scalar type name: Double, Float, Half, BFloat16, Long */
+const char *ops_torch_dtype(bs_dtype t);
+
+/* ==== Dims ==== */
+/* Python-style dim in [-ndim, ndim-1] (a 0-d tensor takes [-1, 0]) to 0..ndim-1 (0 for 0-d);
+ * otherwise BS_ERR_VALUE with PyTorch's "Dimension out of range" text. */
+bs_status ops_dim_norm(int dim, int ndim, int *out, char *err, size_t errlen);
+/* Split shape s around dim d: outer = prod(d[0..d-1]), len = d[d], inner = prod(d[d+1..]).
+ * A 0-d shape gives 1, 1, 1. */
+void ops_dim_split(const bs_shape *s, int d, int64_t *outer, int64_t *len, int64_t *inner);
+/* Binary broadcast of a and b into out, or BS_ERR_SHAPE with PyTorch's "The size of tensor a"
+ * text. */
+bs_status ops_broadcast(const bs_shape *a, const bs_shape *b, bs_shape *out, char *err,
+                        size_t errlen);
+
+/* ==== Broadcast iteration ====
+ * Walks the elements of an output shape (padded on the left to 4 dims) in row-major order,
+ * keeping for each of up to two inputs the flat offset of the element that broadcasts to it
+ * (stride 0 along a broadcast dim).
+ *
+ *   ops_iter it; ops_iter_init(&it, &out_shape, &a_shape, &b_shape);
+ *   for (int64_t o = 0; o < n; o++, ops_iter_next(&it)) use(a[it.off[0]], b[it.off[1]]);
+ */
+typedef struct {
+    int64_t d[BS_MAX_DIMS];                   /* output sizes, left-padded with 1 */
+    int64_t st[BS_MAX_INPUTS][BS_MAX_DIMS];   /* input strides in the output frame */
+    int64_t idx[BS_MAX_DIMS];                 /* current output index */
+    int64_t off[BS_MAX_INPUTS];               /* current input offsets */
+} ops_iter;
+
+/* b may be NULL (one input); an input's dims must broadcast to out */
+void ops_iter_init(ops_iter *it, const bs_shape *out, const bs_shape *a, const bs_shape *b);
+/* strides of `in` in the frame of `out` (left-padded to 4 dims, 0 where in broadcasts) */
+void ops_bcast_strides(const bs_shape *in, const bs_shape *out, int64_t st[BS_MAX_DIMS]);
+
+static inline void ops_iter_next(ops_iter *it)
+{
+    for (int k = BS_MAX_DIMS - 1; k >= 0; k--) {
+        it->idx[k]++;
+        it->off[0] += it->st[0][k];
+        it->off[1] += it->st[1][k];
+        if (it->idx[k] < it->d[k])
+            return;
+        it->off[0] -= it->st[0][k] * it->d[k];
+        it->off[1] -= it->st[1][k] * it->d[k];
+        it->idx[k] = 0;
+    }
+}
+
+/* ==== Small helpers ==== */
+static inline size_t ops_bytes(const bs_shape *s, size_t elem)
+{
+    return (size_t)bs_shape_numel(s) * elem;
+}
+static inline double ops_numel_d(const bs_shape *s)
+{
+    return (double)bs_shape_numel(s);
+}
+
+/* ==== Every op's functions (named from ops.def) ==== */
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help)                                   \
+    bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
+                              bs_shape *out, char *err, size_t errlen);                          \
+    bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
+                            size_t errlen);                                                      \
+    void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *g, int i, bs_tensor *din);                               \
+    void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *din, bs_tensor *dout);                                   \
+    double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a);           \
+    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem);
+#include "ops.def"
+#undef BS_OP
+
+#endif

@@ -1,0 +1,280 @@
+/* repl/ast.h: backstep's language front end: tokens, the AST, the parse API and its arena.
+ *
+ * What this module owns
+ *   lex.c turns source text (shared/LANGUAGE.md) into tokens; parse.c turns tokens into an AST of
+ *   statements and expressions. Neither depends on core/: the evaluator (eval.c) walks the AST.
+ *
+ * Who frees what
+ *   Every node, string and array of one parse lives in the bs_arena passed to bs_parse(). Nothing in
+ *   an AST is malloc'ed on its own: bs_arena_free() releases the whole tree at once. The AST points
+ *   into nothing else except `bs_ast.src`, which is the caller's source string (not copied): keep it
+ *   alive as long as you read source slices through `start`/`end` offsets.
+ *
+ * What an error means
+ *   The parser never prints, exits or aborts. On a syntax error bs_parse() fills a bs_parse_error
+ *   (status, 1-based line and column, a message without the position, e.g. "unexpected ')'") and
+ *   the caller formats it ("1:7: error: unexpected ')'"). Allocation failure is BS_PARSE_NOMEM.
+ *
+ * Positions
+ *   Lines are 1-based, counted from `line0` (the line number of the first line of src). Columns are
+ *   1-based and count BYTES from the start of the line (a tab is one column; for ASCII, bytes and
+ *   characters are the same). `start`/`end` are byte offsets into src, half-open [start, end).
+ *
+ * Grammar (Python's syntax and precedence, lowest first; see the rule above each parse function)
+ *   program   := stmt ((NEWLINE | ';') stmt)*          blank statements and '#' comments allowed
+ *   stmt      := ':' NAME rest-of-statement             a REPL command (only at statement start)
+ *              | 'with' 'no_grad' ['(' ')'] ':' simple (';' simple)*   the body runs to the end of
+ *                                                       the line: every ';'-separated statement after
+ *                                                       the colon is in the body (as in Python);
+ *                                                       the body must be on the same line
+ *              | NAME '=' expr | expr                   (simple statements)
+ *   expr      := sum                                    comparisons are rejected with an error
+ *   sum       := term (('+' | '-') term)*               left-assoc
+ *   term      := factor (('*' | '/' | '@') factor)*     left-assoc
+ *   factor    := ('-' | '+') factor | power             so -2**2 is -(2**2)
+ *   power     := primary ['**' factor]                  right-assoc; 2**-1 is 2**(-1)
+ *   primary   := atom ('.' NAME | '(' args ')')*        x[i] is rejected: "indexing is not supported"
+ *   atom      := NUMBER | STRING | NAME | True | False | None
+ *              | '(' expr ')' | '(' ')' | '(' expr ',' [expr (',' expr)* [',']] ')'   tuples
+ *              | '[' [expr (',' expr)* [',']] ']'       lists (nested for tensor data)
+ *   args      := [arg (',' arg)* [',']]   arg := expr | NAME '=' expr   (no positional after keyword)
+ *   Inside (), [] newlines and comments are ignored, so a statement may span lines there; a '\' at
+ *   the end of a line also joins it with the next.
+ *
+ * Commands
+ *   `:name args`: the command ends at the end of the line or at a ';' outside quotes; a '#' that
+ *   starts a word (outside quotes) starts a comment. `args` is the raw text between the name and that
+ *   end, trimmed, quotes kept; `argv` is the same text split into words at blanks, where '...' or
+ *   "..." groups a word and the quotes are removed ("\"" and "\\" escape inside double quotes).
+ */
+#ifndef BS_AST_H
+#define BS_AST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ==== Arena ==== */
+
+/* A bump allocator: a chain of blocks. A zeroed bs_arena (BS_ARENA_INIT) is empty and ready. */
+typedef struct bs_arena_block bs_arena_block;
+typedef struct {
+    bs_arena_block *head;   /* newest block first */
+    size_t total;           /* bytes handed out so far (for curiosity and tests) */
+} bs_arena;
+#define BS_ARENA_INIT {0}
+
+/* n zeroed bytes aligned for any type; NULL if out of memory. */
+void *bs_arena_alloc(bs_arena *a, size_t n);
+/* A NUL-terminated copy of s[0..n) in the arena; NULL if out of memory. */
+char *bs_arena_strndup(bs_arena *a, const char *s, size_t n);
+/* Release every block. The arena is empty afterwards and may be used again. */
+void bs_arena_free(bs_arena *a);
+
+/* ==== Tokens ==== */
+
+typedef enum {
+    BS_TOK_EOF,
+    BS_TOK_NEWLINE,     /* end of a logical line (never produced inside brackets) */
+    BS_TOK_NAME,        /* identifiers, including keywords, True, False, None */
+    BS_TOK_NUMBER,      /* 2, 2.0, .5, 1e-3 (see bs_token.is_int) */
+    BS_TOK_STRING,      /* '...' or "..." on one line; the parser decodes escapes */
+    BS_TOK_LPAREN, BS_TOK_RPAREN, BS_TOK_LBRACKET, BS_TOK_RBRACKET, BS_TOK_LBRACE, BS_TOK_RBRACE,
+    BS_TOK_COMMA, BS_TOK_DOT, BS_TOK_COLON, BS_TOK_SEMI, BS_TOK_ASSIGN,
+    BS_TOK_PLUS, BS_TOK_MINUS, BS_TOK_STAR, BS_TOK_SLASH, BS_TOK_POW, BS_TOK_AT,
+    /* recognised only so the parser can say they are not in the language */
+    BS_TOK_CMP,         /* == != < > <= >= */
+    BS_TOK_AUGASSIGN,   /* += -= *= /= **= @= //= %= */
+    BS_TOK_BADOP,       /* // % & | ^ ~ << >> := -> ! */
+    BS_TOK_ERROR        /* a lexical error: the message is in bs_lexer.err */
+} bs_tok_kind;
+
+typedef struct {
+    bs_tok_kind kind;
+    int start, end;     /* byte offsets into src: [start, end) */
+    int line, col;      /* 1-based, col in bytes */
+    /* BS_TOK_NUMBER only */
+    double num;         /* the value (also for integers) */
+    int64_t inum;       /* the value of an integer literal */
+    bool is_int;        /* true for "2", false for "2.0", ".5", "1e-3" */
+} bs_token;
+
+/* The lexer: pull tokens one at a time. All fields are readable; none needs freeing. */
+typedef struct {
+    const char *src;
+    int pos;            /* next byte to read */
+    int line;           /* line of src[pos] (line0-based numbering) */
+    int line_start;     /* offset of the first byte of that line */
+    int depth;          /* open (), [], {}: NEWLINE is not produced while depth > 0 */
+    char err[160];      /* message of the last BS_TOK_ERROR */
+} bs_lexer;
+
+void bs_lex_init(bs_lexer *lx, const char *src, int line0);
+/* The next token. Skips blanks, comments and '\'-newline joins. After an error token the lexer has
+ * moved past the bad input, so lexing may go on (the parser stops at the first error). */
+bs_token bs_lex_next(bs_lexer *lx);
+/* A printable name for a token kind ("')'", "a name", "end of line") for messages. */
+const char *bs_tok_kind_name(bs_tok_kind k);
+
+/* ==== Expressions ==== */
+
+typedef enum {
+    BS_EX_NUM,      /* num */
+    BS_EX_STR,      /* str */
+    BS_EX_NAME,     /* name */
+    BS_EX_BOOL,     /* boolean: True / False */
+    BS_EX_NONE,     /* None */
+    BS_EX_LIST,     /* list: [a, b] */
+    BS_EX_TUPLE,    /* list: (a, b), (a,), () */
+    BS_EX_CALL,     /* call: f(a, k=v), x.method(...) (then call.fn is a BS_EX_ATTR) */
+    BS_EX_ATTR,     /* attr: x.grad */
+    BS_EX_UNARY,    /* unary: -x, +x */
+    BS_EX_BINARY    /* bin: a + b */
+} bs_expr_kind;
+
+typedef enum { BS_UN_NEG, BS_UN_POS } bs_unop;
+typedef enum { BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BIN_MATMUL } bs_binop;
+
+typedef struct bs_expr bs_expr;
+
+/* One call argument. */
+typedef struct {
+    const char *name;   /* keyword name ("dim"), or NULL for a positional argument */
+    bs_expr *value;
+    int line, col;      /* of the keyword name, or of the value when positional */
+    int start, end;     /* source span of the whole argument ("dim=-1"), parentheses included */
+} bs_arg;
+
+struct bs_expr {
+    bs_expr_kind kind;
+    int line, col;      /* first character of the expression (an opening '(' if the expression
+                           starts with a parenthesised operand, as in (a + b) * c) */
+    int start, end;     /* source text [start, end) in src. A parenthesised expression's own
+                           parentheses are not part of its span (as in Python's ast): for
+                           x = (a + b) the value's text is "a + b". */
+    int op_line, op_col; /* BINARY, UNARY: the operator; ATTR: the '.'; CALL: the '(';
+                            other kinds: same as line, col */
+    bool paren;         /* it was written inside its own parentheses: (a + b) */
+    union {
+        struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
+        struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */
+        const char *name;                           /* NAME, NUL-terminated */
+        bool boolean;                               /* BOOL */
+        struct { bs_expr **items; int n; } list;    /* LIST and TUPLE */
+        struct { bs_expr *fn; bs_arg *args; int nargs; } call;
+        struct { bs_expr *obj; const char *name; int name_line, name_col; } attr;
+        struct { bs_unop op; bs_expr *operand; } unary;
+        struct { bs_binop op; bs_expr *lhs, *rhs; } bin;
+    };
+};
+
+/* The keyword argument `name` of a call, or NULL. */
+const bs_arg *bs_call_kwarg(const bs_expr *call, const char *name);
+/* Number of positional arguments of a call (they come first). */
+int bs_call_npos(const bs_expr *call);
+/* "+", "-", "*", "/", "**", "@" */
+const char *bs_binop_symbol(bs_binop op);
+
+/* ==== Statements ==== */
+
+typedef enum {
+    BS_ST_EXPR,     /* expr: a bare expression (print its value) */
+    BS_ST_ASSIGN,   /* assign: name = value */
+    BS_ST_WITH,     /* with: with no_grad: body... */
+    BS_ST_COMMAND   /* cmd: :name args */
+} bs_stmt_kind;
+
+typedef struct {
+    const char *text;   /* the word, quotes removed, NUL-terminated */
+    int line, col;      /* where the word starts (its opening quote if quoted) */
+    int start, end;     /* raw source span of the word, quotes included */
+} bs_word;
+
+typedef struct bs_stmt bs_stmt;
+struct bs_stmt {
+    bs_stmt_kind kind;
+    int line, col;      /* first character of the statement */
+    int start, end;     /* source text of the whole statement, without the ';' or comment after it */
+    union {
+        bs_expr *expr;                              /* EXPR */
+        struct {
+            const char *name;                       /* target name */
+            bs_expr *value;                         /* right-hand side; its label text is
+                                                       bs_ast_text(a, src, value->start, value->end) */
+            int op_line, op_col;                    /* the '=' */
+        } assign;
+        struct {
+            const char *ctx;                        /* "no_grad" (the only context manager) */
+            bs_stmt **body;                         /* n >= 1 simple statements (EXPR or ASSIGN) */
+            int n;
+        } with;
+        struct {
+            const char *name;                       /* "step" for ":step L"; NUL-terminated */
+            const char *args;                       /* raw argument text, trimmed, "" if none */
+            int args_line, args_col;                /* where args start (just after the name if "") */
+            int args_start, args_end;               /* span of args in src */
+            bs_word *argv;                          /* args split into words */
+            int argc;
+        } cmd;
+    };
+};
+
+/* A parsed program: statements in source order. */
+typedef struct {
+    const char *src;    /* the caller's source text (not copied) */
+    int line0;          /* line number of src's first line */
+    bs_stmt **stmts;
+    int n;
+} bs_ast;
+
+/* ==== Parsing ==== */
+
+typedef enum {
+    BS_PARSE_OK = 0,
+    BS_PARSE_ERROR,     /* a syntax or lexical error: line, col, msg say where and what */
+    BS_PARSE_NOMEM      /* the arena could not grow */
+} bs_parse_status;
+
+typedef struct {
+    bs_parse_status status;
+    int line, col;      /* 1-based position of the error (col in bytes) */
+    int offset;         /* byte offset of the error in src */
+    char msg[256];      /* "unexpected ')'", without the position */
+} bs_parse_error;
+
+/* Parse a whole program (any number of lines). `line0` is the line number of src's first line.
+ * Returns the AST allocated in `a` (never NULL unless out of memory). On an error e->status is
+ * nonzero and the returned AST holds the statements that parsed completely before the error
+ * (a caller that wants all-or-nothing ignores them when e->status != BS_PARSE_OK).
+ * `e` may be NULL. */
+bs_ast *bs_parse(const char *src, int line0, bs_arena *a, bs_parse_error *e);
+
+/* Parse src as exactly one expression (blank lines and comments allowed around it); NULL on error.
+ * For lesson checks and bs_session_number(). */
+bs_expr *bs_parse_expr(const char *src, int line0, bs_arena *a, bs_parse_error *e);
+
+/* Does src stop in the middle of a statement: inside open brackets, after a trailing binary
+ * operator ('+' '-' '*' '/' '**' '@'), a trailing ',' or a trailing '\'? Then the REPL shows a
+ * continuation prompt, appends the next line (with a '\n') and asks again. Comments count as
+ * blank. Input with a lexical error or unbalanced closers is "complete" (bs_parse reports it). */
+bool bs_lang_incomplete(const char *src);
+
+/* ==== Source text and debugging ==== */
+
+/* A NUL-terminated copy of src[start, end) in the arena, tidied for a label: comments are dropped
+ * and each run of blanks that contains a newline (or a '\' join) becomes one space. Text on one
+ * line is copied as typed: "w11 * x1 + w12 * x2 + b1". NULL if out of memory. */
+char *bs_ast_text(bs_arena *a, const char *src, int start, int end);
+
+/* S-expression dumps for tests and debugging, snprintf-style: write at most len bytes (NUL
+ * included) into buf and return the length the full dump needs.
+ *   numbers 2 / 2.0 (an int literal prints without '.', a float always with '.' or 'e'),
+ *   strings "a\"b", names x, True False None, lists [1 2], tuples (tuple 1 2),
+ *   calls (call f a dim=(- 1)), attributes (. x T), unary (- x), binary (+ a b) (** a b) (@ a b),
+ *   statements (= name expr), expr, (with no_grad stmt...), (:name "word" ...);
+ *   bs_ast_dump puts one statement per line, separated by '\n'. */
+int bs_expr_dump(const bs_expr *e, char *buf, size_t len);
+int bs_stmt_dump(const bs_stmt *s, char *buf, size_t len);
+int bs_ast_dump(const bs_ast *ast, char *buf, size_t len);
+
+#endif

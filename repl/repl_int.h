@@ -1,0 +1,156 @@
+/* repl/repl_int.h: the REPL's internals shared by eval.c, builtins.c, commands.c, print.c,
+ * stepper.c and run.c: values, the name table, the session. */
+#ifndef BS_REPL_INT_H
+#define BS_REPL_INT_H
+
+#include <signal.h>
+#include <stdarg.h>
+
+#include "ast.h"
+#include "backstep.h"
+#include "repl.h"
+#include "viz.h"
+
+/* ==== Values ====
+ * What an expression evaluates to. Values live for one statement (their arrays are in the
+ * statement's arena); a value becomes a tape node only when it has to (an operand, an assignment). */
+typedef enum {
+    BS_V_VOID,    /* a call made for its effect (backward(), step()): prints nothing */
+    BS_V_NONE,    /* None (x.grad before backward) */
+    BS_V_NUM,     /* a Python number; sym >= 0 when it came from a size variable */
+    BS_V_BOOL,
+    BS_V_STR,
+    BS_V_NODE,    /* a tensor on the tape */
+    BS_V_TMP,     /* a tensor not on the tape (x.grad): data in the arena */
+    BS_V_LIST,    /* [a, b] */
+    BS_V_TUPLE,   /* (a, b) */
+    BS_V_SHAPE,   /* x.shape */
+    BS_V_OPT,     /* an optimizer */
+    BS_V_DIM,     /* dim(4), before it is bound to a name */
+    BS_V_GRADFN   /* x.grad_fn */
+} bs_vkind;
+
+typedef struct bs_value bs_value;
+struct bs_value {
+    bs_vkind k;
+    double num;           /* NUM */
+    bool is_int;          /* NUM: an integer literal (or from one) */
+    int sym;              /* NUM: size variable index or -1 */
+    bool b;               /* BOOL */
+    const char *str;      /* STR, GRADFN */
+    bs_id id;             /* NODE */
+    bs_tensor tmp;        /* TMP */
+    bs_value *items;      /* LIST, TUPLE */
+    int n;
+    bs_shape shape;       /* SHAPE */
+    bs_opt *opt;          /* OPT */
+};
+
+/* ==== Names ==== */
+typedef enum { BS_NAME_NODE, BS_NAME_DIM, BS_NAME_OPT, BS_NAME_NONE } bs_name_kind;
+typedef struct {
+    char *name;           /* NULL: empty slot */
+    bs_name_kind kind;
+    bs_id id;             /* NODE */
+    int dim;              /* DIM: size variable index */
+    bs_opt *opt;          /* OPT */
+    int order;            /* definition order, for :vars */
+} bs_name;
+
+typedef struct bs_stepper bs_stepper;
+typedef struct bs_viz_state bs_viz_state;
+
+struct bs_session {
+    bs_ctx *ctx;
+    bs_session_opts o;
+    FILE *out, *err;
+    bs_name *names;       /* open addressing, cap a power of two */
+    int cap, count, order;
+    bs_id last_scalar;    /* the last assigned scalar that requires grad (default for :step) */
+    bs_id last_assigned;
+    bs_arena arena;       /* per statement */
+    const char *src;      /* source being evaluated */
+    bs_error *e;          /* where errors go */
+    bs_error ebuf;
+    char **hist;          /* statements that ran, for :save and :history */
+    int nhist, caphist;
+    bs_stepper *step;     /* the active stepper (stepper.c), or NULL */
+    bs_viz_state *viz;    /* the window and view state (commands.c), or NULL */
+    volatile sig_atomic_t interrupted;
+    bool quit;
+};
+
+/* ==== Errors ==== */
+/* record an error at line:col (1-based); returns -1 */
+int bs_fail(bs_session *s, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int bs_fail_core(bs_session *s, int line, int col, const char *what);
+
+void bs_session_reset(bs_session *s);
+/* print node id in full (:show, window clicks) */
+void bs_show_node(bs_session *s, FILE *f, bs_id id);
+/* the node a command argument names (a name, or the default root when arg is NULL) */
+int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
+
+/* ==== Names ==== */
+bs_name *bs_name_find(bs_session *s, const char *name);
+bs_name *bs_name_bind(bs_session *s, const char *name);  /* finds or creates */
+/* iterate in definition order: fills up to max pointers, returns count */
+int bs_names_sorted(bs_session *s, bs_name **out, int max);
+
+/* ==== Evaluation ==== */
+int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out);
+/* the value as a tape node (numbers become constants); e gives the position and label text */
+int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out);
+/* the value as a plain tensor (for seeds): data in the arena */
+int bs_to_tensor(bs_session *s, bs_value *v, const bs_expr *e, bs_tensor *out);
+char *bs_expr_text(bs_session *s, const bs_expr *e);
+/* look up `name` as a tensor: -1 with an error if it is not one */
+int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *out);
+
+/* builtins.c: functions, methods, attributes */
+int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_value *out);
+int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
+/* completion sources */
+void bs_builtins_each(void (*fn)(void *ud, const char *name, bool is_func), void *ud);
+const char *const *bs_tensor_attrs(void);   /* NULL-terminated: attributes and methods */
+bool bs_is_builtin(const char *name);
+/* :help NAME for a builtin function that is not an op: its usage line, or NULL */
+const char *bs_builtin_help(const char *name);
+
+/* print.c */
+void bs_print_value(bs_session *s, FILE *f, const bs_value *v);
+void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int prec);
+/* compact one-line preview: "0.4629" or "(2, 3) [0.1, 0.2, ...]" */
+char *bs_preview(const bs_tensor *t, int prec, char *buf, size_t len);
+void bs_fmt_num(char *buf, size_t len, double v, int prec, bool is_int);
+
+/* commands.c */
+int bs_run_command(bs_session *s, const bs_stmt *st);
+const char *const *bs_command_names(void);  /* NULL-terminated, without ':' */
+void bs_viz_refresh(bs_session *s);          /* redraw the window after a statement */
+void bs_viz_free(bs_session *s);
+bs_window *bs_session_window(bs_session *s); /* the open window or NULL */
+
+/* stepper.c */
+int bs_cmd_step(bs_session *s, const bs_stmt *st);
+int bs_cmd_next(bs_session *s, const bs_stmt *st);
+int bs_cmd_back(bs_session *s, const bs_stmt *st);
+int bs_cmd_finish(bs_session *s, const bs_stmt *st);
+int bs_cmd_abort(bs_session *s, const bs_stmt *st);
+int bs_cmd_jvp(bs_session *s, const bs_stmt *st);
+int bs_cmd_explain(bs_session *s, const bs_stmt *st);
+void bs_stepper_free(bs_session *s);
+/* for the window and exports: the current stepping state (NULL when not stepping) */
+const bs_view_state *bs_stepper_view(bs_session *s);
+/* window keys n / b / f */
+void bs_stepper_key(bs_session *s, bs_window_event_kind k);
+/* :export DIR --steps: one frame per step of a pass from root */
+int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, bs_id root,
+                             const char *ext);
+
+/* run.c */
+int bs_cmd_run(bs_session *s, const bs_stmt *st);
+int bs_cmd_train(bs_session *s, const bs_stmt *st);
+
+#endif

@@ -1,0 +1,58 @@
+/* viz/viz_int.h: what viz's own files share and nothing else needs: the view's string arena,
+ * text metrics for layout sizes, number formatting, the structure hash, the "not built" messages. */
+#ifndef BS_VIZ_INT_H
+#define BS_VIZ_INT_H
+
+#include <stdarg.h>
+
+#include "viz.h"
+
+/* ==== Messages ==== */
+#define BS_NO_GRAPHVIZ_MSG "this build has no Graphviz (install libgraphviz-dev and rebuild)"
+#define BS_NO_SDL_MSG "this build has no SDL2 window (install libsdl2-dev and libsdl2-ttf-dev and rebuild)"
+
+/* printf into err (may be NULL); returns st so callers can `return viz_fail(...)` */
+bs_status viz_fail(bs_status st, char *err, size_t len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* ==== The view's memory: strings and heatmaps live in blocks freed with the view ==== */
+struct bs_view_mem {
+    struct bs_view_mem *next;
+    size_t used, cap;
+    char buf[];
+};
+char *viz_strdup(bs_view *v, const char *s);        /* NULL on out of memory */
+char *viz_strfmt(bs_view *v, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void *viz_alloc(bs_view *v, size_t n);              /* zeroed, 16-byte aligned */
+
+/* ==== Text and numbers ==== */
+/* Estimated width of UTF-8 text in DejaVu Sans at `size` points (layout sizes; the window
+ * measures the real glyphs and shrinks text that would not fit). */
+float viz_text_width(const char *s, float size);
+/* A number with 4 significant digits the way the graph shows it: 0.75, -1.589, 1e-05, nan. */
+char *viz_num(double v, char *buf, size_t len);
+
+/* Layout constants, points */
+#define VIZ_PAD 8.0f           /* inner padding of a node */
+#define VIZ_LINE 1.3f          /* line height as a multiple of the font size */
+#define VIZ_HEAT_GAP 6.0f      /* between text and heatmap, and between the two heatmaps */
+/* size of a node's heatmap in points: cell side for its grid */
+float viz_heat_cell(const bs_heat *h);
+void viz_heat_grid(const bs_shape *s, int *rows, int *cols);
+
+/* ==== Colours ==== */
+bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t);       /* a + (b - a) t, t in [0, 1] */
+bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
+
+/* ==== Hashing ==== */
+uint64_t viz_hash(uint64_t h, const void *p, size_t n); /* FNV-1a, start with VIZ_HASH0 */
+#define VIZ_HASH0 1469598103934665603ull
+
+#endif
