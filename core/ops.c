@@ -145,9 +145,7 @@ void ops_bcast_strides(const bs_shape *in, const bs_shape *out, int64_t st[BS_MA
 {
     int64_t s = 1;
     for (int k = BS_MAX_DIMS - 1; k >= 0; k--) {
-        int ko = out->ndim - BS_MAX_DIMS + k; /* dim in out */
-        int ki = in->ndim - BS_MAX_DIMS + k;  /* dim in in */
-        (void)ko;
+        int ki = in->ndim - BS_MAX_DIMS + k; /* the dim of `in` aligned with padded dim k */
         if (ki < 0) {
             st[k] = 0;
             continue;

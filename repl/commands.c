@@ -323,8 +323,8 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
                 bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), b,
                 n->freed ? "  (freed)" : "");
     }
-    fprintf(f, "activation memory saved for backward: %zu bytes; all values on the tape: %zu bytes\n",
-            total, values);
+    fprintf(f, "activation memory saved for backward: %zu bytes; all values on the tape: %zu bytes "
+               "in %d nodes\n", total, values, (int)len);
     return 0;
 }
 

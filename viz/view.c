@@ -409,7 +409,8 @@ char *viz_num(double v, char *buf, size_t len)
     return buf;
 }
 
-/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes */
+/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes (3 significant
+   digits per element; a scalar gets viz_num's 4) */
 static void preview(const bs_tensor *t, char *buf, size_t max)
 {
     int64_t n = bs_tensor_numel(t);
@@ -421,7 +422,10 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
     size_t used = 0;
     buf[used++] = '[';
     for (int64_t i = 0; i < n; i++) {
-        viz_num(t->data[i], num, sizeof num);
+        if (isfinite(t->data[i]) && t->data[i] != 0)
+            snprintf(num, sizeof num, "%.3g", t->data[i]);
+        else
+            viz_num(t->data[i], num, sizeof num);
         size_t k = strlen(num);
         if (used + k + 6 > max || i == 4) {
             memcpy(buf + used, "\xe2\x80\xa6", 3);   /* … */
@@ -441,7 +445,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
 
 /* the widest value preview we reserve room for, per kind of node */
 #define VIZ_SCALAR_RESERVE "-0.0000e-00"
-#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, …]"
+#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, -0.0…]"
 
 /* ==== Heatmaps ==== */
 
@@ -717,10 +721,10 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             bs_shape_str(&nd->value.shape, shape, sizeof shape);
         else
             shape[0] = 0;
-        preview(&nd->value, val, 40);
+        preview(&nd->value, val, 26);
         grad[0] = 0;
         if (show_grad) {
-            preview(&nd->grad, grad + 5, 40);
+            preview(&nd->grad, grad + 5, 26);
             memcpy(grad, "grad ", 5);
         }
         const char *tag = "";
@@ -789,7 +793,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             char line2[128];
             snprintf(line2, sizeof line2, "%s%s%s", shape, *shape ? "  " : "",
                      vn->kind == BS_VN_OP ? "freed" : vn->kind == BS_VN_PARAM ? "param" : "detached");
-            float w = viz_text_width(title, fs);
+            float w = viz_text_width(title, fs) * 1.1f;   /* the title is bold */
             float w2 = viz_text_width(line2, sfs);
             const char *reserve = numel > 1 ? VIZ_TENSOR_RESERVE : VIZ_SCALAR_RESERVE;
             float w3 = viz_text_width(reserve, sfs);

@@ -139,7 +139,7 @@ static void area(const bs_window *w, int *x, int *y, int *aw, int *ah)
     *x = 0;
     *y = TOP_BAR;
     *aw = W - (w->selected != BS_NONE ? PANEL_W : 0);
-    *ah = H - TOP_BAR - BOTTOM_BAR;
+    *ah = H - TOP_BAR - BOTTOM_BAR - (w->plot ? PLOT_H + 24 : 0);
     if (*aw < 50)
         *aw = 50;
     if (*ah < 50)
@@ -570,7 +570,10 @@ static void draw_node_texts(bs_window *w)
         }
         float left = x - wd / 2 + pad;
         bool grad_line = (vn->flags & BS_VNF_REQ_GRAD) != 0;
-        int lines = 2 + (grad_line ? 1 : 0);
+        char line2[128];
+        snprintf(line2, sizeof line2, "%s%s%s", vn->shape, *vn->shape && *vn->tag ? "  " : "", vn->tag);
+        /* the lines present, centred in the box (its size reserves room for all of them) */
+        int lines = (*line2 ? 1 : 0) + 1 + (grad_line ? 1 : 0);
         float block = fs * VIZ_LINE + (float)lines * sfs * VIZ_LINE;
         float ty = y - block / 2 + fs * VIZ_LINE / 2;
         float cx = vn->heat ? left : x;
@@ -579,11 +582,11 @@ static void draw_node_texts(bs_window *w)
         ty += fs * VIZ_LINE / 2 + sfs * VIZ_LINE / 2;
         if (sfs < 5)
             continue;
-        char line2[128];
-        snprintf(line2, sizeof line2, "%s%s%s", vn->shape, *vn->shape && *vn->tag ? "  " : "", vn->tag);
-        text_at(w, F_REGULAR, sfs, col(pending ? t->pending_ink : t->ink_muted, 255), line2, cx, ty,
-                align, text_w);
-        ty += sfs * VIZ_LINE;
+        if (*line2) {
+            text_at(w, F_REGULAR, sfs, col(pending ? t->pending_ink : t->ink_muted, 255), line2, cx,
+                    ty, align, text_w);
+            ty += sfs * VIZ_LINE;
+        }
         text_at(w, F_REGULAR, sfs, col(pending ? t->pending_ink : t->value_ink, 255), vn->value, cx,
                 ty, align, text_w);
         ty += sfs * VIZ_LINE;
@@ -632,7 +635,7 @@ static void draw_edge_labels(bs_window *w)
 static void panel_box(bs_window *w, float x, float y, float wd, float ht)
 {
     const bs_theme *t = bs_theme_get();
-    quad(&w->tri, x, y, x + wd, y + ht, col(t->panel, 250));
+    quad(&w->tri, x, y, x + wd, y + ht, col(t->panel, 255));
     seg(&w->tri, x, y, x + wd, y, 1, col(t->panel_border, 255));
     seg(&w->tri, x, y + ht, x + wd, y + ht, 1, col(t->panel_border, 255));
     seg(&w->tri, x, y, x, y + ht, 1, col(t->panel_border, 255));
@@ -763,7 +766,7 @@ static void draw_bars(bs_window *w)
     float lx = (float)W - 300, ly = (float)H - BOTTOM_BAR / 2.0f;
     const double mags[3] = {bs_theme_get()->grad_vanish, 1, bs_theme_get()->grad_explode};
     for (int i = 0; i < 3; i++)
-        quad(&w->tri, lx + 70 + (float)i * 76, ly - 4, lx + 92 + (float)i * 76, ly + 4,
+        quad(&w->tri, lx + 52 + (float)i * 84, ly - 5, lx + 74 + (float)i * 84, ly + 5,
              col(bs_theme_grad_color(mags[i]), 255));
     flush(w);
 
@@ -795,10 +798,10 @@ static void draw_bars(bs_window *w)
     text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "|grad|", lx, ly, 0, 0);
     char a[16], b[16];
     snprintf(buf, sizeof buf, "\xe2\x89\xa4%s", viz_num(mags[0], a, sizeof a));
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 96, ly, 0, 0);
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), "1", lx + 172, ly, 0, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 78, ly, 0, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), "1", lx + 162, ly, 0, 0);
     snprintf(buf, sizeof buf, "\xe2\x89\xa5%s", viz_num(mags[2], b, sizeof b));
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 248, ly, 0, 0);
+    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 246, ly, 0, 0);
 }
 
 static void draw(bs_window *w)
@@ -920,8 +923,18 @@ bs_window *bs_window_open(char *err, size_t len)
     w->zoom = 1;
     w->captexts = 8192;
     w->texts = calloc((size_t)w->captexts, sizeof *w->texts);
+    /* smooth edges: ask OpenGL for 4x multisampling; without GL (or without MSAA) fall back */
+    SDL_GL_SetAttribute(SDL_GL_MULTISAMPLEBUFFERS, 1);
+    SDL_GL_SetAttribute(SDL_GL_MULTISAMPLESAMPLES, 4);
     w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
-                              1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
+                              1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN | SDL_WINDOW_OPENGL);
+    if (!w->win) {
+        SDL_GL_SetAttribute(SDL_GL_MULTISAMPLEBUFFERS, 0);
+        SDL_GL_SetAttribute(SDL_GL_MULTISAMPLESAMPLES, 0);
+        w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED,
+                                  SDL_WINDOWPOS_UNDEFINED, 1280, 800,
+                                  SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
+    }
     if (!w->texts || !w->win) {
         viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s",
                  w->texts ? SDL_GetError() : "out of memory");
@@ -997,14 +1010,16 @@ bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_v
         w->view = v;
         if (w->selected != BS_NONE && bs_view_find(v, w->selected) < 0)
             w->selected = BS_NONE;
+        if (st && st->selected != BS_NONE && bs_view_find(v, st->selected) >= 0)
+            w->selected = st->selected;
         if (!w->user_moved)
             bs_window_fit(w);
     } else {
         bs_view_free(w->view);
         w->view = v;
+        if (st && st->selected != BS_NONE && bs_view_find(v, st->selected) >= 0)
+            bs_window_select(w, st->selected);
     }
-    if (st && st->selected != BS_NONE && bs_view_find(v, st->selected) >= 0)
-        w->selected = st->selected;
     w->dirty = true;
     return BS_OK;
 }

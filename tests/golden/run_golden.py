@@ -66,6 +66,10 @@ def split_lines(text):
     return lines
 
 
+def clip(s, n=160):
+    return s if len(s) <= n else s[:n] + '...'
+
+
 def compare_output(expected_text, got_text):
     """None if they match, else a short diff."""
     exp = split_lines(expected_text)
@@ -74,7 +78,7 @@ def compare_output(expected_text, got_text):
         e = exp[i] if i < len(exp) else '<no line>'
         g = got[i] if i < len(got) else '<no line>'
         if i >= len(exp) or i >= len(got) or not line_matches(e, g):
-            return 'stdout line %d:\n      expected: %s\n      got:      %s' % (i + 1, e, g)
+            return 'stdout line %d: expected %s, got %s' % (i + 1, clip(e), clip(g))
     return None
 
 # ==== Checking errors ====
@@ -91,18 +95,20 @@ def read_err(path):
 def check_error(err_path, rc, stderr):
     """None if the run failed as expected, else why not."""
     line, kws = read_err(err_path)
+    bs_name = os.path.basename(err_path)[:-len('.err')] + '.bs'
     if rc != 1:
         return 'expected exit status 1 (error at line %d), got %d' % (line, rc)
-    found = ERROR_RE.findall(stderr)
+    found = [f for f in ERROR_RE.findall(stderr) if f[0].endswith(bs_name)]
     if not found:
-        return 'stderr has no "FILE:LINE:COL: error:" line: %s' % stderr.strip()[:300]
+        return 'stderr has no "%s:LINE:COL: error:" line: %s' % (bs_name, clip(' '.join(stderr.split())))
     lines = [int(f[1]) for f in found]
     if line not in lines:
         return 'expected the error at line %d, stderr says line %s: %s' % (
-            line, ', '.join(str(l) for l in lines), stderr.strip()[:300])
-    low = stderr.lower()
+            line, ', '.join(str(l) for l in lines), clip(' '.join(stderr.split())))
+    # the keywords must be in the message, not in the file name (err_dim_out_of_range.bs has "range")
+    low = ERROR_RE.sub(lambda m: m.group(4), stderr).lower()
     if kws and not any(k in low for k in kws):
-        return 'the error message has none of the keywords %s: %s' % ('|'.join(kws), stderr.strip()[:300])
+        return 'the error message has none of the keywords %s: %s' % ('|'.join(kws), clip(' '.join(stderr.split())))
     return None
 
 # ==== Running ====
@@ -127,7 +133,7 @@ def run_case(exe, cases, name):
     stdout = p.stdout.decode('utf-8', 'replace')
     stderr = p.stderr.decode('utf-8', 'replace')
     if p.returncode < 0:
-        return 'killed by signal %d; stderr: %s' % (-p.returncode, stderr.strip()[:300])
+        return 'killed by signal %d; stderr: %s' % (-p.returncode, clip(' '.join(stderr.split())))
     problems = []
     with open(out_path) as f:
         diff = compare_output(f.read(), stdout)
@@ -138,8 +144,8 @@ def run_case(exe, cases, name):
         if why:
             problems.append(why)
     elif p.returncode != 0:
-        problems.append('exit status %d; stderr: %s' % (p.returncode, stderr.strip()[:300]))
-    return '\n    '.join(problems) if problems else None
+        problems.append('exit status %d; stderr: %s' % (p.returncode, clip(' '.join(stderr.split()))))
+    return '; '.join(problems) if problems else None
 
 
 def main(argv):

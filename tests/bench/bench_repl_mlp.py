@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Benchmark: micrograd's scalar MLP (2 -> 16 -> 16 -> 1, ReLU, hinge loss + L2, 100 points) typed
+as a backstep script, one statement per neuron per point (about 65k nodes), run end to end by the
+REPL binary; next to it, in the same run, the engine's own scalar_mlp benchmark through the C API.
+Prints ns_per_node for both and their ratio. Usage: bench_repl_mlp.py BACKSTEP BENCH_SCALAR_MLP"""
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def script():
+    rnd = random.Random(1337)
+    out = []
+    sizes = [2, 16, 16, 1]
+    params = []
+    for layer in range(3):
+        for j in range(sizes[layer + 1]):
+            for i in range(sizes[layer]):
+                name = "w%d_%d_%d" % (layer, j, i)
+                out.append("%s = param(%r)" % (name, rnd.uniform(-1, 1)))
+                params.append(name)
+            out.append("b%d_%d = param(0.0)" % (layer, j))
+            params.append("b%d_%d" % (layer, j))
+    for p in range(100):
+        t = math.pi * (p // 2) / 49
+        x, y, lab = (math.cos(t), math.sin(t), -1) if p % 2 == 0 else (1 - math.cos(t), 0.5 - math.sin(t), 1)
+        out.append("x_0 = %r; x_1 = %r" % (x, y))
+        prev = ["x_0", "x_1"]
+        for layer in range(3):
+            cur = []
+            for j in range(sizes[layer + 1]):
+                terms = " + ".join("w%d_%d_%d * %s" % (layer, j, i, prev[i]) for i in range(len(prev)))
+                body = "b%d_%d + %s" % (layer, j, terms)
+                name = "h%d_%d" % (layer, j)
+                out.append("%s = %s" % (name, "relu(%s)" % body if layer < 2 else body))
+                cur.append(name)
+            prev = cur
+        loss = "relu(1 + %d * %s)" % (-lab, prev[0])
+        out.append("total = %s" % loss if p == 0 else "total = total + %s" % loss)
+    out.append("reg = %s * %s" % (params[0], params[0]))
+    for q in params[1:]:
+        out.append("reg = reg + %s * %s" % (q, q))
+    out.append("L = total * 0.01 + reg * 1e-4")
+    out.append("L.backward()")
+    out.append(":mem")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    exe, engine = sys.argv[1], sys.argv[2]
+    path = os.path.join(tempfile.mkdtemp(), "mlp.bs")
+    open(path, "w").write(script())
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        p = subprocess.run([exe, "--no-window", path], capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if p.returncode:
+            print(p.stdout[-2000:], p.stderr[-2000:])
+            return 1
+        best = dt if best is None else min(best, dt)
+    m = re.search(r"in (\d+) nodes", p.stdout)
+    nodes = int(m.group(1))
+    e = subprocess.run([engine], capture_output=True, text=True).stdout
+    eng = float(re.search(r"^ns_per_node ([\d.]+)", e, re.M).group(1))
+    repl = best * 1e9 / nodes
+    print("statements %d" % script().count("\n"))
+    print("nodes %d" % nodes)
+    print("repl_ns_per_node %.1f   (whole process: parse, evaluate, print, exit)" % repl)
+    print("engine_ns_per_node %.1f" % eng)
+    print("ratio %.1f" % (repl / eng))
+    return 0
+
+
+sys.exit(main())
