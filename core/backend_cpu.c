@@ -1,1 +1,1083 @@
-/* core/backend_cpu.c */
+/* core/backend_cpu.c: the CPU backend behind core's backend interface: every op of the table,
+ * forward and VJP, on f32 and f64 host buffers (i64 tensors stored as int32), OpenBLAS for matrix
+ * products, clear loops everywhere else; torch.optim's SGD and Adam updates.
+ *
+ * The file is read twice more by itself: the part under "Kernels for one element type" is compiled
+ * once with CPU_T = float and once with CPU_T = double, so each kernel is written once. */
+#ifndef CPU_T
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* the clear loops below are written to vectorize; -O2 alone keeps most of them scalar */
+#pragma GCC optimize("O3")
+#endif
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "ops_int.h"
+
+#define CPU_CAT2(a, b) a##_##b
+#define CPU_CAT(a, b) CPU_CAT2(a, b)
+
+/* kernel families: the ops of one family share a kernel that switches on the op */
+typedef enum { CPU_EW1 = 1, CPU_EW2, CPU_MAT, CPU_SHAPE, CPU_RED, CPU_ROW, CPU_LOSS } cpu_family;
+
+/* ==== Shapes shared by both element types ==== */
+
+/* The shape with its leading 1s removed (a (1, 1, 4) bias behaves as (4,)). */
+static bs_shape strip_ones(const bs_shape *s)
+{
+    bs_shape r = {0, {0}};
+    int k = 0;
+    while (k < s->ndim && s->d[k] == 1) k++;
+    for (int j = k; j < s->ndim; j++) r.d[r.ndim++] = s->d[j];
+    return r;
+}
+
+/* How input x of an elementwise op lines up with the output o:
+ *   CPU_BC_SAME   the same elements (no broadcasting)
+ *   CPU_BC_ONE    a single element used everywhere
+ *   CPU_BC_ROW    x repeats along o's leading dims: x[j % inner] (a bias row)
+ *   CPU_BC_ANY    anything else (walked with ops_iter) */
+typedef enum { CPU_BC_SAME, CPU_BC_ONE, CPU_BC_ROW, CPU_BC_ANY } cpu_bcast;
+
+static cpu_bcast bcast_kind(const bs_shape *x, const bs_shape *o, int64_t *inner)
+{
+    int64_t nx = bs_shape_numel(x), no = bs_shape_numel(o);
+    *inner = nx;
+    if (nx == no) return CPU_BC_SAME;
+    if (nx == 1) return CPU_BC_ONE;
+    bs_shape s = strip_ones(x);
+    if (s.ndim > o->ndim) return CPU_BC_ANY;
+    for (int k = 0; k < s.ndim; k++)
+        if (s.d[k] != o->d[o->ndim - s.ndim + k]) return CPU_BC_ANY;
+    return CPU_BC_ROW;
+}
+
+/* The batch part of a matmul: torch.matmul's rules. A 1-D a is a row (1, K) and a 1-D b a
+ * column (K, 1); dims before the last two are batch dims, broadcast against each other. */
+typedef struct {
+    int64_t M, K, N;
+    bs_shape ba, bb, bo;      /* batch shapes of a, b and the output */
+    int64_t nbatch;           /* numel(bo) */
+} cpu_mm;
+
+static void mm_dims(const bs_exec *e, cpu_mm *m)
+{
+    const bs_shape *a = &e->in_shape[0], *b = &e->in_shape[1];
+    memset(m, 0, sizeof *m);
+    if (a->ndim == 1) {
+        m->M = 1;
+        m->K = a->d[0];
+    } else {
+        m->M = a->d[a->ndim - 2];
+        m->K = a->d[a->ndim - 1];
+        m->ba.ndim = a->ndim - 2;
+        for (int k = 0; k < a->ndim - 2; k++) m->ba.d[k] = a->d[k];
+    }
+    if (b->ndim == 1) {
+        m->N = 1;
+    } else {
+        m->N = b->d[b->ndim - 1];
+        m->bb.ndim = b->ndim - 2;
+        for (int k = 0; k < b->ndim - 2; k++) m->bb.d[k] = b->d[k];
+    }
+    bs_shape_broadcast(&m->ba, &m->bb, &m->bo);
+    m->nbatch = bs_shape_numel(&m->bo);
+}
+
+/* normalised reduction dim of the exec's first input (BS_DIM_ALL stays) */
+static int red_dim(const bs_exec *e)
+{
+    if (e->attr.dim == BS_DIM_ALL) return BS_DIM_ALL;
+    int d = 0;
+    if (ops_dim_norm(e->attr.dim, e->in_shape[0].ndim, &d, NULL, 0)) return 0;
+    return d;
+}
+
+/* the dim of softmax and log_softmax: attr.dim, BS_DIM_ALL taken as -1 (as the engine does) */
+static int row_dim(const bs_exec *e) { return e->attr.dim == BS_DIM_ALL ? -1 : e->attr.dim; }
+
+#define CPU_XENT_IGNORE (-100) /* torch's ignore_index */
+
+/* The classes of a cross_entropy: logits (C,), (N, C) or (N, C, d1, ...) with the class dim 1;
+ * rows are (outer, inner) pairs and the mean divides by their count. */
+static void ce_dims(const bs_shape *x, int64_t *outer, int64_t *C, int64_t *inner)
+{
+    if (x->ndim <= 1) {
+        *outer = 1;
+        *C = x->ndim ? x->d[0] : 1;
+        *inner = 1;
+        return;
+    }
+    ops_dim_split(x, 1, outer, C, inner);
+}
+
+/* transpose (dims reversed) of up to 4 dims: the input offset of each output element */
+static void rev_strides(const bs_shape *in, int64_t od[BS_MAX_DIMS], int64_t st[BS_MAX_DIMS])
+{
+    /* output dim k is input dim nd-1-k; pad to 4 dims on the left */
+    int nd = in->ndim;
+    int64_t ist[BS_MAX_DIMS];
+    int64_t s = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        ist[k] = s;
+        s *= in->d[k];
+    }
+    for (int k = 0; k < BS_MAX_DIMS; k++) {
+        int ko = k - (BS_MAX_DIMS - nd); /* output dim index */
+        if (ko < 0) {
+            od[k] = 1;
+            st[k] = 0;
+        } else {
+            od[k] = in->d[nd - 1 - ko];
+            st[k] = ist[nd - 1 - ko];
+        }
+    }
+}
+
+/* ==== Kernels for both element types ==== */
+
+#define CPU_T float
+#define CPU_S f32
+#define CPU_GEMM cblas_sgemm
+#include "backend_cpu.c"
+#undef CPU_T
+#undef CPU_S
+#undef CPU_GEMM
+
+#define CPU_T double
+#define CPU_S f64
+#define CPU_GEMM cblas_dgemm
+#include "backend_cpu.c"
+#undef CPU_T
+#undef CPU_S
+#undef CPU_GEMM
+
+/* ==== The op table of this backend ====
+ * Indexed by op (its length comes from ops.def through the bs_op enum): an op that ops.def gains
+ * without a row here is unsupported, and tests/run's coverage test, which walks ops.def, fails. */
+static const cpu_family cpu_ops[BS_OP_COUNT] = {
+    [BS_OP_ADD] = CPU_EW2,         [BS_OP_SUB] = CPU_EW2,       [BS_OP_MUL] = CPU_EW2,
+    [BS_OP_DIV] = CPU_EW2,         [BS_OP_POW] = CPU_EW2,       [BS_OP_NEG] = CPU_EW1,
+    [BS_OP_RELU] = CPU_EW1,        [BS_OP_LEAKY_RELU] = CPU_EW1, [BS_OP_SIGMOID] = CPU_EW1,
+    [BS_OP_TANH] = CPU_EW1,        [BS_OP_EXP] = CPU_EW1,       [BS_OP_LOG] = CPU_EW1,
+    [BS_OP_SQRT] = CPU_EW1,        [BS_OP_ABS] = CPU_EW1,       [BS_OP_SIN] = CPU_EW1,
+    [BS_OP_COS] = CPU_EW1,         [BS_OP_MATMUL] = CPU_MAT,    [BS_OP_TRANSPOSE] = CPU_SHAPE,
+    [BS_OP_RESHAPE] = CPU_SHAPE,   [BS_OP_SUM] = CPU_RED,       [BS_OP_MEAN] = CPU_RED,
+    [BS_OP_MAX] = CPU_RED,         [BS_OP_SOFTMAX] = CPU_ROW,   [BS_OP_LOG_SOFTMAX] = CPU_ROW,
+    [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
+    [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS,
+};
+
+static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
+{
+    (void)b;
+    return t == BS_F32 || t == BS_F64;
+}
+
+static bool cpu_supports(const bs_backend *b, bs_op op, bs_dtype t)
+{
+    return (int)op >= 0 && op < BS_OP_COUNT && cpu_ops[op] != 0 && cpu_supports_dtype(b, t);
+}
+
+/* ==== The interface ==== */
+
+static bs_status cpu_open(bs_backend *b, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    snprintf(b->device, sizeof b->device, "CPU, OpenBLAS %d thread%s (%s)",
+             openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s",
+             openblas_get_corename());
+    return BS_OK;
+}
+
+static void cpu_close(bs_backend *b) { (void)b; }
+
+static void *cpu_alloc(bs_backend *b, size_t bytes)
+{
+    (void)b;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    return p;
+}
+
+static void cpu_free(bs_backend *b, void *p)
+{
+    (void)b;
+    free(p);
+}
+
+static bs_status cpu_upload(bs_backend *b, void *dst, const double *src, int64_t n, bs_dtype t)
+{
+    (void)b;
+    switch (t) {
+    case BS_F32: convert_in_f32(dst, src, n); return BS_OK;
+    case BS_F64: convert_in_f64(dst, src, n); return BS_OK;
+    case BS_I64: {
+        int32_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = (int32_t)src[i];
+        return BS_OK;
+    }
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status cpu_download(bs_backend *b, double *dst, const void *src, int64_t n, bs_dtype t)
+{
+    (void)b;
+    switch (t) {
+    case BS_F32: convert_out_f32(dst, src, n); return BS_OK;
+    case BS_F64: convert_out_f64(dst, src, n); return BS_OK;
+    case BS_I64: {
+        const int32_t *s = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = s[i];
+        return BS_OK;
+    }
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status cpu_fill(bs_backend *b, void *dst, double v, int64_t n, bs_dtype t)
+{
+    (void)b;
+    switch (t) {
+    case BS_F32: fill_f32(dst, v, n); return BS_OK;
+    case BS_F64: fill_f64(dst, v, n); return BS_OK;
+    case BS_I64: {
+        int32_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = (int32_t)v;
+        return BS_OK;
+    }
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status cpu_forward(bs_backend *b, const bs_exec *e)
+{
+    if (!cpu_supports(b, e->op, e->dtype)) return BS_ERR_UNSUPPORTED;
+    return e->dtype == BS_F32 ? fwd_f32(e, cpu_ops[e->op]) : fwd_f64(e, cpu_ops[e->op]);
+}
+
+static bs_status cpu_vjp(bs_backend *b, const bs_exec *e, int i, const void *g, void *din)
+{
+    if (!cpu_supports(b, e->op, e->dtype) || i < 0 || i >= e->nin) return BS_ERR_UNSUPPORTED;
+    return e->dtype == BS_F32 ? vjp_f32(e, cpu_ops[e->op], i, g, din)
+                              : vjp_f64(e, cpu_ops[e->op], i, g, din);
+}
+
+static bs_status cpu_accumulate(bs_backend *b, void *dst, const void *src, int64_t n, bs_dtype t)
+{
+    (void)b;
+    switch (t) {
+    case BS_F32: acc_f32(dst, src, n); return BS_OK;
+    case BS_F64: acc_f64(dst, src, n); return BS_OK;
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status cpu_opt_step(bs_backend *b, const bs_opt_conf *conf, int64_t t, void *p,
+                              const void *g, void *m, void *v, int64_t n, bs_dtype dt)
+{
+    (void)b;
+    switch (dt) {
+    case BS_F32: opt_f32(conf, t, p, g, m, v, n); return BS_OK;
+    case BS_F64: opt_f64(conf, t, p, g, m, v, n); return BS_OK;
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status cpu_sync(bs_backend *b)
+{
+    (void)b;
+    return BS_OK;
+}
+
+static bs_backend cpu_backend = {
+    .name = "cpu",
+    .impl = NULL,
+    .device = "CPU (OpenBLAS)",
+    .open = cpu_open,
+    .close = cpu_close,
+    .supports = cpu_supports,
+    .supports_dtype = cpu_supports_dtype,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .fill = cpu_fill,
+    .forward = cpu_forward,
+    .vjp = cpu_vjp,
+    .accumulate = cpu_accumulate,
+    .opt_step = cpu_opt_step,
+    .sync = cpu_sync,
+};
+
+bs_backend *bs_backend_cpu(void) { return &cpu_backend; }
+
+#else /* CPU_T defined: ==== Kernels for one element type ==== */
+
+#define T CPU_T
+#define K(name) CPU_CAT(name, CPU_S)
+
+/* ==== Conversion, fill, accumulate ==== */
+
+static void K(convert_in)(T *restrict d, const double *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] = (T)s[i];
+}
+
+static void K(convert_out)(double *restrict d, const T *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] = (double)s[i];
+}
+
+static void K(fill)(T *restrict d, double v, int64_t n)
+{
+    if (v == 0) {
+        memset(d, 0, (size_t)n * sizeof(T));
+        return;
+    }
+    T x = (T)v;
+    for (int64_t i = 0; i < n; i++) d[i] = x;
+}
+
+static void K(acc)(T *restrict d, const T *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
+
+/* ==== Elementwise, one input ====
+ * forward o = f(a); VJP din += g * f'(a), with f' from ops.def's deriv column:
+ *   neg -1   relu (a > 0)   leaky_relu (a > 0 ? 1 : k)   sigmoid o(1-o)   tanh 1-o^2   exp o
+ *   log 1/a   sqrt 1/(2o)   abs sign(a)   sin cos(a)   cos -sin(a) */
+static void K(ew1_fwd)(const bs_exec *e)
+{
+    const T *restrict a = e->in[0];
+    T *restrict o = e->out;
+    int64_t n = bs_shape_numel(&e->out_shape);
+    T k = (T)e->attr.k;
+    switch (e->op) {
+    case BS_OP_NEG: for (int64_t i = 0; i < n; i++) o[i] = -a[i]; break;
+    case BS_OP_RELU: for (int64_t i = 0; i < n; i++) o[i] = a[i] < 0 ? (T)0 : a[i]; break;
+    case BS_OP_LEAKY_RELU: for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : a[i] * k; break;
+    case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) o[i] = (T)1 / ((T)1 + exp(-a[i])); break;
+    case BS_OP_TANH: for (int64_t i = 0; i < n; i++) o[i] = tanh(a[i]); break;
+    case BS_OP_EXP: for (int64_t i = 0; i < n; i++) o[i] = exp(a[i]); break;
+    case BS_OP_LOG: for (int64_t i = 0; i < n; i++) o[i] = log(a[i]); break;
+    case BS_OP_SQRT: for (int64_t i = 0; i < n; i++) o[i] = sqrt(a[i]); break;
+    case BS_OP_ABS: for (int64_t i = 0; i < n; i++) o[i] = fabs(a[i]); break;
+    case BS_OP_SIN: for (int64_t i = 0; i < n; i++) o[i] = sin(a[i]); break;
+    case BS_OP_COS: for (int64_t i = 0; i < n; i++) o[i] = cos(a[i]); break;
+    default: break;
+    }
+}
+
+static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
+{
+    const T *restrict a = e->in[0];
+    const T *restrict o = e->out;
+    int64_t n = bs_shape_numel(&e->out_shape);
+    T k = (T)e->attr.k;
+    switch (e->op) {
+    case BS_OP_NEG: for (int64_t i = 0; i < n; i++) d[i] -= g[i]; break;
+    case BS_OP_RELU: for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : (T)0; break;
+    case BS_OP_LEAKY_RELU: for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : g[i] * k; break;
+    case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i] * ((T)1 - o[i]); break;
+    case BS_OP_TANH: for (int64_t i = 0; i < n; i++) d[i] += g[i] * ((T)1 - o[i] * o[i]); break;
+    case BS_OP_EXP: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i]; break;
+    case BS_OP_LOG: for (int64_t i = 0; i < n; i++) d[i] += g[i] / a[i]; break;
+    case BS_OP_SQRT: for (int64_t i = 0; i < n; i++) d[i] += g[i] / ((T)2 * o[i]); break;
+    case BS_OP_ABS:
+        for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : a[i] < 0 ? -g[i] : (T)0;
+        break;
+    case BS_OP_SIN: for (int64_t i = 0; i < n; i++) d[i] += g[i] * cos(a[i]); break;
+    case BS_OP_COS: for (int64_t i = 0; i < n; i++) d[i] -= g[i] * sin(a[i]); break;
+    default: break;
+    }
+}
+
+/* ==== Elementwise, two inputs (NumPy broadcasting) ====
+ * forward o = f(x, y); VJP of input i: din += g * df/d(input i), summed over the dims where that
+ * input was broadcast:
+ *   add 1, 1   sub 1, -1   mul y, x   div 1/y, -x/y^2   pow y*x^(y-1), o*log(x) */
+#define EW2_OPS(X)                                                                               \
+    X(BS_OP_ADD, x + y)                                                                          \
+    X(BS_OP_SUB, x - y)                                                                          \
+    X(BS_OP_MUL, x * y)                                                                          \
+    X(BS_OP_DIV, x / y)                                                                          \
+    X(BS_OP_POW, pow(x, y))
+
+/* one loop per broadcast layout, the op's expression inlined in each */
+#define EW2_LOOPS(EXPR)                                                                          \
+    do {                                                                                         \
+        if (ka == CPU_BC_SAME && kb == CPU_BC_SAME) {                                            \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                T x = a[i], y = b[i];                                                            \
+                o[i] = (EXPR);                                                                   \
+            }                                                                                    \
+        } else if (ka == CPU_BC_SAME && kb == CPU_BC_ONE) {                                      \
+            T y = b[0];                                                                          \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                T x = a[i];                                                                      \
+                o[i] = (EXPR);                                                                   \
+            }                                                                                    \
+        } else if (ka == CPU_BC_ONE && kb == CPU_BC_SAME) {                                      \
+            T x = a[0];                                                                          \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                T y = b[i];                                                                      \
+                o[i] = (EXPR);                                                                   \
+            }                                                                                    \
+        } else if (ka == CPU_BC_SAME && kb == CPU_BC_ROW) {                                      \
+            for (int64_t r = 0; r < n; r += ib) {                                                \
+                const T *restrict ar = a + r;                                                    \
+                T *restrict orow = o + r;                                                        \
+                for (int64_t j = 0; j < ib; j++) {                                               \
+                    T x = ar[j], y = b[j];                                                       \
+                    orow[j] = (EXPR);                                                            \
+                }                                                                                \
+            }                                                                                    \
+        } else if (ka == CPU_BC_ROW && kb == CPU_BC_SAME) {                                      \
+            for (int64_t r = 0; r < n; r += ia) {                                                \
+                const T *restrict br = b + r;                                                    \
+                T *restrict orow = o + r;                                                        \
+                for (int64_t j = 0; j < ia; j++) {                                               \
+                    T x = a[j], y = br[j];                                                       \
+                    orow[j] = (EXPR);                                                            \
+                }                                                                                \
+            }                                                                                    \
+        } else {                                                                                 \
+            ops_iter it;                                                                         \
+            ops_iter_init(&it, &e->out_shape, &e->in_shape[0], &e->in_shape[1]);                 \
+            for (int64_t i = 0; i < n; i++, ops_iter_next(&it)) {                                \
+                T x = a[it.off[0]], y = b[it.off[1]];                                            \
+                o[i] = (EXPR);                                                                   \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+
+static void K(ew2_fwd)(const bs_exec *e)
+{
+    const T *restrict a = e->in[0];
+    const T *restrict b = e->in[1];
+    T *restrict o = e->out;
+    int64_t n = bs_shape_numel(&e->out_shape), ia, ib;
+    cpu_bcast ka = bcast_kind(&e->in_shape[0], &e->out_shape, &ia);
+    cpu_bcast kb = bcast_kind(&e->in_shape[1], &e->out_shape, &ib);
+    if (n == 0) return;
+    switch (e->op) {
+#define EW2_CASE(OP, EXPR)                                                                       \
+    case OP: EW2_LOOPS(EXPR); break;
+        EW2_OPS(EW2_CASE)
+#undef EW2_CASE
+    default: break;
+    }
+}
+
+/* The local derivative of input i as an expression of x, y, o (the output) and gv (upstream). */
+#define EW2_DERIVS(X)                                                                            \
+    X(BS_OP_ADD, gv, gv)                                                                         \
+    X(BS_OP_SUB, gv, -gv)                                                                        \
+    X(BS_OP_MUL, gv * y, gv * x)                                                                 \
+    X(BS_OP_DIV, gv / y, -gv * x / (y * y))                                                      \
+    X(BS_OP_POW, gv * K(pow_da)(x, y), gv * K(pow_db)(x, y, ov))
+
+/* d/dx x^y = y*x^(y-1), 0 where y == 0 (as torch); d/dy x^y = x^y*log(x), 0 where x == 0 and
+ * y >= 0 (as torch) */
+static inline T K(pow_da)(T x, T y) { return y == 0 ? (T)0 : y * pow(x, y - (T)1); }
+static inline T K(pow_db)(T x, T y, T o) { return (x == 0 && y >= 0) ? (T)0 : o * log(x); }
+
+/* din (input `which`'s shape) += DERIV over the output; the other input is read as needed */
+#define EW2_VJP_LOOPS(DERIV)                                                                     \
+    do {                                                                                         \
+        cpu_bcast kd = which == 0 ? ka : kb;                                                     \
+        int64_t id = which == 0 ? ia : ib;                                                       \
+        if (ka != CPU_BC_ANY && kb != CPU_BC_ANY && kd == CPU_BC_SAME) {                         \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                T x = a[ka == CPU_BC_SAME ? i : ka == CPU_BC_ONE ? 0 : i % ia];                  \
+                T y = b[kb == CPU_BC_SAME ? i : kb == CPU_BC_ONE ? 0 : i % ib];                  \
+                T gv = g[i], ov = o[i];                                                          \
+                (void)x; (void)y; (void)ov;                                                      \
+                d[i] += (DERIV);                                                                 \
+            }                                                                                    \
+        } else if (kd == CPU_BC_ONE) {                                                           \
+            double s = 0;                                                                        \
+            ops_iter it;                                                                         \
+            ops_iter_init(&it, &e->out_shape, &e->in_shape[0], &e->in_shape[1]);                 \
+            for (int64_t i = 0; i < n; i++, ops_iter_next(&it)) {                                \
+                T x = a[it.off[0]], y = b[it.off[1]], gv = g[i], ov = o[i];                      \
+                (void)x; (void)y; (void)ov;                                                      \
+                s += (double)(DERIV);                                                            \
+            }                                                                                    \
+            d[0] += (T)s;                                                                        \
+        } else if (kd == CPU_BC_ROW && (which == 0 ? kb : ka) == CPU_BC_SAME) {                  \
+            for (int64_t r = 0; r < n; r += id) {                                                \
+                for (int64_t j = 0; j < id; j++) {                                               \
+                    T x = which == 0 ? a[j] : a[r + j];                                          \
+                    T y = which == 0 ? b[r + j] : b[j];                                          \
+                    T gv = g[r + j], ov = o[r + j];                                              \
+                    (void)x; (void)y; (void)ov;                                                  \
+                    d[j] += (DERIV);                                                             \
+                }                                                                                \
+            }                                                                                    \
+        } else {                                                                                 \
+            ops_iter it;                                                                         \
+            ops_iter_init(&it, &e->out_shape, &e->in_shape[0], &e->in_shape[1]);                 \
+            for (int64_t i = 0; i < n; i++, ops_iter_next(&it)) {                                \
+                T x = a[it.off[0]], y = b[it.off[1]], gv = g[i], ov = o[i];                      \
+                (void)x; (void)y; (void)ov;                                                      \
+                d[it.off[which]] += (DERIV);                                                     \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+
+static void K(ew2_vjp)(const bs_exec *e, int which, const T *restrict g, T *restrict d)
+{
+    const T *restrict a = e->in[0];
+    const T *restrict b = e->in[1];
+    const T *restrict o = e->out;
+    int64_t n = bs_shape_numel(&e->out_shape), ia, ib;
+    cpu_bcast ka = bcast_kind(&e->in_shape[0], &e->out_shape, &ia);
+    cpu_bcast kb = bcast_kind(&e->in_shape[1], &e->out_shape, &ib);
+    if (n == 0) return;
+    /* the common cases first: plain loops that vectorize */
+    if (ka == CPU_BC_SAME && kb == CPU_BC_SAME && (e->op == BS_OP_ADD || e->op == BS_OP_SUB)) {
+        if (e->op == BS_OP_SUB && which == 1)
+            for (int64_t i = 0; i < n; i++) d[i] -= g[i];
+        else
+            for (int64_t i = 0; i < n; i++) d[i] += g[i];
+        return;
+    }
+    if (e->op == BS_OP_ADD && (which == 0 ? ka : kb) == CPU_BC_ROW) {
+        /* a bias: column sums of g */
+        int64_t id = which == 0 ? ia : ib;
+        for (int64_t r = 0; r < n; r += id) {
+            const T *restrict gr = g + r;
+            for (int64_t j = 0; j < id; j++) d[j] += gr[j];
+        }
+        return;
+    }
+    switch (e->op) {
+#define EW2_VJP_CASE(OP, DA, DB)                                                                 \
+    case OP:                                                                                     \
+        if (which == 0)                                                                          \
+            EW2_VJP_LOOPS(DA);                                                                   \
+        else                                                                                     \
+            EW2_VJP_LOOPS(DB);                                                                   \
+        break;
+        EW2_DERIVS(EW2_VJP_CASE)
+#undef EW2_VJP_CASE
+    default: break;
+    }
+}
+
+/* ==== Matrix product (OpenBLAS) ====
+ * forward O = A @ B per batch; VJP dA += G @ B^T, dB += A^T @ G (row-major, beta 1 so that
+ * broadcast batches and other paths add up). */
+static void K(mat_fwd)(const bs_exec *e)
+{
+    cpu_mm m;
+    mm_dims(e, &m);
+    const T *a = e->in[0], *b = e->in[1];
+    T *o = e->out;
+    int64_t sa = m.M * m.K, sb = m.K * m.N, so = m.M * m.N;
+    if (m.K == 0 || so == 0) {
+        memset(o, 0, (size_t)(so * m.nbatch) * sizeof(T));
+        return;
+    }
+    ops_iter it;
+    ops_iter_init(&it, &m.bo, &m.ba, &m.bb);
+    for (int64_t t = 0; t < m.nbatch; t++, ops_iter_next(&it))
+        CPU_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m.M, (int)m.N, (int)m.K, 1,
+                 a + it.off[0] * sa, (int)m.K, b + it.off[1] * sb, (int)m.N, 0, o + t * so,
+                 (int)m.N);
+}
+
+static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
+{
+    cpu_mm m;
+    mm_dims(e, &m);
+    const T *a = e->in[0], *b = e->in[1];
+    int64_t sa = m.M * m.K, sb = m.K * m.N, so = m.M * m.N;
+    if (m.K == 0 || so == 0) return;
+    ops_iter it;
+    ops_iter_init(&it, &m.bo, &m.ba, &m.bb);
+    for (int64_t t = 0; t < m.nbatch; t++, ops_iter_next(&it)) {
+        const T *gt = g + t * so;
+        if (which == 0) /* dA (M, K) += G (M, N) @ B^T (N, K) */
+            CPU_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m.M, (int)m.K, (int)m.N, 1, gt,
+                     (int)m.N, b + it.off[1] * sb, (int)m.N, 1, d + it.off[0] * sa, (int)m.K);
+        else /* dB (K, N) += A^T (K, M) @ G (M, N) */
+            CPU_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m.K, (int)m.N, (int)m.M, 1,
+                     a + it.off[0] * sa, (int)m.K, gt, (int)m.N, 1, d + it.off[1] * sb, (int)m.N);
+    }
+}
+
+/* ==== Moving data: reshape, transpose ====
+ * reshape: the same elements (VJP dA += G); transpose reverses the dims (VJP dA += G.T). */
+static void K(shape_fwd)(const bs_exec *e)
+{
+    const T *a = e->in[0];
+    T *o = e->out;
+    int64_t n = bs_shape_numel(&e->out_shape);
+    const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
+        memcpy(o, a, (size_t)n * sizeof(T));
+        return;
+    }
+    if (s->ndim == 2) { /* (R, C) -> (C, R) in 32x32 tiles */
+        int64_t R = s->d[0], C = s->d[1];
+        for (int64_t i0 = 0; i0 < R; i0 += 32)
+            for (int64_t j0 = 0; j0 < C; j0 += 32)
+                for (int64_t j = j0; j < j0 + 32 && j < C; j++)
+                    for (int64_t i = i0; i < i0 + 32 && i < R; i++) o[j * R + i] = a[i * C + j];
+        return;
+    }
+    int64_t od[BS_MAX_DIMS], st[BS_MAX_DIMS];
+    rev_strides(s, od, st);
+    int64_t i = 0;
+    for (int64_t p = 0; p < od[0]; p++)
+        for (int64_t q = 0; q < od[1]; q++)
+            for (int64_t r = 0; r < od[2]; r++)
+                for (int64_t t = 0; t < od[3]; t++)
+                    o[i++] = a[p * st[0] + q * st[1] + r * st[2] + t * st[3]];
+}
+
+static void K(shape_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
+{
+    int64_t n = bs_shape_numel(&e->out_shape);
+    const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
+        for (int64_t i = 0; i < n; i++) d[i] += g[i];
+        return;
+    }
+    if (s->ndim == 2) {
+        int64_t R = s->d[0], C = s->d[1];
+        for (int64_t i0 = 0; i0 < R; i0 += 32)
+            for (int64_t j0 = 0; j0 < C; j0 += 32)
+                for (int64_t i = i0; i < i0 + 32 && i < R; i++)
+                    for (int64_t j = j0; j < j0 + 32 && j < C; j++) d[i * C + j] += g[j * R + i];
+        return;
+    }
+    int64_t od[BS_MAX_DIMS], st[BS_MAX_DIMS];
+    rev_strides(s, od, st);
+    int64_t i = 0;
+    for (int64_t p = 0; p < od[0]; p++)
+        for (int64_t q = 0; q < od[1]; q++)
+            for (int64_t r = 0; r < od[2]; r++)
+                for (int64_t t = 0; t < od[3]; t++)
+                    d[p * st[0] + q * st[1] + r * st[2] + t * st[3]] += g[i++];
+}
+
+/* ==== Reductions: sum, mean, max ====
+ * Over dim d split as (outer, len, inner); all elements when dim is BS_DIM_ALL.
+ * VJP: sum dA += G broadcast back; mean dA += G/len; max: G goes to the first maximum along dim,
+ * and for max over all elements it is shared evenly by every element equal to the maximum (as
+ * torch's max() does). */
+static void K(red_fwd)(const bs_exec *e)
+{
+    const T *a = e->in[0];
+    T *o = e->out;
+    const bs_shape *s = &e->in_shape[0];
+    int d = red_dim(e);
+    int64_t outer, len, inner;
+    if (d == BS_DIM_ALL) {
+        outer = 1;
+        len = bs_shape_numel(s);
+        inner = 1;
+    } else {
+        ops_dim_split(s, d, &outer, &len, &inner);
+    }
+    if (e->op == BS_OP_MAX) {
+        for (int64_t p = 0; p < outer; p++) {
+            T *orow = o + p * inner;
+            const T *ap = a + p * len * inner;
+            for (int64_t i = 0; i < inner; i++) orow[i] = len ? ap[i] : (T)-INFINITY;
+            for (int64_t l = 1; l < len; l++) {
+                const T *al = ap + l * inner;
+                for (int64_t i = 0; i < inner; i++)
+                    if (al[i] > orow[i] || al[i] != al[i]) orow[i] = orow[i] != orow[i] ? orow[i] : al[i];
+            }
+        }
+        return;
+    }
+    double scale = e->op == BS_OP_MEAN ? 1.0 / (double)len : 1.0;
+    if (inner == 1) {
+        for (int64_t p = 0; p < outer; p++) {
+            const T *ap = a + p * len;
+            double acc = 0;
+            for (int64_t l = 0; l < len; l++) acc += ap[l];
+            o[p] = (T)(acc * scale);
+        }
+        return;
+    }
+    for (int64_t p = 0; p < outer; p++) {
+        T *restrict orow = o + p * inner;
+        const T *ap = a + p * len * inner;
+        for (int64_t i = 0; i < inner; i++) orow[i] = 0;
+        for (int64_t l = 0; l < len; l++) {
+            const T *restrict al = ap + l * inner;
+            for (int64_t i = 0; i < inner; i++) orow[i] += al[i];
+        }
+        if (scale != 1.0)
+            for (int64_t i = 0; i < inner; i++) orow[i] = (T)(orow[i] * scale);
+    }
+}
+
+static void K(red_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
+{
+    const T *a = e->in[0];
+    const T *o = e->out;
+    const bs_shape *s = &e->in_shape[0];
+    int dim = red_dim(e);
+    int64_t outer, len, inner;
+    if (dim == BS_DIM_ALL) {
+        outer = 1;
+        len = bs_shape_numel(s);
+        inner = 1;
+    } else {
+        ops_dim_split(s, dim, &outer, &len, &inner);
+    }
+    if (e->op == BS_OP_MAX) {
+        if (dim == BS_DIM_ALL) {
+            int64_t ties = 0;
+            for (int64_t l = 0; l < len; l++) ties += a[l] == o[0];
+            T share = ties ? g[0] / (T)ties : (T)0;
+            for (int64_t l = 0; l < len; l++)
+                if (a[l] == o[0]) d[l] += share;
+            return;
+        }
+        for (int64_t p = 0; p < outer; p++)
+            for (int64_t i = 0; i < inner; i++) {
+                T m = o[p * inner + i];
+                for (int64_t l = 0; l < len; l++) {
+                    int64_t at = (p * len + l) * inner + i;
+                    if (a[at] == m || (m != m && a[at] != a[at])) {
+                        d[at] += g[p * inner + i];
+                        break;
+                    }
+                }
+            }
+        return;
+    }
+    T scale = e->op == BS_OP_MEAN ? (T)(1.0 / (double)len) : (T)1;
+    for (int64_t p = 0; p < outer; p++) {
+        const T *restrict gr = g + p * inner;
+        for (int64_t l = 0; l < len; l++) {
+            T *restrict dl = d + (p * len + l) * inner;
+            for (int64_t i = 0; i < inner; i++) dl[i] += gr[i] * scale;
+        }
+    }
+}
+
+/* ==== Row ops: softmax, log_softmax, layernorm ====
+ * softmax   y = exp(x - max) / sum exp(x - max)        dA += y*(G - sum(G*y))
+ * log_softmax y = x - max - log(sum exp(x - max))      dA += G - exp(y)*sum(G)
+ * layernorm (last dim) y = (x - mean)/sqrt(var + eps)  dA += (G - mean(G) - y*mean(G*y))/std
+ * Rows are strided by `inner` when dim is not the last. */
+static void K(row_fwd)(const bs_exec *e)
+{
+    const T *a = e->in[0];
+    T *o = e->out;
+    const bs_shape *s = &e->in_shape[0];
+    int d = 0;
+    if (e->op == BS_OP_LAYERNORM)
+        d = s->ndim ? s->ndim - 1 : 0;
+    else if (ops_dim_norm(row_dim(e), s->ndim, &d, NULL, 0))
+        return;
+    int64_t outer, len, inner;
+    ops_dim_split(s, d, &outer, &len, &inner);
+    for (int64_t p = 0; p < outer; p++)
+        for (int64_t i = 0; i < inner; i++) {
+            const T *x = a + p * len * inner + i;
+            T *y = o + p * len * inner + i;
+            if (e->op == BS_OP_LAYERNORM) {
+                double mean = 0, var = 0;
+                for (int64_t l = 0; l < len; l++) mean += x[l * inner];
+                mean /= (double)len;
+                for (int64_t l = 0; l < len; l++) {
+                    double c = x[l * inner] - mean;
+                    var += c * c;
+                }
+                var /= (double)len;
+                double rstd = 1.0 / sqrt(var + e->attr.k);
+                for (int64_t l = 0; l < len; l++) y[l * inner] = (T)((x[l * inner] - mean) * rstd);
+                continue;
+            }
+            T m = -INFINITY;
+            for (int64_t l = 0; l < len; l++) m = x[l * inner] > m ? x[l * inner] : m;
+            if (m == -INFINITY) m = 0;
+            double sum = 0;
+            for (int64_t l = 0; l < len; l++) sum += exp(x[l * inner] - m);
+            if (e->op == BS_OP_SOFTMAX) {
+                T inv = (T)(1.0 / sum);
+                for (int64_t l = 0; l < len; l++) y[l * inner] = exp(x[l * inner] - m) * inv;
+            } else {
+                T lse = m + (T)log(sum);
+                for (int64_t l = 0; l < len; l++) y[l * inner] = x[l * inner] - lse;
+            }
+        }
+}
+
+static void K(row_vjp)(const bs_exec *e, const T *g, T *d)
+{
+    const T *a = e->in[0];
+    const T *o = e->out;
+    const bs_shape *s = &e->in_shape[0];
+    int dd = 0;
+    if (e->op == BS_OP_LAYERNORM)
+        dd = s->ndim ? s->ndim - 1 : 0;
+    else if (ops_dim_norm(row_dim(e), s->ndim, &dd, NULL, 0))
+        return;
+    int64_t outer, len, inner;
+    ops_dim_split(s, dd, &outer, &len, &inner);
+    for (int64_t p = 0; p < outer; p++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = p * len * inner + i;
+            const T *y = o + base, *gr = g + base, *x = a + base;
+            T *dr = d + base;
+            if (e->op == BS_OP_SOFTMAX) {
+                double sgy = 0;
+                for (int64_t l = 0; l < len; l++) sgy += (double)gr[l * inner] * y[l * inner];
+                for (int64_t l = 0; l < len; l++)
+                    dr[l * inner] += y[l * inner] * (gr[l * inner] - (T)sgy);
+            } else if (e->op == BS_OP_LOG_SOFTMAX) {
+                double sg = 0;
+                for (int64_t l = 0; l < len; l++) sg += gr[l * inner];
+                for (int64_t l = 0; l < len; l++)
+                    dr[l * inner] += gr[l * inner] - exp(y[l * inner]) * (T)sg;
+            } else {
+                double mean = 0, var = 0, mg = 0, mgy = 0;
+                for (int64_t l = 0; l < len; l++) mean += x[l * inner];
+                mean /= (double)len;
+                for (int64_t l = 0; l < len; l++) {
+                    double c = x[l * inner] - mean;
+                    var += c * c;
+                }
+                var /= (double)len;
+                double rstd = 1.0 / sqrt(var + e->attr.k);
+                for (int64_t l = 0; l < len; l++) {
+                    double xh = (x[l * inner] - mean) * rstd;
+                    mg += gr[l * inner];
+                    mgy += gr[l * inner] * xh;
+                }
+                mg /= (double)len;
+                mgy /= (double)len;
+                for (int64_t l = 0; l < len; l++) {
+                    double xh = (x[l * inner] - mean) * rstd;
+                    dr[l * inner] += (T)((gr[l * inner] - mg - xh * mgy) * rstd);
+                }
+            }
+        }
+}
+
+/* ==== Losses (mean over elements or rows) ====
+ * mse   mean((a-b)^2)                          da += G*2(a-b)/n      db += -G*2(a-b)/n
+ * bce   mean(-(t log p + (1-t) log(1-p))), logs clamped at -100 (as torch)
+ *       dp += G*(p-t)/max(p(1-p), 1e-12)/n     dt += G*(log(1-p) - log p)/n
+ * bce_with_logits mean((1-t) z + log(1 + exp(-z))), computed stably
+ *       dz += G*(sigmoid(z) - t)/n             dt += -G*z/n
+ * cross_entropy over rows along the class dim (1; 0 for 1-D logits), W rows counted:
+ *       index targets: mean of logsumexp(x) - x[t], rows with t == -100 ignored
+ *                      dx += G*(softmax(x) - onehot(t))/W
+ *       probability targets (float, x's shape): -sum(t*log_softmax(x))/W
+ *                      dx += G*(softmax(x)*sum(t) - t)/W */
+static bs_status K(loss_fwd)(const bs_exec *e)
+{
+    const T *a = e->in[0];
+    T *o = e->out;
+    if (e->op == BS_OP_CROSS_ENTROPY) {
+        int64_t outer, C, inner;
+        ce_dims(&e->in_shape[0], &outer, &C, &inner);
+        bool probs = e->in_dtype[1] != BS_I64;
+        const int32_t *t = e->in[1];
+        const T *tp = e->in[1];
+        double acc = 0, w = 0;
+        for (int64_t p = 0; p < outer; p++)
+            for (int64_t i = 0; i < inner; i++) {
+                const T *x = a + p * C * inner + i;
+                int32_t c = probs ? 0 : t[p * inner + i];
+                if (!probs && c == CPU_XENT_IGNORE) continue;
+                if (c < 0 || c >= C) return BS_ERR_VALUE;
+                double m = -INFINITY, s = 0;
+                for (int64_t l = 0; l < C; l++) m = x[l * inner] > m ? x[l * inner] : m;
+                for (int64_t l = 0; l < C; l++) s += exp((double)x[l * inner] - m);
+                double lse = m + log(s);
+                if (probs) {
+                    const T *y = tp + p * C * inner + i;
+                    for (int64_t l = 0; l < C; l++) acc -= y[l * inner] * (x[l * inner] - lse);
+                } else {
+                    acc += lse - x[c * inner];
+                }
+                w += 1;
+            }
+        o[0] = (T)(acc / w);
+        return BS_OK;
+    }
+    const T *b = e->in[1];
+    bs_shape bo;
+    if (!bs_shape_broadcast(&e->in_shape[0], &e->in_shape[1], &bo)) return BS_ERR_SHAPE;
+    int64_t n = bs_shape_numel(&bo);
+    ops_iter it;
+    ops_iter_init(&it, &bo, &e->in_shape[0], &e->in_shape[1]);
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++, ops_iter_next(&it)) {
+        double x = a[it.off[0]], y = b[it.off[1]];
+        switch (e->op) {
+        case BS_OP_MSE: acc += (x - y) * (x - y); break;
+        case BS_OP_BCE: {
+            double lp = x > 0 ? log(x) : -100, lq = x < 1 ? log(1 - x) : -100;
+            if (lp < -100) lp = -100;
+            if (lq < -100) lq = -100;
+            acc -= y * lp + (1 - y) * lq;
+            break;
+        }
+        case BS_OP_BCE_LOGITS: {
+            double mx = x < 0 ? -x : 0;
+            acc += (1 - y) * x + mx + log(exp(-mx) + exp(-x - mx));
+            break;
+        }
+        default: break;
+        }
+    }
+    o[0] = (T)(n ? acc / (double)n : NAN);
+    return BS_OK;
+}
+
+static void K(loss_vjp)(const bs_exec *e, int which, const T *g, T *d)
+{
+    const T *a = e->in[0];
+    double gv = g[0];
+    if (e->op == BS_OP_CROSS_ENTROPY) {
+        if (which != 0) return;
+        int64_t outer, C, inner;
+        ce_dims(&e->in_shape[0], &outer, &C, &inner);
+        bool probs = e->in_dtype[1] != BS_I64;
+        const int32_t *t = e->in[1];
+        const T *tp = e->in[1];
+        double w = 0;
+        if (probs)
+            w = (double)(outer * inner);
+        else
+            for (int64_t r = 0; r < outer * inner; r++) w += t[r] != CPU_XENT_IGNORE;
+        double scale = gv / w;
+        for (int64_t p = 0; p < outer; p++)
+            for (int64_t i = 0; i < inner; i++) {
+                const T *x = a + p * C * inner + i;
+                T *dx = d + p * C * inner + i;
+                int32_t c = probs ? -1 : t[p * inner + i];
+                if (!probs && (c < 0 || c >= C)) continue;
+                const T *y = probs ? tp + p * C * inner + i : NULL;
+                double m = -INFINITY, s = 0, S = 1;
+                for (int64_t l = 0; l < C; l++) m = x[l * inner] > m ? x[l * inner] : m;
+                for (int64_t l = 0; l < C; l++) s += exp((double)x[l * inner] - m);
+                if (probs) {
+                    S = 0;
+                    for (int64_t l = 0; l < C; l++) S += y[l * inner];
+                }
+                double inv = 1.0 / s;
+                for (int64_t l = 0; l < C; l++) {
+                    double yl = probs ? (double)y[l * inner] : (double)(l == c);
+                    dx[l * inner] += (T)((exp((double)x[l * inner] - m) * inv * S - yl) * scale);
+                }
+            }
+        return;
+    }
+    const T *b = e->in[1];
+    bs_shape bo;
+    if (!bs_shape_broadcast(&e->in_shape[0], &e->in_shape[1], &bo)) return;
+    int64_t n = bs_shape_numel(&bo);
+    double scale = gv / (double)n;
+    ops_iter it;
+    ops_iter_init(&it, &bo, &e->in_shape[0], &e->in_shape[1]);
+    for (int64_t i = 0; i < n; i++, ops_iter_next(&it)) {
+        double x = a[it.off[0]], y = b[it.off[1]], v = 0;
+        switch (e->op) {
+        case BS_OP_MSE: v = which == 0 ? 2 * (x - y) : -2 * (x - y); break;
+        case BS_OP_BCE:
+            if (which == 0) {
+                double den = x * (1 - x);
+                v = (x - y) / (den > 1e-12 ? den : 1e-12);
+            } else {
+                double lp = log(x), lq = log(1 - x);
+                v = (lq < -100 ? -100 : lq) - (lp < -100 ? -100 : lp);
+            }
+            break;
+        case BS_OP_BCE_LOGITS: v = which == 0 ? 1 / (1 + exp(-x)) - y : -x; break;
+        default: break;
+        }
+        d[it.off[which]] += (T)(v * scale);
+    }
+}
+
+/* ==== Dispatch ==== */
+
+static bs_status K(fwd)(const bs_exec *e, cpu_family f)
+{
+    switch (f) {
+    case CPU_EW1: K(ew1_fwd)(e); return BS_OK;
+    case CPU_EW2: K(ew2_fwd)(e); return BS_OK;
+    case CPU_MAT: K(mat_fwd)(e); return BS_OK;
+    case CPU_SHAPE: K(shape_fwd)(e); return BS_OK;
+    case CPU_RED: K(red_fwd)(e); return BS_OK;
+    case CPU_ROW: K(row_fwd)(e); return BS_OK;
+    case CPU_LOSS: return K(loss_fwd)(e);
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+static bs_status K(vjp)(const bs_exec *e, cpu_family f, int i, const T *g, T *d)
+{
+    switch (f) {
+    case CPU_EW1: K(ew1_vjp)(e, g, d); return BS_OK;
+    case CPU_EW2: K(ew2_vjp)(e, i, g, d); return BS_OK;
+    case CPU_MAT: K(mat_vjp)(e, i, g, d); return BS_OK;
+    case CPU_SHAPE: K(shape_vjp)(e, g, d); return BS_OK;
+    case CPU_RED: K(red_vjp)(e, g, d); return BS_OK;
+    case CPU_ROW: K(row_vjp)(e, g, d); return BS_OK;
+    case CPU_LOSS: K(loss_vjp)(e, i, g, d); return BS_OK;
+    default: return BS_ERR_UNSUPPORTED;
+    }
+}
+
+/* ==== Optimizer updates (torch.optim) ====
+ * SGD:  d = g + wd*p;  buf = d (t == 1) or momentum*buf + (1-dampening)*d;
+ *       d = nesterov ? d + momentum*buf : buf;  p -= lr*d
+ * Adam: g' = g + wd*p;  m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;
+ *       p -= (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
+static void K(opt)(const bs_opt_conf *c, int64_t t, T *restrict p, const T *restrict g,
+                   T *restrict m, T *restrict v, int64_t n)
+{
+    T wd = (T)c->weight_decay, lr = (T)c->lr;
+    if (c->kind == BS_OPT_SGD) {
+        T mom = (T)c->momentum, damp = (T)(1 - c->dampening);
+        if (c->momentum == 0) {
+            for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+            return;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            T dv = g[i] + wd * p[i];
+            m[i] = t <= 1 ? dv : mom * m[i] + damp * dv;
+            dv = c->nesterov ? dv + mom * m[i] : m[i];
+            p[i] -= lr * dv;
+        }
+        return;
+    }
+    double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
+    T b1 = (T)c->beta1, b2 = (T)c->beta2, step = (T)(c->lr / bc1), sbc2 = (T)sqrt(bc2);
+    T eps = (T)c->eps;
+    for (int64_t i = 0; i < n; i++) {
+        T dv = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + ((T)1 - b1) * dv;
+        v[i] = b2 * v[i] + ((T)1 - b2) * dv * dv;
+        p[i] -= step * (m[i] / (sqrt(v[i]) / sbc2 + eps));
+    }
+}
+
+#undef T
+#undef K
+#endif

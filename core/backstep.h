@@ -362,4 +362,115 @@ void bs_backend_register(bs_backend *b);
 bs_backend *bs_backend_find(const char *name);
 bs_backend *bs_backend_cpu(void);
 
+/* ==== Replay plans ====
+ * A plan replays, on a backend, the part of the tape that `root` depends on, at sizes that may
+ * differ from the recorded ones:
+ *   - size variables are rebound (node->sym[] on constructor leaves, attr.shape_sym on reshape)
+ *     and every shape is inferred again through bs_ops[op].shape;
+ *   - leaves whose shape changed get their initializer again at the new sizes (randn, rand, zeros,
+ *     ones, eye, arange, full; param(expr) re-runs expr's subgraph on the host with the eager
+ *     kernels); random ones are drawn from `seed` and the node id, so two plans with the same
+ *     options start from the same values. Leaves whose shape did not change keep the tape's
+ *     current values (a replay at the recorded sizes starts where the tape is). Literal data
+ *     (tensor([...])) replays only at its own size: when a rebinding needs it to change, plan_new
+ *     fails with a message that names it;
+ *   - integer (i64) tensors are constants: computed once on the host, stored as int32;
+ *   - every buffer (values, grads, optimizer state) is allocated once on the backend, reused by
+ *     every step, and freed by bs_plan_free().
+ * A step is forward (tape order), backward (reverse order, VJPs added into the inputs' grads,
+ * only for nodes that require grad; grads zeroed first, the root seeded with ones) and an
+ * optimizer update of every param. With time_nodes, the backend is synced around each node and
+ * each node's forward and VJP time is recorded.
+ *
+ * Ownership: the caller opens the backend (be->open) before bs_plan_new and closes it after
+ * bs_plan_free. The plan reads the tape only while it is built (and in bs_plan_store_params);
+ * it owns everything else. Errors: NULL or a status, with a one-line message in err or
+ * bs_plan_errmsg(). */
+typedef struct bs_plan bs_plan;
+
+#define BS_PLAN_MAX_BIND 16
+typedef struct {
+    int nbind;
+    int bind_dim[BS_PLAN_MAX_BIND];      /* size variable index (bs_dim_find) */
+    int64_t bind_value[BS_PLAN_MAX_BIND]; /* its value in this plan (>= 1) */
+    bs_dtype dtype;          /* float dtype on the backend: f32, f64 or bf16 */
+    bool backward;           /* run backward (when the root requires grad) */
+    bool update;             /* an optimizer step after backward */
+    bs_opt_conf opt;         /* the optimizer of `update` */
+    bool time_nodes;         /* sync around every node and time it */
+    uint64_t seed;           /* for random leaves drawn at new sizes */
+} bs_plan_opts;
+
+/* f32, backward and update on, SGD lr 0.01, time_nodes on, seed 0, nothing rebound */
+bs_plan_opts bs_plan_defaults(void);
+bs_plan *bs_plan_new(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o, char *err,
+                     size_t errlen);
+void bs_plan_free(bs_plan *p);
+const char *bs_plan_errmsg(const bs_plan *p);
+
+/* One training step: forward, backward, update (as the options say); *loss (may be NULL) gets the
+ * root's value (its sum when it has several elements) computed by this step's forward. */
+bs_status bs_plan_step(bs_plan *p, double *loss);
+bs_status bs_plan_forward(bs_plan *p, double *loss);
+bs_status bs_plan_backward(bs_plan *p);
+bs_status bs_plan_update(bs_plan *p);
+/* forget the timings so far (after warm-up steps) */
+void bs_plan_reset_stats(bs_plan *p);
+/* turn per-node timing (a sync around every node) on or off for the next steps */
+void bs_plan_time_nodes(bs_plan *p, bool on);
+
+/* the shape of tape node id in the plan (NULL: not in the plan) */
+const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id);
+/* a node's value or grad as doubles (numel of bs_plan_shape); BS_ERR_ARG when it has none */
+bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst);
+/* copy the params' values back into the tape (same sizes only), bumping their versions */
+bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c);
+
+typedef struct {
+    bs_id node;
+    bs_shape shape;
+    bs_dtype dtype;               /* f32/f64/bf16, or BS_I64 (int32 on the backend) */
+    bool leaf;                    /* no forward: a leaf or an integer constant */
+    bool has_bwd;                 /* runs VJPs in backward */
+    bool resized;                 /* its shape differs from the recorded one */
+    double fwd_ms, bwd_ms;        /* median over the timed steps (0 without time_nodes) */
+    double fwd_flops, bwd_flops;  /* per step: the op table's count; VJPs: that count per
+                                     input that gets a gradient (matmul: exact) */
+    size_t bytes;                 /* its buffers: value, grad, optimizer state */
+} bs_plan_node;
+int bs_plan_node_count(const bs_plan *p);
+/* node i of the plan, in tape order */
+void bs_plan_node_get(const bs_plan *p, int i, bs_plan_node *out);
+
+typedef struct {
+    int steps;                    /* timed steps */
+    double step_ms;               /* median wall time of a whole step */
+    double fwd_ms, bwd_ms, opt_ms;/* medians of the per-step sums */
+    double fwd_flops, bwd_flops;  /* per step */
+    size_t peak_bytes;            /* everything the plan holds on the backend */
+    int64_t param_elems;          /* elements of the params it updates */
+} bs_plan_summary;
+void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s);
+/* "N=256 D=784": every size variable the graph uses, at the plan's values; returns buf */
+char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len);
+/* literal-data leaves of the graph (they keep their size): "y (4,), t (2, 2)"; returns count */
+int bs_plan_fixed(const bs_plan *p, char *buf, size_t len);
+
+/* --check: one forward and backward of root on `be` and on `other` (NULL: the eager engine in
+ * f64, through the op table's kernels) from the same leaf values, comparing every value and grad.
+ * The sizes are o's, halved (every size variable the graph uses) until the forward FLOPs fit
+ * budget_flops (0: no limit). */
+typedef struct {
+    double max_diff;              /* largest |x - ref| / max(1, |ref|) over values and grads */
+    bs_id worst;                  /* where (BS_NONE when nothing was compared) */
+    bool worst_is_grad;
+    int compared;                 /* tensors compared */
+    bool reduced;                 /* sizes were scaled down */
+    char sizes[160];              /* the sizes it ran at, as bs_plan_sizes */
+    char other[64];               /* "eager f64" or the other backend and dtype */
+} bs_plan_check_result;
+bs_status bs_plan_check(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
+                        bs_backend *other, double budget_flops, bs_plan_check_result *res,
+                        char *err, size_t errlen);
+
 #endif

@@ -433,7 +433,23 @@ static char *render(const char *tpl, const char *names[5], char *buf, size_t len
         put(&o, end, "(not differentiable)");
         return buf;
     }
-    for (const char *p = tpl; *p;) {
+    /* "(...)/{n}" with n == 1: the parentheses only grouped the division */
+    size_t tl = strlen(tpl);
+    const char *stop = tpl + tl;
+    const char *p = tpl;
+    if (n_is_one && tl > 5 && tpl[0] == '(' && !strcmp(tpl + tl - 5, ")/{n}")) {
+        int depth = 0;
+        const char *q = tpl;
+        for (; q < tpl + tl - 4; q++) {
+            depth += *q == '(' ? 1 : *q == ')' ? -1 : 0;
+            if (depth == 0) break;
+        }
+        if (q == tpl + tl - 5) {
+            p = tpl + 1;
+            stop = tpl + tl - 5;
+        }
+    }
+    for (; p < stop && *p;) {
         if (n_is_one && !strncmp(p, "/{n}", 4)) {
             p += 4;
             continue;

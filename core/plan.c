@@ -1,1 +1,1144 @@
-/* core/plan.c */
+/* core/plan.c: replay plans: the part of the tape a root depends on, rebound to new sizes, every
+ * shape inferred again, leaves initialised again, buffers allocated once on a backend; forward,
+ * backward and optimizer steps timed node by node; and the comparison of two engines (--check). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_int.h"
+
+/* ==== The plan ==== */
+
+enum {
+    PN_MAIN = 1,   /* replayed every step (an ancestor of the root through op inputs) */
+    PN_INIT = 2,   /* needed for a param(expr) leaf's initial value (expr's subgraph) */
+    PN_HOST = 4    /* its value is computed on the host (leaves, integer constants, init nodes) */
+};
+
+typedef struct {
+    bs_id id;
+    char name[64];                  /* the tape's display name, for messages */
+    bs_op op;                       /* BS_OP_LEAF for leaves */
+    int nin;
+    int in[BS_MAX_INPUTS];          /* plan indices of the inputs */
+    bs_attr attr;                   /* reshape's target at the plan's sizes */
+    bs_init_kind init;
+    int init_src;                   /* plan index (BS_INIT_COPY) or -1 */
+    double init_arg[2];
+    int8_t sym[BS_MAX_DIMS];
+    bs_shape rec_shape;             /* as recorded */
+    bs_shape shape;                 /* at the plan's sizes */
+    bs_dtype tape_dtype;            /* the node's dtype on the tape */
+    bs_dtype dtype;                 /* in the plan: BS_I64, or the plan's float dtype */
+    unsigned mark;                  /* PN_* */
+    bool rg, param, no_grad, resized;
+    bool constant;                  /* main but computed on the host (integer op nodes) */
+    bool vjp_in[BS_MAX_INPUTS];     /* input k gets this node's VJP in backward */
+    void *val, *grad, *m, *v;       /* backend buffers */
+    double *host;                   /* host value (numel doubles) while built, or NULL */
+    bs_exec ex;
+    double fwd_flops, bwd_flops;
+    size_t bytes;
+    double *tf, *tb;                /* (cap) ms per timed step */
+} pnode;
+
+struct bs_plan {
+    bs_backend *be;
+    bs_plan_opts o;
+    int n;                          /* nodes */
+    pnode *nodes;                   /* (n) in tape order */
+    int root;                       /* plan index of the root */
+    bool do_bwd;
+    int64_t t;                      /* optimizer steps taken */
+    int64_t dims[BS_MAX_DIMVARS];   /* size variable values in this plan */
+    char dim_name[BS_MAX_DIMVARS][32];
+    bool dim_used[BS_MAX_DIMVARS];
+    int ndim;
+    size_t bytes;                   /* everything allocated on the backend */
+    bool keep_host;                 /* keep leaves' host values (for --check) */
+    /* timings */
+    bool recording;
+    int steps, cap;
+    double *step_ms, *fwd_ms, *bwd_ms, *opt_ms; /* (cap) */
+    char err[512];
+};
+
+/* ==== Small helpers ==== */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static bs_status plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bs_status plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof p->err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* bytes of one element in a backend buffer (i64 is stored as int32) */
+static size_t elem_size(bs_dtype t) { return t == BS_I64 ? 4 : bs_dtype_size(t); }
+
+static size_t buf_bytes(const pnode *n) { return (size_t)bs_shape_numel(&n->shape) * elem_size(n->dtype); }
+
+/* median of n values (sorts a copy) */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+    if (n <= 0) return 0;
+    double *c = malloc((size_t)n * sizeof *c);
+    if (!c) return v[0];
+    memcpy(c, v, (size_t)n * sizeof *c);
+    qsort(c, (size_t)n, sizeof *c, cmp_double);
+    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
+    free(c);
+    return m;
+}
+
+/* "x", "h = x @ W1" style name of a tape node for messages */
+static const char *tape_name(bs_ctx *c, bs_id id, char *buf, size_t len)
+{
+    return bs_node_name(c, id, buf, len);
+}
+
+/* ==== Building: what the root needs ==== */
+
+/* Mark the nodes: MAIN for the root's ancestors through op inputs, INIT for the subgraphs that
+ * param(expr)/detach leaves were copied from. Creation order is topological, so one pass down
+ * from the root sees every node after all the nodes that use it. Returns the node count. */
+static int mark_nodes(bs_ctx *c, bs_id root, unsigned *mark)
+{
+    int count = 0;
+    mark[root] = PN_MAIN;
+    for (bs_id i = root; i >= 0; i--) {
+        if (!mark[i]) continue;
+        count++;
+        const bs_node *n = bs__node(c, i);
+        if (n->op != BS_OP_LEAF)
+            for (int k = 0; k < n->nin; k++) mark[n->in[k]] |= mark[i] & (PN_MAIN | PN_INIT);
+        else if (n->init == BS_INIT_COPY && n->init_src >= 0)
+            mark[n->init_src] |= PN_INIT;
+    }
+    return count;
+}
+
+/* ==== Building: shapes at the new sizes ==== */
+
+/* a reshape's target with size variables substituted; a -1 stays for the op to infer. When the
+ * element count no longer fits and exactly one entry is a literal, that entry was computed from
+ * the old sizes (reshape(x, N * D)): it is solved for. */
+static void reshape_target(bs_plan *p, pnode *n, const bs_shape *in)
+{
+    bs_shape *t = &n->attr.shape;
+    int literal = -1, nlit = 0;
+    bool infer = false;
+    int64_t known = 1;
+    for (int k = 0; k < t->ndim; k++) {
+        int s = n->attr.shape_sym[k];
+        if (s >= 0 && s < p->ndim) {
+            t->d[k] = p->dims[s];
+            p->dim_used[s] = true;
+        } else if (t->d[k] == -1) {
+            infer = true;
+        } else {
+            literal = k;
+            nlit++;
+        }
+        if (t->d[k] != -1) known *= t->d[k];
+    }
+    int64_t numel = bs_shape_numel(in);
+    if (!infer && known != numel && nlit == 1 && t->d[literal] > 0) {
+        int64_t rest = known / t->d[literal];
+        if (rest > 0 && numel % rest == 0) t->d[literal] = numel / rest;
+    }
+}
+
+/* the shape of a constructor leaf at the plan's sizes */
+static bs_shape leaf_shape(bs_plan *p, const pnode *n)
+{
+    bs_shape s = n->rec_shape;
+    for (int k = 0; k < s.ndim; k++) {
+        int v = n->sym[k];
+        if (v >= 0 && v < p->ndim) {
+            s.d[k] = p->dims[v];
+            p->dim_used[v] = true;
+        }
+    }
+    return s;
+}
+
+/* Why node i's shape fails: the literal-data leaves (and constructors with literal sizes) it
+ * depends on, which keep their recorded size. Appends to buf. */
+static void blame_literals(bs_plan *p, int fail, char *buf, size_t len)
+{
+    bool *reach = calloc((size_t)p->n, sizeof *reach);
+    if (!reach) return;
+    reach[fail] = true;
+    for (int i = fail; i >= 0; i--) {
+        if (!reach[i]) continue;
+        pnode *n = &p->nodes[i];
+        for (int k = 0; k < n->nin; k++) reach[n->in[k]] = true;
+        if (n->init_src >= 0) reach[n->init_src] = true;
+    }
+    char lit[256] = "", con[256] = "";
+    int nlit = 0, ncon = 0;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!reach[i] || n->op != BS_OP_LEAF || n->shape.ndim == 0) continue;
+        char sh[64], item[160];
+        snprintf(item, sizeof item, "%s %s", n->name, bs_shape_str(&n->shape, sh, sizeof sh));
+        if (n->init == BS_INIT_DATA) {
+            size_t l = strlen(lit);
+            snprintf(lit + l, sizeof lit - l, "%s%s", nlit ? ", " : "", item);
+            nlit++;
+        } else if (n->init != BS_INIT_COPY && !n->resized) {
+            bool any_sym = false;
+            for (int k = 0; k < n->rec_shape.ndim; k++) any_sym |= n->sym[k] >= 0;
+            if (any_sym) continue;
+            size_t l = strlen(con);
+            snprintf(con + l, sizeof con - l, "%s%s", ncon ? ", " : "", item);
+            ncon++;
+        }
+    }
+    free(reach);
+    size_t l = strlen(buf);
+    if (nlit)
+        snprintf(buf + l, len - l,
+                 "; %s %s literal data, which replays only at its own size: make %s with a "
+                 "constructor that takes the size variables (randn(N, D), zeros(N, dtype=i64), ...)",
+                 lit, nlit == 1 ? "is" : "are", nlit == 1 ? "it" : "them");
+    l = strlen(buf);
+    if (ncon)
+        snprintf(buf + l, len - l, "; %s %s literal sizes: write %s with size variables", con,
+                 ncon == 1 ? "has" : "have", ncon == 1 ? "it" : "them");
+}
+
+static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (n->op == BS_OP_LEAF) {
+            if (n->init == BS_INIT_COPY && n->init_src >= 0)
+                n->shape = p->nodes[n->init_src].shape;
+            else if (n->init == BS_INIT_DATA || n->init == BS_INIT_NONE)
+                n->shape = n->rec_shape;
+            else
+                n->shape = leaf_shape(p, n);
+        } else {
+            bs_shape in[BS_MAX_INPUTS];
+            bs_dtype dt[BS_MAX_INPUTS];
+            for (int k = 0; k < n->nin; k++) {
+                in[k] = p->nodes[n->in[k]].shape;
+                dt[k] = p->nodes[n->in[k]].tape_dtype;
+            }
+            if (n->op == BS_OP_RESHAPE) reshape_target(p, n, &in[0]);
+            char msg[256] = "";
+            if (bs_ops[n->op].shape(in, dt, &n->attr, &n->shape, msg, sizeof msg)) {
+                char sizes[160];
+                const bs_node *tn = bs__node(c, n->id);
+                bs_plan_sizes(p, sizes, sizeof sizes);
+                plan_fail(p, BS_ERR_SHAPE, "cannot replay at %s: %s%s%s (%s) fails: %s", sizes,
+                          n->name, tn->text && tn->label ? " = " : "",
+                          tn->text && tn->label ? tn->text : "", bs_ops[n->op].name,
+                          msg[0] ? msg : "the shapes do not fit");
+                blame_literals(p, i, p->err, sizeof p->err);
+                return BS_ERR_SHAPE;
+            }
+        }
+        n->resized = !bs_shape_eq(&n->shape, &n->rec_shape);
+        if (bs__check_size(c, &n->shape)) {
+            plan_fail(p, BS_ERR_NOMEM, "%s", bs_errmsg(c));
+            return BS_ERR_NOMEM;
+        }
+    }
+    return BS_OK;
+}
+
+/* ==== Building: initial values on the host ==== */
+
+/* a random stream per (seed, node): the same leaf gets the same values in every plan */
+static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
+{
+    int64_t numel = bs_shape_numel(&n->shape);
+    if (!n->resized) { /* the tape's current value */
+        memcpy(d, bs__node(c, n->id)->value.data, (size_t)numel * sizeof(double));
+        return BS_OK;
+    }
+    switch (n->init) {
+    case BS_INIT_RANDN:
+    case BS_INIT_RAND: {
+        bs_ctx *r = bs_ctx_new();
+        if (!r) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        bs_ctx_seed(r, p->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)n->id + 1);
+        for (int64_t i = 0; i < numel; i++)
+            d[i] = n->init == BS_INIT_RANDN ? bs_rand_normal(r) : bs_rand_uniform(r);
+        bs_ctx_free(r);
+        break;
+    }
+    case BS_INIT_ZEROS: memset(d, 0, (size_t)numel * sizeof(double)); break;
+    case BS_INIT_ONES: for (int64_t i = 0; i < numel; i++) d[i] = 1; break;
+    case BS_INIT_FULL: for (int64_t i = 0; i < numel; i++) d[i] = n->init_arg[0]; break;
+    case BS_INIT_ARANGE:
+        for (int64_t i = 0; i < numel; i++) d[i] = n->init_arg[0] + (double)i * n->init_arg[1];
+        break;
+    case BS_INIT_EYE: {
+        memset(d, 0, (size_t)numel * sizeof(double));
+        int64_t r = n->shape.ndim >= 1 ? n->shape.d[0] : 1;
+        int64_t cc = n->shape.ndim >= 2 ? n->shape.d[1] : r;
+        for (int64_t i = 0; i < r && i < cc; i++) d[i * cc + i] = 1;
+        break;
+    }
+    case BS_INIT_COPY:
+        memcpy(d, p->nodes[n->init_src].host, (size_t)numel * sizeof(double));
+        break;
+    default: {
+        char nm[64];
+        return plan_fail(p, BS_ERR_SHAPE, "%s is literal data and replays only at its own size",
+                         tape_name(c, n->id, nm, sizeof nm));
+    }
+    }
+    return BS_OK;
+}
+
+/* Which nodes need a host value: every main leaf, every integer op node of the main graph
+ * (a constant of the step), and for each resized param(expr) leaf, expr's subgraph. */
+static void mark_host(bs_plan *p)
+{
+    for (int i = p->n - 1; i >= 0; i--) {
+        pnode *n = &p->nodes[i];
+        if ((n->mark & PN_MAIN) && (n->op == BS_OP_LEAF || n->tape_dtype == BS_I64)) n->mark |= PN_HOST;
+        if (!(n->mark & PN_HOST)) continue;
+        if (n->op != BS_OP_LEAF)
+            for (int k = 0; k < n->nin; k++) p->nodes[n->in[k]].mark |= PN_HOST;
+        else if (n->init == BS_INIT_COPY && n->resized && n->init_src >= 0)
+            p->nodes[n->init_src].mark |= PN_HOST;
+    }
+}
+
+static bs_status host_values(bs_plan *p, bs_ctx *c)
+{
+    mark_host(p);
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_HOST)) continue;
+        int64_t numel = bs_shape_numel(&n->shape);
+        n->host = calloc((size_t)(numel ? numel : 1), sizeof(double));
+        if (!n->host) return plan_fail(p, BS_ERR_NOMEM, "out of memory for initial values");
+        bs_status st;
+        if (n->op == BS_OP_LEAF) {
+            st = init_leaf(p, c, n, n->host);
+        } else {
+            bs_tensor in[BS_MAX_INPUTS];
+            for (int k = 0; k < n->nin; k++) {
+                pnode *x = &p->nodes[n->in[k]];
+                in[k] = (bs_tensor){x->tape_dtype, x->shape, x->host};
+            }
+            bs_tensor out = {n->tape_dtype, n->shape, n->host};
+            char msg[256] = "";
+            st = bs_ops[n->op].fwd(in, &n->attr, &out, msg, sizeof msg);
+            if (st) {
+                char nm[64];
+                return plan_fail(p, st, "%s (%s): %s", tape_name(c, n->id, nm, sizeof nm),
+                                 bs_ops[n->op].name, msg);
+            }
+        }
+        if (st) return st;
+        /* what the replay's dtype can hold */
+        if (n->dtype != BS_I64 && n->dtype != BS_F64)
+            for (int64_t j = 0; j < numel; j++) n->host[j] = bs_dtype_round(n->dtype, n->host[j]);
+    }
+    /* the init-only subgraphs are done with */
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) && n->host) {
+            free(n->host);
+            n->host = NULL;
+        }
+    }
+    return BS_OK;
+}
+
+/* ==== Building: buffers on the backend ==== */
+
+static void *plan_alloc(bs_plan *p, size_t bytes)
+{
+    if (!bytes) bytes = 8;
+    void *b = p->be->alloc(p->be, bytes);
+    if (b) p->bytes += bytes;
+    return b;
+}
+
+static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
+{
+    bs_backend *be = p->be;
+    bool need_m = p->o.update && (p->o.opt.kind == BS_OPT_ADAM || p->o.opt.momentum != 0);
+    bool need_v = p->o.update && p->o.opt.kind == BS_OPT_ADAM;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN)) continue;
+        size_t b = buf_bytes(n);
+        int64_t numel = bs_shape_numel(&n->shape);
+        n->val = plan_alloc(p, b);
+        if (!n->val) goto nomem;
+        n->bytes = b;
+        if (p->do_bwd && n->rg) {
+            n->grad = plan_alloc(p, b);
+            if (!n->grad) goto nomem;
+            n->bytes += b;
+        }
+        if (p->do_bwd && n->param && n->rg) {
+            if (need_m) {
+                if (!(n->m = plan_alloc(p, b))) goto nomem;
+                be->fill(be, n->m, 0, numel, n->dtype);
+                n->bytes += b;
+            }
+            if (need_v) {
+                if (!(n->v = plan_alloc(p, b))) goto nomem;
+                be->fill(be, n->v, 0, numel, n->dtype);
+                n->bytes += b;
+            }
+        }
+        if (n->host) {
+            bs_status st = be->upload(be, n->val, n->host, numel, n->dtype);
+            if (st) return plan_fail(p, st, "%s: upload failed", be->name);
+            if (!p->keep_host) {
+                free(n->host);
+                n->host = NULL;
+            }
+        }
+    }
+    return BS_OK;
+nomem:;
+    char sz[32];
+    snprintf(sz, sizeof sz, "%.1f MB", (double)p->bytes / 1e6);
+    (void)c;
+    return plan_fail(p, BS_ERR_NOMEM, "out of memory on %s after %s of buffers", be->name, sz);
+}
+
+/* the exec record of each op node and its FLOP counts */
+static void build_execs(bs_plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
+        bs_exec *e = &n->ex;
+        memset(e, 0, sizeof *e);
+        e->op = n->op;
+        e->attr = n->attr;
+        e->nin = n->nin;
+        bs_shape in[BS_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) {
+            pnode *x = &p->nodes[n->in[k]];
+            e->in[k] = x->val;
+            e->in_shape[k] = in[k] = x->shape;
+            e->in_dtype[k] = x->dtype;
+        }
+        e->out = n->val;
+        e->out_shape = n->shape;
+        e->dtype = p->o.dtype;
+        n->fwd_flops = bs_ops[n->op].flops(in, &n->shape, &n->attr);
+        int nv = 0;
+        for (int k = 0; k < n->nin; k++) nv += n->vjp_in[k];
+        n->bwd_flops = n->fwd_flops * nv;
+    }
+}
+
+/* ==== bs_plan_new ==== */
+
+bs_plan_opts bs_plan_defaults(void)
+{
+    bs_plan_opts o;
+    memset(&o, 0, sizeof o);
+    o.dtype = BS_F32;
+    o.backward = true;
+    o.update = true;
+    o.opt = bs_opt_defaults(BS_OPT_SGD);
+    o.opt.lr = 0.01;
+    o.time_nodes = true;
+    return o;
+}
+
+static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
+                           bool keep_host, bool shapes_only, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = 0;
+    if (!bs_node_get(c, root)) {
+        if (err) snprintf(err, errlen, "no such node");
+        return NULL;
+    }
+    bs_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        if (err) snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->be = be;
+    p->o = *o;
+    p->keep_host = keep_host;
+    bs_status st = BS_OK;
+    char nm[64];
+
+    /* sizes */
+    p->ndim = bs_dim_count(c);
+    for (int i = 0; i < p->ndim; i++) {
+        p->dims[i] = bs_dim_value(c, i);
+        snprintf(p->dim_name[i], sizeof p->dim_name[i], "%s", bs_dim_name(c, i));
+    }
+    for (int b = 0; b < o->nbind; b++) {
+        int d = o->bind_dim[b];
+        if (d < 0 || d >= p->ndim || o->bind_value[b] < 1) {
+            st = plan_fail(p, BS_ERR_ARG, "a size must be a size variable bound to at least 1");
+            goto fail;
+        }
+        p->dims[d] = o->bind_value[b];
+    }
+    if (o->dtype == BS_I64 || !be->supports_dtype(be, o->dtype)) {
+        st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)", be->name,
+                       bs_dtype_name(o->dtype));
+        goto fail;
+    }
+
+    /* nodes */
+    unsigned *mark = calloc((size_t)root + 1, sizeof *mark);
+    int *of = malloc(((size_t)root + 1) * sizeof *of);
+    if (!mark || !of) {
+        free(mark);
+        free(of);
+        st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    p->n = mark_nodes(c, root, mark);
+    p->nodes = calloc((size_t)p->n, sizeof *p->nodes);
+    if (!p->nodes) {
+        free(mark);
+        free(of);
+        st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int k = 0;
+    for (bs_id i = 0; i <= root; i++) {
+        of[i] = -1;
+        if (!mark[i]) continue;
+        const bs_node *t = bs__node(c, i);
+        pnode *n = &p->nodes[k];
+        n->id = i;
+        bs_node_name(c, i, n->name, sizeof n->name);
+        n->op = t->op;
+        n->nin = t->op == BS_OP_LEAF ? 0 : t->nin;
+        for (int j = 0; j < n->nin; j++) n->in[j] = of[t->in[j]];
+        n->attr = t->attr;
+        n->init = t->init;
+        n->init_src = t->op == BS_OP_LEAF && t->init == BS_INIT_COPY && t->init_src >= 0 ? of[t->init_src] : -1;
+        n->init_arg[0] = t->init_arg[0];
+        n->init_arg[1] = t->init_arg[1];
+        memcpy(n->sym, t->sym, sizeof n->sym);
+        n->rec_shape = t->value.shape;
+        n->tape_dtype = t->value.dtype;
+        n->dtype = t->value.dtype == BS_I64 ? BS_I64 : o->dtype;
+        n->mark = mark[i];
+        n->rg = t->requires_grad;
+        n->param = t->is_param || (t->op == BS_OP_LEAF && t->requires_grad);
+        n->no_grad = t->in_no_grad;
+        of[i] = k++;
+    }
+    p->root = of[root];
+    free(mark);
+    free(of);
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        n->constant = (n->mark & PN_MAIN) && n->op != BS_OP_LEAF && n->tape_dtype == BS_I64;
+        for (int j = 0; j < n->nin; j++)
+            n->vjp_in[j] = n->rg && !n->constant && p->nodes[n->in[j]].rg && bs_ops[n->op].deriv[j];
+    }
+    p->do_bwd = o->backward && p->nodes[p->root].rg;
+
+    /* every rebound size variable must size something */
+    if ((st = infer_shapes(p, c))) goto fail;
+    for (int b = 0; b < o->nbind; b++) {
+        int d = o->bind_dim[b];
+        if (!p->dim_used[d]) {
+            char fixed[256];
+            int nf = bs_plan_fixed(p, fixed, sizeof fixed);
+            st = plan_fail(p, BS_ERR_ARG,
+                           "%s sizes nothing that %s depends on%s%s%s", p->dim_name[d],
+                           tape_name(c, root, nm, sizeof nm),
+                           nf ? " (literal data replays only at its own size: " : "",
+                           nf ? fixed : "", nf ? ")" : "");
+            goto fail;
+        }
+    }
+    if (shapes_only) return p;
+    if ((st = host_values(p, c))) goto fail;
+    if ((st = alloc_buffers(p, c))) goto fail;
+    build_execs(p);
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
+        if (!be->supports(be, n->op, o->dtype)) {
+            st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s in %s (%s)", be->name,
+                           bs_ops[n->op].name, bs_dtype_name(o->dtype),
+                           tape_name(c, n->id, nm, sizeof nm));
+            goto fail;
+        }
+    }
+    return p;
+fail:
+    if (err) snprintf(err, errlen, "%s", p->err);
+    (void)st;
+    bs_plan_free(p);
+    return NULL;
+}
+
+bs_plan *bs_plan_new(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o, char *err,
+                     size_t errlen)
+{
+    return plan_build(c, root, be, o, false, false, err, errlen);
+}
+
+void bs_plan_free(bs_plan *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        void *bufs[4] = {n->val, n->grad, n->m, n->v};
+        for (int j = 0; j < 4; j++)
+            if (bufs[j]) p->be->free(p->be, bufs[j]);
+        free(n->host);
+        free(n->tf);
+        free(n->tb);
+    }
+    free(p->nodes);
+    free(p->step_ms);
+    free(p->fwd_ms);
+    free(p->bwd_ms);
+    free(p->opt_ms);
+    free(p);
+}
+
+const char *bs_plan_errmsg(const bs_plan *p) { return p->err; }
+
+/* ==== Running ==== */
+
+/* room for the timings of one more step */
+static bool stats_grow(bs_plan *p)
+{
+    if (p->steps < p->cap) return true;
+    int cap = p->cap ? p->cap * 2 : 16;
+    double **arr[4] = {&p->step_ms, &p->fwd_ms, &p->bwd_ms, &p->opt_ms};
+    for (int j = 0; j < 4; j++) {
+        double *a = realloc(*arr[j], (size_t)cap * sizeof(double));
+        if (!a) return false;
+        *arr[j] = a;
+    }
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
+        double *a = realloc(n->tf, (size_t)cap * sizeof(double));
+        if (!a) return false;
+        n->tf = a;
+        a = realloc(n->tb, (size_t)cap * sizeof(double));
+        if (!a) return false;
+        n->tb = a;
+    }
+    p->cap = cap;
+    return true;
+}
+
+/* record ms for node n (fwd or bwd) in the step being timed */
+static void record(bs_plan *p, pnode *n, bool bwd, double ms)
+{
+    if (!p->recording) return;
+    (bwd ? n->tb : n->tf)[p->steps] = ms;
+}
+
+static bs_status read_root(bs_plan *p, double *loss)
+{
+    pnode *r = &p->nodes[p->root];
+    int64_t numel = bs_shape_numel(&r->shape);
+    double one, *buf = numel == 1 ? &one : malloc((size_t)(numel ? numel : 1) * sizeof(double));
+    if (!buf) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
+    bs_status st = p->be->download(p->be, buf, r->val, numel, r->dtype);
+    double s = 0;
+    for (int64_t i = 0; i < numel; i++) s += buf[i];
+    if (buf != &one) free(buf);
+    if (st) return plan_fail(p, st, "%s: download failed", p->be->name);
+    *loss = s;
+    return BS_OK;
+}
+
+bs_status bs_plan_forward(bs_plan *p, double *loss)
+{
+    bs_backend *be = p->be;
+    bool timed = p->o.time_nodes;
+    double total = 0;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
+        double t0 = 0;
+        if (timed) {
+            be->sync(be);
+            t0 = now_ms();
+        }
+        bs_status st = be->forward(be, &n->ex);
+        if (st)
+            return plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
+                             st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
+                                                  "index out of range, a probability outside [0, 1])"
+                                                : "");
+        if (timed) {
+            be->sync(be);
+            double ms = now_ms() - t0;
+            record(p, n, false, ms);
+            total += ms;
+        }
+    }
+    if (p->recording) p->fwd_ms[p->steps] = total;
+    if (loss) return read_root(p, loss);
+    return BS_OK;
+}
+
+bs_status bs_plan_backward(bs_plan *p)
+{
+    if (!p->do_bwd) return BS_OK;
+    bs_backend *be = p->be;
+    bool timed = p->o.time_nodes;
+    double t0 = now_ms();
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (n->grad)
+            be->fill(be, n->grad, i == p->root ? 1.0 : 0.0, bs_shape_numel(&n->shape), n->dtype);
+    }
+    if (timed) be->sync(be);
+    double total = now_ms() - t0;
+    for (int i = p->root; i >= 0; i--) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || !n->rg || n->constant) continue;
+        double t1 = 0;
+        if (timed) {
+            be->sync(be);
+            t1 = now_ms();
+        }
+        for (int k = 0; k < n->nin; k++) {
+            if (!n->vjp_in[k]) continue;
+            bs_status st = be->vjp(be, &n->ex, k, n->grad, p->nodes[n->in[k]].grad);
+            if (st) return plan_fail(p, st, "%s VJP failed on %s", bs_ops[n->op].name, be->name);
+        }
+        if (timed) {
+            be->sync(be);
+            double ms = now_ms() - t1;
+            record(p, n, true, ms);
+            total += ms;
+        }
+    }
+    if (p->recording) p->bwd_ms[p->steps] = total;
+    return BS_OK;
+}
+
+bs_status bs_plan_update(bs_plan *p)
+{
+    if (!p->do_bwd || !p->o.update) return BS_OK;
+    bs_backend *be = p->be;
+    double t0 = now_ms();
+    p->t++;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!n->param || !n->grad) continue;
+        bs_status st = be->opt_step(be, &p->o.opt, p->t, n->val, n->grad, n->m, n->v,
+                                    bs_shape_numel(&n->shape), n->dtype);
+        if (st) return plan_fail(p, st, "optimizer step failed on %s", be->name);
+    }
+    if (p->o.time_nodes) be->sync(be);
+    if (p->recording) p->opt_ms[p->steps] = now_ms() - t0;
+    return BS_OK;
+}
+
+bs_status bs_plan_step(bs_plan *p, double *loss)
+{
+    if (!stats_grow(p)) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
+    p->recording = true;
+    p->fwd_ms[p->steps] = p->bwd_ms[p->steps] = p->opt_ms[p->steps] = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->nodes[i].tf) p->nodes[i].tf[p->steps] = p->nodes[i].tb[p->steps] = 0;
+    p->be->sync(p->be);
+    double t0 = now_ms();
+    bs_status st = bs_plan_forward(p, loss);
+    if (!st) st = bs_plan_backward(p);
+    if (!st) st = bs_plan_update(p);
+    if (!st) st = p->be->sync(p->be);
+    p->recording = false;
+    if (st) return st;
+    p->step_ms[p->steps++] = now_ms() - t0;
+    return BS_OK;
+}
+
+void bs_plan_reset_stats(bs_plan *p) { p->steps = 0; }
+
+void bs_plan_time_nodes(bs_plan *p, bool on) { p->o.time_nodes = on; }
+
+/* ==== Reading ==== */
+
+static pnode *find(const bs_plan *p, bs_id id)
+{
+    int lo = 0, hi = p->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (p->nodes[mid].id == id) return &p->nodes[mid];
+        if (p->nodes[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id)
+{
+    pnode *n = find(p, id);
+    return n ? &n->shape : NULL;
+}
+
+bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst)
+{
+    pnode *n = find(p, id);
+    void *b = n ? (grad ? n->grad : n->val) : NULL;
+    if (!b) return BS_ERR_ARG;
+    return p->be->download(p->be, dst, b, bs_shape_numel(&n->shape), n->dtype);
+}
+
+bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!n->param || !n->grad) continue;
+        bs_node *t = bs_node_at(c, n->id);
+        if (!t || !bs_shape_eq(&t->value.shape, &n->shape))
+            return plan_fail(p, BS_ERR_SHAPE, "the plan's sizes differ from the tape's");
+        bs_status st = p->be->download(p->be, t->value.data, n->val, bs_shape_numel(&n->shape),
+                                       n->dtype);
+        if (st) return plan_fail(p, st, "%s: download failed", p->be->name);
+        bs__round_tensor(&t->value);
+        t->version++;
+    }
+    return BS_OK;
+}
+
+int bs_plan_node_count(const bs_plan *p)
+{
+    int k = 0;
+    for (int i = 0; i < p->n; i++) k += (p->nodes[i].mark & PN_MAIN) != 0;
+    return k;
+}
+
+void bs_plan_node_get(const bs_plan *p, int idx, bs_plan_node *out)
+{
+    memset(out, 0, sizeof *out);
+    out->node = BS_NONE;
+    for (int i = 0; i < p->n; i++) {
+        const pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || idx-- > 0) continue;
+        out->node = n->id;
+        out->shape = n->shape;
+        out->dtype = n->dtype;
+        out->leaf = n->op == BS_OP_LEAF || n->constant;
+        out->has_bwd = p->do_bwd && !out->leaf && n->rg;
+        out->resized = n->resized;
+        if (n->tf && p->steps) {
+            out->fwd_ms = median(n->tf, p->steps);
+            out->bwd_ms = out->has_bwd ? median(n->tb, p->steps) : 0;
+        }
+        out->fwd_flops = out->leaf ? 0 : n->fwd_flops;
+        out->bwd_flops = out->has_bwd ? n->bwd_flops : 0;
+        out->bytes = n->bytes;
+        return;
+    }
+}
+
+void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->steps = p->steps;
+    if (p->steps) {
+        s->step_ms = median(p->step_ms, p->steps);
+        s->fwd_ms = median(p->fwd_ms, p->steps);
+        s->bwd_ms = median(p->bwd_ms, p->steps);
+        s->opt_ms = median(p->opt_ms, p->steps);
+    }
+    for (int i = 0; i < p->n; i++) {
+        const pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) {
+            if (n->param && n->grad) s->param_elems += bs_shape_numel(&n->shape);
+            continue;
+        }
+        s->fwd_flops += n->fwd_flops;
+        if (p->do_bwd && n->rg) s->bwd_flops += n->bwd_flops;
+    }
+    s->peak_bytes = p->bytes;
+}
+
+char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)
+{
+    size_t l = 0;
+    if (!len) return buf;
+    buf[0] = 0;
+    for (int i = 0; i < p->ndim && l < len; i++) {
+        if (!p->dim_used[i]) continue;
+        int w = snprintf(buf + l, len - l, "%s%s=%lld", l ? " " : "", p->dim_name[i],
+                         (long long)p->dims[i]);
+        if (w < 0) break;
+        l += (size_t)w;
+    }
+    if (!buf[0]) snprintf(buf, len, "its recorded sizes");
+    return buf;
+}
+
+int bs_plan_fixed(const bs_plan *p, char *buf, size_t len)
+{
+    int count = 0;
+    size_t l = 0;
+    if (len) buf[0] = 0;
+    for (int i = 0; i < p->n; i++) {
+        const pnode *n = &p->nodes[i];
+        if (!(n->mark & (PN_MAIN | PN_INIT)) || n->op != BS_OP_LEAF || n->init != BS_INIT_DATA ||
+            n->shape.ndim == 0)
+            continue;
+        char sh[64];
+        if (l < len) {
+            int w = snprintf(buf + l, len - l, "%s%s %s", count ? ", " : "", n->name,
+                             bs_shape_str(&n->shape, sh, sizeof sh));
+            if (w > 0) l += (size_t)w;
+        }
+        count++;
+    }
+    return count;
+}
+
+/* ==== Comparing engines (--check) ==== */
+
+/* |x - ref| / max(1, |ref|), NaNs equal to NaNs and different from numbers */
+static double diff_of(double x, double r)
+{
+    if (isnan(x) || isnan(r)) return isnan(x) && isnan(r) ? 0 : INFINITY;
+    if (isinf(x) || isinf(r)) return x == r ? 0 : INFINITY;
+    return fabs(x - r) / fmax(1.0, fabs(r));
+}
+
+static void compare(bs_plan_check_result *res, bs_id id, bool grad, const double *x,
+                    const double *r, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = diff_of(x[i], r[i]);
+        if (d > m) m = d;
+    }
+    res->compared++;
+    if (m > res->max_diff || res->worst == BS_NONE) {
+        res->max_diff = m;
+        res->worst = id;
+        res->worst_is_grad = grad;
+    }
+}
+
+/* forward FLOPs of the root's graph at o's sizes (a shapes-only plan); <0 when they do not fit */
+static double plan_flops(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o)
+{
+    bs_plan *p = plan_build(c, root, be, o, false, true, NULL, 0);
+    if (!p) return -1;
+    double f = 0;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
+        bs_shape in[BS_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) in[k] = p->nodes[n->in[k]].shape;
+        f += bs_ops[n->op].flops(in, &n->shape, &n->attr);
+    }
+    bs_plan_free(p);
+    return f;
+}
+
+/* The eager engine on a scratch context: the same graph from the plan's initial leaf values,
+ * in f64, one forward and backward; then every value and grad compared with the plan's. */
+static bs_status check_eager(bs_plan *p, bs_plan_check_result *res, char *err, size_t errlen)
+{
+    bs_ctx *e = bs_ctx_new();
+    int *eid = calloc((size_t)p->n, sizeof *eid);
+    double *buf = NULL;
+    bs_status st = BS_OK;
+    if (!e || !eid) {
+        st = BS_ERR_NOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        eid[i] = BS_NONE;
+        if (!(n->mark & PN_MAIN)) continue;
+        bs_dtype t = n->tape_dtype == BS_I64 ? BS_I64 : BS_F64;
+        bs_id id;
+        if (n->op == BS_OP_LEAF || n->constant) {
+            id = bs_leaf(e, n->host, &n->shape, t, n->op == BS_OP_LEAF && n->rg);
+        } else {
+            bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE};
+            for (int k = 0; k < n->nin; k++) in[k] = eid[n->in[k]];
+            bs_ctx_set_no_grad(e, n->no_grad);
+            id = bs_apply(e, n->op, in, &n->attr);
+            bs_ctx_set_no_grad(e, false);
+        }
+        if (id < 0) {
+            st = bs_errcode(e);
+            snprintf(err, errlen, "the eager engine: %s", bs_errmsg(e));
+            goto done;
+        }
+        eid[i] = id;
+    }
+    pnode *r = &p->nodes[p->root];
+    if (p->do_bwd) {
+        int64_t rn = bs_shape_numel(&r->shape);
+        double *ones = malloc((size_t)(rn ? rn : 1) * sizeof(double));
+        if (!ones) {
+            st = BS_ERR_NOMEM;
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        for (int64_t i = 0; i < rn; i++) ones[i] = 1;
+        bs_tensor seed = {BS_F64, r->shape, ones};
+        st = bs_backward(e, eid[p->root], rn == 1 ? NULL : &seed, false);
+        free(ones);
+        if (st) {
+            snprintf(err, errlen, "the eager engine: %s", bs_errmsg(e));
+            goto done;
+        }
+    }
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN)) continue;
+        const bs_node *en = bs_node_get(e, eid[i]);
+        int64_t numel = bs_shape_numel(&n->shape);
+        free(buf);
+        buf = malloc((size_t)(numel ? numel : 1) * sizeof(double));
+        if (!buf) {
+            st = BS_ERR_NOMEM;
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        if (!p->be->download(p->be, buf, n->val, numel, n->dtype))
+            compare(res, n->id, false, buf, en->value.data, numel);
+        if (n->grad && en->grad.data && !p->be->download(p->be, buf, n->grad, numel, n->dtype))
+            compare(res, n->id, true, buf, en->grad.data, numel);
+    }
+done:
+    free(buf);
+    free(eid);
+    bs_ctx_free(e);
+    return st;
+}
+
+static bs_status check_other(bs_plan *p, bs_plan *q, bs_plan_check_result *res)
+{
+    double *a = NULL, *b = NULL;
+    bs_status st = BS_OK;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i], *m = &q->nodes[i];
+        if (!(n->mark & PN_MAIN)) continue;
+        int64_t numel = bs_shape_numel(&n->shape);
+        free(a);
+        free(b);
+        a = malloc((size_t)(numel ? numel : 1) * sizeof(double));
+        b = malloc((size_t)(numel ? numel : 1) * sizeof(double));
+        if (!a || !b) {
+            st = BS_ERR_NOMEM;
+            break;
+        }
+        if (!p->be->download(p->be, a, n->val, numel, n->dtype) &&
+            !q->be->download(q->be, b, m->val, numel, m->dtype))
+            compare(res, n->id, false, a, b, numel);
+        if (n->grad && m->grad && !p->be->download(p->be, a, n->grad, numel, n->dtype) &&
+            !q->be->download(q->be, b, m->grad, numel, m->dtype))
+            compare(res, n->id, true, a, b, numel);
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+bs_status bs_plan_check(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
+                        bs_backend *other, double budget_flops, bs_plan_check_result *res,
+                        char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    res->worst = BS_NONE;
+    bs_plan_opts co = *o;
+    co.update = false;
+    co.time_nodes = false;
+    /* every size variable the graph uses, at o's values, halved until the forward fits */
+    bs_plan *shp = plan_build(c, root, be, o, false, true, err, errlen);
+    if (!shp) return BS_ERR_SHAPE;
+    co.nbind = 0;
+    for (int d = 0; d < shp->ndim && co.nbind < BS_PLAN_MAX_BIND; d++) {
+        if (!shp->dim_used[d]) continue;
+        co.bind_dim[co.nbind] = d;
+        co.bind_value[co.nbind++] = shp->dims[d];
+    }
+    bs_plan_free(shp);
+    double f = plan_flops(c, root, be, &co);
+    for (int tries = 0; budget_flops > 0 && f > budget_flops && tries < 40; tries++) {
+        bs_plan_opts smaller = co;
+        bool changed = false;
+        for (int b = 0; b < smaller.nbind; b++)
+            if (smaller.bind_value[b] > 1) {
+                smaller.bind_value[b] = (smaller.bind_value[b] + 1) / 2;
+                changed = true;
+            }
+        double fs = changed ? plan_flops(c, root, be, &smaller) : -1;
+        if (fs < 0) break;
+        co = smaller;
+        f = fs;
+        res->reduced = true;
+    }
+    bs_plan *p = plan_build(c, root, be, &co, true, false, err, errlen);
+    if (!p) return BS_ERR_SHAPE;
+    bs_plan_sizes(p, res->sizes, sizeof res->sizes);
+    bs_status st = bs_plan_forward(p, NULL);
+    if (!st) st = bs_plan_backward(p);
+    if (st) {
+        snprintf(err, errlen, "%s", p->err);
+        bs_plan_free(p);
+        return st;
+    }
+    if (!other) {
+        snprintf(res->other, sizeof res->other, "the eager engine (f64)");
+        st = check_eager(p, res, err, errlen);
+        bs_plan_free(p);
+        return st;
+    }
+    /* the other backend: f64 where it has it, the reference of the two */
+    bs_plan_opts qo = co;
+    qo.dtype = other->supports_dtype(other, BS_F64) ? BS_F64 : BS_F32;
+    snprintf(res->other, sizeof res->other, "%s (%s)", other->name, bs_dtype_name(qo.dtype));
+    bs_plan *q = plan_build(c, root, other, &qo, false, false, err, errlen);
+    if (!q) {
+        bs_plan_free(p);
+        return BS_ERR_UNSUPPORTED;
+    }
+    st = bs_plan_forward(q, NULL);
+    if (!st) st = bs_plan_backward(q);
+    if (st)
+        snprintf(err, errlen, "%s", q->err);
+    else
+        st = check_other(p, q, res);
+    bs_plan_free(q);
+    bs_plan_free(p);
+    return st;
+}

@@ -605,6 +605,11 @@ static int make_opt(bs_session *s, args_t *a, bs_opt_kind kind, bs_value *out)
     c.lr = 1e-3;
     if (max_pos(s, a, 1)) return -1;
     if (a->npos == 1 && get_num(s, &a->pos[0], a->pe[0], "lr", &c.lr)) return -1;
+    if (kind == BS_OPT_SGD && a->npos == 0 && !kw(a, "lr", NULL))
+        return bs_fail(s, a->call->line, a->call->col,
+                       "sgd() needs a learning rate, as in sgd(lr=0.1) (torch.optim.SGD requires lr)");
+    for (int i = 0; i < a->nkw; i++)
+        if (!strcmp(a->kn[i], "lr")) a->kused[i] = false;
     if (kw_num(s, a, "lr", &c.lr) || kw_num(s, a, "weight_decay", &c.weight_decay)) return -1;
     if (kind == BS_OPT_SGD) {
         const bs_expr *e;
@@ -645,16 +650,13 @@ static int fn_zero_grad(bs_session *s, args_t *a, bs_value *out)
 
 static int fn_print(bs_session *s, args_t *a, bs_value *out)
 {
+    kw(a, "sep", NULL);
     if (check_kw_used(s, a)) return -1;
     for (int i = 0; i < a->npos; i++) {
         if (i) fputc(' ', s->out);
-        if (a->pos[i].k == BS_V_STR)
-            fputs(a->pos[i].str, s->out);
-        else
-            bs_print_value(s, s->out, &a->pos[i]);
-        /* bs_print_value ends with a newline; join with spaces only for strings */
+        bs_print_inline(s, s->out, &a->pos[i]);
     }
-    if (a->npos == 0 || a->pos[a->npos - 1].k == BS_V_STR) fputc('\n', s->out);
+    fputc('\n', s->out);
     out->k = BS_V_VOID;
     return 0;
 }

@@ -275,7 +275,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         char d[256];
         for (int i = 0; i < n->nin; i++)
             if (bs_ops[n->op].deriv[i])
-                fprintf(f, "  d/d%-8s %s\n", bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
+                fprintf(f, "  d/d%-9s = %s\n", bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
                         bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
     }
 }

@@ -293,13 +293,11 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
     case BS_BIN_ADD: r = x + y; break;
     case BS_BIN_SUB: r = x - y; break;
     case BS_BIN_MUL: r = x * y; break;
-    case BS_BIN_DIV:
-        if (y == 0) return bs_fail(s, e->op_line, e->op_col, "division by zero");
+    case BS_BIN_DIV: /* numbers are tensors here: 1/0 is inf, as torch gives */
         r = x / y;
         is_int = false;
         break;
     case BS_BIN_POW:
-        if (x == 0 && y < 0) return bs_fail(s, e->op_line, e->op_col, "0.0 cannot be raised to a negative power");
         r = pow(x, y);
         if (y < 0) is_int = false;
         break;

@@ -1213,6 +1213,8 @@ static action do_predict(runner *r, const item *pit)
             if (!strcmp(buf, "s") || !strcmp(buf, "show"))
                 break;
             double g;
+            if (!buf[0])
+                continue;
             if (!parse_guess(buf, &g)) {
                 fputs("Type a number, like -0.25 or 1/4.\n", r->out);
                 continue;

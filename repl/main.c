@@ -7,17 +7,9 @@
 #include <unistd.h>
 
 #include "backstep.h"
+#include "lesson.h"
 #include "repl.h"
 #include "term.h"
-
-/* ==== Lessons ====
- * The lesson runner's entry points (repl/lesson.h once it exists):
- *   bs_lesson_run: run lesson `name` in session s, reading the learner's lines from `in` and
- *     writing to `out`; returns 0 when the lesson ran, nonzero otherwise (unknown name, error).
- *   bs_lesson_check_all: run every lesson unattended, check every number it states, print
- *     `N passed, N failed` to `out`; returns the number that failed (negative: could not run). */
-int bs_lesson_run(bs_session *s, const char *name, FILE *in, FILE *out);
-int bs_lesson_check_all(FILE *out);
 
 /* ==== Exit statuses ==== */
 enum { EXIT_OK = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2 };
@@ -243,15 +235,15 @@ int main(int argc, char **argv)
     bool stdin_tty = isatty(STDIN_FILENO) == 1;
     bool has_script = c.file || c.nevals > 0;
     /* Interactive: a terminal with nothing to run, or -i (which also forces it on a pipe). */
-    bool ends_interactive = c.interactive || (!has_script && stdin_tty && !c.lesson);
+    bool ends_interactive = c.interactive || (!has_script && stdin_tty);
     bool script_stdin = !has_script && !stdin_tty && !c.interactive && !c.lesson;
 
     bs_session_opts o;
     memset(&o, 0, sizeof o);
     o.quiet = c.quiet;
     o.precision = c.precision ? c.precision : 6;
-    o.interactive = !has_script && !script_stdin && (stdin_tty || c.interactive);
-    o.window = !c.no_window && !c.quiet && (ends_interactive || c.lesson) && have_display();
+    o.interactive = !has_script && ends_interactive;
+    o.window = !c.no_window && !c.quiet && ends_interactive && have_display();
     bs_session *s = bs_session_new(&o, stdout, stderr);
     if (!s) {
         fputs("backstep: could not start a session (out of memory)\n", stderr);
@@ -259,8 +251,17 @@ int main(int argc, char **argv)
     }
 
     if (c.lesson) {
-        bs_session_options(s)->interactive = stdin_tty;
-        rc = bs_lesson_run(s, c.lesson, stdin, stdout) == 0 ? EXIT_OK : EXIT_SCRIPT;
+        /* The lesson reads the learner's lines itself; when it ends (finished, or the learner
+         * left it) a person at a terminal stays in the REPL with the lesson's session. */
+        bs_session_options(s)->interactive = stdin_tty || c.interactive;
+        int lr = bs_lesson_run(s, c.lesson, stdin, stdout);
+        fflush(stdout);
+        if (lr < 0)
+            rc = EXIT_SCRIPT;
+        else if (lr != 2 && (stdin_tty || c.interactive))
+            rc = run_repl(s, false);
+        else
+            rc = EXIT_OK;
     } else if (script_stdin) {
         bool quit;
         rc = bs_term_run_file(s, stdin, "<stdin>", stderr, &quit) ? EXIT_SCRIPT : EXIT_OK;

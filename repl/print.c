@@ -40,6 +40,13 @@ static void quiet_rec(FILE *f, const bs_tensor *t, int dim, int64_t *off, int pr
 
 /* ==== Readable: aligned columns ==== */
 
+/* like PyTorch, a float that prints as an integer keeps a '.' ("2." not "2") */
+static void pretty_num(char *b, size_t n, const bs_tensor *t, double v, int prec)
+{
+    bs_fmt_num(b, n, v, prec, t->dtype == BS_I64);
+    if (t->dtype != BS_I64 && !strpbrk(b, ".en") && strlen(b) + 2 < n) strcat(b, ".");
+}
+
 static void pretty_sep(FILE *f, const bs_tensor *t, int dim, int indent)
 {
     fputc(',', f);
@@ -55,7 +62,7 @@ static void pretty_rec(FILE *f, const bs_tensor *t, int dim, int64_t base, int p
 {
     char b[64];
     if (dim == t->shape.ndim) {
-        bs_fmt_num(b, sizeof b, t->data[base], prec, t->dtype == BS_I64);
+        pretty_num(b, sizeof b, t, t->data[base], prec);
         fprintf(f, "%*s", width, b);
         return;
     }
@@ -91,7 +98,7 @@ void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int
     }
     int width = 1;
     for (int64_t i = 0; i < n; i++) {
-        bs_fmt_num(b, sizeof b, t->data[i], prec, t->dtype == BS_I64);
+        pretty_num(b, sizeof b, t, t->data[i], prec);
         int w = (int)strlen(b);
         if (w > width) width = w;
     }
@@ -131,8 +138,9 @@ static void print_shape(FILE *f, const bs_shape *sh, bool quiet)
 }
 
 static void print_list(bs_session *s, FILE *f, const bs_value *v);
+#define print_inline bs_print_inline
 
-static void print_inline(bs_session *s, FILE *f, const bs_value *v)
+void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
 {
     bool quiet = s->o.quiet;
     int prec = s->o.precision;

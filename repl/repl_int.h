@@ -120,6 +120,7 @@ const char *bs_builtin_help(const char *name);
 
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);
+void bs_print_inline(bs_session *s, FILE *f, const bs_value *v); /* quiet form, no newline */
 void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int prec);
 /* compact one-line preview: "0.4629" or "(2, 3) [0.1, 0.2, ...]" */
 char *bs_preview(const bs_tensor *t, int prec, char *buf, size_t len);

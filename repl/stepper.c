@@ -33,6 +33,29 @@ static const char *name_of(bs_session *s, bs_id id, char *b, size_t n)
     return bs_node_name(s->ctx, id, b, n);
 }
 
+/* a name inside d.../d...: parenthesised when it is an expression ("d(v1 * h1)") */
+static const char *dname(bs_session *s, bs_id id, char *b, size_t n)
+{
+    char t[64];
+    name_of(s, id, t, sizeof t);
+    if (strpbrk(t, " +-*/@")) snprintf(b, n, "(%s)", t);
+    else snprintf(b, n, "%s", t);
+    return b;
+}
+
+/* "(-0.4)" and "-0.4" say the same */
+static bool same_number(const char *a, const char *b)
+{
+    char x[256], y[256];
+    size_t i = 0, j = 0;
+    for (; *a && i < sizeof x - 1; a++)
+        if (*a != '(' && *a != ')') x[i++] = *a;
+    for (; *b && j < sizeof y - 1; b++)
+        if (*b != '(' && *b != ')') y[j++] = *b;
+    x[i] = y[j] = 0;
+    return !strcmp(x, y);
+}
+
 static void tensor_brief(bs_session *s, const bs_tensor *t, char *b, size_t n)
 {
     if (bs_tensor_numel(t) == 1) {
@@ -48,14 +71,15 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
 {
     FILE *f = s->out;
     const bs_node *n = bs_node_get(s->ctx, st->node);
-    char rn[64], nn[64], b1[200], b2[200], d1[256], d2[256];
-    name_of(s, root, rn, sizeof rn);
-    name_of(s, st->node, nn, sizeof nn);
-    char head[160];
+    char rn[80], nn[80], b1[200], b2[200], d1[256], d2[256];
+    dname(s, root, rn, sizeof rn);
+    dname(s, st->node, nn, sizeof nn);
+    char head[160], plain[64];
+    name_of(s, st->node, plain, sizeof plain);
     if (n->label && n->text)
-        snprintf(head, sizeof head, "%s = %s", nn, n->text);
+        snprintf(head, sizeof head, "%s = %s", plain, n->text);
     else
-        snprintf(head, sizeof head, "%s", n->text ? n->text : nn);
+        snprintf(head, sizeof head, "%s", n->text ? n->text : plain);
     tensor_brief(s, &st->upstream, b1, sizeof b1);
     fprintf(f, "step %d/%d  %-28s upstream d%s/d%s = %s\n", st->index, st->total, head, rn, nn, b1);
     if (bs_tensor_numel(&n->value) > 1 || bs_ops[n->op].kind == BS_K_MAT)
@@ -63,8 +87,9 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
     for (int k = 0; k < st->nin; k++) {
         const bs_step_input *in = &st->in[k];
         const bs_node *x = bs_node_get(s->ctx, in->input);
-        char xn[64];
+        char xn[64], dx[80];
         name_of(s, in->input, xn, sizeof xn);
+        dname(s, in->input, dx, sizeof dx);
         if (!in->gets_grad) {
             fprintf(f, "  %-6s %s\n", xn,
                     !bs_ops[n->op].deriv[k] ? "(not differentiable: no gradient flows here)"
@@ -77,15 +102,15 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         if (ew_rule && in->local_ok) {
             bs_deriv_render(s->ctx, st->node, k, true, s->o.precision, d2, sizeof d2);
             tensor_brief(s, &in->local, b1, sizeof b1);
-            if (scalar_local && strcmp(d1, d2) && strcmp(d2, b1))
-                fprintf(f, "  %-6s local d%s/d%s = %s = %s = %s\n", xn, nn, xn, d1, d2, b1);
+            if (scalar_local && strcmp(d1, d2) && !same_number(d2, b1))
+                fprintf(f, "  %-6s local d%s/d%s = %s = %s = %s\n", xn, nn, dx, d1, d2, b1);
             else if (scalar_local && strcmp(d1, b1))
-                fprintf(f, "  %-6s local d%s/d%s = %s = %s\n", xn, nn, xn, d1, b1);
+                fprintf(f, "  %-6s local d%s/d%s = %s = %s\n", xn, nn, dx, d1, b1);
             else
-                fprintf(f, "  %-6s local d%s/d%s = %s%s%s\n", xn, nn, xn, d1,
+                fprintf(f, "  %-6s local d%s/d%s = %s%s%s\n", xn, nn, dx, d1,
                         strcmp(d1, b1) ? " = " : "", strcmp(d1, b1) ? b1 : "");
         } else if (ew_rule) {
-            fprintf(f, "  %-6s local d%s/d%s = %s (elementwise; summed over broadcast dims)\n", xn, nn, xn, d1);
+            fprintf(f, "  %-6s local d%s/d%s = %s (elementwise; summed over broadcast dims)\n", xn, nn, dx, d1);
         } else {
             char sh[48];
             fprintf(f, "  %-6s VJP rule %s   (%s is %s)\n", xn, d1, xn, bs_shape_str(&x->value.shape, sh, sizeof sh));
@@ -94,16 +119,16 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         char up[200];
         tensor_brief(s, &st->upstream, up, sizeof up);
         if (scalar_local && bs_tensor_numel(&st->upstream) == 1)
-            fprintf(f, "         VJP -> %s.grad += %s x %s = %s", xn, up, b1, b2);
+            fprintf(f, "         VJP -> %s.grad += %s x %s = %s", dx, up, b1, b2);
         else
-            fprintf(f, "         VJP -> %s.grad += %s", xn, b2);
+            fprintf(f, "         VJP -> %s.grad += %s", dx, b2);
         if (x->gtmp) {
             bs_tensor now = {x->value.dtype, x->value.shape, x->gtmp};
             tensor_brief(s, &now, b1, sizeof b1);
             if (in->accumulated)
-                fprintf(f, "   (second path: d%s/d%s now %s)\n", rn, xn, b1);
+                fprintf(f, "   (a second path: d%s/d%s is now %s)\n", rn, dx, b1);
             else
-                fprintf(f, "   d%s/d%s = %s\n", rn, xn, b1);
+                fprintf(f, "   d%s/d%s = %s\n", rn, dx, b1);
         } else {
             fputc('\n', f);
         }

@@ -415,6 +415,18 @@ static char *draw(const bs_view *v, unsigned flags, bool brief)
         else
             cv_hline(&cv, colx[b->rank], colx[b->rank] + colw[b->rank], b->row);
     }
+    /* Where a track joins a line that already carries another edge into the same target, the
+       junction becomes an arrow (▼ ▲) showing the way it flows: otherwise a reader could follow
+       that line backwards up the track to the wrong source's other targets. */
+    for (int s = 0; s < g.ns; s++) {
+        const a_node *a = &g.n[g.s[s].from], *b = &g.n[g.s[s].to];
+        if (a->row == b->row)
+            continue;
+        int tx = colx[a->rank] + colw[a->rank] + 2 + track[s];
+        size_t at = (size_t)b->row * (size_t)cv.w + (size_t)tx;
+        if (cv.line[at] & L_LEFT)
+            cv.ch[at] = plain ? (a->row < b->row ? 'v' : '^') : (a->row < b->row ? 0x25BC : 0x25B2);
+    }
     for (int i = 0; i < g.nn; i++)
         if (g.n[i].view >= 0)
             cv_text(&cv, colx[g.n[i].rank], g.n[i].row, g.n[i].label);

@@ -266,8 +266,8 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, Agedge_t **edges, char
     }
     /* graph attributes (declared once, before nodes, so every object has them) */
     agattr(g, AGRAPH, "rankdir", "LR");
-    agattr(g, AGRAPH, "nodesep", "0.25");
-    agattr(g, AGRAPH, "ranksep", "0.45");
+    agattr(g, AGRAPH, "nodesep", "0.2");
+    agattr(g, AGRAPH, "ranksep", "0.3");
     agattr(g, AGRAPH, "bgcolor", bs_rgb_hex(t->background, hex));
     agattr(g, AGRAPH, "pad", "0.2");
     agattr(g, AGRAPH, "fontname", "DejaVu Sans");
@@ -588,9 +588,11 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
                 le->ay = y1 - (float)bz->ep.y;
             }
         }
-        /* label anchor: the middle of the middle segment */
+        /* label anchor: 40% along the curve from its tail, nearer the input the VJP goes to */
         int segs = (le->npts - 1) / 3;
-        bezier_at(le->pts + 6 * (segs / 2), segs % 2 ? 0.5f : 0.0f, &le->lx, &le->ly);
+        float along = 0.4f * (float)segs;
+        int seg = (int)along < segs ? (int)along : segs - 1;
+        bezier_at(le->pts + 6 * seg, along - (float)seg, &le->lx, &le->ly);
     }
     gvFreeLayout(gvc, g);
     agclose(g);

@@ -444,7 +444,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
 }
 
 /* the widest value preview we reserve room for, per kind of node */
-#define VIZ_SCALAR_RESERVE "-0.0000e-00"
+#define VIZ_SCALAR_RESERVE "-0.00000"
 #define VIZ_TENSOR_RESERVE "[-0.000, -0.000, -0.0…]"
 
 /* ==== Heatmaps ==== */

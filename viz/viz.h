@@ -210,7 +210,7 @@ typedef struct {
     float *pts;                 /* (npts, 2) x, y pairs */
     bool arrow;                 /* an arrowhead from the last point to (ax, ay) */
     float ax, ay;
-    float lx, ly;               /* label anchor (middle of the curve) */
+    float lx, ly;               /* label anchor (40% along the curve from the tail) */
 } bs_layout_edge;
 
 typedef struct {

@@ -40,7 +40,7 @@ float viz_text_width(const char *s, float size);
 char *viz_num(double v, char *buf, size_t len);
 
 /* Layout constants, points */
-#define VIZ_PAD 8.0f           /* inner padding of a node */
+#define VIZ_PAD 6.0f           /* inner padding of a node */
 #define VIZ_LINE 1.3f          /* line height as a multiple of the font size */
 #define VIZ_HEAT_GAP 6.0f      /* between text and heatmap, and between the two heatmaps */
 /* size of a node's heatmap in points: cell side for its grid */
@@ -50,6 +50,10 @@ void viz_heat_grid(const bs_shape *s, int *rows, int *cols);
 /* ==== Colours ==== */
 bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t);       /* a + (b - a) t, t in [0, 1] */
 bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
+
+/* ==== Window (benchmarks) ==== */
+/* wait until the renderer has really drawn the last frame (reads one pixel back) */
+void viz_window_sync(bs_window *w);
 
 /* ==== Hashing ==== */
 uint64_t viz_hash(uint64_t h, const void *p, size_t n); /* FNV-1a, start with VIZ_HASH0 */

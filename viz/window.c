@@ -44,6 +44,7 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
     return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
 }
 int bs_window_layout_count(const bs_window *w) { return 0; }
+void viz_window_sync(bs_window *w) { (void)w; }
 const char *bs_window_renderer(const bs_window *w) { return ""; }
 bool bs_window_available(char *why, size_t len)
 {
@@ -60,7 +61,7 @@ bool bs_window_available(char *why, size_t len)
 
 #define TOP_BAR 34          /* pixels: status line */
 #define BOTTOM_BAR 28       /* pixels: key hints and the gradient legend */
-#define PANEL_W 400         /* pixels: details panel on the right */
+#define PANEL_W 340         /* pixels: details panel on the right */
 #define PLOT_W 420
 #define PLOT_H 230
 #define QUEUE 32
@@ -175,19 +176,24 @@ static bool tri_reserve(batch *b, int k)
     return true;
 }
 
-static void tri(batch *b, float x0, float y0, float x1, float y1, float x2, float y2, SDL_Color c)
+/* a triangle with a colour per corner (the renderer blends between them) */
+static void tri3(batch *b, float x0, float y0, SDL_Color c0, float x1, float y1, SDL_Color c1,
+                 float x2, float y2, SDL_Color c2)
 {
     if (!tri_reserve(b, 3))
         return;
     SDL_Vertex *v = b->v + b->n;
-    v[0].position.x = x0, v[0].position.y = y0;
-    v[1].position.x = x1, v[1].position.y = y1;
-    v[2].position.x = x2, v[2].position.y = y2;
-    for (int i = 0; i < 3; i++) {
-        v[i].color = c;
+    v[0].position.x = x0, v[0].position.y = y0, v[0].color = c0;
+    v[1].position.x = x1, v[1].position.y = y1, v[1].color = c1;
+    v[2].position.x = x2, v[2].position.y = y2, v[2].color = c2;
+    for (int i = 0; i < 3; i++)
         v[i].tex_coord.x = v[i].tex_coord.y = 0;
-    }
     b->n += 3;
+}
+
+static void tri(batch *b, float x0, float y0, float x1, float y1, float x2, float y2, SDL_Color c)
+{
+    tri3(b, x0, y0, c, x1, y1, c, x2, y2, c);
 }
 
 static void quad(batch *b, float x0, float y0, float x1, float y1, SDL_Color c)
@@ -203,18 +209,31 @@ static void flush(bs_window *w)
     w->tri.n = 0;
 }
 
-/* a thick segment (a quad around it) */
+/* A thick segment: a solid core and a one-pixel feather on each side fading to transparent
+ * (anti-aliasing without multisampling). Pieces are extended a little so joints overlap. */
 static void seg(batch *b, float x0, float y0, float x1, float y1, float width, SDL_Color c)
 {
     float dx = x1 - x0, dy = y1 - y0, l = sqrtf(dx * dx + dy * dy);
     if (l < 1e-4f)
         return;
-    float nx = -dy / l * width / 2, ny = dx / l * width / 2;
-    /* extend a little along the direction so consecutive pieces overlap at joints */
-    float ex = dx / l * width * 0.35f, ey = dy / l * width * 0.35f;
-    x0 -= ex, y0 -= ey, x1 += ex, y1 += ey;
-    tri(b, x0 + nx, y0 + ny, x1 + nx, y1 + ny, x1 - nx, y1 - ny, c);
-    tri(b, x0 + nx, y0 + ny, x1 - nx, y1 - ny, x0 - nx, y0 - ny, c);
+    float ux = dx / l, uy = dy / l;
+    float core = width / 2 - 0.5f, edge = width / 2 + 0.5f;
+    SDL_Color clear = c;
+    clear.a = 0;
+    if (core < 0.25f) {   /* a hairline: thinner lines fade instead of vanishing */
+        c.a = (uint8_t)(c.a * (width > 0.5f ? width : 0.5f));
+        core = 0.25f;
+        edge = 1.0f;
+    }
+    float ext = width * 0.3f;
+    x0 -= ux * ext, y0 -= uy * ext, x1 += ux * ext, y1 += uy * ext;
+    float cx = -uy * core, cy = ux * core, ex = -uy * edge, ey = ux * edge;
+    tri(b, x0 + cx, y0 + cy, x1 + cx, y1 + cy, x1 - cx, y1 - cy, c);
+    tri(b, x0 + cx, y0 + cy, x1 - cx, y1 - cy, x0 - cx, y0 - cy, c);
+    tri3(b, x0 + cx, y0 + cy, c, x1 + cx, y1 + cy, c, x1 + ex, y1 + ey, clear);
+    tri3(b, x0 + cx, y0 + cy, c, x1 + ex, y1 + ey, clear, x0 + ex, y0 + ey, clear);
+    tri3(b, x0 - cx, y0 - cy, c, x1 - cx, y1 - cy, c, x1 - ex, y1 - ey, clear);
+    tri3(b, x0 - cx, y0 - cy, c, x1 - ex, y1 - ey, clear, x0 - ex, y0 - ey, clear);
 }
 
 /* outline of a rounded rectangle (or ellipse when round) as points, clockwise */
@@ -403,11 +422,18 @@ static float text_at(bs_window *w, int f, float pt_px, SDL_Color c, const char *
         return 0;
     float tw = (float)e->w, th = (float)e->h;
     if (max_w > 0 && tw > max_w) {
+        /* shrink to fit, smoothly */
         th *= max_w / tw;
         tw = max_w;
+        SDL_SetTextureScaleMode(e->tex, SDL_ScaleModeLinear);
+        SDL_FRect dst = {align == 0 ? x : align == 1 ? x - tw / 2 : x - tw, cy - th / 2, tw, th};
+        SDL_RenderCopyF(w->ren, e->tex, NULL, &dst);
+        return tw;
     }
-    SDL_FRect dst = {align == 0 ? x : align == 1 ? x - tw / 2 : x - tw, cy - th / 2, tw, th};
-    SDL_RenderCopyF(w->ren, e->tex, NULL, &dst);
+    /* unscaled text on whole pixels: nearest sampling at half-pixel offsets drops rows */
+    SDL_Rect dst = {(int)lroundf(align == 0 ? x : align == 1 ? x - tw / 2 : x - tw),
+                    (int)lroundf(cy - th / 2), e->w, e->h};
+    SDL_RenderCopy(w->ren, e->tex, NULL, &dst);
     return tw;
 }
 
@@ -471,8 +497,11 @@ static void draw_edges(bs_window *w)
                 if (dashed) {   /* an open arrowhead for copies */
                     seg(&w->tri, ex + nx, ey + ny, ax, ay, width, c);
                     seg(&w->tri, ex - nx, ey - ny, ax, ay, width, c);
-                } else
+                } else {
                     tri(&w->tri, ex + nx, ey + ny, ax, ay, ex - nx, ey - ny, c);
+                    seg(&w->tri, ex + nx, ey + ny, ax, ay, 1, c);   /* soft sides */
+                    seg(&w->tri, ex - nx, ey - ny, ax, ay, 1, c);
+                }
             }
         }
     }
@@ -600,7 +629,7 @@ static void draw_edge_labels(bs_window *w)
 {
     const bs_theme *t = bs_theme_get();
     const bs_view *v = w->view;
-    float sfs = (float)t->small_font_size * (w->zoom < 0.8f ? 0.8f : w->zoom > 1.6f ? 1.6f : w->zoom);
+    float sfs = (float)t->small_font_size * (w->zoom < 1.0f ? 1.0f : w->zoom > 1.6f ? 1.6f : w->zoom);
     int px = (int)lroundf(sfs);
     for (int pass = 0; pass < 2; pass++) {
         for (int k = 0; k < v->nedges && k < w->layout->nedges; k++) {
@@ -617,6 +646,17 @@ static void draw_edge_labels(bs_window *w)
                 }
                 TTF_SizeUTF8(w->font[F_BOLD], e->label, &tw, &th);
             }
+            /* keep the box off the node it leaves if it can, and off the node it enters (the
+               stepper's current node) in any case */
+            float nx, ny, nw, nh;
+            node_rect(w, e->from, &nx, &ny, &nw, &nh);
+            if (x - (float)tw / 2 - 8 < nx + nw / 2)
+                x = nx + nw / 2 + (float)tw / 2 + 8;
+            node_rect(w, e->to, &nx, &ny, &nw, &nh);
+            if (x + (float)tw / 2 + 8 > nx - nw / 2 - (e->flags & BS_VEF_STEP ? 6 * w->zoom : 0))
+                x = nx - nw / 2 - (float)tw / 2 - 8 - (e->flags & BS_VEF_STEP ? 6 * w->zoom : 0);
+            x = roundf(x);
+            y = roundf(y);
             if (pass == 0) {
                 float p[2 * 40];
                 int n = shape_points(x, y, (float)tw + 12, (float)th + 6, 5, false, p, 40);
@@ -782,9 +822,12 @@ static void draw_bars(bs_window *w)
         for (int k = 0; k < v->nnodes; k++)
             if (v->nodes[k].flags & BS_VNF_CURRENT)
                 cur = k;
-        if (cur >= 0)
+        if (cur >= 0 && *v->nodes[cur].name)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
-                     v->nnodes, *v->nodes[cur].name ? v->nodes[cur].name : v->nodes[cur].title);
+                     v->nnodes, v->nodes[cur].name);
+        else if (cur >= 0)
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s (node %d)",
+                     nm, v->nnodes, v->nodes[cur].title, v->nodes[cur].id);
         else
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s", nm, v->nnodes,
                      v->stepping ? "  \xc2\xb7  stepping" : "");
@@ -923,18 +966,10 @@ bs_window *bs_window_open(char *err, size_t len)
     w->zoom = 1;
     w->captexts = 8192;
     w->texts = calloc((size_t)w->captexts, sizeof *w->texts);
-    /* smooth edges: ask OpenGL for 4x multisampling; without GL (or without MSAA) fall back */
-    SDL_GL_SetAttribute(SDL_GL_MULTISAMPLEBUFFERS, 1);
-    SDL_GL_SetAttribute(SDL_GL_MULTISAMPLESAMPLES, 4);
+    /* no multisampling: lines get soft edges from feathered triangles instead (seg), which
+       costs nothing on software GL (llvmpipe, Xvfb) where 4x MSAA tripled the frame time */
     w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
-                              1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN | SDL_WINDOW_OPENGL);
-    if (!w->win) {
-        SDL_GL_SetAttribute(SDL_GL_MULTISAMPLEBUFFERS, 0);
-        SDL_GL_SetAttribute(SDL_GL_MULTISAMPLESAMPLES, 0);
-        w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED,
-                                  SDL_WINDOWPOS_UNDEFINED, 1280, 800,
-                                  SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
-    }
+                              1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
     if (!w->texts || !w->win) {
         viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s",
                  w->texts ? SDL_GetError() : "out of memory");
@@ -1195,11 +1230,14 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 {
     if (!w)
         return viz_fail(BS_ERR_ARG, err, len, "no window is open");
+    bool had = w->plot != NULL;
     if (n <= 0) {
         free(w->plot);
         w->plot = NULL;
         w->nplot = 0;
         w->dirty = true;
+        if (had && !w->user_moved)
+            bs_window_fit(w);   /* the graph gets the panel's room back */
         return BS_OK;
     }
     double *p = malloc((size_t)n * sizeof *p);
@@ -1211,6 +1249,8 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
     w->nplot = n;
     snprintf(w->plot_title, sizeof w->plot_title, "%s", title && *title ? title : "loss");
     w->dirty = true;
+    if (!had && !w->user_moved)
+        bs_window_fit(w);   /* keep the graph clear of the panel */
     return BS_OK;
 }
 
@@ -1222,6 +1262,14 @@ int bs_window_layout_count(const bs_window *w)
 const char *bs_window_renderer(const bs_window *w)
 {
     return w ? w->renderer_name : "";
+}
+
+void viz_window_sync(bs_window *w)
+{
+    uint8_t px[4];
+    SDL_Rect r = {0, 0, 1, 1};
+    if (w)
+        SDL_RenderReadPixels(w->ren, &r, SDL_PIXELFORMAT_RGBA32, px, 4);
 }
 
 #endif

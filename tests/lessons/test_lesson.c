@@ -61,6 +61,8 @@ static const char *OTHER =
     "@title Another lesson\n"
     "Short. Two and two make 4.\n"
     ">>> x = 2 + 2\n"
+    ">>> fail\n"
+    "@fails ON PURPOSE\n"
     "@check x == 4\n"
     "@recap\n"
     "- one item\n"
@@ -193,6 +195,7 @@ static void test_interactive(void)
     rc = run_with(s, "2", "\n", &t);
     EXPECT(rc == 0 && !strstr(t, "clear your"), "by number, no question: %d\n%s", rc, t);
     EXPECT(strstr(t, "- one item\n- two items"), "list items kept on their lines:\n%s", t);
+    EXPECT(strstr(t, ">>> fail\nerror: failed on purpose\n"), "expected error shown:\n%s", t);
 
     /* the learner's own work: asked first, and "n" keeps it */
     mock_add_nodes(s, 3);
@@ -224,7 +227,7 @@ static void test_bad_lessons(void)
     mkdir(dir, 0700);
     /* a wrong number, a number the text never states, a failing line, a long screen */
     char longtext[4096] = "@title Broken on purpose\nThe answer is 5.\n>>> a = 2\n@check a == 5\n"
-                          "@check a == 2\n>>> fail\n@pause\n";
+                          "@check a == 2\n>>> fail\n>>> a\n@fails nothing\n@pause\n";
     for (int i = 0; i < 30; i++)
         strcat(longtext, "  a verbatim line that stays a line\n");
     strcat(longtext, "@recap\nDone.\n@try a\n");
@@ -239,6 +242,8 @@ static void test_bad_lessons(void)
     EXPECT(strstr(t, "check a == 5: the engine computes 2"), "wrong number:\n%s", t);
     EXPECT(strstr(t, "check a == 2: the text never states 2"), "unstated number:\n%s", t);
     EXPECT(strstr(t, "01-broken.lesson:6: code failed: failed on purpose"), "failing code:\n%s", t);
+    EXPECT(strstr(t, "01-broken.lesson:7: this line should fail (with \"nothing\") but it ran"),
+           "@fails on a line that runs:\n%s", t);
     EXPECT(strstr(t, "screen 2 takes 32 lines; a page is 24"), "long screen:\n%s", t);
     EXPECT(strstr(t, "02-noparse.lesson:2: unknown directive"), "parse error:\n%s", t);
     EXPECT(strstr(t, "prediction without @hint") && strstr(t, "no @recap"), "structure:\n%s", t);

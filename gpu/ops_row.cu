@@ -1,0 +1,501 @@
+/* gpu/ops_row.cu: row-wise ops (softmax, log_softmax, layernorm) and the mean-reduced losses (mse,
+ * bce, bce_with_logits, cross_entropy) on the GPU, forward and VJP side by side. A row is the
+ * run of elements along one dim, taken by one warp (stride `inner` between its elements). */
+#include "gpu_int.h"
+
+#include <stdio.h>
+
+/* ==== Rows ==== */
+
+struct row_view {
+    int64_t outer, D, inner; /* the tensor as (outer, D, inner), rows = outer*inner */
+};
+
+/* attr.dim as core reads it: BS_DIM_ALL means the last dim */
+static row_view rows_along(const bs_shape *s, int dim)
+{
+    row_view v;
+    if (dim == BS_DIM_ALL)
+        dim = -1;
+    gpu_split_dim(s, gpu_norm_dim(dim, s->ndim), &v.outer, &v.D, &v.inner);
+    return v;
+}
+
+/* first element of row r */
+static __device__ __forceinline__ int64_t row_base(const row_view &v, int64_t r)
+{
+    int64_t o = r / v.inner, i = r - o * v.inner;
+    return o * v.D * v.inner + i;
+}
+
+/* max and sum of exp(x - max) over row r, every lane gets both */
+template <class T>
+static __device__ __forceinline__ void row_max_sumexp(const T *x, const row_view &v, int64_t base, int lane,
+                                                      typename tr<T>::A *mx, typename tr<T>::A *se)
+{
+    typedef typename tr<T>::A A;
+    A m = -(A)INFINITY;
+    for (int64_t j = lane; j < v.D; j += 32) {
+        A a = tr<T>::ld(x[base + j * v.inner]);
+        m = (a > m || a != a) ? a : m;
+    }
+    m = warp_max(m);
+    A s = 0;
+    for (int64_t j = lane; j < v.D; j += 32)
+        s += m_exp(tr<T>::ld(x[base + j * v.inner]) - m);
+    *mx = m;
+    *se = warp_sum(s);
+}
+
+/* ==== Softmax and log_softmax ==== */
+
+/* softmax: y = exp(a - max) / sum(exp(a - max));  log_softmax: y = a - max - log(sum(exp(a - max))) */
+template <class T> static bs_status softmax_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in, bool lg)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)in[0];
+    T *y = (T *)e->out;
+    row_view v = rows_along(&e->in_shape[0], e->attr.dim);
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+        int64_t base = row_base(v, r);
+        A m, s;
+        row_max_sumexp(x, v, base, lane, &m, &s);
+        A ls = m_log(s);
+        for (int64_t j = lane; j < v.D; j += 32) {
+            A a = tr<T>::ld(x[base + j * v.inner]) - m;
+            y[base + j * v.inner] = tr<T>::st(lg ? a - ls : m_exp(a) / s);
+        }
+    });
+    return BS_OK;
+}
+
+/* softmax:     da += y * (g - sum(g*y, dim))
+ * log_softmax: da += g - softmax(a) * sum(g, dim)   (softmax recomputed from a, as the CPU does:
+ *              the saved output may have been rounded to bf16) */
+template <class T>
+static bs_status softmax_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, const void *g_,
+                               void *din_, bool lg)
+{
+    typedef typename tr<T>::A A;
+    const T *y = (const T *)e->out, *x = (const T *)in[0], *g = (const T *)g_;
+    T *din = (T *)din_;
+    row_view v = rows_along(&e->in_shape[0], e->attr.dim);
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+        int64_t base = row_base(v, r);
+        A m = 0, se = 1, s = 0;
+        if (lg)
+            row_max_sumexp(x, v, base, lane, &m, &se);
+        for (int64_t j = lane; j < v.D; j += 32) {
+            int64_t k = base + j * v.inner;
+            s += lg ? tr<T>::ld(g[k]) : tr<T>::ld(g[k]) * tr<T>::ld(y[k]);
+        }
+        s = warp_sum(s);
+        for (int64_t j = lane; j < v.D; j += 32) {
+            int64_t k = base + j * v.inner;
+            A gk = tr<T>::ld(g[k]);
+            A d = lg ? gk - m_exp(tr<T>::ld(x[k]) - m) / se * s : tr<T>::ld(y[k]) * (gk - s);
+            din[k] = tr<T>::st(tr<T>::ld(din[k]) + d);
+        }
+    });
+    return BS_OK;
+}
+
+bs_status gpu_fwd_softmax(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    BS_GPU_DISPATCH(e->dtype, softmax_fwd_t<T_>(c, e, in, false));
+}
+bs_status gpu_vjp_softmax(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    BS_GPU_DISPATCH(e->dtype, softmax_vjp_t<T_>(c, e, in, g, din, false));
+}
+bs_status gpu_fwd_log_softmax(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    BS_GPU_DISPATCH(e->dtype, softmax_fwd_t<T_>(c, e, in, true));
+}
+bs_status gpu_vjp_log_softmax(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    BS_GPU_DISPATCH(e->dtype, softmax_vjp_t<T_>(c, e, in, g, din, true));
+}
+
+/* ==== Layernorm (last dim, no affine) ==== */
+
+/* mean and 1/std of row r (biased variance, two passes) */
+template <class T>
+static __device__ __forceinline__ void row_moments(const T *x, const row_view &v, int64_t base, int lane,
+                                                   typename tr<T>::A eps, typename tr<T>::A *mean,
+                                                   typename tr<T>::A *rstd)
+{
+    typedef typename tr<T>::A A;
+    A s = 0;
+    for (int64_t j = lane; j < v.D; j += 32)
+        s += tr<T>::ld(x[base + j]);
+    A mu = warp_sum(s) / (A)v.D;
+    A q = 0;
+    for (int64_t j = lane; j < v.D; j += 32) {
+        A d = tr<T>::ld(x[base + j]) - mu;
+        q += d * d;
+    }
+    A var = warp_sum(q) / (A)v.D;
+    *mean = mu;
+    *rstd = (A)1 / m_sqrt(var + eps);
+}
+
+/* y = (a - mean) / sqrt(var + eps), along the last dim */
+template <class T> static bs_status layernorm_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)in[0];
+    T *y = (T *)e->out;
+    row_view v = rows_along(&e->in_shape[0], -1);
+    A eps = (A)e->attr.k;
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+        int64_t base = r * v.D;
+        A mu, rs;
+        row_moments(x, v, base, lane, eps, &mu, &rs);
+        for (int64_t j = lane; j < v.D; j += 32)
+            y[base + j] = tr<T>::st((tr<T>::ld(x[base + j]) - mu) * rs);
+    });
+    return BS_OK;
+}
+
+/* xhat = (a - mean) * rstd:  da += (g - mean(g) - xhat * mean(g * xhat)) * rstd */
+template <class T>
+static bs_status layernorm_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, const void *g_, void *din_)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)in[0], *g = (const T *)g_;
+    T *din = (T *)din_;
+    row_view v = rows_along(&e->in_shape[0], -1);
+    A eps = (A)e->attr.k;
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+        int64_t base = r * v.D;
+        A mu, rs;
+        row_moments(x, v, base, lane, eps, &mu, &rs);
+        A sg = 0, sgx = 0;
+        for (int64_t j = lane; j < v.D; j += 32) {
+            A gj = tr<T>::ld(g[base + j]);
+            sg += gj;
+            sgx += gj * (tr<T>::ld(x[base + j]) - mu) * rs;
+        }
+        A mg = warp_sum(sg) / (A)v.D, mgx = warp_sum(sgx) / (A)v.D;
+        for (int64_t j = lane; j < v.D; j += 32) {
+            A xh = (tr<T>::ld(x[base + j]) - mu) * rs;
+            A d = (tr<T>::ld(g[base + j]) - mg - xh * mgx) * rs;
+            din[base + j] = tr<T>::st(tr<T>::ld(din[base + j]) + d);
+        }
+    });
+    return BS_OK;
+}
+
+bs_status gpu_fwd_layernorm(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    BS_GPU_DISPATCH(e->dtype, layernorm_fwd_t<T_>(c, e, in));
+}
+bs_status gpu_vjp_layernorm(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    BS_GPU_DISPATCH(e->dtype, layernorm_vjp_t<T_>(c, e, in, g, din));
+}
+
+/* ==== Elementwise losses: mean over the broadcast shape of f(a, b) ====
+ * Each loss is a struct: f(a, b) the term, d0/d1(a, b) its derivatives by a and b. The VJP of
+ * input i is  g * d_i(a, b) / n, summed over the dims input i was broadcast along. */
+
+template <class Op, class T, class I> struct ld_loss {
+    const T *a, *b;
+    bc_map m;
+    __device__ __forceinline__ typename tr<T>::A operator()(int64_t k) const
+    {
+        int64_t ia, ib;
+        bc_offsets<I>(m, k, &ia, &ib);
+        return Op::f(tr<T>::ld(a[ia]), tr<T>::ld(b[ib]));
+    }
+};
+
+template <class Op, class T, class I> struct ld_loss_vjp {
+    const T *a, *b, *g;
+    bc_map m;
+    int which;
+    typename tr<T>::A inv_n;
+    __device__ __forceinline__ typename tr<T>::A operator()(int64_t k) const
+    {
+        int64_t ia, ib;
+        bc_offsets<I>(m, k, &ia, &ib);
+        typename tr<T>::A x = tr<T>::ld(a[ia]), y = tr<T>::ld(b[ib]);
+        return tr<T>::ld(g[0]) * inv_n * (which ? Op::d1(x, y) : Op::d0(x, y));
+    }
+};
+
+static bs_status loss_shape(gpu_ctx *c, const bs_exec *e, bs_shape *s)
+{
+    if (!bs_shape_broadcast(&e->in_shape[0], &e->in_shape[1], s)) {
+        snprintf(c->msg, sizeof c->msg, "%s: input and target shapes do not broadcast", bs_ops[e->op].name);
+        return BS_ERR_SHAPE;
+    }
+    return BS_OK;
+}
+
+template <class Op, class T, class I> static bs_status loss_fwd_ti(gpu_ctx *c, const bs_exec *e, const void *const *in, const bs_shape *s)
+{
+    typedef typename tr<T>::A A;
+    int64_t n = bs_shape_numel(s);
+    ld_loss<Op, T, I> ld = {(const T *)in[0], (const T *)in[1], bc_make(s, &e->in_shape[0], &e->in_shape[1])};
+    st_write<T> st = {(T *)e->out, (A)(1.0 / (double)n)};
+    return red_run<A, c_sum<A>>(c, ld, st, 1, n, 1);
+}
+
+template <class Op, class T> static bs_status loss_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    typedef typename tr<T>::A A;
+    bs_shape s;
+    bs_status st = loss_shape(c, e, &s);
+    if (st != BS_OK)
+        return st;
+    if (Op::checks) { /* inputs outside the domain are a value error, as on the CPU */
+        const T *a = (const T *)in[0];
+        int *flag = c->d_flag;
+        launch_each(c, bs_shape_numel(&e->in_shape[0]), [=] __device__(int64_t k) {
+            if (!Op::ok(tr<T>::ld(a[k])))
+                flag[0] = GPU_FLAG_DOMAIN;
+        });
+    }
+    if (bc_small(bs_shape_numel(&s)))
+        st = loss_fwd_ti<Op, T, uint32_t>(c, e, in, &s);
+    else
+        st = loss_fwd_ti<Op, T, int64_t>(c, e, in, &s);
+    if (st != BS_OK || !Op::checks)
+        return st;
+    int code = 0;
+    int64_t value = 0;
+    st = gpu_take_flag(c, &code, &value);
+    if (st == BS_OK && code) {
+        snprintf(c->msg, sizeof c->msg, "all elements of input should be between 0 and 1");
+        return BS_ERR_VALUE;
+    }
+    (void)sizeof(A);
+    return st;
+}
+
+template <class Op, class T, class I>
+static bs_status loss_vjp_ti(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din, const bs_shape *s)
+{
+    typedef typename tr<T>::A A;
+    ld_loss_vjp<Op, T, I> ld = {(const T *)in[0], (const T *)in[1], (const T *)g,
+                                bc_make(s, &e->in_shape[0], &e->in_shape[1]), i,
+                                (A)(1.0 / (double)bs_shape_numel(s))};
+    return accum_to_shape<T>(c, ld, s, &e->in_shape[i], (T *)din);
+}
+
+template <class Op, class T>
+static bs_status loss_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    bs_shape s;
+    bs_status st = loss_shape(c, e, &s);
+    if (st != BS_OK)
+        return st;
+    if (bc_small(bs_shape_numel(&s)))
+        return loss_vjp_ti<Op, T, uint32_t>(c, e, in, i, g, din, &s);
+    return loss_vjp_ti<Op, T, int64_t>(c, e, in, i, g, din, &s);
+}
+
+#define LOSS_FN(fn, CHECK, F, D0, D1)                                                        \
+    struct l_##fn {                                                                          \
+        static const bool checks = CHECK;                                                    \
+        template <class A> static __device__ __forceinline__ bool ok(A a)                    \
+        {                                                                                    \
+            return !CHECK || (a >= A(0) && a <= A(1));                                       \
+        }                                                                                    \
+        template <class A> static __device__ __forceinline__ A f(A a, A b) { return F; }     \
+        template <class A> static __device__ __forceinline__ A d0(A a, A b) { return D0; }   \
+        template <class A> static __device__ __forceinline__ A d1(A a, A b) { return D1; }   \
+    };                                                                                       \
+    bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, loss_fwd_t<l_##fn, T_>(c, e, in));                        \
+    }                                                                                        \
+    bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
+                           const void *g, void *din)                                         \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, loss_vjp_t<l_##fn, T_>(c, e, in, i, g, din));             \
+    }
+
+/* mse: mean((a - b)^2);  da: 2(a - b)/n,  db: -2(a - b)/n */
+LOSS_FN(mse, false, (a - b) * (a - b), A(2) * (a - b), A(-2) * (a - b))
+
+/* bce (p = a, t = b): mean(-(t*log(p) + (1-t)*log(1-p))), logs clamped at -100 as PyTorch,
+ * p outside [0, 1] a value error;
+ * dp: (p - t) / max(p(1-p), 1e-12) / n  (= (-t/p + (1-t)/(1-p))/n),  dt: (log(1-p) - log(p)) / n */
+LOSS_FN(bce, true,
+        -(b * m_max(m_log(a), A(-100)) + (A(1) - b) * m_max(m_log1p(-a), A(-100))),
+        (a - b) / m_max(a * (A(1) - a), A(1e-12)),
+        m_max(m_log1p(-a), A(-100)) - m_max(m_log(a), A(-100)))
+
+/* bce_with_logits (z = a, t = b): mean(max(z, 0) - z*t + log(1 + exp(-|z|))) (stable);
+ * dz: (sigmoid(z) - t)/n,  dt: -z/n */
+LOSS_FN(bce_with_logits, false,
+        m_max(a, A(0)) - a * b + m_log1p(m_exp(-m_abs(a))),
+        (a >= A(0) ? A(1) / (A(1) + m_exp(-a)) : m_exp(a) / (A(1) + m_exp(a))) - b,
+        -a)
+
+/* ==== Cross entropy ====
+ * Logits x with the classes along dim 1 (dim 0 for 1-D logits): (C), (N, C) or (N, C, d...); a row
+ * is one (n, d...) position. Targets are either class indices (int32 on the device, x's shape
+ * without the class dim; -100 is ignored, PyTorch's ignore_index) with W = the rows not ignored:
+ *   L = sum_rows (logsumexp(x_row) - x_row[t]) / W;   dx_row += g * (softmax(x_row) - onehot(t)) / W
+ * or class probabilities (float, x's shape) with W = the number of rows:
+ *   L = -sum_rows sum_c t_c * log_softmax(x_row)_c / W;   dx_row += g * (softmax(x_row) * sum(t_row) - t_row) / W */
+
+#define XENT_IGNORE (-100)
+
+static row_view xent_view(const bs_shape *s)
+{
+    row_view v;
+    gpu_split_dim(s, s->ndim == 1 ? 0 : 1, &v.outer, &v.D, &v.inner);
+    return v;
+}
+
+static bool xent_probs(const bs_exec *e) { return e->in_dtype[1] != BS_I64; }
+
+template <class T> struct st_div { /* out[k] = v / w[0] */
+    T *p;
+    const typename tr<T>::A *w;
+    __device__ __forceinline__ void operator()(int64_t k, typename tr<T>::A v) const { p[k] = tr<T>::st(v / w[0]); }
+};
+
+/* W[0] = the rows whose class index is not ignored */
+template <class A> static bs_status xent_weight(gpu_ctx *c, const int32_t *cls, int64_t rows, A *W)
+{
+    st_acc<A> sw = {W};
+    return red_run<A, c_sum<A>>(c, [=] __device__(int64_t r) { return cls[r] != XENT_IGNORE ? A(1) : A(0); },
+                                sw, 1, rows, 1);
+}
+
+template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)in[0];
+    row_view v = xent_view(&e->in_shape[0]);
+    int64_t rows = v.outer * v.inner;
+    A *rl = (A *)gpu_tmp_alloc(c, (size_t)(rows + 1) * sizeof(A)); /* per-row losses, then W */
+    if (!rl)
+        return BS_ERR_NOMEM;
+    A *W = rl + rows;
+    bs_status s;
+    ld_acc<A> ld = {rl};
+    if (xent_probs(e)) {
+        const T *t = (const T *)in[1];
+        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+            int64_t base = row_base(v, r);
+            A m, se;
+            row_max_sumexp(x, v, base, lane, &m, &se);
+            A lse = m + m_log(se), acc = 0;
+            for (int64_t j = lane; j < v.D; j += 32) {
+                int64_t k = base + j * v.inner;
+                acc += tr<T>::ld(t[k]) * (tr<T>::ld(x[k]) - lse);
+            }
+            acc = warp_sum(acc);
+            if (lane == 0)
+                rl[r] = -acc;
+        });
+        st_write<T> st = {(T *)e->out, (A)(1.0 / (double)rows)};
+        s = red_run<A, c_sum<A>>(c, ld, st, 1, rows, 1);
+        gpu_tmp_free(c, rl);
+        return s;
+    }
+    const int32_t *cls = (const int32_t *)in[1];
+    int *flag = c->d_flag;
+    launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+        int64_t base = row_base(v, r);
+        int64_t t = cls[r]; /* rows are in (outer, inner) order, the target's order */
+        if (t == XENT_IGNORE) {
+            if (lane == 0)
+                rl[r] = 0;
+            return;
+        }
+        A m, se;
+        row_max_sumexp(x, v, base, lane, &m, &se);
+        if (lane == 0) {
+            if (t < 0 || t >= v.D) {
+                flag[1] = (int)t;
+                flag[0] = GPU_FLAG_CLASS;
+                rl[r] = 0;
+            } else {
+                rl[r] = m + m_log(se) - tr<T>::ld(x[base + t * v.inner]);
+            }
+        }
+    });
+    s = xent_weight<A>(c, cls, rows, W);
+    if (s == BS_OK) {
+        st_div<T> st = {(T *)e->out, W};
+        s = red_run<A, c_sum<A>>(c, ld, st, 1, rows, 1);
+    }
+    gpu_tmp_free(c, rl);
+    if (s != BS_OK)
+        return s;
+    int code = 0;
+    int64_t value = 0;
+    s = gpu_take_flag(c, &code, &value);
+    if (s == BS_OK && code) {
+        snprintf(c->msg, sizeof c->msg, "Target %lld is out of bounds.", (long long)value);
+        return BS_ERR_VALUE;
+    }
+    return s;
+}
+
+template <class T> static bs_status xent_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, const void *g_, void *din_)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)in[0], *g = (const T *)g_;
+    T *din = (T *)din_;
+    row_view v = xent_view(&e->in_shape[0]);
+    int64_t rows = v.outer * v.inner;
+    if (xent_probs(e)) {
+        const T *t = (const T *)in[1];
+        A inv_rows = (A)(1.0 / (double)rows);
+        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+            int64_t base = row_base(v, r);
+            A m, se, S = 0;
+            row_max_sumexp(x, v, base, lane, &m, &se);
+            for (int64_t j = lane; j < v.D; j += 32)
+                S += tr<T>::ld(t[base + j * v.inner]);
+            S = warp_sum(S);
+            A w = tr<T>::ld(g[0]) * inv_rows;
+            for (int64_t j = lane; j < v.D; j += 32) {
+                int64_t k = base + j * v.inner;
+                A p = m_exp(tr<T>::ld(x[k]) - m) / se;
+                din[k] = tr<T>::st(tr<T>::ld(din[k]) + w * (p * S - tr<T>::ld(t[k])));
+            }
+        });
+        return BS_OK;
+    }
+    const int32_t *cls = (const int32_t *)in[1];
+    A *W = (A *)gpu_tmp_alloc(c, sizeof(A));
+    if (!W)
+        return BS_ERR_NOMEM;
+    bs_status s = xent_weight<A>(c, cls, rows, W);
+    if (s == BS_OK)
+        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+            int64_t t = cls[r];
+            if (t < 0 || t >= v.D) /* ignored (or out of range: the forward said so) */
+                return;
+            int64_t base = row_base(v, r);
+            A m, se;
+            row_max_sumexp(x, v, base, lane, &m, &se);
+            A w = tr<T>::ld(g[0]) / W[0];
+            for (int64_t j = lane; j < v.D; j += 32) {
+                int64_t k = base + j * v.inner;
+                A p = m_exp(tr<T>::ld(x[k]) - m) / se;
+                din[k] = tr<T>::st(tr<T>::ld(din[k]) + w * (p - (j == t ? A(1) : A(0))));
+            }
+        });
+    gpu_tmp_free(c, W);
+    return s;
+}
+
+bs_status gpu_fwd_cross_entropy(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    BS_GPU_DISPATCH(e->dtype, xent_fwd_t<T_>(c, e, in));
+}
+bs_status gpu_vjp_cross_entropy(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    BS_GPU_DISPATCH(e->dtype, xent_vjp_t<T_>(c, e, in, g, din));
+}

@@ -1,0 +1,111 @@
+/* tests/bench/bench_viz.c: how fast the window follows the REPL, for graphs of 50, 200 and 1,000
+ * nodes: Graphviz layout alone; a statement that adds a node (view, relayout, redraw); a statement
+ * that only changes values (view, redraw: no layout); a stepping highlight moving (view, redraw).
+ * Target: a redraw without layout within 16 ms (one frame at 60 Hz) for 200 nodes.
+ * Runs under Xvfb like the window test (exit 77 without a display and without Xvfb). */
+#include "viz_test.h"
+#include "viz_int.h"
+
+#define REPS 15
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(void)
+{
+    char why[256], err[256];
+    (void)vt_failures;
+    if (!bs_window_available(why, sizeof why) || !bs_viz_have_graphviz(why, sizeof why)) {
+        fprintf(stderr, "skipped: %s\n", why);
+        return 77;
+    }
+    int offscreen = vt_display();
+    bs_window *w = bs_window_open(err, sizeof err);
+    if (!w && offscreen) {
+        fprintf(stderr, "skipped: %s\n", err);
+        return 77;
+    }
+    if (!w) {
+        fprintf(stderr, "no window: %s\n", err);
+        return 1;
+    }
+    static const int sizes[] = {50, 200, 1000};
+    printf("renderer: %s, window 1280x800, median of %d runs (layout: of 3)\n", bs_window_renderer(w),
+           REPS);
+    printf("%6s  %10s  %18s  %18s  %18s\n", "nodes", "layout ms", "new node ms", "values ms",
+           "highlight ms");
+    bool met = true;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        bs_ctx *c = bs_ctx_new();
+        bs_id root = vt_build_mlp(c, sizes[s], false);
+        int reps = sizes[s] >= 1000 ? 5 : REPS;
+        double t_layout[REPS], t_new[REPS], t_val[REPS], t_hi[REPS];
+
+        /* layout alone */
+        bs_view *v = bs_view_build(c, BS_NONE, NULL, BS_VIEW_ALL, err, sizeof err);
+        for (int r = 0; r < 3; r++) {
+            double t0 = vt_now_ms();
+            bs_layout *l = bs_viz_layout(v, err, sizeof err);
+            t_layout[r] = vt_now_ms() - t0;
+            bs_layout_free(l);
+        }
+        int nodes = v->nnodes;
+        bs_view_free(v);
+        bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
+        bs_window_redraw(w);
+
+        /* a statement that adds a node: apply, update (relayout), redraw */
+        for (int r = 0; r < reps; r++) {
+            double t0 = vt_now_ms();
+            root = bs_apply1(c, BS_OP_TANH, root);
+            bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
+            bs_window_redraw(w);
+            viz_window_sync(w);
+            t_new[r] = vt_now_ms() - t0;
+        }
+        /* a statement that changes values only (an optimizer step): update, redraw */
+        int layouts = bs_window_layout_count(w);
+        for (int r = 0; r < reps; r++) {
+            bs_node_at(c, 4)->value.data[0] += 0.01;
+            double t0 = vt_now_ms();
+            bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
+            bs_window_redraw(w);
+            viz_window_sync(w);
+            t_val[r] = vt_now_ms() - t0;
+        }
+        /* a stepper moving its highlight one node per step */
+        bs_view_state st;
+        bs_view_state_init(&st);
+        st.stepping = true;
+        for (int r = 0; r < reps; r++) {
+            st.current = root - r;
+            bs_view_state_set_step(&st, root - r, BS_VSTEP_DONE);
+            double t0 = vt_now_ms();
+            bs_window_update(w, c, BS_NONE, &st, err, sizeof err);
+            bs_window_redraw(w);
+            viz_window_sync(w);
+            t_hi[r] = vt_now_ms() - t0;
+        }
+        bs_view_state_clear(&st);
+        if (bs_window_layout_count(w) != layouts)
+            printf("  (values or highlights relayouted: a bug)\n");
+        double lay = median(t_layout, 3), nw = median(t_new, reps), val = median(t_val, reps),
+               hi = median(t_hi, reps);
+        printf("%6d  %10.1f  %18.1f  %18.1f  %18.1f\n", nodes, lay, nw, val, hi);
+        if (sizes[s] == 200 && (val > 16 || hi > 16))
+            met = false;
+        bs_ctx_free(c);
+    }
+    printf("target (200 nodes, redraw without layout <= 16 ms): %s\n", met ? "met" : "MISSED");
+    bs_window_close(w);
+    return 0;
+}

@@ -1,0 +1,251 @@
+/* tests/viz/test_window.c: the SDL2 window under Xvfb (started here when there is no DISPLAY;
+ * skipped when there is neither). A tape built through core's API is shown, screenshots are read
+ * back and checked: not blank, one region of the param colour per param, the op colour per op;
+ * one more statement changes the picture and relayouts once; a backward pass and a stepping
+ * highlight change it without a relayout; clicks and the stepper keys come back as events. */
+#define VT_WITH_PNG_READER 1
+#include <SDL2/SDL.h>
+
+#include "viz_test.h"
+
+static char tmpdir[64];
+
+static bool shot(bs_window *w, const char *name, vt_image *im)
+{
+    char path[160], err[256];
+    snprintf(path, sizeof path, "%s/%s.png", tmpdir, name);
+    bs_status st = bs_window_screenshot(w, path, err, sizeof err);
+    CHECK(st == BS_OK, "screenshot: %s", err);
+    bool ok = st == BS_OK && vt_png_read(path, im);
+    CHECK(ok, "screenshot %s is not a PNG we can read", path);
+    return ok;
+}
+
+static long diff_pixels(const vt_image *a, const vt_image *b)
+{
+    if (a->w != b->w || a->h != b->h)
+        return (long)a->w * a->h;
+    long d = 0;
+    for (size_t i = 0; i < (size_t)a->w * (size_t)a->h * 3; i += 3)
+        d += memcmp(a->rgb + i, b->rgb + i, 3) != 0;
+    return d;
+}
+
+/* regions of a node colour in the graph area (between the status bars, left of any panel) */
+static int regions(const vt_image *im, bs_rgb c, int *cx, int *cy, int max)
+{
+    return vt_regions(im, c, 2, 150, 0, 40, im->w, im->h - 34, cx, cy, max);
+}
+
+static int count_kind(const bs_view *v, bs_vnode_kind k, unsigned without)
+{
+    int n = 0;
+    for (int i = 0; i < v->nnodes; i++)
+        n += v->nodes[i].kind == k && !(v->nodes[i].flags & without);
+    return n;
+}
+
+static void push_key(SDL_Keycode k)
+{
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    e.type = SDL_KEYDOWN;
+    e.key.keysym.sym = k;
+    e.key.state = SDL_PRESSED;
+    SDL_PushEvent(&e);
+}
+
+static void push_click(int x, int y)
+{
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    e.type = SDL_MOUSEBUTTONDOWN;
+    e.button.button = SDL_BUTTON_LEFT;
+    e.button.state = SDL_PRESSED;
+    e.button.x = x;
+    e.button.y = y;
+    SDL_PushEvent(&e);
+    e.type = SDL_MOUSEBUTTONUP;
+    e.button.state = SDL_RELEASED;
+    SDL_PushEvent(&e);
+}
+
+/* pump until an event arrives (or 2 s pass) */
+static bs_window_event next_event(bs_window *w)
+{
+    bs_window_event ev = {BS_WEV_NONE, BS_NONE};
+    double t0 = vt_now_ms();
+    while (vt_now_ms() - t0 < 2000)
+        if (bs_window_pump(w, 10, &ev))
+            break;
+    return ev;
+}
+
+int main(void)
+{
+    char why[256], err[256];
+    if (!bs_window_available(why, sizeof why) || !bs_viz_have_graphviz(why, sizeof why)) {
+        fprintf(stderr, "skipped: %s\n", why);
+        return 77;
+    }
+    int offscreen = vt_display();
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bs_window_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    const bs_theme *t = bs_theme_get();
+
+    bs_window *w = bs_window_open(err, sizeof err);
+    if (!w && offscreen) {
+        fprintf(stderr, "skipped: %s\n", err);
+        return 77;
+    }
+    CHECK(w, "open: %s", err);
+    if (!w)
+        return 1;
+    printf("renderer: %s\n", bs_window_renderer(w));
+
+    /* an empty window first */
+    vt_image empty = {0}, a = {0}, b = {0}, c2 = {0}, d = {0}, e = {0};
+    bs_window_pump(w, 0, NULL);
+    shot(w, "empty", &empty);
+
+    bs_ctx *c = bs_ctx_new();
+    CHECK(bs_window_update(w, c, BS_NONE, NULL, err, sizeof err) == BS_OK, "empty tape: %s", err);
+    bs_window_pump(w, 0, NULL);
+    vt_net n = vt_build_221(c, false);
+    CHECK(bs_window_update(w, c, n.L, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    CHECK(bs_window_layout_count(w) == 2, "one layout for the empty tape, one for L");
+    bs_window_pump(w, 0, NULL);
+    if (!shot(w, "first", &a))
+        return 1;
+    bs_view *v = bs_view_build(c, n.L, NULL, BS_VIEW_ALL, err, sizeof err);
+
+    /* not blank: the background is not everything, and the picture has many colours */
+    long bg = vt_count_color(&a, t->background, 0);
+    CHECK(bg < (long)a.w * a.h * 97 / 100, "the window is blank (%ld of %d pixels background)", bg,
+          a.w * a.h);
+    CHECK(diff_pixels(&empty, &a) > 5000, "the graph did not appear");
+    /* node count by colour: one region per param, per op (the root has its own colour) */
+    int cx[64], cy[64];
+    int params = regions(&a, t->param_fill, cx, cy, 64);
+    int ops = regions(&a, t->op_fill, NULL, NULL, 0);
+    int roots = regions(&a, t->root_fill, NULL, NULL, 0);
+    int want_ops = count_kind(v, BS_VN_OP, BS_VNF_ROOT);
+    CHECK(params == n.nparams, "%d param-coloured regions, want %d", params, n.nparams);
+    CHECK(ops == want_ops, "%d op-coloured regions, want %d", ops, want_ops);
+    CHECK(roots == 1, "%d root regions", roots);
+    CHECK(vt_count_color(&a, t->ink, 40) > 200, "no text drawn");
+
+    /* one more statement: the picture changes, one more op, one more layout */
+    bs_id L2 = vt_name(c, "L2", bs_apply2(c, BS_OP_MUL, n.L, n.L));
+    CHECK(bs_window_update(w, c, L2, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    CHECK(bs_window_layout_count(w) == 3, "a new node relayouts");
+    bs_window_pump(w, 0, NULL);
+    shot(w, "second", &b);
+    CHECK(diff_pixels(&a, &b) > 1000, "the screenshot did not change after a statement");
+    int ops2 = regions(&b, t->op_fill, NULL, NULL, 0);
+    CHECK(ops2 == want_ops + 1, "%d op regions after adding one, want %d", ops2, want_ops + 1);
+
+    /* a backward pass: grads appear, edges take gradient colours, no relayout */
+    CHECK(bs_backward(c, L2, NULL, true) == BS_OK, "backward: %s", bs_errmsg(c));
+    CHECK(bs_window_update(w, c, L2, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    CHECK(bs_window_layout_count(w) == 3, "values alone must not relayout");
+    bs_window_pump(w, 0, NULL);
+    shot(w, "grads", &c2);
+    CHECK(diff_pixels(&b, &c2) > 200, "grads did not show");
+    CHECK(vt_count_color(&c2, t->grad_ink, 30) > vt_count_color(&b, t->grad_ink, 30) + 50,
+          "no grad text");
+
+    /* stepping: the current node is highlighted, pending nodes greyed, no relayout */
+    bs_view_state st;
+    bs_view_state_init(&st);
+    st.stepping = true;
+    st.current = n.z3;
+    for (bs_id i = 0; i < n.z3; i++)
+        bs_view_state_set_step(&st, i, BS_VSTEP_PENDING);
+    bs_view_state_label_edge(&st, n.z3, 1, "VJP -0.3705");
+    CHECK(bs_window_update(w, c, L2, &st, err, sizeof err) == BS_OK, "update: %s", err);
+    CHECK(bs_window_layout_count(w) == 3, "highlights must not relayout");
+    bs_window_pump(w, 0, NULL);
+    shot(w, "step", &d);
+    CHECK(vt_count_color(&d, t->current_border, 2) > 100, "no current-step highlight");
+    int pending = 0;
+    for (int k = 0; k < v->nnodes; k++)
+        pending += v->nodes[k].id < n.z3 && v->nodes[k].kind != BS_VN_CONST;
+    CHECK(regions(&d, t->param_fill, NULL, NULL, 0) == 0, "params (all before z3) are greyed");
+    CHECK(regions(&d, t->pending_fill, NULL, NULL, 0) == pending, "%d greyed regions, want %d",
+          regions(&d, t->pending_fill, NULL, NULL, 0), pending);
+    CHECK(vt_count_color(&d, t->edge_label_fill, 2) > 100, "no edge label box");
+
+    /* events: keys come back to the caller, a click selects a node and opens details */
+    while (bs_window_pump(w, 0, NULL))
+        ;
+    push_key(SDLK_n);
+    push_key(SDLK_SPACE);
+    push_key(SDLK_b);
+    push_key(SDLK_f);
+    CHECK(next_event(w).kind == BS_WEV_NEXT, "n is next");
+    CHECK(next_event(w).kind == BS_WEV_NEXT, "space is next");
+    CHECK(next_event(w).kind == BS_WEV_BACK, "b is back");
+    CHECK(next_event(w).kind == BS_WEV_FINISH, "f is finish");
+    bs_view_state_clear(&st);
+    CHECK(bs_window_update(w, c, L2, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_pump(w, 0, NULL);
+    vt_image f0 = {0};
+    shot(w, "before-click", &f0);
+    int pc = regions(&f0, t->param_fill, cx, cy, 64);
+    CHECK(pc == n.nparams, "%d params before the click", pc);
+    if (pc > 0) {
+        push_click(cx[0], cy[0]);
+        bs_window_event ev = next_event(w);
+        CHECK(ev.kind == BS_WEV_CLICK, "a click on a param is an event (got %d)", ev.kind);
+        const bs_node *nd = ev.node >= 0 ? bs_node_get(c, ev.node) : NULL;
+        CHECK(nd && nd->is_param, "the clicked node %d is a param", ev.node);
+        bs_window_pump(w, 0, NULL);
+        shot(w, "details", &e);
+        CHECK(vt_count_color(&e, t->selected_border, 2) > 50, "the selection is drawn");
+        CHECK(vt_count_color(&e, t->panel, 0) > 100000, "the details panel is open");
+        bs_window_select(w, BS_NONE);
+    }
+
+    /* the loss-curve panel */
+    double loss[40];
+    for (int i = 0; i < 40; i++)
+        loss[i] = 0.7 * (1.0 / (1 + i * 0.3)) + 0.05;
+    CHECK(bs_window_plot(w, loss, 40, "loss", err, sizeof err) == BS_OK, "plot: %s", err);
+    vt_image p = {0};
+    shot(w, "plot", &p);
+    CHECK(vt_count_color(&p, t->plot_line, 30) > 200, "no loss curve");
+    CHECK(bs_window_plot(w, NULL, 0, NULL, err, sizeof err) == BS_OK, "hide plot");
+
+    /* closing the window reports an event */
+    SDL_Event q;
+    memset(&q, 0, sizeof q);
+    q.type = SDL_QUIT;
+    SDL_PushEvent(&q);
+    CHECK(next_event(w).kind == BS_WEV_CLOSE, "closing the window is an event");
+    CHECK(bs_window_screenshot(NULL, "/tmp/x.png", err, sizeof err) == BS_ERR_ARG, "no window");
+
+    bs_view_free(v);
+    bs_window_close(w);
+    /* a window can be opened again after closing */
+    w = bs_window_open(err, sizeof err);
+    CHECK(w, "reopen: %s", err);
+    bs_window_close(w);
+    bs_ctx_free(c);
+    free(empty.rgb);
+    free(a.rgb);
+    free(b.rgb);
+    free(c2.rgb);
+    free(d.rgb);
+    free(e.rgb);
+    free(f0.rgb);
+    free(p.rgb);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (!vt_failures && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (vt_failures)
+        fprintf(stderr, "%d checks failed (screenshots kept in %s)\n", vt_failures, tmpdir);
+    return vt_failures ? 1 : 0;
+}
