@@ -8,7 +8,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* the clear loops below are written to vectorize; -O2 alone keeps most of them scalar */
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
 #endif
 
 #include <cblas.h>
@@ -364,7 +364,12 @@ static void K(ew1_fwd)(const bs_exec *e)
     switch (e->op) {
     case BS_OP_NEG: for (int64_t i = 0; i < n; i++) o[i] = -a[i]; break;
     case BS_OP_RELU: for (int64_t i = 0; i < n; i++) o[i] = a[i] < 0 ? (T)0 : a[i]; break;
-    case BS_OP_LEAKY_RELU: for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : a[i] * k; break;
+    case BS_OP_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            T x = a[i];
+            o[i] = x > 0 ? x : x * k;
+        }
+        break;
     case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) o[i] = (T)1 / ((T)1 + exp(-a[i])); break;
     case BS_OP_TANH: for (int64_t i = 0; i < n; i++) o[i] = tanh(a[i]); break;
     case BS_OP_EXP: for (int64_t i = 0; i < n; i++) o[i] = exp(a[i]); break;
@@ -385,15 +390,29 @@ static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
     T k = (T)e->attr.k;
     switch (e->op) {
     case BS_OP_NEG: for (int64_t i = 0; i < n; i++) d[i] -= g[i]; break;
-    case BS_OP_RELU: for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : (T)0; break;
-    case BS_OP_LEAKY_RELU: for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : g[i] * k; break;
+    /* operands loaded before the choice, so the loops vectorize without branches */
+    case BS_OP_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            T x = a[i], gv = g[i];
+            d[i] += x > 0 ? gv : (T)0;
+        }
+        break;
+    case BS_OP_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            T x = a[i], gv = g[i];
+            d[i] += x > 0 ? gv : gv * k;
+        }
+        break;
     case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i] * ((T)1 - o[i]); break;
     case BS_OP_TANH: for (int64_t i = 0; i < n; i++) d[i] += g[i] * ((T)1 - o[i] * o[i]); break;
     case BS_OP_EXP: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i]; break;
     case BS_OP_LOG: for (int64_t i = 0; i < n; i++) d[i] += g[i] / a[i]; break;
     case BS_OP_SQRT: for (int64_t i = 0; i < n; i++) d[i] += g[i] / ((T)2 * o[i]); break;
     case BS_OP_ABS:
-        for (int64_t i = 0; i < n; i++) d[i] += a[i] > 0 ? g[i] : a[i] < 0 ? -g[i] : (T)0;
+        for (int64_t i = 0; i < n; i++) {
+            T x = a[i], gv = g[i];
+            d[i] += x > 0 ? gv : x < 0 ? -gv : (T)0;
+        }
         break;
     case BS_OP_SIN: for (int64_t i = 0; i < n; i++) d[i] += g[i] * cos(a[i]); break;
     case BS_OP_COS: for (int64_t i = 0; i < n; i++) d[i] -= g[i] * sin(a[i]); break;

@@ -114,6 +114,10 @@ typedef struct {
     double (*flops)(const bs_shape *in, const bs_shape *out, const bs_attr *a); /* forward FLOPs */
     /* bytes of tensors saved for backward, for input shapes, as PyTorch saves them (0: nothing) */
     size_t (*saved)(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem);
+    /* elementwise ops only (NULL otherwise): the scalar functions the tensor loops are made of,
+       y = f(a, b; k) and g * dy/d(input i), for the tape's fast path on 0-d nodes */
+    double (*s_fwd)(double a, double b, double k);
+    double (*s_vjp)(double g, double a, double b, double y, double k, int i);
 } bs_op_info;
 
 extern const bs_op_info bs_ops[BS_OP_COUNT];

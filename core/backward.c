@@ -130,8 +130,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
         bs_node *n = bs__node(c, i);
         if (n->mark != b->pass || !has_grad_fn(n)) continue;
         b->total++;
-        size_t saved = check_state ? bs__saved_bytes(c, n) : 0;
-        if (check_state && n->freed && saved) {
+        if (check_state && n->freed && bs__saved_bytes(c, n)) {
             char nb[64];
             bs__err(c, BS_ERR_STATE,
                     "Trying to backward through the graph a second time (or directly access saved "
@@ -143,7 +142,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
         }
         for (int k = 0; k < n->nin; k++) {
             bs_node *x = bs__node(c, n->in[k]);
-            if (check_state && saved && x->version != n->in_version[k]) {
+            if (check_state && x->version != n->in_version[k] && bs__saved_bytes(c, n)) {
                 char nb[64];
                 bs__err(c, BS_ERR_STATE,
                         "one of the variables needed for gradient computation has been modified "
@@ -192,6 +191,43 @@ static void run_vjp(bs_ctx *c, bs_node *n, const bs_tensor *in, const bs_tensor 
     bs_ops[n->op].vjp(in, &n->value, &n->attr, g, k, &din);
 }
 
+/* The fast path for an elementwise node whose inputs are 0-d too: the op's scalar VJP, inline
+ * storage. Same arithmetic as the tensor path. Returns false when it does not apply. */
+static bool scalar_step(bs_ctx *c, bs_node *n)
+{
+    bs_node *x = bs__node(c, n->in[0]);
+    bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : NULL;
+    if (x->value.shape.ndim != 0 || (y && y->value.shape.ndim != 0)) return false;
+    if (!n->gtmp) {
+        n->sgtmp = 0;
+        n->gtmp = &n->sgtmp;
+    }
+    double g = n->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
+    const bs_op_info *info = &bs_ops[n->op];
+    for (int k = 0; k < n->nin; k++) {
+        bs_node *in = k ? y : x;
+        if (!in->requires_grad || !info->deriv[k]) continue;
+        double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, k);
+        if (in->gtmp) {
+            in->gtmp[0] += v;
+        } else {
+            in->sgtmp = 0 + v;
+            in->gtmp = &in->sgtmp;
+        }
+        if (in->value.dtype != BS_F64) in->gtmp[0] = bs_dtype_round(in->value.dtype, in->gtmp[0]);
+    }
+    if (n->grad.data) {
+        n->grad.data[0] += g;
+        if (n->value.dtype != BS_F64) n->grad.data[0] = bs_dtype_round(n->value.dtype, n->grad.data[0]);
+    } else {
+        n->sgrad = g;
+        n->grad.data = &n->sgrad;
+        n->grad.shape = n->value.shape;
+        n->grad.dtype = n->value.dtype;
+    }
+    return true;
+}
+
 int bs_backward_next(bs_bwd *b, bs_step *out)
 {
     bs_ctx *c = b->c;
@@ -213,6 +249,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     }
     b->cur = i - 1;
     bs_node *n = bs__node(c, i);
+    if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 && scalar_step(c, n)) return 1;
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (!n->gtmp) { /* reachable only through inputs that carried no gradient: zero */
         n->gtmp = gtmp_alloc(n);

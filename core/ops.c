@@ -6,6 +6,20 @@
 #include <string.h>
 
 /* ==== The table ==== */
+/* scalar functions exist for elementwise ops only */
+#define S_FWD_BS_K_EW(fn) op_##fn##_sfwd
+#define S_VJP_BS_K_EW(fn) op_##fn##_svjp
+#define S_NONE(fn) NULL
+#define S_FWD_BS_K_RED S_NONE
+#define S_FWD_BS_K_SHAPE S_NONE
+#define S_FWD_BS_K_MAT S_NONE
+#define S_FWD_BS_K_ROW S_NONE
+#define S_FWD_BS_K_LOSS S_NONE
+#define S_VJP_BS_K_RED S_NONE
+#define S_VJP_BS_K_SHAPE S_NONE
+#define S_VJP_BS_K_MAT S_NONE
+#define S_VJP_BS_K_ROW S_NONE
+#define S_VJP_BS_K_LOSS S_NONE
 const bs_op_info bs_ops[BS_OP_COUNT] = {
 #define BS_OP(ID, fn, sym, ar, kind_, flags_, gfn, da, db, help_)                                \
     [BS_OP_##ID] = {                                                                             \
@@ -24,6 +38,8 @@ const bs_op_info bs_ops[BS_OP_COUNT] = {
         .jvp = op_##fn##_jvp,                                                                    \
         .flops = op_##fn##_flops,                                                                \
         .saved = op_##fn##_saved,                                                                \
+        .s_fwd = S_FWD_##kind_(fn),                                                              \
+        .s_vjp = S_VJP_##kind_(fn),                                                              \
     },
 #include "ops.def"
 #undef BS_OP

@@ -85,6 +85,11 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
                            size_t elem)                                                          \
     {                                                                                            \
         return (SAVED);                                                                          \
+    }                                                                                            \
+    double op_##fn##_sfwd(double a, double b, double k) { return F(a, k); }                      \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i)               \
+    {                                                                                            \
+        return V(g, a, y, k);                                                                    \
     }
 
 #define SAVE_NONE ((void)in, (void)out, (size_t)0)
@@ -255,6 +260,11 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
                            size_t elem)                                                          \
     {                                                                                            \
         return (SAVED);                                                                          \
+    } \
+    double op_##fn##_sfwd(double a, double b, double k) { return F(a, b); }                      \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i)               \
+    {                                                                                            \
+        return V(g, a, b, y, i);                                                                 \
     }
 
 #define SAVE_BOTH (ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem))

@@ -94,7 +94,17 @@ static inline double ops_numel_d(const bs_shape *s)
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout);                                   \
     double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a);           \
-    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem);
+    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem); \
+    OPS_SCALAR_DECL_##kind(fn)
+/* elementwise ops also have scalar functions (bs_op_info.s_fwd, s_vjp) */
+#define OPS_SCALAR_DECL_BS_K_EW(fn)                                                              \
+    double op_##fn##_sfwd(double a, double b, double k);                                         \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i);
+#define OPS_SCALAR_DECL_BS_K_RED(fn)
+#define OPS_SCALAR_DECL_BS_K_SHAPE(fn)
+#define OPS_SCALAR_DECL_BS_K_MAT(fn)
+#define OPS_SCALAR_DECL_BS_K_ROW(fn)
+#define OPS_SCALAR_DECL_BS_K_LOSS(fn)
 #include "ops.def"
 #undef BS_OP
 

@@ -219,7 +219,7 @@ static void blame_literals(bs_plan *p, int fail, char *buf, size_t len)
     if (nlit)
         snprintf(buf + l, len - l,
                  "; %s %s literal data, which replays only at its own size: make %s with a "
-                 "constructor that takes the size variables (randn(N, D), zeros(N, dtype=i64), ...)",
+                 "constructor that takes the size variables (randn(N, D), zeros(N, dtype='i64'), ...)",
                  lit, nlit == 1 ? "is" : "are", nlit == 1 ? "it" : "them");
     l = strlen(buf);
     if (ncon)

@@ -396,6 +396,49 @@ static int dtype_rank(bs_dtype t)
     }
 }
 
+static int dtype_rank(bs_dtype t);
+
+/* The fast path for elementwise ops on 0-d tensors (scalar graphs such as micrograd's MLP): the
+ * op's own scalar function, no shape inference, inline storage. */
+static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr, bs_dtype odt,
+                          bool rg)
+{
+    const bs_op_info *info = &bs_ops[op];
+    bs_attr def;
+    const bs_attr *a = attr;
+    if (!a) {
+        def.k = op == BS_OP_LEAKY_RELU ? bs_attr_default(op).k : 0;
+        a = &def;
+    }
+    bs_node *x = bs__node(c, in[0]);
+    bs_node *y = info->arity == 2 ? bs__node(c, in[1]) : NULL;
+    bs_node *n = node_new(c);
+    if (!n) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
+    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, a->k);
+    if (odt == BS_I64) v = trunc(v);
+    else if (odt != BS_F64) v = bs_dtype_round(odt, v);
+    n->sval = v;
+    n->value.dtype = n->grad.dtype = odt;
+    n->value.data = &n->sval;
+    n->op = op;
+    n->nin = info->arity;
+    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k */
+    n->attr.k = a->k;
+    n->in[0] = in[0];
+    n->in_version[0] = x->version;
+    if (y) {
+        n->in[1] = in[1];
+        n->in_version[1] = y->version;
+    }
+    n->requires_grad = rg && !c->no_grad && odt != BS_I64;
+    n->is_leaf = !n->requires_grad;
+    n->in_no_grad = c->no_grad;
+    return node_commit(c, n);
+}
+
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
 {
     if ((int)op < 0 || op >= BS_OP_COUNT) {
@@ -403,6 +446,21 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         return BS_NONE;
     }
     const bs_op_info *info = &bs_ops[op];
+    /* scalar graphs: 0-d inputs to an elementwise op skip shape inference entirely */
+    if (info->s_fwd && in[0] >= 0 && in[0] < c->len &&
+        (info->arity == 1 || (in[1] >= 0 && in[1] < c->len))) {
+        const bs_node *x = bs__node(c, in[0]), *y = info->arity == 2 ? bs__node(c, in[1]) : x;
+        if (x->value.shape.ndim == 0 && y->value.shape.ndim == 0) {
+            bs_dtype tx = x->value.dtype, ty = y->value.dtype, odt;
+            if (tx == BS_I64 && ty == BS_I64)
+                odt = (info->flags & BS_F_INT) ? BS_I64 : c->dtype;
+            else if (tx == BS_I64 || ty == BS_I64)
+                odt = tx == BS_I64 ? ty : tx;
+            else
+                odt = dtype_rank(tx) >= dtype_rank(ty) ? tx : ty;
+            return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
+        }
+    }
     bs_shape shp[BS_MAX_INPUTS];
     bs_dtype dt[BS_MAX_INPUTS];
     bs_tensor tin[BS_MAX_INPUTS];
@@ -423,14 +481,6 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
             if (dtype_rank(dt[i]) > dtype_rank(fdt)) fdt = dt[i];
         }
     }
-    bs_attr a = attr ? *attr : bs_attr_default(op);
-    bs_shape out;
-    c->err[0] = 0;
-    if (info->shape(shp, dt, &a, &out, c->err, sizeof c->err)) {
-        c->code = BS_ERR_SHAPE;
-        if (!c->err[0]) snprintf(c->err, sizeof c->err, "%s: shapes do not fit", info->name);
-        return BS_NONE;
-    }
     bs_dtype odt;
     if (all_int && (info->flags & BS_F_INT))
         odt = BS_I64;
@@ -438,6 +488,15 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         odt = fdt;
     else
         odt = c->dtype;
+    bs_attr a = attr ? *attr : bs_attr_default(op);
+    bs_shape out;
+    c->err[0] = 0;
+    bs_status sst = info->shape(shp, dt, &a, &out, c->err, sizeof c->err);
+    if (sst) {
+        c->code = sst;
+        if (!c->err[0]) snprintf(c->err, sizeof c->err, "%s: shapes do not fit", info->name);
+        return BS_NONE;
+    }
     bs_node *n = node_new(c);
     if (!n) {
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");

@@ -121,11 +121,13 @@ bc_map bc_make(const bs_shape *out, const bs_shape *a, const bs_shape *b)
 
 /* ==== Device setup ==== */
 
+#ifndef GPU_EMU
 static __global__ void k_probe(int *flag)
 {
     flag[0] = GPU_FLAG_NONE;
     flag[1] = 0;
 }
+#endif
 
 bs_status gpu_take_flag(gpu_ctx *c, int *code, int64_t *value)
 {
@@ -195,8 +197,12 @@ static bs_status gpu_open(bs_backend *b, char *err, size_t errlen)
         return BS_ERR_UNSUPPORTED;
     }
     /* kernels built for this architecture (or PTX it can JIT)? */
+#ifndef GPU_EMU
     k_probe<<<1, 1, 0, c->stream>>>(c->d_flag);
     e = cudaGetLastError();
+#else
+    e = cudaMemsetAsync(c->d_flag, 0, 2 * sizeof(int), c->stream);
+#endif
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(c->stream);
     if (e != cudaSuccess) {
@@ -207,6 +213,13 @@ static bs_status gpu_open(bs_backend *b, char *err, size_t errlen)
         ctx_destroy(c);
         return BS_ERR_UNSUPPORTED;
     }
+    /* keep scratch memory in the stream-ordered pool between ops instead of returning it */
+    cudaMemPool_t pool;
+    if (cudaDeviceGetDefaultMemPool(&pool, 0) == cudaSuccess) {
+        uint64_t keep = UINT64_MAX;
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    }
+    cudaGetLastError();
     cublasStatus_t bst = cublasCreate(&c->blas);
     if (bst == CUBLAS_STATUS_SUCCESS)
         bst = cublasSetStream(c->blas, c->stream);

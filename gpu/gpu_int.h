@@ -1,5 +1,6 @@
-/* gpu/gpu_int.h: internals shared by the CUDA backend's files (CUDA C++ only): the backend state,
- * element traits, broadcast index maps, launch helpers and the generic reduction. */
+/* gpu/gpu_int.h: internals shared by the CUDA backend's files: the backend state, element
+ * traits, broadcast index maps, launch helpers and the generic reduction. CUDA C++; with GPU_EMU
+ * defined the same sources build as plain C++ whose "kernels" are host loops (tests/gpu). */
 #ifndef BS_GPU_INT_H
 #define BS_GPU_INT_H
 
@@ -102,17 +103,37 @@ static __device__ __forceinline__ float m_abs(float x) { return fabsf(x); }
 static __device__ __forceinline__ double m_abs(double x) { return fabs(x); }
 template <class A> static __device__ __forceinline__ A m_max(A x, A y) { return x > y ? x : y; }
 
-/* ==== Launching ==== */
+/* ==== Launching ====
+ * Every kernel of the backend is launched by launch_each (one thread per element), launch_rows
+ * (one warp per row) or red_run (below). Built with GPU_EMU (tests/gpu, a plain C++ compiler and
+ * no device), the same lambdas run as host loops: a warp is then one lane wide. */
 
 #define GPU_BLOCK 256
 
-/* f(i) for i in [0, n), grid-stride */
-template <class F> __global__ void k_each(F f, int64_t n)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x)
-        f(i);
-}
+/* The warp running a row: lanes stride through the row by `width`; sum/max combine one value per
+ * lane and give every lane the result. */
+struct gpu_warp {
+    int lane, width;
+#ifdef GPU_EMU
+    template <class A> A sum(A v) const { return v; }
+    template <class A> A max(A v) const { return v; }
+#else
+    template <class A> __device__ __forceinline__ A sum(A v) const
+    {
+        for (int off = 16; off; off >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, off);
+        return v;
+    }
+    template <class A> __device__ __forceinline__ A max(A v) const /* NaN wins */
+    {
+        for (int off = 16; off; off >>= 1) {
+            A o = __shfl_xor_sync(0xffffffffu, v, off);
+            v = (o > v || o != o) ? o : v;
+        }
+        return v;
+    }
+#endif
+};
 
 static inline unsigned gpu_grid(int64_t threads)
 {
@@ -122,20 +143,45 @@ static inline unsigned gpu_grid(int64_t threads)
     return (unsigned)(g < 1 ? 1 : g);
 }
 
+#ifdef GPU_EMU
+
+template <class F> static inline void launch_each(gpu_ctx *c, int64_t n, F f)
+{
+    for (int64_t i = 0; i < n; i++)
+        f(i);
+}
+
+template <class F> static inline void launch_rows(gpu_ctx *c, int64_t rows, F f)
+{
+    gpu_warp w = {0, 1};
+    for (int64_t r = 0; r < rows; r++)
+        f(r, w);
+}
+
+#else
+
+/* f(i) for i in [0, n), grid-stride */
+template <class F> __global__ void k_each(F f, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        f(i);
+}
+
 template <class F> static inline void launch_each(gpu_ctx *c, int64_t n, F f)
 {
     if (n > 0)
         k_each<<<gpu_grid(n), GPU_BLOCK, 0, c->stream>>>(f, n);
 }
 
-/* f(row, lane) for row in [0, rows): one warp per row, every lane of the warp takes part (so f
- * may use warp shuffles) */
+/* f(row, warp) for row in [0, rows): one warp per row, all 32 lanes take part (warp-uniform
+ * loop), so f may combine values across the warp */
 template <class F> __global__ void k_rows(F f, int64_t rows)
 {
-    int lane = threadIdx.x & 31;
+    gpu_warp w = {(int)(threadIdx.x & 31), 32};
     int64_t warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < rows; r += warps)
-        f(r, lane);
+        f(r, w);
 }
 
 template <class F> static inline void launch_rows(gpu_ctx *c, int64_t rows, F f)
@@ -144,20 +190,7 @@ template <class F> static inline void launch_rows(gpu_ctx *c, int64_t rows, F f)
         k_rows<<<gpu_grid(rows * 32), GPU_BLOCK, 0, c->stream>>>(f, rows);
 }
 
-template <class A> static __device__ __forceinline__ A warp_sum(A v)
-{
-    for (int off = 16; off; off >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-    return v;
-}
-template <class A> static __device__ __forceinline__ A warp_max(A v)
-{
-    for (int off = 16; off; off >>= 1) {
-        A o = __shfl_xor_sync(0xffffffffu, v, off);
-        v = (o > v || o != o) ? o : v;
-    }
-    return v;
-}
+#endif
 
 /* ==== Broadcast index maps ====
  * An output index of a broadcasting op, split into coordinates over the (coalesced) output dims,
@@ -235,6 +268,17 @@ template <class A> struct st_acc { /* out[k] = v, arithmetic type */
     __device__ __forceinline__ void operator()(int64_t k, A v) const { p[k] = v; }
 };
 
+/* one thread's share of a reduction: fold ld(base + j*step) for j = j0, j0 + by, ... < j1 */
+template <class A, class C, class L>
+static __device__ __forceinline__ A red_part(const L &ld, int64_t base, int64_t step, int64_t j0, int64_t j1, int64_t by)
+{
+    A v = C::init();
+    for (int64_t j = j0; j < j1; j += by)
+        v = C::op(v, ld(base + j * step));
+    return v;
+}
+
+#ifndef GPU_EMU
 /* rows with inner == 1: one warp per (chunk s, row o) */
 template <class A, class C, class L, class S>
 __global__ void k_red_warp(L ld, S st, A *part, int64_t outer, int64_t R, int64_t chunk, int64_t splits)
@@ -245,9 +289,7 @@ __global__ void k_red_warp(L ld, S st, A *part, int64_t outer, int64_t R, int64_
         return; /* w is the same for the whole warp */
     int64_t o = w % outer, s = w / outer;
     int64_t j0 = s * chunk, j1 = j0 + chunk < R ? j0 + chunk : R;
-    A v = C::init();
-    for (int64_t j = j0 + lane; j < j1; j += 32)
-        v = C::op(v, ld(o * R + j));
+    A v = red_part<A, C>(ld, o * R, 1, j0 + lane, j1, 32);
     for (int off = 16; off; off >>= 1)
         v = C::op(v, __shfl_down_sync(0xffffffffu, v, off));
     if (lane == 0) {
@@ -270,10 +312,7 @@ __global__ void k_red_tile(L ld, S st, A *part, int64_t outer, int64_t R, int64_
     int64_t o = b % outer, s = b / outer;
     int64_t i = tile * 32 + threadIdx.x;
     int64_t j0 = s * chunk, j1 = j0 + chunk < R ? j0 + chunk : R;
-    A v = C::init();
-    if (i < inner)
-        for (int64_t j = j0 + threadIdx.y; j < j1; j += 8)
-            v = C::op(v, ld((o * R + j) * inner + i));
+    A v = i < inner ? red_part<A, C>(ld, o * R * inner + i, inner, j0 + threadIdx.y, j1, 8) : C::init();
     sh[threadIdx.y][threadIdx.x] = v;
     __syncthreads();
     if (threadIdx.y == 0 && i < inner) {
@@ -284,6 +323,35 @@ __global__ void k_red_tile(L ld, S st, A *part, int64_t outer, int64_t R, int64_
         else
             st(o * inner + i, v);
     }
+}
+#endif
+
+/* launch the reduction kernels (on the host under GPU_EMU, same chunks and partial layout) */
+template <class A, class C, class L, class S>
+static void red_launch(gpu_ctx *c, L ld, S st, A *part, int64_t outer, int64_t R, int64_t inner,
+                       int64_t chunk, int64_t splits)
+{
+#ifdef GPU_EMU
+    for (int64_t s = 0; s < splits; s++)
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t j0 = s * chunk, j1 = j0 + chunk < R ? j0 + chunk : R;
+                A v = red_part<A, C>(ld, o * R * inner + i, inner, j0, j1, 1);
+                if (part)
+                    part[(s * outer + o) * inner + i] = v;
+                else
+                    st(o * inner + i, v);
+            }
+#else
+    if (inner == 1) {
+        unsigned blocks = (unsigned)((outer * splits * 32 + GPU_BLOCK - 1) / GPU_BLOCK);
+        k_red_warp<A, C><<<blocks, GPU_BLOCK, 0, c->stream>>>(ld, st, part, outer, R, chunk, splits);
+    } else {
+        int64_t tiles = (inner + 31) / 32;
+        k_red_tile<A, C><<<(unsigned)(splits * outer * tiles), dim3(32, 8), 0, c->stream>>>(
+            ld, st, part, outer, R, inner, chunk, tiles);
+    }
+#endif
 }
 
 template <class A, class C, class L, class S>
@@ -307,14 +375,7 @@ static bs_status red_run(gpu_ctx *c, L ld, S st, int64_t outer, int64_t R, int64
         if (!part)
             return BS_ERR_NOMEM;
     }
-    if (inner == 1) {
-        unsigned blocks = (unsigned)((outer * splits * 32 + GPU_BLOCK - 1) / GPU_BLOCK);
-        k_red_warp<A, C><<<blocks, GPU_BLOCK, 0, c->stream>>>(ld, st, part, outer, R, chunk, splits);
-    } else {
-        int64_t tiles = (inner + 31) / 32;
-        k_red_tile<A, C><<<(unsigned)(splits * outer * tiles), dim3(32, 8), 0, c->stream>>>(
-            ld, st, part, outer, R, inner, chunk, tiles);
-    }
+    red_launch<A, C>(c, ld, st, part, outer, R, inner, chunk, splits);
     if (splits > 1) {
         /* partials are (splits, outer, inner): fold along splits */
         ld_acc<A> lp = {part};

@@ -28,23 +28,23 @@ static __device__ __forceinline__ int64_t row_base(const row_view &v, int64_t r)
     return o * v.D * v.inner + i;
 }
 
-/* max and sum of exp(x - max) over row r, every lane gets both */
+/* max and sum of exp(x - max) over the row at base, every lane gets both */
 template <class T>
-static __device__ __forceinline__ void row_max_sumexp(const T *x, const row_view &v, int64_t base, int lane,
+static __device__ __forceinline__ void row_max_sumexp(const T *x, const row_view &v, int64_t base, const gpu_warp &w,
                                                       typename tr<T>::A *mx, typename tr<T>::A *se)
 {
     typedef typename tr<T>::A A;
     A m = -(A)INFINITY;
-    for (int64_t j = lane; j < v.D; j += 32) {
+    for (int64_t j = w.lane; j < v.D; j += w.width) {
         A a = tr<T>::ld(x[base + j * v.inner]);
         m = (a > m || a != a) ? a : m;
     }
-    m = warp_max(m);
+    m = w.max(m);
     A s = 0;
-    for (int64_t j = lane; j < v.D; j += 32)
+    for (int64_t j = w.lane; j < v.D; j += w.width)
         s += m_exp(tr<T>::ld(x[base + j * v.inner]) - m);
     *mx = m;
-    *se = warp_sum(s);
+    *se = w.sum(s);
 }
 
 /* ==== Softmax and log_softmax ==== */
@@ -56,12 +56,12 @@ template <class T> static bs_status softmax_fwd_t(gpu_ctx *c, const bs_exec *e, 
     const T *x = (const T *)in[0];
     T *y = (T *)e->out;
     row_view v = rows_along(&e->in_shape[0], e->attr.dim);
-    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, gpu_warp w) {
         int64_t base = row_base(v, r);
         A m, s;
-        row_max_sumexp(x, v, base, lane, &m, &s);
+        row_max_sumexp(x, v, base, w, &m, &s);
         A ls = m_log(s);
-        for (int64_t j = lane; j < v.D; j += 32) {
+        for (int64_t j = w.lane; j < v.D; j += w.width) {
             A a = tr<T>::ld(x[base + j * v.inner]) - m;
             y[base + j * v.inner] = tr<T>::st(lg ? a - ls : m_exp(a) / s);
         }
@@ -80,17 +80,17 @@ static bs_status softmax_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *
     const T *y = (const T *)e->out, *x = (const T *)in[0], *g = (const T *)g_;
     T *din = (T *)din_;
     row_view v = rows_along(&e->in_shape[0], e->attr.dim);
-    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, gpu_warp w) {
         int64_t base = row_base(v, r);
         A m = 0, se = 1, s = 0;
         if (lg)
-            row_max_sumexp(x, v, base, lane, &m, &se);
-        for (int64_t j = lane; j < v.D; j += 32) {
+            row_max_sumexp(x, v, base, w, &m, &se);
+        for (int64_t j = w.lane; j < v.D; j += w.width) {
             int64_t k = base + j * v.inner;
             s += lg ? tr<T>::ld(g[k]) : tr<T>::ld(g[k]) * tr<T>::ld(y[k]);
         }
-        s = warp_sum(s);
-        for (int64_t j = lane; j < v.D; j += 32) {
+        s = w.sum(s);
+        for (int64_t j = w.lane; j < v.D; j += w.width) {
             int64_t k = base + j * v.inner;
             A gk = tr<T>::ld(g[k]);
             A d = lg ? gk - m_exp(tr<T>::ld(x[k]) - m) / se * s : tr<T>::ld(y[k]) * (gk - s);
@@ -121,21 +121,21 @@ bs_status gpu_vjp_log_softmax(gpu_ctx *c, const bs_exec *e, const void *const *i
 
 /* mean and 1/std of row r (biased variance, two passes) */
 template <class T>
-static __device__ __forceinline__ void row_moments(const T *x, const row_view &v, int64_t base, int lane,
+static __device__ __forceinline__ void row_moments(const T *x, const row_view &v, int64_t base, const gpu_warp &w,
                                                    typename tr<T>::A eps, typename tr<T>::A *mean,
                                                    typename tr<T>::A *rstd)
 {
     typedef typename tr<T>::A A;
     A s = 0;
-    for (int64_t j = lane; j < v.D; j += 32)
+    for (int64_t j = w.lane; j < v.D; j += w.width)
         s += tr<T>::ld(x[base + j]);
-    A mu = warp_sum(s) / (A)v.D;
+    A mu = w.sum(s) / (A)v.D;
     A q = 0;
-    for (int64_t j = lane; j < v.D; j += 32) {
+    for (int64_t j = w.lane; j < v.D; j += w.width) {
         A d = tr<T>::ld(x[base + j]) - mu;
         q += d * d;
     }
-    A var = warp_sum(q) / (A)v.D;
+    A var = w.sum(q) / (A)v.D;
     *mean = mu;
     *rstd = (A)1 / m_sqrt(var + eps);
 }
@@ -148,11 +148,11 @@ template <class T> static bs_status layernorm_fwd_t(gpu_ctx *c, const bs_exec *e
     T *y = (T *)e->out;
     row_view v = rows_along(&e->in_shape[0], -1);
     A eps = (A)e->attr.k;
-    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, gpu_warp w) {
         int64_t base = r * v.D;
         A mu, rs;
-        row_moments(x, v, base, lane, eps, &mu, &rs);
-        for (int64_t j = lane; j < v.D; j += 32)
+        row_moments(x, v, base, w, eps, &mu, &rs);
+        for (int64_t j = w.lane; j < v.D; j += w.width)
             y[base + j] = tr<T>::st((tr<T>::ld(x[base + j]) - mu) * rs);
     });
     return BS_OK;
@@ -167,18 +167,18 @@ static bs_status layernorm_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const
     T *din = (T *)din_;
     row_view v = rows_along(&e->in_shape[0], -1);
     A eps = (A)e->attr.k;
-    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, int lane) {
+    launch_rows(c, v.outer * v.inner, [=] __device__(int64_t r, gpu_warp w) {
         int64_t base = r * v.D;
         A mu, rs;
-        row_moments(x, v, base, lane, eps, &mu, &rs);
+        row_moments(x, v, base, w, eps, &mu, &rs);
         A sg = 0, sgx = 0;
-        for (int64_t j = lane; j < v.D; j += 32) {
+        for (int64_t j = w.lane; j < v.D; j += w.width) {
             A gj = tr<T>::ld(g[base + j]);
             sg += gj;
             sgx += gj * (tr<T>::ld(x[base + j]) - mu) * rs;
         }
-        A mg = warp_sum(sg) / (A)v.D, mgx = warp_sum(sgx) / (A)v.D;
-        for (int64_t j = lane; j < v.D; j += 32) {
+        A mg = w.sum(sg) / (A)v.D, mgx = w.sum(sgx) / (A)v.D;
+        for (int64_t j = w.lane; j < v.D; j += w.width) {
             A xh = (tr<T>::ld(x[base + j]) - mu) * rs;
             A d = (tr<T>::ld(g[base + j]) - mg - xh * mgx) * rs;
             din[base + j] = tr<T>::st(tr<T>::ld(din[base + j]) + d);
@@ -383,17 +383,17 @@ template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, con
     ld_acc<A> ld = {rl};
     if (xent_probs(e)) {
         const T *t = (const T *)in[1];
-        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+        launch_rows(c, rows, [=] __device__(int64_t r, gpu_warp w) {
             int64_t base = row_base(v, r);
             A m, se;
-            row_max_sumexp(x, v, base, lane, &m, &se);
+            row_max_sumexp(x, v, base, w, &m, &se);
             A lse = m + m_log(se), acc = 0;
-            for (int64_t j = lane; j < v.D; j += 32) {
+            for (int64_t j = w.lane; j < v.D; j += w.width) {
                 int64_t k = base + j * v.inner;
                 acc += tr<T>::ld(t[k]) * (tr<T>::ld(x[k]) - lse);
             }
-            acc = warp_sum(acc);
-            if (lane == 0)
+            acc = w.sum(acc);
+            if (w.lane == 0)
                 rl[r] = -acc;
         });
         st_write<T> st = {(T *)e->out, (A)(1.0 / (double)rows)};
@@ -403,17 +403,17 @@ template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, con
     }
     const int32_t *cls = (const int32_t *)in[1];
     int *flag = c->d_flag;
-    launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+    launch_rows(c, rows, [=] __device__(int64_t r, gpu_warp w) {
         int64_t base = row_base(v, r);
         int64_t t = cls[r]; /* rows are in (outer, inner) order, the target's order */
         if (t == XENT_IGNORE) {
-            if (lane == 0)
+            if (w.lane == 0)
                 rl[r] = 0;
             return;
         }
         A m, se;
-        row_max_sumexp(x, v, base, lane, &m, &se);
-        if (lane == 0) {
+        row_max_sumexp(x, v, base, w, &m, &se);
+        if (w.lane == 0) {
             if (t < 0 || t >= v.D) {
                 flag[1] = (int)t;
                 flag[0] = GPU_FLAG_CLASS;
@@ -451,18 +451,18 @@ template <class T> static bs_status xent_vjp_t(gpu_ctx *c, const bs_exec *e, con
     if (xent_probs(e)) {
         const T *t = (const T *)in[1];
         A inv_rows = (A)(1.0 / (double)rows);
-        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+        launch_rows(c, rows, [=] __device__(int64_t r, gpu_warp w) {
             int64_t base = row_base(v, r);
             A m, se, S = 0;
-            row_max_sumexp(x, v, base, lane, &m, &se);
-            for (int64_t j = lane; j < v.D; j += 32)
+            row_max_sumexp(x, v, base, w, &m, &se);
+            for (int64_t j = w.lane; j < v.D; j += w.width)
                 S += tr<T>::ld(t[base + j * v.inner]);
-            S = warp_sum(S);
-            A w = tr<T>::ld(g[0]) * inv_rows;
-            for (int64_t j = lane; j < v.D; j += 32) {
+            S = w.sum(S);
+            A wt = tr<T>::ld(g[0]) * inv_rows;
+            for (int64_t j = w.lane; j < v.D; j += w.width) {
                 int64_t k = base + j * v.inner;
                 A p = m_exp(tr<T>::ld(x[k]) - m) / se;
-                din[k] = tr<T>::st(tr<T>::ld(din[k]) + w * (p * S - tr<T>::ld(t[k])));
+                din[k] = tr<T>::st(tr<T>::ld(din[k]) + wt * (p * S - tr<T>::ld(t[k])));
             }
         });
         return BS_OK;
@@ -473,18 +473,18 @@ template <class T> static bs_status xent_vjp_t(gpu_ctx *c, const bs_exec *e, con
         return BS_ERR_NOMEM;
     bs_status s = xent_weight<A>(c, cls, rows, W);
     if (s == BS_OK)
-        launch_rows(c, rows, [=] __device__(int64_t r, int lane) {
+        launch_rows(c, rows, [=] __device__(int64_t r, gpu_warp w) {
             int64_t t = cls[r];
             if (t < 0 || t >= v.D) /* ignored (or out of range: the forward said so) */
                 return;
             int64_t base = row_base(v, r);
             A m, se;
-            row_max_sumexp(x, v, base, lane, &m, &se);
-            A w = tr<T>::ld(g[0]) / W[0];
-            for (int64_t j = lane; j < v.D; j += 32) {
+            row_max_sumexp(x, v, base, w, &m, &se);
+            A wt = tr<T>::ld(g[0]) / W[0];
+            for (int64_t j = w.lane; j < v.D; j += w.width) {
                 int64_t k = base + j * v.inner;
                 A p = m_exp(tr<T>::ld(x[k]) - m) / se;
-                din[k] = tr<T>::st(tr<T>::ld(din[k]) + w * (p - (j == t ? A(1) : A(0))));
+                din[k] = tr<T>::st(tr<T>::ld(din[k]) + wt * (p - (j == t ? A(1) : A(0))));
             }
         });
     gpu_tmp_free(c, W);

@@ -530,6 +530,8 @@ void bs_viz_free(bs_session *s)
 
 void bs_session_idle(bs_session *s)
 {
+    /* the window opens at start when a display exists (once: a failure is noted, not retried) */
+    if (!s->viz && s->o.window && !s->o.quiet) bs_viz_refresh(s);
     if (!s->viz || !s->viz->w) return;
     bs_window_event ev;
     while (bs_window_pump(s->viz->w, 0, &ev) > 0) {

@@ -704,6 +704,12 @@ void bs_session_complete(bs_session *s, const char *line, const char *word,
     }
     for (int i = 0; i < s->cap; i++)
         if (s->names[i].name && !strncmp(s->names[i].name, word, wl)) add(ud, s->names[i].name);
+    if (*p == ':') {
+        /* a command's argument (":help sigm"): names of functions, without the '(' */
+        for (int i = 0; i < BS_OP_COUNT; i++)
+            if (!strncmp(bs_ops[i].name, word, wl)) add(ud, bs_ops[i].name);
+        return;
+    }
     bs_builtins_each(comp_builtin, &c);
     const char *kw[] = {"True", "False", "None", "with no_grad:", NULL};
     for (int i = 0; kw[i]; i++)

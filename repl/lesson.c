@@ -1,5 +1,6 @@
-/* repl/lesson.c: the lesson runner: parses lessons/NN-NAME.lesson files, shows them screen by screen in a
- * session (predictions, pauses, window actions, resumable progress) and checks them unattended. */
+/* repl/lesson.c: the lesson runner: parses lessons/NN-NAME.lesson files, shows them screen by
+ * screen in a session (predictions, pauses, window actions, resumable progress) and checks them
+ * unattended. */
 #include "lesson.h"
 
 #include <ctype.h>
@@ -43,7 +44,8 @@ typedef enum {
 typedef struct {
     item_kind kind;
     int line;               /* 1-based line in the file */
-    char *text;             /* TEXT, CODE, PREDICT question, CHECK/answer expr, GRAPH name, WINDOW, TRY */
+    char *text;             /* TEXT, CODE, TRY: as written; PREDICT: the question; CHECK: the
+                               expression; GRAPH: the name; WINDOW: the command */
     char *answer;           /* PREDICT: the expression whose value is the answer */
     char *hint, *explain;   /* PREDICT */
     char *fails;            /* CODE: it must fail with an error that mentions this */
@@ -265,7 +267,8 @@ static int lesson_parse(lesson *L, FILE *f)
                 return perr(L, lineno, "code after @recap: use @try for lines to try");
             if (more) {
                 if (!L->n || L->items[L->n - 1].kind != IT_CODE)
-                    return perr(L, lineno, "'...' continues a '>>>' line, but none comes before it");
+                    return perr(L, lineno,
+                                "'...' continues a '>>>' line, but none comes before it");
                 if (!str_append_line(&L->items[L->n - 1].text, code))
                     return perr(L, lineno, "out of memory");
             } else if (!lesson_add(L, IT_CODE, lineno, code))
@@ -382,7 +385,8 @@ static int lesson_parse(lesson *L, FILE *f)
                 if (in_recap)
                     return perr(L, lineno, "a lesson has one @recap");
                 if (*arg)
-                    return perr(L, lineno, "@recap takes nothing; the recap follows on the next lines");
+                    return perr(L, lineno,
+                                "@recap takes nothing; the recap follows on the next lines");
                 if (L->n && L->items[L->n - 1].kind != IT_PAUSE &&
                     !lesson_add(L, IT_PAUSE, lineno, NULL))
                     return perr(L, lineno, "out of memory");
@@ -465,10 +469,19 @@ typedef struct {
     char name[256];
 } lesson_entry;
 
+/* $BACKSTEP_LESSON_DIR, else the source tree's lessons/ (BS_LESSON_DIR), else the installed copy
+ * (BS_LESSON_INSTALL_DIR, when the build defines one) if the source tree is gone. */
 const char *bs_lesson_dir(void)
 {
     const char *d = getenv("BACKSTEP_LESSON_DIR");
-    return d && *d ? d : BS_LESSON_DIR;
+    if (d && *d)
+        return d;
+#ifdef BS_LESSON_INSTALL_DIR
+    struct stat st;
+    if (stat(BS_LESSON_DIR, &st) != 0 || !S_ISDIR(st.st_mode))
+        return BS_LESSON_INSTALL_DIR;
+#endif
+    return BS_LESSON_DIR;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -787,7 +800,8 @@ static void view_wrap(view *v, const char *prefix, const char *s, size_t n, cons
 }
 
 /* A narration paragraph: plain lines are joined and re-wrapped; a line that starts with a space
- * is kept as written (formulas, tables); a line that starts with "- " begins a list item. */
+ * is kept as written (formulas, tables); a line that starts with "- " begins a list item, which
+ * goes on over the following lines that start with a space. */
 static void view_paragraph(view *v, const char *text)
 {
     const char *p = text;
@@ -797,7 +811,8 @@ static void view_paragraph(view *v, const char *text)
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        bool verbatim = p[0] == ' ' || p[0] == '\t';
+        bool indented = p[0] == ' ' || p[0] == '\t';
+        bool verbatim = indented && !item;       /* indented lines continue a list item */
         bool bullet = n >= 2 && p[0] == '-' && p[1] == ' ';
         if (verbatim || bullet || !seg) {
             if (seg)
@@ -1079,10 +1094,12 @@ static bool is_leave(const char *s)
     return !strcmp(s, "q") || !strcmp(s, "quit") || !strcmp(s, "leave") || !strcmp(s, "exit");
 }
 
-/* At a pause: Enter goes on, b goes back, q leaves; anything else runs as code in the session. */
+/* At a pause: Enter goes on, < (or back) goes back, q leaves; anything else runs as code in the
+ * session. */
 static action do_pause(runner *r, bool last_screen)
 {
-    const char *prompt = last_screen ? NULL : "[Enter] next · b back · q leave · or type code to try it › ";
+    const char *prompt =
+        last_screen ? NULL : "[Enter] next · < back · q leave · or type code to try it › ";
     if (!prompt)
         return ACT_NEXT;
     r->v.lines++;                      /* the prompt line */
@@ -1099,16 +1116,16 @@ static action do_pause(runner *r, bool last_screen)
             return ACT_NEXT;
         if (is_leave(buf))
             return ACT_LEAVE;
-        if (!strcmp(buf, "b") || !strcmp(buf, "back"))
+        if (!strcmp(buf, "back") || !strcmp(buf, "<"))
             return ACT_BACK;
         if (!strcmp(buf, ":quit") || !strcmp(buf, ":q"))
             return ACT_QUIT;
-        int rc = run_code(r, buf, 1, false);
+        bs_error e;
+        int rc = run_code_e(r, buf, 1, false, &e);
         if (rc == 1)
             return ACT_QUIT;
-        if (rc < 0) {
-            /* the session reports nothing itself for a failed statement run through eval */
-        }
+        if (rc < 0)   /* eval returns the error; showing it is the caller's part */
+            fprintf(r->out, "error: %s\n", e.msg);
     }
 }
 
@@ -1118,7 +1135,8 @@ static bool parse_guess(const char *s, double *v)
     char buf[256];
     size_t n = 0;
     for (const char *p = s; *p && n + 1 < sizeof buf; p++) {
-        if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x88 && (unsigned char)p[2] == 0x92) {
+        const unsigned char *u = (const unsigned char *)p;
+        if (u[0] == 0xE2 && u[1] == 0x88 && u[2] == 0x92) {  /* U+2212, a Unicode minus */
             buf[n++] = '-';
             p += 2;
         } else if (*p != ' ') {
@@ -1235,13 +1253,15 @@ static action do_predict(runner *r, const item *pit)
         r->worst_screen = it->line;
     }
     if (r->check && question_screen > PAGE_LINES)
-        fail(r, it->line, "the screen ending in this prediction, with its hint, takes %d lines; a page is %d",
+        fail(r, it->line,
+             "the screen ending in this prediction, with its hint, takes %d lines; a page is %d",
              question_screen, PAGE_LINES);
 
     /* the answer: a new screen's worth */
     r->v.lines = 0;
     char verdict[256];
-    snprintf(verdict, sizeof verdict, "%s the engine computes %s.", right ? "Right:" : "The answer:", ws);
+    snprintf(verdict, sizeof verdict, "%s the engine computes %s.",
+             right ? "Right:" : "The answer:", ws);
     view_line(&r->v, verdict);
     view_wrap(&r->v, NULL, it->explain, strlen(it->explain), "");
     r->v.last = 3;
@@ -1250,9 +1270,10 @@ static action do_predict(runner *r, const item *pit)
 
 static void do_graph(runner *r, const item *it)
 {
-    view_gap(&r->v, 3);
     char cmd[512];
     snprintf(cmd, sizeof cmd, ":graph%s%s", it->text[0] ? " " : "", it->text);
+    if (!(r->window && r->s))
+        view_gap(&r->v, 3);
     if (r->window && r->s) {
         run_code(r, cmd, it->line, true);
         r->v.lines++;                  /* what :graph prints, one line */
@@ -1499,8 +1520,10 @@ int bs_lesson_list(bs_session *s, FILE *out)
             else if (pv[j].screen > 1)
                 snprintf(status, sizeof status, "%d/%d", pv[j].screen, pv[j].total);
         }
-        fprintf(out, "  %2d  %-14s %-50s %s\n", i + 1, v[i].name,
-                L && L->title ? L->title : "(does not parse)", status);
+        const char *title = L && L->title ? L->title : "(does not parse)";
+        int pad = TITLE_MAX - text_cols(title, strlen(title));
+        fprintf(out, "  %2d  %-14s %s%*s %s\n", i + 1, v[i].name, title, pad > 0 ? pad : 0, "",
+                status);
         lesson_free(L);
     }
     free(pv);

@@ -1,7 +1,9 @@
-/* repl/lesson.h: the lesson runner's contract: list, run (interactive, resumable) and check lessons.
+/* repl/lesson.h: the lesson runner's contract: list, run (interactive, resumable) and check
+ * lessons.
  *
  * Lessons are plain-text files (format: lessons/README.md) named NN-NAME.lesson in the lesson
- * directory: $BACKSTEP_LESSON_DIR when set, else the directory compiled in as BS_LESSON_DIR.
+ * directory: $BACKSTEP_LESSON_DIR when set, else the directory compiled in as BS_LESSON_DIR (the
+ * source tree's lessons/), else BS_LESSON_INSTALL_DIR (an installed copy) when that is defined.
  * A lesson is addressed by NAME ("chain-rule"), by its file stem ("01-chain-rule"), by its number
  * ("1") or by an unambiguous prefix of its name.
  *

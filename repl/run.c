@@ -1,1 +1,602 @@
-/* repl/run.c */
+/* repl/run.c: the commands that replay the recorded graph at real sizes: :run (a replay plan on
+ * the CPU or CUDA backend, timed node by node, optionally checked against another engine) and
+ * :train (forward, backward and an optimizer step k times, on the tape or a backend, with the
+ * loss curve as a sparkline and in the window). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+#ifdef BS_HAVE_CUDA
+#include "bsgpu.h"
+#endif
+
+/* ==== Arguments ==== */
+
+typedef struct {
+    const bs_word *w;
+    char key[40];
+    const char *val;      /* after '=', or NULL for a bare word */
+} run_arg;
+
+static int split_args(const bs_stmt *st, run_arg *a, int max)
+{
+    int n = 0;
+    for (int i = 0; i < st->cmd.argc && n < max; i++, n++) {
+        const char *t = st->cmd.argv[i].text;
+        const char *eq = strchr(t, '=');
+        a[n].w = &st->cmd.argv[i];
+        a[n].val = eq ? eq + 1 : NULL;
+        size_t l = eq ? (size_t)(eq - t) : strlen(t);
+        if (l >= sizeof a[n].key) l = sizeof a[n].key - 1;
+        memcpy(a[n].key, t, l);
+        a[n].key[l] = 0;
+    }
+    return n;
+}
+
+static int bad_value(bs_session *s, const run_arg *a, const char *what)
+{
+    return bs_fail(s, a->w->line, a->w->col, "%s wants %s, not '%s'", a->key, what, a->val);
+}
+
+static int arg_int(bs_session *s, const run_arg *a, int64_t lo, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(a->val, &end, 10);
+    if (!*a->val || *end || v < lo) {
+        char what[64];
+        snprintf(what, sizeof what, "a whole number >= %lld", (long long)lo);
+        return bad_value(s, a, what);
+    }
+    *out = v;
+    return 0;
+}
+
+static int arg_num(bs_session *s, const run_arg *a, double *out)
+{
+    char *end;
+    double v = strtod(a->val, &end);
+    if (!*a->val || *end || !isfinite(v) || v < 0) return bad_value(s, a, "a number >= 0");
+    *out = v;
+    return 0;
+}
+
+/* the root: root=NAME / the positional NAME, else the last assigned scalar that requires grad */
+static int pick_root(bs_session *s, const bs_stmt *st, const run_arg *a, bs_id *root)
+{
+    if (a) return bs_lookup_node(s, a->val ? a->val : a->w->text, a->w->line, a->w->col, root);
+    if (s->last_scalar != BS_NONE) {
+        *root = s->last_scalar;
+        return 0;
+    }
+    return bs_fail(s, st->line, st->col,
+                   ":%s needs a loss: assign a scalar that requires grad (L = ...) or name one%s",
+                   st->cmd.name, strcmp(st->cmd.name, "run") ? "" : " with root=NAME");
+}
+
+/* ==== Backends ==== */
+
+/* the backend named by `name`, opened; on failure an error that suggests :run cpu */
+static int open_backend(bs_session *s, const bs_stmt *st, const bs_word *w, bs_backend **out)
+{
+#ifdef BS_HAVE_CUDA
+    bs_gpu_register();
+#endif
+    bs_backend *be = bs_backend_find(w->text);
+    char alt[256] = "";
+    if (strcmp(w->text, "cpu")) {
+        /* the same command on the CPU */
+        snprintf(alt, sizeof alt, ":%s", st->cmd.name);
+        for (int i = 0; i < st->cmd.argc; i++) {
+            const char *t = st->cmd.argv[i].text;
+            size_t l = strlen(alt);
+            if (!strncmp(t, "on=", 3))
+                snprintf(alt + l, sizeof alt - l, " on=cpu");
+            else if (&st->cmd.argv[i] == w)
+                snprintf(alt + l, sizeof alt - l, " cpu");
+            else
+                snprintf(alt + l, sizeof alt - l, " %s", t);
+        }
+    }
+    if (!be) {
+        if (!strcmp(w->text, "gpu"))
+            return bs_fail(s, w->line, w->col,
+                           "this build has no CUDA backend (nvcc was not found when it was "
+                           "built); `%s` replays on the CPU", alt);
+        return bs_fail(s, w->line, w->col, "unknown backend '%s' (cpu or gpu)", w->text);
+    }
+    char err[256] = "";
+    if (be->open(be, err, sizeof err))
+        return bs_fail(s, w->line, w->col, "%s: %s; `%s` replays on the CPU", be->name,
+                       err[0] ? err : "cannot start", alt);
+    *out = be;
+    return 0;
+}
+
+/* ==== Printing ==== */
+
+static const char *node_label(bs_session *s, bs_id id, char *buf, size_t len)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    char nm[64];
+    bs_node_name(s->ctx, id, nm, sizeof nm);
+    if (n && n->label && n->text && n->op != BS_OP_LEAF)
+        snprintf(buf, len, "%s = %s", nm, n->text);
+    else
+        snprintf(buf, len, "%s", nm);
+    if (strlen(buf) > 26) strcpy(buf + 23, "...");
+    return buf;
+}
+
+static void fmt_rate(char *buf, size_t len, double flops, double ms)
+{
+    if (flops <= 0 || ms <= 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f", flops / (ms * 1e-3) / 1e9);
+}
+
+static void fmt_bytes(char *buf, size_t len, double b)
+{
+    if (b >= 1e9)
+        snprintf(buf, len, "%.2f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(buf, len, "%.1f MB", b / 1e6);
+    else if (b >= 1e3)
+        snprintf(buf, len, "%.1f kB", b / 1e3);
+    else
+        snprintf(buf, len, "%.0f B", b);
+}
+
+static void opt_text(char *buf, size_t len, const bs_opt_conf *c)
+{
+    if (c->kind == BS_OPT_ADAM)
+        snprintf(buf, len, "adam lr=%g", c->lr);
+    else if (c->momentum != 0)
+        snprintf(buf, len, "sgd lr=%g momentum=%g", c->lr, c->momentum);
+    else
+        snprintf(buf, len, "sgd lr=%g", c->lr);
+}
+
+/* ==== :run ==== */
+
+typedef struct {
+    bs_backend *be;
+    bs_id root;
+    bs_plan_opts o;
+    int64_t steps;
+    bool check;
+} run_req;
+
+static int parse_run(bs_session *s, const bs_stmt *st, run_req *r, const bs_word **bw)
+{
+    run_arg a[64];
+    int n = split_args(st, a, 64);
+    const run_arg *root_arg = NULL;
+    *bw = NULL;
+    r->o = bs_plan_defaults();
+    r->steps = 10;
+    r->check = false;
+    for (int i = 0; i < n; i++) {
+        const run_arg *x = &a[i];
+        if (!x->val) {
+            if (!strcmp(x->key, "--check")) {
+                r->check = true;
+            } else if (!strcmp(x->key, "--quiet")) {
+                s->o.quiet = true;
+            } else if (!*bw && x->key[0] != '-') {
+                *bw = x->w;
+            } else {
+                return bs_fail(s, x->w->line, x->w->col,
+                               "unknown argument '%s' (:run cpu|gpu [DIM=n ...] [dtype=f32|f64|bf16] "
+                               "[steps=k] [lr=x] [root=NAME] [--check])", x->w->text);
+            }
+            continue;
+        }
+        if (!strcmp(x->key, "dtype")) {
+            if (!bs_dtype_parse(x->val, &r->o.dtype) || r->o.dtype == BS_I64 || r->o.dtype == BS_F16)
+                return bad_value(s, x, "f32, f64 or bf16");
+        } else if (!strcmp(x->key, "steps")) {
+            if (arg_int(s, x, 1, &r->steps)) return -1;
+        } else if (!strcmp(x->key, "lr")) {
+            if (arg_num(s, x, &r->o.opt.lr)) return -1;
+        } else if (!strcmp(x->key, "momentum")) {
+            if (arg_num(s, x, &r->o.opt.momentum)) return -1;
+        } else if (!strcmp(x->key, "opt")) {
+            double lr = r->o.opt.lr;
+            if (!strcmp(x->val, "adam"))
+                r->o.opt = bs_opt_defaults(BS_OPT_ADAM);
+            else if (!strcmp(x->val, "sgd"))
+                r->o.opt = bs_opt_defaults(BS_OPT_SGD);
+            else
+                return bad_value(s, x, "sgd or adam");
+            if (lr != 0.01) r->o.opt.lr = lr;
+        } else if (!strcmp(x->key, "seed")) {
+            int64_t v;
+            if (arg_int(s, x, 0, &v)) return -1;
+            r->o.seed = (uint64_t)v;
+        } else if (!strcmp(x->key, "root")) {
+            root_arg = x;
+        } else {
+            int d = bs_dim_find(s->ctx, x->key);
+            if (d < 0) {
+                char names[256] = "";
+                for (int k = 0; k < bs_dim_count(s->ctx); k++) {
+                    size_t l = strlen(names);
+                    snprintf(names + l, sizeof names - l, "%s%s", k ? ", " : "", bs_dim_name(s->ctx, k));
+                }
+                return bs_fail(s, x->w->line, x->w->col,
+                               "%s is not a size variable (%s%s); options: dtype= steps= lr= "
+                               "opt= momentum= root= seed=",
+                               x->key, names[0] ? "size variables: " : "none defined: N = dim(4) makes one",
+                               names);
+            }
+            int64_t v;
+            if (arg_int(s, x, 1, &v)) return -1;
+            if (r->o.nbind >= BS_PLAN_MAX_BIND)
+                return bs_fail(s, x->w->line, x->w->col, "at most %d sizes", BS_PLAN_MAX_BIND);
+            r->o.bind_dim[r->o.nbind] = d;
+            r->o.bind_value[r->o.nbind++] = v;
+        }
+    }
+    if (!*bw)
+        return bs_fail(s, st->line, st->col,
+                       "usage: :run cpu|gpu [DIM=n ...] [dtype=f32|f64|bf16] [steps=k] [lr=x] "
+                       "[root=NAME] [--check]");
+    return pick_root(s, st, root_arg, &r->root);
+}
+
+static void print_table(bs_session *s, const char *where, const bs_plan_node *nodes, int n,
+                        const bs_plan_summary *sum)
+{
+    FILE *f = s->out;
+    char nm[160], sh[48], r1[24], r2[24], b1[24];
+    fprintf(f, "%-26s %-12s %-14s %9s %8s %9s %8s\n", "node", "op", "shape", "fwd ms", "GFLOP/s",
+            "bwd ms", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        const bs_plan_node *x = &nodes[i];
+        if (x->leaf) continue;
+        const bs_node *t = bs_node_get(s->ctx, x->node);
+        fmt_rate(r1, sizeof r1, x->fwd_flops, x->fwd_ms);
+        fmt_rate(r2, sizeof r2, x->bwd_flops, x->bwd_ms);
+        char bwd[24];
+        if (x->has_bwd)
+            snprintf(bwd, sizeof bwd, "%9.3f", x->bwd_ms);
+        else
+            snprintf(bwd, sizeof bwd, "%9s", "-");
+        fprintf(f, "%-26s %-12s %-14s %9.3f %8s %s %8s\n", node_label(s, x->node, nm, sizeof nm),
+                bs_ops[t->op].name, bs_shape_str(&x->shape, sh, sizeof sh), x->fwd_ms, r1, bwd,
+                x->has_bwd ? r2 : "");
+    }
+    double node_bwd = 0;
+    for (int i = 0; i < n; i++) node_bwd += nodes[i].bwd_ms;
+    if (sum->bwd_ms > node_bwd + 5e-4)
+        fprintf(f, "%-26s %-12s %-14s %9s %8s %9.3f\n", "(zero grads, seed)", "", "", "", "",
+                sum->bwd_ms - node_bwd);
+    if (sum->param_elems) {
+        char ps[48];
+        snprintf(ps, sizeof ps, "(optimizer, %lld params)", (long long)sum->param_elems);
+        fprintf(f, "%-26s %-12s %-14s %9s %8s %9.3f\n", ps, "", "", "", "", sum->opt_ms);
+    }
+    fmt_rate(r1, sizeof r1, sum->fwd_flops, sum->fwd_ms);
+    fmt_rate(r2, sizeof r2, sum->bwd_flops, sum->bwd_ms);
+    fprintf(f, "%-26s %-12s %-14s %9.3f %8s %9.3f %8s\n", "total", "", "", sum->fwd_ms, r1,
+            sum->bwd_ms, r2);
+    fmt_bytes(b1, sizeof b1, (double)sum->peak_bytes);
+    fprintf(f, "step %.3f ms (median of %d; forward %.3f, backward %.3f, optimizer %.3f); "
+               "peak memory %s (%zu bytes) on %s\n",
+            sum->step_ms, sum->steps, sum->fwd_ms, sum->bwd_ms, sum->opt_ms, b1, sum->peak_bytes,
+            where);
+}
+
+int bs_cmd_run(bs_session *s, const bs_stmt *st)
+{
+    run_req r;
+    const bs_word *bw;
+    bool quiet_before = s->o.quiet;
+    int rc = parse_run(s, st, &r, &bw);
+    bool quiet = s->o.quiet;
+    s->o.quiet = quiet_before;
+    if (rc) return -1;
+    bs_backend *be;
+    if (open_backend(s, st, bw, &be)) return -1;
+    r.be = be;
+    bool is_cpu = be == bs_backend_cpu();
+    char err[512];
+    bs_plan *p = bs_plan_new(s->ctx, r.root, be, &r.o, err, sizeof err);
+    if (!p) {
+        be->close(be);
+        return bs_fail(s, st->line, st->col, ":run %s: %s", be->name, err);
+    }
+    /* one warm-up step (first touches of memory, library start-up), then the timed steps; on a
+     * device, per-node timing syncs around every node, so the step time comes from a second
+     * round without it */
+    bs_status sst = bs_plan_step(p, NULL);
+    int64_t done = 0;
+    bs_plan_reset_stats(p);
+    for (; !sst && done < r.steps && !s->interrupted; done++) sst = bs_plan_step(p, NULL);
+    int n = bs_plan_node_count(p);
+    bs_plan_node *nodes = calloc((size_t)(n ? n : 1), sizeof *nodes);
+    bs_plan_summary sum;
+    bs_plan_summary_get(p, &sum);
+    for (int i = 0; nodes && i < n; i++) bs_plan_node_get(p, i, &nodes[i]);
+    if (!sst && !is_cpu && !s->interrupted) {
+        bs_plan_reset_stats(p);
+        bs_plan_time_nodes(p, false);
+        for (int64_t k = 0; !sst && k < r.steps && !s->interrupted; k++) sst = bs_plan_step(p, NULL);
+        bs_plan_summary s2;
+        bs_plan_summary_get(p, &s2);
+        if (s2.steps) sum.step_ms = s2.step_ms;
+    }
+    if (sst) {
+        rc = bs_fail(s, st->line, st->col, ":run %s: %s", be->name, bs_plan_errmsg(p));
+        goto out;
+    }
+    if (s->interrupted) {
+        rc = bs_fail(s, st->line, st->col, "interrupted after %lld step%s", (long long)done,
+                     done == 1 ? "" : "s");
+        goto out;
+    }
+    char sizes[160], dev[160];
+    bs_plan_sizes(p, sizes, sizeof sizes);
+    snprintf(dev, sizeof dev, "%s", be->device);
+    bs_plan_free(p);
+    p = NULL;
+
+    /* --check: the other engine, at a size it can afford */
+    bs_plan_check_result chk;
+    bool checked = false;
+    if (r.check) {
+        bs_backend *other = is_cpu ? NULL : bs_backend_cpu();
+        if (other && other->open(other, err, sizeof err)) other = NULL;
+        double budget = is_cpu ? 2e9 : 2e10;
+        if (bs_plan_check(s->ctx, r.root, be, &r.o, other, budget, &chk, err, sizeof err)) {
+            rc = bs_fail(s, st->line, st->col, ":run %s --check: %s", be->name, err);
+            goto out;
+        }
+        checked = true;
+    }
+    char diff[32];
+    if (checked)
+        snprintf(diff, sizeof diff, "%.3g", chk.max_diff);
+    else
+        snprintf(diff, sizeof diff, "nan");
+    if (quiet) {
+        fprintf(s->out, "run %s step_ms=%.4f fwd_ms=%.4f bwd_ms=%.4f peak_bytes=%zu max_diff=%s\n",
+                be->name, sum.step_ms, sum.fwd_ms, sum.bwd_ms, sum.peak_bytes, diff);
+        goto out;
+    }
+    FILE *f = s->out;
+    char rn[64], ot[64];
+    opt_text(ot, sizeof ot, &r.o.opt);
+    fprintf(f, ":run %s  %s  %s  on %s\n", be->name, sizes, bs_dtype_name(r.o.dtype), dev);
+    fprintf(f, "root %s; %lld step%s (forward, backward, %s) after 1 warm-up\n",
+            bs_node_name(s->ctx, r.root, rn, sizeof rn), (long long)done, done == 1 ? "" : "s", ot);
+    print_table(s, be->name, nodes, n, &sum);
+    if (r.o.nbind) {
+        /* what kept its recorded size */
+        bs_plan *q = bs_plan_new(s->ctx, r.root, be, &r.o, err, sizeof err);
+        char fixed[256];
+        if (q && bs_plan_fixed(q, fixed, sizeof fixed))
+            fprintf(f, "kept their recorded size (literal data): %s\n", fixed);
+        bs_plan_free(q);
+    }
+    if (checked) {
+        char wn[64];
+        fprintf(f, "check: largest difference %s from %s at %s%s", diff, chk.other, chk.sizes,
+                chk.reduced ? " (scaled down to fit)" : "");
+        if (chk.worst != BS_NONE)
+            fprintf(f, ", at %s%s", bs_node_name(s->ctx, chk.worst, wn, sizeof wn),
+                    chk.worst_is_grad ? ".grad" : "");
+        fprintf(f, " (|a - b| / max(1, |b|), %d tensors)\n", chk.compared);
+    }
+out:
+    free(nodes);
+    bs_plan_free(p);
+    be->close(be);
+    return rc;
+}
+
+/* ==== :train ==== */
+
+/* Re-evaluate the tape from the params' current values and make it consistent again: the saved
+ * tensors are fresh, so the version checks and freed flags are reset (each step is a new graph,
+ * as each iteration of a PyTorch training loop builds one). */
+static bs_status tape_refresh(bs_ctx *c, bs_id upto)
+{
+    bs_status st = bs_recompute(c, upto);
+    if (st) return st;
+    for (bs_id i = 0; i <= upto; i++) {
+        bs_node *n = bs_node_at(c, i);
+        if (!n || n->op == BS_OP_LEAF || !n->requires_grad) continue;
+        n->freed = false;
+        for (int k = 0; k < n->nin; k++) n->in_version[k] = bs_node_get(c, n->in[k])->version;
+    }
+    return BS_OK;
+}
+
+static void sparkline(FILE *f, const double *y, int n, int width)
+{
+    static const char *const bars[8] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (isfinite(y[i])) {
+            lo = fmin(lo, y[i]);
+            hi = fmax(hi, y[i]);
+        }
+    int w = n < width ? n : width;
+    for (int c = 0; c < w; c++) {
+        int a = (int)((int64_t)c * n / w), b = (int)((int64_t)(c + 1) * n / w);
+        double sum = 0;
+        bool bad = false;
+        for (int i = a; i < b; i++) {
+            bad |= !isfinite(y[i]);
+            sum += y[i];
+        }
+        if (bad || b <= a) {
+            fputs("!", f);
+            continue;
+        }
+        double v = sum / (b - a);
+        int level = hi > lo ? (int)floor((v - lo) / (hi - lo) * 7.999) : 0;
+        fputs(bars[level < 0 ? 0 : level > 7 ? 7 : level], f);
+    }
+}
+
+int bs_cmd_train(bs_session *s, const bs_stmt *st)
+{
+    run_arg a[64];
+    int na = split_args(st, a, 64);
+    const run_arg *name = NULL, *on = NULL;
+    int64_t steps = 100;
+    bool have_lr = false, quiet = s->o.quiet;
+    double lr = 0, momentum = 0, wd = 0;
+    bs_opt_kind kind = BS_OPT_SGD;
+    for (int i = 0; i < na; i++) {
+        const run_arg *x = &a[i];
+        if (!x->val) {
+            if (!strcmp(x->key, "--quiet"))
+                quiet = true;
+            else if (!name && x->key[0] != '-')
+                name = x;
+            else
+                return bs_fail(s, x->w->line, x->w->col,
+                               "unknown argument '%s' (:train NAME steps=k [lr=x] [opt=sgd|adam] "
+                               "[momentum=m] [on=tape|cpu|gpu])", x->w->text);
+        } else if (!strcmp(x->key, "steps")) {
+            if (arg_int(s, x, 1, &steps)) return -1;
+        } else if (!strcmp(x->key, "lr")) {
+            if (arg_num(s, x, &lr)) return -1;
+            have_lr = true;
+        } else if (!strcmp(x->key, "momentum")) {
+            if (arg_num(s, x, &momentum)) return -1;
+        } else if (!strcmp(x->key, "weight_decay")) {
+            if (arg_num(s, x, &wd)) return -1;
+        } else if (!strcmp(x->key, "opt")) {
+            if (!strcmp(x->val, "sgd"))
+                kind = BS_OPT_SGD;
+            else if (!strcmp(x->val, "adam"))
+                kind = BS_OPT_ADAM;
+            else
+                return bad_value(s, x, "sgd or adam");
+        } else if (!strcmp(x->key, "on")) {
+            if (strcmp(x->val, "tape") && strcmp(x->val, "cpu") && strcmp(x->val, "gpu"))
+                return bad_value(s, x, "tape, cpu or gpu");
+            on = x;
+        } else {
+            return bs_fail(s, x->w->line, x->w->col,
+                           "unknown option %s= (:train NAME steps=k [lr=x] [opt=sgd|adam] "
+                           "[momentum=m] [weight_decay=w] [on=tape|cpu|gpu])", x->key);
+        }
+    }
+    if (steps > 10000000) return bs_fail(s, st->line, st->col, "steps: at most 10000000");
+    bs_id root;
+    if (pick_root(s, st, name, &root)) return -1;
+    const bs_node *rn = bs_node_get(s->ctx, root);
+    char nm[64];
+    bs_node_name(s->ctx, root, nm, sizeof nm);
+    if (!rn->requires_grad)
+        return bs_fail(s, st->line, st->col,
+                       ":train %s: %s does not require grad (no param reaches it), so there is "
+                       "nothing to train", nm, nm);
+    if (bs_shape_numel(&rn->value.shape) != 1)
+        return bs_fail(s, st->line, st->col,
+                       ":train %s: the loss must be a single number (reduce it with mean() or sum())",
+                       nm);
+    bs_opt_conf conf = bs_opt_defaults(kind);
+    if (have_lr) conf.lr = lr;
+    conf.momentum = kind == BS_OPT_SGD ? momentum : 0;
+    conf.weight_decay = wd;
+    char ot[64];
+    opt_text(ot, sizeof ot, &conf);
+
+    double *loss = calloc((size_t)steps + 1, sizeof *loss);
+    if (!loss) return bs_fail(s, st->line, st->col, "out of memory");
+    int64_t done = 0;
+    int rc = 0;
+    bs_ctx *c = s->ctx;
+    const char *where = on ? on->val : "tape";
+    if (!on || !strcmp(on->val, "tape")) {
+        /* the interactive engine, as a PyTorch loop: zero_grad, forward, backward, step */
+        bs_opt *opt = bs_opt_new(c, &conf);
+        if (!opt) {
+            free(loss);
+            return bs_fail_core(s, st->line, st->col, ":train");
+        }
+        bs_status e = BS_OK;
+        for (; done < steps && !s->interrupted; done++) {
+            if ((e = tape_refresh(c, root))) break;
+            loss[done] = bs_node_get(c, root)->value.data[0];
+            bs_zero_grad_all(c);
+            if ((e = bs_backward(c, root, NULL, true))) break;
+            if ((e = bs_opt_step(c, opt))) break;
+        }
+        if (!e) e = tape_refresh(c, bs_tape_len(c) - 1);
+        if (e) {
+            free(loss);
+            return bs_fail_core(s, st->line, st->col, ":train");
+        }
+        loss[done] = bs_node_get(c, root)->value.data[0];
+    } else {
+        /* a backend at the recorded sizes: the plan trains, then the params come back */
+        bs_backend *be;
+        if (open_backend(s, st, on->w, &be)) {
+            free(loss);
+            return -1;
+        }
+        bs_plan_opts o = bs_plan_defaults();
+        o.dtype = rn->value.dtype == BS_F64 && be->supports_dtype(be, BS_F64) ? BS_F64 : BS_F32;
+        o.opt = conf;
+        o.time_nodes = false;
+        char err[512];
+        bs_plan *p = bs_plan_new(c, root, be, &o, err, sizeof err);
+        if (!p) {
+            be->close(be);
+            free(loss);
+            return bs_fail(s, st->line, st->col, ":train on=%s: %s", be->name, err);
+        }
+        bs_status e = BS_OK;
+        for (; done < steps && !s->interrupted && !e; done++) e = bs_plan_step(p, &loss[done]);
+        if (!e) e = bs_plan_forward(p, &loss[done]);
+        if (!e) e = bs_plan_store_params(p, c);
+        if (e) snprintf(err, sizeof err, "%s", bs_plan_errmsg(p));
+        bs_plan_free(p);
+        be->close(be);
+        if (!e && tape_refresh(c, bs_tape_len(c) - 1)) {
+            snprintf(err, sizeof err, "%s", bs_errmsg(c));
+            e = BS_ERR_STATE;
+        }
+        if (e) {
+            free(loss);
+            return bs_fail(s, st->line, st->col, ":train on=%s: %s", where, err);
+        }
+    }
+    int n = (int)done + 1;
+    char b0[40], b1[40];
+    bs_fmt_num(b0, sizeof b0, loss[0], s->o.precision, false);
+    bs_fmt_num(b1, sizeof b1, loss[done], s->o.precision, false);
+    if (quiet) {
+        fprintf(s->out, "%s\n", b1);
+    } else {
+        fprintf(s->out, "train %s: %lld step%s of %s on %s\n", nm, (long long)done,
+                done == 1 ? "" : "s", ot, !strcmp(where, "tape") ? "the tape" : where);
+        fprintf(s->out, "loss %s ", b0);
+        sparkline(s->out, loss, n, 60);
+        fprintf(s->out, " %s\n", b1);
+    }
+    bs_window *w = bs_session_window(s);
+    if (w) {
+        char title[192], err[128];
+        snprintf(title, sizeof title, "loss of %s (%s)", nm, ot);
+        bs_window_plot(w, loss, n, title, err, sizeof err);
+    }
+    if (s->interrupted)
+        rc = bs_fail(s, st->line, st->col,
+                     "interrupted after %lld step%s (the params keep those steps' updates)",
+                     (long long)done, done == 1 ? "" : "s");
+    free(loss);
+    return rc;
+}

@@ -232,11 +232,13 @@ static void on_sigwinch(int sig)
     g_sigwinch = 1;
 }
 
+#ifdef BS_HAVE_READLINE
 static void on_sigtstp(int sig)
 {
     (void)sig;
     g_sigtstp = 1;
 }
+#endif
 
 /* ==== The terminal ==== */
 
@@ -526,6 +528,7 @@ static void rl_setup(bs_term *t)
     close(fd);
     t->history_file = true;
     read_history(t->hist_path);
+    history_truncate_file(t->hist_path, BS_TERM_HISTORY_MAX); /* in case a session was killed */
 }
 
 #endif /* BS_HAVE_READLINE */
@@ -588,7 +591,7 @@ bs_term *bs_term_open(bs_session *s)
     t->s = s;
     t->tty = isatty(STDIN_FILENO) == 1;
 #ifdef BS_HAVE_READLINE
-    t->rl = t->tty;
+    t->rl = t->tty && isatty(STDOUT_FILENO) == 1; /* as Python: prompts into a pipe stay plain */
     if (t->rl)
         rl_setup(t);
 #endif

@@ -69,9 +69,10 @@ typedef enum {
 } bs_term_status;
 
 /* Open the terminal layer on standard input/output for session `s`. Readline (editing, completion,
- * history) is used when the build has it and stdin is a terminal; otherwise plain lines are read
- * and prompts are printed only on a terminal. Installs the SIGINT handler. Never fails: without a
- * history file (no HOME, read-only disk) history simply stays in memory. */
+ * history) is used when the build has it and stdin and stdout are terminals; otherwise plain lines
+ * are read, with prompts only when stdin is a terminal. Installs the SIGINT handler. Returns NULL
+ * only when out of memory; without a history file (no HOME, read-only disk) history simply stays
+ * in memory. */
 bs_term *bs_term_open(bs_session *s);
 
 /* Save what is left of the history, restore the terminal and the signal handlers, free t. */
@@ -88,7 +89,7 @@ bool bs_term_has_readline(const bs_term *t);
 bs_term_status bs_term_read_line(bs_term *t, const char *prompt, char **line);
 
 /* Add a typed line to the history (memory and file); blank lines and a repeat of the previous
- * entry are skipped. Does nothing when stdin is not a terminal. */
+ * entry are skipped. Does nothing without readline (no terminal). */
 void bs_term_history_add(bs_term *t, const char *line);
 
 /* The history file: $XDG_STATE_HOME/backstep/history, else ~/.local/state/backstep/history.

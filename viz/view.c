@@ -265,6 +265,83 @@ void bs_view_state_clear_labels(bs_view_state *s)
     s->nlabels = 0;
 }
 
+bs_status bs_view_state_begin(bs_view_state *s, const bs_ctx *c, bs_id root)
+{
+    int32_t n = bs_tape_len(c);
+    if (root < 0 || root >= n)
+        return BS_ERR_ARG;
+    s->stepping = true;
+    s->current = BS_NONE;
+    s->nlabels = 0;
+    if (s->step)
+        memset(s->step, BS_VSTEP_NONE, (size_t)s->nstep);
+    if (bs_view_state_set_step(s, root, BS_VSTEP_PENDING) != BS_OK)
+        return BS_ERR_NOMEM;
+    /* ids are topological: one sweep down from root marks its dependencies */
+    for (bs_id i = root; i >= 0; i--) {
+        if (i >= s->nstep || s->step[i] != BS_VSTEP_PENDING)
+            continue;
+        const bs_node *nd = bs_node_get(c, i);
+        for (int k = 0; k < nd->nin; k++) {
+            const bs_node *in = bs_node_get(c, nd->in[k]);
+            if (in && in->requires_grad &&
+                bs_view_state_set_step(s, nd->in[k], BS_VSTEP_PENDING) != BS_OK)
+                return BS_ERR_NOMEM;
+        }
+    }
+    return BS_OK;
+}
+
+bs_status bs_view_state_step(bs_view_state *s, const bs_step *step)
+{
+    if (s->current != BS_NONE && bs_view_state_set_step(s, s->current, BS_VSTEP_DONE) != BS_OK)
+        return BS_ERR_NOMEM;
+    s->stepping = true;
+    s->current = step->node;
+    s->nlabels = 0;
+    if (bs_view_state_set_step(s, step->node, BS_VSTEP_CURRENT) != BS_OK)
+        return BS_ERR_NOMEM;
+    for (int k = 0; k < step->nin; k++) {
+        const bs_step_input *in = &step->in[k];
+        if (!in->gets_grad || !in->vjp.data)
+            continue;
+        char text[64], pv[40];
+        int64_t numel = bs_tensor_numel(&in->vjp);
+        if (numel == 1)
+            viz_num(in->vjp.data[0], pv, sizeof pv);
+        else {
+            size_t used = 0;
+            char num[32];
+            pv[used++] = '[';
+            for (int64_t i = 0; i < numel && i < 2; i++) {
+                snprintf(num, sizeof num, "%.3g%s", in->vjp.data[i], i + 1 < numel ? ", " : "");
+                size_t kk = strlen(num);
+                memcpy(pv + used, num, kk);
+                used += kk;
+            }
+            if (numel > 2) {
+                memcpy(pv + used, "\xe2\x80\xa6", 3);
+                used += 3;
+            }
+            pv[used++] = ']';
+            pv[used] = 0;
+        }
+        snprintf(text, sizeof text, "VJP %s", pv);
+        if (bs_view_state_label_edge(s, step->node, k, text) != BS_OK)
+            return BS_ERR_NOMEM;
+    }
+    return BS_OK;
+}
+
+void bs_view_state_finish(bs_view_state *s)
+{
+    for (int32_t i = 0; i < s->nstep; i++)
+        if (s->step[i] == BS_VSTEP_PENDING || s->step[i] == BS_VSTEP_CURRENT)
+            s->step[i] = BS_VSTEP_DONE;
+    s->current = BS_NONE;
+    s->nlabels = 0;
+}
+
 static bs_vstep state_of(const bs_view_state *st, bs_id id)
 {
     if (!st || !st->stepping)

@@ -105,6 +105,15 @@ bs_status bs_view_state_set_step(bs_view_state *s, bs_id node, bs_vstep st);
 /* label the edge to->in[slot] -> to (text is truncated to 63 bytes); replaces an older label */
 bs_status bs_view_state_label_edge(bs_view_state *s, bs_id to, int slot, const char *text);
 void bs_view_state_clear_labels(bs_view_state *s);
+/* The stepper's three moves, so that a step record becomes a picture in one place:
+ * begin: stepping on, every node the pass from root will visit (root's dependencies that require
+ *   grad) pending, no current node, no labels; BS_ERR_ARG for a bad root.
+ * step: a record from bs_backward_next(): the previous current node is done, the record's node
+ *   current, and each edge into it labelled with the VJP its input received ("VJP -1.589").
+ * finish: every pending or current node done, no current node, no labels. */
+bs_status bs_view_state_begin(bs_view_state *s, const bs_ctx *c, bs_id root);
+bs_status bs_view_state_step(bs_view_state *s, const bs_step *step);
+void bs_view_state_finish(bs_view_state *s);
 
 /* ==== The view model ==== */
 typedef enum {
@@ -282,7 +291,18 @@ bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_v
 /* Handle pending window events without blocking longer than timeout_ms (0: never block) and
  * redraw if anything changed. Returns 1 with *ev filled when there is an event for the caller
  * (call again: more may be queued), 0 when there is none. Pan, zoom, fit and selection are handled
- * inside. Meant to be called from the REPL's poll loop next to readline's callback interface. */
+ * inside. SDL has no file descriptor to select() on, so the REPL's poll loop shares time this way:
+ *
+ *     rl_callback_handler_install(prompt, on_line);
+ *     for (;;) {
+ *         wait for stdin with select()/poll(), timeout 15 ms while a window is open
+ *         if stdin is readable: rl_callback_read_char();   (may eval a statement, then
+ *                                                            bs_window_update())
+ *         while (bs_window_pump(win, 0, &ev)) handle ev;   (NEXT/BACK/FINISH step, CLICK
+ *                                                            prints the node, CLOSE closes)
+ *     }
+ *
+ * A pump without changes costs microseconds; a redraw of 200 nodes about a frame. */
 int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev);
 /* Draw now (what pump does when something changed), including presenting the frame. */
 void bs_window_redraw(bs_window *w);

@@ -68,12 +68,15 @@ bool bs_window_available(char *why, size_t len)
 
 enum { F_REGULAR, F_BOLD, F_MONO, F_COUNT };
 
+#define ATLAS 1024          /* glyph atlas: ATLAS x ATLAS pixels */
+#define GLYPHS 4096         /* glyph table slots */
+
 typedef struct {
-    uint64_t key;           /* 0: empty */
-    SDL_Texture *tex;
-    int w, h;
-    uint32_t used;          /* frame it was last drawn in */
-} text_entry;
+    uint32_t key;           /* code point, font, pixel size */
+    bool used;
+    int16_t x, y, w, h;     /* in the atlas (w 0: nothing to draw, a space) */
+    int16_t advance;        /* pen advance in pixels */
+} glyph;
 
 typedef struct {
     SDL_Vertex *v;
@@ -107,11 +110,15 @@ struct bs_window {
     bs_window_event queue[QUEUE];
     int qhead, qlen;
 
-    text_entry *texts;      /* text texture cache (open addressing) */
-    int ntexts, captexts;
-    uint32_t frame;
+    SDL_Texture *atlas;     /* glyphs, white on transparent */
+    glyph glyphs[GLYPHS];   /* open addressing */
+    int nglyphs;
+    int shelf_x, shelf_y, shelf_h;
+    batch txt;              /* textured quads of queued text */
 
-    batch tri;              /* untextured triangles of the current pass */
+    batch tri;              /* untextured triangles, blended: edges, glows, panels */
+    batch fill;             /* opaque fills drawn without blending (node boxes, heat cells) */
+    batch strk;             /* blended strokes over the fills (node outlines) */
 };
 
 static bool sdl_up;         /* SDL and TTF initialised by us */
@@ -202,11 +209,25 @@ static void quad(batch *b, float x0, float y0, float x1, float y1, SDL_Color c)
     tri(b, x0, y0, x1, y1, x0, y1, c);
 }
 
+static void flush_batch(bs_window *w, batch *b, bool blend)
+{
+    if (!b->n)
+        return;
+    if (!blend)   /* opaque: skipping the blend is much cheaper on software GL */
+        SDL_SetRenderDrawBlendMode(w->ren, SDL_BLENDMODE_NONE);
+    SDL_RenderGeometry(w->ren, NULL, b->v, b->n, NULL, 0);
+    if (!blend)
+        SDL_SetRenderDrawBlendMode(w->ren, SDL_BLENDMODE_BLEND);
+    b->n = 0;
+}
+
+static void flush_text(bs_window *w);
+
+/* draw what is queued: triangles, then the text over them */
 static void flush(bs_window *w)
 {
-    if (w->tri.n)
-        SDL_RenderGeometry(w->ren, NULL, w->tri.v, w->tri.n, NULL, 0);
-    w->tri.n = 0;
+    flush_batch(w, &w->tri, true);
+    flush_text(w);
 }
 
 /* A thick segment: a solid core and a one-pixel feather on each side fading to transparent
@@ -256,8 +277,8 @@ static int shape_points(float x, float y, float wd, float ht, float r, bool elli
     float cx[4] = {x + wd / 2 - r, x - wd / 2 + r, x - wd / 2 + r, x + wd / 2 - r};
     float cy[4] = {y + ht / 2 - r, y + ht / 2 - r, y - ht / 2 + r, y - ht / 2 + r};
     for (int c = 0; c < 4; c++)
-        for (int i = 0; i <= 6 && n + 2 <= max; i++) {
-            float a = ((float)c + (float)i / 6.0f) * (float)M_PI / 2;
+        for (int i = 0; i <= 4 && n + 2 <= max; i++) {
+            float a = ((float)c + (float)i / 4.0f) * (float)M_PI / 2;
             p[n++] = cx[c] + r * cosf(a);
             p[n++] = cy[c] + r * sinf(a);
         }
@@ -332,114 +353,182 @@ static const char *font_file(int which)
     return NULL;
 }
 
-static void text_cache_clear(bs_window *w)
+/* Text goes through a glyph atlas: each glyph (font, pixel size, code point) is rendered once
+ * by SDL_ttf in white into one texture; a string becomes textured quads, tinted by vertex
+ * colour, and all text of a pass is one draw call. Changing values then costs no new textures. */
+
+static void atlas_reset(bs_window *w)
 {
-    for (int i = 0; i < w->captexts; i++)
-        if (w->texts[i].key && w->texts[i].tex)
-            SDL_DestroyTexture(w->texts[i].tex);
-    if (w->texts)
-        memset(w->texts, 0, (size_t)w->captexts * sizeof *w->texts);
-    w->ntexts = 0;
+    memset(w->glyphs, 0, sizeof w->glyphs);
+    w->nglyphs = 0;
+    w->shelf_x = w->shelf_y = w->shelf_h = 0;
 }
 
-/* keep only what the last frames used once the table is half full */
-static void text_cache_trim(bs_window *w)
+static uint32_t utf8_next(const unsigned char **p)
 {
-    if (w->ntexts * 2 < w->captexts)
-        return;
-    int cap = w->captexts;
-    text_entry *old = w->texts;
-    text_entry *t = calloc((size_t)cap, sizeof *t);
-    if (!t) {
-        text_cache_clear(w);
-        return;
+    const unsigned char *s = *p;
+    uint32_t cp = *s++;
+    if (cp >= 0xF0 && s[0] && s[1] && s[2]) {
+        cp = (cp & 7) << 18 | (uint32_t)(s[0] & 63) << 12 | (uint32_t)(s[1] & 63) << 6 | (s[2] & 63);
+        s += 3;
+    } else if (cp >= 0xE0 && s[0] && s[1]) {
+        cp = (cp & 15) << 12 | (uint32_t)(s[0] & 63) << 6 | (s[1] & 63);
+        s += 2;
+    } else if (cp >= 0xC0 && s[0]) {
+        cp = (cp & 31) << 6 | (s[0] & 63);
+        s += 1;
     }
-    w->texts = t;
-    w->ntexts = 0;
-    for (int i = 0; i < cap; i++) {
-        if (!old[i].key)
-            continue;
-        if (old[i].used + 2 < w->frame || w->ntexts * 4 >= cap) {
-            if (old[i].tex)
-                SDL_DestroyTexture(old[i].tex);
-            continue;
-        }
-        int j = (int)(old[i].key % (uint64_t)cap);
-        while (t[j].key)
-            j = (j + 1) % cap;
-        t[j] = old[i];
-        w->ntexts++;
-    }
-    free(old);
+    *p = s;
+    return cp;
 }
 
-/* a cached texture of text in font `f` at px pixels; NULL when there is no font */
-static text_entry *text_tex(bs_window *w, int f, int px, SDL_Color c, const char *s)
+static void flush_text(bs_window *w)
 {
-    if (!w->font[f] || !*s || px < 4)
+    if (w->txt.n && w->atlas)
+        SDL_RenderGeometry(w->ren, w->atlas, w->txt.v, w->txt.n, NULL, 0);
+    w->txt.n = 0;
+}
+
+/* the atlas slot of a glyph, rendering it on first use; NULL without a font or room */
+static glyph *glyph_of(bs_window *w, int f, int px, uint32_t cp)
+{
+    if (!w->font[f] || !w->atlas)
         return NULL;
-    uint64_t k = viz_hash(VIZ_HASH0, s, strlen(s));
-    uint32_t meta[3] = {(uint32_t)f, (uint32_t)px, (uint32_t)c.r << 16 | (uint32_t)c.g << 8 | c.b};
-    k = viz_hash(k, meta, sizeof meta);
-    if (!k)
-        k = 1;
-    int j = (int)(k % (uint64_t)w->captexts);
-    while (w->texts[j].key && w->texts[j].key != k)
-        j = (j + 1) % w->captexts;
-    text_entry *e = &w->texts[j];
-    if (e->key == k) {
-        e->used = w->frame;
-        return e->tex ? e : NULL;
+    uint32_t key = cp << 10 | (uint32_t)f << 8 | (uint32_t)(px & 255);
+    unsigned h = (key * 2654435761u) % GLYPHS;
+    while (w->glyphs[h].used && w->glyphs[h].key != key)
+        h = (h + 1) % GLYPHS;
+    glyph *g = &w->glyphs[h];
+    if (g->used)
+        return g;
+    if (w->nglyphs * 4 >= GLYPHS * 3) {   /* table full: start over (after drawing what uses it) */
+        flush_text(w);
+        atlas_reset(w);
+        return glyph_of(w, f, px, cp);
     }
-    if (w->ntexts + 1 >= w->captexts * 3 / 4)
-        return NULL;   /* full until the next trim */
     if (w->font_px[f] != px) {
         TTF_SetFontSize(w->font[f], px);
         w->font_px[f] = px;
     }
-    SDL_Surface *surf = TTF_RenderUTF8_Blended(w->font[f], s, c);
-    e->key = k;
-    e->used = w->frame;
-    e->tex = NULL;
-    w->ntexts++;
-    if (!surf)
-        return NULL;
-    e->tex = SDL_CreateTextureFromSurface(w->ren, surf);
-    e->w = surf->w;
-    e->h = surf->h;
-    SDL_FreeSurface(surf);
-    return e->tex ? e : NULL;
+    char one[5] = {0};
+    if (cp < 0x80)
+        one[0] = (char)cp;
+    else if (cp < 0x800)
+        one[0] = (char)(0xC0 | cp >> 6), one[1] = (char)(0x80 | (cp & 63));
+    else if (cp < 0x10000)
+        one[0] = (char)(0xE0 | cp >> 12), one[1] = (char)(0x80 | (cp >> 6 & 63)),
+        one[2] = (char)(0x80 | (cp & 63));
+    else
+        one[0] = '?';
+    SDL_Color white = {255, 255, 255, 255};
+    SDL_Surface *surf = cp == ' ' ? NULL : TTF_RenderUTF8_Blended(w->font[f], one, white);
+    int gw = 0, gh = TTF_FontHeight(w->font[f]);
+    int minx, maxx, miny, maxy;
+    if (TTF_GlyphMetrics32(w->font[f], cp, &minx, &maxx, &miny, &maxy, &gw) != 0)
+        TTF_SizeUTF8(w->font[f], one, &gw, NULL);
+    if (surf && (surf->w + 2 > ATLAS || surf->h + 2 > ATLAS)) {
+        SDL_FreeSurface(surf);
+        surf = NULL;
+    }
+    if (surf) {
+        /* shelf packing with a 1-pixel gutter (linear filtering must not bleed) */
+        if (w->shelf_x + surf->w + 2 > ATLAS) {
+            w->shelf_x = 0;
+            w->shelf_y += w->shelf_h;
+            w->shelf_h = 0;
+        }
+        if (w->shelf_y + surf->h + 2 > ATLAS) {
+            SDL_FreeSurface(surf);
+            flush_text(w);
+            atlas_reset(w);
+            return glyph_of(w, f, px, cp);
+        }
+        SDL_Rect r = {w->shelf_x + 1, w->shelf_y + 1, surf->w, surf->h};
+        SDL_Surface *conv = SDL_ConvertSurfaceFormat(surf, SDL_PIXELFORMAT_ARGB8888, 0);
+        if (conv) {
+            SDL_UpdateTexture(w->atlas, &r, conv->pixels, conv->pitch);
+            SDL_FreeSurface(conv);
+        }
+        g->x = (int16_t)r.x;
+        g->y = (int16_t)r.y;
+        g->w = (int16_t)surf->w;
+        g->h = (int16_t)surf->h;
+        w->shelf_x += surf->w + 2;
+        if (surf->h + 2 > w->shelf_h)
+            w->shelf_h = surf->h + 2;
+        SDL_FreeSurface(surf);
+    } else {
+        g->w = 0;
+        g->h = (int16_t)gh;
+    }
+    g->key = key;
+    g->used = true;
+    g->advance = (int16_t)gw;
+    w->nglyphs++;
+    return g;
+}
+
+/* width in pixels of s in font f at px */
+static float text_width(bs_window *w, int f, int px, const char *s)
+{
+    float tw = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        glyph *g = glyph_of(w, f, px, utf8_next(&p));
+        if (g)
+            tw += g->advance;
+    }
+    return tw;
 }
 
 /* draw text with its left edge at x (align 0), centre (1) or right edge (2), vertically centred
- * on cy; shrinks it to fit max_w when max_w > 0. Returns the drawn width. */
+ * on cy; shrinks it to fit max_w when max_w > 0. Returns the drawn width. Queued: it appears
+ * at the next flush_text (or flush). */
 static float text_at(bs_window *w, int f, float pt_px, SDL_Color c, const char *s, float x, float cy,
                      int align, float max_w)
 {
     int px = (int)lroundf(pt_px);
-    text_entry *e = text_tex(w, f, px, c, s);
-    if (!e)
+    if (!w->font[f] || !*s || px < 4 || px > 200)
         return 0;
-    float tw = (float)e->w, th = (float)e->h;
-    if (max_w > 0 && tw > max_w) {
-        /* shrink to fit, smoothly */
-        th *= max_w / tw;
-        tw = max_w;
-        SDL_SetTextureScaleMode(e->tex, SDL_ScaleModeLinear);
-        SDL_FRect dst = {align == 0 ? x : align == 1 ? x - tw / 2 : x - tw, cy - th / 2, tw, th};
-        SDL_RenderCopyF(w->ren, e->tex, NULL, &dst);
-        return tw;
+    float tw = text_width(w, f, px, s);
+    float scale = max_w > 0 && tw > max_w ? max_w / tw : 1;
+    float left = align == 0 ? x : align == 1 ? x - tw * scale / 2 : x - tw * scale;
+    float th = (float)TTF_FontHeight(w->font[f]) * scale;
+    float top = cy - th / 2;
+    if (scale == 1) {   /* whole pixels: crisp glyphs */
+        left = roundf(left);
+        top = roundf(top);
     }
-    /* unscaled text on whole pixels: nearest sampling at half-pixel offsets drops rows */
-    SDL_Rect dst = {(int)lroundf(align == 0 ? x : align == 1 ? x - tw / 2 : x - tw),
-                    (int)lroundf(cy - th / 2), e->w, e->h};
-    SDL_RenderCopy(w->ren, e->tex, NULL, &dst);
-    return tw;
+    float pen = left;
+    float iw = 1.0f / ATLAS;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        glyph *g = glyph_of(w, f, px, utf8_next(&p));
+        if (!g)
+            continue;
+        if (g->w > 0 && tri_reserve(&w->txt, 6)) {
+            float x0 = pen, y0 = top, x1 = pen + g->w * scale, y1 = top + g->h * scale;
+            float u0 = g->x * iw, v0 = g->y * iw, u1 = (g->x + g->w) * iw, v1 = (g->y + g->h) * iw;
+            SDL_Vertex *v = w->txt.v + w->txt.n;
+            float P[6][4] = {{x0, y0, u0, v0}, {x1, y0, u1, v0}, {x1, y1, u1, v1},
+                             {x0, y0, u0, v0}, {x1, y1, u1, v1}, {x0, y1, u0, v1}};
+            for (int i = 0; i < 6; i++) {
+                v[i].position.x = P[i][0];
+                v[i].position.y = P[i][1];
+                v[i].tex_coord.x = P[i][2];
+                v[i].tex_coord.y = P[i][3];
+                v[i].color = c;
+            }
+            w->txt.n += 6;
+        }
+        pen += g->advance * scale;
+    }
+    return tw * scale;
 }
 
 /* ==== Drawing the graph ==== */
 
-static void draw_heat(batch *b, const bs_heat *h, float x, float y, float cell, bs_rgb frame)
+/* cells (opaque) into b, the frame (anti-aliased) into lines */
+static void draw_heat(batch *b, batch *lines, const bs_heat *h, float x, float y, float cell,
+                      bs_rgb frame)
 {
     for (int i = 0; i < h->rows; i++)
         for (int j = 0; j < h->cols; j++)
@@ -447,6 +536,7 @@ static void draw_heat(batch *b, const bs_heat *h, float x, float y, float cell, 
                  y + (float)(i + 1) * cell, col(viz_heat_color(h, h->v[i * h->cols + j]), 255));
     float W = cell * (float)h->cols, H = cell * (float)h->rows;
     SDL_Color fc = col(frame, 255);
+    b = lines;
     seg(b, x, y, x + W, y, 1, fc);
     seg(b, x, y + H, x + W, y + H, 1, fc);
     seg(b, x, y, x, y + H, 1, fc);
@@ -465,12 +555,16 @@ static void draw_edges(bs_window *w)
         SDL_Color c = col(e->color, 255);
         float width = e->width * w->zoom;
         width = width < 1.2f ? 1.2f : width > 8 ? 8 : width;
-        /* sample the Bézier pieces */
+        /* sample the Bézier pieces, about every 8 pixels */
         int n = 0;
         for (int s = 0; s + 3 < le->npts && n + 2 * 13 <= (int)(sizeof pts / sizeof pts[0]); s += 3) {
             const float *p = le->pts + 2 * s;
-            for (int i = s == 0 ? 0 : 1; i <= 12; i++) {
-                float tt = (float)i / 12, u = 1 - tt;
+            float span = (fabsf(p[2] - p[0]) + fabsf(p[3] - p[1]) + fabsf(p[4] - p[2]) +
+                          fabsf(p[5] - p[3]) + fabsf(p[6] - p[4]) + fabsf(p[7] - p[5])) * w->zoom;
+            int steps = (int)(span / 8);
+            steps = steps < 2 ? 2 : steps > 12 ? 12 : steps;
+            for (int i = s == 0 ? 0 : 1; i <= steps; i++) {
+                float tt = (float)i / (float)steps, u = 1 - tt;
                 float a = u * u * u, bb = 3 * u * u * tt, cc = 3 * u * tt * tt, d = tt * tt * tt;
                 float gx = a * p[0] + bb * p[2] + cc * p[4] + d * p[6];
                 float gy = a * p[1] + bb * p[3] + cc * p[5] + d * p[7];
@@ -538,16 +632,16 @@ static void draw_node_shapes(bs_window *w)
         }
         if (vn->id == w->selected) {
             int n = shape_points(x, y, wd + 8 * w->zoom + 4, ht + 8 * w->zoom + 4, r + 4 * w->zoom, ell, p, 100);
-            stroke_shape(&w->tri, p, n, 3, false, col(t->selected_border, 255));
+            stroke_shape(&w->strk, p, n, 3, false, col(t->selected_border, 255));
         }
         int n = shape_points(x, y, wd, ht, r, ell, p, 100);
-        fill_shape(&w->tri, x, y, p, n, col(vn->fill, 255));
+        fill_shape(&w->fill, x, y, p, n, col(vn->fill, 255));
         float bw = (vn->flags & BS_VNF_CURRENT) ? 4.0f
                    : (vn->kind == BS_VN_PARAM || (vn->flags & (BS_VNF_ROOT | BS_VNF_SELECTED))) ? 2.5f
                                                                                                   : 1.5f;
         bw *= w->zoom;
         bw = bw < 1 ? 1 : bw > 6 ? 6 : bw;
-        stroke_shape(&w->tri, p, n, bw, (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD)) != 0,
+        stroke_shape(&w->strk, p, n, bw, (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD)) != 0,
                      col(vn->border, 255));
         /* heatmaps at the right, vertically centred */
         if (vn->heat && !ell) {
@@ -557,12 +651,12 @@ static void draw_node_shapes(bs_window *w)
             float right = x + wd / 2 - VIZ_PAD * w->zoom;
             float gx = right - hw, vx = two ? gx - VIZ_HEAT_GAP * w->zoom - hw : gx;
             bs_rgb frame = (vn->flags & BS_VNF_PENDING) ? t->pending_border : t->ink_muted;
-            draw_heat(&w->tri, vn->heat, vx, y - hh / 2, cell, frame);
+            draw_heat(&w->fill, &w->strk, vn->heat, vx, y - hh / 2, cell, frame);
             if (two) {
                 if (vn->gheat)
-                    draw_heat(&w->tri, vn->gheat, gx, y - hh / 2, cell, t->grad_ink);
+                    draw_heat(&w->fill, &w->strk, vn->gheat, gx, y - hh / 2, cell, t->grad_ink);
                 else   /* grad not known yet: an empty frame */
-                    draw_heat(&w->tri, &(bs_heat){vn->heat->rows, vn->heat->cols, 0, {0}}, gx,
+                    draw_heat(&w->fill, &w->strk, &(bs_heat){vn->heat->rows, vn->heat->cols, 0, {0}}, gx,
                               y - hh / 2, cell, t->pending_border);
             }
         }
@@ -638,14 +732,7 @@ static void draw_edge_labels(bs_window *w)
                 continue;
             float x, y;
             to_screen(w, w->layout->edges[k].lx, w->layout->edges[k].ly, &x, &y);
-            int tw = 0, th = 0;
-            if (w->font[F_BOLD]) {
-                if (w->font_px[F_BOLD] != px) {
-                    TTF_SetFontSize(w->font[F_BOLD], px);
-                    w->font_px[F_BOLD] = px;
-                }
-                TTF_SizeUTF8(w->font[F_BOLD], e->label, &tw, &th);
-            }
+            float tw = text_width(w, F_BOLD, px, e->label), th = (float)px * 1.2f;
             /* keep the box off the node it leaves if it can, and off the node it enters (the
                stepper's current node) in any case */
             float nx, ny, nw, nh;
@@ -659,7 +746,7 @@ static void draw_edge_labels(bs_window *w)
             y = roundf(y);
             if (pass == 0) {
                 float p[2 * 40];
-                int n = shape_points(x, y, (float)tw + 12, (float)th + 6, 5, false, p, 40);
+                int n = shape_points(x, y, tw + 12, th + 6, 5, false, p, 40);
                 fill_shape(&w->tri, x, y, p, n, col(t->edge_label_fill, 240));
                 stroke_shape(&w->tri, p, n, 1.5f, false, col(t->edge_step, 255));
             } else
@@ -723,9 +810,9 @@ static void draw_details(bs_window *w)
         float cell = 150.0f / (float)(vn->heat->cols > vn->heat->rows ? vn->heat->cols : vn->heat->rows);
         if (cell > 24)
             cell = 24;
-        draw_heat(&w->tri, vn->heat, x + 14, heat_y + 20, cell, t->ink_muted);
+        draw_heat(&w->tri, &w->tri, vn->heat, x + 14, heat_y + 20, cell, t->ink_muted);
         if (vn->gheat)
-            draw_heat(&w->tri, vn->gheat, x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 20,
+            draw_heat(&w->tri, &w->tri, vn->gheat, x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 20,
                       cell, t->grad_ink);
         flush(w);
         text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "value", x + 14, heat_y + 8, 0, 0);
@@ -850,15 +937,16 @@ static void draw_bars(bs_window *w)
 static void draw(bs_window *w)
 {
     const bs_theme *t = bs_theme_get();
-    w->frame++;
-    text_cache_trim(w);
     SDL_SetRenderDrawColor(w->ren, t->background.r, t->background.g, t->background.b, 255);
     SDL_RenderClear(w->ren);
     if (w->view && w->layout && w->view->nnodes) {
         draw_edges(w);
         draw_node_shapes(w);
-        flush(w);
+        flush(w);                          /* edges and glows */
+        flush_batch(w, &w->fill, false);   /* node boxes and heat cells, opaque */
+        flush_batch(w, &w->strk, true);    /* outlines */
         draw_node_texts(w);
+        flush(w);
         draw_edge_labels(w);
     }
     draw_plot(w);
@@ -964,15 +1052,12 @@ bs_window *bs_window_open(char *err, size_t len)
     }
     w->selected = BS_NONE;
     w->zoom = 1;
-    w->captexts = 8192;
-    w->texts = calloc((size_t)w->captexts, sizeof *w->texts);
     /* no multisampling: lines get soft edges from feathered triangles instead (seg), which
        costs nothing on software GL (llvmpipe, Xvfb) where 4x MSAA tripled the frame time */
     w->win = SDL_CreateWindow("backstep: graph", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
                               1280, 800, SDL_WINDOW_RESIZABLE | SDL_WINDOW_SHOWN);
-    if (!w->texts || !w->win) {
-        viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s",
-                 w->texts ? SDL_GetError() : "out of memory");
+    if (!w->win) {
+        viz_fail(BS_ERR_UNSUPPORTED, err, len, "no graph window: %s", SDL_GetError());
         bs_window_close(w);
         return NULL;
     }
@@ -988,6 +1073,18 @@ bs_window *bs_window_open(char *err, size_t len)
     if (SDL_GetRendererInfo(w->ren, &info) == 0)
         snprintf(w->renderer_name, sizeof w->renderer_name, "%s", info.name);
     SDL_SetRenderDrawBlendMode(w->ren, SDL_BLENDMODE_BLEND);
+    w->atlas = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STATIC, ATLAS,
+                                 ATLAS);
+    if (w->atlas) {
+        /* start transparent, blend by alpha, filter smoothly for shrunk text */
+        uint32_t *zero = calloc((size_t)ATLAS * ATLAS, 4);
+        if (zero) {
+            SDL_UpdateTexture(w->atlas, NULL, zero, ATLAS * 4);
+            free(zero);
+        }
+        SDL_SetTextureBlendMode(w->atlas, SDL_BLENDMODE_BLEND);
+        SDL_SetTextureScaleMode(w->atlas, SDL_ScaleModeLinear);
+    }
     for (int f = 0; f < F_COUNT; f++) {
         const char *path = font_file(f);
         w->font[f] = path ? TTF_OpenFont(path, 14) : NULL;
@@ -1003,8 +1100,8 @@ void bs_window_close(bs_window *w)
 {
     if (!w)
         return;
-    text_cache_clear(w);
-    free(w->texts);
+    if (w->atlas)
+        SDL_DestroyTexture(w->atlas);
     for (int f = 0; f < F_COUNT; f++)
         if (w->font[f])
             TTF_CloseFont(w->font[f]);
@@ -1016,6 +1113,9 @@ void bs_window_close(bs_window *w)
     bs_layout_free(w->layout);
     free(w->plot);
     free(w->tri.v);
+    free(w->fill.v);
+    free(w->strk.v);
+    free(w->txt.v);
     free(w);
     if (sdl_up) {
         TTF_Quit();
@@ -1032,6 +1132,8 @@ bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_v
     bs_view *v = bs_view_build(c, root, st, BS_VIEW_ALL, err, len);
     if (!v)
         return BS_ERR_NOMEM;
+    if (w->view && w->view->root != root)
+        w->user_moved = false;   /* another graph: fit it, whatever the old one's camera was */
     if (!w->layout || w->layout->structure != v->structure) {
         bs_layout *l = bs_viz_layout(v, err, len);
         if (!l) {
@@ -1055,6 +1157,12 @@ bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_v
         if (st && st->selected != BS_NONE && bs_view_find(v, st->selected) >= 0)
             bs_window_select(w, st->selected);
     }
+    char title[96], nm[64] = "whole tape";
+    int rk = root == BS_NONE ? -1 : bs_view_find(v, root);
+    if (rk >= 0)
+        snprintf(nm, sizeof nm, "%s", *v->nodes[rk].name ? v->nodes[rk].name : v->nodes[rk].title);
+    snprintf(title, sizeof title, "backstep: graph of %s", nm);
+    SDL_SetWindowTitle(w->win, title);
     w->dirty = true;
     return BS_OK;
 }

@@ -285,6 +285,7 @@ static int cases_for(bs_op op, gcase *c)
         c[n++] = mk(op, 2, S(2, 4, 5), D_ANY, S(2, 4, 5), D_UNIT); /* class probabilities */
         break;
     case BS_OP_COUNT:
+    case BS_OP_LEAF:
         break;
     }
     return n;

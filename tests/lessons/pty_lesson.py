@@ -140,8 +140,10 @@ def main():
         check("chain-rule 3/6 open" in saved, "progress saved in XDG_STATE_HOME", saved)
 
         if p.alive:                                       # back at the REPL prompt
+            print("resuming with :lesson chain-rule at the REPL prompt")
             p.send(":lesson chain-rule")
         else:                                             # the program ended: start it again
+            print("resuming with a new backstep --lesson chain-rule")
             p.close()
             p = Learner(argv, env)
         tail_start = p.pos

@@ -178,7 +178,8 @@ static void test_interactive(void)
     EXPECT(strstr(t, "Resuming lesson 1 (demo) at screen 3 of 5"), "resume line in:\n%s", t);
     EXPECT(!strstr(t, "Screen two"), "earlier screens not shown again:\n%s", t);
     EXPECT(strstr(t, "Screen three"), "screen 3 shown:\n%s", t);
-    EXPECT(strstr(mock_log, ":reset\na = 2\nb = a * 3\nb\n"), "replayed earlier code: %s", mock_log);
+    EXPECT(strstr(mock_log, ":reset\na = 2\nb = a * 3\nb\n"), "replayed earlier code: %s",
+           mock_log);
     EXPECT(!strstr(t, "lesson: "), "checks pass after the replay:\n%s", t);
     EXPECT(strstr(t, "Recap") && strstr(t, "  >>> c * 2"), "recap and try lines in:\n%s", t);
     EXPECT(strstr(t, "── end of lesson 1 (demo)"), "end line in:\n%s", t);
@@ -204,9 +205,9 @@ static void test_interactive(void)
     rc = run_with(s, "nonesuch", "", &t);
     EXPECT(rc == -1 && strstr(t, "lesson: there is no lesson 'nonesuch'"), "unknown: %s", t);
 
-    /* a finished lesson starts over; b goes back one screen (replaying); ? shows the hint;
+    /* a finished lesson starts over; < goes back one screen (replaying); ? shows the hint;
        three wrong answers show the answer; :quit leaves with 2 */
-    rc = run_with(s, "demo", "y\nb\n\n?\n1\n2\n3\n:quit\n", &t);
+    rc = run_with(s, "demo", "y\n<\n\n?\n1\n2\n3\n:quit\n", &t);
     EXPECT(rc == 2, "quit -> 2, got %d\n%s", rc, t);
     const char *first = strstr(t, "· 1/5");
     const char *again = first ? strstr(first + 1, "· 1/5") : NULL;

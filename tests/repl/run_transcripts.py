@@ -40,7 +40,7 @@ def run_case(exe, path):
 
 
 def main():
-    exe, d = sys.argv[1], sys.argv[2]
+    exe, d = os.path.abspath(sys.argv[1]), sys.argv[2]
     update = "--update" in sys.argv
     only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
     passed = failed = 0

@@ -2,8 +2,9 @@
 """tests/repl/test_pty.py: drive the real backstep binary through a pseudo-terminal, as a person would.
 
 It types a session, completes `sigm<Tab>` to `sigmoid(`, recalls a line with Up, cancels a line with
-Ctrl-C (the session keeps its names), continues a statement over two lines (`... ` prompt), quits
-with Ctrl-D, then checks the history file, and that a second start recalls it.
+Ctrl-C (the session keeps its names), continues a statement over two lines (`... ` prompt), shows an
+error with a caret, interrupts a long evaluation with Ctrl-C, quits with Ctrl-D, then checks the
+history file, and that a second start recalls it.
 
 usage: test_pty.py BACKSTEP [readline|plain]
 The oracle for numbers is Python's own math (sigmoid(0.5) = 1/(1+e^-0.5)), printed with 6 significant
@@ -41,11 +42,11 @@ class Term:
 
     def __init__(self, argv, env):
         self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # child: a 24x100 terminal, then backstep
+        if self.pid == 0:  # child: a 24x200 terminal, then backstep
             try:
                 import fcntl
                 import termios
-                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
             except Exception:
                 pass
             os.execve(argv[0], argv, env)
@@ -88,7 +89,11 @@ class Term:
                 fail("%s: did not see %r" % (what, pattern), self)
 
     def line(self):
-        """The cursor's screen line as a terminal would show it: the output after the last newline,
+        """The cursor's screen line as a terminal would show it (trailing blanks dropped)."""
+        return self.line_and_cursor()[0].rstrip()
+
+    def line_and_cursor(self):
+        """The cursor's screen line and the cursor's column: the output after the last newline,
         with carriage return, backspace, cursor left/right and erase-to-end applied."""
         tail = self.raw[self.raw.rfind(b"\n") + 1:].decode("utf-8", "replace")
         cells, x, i = [], 0, 0
@@ -115,7 +120,7 @@ class Term:
                 cells.extend(" " * (x + 1 - len(cells)))
                 cells[x] = c
                 x += 1
-        return "".join(cells).rstrip()
+        return "".join(cells), x
 
     def expect_line(self, want, what, timeout=TIMEOUT):
         """Wait until the cursor's line reads exactly `want` (trailing blanks aside)."""
@@ -206,8 +211,10 @@ def run(exe, tmp):
     t.send("\t")
     t.expect_line(">>> y = sigmoid(", "sigm<Tab> completed to sigmoid(")
     t.settle()
-    if t.line() != ">>> y = sigmoid(" or t.since_mark().startswith(" "):
-        fail("completion left %r, not '>>> y = sigmoid(' (no space after the '(')" % t.line(), t)
+    text, col = t.line_and_cursor()
+    if text.rstrip() != ">>> y = sigmoid(" or col != len(">>> y = sigmoid("):
+        fail("completion left %r with the cursor at %d, not right after '>>> y = sigmoid(' "
+             "(no space after the '(')" % (text, col), t)
     t.send("x)\r")
     t.expect(r">>> ", "prompt after y = sigmoid(x)")
     t.send("y\r")
@@ -250,6 +257,27 @@ def run(exe, tmp):
     t.send("z * 2\r")
     t.expect(re.escape(fmt(3.0)) + r"\s*\n>>> ", "session intact after an error")
 
+    # Ctrl-C during a long evaluation interrupts it: the prompt comes back, the statement left
+    # nothing behind (B stays unbound) and x is still there. A machine fast enough to finish the
+    # chain within 0.3 s leaves nothing to interrupt: then this part is skipped.
+    t.send("A = randn(1500, 1500) / 39\r")
+    t.expect(r"\n>>> ", "prompt after A = randn(1500, 1500)")
+    t.send("B = " + " @ ".join(["A"] * 24) + "\r")
+    t.expect(r"@ A\n", "echo of the long statement")
+    time.sleep(0.3)
+    t.settle(0.05)
+    if ">>> " in t.since_mark():
+        print("note: the long evaluation finished within 0.3 s; Ctrl-C during evaluation not tested")
+    else:
+        t0 = time.monotonic()
+        t.send("\x03")
+        t.expect(r"error: [^\n]*\n>>> ", "Ctrl-C interrupted the evaluation", timeout=20)
+        print("Ctrl-C stopped the evaluation after %.2f s" % (time.monotonic() - t0))
+        t.send("B\r")
+        t.expect(r"error: [^\n]*\n>>> ", "an interrupted assignment binds nothing")
+        t.send("x\r")
+        t.expect(re.escape(fmt(0.5)) + r"\s*\n>>> ", "x after an interrupted evaluation")
+
     # Ctrl-D on an empty line quits with status 0.
     t.send("\x04")
     st = t.wait_exit()
@@ -263,12 +291,13 @@ def run(exe, tmp):
     with open(path, encoding="utf-8") as f:
         hist = [ln.rstrip("\n") for ln in f if not ln.startswith("#")]
     typed = ["x = param(0.5)", "y = sigmoid(x)", "y", "y + 1", "x", "z = (x +", "1)", "z * 2",
-             "w = nosuchname + 1", "z * 2"]
+             "w = nosuchname + 1", "z * 2", "A = randn(1500, 1500) / 39"]
     it = iter(hist)
     if not all(any(h == want for h in it) for want in typed):
         fail("history file %r lacks, or misorders, the typed lines %r" % (hist, typed))
     if "x + 100" in hist:
         fail("history holds the cancelled line: %r" % hist)
+    last = hist[-1]
     if hist.count("y + 1") != 1:
         fail("a recalled line was stored twice in a row: %r" % hist)
 
@@ -277,14 +306,14 @@ def run(exe, tmp):
     CURRENT.append(t2)
     t2.expect(r">>> ", "first prompt of the second session")
     t2.send("\x1b[A")
-    t2.expect_line(">>> z * 2", "Up in a new session recalls the saved history")
+    t2.expect_line(">>> " + last, "Up in a new session recalls the saved history")
     t2.send("\x03")
     t2.expect(r"\n>>> ", "prompt after Ctrl-C in the second session")
     t2.send("\x04")
     st = t2.wait_exit()
     if not os.WIFEXITED(st) or os.WEXITSTATUS(st) != 0:
         fail("second session: exit status %r" % st, t2)
-    print("ok: completion, history, Ctrl-C, continuation, caret, Ctrl-D and the history file")
+    print("ok: completion, history, Ctrl-C (line and evaluation), continuation, caret, Ctrl-D, history file")
     return 0
 
 

@@ -4,35 +4,17 @@
  * Usage: readme_images ASSETS_DIR   (run by `ninja -C BUILD readme-images`; needs Xvfb or a display) */
 #include "viz_test.h"
 
-/* the stepping state after `steps` steps of a backward pass from root, like the stepper's */
+/* the stepping state after `steps` steps of a backward pass from root, as :step shows it */
 static void step_state(bs_ctx *c, bs_id root, int steps, bs_view_state *st)
 {
     bs_view_state_init(st);
-    st->stepping = true;
-    /* every node the pass will visit starts as pending */
-    bs_view *v = bs_view_build(c, root, NULL, 0, NULL, 0);
-    for (int k = 0; v && k < v->nnodes; k++)
-        if (v->nodes[k].flags & BS_VNF_REQ_GRAD)
-            bs_view_state_set_step(st, v->nodes[k].id, BS_VSTEP_PENDING);
-    bs_view_free(v);
+    bs_view_state_begin(st, c, root);
     bs_bwd *b = bs_backward_begin(c, root, NULL, true, true);
     if (!b)
         return;
     bs_step s;
-    for (int i = 0; i < steps && bs_backward_next(b, &s) == 1; i++) {
-        if (st->current != BS_NONE)
-            bs_view_state_set_step(st, st->current, BS_VSTEP_DONE);
-        st->current = s.node;
-        bs_view_state_clear_labels(st);
-        for (int k = 0; k < s.nin; k++) {
-            if (!s.in[k].gets_grad || !s.in[k].vjp.data)
-                continue;
-            char text[64], num[32];
-            snprintf(num, sizeof num, "%.4g", s.in[k].vjp.data[0]);
-            snprintf(text, sizeof text, "VJP %s", num);
-            bs_view_state_label_edge(st, s.node, k, text);
-        }
-    }
+    for (int i = 0; i < steps && bs_backward_next(b, &s) == 1; i++)
+        bs_view_state_step(st, &s);
     bs_backward_end(b);
 }
 

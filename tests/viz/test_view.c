@@ -268,6 +268,67 @@ static void test_states(void)
     bs_ctx_free(c);
 }
 
+/* the stepper's moves against core's backward iterator: begin marks exactly the nodes the pass
+   visits, each step makes its record's node current with its VJPs on the edges */
+static void test_stepper_moves(void)
+{
+    bs_ctx *c = bs_ctx_new();
+    vt_net n = vt_build_221(c, false);
+    bs_view_state st;
+    bs_view_state_init(&st);
+    CHECK(bs_view_state_begin(&st, c, 999) == BS_ERR_ARG, "bad root");
+    CHECK(bs_view_state_begin(&st, c, n.L) == BS_OK, "begin");
+    char *mark = calloc((size_t)bs_tape_len(c), 1);
+    deps(c, n.L, mark);
+    int pending = 0;
+    for (bs_id i = 0; i < bs_tape_len(c); i++) {
+        bool want = mark[i] && bs_node_get(c, i)->requires_grad;
+        bool got = i < st.nstep && st.step[i] == BS_VSTEP_PENDING;
+        CHECK(want == got, "node %d pending is %d, want %d", i, got, want);
+        pending += got;
+    }
+    bs_bwd *b = bs_backward_begin(c, n.L, NULL, false, true);
+    CHECK(b, "backward_begin: %s", bs_errmsg(c));
+    bs_step s;
+    bs_id prev = BS_NONE;
+    int steps = 0;
+    while (b && bs_backward_next(b, &s) == 1) {
+        steps++;
+        CHECK(bs_view_state_step(&st, &s) == BS_OK, "step");
+        CHECK(st.current == s.node && st.step[s.node] == BS_VSTEP_CURRENT, "current");
+        if (prev != BS_NONE)
+            CHECK(st.step[prev] == BS_VSTEP_DONE, "the previous node is done");
+        int want = 0;
+        for (int k = 0; k < s.nin; k++) {
+            if (!s.in[k].gets_grad)
+                continue;
+            want++;
+            char text[64];
+            snprintf(text, sizeof text, "VJP %.4g", s.in[k].vjp.data[0]);
+            bool found = false;
+            for (int l = 0; l < st.nlabels; l++)
+                found |= st.labels[l].to == s.node && st.labels[l].slot == k &&
+                         !strcmp(st.labels[l].text, text);
+            CHECK(found, "step %d: edge %d labelled '%s'", steps, k, text);
+        }
+        CHECK(st.nlabels == want, "%d labels, want %d", st.nlabels, want);
+        prev = s.node;
+    }
+    if (b)
+        bs_backward_end(b);
+    bs_view_state_finish(&st);
+    int left = 0;
+    for (int32_t i = 0; i < st.nstep; i++)
+        left += st.step[i] == BS_VSTEP_PENDING || st.step[i] == BS_VSTEP_CURRENT;
+    CHECK(left == 0 && st.current == BS_NONE && st.nlabels == 0, "finish");
+    /* every visited node was pending at the start, and every pending node gets visited (leaves
+       are visited too when they require grad: the iterator reports them as steps or not) */
+    CHECK(steps > 0 && steps <= pending, "%d steps for %d pending nodes", steps, pending);
+    free(mark);
+    bs_view_state_clear(&st);
+    bs_ctx_free(c);
+}
+
 static void test_tensors(void)
 {
     bs_ctx *c = bs_ctx_new();
@@ -403,6 +464,7 @@ int main(int argc, char **argv)
     test_nodes_and_edges();
     test_grads_and_hash();
     test_states();
+    test_stepper_moves();
     test_tensors();
     if (argc > 1)
         test_theme(argv[1]);
