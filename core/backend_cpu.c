@@ -19,6 +19,12 @@
 
 #include "ops_int.h"
 
+/* for the planner (plan.c): bias + activation in one pass on this backend's buffers */
+bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
+                               void *db);
+
 #define CPU_CAT2(a, b) a##_##b
 #define CPU_CAT(a, b) CPU_CAT2(a, b)
 
@@ -318,6 +324,42 @@ static bs_backend cpu_backend = {
 };
 
 bs_backend *bs_backend_cpu(void) { return &cpu_backend; }
+
+/* ==== Bias + activation, fused (for the planner) ==== */
+
+/* Can add (x + b) followed by act run as one loop here? x has add's shape and b is a row that
+ * repeats over its leading dims. */
+bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
+{
+    int64_t w;
+    if (add->op != BS_OP_ADD || add->dtype != act->dtype || !cpu_supports_dtype(NULL, add->dtype))
+        return false;
+    if (act->op != BS_OP_RELU && act->op != BS_OP_LEAKY_RELU && act->op != BS_OP_SIGMOID &&
+        act->op != BS_OP_TANH)
+        return false;
+    return bs_shape_eq(&add->in_shape[0], &add->out_shape) &&
+           bcast_kind(&add->in_shape[1], &add->out_shape, &w) == CPU_BC_ROW &&
+           bs_shape_eq(&act->out_shape, &add->out_shape);
+}
+
+bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act)
+{
+    if (add->dtype == BS_F32)
+        bias_act_fwd_f32(add, act);
+    else
+        bias_act_fwd_f64(add, act);
+    return BS_OK;
+}
+
+bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
+                               void *db)
+{
+    if (add->dtype == BS_F32)
+        bias_act_vjp_f32(add, act, g, da, db);
+    else
+        bias_act_vjp_f64(add, act, g, da, db);
+    return BS_OK;
+}
 
 #else /* CPU_T defined: ==== Kernels for one element type ==== */
 
@@ -1030,6 +1072,66 @@ static void K(loss_vjp)(const bs_exec *e, int which, const T *g, T *d)
         default: break;
         }
         d[it.off[which]] += (T)(v * scale);
+    }
+}
+
+/* ==== Bias + activation, fused ====
+ * a = x + b (b a row repeated over x's leading dims), y = act(a) in one pass over x; backward
+ * da = g * act'(a) (written, not added: a's only consumer is y) and db += the rows of da summed,
+ * also in one pass. act is relu, leaky_relu, sigmoid or tanh. */
+#define BIAS_ACT_FWD(EXPR)                                                                       \
+    for (int64_t r = 0; r < n; r += w) {                                                         \
+        const T *restrict xr = x + r;                                                            \
+        T *restrict ar = a + r, *restrict yr = y + r;                                            \
+        for (int64_t j = 0; j < w; j++) {                                                        \
+            T v = xr[j] + b[j];                                                                  \
+            ar[j] = v;                                                                           \
+            yr[j] = (EXPR);                                                                      \
+        }                                                                                        \
+    }
+
+static void K(bias_act_fwd)(const bs_exec *ad, const bs_exec *ac)
+{
+    const T *x = ad->in[0], *b = ad->in[1];
+    T *a = ad->out, *y = ac->out;
+    int64_t n = bs_shape_numel(&ad->out_shape), w = bs_shape_numel(&ad->in_shape[1]);
+    T k = (T)ac->attr.k;
+    if (w <= 0) return;
+    switch (ac->op) {
+    case BS_OP_RELU: BIAS_ACT_FWD(v < 0 ? (T)0 : v); break;
+    case BS_OP_LEAKY_RELU: BIAS_ACT_FWD(v > 0 ? v : v * k); break;
+    case BS_OP_SIGMOID: BIAS_ACT_FWD((T)1 / ((T)1 + exp(-v))); break;
+    case BS_OP_TANH: BIAS_ACT_FWD(tanh(v)); break;
+    default: break;
+    }
+}
+
+#define BIAS_ACT_VJP(EXPR)                                                                       \
+    for (int64_t r = 0; r < n; r += w) {                                                         \
+        const T *restrict ar = a + r, *restrict yr = y + r, *restrict gr = g + r;                \
+        T *restrict dr = da + r;                                                                 \
+        for (int64_t j = 0; j < w; j++) {                                                        \
+            T av = ar[j], yv = yr[j], gv = gr[j];                                                \
+            (void)av;                                                                            \
+            (void)yv;                                                                            \
+            dr[j] = (EXPR);                                                                      \
+        }                                                                                        \
+        if (db)                                                                                  \
+            for (int64_t j = 0; j < w; j++) db[j] += dr[j];                                      \
+    }
+
+static void K(bias_act_vjp)(const bs_exec *ad, const bs_exec *ac, const T *g, T *da, T *db)
+{
+    const T *a = ad->out, *y = ac->out;
+    int64_t n = bs_shape_numel(&ad->out_shape), w = bs_shape_numel(&ad->in_shape[1]);
+    T k = (T)ac->attr.k;
+    if (w <= 0) return;
+    switch (ac->op) {
+    case BS_OP_RELU: BIAS_ACT_VJP(av > 0 ? gv : (T)0); break;
+    case BS_OP_LEAKY_RELU: BIAS_ACT_VJP(av > 0 ? gv : gv * k); break;
+    case BS_OP_SIGMOID: BIAS_ACT_VJP(gv * yv * ((T)1 - yv)); break;
+    case BS_OP_TANH: BIAS_ACT_VJP(gv * ((T)1 - yv * yv)); break;
+    default: break;
     }
 }
 

@@ -382,9 +382,11 @@ bs_backend *bs_backend_cpu(void);
  *   - every buffer (values, grads, optimizer state) is allocated once on the backend, reused by
  *     every step, and freed by bs_plan_free().
  * A step is forward (tape order), backward (reverse order, VJPs added into the inputs' grads,
- * only for nodes that require grad; grads zeroed first, the root seeded with ones) and an
- * optimizer update of every param. With time_nodes, the backend is synced around each node and
- * each node's forward and VJP time is recorded.
+ * only for nodes that require grad; each grad buffer zeroed just before its first VJP, the root
+ * seeded with ones) and an optimizer update of every param. A gradient passed through unchanged
+ * (x in x + b, reshape) shares its consumer's buffer; on the CPU backend a bias add followed by
+ * an activation runs as one loop, forward and backward. With time_nodes, the backend is synced
+ * around each node and each node's forward and VJP time is recorded.
  *
  * Ownership: the caller opens the backend (be->open) before bs_plan_new and closes it after
  * bs_plan_free. The plan reads the tape only while it is built (and in bs_plan_store_params);
@@ -441,6 +443,8 @@ typedef struct {
     double fwd_flops, bwd_flops;  /* per step: the op table's count; VJPs: that count per
                                      input that gets a gradient (matmul: exact) */
     size_t bytes;                 /* its buffers: value, grad, optimizer state */
+    bool fused_fwd;               /* its forward ran inside its input's (bias + activation) */
+    bool fused_bwd;               /* its VJP ran inside its consumer's (bias + activation) */
 } bs_plan_node;
 int bs_plan_node_count(const bs_plan *p);
 /* node i of the plan, in tape order */

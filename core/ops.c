@@ -70,20 +70,16 @@ bs_status ops_fail(bs_status st, char *err, size_t errlen, const char *fmt, ...)
 
 char *ops_sizes_str(const bs_shape *s, char *buf, size_t len)
 {
-    size_t p = 0;
-    if (!buf || !len)
+    /* the tuple form "(2, 3)" / "(3,)" with list brackets: "[2, 3]" / "[3]" */
+    if (!buf || len < 3)
         return buf;
-    buf[0] = '\0';
-    int n = snprintf(buf, len, "[");
-    p = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < s->ndim && p < len; i++) {
-        n = snprintf(buf + p, len - p, i ? ", %lld" : "%lld", (long long)s->d[i]);
-        if (n < 0)
-            break;
-        p += (size_t)n;
-    }
-    if (p < len)
-        snprintf(buf + p, len - p, "]");
+    bs_shape_str(s, buf, len);
+    size_t n = strlen(buf);
+    buf[0] = '[';
+    if (n >= 2 && buf[n - 2] == ',')
+        n--;
+    buf[n - 1] = ']';
+    buf[n] = '\0';
     return buf;
 }
 

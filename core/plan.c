@@ -9,6 +9,12 @@
 
 #include "core_int.h"
 
+/* the CPU backend's bias + activation in one loop (backend_cpu.c) */
+bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
+                               void *db);
+
 /* ==== The plan ==== */
 
 enum {
@@ -36,7 +42,11 @@ typedef struct {
     bool rg, param, no_grad, resized;
     bool constant;                  /* main but computed on the host (integer op nodes) */
     bool vjp_in[BS_MAX_INPUTS];     /* input k gets this node's VJP in backward */
-    void *val, *grad, *m, *v;       /* backend buffers */
+    bool alias_in[BS_MAX_INPUTS];   /* ...by sharing this node's grad buffer (no VJP runs) */
+    int gown;                       /* plan index of the node whose grad buffer this one uses */
+    int fused_act, fused_add;       /* bias + activation pair run as one loop (-1: none) */
+    bool fused_bwd;                 /* the pair's backward is fused too */
+    void *val, *grad, *m, *v;       /* backend buffers (grad may be another node's: gown) */
     double *host;                   /* host value (numel doubles) while built, or NULL */
     bs_exec ex;
     double fwd_flops, bwd_flops;
@@ -59,6 +69,7 @@ struct bs_plan {
     size_t bytes;                   /* everything allocated on the backend */
     bool keep_host;                 /* keep leaves' host values (for --check) */
     /* timings */
+    bool *ginit;                    /* (n) grad buffer written in this backward pass */
     bool recording;
     int steps, cap;
     double *step_ms, *fwd_ms, *bwd_ms, *opt_ms; /* (cap) */
@@ -395,11 +406,6 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
         n->val = plan_alloc(p, b);
         if (!n->val) goto nomem;
         n->bytes = b;
-        if (p->do_bwd && n->rg) {
-            n->grad = plan_alloc(p, b);
-            if (!n->grad) goto nomem;
-            n->bytes += b;
-        }
         if (p->do_bwd && n->param && n->rg) {
             if (need_m) {
                 if (!(n->m = plan_alloc(p, b))) goto nomem;
@@ -421,12 +427,93 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
             }
         }
     }
+    /* grads, from the root down: a node whose only gradient is passed through unchanged by its
+     * one consumer (x in x + b of x's shape, x - b, reshape(x)) shares that consumer's buffer */
+    if (!p->do_bwd) return BS_OK;
+    int *nvjp = calloc((size_t)p->n, sizeof *nvjp);
+    if (!nvjp) goto nomem;
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->nodes[i].nin; k++)
+            if (p->nodes[i].vjp_in[k]) nvjp[p->nodes[i].in[k]]++;
+    for (int i = p->n - 1; i >= 0; i--) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || !n->rg) continue;
+        if (n->gown == i) {
+            n->grad = plan_alloc(p, buf_bytes(n));
+            if (!n->grad) {
+                free(nvjp);
+                goto nomem;
+            }
+            n->bytes += buf_bytes(n);
+        } else {
+            n->grad = p->nodes[n->gown].grad;
+        }
+        for (int k = 0; k < n->nin; k++) {
+            pnode *x = &p->nodes[n->in[k]];
+            bool through = n->op == BS_OP_RESHAPE || (n->op == BS_OP_ADD) ||
+                           (n->op == BS_OP_SUB && k == 0);
+            if (n->vjp_in[k] && through && nvjp[n->in[k]] == 1 && x->op != BS_OP_LEAF &&
+                n->in[k] != p->root && bs_shape_numel(&x->shape) == bs_shape_numel(&n->shape) &&
+                (n->op == BS_OP_RESHAPE || bs_shape_eq(&x->shape, &n->shape))) {
+                n->alias_in[k] = true;
+                x->gown = n->gown;
+            }
+        }
+    }
+    free(nvjp);
+    p->ginit = calloc((size_t)p->n, sizeof *p->ginit);
+    if (!p->ginit) goto nomem;
     return BS_OK;
 nomem:;
     char sz[32];
     snprintf(sz, sizeof sz, "%.1f MB", (double)p->bytes / 1e6);
     (void)c;
     return plan_fail(p, BS_ERR_NOMEM, "out of memory on %s after %s of buffers", be->name, sz);
+}
+
+/* Bias + activation pairs the CPU backend runs as one loop: act(a) where a = x + b is used by
+ * nothing else (its forward and, when a's only gradient comes from act, its backward). */
+static void find_fusions(bs_plan *p)
+{
+    if (p->be != bs_backend_cpu()) return;
+    int *nuse = calloc((size_t)p->n, sizeof *nuse);
+    if (!nuse) return;
+    for (int i = 0; i < p->n; i++)
+        if (p->nodes[i].mark & PN_MAIN)
+            for (int k = 0; k < p->nodes[i].nin; k++) nuse[p->nodes[i].in[k]]++;
+    for (int i = 0; i < p->n; i++) {
+        pnode *r = &p->nodes[i];
+        if (!(r->mark & PN_MAIN) || r->op == BS_OP_LEAF || r->constant || r->nin != 1) continue;
+        int ai = r->in[0];
+        pnode *a = &p->nodes[ai];
+        if (a->op != BS_OP_ADD || a->constant || nuse[ai] != 1 || ai == p->root ||
+            a->fused_act >= 0 || !bs__cpu_bias_act_ok(&a->ex, &r->ex))
+            continue;
+        a->fused_act = i;
+        r->fused_add = ai;
+        r->fused_bwd = p->do_bwd && r->rg && a->rg && r->vjp_in[0] && a->gown == ai;
+    }
+    free(nuse);
+}
+
+/* backward FLOPs: the op's count per VJP that runs (a gradient shared through a buffer costs
+ * nothing; a fused bias VJP is counted on the activation that runs it) */
+static void count_bwd_flops(bs_plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
+        bool bias_done = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
+        int runs = 0;
+        for (int k = 0; k < n->nin; k++)
+            runs += n->vjp_in[k] && !n->alias_in[k] && !(bias_done && k == 1);
+        n->bwd_flops = n->fwd_flops * runs;
+    }
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (n->fused_bwd && p->nodes[n->fused_add].vjp_in[1])
+            n->bwd_flops += p->nodes[n->fused_add].fwd_flops;
+    }
 }
 
 /* the exec record of each op node and its FLOP counts */
@@ -552,6 +639,8 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         n->rg = t->requires_grad;
         n->param = t->is_param || (t->op == BS_OP_LEAF && t->requires_grad);
         n->no_grad = t->in_no_grad;
+        n->gown = k;
+        n->fused_act = n->fused_add = -1;
         of[i] = k++;
     }
     p->root = of[root];
@@ -584,6 +673,8 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     if ((st = host_values(p, c))) goto fail;
     if ((st = alloc_buffers(p, c))) goto fail;
     build_execs(p);
+    find_fusions(p);
+    count_bwd_flops(p);
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
@@ -613,7 +704,7 @@ void bs_plan_free(bs_plan *p)
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        void *bufs[4] = {n->val, n->grad, n->m, n->v};
+        void *bufs[4] = {n->val, n->gown == i ? n->grad : NULL, n->m, n->v};
         for (int j = 0; j < 4; j++)
             if (bufs[j]) p->be->free(p->be, bufs[j]);
         free(n->host);
@@ -621,6 +712,7 @@ void bs_plan_free(bs_plan *p)
         free(n->tb);
     }
     free(p->nodes);
+    free(p->ginit);
     free(p->step_ms);
     free(p->fwd_ms);
     free(p->bwd_ms);
@@ -686,13 +778,15 @@ bs_status bs_plan_forward(bs_plan *p, double *loss)
     double total = 0;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant || n->fused_add >= 0)
+            continue;
         double t0 = 0;
         if (timed) {
             be->sync(be);
             t0 = now_ms();
         }
-        bs_status st = be->forward(be, &n->ex);
+        bs_status st = n->fused_act >= 0 ? bs__cpu_bias_act_fwd(&n->ex, &p->nodes[n->fused_act].ex)
+                                         : be->forward(be, &n->ex);
         if (st)
             return plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
                              st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
@@ -710,19 +804,30 @@ bs_status bs_plan_forward(bs_plan *p, double *loss)
     return BS_OK;
 }
 
+/* node j's grad buffer, zeroed the first time this pass writes it */
+static bs_status grad_ready(bs_plan *p, int j)
+{
+    int o = p->nodes[j].gown;
+    if (p->ginit[o]) return BS_OK;
+    p->ginit[o] = true;
+    pnode *n = &p->nodes[o];
+    return p->be->fill(p->be, n->grad, 0, bs_shape_numel(&n->shape), n->dtype);
+}
+
 bs_status bs_plan_backward(bs_plan *p)
 {
     if (!p->do_bwd) return BS_OK;
     bs_backend *be = p->be;
     bool timed = p->o.time_nodes;
-    double t0 = now_ms();
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (n->grad)
-            be->fill(be, n->grad, i == p->root ? 1.0 : 0.0, bs_shape_numel(&n->shape), n->dtype);
-    }
+    double total = 0, t0 = now_ms();
+    bs_status st;
+    memset(p->ginit, 0, (size_t)p->n * sizeof *p->ginit);
+    pnode *r = &p->nodes[p->root];
+    p->ginit[r->gown] = true;
+    if ((st = be->fill(be, r->grad, 1.0, bs_shape_numel(&r->shape), r->dtype)))
+        return plan_fail(p, st, "%s: fill failed", be->name);
     if (timed) be->sync(be);
-    double total = now_ms() - t0;
+    total += now_ms() - t0;
     for (int i = p->root; i >= 0; i--) {
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || !n->rg || n->constant) continue;
@@ -731,11 +836,26 @@ bs_status bs_plan_backward(bs_plan *p)
             be->sync(be);
             t1 = now_ms();
         }
-        for (int k = 0; k < n->nin; k++) {
-            if (!n->vjp_in[k]) continue;
-            bs_status st = be->vjp(be, &n->ex, k, n->grad, p->nodes[n->in[k]].grad);
-            if (st) return plan_fail(p, st, "%s VJP failed on %s", bs_ops[n->op].name, be->name);
+        st = grad_ready(p, i); /* no path reached it: its gradient is zero */
+        if (!st && n->fused_bwd) {
+            /* act's VJP and the bias's, one loop: da written, db added */
+            pnode *a = &p->nodes[n->fused_add];
+            void *db = NULL;
+            if (a->vjp_in[1]) {
+                st = grad_ready(p, a->in[1]);
+                db = p->nodes[a->in[1]].grad;
+            }
+            p->ginit[a->gown] = true;
+            if (!st) st = bs__cpu_bias_act_vjp(&a->ex, &n->ex, n->grad, a->grad, db);
+        } else {
+            bool bias_done = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
+            for (int k = 0; k < n->nin && !st; k++) {
+                if (!n->vjp_in[k] || n->alias_in[k] || (bias_done && k == 1)) continue;
+                st = grad_ready(p, n->in[k]);
+                if (!st) st = be->vjp(be, &n->ex, k, n->grad, p->nodes[n->in[k]].grad);
+            }
         }
+        if (st) return plan_fail(p, st, "%s VJP failed on %s", bs_ops[n->op].name, be->name);
         if (timed) {
             be->sync(be);
             double ms = now_ms() - t1;
@@ -743,6 +863,10 @@ bs_status bs_plan_backward(bs_plan *p)
             total += ms;
         }
     }
+    /* params no path reached */
+    for (int i = 0; i < p->n; i++)
+        if (p->nodes[i].grad && (st = grad_ready(p, i)))
+            return plan_fail(p, st, "%s: fill failed", be->name);
     if (p->recording) p->bwd_ms[p->steps] = total;
     return BS_OK;
 }
@@ -862,6 +986,8 @@ void bs_plan_node_get(const bs_plan *p, int idx, bs_plan_node *out)
         out->fwd_flops = out->leaf ? 0 : n->fwd_flops;
         out->bwd_flops = out->has_bwd ? n->bwd_flops : 0;
         out->bytes = n->bytes;
+        out->fused_fwd = n->fused_add >= 0;
+        out->fused_bwd = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
         return;
     }
 }

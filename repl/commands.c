@@ -470,7 +470,8 @@ static int cmd_lesson(bs_session *s, const bs_stmt *st)
     const bs_word *w = positional(st, 0);
     if (!w) return bs_lesson_list(s, s->out) < 0 ? bs_fail(s, st->line, st->col, "cannot list the lessons") : 0;
     int r = bs_lesson_run(s, w->text, stdin, s->out);
-    if (r < 0) return bs_fail(s, w->line, w->col, "no lesson '%s' (:lesson lists them)", w->text);
+    if (r < 0) return bs_fail(s, w->line, w->col, "the lesson stopped (see above)");
+    if (r == 2) s->quit = true; /* :quit typed inside the lesson */
     return 0;
 }
 

@@ -253,7 +253,8 @@ static void print_table(bs_session *s, const char *where, const bs_plan_node *no
                         const bs_plan_summary *sum)
 {
     FILE *f = s->out;
-    char nm[160], sh[48], r1[24], r2[24], b1[24];
+    char nm[160], sh[48], r1[24], r2[24], b1[24], t1[24], t2[24];
+    double fwd = 0, bwd = 0;
     fprintf(f, "%-26s %-12s %-14s %9s %8s %9s %8s\n", "node", "op", "shape", "fwd ms", "GFLOP/s",
             "bwd ms", "GFLOP/s");
     for (int i = 0; i < n; i++) {
@@ -262,29 +263,35 @@ static void print_table(bs_session *s, const char *where, const bs_plan_node *no
         const bs_node *t = bs_node_get(s->ctx, x->node);
         fmt_rate(r1, sizeof r1, x->fwd_flops, x->fwd_ms);
         fmt_rate(r2, sizeof r2, x->bwd_flops, x->bwd_ms);
-        char bwd[24];
-        if (x->has_bwd)
-            snprintf(bwd, sizeof bwd, "%9.3f", x->bwd_ms);
-        else
-            snprintf(bwd, sizeof bwd, "%9s", "-");
-        fprintf(f, "%-26s %-12s %-14s %9.3f %8s %s %8s\n", node_label(s, x->node, nm, sizeof nm),
-                bs_ops[t->op].name, bs_shape_str(&x->shape, sh, sizeof sh), x->fwd_ms, r1, bwd,
-                x->has_bwd ? r2 : "");
+        if (x->fused_fwd) {
+            snprintf(t1, sizeof t1, "(fused)");
+            r1[0] = 0;
+        } else {
+            snprintf(t1, sizeof t1, "%.3f", x->fwd_ms);
+        }
+        if (!x->has_bwd) {
+            snprintf(t2, sizeof t2, "-");
+            r2[0] = 0;
+        } else if (x->fused_bwd && x->bwd_flops == 0) {
+            snprintf(t2, sizeof t2, "(fused)");
+            r2[0] = 0;
+        } else {
+            snprintf(t2, sizeof t2, "%.3f", x->bwd_ms);
+        }
+        fwd += x->fwd_ms;
+        bwd += x->bwd_ms;
+        fprintf(f, "%-26s %-12s %-14s %9s %8s %9s %8s\n", node_label(s, x->node, nm, sizeof nm),
+                bs_ops[t->op].name, bs_shape_str(&x->shape, sh, sizeof sh), t1, r1, t2, r2);
     }
-    double node_bwd = 0;
-    for (int i = 0; i < n; i++) node_bwd += nodes[i].bwd_ms;
-    if (sum->bwd_ms > node_bwd + 5e-4)
-        fprintf(f, "%-26s %-12s %-14s %9s %8s %9.3f\n", "(zero grads, seed)", "", "", "", "",
-                sum->bwd_ms - node_bwd);
     if (sum->param_elems) {
         char ps[48];
         snprintf(ps, sizeof ps, "(optimizer, %lld params)", (long long)sum->param_elems);
         fprintf(f, "%-26s %-12s %-14s %9s %8s %9.3f\n", ps, "", "", "", "", sum->opt_ms);
     }
-    fmt_rate(r1, sizeof r1, sum->fwd_flops, sum->fwd_ms);
-    fmt_rate(r2, sizeof r2, sum->bwd_flops, sum->bwd_ms);
-    fprintf(f, "%-26s %-12s %-14s %9.3f %8s %9.3f %8s\n", "total", "", "", sum->fwd_ms, r1,
-            sum->bwd_ms, r2);
+    fmt_rate(r1, sizeof r1, sum->fwd_flops, fwd);
+    fmt_rate(r2, sizeof r2, sum->bwd_flops, bwd);
+    fprintf(f, "%-26s %-12s %-14s %9.3f %8s %9.3f %8s\n", "total of the medians", "", "", fwd, r1,
+            bwd, r2);
     fmt_bytes(b1, sizeof b1, (double)sum->peak_bytes);
     fprintf(f, "step %.3f ms (median of %d; forward %.3f, backward %.3f, optimizer %.3f); "
                "peak memory %s (%zu bytes) on %s\n",

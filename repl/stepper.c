@@ -579,15 +579,16 @@ int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
         num(s, b, sizeof b, j.result);
         fprintf(s->out, "d%s/d%s = %s after %d forward step%s.\n", tn, wrt, b, j.steps, j.steps == 1 ? "" : "s");
     }
-    /* the comparison a lesson wants: how many passes each order needs */
-    int params = 0;
+    /* the comparison a lesson wants: how many passes each order needs for the whole Jacobian */
+    long long inputs = 0, outputs = (long long)bs_tensor_numel(&bs_node_get(s->ctx, target)->value);
     int32_t len = bs_tape_len(s->ctx);
     for (bs_id i = 0; i <= target && i < len; i++) {
         const bs_node *n = bs_node_get(s->ctx, i);
-        if (n->is_param) params += (int)bs_tensor_numel(&n->value);
+        if (n->is_param) inputs += (long long)bs_tensor_numel(&n->value);
     }
-    fprintf(s->out, "Forward mode gives one input's effect per pass: all %d param entries would take %d "
-                    "passes; reverse mode (:step) gives them all in one.\n", params, params);
+    fprintf(s->out, "Forward mode carries one input direction per pass: all %lld param entries need %lld "
+                    "pass%s. Reverse mode carries one output entry per pass: %s's %lld entr%s need %lld.\n",
+            inputs, inputs, inputs == 1 ? "" : "es", tn, outputs, outputs == 1 ? "y" : "ies", outputs);
     return 0;
 }
 

@@ -495,12 +495,22 @@ char *bs_viz_ascii_view(const bs_view *v, unsigned flags, int width)
 {
     if (v->nnodes == 0)
         return strdup("(the graph is empty)\n");
+    /* too wide for `width`: drop the grads, then the values too */
     char *pic = draw(v, flags, false);
+    if (pic && width > 0 && text_width(pic) > width && (flags & BS_ASCII_GRADS)) {
+        char *shorter = draw(v, flags & ~(unsigned)BS_ASCII_GRADS, false);
+        if (shorter) {
+            free(pic);
+            pic = shorter;
+            flags &= ~(unsigned)BS_ASCII_GRADS;
+        }
+    }
     if (pic && width > 0 && text_width(pic) > width) {
         char *brief = draw(v, flags, true);
         if (brief) {
             free(pic);
             pic = brief;
+            flags &= ~(unsigned)BS_ASCII_GRADS;
         }
     }
     if (!pic)

@@ -522,7 +522,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
 
 /* the widest value preview we reserve room for, per kind of node */
 #define VIZ_SCALAR_RESERVE "-0.00000"
-#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, -0.0…]"
+#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, …]"
 
 /* ==== Heatmaps ==== */
 
@@ -731,7 +731,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
     v->nnodes = count;
 
     float fs = (float)th->font_size, sfs = (float)th->small_font_size;
-    char name[96], title[160], shape[64], val[96], grad[112], num[32];
+    char name[96], title[160], shape[64], val[96], grad[112];
     for (int32_t i = 0; i < n; i++) {
         if (idx[i] < 0)
             continue;
@@ -798,10 +798,10 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             bs_shape_str(&nd->value.shape, shape, sizeof shape);
         else
             shape[0] = 0;
-        preview(&nd->value, val, 26);
+        preview(&nd->value, val, 22);
         grad[0] = 0;
         if (show_grad) {
-            preview(&nd->grad, grad + 5, 26);
+            preview(&nd->grad, grad + 5, 22);
             memcpy(grad, "grad ", 5);
         }
         const char *tag = "";
@@ -894,7 +894,6 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             vn->width = w + 2 * VIZ_PAD;
             vn->height = h + 2 * VIZ_PAD;
         }
-        (void)num;
     }
 
     /* edges, ordered by (to, slot): inputs of each node, then its copy source */

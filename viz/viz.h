@@ -254,8 +254,11 @@ enum { /* bs_viz_ascii flags */
     BS_ASCII_GRADS = 1u << 1    /* show grad previews */
 };
 /* Draw the graph of root (BS_NONE: whole tape) as text, leaves on the left, root on the right,
- * at most `width` columns per line if it can (0: no limit; nodes are never cut). Returns malloc'd
- * text ending in a newline; NULL and a message on error. Works in every build. */
+ * one line per node: [op]  {param}  (leaf), title then value and grad; edges are box-drawing
+ * lines, ▼ ▲ where an edge joins a line already going into the same node; a legend and the
+ * stepper's edge labels follow. At most `width` columns if it can (0: no limit): grads are
+ * dropped first, then values; nodes are never cut. Returns malloc'd text ending in a newline;
+ * NULL and a message on error. Works in every build. */
 char *bs_viz_ascii(const bs_ctx *c, bs_id root, const bs_view_state *st, unsigned flags,
                    int width, char *err, size_t len);
 char *bs_viz_ascii_view(const bs_view *v, unsigned flags, int width);

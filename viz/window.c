@@ -241,8 +241,8 @@ static void seg(batch *b, float x0, float y0, float x1, float y1, float width, S
     float core = width / 2 - 0.5f, edge = width / 2 + 0.5f;
     SDL_Color clear = c;
     clear.a = 0;
-    if (core < 0.25f) {   /* a hairline: thinner lines fade instead of vanishing */
-        c.a = (uint8_t)(c.a * (width > 0.5f ? width : 0.5f));
+    if (core < 0.25f) {   /* a hairline: lines under a pixel fade instead of vanishing */
+        c.a = (uint8_t)(c.a * (width > 1 ? 1 : width > 0.5f ? width : 0.5f));
         core = 0.25f;
         edge = 1.0f;
     }
@@ -545,7 +545,6 @@ static void draw_heat(batch *b, batch *lines, const bs_heat *h, float x, float y
 
 static void draw_edges(bs_window *w)
 {
-    const bs_theme *t = bs_theme_get();
     const bs_view *v = w->view;
     const bs_layout *l = w->layout;
     float pts[2 * 128];
@@ -599,7 +598,6 @@ static void draw_edges(bs_window *w)
             }
         }
     }
-    (void)t;
 }
 
 static void node_rect(const bs_window *w, int k, float *x, float *y, float *wd, float *ht)

@@ -2,7 +2,9 @@
  * nodes: Graphviz layout alone; a statement that adds a node (view, relayout, redraw); a statement
  * that only changes values (view, redraw: no layout); a stepping highlight moving (view, redraw).
  * Target: a redraw without layout within 16 ms (one frame at 60 Hz) for 200 nodes.
- * Runs under Xvfb like the window test (exit 77 without a display and without Xvfb). */
+ * Each cell is "wall / cpu": wall-clock ms, and this process's CPU ms (all threads: software GL
+ * draws in ours), which a busy machine does not inflate. Medians.
+ * Runs under Xvfb like the window test (SDL's offscreen driver without Xvfb). */
 #include "viz_test.h"
 #include "viz_int.h"
 
@@ -39,23 +41,23 @@ int main(void)
         return 1;
     }
     static const int sizes[] = {50, 200, 1000};
-    printf("renderer: %s, window 1280x800, median of %d runs (layout: of 3)\n", bs_window_renderer(w),
-           REPS);
-    printf("%6s  %10s  %18s  %18s  %18s\n", "nodes", "layout ms", "new node ms", "values ms",
-           "highlight ms");
+    printf("renderer: %s, window 1280x800, medians of %d runs (layout: of 3); wall / cpu ms\n",
+           bs_window_renderer(w), REPS);
+    printf("%6s  %13s  %13s  %13s  %13s\n", "nodes", "layout", "new node", "values", "highlight");
     bool met = true;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         bs_ctx *c = bs_ctx_new();
         bs_id root = vt_build_mlp(c, sizes[s], false);
         int reps = sizes[s] >= 1000 ? 5 : REPS;
-        double t_layout[REPS], t_new[REPS], t_val[REPS], t_hi[REPS];
+        double wall[4][REPS], cpu[4][REPS];
 
         /* layout alone */
         bs_view *v = bs_view_build(c, BS_NONE, NULL, BS_VIEW_ALL, err, sizeof err);
         for (int r = 0; r < 3; r++) {
-            double t0 = vt_now_ms();
+            double t0 = vt_now_ms(), c0 = vt_cpu_ms();
             bs_layout *l = bs_viz_layout(v, err, sizeof err);
-            t_layout[r] = vt_now_ms() - t0;
+            wall[0][r] = vt_now_ms() - t0;
+            cpu[0][r] = vt_cpu_ms() - c0;
             bs_layout_free(l);
         }
         int nodes = v->nnodes;
@@ -63,49 +65,45 @@ int main(void)
         bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
         bs_window_redraw(w);
 
-        /* a statement that adds a node: apply, update (relayout), redraw */
-        for (int r = 0; r < reps; r++) {
-            double t0 = vt_now_ms();
-            root = bs_apply1(c, BS_OP_TANH, root);
-            bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
-            bs_window_redraw(w);
-            viz_window_sync(w);
-            t_new[r] = vt_now_ms() - t0;
-        }
-        /* a statement that changes values only (an optimizer step): update, redraw */
-        int layouts = bs_window_layout_count(w);
-        for (int r = 0; r < reps; r++) {
-            bs_node_at(c, 4)->value.data[0] += 0.01;
-            double t0 = vt_now_ms();
-            bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
-            bs_window_redraw(w);
-            viz_window_sync(w);
-            t_val[r] = vt_now_ms() - t0;
-        }
-        /* a stepper moving its highlight one node per step */
         bs_view_state st;
         bs_view_state_init(&st);
         st.stepping = true;
-        for (int r = 0; r < reps; r++) {
-            st.current = root - r;
-            bs_view_state_set_step(&st, root - r, BS_VSTEP_DONE);
-            double t0 = vt_now_ms();
-            bs_window_update(w, c, BS_NONE, &st, err, sizeof err);
-            bs_window_redraw(w);
-            viz_window_sync(w);
-            t_hi[r] = vt_now_ms() - t0;
+        int layouts = 0;
+        for (int kind = 1; kind < 4; kind++) {
+            if (kind == 2)
+                layouts = bs_window_layout_count(w);
+            for (int r = 0; r < reps; r++) {
+                if (kind == 2)   /* an optimizer step: values only */
+                    bs_node_at(c, 4)->value.data[0] += 0.01;
+                double t0 = vt_now_ms(), c0 = vt_cpu_ms();
+                if (kind == 1)   /* a statement that adds a node: relayout */
+                    root = bs_apply1(c, BS_OP_TANH, root);
+                if (kind == 3) { /* the stepper's highlight moves one node */
+                    st.current = root - r;
+                    bs_view_state_set_step(&st, root - r, BS_VSTEP_DONE);
+                }
+                bs_window_update(w, c, BS_NONE, kind == 3 ? &st : NULL, err, sizeof err);
+                bs_window_redraw(w);
+                viz_window_sync(w);
+                wall[kind][r] = vt_now_ms() - t0;
+                cpu[kind][r] = vt_cpu_ms() - c0;
+            }
         }
         bs_view_state_clear(&st);
         if (bs_window_layout_count(w) != layouts)
             printf("  (values or highlights relayouted: a bug)\n");
-        double lay = median(t_layout, 3), nw = median(t_new, reps), val = median(t_val, reps),
-               hi = median(t_hi, reps);
-        printf("%6d  %10.1f  %18.1f  %18.1f  %18.1f\n", nodes, lay, nw, val, hi);
-        if (sizes[s] == 200 && (val > 16 || hi > 16))
-            met = false;
+        printf("%6d", nodes);
+        for (int kind = 0; kind < 4; kind++) {
+            int n = kind == 0 ? 3 : reps;
+            double mw = median(wall[kind], n), mc = median(cpu[kind], n);
+            printf("  %6.1f / %4.1f", mw, mc);
+            if (sizes[s] == 200 && kind >= 2 && mc > 16)
+                met = false;
+        }
+        printf("\n");
         bs_ctx_free(c);
     }
-    printf("target (200 nodes, redraw without layout <= 16 ms): %s\n", met ? "met" : "MISSED");
+    printf("target (200 nodes, redraw without layout <= 16 ms of work): %s\n", met ? "met" : "MISSED");
     bs_window_close(w);
     return 0;
 }

@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pngread import read_png  # noqa: E402
 
-exe = sys.argv[1]
+exe = os.path.abspath(sys.argv[1])
 if not shutil.which("Xvfb"):
     print("SKIP: no Xvfb")
     sys.exit(77)
