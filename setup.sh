@@ -73,10 +73,13 @@ case "${1:-run}" in
         build build
         status=0
         meson test -C build --print-errorlogs --num-processes 2 || status=1
-        # the unit suites again under AddressSanitizer and UBSan
+        # the unit suites (and the REPL, golden and lesson suites) again under AddressSanitizer,
+        # LeakSanitizer and UBSan
         build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled
-        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 || status=1
+        ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            meson test -C build-asan --suite unit --suite repl --suite golden --suite lessons \
+            --print-errorlogs --num-processes 2 || status=1
         count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json || status=1
         exit $status
         ;;

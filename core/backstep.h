@@ -457,6 +457,7 @@ typedef struct {
     double fwd_flops, bwd_flops;  /* per step */
     size_t peak_bytes;            /* everything the plan holds on the backend */
     int64_t param_elems;          /* elements of the params it updates */
+    bool backward;                /* backward runs (the root requires grad and it was asked) */
 } bs_plan_summary;
 void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s);
 /* "N=256 D=784": every size variable the graph uses, at the plan's values; returns buf */

@@ -40,6 +40,7 @@ typedef struct {
     bs_dtype dtype;                 /* in the plan: BS_I64, or the plan's float dtype */
     unsigned mark;                  /* PN_* */
     bool rg, param, no_grad, resized;
+    bool uses_sym;                  /* its shape follows some size variable */
     bool constant;                  /* main but computed on the host (integer op nodes) */
     bool vjp_in[BS_MAX_INPUTS];     /* input k gets this node's VJP in backward */
     bool alias_in[BS_MAX_INPUTS];   /* ...by sharing this node's grad buffer (no VJP runs) */
@@ -47,6 +48,8 @@ typedef struct {
     int fused_act, fused_add;       /* bias + activation pair run as one loop (-1: none) */
     bool fused_bwd;                 /* the pair's backward is fused too */
     void *val, *grad, *m, *v;       /* backend buffers (grad may be another node's: gown) */
+    void *fval;                     /* an integer tensor's values as floats, for float ops */
+    bool need_fval;
     double *host;                   /* host value (numel doubles) while built, or NULL */
     bs_exec ex;
     double fwd_flops, bwd_flops;
@@ -199,31 +202,21 @@ static void blame_literals(bs_plan *p, int fail, char *buf, size_t len)
     bool *reach = calloc((size_t)p->n, sizeof *reach);
     if (!reach) return;
     reach[fail] = true;
-    for (int i = fail; i >= 0; i--) {
-        if (!reach[i]) continue;
-        pnode *n = &p->nodes[i];
-        for (int k = 0; k < n->nin; k++) reach[n->in[k]] = true;
-        if (n->init_src >= 0) reach[n->init_src] = true;
-    }
+    for (int i = fail; i >= 0; i--)
+        if (reach[i])
+            for (int k = 0; k < p->nodes[i].nin; k++) reach[p->nodes[i].in[k]] = true;
     char lit[256] = "", con[256] = "";
     int nlit = 0, ncon = 0;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!reach[i] || n->op != BS_OP_LEAF || n->shape.ndim == 0) continue;
+        if (!reach[i] || n->op != BS_OP_LEAF || n->shape.ndim == 0 || n->uses_sym) continue;
         char sh[64], item[160];
         snprintf(item, sizeof item, "%s %s", n->name, bs_shape_str(&n->shape, sh, sizeof sh));
-        if (n->init == BS_INIT_DATA) {
-            size_t l = strlen(lit);
-            snprintf(lit + l, sizeof lit - l, "%s%s", nlit ? ", " : "", item);
-            nlit++;
-        } else if (n->init != BS_INIT_COPY && !n->resized) {
-            bool any_sym = false;
-            for (int k = 0; k < n->rec_shape.ndim; k++) any_sym |= n->sym[k] >= 0;
-            if (any_sym) continue;
-            size_t l = strlen(con);
-            snprintf(con + l, sizeof con - l, "%s%s", ncon ? ", " : "", item);
-            ncon++;
-        }
+        char *list = n->init == BS_INIT_DATA ? lit : con;
+        int *count = n->init == BS_INIT_DATA ? &nlit : &ncon;
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof lit - l, "%s%s", *count ? ", " : "", item);
+        (*count)++;
     }
     free(reach);
     size_t l = strlen(buf);
@@ -232,8 +225,7 @@ static void blame_literals(bs_plan *p, int fail, char *buf, size_t len)
                  "; %s %s literal data, which replays only at its own size: make %s with a "
                  "constructor that takes the size variables (randn(N, D), zeros(N, dtype='i64'), ...)",
                  lit, nlit == 1 ? "is" : "are", nlit == 1 ? "it" : "them");
-    l = strlen(buf);
-    if (ncon)
+    else if (ncon)
         snprintf(buf + l, len - l, "; %s %s literal sizes: write %s with size variables", con,
                  ncon == 1 ? "has" : "have", ncon == 1 ? "it" : "them");
 }
@@ -259,18 +251,31 @@ static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
             if (n->op == BS_OP_RESHAPE) reshape_target(p, n, &in[0]);
             char msg[256] = "";
             if (bs_ops[n->op].shape(in, dt, &n->attr, &n->shape, msg, sizeof msg)) {
-                char sizes[160];
+                char sizes[160], what[160];
                 const bs_node *tn = bs__node(c, n->id);
                 bs_plan_sizes(p, sizes, sizeof sizes);
-                plan_fail(p, BS_ERR_SHAPE, "cannot replay at %s: %s%s%s (%s) fails: %s", sizes,
-                          n->name, tn->text && tn->label ? " = " : "",
-                          tn->text && tn->label ? tn->text : "", bs_ops[n->op].name,
+                if (tn->text && tn->label)
+                    snprintf(what, sizeof what, "%s = %s", n->name, tn->text);
+                else
+                    snprintf(what, sizeof what, "%s (%s)", n->name, bs_ops[n->op].name);
+                size_t ml = strlen(msg);
+                if (ml && msg[ml - 1] == '.') msg[ml - 1] = 0;
+                plan_fail(p, BS_ERR_SHAPE, "cannot replay at %s: %s fails: %s", sizes, what,
                           msg[0] ? msg : "the shapes do not fit");
                 blame_literals(p, i, p->err, sizeof p->err);
                 return BS_ERR_SHAPE;
             }
         }
         n->resized = !bs_shape_eq(&n->shape, &n->rec_shape);
+        if (n->op == BS_OP_LEAF && n->init == BS_INIT_COPY && n->init_src >= 0) {
+            n->uses_sym = p->nodes[n->init_src].uses_sym;
+        } else {
+            for (int k = 0; k < BS_MAX_DIMS; k++)
+                n->uses_sym |= n->op == BS_OP_LEAF ? (k < n->rec_shape.ndim && n->sym[k] >= 0)
+                                                   : (n->op == BS_OP_RESHAPE && k < n->attr.shape.ndim &&
+                                                      n->attr.shape_sym[k] >= 0);
+            for (int k = 0; k < n->nin; k++) n->uses_sym |= p->nodes[n->in[k]].uses_sym;
+        }
         if (bs__check_size(c, &n->shape)) {
             plan_fail(p, BS_ERR_NOMEM, "%s", bs_errmsg(c));
             return BS_ERR_NOMEM;
@@ -418,6 +423,12 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
                 n->bytes += b;
             }
         }
+        if (n->need_fval) {
+            if (!(n->fval = plan_alloc(p, (size_t)numel * elem_size(p->o.dtype)))) goto nomem;
+            n->bytes += (size_t)numel * elem_size(p->o.dtype);
+            bs_status st = be->upload(be, n->fval, n->host, numel, p->o.dtype);
+            if (st) return plan_fail(p, st, "%s: upload failed", be->name);
+        }
         if (n->host) {
             bs_status st = be->upload(be, n->val, n->host, numel, n->dtype);
             if (st) return plan_fail(p, st, "%s: upload failed", be->name);
@@ -516,6 +527,25 @@ static void count_bwd_flops(bs_plan *p)
     }
 }
 
+/* Does op node n read its integer input k as floats (2 * arange(N), x ** 2)? Everything but a
+ * class-index target and the integer ops computed on the host does, as the eager engine does. */
+static bool int_as_float(const pnode *n, int k)
+{
+    return !n->constant && !(n->op == BS_OP_CROSS_ENTROPY && k == 1);
+}
+
+/* integer tensors some float op reads get a float copy (allocated with the other buffers) */
+static void mark_float_uses(bs_plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
+        for (int k = 0; k < n->nin; k++)
+            if (p->nodes[n->in[k]].dtype == BS_I64 && int_as_float(n, k))
+                p->nodes[n->in[k]].need_fval = true;
+    }
+}
+
 /* the exec record of each op node and its FLOP counts */
 static void build_execs(bs_plan *p)
 {
@@ -530,9 +560,10 @@ static void build_execs(bs_plan *p)
         bs_shape in[BS_MAX_INPUTS];
         for (int k = 0; k < n->nin; k++) {
             pnode *x = &p->nodes[n->in[k]];
-            e->in[k] = x->val;
+            bool as_float = x->dtype == BS_I64 && int_as_float(n, k);
+            e->in[k] = as_float ? x->fval : x->val;
             e->in_shape[k] = in[k] = x->shape;
-            e->in_dtype[k] = x->dtype;
+            e->in_dtype[k] = as_float ? p->o.dtype : x->dtype;
         }
         e->out = n->val;
         e->out_shape = n->shape;
@@ -671,6 +702,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     }
     if (shapes_only) return p;
     if ((st = host_values(p, c))) goto fail;
+    mark_float_uses(p);
     if ((st = alloc_buffers(p, c))) goto fail;
     build_execs(p);
     find_fusions(p);
@@ -704,8 +736,8 @@ void bs_plan_free(bs_plan *p)
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        void *bufs[4] = {n->val, n->gown == i ? n->grad : NULL, n->m, n->v};
-        for (int j = 0; j < 4; j++)
+        void *bufs[5] = {n->val, n->gown == i ? n->grad : NULL, n->m, n->v, n->fval};
+        for (int j = 0; j < 5; j++)
             if (bufs[j]) p->be->free(p->be, bufs[j]);
         free(n->host);
         free(n->tf);
@@ -931,12 +963,13 @@ static pnode *find(const bs_plan *p, bs_id id)
 const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id)
 {
     pnode *n = find(p, id);
-    return n ? &n->shape : NULL;
+    return n && (n->mark & PN_MAIN) ? &n->shape : NULL;
 }
 
 bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst)
 {
     pnode *n = find(p, id);
+    if (n && !(n->mark & PN_MAIN)) n = NULL;
     void *b = n ? (grad ? n->grad : n->val) : NULL;
     if (!b) return BS_ERR_ARG;
     return p->be->download(p->be, dst, b, bs_shape_numel(&n->shape), n->dtype);
@@ -1012,6 +1045,7 @@ void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
         if (p->do_bwd && n->rg) s->bwd_flops += n->bwd_flops;
     }
     s->peak_bytes = p->bytes;
+    s->backward = p->do_bwd;
 }
 
 char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)

@@ -231,10 +231,22 @@ static int perr(lesson *L, int line, const char *msg)
 
 /* Continuation lines (after @predict, @hint, @explain) go to *cont until a blank line or a
  * directive. Narration goes to the open TEXT item `para` until a blank line. */
+static int lesson_parse_lines(lesson *L, FILE *f, char **bufp, size_t *capp);
+
+/* the line buffer is freed here, whichever way parsing ends */
 static int lesson_parse(lesson *L, FILE *f)
 {
     char *buf = NULL;
     size_t cap = 0;
+    int rc = lesson_parse_lines(L, f, &buf, &cap);
+    free(buf);
+    return rc;
+}
+
+static int lesson_parse_lines(lesson *L, FILE *f, char **bufp, size_t *capp)
+{
+#define buf (*bufp)
+#define cap (*capp)
     ssize_t len;
     int lineno = 0, rc = 0;
     char **cont = NULL;        /* continuation target */
@@ -424,6 +436,7 @@ static int lesson_parse(lesson *L, FILE *f)
         }
     }
     free(buf);
+    buf = NULL;
 
     /* screens: a new one starts after every pause and every prediction */
     L->screen = malloc((size_t)(L->n + 1) * sizeof *L->screen);
@@ -435,6 +448,8 @@ static int lesson_parse(lesson *L, FILE *f)
         if ((L->items[i].kind == IT_PAUSE || L->items[i].kind == IT_PREDICT) && i + 1 < L->n)
             L->screen[L->nscreens++] = i + 1;
     return rc;
+#undef buf
+#undef cap
 }
 
 static lesson *lesson_load(const char *path, char *err, size_t errlen)

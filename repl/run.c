@@ -80,14 +80,15 @@ static int pick_root(bs_session *s, const bs_stmt *st, const run_arg *a, bs_id *
 /* ==== Backends ==== */
 
 /* the backend named by `name`, opened; on failure an error that suggests :run cpu */
-static int open_backend(bs_session *s, const bs_stmt *st, const bs_word *w, bs_backend **out)
+static int open_backend(bs_session *s, const bs_stmt *st, const char *name, const bs_word *w,
+                        bs_backend **out)
 {
 #ifdef BS_HAVE_CUDA
     bs_gpu_register();
 #endif
-    bs_backend *be = bs_backend_find(w->text);
+    bs_backend *be = bs_backend_find(name);
     char alt[256] = "";
-    if (strcmp(w->text, "cpu")) {
+    if (strcmp(name, "cpu")) {
         /* the same command on the CPU */
         snprintf(alt, sizeof alt, ":%s", st->cmd.name);
         for (int i = 0; i < st->cmd.argc; i++) {
@@ -102,11 +103,11 @@ static int open_backend(bs_session *s, const bs_stmt *st, const bs_word *w, bs_b
         }
     }
     if (!be) {
-        if (!strcmp(w->text, "gpu"))
+        if (!strcmp(name, "gpu"))
             return bs_fail(s, w->line, w->col,
                            "this build has no CUDA backend (nvcc was not found when it was "
                            "built); `%s` replays on the CPU", alt);
-        return bs_fail(s, w->line, w->col, "unknown backend '%s' (cpu or gpu)", w->text);
+        return bs_fail(s, w->line, w->col, "unknown backend '%s' (cpu or gpu)", name);
     }
     char err[256] = "";
     if (be->open(be, err, sizeof err))
@@ -309,7 +310,7 @@ int bs_cmd_run(bs_session *s, const bs_stmt *st)
     s->o.quiet = quiet_before;
     if (rc) return -1;
     bs_backend *be;
-    if (open_backend(s, st, bw, &be)) return -1;
+    if (open_backend(s, st, bw->text, bw, &be)) return -1;
     r.be = be;
     bool is_cpu = be == bs_backend_cpu();
     char err[512];
@@ -380,8 +381,15 @@ int bs_cmd_run(bs_session *s, const bs_stmt *st)
     char rn[64], ot[64];
     opt_text(ot, sizeof ot, &r.o.opt);
     fprintf(f, ":run %s  %s  %s  on %s\n", be->name, sizes, bs_dtype_name(r.o.dtype), dev);
-    fprintf(f, "root %s; %lld step%s (forward, backward, %s) after 1 warm-up\n",
-            bs_node_name(s->ctx, r.root, rn, sizeof rn), (long long)done, done == 1 ? "" : "s", ot);
+    bs_node_name(s->ctx, r.root, rn, sizeof rn);
+    const bs_node *root = bs_node_get(s->ctx, r.root);
+    if (!sum.backward)
+        fprintf(f, "root %s; %lld step%s (forward only: %s does not require grad) after 1 warm-up\n",
+                rn, (long long)done, done == 1 ? "" : "s", rn);
+    else
+        fprintf(f, "root %s; %lld step%s (forward, backward%s, %s) after 1 warm-up\n", rn,
+                (long long)done, done == 1 ? "" : "s",
+                bs_shape_numel(&root->value.shape) == 1 ? "" : " seeded with ones", ot);
     print_table(s, be->name, nodes, n, &sum);
     if (r.o.nbind) {
         /* what kept its recorded size */
@@ -550,7 +558,7 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
     } else {
         /* a backend at the recorded sizes: the plan trains, then the params come back */
         bs_backend *be;
-        if (open_backend(s, st, on->w, &be)) {
+        if (open_backend(s, st, on->val, on->w, &be)) {
             free(loss);
             return -1;
         }

@@ -208,7 +208,7 @@ static int advance(bs_session *s, const bs_stmt *st, bool print)
     p->done++;
     p->total = rec.total;
     view_update(s, &rec);
-    if (print) print_step(s, &rec, p->root);
+    if (print && !s->o.quiet) print_step(s, &rec, p->root);
     return 1;
 }
 
@@ -219,7 +219,7 @@ static void finish_pass(bs_session *s, bool print)
     p->it = NULL;
     bs_grad_snapshot_free(p->snap);
     p->snap = NULL;
-    if (print) {
+    if (print && !s->o.quiet) {
         char rn[64];
         fprintf(s->out, "backward from %s finished after %d step%s: every grad now equals %s.backward()'s\n",
                 name_of(s, p->root, rn, sizeof rn), p->total, p->total == 1 ? "" : "s", rn);
@@ -246,8 +246,8 @@ static int step_options(bs_session *s, const bs_stmt *st, const char **name, bs_
             s->src = saved;
             if (r) return -1;
             *seed_e = e;
-        } else if (!strcmp(w->text, "retain_graph=True")) {
-            *retain = true;
+        } else if (!strcmp(w->text, "retain_graph=True") || !strcmp(w->text, "retain_graph=False")) {
+            *retain = w->text[13] == 'T';
         } else if (strchr(w->text, '=') || w->text[0] == '-') {
             return bs_fail(s, w->line, w->col, "unknown option %s (seed=..., retain_graph=True)", w->text);
         } else if (!*name) {
@@ -314,7 +314,7 @@ int bs_cmd_step(bs_session *s, const bs_stmt *st)
         return -1;
     }
     if (r == 0) {
-        fprintf(s->out, "%s is a leaf: backward only sets %s.grad (no steps)\n", rn, rn);
+        if (!s->o.quiet) fprintf(s->out, "%s is a leaf: backward only sets %s.grad (no steps)\n", rn, rn);
         finish_pass(s, false);
         return 0;
     }
@@ -339,8 +339,8 @@ static int next_k(bs_session *s, const bs_stmt *st, int k)
             return 0;
         }
     }
-    /* the pass ends by itself after the last node */
-    if (s->step && s->step->done == s->step->total) finish_pass(s, true);
+    if (s->step && s->step->done == s->step->total && !s->o.quiet && st)
+        fputs("(that was the last node: Enter or :finish completes the pass)\n", s->out);
     return 0;
 }
 
@@ -400,7 +400,7 @@ int bs_cmd_abort(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     bs_stepper_free(s);
-    fputs("stepping stopped; every grad is as it was before :step\n", s->out);
+    if (!s->o.quiet) fputs("stepping stopped; every grad is as it was before :step\n", s->out);
     return 0;
 }
 

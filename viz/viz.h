@@ -280,9 +280,10 @@ typedef struct {
     bs_id node;       /* BS_WEV_CLICK: the node; else BS_NONE */
 } bs_window_event;
 
-/* Open the window (hidden state, empty graph). NULL with the reason in err when there is no
- * display (no DISPLAY / WAYLAND_DISPLAY and no SDL_VIDEODRIVER), SDL cannot start, or this build
- * has no SDL2. Fonts: DejaVu Sans when installed, else any TTF found, else text is not drawn. */
+/* Open the window (1280x800, resizable), showing an empty graph. NULL with the reason in err
+ * when there is no display (no DISPLAY / WAYLAND_DISPLAY and no SDL_VIDEODRIVER), SDL cannot
+ * start, or this build has no SDL2. Fonts: DejaVu Sans when installed (BACKSTEP_FONT=path.ttf overrides), else any
+ * DejaVu face found, else text is not drawn. */
 bs_window *bs_window_open(char *err, size_t len);
 void bs_window_close(bs_window *w);
 /* Show root's graph (BS_NONE: whole tape) in state st (NULL: none). Relayouts only when the

@@ -1127,6 +1127,8 @@ bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_v
 {
     if (!w)
         return viz_fail(BS_ERR_ARG, err, len, "no window");
+    if (root != BS_NONE && (root < 0 || root >= bs_tape_len(c)))
+        return viz_fail(BS_ERR_ARG, err, len, "no node %d on the tape", root);
     bs_view *v = bs_view_build(c, root, st, BS_VIEW_ALL, err, len);
     if (!v)
         return BS_ERR_NOMEM;
