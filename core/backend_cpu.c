@@ -19,11 +19,7 @@
 
 #include "ops_int.h"
 
-/* for the planner (plan.c): bias + activation in one pass on this backend's buffers */
-bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
-                               void *db);
+/* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
 
 #define CPU_CAT2(a, b) a##_##b
 #define CPU_CAT(a, b) CPU_CAT2(a, b)
@@ -324,6 +320,27 @@ static bs_backend cpu_backend = {
 };
 
 bs_backend *bs_backend_cpu(void) { return &cpu_backend; }
+
+/* ==== Matrix product with transposed operands (for the planner) ==== */
+
+bs_status bs__cpu_matmul_t_fwd(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b)
+{
+    if (mm->dtype == BS_F32)
+        mat_t_fwd_f32(mm, ta, tb, a, b);
+    else
+        mat_t_fwd_f64(mm, ta, tb, a, b);
+    return BS_OK;
+}
+
+bs_status bs__cpu_matmul_t_vjp(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b,
+                               int which, const void *g, void *d)
+{
+    if (mm->dtype == BS_F32)
+        mat_t_vjp_f32(mm, ta, tb, a, b, which, g, d);
+    else
+        mat_t_vjp_f64(mm, ta, tb, a, b, which, g, d);
+    return BS_OK;
+}
 
 /* ==== Bias + activation, fused (for the planner) ==== */
 
@@ -676,6 +693,44 @@ static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
             CPU_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m.K, (int)m.N, (int)m.M, 1,
                      a + it.off[0] * sa, (int)m.K, gt, (int)m.N, 1, d + it.off[1] * sb, (int)m.N);
     }
+}
+
+/* ==== Matrix product with transposed operands (for the planner) ====
+ * C (M, N) = op(A) @ op(B) for 2-D operands, where op(X) is X or, when its flag is set, the
+ * transpose of the stored matrix: the planner passes W for W.T instead of copying it. VJP into the
+ * stored matrices: dA += G op(B)^T (dA^T for a transposed A: op(B) G^T), dB += op(A)^T G
+ * (transposed B: G^T op(A)). */
+static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b)
+{
+    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    T *o = e->out;
+    if (K == 0) {
+        memset(o, 0, (size_t)M * (size_t)N * sizeof(T));
+        return;
+    }
+    if (M == 0 || N == 0) return;
+    CPU_GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
+             K, 1, a, ta ? M : K, b, tb ? K : N, 0, o, N);
+}
+
+static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b, int which,
+                         const T *g, T *d)
+{
+    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    if (M == 0 || N == 0 || K == 0) return;
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    if (which == 0 && !ta) /* dA (M, K) += G (M, N) op(B)^T (N, K) */
+        CPU_GEMM(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1, g, N, b,
+                 ldb, 1, d, K);
+    else if (which == 0) /* dA^T (K, M) += op(B) (K, N) G^T (N, M) */
+        CPU_GEMM(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1, b, ldb, g,
+                 N, 1, d, M);
+    else if (!tb) /* dB (K, N) += op(A)^T (K, M) G (M, N) */
+        CPU_GEMM(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1, a, lda, g,
+                 N, 1, d, N);
+    else /* dB^T (N, K) += G^T (N, M) op(A) (M, K) */
+        CPU_GEMM(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1, g, N, a,
+                 lda, 1, d, K);
 }
 
 /* ==== Moving data: reshape, transpose ====

@@ -384,8 +384,9 @@ bs_backend *bs_backend_cpu(void);
  * A step is forward (tape order), backward (reverse order, VJPs added into the inputs' grads,
  * only for nodes that require grad; each grad buffer zeroed just before its first VJP, the root
  * seeded with ones) and an optimizer update of every param. A gradient passed through unchanged
- * (x in x + b, reshape) shares its consumer's buffer; on the CPU backend a bias add followed by
- * an activation runs as one loop, forward and backward. With time_nodes, the backend is synced
+ * (x in x + b, reshape) shares its consumer's buffer. On the CPU backend a bias add followed by
+ * an activation runs as one loop, forward and backward, and a 2-D transpose used only by
+ * matmuls (x @ W.T) is read in place by them (its value is made only when read). With time_nodes, the backend is synced
  * around each node and each node's forward and VJP time is recorded.
  *
  * Ownership: the caller opens the backend (be->open) before bs_plan_new and closes it after
@@ -429,7 +430,8 @@ void bs_plan_time_nodes(bs_plan *p, bool on);
 const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id);
 /* a node's value or grad as doubles (numel of bs_plan_shape); BS_ERR_ARG when it has none */
 bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst);
-/* copy the params' values back into the tape (same sizes only), bumping their versions */
+/* copy the params' values and grads back into the tape (same sizes only), bumping their
+ * versions; the other nodes' grads become None (each step's graph is a new one) */
 bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c);
 
 typedef struct {
@@ -445,6 +447,7 @@ typedef struct {
     size_t bytes;                 /* its buffers: value, grad, optimizer state */
     bool fused_fwd;               /* its forward ran inside its input's (bias + activation) */
     bool fused_bwd;               /* its VJP ran inside its consumer's (bias + activation) */
+    bool folded;                  /* a transpose its matmuls read in place: no copy, no grad */
 } bs_plan_node;
 int bs_plan_node_count(const bs_plan *p);
 /* node i of the plan, in tape order */

@@ -66,4 +66,14 @@ size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n);
 bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain,
                            bool detail, bool check_state);
 
+/* the CPU backend's bias + activation in one loop (backend_cpu.c, used by plan.c) */
+bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
+bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
+                               void *db);
+/* ... and its matrix products that read a transposed 2-D operand in place */
+bs_status bs__cpu_matmul_t_fwd(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b);
+bs_status bs__cpu_matmul_t_vjp(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b,
+                               int which, const void *g, void *d);
+
 #endif

@@ -9,12 +9,6 @@
 
 #include "core_int.h"
 
-/* the CPU backend's bias + activation in one loop (backend_cpu.c) */
-bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
-                               void *db);
-
 /* ==== The plan ==== */
 
 enum {
@@ -47,9 +41,11 @@ typedef struct {
     int gown;                       /* plan index of the node whose grad buffer this one uses */
     int fused_act, fused_add;       /* bias + activation pair run as one loop (-1: none) */
     bool fused_bwd;                 /* the pair's backward is fused too */
+    bool folded;                    /* a transpose its matmuls read in place (no copy, no grad) */
+    int fold_src[BS_MAX_INPUTS];    /* matmul: input k is folded transpose node (-1: none) */
     void *val, *grad, *m, *v;       /* backend buffers (grad may be another node's: gown) */
     void *fval;                     /* an integer tensor's values as floats, for float ops */
-    bool need_fval;
+    bool need_fval;                 /* ...which some float op reads */
     double *host;                   /* host value (numel doubles) while built, or NULL */
     bs_exec ex;
     double fwd_flops, bwd_flops;
@@ -71,8 +67,8 @@ struct bs_plan {
     int ndim;
     size_t bytes;                   /* everything allocated on the backend */
     bool keep_host;                 /* keep leaves' host values (for --check) */
-    /* timings */
     bool *ginit;                    /* (n) grad buffer written in this backward pass */
+    /* timings */
     bool recording;
     int steps, cap;
     double *step_ms, *fwd_ms, *bwd_ms, *opt_ms; /* (cap) */
@@ -388,6 +384,37 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
     return BS_OK;
 }
 
+/* ==== Building: transposes read in place ====
+ * On the CPU backend, x @ W.T does not copy W: when every use of a 2-D transpose is a plain 2-D
+ * matmul, the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
+ * directly. The transpose's own value is only made when someone reads it (--check). */
+static void find_folds(bs_plan *p)
+{
+    if (p->be != bs_backend_cpu()) return;
+    for (int t = 0; t < p->n; t++) {
+        pnode *tn = &p->nodes[t];
+        if (!(tn->mark & PN_MAIN) || tn->op != BS_OP_TRANSPOSE || tn->constant || t == p->root ||
+            tn->shape.ndim != 2)
+            continue;
+        bool ok = true, used = false;
+        for (int i = t + 1; i < p->n && ok; i++) {
+            pnode *m = &p->nodes[i];
+            if (!(m->mark & PN_MAIN) || m->op == BS_OP_LEAF) continue;
+            for (int k = 0; k < m->nin; k++) {
+                if (m->in[k] != t) continue;
+                used = true;
+                ok = ok && m->op == BS_OP_MATMUL && !m->constant &&
+                     p->nodes[m->in[0]].shape.ndim == 2 && p->nodes[m->in[1]].shape.ndim == 2;
+            }
+        }
+        if (!ok || !used) continue;
+        tn->folded = true;
+        for (int i = t + 1; i < p->n; i++)
+            for (int k = 0; k < p->nodes[i].nin; k++)
+                if ((p->nodes[i].mark & PN_MAIN) && p->nodes[i].in[k] == t) p->nodes[i].fold_src[k] = t;
+    }
+}
+
 /* ==== Building: buffers on the backend ==== */
 
 static void *plan_alloc(bs_plan *p, size_t bytes)
@@ -408,6 +435,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
         if (!(n->mark & PN_MAIN)) continue;
         size_t b = buf_bytes(n);
         int64_t numel = bs_shape_numel(&n->shape);
+        if (n->folded) continue; /* its value is made only if someone reads it */
         n->val = plan_alloc(p, b);
         if (!n->val) goto nomem;
         n->bytes = b;
@@ -448,7 +476,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
             if (p->nodes[i].vjp_in[k]) nvjp[p->nodes[i].in[k]]++;
     for (int i = p->n - 1; i >= 0; i--) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || !n->rg) continue;
+        if (!(n->mark & PN_MAIN) || !n->rg || n->folded) continue;
         if (n->gown == i) {
             n->grad = plan_alloc(p, buf_bytes(n));
             if (!n->grad) {
@@ -546,7 +574,7 @@ static void mark_float_uses(bs_plan *p)
     }
 }
 
-/* the exec record of each op node and its FLOP counts */
+/* the exec record of each op node and its forward FLOPs */
 static void build_execs(bs_plan *p)
 {
     for (int i = 0; i < p->n; i++) {
@@ -569,9 +597,6 @@ static void build_execs(bs_plan *p)
         e->out_shape = n->shape;
         e->dtype = p->o.dtype;
         n->fwd_flops = bs_ops[n->op].flops(in, &n->shape, &n->attr);
-        int nv = 0;
-        for (int k = 0; k < n->nin; k++) nv += n->vjp_in[k];
-        n->bwd_flops = n->fwd_flops * nv;
     }
 }
 
@@ -672,6 +697,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         n->no_grad = t->in_no_grad;
         n->gown = k;
         n->fused_act = n->fused_add = -1;
+        n->fold_src[0] = n->fold_src[1] = -1;
         of[i] = k++;
     }
     p->root = of[root];
@@ -685,8 +711,8 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     }
     p->do_bwd = o->backward && p->nodes[p->root].rg;
 
-    /* every rebound size variable must size something */
     if ((st = infer_shapes(p, c))) goto fail;
+    /* every rebound size variable must size something */
     for (int b = 0; b < o->nbind; b++) {
         int d = o->bind_dim[b];
         if (!p->dim_used[d]) {
@@ -701,12 +727,6 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         }
     }
     if (shapes_only) return p;
-    if ((st = host_values(p, c))) goto fail;
-    mark_float_uses(p);
-    if ((st = alloc_buffers(p, c))) goto fail;
-    build_execs(p);
-    find_fusions(p);
-    count_bwd_flops(p);
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
@@ -717,6 +737,13 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
             goto fail;
         }
     }
+    if ((st = host_values(p, c))) goto fail;
+    mark_float_uses(p);
+    find_folds(p);
+    if ((st = alloc_buffers(p, c))) goto fail;
+    build_execs(p);
+    find_fusions(p);
+    count_bwd_flops(p);
     return p;
 fail:
     if (err) snprintf(err, errlen, "%s", p->err);
@@ -803,6 +830,13 @@ static bs_status read_root(bs_plan *p, double *loss)
     return BS_OK;
 }
 
+/* what a matmul reads for input k: the transpose's source when it is folded */
+static const void *fold_operand(bs_plan *p, const pnode *n, int k)
+{
+    int t = n->fold_src[k];
+    return t >= 0 ? p->nodes[p->nodes[t].in[0]].val : n->ex.in[k];
+}
+
 bs_status bs_plan_forward(bs_plan *p, double *loss)
 {
     bs_backend *be = p->be;
@@ -810,15 +844,22 @@ bs_status bs_plan_forward(bs_plan *p, double *loss)
     double total = 0;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant || n->fused_add >= 0)
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant || n->fused_add >= 0 ||
+            n->folded)
             continue;
         double t0 = 0;
         if (timed) {
             be->sync(be);
             t0 = now_ms();
         }
-        bs_status st = n->fused_act >= 0 ? bs__cpu_bias_act_fwd(&n->ex, &p->nodes[n->fused_act].ex)
-                                         : be->forward(be, &n->ex);
+        bs_status st;
+        if (n->fused_act >= 0)
+            st = bs__cpu_bias_act_fwd(&n->ex, &p->nodes[n->fused_act].ex);
+        else if (n->fold_src[0] >= 0 || n->fold_src[1] >= 0)
+            st = bs__cpu_matmul_t_fwd(&n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
+                                      fold_operand(p, n, 0), fold_operand(p, n, 1));
+        else
+            st = be->forward(be, &n->ex);
         if (st)
             return plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
                              st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
@@ -862,7 +903,8 @@ bs_status bs_plan_backward(bs_plan *p)
     total += now_ms() - t0;
     for (int i = p->root; i >= 0; i--) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || !n->rg || n->constant) continue;
+        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || !n->rg || n->constant || n->folded)
+            continue;
         double t1 = 0;
         if (timed) {
             be->sync(be);
@@ -881,10 +923,19 @@ bs_status bs_plan_backward(bs_plan *p)
             if (!st) st = bs__cpu_bias_act_vjp(&a->ex, &n->ex, n->grad, a->grad, db);
         } else {
             bool bias_done = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
+            bool folds = n->fold_src[0] >= 0 || n->fold_src[1] >= 0;
             for (int k = 0; k < n->nin && !st; k++) {
                 if (!n->vjp_in[k] || n->alias_in[k] || (bias_done && k == 1)) continue;
-                st = grad_ready(p, n->in[k]);
-                if (!st) st = be->vjp(be, &n->ex, k, n->grad, p->nodes[n->in[k]].grad);
+                /* a folded transpose's gradient goes straight to its source */
+                int to = n->fold_src[k] >= 0 ? p->nodes[n->fold_src[k]].in[0] : n->in[k];
+                st = grad_ready(p, to);
+                if (st) break;
+                if (folds)
+                    st = bs__cpu_matmul_t_vjp(&n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
+                                              fold_operand(p, n, 0), fold_operand(p, n, 1), k,
+                                              n->grad, p->nodes[to].grad);
+                else
+                    st = be->vjp(be, &n->ex, k, n->grad, p->nodes[to].grad);
             }
         }
         if (st) return plan_fail(p, st, "%s VJP failed on %s", bs_ops[n->op].name, be->name);
@@ -966,10 +1017,23 @@ const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id)
     return n && (n->mark & PN_MAIN) ? &n->shape : NULL;
 }
 
+/* a folded transpose's value, made now for a reader */
+static void materialize(bs_plan *p, pnode *n)
+{
+    if (!n->folded) return;
+    if (!n->val) {
+        n->val = n->ex.out = plan_alloc(p, buf_bytes(n));
+        if (!n->val) return;
+        n->bytes += buf_bytes(n);
+    }
+    p->be->forward(p->be, &n->ex);
+}
+
 bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst)
 {
     pnode *n = find(p, id);
     if (n && !(n->mark & PN_MAIN)) n = NULL;
+    if (n && !grad) materialize(p, n);
     void *b = n ? (grad ? n->grad : n->val) : NULL;
     if (!b) return BS_ERR_ARG;
     return p->be->download(p->be, dst, b, bs_shape_numel(&n->shape), n->dtype);
@@ -979,14 +1043,29 @@ bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c)
 {
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!n->param || !n->grad) continue;
         bs_node *t = bs_node_at(c, n->id);
+        if (!(n->mark & PN_MAIN)) continue;
         if (!t || !bs_shape_eq(&t->value.shape, &n->shape))
             return plan_fail(p, BS_ERR_SHAPE, "the plan's sizes differ from the tape's");
-        bs_status st = p->be->download(p->be, t->value.data, n->val, bs_shape_numel(&n->shape),
-                                       n->dtype);
+        /* the grads of the last backward, as PyTorch's loop leaves them: on the params, None
+         * elsewhere (each step's graph is a new one) */
+        if (!n->param) {
+            bs_zero_grad(c, n->id);
+            continue;
+        }
+        if (!n->grad) continue;
+        int64_t numel = bs_shape_numel(&n->shape);
+        bs_status st = p->be->download(p->be, t->value.data, n->val, numel, n->dtype);
+        if (!st && !t->grad.data) {
+            t->grad.data = bs__data_alloc(c, numel, &t->sgrad);
+            t->grad.shape = t->value.shape;
+            t->grad.dtype = t->value.dtype;
+            if (!t->grad.data) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        }
+        if (!st) st = p->be->download(p->be, t->grad.data, n->grad, numel, n->dtype);
         if (st) return plan_fail(p, st, "%s: download failed", p->be->name);
         bs__round_tensor(&t->value);
+        bs__round_tensor(&t->grad);
         t->version++;
     }
     return BS_OK;
@@ -1020,6 +1099,7 @@ void bs_plan_node_get(const bs_plan *p, int idx, bs_plan_node *out)
         out->bwd_flops = out->has_bwd ? n->bwd_flops : 0;
         out->bytes = n->bytes;
         out->fused_fwd = n->fused_add >= 0;
+        out->folded = n->folded;
         out->fused_bwd = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
         return;
     }
@@ -1193,6 +1273,7 @@ static bs_status check_eager(bs_plan *p, bs_plan_check_result *res, char *err, s
             snprintf(err, errlen, "out of memory");
             goto done;
         }
+        materialize(p, n);
         if (!p->be->download(p->be, buf, n->val, numel, n->dtype))
             compare(res, n->id, false, buf, en->value.data, numel);
         if (n->grad && en->grad.data && !p->be->download(p->be, buf, n->grad, numel, n->dtype))
@@ -1221,6 +1302,8 @@ static bs_status check_other(bs_plan *p, bs_plan *q, bs_plan_check_result *res)
             st = BS_ERR_NOMEM;
             break;
         }
+        materialize(p, n);
+        materialize(q, m);
         if (!p->be->download(p->be, a, n->val, numel, n->dtype) &&
             !q->be->download(q->be, b, m->val, numel, m->dtype))
             compare(res, n->id, false, a, b, numel);

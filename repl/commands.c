@@ -176,7 +176,7 @@ static int cmd_help(bs_session *s, const bs_stmt *st)
         col += n;
     }
     fputs("\n\nCommands:\n", f);
-    for (const command *c = commands; c->name; c++) fprintf(f, "  :%-34s %s\n", c->usage, c->help);
+    for (const command *c = commands; c->name; c++) fprintf(f, "  :%s\n      %s\n", c->usage, c->help);
     fputs("\nWhere backstep differs from PyTorch: every node keeps its .grad (as if retain_grad() "
           "was called),\nnumbers default to f64, max(x, dim=k) returns values only, and "
           "zero_grad() sets grads to None.\n", f);
@@ -657,8 +657,8 @@ static const command commands[] = {
     {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
     {"check", cmd_check, "check [name]", "gradient check of every param by central differences"},
     {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
-    {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k]", "replay the graph at real sizes on a backend"},
-    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam]", "replay forward, backward and an optimizer step k times"},
+    {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
+    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
     {"mem", cmd_mem, "mem [name]", "activation memory: what each node saves for backward"},
     {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
     {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},

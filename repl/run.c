@@ -264,13 +264,19 @@ static void print_table(bs_session *s, const char *where, const bs_plan_node *no
         const bs_node *t = bs_node_get(s->ctx, x->node);
         fmt_rate(r1, sizeof r1, x->fwd_flops, x->fwd_ms);
         fmt_rate(r2, sizeof r2, x->bwd_flops, x->bwd_ms);
-        if (x->fused_fwd) {
+        if (x->folded) {
+            snprintf(t1, sizeof t1, "(in place)");
+            r1[0] = 0;
+        } else if (x->fused_fwd) {
             snprintf(t1, sizeof t1, "(fused)");
             r1[0] = 0;
         } else {
             snprintf(t1, sizeof t1, "%.3f", x->fwd_ms);
         }
-        if (!x->has_bwd) {
+        if (x->folded && x->has_bwd) {
+            snprintf(t2, sizeof t2, "(in place)");
+            r2[0] = 0;
+        } else if (!x->has_bwd) {
             snprintf(t2, sizeof t2, "-");
             r2[0] = 0;
         } else if (x->fused_bwd && x->bwd_flops == 0) {
@@ -545,7 +551,9 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
         for (; done < steps && !s->interrupted; done++) {
             if ((e = tape_refresh(c, root))) break;
             loss[done] = bs_node_get(c, root)->value.data[0];
+            /* every grad to None, as a fresh graph per step (and zero_grad) would have them */
             bs_zero_grad_all(c);
+            for (bs_id i = 0; i <= root; i++) bs_zero_grad(c, i);
             if ((e = bs_backward(c, root, NULL, true))) break;
             if ((e = bs_opt_step(c, opt))) break;
         }
