@@ -17,6 +17,7 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "core_int.h"
 #include "ops_int.h"
 
 /* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
