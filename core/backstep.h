@@ -146,34 +146,35 @@ typedef enum {
 } bs_init_kind;
 
 struct bs_node {
+    /* the fields a backward pass reads first come first (scalar graphs are memory-bound) */
     bs_id id;
     bs_op op;                       /* BS_OP_LEAF for leaves */
     int nin;
+    uint32_t mark;                  /* iterator bookkeeping */
     bs_id in[BS_MAX_INPUTS];
     uint32_t in_version[BS_MAX_INPUTS]; /* inputs' versions when this node was made */
-    bs_attr attr;
-    bs_tensor value;                /* always present */
-    bs_tensor grad;                 /* grad.data NULL until a backward pass reaches the node */
+    uint32_t version;               /* bumped by in-place updates (optimizer steps) */
     bool requires_grad;
     bool is_leaf;                   /* no grad_fn: literals, constructors, params, detached */
     bool is_param;                  /* a leaf that requires grad (param(...), requires_grad=True) */
     bool in_no_grad;                /* made under no_grad */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
-    uint32_t version;               /* bumped by in-place updates (optimizer steps) */
+    /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
+    double sval, sgrad, sgtmp;
+    double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
+                                       when none yet); leaves get it added to grad at the end */
+    bs_tensor value;                /* always present */
+    bs_tensor grad;                 /* grad.data NULL until a backward pass reaches the node */
+    bs_attr attr;
     /* where a leaf came from, for replay at other sizes */
     bs_init_kind init;
     bs_id init_src;                 /* BS_INIT_COPY: the node copied */
     double init_arg[2];             /* FULL: value; ARANGE: start, step */
     int8_t sym[BS_MAX_DIMS];        /* size variable per dim, -1 = literal */
+    int rebound;                    /* count of later rebindings of `label` (shown as z1') */
     /* labels the REPL gave it */
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
-    int rebound;                    /* count of later rebindings of `label` (shown as z1') */
-    /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
-    double sval, sgrad, sgtmp;
-    double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
-                                       when none yet); leaves get it added to grad at the end */
-    uint32_t mark;                  /* iterator bookkeeping */
 };
 
 bs_ctx *bs_ctx_new(void);

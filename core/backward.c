@@ -29,6 +29,9 @@ struct bs_bwd {
     int32_t cur;            /* next node index to consider (scanning down) */
     int index, total;
     bool failed;
+    bool eager;             /* no step records kept: each node is retired as the scan passes it,
+                               so the pass needs no final sweep over the tape */
+    bool sweep;             /* some node was not retired on the way: release() sweeps */
     scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], ones;
 };
 
@@ -123,6 +126,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     b->retain = retain;
     b->detail = detail;
     b->pass = ++c->pass;
+    b->eager = !detail;
 
     /* mark and check, touching nothing yet */
     r->mark = b->pass;
@@ -228,6 +232,14 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
     return true;
 }
 
+/* eager passes: a stepped node's work is done; what release() would do for it, now */
+static void retire(bs_bwd *b, bs_node *n)
+{
+    if (!b->retain) n->freed = true;
+    gtmp_free(n);
+    n->mark = 0;
+}
+
 int bs_backward_next(bs_bwd *b, bs_step *out)
 {
     bs_ctx *c = b->c;
@@ -235,7 +247,14 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     int32_t i = b->cur;
     for (; i >= 0; i--) {
         bs_node *n = bs__node(c, i);
-        if (n->mark == b->pass && has_grad_fn(n)) break;
+        if (n->mark != b->pass) continue;
+        if (has_grad_fn(n)) break;
+        if (b->eager) {
+            /* a leaf: every consumer was created later and has run, so its gradient is final */
+            if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem_scan;
+            gtmp_free(n);
+            n->mark = 0;
+        }
     }
     if (i < 0) {
         b->cur = -1;
@@ -249,7 +268,10 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     }
     b->cur = i - 1;
     bs_node *n = bs__node(c, i);
-    if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 && scalar_step(c, n)) return 1;
+    if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 && scalar_step(c, n)) {
+        if (b->eager) retire(b, n);
+        return 1;
+    }
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (!n->gtmp) { /* reachable only through inputs that carried no gradient: zero */
         n->gtmp = gtmp_alloc(n);
@@ -317,7 +339,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     }
     /* this node's gradient is final: retain it in .grad (every node shows its grad) */
     if (!grad_add(c, n, n->gtmp)) goto nomem;
+    if (b->eager && !out)
+        retire(b, n);
+    else
+        b->sweep = true;
     return 1;
+nomem_scan:
+    b->cur = i;
 nomem:
     bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
     b->failed = true;
@@ -327,7 +355,9 @@ nomem:
 static void release(bs_bwd *b, bool commit)
 {
     bs_ctx *c = b->c;
-    for (int32_t i = b->root; i >= 0; i--) {
+    /* an eager pass that ran to the end retired every node on the way */
+    bool done = b->eager && !b->sweep && commit && b->cur < 0;
+    for (int32_t i = done ? -1 : b->root; i >= 0; i--) {
         bs_node *n = bs__node(c, i);
         if (n->mark != b->pass) continue;
         if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */

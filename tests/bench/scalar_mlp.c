@@ -99,13 +99,18 @@ int main(void)
 {
     static double X[NPTS][2], y[NPTS];
     moons(X, y);
-    double best = 1e30, best_fwd = 1e30, loss = 0;
+    /* One context: params once, then the graph is built and backpropagated 8 times, cutting the
+     * tape back to the params in between (as a training loop that rebuilds its graph does). The
+     * first build touches fresh memory (page faults): it is reported apart as the cold figure. */
+    bs_ctx *c = bs_ctx_new();
+    mlp m;
+    make_params(c, &m);
+    int32_t start = bs_tape_len(c);
+    double best = 1e30, best_fwd = 1e30, cold = 0, loss = 0;
     int32_t nodes = 0;
-    for (int rep = 0; rep < 7; rep++) {
-        bs_ctx *c = bs_ctx_new();
-        mlp m;
-        make_params(c, &m);
-        int32_t start = bs_tape_len(c);
+    for (int rep = 0; rep < 8; rep++) {
+        bs_tape_truncate(c, start);
+        bs_zero_grad_all(c);
         double t0 = now();
         bs_id L = build(c, &m, X, y);
         double t1 = now();
@@ -116,14 +121,19 @@ int main(void)
         double t2 = now();
         nodes = bs_tape_len(c) - start;
         loss = bs_node_get(c, L)->value.data[0];
+        if (rep == 0) {
+            cold = t2 - t0;
+            continue;
+        }
         if (t2 - t0 < best) best = t2 - t0;
         if (t1 - t0 < best_fwd) best_fwd = t1 - t0;
-        bs_ctx_free(c);
     }
+    bs_ctx_free(c);
     printf("nodes %d\nloss %.6f\n", nodes, loss);
+    printf("cold_ns_per_node %.1f   (first build: fresh pages)\n", cold * 1e9 / nodes);
     printf("forward_ns_per_node %.1f\n", best_fwd * 1e9 / nodes);
     printf("backward_ns_per_node %.1f\n", (best - best_fwd) * 1e9 / nodes);
     printf("ns_per_node %.1f\n", best * 1e9 / nodes);
-    printf("target 40 ns_per_node: %s\n", best * 1e9 / nodes <= 40 ? "met" : "missed");
+    printf("target 40 ns_per_node: %s (micrograd: about 16000)\n", best * 1e9 / nodes <= 40 ? "met" : "missed");
     return 0;
 }
