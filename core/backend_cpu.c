@@ -101,6 +101,19 @@ static int red_dim(const bs_exec *e)
     return d;
 }
 
+/* outer x len x inner around dim (all elements: 1 x numel x 1); returns dim */
+static int red_split(const bs_shape *s, int dim, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    if (dim == BS_DIM_ALL) {
+        *outer = 1;
+        *len = bs_shape_numel(s);
+        *inner = 1;
+    } else {
+        ops_dim_split(s, dim, outer, len, inner);
+    }
+    return dim;
+}
+
 /* the dim of softmax and log_softmax: attr.dim, BS_DIM_ALL taken as -1 (as the engine does) */
 static int row_dim(const bs_exec *e) { return e->attr.dim == BS_DIM_ALL ? -1 : e->attr.dim; }
 
@@ -800,15 +813,8 @@ static void K(red_fwd)(const bs_exec *e)
     const T *a = e->in[0];
     T *o = e->out;
     const bs_shape *s = &e->in_shape[0];
-    int d = red_dim(e);
     int64_t outer, len, inner;
-    if (d == BS_DIM_ALL) {
-        outer = 1;
-        len = bs_shape_numel(s);
-        inner = 1;
-    } else {
-        ops_dim_split(s, d, &outer, &len, &inner);
-    }
+    red_split(s, red_dim(e), &outer, &len, &inner);
     if (e->op == BS_OP_MAX) {
         for (int64_t p = 0; p < outer; p++) {
             T *orow = o + p * inner;
@@ -850,15 +856,8 @@ static void K(red_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
     const T *a = e->in[0];
     const T *o = e->out;
     const bs_shape *s = &e->in_shape[0];
-    int dim = red_dim(e);
     int64_t outer, len, inner;
-    if (dim == BS_DIM_ALL) {
-        outer = 1;
-        len = bs_shape_numel(s);
-        inner = 1;
-    } else {
-        ops_dim_split(s, dim, &outer, &len, &inner);
-    }
+    int dim = red_split(s, red_dim(e), &outer, &len, &inner);
     if (e->op == BS_OP_MAX) {
         if (dim == BS_DIM_ALL) {
             int64_t ties = 0;
