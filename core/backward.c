@@ -1,5 +1,6 @@
 /* core/backward.c: the one backward engine, as an iterator of step records; zero_grad, grad
  * snapshots, and the rendering of local-derivative templates. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     if (!seed && numel != 1) {
         bs__err(c, BS_ERR_STATE,
                 "grad can be implicitly created only for scalar outputs: this one has %lld "
-                "elements, so pass a seed of the same shape, e.g. backward(ones_like)",
+                "elements, so pass a seed of its shape, as in y.backward(ones_like(y))",
                 (long long)numel);
         return NULL;
     }
@@ -516,7 +517,34 @@ static char *render(const char *tpl, const char *names[5], char *buf, size_t len
             stop = tpl + tl - 5;
         }
     }
+    /* a VJP rule in matrix form ("dA = G @ B.T"): its letters become the inputs' names */
+    bool rule = tpl[0] == 'd' && (tpl[1] == 'A' || tpl[1] == 'B') && tpl[2] == ' ';
     for (; p < stop && *p;) {
+        if (rule && (isalpha((unsigned char)*p) || *p == '_') &&
+            (p == tpl || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))) {
+            const char *q = p;
+            while (q < stop && (isalnum((unsigned char)*q) || *q == '_')) q++;
+            size_t tl2 = (size_t)(q - p);
+            const char *sub = NULL, *pre = "";
+            if (tl2 == 1 && (*p == 'A' || *p == 'a')) sub = names[0];
+            else if (tl2 == 1 && (*p == 'B' || *p == 't')) sub = names[1];
+            else if (tl2 == 1 && *p == 'Y') sub = names[2];
+            else if (tl2 == 2 && p[0] == 'd' && p[1] == 'A') { sub = names[0]; pre = "d"; }
+            else if (tl2 == 2 && p[0] == 'd' && p[1] == 'B') { sub = names[1]; pre = "d"; }
+            if (sub) {
+                bool paren = strpbrk(sub, " +-*/@") != NULL;
+                put(&o, end, pre);
+                if (paren) put(&o, end, "(");
+                put(&o, end, sub);
+                if (paren) put(&o, end, ")");
+            } else {
+                char tok[64];
+                snprintf(tok, sizeof tok, "%.*s", (int)tl2, p);
+                put(&o, end, tok);
+            }
+            p = q;
+            continue;
+        }
         if (n_is_one && !strncmp(p, "/{n}", 4)) {
             p += 4;
             continue;
@@ -579,7 +607,7 @@ char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, bool numbers, int prec
             fmt_num(nm[k], sizeof nm[k], x->value.data[0], prec);
         } else {
             bs_node_name(c, id, nm[k], sizeof nm[k]);
-            if (k == 2 && !x->label) snprintf(nm[k], sizeof nm[k], "out");
+            if (k == 2 && !x->label && strlen(nm[k]) > 16) snprintf(nm[k], sizeof nm[k], "out");
         }
         names[k] = nm[k];
     }

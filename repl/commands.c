@@ -89,11 +89,12 @@ static void help_op(bs_session *s, const bs_op_info *op)
             continue;
         }
         bs_deriv_render_generic(op->id, i, buf, sizeof buf);
-        if (op->kind == BS_K_EW || (op->kind == BS_K_LOSS && strncmp(buf, "dA", 2)))
+        bool rule = !strncmp(op->deriv[i], "dA ", 3) || !strncmp(op->deriv[i], "dB ", 3);
+        if (!rule)
             fprintf(f, "  local derivative d out/d %s = %s\n", in[i], buf);
         else
             fprintf(f, "  VJP rule (G = upstream gradient): %s\n", buf);
-        if (op->kind == BS_K_EW || op->kind == BS_K_LOSS)
+        if (!rule)
             fprintf(f, "  VJP: %s.grad += upstream * (d out/d %s)%s\n", in[i], in[i],
                     op->kind == BS_K_EW && op->arity == 2 ? ", summed over broadcast dims" : "");
     }

@@ -98,7 +98,8 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         }
         bs_deriv_render(s->ctx, st->node, k, false, s->o.precision, d1, sizeof d1);
         bool scalar_local = in->local_ok && bs_tensor_numel(&in->local) == 1;
-        bool ew_rule = strncmp(d1, "dA", 2) && strncmp(d1, "dB", 2);
+        const char *tpl = bs_ops[n->op].deriv[k];
+        bool ew_rule = strncmp(tpl, "dA ", 3) && strncmp(tpl, "dB ", 3); /* else a matrix rule */
         if (ew_rule && in->local_ok) {
             bs_deriv_render(s->ctx, st->node, k, true, s->o.precision, d2, sizeof d2);
             tensor_brief(s, &in->local, b1, sizeof b1);
