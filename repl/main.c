@@ -245,6 +245,9 @@ int main(int argc, char **argv)
     o.precision = c.precision ? c.precision : 6;
     o.interactive = !has_script && ends_interactive;
     o.window = !c.no_window && !c.quiet && ends_interactive && have_display();
+    /* no display: no window and no error, just a note once (only for a person at a terminal) */
+    if (ends_interactive && stdin_tty && !c.no_window && !c.quiet && !have_display())
+        fputs("note: no display, so no graph window; :graph --ascii draws the graph here\n", stderr);
     bs_session *s = bs_session_new(&o, stdout, stderr);
     if (!s) {
         fputs("backstep: could not start a session (out of memory)\n", stderr);
