@@ -19,7 +19,6 @@ struct bs_viz_state {
 
 /* ==== Helpers ==== */
 
-static int argc_of(const bs_stmt *st) { return st->cmd.argc; }
 static const char *argv_of(const bs_stmt *st, int i) { return st->cmd.argv[i].text; }
 
 static bool has_flag(const bs_stmt *st, const char *flag)
@@ -592,13 +591,6 @@ static int cmd_graph(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-static const char *ext_of(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    return dot && (!slash || dot > slash) ? dot : "";
-}
-
 static int cmd_export(bs_session *s, const bs_stmt *st)
 {
     const bs_word *file = positional(st, 0), *name = positional(st, 1);
@@ -621,7 +613,6 @@ static int cmd_export(bs_session *s, const bs_stmt *st)
                                 bs_stepper_view(s), err, sizeof err);
     if (r) return bs_fail(s, file->line, file->col, "%s", err);
     if (!s->o.quiet) fprintf(s->out, "wrote %s\n", file->text);
-    (void)ext_of;
     return 0;
 }
 
@@ -706,6 +697,5 @@ int bs_run_command(bs_session *s, const bs_stmt *st)
             return bs_fail(s, st->line, st->col, "unknown command ':%s' (:help lists them)", st->cmd.name);
         c = hit;
     }
-    (void)argc_of;
     return c->fn(s, st);
 }

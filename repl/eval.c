@@ -557,7 +557,6 @@ int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e)
     for (int i = 0; i < ast->n && rc == 0; i++) {
         const bs_stmt *st = ast->stmts[i];
         s->src = src;
-        bool stepping_before = s->step != NULL;
         if (run_simple(s, st)) {
             rc = -1;
         } else {
@@ -567,7 +566,6 @@ int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e)
             }
             if (s->quit) rc = 1;
         }
-        (void)stepping_before;
         bs_arena_free(&s->arena);
     }
     bs_ctx_clear_interrupt(s->ctx);
