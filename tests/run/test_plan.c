@@ -11,51 +11,14 @@
 
 #include "repl_int.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                         \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            failures++;                                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                        \
-            fputc('\n', stderr);                                                                 \
-        }                                                                                        \
-    } while (0)
+#define BS_RUN_TEST_SESSION
+#include "run_test.h"
 
 /* ==== Sessions ==== */
 
-typedef struct {
-    bs_session *s;
-    char *out;
-    size_t len;
-    FILE *f;
-} sess;
 
-static void sess_open(sess *t, bool quiet)
-{
-    t->out = NULL;
-    t->len = 0;
-    t->f = open_memstream(&t->out, &t->len);
-    bs_session_opts o = {.quiet = quiet, .precision = 17, .window = false, .interactive = false};
-    t->s = bs_session_new(&o, t->f, t->f);
-}
 
-static void sess_close(sess *t)
-{
-    bs_session_free(t->s);
-    fclose(t->f);
-    free(t->out);
-}
 
-/* evaluate; returns the error message ("" on success) */
-static const char *eval(sess *t, const char *src)
-{
-    static bs_error e;
-    memset(&e, 0, sizeof e);
-    int rc = bs_session_eval(t->s, src, 1, &e);
-    fflush(t->f);
-    return rc < 0 ? e.msg : "";
-}
 
 static bs_id id_of(sess *t, const char *name)
 {

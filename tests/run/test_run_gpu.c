@@ -13,16 +13,8 @@
 #include "bsgpu.h"
 #endif
 
-static int failures;
-#define CHECK(cond, ...)                                                                         \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            failures++;                                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                        \
-            fputc('\n', stderr);                                                                 \
-        }                                                                                        \
-    } while (0)
+#define BS_RUN_TEST_SESSION
+#include "run_test.h"
 
 static const char *const MLP =
     "N = dim(8); D = dim(16); H = dim(32); C = dim(10)\n"
@@ -47,37 +39,9 @@ static const char *const MIXED =
     "    + bce(g, ones(M, K) * 0.5) + bce_with_logits(h, zeros(M, K)) + mean(exp(-(h ** 2))) \\\n"
     "    + mean(sqrt(abs(g) + 1) * log(exp(h) + 1)) + mean(sin(h) * cos(g)) + sum(h / (abs(g) + 1))\n";
 
-typedef struct {
-    bs_session *s;
-    char *out;
-    size_t len;
-    FILE *f;
-} sess;
 
-static void sess_open(sess *t, bool quiet)
-{
-    t->out = NULL;
-    t->len = 0;
-    t->f = open_memstream(&t->out, &t->len);
-    bs_session_opts o = {.quiet = quiet, .precision = 17};
-    t->s = bs_session_new(&o, t->f, t->f);
-}
 
-static void sess_close(sess *t)
-{
-    bs_session_free(t->s);
-    fclose(t->f);
-    free(t->out);
-}
 
-static const char *eval(sess *t, const char *src)
-{
-    static bs_error e;
-    memset(&e, 0, sizeof e);
-    int rc = bs_session_eval(t->s, src, 1, &e);
-    fflush(t->f);
-    return rc < 0 ? e.msg : "";
-}
 
 static void check_graph(bs_backend *gpu, const char *src, const char *name, int nbind,
                         const char **dims, const int64_t *vals)
