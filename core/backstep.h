@@ -124,7 +124,9 @@ extern const bs_op_info bs_ops[BS_OP_COUNT];
 const bs_op_info *bs_op_by_name(const char *name); /* NULL if none */
 
 /* ==== Shapes and tensors ==== */
-int64_t bs_shape_numel(const bs_shape *s);
+int64_t bs_shape_numel(const bs_shape *s);     /* INT64_MAX when the product overflows */
+char *bs_bytes_str(double bytes, char *buf, size_t len); /* "11.8 GiB" */
+double bs_bytes_parse(const char *s);          /* "4GiB", "512M", "1e9" -> bytes; -1 if not one */
 bool bs_shape_eq(const bs_shape *a, const bs_shape *b);
 /* NumPy broadcast of a and b into out; false if incompatible */
 bool bs_shape_broadcast(const bs_shape *a, const bs_shape *b, bs_shape *out);
@@ -190,6 +192,12 @@ bs_dtype bs_ctx_dtype(const bs_ctx *c);
 void bs_ctx_set_no_grad(bs_ctx *c, bool on);
 bool bs_ctx_no_grad(const bs_ctx *c);
 size_t bs_ctx_bytes(const bs_ctx *c);          /* bytes held by values, grads and saved data */
+/* Memory limit: a new tensor is refused (BS_ERR_NOMEM, the sizes in the message) when it alone or
+   the session's running total with it would pass this many bytes. Default: half the physical
+   memory; 0 restores the default. */
+size_t bs_mem_limit_default(void);
+void bs_ctx_set_mem_limit(bs_ctx *c, size_t bytes);
+size_t bs_ctx_mem_limit(const bs_ctx *c);
 
 int32_t bs_tape_len(const bs_ctx *c);
 /* drop every node from len on (a failed statement's partial work); grads of earlier nodes stay */

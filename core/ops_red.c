@@ -567,8 +567,9 @@ bs_status op_reshape_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr
         } else if (r.d[k] < 0) {
             return ops_fail(BS_ERR_VALUE, err, errlen, "invalid shape dimension %lld",
                             (long long)r.d[k]);
-        } else {
-            known *= r.d[k];
+        } else if (__builtin_mul_overflow(known, r.d[k], &known)) {
+            return ops_fail(BS_ERR_SHAPE, err, errlen, "shape '%s' is invalid for input of size %lld",
+                            ops_sizes_str(&a->shape, buf, sizeof buf), (long long)n);
         }
     }
     if (infer >= 0) {

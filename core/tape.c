@@ -35,12 +35,17 @@ static size_t phys_bytes(void)
     return (size_t)pages * (size_t)psz;
 }
 
+size_t bs_mem_limit_default(void) { return phys_bytes() / 2; }
+
+void bs_ctx_set_mem_limit(bs_ctx *c, size_t bytes) { c->limit = bytes ? bytes : bs_mem_limit_default(); }
+size_t bs_ctx_mem_limit(const bs_ctx *c) { return c->limit; }
+
 bs_ctx *bs_ctx_new(void)
 {
     bs_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->dtype = BS_F64;
-    c->limit = phys_bytes() / 2;
+    c->limit = bs_mem_limit_default();
     bs_ctx_seed(c, 0);
     return c;
 }
@@ -97,6 +102,24 @@ size_t bs_ctx_bytes(const bs_ctx *c) { return c->bytes; }
 
 /* ==== Storage ==== */
 
+static bs_status size_fail(bs_ctx *c, const bs_shape *s, double bytes, bool total)
+{
+    char sb[96], nb[32], lb[32], hb[32];
+    bs_shape_str(s, sb, sizeof sb);
+    bs_bytes_str(bytes, nb, sizeof nb);
+    bs_bytes_str((double)c->limit, lb, sizeof lb);
+    if (!total)
+        return bs__err(c, BS_ERR_NOMEM,
+                       "not enough memory: a tensor of shape %s needs %s; the limit is %s "
+                       "(BACKSTEP_MEM_LIMIT or --mem-limit sets it)", sb, nb, lb);
+    bs_bytes_str((double)c->bytes, hb, sizeof hb);
+    return bs__err(c, BS_ERR_NOMEM,
+                   "not enough memory: a tensor of shape %s needs %s and the session already holds "
+                   "%s; the limit is %s (BACKSTEP_MEM_LIMIT or --mem-limit sets it; :reset frees "
+                   "the session)", sb, nb, hb, lb);
+}
+
+/* one tensor of shape s against the limit (replay plans check their own buffers this way) */
 bs_status bs__check_size(bs_ctx *c, const bs_shape *s)
 {
     double n = 1;
@@ -106,12 +129,16 @@ bs_status bs__check_size(bs_ctx *c, const bs_shape *s)
         n *= (double)s->d[i];
     }
     double bytes = n * sizeof(double);
-    if (bytes > (double)c->limit) {
-        char sb[96];
-        return bs__err(c, BS_ERR_NOMEM,
-                       "not enough memory: a tensor of shape %s needs %.0f bytes (limit %zu)",
-                       bs_shape_str(s, sb, sizeof sb), bytes, c->limit);
-    }
+    if (bytes > (double)c->limit) return size_fail(c, s, bytes, false);
+    return BS_OK;
+}
+
+/* a new tensor of the session: itself and the running total of what the session holds */
+static bs_status check_room(bs_ctx *c, const bs_shape *s)
+{
+    if (bs__check_size(c, s)) return c->code;
+    double bytes = (double)bs_shape_numel(s) * sizeof(double);
+    if (bytes + (double)c->bytes > (double)c->limit) return size_fail(c, s, bytes, true);
     return BS_OK;
 }
 
@@ -229,7 +256,7 @@ static bs_id node_commit(bs_ctx *c, bs_node *n)
 /* allocate the value of node n with shape s and dtype t */
 static bs_status node_value(bs_ctx *c, bs_node *n, const bs_shape *s, bs_dtype t)
 {
-    if (bs__check_size(c, s)) return c->code;
+    if (check_room(c, s)) return c->code;
     n->value.shape = *s;
     n->value.dtype = t;
     n->grad.shape = *s;

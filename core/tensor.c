@@ -4,16 +4,66 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ==== Shapes ==== */
 
+/* The element count; INT64_MAX when the product does not fit (a size no limit admits), so an
+   absurd shape is refused by the memory check instead of overflowing. */
 int64_t bs_shape_numel(const bs_shape *s)
 {
     int64_t n = 1;
-    for (int i = 0; i < s->ndim; i++)
-        n *= s->d[i];
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->d[i] == 0) return 0;
+    }
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->d[i] < 0) return INT64_MAX;
+        if (__builtin_mul_overflow(n, s->d[i], &n)) return INT64_MAX;
+    }
     return n;
+}
+
+/* "7.1 PiB", "11.8 GiB", "512 B": binary units, three significant digits */
+char *bs_bytes_str(double bytes, char *buf, size_t len)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 8) {
+        bytes /= 1024;
+        u++;
+    }
+    if (u == 0 || bytes == floor(bytes)) snprintf(buf, len, "%.0f %s", bytes, unit[u]);
+    else snprintf(buf, len, bytes < 10 ? "%.2f %s" : bytes < 100 ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* "4GiB", "512M", "1.5 G", "1e9", "100000": a byte count; -1 when it is not one */
+double bs_bytes_parse(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0) || v > 1e30) return -1;
+    while (*end == ' ') end++;
+    double m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = 1024.0; break;
+    case 'm': case 'M': m = 1024.0 * 1024; break;
+    case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
+    case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; break;
+    case 'p': case 'P': m = 1024.0 * 1024 * 1024 * 1024 * 1024; break;
+    case 'b': case 'B': case '\0': break;
+    default: return -1;
+    }
+    if (m > 1) {
+        end++;
+        if (*end == 'i') end++;
+        if (*end == 'B' || *end == 'b') end++;
+    } else if (*end) {
+        end++;
+    }
+    if (*end) return -1;
+    return v * m;
 }
 
 bool bs_shape_eq(const bs_shape *a, const bs_shape *b)

@@ -27,6 +27,7 @@ typedef struct {
     bool interactive;          /* -i */
     bool quiet, no_window;
     int precision;             /* 0: the session's default */
+    const char *mem_limit;     /* --mem-limit SIZE (else $BACKSTEP_MEM_LIMIT) */
 } cli;
 
 static const char usage_text[] =
@@ -50,6 +51,9 @@ static const char usage_text[] =
     "  --precision N      significant digits for printed numbers (default 6); also\n"
     "                     --precision=N\n"
     "  --no-window        do not open the graph window\n"
+    "  --mem-limit SIZE   refuse tensors once the session would hold more than SIZE\n"
+    "                     bytes (4GiB, 512M, 1e9; default: half the physical memory;\n"
+    "                     also $BACKSTEP_MEM_LIMIT)\n"
     "  -h, --help         show this help and exit\n"
     "  -V, --version      print the version and exit\n"
     "\n"
@@ -147,6 +151,12 @@ static int parse_args(int argc, char **argv, cli *c)
                 return usage_error("option '%s' needs a number of digits", "--precision");
             if (!parse_precision(v, &c->precision))
                 return usage_error("--precision wants a whole number from 1 to 17, not '%s'", v);
+        } else if (IS("--mem-limit")) {
+            const char *v = option_value(argc, argv, &i, eq);
+            if (!v || bs_bytes_parse(v) < 1)
+                return usage_error("--mem-limit wants a size such as 4GiB, 512M or 1e9, not '%s'",
+                                   v ? v : "");
+            c->mem_limit = v;
         } else if (IS("--lesson")) {
             const char *v = option_value(argc, argv, &i, eq);
             if (!v || !v[0])
@@ -248,11 +258,19 @@ int main(int argc, char **argv)
     /* no display: no window and no error, just a note once (only for a person at a terminal) */
     if (ends_interactive && stdin_tty && !c.no_window && !c.quiet && !have_display())
         fputs("note: no display, so no graph window; :graph --ascii draws the graph here\n", stderr);
+    double limit = 0;
+    const char *lim = c.mem_limit ? c.mem_limit : getenv("BACKSTEP_MEM_LIMIT");
+    if (lim && *lim && (limit = bs_bytes_parse(lim)) < 1) {
+        fprintf(stderr, "backstep: BACKSTEP_MEM_LIMIT wants a size such as 4GiB, 512M or 1e9, "
+                        "not '%s'\n", lim);
+        return EXIT_USAGE;
+    }
     bs_session *s = bs_session_new(&o, stdout, stderr);
     if (!s) {
         fputs("backstep: could not start a session (out of memory)\n", stderr);
         return EXIT_SCRIPT;
     }
+    if (limit >= 1) bs_ctx_set_mem_limit(bs_session_ctx(s), limit > 1e18 ? (size_t)1e18 : (size_t)limit);
 
     if (c.lesson) {
         /* The lesson reads the learner's lines itself; when it ends (finished, or the learner

@@ -4,6 +4,8 @@ as a backstep script, one statement per neuron per point (about 65k nodes), run 
 REPL binary; next to it, in the same run, the engine's own scalar_mlp benchmark through the C API.
 Prints ns_per_node for both and their ratio. Usage: bench_repl_mlp.py BACKSTEP BENCH_SCALAR_MLP"""
 import math
+import atexit
+import shutil
 import os
 import random
 import re
@@ -53,7 +55,9 @@ def script():
 
 def main():
     exe, engine = sys.argv[1], sys.argv[2]
-    path = os.path.join(tempfile.mkdtemp(), "mlp.bs")
+    tmp = tempfile.mkdtemp(prefix="bs-bench-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    path = os.path.join(tmp, "mlp.bs")
     open(path, "w").write(script())
     empty = os.path.join(os.path.dirname(path), "empty.bs")
     open(empty, "w").write("1\n")

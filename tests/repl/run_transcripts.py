@@ -7,6 +7,7 @@ whole output (stdout, stderr, exit status) must equal NAME.out. The first lines 
 Usage: run_transcripts.py BACKSTEP DIR [--update] [--only NAME]
 --update rewrites the .out files (review the diff before committing)."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,13 +29,18 @@ def run_case(exe, path):
     tmp = tempfile.mkdtemp(prefix="bs-transcript-")
     env["HOME"] = tmp
     env["XDG_STATE_HOME"] = os.path.join(tmp, "state")
+    # the memory limit is a setting, fixed here so no figure of this machine reaches a transcript
+    env["BACKSTEP_MEM_LIMIT"] = "8GiB"
     cmd = [exe, "--no-window"] + args
-    if interactive:
-        p = subprocess.run(cmd + ["-i"], input=src, capture_output=True, text=True, env=env,
-                           cwd=tmp, timeout=60)
-    else:
-        p = subprocess.run(cmd + [os.path.abspath(path)], capture_output=True, text=True, env=env,
-                           cwd=tmp, timeout=60)
+    try:
+        if interactive:
+            p = subprocess.run(cmd + ["-i"], input=src, capture_output=True, text=True, env=env,
+                               cwd=tmp, timeout=60)
+        else:
+            p = subprocess.run(cmd + [os.path.abspath(path)], capture_output=True, text=True,
+                               env=env, cwd=tmp, timeout=60)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     err = p.stderr.replace(os.path.abspath(path), os.path.basename(path))
     return "%s--- stderr ---\n%s--- exit %d ---\n" % (p.stdout, err, p.returncode)
 

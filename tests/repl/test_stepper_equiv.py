@@ -4,6 +4,8 @@ calls X.backward(...), replace each call by `:step X ...` then `:finish` and che
 --precision 17 output is identical (bit for bit: 17 significant digits). Then the same with
 `:step X`, `:abort` followed by the real backward: :abort must leave every grad as it was.
 Usage: test_stepper_equiv.py BACKSTEP GOLDEN_CASES_DIR"""
+import atexit
+import shutil
 import os
 import re
 import subprocess
@@ -52,6 +54,7 @@ def run(exe, text, tmp):
 def main():
     exe, cases = os.path.abspath(sys.argv[1]), sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="bs-stepper-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     checked = failed = 0
     for name in sorted(os.listdir(cases)):
         if not name.endswith(".bs") or os.path.exists(os.path.join(cases, name[:-3] + ".err")):

@@ -3,6 +3,7 @@
 one more statement, screenshot again (the picture must change); then step the backward pass and
 take screenshots at three steps (they must differ where the highlight moved), and export one frame
 per step. Exit 77 when Xvfb is missing or this build has no window."""
+import atexit
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ if not shutil.which("Xvfb"):
     print("SKIP: no Xvfb")
     sys.exit(77)
 tmp = tempfile.mkdtemp(prefix="bs-window-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 disp = None
 for n in range(90, 140):
     if not os.path.exists("/tmp/.X%d-lock" % n):
