@@ -72,7 +72,17 @@ int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, in
         bs_grad_snapshot_restore(c, snap);
         return -1;
     }
+    int more;
+    while ((more = bs_backward_next(b, NULL)) > 0) {}
     bs_backward_end(b);
+    if (more < 0) { /* interrupted (or out of memory) during the analytic pass */
+        bs_status code = c->code;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", bs_errmsg(c));
+        bs_grad_snapshot_restore(c, snap);
+        bs__err(c, code, "%s", msg);
+        return -1;
+    }
 
     /* the params root depends on: those that got a gradient */
     int count = 0;
