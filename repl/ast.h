@@ -137,6 +137,10 @@ typedef enum { BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BI
 
 typedef struct bs_expr bs_expr;
 
+/* The evaluator recurses on an expression's tree, so its height is bounded: a chain such as
+   1+1+...+1 or x.T.T...T past this many levels is a syntax error, not a stack overflow. */
+#define BS_MAX_DEPTH 1000
+
 /* One call argument. */
 typedef struct {
     const char *name;   /* keyword name ("dim"), or NULL for a positional argument */
@@ -155,6 +159,7 @@ struct bs_expr {
     int op_line, op_col; /* BINARY, UNARY: the operator; ATTR: the '.'; CALL: the '(';
                             other kinds: same as line, col */
     bool paren;         /* it was written inside its own parentheses: (a + b) */
+    int depth;          /* height of the tree below it (a leaf: 1); at most BS_MAX_DEPTH */
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

@@ -113,6 +113,8 @@ static int get_int(bs_session *s, const bs_value *v, const bs_expr *e, const cha
 {
     *out = 0;
     if (v->k == BS_V_NUM && v->is_int) {
+        if (!(fabs(v->num) <= 9007199254740992.0))
+            return bs_fail(s, e->line, e->col, "%s is too large", what);
         *out = (int64_t)v->num;
         return 0;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lesson.h"
 #include "repl_int.h"
@@ -411,7 +412,7 @@ static int cmd_quit(bs_session *s, const bs_stmt *st)
 static int cmd_save(bs_session *s, const bs_stmt *st)
 {
     const bs_word *w = positional(st, 0);
-    if (!w) return usage(s, st, ":save FILE");
+    if (!w || positional(st, 1)) return usage(s, st, ":save FILE");
     FILE *f = fopen(w->text, "w");
     if (!f) return bs_fail(s, w->line, w->col, "cannot write %s: %s", w->text, strerror(errno));
     fprintf(f, "# backstep session: `backstep %s` or `:load %s` rebuilds it\n", w->text, w->text);
@@ -421,29 +422,98 @@ static int cmd_save(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-static int cmd_load(bs_session *s, const bs_stmt *st)
+char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
-    const bs_word *w = positional(st, 0);
-    if (!w) return usage(s, st, ":load FILE");
-    FILE *f = fopen(w->text, "r");
-    if (!f) return bs_fail(s, w->line, w->col, "cannot read %s: %s", w->text, strerror(errno));
-    size_t cap = 4096, len = 0;
+    struct stat sb;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "cannot read %s: it is a directory", path);
+        return NULL;
+    }
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "cannot read %s: not a regular file", path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += r;
-        if (len + 1 == cap) {
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n > max) break;
+        if (n + 1 == cap) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
+            if (!nb) free(buf);
             buf = nb;
         }
     }
+    bool bad = buf && ferror(f);
     fclose(f);
-    if (!buf) return bs_fail(s, w->line, w->col, "out of memory");
-    buf[len] = 0;
+    if (!buf) {
+        snprintf(err, errlen, "cannot read %s: out of memory", path);
+        return NULL;
+    }
+    if (bad || n > max) {
+        char mb[32];
+        if (bad) snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        else snprintf(err, errlen, "cannot read %s: larger than %s", path, bs_bytes_str((double)max, mb, sizeof mb));
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (memchr(buf, 0, n)) {
+        snprintf(err, errlen, "cannot read %s: it holds a NUL byte (not a text file)", path);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+void bs_session_script_begin(bs_session *s, const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (s->nload < (int)(sizeof s->load / sizeof s->load[0])) s->load[s->nload++] = real ? real : strdup("");
+    else free(real);
+}
+
+void bs_session_script_end(bs_session *s)
+{
+    if (s->nload > 0) free(s->load[--s->nload]);
+}
+
+#define LOAD_MAX_BYTES ((size_t)64 << 20)
+#define LOAD_MAX_DEPTH 16
+
+static int cmd_load(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w || positional(st, 1)) return usage(s, st, ":load FILE");
+    /* a script that loads itself, directly or through others, is an error, not a recursion */
+    char *real = realpath(w->text, NULL);
+    for (int i = 0; real && i < s->nload; i++)
+        if (!strcmp(s->load[i], real)) {
+            free(real);
+            return bs_fail(s, w->line, w->col, ":load %s: the file is already being loaded (a script "
+                           "that loads itself, directly or through another)", w->text);
+        }
+    if (s->nload == LOAD_MAX_DEPTH) {
+        free(real);
+        return bs_fail(s, w->line, w->col, ":load %s: scripts nested more than %d deep", w->text,
+                       LOAD_MAX_DEPTH);
+    }
+    char msg[600];
+    size_t len;
+    char *buf = bs_read_text(w->text, LOAD_MAX_BYTES, &len, msg, sizeof msg);
+    if (!buf) {
+        free(real);
+        return bs_fail(s, w->line, w->col, "%s", msg);
+    }
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) memset(buf, ' ', 3); /* a UTF-8 BOM */
     /* evaluate with our own error record, then report it with the file's position */
     char path[512];
     snprintf(path, sizeof path, "%s", w->text);
@@ -452,8 +522,10 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     const char *outer_src = s->src;
     bs_arena saved_arena = s->arena;
     s->arena = (bs_arena)BS_ARENA_INIT;
+    s->load[s->nload++] = real ? real : strdup("");
     bs_error inner;
     int rc = bs_session_eval(s, buf, 1, &inner);
+    free(s->load[--s->nload]);
     bs_arena_free(&s->arena);
     s->arena = saved_arena;
     s->e = outer;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backstep.h"
@@ -224,7 +225,16 @@ static int run_scripts(bs_session *s, const cli *c, bool *quit)
         fprintf(stderr, "backstep: cannot open '%s': %s\n", c->file, strerror(errno));
         return EXIT_USAGE;
     }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+        fprintf(stderr, "backstep: cannot run '%s': %s\n", c->file,
+                S_ISDIR(sb.st_mode) ? "it is a directory" : "not a regular file");
+        fclose(f);
+        return EXIT_USAGE;
+    }
+    bs_session_script_begin(s, c->file);
     int rc = bs_term_run_file(s, f, c->file, stderr, quit) ? EXIT_SCRIPT : EXIT_OK;
+    bs_session_script_end(s);
     fclose(f);
     return rc;
 }

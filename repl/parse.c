@@ -263,6 +263,36 @@ static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
     return e;
 }
 
+/* e's depth from its children, refused past BS_MAX_DEPTH (at e's operator) */
+static bs_expr *deepen(parser *p, bs_expr *e)
+{
+    int d = 0;
+#define KID(x) do { if ((x) && (x)->depth > d) d = (x)->depth; } while (0)
+    switch (e->kind) {
+    case BS_EX_BINARY: KID(e->bin.lhs); KID(e->bin.rhs); break;
+    case BS_EX_UNARY: KID(e->unary.operand); break;
+    case BS_EX_ATTR: KID(e->attr.obj); break;
+    case BS_EX_CALL:
+        KID(e->call.fn);
+        for (int i = 0; i < e->call.nargs; i++) KID(e->call.args[i].value);
+        break;
+    case BS_EX_LIST: case BS_EX_TUPLE:
+        for (int i = 0; i < e->list.n; i++) KID(e->list.items[i]);
+        break;
+    default: break;
+    }
+#undef KID
+    e->depth = d + 1;
+    if (e->depth > BS_MAX_DEPTH) {
+        bs_token t = p->prev;
+        t.line = e->op_line;
+        t.col = e->op_col;
+        fail_tok(p, t, "expression too deep (more than %d levels of operators and calls); "
+                 "split it over several statements", BS_MAX_DEPTH);
+    }
+    return e;
+}
+
 static bs_expr *new_binary(parser *p, const bs_token *first, const bs_token *op, bs_binop bop,
                            bs_expr *lhs, bs_expr *rhs)
 {
@@ -273,7 +303,7 @@ static bs_expr *new_binary(parser *p, const bs_token *first, const bs_token *op,
     e->bin.lhs = lhs;
     e->bin.rhs = rhs;
     e->end = p->prev.end;
-    return e;
+    return deepen(p, e);
 }
 
 /* Decode a string token's escapes: \\ \' \" \n \t \r \0; any other '\x' stays as typed. */
@@ -371,7 +401,7 @@ static bs_expr *parse_atom(parser *p)
             e = new_expr(p, BS_EX_TUPLE, &t);
             parse_items(p, t, e, inner);
             e->end = p->prev.end;
-            return e;
+            return deepen(p, e);
         }
         expect_close(p, t, "the expression");
         inner->paren = true;
@@ -382,7 +412,7 @@ static bs_expr *parse_atom(parser *p)
         e = new_expr(p, BS_EX_LIST, &t);
         parse_items(p, t, e, NULL);
         e->end = p->prev.end;
-        return e;
+        return deepen(p, e);
     case BS_TOK_LBRACE:
         fail_tok(p, t, "dict and set literals ({...}) are not supported");
     default:
@@ -456,7 +486,7 @@ static bs_expr *parse_primary(parser *p)
             a->attr.name_line = nt.line;
             a->attr.name_col = nt.col;
             a->end = p->prev.end;
-            e = a;
+            e = deepen(p, a);
         } else if (op.kind == BS_TOK_LPAREN) {
             if (e->kind != BS_EX_NAME && e->kind != BS_EX_ATTR)
                 fail_tok(p, op, "only functions and methods can be called (is a '*' missing?)");
@@ -467,7 +497,7 @@ static bs_expr *parse_primary(parser *p)
             c->call.fn = e;
             parse_args(p, op, c);
             c->end = p->prev.end;
-            e = c;
+            e = deepen(p, c);
         } else if (op.kind == BS_TOK_LBRACKET) {
             fail_tok(p, op, "indexing is not supported");
         } else {
@@ -501,6 +531,7 @@ static bs_expr *parse_factor(parser *p)
         e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : BS_UN_POS;
         e->unary.operand = operand;
         e->end = p->prev.end;
+        deepen(p, e);
     } else {
         e = parse_power(p);
     }

@@ -92,6 +92,18 @@ void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int
         return;
     }
     int64_t off = 0;
+    if (n == 0 && t->shape.ndim > 1) {
+        /* as PyTorch prints an empty tensor; nested lists only while there are few of them
+           (zeros(4294967296, 0) would be 2^32 of them) */
+        int64_t lists = 1;
+        for (int k = 0; k < t->shape.ndim && t->shape.d[k] && lists <= 10000; k++) lists *= t->shape.d[k];
+        if (!quiet || lists > 10000) {
+            fputs("tensor([], size=(", f);
+            for (int k = 0; k < t->shape.ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)t->shape.d[k]);
+            fputs(t->shape.ndim == 1 ? ",))" : "))", f);
+            return;
+        }
+    }
     if (quiet) {
         quiet_rec(f, t, 0, &off, prec);
         return;

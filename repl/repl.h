@@ -37,6 +37,9 @@ bs_session_opts *bs_session_options(bs_session *s);
  * Returns 0 on success, -1 on an error (details in *e if non-NULL), 1 if :quit was run.
  * Stops at the first failing statement; statements before it keep their effect. */
 int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e);
+/* bracket the run of a script file, so that a :load of it from inside is refused */
+void bs_session_script_begin(bs_session *s, const char *path);
+void bs_session_script_end(bs_session *s);
 
 /* Evaluate one expression to a number (a scalar value, or x.item()): for lesson checks. */
 int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e);

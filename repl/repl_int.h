@@ -78,6 +78,8 @@ struct bs_session {
     bs_viz_state *viz;    /* the window and view state (commands.c), or NULL */
     volatile sig_atomic_t interrupted;
     bool quit;
+    char *load[16];       /* real paths of the scripts :load is running, outermost first */
+    int nload;
 };
 
 /* ==== Errors ==== */
@@ -86,6 +88,9 @@ int bs_fail(bs_session *s, int line, int col, const char *fmt, ...) __attribute_
 int bs_fail_core(bs_session *s, int line, int col, const char *what);
 
 void bs_session_reset(bs_session *s);
+/* a whole text file (at most max bytes; no directories, devices or NUL bytes), malloc'd and
+   NUL-terminated, or NULL with the reason in err */
+char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 /* print node id in full (:show, window clicks) */
 void bs_show_node(bs_session *s, FILE *f, bs_id id);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
