@@ -3,6 +3,7 @@
  * Everything here reads the engine's step records (bs_backward_next); there is no second backprop. */
 #include <errno.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,9 +352,12 @@ int bs_cmd_next(bs_session *s, const bs_stmt *st)
     int k = 1;
     if (st && st->cmd.argc > 0) {
         char *end;
-        long v = strtol(st->cmd.argv[0].text, &end, 10);
-        if (*end || v < 1) return bs_fail(s, st->cmd.argv[0].line, st->cmd.argv[0].col, ":next takes a positive count");
-        k = (int)v;
+        errno = 0;
+        long long v = strtoll(st->cmd.argv[0].text, &end, 10);
+        if (*end || v < 1 || st->cmd.argc > 1)
+            return bs_fail(s, st->cmd.argv[0].line, st->cmd.argv[0].col,
+                           ":next takes one positive whole count (:next 4)");
+        k = v > INT_MAX || errno == ERANGE ? INT_MAX : (int)v; /* past the end: to the end */
     }
     return next_k(s, st, k);
 }
@@ -362,8 +366,17 @@ int bs_cmd_back(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     bs_stepper *p = s->step;
-    int target = p->done - 1;
-    if (target < 1) return bs_fail(s, st ? st->line : 0, st ? st->col : 0, "already at the first step");
+    long long k = 1;
+    if (st && st->cmd.argc > 0) {
+        char *end;
+        errno = 0;
+        k = strtoll(st->cmd.argv[0].text, &end, 10);
+        if (*end || k < 1 || st->cmd.argc > 1)
+            return bs_fail(s, st->cmd.argv[0].line, st->cmd.argv[0].col,
+                           ":back takes one positive whole count (:back 2)");
+    }
+    if (p->done - 1 < 1) return bs_fail(s, st ? st->line : 0, st ? st->col : 0, "already at the first step");
+    int target = k >= p->done ? 1 : p->done - (int)k; /* past the start: to the first step */
     /* re-run from the start up to the previous step */
     bs_backward_abort(p->it);
     p->it = NULL;

@@ -143,8 +143,16 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
     bool q = false;
     if (quit)
         *quit = false;
-    while (!q && getline(&line, &cap, in) >= 0) {
+    ssize_t got;
+    while (!q && (got = getline(&line, &cap, in)) >= 0) {
         lineno++;
+        if ((size_t)got != strlen(line)) { /* a NUL byte would cut the line short unseen */
+            bs_error e = {.line = lineno, .col = (int)strlen(line) + 1};
+            snprintf(e.msg, sizeof e.msg, "a NUL byte in the line (this is not a text file)");
+            bs_term_print_error(err, name, &e);
+            rc = 1;
+            break;
+        }
         chomp(line);
         char *text = line;
         if (lineno == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
@@ -576,7 +584,15 @@ static bs_term_status plain_read(bs_term *t, const char *prompt, char **out)
         }
         return BS_TERM_EOF;
     }
+    if ((size_t)n != strlen(line)) {
+        /* a NUL byte: say so, and drop the line rather than run the part before it */
+        fprintf(stdout, "error: a NUL byte in the line at column %zu; the line was dropped\n",
+                strlen(line) + 1);
+        fflush(stdout);
+        line[0] = '\0';
+    }
     chomp(line);
+    if (!strncmp(line, "\xEF\xBB\xBF", 3)) memmove(line, line + 3, strlen(line + 3) + 1); /* a BOM */
     *out = line;
     return BS_TERM_LINE;
 }
@@ -710,6 +726,10 @@ int bs_term_repl(bs_term *t)
         if (r == 1)
             break;
     }
+    /* input ended inside a statement (an unclosed bracket): say what is missing, as a script
+       would, and on a pipe end with status 1: nothing is dropped without a word */
+    int rc = 0;
+    if (buf->len && !is_blank(buf->s) && bs_term_eval(t, buf->s) < 0 && !t->tty) rc = 1;
     sb_clear(buf);
-    return 0;
+    return rc;
 }
