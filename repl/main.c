@@ -11,6 +11,7 @@
 #include "lesson.h"
 #include "repl.h"
 #include "term.h"
+#include "viz.h"
 
 /* ==== Exit statuses ==== */
 enum { EXIT_OK = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2 };
@@ -268,6 +269,8 @@ int main(int argc, char **argv)
     /* no display: no window and no error, just a note once (only for a person at a terminal) */
     if (ends_interactive && stdin_tty && !c.no_window && !c.quiet && !have_display())
         fputs("note: no display, so no graph window; :graph --ascii draws the graph here\n", stderr);
+    const char *theme_err = getenv("BACKSTEP_THEME") ? bs_theme_env_error() : NULL;
+    if (theme_err) fprintf(stderr, "warning: BACKSTEP_THEME: %s; the default theme is used\n", theme_err);
     double limit = 0;
     const char *lim = c.mem_limit ? c.mem_limit : getenv("BACKSTEP_MEM_LIMIT");
     if (lim && *lim && (limit = bs_bytes_parse(lim)) < 1) {

@@ -535,7 +535,17 @@ static void rl_setup(bs_term *t)
         return;
     close(fd);
     t->history_file = true;
-    read_history(t->hist_path);
+    struct stat sb;
+    if (stat(t->hist_path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size <= (off_t)BS_TERM_HISTORY_MAX * BS_TERM_HISTORY_LINE_MAX)
+        read_history(t->hist_path);
+    for (int i = history_length - 1; i >= 0; i--) { /* drop what no one can recall usefully */
+        HIST_ENTRY *h = history_get(history_base + i);
+        if (h && strlen(h->line) > BS_TERM_HISTORY_LINE_MAX) {
+            HIST_ENTRY *r = remove_history(i);
+            if (r) free(free_history_entry(r));
+        }
+    }
     history_truncate_file(t->hist_path, BS_TERM_HISTORY_MAX); /* in case a session was killed */
 }
 
@@ -661,7 +671,7 @@ bs_term_status bs_term_read_line(bs_term *t, const char *prompt, char **line)
 void bs_term_history_add(bs_term *t, const char *line)
 {
 #ifdef BS_HAVE_READLINE
-    if (!t->rl || is_blank(line))
+    if (!t->rl || is_blank(line) || strlen(line) > BS_TERM_HISTORY_LINE_MAX)
         return;
     HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
     if (last && strcmp(last->line, line) == 0)

@@ -35,6 +35,8 @@
 #define BS_TERM_PS1 ">>> "       /* primary prompt */
 #define BS_TERM_PS2 "... "       /* continuation prompt (brackets open) */
 #define BS_TERM_HISTORY_MAX 1000 /* lines kept in the history file */
+#define BS_TERM_HISTORY_LINE_MAX 16384 /* longer lines are not kept: recalling one would freeze
+                                          the line editor (the statement still runs) */
 
 /* ==== Scripts ==== */
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "theme_conf.h" /* generated from assets/theme.conf: static const char bs_theme_text[] */
 
@@ -98,6 +99,8 @@ static bs_status theme_parse(const char *text, const char *name, bs_theme *t, ch
     return BS_OK;
 }
 
+static char theme_env_err[512]; /* why $BACKSTEP_THEME was not used, or "" */
+
 static void theme_init(void)
 {
     if (theme_ready)
@@ -113,8 +116,14 @@ static void theme_init(void)
     /* the compiled-in theme is checked by the tests; a broken one leaves the defaults above */
     theme_parse(bs_theme_text, "assets/theme.conf", &theme, NULL, 0);
     const char *env = getenv("BACKSTEP_THEME");
-    if (env && *env)
-        bs_theme_load(env, NULL, 0);
+    if (env && *env && bs_theme_load(env, theme_env_err, sizeof theme_env_err) != BS_OK && !theme_env_err[0])
+        snprintf(theme_env_err, sizeof theme_env_err, "cannot use theme %s", env);
+}
+
+const char *bs_theme_env_error(void)
+{
+    theme_init();
+    return theme_env_err[0] ? theme_env_err : NULL;
 }
 
 const bs_theme *bs_theme_get(void)
@@ -123,16 +132,30 @@ const bs_theme *bs_theme_get(void)
     return &theme;
 }
 
+#define THEME_MAX_BYTES ((size_t)1 << 20)
+
 bs_status bs_theme_load(const char *path, char *err, size_t len)
 {
     theme_init();
     FILE *f = fopen(path, "r");
     if (!f)
         return viz_fail(BS_ERR_VALUE, err, len, "cannot read theme %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return viz_fail(BS_ERR_VALUE, err, len, "cannot read theme %s: %s", path,
+                        S_ISDIR(sb.st_mode) ? "it is a directory" : "not a regular file");
+    }
     char *text = NULL;
     size_t n = 0, cap = 0;
     int ch;
     while ((ch = fgetc(f)) != EOF) {
+        if (n >= THEME_MAX_BYTES || ch == 0) {
+            free(text);
+            fclose(f);
+            return viz_fail(BS_ERR_VALUE, err, len, "cannot read theme %s: %s", path,
+                            ch == 0 ? "it holds a NUL byte (not a text file)" : "larger than 1 MiB");
+        }
         if (n + 2 > cap) {
             cap = cap ? cap * 2 : 4096;
             char *t = realloc(text, cap);

@@ -69,6 +69,8 @@ const bs_theme *bs_theme_get(void);
 /* Replace the active theme by a theme file (keys missing there keep their value). On error the
  * theme is unchanged and err says which line is wrong. */
 bs_status bs_theme_load(const char *path, char *err, size_t len);
+/* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
+const char *bs_theme_env_error(void);
 /* Colour of a gradient magnitude (mean |g|) on the theme's log scale; NaN gives theme edge. */
 bs_rgb bs_theme_grad_color(double magnitude);
 /* "#rrggbb" of c into buf (8 bytes); returns buf */
