@@ -80,7 +80,20 @@ case "${1:-run}" in
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             meson test -C build-asan --suite unit --suite repl --suite golden --suite lessons \
             --print-errorlogs --num-processes 2 || status=1
-        count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json || status=1
+        # the libFuzzer targets (tests/fuzz), when clang is here: ~12 s of fuzzing each, after
+        # their regression inputs; any crash, sanitizer report, leak or hang fails
+        fuzzlog=""
+        if command -v clang >/dev/null 2>&1; then
+            if { [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dcuda=disabled \
+                    -Dsdl2=disabled -Dfuzz=enabled >/dev/null; } && ninja -C build-fuzz >/dev/null; then
+                meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 1 || status=1
+                fuzzlog=build-fuzz/meson-logs/testlog.json
+            else
+                echo "setup: the fuzz build (build-fuzz) failed" >&2
+                status=1
+            fi
+        fi
+        count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $fuzzlog || status=1
         exit $status
         ;;
     *)
