@@ -9,7 +9,7 @@
 
 #include "lesson.h"
 
-#define MAX_LEN 65536
+#define MAX_LEN 16384 /* the longest lesson is under 6 KiB */
 
 static char g_lesson[4200], g_progress[4200];
 

@@ -213,6 +213,12 @@ def run(a, tmp):
         k = f.split("-")[0]
         kinds[k] = kinds.get(k, 0) + 1
     ncorpus = len(os.listdir(corpus))
+    if a.long and took > 0:  # fork mode's exec/s is the last job's: give the run's average
+        eps = int(runs / took)
+    m = re.findall(r"oom/timeout/crash: (\d+)/(\d+)/(\d+)", log)
+    if m:
+        kinds = {"oom": int(m[-1][0]), "timeout": int(m[-1][1]), "crash": int(m[-1][2])}
+        crashes = sum(kinds.values())
     failed = r.returncode != 0 or (crashes and not a.long)
     if failed or crashes:
         print(log[-12000:])
