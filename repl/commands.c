@@ -16,6 +16,7 @@ struct bs_viz_state {
     bool tried, noted;
     bs_id root;           /* what :graph NAME asked to show (BS_NONE: whole tape) */
     bool follow;          /* root follows the last assigned name */
+    char last_err[256];   /* the window's last complaint, said once until it changes */
 };
 
 /* ==== Helpers ==== */
@@ -589,8 +590,14 @@ void bs_viz_refresh(bs_session *s)
     char err[256];
     bs_id root = v->root;
     if (root >= bs_tape_len(s->ctx)) root = v->root = BS_NONE;
-    if (bs_window_update(v->w, s->ctx, root, bs_stepper_view(s), err, sizeof err))
-        fprintf(s->err, "window: %s\n", err);
+    if (bs_window_update(v->w, s->ctx, root, bs_stepper_view(s), err, sizeof err)) {
+        /* a graph too large to lay out stays too large for every statement after it: say so
+           once, not after each one */
+        if (strcmp(err, v->last_err)) fprintf(s->err, "window: %s\n", err);
+        snprintf(v->last_err, sizeof v->last_err, "%s", err);
+    } else {
+        v->last_err[0] = 0;
+    }
 }
 
 void bs_viz_free(bs_session *s)

@@ -553,6 +553,12 @@ char *bs_viz_ascii(const bs_ctx *c, bs_id root, const bs_view_state *st, unsigne
     bs_view *v = bs_view_build(c, root, st, (flags & BS_ASCII_GRADS) ? BS_VIEW_GRADS : 0, err, len);
     if (!v)
         return NULL;
+    if (v->nnodes > BS_VIZ_MAX_ASCII) {
+        viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than a terminal can show "
+                 "readably (%d): :graph NAME --ascii draws a part", v->nnodes, BS_VIZ_MAX_ASCII);
+        bs_view_free(v);
+        return NULL;
+    }
     char *s = bs_viz_ascii_view(v, flags, width);
     bs_view_free(v);
     if (!s)

@@ -268,6 +268,12 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, Agedge_t **edges, char
     agattr(g, AGRAPH, "rankdir", "LR");
     agattr(g, AGRAPH, "nodesep", "0.2");
     agattr(g, AGRAPH, "ranksep", "0.3");
+    /* dot's network simplex placement grows far faster than the graph (a 300-node graph with
+       one widely shared input: over 100 s); past a few dozen nodes its effort is bounded */
+    if (v->nnodes > BS_VIZ_TUNE_NODES) {
+        agattr(g, AGRAPH, "nslimit", "1");
+        agattr(g, AGRAPH, "mclimit", "0.5");
+    }
     agattr(g, AGRAPH, "bgcolor", bs_rgb_hex(t->background, hex));
     agattr(g, AGRAPH, "pad", "0.2");
     agattr(g, AGRAPH, "fontname", "DejaVu Sans");
@@ -447,6 +453,10 @@ bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size
                         "cannot tell the format of '%s': use .dot, .svg, .png or .pdf", path);
     if (!gv_context(err, len))
         return BS_ERR_UNSUPPORTED;
+    if (!dot && v->nnodes > BS_VIZ_MAX_LAYOUT)
+        return viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than Graphviz lays "
+                        "out in reasonable time (%d): export a part (:export FILE NAME), or write "
+                        ".dot and lay it out with dot yourself", v->nnodes, BS_VIZ_MAX_LAYOUT);
     if (dot) {
         char *text = bs_viz_dot(v, err, len);
         if (!text)
@@ -512,6 +522,11 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
 {
     if (!gv_context(err, len))
         return NULL;
+    if (v->nnodes > BS_VIZ_MAX_LAYOUT) {
+        viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than the window lays out "
+                 "in reasonable time (%d): :graph NAME draws a part", v->nnodes, BS_VIZ_MAX_LAYOUT);
+        return NULL;
+    }
     bs_layout *l = calloc(1, sizeof *l);
     Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
     if (l) {

@@ -71,6 +71,13 @@ const bs_theme *bs_theme_get(void);
 bs_status bs_theme_load(const char *path, char *err, size_t len);
 /* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
 const char *bs_theme_env_error(void);
+
+/* Graphviz's layout time grows much faster than the graph: the window and the laid-out exports
+   (.svg .png .pdf) refuse graphs of more nodes than this (BS_ERR_VALUE, the message says what to
+   do); .dot is written at any size. Past BS_VIZ_TUNE_NODES the layout's effort is bounded. */
+#define BS_VIZ_MAX_LAYOUT 400
+#define BS_VIZ_TUNE_NODES 80
+#define BS_VIZ_MAX_ASCII 1000 /* the terminal drawing refuses larger graphs the same way */
 /* Colour of a gradient magnitude (mean |g|) on the theme's log scale; NaN gives theme edge. */
 bs_rgb bs_theme_grad_color(double magnitude);
 /* "#rrggbb" of c into buf (8 bytes); returns buf */
