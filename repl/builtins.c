@@ -531,7 +531,11 @@ static int fn_arange(bs_session *s, args_t *a, bs_value *out)
         return -1;
     if (v[2] == 0) return bs_fail(s, a->call->line, a->call->col, "step must be nonzero");
     double n = ceil((v[1] - v[0]) / v[2]);
+    if (!isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2]))
+        return bs_fail(s, a->call->line, a->call->col, "unsupported range: %g -> %g", v[0], v[1]);
     if (n < 0) return bs_fail(s, a->call->line, a->call->col, "upper bound and larger bound inconsistent with step sign");
+    if (n > 9007199254740992.0)
+        return bs_fail(s, a->call->line, a->call->col, "arange: %.3g elements are too many", n);
     bs_shape shp = {1, {(int64_t)n}};
     int8_t sym[BS_MAX_DIMS] = {-1, -1, -1, -1};
     if (a->npos == 1) sym[0] = (int8_t)a->pos[0].sym;
