@@ -187,6 +187,10 @@ bs_status bs_errcode(const bs_ctx *c);
 void bs_ctx_interrupt(bs_ctx *c);               /* async-signal-safe: long loops stop */
 void bs_ctx_clear_interrupt(bs_ctx *c);
 void bs_ctx_seed(bs_ctx *c, uint64_t seed);
+/* the generator's state, so a statement that failed can take back the numbers it drew */
+typedef struct { uint64_t s[4]; bool have_spare; double spare; } bs_rng_state;
+void bs_ctx_rng_save(const bs_ctx *c, bs_rng_state *r);
+void bs_ctx_rng_restore(bs_ctx *c, const bs_rng_state *r);
 void bs_ctx_set_dtype(bs_ctx *c, bs_dtype t);   /* dtype of new float leaves */
 bs_dtype bs_ctx_dtype(const bs_ctx *c);
 void bs_ctx_set_no_grad(bs_ctx *c, bool on);

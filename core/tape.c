@@ -601,6 +601,20 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+void bs_ctx_rng_save(const bs_ctx *c, bs_rng_state *r)
+{
+    memcpy(r->s, c->rng, sizeof c->rng);
+    r->have_spare = c->have_spare;
+    r->spare = c->spare;
+}
+
+void bs_ctx_rng_restore(bs_ctx *c, const bs_rng_state *r)
+{
+    memcpy(c->rng, r->s, sizeof c->rng);
+    c->have_spare = r->have_spare;
+    c->spare = r->spare;
+}
+
 void bs_ctx_seed(bs_ctx *c, uint64_t seed)
 {
     uint64_t x = seed;

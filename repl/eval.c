@@ -510,6 +510,8 @@ static int do_expr(bs_session *s, const bs_stmt *st)
 static int run_simple(bs_session *s, const bs_stmt *st)
 {
     int32_t mark = bs_tape_len(s->ctx);
+    bs_rng_state rng;
+    bs_ctx_rng_save(s->ctx, &rng);
     int r;
     switch (st->kind) {
     case BS_ST_ASSIGN: r = do_assign(s, st); break;
@@ -527,14 +529,17 @@ static int run_simple(bs_session *s, const bs_stmt *st)
     }
     default: r = bs_fail(s, st->line, st->col, "unknown statement"); break;
     }
-    if (r) bs_tape_truncate(s->ctx, mark);
+    if (r) {
+        bs_tape_truncate(s->ctx, mark);
+        bs_ctx_rng_restore(s->ctx, &rng); /* its random draws are taken back with its nodes */
+    }
     return r;
 }
 
 static bool records_history(const bs_stmt *st)
 {
     if (st->kind != BS_ST_COMMAND) return true;
-    const char *keep[] = {"dtype", NULL};
+    const char *keep[] = {"dtype", "train", NULL}; /* they change what later statements see */
     for (int i = 0; keep[i]; i++)
         if (!strcmp(st->cmd.name, keep[i])) return true;
     return false;

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+""":save then :load rebuilds a session bit for bit: every value and grad after the reload equals
+the value and grad before it, printed at 17 significant digits (a double's round trip).
+
+Each session below is run through the real binary (interactive mode on a pipe, so failed
+statements print an error and the session goes on, as at the prompt), then `:save`d; a fresh
+process `:load`s the file, and both print the same probe expressions. Sessions cover training
+loops by hand, SGD with momentum and weight decay, Adam, no_grad, detach, random constructors,
+failed statements that drew random numbers, and :train.
+Usage: test_save_load.py BACKSTEP"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SESSIONS = {
+    "sgd_loop": ("""
+seed(3)
+w = param(randn(3, 2)); b = param(zeros(2))
+X = randn(4, 3); y = randn(4, 2)
+opt = sgd(lr=0.1, momentum=0.9, weight_decay=0.01)
+L = mse(X @ w + b, y)
+L.backward(); opt.step(); opt.zero_grad()
+L = mse(X @ w + b, y)
+L.backward(); opt.step(); opt.zero_grad()
+L = mse(X @ w + b, y)
+L.backward()
+""", ["w", "b", "L", "w.grad", "b.grad"]),
+    "adam_detach_nograd": ("""
+seed(7)
+a = param(randn(2, 2)); c = param(0.3)
+opt = adam(lr=0.05)
+h = relu(a * c).detach() * a
+L = sum(h * h)
+L.backward(); opt.step()
+with no_grad: d = a * 2
+L = sum(tanh(a @ a) * c)
+L.backward(); opt.step()
+""", ["a", "c", "d", "a.grad", "c.grad"]),
+    "failed_draws": ("""
+seed(11)
+x = randn(3)
+z = randn(2) + nosuchname
+y = randn(3)
+p = param(randn(3))
+L = sum(p * p) + undefined
+L = sum(p * y)
+L.backward()
+""", ["x", "y", "p", "p.grad", "L"]),
+    "train": ("""
+seed(5)
+W = param(randn(3, 1) * 0.5); X = randn(8, 3); t = randn(8, 1)
+L = mse(X @ W, t)
+:train L steps=5 lr=0.1
+L2 = mse(X @ W, t)
+L2.backward()
+""", ["W", "W.grad", "L2"]),
+}
+
+
+def run(exe, src, cwd):
+    p = subprocess.run([exe, "--no-window", "--precision", "17", "-i"], input=src,
+                       capture_output=True, text=True, cwd=cwd, timeout=120,
+                       env=dict(os.environ, HOME=cwd, XDG_STATE_HOME=os.path.join(cwd, "state")))
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    exe = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp(prefix="bs-saveload-")
+    failed = 0
+    try:
+        for name, (body, probes) in SESSIONS.items():
+            probe = "".join("print(%s)\n" % p for p in probes)
+            rc1, out1, err1 = run(exe, body + probe + ":save %s.bs\n" % name, tmp)
+            rc2, out2, err2 = run(exe, ":load %s.bs\n" % name + probe, tmp)
+            # the first run's output ends with the probes then the :save line; the second's is
+            # whatever loading printed, then the probes
+            want = out1.splitlines()[-len(probes) - 1:-1]
+            got = out2.splitlines()[-len(probes):]
+            if rc1 or rc2 or want != got or not want:
+                failed += 1
+                print("FAIL %s: rc %d/%d\n  before: %s\n  after:  %s\n  stderr: %s%s" %
+                      (name, rc1, rc2, want, got, err1, err2))
+            else:
+                print("ok   %s: %d probes identical at 17 digits" % (name, len(probes)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("save_load: %d passed, %d failed" % (len(SESSIONS) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
