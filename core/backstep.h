@@ -274,13 +274,30 @@ bs_grad_snapshot *bs_grad_snapshot_take(bs_ctx *c);
 void bs_grad_snapshot_restore(bs_ctx *c, bs_grad_snapshot *s); /* also frees s */
 void bs_grad_snapshot_free(bs_grad_snapshot *s);
 
-/* Render an op's local-derivative template for input i of `node`. numbers false: placeholders
- * become the inputs' names; true: their values with `prec` significant digits (scalars only; a
- * non-scalar keeps its name). "/{n}" disappears when n == 1. */
+/* ==== Formulas (core/formula.c) ====
+ * An op's local derivative is one expression in ops.def, in the language's own syntax. Rendering
+ * puts each operand's own expression in (its name; a constant as its number; an unnamed result as
+ * its op applied to its inputs, recursively; `out` for an unnamed output) and prints with the
+ * fewest parentheses Python's precedence needs, so the text pasted at the prompt computes what is
+ * shown. A conditional whose test is known (scalar operands) prints as the branch taken. All
+ * functions write into buf (cut to len) and return it. */
+/* numbers false: names; true: scalar operands as their values, with at least `prec` significant
+ * digits and more where needed so that the numbers as printed give the value at `prec` digits */
 char *bs_deriv_render(const bs_ctx *c, bs_id node, int i, bool numbers, int prec, char *buf,
                       size_t len);
-/* Same for :help: placeholders become a, b, out, n, slope */
+/* the template itself, for :help (a, b, out, n, slope; A, B, Y, G in matrix rules) */
 char *bs_deriv_render_generic(bs_op op, int i, char *buf, size_t len);
+bool bs_deriv_is_rule(bs_op op, int i);    /* a VJP rule in matrix form ("dA = G @ B.T") */
+bool bs_deriv_parses(bs_op op, int i);     /* the template is a well-formed expression */
+/* the rendered formula at this node has no operand in it (1, -1, 1 / 3) */
+bool bs_deriv_is_const(const bs_ctx *c, bs_id node, int i);
+/* the formula's value at a node whose inputs and output are scalars (false otherwise) */
+bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out);
+/* the template's value at given operands (elementwise ops and losses; false for rules) */
+bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double slope,
+                      double *v);
+/* a node as an expression (name, or op applied to its inputs), shortened with ... past maxlen */
+char *bs_node_expr(const bs_ctx *c, bs_id id, size_t maxlen, char *buf, size_t len);
 
 /* ==== Forward mode (JVP) ==== */
 /* Tangents of every node from root-independent forward sweep: tangent of `wrt` is `dir`

@@ -90,7 +90,7 @@ static void help_op(bs_session *s, const bs_op_info *op)
             continue;
         }
         bs_deriv_render_generic(op->id, i, buf, sizeof buf);
-        bool rule = !strncmp(op->deriv[i], "dA ", 3) || !strncmp(op->deriv[i], "dB ", 3);
+        bool rule = bs_deriv_is_rule(op->id, i);
         if (!rule)
             fprintf(f, "  local derivative d out/d %s = %s\n", in[i], buf);
         else
@@ -274,11 +274,14 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         fprintf(f, "  saved       %zu bytes for backward%s\n", saved,
                 n->freed && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
         fprintf(f, "  forward     %.0f FLOPs\n", fl);
-        char d[256];
+        char d[1024], x[96], dx[100];
         for (int i = 0; i < n->nin; i++)
-            if (bs_ops[n->op].deriv[i])
-                fprintf(f, "  d/d%-9s = %s\n", bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
-                        bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
+            if (bs_ops[n->op].deriv[i]) {
+                /* the same formula the stepper prints, with the same names */
+                bs_node_expr(s->ctx, n->in[i], 40, x, sizeof x);
+                snprintf(dx, sizeof dx, x[strspn(x, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.")] ? "d(%s)" : "d%s", x);
+                fprintf(f, "  d/%-10s = %s\n", dx, bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
+            }
     }
 }
 

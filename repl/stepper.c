@@ -29,32 +29,22 @@ static void num(bs_session *s, char *b, size_t n, double v)
     bs_fmt_num(b, n, v, s->o.precision, false);
 }
 
+/* a node as the learner knows it: its name, or its expression (never an internal id) */
 static const char *name_of(bs_session *s, bs_id id, char *b, size_t n)
 {
-    return bs_node_name(s->ctx, id, b, n);
+    return bs_node_expr(s->ctx, id, 40, b, n);
 }
 
 /* a name inside d.../d...: parenthesised when it is an expression ("d(v1 * h1)") */
 static const char *dname(bs_session *s, bs_id id, char *b, size_t n)
 {
-    char t[64];
+    char t[76];
     name_of(s, id, t, sizeof t);
-    if (strpbrk(t, " +-*/@")) snprintf(b, n, "(%s)", t);
-    else snprintf(b, n, "%s", t);
+    if (t[strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.")])
+        snprintf(b, n, "(%s)", t);
+    else
+        snprintf(b, n, "%s", t);
     return b;
-}
-
-/* "(-0.4)" and "-0.4" say the same */
-static bool same_number(const char *a, const char *b)
-{
-    char x[256], y[256];
-    size_t i = 0, j = 0;
-    for (; *a && i < sizeof x - 1; a++)
-        if (*a != '(' && *a != ')') x[i++] = *a;
-    for (; *b && j < sizeof y - 1; b++)
-        if (*b != '(' && *b != ')') y[j++] = *b;
-    x[i] = y[j] = 0;
-    return !strcmp(x, y);
 }
 
 static void tensor_brief(bs_session *s, const bs_tensor *t, char *b, size_t n)
@@ -72,7 +62,7 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
 {
     FILE *f = s->out;
     const bs_node *n = bs_node_get(s->ctx, st->node);
-    char rn[80], nn[80], b1[200], b2[200], d1[256], d2[256];
+    char rn[80], nn[80], b1[200], b2[200], d1[1024], d2[1024];
     dname(s, root, rn, sizeof rn);
     dname(s, st->node, nn, sizeof nn);
     char head[160], plain[64];
@@ -97,22 +87,28 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
                                             : "(does not require grad: no VJP computed)");
             continue;
         }
+        /* local dOUT/dIN = FORMULA = WITH NUMBERS = VALUE, the value being the formula's own */
         bs_deriv_render(s->ctx, st->node, k, false, s->o.precision, d1, sizeof d1);
         bool scalar_local = in->local_ok && bs_tensor_numel(&in->local) == 1;
-        const char *tpl = bs_ops[n->op].deriv[k];
-        bool ew_rule = strncmp(tpl, "dA ", 3) && strncmp(tpl, "dB ", 3); /* else a matrix rule */
-        if (ew_rule && in->local_ok) {
-            bs_deriv_render(s->ctx, st->node, k, true, s->o.precision, d2, sizeof d2);
-            tensor_brief(s, &in->local, b1, sizeof b1);
-            if (scalar_local && strcmp(d1, d2) && !same_number(d2, b1))
-                fprintf(f, "  %-6s local d%s/d%s = %s = %s = %s\n", xn, nn, dx, d1, d2, b1);
-            else if (scalar_local && strcmp(d1, b1))
+        if (in->local_ok) tensor_brief(s, &in->local, b1, sizeof b1);
+        if (!bs_deriv_is_rule(n->op, k) && in->local_ok) {
+            double lv;
+            if (scalar_local && bs_deriv_eval(s->ctx, st->node, k, &lv)) num(s, b1, sizeof b1, lv);
+            if (scalar_local && !bs_deriv_is_const(s->ctx, st->node, k)) {
+                bs_deriv_render(s->ctx, st->node, k, true, s->o.precision, d2, sizeof d2);
+                if (strcmp(d2, b1))
+                    fprintf(f, "  %-6s local d%s/d%s = %s = %s = %s\n", xn, nn, dx, d1, d2, b1);
+                else
+                    fprintf(f, "  %-6s local d%s/d%s = %s = %s\n", xn, nn, dx, d1, b1);
+            } else if (strcmp(d1, b1)) {
                 fprintf(f, "  %-6s local d%s/d%s = %s = %s\n", xn, nn, dx, d1, b1);
-            else
-                fprintf(f, "  %-6s local d%s/d%s = %s%s%s\n", xn, nn, dx, d1,
-                        strcmp(d1, b1) ? " = " : "", strcmp(d1, b1) ? b1 : "");
-        } else if (ew_rule) {
-            fprintf(f, "  %-6s local d%s/d%s = %s (elementwise; summed over broadcast dims)\n", xn, nn, dx, d1);
+            } else {
+                fprintf(f, "  %-6s local d%s/d%s = %s\n", xn, nn, dx, d1);
+            }
+        } else if (!bs_deriv_is_rule(n->op, k)) {
+            fprintf(f, "  %-6s local d%s/d%s = %s (each element's; %s)\n", xn, nn, dx, d1,
+                    bs_ops[n->op].kind == BS_K_EW ? "the VJP sums over the broadcast dims"
+                                                  : "the VJP spreads G back over what was reduced");
         } else {
             char sh[48];
             fprintf(f, "  %-6s VJP rule %s   (%s is %s)\n", xn, d1, xn, bs_shape_str(&x->value.shape, sh, sizeof sh));
@@ -125,8 +121,19 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         else
             fprintf(f, "         VJP -> %s.grad += %s", dx, b2);
         if (x->gtmp) {
-            bs_tensor now = {x->value.dtype, x->value.shape, x->gtmp};
+            /* the running total after this contribution: a later input of this same node that
+               is the same tensor (x * x) was added in the same step, so take it back out */
+            int64_t xn_el = bs_tensor_numel(&x->value);
+            double one, *run = xn_el == 1 ? &one : malloc((size_t)xn_el * sizeof *run);
+            bs_tensor now = {x->value.dtype, x->value.shape, run ? run : x->gtmp};
+            if (run) {
+                memcpy(run, x->gtmp, (size_t)xn_el * sizeof *run);
+                for (int k2 = k + 1; k2 < st->nin; k2++)
+                    if (st->in[k2].input == in->input && st->in[k2].gets_grad)
+                        for (int64_t j = 0; j < xn_el; j++) run[j] -= st->in[k2].vjp.data[j];
+            }
             tensor_brief(s, &now, b1, sizeof b1);
+            if (run != &one) free(run);
             if (in->accumulated)
                 fprintf(f, "   (a second path: d%s/d%s is now %s)\n", rn, dx, b1);
             else
@@ -473,7 +480,10 @@ int bs_cmd_explain(bs_session *s, const bs_stmt *st)
         return bs_fail_core(s, st->line, st->col, "explain");
     }
     FILE *f = s->out;
-    fprintf(f, "d%s/d%s, assembled by the backward pass from %s:\n", rn, tnm, rn);
+    char drn[80], dtn[80];
+    dname(s, root, drn, sizeof drn);
+    dname(s, target, dtn, sizeof dtn);
+    fprintf(f, "d%s/d%s, assembled by the backward pass from %s:\n", drn, dtn, rn);
     int count = 0;
     bs_step rec;
     double total = 0;
@@ -512,7 +522,7 @@ int bs_cmd_explain(bs_session *s, const bs_stmt *st)
     }
     if (scalar) {
         num(s, b1, sizeof b1, total);
-        fprintf(f, "  sum over %d path%s: d%s/d%s = %s", count, count == 1 ? "" : "s", rn, tnm, b1);
+        fprintf(f, "  sum over %d path%s: d%s/d%s = %s", count, count == 1 ? "" : "s", drn, dtn, b1);
         if (tn->grad.data) {
             num(s, b2, sizeof b2, tn->grad.data[0]);
             fprintf(f, "   (%s.grad holds %s%s)", tnm, b2,
@@ -538,13 +548,15 @@ static void jvp_visit(void *ud, bs_id node, const bs_tensor *t)
     jvp_ud *j = ud;
     bs_session *s = j->s;
     if (node > j->target) return;
-    char nm[64], wn[64], b[200];
+    char nm[64], wn[64], dn[80], dw[80], b[200];
     const bs_node *n = bs_node_get(s->ctx, node);
     name_of(s, node, nm, sizeof nm);
     name_of(s, j->wrt, wn, sizeof wn);
+    dname(s, node, dn, sizeof dn);
+    dname(s, j->wrt, dw, sizeof dw);
     tensor_brief(s, t, b, sizeof b);
     if (node == j->wrt) {
-        fprintf(s->out, "seed       d%s/d%s = %s\n", wn, wn, b);
+        fprintf(s->out, "seed       d%s/d%s = %s\n", dw, dw, b);
         return;
     }
     j->steps++;
@@ -553,7 +565,7 @@ static void jvp_visit(void *ud, bs_id node, const bs_tensor *t)
         snprintf(head, sizeof head, "%s = %s", nm, n->text);
     else
         snprintf(head, sizeof head, "%s", n->text ? n->text : nm);
-    fprintf(s->out, "step %-4d  %-28s tangent d%s/d%s = %s\n", j->steps, head, nm, wn, b);
+    fprintf(s->out, "step %-4d  %-28s tangent d%s/d%s = %s\n", j->steps, head, dn, dw, b);
     if (node == j->target && bs_tensor_numel(t) == 1) {
         j->result = t->data[0];
         j->have = true;
@@ -591,15 +603,25 @@ int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
     if (j.have) {
         char b[64];
         num(s, b, sizeof b, j.result);
-        fprintf(s->out, "d%s/d%s = %s after %d forward step%s.\n", tn, wrt, b, j.steps, j.steps == 1 ? "" : "s");
+        char dt[80];
+        fprintf(s->out, "d%s/d%s = %s after %d forward step%s.\n", dname(s, target, dt, sizeof dt), wrt, b,
+                j.steps, j.steps == 1 ? "" : "s");
     }
     /* the comparison a lesson wants: how many passes each order needs for the whole Jacobian */
     long long inputs = 0, outputs = (long long)bs_tensor_numel(&bs_node_get(s->ctx, target)->value);
+    /* the params the output depends on, not every param of the session */
     int32_t len = bs_tape_len(s->ctx);
-    for (bs_id i = 0; i <= target && i < len; i++) {
+    bool *dep = calloc((size_t)(target + 1), sizeof *dep);
+    if (!dep) return bs_fail(s, st->line, st->col, "out of memory");
+    dep[target] = true;
+    for (bs_id i = target; i >= 0 && i < len; i--) {
         const bs_node *n = bs_node_get(s->ctx, i);
+        if (!dep[i]) continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && n->in[k] <= target) dep[n->in[k]] = true;
         if (n->is_param) inputs += (long long)bs_tensor_numel(&n->value);
     }
+    free(dep);
     fprintf(s->out, "Forward mode carries one input direction per pass: all %lld param entries need %lld "
                     "pass%s. Reverse mode carries one output entry per pass: %s's %lld entr%s need %lld.\n",
             inputs, inputs, inputs == 1 ? "" : "es", tn, outputs, outputs == 1 ? "y" : "ies", outputs);

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""tests/repl/test_formulas.py: what the stepper prints is mathematics that the REPL agrees with.
+
+For every op in core/ops.def and every operand form (named, compound on either side, negative
+value, negative literal, constant, broadcast tensor), and for ~50 random scalar programs (fixed
+seed), a program is stepped to the end through the real binary. Every line
+
+    local dOUT/dIN = FORMULA [= WITH NUMBERS] = VALUE
+    VJP -> IN.grad += UPSTREAM x LOCAL = VALUE
+
+is parsed; FORMULA and WITH NUMBERS are pasted into a fresh session that has the program's names
+(and `out` bound to the stepped node's expression when the formula uses it) and must evaluate to
+VALUE within its printed precision; UPSTREAM x LOCAL must equal VALUE within theirs, and LOCAL
+must be the VALUE of the local line above it.
+
+usage: test_formulas.py BACKSTEP
+"""
+import math
+import random
+import re
+import subprocess
+import sys
+
+EXE = sys.argv[1]
+PREC = 6
+DEFS = "h = param(0.75); a = param(0.3); y = param(0.5); b = param(-0.2); c = 2.0"
+TDEFS = DEFS + "; X = param([[0.5, -1.0, 2.0]]); W = param([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]])"
+
+STEP_RE = re.compile(r"^step \d+/\d+  (.*?)\s+upstream d")
+LOCAL_RE = re.compile(r"^  (.*?)\s*local (d.*)$")
+VJP_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) x (\S+) = (\S+)")
+
+
+def run(args, src):
+    p = subprocess.run([EXE, "--no-window"] + args, input=src, capture_output=True, text=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def half_ulp(s):
+    """half a unit in the last printed digit of the number s (at PREC significant digits)"""
+    v = float(s)
+    if v == 0 or not math.isfinite(v):
+        return 1e-300
+    e = math.floor(math.log10(abs(v)))
+    return 0.5 * 10.0 ** (e - PREC + 1) * 1.000001
+
+
+def number(s):
+    s = s.strip("[]")   # a one-element tensor prints as [v] in --quiet
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    return v
+
+
+class Stats:
+    def __init__(self):
+        self.programs = 0
+        self.locals = 0
+        self.formulas = 0      # FORMULA and WITH NUMBERS texts evaluated
+        self.vjps = 0
+        self.tensor_locals = 0
+        self.failures = []
+
+    def fail(self, prog, msg):
+        self.failures.append(f"{msg}\n    program: {prog}")
+
+
+def check_program(defs, prog, stats, root="Z"):
+    """step `prog` (statements after defs) from root; check every line it prints"""
+    stats.programs += 1
+    rc, out, err = run([], f"{defs}\n{prog}\n:step {root}\n:next 10000\n")
+    if rc != 0:
+        stats.fail(prog, f"stepping failed (status {rc}): {err.strip()}")
+        return
+    checks = []          # (expression text, expected VALUE string, what, head or None)
+    head = None
+    last_local = None
+    for line in out.splitlines():
+        m = STEP_RE.match(line)
+        if m:
+            head = m.group(1)
+            continue
+        m = LOCAL_RE.match(line)
+        if m:
+            stats.locals += 1
+            parts = m.group(2).split(" = ")
+            if len(parts) < 2:
+                stats.fail(prog, f"a local line without a formula: {line}")
+                continue
+            formula, value = parts[1], parts[-1]
+            numbers = parts[2] if len(parts) == 4 else None
+            if len(parts) > 4:
+                stats.fail(prog, f"too many ' = ' in: {line}")
+                continue
+            last_local = value
+            if number(value) is None:
+                stats.tensor_locals += 1   # a tensor's preview: the formula is shown, not checked
+                last_local = None
+                continue
+            if "..." in formula:
+                stats.fail(prog, f"a shortened formula cannot be pasted: {line}")
+                continue
+            if "#" in line:
+                stats.fail(prog, f"an internal id in: {line}")
+            need_out = re.search(r"\bout\b", formula) is not None
+            checks.append((formula, value, "FORMULA", head if need_out else None, line))
+            if numbers is not None:
+                checks.append((numbers, value, "WITH NUMBERS", None, line))
+            continue
+        m = VJP_RE.match(line)
+        if m:
+            stats.vjps += 1
+            up, loc, val = m.groups()
+            if last_local is not None and loc != last_local:
+                stats.fail(prog, f"LOCAL {loc} is not the local line's VALUE {last_local}: {line}")
+            u, l, v = number(up), number(loc), number(val)
+            if None in (u, l, v):
+                stats.fail(prog, f"VJP numbers do not parse: {line}")
+                continue
+            tol = abs(u) * half_ulp(loc) + abs(l) * half_ulp(up) + half_ulp(val) + 1e-300
+            if abs(u * l - v) > tol * 1.01:
+                stats.fail(prog, f"UPSTREAM x LOCAL = {u * l!r}, printed {val}: {line}")
+    if not checks:
+        return
+    # paste every formula into one fresh session with the same names
+    src = [defs, prog]
+    for expr, _, _, hd, _ in checks:
+        if hd is not None:
+            src.append(f"out = {hd}")
+        src.append(expr)
+    rc, qout, err = run(["--quiet", "--precision", "17"], "\n".join(src) + "\n")
+    vals = qout.split()
+    if rc != 0 or len(vals) != len(checks):
+        # find the one the REPL refuses
+        for expr, _, what, hd, line in checks:
+            one = [defs, prog] + ([f"out = {hd}"] if hd is not None else []) + [expr]
+            rc1, o1, e1 = run(["--quiet"], "\n".join(one) + "\n")
+            if rc1 != 0:
+                stats.fail(prog, f"{what} '{expr}' does not evaluate in the REPL: {e1.strip()}\n    line: {line}")
+        if not any("does not evaluate" in f for f in stats.failures):
+            stats.fail(prog, f"pasting the formulas failed: {err.strip()} / {qout!r}")
+        return
+    for (expr, value, what, _, line), got in zip(checks, vals):
+        stats.formulas += 1
+        g, v = number(got), float(value)
+        if g is None:
+            stats.fail(prog, f"{what} '{expr}' gave {got}: {line}")
+        elif not (abs(g - v) <= half_ulp(value) or (math.isnan(g) and math.isnan(v))):
+            stats.fail(prog, f"{what} '{expr}' evaluates to {g!r}, the line says {value}\n    line: {line}")
+
+
+# ==== every op x every operand form ====
+
+# operand forms: (text, positive?) - named, compound either way, negative, constants
+POS = ["h", "(h + a)", "(2 * h)", "c", "0.5"]
+NEG = ["b", "(-h)", "(a - h)", "-0.5"]
+UNARY = ["relu", "sigmoid", "tanh", "exp", "sin", "cos", "abs", "log", "sqrt"]
+POS_ONLY = {"log", "sqrt"}
+
+
+def op_programs():
+    progs = []
+    # binary operators, each operand in each form, the other named or compound
+    for op in ["+", "-", "*", "/", "**"]:
+        for x in POS + NEG:
+            for z in ["y", "(a * y)", "-2", "3"]:
+                if op == "**" and x in NEG:
+                    # a negative base: a whole exponent only (a ** b * log(a) is nan there)
+                    progs.append(f"Z = {x} {op} 3")
+                    continue
+                if op == "/" and z in ("-2", "3"):
+                    progs.append(f"Z = {z} {op} {x}")
+                progs.append(f"Z = {x} {op} {z}")
+                progs.append(f"Z = {z} {op} {x}")
+    for f in UNARY:
+        for x in POS + ([] if f in POS_ONLY else NEG):
+            progs.append(f"Z = {f}({x})")
+            progs.append(f"Z = {f}({x}) * y")
+    for x in POS + NEG:
+        progs.append(f"Z = -{x}")
+        progs.append(f"Z = leaky_relu({x}, 0.1)")
+        progs.append(f"Z = leaky_relu({x} - 1, 0.2) + {x}")
+    # reductions of a scalar, and the losses with compound and negative operands
+    for f in ["sum", "mean", "max"]:
+        progs.append(f"Z = {f}(h * a)")
+    for p, t in [("h", "y"), ("(h - a)", "y"), ("h", "(a - b)"), ("(2 * h)", "-0.5"), ("b", "c")]:
+        progs.append(f"Z = mse({p}, {t})")
+    for p, t in [("h", "y"), ("(h * y + a)", "y"), ("sigmoid(b)", "a"), ("a * a", "y")]:
+        progs.append(f"Z = bce({p}, {t})")
+    for p, t in [("h", "y"), ("(h - 2)", "y"), ("b", "(a + y) / 2"), ("-h", "0.25")]:
+        progs.append(f"Z = bce_with_logits({p}, {t})")
+    # a program of constants alone has nothing to step
+    return list(dict.fromkeys(q for q in progs if re.search(r"\b[hayb]\b", q)))
+
+
+def tensor_programs():
+    """broadcast tensors and the matrix ops: the lines must parse; scalar ones are checked"""
+    return [
+        "Z = sum(X * h)", "Z = sum(h * X + a)", "Z = mean(X / (h + a))", "Z = sum(X ** 2) * b",
+        "Z = max(X, dim=1) * h", "Z = sum(relu(X - a) * h)", "Z = sum(sigmoid(X) * tanh(X))",
+        "Z = sum(X @ W) * h", "Z = sum(X.T * h)", "Z = sum(reshape(X, 3, 1) * a)",
+        "Z = sum(softmax(X * h, dim=-1) * X)", "Z = sum(log_softmax(X, dim=-1)) * a",
+        "Z = sum(layernorm(X * h) * X)", "Z = mse(X * h, X - a)", "Z = bce(sigmoid(X), X * 0 + y)",
+        "Z = bce_with_logits(X * h, X * 0 + y)", "Z = cross_entropy(X @ W, tensor([1])) * h",
+    ]
+
+
+# ==== random scalar programs ====
+
+def random_expr(r, depth):
+    if depth == 0 or r.random() < 0.25:
+        return r.choice(["h", "a", "y", "b", "c", "2", "-0.5", "0.25", "-3", "(-h)", "(a - h)"])
+    k = r.random()
+    x = random_expr(r, depth - 1)
+    if k < 0.45:
+        op = r.choice(["+", "-", "*", "/", "*"])
+        z = random_expr(r, depth - 1)
+        if op == "/":
+            z = f"(1.5 + {z} ** 2)"   # never zero
+        return f"({x} {op} {z})"
+    if k < 0.55:
+        return f"({x}) ** {r.choice(['2', '3', '-1'])}" if r.random() < 0.5 else f"(1.25 + {x} ** 2) ** {x}"
+    if k < 0.65:
+        return f"-{x}" if not x.startswith("-") else f"-({x})"
+    f = r.choice(["relu", "sigmoid", "tanh", "sin", "cos", "abs", "exp_", "log_", "sqrt_", "lrelu"])
+    if f == "exp_":
+        return f"exp(tanh({x}))"
+    if f == "log_":
+        return f"log(1 + {x} ** 2)"
+    if f == "sqrt_":
+        return f"sqrt(0.5 + sigmoid({x}))"
+    if f == "lrelu":
+        return f"leaky_relu({x}, 0.05)"
+    return f"{f}({x})"
+
+
+def random_programs(n=50, seed=20240611):
+    r = random.Random(seed)
+    progs = []
+    while len(progs) < n:
+        e = random_expr(r, 3)
+        if not re.search(r"\b[hayb]\b", e):
+            continue
+        lines = [f"t = {e}"]
+        if r.random() < 0.5:
+            lines.append(f"Z = {random_expr(r, 2)} * t + t")
+        else:
+            lines.append(f"Z = mse(t, {r.choice(['y', 'b', '(a - y)', '-1.0'])})")
+        progs.append("; ".join(lines))
+    return progs
+
+
+def main():
+    groups = [("ops x operand forms", DEFS, op_programs()),
+              ("broadcast tensors and matrix ops", TDEFS, tensor_programs()),
+              ("random scalar programs", DEFS, random_programs())]
+    total_fail = 0
+    for name, defs, progs in groups:
+        st = Stats()
+        for p in progs:
+            check_program(defs, p, st)
+        print(f"{name}: {st.programs} programs, {st.locals} local lines, {st.formulas} formulas "
+              f"pasted back, {st.vjps} VJP lines, {st.tensor_locals} tensor locals shown; "
+              f"{len(st.failures)} failures")
+        for f in st.failures[:40]:
+            print("  FAIL " + f)
+        total_fail += len(st.failures)
+        if st.formulas == 0 and name != "broadcast tensors and matrix ops":
+            print("  FAIL nothing was checked")
+            total_fail += 1
+    sys.exit(1 if total_fail else 0)
+
+
+if __name__ == "__main__":
+    main()
