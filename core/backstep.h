@@ -330,8 +330,15 @@ typedef struct {
 } bs_opt_conf;
 typedef struct bs_opt bs_opt;
 bs_opt_conf bs_opt_defaults(bs_opt_kind k);     /* torch.optim's defaults (sgd lr must be set) */
-bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf); /* owned by c */
-/* one step over every param that has a grad, in place (bumps versions) */
+/* owned by c. NULL and BS_ERR_VALUE for what torch.optim refuses, in its words and order
+ * ("Invalid learning rate: -1.0", "Invalid epsilon value: ...", "Invalid beta parameter at
+ * index 0: ...", "Invalid momentum value: ...", "Invalid weight_decay value: ..."). */
+bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf);
+/* One step, as torch.optim's step(): every param whose grad is not None is updated in place
+ * (bumping its version); a param whose grad is None is skipped and its state left alone. State
+ * is per param and made on its first step with a grad: SGD's momentum buffer (a clone of that
+ * step's gradient), Adam's moments and its own step count, so that a param that first gets a
+ * grad at the optimizer's third step is bias-corrected as at its step 1. */
 bs_status bs_opt_step(bs_ctx *c, bs_opt *o);
 void bs_opt_zero_grad(bs_ctx *c, bs_opt *o);
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o);

@@ -229,7 +229,12 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
     }
 }
 
-#define EW2_OP(fn, F, V, D, FL, SAVED)                                                            \
+/* a check of the operands' values before the forward (BS_OK, or an error in PyTorch's words) */
+typedef bs_status (*ew2_check)(const bs_tensor *in, char *err, size_t errlen);
+static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { return BS_OK; }
+
+#define EW2_OP(fn, F, V, D, FL, SAVED) EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, ew2_no_check)
+#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                             \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -238,6 +243,9 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
                             size_t errlen)                                                       \
     {                                                                                            \
+        bs_status cst = CHECK(in, err, errlen);                                                  \
+        if (cst != BS_OK)                                                                        \
+            return cst;                                                                          \
         ew2_fwd(in, out, F);                                                                     \
         return BS_OK;                                                                            \
     }                                                                                            \
@@ -317,4 +325,16 @@ static double pow_v(double g, double a, double b, double y, int i)
         return b == 0.0 ? 0.0 : g * (b * pow(a, b - 1.0));
     return (a == 0.0 && b >= 0.0) ? 0.0 : g * (y * log(a));
 }
-EW2_OP(pow, pow_f, pow_v, pow_d, OPS_FLOP_TR, SAVE_BOTH)
+/* PyTorch: an integer tensor to a negative integer power is an error, not a float (2 ** -1 on
+ * Python numbers is 0.5; tensor([2, 3]) ** -1 is refused). */
+static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
+{
+    if (in[0].dtype != BS_I64 || in[1].dtype != BS_I64) return BS_OK;
+    int64_t n = bs_tensor_numel(&in[1]);
+    for (int64_t j = 0; j < n; j++)
+        if (in[1].data[j] < 0)
+            return ops_fail(BS_ERR_VALUE, err, errlen,
+                            "Integers to negative integer powers are not allowed.");
+    return BS_OK;
+}
+EW2_OP_CHECKED(pow, pow_f, pow_v, pow_d, OPS_FLOP_TR, SAVE_BOTH, pow_check)

@@ -123,6 +123,10 @@ size_t op_sum_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, s
 bs_status op_mean_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
                         char *err, size_t errlen)
 {
+    if (dt && dt[0] == BS_I64) /* PyTorch will not guess a float dtype for an integer mean */
+        return ops_fail(BS_ERR_TYPE, err, errlen,
+                        "mean(): could not infer output dtype. Input dtype must be either a "
+                        "floating point or complex dtype. Got: %s", ops_torch_dtype(dt[0]));
     return red_shape(&in[0], a, out, err, errlen);
 }
 

@@ -326,6 +326,24 @@ static bs_status loss_out(bs_shape *out)
     return BS_OK;
 }
 
+/* mse, bce and bce_with_logits take floating-point input and target (PyTorch: "Found dtype Long
+ * but expected Double"); class indices are cross_entropy's. The classic slip is tensor([1, 0])
+ * as a target, so the message says what to write instead. */
+static bs_status loss_float_check(const bs_dtype *dt, char *err, size_t errlen)
+{
+    if (!dt) return BS_OK;
+    if (dt[0] == BS_I64)
+        return ops_fail(BS_ERR_TYPE, err, errlen,
+                        "Found dtype Long but expected a floating point dtype: the input of this "
+                        "loss must be floating point (write 1.0, not 1)");
+    if (dt[1] == BS_I64)
+        return ops_fail(BS_ERR_TYPE, err, errlen,
+                        "Found dtype Long but expected %s: the target must be floating point, like "
+                        "the input (write 1.0, not 1; integer class indices are for cross_entropy)",
+                        ops_torch_dtype(dt[0]));
+    return BS_OK;
+}
+
 static void zero_out(bs_tensor *dout)
 {
     dout->data[0] = 0.0;
@@ -339,6 +357,7 @@ bs_status op_mse_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
 {
     bs_shape b;
     bs_status st = ops_broadcast(&in[0], &in[1], &b, err, errlen);
+    if (st == BS_OK) st = loss_float_check(dt, err, errlen);
     return st != BS_OK ? st : loss_out(out);
 }
 
@@ -426,7 +445,8 @@ bs_status op_bce_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
                         ops_torch_size_str(&in[1], sb, sizeof sb),
                         ops_torch_size_str(&in[0], sa, sizeof sa));
     }
-    return loss_out(out);
+    bs_status st = loss_float_check(dt, err, errlen);
+    return st != BS_OK ? st : loss_out(out);
 }
 
 bs_status op_bce_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
@@ -501,7 +521,8 @@ bs_status op_bce_with_logits_shape(const bs_shape *in, const bs_dtype *dt, const
                         ops_torch_size_str(&in[1], sb, sizeof sb),
                         ops_torch_size_str(&in[0], sa, sizeof sa));
     }
-    return loss_out(out);
+    bs_status st = loss_float_check(dt, err, errlen);
+    return st != BS_OK ? st : loss_out(out);
 }
 
 bs_status op_bce_with_logits_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,

@@ -1,11 +1,14 @@
-/* core/optim.c: torch.optim's SGD (momentum, dampening, weight decay, nesterov) and Adam, updating
- * every param that has a gradient, in place. */
+/* core/optim.c: torch.optim's SGD (momentum, dampening, weight decay, nesterov) and Adam, with
+ * per-parameter state kept as torch.optim keeps it, updating in place every param that has a
+ * gradient. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core_int.h"
 
+/* ==== Construction ==== */
 bs_opt_conf bs_opt_defaults(bs_opt_kind k)
 {
     bs_opt_conf c;
@@ -18,25 +21,76 @@ bs_opt_conf bs_opt_defaults(bs_opt_kind k)
     return c;
 }
 
+/* v as Python's repr(float) writes it (the figure in torch.optim's messages): the shortest
+ * digits that read back to v; fixed notation from 1e-4 up to 1e16, with ".0" on whole numbers
+ * ("-1.0", "-0.0001"), else "1e-05" / "1e+16"; "nan", "inf", "-inf". */
+static char *py_float_repr(double v, char *buf, size_t len)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "nan");
+        return buf;
+    }
+    if (isinf(v)) {
+        snprintf(buf, len, v < 0 ? "-inf" : "inf");
+        return buf;
+    }
+    char e[40];
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    snprintf(e, sizeof e, "%.*e", p - 1, v);
+    int x = atoi(strchr(e, 'e') + 1);
+    if (x < -4 || x >= 16) {
+        snprintf(buf, len, "%s", e);   /* C writes at least two exponent digits, as Python does */
+        return buf;
+    }
+    int decimals = p - 1 - x > 0 ? p - 1 - x : 0;
+    snprintf(buf, len, "%.*f", decimals, v);
+    if (!strchr(buf, '.')) {
+        size_t n = strlen(buf);
+        if (n + 2 < len) memcpy(buf + n, ".0", 3);
+    }
+    return buf;
+}
+
+/* The checks torch.optim makes, in its order and words (torch/optim/sgd.py, adam.py). Adam's are
+ * written `not 0.0 <= x` (NaN fails them); SGD's `x < 0.0` (NaN passes, as in PyTorch). */
+static bs_status opt_validate(bs_ctx *c, const bs_opt_conf *k)
+{
+    char s[40];
+    if (k->kind == BS_OPT_ADAM) {
+        if (!(0.0 <= k->lr))
+            return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", py_float_repr(k->lr, s, sizeof s));
+        if (!(0.0 <= k->eps))
+            return bs__err(c, BS_ERR_VALUE, "Invalid epsilon value: %s", py_float_repr(k->eps, s, sizeof s));
+        if (!(0.0 <= k->beta1 && k->beta1 < 1.0))
+            return bs__err(c, BS_ERR_VALUE, "Invalid beta parameter at index 0: %s",
+                           py_float_repr(k->beta1, s, sizeof s));
+        if (!(0.0 <= k->beta2 && k->beta2 < 1.0))
+            return bs__err(c, BS_ERR_VALUE, "Invalid beta parameter at index 1: %s",
+                           py_float_repr(k->beta2, s, sizeof s));
+        if (!(0.0 <= k->weight_decay))
+            return bs__err(c, BS_ERR_VALUE, "Invalid weight_decay value: %s",
+                           py_float_repr(k->weight_decay, s, sizeof s));
+        return BS_OK;
+    }
+    if (k->lr < 0.0)
+        return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", py_float_repr(k->lr, s, sizeof s));
+    if (k->momentum < 0.0)
+        return bs__err(c, BS_ERR_VALUE, "Invalid momentum value: %s", py_float_repr(k->momentum, s, sizeof s));
+    if (k->weight_decay < 0.0)
+        return bs__err(c, BS_ERR_VALUE, "Invalid weight_decay value: %s",
+                       py_float_repr(k->weight_decay, s, sizeof s));
+    if (k->nesterov && (k->momentum <= 0 || k->dampening != 0))
+        return bs__err(c, BS_ERR_VALUE, "Nesterov momentum requires a momentum and zero dampening");
+    return BS_OK;
+}
+
 bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf)
 {
-    if (conf->lr < 0) {
-        bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %g", conf->lr);
-        return NULL;
-    }
-    if (conf->momentum < 0) {
-        bs__err(c, BS_ERR_VALUE, "Invalid momentum value: %g", conf->momentum);
-        return NULL;
-    }
-    if (conf->nesterov && (conf->momentum <= 0 || conf->dampening != 0)) {
-        bs__err(c, BS_ERR_VALUE, "Nesterov momentum requires a momentum and zero dampening");
-        return NULL;
-    }
-    if (conf->kind == BS_OPT_ADAM &&
-        (conf->beta1 < 0 || conf->beta1 >= 1 || conf->beta2 < 0 || conf->beta2 >= 1)) {
-        bs__err(c, BS_ERR_VALUE, "Invalid beta parameters: (%g, %g)", conf->beta1, conf->beta2);
-        return NULL;
-    }
+    if (opt_validate(c, conf)) return NULL;
     bs_opt *o = calloc(1, sizeof *o);
     if (!o) {
         bs__err(c, BS_ERR_NOMEM, "out of memory");
@@ -50,6 +104,14 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf)
 
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o) { return &o->conf; }
 
+/* ==== Per-parameter state ====
+ * torch.optim keeps state[p] per parameter, created on the first step at which p has a grad.
+ * Here it is indexed by node id:
+ *   m[i]  numel + 1 doubles: SGD's momentum_buffer or Adam's exp_avg, then in m[i][numel] the
+ *         number of steps this param has taken (Adam's state['step']; for SGD, 0 means the
+ *         buffer is not made yet, so the next step clones the gradient into it);
+ *   v[i]  numel doubles: Adam's exp_avg_sq.
+ * A param whose grad is None has no state and is skipped entirely, as in PyTorch. */
 static bool grow(bs_opt *o, int32_t len)
 {
     if (len <= o->cap) return true;
@@ -64,56 +126,132 @@ static bool grow(bs_opt *o, int32_t len)
     return true;
 }
 
-/* SGD, as torch.optim.SGD:
- *   d = g + wd*p;  buf = d (first step) or momentum*buf + (1-dampening)*d;
- *   d = nesterov ? d + momentum*buf : buf;  p = p - lr*d
- * Adam, as torch.optim.Adam (no amsgrad):
- *   g = g + wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
- *   p = p - (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
+static bool needs_state(const bs_opt_conf *k)
+{
+    return k->kind == BS_OPT_ADAM || k->momentum != 0;
+}
+
+/* state for param i (zeroed, step 0) unless it has some */
+static bool state_alloc(bs_opt *o, bs_id i, int64_t numel)
+{
+    if (!o->m[i]) {
+        o->m[i] = calloc((size_t)numel + 1, sizeof(double));
+        if (!o->m[i]) return false;
+    }
+    if (o->conf.kind == BS_OPT_ADAM && !o->v[i]) {
+        o->v[i] = calloc((size_t)(numel ? numel : 1), sizeof(double));
+        if (!o->v[i]) return false;
+    }
+    return true;
+}
+
+/* ==== The updates ====
+ * Each line is one of torch.optim's tensor ops, in its order (torch 1.13, _single_tensor_sgd and
+ * _single_tensor_adam; the default on CPU). On a param of dtype t, PyTorch computes each op in
+ * t's compute type (double for f64, float for f32, f16 and bf16), with Python-float scalars
+ * converted to it, and stores the result in t: OP() rounds to the compute type, ST() to t. State
+ * tensors have the param's dtype, so they are rounded the same way. For f64 both are exact.
+ * x.add(y, alpha=s) and addcmul are one fused multiply-add, as PyTorch's CPU kernels compute them
+ * on x86-64 (AXPY() below), so that the numbers agree with torch.optim to the last bit.
+ *
+ * SGD:   d = g.add(p, alpha=wd)                      (wd != 0)
+ *        buf = clone(d) on this param's first step, else buf.mul_(momentum).add_(d, alpha=1-dampening)
+ *        d = d.add(buf, alpha=momentum) if nesterov else buf        (momentum != 0)
+ *        p.add_(d, alpha=-lr)
+ * Adam:  step += 1 (this param's own count)
+ *        d = g.add(p, alpha=wd)                      (wd != 0)
+ *        m.mul_(b1).add_(d, alpha=1-b1);  v.mul_(b2).addcmul_(d, d, value=1-b2)
+ *        bc1 = 1 - b1**step;  bc2 = 1 - b2**step      (Python floats)
+ *        denom = (v.sqrt() / sqrt(bc2)).add_(eps);  p.addcdiv_(m, denom, value=-lr/bc1) */
+typedef struct {
+    bs_dtype op, st;
+} rounding;
+
+static inline double OP(rounding r, double x) { return r.op == BS_F64 ? x : (double)(float)x; }
+static inline double ST(rounding r, double x)
+{
+    if (r.st == BS_F64) return x;
+    return r.st == BS_F32 ? (double)(float)x : bs_dtype_round(r.st, (double)(float)x);
+}
+
+/* x.add(y, alpha=s) in the compute type: x + s*y with one rounding */
+static inline double AXPY(rounding r, double x, double s, double y)
+{
+    return r.op == BS_F64 ? fma(s, y, x) : (double)fmaf((float)s, (float)y, (float)x);
+}
+
+static void sgd_update(const bs_opt_conf *k, rounding r, double *p, const double *g, double *buf,
+                       int64_t numel)
+{
+    double wd = OP(r, k->weight_decay), mom = OP(r, k->momentum), damp = OP(r, 1 - k->dampening);
+    double nlr = OP(r, -k->lr);
+    bool first = buf && buf[numel] == 0;
+    for (int64_t j = 0; j < numel; j++) {
+        double d = g[j];
+        if (k->weight_decay != 0) d = ST(r, AXPY(r, d, wd, p[j]));
+        if (k->momentum != 0) {
+            if (first) {
+                buf[j] = d;
+            } else {
+                buf[j] = ST(r, buf[j] * mom);
+                buf[j] = ST(r, AXPY(r, buf[j], damp, d));
+            }
+            d = k->nesterov ? ST(r, AXPY(r, d, mom, buf[j])) : buf[j];
+        }
+        p[j] = ST(r, AXPY(r, p[j], nlr, d));
+    }
+    if (buf) buf[numel] += 1;
+}
+
+static void adam_update(const bs_opt_conf *k, rounding r, double *p, const double *g, double *m,
+                        double *v, int64_t numel)
+{
+    double step = m[numel] + 1;
+    m[numel] = step;
+    double bc1 = 1 - pow(k->beta1, step), bc2 = 1 - pow(k->beta2, step);
+    double wd = OP(r, k->weight_decay), b1 = OP(r, k->beta1), b2 = OP(r, k->beta2);
+    double c1 = OP(r, 1 - k->beta1), c2 = OP(r, 1 - k->beta2), eps = OP(r, k->eps);
+    double sbc2 = OP(r, sqrt(bc2)), nstep = OP(r, -(k->lr / bc1));
+    for (int64_t j = 0; j < numel; j++) {
+        double d = g[j];
+        if (k->weight_decay != 0) d = ST(r, AXPY(r, d, wd, p[j]));
+        m[j] = ST(r, m[j] * b1);
+        m[j] = ST(r, AXPY(r, m[j], c1, d));
+        v[j] = ST(r, v[j] * b2);
+        v[j] = ST(r, AXPY(r, v[j], OP(r, c2 * d), d)); /* addcmul */
+        double denom = ST(r, sqrt(v[j]));
+        denom = ST(r, denom / sbc2);
+        denom = ST(r, denom + eps);
+        p[j] = ST(r, p[j] + OP(r, OP(r, nstep * m[j]) / denom));
+    }
+}
+
 bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
 {
-    if (!grow(o, c->len)) return bs__err(c, BS_ERR_NOMEM, "out of memory");
     const bs_opt_conf *k = &o->conf;
-    o->step++;
-    double bc1 = 1 - pow(k->beta1, (double)o->step), bc2 = 1 - pow(k->beta2, (double)o->step);
+    /* every allocation first, so that running out of memory changes nothing */
+    if (needs_state(k)) {
+        if (!grow(o, c->len)) return bs__err(c, BS_ERR_NOMEM, "out of memory");
+        for (bs_id i = 0; i < c->len; i++) {
+            bs_node *n = bs__node(c, i);
+            if (!n->is_param || !n->grad.data) continue;
+            if (!state_alloc(o, i, bs_shape_numel(&n->value.shape)))
+                return bs__err(c, BS_ERR_NOMEM, "out of memory");
+        }
+    }
     for (bs_id i = 0; i < c->len; i++) {
         bs_node *n = bs__node(c, i);
         if (!n->is_param || !n->grad.data) continue;
         int64_t numel = bs_shape_numel(&n->value.shape);
-        double *p = n->value.data, *g = n->grad.data;
-        bool first = false;
-        if ((k->kind == BS_OPT_SGD && k->momentum != 0) || k->kind == BS_OPT_ADAM) {
-            if (!o->m[i]) {
-                o->m[i] = calloc((size_t)numel, sizeof(double));
-                if (!o->m[i]) return bs__err(c, BS_ERR_NOMEM, "out of memory");
-                first = true;
-            }
-        }
-        if (k->kind == BS_OPT_ADAM && !o->v[i]) {
-            o->v[i] = calloc((size_t)numel, sizeof(double));
-            if (!o->v[i]) return bs__err(c, BS_ERR_NOMEM, "out of memory");
-        }
-        for (int64_t j = 0; j < numel; j++) {
-            double d = g[j];
-            if (k->weight_decay != 0) d = d + k->weight_decay * p[j];
-            if (k->kind == BS_OPT_SGD) {
-                if (k->momentum != 0) {
-                    double *buf = o->m[i];
-                    buf[j] = first ? d : buf[j] * k->momentum + (1 - k->dampening) * d;
-                    d = k->nesterov ? d + k->momentum * buf[j] : buf[j];
-                }
-                p[j] = p[j] + (-k->lr) * d;
-            } else {
-                double *m = o->m[i], *v = o->v[i];
-                m[j] = m[j] * k->beta1 + (1 - k->beta1) * d;
-                v[j] = v[j] * k->beta2 + (1 - k->beta2) * d * d;
-                double denom = sqrt(v[j]) / sqrt(bc2) + k->eps;
-                p[j] = p[j] + (-(k->lr / bc1)) * (m[j] / denom);
-            }
-        }
-        bs__round_tensor(&n->value);
+        bs_dtype t = n->value.dtype;
+        rounding r = {t == BS_F64 ? BS_F64 : BS_F32, t};
+        if (k->kind == BS_OPT_SGD)
+            sgd_update(k, r, n->value.data, n->grad.data, needs_state(k) ? o->m[i] : NULL, numel);
+        else
+            adam_update(k, r, n->value.data, n->grad.data, o->m[i], o->v[i], numel);
         n->version++;
     }
+    o->step++;
     return BS_OK;
 }
 

@@ -605,6 +605,30 @@ static int kw_num(bs_session *s, args_t *a, const char *name, double *v)
     return x ? get_num(s, x, e, name, v) : 0;
 }
 
+/* A value torch.optim refuses: an integer the user typed is shown as Python shows it ("Invalid
+ * learning rate: -1", not "-1.0"). The caret stays under the call. */
+static int opt_fail(bs_session *s, args_t *a)
+{
+    static const struct {
+        const char *prefix, *kw;
+    } which[] = {
+        {"Invalid learning rate", "lr"},          {"Invalid epsilon", "eps"},
+        {"Invalid momentum", "momentum"},         {"Invalid weight_decay", "weight_decay"},
+    };
+    const char *msg = bs_errmsg(s->ctx);
+    const bs_value *v = NULL;
+    for (size_t i = 0; i < sizeof which / sizeof which[0] && !v; i++) {
+        if (strncmp(msg, which[i].prefix, strlen(which[i].prefix))) continue;
+        v = kw(a, which[i].kw, NULL);
+        if (!v && !strcmp(which[i].kw, "lr") && a->npos == 1) v = &a->pos[0];
+        if (!v) break;
+    }
+    size_t n = strlen(msg);
+    if (v && v->k == BS_V_NUM && v->is_int && n > 2 && !strcmp(msg + n - 2, ".0"))
+        return bs_fail(s, a->call->line, a->call->col, "%.*s", (int)(n - 2), msg);
+    return bs_fail_core(s, a->call->line, a->call->col, NULL);
+}
+
 static int make_opt(bs_session *s, args_t *a, bs_opt_kind kind, bs_value *out)
 {
     bs_opt_conf c = bs_opt_defaults(kind);
@@ -636,7 +660,7 @@ static int make_opt(bs_session *s, args_t *a, bs_opt_kind kind, bs_value *out)
     }
     if (check_kw_used(s, a)) return -1;
     bs_opt *o = bs_opt_new(s->ctx, &c);
-    if (!o) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    if (!o) return opt_fail(s, a);
     out->k = BS_V_OPT;
     out->opt = o;
     return 0;
