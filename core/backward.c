@@ -33,8 +33,26 @@ struct bs_bwd {
     bool eager;             /* no step records kept: each node is retired as the scan passes it,
                                so the pass needs no final sweep over the tape */
     bool sweep;             /* some node was not retired on the way: release() sweeps */
+    /* The pass touches nodes root..lo with a grad_fn, and the leaves below them: scans stop
+       at lo and the leaves are reached through their list, so a pass costs what its graph
+       costs, not the length of the tape's history (a training loop's old iterations). */
+    int32_t lo;
+    int32_t *leaves, nleaves, capleaves; /* leaves marked by this pass, each once */
     scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], ones;
 };
+
+static bool leaf_push(bs_bwd *b, int32_t id)
+{
+    if (b->nleaves == b->capleaves) {
+        int32_t cap = b->capleaves ? 2 * b->capleaves : 16;
+        int32_t *p = realloc(b->leaves, (size_t)cap * sizeof *p);
+        if (!p) return false;
+        b->leaves = p;
+        b->capleaves = cap;
+    }
+    b->leaves[b->nleaves++] = id;
+    return true;
+}
 
 static double *scratch_get(scratch *s, int64_t n)
 {
@@ -131,7 +149,8 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
 
     /* mark and check, touching nothing yet */
     r->mark = b->pass;
-    for (int32_t i = root; i >= 0; i--) {
+    b->lo = root;
+    for (int32_t i = root; i >= b->lo; i--) {
         bs_node *n = bs__node(c, i);
         if (n->mark != b->pass || !has_grad_fn(n)) continue;
         b->total++;
@@ -156,8 +175,19 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
                         bs_node_name(c, n->in[k], nb, sizeof nb), x->version, n->in_version[k]);
                 goto fail;
             }
-            if (x->requires_grad) x->mark = b->pass;
+            if (!x->requires_grad || x->mark == b->pass) continue;
+            x->mark = b->pass;
+            if (has_grad_fn(x)) {
+                if (n->in[k] < b->lo) b->lo = n->in[k];
+            } else if (!leaf_push(b, n->in[k])) {
+                bs__err(c, BS_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
         }
+    }
+    if (!has_grad_fn(r) && !leaf_push(b, root)) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory");
+        goto fail;
     }
     /* the seed */
     r->gtmp = gtmp_alloc(r);
@@ -173,6 +203,10 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     c->in_pass = true;
     return b;
 fail:
+    /* take the marks back: nothing of this pass may stay marked */
+    for (int32_t i = root; i >= b->lo && i >= 0; i--) bs__node(c, i)->mark = 0;
+    for (int32_t k = 0; k < b->nleaves; k++) bs__node(c, b->leaves[k])->mark = 0;
+    free(b->leaves);
     free(b);
     return NULL;
 }
@@ -246,7 +280,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     bs_ctx *c = b->c;
     if (b->failed) return -1;
     int32_t i = b->cur;
-    for (; i >= 0; i--) {
+    for (; i >= b->lo; i--) {
         bs_node *n = bs__node(c, i);
         if (n->mark != b->pass) continue;
         if (has_grad_fn(n)) break;
@@ -257,7 +291,16 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             n->mark = 0;
         }
     }
-    if (i < 0) {
+    if (i < b->lo) {
+        /* below lo only leaves are left: every consumer has run, their gradients are final */
+        if (b->eager)
+            for (int32_t k = 0; k < b->nleaves; k++) {
+                bs_node *n = bs__node(c, b->leaves[k]);
+                if (n->mark != b->pass) continue;
+                if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem_scan;
+                gtmp_free(n);
+                n->mark = 0;
+            }
         b->cur = -1;
         return 0;
     }
@@ -358,14 +401,19 @@ static void release(bs_bwd *b, bool commit)
     bs_ctx *c = b->c;
     /* an eager pass that ran to the end retired every node on the way */
     bool done = b->eager && !b->sweep && commit && b->cur < 0;
-    for (int32_t i = done ? -1 : b->root; i >= 0; i--) {
-        bs_node *n = bs__node(c, i);
+    for (int32_t i = done ? -1 : b->root, k = -1; k < b->nleaves; ) {
+        /* root..lo, then the leaves below lo from their list */
+        bs_node *n;
+        if (i >= b->lo && i >= 0) n = bs__node(c, i--);
+        else if (++k < b->nleaves) n = bs__node(c, b->leaves[k]);
+        else break;
         if (n->mark != b->pass) continue;
         if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */
         if (commit && has_grad_fn(n) && !b->retain) n->freed = true;
         gtmp_free(n);
         n->mark = 0;
     }
+    free(b->leaves);
     for (int k = 0; k < BS_MAX_INPUTS; k++) {
         free(b->local[k].p);
         free(b->vjp[k].p);

@@ -485,6 +485,11 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
                 odt = tx == BS_I64 ? ty : tx;
             else
                 odt = dtype_rank(tx) >= dtype_rank(ty) ? tx : ty;
+            /* the one value check an elementwise op makes (ops_ew.c's pow_check), here too */
+            if (op == BS_OP_POW && tx == BS_I64 && ty == BS_I64 && y->value.data[0] < 0) {
+                bs__err(c, BS_ERR_VALUE, "Integers to negative integer powers are not allowed.");
+                return BS_NONE;
+            }
             return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
         }
     }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -437,6 +438,20 @@ static void pdf_fix_dates(char *data, size_t n)
     }
 }
 
+static bool too_costly(const bs_view *v, const char *where, const char *instead, char *err, size_t len)
+{
+    long cost = v->nnodes > BS_VIZ_MAX_LAYOUT ? LONG_MAX : bs_viz_layout_cost(v);
+    if (cost <= BS_VIZ_MAX_COST) return false;
+    if (v->nnodes > BS_VIZ_MAX_LAYOUT)
+        viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than %s lays out in "
+                 "reasonable time (%d): %s", v->nnodes, where, BS_VIZ_MAX_LAYOUT, instead);
+    else
+        viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes and one value feeds nodes "
+                 "%ld ranks away in all (a value used far from where it was made), more than %s "
+                 "lays out in reasonable time: %s", v->nnodes, cost - v->nnodes, where, instead);
+    return true;
+}
+
 bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len)
 {
     const char *ext = ext_of(path);
@@ -453,10 +468,9 @@ bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size
                         "cannot tell the format of '%s': use .dot, .svg, .png or .pdf", path);
     if (!gv_context(err, len))
         return BS_ERR_UNSUPPORTED;
-    if (!dot && v->nnodes > BS_VIZ_MAX_LAYOUT)
-        return viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than Graphviz lays "
-                        "out in reasonable time (%d): export a part (:export FILE NAME), or write "
-                        ".dot and lay it out with dot yourself", v->nnodes, BS_VIZ_MAX_LAYOUT);
+    if (!dot && too_costly(v, "Graphviz", "export a part (:export FILE NAME), or write .dot "
+                           "and lay it out with dot yourself", err, len))
+        return BS_ERR_VALUE;
     if (dot) {
         char *text = bs_viz_dot(v, err, len);
         if (!text)
@@ -522,11 +536,8 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
 {
     if (!gv_context(err, len))
         return NULL;
-    if (v->nnodes > BS_VIZ_MAX_LAYOUT) {
-        viz_fail(BS_ERR_VALUE, err, len, "the graph has %d nodes, more than the window lays out "
-                 "in reasonable time (%d): :graph NAME draws a part", v->nnodes, BS_VIZ_MAX_LAYOUT);
+    if (too_costly(v, "the window", ":graph NAME draws a part", err, len))
         return NULL;
-    }
     bs_layout *l = calloc(1, sizeof *l);
     Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
     if (l) {

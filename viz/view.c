@@ -3,6 +3,7 @@
 #include "viz_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1009,4 +1010,33 @@ uint64_t viz_hash(uint64_t h, const void *p, size_t n)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+/* What dot's layout costs, roughly: the nodes, plus the ranks skipped by the long edges out of
+   the node that has most of them (dot threads a virtual node through every skipped rank; one
+   value feeding hundreds of far-off nodes is what makes its passes take minutes). Nodes are in
+   tape order and edges by consumer, so one pass ranks them. */
+long bs_viz_layout_cost(const bs_view *v)
+{
+    int n = v->nnodes ? v->nnodes : 1;
+    int *rank = calloc((size_t)n, sizeof *rank);
+    long *fan = calloc((size_t)n, sizeof *fan);
+    if (!rank || !fan) {
+        free(rank);
+        free(fan);
+        return LONG_MAX;
+    }
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        if (rank[e->to] < rank[e->from] + 1) rank[e->to] = rank[e->from] + 1;
+    }
+    long worst = 0;
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        int span = rank[e->to] - rank[e->from] - 1;
+        if (span > 0 && (fan[e->from] += span) > worst) worst = fan[e->from];
+    }
+    free(rank);
+    free(fan);
+    return v->nnodes + worst;
 }

@@ -347,9 +347,13 @@ static void test_literals(void **state)
     x = bs_parse_expr("1e-3", 1, &arena, &e);
     assert_false(x->num.is_int);
     assert_true(x->num.value == 1e-3);
-    x = bs_parse_expr("9223372036854775807", 1, &arena, &e);
+    /* integers are exact up to 2**53 (they are held as doubles); past it, an error */
+    x = bs_parse_expr("9007199254740992", 1, &arena, &e);
     assert_true(x->num.is_int);
-    assert_true(x->num.ival == INT64_MAX);
+    assert_true(x->num.ival == 9007199254740992LL);
+    x = bs_parse_expr("9007199254740993", 1, &arena, &e);
+    assert_null(x);
+    assert_int_equal(e.status, BS_PARSE_ERROR);
     x = bs_parse_expr("'a\\\"b'", 1, &arena, &e);
     assert_int_equal(x->kind, BS_EX_STR);
     assert_int_equal(x->str.len, 3);
@@ -580,7 +584,7 @@ static const err_case err_cases[] = {
     {"x = 1 2", 1, 7, "unexpected number '2'; is an operator or a ';' missing?"},
     {"2x + 1", 1, 1, "invalid number literal '2x'"},
     {"x = 1e", 1, 5, "invalid number literal '1e'"},
-    {"n = 99999999999999999999", 1, 5, "integer literal too large"},
+    {"n = 99999999999999999999", 1, 5, "integer literal too large: past 2**53, where backstep's numbers stop being exact"},
     {"with torch.no_grad(): x", 1, 6, "only 'with no_grad:' is supported"},
     {"with no_grad:", 1, 14, "expected a statement after ':' on the same line (with no_grad: stmt)"},
     {"with no_grad: :vars", 1, 15, "a command cannot be inside 'with no_grad:'"},
@@ -739,6 +743,22 @@ static void test_limits(void **state)
     bs_parse(src, 1, &arena, &e);
     assert_int_equal(e.status, BS_PARSE_ERROR);
     assert_false(bs_lang_incomplete(src) == false);
+    free(src);
+    /* left-associative chains count too: BS_MAX_DEPTH operators parse, one more does not,
+       and the error points at the operator that went past the limit */
+    src = malloc(4 * BS_MAX_DEPTH + 16);
+    assert_non_null(src);
+    k = 0;
+    src[k++] = '1';
+    for (int i = 0; i < BS_MAX_DEPTH - 1; i++) { src[k++] = '+'; src[k++] = '1'; }
+    src[k] = '\0';
+    t = parse_ok(src);
+    assert_int_equal(t->stmts[0]->expr->depth, BS_MAX_DEPTH - 1);
+    strcpy(src + k, "+1+1");
+    bs_parse(src, 1, &arena, &e);
+    assert_int_equal(e.status, BS_PARSE_ERROR);
+    assert_non_null(strstr(e.msg, "expression too deep"));
+    assert_int_equal(e.col, 2 * (BS_MAX_DEPTH + 1));
     free(src);
     assert_true(arena.total > 0);
 }

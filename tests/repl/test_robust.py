@@ -58,7 +58,7 @@ CASES = [
      b"a = zeros(1000, 1000)\nb = zeros(1000, 1000)\nprint(a.shape)\n", 0,
      ["the session already holds 7.63 MiB; the limit is 10 MiB", "(1000, 1000)"]),
     ("bad --mem-limit", {}, ["--mem-limit", "lots", "-e", "1"], b"", 2, ["--mem-limit wants"]),
-    ("export of a graph too large to lay out", {"big.bs": BIG + ":export big.svg y\n"},
+    ("export of a graph too costly to lay out", {"big.bs": BIG + ":export big.svg y\n"},
      ["big.bs"], b"", 1, ["the graph has 901 nodes", "write .dot"]),
     ("ascii of a graph too large", {"big.bs": BIG * 2 + ":graph --ascii\n"}, ["big.bs"], b"", 1,
      ["more than a terminal can show"]),
