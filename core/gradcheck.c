@@ -129,9 +129,15 @@ int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, in
         if (count < max && res) res[count] = g;
         count++;
     }
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", bs_errmsg(c));
+    bs_status code = c->code;
     bs_status st2 = bs_recompute(c, root);
     bs_grad_snapshot_restore(c, snap);
-    if (st) return -1;
+    if (st) { /* the recompute that puts the values back must not take the reason with it */
+        bs__err(c, code, "%s", msg);
+        return -1;
+    }
     if (st2) return -1;
     return count;
 }
