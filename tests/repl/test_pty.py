@@ -183,6 +183,8 @@ def main():
         return 77
 
     tmp = tempfile.mkdtemp(prefix="backstep-pty-")
+    # meson's timeout sends SIGTERM: leave through the finally below, which cleans up
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         return run(exe, tmp)
     finally:
