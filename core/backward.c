@@ -203,10 +203,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     c->in_pass = true;
     return b;
 fail:
-    /* take the marks back: nothing of this pass may stay marked */
-    for (int32_t i = root; i >= b->lo && i >= 0; i--) bs__node(c, i)->mark = 0;
-    for (int32_t k = 0; k < b->nleaves; k++) bs__node(c, b->leaves[k])->mark = 0;
-    free(b->leaves);
+    free(b->leaves); /* its marks stay, harmless: a mark counts only while it equals b->pass */
     free(b);
     return NULL;
 }

@@ -38,6 +38,19 @@ static double root_value(bs_ctx *c, bs_id root)
     return s;
 }
 
+/* a failed check: put the values (recomputed from root, unless BS_NONE) and the grads back,
+   keeping the reason for the failure, which the recompute would clear */
+static int fail_restore(bs_ctx *c, bs_grad_snapshot *snap, bs_id root)
+{
+    bs_status code = c->code;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", bs_errmsg(c));
+    if (root != BS_NONE) bs_recompute(c, root);
+    bs_grad_snapshot_restore(c, snap);
+    bs__err(c, code, "%s", msg);
+    return -1;
+}
+
 int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, int max)
 {
     bs_node *r = bs_node_at(c, root);
@@ -75,14 +88,7 @@ int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, in
     int more;
     while ((more = bs_backward_next(b, NULL)) > 0) {}
     bs_backward_end(b);
-    if (more < 0) { /* interrupted (or out of memory) during the analytic pass */
-        bs_status code = c->code;
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", bs_errmsg(c));
-        bs_grad_snapshot_restore(c, snap);
-        bs__err(c, code, "%s", msg);
-        return -1;
-    }
+    if (more < 0) return fail_restore(c, snap, BS_NONE); /* interrupted in the analytic pass */
 
     /* the params root depends on: those that got a gradient */
     int count = 0;
@@ -129,15 +135,9 @@ int bs_gradcheck(bs_ctx *c, bs_id root, double eps, bs_gradcheck_result *res, in
         if (count < max && res) res[count] = g;
         count++;
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s", bs_errmsg(c));
-    bs_status code = c->code;
+    if (st) return fail_restore(c, snap, root);
     bs_status st2 = bs_recompute(c, root);
     bs_grad_snapshot_restore(c, snap);
-    if (st) { /* the recompute that puts the values back must not take the reason with it */
-        bs__err(c, code, "%s", msg);
-        return -1;
-    }
     if (st2) return -1;
     return count;
 }

@@ -141,6 +141,10 @@ typedef struct bs_expr bs_expr;
    1+1+...+1 or x.T.T...T past this many levels is a syntax error, not a stack overflow. */
 #define BS_MAX_DEPTH 1000
 
+/* Numbers are held as doubles: integers are exact up to 2**53, and past it an error, not a
+   rounding (literals, integer arithmetic, sizes). */
+#define BS_INT_EXACT_MAX 9007199254740992LL
+
 /* One call argument. */
 typedef struct {
     const char *name;   /* keyword name ("dim"), or NULL for a positional argument */

@@ -113,7 +113,7 @@ static int get_int(bs_session *s, const bs_value *v, const bs_expr *e, const cha
 {
     *out = 0;
     if (v->k == BS_V_NUM && v->is_int) {
-        if (!(fabs(v->num) <= 9007199254740992.0))
+        if (!(fabs(v->num) <= (double)BS_INT_EXACT_MAX))
             return bs_fail(s, e->line, e->col, "%s is too large", what);
         *out = (int64_t)v->num;
         return 0;
@@ -534,7 +534,7 @@ static int fn_arange(bs_session *s, args_t *a, bs_value *out)
     if (!isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2]))
         return bs_fail(s, a->call->line, a->call->col, "unsupported range: %g -> %g", v[0], v[1]);
     if (n < 0) return bs_fail(s, a->call->line, a->call->col, "upper bound and larger bound inconsistent with step sign");
-    if (n > 9007199254740992.0)
+    if (n > (double)BS_INT_EXACT_MAX)
         return bs_fail(s, a->call->line, a->call->col, "arange: %.3g elements are too many", n);
     bs_shape shp = {1, {(int64_t)n}};
     int8_t sym[BS_MAX_DIMS] = {-1, -1, -1, -1};

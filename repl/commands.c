@@ -481,7 +481,7 @@ char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t 
 void bs_session_script_begin(bs_session *s, const char *path)
 {
     char *real = realpath(path, NULL);
-    if (s->nload < (int)(sizeof s->load / sizeof s->load[0])) s->load[s->nload++] = real ? real : strdup("");
+    if (s->nload < BS_LOAD_MAX_DEPTH) s->load[s->nload++] = real ? real : strdup("");
     else free(real);
 }
 
@@ -491,7 +491,6 @@ void bs_session_script_end(bs_session *s)
 }
 
 #define LOAD_MAX_BYTES ((size_t)64 << 20)
-#define LOAD_MAX_DEPTH 16
 
 static int cmd_load(bs_session *s, const bs_stmt *st)
 {
@@ -505,10 +504,10 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
             return bs_fail(s, w->line, w->col, ":load %s: the file is already being loaded (a script "
                            "that loads itself, directly or through another)", w->text);
         }
-    if (s->nload == LOAD_MAX_DEPTH) {
+    if (s->nload == BS_LOAD_MAX_DEPTH) {
         free(real);
         return bs_fail(s, w->line, w->col, ":load %s: scripts nested more than %d deep", w->text,
-                       LOAD_MAX_DEPTH);
+                       BS_LOAD_MAX_DEPTH);
     }
     char msg[600];
     size_t len;
@@ -517,7 +516,7 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
         free(real);
         return bs_fail(s, w->line, w->col, "%s", msg);
     }
-    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) memset(buf, ' ', 3); /* a UTF-8 BOM */
+    const char *text = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? buf + 3 : buf; /* a BOM */
     /* evaluate with our own error record, then report it with the file's position */
     char path[512];
     snprintf(path, sizeof path, "%s", w->text);
@@ -526,10 +525,11 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     const char *outer_src = s->src;
     bs_arena saved_arena = s->arena;
     s->arena = (bs_arena)BS_ARENA_INIT;
-    s->load[s->nload++] = real ? real : strdup("");
+    free(real);
+    bs_session_script_begin(s, path);
     bs_error inner;
-    int rc = bs_session_eval(s, buf, 1, &inner);
-    free(s->load[--s->nload]);
+    int rc = bs_session_eval(s, text, 1, &inner);
+    bs_session_script_end(s);
     bs_arena_free(&s->arena);
     s->arena = saved_arena;
     s->e = outer;

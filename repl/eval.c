@@ -305,7 +305,7 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
         return bs_fail(s, e->op_line, e->op_col, "@ needs tensors, not numbers");
     }
     /* integers are held as doubles: exact up to 2**53, and an error past it, not a rounding */
-    if (is_int && fabs(r) > 9007199254740992.0)
+    if (is_int && fabs(r) > (double)BS_INT_EXACT_MAX)
         return bs_fail(s, e->op_line, e->op_col, "integer result too large: %.17g is past 2**53, "
                        "where backstep's numbers stop being exact", r);
     *out = (bs_value){.k = BS_V_NUM, .num = r, .is_int = is_int, .sym = -1};

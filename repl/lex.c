@@ -117,7 +117,7 @@ static bs_token lex_number(bs_lexer *lx, int start)
     if (is_int) {
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
-        if (errno == ERANGE || v > 9007199254740992LL)
+        if (errno == ERANGE || v > BS_INT_EXACT_MAX)
             return tok_error(lx, start, "%s", "integer literal too large: past 2**53, where "
                              "backstep's numbers stop being exact");
         t.inum = v;

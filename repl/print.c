@@ -100,7 +100,7 @@ void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int
         if (!quiet || lists > 10000) {
             fputs("tensor([], size=(", f);
             for (int k = 0; k < t->shape.ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)t->shape.d[k]);
-            fputs(t->shape.ndim == 1 ? ",))" : "))", f);
+            fputs("))", f);
             return;
         }
     }

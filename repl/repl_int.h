@@ -60,6 +60,8 @@ typedef struct {
 typedef struct bs_stepper bs_stepper;
 typedef struct bs_viz_state bs_viz_state;
 
+#define BS_LOAD_MAX_DEPTH 16 /* scripts that :load scripts, nested */
+
 struct bs_session {
     bs_ctx *ctx;
     bs_session_opts o;
@@ -78,7 +80,7 @@ struct bs_session {
     bs_viz_state *viz;    /* the window and view state (commands.c), or NULL */
     volatile sig_atomic_t interrupted;
     bool quit;
-    char *load[16];       /* real paths of the scripts :load is running, outermost first */
+    char *load[BS_LOAD_MAX_DEPTH]; /* real paths of the scripts being run, outermost first */
     int nload;
 };
 

@@ -41,15 +41,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = fuzz_tmpdir();
     char path[4200];
-    snprintf(path, sizeof path, "%s/lessons", tmp);
-    mkdir(path, 0700);
-    setenv("BACKSTEP_LESSON_DIR", path, 1);
+    const char *tmp = fuzz_session_dirs(path, sizeof path);
     snprintf(path, sizeof path, "%s/work", tmp);
     mkdir(path, 0700);
     setenv("HOME", tmp, 1);
-    setenv("XDG_STATE_HOME", tmp, 1);
     unsetenv("DISPLAY");
     unsetenv("WAYLAND_DISPLAY");
     unsetenv("SDL_VIDEODRIVER");

@@ -17,13 +17,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = fuzz_tmpdir();
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/lessons", tmp);
-    mkdir(dir, 0700);
-    setenv("BACKSTEP_LESSON_DIR", dir, 1);
+    const char *tmp = fuzz_session_dirs(dir, sizeof dir);
     snprintf(g_lesson, sizeof g_lesson, "%s/01-fuzz.lesson", dir);
-    setenv("XDG_STATE_HOME", tmp, 1);
     snprintf(dir, sizeof dir, "%s/backstep", tmp);
     mkdir(dir, 0700);
     snprintf(g_progress, sizeof g_progress, "%s/lessons.progress", dir);

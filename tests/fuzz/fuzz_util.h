@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -97,6 +98,18 @@ static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t
         fprintf(stderr, "fuzz: cannot write %s: %s\n", path, strerror(errno));
         abort();
     }
+}
+
+/* The session's folders inside the temporary folder: $BACKSTEP_LESSON_DIR = TMP/lessons (written
+ * to dir, which holds 4200 bytes) and $XDG_STATE_HOME = TMP, so no run touches the user's own. */
+static inline const char *fuzz_session_dirs(char *dir, size_t n)
+{
+    const char *tmp = fuzz_tmpdir();
+    snprintf(dir, n, "%s/lessons", tmp);
+    mkdir(dir, 0700);
+    setenv("BACKSTEP_LESSON_DIR", dir, 1);
+    setenv("XDG_STATE_HOME", tmp, 1);
+    return tmp;
 }
 
 #endif
