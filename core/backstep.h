@@ -5,8 +5,8 @@
  *   - A bs_ctx owns everything: the tape's nodes, their values, grads and saved data, the size
  *     variables and the optimizers. bs_ctx_free() (or bs_ctx_reset()) releases all of it.
  *   - Nodes are addressed by bs_id, their index on the tape (creation order, which is topological).
- *     A bs_id stays valid until the next reset; node pointers from bs_node_at() stay valid too
- *     (nodes live in fixed chunks and never move).
+ *     A bs_id stays valid until the next reset or bs_tape_collect(); node pointers from
+ *     bs_node_at() stay valid as long (nodes live in fixed chunks and move only when collected).
  *   - bs_tensor is a view: {dtype, shape, data}. Tensors inside nodes belong to the context; a
  *     caller that builds a bs_tensor for input owns its data and the engine copies what it keeps.
  *
@@ -206,6 +206,14 @@ size_t bs_ctx_mem_limit(const bs_ctx *c);
 int32_t bs_tape_len(const bs_ctx *c);
 /* drop every node from len on (a failed statement's partial work); grads of earlier nodes stay */
 void bs_tape_truncate(bs_ctx *c, int32_t len);
+/* Reclaim what nothing reaches: keep the nodes reachable from the ids *keep[0..nkeep-1] (through
+ * their inputs, and the expression a param was copied from; a detached copy does not hold its
+ * source, which then reads as gone: init_src BS_NONE) and drop the rest with their values, grads
+ * and optimizer state. Survivors keep their order and are renumbered densely; each *keep[i] is
+ * rewritten to its new id (BS_NONE entries are skipped). Every other bs_id and node pointer the
+ * caller holds is invalid afterwards. BS_ERR_STATE while a backward pass is live. Returns the
+ * number of nodes dropped, or -1. */
+int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep);
 bs_node *bs_node_at(bs_ctx *c, bs_id id);       /* NULL if out of range */
 const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
 void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the caller bumps the

@@ -66,6 +66,9 @@ size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n);
 bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain,
                            bool detail, bool check_state);
 
+/* optimizer state follows a compaction of the tape (bs_tape_collect) */
+void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen);
+
 /* the CPU backend's bias + activation in one loop (backend_cpu.c, used by plan.c) */
 bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
 bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);

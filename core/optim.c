@@ -226,6 +226,26 @@ static void adam_update(const bs_opt_conf *k, rounding r, double *p, const doubl
     }
 }
 
+/* the tape was compacted: node old moved to remap[old] (BS_NONE: reclaimed, its state too) */
+void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen)
+{
+    (void)newlen;
+    for (bs_opt *o = c->opts; o; o = o->next) {
+        int32_t n = o->cap < len ? o->cap : len;
+        for (int32_t i = 0; i < n; i++) {
+            double *m = o->m[i], *v = o->v[i];
+            o->m[i] = o->v[i] = NULL;
+            if (remap[i] == BS_NONE) {
+                free(m);
+                free(v);
+            } else {
+                o->m[remap[i]] = m;
+                o->v[remap[i]] = v;
+            }
+        }
+    }
+}
+
 bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
 {
     const bs_opt_conf *k = &o->conf;

@@ -315,9 +315,13 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
         break;
     }
     case BS_INIT_COPY:
-        memcpy(d, p->nodes[n->init_src].host, (size_t)numel * sizeof(double));
-        break;
-    default: {
+        if (n->init_src >= 0) {
+            memcpy(d, p->nodes[n->init_src].host, (size_t)numel * sizeof(double));
+            break;
+        }
+        goto fixed; /* a detached copy whose source was reclaimed is data now */
+    default:
+    fixed: {
         char nm[64];
         return plan_fail(p, BS_ERR_SHAPE, "%s is literal data and replays only at its own size",
                          tape_name(c, n->id, nm, sizeof nm));

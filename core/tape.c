@@ -177,6 +177,70 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
     while (c->len > len) free_node_data(c, bs__node(c, --c->len));
 }
 
+/* ==== Reclaiming ====
+ * Mark what keep[] reaches (inputs, and the expression a param was copied from, which replay
+ * re-runs at new sizes; a detached copy does not hold its source), then slide the survivors down
+ * in their old order, so ids stay topological. Inline scalars move with their node. */
+static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
+{
+    (void)c;
+    *to = *from;
+    if (from->value.data == &from->sval) to->value.data = &to->sval;
+    if (from->grad.data == &from->sgrad) to->grad.data = &to->sgrad;
+    to->gtmp = NULL;
+}
+
+int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
+{
+    if (c->in_pass) {
+        bs__err(c, BS_ERR_STATE, "the tape cannot be compacted while a backward pass is stepped");
+        return -1;
+    }
+    int32_t len = c->len;
+    if (!len) return 0;
+    bs_id *remap = malloc((size_t)len * sizeof *remap);
+    if (!remap) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    memset(remap, 0xff, (size_t)len * sizeof *remap); /* every entry BS_NONE (-1) */
+    for (int k = 0; k < nkeep; k++) {
+        bs_id id = keep[k] ? *keep[k] : BS_NONE;
+        if (id >= 0 && id < len) remap[id] = 0;
+    }
+    /* one sweep from the end: a node's inputs always come before it */
+    for (int32_t i = len - 1; i >= 0; i--) {
+        if (remap[i] == BS_NONE) continue;
+        const bs_node *n = bs__node(c, i);
+        for (int k = 0; k < n->nin; k++) remap[n->in[k]] = 0;
+        if (n->init == BS_INIT_COPY && n->init_src >= 0 && n->requires_grad) remap[n->init_src] = 0;
+    }
+    int32_t next = 0;
+    for (int32_t i = 0; i < len; i++) {
+        bs_node *n = bs__node(c, i);
+        if (remap[i] == BS_NONE) {
+            free_node_data(c, n);
+            continue;
+        }
+        remap[i] = next;
+        bs_node *to = bs__node(c, next);
+        if (to != n) node_move(c, to, n);
+        to->id = next;
+        for (int k = 0; k < to->nin; k++) to->in[k] = remap[to->in[k]];
+        if (to->init_src >= 0) to->init_src = remap[to->init_src]; /* BS_NONE: source reclaimed */
+        next++;
+    }
+    bs__opt_remap(c, remap, len, next);
+    for (int k = 0; k < nkeep; k++)
+        if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
+    free(remap);
+    c->len = next;
+    /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
+    int32_t need = (next >> BS_CHUNK_BITS) + 2;
+    while (c->nchunk > need) free(c->chunk[--c->nchunk]);
+    return len - next;
+}
+
 bs_node *bs_node_at(bs_ctx *c, bs_id id)
 {
     return (id >= 0 && id < c->len) ? bs__node(c, id) : NULL;

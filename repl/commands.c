@@ -582,6 +582,13 @@ static bool window_open(bs_session *s, bool loud)
     return true;
 }
 
+int bs_viz_ids(bs_session *s, bs_id **out, int max)
+{
+    if (!s->viz || max < 1) return 0;
+    out[0] = &s->viz->root;
+    return 1;
+}
+
 void bs_viz_refresh(bs_session *s)
 {
     bs_viz_state *v = s->viz;

@@ -139,6 +139,27 @@ void bs_session_reset(bs_session *s)
     bs_ctx_seed(s->ctx, 0);
     bs_ctx_set_dtype(s->ctx, BS_F64);
     s->last_scalar = s->last_assigned = BS_NONE;
+    s->collect_at = 0;
+}
+
+void bs_session_collect(bs_session *s, bool force)
+{
+    int32_t len = bs_tape_len(s->ctx);
+    if (s->step || (!force && len < (s->collect_at > BS_COLLECT_MIN ? s->collect_at : BS_COLLECT_MIN)))
+        return;
+    int n = 0, cap = s->count + 8;
+    bs_id **keep = malloc((size_t)cap * sizeof *keep);
+    if (!keep) return; /* nothing reclaimed this time; the next statement tries again */
+    for (int i = 0; i < s->cap; i++)
+        if (s->names[i].name && s->names[i].kind == BS_NAME_NODE && n < cap) keep[n++] = &s->names[i].id;
+    keep[n++] = &s->last_scalar;
+    keep[n++] = &s->last_assigned;
+    n += bs_viz_ids(s, keep + n, cap - n);
+    int32_t dropped = bs_tape_collect(s->ctx, keep, n);
+    free(keep);
+    if (dropped < 0) return;
+    len = bs_tape_len(s->ctx);
+    s->collect_at = len > BS_COLLECT_MIN / 2 ? 2 * len : BS_COLLECT_MIN;
 }
 
 void bs_session_free(bs_session *s)
@@ -165,7 +186,7 @@ void bs_session_interrupt(bs_session *s)
 
 bool bs_session_incomplete(const char *src) { return bs_lang_incomplete(src); }
 
-static void hist_add(bs_session *s, const char *text)
+void bs_hist_add(bs_session *s, const char *text)
 {
     if (s->nhist == s->caphist) {
         int nc = s->caphist ? s->caphist * 2 : 64;
@@ -571,11 +592,12 @@ int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e)
         } else {
             if (records_history(st)) {
                 char *t = bs_ast_text(&s->arena, src, st->start, st->end);
-                if (t && *t) hist_add(s, t);
+                if (t && *t) bs_hist_add(s, t);
             }
             if (s->quit) rc = 1;
         }
         bs_arena_free(&s->arena);
+        bs_session_collect(s, false);
     }
     bs_ctx_clear_interrupt(s->ctx);
     s->interrupted = 0;

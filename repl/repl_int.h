@@ -82,7 +82,15 @@ struct bs_session {
     bool quit;
     char *load[BS_LOAD_MAX_DEPTH]; /* real paths of the scripts being run, outermost first */
     int nload;
+    int32_t collect_at;   /* compact the tape when it reaches this many nodes (bs_session_collect) */
 };
+
+/* The tape keeps what the session can still reach: a name, the defaults of :step and :graph, the
+   window's root. Between statements, once the tape has passed BS_COLLECT_MIN nodes and doubled
+   since the last compaction, the rest is reclaimed (bs_tape_collect). A tape small enough to be
+   drawn is never compacted, so what the window shows of old rebound values stays. */
+#define BS_COLLECT_MIN 4096
+void bs_session_collect(bs_session *s, bool force);
 
 /* ==== Errors ==== */
 /* record an error at line:col (1-based); returns -1 */
@@ -90,6 +98,8 @@ int bs_fail(bs_session *s, int line, int col, const char *fmt, ...) __attribute_
 int bs_fail_core(bs_session *s, int line, int col, const char *what);
 
 void bs_session_reset(bs_session *s);
+/* append a statement to the history :save writes (a copy) */
+void bs_hist_add(bs_session *s, const char *text);
 /* a whole text file (at most max bytes; no directories, devices or NUL bytes), malloc'd and
    NUL-terminated, or NULL with the reason in err */
 char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t errlen);
@@ -138,6 +148,8 @@ int bs_run_command(bs_session *s, const bs_stmt *st);
 const char *const *bs_command_names(void);  /* NULL-terminated, without ':' */
 void bs_viz_refresh(bs_session *s);          /* redraw the window after a statement */
 void bs_viz_free(bs_session *s);
+/* the node ids the window state holds (for bs_tape_collect): fills up to max, returns count */
+int bs_viz_ids(bs_session *s, bs_id **out, int max);
 bs_window *bs_session_window(bs_session *s); /* the open window or NULL */
 
 /* stepper.c */

@@ -20,6 +20,7 @@ struct bs_stepper {
     bs_grad_snapshot *snap;  /* grads before :step, for :abort and :back */
     int done, total;
     bs_view_state view;
+    char *hist;              /* the backward() call this pass equals, for :save (NULL: none) */
 };
 
 /* ==== Printing one step ==== */
@@ -187,6 +188,7 @@ static void stepper_release(bs_session *s)
     if (!p) return;
     bs_view_state_clear(&p->view);
     free(p->seed);
+    free(p->hist);
     free(p);
     s->step = NULL;
 }
@@ -228,6 +230,7 @@ static void finish_pass(bs_session *s, bool print)
     p->it = NULL;
     bs_grad_snapshot_free(p->snap);
     p->snap = NULL;
+    if (p->hist) bs_hist_add(s, p->hist); /* :save records what the grads now are */
     if (print && !s->o.quiet) {
         char rn[64];
         fprintf(s->out, "backward from %s finished after %d step%s: every grad now equals %s.backward()'s\n",
@@ -266,6 +269,21 @@ static int step_options(bs_session *s, const bs_stmt *st, const char **name, bs_
         }
     }
     return 0;
+}
+
+/* "L.backward(gradient=..., retain_graph=True)": the statement a finished pass equals, so that
+   :save writes what it did; NULL when the root has no name to call it by */
+static char *pass_statement(bs_session *s, const bs_stmt *st, bs_id root, bool retain)
+{
+    const char *name = bs_node_get(s->ctx, root)->label, *seed = NULL;
+    for (int i = 0; i < st->cmd.argc; i++)
+        if (!strncmp(st->cmd.argv[i].text, "seed=", 5)) seed = st->cmd.argv[i].text + 5;
+    bs_name *nm = name ? bs_name_find(s, name) : NULL;
+    if (!nm || nm->kind != BS_NAME_NODE || nm->id != root) return NULL;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s.backward(%s%s%s%s)", name, seed ? "gradient=" : "",
+                     seed ? seed : "", seed && retain ? ", " : "", retain ? "retain_graph=True" : "");
+    return n > 0 && (size_t)n < sizeof buf ? strdup(buf) : NULL;
 }
 
 int bs_cmd_step(bs_session *s, const bs_stmt *st)
@@ -315,6 +333,7 @@ int bs_cmd_step(bs_session *s, const bs_stmt *st)
         return bs_fail_core(s, st->line, st->col, NULL);
     }
     s->step = p;
+    p->hist = pass_statement(s, st, root, retain);
     char rn[64];
     name_of(s, root, rn, sizeof rn);
     int r = advance(s, st, true);

@@ -6,7 +6,8 @@ Each session below is run through the real binary (interactive mode on a pipe, s
 statements print an error and the session goes on, as at the prompt), then `:save`d; a fresh
 process `:load`s the file, and both print the same probe expressions. Sessions cover training
 loops by hand, SGD with momentum and weight decay, Adam, no_grad, detach, random constructors,
-failed statements that drew random numbers, and :train.
+failed statements that drew random numbers, :train, and passes stepped with :step to
+:finish (recorded as the backward() call they equal) or to :abort (not recorded).
 Usage: test_save_load.py BACKSTEP"""
 import os
 import shutil
@@ -48,6 +49,24 @@ L = sum(p * p) + undefined
 L = sum(p * y)
 L.backward()
 """, ["x", "y", "p", "p.grad", "L"]),
+    "stepped": ("""
+seed(2)
+a = param(2.0); b = param(-1.5)
+L = a * b + a * a
+:step L
+:next
+:finish
+M = sum(tanh(param(randn(3)) * a))
+:step M retain_graph=True
+:finish
+t = param(randn(2, 2))
+N = t * t
+:step N seed=ones(2, 2) * 0.5
+:finish
+:step M
+:next
+:abort
+""", ["a", "b", "a.grad", "b.grad", "t.grad"]),
     "train": ("""
 seed(5)
 W = param(randn(3, 1) * 0.5); X = randn(8, 3); t = randn(8, 1)
