@@ -156,6 +156,7 @@ struct bs_node {
     bs_id in[BS_MAX_INPUTS];
     uint32_t in_version[BS_MAX_INPUTS]; /* inputs' versions when this node was made */
     uint32_t version;               /* bumped by in-place updates (optimizer steps) */
+    uint32_t txn;                   /* the statement journal's bookkeeping (bs_txn_begin) */
     bool requires_grad;
     bool is_leaf;                   /* no grad_fn: literals, constructors, params, detached */
     bool is_param;                  /* a leaf that requires grad (param(...), requires_grad=True) */
@@ -202,6 +203,16 @@ size_t bs_ctx_bytes(const bs_ctx *c);          /* bytes held by values, grads an
 size_t bs_mem_limit_default(void);
 void bs_ctx_set_mem_limit(bs_ctx *c, size_t bytes);
 size_t bs_ctx_mem_limit(const bs_ctx *c);
+
+/* A statement's transaction: after bs_txn_begin, rollback undoes everything the engine did since
+ * (nodes made, random numbers drawn, size variables defined, optimizers made, and on the nodes
+ * that were there before: grads, freed graphs, versions, params' values, optimizer state and step
+ * counts); commit keeps it. Its cost is what the statement touched. begin returns false (and the
+ * pair does nothing) when one is open already or a backward pass is live. rollback returns false
+ * when the journal ran out of memory and could not restore everything. */
+bool bs_txn_begin(bs_ctx *c);
+void bs_txn_commit(bs_ctx *c);
+bool bs_txn_rollback(bs_ctx *c);
 
 int32_t bs_tape_len(const bs_ctx *c);
 /* drop every node from len on (a failed statement's partial work); grads of earlier nodes stay */

@@ -87,6 +87,7 @@ static void gtmp_free(bs_node *n)
 /* grad += src (allocating grad as a copy when it is None) */
 static bool grad_add(bs_ctx *c, bs_node *n, const double *src)
 {
+    bs__txn_node(c, n);
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (!n->grad.data) {
         n->grad.data = bs__data_alloc(c, numel, &n->sgrad);
@@ -252,6 +253,7 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
         }
         if (in->value.dtype != BS_F64) in->gtmp[0] = bs_dtype_round(in->value.dtype, in->gtmp[0]);
     }
+    bs__txn_node(c, n);
     if (n->grad.data) {
         n->grad.data[0] += g;
         if (n->value.dtype != BS_F64) n->grad.data[0] = bs_dtype_round(n->value.dtype, n->grad.data[0]);
@@ -267,7 +269,10 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
 /* eager passes: a stepped node's work is done; what release() would do for it, now */
 static void retire(bs_bwd *b, bs_node *n)
 {
-    if (!b->retain) n->freed = true;
+    if (!b->retain) {
+        bs__txn_node(b->c, n);
+        n->freed = true;
+    }
     gtmp_free(n);
     n->mark = 0;
 }
@@ -406,7 +411,10 @@ static void release(bs_bwd *b, bool commit)
         else break;
         if (n->mark != b->pass) continue;
         if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */
-        if (commit && has_grad_fn(n) && !b->retain) n->freed = true;
+        if (commit && has_grad_fn(n) && !b->retain) {
+            bs__txn_node(c, n);
+            n->freed = true;
+        }
         gtmp_free(n);
         n->mark = 0;
     }
@@ -454,6 +462,7 @@ void bs_zero_grad(bs_ctx *c, bs_id id)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n || !n->grad.data) return;
+    bs__txn_node(c, n);
     bs__data_free(c, n->grad.data, bs_shape_numel(&n->value.shape), &n->sgrad);
     n->grad.data = NULL;
 }
@@ -499,6 +508,7 @@ void bs_grad_snapshot_restore(bs_ctx *c, bs_grad_snapshot *s)
     for (int32_t i = 0; i < c->len; i++) {
         bs_node *n = bs__node(c, i);
         double *g = i < s->len ? s->g[i] : NULL;
+        if (g || n->grad.data) bs__txn_node(c, n);
         if (!g) {
             bs_zero_grad(c, i);
             continue;

@@ -24,6 +24,38 @@ struct bs_opt {
     struct bs_opt *next;
 };
 
+/* the undo journal of one statement (txn.c) */
+typedef struct {
+    bs_id id;
+    uint32_t version;
+    bool freed, had_grad;
+    double *grad, *value;         /* copies (value: params only, which optimizers change) */
+} bs__txn_saved;
+typedef struct {
+    bs_opt *opt;
+    bs_id id;
+    bool had_m, had_v;
+    double *m, *v;                /* copies of the param's optimizer state */
+} bs__txn_state;
+typedef struct {
+    bs_opt *opt;
+    int64_t step;
+} bs__txn_step;
+typedef struct {
+    bool on, lost;                /* lost: a copy could not be made (out of memory) */
+    uint32_t serial;              /* node->txn == serial: saved in this statement */
+    int32_t mark;                 /* tape length at begin */
+    int ndim;
+    bs_opt *opts;                 /* the optimizer list at begin */
+    bs_rng_state rng;
+    bs__txn_saved *n;
+    int nn, capn;
+    bs__txn_state *st;
+    int nst, capst;
+    bs__txn_step *steps;
+    int nsteps, capsteps;
+} bs__txn;
+
 struct bs_ctx {
     bs_node **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
     int32_t nchunk, len;
@@ -42,6 +74,7 @@ struct bs_ctx {
     bs_dimvar dim[BS_MAX_DIMVARS];
     int ndim;
     struct bs_opt *opts;
+    bs__txn txn;
 };
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
@@ -65,6 +98,14 @@ size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n);
 /* internal backward with the option to ignore freed/version checks (gradcheck) */
 bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain,
                            bool detail, bool check_state);
+
+/* the journal: call before changing node n (grad, freed, version, a param's value), and before
+   optimizer o changes param id's state; both do nothing outside a statement's transaction */
+void bs__txn_node(bs_ctx *c, bs_node *n);
+void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel);
+void bs__txn_free(bs_ctx *c);
+void bs__txn_reset(bs_ctx *c);
+void bs__opt_free(bs_opt *o);
 
 /* optimizer state follows a compaction of the tape (bs_tape_collect) */
 void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen);

@@ -255,14 +255,17 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
         for (bs_id i = 0; i < c->len; i++) {
             bs_node *n = bs__node(c, i);
             if (!n->is_param || !n->grad.data) continue;
+            bs__txn_opt(c, o, i, bs_shape_numel(&n->value.shape)); /* before it changes */
             if (!state_alloc(o, i, bs_shape_numel(&n->value.shape)))
                 return bs__err(c, BS_ERR_NOMEM, "out of memory");
         }
     }
+    bs__txn_opt(c, o, BS_NONE, 0); /* the step count */
     for (bs_id i = 0; i < c->len; i++) {
         bs_node *n = bs__node(c, i);
         if (!n->is_param || !n->grad.data) continue;
         int64_t numel = bs_shape_numel(&n->value.shape);
+        bs__txn_node(c, n);
         bs_dtype t = n->value.dtype;
         rounding r = {t == BS_F64 ? BS_F64 : BS_F32, t};
         if (k->kind == BS_OPT_SGD)

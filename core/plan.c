@@ -1059,6 +1059,7 @@ bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c)
         }
         if (!n->grad) continue;
         int64_t numel = bs_shape_numel(&n->shape);
+        bs__txn_node(c, t);
         bs_status st = p->be->download(p->be, t->value.data, n->val, numel, n->dtype);
         if (!st && !t->grad.data) {
             t->grad.data = bs__data_alloc(c, numel, &t->sgrad);

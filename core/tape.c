@@ -59,17 +59,22 @@ static void free_node_data(bs_ctx *c, bs_node *n)
     free(n->text);
 }
 
+void bs__opt_free(bs_opt *o)
+{
+    for (int32_t i = 0; i < o->cap; i++) {
+        free(o->m[i]);
+        free(o->v[i]);
+    }
+    free(o->m);
+    free(o->v);
+    free(o);
+}
+
 static void free_opts(bs_ctx *c)
 {
     for (bs_opt *o = c->opts, *next; o; o = next) {
         next = o->next;
-        for (int32_t i = 0; i < o->cap; i++) {
-            free(o->m[i]);
-            free(o->v[i]);
-        }
-        free(o->m);
-        free(o->v);
-        free(o);
+        bs__opt_free(o);
     }
     c->opts = NULL;
 }
@@ -85,12 +90,14 @@ void bs_ctx_reset(bs_ctx *c)
     c->bytes = 0;
     c->no_grad = false;
     free_opts(c);
+    bs__txn_reset(c); /* a :reset inside a statement: nothing before it is left to restore */
 }
 
 void bs_ctx_free(bs_ctx *c)
 {
     if (!c) return;
     bs_ctx_reset(c);
+    bs__txn_free(c);
     free(c);
 }
 
@@ -192,8 +199,8 @@ static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
 
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
 {
-    if (c->in_pass) {
-        bs__err(c, BS_ERR_STATE, "the tape cannot be compacted while a backward pass is stepped");
+    if (c->in_pass || c->txn.on) {
+        bs__err(c, BS_ERR_STATE, "the tape cannot be compacted during a statement or a stepped pass");
         return -1;
     }
     int32_t len = c->len;

@@ -528,11 +528,26 @@ static int do_expr(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
+static int run_stmt(bs_session *s, const bs_stmt *st);
+
 static int run_simple(bs_session *s, const bs_stmt *st)
 {
-    int32_t mark = bs_tape_len(s->ctx);
-    bs_rng_state rng;
-    bs_ctx_rng_save(s->ctx, &rng);
+    /* a statement that fails leaves no trace: its nodes, random draws, backward() and optimizer
+       steps are all taken back (the outermost statement of a with-block owns the transaction) */
+    bool txn = bs_txn_begin(s->ctx);
+    int r = run_stmt(s, st);
+    if (!txn) return r;
+    if (!r) {
+        bs_txn_commit(s->ctx);
+    } else if (!bs_txn_rollback(s->ctx)) {
+        fprintf(s->err, "warning: out of memory while undoing the failed statement: some grads or "
+                        "optimizer state may keep its changes\n");
+    }
+    return r;
+}
+
+static int run_stmt(bs_session *s, const bs_stmt *st)
+{
     int r;
     switch (st->kind) {
     case BS_ST_ASSIGN: r = do_assign(s, st); break;
@@ -544,15 +559,11 @@ static int run_simple(bs_session *s, const bs_stmt *st)
         bool was = bs_ctx_no_grad(s->ctx);
         bs_ctx_set_no_grad(s->ctx, true);
         r = 0;
-        for (int i = 0; i < st->with.n && !r; i++) r = run_simple(s, st->with.body[i]);
+        for (int i = 0; i < st->with.n && !r; i++) r = run_stmt(s, st->with.body[i]);
         bs_ctx_set_no_grad(s->ctx, was);
         return r;
     }
     default: r = bs_fail(s, st->line, st->col, "unknown statement"); break;
-    }
-    if (r) {
-        bs_tape_truncate(s->ctx, mark);
-        bs_ctx_rng_restore(s->ctx, &rng); /* its random draws are taken back with its nodes */
     }
     return r;
 }

@@ -67,6 +67,21 @@ N = t * t
 :next
 :abort
 """, ["a", "b", "a.grad", "b.grad", "t.grad"]),
+    "failed_effects": ("""
+seed(4)
+w = param(randn(3)); opt = sgd(lr=0.1, momentum=0.9)
+L = sum(w * w)
+x = L.backward() + 1
+L.backward()
+with no_grad: opt.step(); bad = nope
+opt.step()
+y = opt.step() + randn(2)
+m = adam(lr=0.5) + 1
+L2 = sum(w * w * w)
+L2.backward()
+opt.step()
+r = randn(2)
+""", ["w", "w.grad", "r", "L2"]),
     "train": ("""
 seed(5)
 W = param(randn(3, 1) * 0.5); X = randn(8, 3); t = randn(8, 1)
