@@ -139,6 +139,7 @@ void bs_session_reset(bs_session *s)
     bs_ctx_seed(s->ctx, 0);
     bs_ctx_set_dtype(s->ctx, BS_F64);
     s->last_scalar = s->last_assigned = BS_NONE;
+    s->npass = 0;
 }
 
 void bs_session_free(bs_session *s)
@@ -531,6 +532,7 @@ static int run_simple(bs_session *s, const bs_stmt *st)
     }
     if (r) {
         bs_tape_truncate(s->ctx, mark);
+        bs_pass_forget_from(s, mark);
         bs_ctx_rng_restore(s->ctx, &rng); /* its random draws are taken back with its nodes */
     }
     return r;
@@ -633,6 +635,7 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     }
     /* a check must not change the graph */
     bs_tape_truncate(s->ctx, mark);
+    bs_pass_forget_from(s, mark);
     s->src = saved;
     bs_arena_free(&s->arena);
 done:
