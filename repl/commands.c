@@ -277,7 +277,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         fputs(gs < 0 ? "(out of memory)" : "None", f);
     if (gs == BS_GRAD_PARTIAL) {
         char note[48];
-        fprintf(f, "  %s: what the pass has added so far", bs_grad_note(s, note, sizeof note));
+        fprintf(f, "  %s", bs_grad_note(s, note, sizeof note));
     }
     fputc('\n', f);
     if (n->op != BS_OP_LEAF) {

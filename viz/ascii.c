@@ -96,7 +96,7 @@ static char *label_of(const bs_view_node *vn, unsigned flags, bool brief)
                               vn->flags & BS_VNF_PENDING ? "\xc2\xb7" : vn->value);
         if ((flags & BS_ASCII_GRADS) && *vn->grad) /* "grad X", or "so far X": g~X */
             snprintf(buf + u, sizeof buf - u, " g%s%s", vn->flags & BS_VNF_PARTIAL ? "~" : "=",
-                     strchr(vn->grad, ' ') + (vn->flags & BS_VNF_PARTIAL ? 4 : 1));
+                     vn->grad + (vn->flags & BS_VNF_PARTIAL ? 7 : 5));
     }
     u = strlen(buf);
     snprintf(buf + u, sizeof buf - u, "%s", close);
