@@ -741,7 +741,7 @@ static const command commands[] = {
     {"back", bs_cmd_back, "back", "go back one step"},
     {"finish", bs_cmd_finish, "finish", "run the pass to the end (grads equal backward()'s)"},
     {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
-    {"explain", bs_cmd_explain, "explain NAME", "how NAME.grad was assembled: each contribution and its path"},
+    {"explain", bs_cmd_explain, "explain NAME [from=L]", "how NAME.grad was assembled by the last backward pass that reached it (or the pass from L): each contribution and its path"},
     {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
     {"check", cmd_check, "check [name]", "gradient check of every param by central differences"},
     {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
