@@ -256,6 +256,9 @@ typedef struct {
     bool local_ok;        /* local holds d out/d input elementwise (ew op without broadcast, or scalar out) */
     bs_tensor local;      /* local derivative (iterator-owned), if local_ok */
     bs_tensor vjp;        /* what was added to the input's grad (iterator-owned) */
+    bs_tensor after;      /* this pass's gradient of the input right after this contribution:
+                             the running total d root/d input (iterator-owned; a later slot of
+                             the same step that is the same tensor, x * x, adds after it) */
 } bs_step_input;
 
 typedef struct {
@@ -283,6 +286,22 @@ void bs_backward_end(bs_bwd *b);                 /* finishes bookkeeping (frees 
                                                     retained) and releases the iterator */
 void bs_backward_abort(bs_bwd *b);               /* release without touching freed flags */
 bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph);
+
+/* The gradient of node id as every surface shows it (x.grad, :vars, :show, the window, exports).
+ * With no pass in progress: its .grad. While an iterator is live (a stepped pass, or a replay for
+ * explanations and frames): the gradient accumulated so far, that is the grad before the pass plus
+ * what this pass has added up to the last step returned, rounded to the node's dtype as the end of
+ * the pass rounds it, so that after the last contribution it equals what bs_backward() leaves.
+ * dst (numel doubles, may be NULL to ask only the state) receives it unless the result is NONE. */
+typedef enum {
+    BS_GRAD_NONE = 0,   /* None: no pass has reached it (dst untouched) */
+    BS_GRAD_FINAL,      /* no pass in progress will change it */
+    BS_GRAD_PARTIAL     /* on the live pass and not complete yet: more may be added */
+} bs_grad_state;
+bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst);
+/* Is an iterator live? Then its root, the steps returned so far and the steps in all (any may be
+ * NULL). */
+bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total);
 
 /* grads: set to None (PyTorch's set_to_none) */
 void bs_zero_grad(bs_ctx *c, bs_id id);

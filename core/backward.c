@@ -38,7 +38,7 @@ struct bs_bwd {
        costs, not the length of the tape's history (a training loop's old iterations). */
     int32_t lo;
     int32_t *leaves, nleaves, capleaves; /* leaves marked by this pass, each once */
-    scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], ones;
+    scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], after[BS_MAX_INPUTS], ones;
 };
 
 static bool leaf_push(bs_bwd *b, int32_t id)
@@ -112,7 +112,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
         bs__err(c, BS_ERR_ARG, "backward: no such node");
         return NULL;
     }
-    if (c->in_pass) {
+    if (c->live) {
         bs__err(c, BS_ERR_STATE, "a backward pass is already being stepped (:finish or :abort it)");
         return NULL;
     }
@@ -201,7 +201,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     else
         r->gtmp[0] = 1;
     b->cur = root;
-    c->in_pass = true;
+    c->live = b;
     return b;
 fail:
     free(b->leaves); /* its marks stay, harmless: a mark counts only while it equals b->pass */
@@ -381,6 +381,12 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         if (si) {
             si->gets_grad = true;
             si->accumulated = had;
+            if (b->detail) {
+                double *a = scratch_get(&b->after[k], xn);
+                if (!a) goto nomem;
+                memcpy(a, x->gtmp, (size_t)xn * sizeof(double));
+                si->after = (bs_tensor){x->value.dtype, x->value.shape, a};
+            }
         }
     }
     /* this node's gradient is final: retain it in .grad (every node shows its grad) */
@@ -422,9 +428,10 @@ static void release(bs_bwd *b, bool commit)
     for (int k = 0; k < BS_MAX_INPUTS; k++) {
         free(b->local[k].p);
         free(b->vjp[k].p);
+        free(b->after[k].p);
     }
     free(b->ones.p);
-    c->in_pass = false;
+    c->live = NULL;
     free(b);
 }
 
@@ -454,6 +461,44 @@ bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_
     }
     release(b, true);
     return BS_OK;
+}
+
+/* ==== The gradient as of now ====
+ * A node the live pass marked and has not stepped yet holds its grad before the pass in .grad and
+ * this pass's contributions so far in gtmp (a leaf until the end, a non-leaf until its step): the
+ * gradient so far is their sum, rounded the way grad_add() will round it. A node the pass has
+ * stepped (id above cur) already added its gtmp into .grad. */
+
+bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst)
+{
+    const bs_node *n = bs_node_get(c, id);
+    if (!n) return BS_GRAD_NONE;
+    const bs_bwd *b = c->live;
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    bool on_pass = b && n->mark == b->pass && !b->failed;
+    bool stepped = on_pass && has_grad_fn(n) && id > b->cur;
+    if (!on_pass || stepped || !n->gtmp) {
+        if (!n->grad.data) return BS_GRAD_NONE;
+        if (dst) memcpy(dst, n->grad.data, (size_t)numel * sizeof(double));
+        return on_pass && !stepped ? BS_GRAD_PARTIAL : BS_GRAD_FINAL;
+    }
+    if (dst) {
+        for (int64_t i = 0; i < numel; i++)
+            dst[i] = n->grad.data ? n->grad.data[i] + n->gtmp[i] : n->gtmp[i];
+        bs_tensor t = {n->value.dtype, n->value.shape, dst};
+        bs__round_tensor(&t);
+    }
+    return BS_GRAD_PARTIAL;
+}
+
+bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total)
+{
+    const bs_bwd *b = c->live;
+    if (!b) return false;
+    if (root) *root = b->root;
+    if (index) *index = b->index;
+    if (total) *total = b->total;
+    return true;
 }
 
 /* ==== zero_grad and snapshots ==== */

@@ -70,7 +70,8 @@ struct bs_ctx {
     size_t bytes;                 /* values, grads */
     size_t limit;                 /* refuse single tensors above this many bytes */
     uint32_t pass;                /* backward pass counter (node->mark) */
-    bool in_pass;                 /* an iterator is live */
+    struct bs_bwd *live;          /* the backward iterator in progress, NULL when none (at most
+                                     one: bs_grad_now reads its progress) */
     bs_dimvar dim[BS_MAX_DIMVARS];
     int ndim;
     struct bs_opt *opts;

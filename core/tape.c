@@ -199,7 +199,7 @@ static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
 
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
 {
-    if (c->in_pass || c->txn.on) {
+    if (c->live || c->txn.on) {
         bs__err(c, BS_ERR_STATE, "the tape cannot be compacted during a statement or a stepped pass");
         return -1;
     }

@@ -24,7 +24,7 @@ static double *copy_of(const double *p, int64_t n)
 bool bs_txn_begin(bs_ctx *c)
 {
     bs__txn *t = &c->txn;
-    if (t->on || c->in_pass) return false; /* nested, or inside a stepped pass (it has its own undo) */
+    if (t->on || c->live) return false; /* nested, or inside a stepped pass (it has its own undo) */
     t->on = true;
     t->lost = false;
     if (++t->serial == 0) t->serial = 1; /* 0 means "never touched" on a node */

@@ -809,6 +809,7 @@ static int m_backward(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     }
     bs_status st = bs_backward(s->ctx, self->id, seedv && seedv->k != BS_V_NONE ? &seed : NULL, retain);
     if (st) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+    bs_pass_record(s, self->id);
     out->k = BS_V_VOID;
     return 0;
 }
@@ -998,16 +999,10 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
     }
     bs_node *n = bs_node_at(s->ctx, obj->id);
     if (!strcmp(name, "grad")) {
-        if (!n->grad.data) {
-            out->k = BS_V_NONE;
-            return 0;
-        }
-        int64_t numel = bs_shape_numel(&n->value.shape);
-        double *d = bs_arena_alloc(&s->arena, (size_t)(numel ? numel : 1) * sizeof(double));
-        if (!d) return bs_fail(s, line, col, "out of memory");
-        memcpy(d, n->grad.data, (size_t)numel * sizeof(double));
-        out->k = BS_V_TMP;
-        out->tmp = (bs_tensor){n->grad.dtype, n->value.shape, d};
+        /* while a pass is stepped: the gradient accumulated so far */
+        int g = bs_grad_get(s, obj->id, &out->tmp);
+        if (g < 0) return bs_fail(s, line, col, "out of memory");
+        out->k = g == BS_GRAD_NONE ? BS_V_NONE : BS_V_TMP;
         return 0;
     }
     if (!strcmp(name, "shape")) {

@@ -207,10 +207,18 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
             const bs_node *node = bs_node_get(s->ctx, nm->id);
             bs_shape_str(&node->value.shape, shape, sizeof shape);
             bs_preview(&node->value, prec, val, sizeof val);
-            if (node->grad.data)
-                bs_preview(&node->grad, prec, grad, sizeof grad);
+            bs_tensor g;
+            int gs = bs_grad_get(s, nm->id, &g);
+            if (gs < 0) return bs_fail(s, st->line, st->col, "out of memory");
+            if (gs != BS_GRAD_NONE)
+                bs_preview(&g, prec, grad, sizeof grad);
             else
                 snprintf(grad, sizeof grad, "%s", node->requires_grad ? "None" : "-");
+            if (gs == BS_GRAD_PARTIAL) {
+                char note[48];
+                size_t k = strlen(grad);
+                snprintf(grad + k, sizeof grad - k, " %s", bs_grad_note(s, note, sizeof note));
+            }
             snprintf(kind, sizeof kind, "%s", node->is_param ? "param" : node->op == BS_OP_LEAF ? "leaf" : bs_ops[node->op].name);
             break;
         }
@@ -261,10 +269,16 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
     fputs("  value       ", f);
     bs_print_tensor(s, f, &n->value, false, prec);
     fputs("\n  grad        ", f);
-    if (n->grad.data)
-        bs_print_tensor(s, f, &n->grad, false, prec);
+    bs_tensor g;
+    int gs = bs_grad_get(s, id, &g);
+    if (gs > 0)
+        bs_print_tensor(s, f, &g, false, prec);
     else
-        fputs("None", f);
+        fputs(gs < 0 ? "(out of memory)" : "None", f);
+    if (gs == BS_GRAD_PARTIAL) {
+        char note[48];
+        fprintf(f, "  %s", bs_grad_note(s, note, sizeof note));
+    }
     fputc('\n', f);
     if (n->op != BS_OP_LEAF) {
         bs_shape in[BS_MAX_INPUTS];
@@ -734,7 +748,7 @@ static const command commands[] = {
     {"back", bs_cmd_back, "back", "go back one step"},
     {"finish", bs_cmd_finish, "finish", "run the pass to the end (grads equal backward()'s)"},
     {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
-    {"explain", bs_cmd_explain, "explain NAME", "how NAME.grad was assembled: each contribution and its path"},
+    {"explain", bs_cmd_explain, "explain NAME [from=L]", "how NAME.grad was assembled by the last backward pass that reached it (or the pass from L): each contribution and its path"},
     {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
     {"check", cmd_check, "check [name]", "gradient check of every param by central differences"},
     {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},

@@ -140,6 +140,7 @@ void bs_session_reset(bs_session *s)
     bs_ctx_set_dtype(s->ctx, BS_F64);
     s->last_scalar = s->last_assigned = BS_NONE;
     s->collect_at = 0;
+    s->npass = 0;
 }
 
 void bs_session_collect(bs_session *s, bool force)
@@ -147,13 +148,14 @@ void bs_session_collect(bs_session *s, bool force)
     int32_t len = bs_tape_len(s->ctx);
     if (s->step || (!force && len < (s->collect_at > BS_COLLECT_MIN ? s->collect_at : BS_COLLECT_MIN)))
         return;
-    int n = 0, cap = s->count + 8;
+    int n = 0, cap = s->count + 8 + BS_PASS_LOG;
     bs_id **keep = malloc((size_t)cap * sizeof *keep);
     if (!keep) return; /* nothing reclaimed this time; the next statement tries again */
     for (int i = 0; i < s->cap; i++)
         if (s->names[i].name && s->names[i].kind == BS_NAME_NODE && n < cap) keep[n++] = &s->names[i].id;
     keep[n++] = &s->last_scalar;
     keep[n++] = &s->last_assigned;
+    for (int i = 0; i < s->npass && n < cap; i++) keep[n++] = &s->pass_root[i];
     n += bs_viz_ids(s, keep + n, cap - n);
     int32_t dropped = bs_tape_collect(s->ctx, keep, n);
     free(keep);
@@ -535,8 +537,15 @@ static int run_simple(bs_session *s, const bs_stmt *st)
     /* a statement that fails leaves no trace: its nodes, random draws, backward() and optimizer
        steps are all taken back (the outermost statement of a with-block owns the transaction) */
     bool txn = bs_txn_begin(s->ctx);
+    int npass = s->npass;
+    bs_id pass_root[BS_PASS_LOG];
+    memcpy(pass_root, s->pass_root, sizeof pass_root);
     int r = run_stmt(s, st);
     if (!txn) return r;
+    if (r) { /* the passes it recorded are undone with it */
+        s->npass = npass;
+        memcpy(s->pass_root, pass_root, sizeof pass_root);
+    }
     if (!r) {
         bs_txn_commit(s->ctx);
     } else if (!bs_txn_rollback(s->ctx)) {
@@ -666,6 +675,7 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     }
     /* a check must not change the graph */
     bs_tape_truncate(s->ctx, mark);
+    bs_pass_forget_from(s, mark);
     s->src = saved;
     bs_arena_free(&s->arena);
 done:

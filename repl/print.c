@@ -210,10 +210,13 @@ void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
     bs_print_tensor(s, f, t, false, prec);
     if (t->shape.ndim == 0) {
         /* a scalar prints as a number, like Python; its grad follows when known */
-        if (n && n->grad.data) {
-            char b[64];
-            bs_fmt_num(b, sizeof b, n->grad.data[0], prec, false);
-            fprintf(f, "    grad=%s", b);
+        bs_tensor g;
+        int gs = n ? bs_grad_get(s, v->id, &g) : BS_GRAD_NONE;
+        if (gs > 0) {
+            char b[64], note[48];
+            bs_fmt_num(b, sizeof b, g.data[0], prec, false);
+            fprintf(f, "    grad=%s%s%s", b, gs == BS_GRAD_PARTIAL ? " " : "",
+                    gs == BS_GRAD_PARTIAL ? bs_grad_note(s, note, sizeof note) : "");
         }
         fputc('\n', f);
         return;
@@ -224,9 +227,13 @@ void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
     if (n && !n->is_leaf && n->op != BS_OP_LEAF) fprintf(f, " grad_fn=<%s>", bs_ops[n->op].grad_fn);
     if (n && n->requires_grad && n->is_leaf) fputs(" requires_grad=True", f);
     fputc('\n', f);
-    if (n && n->grad.data) {
+    bs_tensor g;
+    int gs = n ? bs_grad_get(s, v->id, &g) : BS_GRAD_NONE;
+    if (gs > 0) {
+        char note[48];
         fputs("grad: ", f);
-        bs_print_tensor(s, f, &n->grad, false, prec);
+        bs_print_tensor(s, f, &g, false, prec);
+        if (gs == BS_GRAD_PARTIAL) fprintf(f, "  %s", bs_grad_note(s, note, sizeof note));
         fputc('\n', f);
     }
 }

@@ -61,6 +61,7 @@ typedef struct bs_stepper bs_stepper;
 typedef struct bs_viz_state bs_viz_state;
 
 #define BS_LOAD_MAX_DEPTH 16 /* scripts that :load scripts, nested */
+#define BS_PASS_LOG 16       /* backward passes remembered for :explain */
 
 struct bs_session {
     bs_ctx *ctx;
@@ -70,6 +71,11 @@ struct bs_session {
     int cap, count, order;
     bs_id last_scalar;    /* the last assigned scalar that requires grad (default for :step) */
     bs_id last_assigned;
+    /* the roots of the most recent completed backward passes (L.backward(), :finish, :train),
+       oldest first, each once: :explain NAME explains the newest that reached NAME. Like the two
+       ids above, tape ids that a change renumbering the tape must remap (or drop) */
+    bs_id pass_root[BS_PASS_LOG];
+    int npass;
     bs_arena arena;       /* per statement */
     const char *src;      /* source being evaluated */
     bs_error *e;          /* where errors go */
@@ -107,6 +113,12 @@ char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t 
 void bs_show_node(bs_session *s, FILE *f, bs_id id);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
 int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
+
+/* The gradient of node id as every surface shows it (bs_grad_now): *out gets a copy in the
+   statement's arena unless the result is BS_GRAD_NONE; -1 with an error when out of memory */
+int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out);
+/* "(partial: step k/N)" while a pass is being stepped, "" otherwise; returns buf */
+char *bs_grad_note(bs_session *s, char *buf, size_t len);
 
 /* ==== Names ==== */
 bs_name *bs_name_find(bs_session *s, const char *name);
@@ -161,6 +173,10 @@ int bs_cmd_abort(bs_session *s, const bs_stmt *st);
 int bs_cmd_jvp(bs_session *s, const bs_stmt *st);
 int bs_cmd_explain(bs_session *s, const bs_stmt *st);
 void bs_stepper_free(bs_session *s);
+/* remember a completed backward pass from root for :explain */
+void bs_pass_record(bs_session *s, bs_id root);
+/* forget the passes whose root is at or past len (the tape was truncated or reset) */
+void bs_pass_forget_from(bs_session *s, int32_t len);
 /* for the window and exports: the current stepping state (NULL when not stepping) */
 const bs_view_state *bs_stepper_view(bs_session *s);
 /* window keys n / b / f */

@@ -557,6 +557,7 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
             if ((e = bs_backward(c, root, NULL, true))) break;
             if ((e = bs_opt_step(c, opt))) break;
         }
+        if (done) bs_pass_record(s, root);
         if (!e) e = tape_refresh(c, bs_tape_len(c) - 1);
         if (e) {
             free(loss);

@@ -59,6 +59,19 @@ static void tensor_brief(bs_session *s, const bs_tensor *t, char *b, size_t n)
     snprintf(b, n, "%s %s", bs_shape_str(&t->shape, sh, sizeof sh), pv);
 }
 
+/* the stepped node as its step line names it: "z1 = w11 * x1 + b1", or its expression */
+static const char *step_head(bs_session *s, bs_id id, char *b, size_t len)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    char plain[64];
+    name_of(s, id, plain, sizeof plain);
+    if (n->label && n->text)
+        snprintf(b, len, "%s = %s", plain, n->text);
+    else
+        snprintf(b, len, "%s", n->text ? n->text : plain);
+    return b;
+}
+
 static void print_step(bs_session *s, const bs_step *st, bs_id root)
 {
     FILE *f = s->out;
@@ -66,12 +79,8 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
     char rn[80], nn[80], b1[200], b2[200], d1[1024], d2[1024];
     dname(s, root, rn, sizeof rn);
     dname(s, st->node, nn, sizeof nn);
-    char head[160], plain[64];
-    name_of(s, st->node, plain, sizeof plain);
-    if (n->label && n->text)
-        snprintf(head, sizeof head, "%s = %s", plain, n->text);
-    else
-        snprintf(head, sizeof head, "%s", n->text ? n->text : plain);
+    char head[160];
+    step_head(s, st->node, head, sizeof head);
     tensor_brief(s, &st->upstream, b1, sizeof b1);
     fprintf(f, "step %d/%d  %-28s upstream d%s/d%s = %s\n", st->index, st->total, head, rn, nn, b1);
     if (bs_tensor_numel(&n->value) > 1 || bs_ops[n->op].kind == BS_K_MAT)
@@ -121,28 +130,83 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
             fprintf(f, "         VJP -> %s.grad += %s x %s = %s", dx, up, b1, b2);
         else
             fprintf(f, "         VJP -> %s.grad += %s", dx, b2);
-        if (x->gtmp) {
-            /* the running total after this contribution: a later input of this same node that
-               is the same tensor (x * x) was added in the same step, so take it back out */
-            int64_t xn_el = bs_tensor_numel(&x->value);
-            double one, *run = xn_el == 1 ? &one : malloc((size_t)xn_el * sizeof *run);
-            bs_tensor now = {x->value.dtype, x->value.shape, run ? run : x->gtmp};
-            if (run) {
-                memcpy(run, x->gtmp, (size_t)xn_el * sizeof *run);
-                for (int k2 = k + 1; k2 < st->nin; k2++)
-                    if (st->in[k2].input == in->input && st->in[k2].gets_grad)
-                        for (int64_t j = 0; j < xn_el; j++) run[j] -= st->in[k2].vjp.data[j];
-            }
-            tensor_brief(s, &now, b1, sizeof b1);
-            if (run != &one) free(run);
-            if (in->accumulated)
-                fprintf(f, "   (a second path: d%s/d%s is now %s)\n", rn, dx, b1);
-            else
-                fprintf(f, "   d%s/d%s = %s\n", rn, dx, b1);
-        } else {
-            fputc('\n', f);
+        /* the running total after this contribution, as the engine recorded it */
+        tensor_brief(s, &in->after, b1, sizeof b1);
+        if (in->accumulated)
+            fprintf(f, "   (a second path: d%s/d%s is now %s)\n", rn, dx, b1);
+        else
+            fprintf(f, "   d%s/d%s = %s\n", rn, dx, b1);
+    }
+}
+
+/* ==== The gradient as every surface shows it ==== */
+
+int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (!n || bs_grad_now(s->ctx, id, NULL) == BS_GRAD_NONE) return BS_GRAD_NONE;
+    int64_t numel = bs_tensor_numel(&n->value);
+    double *d = bs_arena_alloc(&s->arena, (size_t)(numel ? numel : 1) * sizeof(double));
+    if (!d) return -1;
+    *out = (bs_tensor){n->value.dtype, n->value.shape, d};
+    return (int)bs_grad_now(s->ctx, id, d);
+}
+
+char *bs_grad_note(bs_session *s, char *buf, size_t len)
+{
+    int k, total;
+    buf[0] = 0;
+    if (s->step && bs_backward_progress(s->ctx, NULL, &k, &total))
+        snprintf(buf, len, "(partial: step %d/%d)", k, total);
+    return buf;
+}
+
+/* ==== The passes :explain can explain ==== */
+
+void bs_pass_record(bs_session *s, bs_id root)
+{
+    int j = 0;
+    for (int i = 0; i < s->npass; i++) /* each root once: the newest at the end */
+        if (s->pass_root[i] != root) s->pass_root[j++] = s->pass_root[i];
+    s->npass = j;
+    if (s->npass == BS_PASS_LOG) {
+        memmove(s->pass_root, s->pass_root + 1, (BS_PASS_LOG - 1) * sizeof *s->pass_root);
+        s->npass--;
+    }
+    s->pass_root[s->npass++] = root;
+}
+
+void bs_pass_forget_from(bs_session *s, int32_t len)
+{
+    int j = 0;
+    for (int i = 0; i < s->npass; i++)
+        if (s->pass_root[i] < len) s->pass_root[j++] = s->pass_root[i];
+    s->npass = j;
+}
+
+/* does a backward pass from root reach target (through inputs that require grad)? */
+static bool pass_reaches(bs_session *s, bs_id root, bs_id target)
+{
+    const bs_node *t = bs_node_get(s->ctx, target), *r = bs_node_get(s->ctx, root);
+    if (!t || !r || target > root || !t->requires_grad || !r->requires_grad) return false;
+    if (target == root) return true;
+    bool *on = calloc((size_t)root + 1, sizeof *on);
+    if (!on) return false;
+    on[root] = true;
+    bool hit = false;
+    for (bs_id i = root; i > target && !hit; i--) {
+        if (!on[i]) continue;
+        const bs_node *n = bs_node_get(s->ctx, i);
+        if (n->is_leaf) continue;
+        for (int k = 0; k < n->nin; k++) {
+            const bs_node *x = bs_node_get(s->ctx, n->in[k]);
+            if (!x || !x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
+            on[n->in[k]] = true;
+            if (n->in[k] == target) hit = true;
         }
     }
+    free(on);
+    return hit;
 }
 
 /* ==== Window state ==== */
@@ -173,8 +237,16 @@ static void view_update(bs_session *s, const bs_step *st)
             snprintf(t, sizeof t, "VJP %s", b);
             bs_view_state_label_edge(v, st->node, k, t);
         }
+        char head[160], rn[80], nn[80], up[64];
+        step_head(s, st->node, head, sizeof head);
+        tensor_brief(s, &st->upstream, up, sizeof up);
+        snprintf(v->caption, sizeof v->caption, "step %d/%d  %.90s   upstream d%.24s/d%.24s = %.24s", st->index,
+                 st->total, head, dname(s, p->root, rn, sizeof rn), dname(s, st->node, nn, sizeof nn), up);
     } else {
         v->current = BS_NONE;
+        char rn[80];
+        snprintf(v->caption, sizeof v->caption, "before the first step of the backward pass from %s",
+                 name_of(s, p->root, rn, sizeof rn));
     }
 }
 
@@ -228,6 +300,7 @@ static void finish_pass(bs_session *s, bool print)
     bs_stepper *p = s->step;
     bs_backward_end(p->it);
     p->it = NULL;
+    bs_pass_record(s, p->root);
     bs_grad_snapshot_free(p->snap);
     p->snap = NULL;
     if (p->hist) bs_hist_add(s, p->hist); /* :save records what the grads now are */
@@ -476,16 +549,27 @@ int bs_cmd_explain(bs_session *s, const bs_stmt *st)
             return bs_fail(s, o->line, o->col, "unknown option %s (from=ROOT)", o->text);
         }
     }
-    if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
     if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first");
     const bs_node *tn = bs_node_get(s->ctx, target);
     char tnm[64], rn[64], b1[200], b2[200];
     name_of(s, target, tnm, sizeof tnm);
-    name_of(s, root, rn, sizeof rn);
     if (!tn->requires_grad) {
         fprintf(s->out, "%s does not require grad: no gradient flows into it\n", tnm);
         return 0;
     }
+    bool picked = root == BS_NONE;
+    if (picked) {
+        /* the newest backward pass that reached the target */
+        for (int i = s->npass - 1; i >= 0 && root == BS_NONE; i--)
+            if (pass_reaches(s, s->pass_root[i], target)) root = s->pass_root[i];
+        if (root == BS_NONE) {
+            fprintf(s->out, "no backward pass has reached %s yet%s: run L.backward() or :step L "
+                            "for a loss L that depends on it, or pick one with :explain %s from=L\n",
+                    tnm, s->npass ? " (the passes so far did not depend on it)" : "", w->text);
+            return 0;
+        }
+    }
+    name_of(s, root, rn, sizeof rn);
     if (target > root) return bs_fail(s, w->line, w->col, "%s was made after %s: %s does not depend on it", tnm, rn, rn);
     int32_t len = bs_tape_len(s->ctx);
     bs_id *parent = malloc((size_t)len * sizeof *parent);
@@ -502,7 +586,11 @@ int bs_cmd_explain(bs_session *s, const bs_stmt *st)
     char drn[80], dtn[80];
     dname(s, root, drn, sizeof drn);
     dname(s, target, dtn, sizeof dtn);
-    fprintf(f, "d%s/d%s, assembled by the backward pass from %s:\n", drn, dtn, rn);
+    if (picked)
+        fprintf(f, "d%s/d%s, assembled by the last backward pass that reached %s (from %s):\n", drn,
+                dtn, tnm, rn);
+    else
+        fprintf(f, "d%s/d%s, assembled by the backward pass from %s:\n", drn, dtn, rn);
     int count = 0;
     bs_step rec;
     double total = 0;
@@ -649,6 +737,23 @@ int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
 
 /* ==== :export DIR --steps ==== */
 
+/* one frame: the view as the stepper's state shows it now, where the frames' layout put it (the
+   layout is made from the first frame, so that no node ever moves) */
+static int export_frame(bs_session *s, const bs_stmt *st, const bs_view_state *vs, bs_id root,
+                        bs_layout **lay, const char *path)
+{
+    char err[256];
+    bs_view *v = bs_view_build(s->ctx, root, vs, BS_VIEW_GRADS | BS_VIEW_HEATMAPS, err, sizeof err);
+    if (!v) return bs_fail(s, st->line, st->col, "%s", err);
+    if (!*lay) *lay = bs_viz_layout(v, err, sizeof err);
+    bs_status rc = *lay ? bs_viz_export_at(v, *lay, path, err, sizeof err) : BS_ERR_VALUE;
+    bs_view_free(v);
+    return rc ? bs_fail(s, st->line, st->col, "%s", err) : 0;
+}
+
+/* The frames replay one pass from fresh grads: every grad to None first (restored afterwards),
+   so each frame shows what this pass has accumulated so far and the last one each grad once,
+   whatever earlier passes (or a :finish) left in .grad. */
 int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, bs_id root,
                              const char *ext)
 {
@@ -656,9 +761,11 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
     if (mkdir(dir, 0777) && errno != EEXIST)
         return bs_fail(s, st->line, st->col, "cannot create %s: %s", dir, strerror(errno));
     bs_grad_snapshot *snap = bs_grad_snapshot_take(s->ctx);
-    bs_bwd *it = snap ? bs_backward_replay_begin(s->ctx, root, NULL) : NULL;
+    if (!snap) return bs_fail(s, st->line, st->col, "out of memory");
+    for (bs_id i = 0; i < bs_tape_len(s->ctx); i++) bs_zero_grad(s->ctx, i);
+    bs_bwd *it = bs_backward_replay_begin(s->ctx, root, NULL);
     if (!it) {
-        if (snap) bs_grad_snapshot_restore(s->ctx, snap);
+        bs_grad_snapshot_restore(s->ctx, snap);
         return bs_fail_core(s, st->line, st->col, "export");
     }
     /* a temporary stepper so that the view state is built the same way as :step's */
@@ -666,25 +773,25 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
     tmp.root = root;
     bs_view_state_init(&tmp.view);
     s->step = &tmp;
+    bs_layout *lay = NULL;
     int frames = 0, rc = 0;
     bs_step rec;
-    char path[1024], err[256];
+    char path[1024];
     view_update(s, NULL);
     snprintf(path, sizeof path, "%s/step-000.%s", dir, ext);
-    if (bs_viz_export(s->ctx, path, root, true, &tmp.view, err, sizeof err)) rc = bs_fail(s, st->line, st->col, "%s", err);
-    else frames++;
+    if (!(rc = export_frame(s, st, &tmp.view, root, &lay, path))) frames++;
     while (!rc && bs_backward_next(it, &rec) > 0) {
         view_update(s, &rec);
         snprintf(path, sizeof path, "%s/step-%03d.%s", dir, rec.index, ext);
-        if (bs_viz_export(s->ctx, path, root, true, &tmp.view, err, sizeof err))
-            rc = bs_fail(s, st->line, st->col, "%s", err);
-        else
-            frames++;
+        if (!(rc = export_frame(s, st, &tmp.view, root, &lay, path))) frames++;
     }
     s->step = NULL;
+    bs_layout_free(lay);
     bs_view_state_clear(&tmp.view);
     bs_backward_abort(it);
     bs_grad_snapshot_restore(s->ctx, snap);
-    if (!rc && !s->o.quiet) fprintf(s->out, "wrote %d frames to %s/ (step-000 is before the first step)\n", frames, dir);
+    if (!rc && !s->o.quiet)
+        fprintf(s->out, "wrote %d frames to %s/ (step-000 is before the first step; one layout, "
+                        "the grads of this one pass as they accumulate)\n", frames, dir);
     return rc;
 }

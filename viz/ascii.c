@@ -94,8 +94,9 @@ static char *label_of(const bs_view_node *vn, unsigned flags, bool brief)
         const char *tag = vn->flags & (BS_VNF_FREED | BS_VNF_DETACHED | BS_VNF_NO_GRAD) ? vn->tag : "";
         u += (size_t)snprintf(buf + u, sizeof buf - u, "%s%s %s", *tag ? " " : "", tag,
                               vn->flags & BS_VNF_PENDING ? "\xc2\xb7" : vn->value);
-        if ((flags & BS_ASCII_GRADS) && *vn->grad)
-            snprintf(buf + u, sizeof buf - u, " g=%s", vn->grad + 5);
+        if ((flags & BS_ASCII_GRADS) && *vn->grad) /* "grad X", or "so far X": g~X */
+            snprintf(buf + u, sizeof buf - u, " g%s%s", vn->flags & BS_VNF_PARTIAL ? "~" : "=",
+                     vn->grad + (vn->flags & BS_VNF_PARTIAL ? 7 : 5));
     }
     u = strlen(buf);
     snprintf(buf + u, sizeof buf - u, "%s", close);
@@ -516,7 +517,7 @@ char *bs_viz_ascii_view(const bs_view *v, unsigned flags, int width)
     if (!pic)
         return NULL;
     /* the stepper's edge labels, then a legend */
-    size_t extra = 256;
+    size_t extra = 256 + strlen(v->caption);
     for (int k = 0; k < v->nedges; k++)
         extra += strlen(v->edges[k].label) + 64 + 2 * 96;
     char *out = malloc(strlen(pic) + extra);
@@ -535,7 +536,10 @@ char *bs_viz_ascii_view(const bs_view *v, unsigned flags, int width)
                      flags & BS_ASCII_PLAIN ? "->" : "\xe2\x86\x92", *b->name ? b->name : b->title,
                      e->label);
     }
-    o += sprintf(o, "[op]  {param}  (leaf)%s%s\n", flags & BS_ASCII_GRADS ? "  g=grad" : "",
+    if (*v->caption)
+        o += sprintf(o, "%s\n", v->caption);
+    o += sprintf(o, "[op]  {param}  (leaf)%s%s\n",
+                 flags & BS_ASCII_GRADS ? v->stepping ? "  g=grad  g~grad so far" : "  g=grad" : "",
                  v->stepping ? "  [*current*]  \xc2\xb7 not reached" : "");
     if (flags & BS_ASCII_PLAIN) {   /* the legend's own non-ASCII */
         for (char *p = out; *p; p++)

@@ -38,6 +38,12 @@ bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size
     return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
 }
 
+bs_status bs_viz_export_at(const bs_view *v, const bs_layout *l, const char *path, char *err,
+                           size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
+}
+
 char *bs_viz_dot(const bs_view *v, char *err, size_t len)
 {
     viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
@@ -253,10 +259,81 @@ static void setf(void *obj, const char *name, double v)
     set(obj, name, buf);
 }
 
-/* Build the cgraph graph of a view. Export mode: HTML labels sized by Graphviz, edge labels.
+/* height of the caption band above a pinned graph, points */
+#define GV_CAPTION_H 28.0
+/* the narrowest a pinned graph is drawn, points: room for a caption line */
+#define GV_CAPTION_MIN_W 560.0
+
+static void setpt(void *obj, const char *name, double x, double y)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.2f,%.2f", x, y);
+    set(obj, name, buf);
+}
+
+/* Pin a built export graph where layout l put everything (graph coordinates: y grows upwards,
+ * the caption band on top), for neato -n2 ("nop2"), which draws what it is given. */
+static bool gv_pin(Agraph_t *g, const bs_view *v, const bs_layout *l, Agnode_t **nodes,
+                   Agedge_t **edges)
+{
+    const bs_theme *t = bs_theme_get();
+    char hex[8];
+    double W = l->width > GV_CAPTION_MIN_W ? l->width : GV_CAPTION_MIN_W;
+    double H = l->height + GV_CAPTION_H;
+    char bb[96];
+    snprintf(bb, sizeof bb, "0,0,%.2f,%.2f", W, H);
+    agsafeset(g, "bb", bb, "");
+    for (int k = 0; k < v->nnodes; k++) {
+        const bs_layout_node *ln = &l->nodes[k];
+        setpt(nodes[k], "pos", ln->x, l->height - ln->y);
+        setf(nodes[k], "width", ln->w / 72.0);
+        setf(nodes[k], "height", ln->h / 72.0);
+        set(nodes[k], "fixedsize", "true");
+    }
+    sbuf b = {0};
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_layout_edge *le = &l->edges[k];
+        char pt[64];
+        b.n = 0;
+        if (le->arrow) {
+            snprintf(pt, sizeof pt, "e,%.2f,%.2f", le->ax, l->height - le->ay);
+            sb_cat(&b, pt);
+        }
+        for (int i = 0; i < le->npts; i++) {
+            snprintf(pt, sizeof pt, "%s%.2f,%.2f", b.n ? " " : "", le->pts[2 * i],
+                     l->height - le->pts[2 * i + 1]);
+            sb_cat(&b, pt);
+        }
+        if (b.oom)
+            break;
+        set(edges[k], "pos", b.s ? b.s : "");
+        if (*v->edges[k].label)
+            setpt(edges[k], "lp", le->lx, l->height - le->ly);
+    }
+    bool ok = !b.oom;
+    free(b.s);
+    /* the caption: a box of fixed size, so its text never moves the graph */
+    Agnode_t *cap = agnode(g, "caption", 1);
+    if (!cap)
+        return false;
+    set(cap, "id", "caption");
+    set(cap, "shape", "plaintext");
+    set(cap, "style", "");
+    set(cap, "fixedsize", "true");
+    set(cap, "label", v->caption ? v->caption : "");
+    set(cap, "fontcolor", bs_rgb_hex(t->ink, hex));
+    setpt(cap, "pos", W / 2, l->height + GV_CAPTION_H / 2);
+    setf(cap, "width", W / 72.0);
+    setf(cap, "height", GV_CAPTION_H / 72.0);
+    return ok;
+}
+
+/* Build the cgraph graph of a view. Export mode: HTML labels sized by Graphviz, edge labels, the
+ * caption as the graph's label (or, with pin, every node and edge where pin put it).
  * Window mode: empty fixed-size nodes with the view's sizes (the window draws the insides).
  * edges[k] receives the Agedge of v->edges[k]. */
-static Agraph_t *gv_build(const bs_view *v, gv_mode mode, Agedge_t **edges, char *err, size_t len)
+static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, Agedge_t **edges,
+                          char *err, size_t len)
 {
     const bs_theme *t = bs_theme_get();
     char hex[8], name[32];
@@ -362,6 +439,15 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, Agedge_t **edges, char
             set(ed, "fontcolor", bs_rgb_hex(t->grad_ink, hex));
         }
     }
+    if (mode == GV_EXPORT && pin) {
+        if (!gv_pin(g, v, pin, nodes, edges))
+            goto nomem;
+    } else if (mode == GV_EXPORT && v->caption && *v->caption) {
+        agsafeset(g, "label", (char *)v->caption, "");
+        agsafeset(g, "labelloc", "t", "");
+        agsafeset(g, "labeljust", "l", "");
+        agsafeset(g, "fontcolor", bs_rgb_hex(t->ink, hex), "");
+    }
     free(nodes);
     free(b.s);
     return g;
@@ -375,7 +461,14 @@ nomem:
 
 /* ==== DOT text ==== */
 
+static char *gv_dot(const bs_view *v, const bs_layout *pin, char *err, size_t len);
+
 char *bs_viz_dot(const bs_view *v, char *err, size_t len)
+{
+    return gv_dot(v, NULL, err, len);
+}
+
+static char *gv_dot(const bs_view *v, const bs_layout *pin, char *err, size_t len)
 {
     if (!gv_context(err, len))
         return NULL;
@@ -384,7 +477,7 @@ char *bs_viz_dot(const bs_view *v, char *err, size_t len)
         viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
         return NULL;
     }
-    Agraph_t *g = gv_build(v, GV_EXPORT, edges, err, len);
+    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, err, len);
     free(edges);
     if (!g)
         return NULL;
@@ -452,7 +545,24 @@ static bool too_costly(const bs_view *v, const char *where, const char *instead,
     return true;
 }
 
+static bs_status gv_export(const bs_view *v, const bs_layout *pin, const char *path, char *err,
+                           size_t len);
+
 bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len)
+{
+    return gv_export(v, NULL, path, err, len);
+}
+
+bs_status bs_viz_export_at(const bs_view *v, const bs_layout *l, const char *path, char *err,
+                           size_t len)
+{
+    if (!l || l->structure != v->structure || l->nnodes != v->nnodes || l->nedges != v->nedges)
+        return viz_fail(BS_ERR_ARG, err, len, "the layout was made for another graph");
+    return gv_export(v, l, path, err, len);
+}
+
+static bs_status gv_export(const bs_view *v, const bs_layout *pin, const char *path, char *err,
+                           size_t len)
 {
     const char *ext = ext_of(path);
     const char *fmt = NULL;
@@ -472,7 +582,7 @@ bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size
                            "and lay it out with dot yourself", err, len))
         return BS_ERR_VALUE;
     if (dot) {
-        char *text = bs_viz_dot(v, err, len);
+        char *text = gv_dot(v, pin, err, len);
         if (!text)
             return BS_ERR_NOMEM;
         bs_status st = write_file(path, text, strlen(text), err, len);
@@ -482,14 +592,15 @@ bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size
     Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
     if (!edges)
         return viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
-    Agraph_t *g = gv_build(v, GV_EXPORT, edges, err, len);
+    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, err, len);
     free(edges);
     if (!g)
         return BS_ERR_NOMEM;
     if (!strcmp(fmt, "png"))
         agsafeset(g, "dpi", "120", "");
     bs_status st = BS_OK;
-    if (gvLayout(gvc, g, "dot") != 0) {
+    /* pinned: neato -n2 takes every position and route as given */
+    if (gvLayout(gvc, g, pin ? "nop2" : "dot") != 0) {
         st = viz_fail(BS_ERR_VALUE, err, len, "Graphviz layout failed: %s", gv_last("dot failed"));
     } else {
         char *data = NULL;
@@ -552,7 +663,7 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
     }
     l->nnodes = v->nnodes;
     l->structure = v->structure;
-    Agraph_t *g = gv_build(v, GV_WINDOW, edges, err, len);
+    Agraph_t *g = gv_build(v, GV_WINDOW, NULL, edges, err, len);
     if (!g) {
         free(edges);
         bs_layout_free(l);

@@ -674,7 +674,7 @@ static void matrix_text(const bs_tensor *t, char *buf, size_t len)
 }
 
 static const char *detail_text(bs_view *v, const bs_ctx *c, const bs_node *n, const char *title,
-                               const char *shape)
+                               const char *shape, const bs_tensor *g, bool partial)
 {
     char buf[4096], mat[1536], nm[64];
     tbuf b = {buf, sizeof buf, 0};
@@ -695,9 +695,9 @@ static const char *detail_text(bs_view *v, const bs_ctx *c, const bs_node *n, co
          n->is_leaf && n->init == BS_INIT_COPY && !n->requires_grad ? "  detached" : "");
     matrix_text(&n->value, mat, sizeof mat);
     tput(&b, "value\n%s\n", mat);
-    if (n->grad.data) {
-        matrix_text(&n->grad, mat, sizeof mat);
-        tput(&b, "grad\n%s", mat);
+    if (g->data) {
+        matrix_text(g, mat, sizeof mat);
+        tput(&b, partial ? "grad so far (the pass is still adding to it)\n%s" : "grad\n%s", mat);
     } else
         tput(&b, "grad  None");
     return viz_strdup(v, buf);
@@ -713,6 +713,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
         return NULL;
     }
     bs_view *v = calloc(1, sizeof *v);
+    double *gbuf = NULL; /* a partial grad being previewed */
     int *idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     if (!v || !idx) {
         free(v);
@@ -724,6 +725,13 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
     v->tape_len = n;
     v->stepping = st && st->stepping;
     v->selected = st ? st->selected : BS_NONE;
+    v->caption = viz_strdup(v, st ? st->caption : "");
+    if (!v->caption) {
+        bs_view_free(v);
+        free(idx);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
 
     /* which nodes: everything root depends on (inputs, transitively); ids are topological, so one
        backward sweep marks them */
@@ -800,7 +808,22 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             f |= BS_VNF_DONE;
         else if (vs == BS_VSTEP_PENDING)
             f |= BS_VNF_PENDING;
-        bool show_grad = (flags & BS_VIEW_GRADS) && nd->grad.data && !(f & BS_VNF_PENDING);
+        /* the grad as of now: while a pass is in progress, what it has accumulated so far */
+        free(gbuf);
+        gbuf = NULL;
+        bs_tensor g = {nd->value.dtype, nd->value.shape, NULL};
+        bs_grad_state gs = bs_grad_now(c, i, NULL);
+        if (gs == BS_GRAD_PARTIAL) {
+            gbuf = malloc((size_t)(numel ? numel : 1) * sizeof *gbuf);
+            if (!gbuf)
+                goto nomem;
+            bs_grad_now(c, i, gbuf);
+            g.data = gbuf;
+            f |= BS_VNF_PARTIAL;
+        } else if (gs == BS_GRAD_FINAL) {
+            g.data = nd->grad.data;
+        }
+        bool show_grad = (flags & BS_VIEW_GRADS) && g.data;
         if (show_grad)
             f |= BS_VNF_GRAD;
         vn->flags = f;
@@ -825,8 +848,10 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
         preview(&nd->value, val, 22);
         grad[0] = 0;
         if (show_grad) {
-            preview(&nd->grad, grad + 5, 22);
-            memcpy(grad, "grad ", 5);
+            const char *word = (f & BS_VNF_PARTIAL) ? "so far " : "grad ";
+            size_t wl = strlen(word);
+            preview(&g, grad + wl, 22);
+            memcpy(grad, word, wl);
         }
         const char *tag = "";
         if (f & BS_VNF_FREED)
@@ -844,15 +869,16 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
         vn->value = viz_strdup(v, val);
         vn->grad = viz_strdup(v, grad);
         vn->tag = tag;
-        vn->detail = (flags & BS_VIEW_DETAILS) ? detail_text(v, c, nd, title, shape) : "";
+        vn->detail = (flags & BS_VIEW_DETAILS)
+                         ? detail_text(v, c, nd, title, shape, &g, (f & BS_VNF_PARTIAL) != 0) : "";
         if (!vn->name || !vn->op || !vn->title || !vn->shape || !vn->value || !vn->grad || !vn->detail)
             goto nomem;
-        if (nd->grad.data)
-            vn->gmag = mean_abs(&nd->grad);
+        if (g.data)
+            vn->gmag = mean_abs(&g);
         if ((flags & BS_VIEW_HEATMAPS) && numel > 1) {
             vn->heat = heat_of(v, &nd->value);
             if (show_grad)
-                vn->gheat = heat_of(v, &nd->grad);
+                vn->gheat = heat_of(v, &g);
             if (!vn->heat || (show_grad && !vn->gheat))
                 goto nomem;
         }
@@ -899,7 +925,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             const char *reserve = numel > 1 ? VIZ_TENSOR_RESERVE : VIZ_SCALAR_RESERVE;
             float w3 = viz_text_width(reserve, sfs);
             bool grad_line = (flags & BS_VIEW_GRADS) && nd->requires_grad;
-            float w4 = grad_line ? viz_text_width("grad ", sfs) + w3 : 0;
+            float w4 = grad_line ? viz_text_width("so far ", sfs) + w3 : 0; /* or "grad " */
             if (w2 > w) w = w2;
             if (w3 > w) w = w3;
             if (w4 > w) w = w4;
@@ -919,6 +945,9 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
             vn->height = h + 2 * VIZ_PAD;
         }
     }
+
+    free(gbuf);
+    gbuf = NULL;
 
     /* edges, ordered by (to, slot): inputs of each node, then its copy source */
     int ne = 0;
@@ -996,6 +1025,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
     return v;
 
 nomem:
+    free(gbuf);
     free(idx);
     bs_view_free(v);
     viz_fail(BS_ERR_NOMEM, err, len, "out of memory");

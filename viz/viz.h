@@ -110,6 +110,8 @@ typedef struct {
     uint8_t *step;       /* bs_vstep per tape index; indexes >= nstep are BS_VSTEP_NONE */
     int nlabels, caplabels;
     bs_view_edge_label *labels; /* edges that carry this step's VJPs */
+    char caption[192];   /* one line about the step ("step 3/16  z3 = ...   upstream ..."), shown
+                            above the graph by the window and exports; "" for none */
 } bs_view_state;
 
 void bs_view_state_init(bs_view_state *s);          /* empty: not stepping, nothing selected */
@@ -149,7 +151,9 @@ enum { /* bs_view_node.flags */
     BS_VNF_NO_GRAD = 1u << 8,   /* made under no_grad */
     BS_VNF_FREED = 1u << 9,     /* saved tensors freed by a backward without retain_graph */
     BS_VNF_REBOUND = 1u << 10,  /* its name was bound to a newer node later */
-    BS_VNF_TENSOR = 1u << 11    /* more than one element: has a heatmap */
+    BS_VNF_TENSOR = 1u << 11,   /* more than one element: has a heatmap */
+    BS_VNF_PARTIAL = 1u << 12   /* its grad is a pass's sum so far (bs_grad_now: more may come);
+                                   the preview reads "so far ..." instead of "grad ..." */
 };
 
 enum { /* bs_view_edge.flags */
@@ -175,7 +179,8 @@ typedef struct {
     const char *title;          /* first line: "z1 = +", "w11", "sigmoid", "2" */
     const char *shape;          /* "(2, 3)", "" for scalars */
     const char *value;          /* value preview: "0.75", "[0.1, 0.2, …]" */
-    const char *grad;           /* grad preview "grad 0.6"; "" when unknown or not requested */
+    const char *grad;           /* grad preview "grad 0.6" ("so far 0.6" while a pass is still
+                                   adding to it); "" when unknown or not requested */
     const char *tag;            /* state words: "param", "freed", "detached", "no_grad" ... */
     const char *detail;         /* multi-line details for a panel (BS_VIEW_DETAILS), else "" */
     bs_rgb fill, border, ink;   /* from the theme, after state */
@@ -205,6 +210,7 @@ typedef struct {
                                    same layout, so only values or highlights changed */
     bool stepping;
     bs_id selected;
+    const char *caption;        /* the state's caption, "" for none */
     struct bs_view_mem *mem;    /* strings and heatmaps (private) */
 } bs_view;
 
@@ -244,7 +250,8 @@ typedef struct {
     uint64_t structure;         /* the view's structure hash it was made for */
 } bs_layout;
 
-/* Lay the view out with dot (rankdir=LR). Needs Graphviz. */
+/* Lay the view out with dot (rankdir=LR), nodes at the sizes the view gives them (reserved room
+ * for values and grads), edges without labels. Needs Graphviz. */
 bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len);
 void bs_layout_free(bs_layout *l);
 
@@ -256,6 +263,13 @@ void bs_layout_free(bs_layout *l);
  * BS_ERR_ARG: unknown extension; BS_ERR_VALUE: cannot write the file. */
 bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grads,
                         const bs_view_state *st, char *err, size_t len);
+/* Write a view where layout l put its nodes (l from bs_viz_layout() of a view of the same
+ * structure, l->structure == v->structure): every node at l's centre and size, every edge along
+ * l's route, the view's caption in a box of fixed size above the graph. A series of frames
+ * exported with one layout (the stepper's --steps) keeps every node in place. .dot files carry
+ * the positions as pos attributes (render them with neato -n2). BS_ERR_ARG: l does not fit v. */
+bs_status bs_viz_export_at(const bs_view *v, const bs_layout *l, const char *path, char *err,
+                           size_t len);
 /* nodes plus the ranks long edges skip: what BS_VIZ_MAX_COST bounds */
 long bs_viz_layout_cost(const bs_view *v);
 bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len);

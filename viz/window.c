@@ -907,7 +907,10 @@ static void draw_bars(bs_window *w)
         for (int k = 0; k < v->nnodes; k++)
             if (v->nodes[k].flags & BS_VNF_CURRENT)
                 cur = k;
-        if (cur >= 0 && *v->nodes[cur].name)
+        if (*v->caption)
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, v->nnodes,
+                     v->caption);
+        else if (cur >= 0 && *v->nodes[cur].name)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
                      v->nnodes, v->nodes[cur].name);
         else if (cur >= 0)

@@ -261,6 +261,73 @@ static void test_iterator_matches_backward(void **state)
     bs_ctx_free(b);
 }
 
+/* bs_grad_now while a pass is live: each input's record carries its running total, the grad as
+ * of now is the grad before the pass plus that total (f32: rounded as the end rounds it), nodes
+ * not reached yet keep their old grad, and after the last step every value is the final grad */
+static void grad_now_pass(bs_dtype t)
+{
+    bs_ctx *c = bs_ctx_new();
+    bs_ctx_set_dtype(c, t);
+    bs_shape sh = {0, {0}};
+    double hv = 1.1, av = 0.7;
+    bs_id h = bs_leaf(c, &hv, &sh, t, true), a = bs_leaf(c, &av, &sh, t, true);
+    bs_id m = bs_apply2(c, BS_OP_MUL, h, h);                       /* h * h */
+    bs_id T = bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, m, a), h); /* h*h*a + h */
+    assert_int_equal(bs_backward(c, T, NULL, true), BS_OK);       /* an earlier pass */
+    double before = grad(c, h), before_a = grad(c, a), out = 0;
+    assert_false(bs_backward_progress(c, NULL, NULL, NULL));
+    assert_int_equal(bs_grad_now(c, h, &out), BS_GRAD_FINAL);
+    assert_true(out == before);
+    bs_bwd *it = bs_backward_begin(c, T, NULL, true, true);
+    assert_non_null(it);
+    int idx = 0, total = 0;
+    bs_id root = BS_NONE;
+    assert_true(bs_backward_progress(c, &root, &idx, &total));
+    assert_int_equal(root, T);
+    assert_int_equal(idx, 0);
+    assert_int_equal(bs_grad_now(c, a, &out), BS_GRAD_PARTIAL);   /* on the pass: old grad */
+    assert_true(out == before_a);
+    bs_step st;
+    double last_h = NAN;
+    int r, seen_h = 0;
+    while ((r = bs_backward_next(it, &st)) > 0) {
+        for (int k = 0; k < st.nin; k++) {
+            if (!st.in[k].gets_grad || st.in[k].input != h) continue;
+            seen_h++;
+            last_h = st.in[k].after.data[0];
+        }
+        if (seen_h) {
+            assert_int_equal(bs_grad_now(c, h, &out), BS_GRAD_PARTIAL);
+            assert_true(out == bs_dtype_round(t, before + last_h));
+        }
+        assert_int_equal(bs_grad_now(c, st.node, &out), BS_GRAD_FINAL); /* stepped: final */
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(seen_h, 3);           /* two slots of h * h, one of + h */
+    bs_backward_end(it);
+    assert_int_equal(bs_grad_now(c, h, &out), BS_GRAD_FINAL);
+    assert_true(out == grad(c, h));
+    assert_true(grad(c, h) == bs_dtype_round(t, before + last_h));
+    bs_ctx_free(c);
+}
+
+static void test_grad_now(void **state)
+{
+    (void)state;
+    grad_now_pass(BS_F64);
+    grad_now_pass(BS_F32);
+    /* x * x: the first contribution's running total is x, then 2x (exact) */
+    bs_ctx *c = bs_ctx_new();
+    bs_id x = P(c, 1.5), T = bs_apply2(c, BS_OP_MUL, x, x);
+    bs_bwd *it = bs_backward_begin(c, T, NULL, false, true);
+    bs_step st;
+    assert_int_equal(bs_backward_next(it, &st), 1);
+    assert_true(st.in[0].after.data[0] == 1.5 && !st.in[0].accumulated);
+    assert_true(st.in[1].after.data[0] == 3.0 && st.in[1].accumulated);
+    bs_backward_end(it);
+    bs_ctx_free(c);
+}
+
 static void test_snapshot_truncate(void **state)
 {
     (void)state;
@@ -338,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_iterator_matches_backward),
+        cmocka_unit_test(test_grad_now),
         cmocka_unit_test(test_snapshot_truncate),
         cmocka_unit_test(test_gradcheck_and_jvp),
         cmocka_unit_test(test_errors_are_values),

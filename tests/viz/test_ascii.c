@@ -274,7 +274,8 @@ int main(void)
     pic = bs_viz_ascii(c, n.L, &st, BS_ASCII_GRADS, 0, err, sizeof err);
     CHECK(pic && strstr(pic, "[*yhat = sigmoid"), "current node marked:\n%s", pic ? pic : "");
     CHECK(pic && strstr(pic, "yhat \xe2\x86\x92 L: VJP -1.589"), "edge label listed");
-    CHECK(pic && strstr(pic, "{w11 \xc2\xb7}"), "pending value hidden");
+    CHECK(pic && strstr(pic, "{w11 \xc2\xb7 g="), "pending value hidden, its grad (w11.grad) shown:\n%s",
+          pic ? pic : "");
     free(pic);
     bs_view_state_clear(&st);
 
