@@ -258,6 +258,8 @@ typedef struct {
     bs_id value;          /* the node the op reads it as (an input, the node itself), before
                              following views; BS_NONE for a buffer */
     size_t bytes;         /* the storage's size: numel x dtype size (8 for a wrapped number) */
+    bs_shape shape;       /* a buffer's shape and dtype (what it is, as :mem prints it) */
+    bs_dtype dtype;
 } bs_saved_tensor;
 /* Writes up to BS_MAX_SAVED entries; returns the count: 0 for a leaf and for a node that needs no
  * grad (PyTorch makes no grad_fn). A freed node (n->freed) reports what it kept before backward

@@ -303,12 +303,14 @@ static int save_div(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
     return ops_save_in(sv, k, "other", 1);
 }
 
-/* PowBackward0 (a number exponent, x ** 2): self only. PowBackward1 (a tensor exponent, or a
- * number base wrapped as a 0-d tensor): self, exponent and result, whichever needs the grad. */
+/* PowBackward0 (a number exponent, x ** 2): self only. PowBackward1 (a tensor exponent): self,
+ * exponent and result, whichever needs the grad; a number base, 2 ** x, is made a 0-d tensor of
+ * the result's dtype for it. */
 static int save_pow(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
 {
+    bs_shape s0 = {0, {0}};
     if (in[1].number) return ops_save_in(sv, 0, "self", 0);
-    int k = ops_save_in(sv, 0, "self", 0);
+    int k = in[0].number ? ops_save_buffer(sv, 0, "self", &s0, odt) : ops_save_in(sv, 0, "self", 0);
     k = ops_save_in(sv, k, "exponent", 1);
     return ops_save_result(sv, k);
 }

@@ -327,11 +327,15 @@ int bs_node_saved(const bs_ctx *c, bs_id id, bs_saved_tensor *out)
             t->slot = j;
             t->value = BS_NONE;
             t->bytes = (size_t)bs_shape_numel(&sv[j].shape) * bs_dtype_size(sv[j].dtype);
+            t->shape = sv[j].shape;
+            t->dtype = sv[j].dtype;
             continue;
         }
         const bs_node *v = sv[j].kind == BS_SAVE_RESULT ? n : bs__node(c, n->in[sv[j].input]);
         t->value = v->id;
         t->slot = -1;
+        t->shape = v->value.shape;
+        t->dtype = v->value.dtype;
         if (v->is_number) {                  /* wrapped as a 0-d int64 or double tensor */
             t->tensor = v->id;
             t->bytes = 8;

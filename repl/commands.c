@@ -232,26 +232,29 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
 }
 
 /* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor
- * once (x * x keeps one tensor under two names). seen (NULL: none) marks the nodes' storages
- * counted by nodes listed before: those are tagged "(counted above)" and left out of the bytes;
- * then this node's are marked. *fresh (may be NULL) gets the count of tensors not counted before. */
-static size_t mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, char *buf, size_t len)
+ * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
+ * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
+ * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
+static size_t mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+                             char *buf, size_t len)
 {
     bs_saved_tensor sv[BS_MAX_SAVED];
     int k = bs_node_saved(s->ctx, id, sv), nnew = 0;
-    size_t bytes = 0, at = 0;
+    size_t bytes = 0, nbytes = 0, at = 0;
     buf[0] = 0;
     for (int j = 0; j < k; j++) {
         bool dup = false, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
         for (int i = 0; i < j; i++)
             dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
+        if (!dup) bytes += sv[j].bytes;
         if (!dup && !above) {
-            bytes += sv[j].bytes;
+            nbytes += sv[j].bytes;
             nnew++;
         }
         char nm[96], sh[64];
         if (sv[j].slot >= 0) /* a buffer the op made for backward, no node of the graph */
-            snprintf(nm, sizeof nm, "(%zu bytes)", sv[j].bytes);
+            snprintf(nm, sizeof nm, "%s %s", bs_shape_str(&sv[j].shape, sh, sizeof sh),
+                     bs_dtype_name(sv[j].dtype));
         else {
             bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
             if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
@@ -268,6 +271,7 @@ static size_t mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, ch
         for (int j = 0; j < k; j++)
             if (sv[j].slot < 0) seen[sv[j].tensor] = true;
     if (fresh) *fresh = nnew;
+    if (fresh_bytes) *fresh_bytes = nbytes;
     return bytes;
 }
 
@@ -310,7 +314,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         bs_shape in[BS_MAX_INPUTS];
         for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
         char sv[512];
-        size_t saved = mem_node_saves(s, id, NULL, NULL, sv, sizeof sv);
+        size_t saved = mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
         double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
         fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
                 n->freed && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
@@ -383,13 +387,14 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         if (!bs_node_saved(s->ctx, i, sv)) continue;
         char what[512], nm[64], sh[48];
         int fresh = 0;
+        size_t nb = 0;
         /* a freed node is listed with what it kept, counted apart as released */
-        size_t b = mem_node_saves(s, i, n->freed ? gone : seen, &fresh, what, sizeof what);
+        size_t b = mem_node_saves(s, i, n->freed ? gone : seen, &fresh, &nb, what, sizeof what);
         if (n->freed) {
             freed++;
-            freed_bytes += b;
+            freed_bytes += nb;
         } else {
-            total += b;
+            total += nb;
             tensors += fresh;
         }
         fprintf(f, "%-24s %-14s %-10s %11zu  %s%s\n", bs_node_name(s->ctx, i, nm, sizeof nm),

@@ -959,8 +959,8 @@ static void test_shapes_and_table(void)
     CHECK(bs_op_by_name("bce_with_logits") == &bs_ops[BS_OP_BCE_LOGITS], "lookup by fn column");
     CHECK(bs_op_by_name("nope") == NULL && bs_op_by_name(NULL) == NULL, "unknown name");
 
-    /* what is saved as PyTorch's grad_fn._saved_* (tests/core/gen_mem_fixtures.py checks the
-       bytes of whole graphs against torch), FLOPs by the convention in ops_int.h */
+    /* what is saved as PyTorch's grad_fn._saved_* (tests/repl/test_mem.py checks whole graphs
+       against torch's bytes), FLOPs by the convention in ops_int.h */
     bs_shape mul_in[2] = {SH2(2, 3), SH1(3)}, one[2] = {SH2(2, 3), SH0};
     bs_shape mm_in[2] = {SH2(2, 3), SH2(3, 4)}, mm_out = SH2(2, 4);
     bs_shape xe_in[2] = {SH2(2, 3), SH1(2)}, red1 = SH1(2);
