@@ -73,7 +73,9 @@ typedef enum {
 
 typedef enum { BS_K_EW, BS_K_RED, BS_K_SHAPE, BS_K_MAT, BS_K_ROW, BS_K_LOSS } bs_op_kind;
 enum {
-    BS_F_INT = 1u << 0   /* integer inputs give an integer result (add, sum, reshape ...) */
+    BS_F_INT = 1u << 0,  /* integer inputs give an integer result (add, sum, reshape ...) */
+    BS_F_VIEW = 1u << 1  /* PyTorch returns a view of the input (same storage): x.T, reshape of a
+                            contiguous tensor */
 };
 
 /* Op attributes: everything an op takes that is not a tensor input. */
@@ -88,6 +90,33 @@ typedef struct {
 
 typedef struct bs_ctx bs_ctx;
 typedef struct bs_node bs_node;
+
+/* What an op keeps for backward, as PyTorch's grad_fn keeps it (its _saved_* attributes, for the
+ * same inputs and the same requires-grad pattern). saved() gets each input as below and writes up
+ * to BS_MAX_SAVED entries; :mem, :show and the backward pass's freed / in-place checks read them. */
+typedef struct {
+    bs_shape shape;
+    bs_dtype dtype;
+    bool requires_grad;
+    bool number;              /* a Python number the user typed: PyTorch takes it as a Scalar
+                                 (saving nothing) or wraps it in a 0-d int64/double tensor */
+} bs_saved_in;
+
+typedef enum {
+    BS_SAVE_INPUT,            /* input `input` itself (PyTorch may keep a view: same storage) */
+    BS_SAVE_RESULT,           /* the op's output */
+    BS_SAVE_BUFFER            /* a tensor the op makes for backward: indices, mean, rstd ... */
+} bs_save_kind;
+
+typedef struct {
+    const char *role;         /* PyTorch's attribute without "_saved_": "self", "other", "mat2",
+                                 "result", "indices", "result1" ... */
+    bs_save_kind kind;
+    int input;                /* BS_SAVE_INPUT: which input */
+    bs_shape shape;           /* BS_SAVE_BUFFER: its shape and dtype */
+    bs_dtype dtype;
+} bs_saved;
+#define BS_MAX_SAVED 4
 
 typedef struct {
     bs_op id;
@@ -112,8 +141,10 @@ typedef struct {
     void (*jvp)(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *din,
                 bs_tensor *dout);
     double (*flops)(const bs_shape *in, const bs_shape *out, const bs_attr *a); /* forward FLOPs */
-    /* bytes of tensors saved for backward, for input shapes, as PyTorch saves them (0: nothing) */
-    size_t (*saved)(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem);
+    /* the tensors saved for backward (see bs_saved), for these inputs and an output of shape out
+       and dtype odt, as PyTorch saves them: the count (0: nothing), entries in sv */
+    int (*saved)(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                 bs_saved *sv);
     /* elementwise ops only (NULL otherwise): the scalar functions the tensor loops are made of,
        y = f(a, b; k) and g * dy/d(input i), for the tape's fast path on 0-d nodes */
     double (*s_fwd)(double a, double b, double k);
@@ -162,6 +193,7 @@ struct bs_node {
     bool is_param;                  /* a leaf that requires grad (param(...), requires_grad=True) */
     bool in_no_grad;                /* made under no_grad */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
+    bool is_number;                 /* bs_scalar: a Python number the user typed, not a tensor */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad, sgtmp;
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
@@ -233,10 +265,32 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
 /* the display name: label, else "#<id>" style text; never NULL */
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
 
+/* ==== Saved tensors (what :mem counts) ====
+ * A node's saved tensors (its op's saved() for its inputs) resolved on the tape: each is one
+ * storage, named by the node whose value it is, followed through views (x.T keeps x's storage),
+ * or, for a buffer the op made, by the node and the buffer's slot. Entries with the same
+ * (tensor, slot) are one tensor in memory: a sum over a graph counts each once. */
+typedef struct {
+    const char *role;     /* bs_saved.role: "self", "other", "result", "indices" ... */
+    bs_id tensor;         /* the node whose storage it is; for a buffer, the node that made it */
+    int slot;             /* -1: that node's value; k >= 0: the node's buffer k */
+    bs_id value;          /* the node the op reads it as (an input, the node itself), before
+                             following views; BS_NONE for a buffer */
+    size_t bytes;         /* the storage's size: numel x dtype size (8 for a wrapped number) */
+    bs_shape shape;       /* a buffer's shape and dtype (what it is, as :mem prints it) */
+    bs_dtype dtype;
+} bs_saved_tensor;
+/* Writes up to BS_MAX_SAVED entries; returns the count: 0 for a leaf and for a node that needs no
+ * grad (PyTorch makes no grad_fn). A freed node (n->freed) reports what it kept before backward
+ * released it. */
+int bs_node_saved(const bs_ctx *c, bs_id id, bs_saved_tensor *out);
+
 /* ==== Building ==== */
 /* A leaf from data (copied). requires_grad on an integer dtype is BS_ERR_TYPE. */
 bs_id bs_leaf(bs_ctx *c, const double *data, const bs_shape *shape, bs_dtype t, bool requires_grad);
-bs_id bs_scalar(bs_ctx *c, double v, bs_dtype t);                /* a constant */
+bs_id bs_scalar(bs_ctx *c, double v, bs_dtype t);                /* a constant: a Python number
+                                                  (is_number; ops that PyTorch gives a Scalar
+                                                  save what they would for one) */
 /* constructors: randn rand zeros ones eye arange full; sym[] may be NULL */
 bs_id bs_make(bs_ctx *c, bs_init_kind kind, const bs_shape *shape, const int8_t *sym, bs_dtype t,
               double arg0, double arg1);

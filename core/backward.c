@@ -155,7 +155,8 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
         bs_node *n = bs__node(c, i);
         if (n->mark != b->pass || !has_grad_fn(n)) continue;
         b->total++;
-        if (check_state && n->freed && bs__saved_bytes(c, n)) {
+        bs_saved_tensor sv[BS_MAX_SAVED];
+        if (check_state && n->freed && bs_node_saved(c, i, sv)) {
             char nb[64];
             bs__err(c, BS_ERR_STATE,
                     "Trying to backward through the graph a second time (or directly access saved "
@@ -167,7 +168,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
         }
         for (int k = 0; k < n->nin; k++) {
             bs_node *x = bs__node(c, n->in[k]);
-            if (check_state && x->version != n->in_version[k] && bs__saved_bytes(c, n)) {
+            if (check_state && x->version != n->in_version[k] && bs__saves_input(c, n, k)) {
                 char nb[64];
                 bs__err(c, BS_ERR_STATE,
                         "one of the variables needed for gradient computation has been modified "

@@ -94,8 +94,9 @@ bs_status bs__check_size(bs_ctx *c, const bs_shape *s);
 void bs__round_tensor(bs_tensor *t);
 /* the bs_tensor views of a node's inputs */
 void bs__inputs(const bs_ctx *c, const bs_node *n, bs_tensor *in);
-/* saved bytes of node n as its op declares */
-size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n);
+/* whether node n keeps input i for backward, or a buffer the op recomputes from its inputs
+   (backstep's VJPs read the inputs themselves: a changed input then changes the gradient) */
+bool bs__saves_input(const bs_ctx *c, const bs_node *n, int i);
 /* internal backward with the option to ignore freed/version checks (gradcheck) */
 bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain,
                            bool detail, bool check_state);

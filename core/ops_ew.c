@@ -52,8 +52,8 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
         dy[j] = t ? d(x[j], y[j], k) * t[j] : 0.0;
 }
 
-/* One unary op from its scalar functions. FL: FLOPs per element; SAVED: an expression in
- * in, out, elem. */
+/* One unary op from its scalar functions. FL: FLOPs per element; SAVED: what it keeps for
+ * backward, an expression in sv giving the count (SAVE_NONE, SAVE_IN, SAVE_OUT). */
 #define EW1_OP(fn, F, V, D, KDEF, FL, SAVED)                                                      \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
@@ -81,8 +81,8 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     {                                                                                            \
         return (FL) * ops_numel_d(out);                                                          \
     }                                                                                            \
-    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a,            \
-                           size_t elem)                                                          \
+    int op_##fn##_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,                \
+                        const bs_attr *a, bs_saved *sv)                                          \
     {                                                                                            \
         return (SAVED);                                                                          \
     }                                                                                            \
@@ -92,9 +92,9 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
         return V(g, a, y, k);                                                                    \
     }
 
-#define SAVE_NONE ((void)in, (void)out, (size_t)0)
-#define SAVE_IN ops_bytes(&in[0], elem)
-#define SAVE_OUT ops_bytes(out, elem)
+#define SAVE_NONE ((void)in, (void)sv, 0)
+#define SAVE_IN ops_save_in(sv, 0, "self", 0)  /* PyTorch's _saved_self */
+#define SAVE_OUT ops_save_result(sv, 0)        /* _saved_result */
 
 /* ==== neg ==== */
 /* y = -x;  dy/dx = -1 */
@@ -264,39 +264,77 @@ static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { r
     {                                                                                            \
         return (FL) * ops_numel_d(out);                                                          \
     }                                                                                            \
-    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a,            \
-                           size_t elem)                                                          \
+    int op_##fn##_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,                \
+                        const bs_attr *a, bs_saved *sv)                                          \
     {                                                                                            \
-        return (SAVED);                                                                          \
-    } \
+        return SAVED(in, odt, sv);                                                               \
+    }                                                                                            \
     double op_##fn##_sfwd(double a, double b, double k) { return F(a, b); }                      \
     double op_##fn##_svjp(double g, double a, double b, double y, double k, int i)               \
     {                                                                                            \
         return V(g, a, b, y, i);                                                                 \
     }
 
-#define SAVE_BOTH (ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem))
+/* What PyTorch 1.13 keeps for the binary ops, per requires-grad pattern (derivatives.yaml saves
+ * an operand only for the formulas of the inputs that need a grad). A Python number the user typed
+ * (in[i].number) is a Scalar or a wrapped 0-d tensor there, which changes some of them. */
+static int save_none2(const bs_saved_in *in, bs_dtype odt, bs_saved *sv) { return 0; }
+
+/* MulBackward0: self for d/d(other), other for d/d(self); x * 3 and 3 * x both keep the wrapped
+ * 3 as `other` (3 * x is x.__rmul__(3)) */
+static int save_mul(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
+{
+    int k = 0, sw = in[0].number;
+    if (in[1].requires_grad) k = ops_save_in(sv, k, sw ? "other" : "self", 0);
+    if (in[0].requires_grad) k = ops_save_in(sv, k, sw ? "self" : "other", 1);
+    return k;
+}
+
+/* DivBackward0: other for either grad, self for d/d(other). A number numerator, 3 / x, is
+ * x.reciprocal() * 3 in PyTorch: ReciprocalBackward0 keeps 1/x, MulBackward0 the wrapped 3. */
+static int save_div(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
+{
+    int k = 0;
+    if (in[0].number) {
+        k = ops_save_buffer(sv, k, "reciprocal", &in[1].shape, odt);
+        return ops_save_in(sv, k, "other", 0);
+    }
+    if (in[1].requires_grad) k = ops_save_in(sv, k, "self", 0);
+    return ops_save_in(sv, k, "other", 1);
+}
+
+/* PowBackward0 (a number exponent, x ** 2): self only. PowBackward1 (a tensor exponent): self,
+ * exponent and result, whichever needs the grad; a number base, 2 ** x, is made a 0-d tensor of
+ * the result's dtype for it. */
+static int save_pow(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
+{
+    bs_shape s0 = {0, {0}};
+    if (in[1].number) return ops_save_in(sv, 0, "self", 0);
+    int k = in[0].number ? ops_save_buffer(sv, 0, "self", &s0, odt) : ops_save_in(sv, 0, "self", 0);
+    k = ops_save_in(sv, k, "exponent", 1);
+    return ops_save_result(sv, k);
+}
 
 /* ==== add ==== */
 /* y = a + b;  dy/da = 1, dy/db = 1 */
 static double add_f(double a, double b) { return a + b; }
 static double add_v(double g, double a, double b, double y, int i) { return g; }
 static double add_d(double a, double b, double y, int i) { return 1.0; }
-EW2_OP(add, add_f, add_v, add_d, 1.0, SAVE_NONE)
+EW2_OP(add, add_f, add_v, add_d, 1.0, save_none2)
 
 /* ==== sub ==== */
 /* y = a - b;  dy/da = 1, dy/db = -1 */
 static double sub_f(double a, double b) { return a - b; }
 static double sub_v(double g, double a, double b, double y, int i) { return i == 0 ? g : -g; }
 static double sub_d(double a, double b, double y, int i) { return i == 0 ? 1.0 : -1.0; }
-EW2_OP(sub, sub_f, sub_v, sub_d, 1.0, SAVE_NONE)
+EW2_OP(sub, sub_f, sub_v, sub_d, 1.0, save_none2)
 
 /* ==== mul ==== */
 /* y = a * b;  dy/da = b, dy/db = a */
 static double mul_f(double a, double b) { return a * b; }
 static double mul_v(double g, double a, double b, double y, int i) { return i == 0 ? g * b : g * a; }
 static double mul_d(double a, double b, double y, int i) { return i == 0 ? b : a; }
-EW2_OP(mul, mul_f, mul_v, mul_d, 1.0, SAVE_BOTH)
+EW2_OP(mul, mul_f, mul_v, mul_d, 1.0, save_mul)
 
 /* ==== div ==== */
 /* y = a / b;  dy/da = 1/b, dy/db = -a/b^2 (PyTorch: -g * ((a / b) / b)) */
@@ -306,7 +344,7 @@ static double div_v(double g, double a, double b, double y, int i)
     return i == 0 ? g / b : -g * ((a / b) / b);
 }
 static double div_d(double a, double b, double y, int i) { return i == 0 ? 1.0 / b : -((a / b) / b); }
-EW2_OP(div, div_f, div_v, div_d, 1.0, SAVE_BOTH)
+EW2_OP(div, div_f, div_v, div_d, 1.0, save_div)
 
 /* ==== pow ==== */
 /* y = a^b;
@@ -337,4 +375,4 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
                             "Integers to negative integer powers are not allowed.");
     return BS_OK;
 }
-EW2_OP_CHECKED(pow, pow_f, pow_v, pow_d, OPS_FLOP_TR, SAVE_BOTH, pow_check)
+EW2_OP_CHECKED(pow, pow_f, pow_v, pow_d, OPS_FLOP_TR, save_pow, pow_check)

@@ -83,6 +83,26 @@ static inline double ops_numel_d(const bs_shape *s)
     return (double)bs_shape_numel(s);
 }
 
+/* ==== Saved tensors (bs_op_info.saved) ====
+ * Each appends one entry to sv at index k and returns k + 1, so a saved() reads as the list of
+ * what PyTorch's grad_fn keeps:  int k = 0; if (in[1].requires_grad) k = ops_save_in(sv, k, ...); */
+static inline int ops_save_in(bs_saved *sv, int k, const char *role, int input)
+{
+    sv[k] = (bs_saved){.role = role, .kind = BS_SAVE_INPUT, .input = input};
+    return k + 1;
+}
+static inline int ops_save_result(bs_saved *sv, int k)
+{
+    sv[k] = (bs_saved){.role = "result", .kind = BS_SAVE_RESULT, .input = -1};
+    return k + 1;
+}
+static inline int ops_save_buffer(bs_saved *sv, int k, const char *role, const bs_shape *s,
+                                  bs_dtype t)
+{
+    sv[k] = (bs_saved){.role = role, .kind = BS_SAVE_BUFFER, .input = -1, .shape = *s, .dtype = t};
+    return k + 1;
+}
+
 /* ==== Every op's functions (named from ops.def) ==== */
 #define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help)                                   \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
@@ -94,7 +114,8 @@ static inline double ops_numel_d(const bs_shape *s)
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout);                                   \
     double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a);           \
-    size_t op_##fn##_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem); \
+    int op_##fn##_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a, \
+                        bs_saved *sv);                                                           \
     OPS_SCALAR_DECL_##kind(fn)
 /* elementwise ops also have scalar functions (bs_op_info.s_fwd, s_vjp) */
 #define OPS_SCALAR_DECL_BS_K_EW(fn)                                                              \

@@ -113,7 +113,9 @@ double op_sum_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
     return ops_numel_d(&in[0]);
 }
 
-size_t op_sum_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* SumBackward0/1 keep the input's sizes only */
+int op_sum_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                 bs_saved *sv)
 {
     return 0;
 }
@@ -162,9 +164,11 @@ double op_mean_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
     return ops_numel_d(&in[0]) + ops_numel_d(out);
 }
 
-size_t op_mean_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* MeanBackward0 (all elements) keeps sizes and numel; MeanBackward1 (along dim) keeps self */
+int op_mean_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                  bs_saved *sv)
 {
-    return 0;
+    return (!a || a->dim == BS_DIM_ALL) ? 0 : ops_save_in(sv, 0, "self", 0);
 }
 
 /* ==== max ==== */
@@ -280,11 +284,13 @@ double op_max_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
 }
 
 /* with dim: the int64 indices; full reduction: input and output */
-size_t op_max_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* MaxBackward1 (all elements) keeps self and result; MaxBackward0 (along dim) the int64 indices */
+int op_max_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                 bs_saved *sv)
 {
     if (max_full(a))
-        return ops_bytes(&in[0], elem) + ops_bytes(out, elem);
-    return ops_bytes(out, 8);
+        return ops_save_result(sv, ops_save_in(sv, 0, "self", 0));
+    return ops_save_buffer(sv, 0, "indices", out, BS_I64);
 }
 
 /* ==== matmul ====
@@ -470,9 +476,28 @@ double op_matmul_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a
     return 2.0 * (double)p.M * (double)p.N * (double)p.K * ops_numel_d(&p.batch);
 }
 
-size_t op_matmul_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* torch.matmul keeps, under the names of the kernel it dispatches to (mm: self, mat2; mv: self,
+ * vec; dot: self, tensor; bmm: self, mat2), each operand only for the other's grad: X @ W1 with X
+ * data keeps X alone. A 1-D operand is kept as a view (unsqueezed), a batch as a view (folded or
+ * expanded). A 1-D or 2-D a times a batched b is computed as (b.mT @ a.mT).mT, which folds a copy
+ * of b.mT: that copy is what is kept for d/da. */
+int op_matmul_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                    bs_saved *sv)
 {
-    return ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem);
+    int na = in[0].shape.ndim, nb = in[1].shape.ndim, k = 0;
+    const char *ra = "self", *rb = na <= 2 && nb == 1 ? (na == 1 ? "tensor" : "vec") : "mat2";
+    if (na <= 2 && nb >= 3) {
+        ra = "mat2";
+        rb = "self";
+    }
+    if (in[1].requires_grad) k = ops_save_in(sv, k, ra, 0);
+    if (in[0].requires_grad) {
+        if (na <= 2 && nb >= 3)
+            k = ops_save_buffer(sv, k, rb, &in[1].shape, in[1].dtype);
+        else
+            k = ops_save_in(sv, k, rb, 1);
+    }
+    return k;
 }
 
 /* ==== transpose ==== */
@@ -545,7 +570,9 @@ double op_transpose_flops(const bs_shape *in, const bs_shape *out, const bs_attr
     return 0.0;
 }
 
-size_t op_transpose_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* a view: PermuteBackward0 keeps the dims only */
+int op_transpose_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                       bs_saved *sv)
 {
     return 0;
 }
@@ -626,7 +653,9 @@ double op_reshape_flops(const bs_shape *in, const bs_shape *out, const bs_attr *
     return 0.0;
 }
 
-size_t op_reshape_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* ViewBackward0 / ReshapeAliasBackward0 keep the sizes only */
+int op_reshape_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                     bs_saved *sv)
 {
     return 0;
 }

@@ -126,9 +126,11 @@ double op_softmax_flops(const bs_shape *in, const bs_shape *out, const bs_attr *
     return (4.0 + OPS_FLOP_TR) * ops_numel_d(&in[0]);
 }
 
-size_t op_softmax_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* SoftmaxBackward0 keeps the result */
+int op_softmax_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                     bs_saved *sv)
 {
-    return ops_bytes(out, elem);
+    return ops_save_result(sv, 0);
 }
 
 /* ==== log_softmax ==== */
@@ -212,9 +214,11 @@ double op_log_softmax_flops(const bs_shape *in, const bs_shape *out, const bs_at
     return (4.0 + OPS_FLOP_TR) * ops_numel_d(&in[0]);
 }
 
-size_t op_log_softmax_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* LogSoftmaxBackward0 keeps the result */
+int op_log_softmax_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,
+                         const bs_attr *a, bs_saved *sv)
 {
-    return ops_bytes(out, elem);
+    return ops_save_result(sv, 0);
 }
 
 /* ==== layernorm ==== */
@@ -312,11 +316,16 @@ double op_layernorm_flops(const bs_shape *in, const bs_shape *out, const bs_attr
 }
 
 /* the input, and mean and rstd per row */
-size_t op_layernorm_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* NativeLayerNormBackward0 keeps the input and, per row, the mean (result1) and 1/std (result2),
+ * shaped as the input with the last dim 1 */
+int op_layernorm_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                       bs_saved *sv)
 {
-    int64_t D = in[0].ndim ? in[0].d[in[0].ndim - 1] : 1;
-    int64_t rows = D ? bs_shape_numel(&in[0]) / D : 0;
-    return ops_bytes(&in[0], elem) + 2 * (size_t)rows * elem;
+    bs_shape rows = in[0].shape;
+    if (rows.ndim) rows.d[rows.ndim - 1] = 1;
+    int k = ops_save_in(sv, 0, "input", 0);
+    k = ops_save_buffer(sv, k, "result1", &rows, odt);
+    return ops_save_buffer(sv, k, "result2", &rows, odt);
 }
 
 /* ==== Losses: shared ==== */
@@ -420,9 +429,11 @@ double op_mse_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
     return 3.0 * ops_numel_d(&bs) + 1.0;
 }
 
-size_t op_mse_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* MseLossBackward0 keeps self and target (each grad formula reads both) */
+int op_mse_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                 bs_saved *sv)
 {
-    return ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem);
+    return ops_save_in(sv, ops_save_in(sv, 0, "self", 0), "target", 1);
 }
 
 /* ==== bce ==== */
@@ -502,9 +513,11 @@ double op_bce_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
     return (2.0 * OPS_FLOP_TR + 6.0) * ops_numel_d(&in[0]) + 1.0;
 }
 
-size_t op_bce_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a, size_t elem)
+/* BinaryCrossEntropyBackward0 keeps self and target */
+int op_bce_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                 bs_saved *sv)
 {
-    return ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem);
+    return ops_save_in(sv, ops_save_in(sv, 0, "self", 0), "target", 1);
 }
 
 /* ==== bce_with_logits ==== */
@@ -575,10 +588,11 @@ double op_bce_with_logits_flops(const bs_shape *in, const bs_shape *out, const b
     return (3.0 * OPS_FLOP_TR + 7.0) * ops_numel_d(&in[0]) + 1.0;
 }
 
-size_t op_bce_with_logits_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a,
-                                size_t elem)
+/* BinaryCrossEntropyWithLogitsBackward0 keeps self and target */
+int op_bce_with_logits_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,
+                             const bs_attr *a, bs_saved *sv)
 {
-    return ops_bytes(&in[0], elem) + ops_bytes(&in[1], elem);
+    return ops_save_in(sv, ops_save_in(sv, 0, "self", 0), "target", 1);
 }
 
 /* ==== cross_entropy ====
@@ -773,9 +787,17 @@ double op_cross_entropy_flops(const bs_shape *in, const bs_shape *out, const bs_
 }
 
 /* the logits and the targets (int64 indices: 8 bytes each) */
-size_t op_cross_entropy_saved(const bs_shape *in, const bs_shape *out, const bs_attr *a,
-                              size_t elem)
+/* F.cross_entropy is log_softmax then nll_loss in PyTorch: LogSoftmaxBackward0 keeps its result
+ * (a tensor of the logits' shape that is no node here) and NllLossBackward0 the same tensor, the
+ * target and total_weight (0-d). With probability targets the second op is a product, whose
+ * MulBackward0 keeps the target. */
+int op_cross_entropy_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,
+                           const bs_attr *a, bs_saved *sv)
 {
-    size_t te = xent_probs(&in[0], &in[1]) ? elem : 8;
-    return ops_bytes(&in[0], elem) + ops_bytes(&in[1], te);
+    bs_shape s0 = {0, {0}};
+    int k = ops_save_buffer(sv, 0, "log_softmax", &in[0].shape, odt);
+    k = ops_save_in(sv, k, "target", 1);
+    if (!xent_probs(&in[0].shape, &in[1].shape))
+        k = ops_save_buffer(sv, k, "total_weight", &s0, odt);
+    return k;
 }

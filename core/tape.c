@@ -347,12 +347,85 @@ void bs__inputs(const bs_ctx *c, const bs_node *n, bs_tensor *in)
     for (int i = 0; i < n->nin; i++) in[i] = bs__node(c, n->in[i])->value;
 }
 
-size_t bs__saved_bytes(const bs_ctx *c, const bs_node *n)
+/* ==== Saved tensors ==== */
+
+/* The node whose storage n's value is, following PyTorch's views: x.T is always a view, reshape
+ * is one of a contiguous tensor (of a strided one it copies). *contig: whether n's layout is
+ * contiguous; a transpose of a contiguous tensor with two or more dims of size > 1 is not, and a
+ * transpose of that is again. Chains deeper than `depth` count as their own storage. */
+static bool is_view(const bs_node *n)
 {
-    if (n->op == BS_OP_LEAF) return 0;
-    bs_shape in[BS_MAX_INPUTS];
-    for (int i = 0; i < n->nin; i++) in[i] = bs__node(c, n->in[i])->value.shape;
-    return bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
+    return n->op != BS_OP_LEAF && (bs_ops[n->op].flags & BS_F_VIEW);
+}
+
+static bs_id storage_of(const bs_ctx *c, const bs_node *n, int depth, bool *contig)
+{
+    *contig = true;
+    if (!is_view(n) || depth <= 0) return n->id;
+    const bs_node *x = bs__node(c, n->in[0]);
+    bool xc;
+    bs_id base = storage_of(c, x, depth - 1, &xc);
+    if (n->op == BS_OP_TRANSPOSE) {
+        int big = 0;
+        for (int k = 0; k < x->value.shape.ndim; k++) big += x->value.shape.d[k] > 1;
+        *contig = xc ? big < 2 : true;
+        return base;
+    }
+    return xc ? base : n->id;
+}
+
+static size_t value_bytes(const bs_node *n)
+{
+    return (size_t)bs_shape_numel(&n->value.shape) * bs_dtype_size(n->value.dtype);
+}
+
+int bs_node_saved(const bs_ctx *c, bs_id id, bs_saved_tensor *out)
+{
+    const bs_node *n = bs_node_get(c, id);
+    if (!n || n->op == BS_OP_LEAF || !n->requires_grad) return 0;
+    bs_saved_in in[BS_MAX_INPUTS];
+    for (int i = 0; i < n->nin; i++) {
+        const bs_node *x = bs__node(c, n->in[i]);
+        in[i] = (bs_saved_in){x->value.shape, x->value.dtype, x->requires_grad, x->is_number};
+    }
+    bs_saved sv[BS_MAX_SAVED];
+    int k = bs_ops[n->op].saved(in, &n->value.shape, n->value.dtype, &n->attr, sv);
+    for (int j = 0; j < k; j++) {
+        bs_saved_tensor *t = &out[j];
+        t->role = sv[j].role;
+        if (sv[j].kind == BS_SAVE_BUFFER) {
+            t->tensor = id;
+            t->slot = j;
+            t->value = BS_NONE;
+            t->bytes = (size_t)bs_shape_numel(&sv[j].shape) * bs_dtype_size(sv[j].dtype);
+            t->shape = sv[j].shape;
+            t->dtype = sv[j].dtype;
+            continue;
+        }
+        const bs_node *v = sv[j].kind == BS_SAVE_RESULT ? n : bs__node(c, n->in[sv[j].input]);
+        t->value = v->id;
+        t->slot = -1;
+        t->shape = v->value.shape;
+        t->dtype = v->value.dtype;
+        if (v->is_number) {                  /* wrapped as a 0-d int64 or double tensor */
+            t->tensor = v->id;
+            t->bytes = 8;
+            continue;
+        }
+        bool contig;
+        t->tensor = storage_of(c, v, 64, &contig);
+        t->bytes = value_bytes(bs__node(c, t->tensor));
+    }
+    return k;
+}
+
+bool bs__saves_input(const bs_ctx *c, const bs_node *n, int i)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    int k = bs_node_saved(c, n->id, sv);
+    for (int j = 0; j < k; j++)
+        if (sv[j].value == n->in[i] || sv[j].slot >= 0) return true;
+    return false;
 }
 
 /* ==== Leaves ==== */
@@ -389,7 +462,9 @@ bs_id bs_leaf(bs_ctx *c, const double *data, const bs_shape *shape, bs_dtype t, 
 bs_id bs_scalar(bs_ctx *c, double v, bs_dtype t)
 {
     bs_shape s = {0, {0}};
-    return bs_leaf(c, &v, &s, t, false);
+    bs_id id = bs_leaf(c, &v, &s, t, false);
+    if (id >= 0) bs__node(c, id)->is_number = true;
+    return id;
 }
 
 bs_id bs_make(bs_ctx *c, bs_init_kind kind, const bs_shape *shape, const int8_t *sym, bs_dtype t,

@@ -239,6 +239,50 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
+/* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor
+ * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
+ * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
+ * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
+static size_t mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+                             char *buf, size_t len)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    int k = bs_node_saved(s->ctx, id, sv), nnew = 0;
+    size_t bytes = 0, nbytes = 0, at = 0;
+    buf[0] = 0;
+    for (int j = 0; j < k; j++) {
+        bool dup = false, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
+        for (int i = 0; i < j; i++)
+            dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
+        if (!dup) bytes += sv[j].bytes;
+        if (!dup && !above) {
+            nbytes += sv[j].bytes;
+            nnew++;
+        }
+        char nm[96], sh[64];
+        if (sv[j].slot >= 0) /* a buffer the op made for backward, no node of the graph */
+            snprintf(nm, sizeof nm, "%s %s", bs_shape_str(&sv[j].shape, sh, sizeof sh),
+                     bs_dtype_name(sv[j].dtype));
+        else {
+            bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
+            if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
+                size_t l = strlen(nm);
+                snprintf(nm + l, sizeof nm - l, " (a view of %s)",
+                         bs_node_name(s->ctx, sv[j].tensor, sh, sizeof sh));
+            }
+        }
+        if (at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
+                                   above ? " (counted above)" : "");
+    }
+    if (seen)
+        for (int j = 0; j < k; j++)
+            if (sv[j].slot < 0) seen[sv[j].tensor] = true;
+    if (fresh) *fresh = nnew;
+    if (fresh_bytes) *fresh_bytes = nbytes;
+    return bytes;
+}
+
 static const char *node_kind(const bs_node *n)
 {
     if (n->op != BS_OP_LEAF) return n->requires_grad ? "op" : "op (no grad)";
@@ -283,9 +327,10 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
     if (n->op != BS_OP_LEAF) {
         bs_shape in[BS_MAX_INPUTS];
         for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
-        size_t saved = bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
+        char sv[512];
+        size_t saved = mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
         double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
-        fprintf(f, "  saved       %zu bytes for backward%s\n", saved,
+        fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
                 n->freed && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
         fprintf(f, "  forward     %.0f FLOPs\n", fl);
         char d[1024], x[96], dx[100];
@@ -318,32 +363,68 @@ static int cmd_show(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
+/* :mem [name]: what every node (or every node `name` depends on) keeps for backward, as PyTorch
+ * keeps it (bs_node_saved: the op table says which tensors), each tensor counted once in the total
+ * however many nodes keep it. Nodes a backward() without retain_graph freed keep nothing. */
 static int cmd_mem(bs_session *s, const bs_stmt *st)
 {
     const bs_word *w = positional(st, 0);
     bs_id root = BS_NONE;
     if (w && bs_lookup_node(s, w->text, w->line, w->col, &root)) return -1;
     FILE *f = s->out;
-    size_t total = 0, values = 0;
     int32_t len = bs_tape_len(s->ctx);
-    fprintf(f, "%-24s %-14s %-10s %12s\n", "node", "op", "shape", "saved bytes");
+    /* storages counted so far: by live nodes, and by freed ones (for the released figure) */
+    bool *seen = calloc((size_t)len + 1, 1), *gone = calloc((size_t)len + 1, 1);
+    bool *want = calloc((size_t)len + 1, 1);
+    if (!seen || !gone || !want) {
+        free(seen);
+        free(gone);
+        free(want);
+        return bs_fail(s, st->line, st->col, "out of memory");
+    }
+    if (root != BS_NONE) { /* the nodes root depends on (inputs come before their users) */
+        want[root] = true;
+        for (bs_id i = root; i >= 0; i--) {
+            const bs_node *n = bs_node_get(s->ctx, i);
+            if (!want[i] || n->op == BS_OP_LEAF) continue;
+            for (int k = 0; k < n->nin; k++) want[n->in[k]] = true;
+        }
+    }
+    size_t total = 0, values = 0, freed_bytes = 0;
+    int tensors = 0, freed = 0;
+    fprintf(f, "%-24s %-14s %-10s %11s  %s\n", "node", "op", "shape", "saved bytes", "saves");
     for (bs_id i = 0; i < len; i++) {
         const bs_node *n = bs_node_get(s->ctx, i);
         values += (size_t)bs_shape_numel(&n->value.shape) * bs_dtype_size(n->value.dtype);
-        if (n->op == BS_OP_LEAF || !n->requires_grad) continue;
-        if (root != BS_NONE && i > root) continue;
-        bs_shape in[BS_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) in[k] = bs_node_get(s->ctx, n->in[k])->value.shape;
-        size_t b = bs_ops[n->op].saved(in, &n->value.shape, &n->attr, bs_dtype_size(n->value.dtype));
-        total += b;
-        if (!b) continue;
-        char nm[64], sh[48];
-        fprintf(f, "%-24s %-14s %-10s %12zu%s\n", bs_node_name(s->ctx, i, nm, sizeof nm),
-                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), b,
-                n->freed ? "  (freed)" : "");
+        if (root != BS_NONE && !want[i]) continue;
+        bs_saved_tensor sv[BS_MAX_SAVED];
+        if (!bs_node_saved(s->ctx, i, sv)) continue;
+        char what[512], nm[64], sh[48];
+        int fresh = 0;
+        size_t nb = 0;
+        /* a freed node is listed with what it kept, counted apart as released */
+        size_t b = mem_node_saves(s, i, n->freed ? gone : seen, &fresh, &nb, what, sizeof what);
+        if (n->freed) {
+            freed++;
+            freed_bytes += nb;
+        } else {
+            total += nb;
+            tensors += fresh;
+        }
+        fprintf(f, "%-24s %-14s %-10s %11zu  %s%s\n", bs_node_name(s->ctx, i, nm, sizeof nm),
+                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), n->freed ? 0 : b,
+                what, n->freed ? "  (freed)" : "");
     }
-    fprintf(f, "activation memory saved for backward: %zu bytes; all values on the tape: %zu bytes "
-               "in %d nodes\n", total, values, (int)len);
+    fprintf(f, "activation memory saved for backward: %zu bytes in %d tensor%s, each counted once; "
+               "all values on the tape: %zu bytes in %d nodes\n",
+            total, tensors, tensors == 1 ? "" : "s", values, (int)len);
+    if (freed)
+        fprintf(f, "%d node%s freed by backward() without retain_graph=True: the %zu bytes %s "
+                   "saved are released and not counted\n",
+                freed, freed == 1 ? " was" : "s were", freed_bytes, freed == 1 ? "it" : "they");
+    free(seen);
+    free(gone);
+    free(want);
     return 0;
 }
 
@@ -754,7 +835,7 @@ static const command commands[] = {
     {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
     {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
     {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
-    {"mem", cmd_mem, "mem [name]", "activation memory: what each node saves for backward"},
+    {"mem", cmd_mem, "mem [name]", "activation memory: the tensors each node saves for backward, as PyTorch saves them for that requires-grad pattern, each counted once in the total; nodes freed by backward() count nothing"},
     {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
     {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},
     {"reset", cmd_reset, "reset", "forget every name and the whole tape"},

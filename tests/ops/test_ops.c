@@ -473,8 +473,17 @@ static void check_case(bs_op id, int ci, const op_case *c)
     bs_shape ins[BS_MAX_INPUTS] = {r.in[0].shape, c->nin > 1 ? r.in[1].shape : (bs_shape)SH0};
     double fl = r.op->flops(ins, &r.out.shape, &r.attr);
     CHECK(isfinite(fl) && fl >= 0, "%s case %d: flops %g", name, ci, fl);
-    size_t sv = r.op->saved(ins, &r.out.shape, &r.attr, 8);
-    CHECK(sv < (size_t)1 << 30, "%s case %d: saved %zu", name, ci, sv);
+    for (int need = 1; need < 4; need++) { /* every requires-grad pattern of the inputs */
+        bs_saved_in sin[BS_MAX_INPUTS];
+        for (int i = 0; i < BS_MAX_INPUTS; i++)
+            sin[i] = (bs_saved_in){ins[i], BS_F64, i < c->nin && (need >> i & 1), false};
+        bs_saved sv[BS_MAX_SAVED];
+        int k = r.op->saved(sin, &r.out.shape, BS_F64, &r.attr, sv);
+        CHECK(k >= 0 && k <= BS_MAX_SAVED, "%s case %d: saved %d tensors", name, ci, k);
+        for (int j = 0; j < k && j < BS_MAX_SAVED; j++)
+            CHECK(sv[j].role && (sv[j].kind != BS_SAVE_INPUT || (sv[j].input >= 0 && sv[j].input < c->nin)),
+                  "%s case %d: saved entry %d names no input", name, ci, j);
+    }
 
     for (int i = 0; i < BS_MAX_INPUTS; i++) {
         free(vjp[i]);
@@ -905,6 +914,26 @@ static void test_dtypes(void)
 }
 
 /* ==== Shapes, lookup, FLOPs, saved bytes ==== */
+/* the roles an op saves for inputs `in` with requires-grad mask `need` (bit i: input i), b a
+ * Python number if `bnum`; buffers as "role:dtype"; space-separated, in a static buffer */
+static const char *saved_roles(bs_op op, const bs_shape *in, int need, bool bnum,
+                               const bs_shape *out, const bs_attr *a)
+{
+    static char buf[256];
+    bs_saved_in sin[BS_MAX_INPUTS];
+    for (int i = 0; i < BS_MAX_INPUTS; i++)
+        sin[i] = (bs_saved_in){in[i], BS_F64, (need >> i & 1) != 0, i == 1 && bnum};
+    bs_saved sv[BS_MAX_SAVED];
+    int k = bs_ops[op].saved(sin, out, BS_F64, a, sv);
+    size_t at = 0;
+    buf[0] = 0;
+    for (int j = 0; j < k; j++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s%s%s", j ? " " : "", sv[j].role,
+                               sv[j].kind == BS_SAVE_BUFFER ? ":" : "",
+                               sv[j].kind == BS_SAVE_BUFFER ? bs_dtype_name(sv[j].dtype) : "");
+    return buf;
+}
+
 static void test_shapes_and_table(void)
 {
     char buf[64];
@@ -930,21 +959,43 @@ static void test_shapes_and_table(void)
     CHECK(bs_op_by_name("bce_with_logits") == &bs_ops[BS_OP_BCE_LOGITS], "lookup by fn column");
     CHECK(bs_op_by_name("nope") == NULL && bs_op_by_name(NULL) == NULL, "unknown name");
 
-    /* saved bytes as PyTorch saves them, FLOPs by the convention in ops_int.h */
+    /* what is saved as PyTorch's grad_fn._saved_* (tests/repl/test_mem.py checks whole graphs
+       against torch's bytes), FLOPs by the convention in ops_int.h */
     bs_shape mul_in[2] = {SH2(2, 3), SH1(3)}, one[2] = {SH2(2, 3), SH0};
     bs_shape mm_in[2] = {SH2(2, 3), SH2(3, 4)}, mm_out = SH2(2, 4);
     bs_shape xe_in[2] = {SH2(2, 3), SH1(2)}, red1 = SH1(2);
     bs_attr none = {.dim = -1}, all = A_ALL, d1 = A_DIM(1);
-    CHECK(bs_ops[BS_OP_MUL].saved(mul_in, &s2, &none, 8) == 72, "mul saves both inputs");
-    CHECK(bs_ops[BS_OP_ADD].saved(mul_in, &s2, &none, 8) == 0, "add saves nothing");
-    CHECK(bs_ops[BS_OP_RELU].saved(one, &s2, &none, 4) == 24, "relu saves its output");
-    CHECK(bs_ops[BS_OP_LOG].saved(one, &s2, &none, 8) == 48, "log saves its input");
-    CHECK(bs_ops[BS_OP_MAX].saved(one, &red1, &d1, 8) == 16, "max(dim) saves int64 indices");
-    CHECK(bs_ops[BS_OP_MAX].saved(one, &s0, &all, 8) == 56, "max() saves input and output");
-    CHECK(bs_ops[BS_OP_LAYERNORM].saved(one, &s2, &none, 8) == 80, "layernorm: x, mean, rstd");
-    CHECK(bs_ops[BS_OP_CROSS_ENTROPY].saved(xe_in, &s0, &none, 8) == 64, "xent: logits, indices");
-    CHECK(bs_ops[BS_OP_SOFTMAX].saved(one, &s2, &none, 2) == 12, "softmax saves its output");
-    CHECK(bs_ops[BS_OP_MATMUL].saved(mm_in, &mm_out, &none, 8) == 144, "matmul saves both");
+    CHECK(!strcmp(saved_roles(BS_OP_MUL, mul_in, 3, false, &s2, &none), "self other"),
+          "mul, both need grads: self and other");
+    CHECK(!strcmp(saved_roles(BS_OP_MUL, mul_in, 1, false, &s2, &none), "other"),
+          "mul, only a needs a grad: other alone");
+    CHECK(!strcmp(saved_roles(BS_OP_MUL, mul_in, 2, false, &s2, &none), "self"),
+          "mul, only b needs a grad: self alone");
+    CHECK(!strcmp(saved_roles(BS_OP_ADD, mul_in, 3, false, &s2, &none), ""), "add saves nothing");
+    CHECK(!strcmp(saved_roles(BS_OP_DIV, mul_in, 1, false, &s2, &none), "other"),
+          "div, only a needs a grad: other");
+    CHECK(!strcmp(saved_roles(BS_OP_POW, mul_in, 1, true, &s2, &none), "self"),
+          "x ** 2 (PowBackward0): self only");
+    CHECK(!strcmp(saved_roles(BS_OP_POW, mul_in, 1, false, &s2, &none), "self exponent result"),
+          "x ** t (PowBackward1): self, exponent, result");
+    CHECK(!strcmp(saved_roles(BS_OP_RELU, one, 1, false, &s2, &none), "result"), "relu: result");
+    CHECK(!strcmp(saved_roles(BS_OP_LOG, one, 1, false, &s2, &none), "self"), "log: self");
+    CHECK(!strcmp(saved_roles(BS_OP_MAX, one, 1, false, &red1, &d1), "indices:i64"),
+          "max(dim) saves int64 indices");
+    CHECK(!strcmp(saved_roles(BS_OP_MAX, one, 1, false, &s0, &all), "self result"),
+          "max() saves input and output");
+    CHECK(!strcmp(saved_roles(BS_OP_MEAN, one, 1, false, &s0, &all), ""), "mean(): sizes only");
+    CHECK(!strcmp(saved_roles(BS_OP_MEAN, one, 1, false, &red1, &d1), "self"), "mean(dim): self");
+    CHECK(!strcmp(saved_roles(BS_OP_LAYERNORM, one, 1, false, &s2, &none),
+                  "input result1:f64 result2:f64"), "layernorm: x, mean, rstd");
+    CHECK(!strcmp(saved_roles(BS_OP_CROSS_ENTROPY, xe_in, 1, false, &s0, &none),
+                  "log_softmax:f64 target total_weight:f64"), "xent: log_softmax, target, total_weight");
+    CHECK(!strcmp(saved_roles(BS_OP_SOFTMAX, one, 1, false, &s2, &none), "result"),
+          "softmax saves its output");
+    CHECK(!strcmp(saved_roles(BS_OP_MATMUL, mm_in, 3, false, &mm_out, &none), "self mat2"),
+          "matmul, both need grads: both");
+    CHECK(!strcmp(saved_roles(BS_OP_MATMUL, mm_in, 2, false, &mm_out, &none), "self"),
+          "X @ W with X data: X (self) only");
     CHECK(bs_ops[BS_OP_MATMUL].flops(mm_in, &mm_out, &none) == 48, "matmul 2*M*N*K");
     CHECK(bs_ops[BS_OP_ADD].flops(mul_in, &s2, &none) == 6, "add: one per element");
 }
