@@ -95,7 +95,9 @@ struct bs_session {
    window's root. Between statements, once the tape has passed BS_COLLECT_MIN nodes and doubled
    since the last compaction, the rest is reclaimed (bs_tape_collect). A tape small enough to be
    drawn is never compacted, so what the window shows of old rebound values stays. */
+#ifndef BS_COLLECT_MIN /* the fuzz build sets it to 1, so that every input exercises compaction */
 #define BS_COLLECT_MIN 4096
+#endif
 void bs_session_collect(bs_session *s, bool force);
 
 /* ==== Errors ==== */
