@@ -285,12 +285,14 @@ def run(exe, tmp):
         fail(":check over 160,000 entries finished before Ctrl-C", t)
     t.send("x\r")
     t.expect(re.escape(fmt(0.5)) + r"\s*\n>>> ", "x after an interrupted :check")
-    t.send("A = randn(1500, 1500) / 39\r")
-    t.expect(r"\n>>> ", "prompt after A = randn(1500, 1500)")
-    t.send("B = " + " @ ".join(["A"] * 24) + "\r")
+    # many short products rather than a few long ones: Ctrl-C is seen between two ops, and on a
+    # loaded machine one 1500x1500 product alone could outlast the 40 s above
+    t.send("A = randn(600, 600) / 25\r")
+    t.expect(r"\n>>> ", "prompt after A = randn(600, 600)")
+    t.send("B = " + " @ ".join(["A"] * 300) + "\r")
     t.expect(r"@ A\n", "echo of the long statement")
     if not interrupt("the assignment"):
-        print("note: the 24 products finished before Ctrl-C; the unbound-name check is skipped")
+        print("note: the 300 products finished before Ctrl-C; the unbound-name check is skipped")
     else:
         t.send("B\r")
         t.expect(r"error: [^\n]*\n>>> ", "an interrupted assignment binds nothing")
@@ -310,7 +312,7 @@ def run(exe, tmp):
     with open(path, encoding="utf-8") as f:
         hist = [ln.rstrip("\n") for ln in f if not ln.startswith("#")]
     typed = ["x = param(0.5)", "y = sigmoid(x)", "y", "y + 1", "x", "z = (x +", "1)", "z * 2",
-             "w = nosuchname + 1", "z * 2", "A = randn(1500, 1500) / 39"]
+             "w = nosuchname + 1", "z * 2", "A = randn(600, 600) / 25"]
     it = iter(hist)
     if not all(any(h == want for h in it) for want in typed):
         fail("history file %r lacks, or misorders, the typed lines %r" % (hist, typed))
