@@ -916,12 +916,6 @@ const char *bs_binop_symbol(bs_binop op)
 
 /* ==== Incomplete input ==== */
 
-static bool is_continuing_op(bs_tok_kind k)
-{
-    return k == BS_TOK_PLUS || k == BS_TOK_MINUS || k == BS_TOK_STAR || k == BS_TOK_SLASH ||
-           k == BS_TOK_POW || k == BS_TOK_AT || k == BS_TOK_COMMA;
-}
-
 bool bs_lang_incomplete(const char *src)
 {
     if (!src) return false;
@@ -933,7 +927,6 @@ bool bs_lang_incomplete(const char *src)
     bs_lexer lx;
     bs_lex_init(&lx, src, 1);
     int depth = 0;
-    bs_tok_kind last = BS_TOK_NEWLINE;
     int last_end = 0;
     bool stmt_start = true;
     for (;;) {
@@ -944,7 +937,6 @@ bool bs_lang_incomplete(const char *src)
             int stop = command_end(src, t.end);
             if (stop < 0) return false;
             lx.pos = stop;          /* a command is complete at its end */
-            last = BS_TOK_COLON;
             last_end = stop;
             stmt_start = false;
             continue;
@@ -955,11 +947,11 @@ bool bs_lang_incomplete(const char *src)
             if (depth == 0) return false;
             depth--;
         }
-        last = t.kind;
         last_end = t.end;
     }
+    /* as in Python, only an open bracket or a final '\' continue a line: a trailing operator
+       is an error at once ("x = a **" then Enter), never a reason to swallow the next line */
     if (depth > 0) return true;
-    if (is_continuing_op(last)) return true;
     /* a '\' at the end of the last line */
     for (size_t i = (size_t)last_end; i < len; i++) {
         char c = src[i];

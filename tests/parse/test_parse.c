@@ -675,15 +675,16 @@ static void test_incomplete(void **state)
     static const struct { const char *src; bool incomplete; } cases[] = {
         {"x = f(1,", true}, {"x = f(1, 2", true}, {"w = param([[0.3, 0.7],", true},
         {"w = param([[0.3, 0.7],\n  [-0.2, 0.5]]", true}, {"w = param([[0.3, 0.7],\n  [-0.2, 0.5]])", false},
-        {"x = 1 +", true}, {"x = 1 +  ", true}, {"x = 1 + # more below", true}, {"x = a @", true},
-        {"x = a **", true}, {"x = a *", true}, {"x = a /", true}, {"x = a -", true},
-        {"x = 1 +\n", true}, {"x = 1 +\n\n", false}, {"f(1,\n\n", true},
-        {"x = 1,", true}, {"x = 1 \\", true}, {"x = 1 \\\n", true},
+        /* a trailing operator does not continue (Python: SyntaxError); brackets and '\' do */
+        {"x = 1 +", false}, {"x = 1 +  ", false}, {"x = 1 + # more below", false}, {"x = a @", false},
+        {"x = a **", false}, {"x = a *", false}, {"x = a /", false}, {"x = a -", false},
+        {"x = 1 +\n", false}, {"x = (1 +\n", true}, {"f(1,\n\n", true},
+        {"x = 1,", false}, {"x = 1 \\", true}, {"x = 1 \\\n", true},
         {"x = 1", false}, {"", false}, {"# only a comment", false}, {"x = 'a", false},
         {"x = 1)", false}, {"]", false}, {"x = 1; y = (", true}, {"x = (1 +\n 2)", false},
         {"x = f(')'", true}, {"x = f('(')", false},
         {":export a,", false}, {":graph (", false}, {"x = 1; :help +", false}, {":step L\nx = (", true},
-        {"with no_grad: w = w -", true}, {"x = 1 # +", false}, {"x = $", false},
+        {"with no_grad: w = w -", false}, {"x = 1 # +", false}, {"x = $", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (bs_lang_incomplete(cases[i].src) != cases[i].incomplete)
