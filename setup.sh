@@ -10,6 +10,8 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential pkg-config meson ninja-build python3 libopenblas-dev libreadline-dev
   libgraphviz-dev graphviz libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libcmocka-dev xvfb xauth
   tmux libxml2-utils"
+# `./setup.sh test` also fuzzes (tests/fuzz: libFuzzer needs clang and its runtime)
+[ "${1:-}" = test ] && PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 
 install_missing() {
     missing=""
