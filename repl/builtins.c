@@ -765,7 +765,9 @@ int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_va
     if (!b && !op) {
         if (!strcmp(name, "no_grad"))
             return bs_fail(s, call->line, call->col, "no_grad is used as 'with no_grad: statement'");
-        return bs_fail(s, call->line, call->col, "name '%s' is not defined", name);
+        char dym[64];
+        return bs_fail(s, call->line, call->col, "name '%s' is not defined%s", name,
+                       bs_suggest_name(s, name, dym, sizeof dym));
     }
     if (collect(s, call, name, NULL, &a)) return -1;
     if (b) return b->fn(s, &a, out);
@@ -941,9 +943,10 @@ int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
         if (op) return call_op(s, op->id, &a, out);
     }
     const bs_expr *fn = call->call.fn;
-    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s has no method '%s'",
+    char dym[64];
+    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s has no method '%s'%s",
                    obj->k == BS_V_OPT ? "an optimizer" : obj->k == BS_V_NODE ? "a tensor" : "this value",
-                   name);
+                   name, obj->k == BS_V_NODE ? bs_suggest_attr(name, dym, sizeof dym) : "");
 }
 
 /* ==== Attributes ==== */
@@ -1043,7 +1046,17 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         return node_out(s, r, e, out);
     }
     if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);
-    return bs_fail(s, line, col, "'Tensor' object has no attribute '%s'", name);
+    /* L.backward without the parentheses: Python would give a bound method and do nothing */
+    for (const char *const *m = bs_tensor_attrs(); *m; m++) {
+        size_t k = strcspn(*m, "(");
+        if ((*m)[k] == '(' && strlen(name) == k && !strncmp(*m, name, k)) {
+            const char *o = bs_expr_text(s, e->attr.obj);
+            return bs_fail(s, line, col, "%s is a method: call it, as in %s.%s()", name, o ? o : "x", name);
+        }
+    }
+    char dym[64];
+    return bs_fail(s, line, col, "'Tensor' object has no attribute '%s'%s", name,
+                   bs_suggest_attr(name, dym, sizeof dym));
 }
 
 const char *const *bs_tensor_attrs(void)

@@ -212,7 +212,8 @@ char *bs_expr_text(bs_session *s, const bs_expr *e)
 int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *out)
 {
     bs_name *n = bs_name_find(s, name);
-    if (!n) return bs_fail(s, line, col, "name '%s' is not defined", name);
+    char dym[64];
+    if (!n) return bs_fail(s, line, col, "name '%s' is not defined%s", name, bs_suggest_name(s, name, dym, sizeof dym));
     if (n->kind != BS_NAME_NODE) return bs_fail(s, line, col, "'%s' is not a tensor", name);
     *out = n->id;
     return 0;
@@ -374,7 +375,9 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             if (bs_is_builtin(e->name))
                 return bs_fail(s, e->line, e->col, "'%s' is a function: call it, as in %s(...)",
                                e->name, e->name);
-            return bs_fail(s, e->line, e->col, "name '%s' is not defined", e->name);
+            char dym[64];
+            return bs_fail(s, e->line, e->col, "name '%s' is not defined%s", e->name,
+                           bs_suggest_name(s, e->name, dym, sizeof dym));
         }
         switch (n->kind) {
         case BS_NAME_NODE: out->k = BS_V_NODE; out->id = n->id; break;

@@ -149,6 +149,10 @@ bool bs_is_builtin(const char *name);
 /* :help NAME for a builtin function that is not an op: its usage line, or NULL */
 const char *bs_builtin_help(const char *name);
 
+/* suggest.c: ". Did you mean: 'sigmoid'?" (into buf) or "" when nothing is close */
+const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);
+const char *bs_suggest_attr(const char *word, char *buf, size_t len);
+
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);
 void bs_print_inline(bs_session *s, FILE *f, const bs_value *v); /* quiet form, no newline */
