@@ -190,8 +190,16 @@ typedef enum {
     BS_ST_EXPR,     /* expr: a bare expression (print its value) */
     BS_ST_ASSIGN,   /* assign: name = value */
     BS_ST_WITH,     /* with: with no_grad: body... */
-    BS_ST_COMMAND   /* cmd: :name args */
+    BS_ST_COMMAND,  /* cmd: :name args */
+    BS_ST_IMPORT    /* imp: import a.b [as x], ... | from a.b import n [as x], ... */
 } bs_stmt_kind;
+
+typedef struct {
+    const char *module;  /* "torch.nn.functional": the dotted module */
+    const char *name;    /* from-import: the name imported from it; NULL for 'import module' */
+    const char *as;      /* the alias, or NULL */
+    int line, col;       /* where the entry starts */
+} bs_import;
 
 typedef struct {
     const char *text;   /* the word, quotes removed, NUL-terminated */
@@ -225,6 +233,10 @@ struct bs_stmt {
             bs_word *argv;                          /* args split into words */
             int argc;
         } cmd;
+        struct {
+            bs_import *items;                       /* n >= 1 */
+            int n;
+        } imp;
     };
 };
 
@@ -262,8 +274,9 @@ bs_ast *bs_parse(const char *src, int line0, bs_arena *a, bs_parse_error *e);
  * For lesson checks and bs_session_number(). */
 bs_expr *bs_parse_expr(const char *src, int line0, bs_arena *a, bs_parse_error *e);
 
-/* Does src stop in the middle of a statement: inside open brackets, after a trailing binary
- * operator ('+' '-' '*' '/' '**' '@'), a trailing ',' or a trailing '\'? Then the REPL shows a
+/* Does src stop in the middle of a statement: inside open brackets or after a trailing '\'?
+ * (A trailing operator is not a continuation, as in Python: it is a syntax error at once.) Then
+ * the REPL shows a
  * continuation prompt, appends the next line (with a '\n') and asks again. Comments count as
  * blank. Input with a lexical error or unbalanced closers is "complete" (bs_parse reports it). */
 bool bs_lang_incomplete(const char *src);

@@ -233,6 +233,10 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
         case BS_NAME_NONE:
             snprintf(val, sizeof val, "None");
             break;
+        case BS_NAME_MODULE:
+            snprintf(kind, sizeof kind, "module");
+            snprintf(val, sizeof val, "%s", nm->module);
+            break;
         }
         fprintf(f, "%-12s %-10s %-10s %-26s %s\n", nm->name, shape, kind, val, grad);
     }

@@ -267,6 +267,7 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_OPT: return bs_fail(s, line, col, "expected a tensor, got an optimizer");
     case BS_V_DIM: return bs_fail(s, line, col, "expected a tensor, got a size variable");
     case BS_V_GRADFN: return bs_fail(s, line, col, "expected a tensor, got a grad_fn");
+    case BS_V_MODULE: return bs_fail(s, line, col, "expected a tensor, got the module %s", v->str);
     }
     return bs_fail(s, line, col, "expected a tensor");
 }
@@ -389,6 +390,7 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             break;
         case BS_NAME_OPT: out->k = BS_V_OPT; out->opt = n->opt; break;
         case BS_NAME_NONE: out->k = BS_V_NONE; break;
+        case BS_NAME_MODULE: out->k = BS_V_MODULE; out->str = n->module; break;
         }
         return 0;
     }
@@ -436,6 +438,7 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_ATTR: {
         bs_value obj;
         if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
+        if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
         return bs_get_attr(s, e, &obj, e->attr.name, out);
     }
     case BS_EX_CALL: {
@@ -448,6 +451,7 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         if (fn->kind == BS_EX_ATTR) {
             bs_value obj;
             if (bs_eval_expr(s, fn->attr.obj, &obj)) return -1;
+            if (obj.k == BS_V_MODULE) return bs_module_call(s, e, &obj, fn->attr.name, out);
             return bs_call_method(s, e, &obj, fn->attr.name, out);
         }
         return bs_fail(s, e->op_line, e->op_col, "this expression is not callable");
@@ -484,6 +488,10 @@ static int do_assign(bs_session *s, const bs_stmt *st)
     case BS_V_OPT:
         tmp.kind = BS_NAME_OPT;
         tmp.opt = v.opt;
+        break;
+    case BS_V_MODULE:
+        tmp.kind = BS_NAME_MODULE;
+        tmp.module = v.str;
         break;
     case BS_V_NONE:
         tmp.kind = BS_NAME_NONE;
@@ -565,6 +573,7 @@ static int run_stmt(bs_session *s, const bs_stmt *st)
     case BS_ST_ASSIGN: r = do_assign(s, st); break;
     case BS_ST_EXPR: r = do_expr(s, st); break;
     case BS_ST_COMMAND: r = bs_run_command(s, st); break;
+    case BS_ST_IMPORT: r = bs_run_import(s, st); break;
     case BS_ST_WITH: {
         if (strcmp(st->with.ctx, "no_grad"))
             return bs_fail(s, st->line, st->col, "only 'with no_grad:' is supported");

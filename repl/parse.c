@@ -201,8 +201,7 @@ static _Noreturn void unexpected(parser *p, bs_token t, const char *hint)
     const char *kw = keyword_of(p, &t);
     if (kw) {
         if (!strcmp(kw, "import") || !strcmp(kw, "from"))
-            fail_tok(p, t, "'%s' is not needed: backstep's functions are built in "
-                           "(write tensor(...), not torch.tensor(...))", kw);
+            fail_tok(p, t, "'%s' must start a statement (import torch.nn.functional as F)", kw);
         if (!strcmp(kw, "with"))
             fail_tok(p, t, "'with' must start a statement: with no_grad: stmt");
         fail_tok(p, t, "'%s' is a Python keyword that backstep does not support", kw);
@@ -656,6 +655,11 @@ static bs_stmt *parse_with(parser *p)
 {
     bs_token first = p->tok;
     advance(p);
+    if (tok_is_name(p, &p->tok, "torch")) { /* with torch.no_grad(): as PyTorch writes it */
+        advance(p);
+        if (p->tok.kind != BS_TOK_DOT) unexpected(p, p->tok, "expected 'torch.no_grad()'");
+        advance(p);
+    }
     bs_token ctx = p->tok;
     if (!tok_is_name(p, &ctx, "no_grad"))
         fail_tok(p, ctx, "only 'with no_grad:' is supported");
@@ -794,10 +798,89 @@ static bs_stmt *parse_command(parser *p)
     return s;
 }
 
-/* stmt := command | with | simple */
+/* dotted := NAME ('.' NAME)*  as one arena string */
+static const char *parse_dotted(parser *p)
+{
+    if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok)) unexpected(p, p->tok, "expected a module name");
+    int start = p->tok.start;
+    advance(p);
+    while (p->tok.kind == BS_TOK_DOT) {
+        advance(p);
+        if (p->tok.kind != BS_TOK_NAME) unexpected(p, p->tok, "expected a name after '.'");
+        advance(p);
+    }
+    /* the tokens are adjacent names and dots: copy them without blanks */
+    const char *raw = dup_text(p, start, p->prev.end);
+    char *d = (char *)raw;
+    for (const char *c = raw; *c; c++)
+        if (*c != ' ' && *c != '\t') *d++ = *c;
+    *d = 0;
+    return raw;
+}
+
+static const char *parse_alias(parser *p)
+{
+    if (!tok_is_name(p, &p->tok, "as")) return NULL;
+    advance(p);
+    if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok)) unexpected(p, p->tok, "expected a name after 'as'");
+    const char *n = dup_text(p, p->tok.start, p->tok.end);
+    advance(p);
+    return n;
+}
+
+/* import := 'import' dotted ['as' NAME] (',' dotted ['as' NAME])*
+ *         | 'from' dotted 'import' ('(' names ')' | names)   names := NAME ['as' NAME] (',' ...)* */
+static bs_stmt *parse_import(parser *p)
+{
+    bs_token first = p->tok;
+    bool from = tok_is_name(p, &first, "from");
+    advance(p);
+    bs_stmt *s = new_stmt(p, BS_ST_IMPORT, &first);
+    int cap = 0;
+    const char *module = NULL;
+    bool paren = false;
+    bs_token open = p->tok;
+    if (from) {
+        module = parse_dotted(p);
+        if (!tok_is_name(p, &p->tok, "import")) unexpected(p, p->tok, "expected 'import'");
+        advance(p);
+        if (p->tok.kind == BS_TOK_LPAREN) {
+            paren = true;
+            open = p->tok;
+            advance(p);
+        }
+    }
+    for (;;) {
+        bs_import it = {0};
+        it.line = p->tok.line;
+        it.col = p->tok.col;
+        if (from) {
+            if (p->tok.kind == BS_TOK_STAR) fail_tok(p, p->tok, "'from %s import *' is not supported: name what you import", module);
+            if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok)) unexpected(p, p->tok, "expected a name to import");
+            it.module = module;
+            it.name = dup_text(p, p->tok.start, p->tok.end);
+            advance(p);
+        } else {
+            it.module = parse_dotted(p);
+        }
+        it.as = parse_alias(p);
+        s->imp.items = grow(p, s->imp.items, s->imp.n, &cap, sizeof *s->imp.items);
+        s->imp.items[s->imp.n++] = it;
+        if (p->tok.kind != BS_TOK_COMMA) break;
+        advance(p);
+        if (paren && p->tok.kind == BS_TOK_RPAREN) break;
+    }
+    if (paren) expect_close(p, open, "(");
+    s->end = p->prev.end;
+    if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+    return s;
+}
+
+/* stmt := command | with | import | simple */
 static bs_stmt *parse_stmt(parser *p)
 {
     if (p->tok.kind == BS_TOK_COLON) return parse_command(p);
+    if (tok_is_name(p, &p->tok, "import") || tok_is_name(p, &p->tok, "from")) return parse_import(p);
     if (tok_is_name(p, &p->tok, "with")) return parse_with(p);
     return parse_simple(p);
 }
@@ -1125,6 +1208,15 @@ static void dump_stmt(out *o, const bs_stmt *s)
         for (int i = 0; i < s->with.n; i++) {
             put(o, " ");
             dump_stmt(o, s->with.body[i]);
+        }
+        put(o, ")");
+        break;
+    case BS_ST_IMPORT:
+        put(o, "(import");
+        for (int i = 0; i < s->imp.n; i++) {
+            const bs_import *it = &s->imp.items[i];
+            put(o, " %s%s%s%s%s", it->module, it->name ? ":" : "", it->name ? it->name : "",
+                it->as ? " as " : "", it->as ? it->as : "");
         }
         put(o, ")");
         break;

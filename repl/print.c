@@ -181,6 +181,7 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
     }
     case BS_V_DIM: fprintf(f, "dim(%lld)", (long long)v->num); break;
     case BS_V_GRADFN: fprintf(f, "<%s>", v->str); break;
+    case BS_V_MODULE: fprintf(f, "<module '%s'>", v->str); break;
     }
 }
 

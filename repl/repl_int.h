@@ -27,7 +27,8 @@ typedef enum {
     BS_V_SHAPE,   /* x.shape */
     BS_V_OPT,     /* an optimizer */
     BS_V_DIM,     /* dim(4), before it is bound to a name */
-    BS_V_GRADFN   /* x.grad_fn */
+    BS_V_GRADFN,  /* x.grad_fn */
+    BS_V_MODULE   /* torch, F: one of torch's modules (str: "torch.nn.functional") */
 } bs_vkind;
 
 typedef struct bs_value bs_value;
@@ -47,13 +48,14 @@ struct bs_value {
 };
 
 /* ==== Names ==== */
-typedef enum { BS_NAME_NODE, BS_NAME_DIM, BS_NAME_OPT, BS_NAME_NONE } bs_name_kind;
+typedef enum { BS_NAME_NODE, BS_NAME_DIM, BS_NAME_OPT, BS_NAME_NONE, BS_NAME_MODULE } bs_name_kind;
 typedef struct {
     char *name;           /* NULL: empty slot */
     bs_name_kind kind;
     bs_id id;             /* NODE */
     int dim;              /* DIM: size variable index */
     bs_opt *opt;          /* OPT */
+    const char *module;   /* MODULE: a static string of modules.c */
     int order;            /* definition order, for :vars */
 } bs_name;
 
@@ -148,6 +150,12 @@ const char *const *bs_tensor_attrs(void);   /* NULL-terminated: attributes and m
 bool bs_is_builtin(const char *name);
 /* :help NAME for a builtin function that is not an op: its usage line, or NULL */
 const char *bs_builtin_help(const char *name);
+
+/* modules.c: import lines, and torch.NAME / F.NAME as PyTorch spells them */
+int bs_run_import(bs_session *s, const bs_stmt *st);
+int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out);
+int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, const char *name,
+                   bs_value *out);
 
 /* suggest.c: ". Did you mean: 'sigmoid'?" (into buf) or "" when nothing is close */
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);

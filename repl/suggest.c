@@ -68,6 +68,12 @@ static const char *finish(suggest *g, char *buf, size_t len)
 
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len)
 {
+    const char *mods[][2] = {{"torch", "torch"}, {"F", "torch.nn.functional as F"}, {"nn", "torch.nn as nn"}};
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+        if (!strcmp(word, mods[i][0])) {
+            snprintf(buf, len, ". Did you forget to import '%s'? (import %s)", word, mods[i][1]);
+            return buf;
+        }
     suggest g = {word, strlen(word), "", MAXLEN + 1};
     for (int i = 0; i < s->cap; i++)
         if (s->names[i].name) consider(&g, s->names[i].name);

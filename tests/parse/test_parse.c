@@ -426,6 +426,11 @@ static void test_with(void **state)
     ASSERT_DUMP("with no_grad: w = w - 0.1 * g", "(with no_grad (= w (- w (* 0.1 g))))");
     ASSERT_DUMP("with no_grad: a = 1; b = a * 2", "(with no_grad (= a 1) (= b (* a 2)))");
     ASSERT_DUMP("with no_grad(): x", "(with no_grad x)");
+    ASSERT_DUMP("with torch.no_grad(): x", "(with no_grad x)");
+    ASSERT_DUMP("import torch", "(import torch)");
+    ASSERT_DUMP("import torch.nn.functional as F, torch . nn", "(import torch.nn.functional as F torch.nn)");
+    ASSERT_DUMP("from torch import nn, optim as o", "(import torch:nn torch:optim as o)");
+    ASSERT_DUMP("from torch.nn import (functional as F,)\nx", "(import torch.nn:functional as F)\nx");
     ASSERT_DUMP("with no_grad: a = 1;\nb = 2", "(with no_grad (= a 1))\n(= b 2)");
     ASSERT_DUMP("x = 1; with no_grad: y = 2  # c\nz = 3", "(= x 1)\n(with no_grad (= y 2))\n(= z 3)");
     const char *src = "with no_grad: a = 1; b = 2 # c";
@@ -568,8 +573,10 @@ static const err_case err_cases[] = {
     {"y = x.grad[0, 1]", 1, 11, "indexing is not supported"},
     {"a == b", 1, 3, "comparison operators are not supported ('==')"},
     {"f(a < b)", 1, 5, "comparison operators are not supported ('<')"},
-    {"import torch", 1, 1,
-     "'import' is not needed: backstep's functions are built in (write tensor(...), not torch.tensor(...))"},
+    {"from torch import *", 1, 19, "'from torch import *' is not supported: name what you import"},
+    {"import", 1, 7, "unexpected end of input; expected a module name"},
+    {"from torch.nn import", 1, 21, "unexpected end of input; expected a name to import"},
+    {"x = import", 1, 5, "'import' must start a statement (import torch.nn.functional as F)"},
     {"for i in x: y", 1, 1, "'for' is a Python keyword that backstep does not support"},
     {"w -= lr * w.grad", 1, 3, "augmented assignment '-=' is not supported; write w = w - ..."},
     {"a, b = 1, 2", 1, 2, "unexpected ','; a tuple needs parentheses: (a, b)"},
@@ -585,7 +592,7 @@ static const err_case err_cases[] = {
     {"2x + 1", 1, 1, "invalid number literal '2x'"},
     {"x = 1e", 1, 5, "invalid number literal '1e'"},
     {"n = 99999999999999999999", 1, 5, "integer literal too large: past 2**53, where backstep's numbers stop being exact"},
-    {"with torch.no_grad(): x", 1, 6, "only 'with no_grad:' is supported"},
+    {"with torch.enable_grad(): x", 1, 12, "only 'with no_grad:' is supported"},
     {"with no_grad:", 1, 14, "expected a statement after ':' on the same line (with no_grad: stmt)"},
     {"with no_grad: :vars", 1, 15, "a command cannot be inside 'with no_grad:'"},
     {"with no_grad x = 1", 1, 14, "unexpected name 'x'; expected ':' after 'with no_grad'"},

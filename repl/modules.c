@@ -1,0 +1,166 @@
+/* repl/modules.c: PyTorch's module names as a PyTorch user writes them: `import torch`,
+ * `import torch.nn.functional as F`, `from torch import nn`, then `torch.relu(x)`,
+ * `F.mse_loss(p, y)`, `torch.manual_seed(0)`, `nn.functional.softmax(z, dim=1)`.
+ *
+ * A module is a value (BS_V_MODULE) that names one of torch's modules below. Calling NAME on it
+ * calls the builtin or op that PyTorch's NAME is, under PyTorch's spelling (F.mse_loss is mse,
+ * F.binary_cross_entropy is bce, torch.manual_seed is seed); the arguments bind as the builtin
+ * binds them (PyTorch's keyword names are accepted there: dim, keepdim, negative_slope, input,
+ * other, requires_grad, dtype). What torch has and backstep does not yet is a clear error that
+ * says what to write instead; importing anything that is not torch's is an error. */
+#include <string.h>
+
+#include "repl_int.h"
+
+/* the modules that can be imported, each once, as the value's string */
+static const char *const modules[] = {
+    "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "torch.utils",
+    "torch.utils.checkpoint",
+};
+
+typedef struct {
+    const char *module, *name, *to; /* module.name is backstep's `to` */
+} alias;
+
+/* PyTorch's spellings that differ from backstep's; every other NAME of torch and F that is a
+   builtin or an op is that builtin or op */
+static const alias aliases[] = {
+    {"torch", "manual_seed", "seed"},
+    {"torch.nn.functional", "mse_loss", "mse"},
+    {"torch.nn.functional", "binary_cross_entropy", "bce"},
+    {"torch.nn.functional", "binary_cross_entropy_with_logits", "bce_with_logits"},
+};
+
+/* names torch has whose backstep form is not a module call yet: what to write instead */
+static const alias missing[] = {
+    {"torch.optim", "SGD", "sgd(lr=...), which updates every param of the session"},
+    {"torch.optim", "Adam", "adam(lr=...), which updates every param of the session"},
+    {"torch", "no_grad", "with torch.no_grad(): statement"},
+    {"torch.utils.checkpoint", "checkpoint", NULL},
+    {"torch.nn", "Linear", "W = param(randn(in, out) * 0.1); b = param(zeros(out)); x @ W + b"},
+    {"torch.nn", "Module", NULL},
+    {"torch.nn", "Sequential", NULL},
+    {"torch.nn", "Parameter", "param(x)"},
+    {"torch.nn", "MSELoss", "F.mse_loss(pred, target) or mse(pred, target)"},
+    {"torch.nn", "BCELoss", "F.binary_cross_entropy(p, target) or bce(p, target)"},
+    {"torch.nn", "CrossEntropyLoss", "F.cross_entropy(logits, target)"},
+};
+
+static const char *module_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
+        if (!strcmp(modules[i], name)) return modules[i];
+    return NULL;
+}
+
+/* "torch.nn" + "functional" -> "torch.nn.functional", or NULL */
+static const char *submodule(const char *module, const char *name)
+{
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", module, name);
+    return module_find(full);
+}
+
+/* the builtin that module.name is, or NULL */
+static const char *function_of(const char *module, const char *name)
+{
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(aliases[i].module, module) && !strcmp(aliases[i].name, name)) return aliases[i].to;
+    bool functional = !strcmp(module, "torch") || !strcmp(module, "torch.nn.functional");
+    if (functional && (bs_is_builtin(name) || bs_op_by_name(name))) return name;
+    return NULL;
+}
+
+static int not_there(bs_session *s, int line, int col, const char *module, const char *name)
+{
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
+        if (!strcmp(missing[i].module, module) && !strcmp(missing[i].name, name)) {
+            if (missing[i].to)
+                return bs_fail(s, line, col, "%s.%s is not in backstep yet; write %s", module, name,
+                               missing[i].to);
+            return bs_fail(s, line, col, "%s.%s is not in backstep yet", module, name);
+        }
+    return bs_fail(s, line, col, "module '%s' has no attribute '%s'", module, name);
+}
+
+int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out)
+{
+    const char *sub = submodule(mod->str, name);
+    if (sub) {
+        *out = (bs_value){.k = BS_V_MODULE, .str = sub};
+        return 0;
+    }
+    if (function_of(mod->str, name))
+        return bs_fail(s, e->attr.name_line, e->attr.name_col,
+                       "%s.%s is a function: call it, as in %s(...)", mod->str, name,
+                       bs_expr_text(s, e) ? bs_expr_text(s, e) : name);
+    return not_there(s, e->attr.name_line, e->attr.name_col, mod->str, name);
+}
+
+int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, const char *name,
+                   bs_value *out)
+{
+    const bs_expr *fn = call->call.fn;
+    const char *to = function_of(mod->str, name);
+    if (!to) {
+        if (submodule(mod->str, name))
+            return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s.%s is a module, not a function",
+                           mod->str, name);
+        return not_there(s, fn->attr.name_line, fn->attr.name_col, mod->str, name);
+    }
+    return bs_call_function(s, call, to, out);
+}
+
+/* bind `name` to a module value (a new name, or one that held a module) */
+static int bind_module(bs_session *s, const bs_import *it, const char *name, const char *module)
+{
+    bs_name *n = bs_name_find(s, name);
+    if (n && n->kind != BS_NAME_MODULE)
+        return bs_fail(s, it->line, it->col, "'%s' already names a value of this session", name);
+    if (!n && bs_is_builtin(name))
+        return bs_fail(s, it->line, it->col, "'%s' is a built-in function; import it under another name", name);
+    n = bs_name_bind(s, name);
+    if (!n) return bs_fail(s, it->line, it->col, "out of memory");
+    n->kind = BS_NAME_MODULE;
+    n->module = module;
+    return 0;
+}
+
+int bs_run_import(bs_session *s, const bs_stmt *st)
+{
+    /* check every entry before binding any, so a failed line binds nothing */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < st->imp.n; i++) {
+            const bs_import *it = &st->imp.items[i];
+            const char *m = module_find(it->module);
+            if (!m) {
+                if (!strncmp(it->module, "torch", 5) && (it->module[5] == '.' || !it->module[5]))
+                    return bs_fail(s, it->line, it->col, "module '%s' is not in backstep", it->module);
+                return bs_fail(s, it->line, it->col,
+                               "No module named '%s' here: backstep imports only torch's own modules "
+                               "(torch, torch.nn, torch.nn.functional, torch.optim, ...)", it->module);
+            }
+            if (!it->name) { /* import a.b.c [as x] */
+                if (pass == 0) continue;
+                char top[32];
+                size_t k = strcspn(m, ".");
+                snprintf(top, sizeof top, "%.*s", (int)k, m);
+                if (bind_module(s, it, it->as ? it->as : top, it->as ? m : module_find(top))) return -1;
+                continue;
+            }
+            const char *sub = submodule(m, it->name);
+            const char *bind = it->as ? it->as : it->name;
+            if (sub) {
+                if (pass == 1 && bind_module(s, it, bind, sub)) return -1;
+                continue;
+            }
+            const char *to = function_of(m, it->name);
+            if (to && !strcmp(to, bind)) continue; /* from torch import relu: relu is here already */
+            if (to)
+                return bs_fail(s, it->line, it->col,
+                               "'%s' is backstep's %s(...): import the module instead (import %s as M, "
+                               "then M.%s(...)) or call %s(...)", it->name, to, m, it->name, to);
+            return not_there(s, it->line, it->col, m, it->name);
+        }
+    return 0;
+}
