@@ -1,7 +1,7 @@
 /* repl/ast.h: backstep's language front end: tokens, the AST, the parse API and its arena.
  *
  * What this module owns
- *   lex.c turns source text (shared/LANGUAGE.md) into tokens; parse.c turns tokens into an AST of
+ *   lex.c turns source text (docs/language.md) into tokens; parse.c turns tokens into an AST of
  *   statements and expressions. Neither depends on core/: the evaluator (eval.c) walks the AST.
  *
  * Who frees what

@@ -887,3 +887,77 @@ int bs_run_command(bs_session *s, const bs_stmt *st)
     }
     return c->fn(s, st);
 }
+
+/* ==== The reference (docs/reference.md) ====
+ * Written from the tables themselves (the op table, the builtins, the commands), so the document
+ * cannot say something the program does not do; tests/repl/test_docs.py keeps the committed file
+ * equal to this output. */
+
+static void md_cell(FILE *f, const char *t)
+{
+    for (; *t; t++) {
+        if (*t == '|') fputs("\\|", f);
+        else fputc(*t, f);
+    }
+}
+
+static void md_builtin(void *ud, const char *name, bool is_func)
+{
+    (void)is_func;
+    FILE *f = ud;
+    const char *h = bs_builtin_help(name);
+    if (!h || bs_op_by_name(name)) return;
+    fputs("| `", f);
+    size_t k = strcspn(h, ":");
+    fprintf(f, "%.*s` | ", (int)k, h);
+    md_cell(f, h[k] ? h + k + 1 + (h[k + 1] == ' ') : "");
+    fputs(" |\n", f);
+}
+
+void bs_reference_markdown(FILE *f)
+{
+    fprintf(f, "# backstep %s: reference\n\n", BS_VERSION);
+    fputs("This file is written by `backstep --reference` from the op table (`core/ops.def`), the\n"
+          "builtins and the command table; a test keeps it equal to that output. The language itself\n"
+          "(statements, printing, the step line, PyTorch as written) is in [language.md](language.md).\n\n", f);
+    fputs("## Ops\n\nEach op is one node on the tape with its own VJP. `a`, `b` are the inputs, `out` the\n"
+          "output; in matrix rules `A`, `B` are the inputs, `Y` the output and `G` the upstream\n"
+          "gradient. The stepper prints these formulas with your names and numbers put in.\n\n", f);
+    fputs("| op | what it computes | PyTorch's backward node | local derivative or VJP rule |\n"
+          "|---|---|---|---|\n", f);
+    for (int i = 0; i < BS_OP_COUNT; i++) {
+        const bs_op_info *op = &bs_ops[i];
+        size_t k = strcspn(op->help, ":");
+        fprintf(f, "| `%.*s` | ", (int)k, op->help);
+        md_cell(f, op->help[k] ? op->help + k + 1 + (op->help[k + 1] == ' ') : "");
+        fprintf(f, " | `%s` | ", op->grad_fn);
+        const char *in[2] = {"a", "b"};
+        for (int j = 0; j < op->arity; j++) {
+            char buf[256];
+            if (j) fputs("<br>", f);
+            if (!op->deriv[j]) {
+                fprintf(f, "%s: not differentiable", in[j]);
+                continue;
+            }
+            bs_deriv_render_generic(op->id, j, buf, sizeof buf);
+            if (bs_deriv_is_rule(op->id, j)) {
+                fputc('`', f);
+                md_cell(f, buf);
+                fputc('`', f);
+            } else {
+                fprintf(f, "d out/d %s = `", in[j]);
+                md_cell(f, buf);
+                fputc('`', f);
+            }
+        }
+        fputs(" |\n", f);
+    }
+    fputs("\n## Other functions\n\n| call | what it does |\n|---|---|\n", f);
+    bs_builtins_each(md_builtin, f);
+    fputs("\n## Commands\n\n| command | what it does |\n|---|---|\n", f);
+    for (const command *c = commands; c->name; c++) {
+        fprintf(f, "| `:%s` | ", c->usage);
+        md_cell(f, c->help);
+        fputs(" |\n", f);
+    }
+}

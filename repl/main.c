@@ -58,6 +58,8 @@ static const char usage_text[] =
     "                     also $BACKSTEP_MEM_LIMIT)\n"
     "  -h, --help         show this help and exit\n"
     "  -V, --version      print the version and exit\n"
+    "  --reference        print the reference of every op, function and command\n"
+    "                     (Markdown, as docs/reference.md) and exit\n"
     "\n"
     "A script stops at its first error with 'FILE:LINE:COL: error: MESSAGE' on standard\n"
     "error. Exit status: 0 ok, 1 an error in a script, 2 a bad command line.\n"
@@ -135,6 +137,9 @@ static int parse_args(int argc, char **argv, cli *c)
 #define IS(name) (n == strlen(name) && strncmp(a, name, n) == 0)
         if (IS("--help") && !eq) {
             fputs(usage_text, stdout);
+            return EXIT_OK;
+        } else if (IS("--reference") && !eq) {
+            bs_reference_markdown(stdout);
             return EXIT_OK;
         } else if (IS("--version") && !eq) {
             printf("backstep %s\n", BS_VERSION);

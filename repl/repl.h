@@ -1,4 +1,4 @@
-/* repl/repl.h: the REPL's public contract: a session that evaluates shared/LANGUAGE.md source.
+/* repl/repl.h: the REPL's public contract: a session that evaluates backstep source (docs/language.md).
  *
  * A bs_session owns a core context (bs_ctx), the name table, optimizers, options and the output
  * streams. It is what main.c, the lesson runner and the tests drive. Evaluation never exits:
@@ -54,6 +54,9 @@ bool bs_session_stepping(bs_session *s);
  * after '.'). Calls add(ud, candidate) for each. */
 void bs_session_complete(bs_session *s, const char *line, const char *word,
                          void (*add)(void *ud, const char *cand), void *ud);
+
+/* The reference of every op, builtin and command, as Markdown (docs/reference.md). */
+void bs_reference_markdown(FILE *f);
 
 /* Let long work stop (SIGINT handler calls this). */
 void bs_session_interrupt(bs_session *s);
