@@ -525,7 +525,7 @@ static bool fx_eval(const fx *e, const fx_env *env, double *out)
         case '+': *out = x + y; return true;
         case '-': *out = x - y; return true;
         case '/': *out = x / y; return true;
-        case '*': *out = e->op[1] ? bs_ops[BS_OP_POW].s_fwd(x, y, 0) : x * y; return true;
+        case '*': *out = e->op[1] ? bs_ops[BS_OP_POW].s_fwd(x, y, 0, 0) : x * y; return true;
         case '>': *out = x > y; return true;
         case '<': *out = x < y; return true;
         case '=': *out = x == y; return true;
@@ -543,11 +543,12 @@ static bool fx_eval(const fx *e, const fx_env *env, double *out)
         }
         if (!op->s_fwd) return false;
         y = 0;
-        double k = bs_attr_default(op->id).k;
+        bs_attr at = bs_attr_default(op->id);
         if (e->nargs > 1) {
-            if (!fx_eval(e->args[1], env, op->arity == 2 ? &y : &k)) return false;
+            if (!fx_eval(e->args[1], env, op->arity == 2 ? &y : &at.k)) return false;
         }
-        *out = op->s_fwd(x, y, k);
+        if (e->nargs > 2 && op->arity == 1 && !fx_eval(e->args[2], env, &at.k2)) return false;
+        *out = op->s_fwd(x, y, at.k, at.k2);
         return true;
     }
     default: return false;
