@@ -3,6 +3,7 @@
  * PyTorch 1.13's numbers and error text, plus dtype rounding and the table's bookkeeping.
  * A plain C main: exit status 0 when every check passes. */
 #include "backstep.h"
+#include "ew_math.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -78,19 +79,18 @@ typedef struct {
 #define B(sa_, da_, sb_, db_) {.nin = 2, .sh = {sa_, sb_}, .dom = {da_, db_}, .attr = {.dim = -1}}
 
 /* ---- elementwise ---- */
-#define UNARY_CASES(name, dom)                                                                    \
-    static const op_case name[] = {                                                              \
-        U(SH0, dom, {.dim = -1}),           U(SH1(5), dom, {.dim = -1}),                         \
-        U(SH2(2, 3), dom, {.dim = -1}),     U(SH4(2, 1, 3, 2), dom, {.dim = -1}),                \
-    }
-UNARY_CASES(c_any, D_ANY);
-UNARY_CASES(c_pos, D_POS);
-UNARY_CASES(c_away0, D_AWAY0);
-
-static const op_case c_lrelu[] = {
-    U(SH0, D_AWAY0, A_K(0.01)),        U(SH1(7), D_AWAY0, A_K(0.01)),
-    U(SH2(3, 4), D_AWAY0, A_K(0.2)),   U(SH3(2, 2, 3), D_AWAY0, A_K(-0.5)),
-};
+/* every unary op of ew_math.h: its domain from its flags, at its default attributes and at the
+ * test ones (TK, TK2) */
+#define EW1_DOM(FLAGS) ((FLAGS) & BS_EW_POS ? D_POS : (FLAGS) & BS_EW_KINK ? D_AWAY0 : D_ANY)
+#define EW1_CASES(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
+    static const op_case c_ew_##fn[] = {                                                         \
+        U(SH0, EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                             \
+        U(SH1(7), EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                          \
+        U(SH2(3, 4), EW1_DOM(FLAGS), {.dim = -1, .k = TK, .k2 = TK2}),                           \
+        U(SH4(2, 1, 3, 2), EW1_DOM(FLAGS), {.dim = -1, .k = TK, .k2 = TK2}),                     \
+    };
+BS_EW1_OPS(EW1_CASES)
+#undef EW1_CASES
 
 #define BINARY_CASES(name, da, db)                                                                \
     static const op_case name[] = {                                                              \
@@ -205,12 +205,10 @@ typedef struct {
 static const op_examples examples[BS_OP_COUNT] = {
     [BS_OP_ADD] = EX(c_bin),          [BS_OP_SUB] = EX(c_bin),
     [BS_OP_MUL] = EX(c_bin),          [BS_OP_DIV] = EX(c_div),
-    [BS_OP_POW] = EX(c_pow),          [BS_OP_NEG] = EX(c_any),
-    [BS_OP_RELU] = EX(c_away0),       [BS_OP_LEAKY_RELU] = EX(c_lrelu),
-    [BS_OP_SIGMOID] = EX(c_any),      [BS_OP_TANH] = EX(c_any),
-    [BS_OP_EXP] = EX(c_any),          [BS_OP_LOG] = EX(c_pos),
-    [BS_OP_SQRT] = EX(c_pos),         [BS_OP_ABS] = EX(c_away0),
-    [BS_OP_SIN] = EX(c_any),          [BS_OP_COS] = EX(c_any),
+    [BS_OP_POW] = EX(c_pow),
+#define EW1_ROW(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = EX(c_ew_##fn),
+    BS_EW1_OPS(EW1_ROW)
+#undef EW1_ROW
     [BS_OP_MATMUL] = EX(c_matmul),    [BS_OP_TRANSPOSE] = EX(c_transpose),
     [BS_OP_RESHAPE] = EX(c_reshape),  [BS_OP_SUM] = EX(c_red),
     [BS_OP_MEAN] = EX(c_red),         [BS_OP_MAX] = EX(c_max),
