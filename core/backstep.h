@@ -388,7 +388,7 @@ bool bs_deriv_is_const(const bs_ctx *c, bs_id node, int i);
 bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out);
 /* the template's value at given operands (elementwise ops and losses; false for rules) */
 bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double slope,
-                      double *v);
+                      double k2, double *v); /* slope: attr.k (also clamp's min), k2: attr.k2 */
 /* a node as an expression (name, or op applied to its inputs), shortened with ... past maxlen */
 char *bs_node_expr(const bs_ctx *c, bs_id id, size_t maxlen, char *buf, size_t len);
 

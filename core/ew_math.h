@@ -100,7 +100,30 @@ enum {
     /* sin(a);  g * cos(a) */                                                                    \
     X(SIN, sin, m_sin(a), g * m_cos(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                     \
     /* cos(a);  g * -sin(a) */                                                                   \
-    X(COS, cos, m_cos(a), g * -m_sin(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)
+    X(COS, cos, m_cos(a), g * -m_sin(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                   \
+    /* erf(a);  2/sqrt(pi) * exp(-a^2) * g */                                                    \
+    X(ERF, erf, m_erf(a), A(1.1283791670955126) * m_exp(-(a * a)) * g, 0, 0, 0, 0, OPS_FLOP_TR,  \
+      SAVE_IN, 0)                                                                                \
+    /* gelu, exact: a * 0.5 * (1 + erf(a / sqrt 2));                                             \
+     * g * (cdf + a * pdf), cdf = 0.5 * (1 + erf(a / sqrt 2)), pdf = exp(-a^2 / 2) / sqrt(2 pi)  \
+     * (PyTorch's GeluBackward kernel: kAlpha = M_SQRT1_2, kBeta = M_2_SQRTPI * M_SQRT1_2 / 2) */ \
+    X(GELU, gelu, a * A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))),                        \
+      g * (A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))) +                                  \
+           a * (A(0.3989422804014327) * m_exp(a * a * A(-0.5)))),                                \
+      0, 0, 0, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT)                                         \
+    /* silu: a / (1 + exp(-a));  g * s * (1 + a * (1 - s)), s = sigmoid(a) (silu_backward) */    \
+    X(SILU, silu, a / (A(1) + m_exp(-a)),                                                        \
+      g * BS_EW_SIGMOID(a) * (A(1) + a * (A(1) - BS_EW_SIGMOID(a))), 0, 0, 0, 0,                 \
+      OPS_FLOP_TR + 2.0, SAVE_IN, BS_EW_ACT)                                                     \
+    /* softplus, beta 1, threshold 20: a if a > 20 else log1p(exp(a));                           \
+     * g if a > 20 else g * z / (z + 1), z = exp(a) (softplus_backward) */                       \
+    X(SOFTPLUS, softplus, a > A(20) ? a : m_log1p(m_exp(a)),                                     \
+      a > A(20) ? g : g * m_exp(a) / (m_exp(a) + A(1)), 0, 0, 0, 0, 2.0 * OPS_FLOP_TR + 1.0,     \
+      SAVE_IN, BS_EW_ACT)                                                                        \
+    /* clamp(a, min = k, max = k2), None as -inf / +inf: min(max(a, k), k2);                      \
+     * g where k <= a <= k2, else 0 (clamp_backward) */                                          \
+    X(CLAMP, clamp, BS_EW_CLAMP(a, k, k2), (a >= k && a <= k2) ? g : A(0), -INFINITY, INFINITY,  \
+      -0.5, 0.5, 2.0, SAVE_IN, 0)
 
 /* ==== Binary ==== */
 #define BS_EW2_OPS(X)                                                                            \
