@@ -178,7 +178,7 @@ static void rev_strides(const bs_shape *in, int64_t od[BS_MAX_DIMS], int64_t st[
  * Indexed by op (its length comes from ops.def through the bs_op enum): an op that ops.def gains
  * without a row here is unsupported, and tests/run's coverage test, which walks ops.def, fails. */
 #define CPU_EW1_ROW(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = CPU_EW1,
-#define CPU_EW2_ROW(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK) [BS_OP_##ID] = CPU_EW2,
+#define CPU_EW2_ROW(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = CPU_EW2,
 static const cpu_family cpu_ops[BS_OP_COUNT] = {
     BS_EW1_OPS(CPU_EW1_ROW)        BS_EW2_OPS(CPU_EW2_ROW)
     [BS_OP_MATMUL] = CPU_MAT,      [BS_OP_TRANSPOSE] = CPU_SHAPE,
@@ -474,7 +474,7 @@ static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
 /* ==== Elementwise, two inputs (NumPy broadcasting) ====
  * forward o = f(x, y); VJP of input i: din += g * df/d(input i), summed over the dims where that
  * input was broadcast. The expressions are ew_math.h's, as inline functions of this type. */
-#define CPU_EW2_FN(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK)                                  \
+#define CPU_EW2_FN(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                  \
     static inline T K(ew2f_##fn)(T a, T b) { return FWD; }                                       \
     static inline T K(ew2va_##fn)(T g, T a, T b, T o) { return VJP_A; }                          \
     static inline T K(ew2vb_##fn)(T g, T a, T b, T o) { return VJP_B; }
@@ -539,7 +539,7 @@ static void K(ew2_fwd)(const bs_exec *e)
     cpu_bcast kb = bcast_kind(&e->in_shape[1], &e->out_shape, &ib);
     if (n == 0) return;
     switch (e->op) {
-#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK)                                    \
+#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                    \
     case BS_OP_##ID: EW2_LOOPS(K(ew2f_##fn)(x, y)); break;
         BS_EW2_OPS(EW2_CASE)
 #undef EW2_CASE
@@ -619,7 +619,7 @@ static void K(ew2_vjp)(const bs_exec *e, int which, const T *restrict g, T *rest
         return;
     }
     switch (e->op) {
-#define EW2_VJP_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK)                                \
+#define EW2_VJP_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                \
     case BS_OP_##ID:                                                                             \
         if (which == 0)                                                                          \
             EW2_VJP_LOOPS(K(ew2va_##fn)(gv, x, y, ov));                                          \

@@ -33,11 +33,12 @@
  *            BS_EW_KINK: not differentiable at 0 (tests keep away from it)
  *
  * ==== Binary: BS_EW2_OPS(X), with NumPy broadcasting ====
- *   X(ID, fn, FWD, VJP_A, VJP_B, FLOPS, SAVED, CHECK)
+ *   X(ID, fn, FWD, VJP_A, VJP_B, FLOPS, SAVED, CHECK, FLAGS)
  *   FWD      o = f(a, b); VJP_A, VJP_B the contributions g * do/da and g * do/db at one output
  *            element (in g, a, b, o), before the sum over broadcast dims
  *   SAVED    core/ops_ew.c's function giving what PyTorch keeps per requires-grad pattern
  *   CHECK    core/ops_ew.c's check of the operands before the forward (PyTorch's value errors)
+ *   FLAGS    test domains: BS_EW_POS (a positive), BS_EW_B_NONZERO (b away from 0)
  *
  * Tokens a consumer does not use (SAVED, CHECK, FLOPS on the device) are dropped unexpanded. */
 #ifndef BS_EW_MATH_H
@@ -46,7 +47,8 @@
 enum {
     BS_EW_ACT = 1 << 0,  /* fused after a bias add on the CPU backend */
     BS_EW_POS = 1 << 1,  /* test domain: positive inputs */
-    BS_EW_KINK = 1 << 2  /* test domain: away from 0 */
+    BS_EW_KINK = 1 << 2, /* test domain: away from 0 */
+    BS_EW_B_NONZERO = 1 << 3 /* binary: test domain of b away from 0 */
 };
 
 #ifndef __cplusplus
@@ -71,7 +73,7 @@ enum {
 #define BS_EW_SIGMOID(a) (A(1) / (A(1) + m_exp(-(a))))
 /* max(min(a, lo), hi) as std::min(std::max(a, lo), hi), NaN kept (PyTorch's clamp kernel) */
 #define BS_EW_MAXLO(a, lo) ((a) < (lo) ? (lo) : (a))
-#define BS_EW_CLAMP(a, lo, hi) \
+#define BS_EW_CLAMP(a, lo, hi)                                                                   \
     ((a) != (a) ? (a) : (hi) < BS_EW_MAXLO(a, lo) ? (hi) : BS_EW_MAXLO(a, lo))
 
 /* ==== Unary ==== */
@@ -100,7 +102,7 @@ enum {
     /* sin(a);  g * cos(a) */                                                                    \
     X(SIN, sin, m_sin(a), g * m_cos(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                     \
     /* cos(a);  g * -sin(a) */                                                                   \
-    X(COS, cos, m_cos(a), g * -m_sin(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                   \
+    X(COS, cos, m_cos(a), g * -m_sin(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                    \
     /* erf(a);  2/sqrt(pi) * exp(-a^2) * g */                                                    \
     X(ERF, erf, m_erf(a), A(1.1283791670955126) * m_exp(-(a * a)) * g, 0, 0, 0, 0, OPS_FLOP_TR,  \
       SAVE_IN, 0)                                                                                \
@@ -120,7 +122,7 @@ enum {
     X(SOFTPLUS, softplus, a > A(20) ? a : m_log1p(m_exp(a)),                                     \
       a > A(20) ? g : g * m_exp(a) / (m_exp(a) + A(1)), 0, 0, 0, 0, 2.0 * OPS_FLOP_TR + 1.0,     \
       SAVE_IN, BS_EW_ACT)                                                                        \
-    /* clamp(a, min = k, max = k2), None as -inf / +inf: min(max(a, k), k2);                      \
+    /* clamp(a, min = k, max = k2), None as -inf / +inf: min(max(a, k), k2);                     \
      * g where k <= a <= k2, else 0 (clamp_backward) */                                          \
     X(CLAMP, clamp, BS_EW_CLAMP(a, k, k2), (a >= k && a <= k2) ? g : A(0), -INFINITY, INFINITY,  \
       -0.5, 0.5, 2.0, SAVE_IN, 0)
@@ -128,16 +130,18 @@ enum {
 /* ==== Binary ==== */
 #define BS_EW2_OPS(X)                                                                            \
     /* a + b;  g, g */                                                                           \
-    X(ADD, add, a + b, g, g, 1.0, save_none2, ew2_no_check)                                      \
+    X(ADD, add, a + b, g, g, 1.0, save_none2, ew2_no_check, 0)                                   \
     /* a - b;  g, -g */                                                                          \
-    X(SUB, sub, a - b, g, -g, 1.0, save_none2, ew2_no_check)                                     \
+    X(SUB, sub, a - b, g, -g, 1.0, save_none2, ew2_no_check, 0)                                  \
     /* a * b;  g * b, g * a */                                                                   \
-    X(MUL, mul, a * b, g * b, g * a, 1.0, save_mul, ew2_no_check)                                \
+    X(MUL, mul, a * b, g * b, g * a, 1.0, save_mul, ew2_no_check, 0)                             \
     /* a / b;  g / b, -g * ((a / b) / b) (div_tensor_other_backward) */                          \
-    X(DIV, div, a / b, g / b, -g * ((a / b) / b), 1.0, save_div, ew2_no_check)                   \
+    X(DIV, div, a / b, g / b, -g * ((a / b) / b), 1.0, save_div, ew2_no_check,                   \
+      BS_EW_B_NONZERO)                                                                           \
     /* a ** b;  g * (b * a^(b-1)), 0 where b == 0 (pow_backward_self);                           \
      *          g * (o * log(a)), 0 where a == 0 and b >= 0 (pow_backward_exponent) */           \
     X(POW, pow, m_pow(a, b), b == A(0) ? A(0) : g * (b * m_pow(a, b - A(1))),                    \
-      (a == A(0) && b >= A(0)) ? A(0) : g * (o * m_log(a)), OPS_FLOP_TR, save_pow, pow_check)
+      (a == A(0) && b >= A(0)) ? A(0) : g * (o * m_log(a)), OPS_FLOP_TR, save_pow, pow_check,    \
+      BS_EW_POS)
 
 #endif

@@ -267,7 +267,7 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
 }
 
 /* ==== The binary ops, from ew_math.h ==== */
-#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK)                                      \
+#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                \
     static double fn##_f(double a, double b) { return FWD; }                                     \
     static double fn##_v(double g, double a, double b, double o, int i)                          \
     {                                                                                            \

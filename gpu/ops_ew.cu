@@ -136,6 +136,6 @@ static bs_status binary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *i
     }
 
 /* every binary op of ew_math.h */
-#define GPU_EW2(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK) BINARY_FN(fn, FWD, VJP_A, VJP_B)
+#define GPU_EW2(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) BINARY_FN(fn, FWD, VJP_A, VJP_B)
 BS_EW2_OPS(GPU_EW2)
 #undef GPU_EW2

@@ -167,18 +167,21 @@ static gcase mk_dim(bs_op op, bs_shape a, dom da, int dim, bool keep)
 #define EW1_FLAGS(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = (FLAGS),
 static const int ew1_flags[BS_OP_COUNT] = {BS_EW1_OPS(EW1_FLAGS)};
 #undef EW1_FLAGS
+#define EW2_FLAGS(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = (FLAGS),
+static const int ew2_flags[BS_OP_COUNT] = {BS_EW2_OPS(EW2_FLAGS)};
+#undef EW2_FLAGS
 
 /* the cases of one op; 0 means the test has none for it (a failure) */
 static int cases_for(bs_op op, gcase *c)
 {
     int n = 0;
     switch (op) {
-    case BS_OP_ADD:
-    case BS_OP_SUB:
-    case BS_OP_MUL:
-    case BS_OP_DIV:
-    case BS_OP_POW: {
-        dom da = op == BS_OP_POW ? D_POS : D_ANY, db = op == BS_OP_DIV ? D_NONZERO : D_ANY;
+#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) case BS_OP_##ID:
+        BS_EW2_OPS(EW2_CASE) /* every binary op of ew_math.h, its domains from its flags */
+#undef EW2_CASE
+    {
+        int fl = ew2_flags[op];
+        dom da = fl & BS_EW_POS ? D_POS : D_ANY, db = fl & BS_EW_B_NONZERO ? D_NONZERO : D_ANY;
         c[n++] = mk(op, 2, S(2, 3, 4), da, S(2, 3, 4), db);
         c[n++] = mk(op, 2, S(3, 2, 3, 4), da, S(1, 4), db);
         c[n++] = mk(op, 2, S(3, 2, 1, 4), da, S(2, 3, 1), db);

@@ -99,9 +99,12 @@ BS_EW1_OPS(EW1_CASES)
         B(SH1(3), da, SH0, db),                B(SH3(2, 1, 3), da, SH2(4, 1), db),               \
         B(SH4(2, 1, 3, 1), da, SH2(3, 2), db), B(SH0, da, SH0, db),                              \
     }
-BINARY_CASES(c_bin, D_ANY, D_ANY);
-BINARY_CASES(c_div, D_ANY, D_AWAY0);
-BINARY_CASES(c_pow, D_POS, D_ANY);
+/* every binary op of ew_math.h, its operands' domains from its flags */
+#define EW2_CASES(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
+    BINARY_CASES(c_ew_##fn, (FLAGS) & BS_EW_POS ? D_POS : D_ANY,                                  \
+                 (FLAGS) & BS_EW_B_NONZERO ? D_AWAY0 : D_ANY);
+BS_EW2_OPS(EW2_CASES)
+#undef EW2_CASES
 
 /* ---- matmul, transpose, reshape ---- */
 static const op_case c_matmul[] = {
@@ -203,9 +206,9 @@ typedef struct {
 #define EX(arr) {arr, (int)(sizeof arr / sizeof arr[0])}
 
 static const op_examples examples[BS_OP_COUNT] = {
-    [BS_OP_ADD] = EX(c_bin),          [BS_OP_SUB] = EX(c_bin),
-    [BS_OP_MUL] = EX(c_bin),          [BS_OP_DIV] = EX(c_div),
-    [BS_OP_POW] = EX(c_pow),
+#define EW2_ROW(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = EX(c_ew_##fn),
+    BS_EW2_OPS(EW2_ROW)
+#undef EW2_ROW
 #define EW1_ROW(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = EX(c_ew_##fn),
     BS_EW1_OPS(EW1_ROW)
 #undef EW1_ROW
