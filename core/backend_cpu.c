@@ -431,7 +431,7 @@ static void K(acc)(T *restrict d, const T *restrict s, int64_t n)
  * forward o = f(a); VJP din += g * f'(a): each op's two expressions from ew_math.h, made into
  * inline functions of this element type (A(x) is a cast to T), one loop per op. */
 #define A(x) ((T)(x))
-#define CPU_EW1_FN(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                       \
+#define CPU_EW1_FN(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                     \
     static inline T K(ew1f_##fn)(T a, T k, T k2) { return FWD; }                                 \
     static inline T K(ew1v_##fn)(T g, T a, T o, T k, T k2) { return VJP; }
 BS_EW1_OPS(CPU_EW1_FN)
@@ -444,7 +444,7 @@ static void K(ew1_fwd)(const bs_exec *e)
     int64_t n = bs_shape_numel(&e->out_shape);
     T k = (T)e->attr.k, k2 = (T)e->attr.k2;
     switch (e->op) {
-#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                     \
+#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                   \
     case BS_OP_##ID:                                                                             \
         for (int64_t i = 0; i < n; i++) o[i] = K(ew1f_##fn)(a[i], k, k2);                        \
         break;
@@ -461,7 +461,7 @@ static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
     int64_t n = bs_shape_numel(&e->out_shape);
     T k = (T)e->attr.k, k2 = (T)e->attr.k2;
     switch (e->op) {
-#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                     \
+#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                   \
     case BS_OP_##ID:                                                                             \
         for (int64_t i = 0; i < n; i++) d[i] += K(ew1v_##fn)(g[i], a[i], o[i], k, k2);           \
         break;
@@ -474,7 +474,7 @@ static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
 /* ==== Elementwise, two inputs (NumPy broadcasting) ====
  * forward o = f(x, y); VJP of input i: din += g * df/d(input i), summed over the dims where that
  * input was broadcast. The expressions are ew_math.h's, as inline functions of this type. */
-#define CPU_EW2_FN(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                  \
+#define CPU_EW2_FN(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                           \
     static inline T K(ew2f_##fn)(T a, T b) { return FWD; }                                       \
     static inline T K(ew2va_##fn)(T g, T a, T b, T o) { return VJP_A; }                          \
     static inline T K(ew2vb_##fn)(T g, T a, T b, T o) { return VJP_B; }
@@ -539,7 +539,7 @@ static void K(ew2_fwd)(const bs_exec *e)
     cpu_bcast kb = bcast_kind(&e->in_shape[1], &e->out_shape, &ib);
     if (n == 0) return;
     switch (e->op) {
-#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                    \
+#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                             \
     case BS_OP_##ID: EW2_LOOPS(K(ew2f_##fn)(x, y)); break;
         BS_EW2_OPS(EW2_CASE)
 #undef EW2_CASE
@@ -619,7 +619,7 @@ static void K(ew2_vjp)(const bs_exec *e, int which, const T *restrict g, T *rest
         return;
     }
     switch (e->op) {
-#define EW2_VJP_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                \
+#define EW2_VJP_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                         \
     case BS_OP_##ID:                                                                             \
         if (which == 0)                                                                          \
             EW2_VJP_LOOPS(K(ew2va_##fn)(gv, x, y, ov));                                          \
@@ -1118,7 +1118,7 @@ static void K(bias_act_fwd)(const bs_exec *ad, const bs_exec *ac)
     T k = (T)ac->attr.k, k2 = (T)ac->attr.k2;
     if (w <= 0) return;
     switch (ac->op) {
-#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                    \
+#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                  \
     case BS_OP_##ID:                                                                             \
         if ((FLAGS) & BS_EW_ACT) BIAS_ACT_FWD(K(ew1f_##fn)(v, k, k2));                           \
         break;
@@ -1149,7 +1149,7 @@ static void K(bias_act_vjp)(const bs_exec *ad, const bs_exec *ac, const T *g, T 
     T k = (T)ac->attr.k, k2 = (T)ac->attr.k2;
     if (w <= 0) return;
     switch (ac->op) {
-#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                    \
+#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                  \
     case BS_OP_##ID:                                                                             \
         if ((FLAGS) & BS_EW_ACT) BIAS_ACT_VJP(K(ew1v_##fn)(gv, av, yv, k, k2));                  \
         break;

@@ -58,7 +58,7 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
 
 /* One unary op from its scalar functions. FL: FLOPs per element; SAVED: what it keeps for
  * backward, an expression in sv giving the count (SAVE_NONE, SAVE_IN, SAVE_OUT). */
-#define EW1_OP(fn, F, V, D, KDEF, K2DEF, FL, SAVED)                                                      \
+#define EW1_OP(fn, F, V, D, KDEF, K2DEF, FL, SAVED)                                              \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -67,19 +67,19 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
                             size_t errlen)                                                       \
     {                                                                                            \
-        ew1_fwd(in, a, out, F, KDEF, K2DEF);                                                            \
+        ew1_fwd(in, a, out, F, KDEF, K2DEF);                                                     \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0)                                                                              \
-            ew1_vjp(in, out, a, g, din, V, KDEF, K2DEF);                                                \
+            ew1_vjp(in, out, a, g, din, V, KDEF, K2DEF);                                         \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
     {                                                                                            \
-        ew1_jvp(in, out, a, din, dout, D, KDEF, K2DEF);                                                 \
+        ew1_jvp(in, out, a, din, dout, D, KDEF, K2DEF);                                          \
     }                                                                                            \
     double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)            \
     {                                                                                            \
@@ -90,7 +90,7 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     {                                                                                            \
         return (SAVED);                                                                          \
     }                                                                                            \
-    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, k, k2); }      \
+    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, k, k2); }       \
     double op_##fn##_svjp(double g, double a, double b, double y, double k, double k2, int i)    \
     {                                                                                            \
         return V(g, a, y, k, k2);                                                                \
@@ -101,7 +101,7 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
 #define SAVE_OUT ops_save_result(sv, 0)        /* _saved_result */
 
 /* ==== The unary ops, from ew_math.h ==== */
-#define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                          \
+#define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
     static double fn##_f(double a, double k, double k2) { return FWD; }                          \
     static double fn##_v(double g, double a, double o, double k, double k2) { return VJP; }      \
     static double fn##_d(double a, double o, double k, double k2)                                \
@@ -171,8 +171,7 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
 typedef bs_status (*ew2_check)(const bs_tensor *in, char *err, size_t errlen);
 static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { return BS_OK; }
 
-#define EW2_OP(fn, F, V, D, FL, SAVED) EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, ew2_no_check)
-#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                             \
+#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                            \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -207,7 +206,7 @@ static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { r
     {                                                                                            \
         return SAVED(in, odt, sv);                                                               \
     }                                                                                            \
-    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, b); }          \
+    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, b); }           \
     double op_##fn##_svjp(double g, double a, double b, double y, double k, double k2, int i)    \
     {                                                                                            \
         return V(g, a, b, y, i);                                                                 \
@@ -267,7 +266,7 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
 }
 
 /* ==== The binary ops, from ew_math.h ==== */
-#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                                \
+#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
     static double fn##_f(double a, double b) { return FWD; }                                     \
     static double fn##_v(double g, double a, double b, double o, int i)                          \
     {                                                                                            \

@@ -39,12 +39,12 @@ static bs_status unary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in
 #define GPU_UNARY(fn)                                                                        \
     bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
     {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, unary_fwd_t<u_##fn, T_>(c, e, in));                       \
+        BS_GPU_DISPATCH(e->dtype, unary_fwd_t<u_##fn, T_>(c, e, in));                        \
     }                                                                                        \
     bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
                            const void *g, void *din)                                         \
     {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, unary_vjp_t<u_##fn, T_>(c, e, in, g, din));               \
+        BS_GPU_DISPATCH(e->dtype, unary_vjp_t<u_##fn, T_>(c, e, in, g, din));                \
     }
 
 #define UNARY_FN(fn, FWD, VJP)                                                               \
@@ -127,12 +127,12 @@ static bs_status binary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *i
     };                                                                                       \
     bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
     {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, binary_fwd_t<b_##fn, T_>(c, e, in));                      \
+        BS_GPU_DISPATCH(e->dtype, binary_fwd_t<b_##fn, T_>(c, e, in));                       \
     }                                                                                        \
     bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
                            const void *g, void *din)                                         \
     {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, binary_vjp_t<b_##fn, T_>(c, e, in, i, g, din));           \
+        BS_GPU_DISPATCH(e->dtype, binary_vjp_t<b_##fn, T_>(c, e, in, i, g, din));            \
     }
 
 /* every binary op of ew_math.h */

@@ -13,7 +13,7 @@
 /* ==== Reporting ==== */
 static int failures, checks;
 
-#define CHECK(cond, ...)                                                                          \
+#define CHECK(cond, ...)                                                                         \
     do {                                                                                         \
         checks++;                                                                                \
         if (!(cond)) {                                                                           \
@@ -82,7 +82,7 @@ typedef struct {
 /* every unary op of ew_math.h: its domain from its flags, at its default attributes and at the
  * test ones (TK, TK2) */
 #define EW1_DOM(FLAGS) ((FLAGS) & BS_EW_POS ? D_POS : (FLAGS) & BS_EW_KINK ? D_AWAY0 : D_ANY)
-#define EW1_CASES(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
+#define EW1_CASES(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                      \
     static const op_case c_ew_##fn[] = {                                                         \
         U(SH0, EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                             \
         U(SH1(7), EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                          \
@@ -92,7 +92,7 @@ typedef struct {
 BS_EW1_OPS(EW1_CASES)
 #undef EW1_CASES
 
-#define BINARY_CASES(name, da, db)                                                                \
+#define BINARY_CASES(name, da, db)                                                               \
     static const op_case name[] = {                                                              \
         B(SH2(2, 3), da, SH2(2, 3), db),       B(SH2(2, 3), da, SH1(3), db),                     \
         B(SH2(2, 1), da, SH2(1, 3), db),       B(SH0, da, SH2(2, 3), db),                        \
@@ -100,8 +100,8 @@ BS_EW1_OPS(EW1_CASES)
         B(SH4(2, 1, 3, 1), da, SH2(3, 2), db), B(SH0, da, SH0, db),                              \
     }
 /* every binary op of ew_math.h, its operands' domains from its flags */
-#define EW2_CASES(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
-    BINARY_CASES(c_ew_##fn, (FLAGS) & BS_EW_POS ? D_POS : D_ANY,                                  \
+#define EW2_CASES(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                            \
+    BINARY_CASES(c_ew_##fn, (FLAGS) & BS_EW_POS ? D_POS : D_ANY,                                 \
                  (FLAGS) & BS_EW_B_NONZERO ? D_AWAY0 : D_ANY);
 BS_EW2_OPS(EW2_CASES)
 #undef EW2_CASES
@@ -129,7 +129,7 @@ static const op_case c_reshape[] = {
 };
 
 /* ---- reductions ---- */
-#define RED_CASES(name, dom)                                                                      \
+#define RED_CASES(name, dom)                                                                     \
     static const op_case name[] = {                                                              \
         U(SH2(2, 3), dom, A_ALL),        U(SH2(2, 3), dom, A_DIM(0)),                            \
         U(SH2(2, 3), dom, A_DIM(1)),     U(SH2(2, 3), dom, A_DIMK(-1)),                          \
@@ -155,7 +155,7 @@ static const op_case c_max[] = {
 };
 
 /* ---- row ops ---- */
-#define ROW_CASES(name)                                                                           \
+#define ROW_CASES(name)                                                                          \
     static const op_case name[] = {                                                              \
         U(SH2(2, 3), D_ANY, A_DIM(-1)),    U(SH2(2, 3), D_ANY, A_DIM(0)),                        \
         U(SH3(2, 3, 4), D_ANY, A_DIM(1)),  U(SH1(5), D_ANY, A_DIM(0)),                           \
