@@ -6,6 +6,8 @@
  *   core/tape.c        each op's attribute defaults (bs_attr_default)
  *   gpu/ops_ew.cu      the CUDA functors (and, through tests/gpu, their host emulation)
  *   tests/ops, tests/gpu  the cases every op is checked on (domain flags, test attributes)
+ *   tests/run/test_plan.c the fused activations (BS_EW_ACT); tests/repl/test_formulas.py reads
+ *                      the positive-only ops (BS_EW_POS)
  * ops.def keeps what is not arithmetic: name, symbol, grad_fn, the formula template a learner
  * reads, and :help.
  *
@@ -71,7 +73,7 @@ enum {
 #define BS_EW_SGN(a) ((a) > A(0) ? A(1) : (a) < A(0) ? A(-1) : (a) != (a) ? (a) : A(0))
 /* 1 / (1 + exp(-a)) */
 #define BS_EW_SIGMOID(a) (A(1) / (A(1) + m_exp(-(a))))
-/* max(min(a, lo), hi) as std::min(std::max(a, lo), hi), NaN kept (PyTorch's clamp kernel) */
+/* min(max(a, lo), hi) as std::min(std::max(a, lo), hi), NaN kept (PyTorch's clamp kernel) */
 #define BS_EW_MAXLO(a, lo) ((a) < (lo) ? (lo) : (a))
 #define BS_EW_CLAMP(a, lo, hi)                                                                   \
     ((a) != (a) ? (a) : (hi) < BS_EW_MAXLO(a, lo) ? (hi) : BS_EW_MAXLO(a, lo))
