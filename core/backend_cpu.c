@@ -19,6 +19,7 @@
 
 #include "core_int.h"
 #include "ops_int.h"
+#include "ew_math.h"
 
 /* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
 
@@ -176,13 +177,11 @@ static void rev_strides(const bs_shape *in, int64_t od[BS_MAX_DIMS], int64_t st[
 /* ==== The op table of this backend ====
  * Indexed by op (its length comes from ops.def through the bs_op enum): an op that ops.def gains
  * without a row here is unsupported, and tests/run's coverage test, which walks ops.def, fails. */
+#define CPU_EW1_ROW(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = CPU_EW1,
+#define CPU_EW2_ROW(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = CPU_EW2,
 static const cpu_family cpu_ops[BS_OP_COUNT] = {
-    [BS_OP_ADD] = CPU_EW2,         [BS_OP_SUB] = CPU_EW2,       [BS_OP_MUL] = CPU_EW2,
-    [BS_OP_DIV] = CPU_EW2,         [BS_OP_POW] = CPU_EW2,       [BS_OP_NEG] = CPU_EW1,
-    [BS_OP_RELU] = CPU_EW1,        [BS_OP_LEAKY_RELU] = CPU_EW1, [BS_OP_SIGMOID] = CPU_EW1,
-    [BS_OP_TANH] = CPU_EW1,        [BS_OP_EXP] = CPU_EW1,       [BS_OP_LOG] = CPU_EW1,
-    [BS_OP_SQRT] = CPU_EW1,        [BS_OP_ABS] = CPU_EW1,       [BS_OP_SIN] = CPU_EW1,
-    [BS_OP_COS] = CPU_EW1,         [BS_OP_MATMUL] = CPU_MAT,    [BS_OP_TRANSPOSE] = CPU_SHAPE,
+    BS_EW1_OPS(CPU_EW1_ROW)        BS_EW2_OPS(CPU_EW2_ROW)
+    [BS_OP_MATMUL] = CPU_MAT,      [BS_OP_TRANSPOSE] = CPU_SHAPE,
     [BS_OP_RESHAPE] = CPU_SHAPE,   [BS_OP_SUM] = CPU_RED,       [BS_OP_MEAN] = CPU_RED,
     [BS_OP_MAX] = CPU_RED,         [BS_OP_SOFTMAX] = CPU_ROW,   [BS_OP_LOG_SOFTMAX] = CPU_ROW,
     [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
@@ -358,6 +357,11 @@ bs_status bs__cpu_matmul_t_vjp(const bs_exec *mm, bool ta, bool tb, const void *
 
 /* ==== Bias + activation, fused (for the planner) ==== */
 
+/* ew_math.h's flags of each unary op (BS_EW_ACT: fused after a bias add) */
+#define CPU_EW1_FLAGS(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = (FLAGS),
+static const int cpu_ew1_flags[BS_OP_COUNT] = {BS_EW1_OPS(CPU_EW1_FLAGS)};
+#undef CPU_EW1_FLAGS
+
 /* Can add (x + b) followed by act run as one loop here? x has add's shape and b is a row that
  * repeats over its leading dims. */
 bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
@@ -365,8 +369,7 @@ bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
     int64_t w;
     if (add->op != BS_OP_ADD || add->dtype != act->dtype || !cpu_supports_dtype(NULL, add->dtype))
         return false;
-    if (act->op != BS_OP_RELU && act->op != BS_OP_LEAKY_RELU && act->op != BS_OP_SIGMOID &&
-        act->op != BS_OP_TANH)
+    if ((int)act->op < 0 || act->op >= BS_OP_COUNT || !(cpu_ew1_flags[act->op] & BS_EW_ACT))
         return false;
     return bs_shape_eq(&add->in_shape[0], &add->out_shape) &&
            bcast_kind(&add->in_shape[1], &add->out_shape, &w) == CPU_BC_ROW &&
@@ -425,32 +428,28 @@ static void K(acc)(T *restrict d, const T *restrict s, int64_t n)
 }
 
 /* ==== Elementwise, one input ====
- * forward o = f(a); VJP din += g * f'(a), with f' from ops.def's deriv column:
- *   neg -1   relu (a > 0)   leaky_relu (a > 0 ? 1 : k)   sigmoid o(1-o)   tanh 1-o^2   exp o
- *   log 1/a   sqrt 1/(2o)   abs sign(a)   sin cos(a)   cos -sin(a) */
+ * forward o = f(a); VJP din += g * f'(a): each op's two expressions from ew_math.h, made into
+ * inline functions of this element type (A(x) is a cast to T), one loop per op. */
+#define A(x) ((T)(x))
+#define CPU_EW1_FN(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                     \
+    static inline T K(ew1f_##fn)(T a, T k, T k2) { return FWD; }                                 \
+    static inline T K(ew1v_##fn)(T g, T a, T o, T k, T k2) { return VJP; }
+BS_EW1_OPS(CPU_EW1_FN)
+#undef CPU_EW1_FN
+
 static void K(ew1_fwd)(const bs_exec *e)
 {
     const T *restrict a = e->in[0];
     T *restrict o = e->out;
     int64_t n = bs_shape_numel(&e->out_shape);
-    T k = (T)e->attr.k;
+    T k = (T)e->attr.k, k2 = (T)e->attr.k2;
     switch (e->op) {
-    case BS_OP_NEG: for (int64_t i = 0; i < n; i++) o[i] = -a[i]; break;
-    case BS_OP_RELU: for (int64_t i = 0; i < n; i++) o[i] = a[i] < 0 ? (T)0 : a[i]; break;
-    case BS_OP_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            T x = a[i];
-            o[i] = x > 0 ? x : x * k;
-        }
+#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                   \
+    case BS_OP_##ID:                                                                             \
+        for (int64_t i = 0; i < n; i++) o[i] = K(ew1f_##fn)(a[i], k, k2);                        \
         break;
-    case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) o[i] = (T)1 / ((T)1 + exp(-a[i])); break;
-    case BS_OP_TANH: for (int64_t i = 0; i < n; i++) o[i] = tanh(a[i]); break;
-    case BS_OP_EXP: for (int64_t i = 0; i < n; i++) o[i] = exp(a[i]); break;
-    case BS_OP_LOG: for (int64_t i = 0; i < n; i++) o[i] = log(a[i]); break;
-    case BS_OP_SQRT: for (int64_t i = 0; i < n; i++) o[i] = sqrt(a[i]); break;
-    case BS_OP_ABS: for (int64_t i = 0; i < n; i++) o[i] = fabs(a[i]); break;
-    case BS_OP_SIN: for (int64_t i = 0; i < n; i++) o[i] = sin(a[i]); break;
-    case BS_OP_COS: for (int64_t i = 0; i < n; i++) o[i] = cos(a[i]); break;
+        BS_EW1_OPS(CPU_EW1_CASE)
+#undef CPU_EW1_CASE
     default: break;
     }
 }
@@ -460,49 +459,27 @@ static void K(ew1_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
     const T *restrict a = e->in[0];
     const T *restrict o = e->out;
     int64_t n = bs_shape_numel(&e->out_shape);
-    T k = (T)e->attr.k;
+    T k = (T)e->attr.k, k2 = (T)e->attr.k2;
     switch (e->op) {
-    case BS_OP_NEG: for (int64_t i = 0; i < n; i++) d[i] -= g[i]; break;
-    /* operands loaded before the choice, so the loops vectorize without branches */
-    case BS_OP_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            T x = a[i], gv = g[i];
-            d[i] += x > 0 ? gv : (T)0;
-        }
+#define CPU_EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                   \
+    case BS_OP_##ID:                                                                             \
+        for (int64_t i = 0; i < n; i++) d[i] += K(ew1v_##fn)(g[i], a[i], o[i], k, k2);           \
         break;
-    case BS_OP_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            T x = a[i], gv = g[i];
-            d[i] += x > 0 ? gv : gv * k;
-        }
-        break;
-    case BS_OP_SIGMOID: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i] * ((T)1 - o[i]); break;
-    case BS_OP_TANH: for (int64_t i = 0; i < n; i++) d[i] += g[i] * ((T)1 - o[i] * o[i]); break;
-    case BS_OP_EXP: for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i]; break;
-    case BS_OP_LOG: for (int64_t i = 0; i < n; i++) d[i] += g[i] / a[i]; break;
-    case BS_OP_SQRT: for (int64_t i = 0; i < n; i++) d[i] += g[i] / ((T)2 * o[i]); break;
-    case BS_OP_ABS:
-        for (int64_t i = 0; i < n; i++) {
-            T x = a[i], gv = g[i];
-            d[i] += x > 0 ? gv : x < 0 ? -gv : (T)0;
-        }
-        break;
-    case BS_OP_SIN: for (int64_t i = 0; i < n; i++) d[i] += g[i] * cos(a[i]); break;
-    case BS_OP_COS: for (int64_t i = 0; i < n; i++) d[i] -= g[i] * sin(a[i]); break;
+        BS_EW1_OPS(CPU_EW1_CASE)
+#undef CPU_EW1_CASE
     default: break;
     }
 }
 
 /* ==== Elementwise, two inputs (NumPy broadcasting) ====
  * forward o = f(x, y); VJP of input i: din += g * df/d(input i), summed over the dims where that
- * input was broadcast:
- *   add 1, 1   sub 1, -1   mul y, x   div 1/y, -x/y^2   pow y*x^(y-1), o*log(x) */
-#define EW2_OPS(X)                                                                               \
-    X(BS_OP_ADD, x + y)                                                                          \
-    X(BS_OP_SUB, x - y)                                                                          \
-    X(BS_OP_MUL, x * y)                                                                          \
-    X(BS_OP_DIV, x / y)                                                                          \
-    X(BS_OP_POW, pow(x, y))
+ * input was broadcast. The expressions are ew_math.h's, as inline functions of this type. */
+#define CPU_EW2_FN(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                           \
+    static inline T K(ew2f_##fn)(T a, T b) { return FWD; }                                       \
+    static inline T K(ew2va_##fn)(T g, T a, T b, T o) { return VJP_A; }                          \
+    static inline T K(ew2vb_##fn)(T g, T a, T b, T o) { return VJP_B; }
+BS_EW2_OPS(CPU_EW2_FN)
+#undef CPU_EW2_FN
 
 /* one loop per broadcast layout, the op's expression inlined in each */
 #define EW2_LOOPS(EXPR)                                                                          \
@@ -562,26 +539,14 @@ static void K(ew2_fwd)(const bs_exec *e)
     cpu_bcast kb = bcast_kind(&e->in_shape[1], &e->out_shape, &ib);
     if (n == 0) return;
     switch (e->op) {
-#define EW2_CASE(OP, EXPR)                                                                       \
-    case OP: EW2_LOOPS(EXPR); break;
-        EW2_OPS(EW2_CASE)
+#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                             \
+    case BS_OP_##ID: EW2_LOOPS(K(ew2f_##fn)(x, y)); break;
+        BS_EW2_OPS(EW2_CASE)
 #undef EW2_CASE
     default: break;
     }
 }
 
-/* The local derivative of input i as an expression of x, y, o (the output) and gv (upstream). */
-#define EW2_DERIVS(X)                                                                            \
-    X(BS_OP_ADD, gv, gv)                                                                         \
-    X(BS_OP_SUB, gv, -gv)                                                                        \
-    X(BS_OP_MUL, gv * y, gv * x)                                                                 \
-    X(BS_OP_DIV, gv / y, -gv * x / (y * y))                                                      \
-    X(BS_OP_POW, gv * K(pow_da)(x, y), gv * K(pow_db)(x, y, ov))
-
-/* d/dx x^y = y*x^(y-1), 0 where y == 0 (as torch); d/dy x^y = x^y*log(x), 0 where x == 0 and
- * y >= 0 (as torch) */
-static inline T K(pow_da)(T x, T y) { return y == 0 ? (T)0 : y * pow(x, y - (T)1); }
-static inline T K(pow_db)(T x, T y, T o) { return (x == 0 && y >= 0) ? (T)0 : o * log(x); }
 
 /* din (input `which`'s shape) += DERIV over the output; the other input is read as needed */
 #define EW2_VJP_LOOPS(DERIV)                                                                     \
@@ -654,14 +619,14 @@ static void K(ew2_vjp)(const bs_exec *e, int which, const T *restrict g, T *rest
         return;
     }
     switch (e->op) {
-#define EW2_VJP_CASE(OP, DA, DB)                                                                 \
-    case OP:                                                                                     \
+#define EW2_VJP_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                         \
+    case BS_OP_##ID:                                                                             \
         if (which == 0)                                                                          \
-            EW2_VJP_LOOPS(DA);                                                                   \
+            EW2_VJP_LOOPS(K(ew2va_##fn)(gv, x, y, ov));                                          \
         else                                                                                     \
-            EW2_VJP_LOOPS(DB);                                                                   \
+            EW2_VJP_LOOPS(K(ew2vb_##fn)(gv, x, y, ov));                                          \
         break;
-        EW2_DERIVS(EW2_VJP_CASE)
+        BS_EW2_OPS(EW2_VJP_CASE)
 #undef EW2_VJP_CASE
     default: break;
     }
@@ -1133,7 +1098,7 @@ static void K(loss_vjp)(const bs_exec *e, int which, const T *g, T *d)
 /* ==== Bias + activation, fused ====
  * a = x + b (b a row repeated over x's leading dims), y = act(a) in one pass over x; backward
  * da = g * act'(a) (written, not added: a's only consumer is y) and db += the rows of da summed,
- * also in one pass. act is relu, leaky_relu, sigmoid or tanh. */
+ * also in one pass. act is any op ew_math.h flags BS_EW_ACT, with its expressions there. */
 #define BIAS_ACT_FWD(EXPR)                                                                       \
     for (int64_t r = 0; r < n; r += w) {                                                         \
         const T *restrict xr = x + r;                                                            \
@@ -1150,13 +1115,15 @@ static void K(bias_act_fwd)(const bs_exec *ad, const bs_exec *ac)
     const T *x = ad->in[0], *b = ad->in[1];
     T *a = ad->out, *y = ac->out;
     int64_t n = bs_shape_numel(&ad->out_shape), w = bs_shape_numel(&ad->in_shape[1]);
-    T k = (T)ac->attr.k;
+    T k = (T)ac->attr.k, k2 = (T)ac->attr.k2;
     if (w <= 0) return;
     switch (ac->op) {
-    case BS_OP_RELU: BIAS_ACT_FWD(v < 0 ? (T)0 : v); break;
-    case BS_OP_LEAKY_RELU: BIAS_ACT_FWD(v > 0 ? v : v * k); break;
-    case BS_OP_SIGMOID: BIAS_ACT_FWD((T)1 / ((T)1 + exp(-v))); break;
-    case BS_OP_TANH: BIAS_ACT_FWD(tanh(v)); break;
+#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                  \
+    case BS_OP_##ID:                                                                             \
+        if ((FLAGS) & BS_EW_ACT) BIAS_ACT_FWD(K(ew1f_##fn)(v, k, k2));                           \
+        break;
+        BS_EW1_OPS(BIAS_ACT_CASE)
+#undef BIAS_ACT_CASE
     default: break;
     }
 }
@@ -1179,13 +1146,15 @@ static void K(bias_act_vjp)(const bs_exec *ad, const bs_exec *ac, const T *g, T 
 {
     const T *a = ad->out, *y = ac->out;
     int64_t n = bs_shape_numel(&ad->out_shape), w = bs_shape_numel(&ad->in_shape[1]);
-    T k = (T)ac->attr.k;
+    T k = (T)ac->attr.k, k2 = (T)ac->attr.k2;
     if (w <= 0) return;
     switch (ac->op) {
-    case BS_OP_RELU: BIAS_ACT_VJP(av > 0 ? gv : (T)0); break;
-    case BS_OP_LEAKY_RELU: BIAS_ACT_VJP(av > 0 ? gv : gv * k); break;
-    case BS_OP_SIGMOID: BIAS_ACT_VJP(gv * yv * ((T)1 - yv)); break;
-    case BS_OP_TANH: BIAS_ACT_VJP(gv * ((T)1 - yv * yv)); break;
+#define BIAS_ACT_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                  \
+    case BS_OP_##ID:                                                                             \
+        if ((FLAGS) & BS_EW_ACT) BIAS_ACT_VJP(K(ew1v_##fn)(gv, av, yv, k, k2));                  \
+        break;
+        BS_EW1_OPS(BIAS_ACT_CASE)
+#undef BIAS_ACT_CASE
     default: break;
     }
 }
@@ -1254,6 +1223,7 @@ static void K(opt)(const bs_opt_conf *c, int64_t t, T *restrict p, const T *rest
     }
 }
 
+#undef A
 #undef T
 #undef K
 #endif

@@ -82,7 +82,8 @@ enum {
 typedef struct {
     int dim;                  /* reductions and row ops; BS_DIM_ALL for "all elements" */
     bool keepdim;
-    double k;                 /* leaky_relu slope, layernorm eps */
+    double k;                 /* leaky_relu slope, layernorm eps, clamp min (-inf: None) */
+    double k2;                /* clamp max (+inf: None) */
     bs_shape shape;           /* reshape target (after -1 resolution) */
     int8_t shape_sym[BS_MAX_DIMS]; /* reshape: size variable per target dim, -1 = literal */
 } bs_attr;
@@ -147,8 +148,8 @@ typedef struct {
                  bs_saved *sv);
     /* elementwise ops only (NULL otherwise): the scalar functions the tensor loops are made of,
        y = f(a, b; k) and g * dy/d(input i), for the tape's fast path on 0-d nodes */
-    double (*s_fwd)(double a, double b, double k);
-    double (*s_vjp)(double g, double a, double b, double y, double k, int i);
+    double (*s_fwd)(double a, double b, double k, double k2);
+    double (*s_vjp)(double g, double a, double b, double y, double k, double k2, int i);
 } bs_op_info;
 
 extern const bs_op_info bs_ops[BS_OP_COUNT];
@@ -387,7 +388,7 @@ bool bs_deriv_is_const(const bs_ctx *c, bs_id node, int i);
 bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out);
 /* the template's value at given operands (elementwise ops and losses; false for rules) */
 bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double slope,
-                      double *v);
+                      double k2, double *v); /* slope: attr.k (also clamp's min), k2: attr.k2 */
 /* a node as an expression (name, or op applied to its inputs), shortened with ... past maxlen */
 char *bs_node_expr(const bs_ctx *c, bs_id id, size_t maxlen, char *buf, size_t len);
 

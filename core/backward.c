@@ -245,7 +245,7 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
     for (int k = 0; k < n->nin; k++) {
         bs_node *in = k ? y : x;
         if (!in->requires_grad || !info->deriv[k]) continue;
-        double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, k);
+        double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, n->attr.k2, k);
         if (in->gtmp) {
             in->gtmp[0] += v;
         } else {

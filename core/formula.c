@@ -525,7 +525,7 @@ static bool fx_eval(const fx *e, const fx_env *env, double *out)
         case '+': *out = x + y; return true;
         case '-': *out = x - y; return true;
         case '/': *out = x / y; return true;
-        case '*': *out = e->op[1] ? bs_ops[BS_OP_POW].s_fwd(x, y, 0) : x * y; return true;
+        case '*': *out = e->op[1] ? bs_ops[BS_OP_POW].s_fwd(x, y, 0, 0) : x * y; return true;
         case '>': *out = x > y; return true;
         case '<': *out = x < y; return true;
         case '=': *out = x == y; return true;
@@ -543,11 +543,12 @@ static bool fx_eval(const fx *e, const fx_env *env, double *out)
         }
         if (!op->s_fwd) return false;
         y = 0;
-        double k = bs_attr_default(op->id).k;
+        bs_attr at = bs_attr_default(op->id);
         if (e->nargs > 1) {
-            if (!fx_eval(e->args[1], env, op->arity == 2 ? &y : &k)) return false;
+            if (!fx_eval(e->args[1], env, op->arity == 2 ? &y : &at.k)) return false;
         }
-        *out = op->s_fwd(x, y, k);
+        if (e->nargs > 2 && op->arity == 1 && !fx_eval(e->args[2], env, &at.k2)) return false;
+        *out = op->s_fwd(x, y, at.k, at.k2);
         return true;
     }
     default: return false;
@@ -608,6 +609,15 @@ static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxde
     bs_attr d = bs_attr_default(n->op);
     if (n->op == BS_OP_LEAKY_RELU) {
         e->args[e->nargs++] = fx_num(p, n->attr.k, false);
+    } else if (n->op == BS_OP_CLAMP) {
+        if (isfinite(n->attr.k)) {
+            e->kw[e->nargs] = "min";
+            e->args[e->nargs++] = fx_num(p, n->attr.k, false);
+        }
+        if (isfinite(n->attr.k2)) {
+            e->kw[e->nargs] = "max";
+            e->args[e->nargs++] = fx_num(p, n->attr.k2, false);
+        }
     } else if (n->op == BS_OP_LAYERNORM && n->attr.k != d.k) {
         e->kw[e->nargs] = "eps";
         e->args[e->nargs++] = fx_num(p, n->attr.k, false);
@@ -715,7 +725,8 @@ static fx *subst(fx_pool *p, const fx *t, const subst_ctx *sc)
             if (!strcmp(s, "b")) return operand(p, sc, 1, false);
             if (!strcmp(s, "out")) return operand(p, sc, 2, false);
             if (!strcmp(s, "n")) return fx_num(p, op_n(sc->c, sc->n), false);
-            if (!strcmp(s, "slope")) return fx_num(p, sc->n->attr.k, false);
+            if (!strcmp(s, "slope") || !strcmp(s, "min")) return fx_num(p, sc->n->attr.k, false);
+            if (!strcmp(s, "max")) return fx_num(p, sc->n->attr.k2, false);
         }
         return fx_name(p, s);
     }
@@ -785,6 +796,8 @@ static bool subst_init(subst_ctx *sc, const bs_ctx *c, bs_id node, int i, bool n
     }
     env_put(&sc->env, "n", op_n(c, n));
     env_put(&sc->env, "slope", n->attr.k);
+    env_put(&sc->env, "min", n->attr.k);
+    env_put(&sc->env, "max", n->attr.k2);
     return true;
 }
 
@@ -800,9 +813,9 @@ bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out)
 }
 
 bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double k,
-                      double *v)
+                      double k2, double *v)
 {
-    fx_env env = {{"a", "b", "out", "n", "slope"}, {a, b, out, n, k}, 5};
+    fx_env env = {{"a", "b", "out", "n", "slope", "min", "max"}, {a, b, out, n, k, k, k2}, 7};
     fx *t = tpl(op, i);
     return t && t->k != FX_RULE && fx_eval(t, &env, v);
 }

@@ -1,18 +1,21 @@
-/* core/ops_ew.c: elementwise ops (add sub mul div pow neg relu leaky_relu sigmoid tanh exp log sqrt
- * abs sin cos): forward, VJP and JVP, with NumPy broadcasting for the binary ones.
+/* core/ops_ew.c: the eager elementwise ops, forward, VJP and JVP, with NumPy broadcasting for the
+ * binary ones.
  *
- * Each op is a few scalar functions: the forward value, its VJP contribution g * d(out)/d(in)
- * written the way PyTorch's derivatives.yaml writes it (so the numbers agree to the last bit where
- * the formula allows), and the local derivative d(out)/d(in) that the JVP multiplies tangents by.
- * A generic driver (unary or broadcasting binary) runs them over tensors. */
+ * Each op's arithmetic is one entry of core/ew_math.h; here it becomes a few scalar functions (the
+ * forward value, its VJP contribution g * d(out)/d(in), and the local derivative d(out)/d(in) that
+ * the JVP multiplies tangents by: the VJP at g = 1) and a generic driver (unary or broadcasting
+ * binary) runs them over tensors. What is eager-only stays here: what each op saves for backward
+ * as PyTorch does, and value checks before a forward. */
 #include "ops_int.h"
 
-#include <math.h>
+#include "ew_math.h"
+
+#define A(x) ((double)(x)) /* ew_math.h's scalar type */
 
 /* ==== Unary driver ==== */
-typedef double (*ew1_f)(double x, double k);                 /* y = f(x) */
-typedef double (*ew1_v)(double g, double x, double y, double k); /* g * dy/dx */
-typedef double (*ew1_d)(double x, double y, double k);       /* dy/dx */
+typedef double (*ew1_f)(double x, double k, double k2);                 /* y = f(x) */
+typedef double (*ew1_v)(double g, double x, double y, double k, double k2); /* g * dy/dx */
+typedef double (*ew1_d)(double x, double y, double k, double k2);       /* dy/dx */
 
 static bs_status ew1_shape(const bs_shape *in, bs_shape *out)
 {
@@ -20,41 +23,42 @@ static bs_status ew1_shape(const bs_shape *in, bs_shape *out)
     return BS_OK;
 }
 
-static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f f, double kdef)
+static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f f, double kdef,
+                    double k2def)
 {
-    double k = a ? a->k : kdef;
+    double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
     const double *x = in[0].data;          /* (...) */
     double *y = out->data;                 /* (...) same shape */
     for (int64_t j = 0; j < n; j++)
-        y[j] = f(x[j], k);
+        y[j] = f(x[j], k, k2);
 }
 
 static void ew1_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
-                    const bs_tensor *g, bs_tensor *din, ew1_v v, double kdef)
+                    const bs_tensor *g, bs_tensor *din, ew1_v v, double kdef, double k2def)
 {
-    double k = a ? a->k : kdef;
+    double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
     const double *x = in[0].data, *y = out->data, *G = g->data;
     double *dx = din->data;
     for (int64_t j = 0; j < n; j++)
-        dx[j] += v(G[j], x[j], y[j], k);
+        dx[j] += v(G[j], x[j], y[j], k, k2);
 }
 
 static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
-                    const bs_tensor *din, bs_tensor *dout, ew1_d d, double kdef)
+                    const bs_tensor *din, bs_tensor *dout, ew1_d d, double kdef, double k2def)
 {
-    double k = a ? a->k : kdef;
+    double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
     const double *x = in[0].data, *y = out->data, *t = din[0].data;
     double *dy = dout->data;
     for (int64_t j = 0; j < n; j++)
-        dy[j] = t ? d(x[j], y[j], k) * t[j] : 0.0;
+        dy[j] = t ? d(x[j], y[j], k, k2) * t[j] : 0.0;
 }
 
 /* One unary op from its scalar functions. FL: FLOPs per element; SAVED: what it keeps for
  * backward, an expression in sv giving the count (SAVE_NONE, SAVE_IN, SAVE_OUT). */
-#define EW1_OP(fn, F, V, D, KDEF, FL, SAVED)                                                      \
+#define EW1_OP(fn, F, V, D, KDEF, K2DEF, FL, SAVED)                                              \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -63,19 +67,19 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
                             size_t errlen)                                                       \
     {                                                                                            \
-        ew1_fwd(in, a, out, F, KDEF);                                                            \
+        ew1_fwd(in, a, out, F, KDEF, K2DEF);                                                     \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0)                                                                              \
-            ew1_vjp(in, out, a, g, din, V, KDEF);                                                \
+            ew1_vjp(in, out, a, g, din, V, KDEF, K2DEF);                                         \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
     {                                                                                            \
-        ew1_jvp(in, out, a, din, dout, D, KDEF);                                                 \
+        ew1_jvp(in, out, a, din, dout, D, KDEF, K2DEF);                                          \
     }                                                                                            \
     double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)            \
     {                                                                                            \
@@ -86,93 +90,27 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     {                                                                                            \
         return (SAVED);                                                                          \
     }                                                                                            \
-    double op_##fn##_sfwd(double a, double b, double k) { return F(a, k); }                      \
-    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i)               \
+    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, k, k2); }       \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, double k2, int i)    \
     {                                                                                            \
-        return V(g, a, y, k);                                                                    \
+        return V(g, a, y, k, k2);                                                                \
     }
 
 #define SAVE_NONE ((void)in, (void)sv, 0)
 #define SAVE_IN ops_save_in(sv, 0, "self", 0)  /* PyTorch's _saved_self */
 #define SAVE_OUT ops_save_result(sv, 0)        /* _saved_result */
 
-/* ==== neg ==== */
-/* y = -x;  dy/dx = -1 */
-static double neg_f(double x, double k) { return -x; }
-static double neg_v(double g, double x, double y, double k) { return -g; }
-static double neg_d(double x, double y, double k) { return -1.0; }
-EW1_OP(neg, neg_f, neg_v, neg_d, 0.0, 1.0, SAVE_NONE)
-
-/* ==== relu ==== */
-/* y = max(x, 0);  dy/dx = 1 if y > 0 else 0 (0 at x = 0, as PyTorch's threshold_backward) */
-static double relu_f(double x, double k) { return x > 0 ? x : (isnan(x) ? x : 0.0); }
-static double relu_v(double g, double x, double y, double k) { return y <= 0 ? 0.0 : g; }
-static double relu_d(double x, double y, double k) { return y <= 0 ? 0.0 : 1.0; }
-EW1_OP(relu, relu_f, relu_v, relu_d, 0.0, 1.0, SAVE_OUT)
-
-/* ==== leaky_relu ==== */
-/* y = x if x > 0 else k*x;  dy/dx = 1 if x > 0 else k (slope k = attr.k) */
-static double lrelu_f(double x, double k) { return x > 0 ? x : x * k; }
-static double lrelu_v(double g, double x, double y, double k) { return x > 0 ? g : g * k; }
-static double lrelu_d(double x, double y, double k) { return x > 0 ? 1.0 : k; }
-EW1_OP(leaky_relu, lrelu_f, lrelu_v, lrelu_d, 0.01, 2.0, SAVE_IN)
-
-/* ==== sigmoid ==== */
-/* y = 1/(1+exp(-x));  dy/dx = y*(1-y) */
-static double sigmoid_f(double x, double k) { return 1.0 / (1.0 + exp(-x)); }
-static double sigmoid_v(double g, double x, double y, double k) { return g * (1.0 - y) * y; }
-static double sigmoid_d(double x, double y, double k) { return (1.0 - y) * y; }
-EW1_OP(sigmoid, sigmoid_f, sigmoid_v, sigmoid_d, 0.0, OPS_FLOP_TR + 3.0, SAVE_OUT)
-
-/* ==== tanh ==== */
-/* y = tanh(x);  dy/dx = 1 - y^2 */
-static double tanh_f(double x, double k) { return tanh(x); }
-static double tanh_v(double g, double x, double y, double k) { return g * (1.0 - y * y); }
-static double tanh_d(double x, double y, double k) { return 1.0 - y * y; }
-EW1_OP(tanh, tanh_f, tanh_v, tanh_d, 0.0, OPS_FLOP_TR, SAVE_OUT)
-
-/* ==== exp ==== */
-/* y = exp(x);  dy/dx = y */
-static double exp_f(double x, double k) { return exp(x); }
-static double exp_v(double g, double x, double y, double k) { return g * y; }
-static double exp_d(double x, double y, double k) { return y; }
-EW1_OP(exp, exp_f, exp_v, exp_d, 0.0, OPS_FLOP_TR, SAVE_OUT)
-
-/* ==== log ==== */
-/* y = log(x);  dy/dx = 1/x */
-static double log_f(double x, double k) { return log(x); }
-static double log_v(double g, double x, double y, double k) { return g / x; }
-static double log_d(double x, double y, double k) { return 1.0 / x; }
-EW1_OP(log, log_f, log_v, log_d, 0.0, OPS_FLOP_TR, SAVE_IN)
-
-/* ==== sqrt ==== */
-/* y = sqrt(x);  dy/dx = 1/(2y) */
-static double sqrt_f(double x, double k) { return sqrt(x); }
-static double sqrt_v(double g, double x, double y, double k) { return g / (2.0 * y); }
-static double sqrt_d(double x, double y, double k) { return 1.0 / (2.0 * y); }
-EW1_OP(sqrt, sqrt_f, sqrt_v, sqrt_d, 0.0, OPS_FLOP_TR, SAVE_OUT)
-
-/* ==== abs ==== */
-/* y = |x|;  dy/dx = sign(x), 0 at x = 0 (PyTorch's sgn) */
-static double sgn(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : (isnan(x) ? x : 0.0)); }
-static double abs_f(double x, double k) { return fabs(x); }
-static double abs_v(double g, double x, double y, double k) { return g * sgn(x); }
-static double abs_d(double x, double y, double k) { return sgn(x); }
-EW1_OP(abs, abs_f, abs_v, abs_d, 0.0, 1.0, SAVE_IN)
-
-/* ==== sin ==== */
-/* y = sin(x);  dy/dx = cos(x) */
-static double sin_f(double x, double k) { return sin(x); }
-static double sin_v(double g, double x, double y, double k) { return g * cos(x); }
-static double sin_d(double x, double y, double k) { return cos(x); }
-EW1_OP(sin, sin_f, sin_v, sin_d, 0.0, OPS_FLOP_TR, SAVE_IN)
-
-/* ==== cos ==== */
-/* y = cos(x);  dy/dx = -sin(x) */
-static double cos_f(double x, double k) { return cos(x); }
-static double cos_v(double g, double x, double y, double k) { return g * -sin(x); }
-static double cos_d(double x, double y, double k) { return -sin(x); }
-EW1_OP(cos, cos_f, cos_v, cos_d, 0.0, OPS_FLOP_TR, SAVE_IN)
+/* ==== The unary ops, from ew_math.h ==== */
+#define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
+    static double fn##_f(double a, double k, double k2) { return FWD; }                          \
+    static double fn##_v(double g, double a, double o, double k, double k2) { return VJP; }      \
+    static double fn##_d(double a, double o, double k, double k2)                                \
+    {                                                                                            \
+        return fn##_v(1.0, a, o, k, k2);                                                         \
+    }                                                                                            \
+    EW1_OP(fn, fn##_f, fn##_v, fn##_d, KDEF, K2DEF, FL, SAVED)
+BS_EW1_OPS(EW1_DEF)
+#undef EW1_DEF
 
 /* ==== Binary driver (broadcasting) ==== */
 typedef double (*ew2_f)(double a, double b);
@@ -233,8 +171,7 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
 typedef bs_status (*ew2_check)(const bs_tensor *in, char *err, size_t errlen);
 static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { return BS_OK; }
 
-#define EW2_OP(fn, F, V, D, FL, SAVED) EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, ew2_no_check)
-#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                             \
+#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                            \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -269,8 +206,8 @@ static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { r
     {                                                                                            \
         return SAVED(in, odt, sv);                                                               \
     }                                                                                            \
-    double op_##fn##_sfwd(double a, double b, double k) { return F(a, b); }                      \
-    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i)               \
+    double op_##fn##_sfwd(double a, double b, double k, double k2) { return F(a, b); }           \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, double k2, int i)    \
     {                                                                                            \
         return V(g, a, b, y, i);                                                                 \
     }
@@ -315,54 +252,6 @@ static int save_pow(const bs_saved_in *in, bs_dtype odt, bs_saved *sv)
     return ops_save_result(sv, k);
 }
 
-/* ==== add ==== */
-/* y = a + b;  dy/da = 1, dy/db = 1 */
-static double add_f(double a, double b) { return a + b; }
-static double add_v(double g, double a, double b, double y, int i) { return g; }
-static double add_d(double a, double b, double y, int i) { return 1.0; }
-EW2_OP(add, add_f, add_v, add_d, 1.0, save_none2)
-
-/* ==== sub ==== */
-/* y = a - b;  dy/da = 1, dy/db = -1 */
-static double sub_f(double a, double b) { return a - b; }
-static double sub_v(double g, double a, double b, double y, int i) { return i == 0 ? g : -g; }
-static double sub_d(double a, double b, double y, int i) { return i == 0 ? 1.0 : -1.0; }
-EW2_OP(sub, sub_f, sub_v, sub_d, 1.0, save_none2)
-
-/* ==== mul ==== */
-/* y = a * b;  dy/da = b, dy/db = a */
-static double mul_f(double a, double b) { return a * b; }
-static double mul_v(double g, double a, double b, double y, int i) { return i == 0 ? g * b : g * a; }
-static double mul_d(double a, double b, double y, int i) { return i == 0 ? b : a; }
-EW2_OP(mul, mul_f, mul_v, mul_d, 1.0, save_mul)
-
-/* ==== div ==== */
-/* y = a / b;  dy/da = 1/b, dy/db = -a/b^2 (PyTorch: -g * ((a / b) / b)) */
-static double div_f(double a, double b) { return a / b; }
-static double div_v(double g, double a, double b, double y, int i)
-{
-    return i == 0 ? g / b : -g * ((a / b) / b);
-}
-static double div_d(double a, double b, double y, int i) { return i == 0 ? 1.0 / b : -((a / b) / b); }
-EW2_OP(div, div_f, div_v, div_d, 1.0, save_div)
-
-/* ==== pow ==== */
-/* y = a^b;
- * dy/da = b * a^(b-1), taken as 0 where b == 0 (PyTorch's pow_backward_self);
- * dy/db = a^b * log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's pow_backward_exponent). */
-static double pow_f(double a, double b) { return pow(a, b); }
-static double pow_d(double a, double b, double y, int i)
-{
-    if (i == 0)
-        return b == 0.0 ? 0.0 : b * pow(a, b - 1.0);
-    return (a == 0.0 && b >= 0.0) ? 0.0 : y * log(a);
-}
-static double pow_v(double g, double a, double b, double y, int i)
-{
-    if (i == 0)
-        return b == 0.0 ? 0.0 : g * (b * pow(a, b - 1.0));
-    return (a == 0.0 && b >= 0.0) ? 0.0 : g * (y * log(a));
-}
 /* PyTorch: an integer tensor to a negative integer power is an error, not a float (2 ** -1 on
  * Python numbers is 0.5; tensor([2, 3]) ** -1 is refused). */
 static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
@@ -375,4 +264,15 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
                             "Integers to negative integer powers are not allowed.");
     return BS_OK;
 }
-EW2_OP_CHECKED(pow, pow_f, pow_v, pow_d, OPS_FLOP_TR, save_pow, pow_check)
+
+/* ==== The binary ops, from ew_math.h ==== */
+#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
+    static double fn##_f(double a, double b) { return FWD; }                                     \
+    static double fn##_v(double g, double a, double b, double o, int i)                          \
+    {                                                                                            \
+        return i == 0 ? (VJP_A) : (VJP_B);                                                       \
+    }                                                                                            \
+    static double fn##_d(double a, double b, double o, int i) { return fn##_v(1.0, a, b, o, i); } \
+    EW2_OP_CHECKED(fn, fn##_f, fn##_v, fn##_d, FL, SAVED, CHECK)
+BS_EW2_OPS(EW2_DEF)
+#undef EW2_DEF

@@ -119,8 +119,8 @@ static inline int ops_save_buffer(bs_saved *sv, int k, const char *role, const b
     OPS_SCALAR_DECL_##kind(fn)
 /* elementwise ops also have scalar functions (bs_op_info.s_fwd, s_vjp) */
 #define OPS_SCALAR_DECL_BS_K_EW(fn)                                                              \
-    double op_##fn##_sfwd(double a, double b, double k);                                         \
-    double op_##fn##_svjp(double g, double a, double b, double y, double k, int i);
+    double op_##fn##_sfwd(double a, double b, double k, double k2);                              \
+    double op_##fn##_svjp(double g, double a, double b, double y, double k, double k2, int i);
 #define OPS_SCALAR_DECL_BS_K_RED(fn)
 #define OPS_SCALAR_DECL_BS_K_SHAPE(fn)
 #define OPS_SCALAR_DECL_BS_K_MAT(fn)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core_int.h"
+#include "ew_math.h"
 
 /* ==== Errors ==== */
 
@@ -551,7 +552,10 @@ bs_attr bs_attr_default(bs_op op)
     for (int i = 0; i < BS_MAX_DIMS; i++) a.shape_sym[i] = -1;
     switch (op) {
     case BS_OP_SOFTMAX: case BS_OP_LOG_SOFTMAX: a.dim = -1; break;
-    case BS_OP_LEAKY_RELU: a.k = 0.01; break;
+#define EW1_ATTR(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                         \
+    case BS_OP_##ID: a.k = KDEF; a.k2 = K2DEF; break;
+    BS_EW1_OPS(EW1_ATTR)
+#undef EW1_ATTR
     case BS_OP_LAYERNORM: a.k = 1e-5; a.dim = -1; break;
     default: break;
     }
@@ -580,7 +584,7 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     bs_attr def;
     const bs_attr *a = attr;
     if (!a) {
-        def.k = op == BS_OP_LEAKY_RELU ? bs_attr_default(op).k : 0;
+        def = bs_attr_default(op);
         a = &def;
     }
     bs_node *x = bs__node(c, in[0]);
@@ -590,7 +594,7 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
-    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, a->k);
+    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, a->k, a->k2);
     if (odt == BS_I64) v = trunc(v);
     else if (odt != BS_F64) v = bs_dtype_round(odt, v);
     n->sval = v;

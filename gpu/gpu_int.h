@@ -101,6 +101,8 @@ static __device__ __forceinline__ float m_pow(float x, float y) { return powf(x,
 static __device__ __forceinline__ double m_pow(double x, double y) { return pow(x, y); }
 static __device__ __forceinline__ float m_abs(float x) { return fabsf(x); }
 static __device__ __forceinline__ double m_abs(double x) { return fabs(x); }
+static __device__ __forceinline__ float m_erf(float x) { return erff(x); }
+static __device__ __forceinline__ double m_erf(double x) { return erf(x); }
 template <class A> static __device__ __forceinline__ A m_max(A x, A y) { return x > y ? x : y; }
 
 /* ==== Launching ====

@@ -336,6 +336,14 @@ static int set_attr(bs_session *s, bs_attr *at, const char *name, const bs_value
     }
     if (!strcmp(name, "keepdim")) return get_bool(s, v, e, "keepdim", &at->keepdim);
     if (!strcmp(name, "slope") || !strcmp(name, "eps")) return get_num(s, v, e, name, &at->k);
+    if (!strcmp(name, "min") || !strcmp(name, "max")) { /* clamp's bounds; None: that side open */
+        double *dst = name[1] == 'i' ? &at->k : &at->k2;
+        if (v->k == BS_V_NONE) {
+            *dst = name[1] == 'i' ? -INFINITY : INFINITY;
+            return 0;
+        }
+        return get_num(s, v, e, name, dst);
+    }
     return bs_fail(s, e->line, e->col, "unknown attribute %s", name);
 }
 

@@ -23,7 +23,8 @@ static int fails, checks;
     } while (0)
 
 /* the op's VJP for input i at 0-d a, b with upstream 1: its local derivative */
-static bool vjp_local(bs_op op, int i, double a, double b, double k, double *out, double *y)
+static bool vjp_local(bs_op op, int i, double a, double b, double k, double k2, double *out,
+                      double *y)
 {
     const bs_op_info *info = &bs_ops[op];
     bs_shape s0 = {0, {0}};
@@ -32,6 +33,7 @@ static bool vjp_local(bs_op op, int i, double a, double b, double k, double *out
     bs_tensor o = {BS_F64, s0, &yv}, gt = {BS_F64, s0, &g}, dt = {BS_F64, s0, &d};
     bs_attr at = bs_attr_default(op);
     at.k = k;
+    at.k2 = k2;
     char err[128];
     if (info->fwd(in, &at, &o, err, sizeof err) != BS_OK) return false;
     info->vjp(in, &o, &at, &gt, i, &dt);
@@ -47,6 +49,7 @@ static void test_templates(void)
     static const double neg[][2] = {{-0.3, 1.5}, {-2.0, 3.0}, {-0.75, -1.25}};
     int compared = 0;
     for (int o = 0; o < BS_OP_COUNT; o++) {
+        int compared_op = 0;
         const bs_op_info *op = &bs_ops[o];
         for (int i = 0; i < op->arity; i++) {
             if (!op->deriv[i]) continue;
@@ -64,16 +67,23 @@ static void test_templates(void)
                 bool pos_only = o == BS_OP_LOG || o == BS_OP_SQRT || o == BS_OP_BCE ||
                                 (o == BS_OP_POW && i == 1);
                 if (pos_only && ab[0] <= 0) continue;
-                double k = 0.05, want, y, got;
-                if (!vjp_local(op->id, i, ab[0], ab[1], k, &want, &y)) continue;
-                bool ok = bs_deriv_eval_at(op->id, i, ab[0], ab[1], y, 1, k, &got);
+                /* k: leaky_relu's slope, clamp's min; at_k2: clamp's max (0.1, 0.3, 0.5 inside,
+                   0.75, 0.9 above, the negative points below) */
+                double k = 0.05, at_k2 = 0.6, want, y, got;
+                if (!vjp_local(op->id, i, ab[0], ab[1], k, at_k2, &want, &y)) continue;
+                bool ok = bs_deriv_eval_at(op->id, i, ab[0], ab[1], y, 1, k, at_k2, &got);
                 CHECK(ok, "%s input %d: template %s does not evaluate", op->name, i, op->deriv[i]);
                 CHECK(ok && ((isnan(got) && isnan(want)) || fabs(got - want) <= 1e-12 * (1 + fabs(want))),
                       "%s input %d at a=%g b=%g: template %s gives %.17g, the VJP %.17g", op->name,
                       i, ab[0], ab[1], op->deriv[i], got, want);
                 compared++;
+                compared_op++;
             }
         }
+        /* every elementwise op's template is checked, the ones new to the table included */
+        if (op->kind == BS_K_EW)
+            CHECK(compared_op >= 3 * op->arity, "%s: only %d template values compared", op->name,
+                  compared_op);
     }
     CHECK(compared >= 60, "compared %d template values with VJPs", compared);
     printf("templates: %d values compared with the ops' VJPs\n", compared);

@@ -3,6 +3,7 @@
  * same (rounded) inputs; then transfers, fill, accumulate, value errors, optimizer steps and a
  * small MLP trained on both sides. Prints a per-op table; exits 77 when there is no CUDA device. */
 #include "backstep.h"
+#include "ew_math.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -142,8 +143,13 @@ static gcase mk(bs_op op, int nin, bs_shape a, dom da, bs_shape b, dom db)
     c.dm[0] = da;
     c.dm[1] = db;
     c.attr = bs_attr_default(op);
-    if (op == BS_OP_LEAKY_RELU)
-        c.attr.k = 0.2;
+    switch (op) { /* the unary ops at ew_math.h's test attributes */
+#define EW1_ATTR(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                         \
+    case BS_OP_##ID: c.attr.k = TK; c.attr.k2 = TK2; break;
+        BS_EW1_OPS(EW1_ATTR)
+#undef EW1_ATTR
+    default: break;
+    }
     c.ints[1] = db == D_CLASS || db == D_CLASS_IGN || db == D_SMALLINT;
     return c;
 }
@@ -158,17 +164,24 @@ static gcase mk_dim(bs_op op, bs_shape a, dom da, int dim, bool keep)
 
 #define MAXC 24
 
+#define EW1_FLAGS(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = (FLAGS),
+static const int ew1_flags[BS_OP_COUNT] = {BS_EW1_OPS(EW1_FLAGS)};
+#undef EW1_FLAGS
+#define EW2_FLAGS(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = (FLAGS),
+static const int ew2_flags[BS_OP_COUNT] = {BS_EW2_OPS(EW2_FLAGS)};
+#undef EW2_FLAGS
+
 /* the cases of one op; 0 means the test has none for it (a failure) */
 static int cases_for(bs_op op, gcase *c)
 {
     int n = 0;
     switch (op) {
-    case BS_OP_ADD:
-    case BS_OP_SUB:
-    case BS_OP_MUL:
-    case BS_OP_DIV:
-    case BS_OP_POW: {
-        dom da = op == BS_OP_POW ? D_POS : D_ANY, db = op == BS_OP_DIV ? D_NONZERO : D_ANY;
+#define EW2_CASE(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) case BS_OP_##ID:
+        BS_EW2_OPS(EW2_CASE) /* every binary op of ew_math.h, its domains from its flags */
+#undef EW2_CASE
+    {
+        int fl = ew2_flags[op];
+        dom da = fl & BS_EW_POS ? D_POS : D_ANY, db = fl & BS_EW_B_NONZERO ? D_NONZERO : D_ANY;
         c[n++] = mk(op, 2, S(2, 3, 4), da, S(2, 3, 4), db);
         c[n++] = mk(op, 2, S(3, 2, 3, 4), da, S(1, 4), db);
         c[n++] = mk(op, 2, S(3, 2, 1, 4), da, S(2, 3, 1), db);
@@ -181,20 +194,12 @@ static int cases_for(bs_op op, gcase *c)
             c[n++] = mk(op, 2, S(2, 3, 4), da, S(1, 4), D_SMALLINT);
         break;
     }
-    case BS_OP_NEG:
-    case BS_OP_RELU:
-    case BS_OP_LEAKY_RELU:
-    case BS_OP_SIGMOID:
-    case BS_OP_TANH:
-    case BS_OP_EXP:
-    case BS_OP_LOG:
-    case BS_OP_SQRT:
-    case BS_OP_ABS:
-    case BS_OP_SIN:
-    case BS_OP_COS: {
-        dom d = (op == BS_OP_LOG || op == BS_OP_SQRT) ? D_POS
-                : (op == BS_OP_RELU || op == BS_OP_LEAKY_RELU || op == BS_OP_ABS) ? D_AWAY0
-                : D_ANY;
+#define EW1_CASE(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) case BS_OP_##ID:
+        BS_EW1_OPS(EW1_CASE) /* every unary op of ew_math.h, its domain from its flags */
+#undef EW1_CASE
+    {
+        int fl = ew1_flags[op];
+        dom d = fl & BS_EW_POS ? D_POS : fl & BS_EW_KINK ? D_AWAY0 : D_ANY;
         c[n++] = mk(op, 1, S(2, 3, 4), d, S(0), D_ANY);
         c[n++] = mk(op, 1, S(4, 2, 3, 4, 5), d, S(0), D_ANY);
         c[n++] = mk(op, 1, S(0), d, S(0), D_ANY);

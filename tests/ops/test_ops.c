@@ -3,6 +3,7 @@
  * PyTorch 1.13's numbers and error text, plus dtype rounding and the table's bookkeeping.
  * A plain C main: exit status 0 when every check passes. */
 #include "backstep.h"
+#include "ew_math.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 /* ==== Reporting ==== */
 static int failures, checks;
 
-#define CHECK(cond, ...)                                                                          \
+#define CHECK(cond, ...)                                                                         \
     do {                                                                                         \
         checks++;                                                                                \
         if (!(cond)) {                                                                           \
@@ -78,30 +79,32 @@ typedef struct {
 #define B(sa_, da_, sb_, db_) {.nin = 2, .sh = {sa_, sb_}, .dom = {da_, db_}, .attr = {.dim = -1}}
 
 /* ---- elementwise ---- */
-#define UNARY_CASES(name, dom)                                                                    \
-    static const op_case name[] = {                                                              \
-        U(SH0, dom, {.dim = -1}),           U(SH1(5), dom, {.dim = -1}),                         \
-        U(SH2(2, 3), dom, {.dim = -1}),     U(SH4(2, 1, 3, 2), dom, {.dim = -1}),                \
-    }
-UNARY_CASES(c_any, D_ANY);
-UNARY_CASES(c_pos, D_POS);
-UNARY_CASES(c_away0, D_AWAY0);
+/* every unary op of ew_math.h: its domain from its flags, at its default attributes and at the
+ * test ones (TK, TK2) */
+#define EW1_DOM(FLAGS) ((FLAGS) & BS_EW_POS ? D_POS : (FLAGS) & BS_EW_KINK ? D_AWAY0 : D_ANY)
+#define EW1_CASES(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                      \
+    static const op_case c_ew_##fn[] = {                                                         \
+        U(SH0, EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                             \
+        U(SH1(7), EW1_DOM(FLAGS), {.dim = -1, .k = KDEF, .k2 = K2DEF}),                          \
+        U(SH2(3, 4), EW1_DOM(FLAGS), {.dim = -1, .k = TK, .k2 = TK2}),                           \
+        U(SH4(2, 1, 3, 2), EW1_DOM(FLAGS), {.dim = -1, .k = TK, .k2 = TK2}),                     \
+    };
+BS_EW1_OPS(EW1_CASES)
+#undef EW1_CASES
 
-static const op_case c_lrelu[] = {
-    U(SH0, D_AWAY0, A_K(0.01)),        U(SH1(7), D_AWAY0, A_K(0.01)),
-    U(SH2(3, 4), D_AWAY0, A_K(0.2)),   U(SH3(2, 2, 3), D_AWAY0, A_K(-0.5)),
-};
-
-#define BINARY_CASES(name, da, db)                                                                \
+#define BINARY_CASES(name, da, db)                                                               \
     static const op_case name[] = {                                                              \
         B(SH2(2, 3), da, SH2(2, 3), db),       B(SH2(2, 3), da, SH1(3), db),                     \
         B(SH2(2, 1), da, SH2(1, 3), db),       B(SH0, da, SH2(2, 3), db),                        \
         B(SH1(3), da, SH0, db),                B(SH3(2, 1, 3), da, SH2(4, 1), db),               \
         B(SH4(2, 1, 3, 1), da, SH2(3, 2), db), B(SH0, da, SH0, db),                              \
     }
-BINARY_CASES(c_bin, D_ANY, D_ANY);
-BINARY_CASES(c_div, D_ANY, D_AWAY0);
-BINARY_CASES(c_pow, D_POS, D_ANY);
+/* every binary op of ew_math.h, its operands' domains from its flags */
+#define EW2_CASES(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                            \
+    BINARY_CASES(c_ew_##fn, (FLAGS) & BS_EW_POS ? D_POS : D_ANY,                                 \
+                 (FLAGS) & BS_EW_B_NONZERO ? D_AWAY0 : D_ANY);
+BS_EW2_OPS(EW2_CASES)
+#undef EW2_CASES
 
 /* ---- matmul, transpose, reshape ---- */
 static const op_case c_matmul[] = {
@@ -126,7 +129,7 @@ static const op_case c_reshape[] = {
 };
 
 /* ---- reductions ---- */
-#define RED_CASES(name, dom)                                                                      \
+#define RED_CASES(name, dom)                                                                     \
     static const op_case name[] = {                                                              \
         U(SH2(2, 3), dom, A_ALL),        U(SH2(2, 3), dom, A_DIM(0)),                            \
         U(SH2(2, 3), dom, A_DIM(1)),     U(SH2(2, 3), dom, A_DIMK(-1)),                          \
@@ -152,7 +155,7 @@ static const op_case c_max[] = {
 };
 
 /* ---- row ops ---- */
-#define ROW_CASES(name)                                                                           \
+#define ROW_CASES(name)                                                                          \
     static const op_case name[] = {                                                              \
         U(SH2(2, 3), D_ANY, A_DIM(-1)),    U(SH2(2, 3), D_ANY, A_DIM(0)),                        \
         U(SH3(2, 3, 4), D_ANY, A_DIM(1)),  U(SH1(5), D_ANY, A_DIM(0)),                           \
@@ -203,14 +206,12 @@ typedef struct {
 #define EX(arr) {arr, (int)(sizeof arr / sizeof arr[0])}
 
 static const op_examples examples[BS_OP_COUNT] = {
-    [BS_OP_ADD] = EX(c_bin),          [BS_OP_SUB] = EX(c_bin),
-    [BS_OP_MUL] = EX(c_bin),          [BS_OP_DIV] = EX(c_div),
-    [BS_OP_POW] = EX(c_pow),          [BS_OP_NEG] = EX(c_any),
-    [BS_OP_RELU] = EX(c_away0),       [BS_OP_LEAKY_RELU] = EX(c_lrelu),
-    [BS_OP_SIGMOID] = EX(c_any),      [BS_OP_TANH] = EX(c_any),
-    [BS_OP_EXP] = EX(c_any),          [BS_OP_LOG] = EX(c_pos),
-    [BS_OP_SQRT] = EX(c_pos),         [BS_OP_ABS] = EX(c_away0),
-    [BS_OP_SIN] = EX(c_any),          [BS_OP_COS] = EX(c_any),
+#define EW2_ROW(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = EX(c_ew_##fn),
+    BS_EW2_OPS(EW2_ROW)
+#undef EW2_ROW
+#define EW1_ROW(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = EX(c_ew_##fn),
+    BS_EW1_OPS(EW1_ROW)
+#undef EW1_ROW
     [BS_OP_MATMUL] = EX(c_matmul),    [BS_OP_TRANSPOSE] = EX(c_transpose),
     [BS_OP_RESHAPE] = EX(c_reshape),  [BS_OP_SUM] = EX(c_red),
     [BS_OP_MEAN] = EX(c_red),         [BS_OP_MAX] = EX(c_max),
@@ -580,6 +581,25 @@ static const double fx_sigmoid[] = {0.3318122278318339, 0.5, 0.9241418199787566}
 static const double fx_sigmoid_dx[] = {0.22171287329310907, 0.5, 0.2103111496353242};
 static const double fx_tanh[] = {-0.6043677771171635, 0.0, 0.9866142981514303};
 static const double fx_tanh_dx[] = {0.6347395899824586, 2.0, 0.07977668004948171};
+/* the ops added through core/ew_math.h: tests/ops/gen_ew_fixtures.py's output */
+static const double fx_ew_x[] = {-2.5, -0.7, 0.0, 0.5, 2.5, 21.0};
+static const double fx_ew_g[] = {1.0, 2.0, 3.0, -1.0, 0.5, 1.5};
+static const double fx_erf[] = {-0.999593047982555, -0.6778011938374184, 0.0, 0.5204998778130465, 0.999593047982555, 1.0};
+static const double fx_erf_dx[] = {0.00217828423035271, 1.3825497208210773, 3.385137501286538, -0.8787825789354448, 0.001089142115176355, 5.066170468806891e-192};
+static const double fx_gelu[] = {-0.015524163314440398, -0.1693745565561511, 0.0, 0.34573123063700656, 2.4844758366855597, 21.0};
+static const double fx_gelu_dx[] = {-0.03761108590814519, 0.04677179773268031, 1.5, -0.8674951246561629, 0.5188055429540726, 1.5};
+static const double fx_silu[] = {-0.18964545005310887, -0.2322685594822837, 0.0, 0.3112296656009273, 2.3103545499468914, 20.99999998407662};
+static const double fx_silu_dx[] = {-0.09940111134152683, 0.3532264330533151, 1.5, -0.7399611873026519, 0.5497005556707634, 1.5000000227476837};
+static const double fx_softplus[] = {0.07888973429254963, 0.4031860488854579, 0.6931471805599453, 0.9740769841801067, 2.5788897342925496, 21.0};
+static const double fx_softplus_dx[] = {0.07585818002124356, 0.6636244556636679, 1.5, -0.6224593312018546, 0.4620709099893782, 1.5};
+static const double fx_clamp[] = {-0.5, -0.5, 0.0, 0.5, 0.5, 0.5};
+static const double fx_clamp_dx[] = {0.0, 0.0, 3.0, -1.0, 0.0, 0.0};
+static const double fx_clamp_min[] = {-0.5, -0.5, 0.0, 0.5, 2.5, 21.0};
+static const double fx_clamp_min_dx[] = {0.0, 0.0, 3.0, -1.0, 0.5, 1.5};
+static const double fx_clamp_max[] = {-2.5, -0.7, 0.0, 0.5, 0.5, 0.5};
+static const double fx_clamp_max_dx[] = {1.0, 2.0, 3.0, -1.0, 0.0, 0.0};
+static const double fx_clamp_crossed[] = {-1.0, -1.0, -1.0, -1.0, -1.0, -1.0};
+static const double fx_clamp_crossed_dx[] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
 /* [[1,2,3],[4,5,6]] / [.5,-1,2] */
 static const double fx_div_a[] = {1., 2., 3., 4., 5., 6.};
 static const double fx_div[] = {2.0, -2.0, 1.5, 8.0, -5.0, 3.0};
@@ -690,6 +710,27 @@ static void test_pytorch_values(void)
             fx_sigmoid_dx, NULL);
     fixture("tanh", BS_OP_TANH, none, s3, fx_act_x, s0, NULL, BS_F64, fx_act_g, fx_tanh,
             fx_tanh_dx, NULL);
+    bs_shape s6 = SH1(6);
+    bs_attr clamp_both = {.dim = -1, .k = -0.5, .k2 = 0.5};
+    bs_attr clamp_min = {.dim = -1, .k = -0.5, .k2 = INFINITY};
+    bs_attr clamp_max = {.dim = -1, .k = -INFINITY, .k2 = 0.5};
+    bs_attr clamp_crossed = {.dim = -1, .k = 1.0, .k2 = -1.0};
+    fixture("erf", BS_OP_ERF, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_erf, fx_erf_dx,
+            NULL);
+    fixture("gelu", BS_OP_GELU, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_gelu,
+            fx_gelu_dx, NULL);
+    fixture("silu", BS_OP_SILU, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_silu,
+            fx_silu_dx, NULL);
+    fixture("softplus", BS_OP_SOFTPLUS, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g,
+            fx_softplus, fx_softplus_dx, NULL);
+    fixture("clamp", BS_OP_CLAMP, clamp_both, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_clamp,
+            fx_clamp_dx, NULL);
+    fixture("clamp min", BS_OP_CLAMP, clamp_min, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g,
+            fx_clamp_min, fx_clamp_min_dx, NULL);
+    fixture("clamp max", BS_OP_CLAMP, clamp_max, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g,
+            fx_clamp_max, fx_clamp_max_dx, NULL);
+    fixture("clamp min > max", BS_OP_CLAMP, clamp_crossed, s6, fx_ew_x, s0, NULL, BS_F64,
+            fx_ew_g, fx_clamp_crossed, fx_clamp_crossed_dx, NULL);
     fixture("div broadcast", BS_OP_DIV, none, s23, fx_div_a, s3, fx_mse_b, BS_F64, NULL, fx_div,
             fx_div_da, fx_div_db);
     fixture("matmul batched", BS_OP_MATMUL, none, (bs_shape)SH3(2, 2, 3), fx_bmm_a,

@@ -48,6 +48,10 @@ def _defs():
     for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "sin", "cos"):
         d[name] = getattr(torch, name)
     d["leaky_relu"] = lambda x, slope=0.01: F.leaky_relu(x, slope)
+    for name in ("gelu", "silu", "softplus"):
+        d[name] = getattr(F, name)
+    d["erf"] = torch.erf
+    d["clamp"] = lambda x, min=None, max=None: torch.clamp(x, min, max)
     d["mse"] = F.mse_loss
     d["bce"] = F.binary_cross_entropy
     d["bce_with_logits"] = F.binary_cross_entropy_with_logits
@@ -96,6 +100,10 @@ GRAPHS = [
     ("results", "f64", ["x = param(randn(3, 4))", "s = sigmoid(x)", "th = tanh(x)", "e = exp(x)",
                         "sq = sqrt(e)", "y = s * th", "z = y + sq", "L = sum(z)"]),
     ("losses", "f64", LOSSES),
+    # the ops added through core/ew_math.h: each keeps its input (clamp's bounds are Scalars)
+    ("activations", "f64", ["x = param(randn(3, 4))", "g1 = gelu(x)", "s1 = silu(x)",
+                            "sp = softplus(x)", "c1 = clamp(x, min=-0.5)", "c2 = clamp(x, -0.5, 0.5)",
+                            "e1 = erf(x)", "L = sum(g1 + s1 + sp + c1 + c2 + e1)"]),
     ("losses_f32", "f32", LOSSES),
     # softmax / log_softmax keep results, layernorm its input and per-row mean and rstd
     ("rows", "f64", ["z = param(randn(4, 3))", "s = softmax(z, dim=1)", "ls = log_softmax(z, dim=-1)",

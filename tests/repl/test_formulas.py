@@ -16,6 +16,7 @@ must be the VALUE of the local line above it.
 usage: test_formulas.py BACKSTEP
 """
 import math
+import os
 import random
 import re
 import subprocess
@@ -187,8 +188,21 @@ def check_program(defs, prog, stats, root="Z"):
 # operand forms: (text, positive?) - named, compound either way, negative, constants
 POS = ["h", "(h + a)", "(2 * h)", "c", "0.5"]
 NEG = ["b", "(-h)", "(a - h)", "-0.5"]
-UNARY = ["relu", "sigmoid", "tanh", "exp", "sin", "cos", "abs", "log", "sqrt"]
-POS_ONLY = {"log", "sqrt"}
+
+
+def unary_ops():
+    """the one-input elementwise ops of core/ops.def (neg, leaky_relu and clamp, which take
+    attributes, have programs of their own), and those core/ew_math.h marks positive-only"""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(root + "/core/ops.def") as f:
+        ops = re.findall(r'^BS_OP\(\w+,\s*(\w+),\s*"[^"]*",\s*1,\s*BS_K_EW,', f.read(), re.M)
+    with open(root + "/core/ew_math.h") as f:
+        ew1 = f.read().split("#define BS_EW1_OPS(X)")[1].split("#define BS_EW2_OPS(X)")[0]
+    pos = set(re.findall(r'X\(\w+, (\w+),(?:[^X]|X(?!\())*?BS_EW_POS', ew1))
+    return [o for o in ops if o not in ("neg", "leaky_relu", "clamp")], pos
+
+
+UNARY, POS_ONLY = unary_ops()
 
 
 def op_programs():
@@ -213,6 +227,9 @@ def op_programs():
         progs.append(f"Z = -{x}")
         progs.append(f"Z = leaky_relu({x}, 0.1)")
         progs.append(f"Z = leaky_relu({x} - 1, 0.2) + {x}")
+        progs.append(f"Z = clamp({x}, min=-0.4, max=0.6)")
+        progs.append(f"Z = clamp({x} * y, max=0.1) + {x}")
+        progs.append(f"Z = clamp({x}, -1)")
     # reductions of a scalar, and the losses with compound and negative operands
     for f in ["sum", "mean", "max"]:
         progs.append(f"Z = {f}(h * a)")

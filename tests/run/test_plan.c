@@ -13,6 +13,7 @@
 
 #define BS_RUN_TEST_SESSION
 #include "run_test.h"
+#include "ew_math.h"
 
 /* ==== Sessions ==== */
 
@@ -115,6 +116,71 @@ static void test_recorded_size(void)
 out:
     be->close(be);
     sess_close(&t);
+}
+
+/* every activation ew_math.h flags BS_EW_ACT after a bias add: the CPU backend runs the pair as
+ * one loop forward and backward, and the values and grads are the tape's */
+static void test_fused_acts(void)
+{
+#define ACT_NAME(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
+    if ((FLAGS) & BS_EW_ACT) acts[nact++] = #fn;
+    const char *acts[BS_OP_COUNT];
+    int nact = 0;
+    BS_EW1_OPS(ACT_NAME)
+#undef ACT_NAME
+    CHECK(nact >= 7, "only %d fused activations", nact);
+    for (int a = 0; a < nact; a++) {
+        sess t;
+        sess_open(&t, false);
+        char src[512];
+        snprintf(src, sizeof src,
+                 "seed(7); N = dim(4); x = randn(N, 3) * 2; W = param(randn(3, 5));"
+                 " b = param(randn(5)); h = %s(x @ W + b); L = sum(h * h)", acts[a]);
+        const char *e = eval(&t, src);
+        CHECK(!*e, "%s: %s", acts[a], e);
+        e = eval(&t, "L.backward()");
+        CHECK(!*e, "%s backward: %s", acts[a], e);
+        bs_ctx *c = bs_session_ctx(t.s);
+        bs_id L = id_of(&t, "L");
+        bs_backend *be = bs_backend_cpu();
+        char err[512];
+        be->open(be, err, sizeof err);
+        bs_plan_opts o = bs_plan_defaults();
+        o.dtype = BS_F64;
+        o.update = false;
+        bs_plan *p = bs_plan_new(c, L, be, &o, err, sizeof err);
+        CHECK(p, "%s plan: %s", acts[a], err);
+        if (p) {
+            CHECK(bs_plan_forward(p, NULL) == BS_OK && bs_plan_backward(p) == BS_OK, "%s: %s",
+                  acts[a], bs_plan_errmsg(p));
+            bool fwd = false, bwd = false;
+            for (int i = 0; i < bs_plan_node_count(p); i++) {
+                bs_plan_node pn;
+                bs_plan_node_get(p, i, &pn);
+                fwd |= pn.fused_fwd;
+                bwd |= pn.fused_bwd;
+            }
+            CHECK(fwd && bwd, "%s: the bias add was not fused (forward %d, backward %d)", acts[a],
+                  fwd, bwd);
+            double worst = 0;
+            const char *names[] = {"h", "W", "b"};
+            for (int k = 0; k < 3; k++) {
+                bs_id id = id_of(&t, names[k]);
+                const bs_node *n = bs_node_get(c, id);
+                int64_t m = bs_shape_numel(&n->value.shape);
+                double *buf = malloc((size_t)m * sizeof(double));
+                bool grad = k > 0;
+                CHECK(bs_plan_read(p, id, grad, buf) == BS_OK, "%s: read %s", acts[a], names[k]);
+                for (int64_t j = 0; j < m; j++)
+                    worst = fmax(worst, rel(buf[j], (grad ? n->grad.data : n->value.data)[j]));
+                free(buf);
+            }
+            CHECK(worst < 1e-12, "%s: fused plan differs from the tape by %g", acts[a], worst);
+            bs_plan_free(p);
+        }
+        be->close(be);
+        sess_close(&t);
+    }
 }
 
 /* other sizes: the same graph, targets made by a constructor, checked against the eager engine */
@@ -351,6 +417,7 @@ int main(void)
 {
     test_recorded_size();
     test_other_sizes();
+    test_fused_acts();
     test_initializers();
     test_train_engines();
     test_run_command();
