@@ -216,6 +216,7 @@ struct bs_stmt {
         bs_expr *expr;                              /* EXPR */
         struct {
             const char *name;                       /* target name */
+            const char *attr;                       /* NAME.attr = value (x.grad = None); NULL */
             bs_expr *value;                         /* right-hand side; its label text is
                                                        bs_ast_text(a, src, value->start, value->end) */
             int op_line, op_col;                    /* the '=' */

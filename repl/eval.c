@@ -471,6 +471,19 @@ static bool is_scalar_node(bs_session *s, bs_id id)
 static int do_assign(bs_session *s, const bs_stmt *st)
 {
     const char *name = st->assign.name;
+    if (st->assign.attr) { /* x.grad = None, as PyTorch's way to forget a grad */
+        bs_id id;
+        if (bs_lookup_node(s, name, st->line, st->col, &id)) return -1;
+        bs_value v;
+        if (bs_eval_expr(s, st->assign.value, &v)) return -1;
+        if (v.k != BS_V_NONE)
+            return bs_fail(s, st->assign.value->line, st->assign.value->col,
+                           "only None can be assigned to %s.grad here (x.grad = None forgets it)", name);
+        if (s->step)
+            return bs_fail(s, st->line, st->col, "a pass is being stepped: :finish or :abort it first");
+        bs_zero_grad(s->ctx, id);
+        return 0;
+    }
     if (bs_is_builtin(name) && !bs_name_find(s, name))
         return bs_fail(s, st->line, st->col,
                        "'%s' is a built-in function; choose another name", name);

@@ -607,8 +607,10 @@ static bs_stmt *parse_simple(parser *p)
     bs_stmt *s;
     if (p->tok.kind == BS_TOK_ASSIGN) {
         bs_token eq = p->tok;
-        if (e->kind != BS_EX_NAME || e->paren) {
-            const char *what = e->kind == BS_EX_ATTR ? "an attribute (only names can be assigned)"
+        bool attr = e->kind == BS_EX_ATTR && !e->paren && e->attr.obj->kind == BS_EX_NAME &&
+                    !e->attr.obj->paren && !strcmp(e->attr.name, "grad");
+        if ((e->kind != BS_EX_NAME || e->paren) && !attr) {
+            const char *what = e->kind == BS_EX_ATTR ? "an attribute (only names and NAME.grad = None can be assigned)"
                              : e->kind == BS_EX_CALL ? "a function call"
                              : e->kind == BS_EX_BOOL ? (e->boolean ? "True" : "False")
                              : e->kind == BS_EX_NONE ? "None"
@@ -623,7 +625,8 @@ static bs_stmt *parse_simple(parser *p)
         if (p->tok.kind == BS_TOK_ASSIGN)
             fail_tok(p, p->tok, "chained assignment (a = b = ...) is not supported");
         s = new_stmt(p, BS_ST_ASSIGN, &first);
-        s->assign.name = e->name;
+        s->assign.name = attr ? e->attr.obj->name : e->name;
+        s->assign.attr = attr ? e->attr.name : NULL;
         s->assign.value = v;
         s->assign.op_line = eq.line;
         s->assign.op_col = eq.col;
@@ -1199,7 +1202,7 @@ static void dump_stmt(out *o, const bs_stmt *s)
     switch (s->kind) {
     case BS_ST_EXPR: dump_expr(o, s->expr); break;
     case BS_ST_ASSIGN:
-        put(o, "(= %s ", s->assign.name);
+        put(o, "(= %s%s%s ", s->assign.name, s->assign.attr ? "." : "", s->assign.attr ? s->assign.attr : "");
         dump_expr(o, s->assign.value);
         put(o, ")");
         break;

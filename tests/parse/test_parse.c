@@ -428,6 +428,7 @@ static void test_with(void **state)
     ASSERT_DUMP("with no_grad(): x", "(with no_grad x)");
     ASSERT_DUMP("with torch.no_grad(): x", "(with no_grad x)");
     ASSERT_DUMP("import torch", "(import torch)");
+    ASSERT_DUMP("w.grad = None", "(= w.grad None)");
     ASSERT_DUMP("import torch.nn.functional as F, torch . nn", "(import torch.nn.functional as F torch.nn)");
     ASSERT_DUMP("from torch import nn, optim as o", "(import torch:nn torch:optim as o)");
     ASSERT_DUMP("from torch.nn import (functional as F,)\nx", "(import torch.nn:functional as F)\nx");
@@ -580,7 +581,7 @@ static const err_case err_cases[] = {
     {"for i in x: y", 1, 1, "'for' is a Python keyword that backstep does not support"},
     {"w -= lr * w.grad", 1, 3, "augmented assignment '-=' is not supported; write w = w - ..."},
     {"a, b = 1, 2", 1, 2, "unexpected ','; a tuple needs parentheses: (a, b)"},
-    {"x.grad = None", 1, 1, "cannot assign to an attribute (only names can be assigned)"},
+    {"x.shape = None", 1, 1, "cannot assign to an attribute (only names and NAME.grad = None can be assigned)"},
     {"f(x) = 2", 1, 1, "cannot assign to a function call"},
     {"None = 2", 1, 1, "cannot assign to None"},
     {"x = y = 1", 1, 7, "chained assignment (a = b = ...) is not supported"},
