@@ -83,8 +83,20 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
     return bs_fail(s, line, col, "module '%s' has no attribute '%s'", module, name);
 }
 
+/* torch's dtypes, as the strings a dtype= argument takes (and Python prints) */
+static const char *const dtypes[] = {
+    "torch.float64", "torch.double", "torch.float32", "torch.float", "torch.float16", "torch.half",
+    "torch.bfloat16", "torch.int64", "torch.long",
+};
+
 int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out)
 {
+    if (!strcmp(mod->str, "torch"))
+        for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+            if (!strcmp(dtypes[i] + 6, name)) {
+                *out = (bs_value){.k = BS_V_STR, .str = dtypes[i]};
+                return 0;
+            }
     const char *sub = submodule(mod->str, name);
     if (sub) {
         *out = (bs_value){.k = BS_V_MODULE, .str = sub};
