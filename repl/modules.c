@@ -80,7 +80,23 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
                                missing[i].to);
             return bs_fail(s, line, col, "%s.%s is not in backstep yet", module, name);
         }
-    return bs_fail(s, line, col, "module '%s' has no attribute '%s'", module, name);
+    /* what the module has: its submodules, PyTorch's spellings, and for torch and F every
+       builtin and op */
+    const char *cands[BS_OP_COUNT + 64];
+    int n = 0;
+    size_t ml = strlen(module);
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
+        if (!strncmp(modules[i], module, ml) && modules[i][ml] == '.' && !strchr(modules[i] + ml + 1, '.'))
+            cands[n++] = modules[i] + ml + 1;
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(aliases[i].module, module)) cands[n++] = aliases[i].name;
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0] && n < BS_OP_COUNT + 32; i++)
+        if (!strcmp(missing[i].module, module)) cands[n++] = missing[i].name;
+    if (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))
+        for (int i = 0; i < BS_OP_COUNT; i++) cands[n++] = bs_ops[i].name;
+    char dym[64];
+    return bs_fail(s, line, col, "module '%s' has no attribute '%s'%s", module, name,
+                   bs_suggest_among(name, cands, n, dym, sizeof dym));
 }
 
 /* torch's dtypes, as the strings a dtype= argument takes (and Python prints) */

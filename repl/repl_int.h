@@ -160,6 +160,7 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
 /* suggest.c: ". Did you mean: 'sigmoid'?" (into buf) or "" when nothing is close */
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);
 const char *bs_suggest_attr(const char *word, char *buf, size_t len);
+const char *bs_suggest_among(const char *word, const char *const *cands, int n, char *buf, size_t len);
 
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);

@@ -81,6 +81,13 @@ const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t l
     return finish(&g, buf, len);
 }
 
+const char *bs_suggest_among(const char *word, const char *const *cands, int n, char *buf, size_t len)
+{
+    suggest g = {word, strlen(word), "", MAXLEN + 1};
+    for (int i = 0; i < n; i++) consider(&g, cands[i]);
+    return finish(&g, buf, len);
+}
+
 const char *bs_suggest_attr(const char *word, char *buf, size_t len)
 {
     suggest g = {word, strlen(word), "", MAXLEN + 1};
