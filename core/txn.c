@@ -14,6 +14,21 @@
 
 #include "core_int.h"
 
+/* a journal array `arr` of n items with room for one more (grown if needed), or NULL (and
+   t->lost) when out of memory; the caller stores the result back */
+static void *room(bs__txn *t, void *arr, int n, int *cap, size_t elem, int first)
+{
+    if (n < *cap) return arr;
+    int nc = *cap ? 2 * *cap : first;
+    void *p = realloc(arr, (size_t)nc * elem);
+    if (!p) {
+        t->lost = true;
+        return NULL;
+    }
+    *cap = nc;
+    return p;
+}
+
 static double *copy_of(const double *p, int64_t n)
 {
     double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
@@ -40,16 +55,9 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     bs__txn *t = &c->txn;
     if (!t->on || n->id >= t->mark || n->txn == t->serial) return;
     n->txn = t->serial;
-    if (t->nn == t->capn) {
-        int cap = t->capn ? 2 * t->capn : 64;
-        bs__txn_saved *p = realloc(t->n, (size_t)cap * sizeof *p);
-        if (!p) {
-            t->lost = true;
-            return;
-        }
-        t->n = p;
-        t->capn = cap;
-    }
+    void *n_ = room(t, t->n, t->nn, &t->capn, sizeof *t->n, 64);
+    if (!n_) return;
+    t->n = n_;
     bs__txn_saved *e = &t->n[t->nn];
     int64_t numel = bs_shape_numel(&n->value.shape);
     memset(e, 0, sizeof *e);
@@ -68,31 +76,17 @@ void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel)
     if (!t->on) return;
     for (int i = 0; i < t->nsteps; i++)
         if (t->steps[i].opt == o) goto have_step;
-    if (t->nsteps == t->capsteps) {
-        int cap = t->capsteps ? 2 * t->capsteps : 4;
-        bs__txn_step *p = realloc(t->steps, (size_t)cap * sizeof *p);
-        if (!p) {
-            t->lost = true;
-            return;
-        }
-        t->steps = p;
-        t->capsteps = cap;
-    }
+    void *steps_ = room(t, t->steps, t->nsteps, &t->capsteps, sizeof *t->steps, 4);
+    if (!steps_) return;
+    t->steps = steps_;
     t->steps[t->nsteps++] = (bs__txn_step){o, o->step};
 have_step:
     if (id < 0 || id >= t->mark) return;
     for (int i = t->nst - 1; i >= 0; i--) /* a param is stepped once per statement, as a rule */
         if (t->st[i].opt == o && t->st[i].id == id) return;
-    if (t->nst == t->capst) {
-        int cap = t->capst ? 2 * t->capst : 16;
-        bs__txn_state *p = realloc(t->st, (size_t)cap * sizeof *p);
-        if (!p) {
-            t->lost = true;
-            return;
-        }
-        t->st = p;
-        t->capst = cap;
-    }
+    void *st_ = room(t, t->st, t->nst, &t->capst, sizeof *t->st, 16);
+    if (!st_) return;
+    t->st = st_;
     bs__txn_state *e = &t->st[t->nst++];
     e->opt = o;
     e->id = id;

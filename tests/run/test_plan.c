@@ -60,6 +60,23 @@ static const char *const GRAPH =
     "    + bce_with_logits(z, zeros(N, C)) + mean(sqrt(exp(g) + 1) * log(exp(h) + 1)) \\\n"
     "    + mean(m) + mean(m2 * m2) * 0.1 + mean(m3 * m3)\n";
 
+/* L.backward() in the session, then a plan of L at the recorded sizes on the opened CPU backend
+   in f64 without an update (NULL with the reason in err) */
+static bs_plan *plan_after_backward(sess *t, const char *what, bs_backend *be, bs_id *L,
+                                    char *err, size_t errlen)
+{
+    const char *e = eval(t, "L.backward()");
+    CHECK(!*e, "%s backward: %s", what, e);
+    *L = id_of(t, "L");
+    be->open(be, err, errlen);
+    bs_plan_opts o = bs_plan_defaults();
+    o.dtype = BS_F64;
+    o.update = false;
+    bs_plan *p = bs_plan_new(bs_session_ctx(t->s), *L, be, &o, err, errlen);
+    CHECK(p, "%s plan: %s", what, err);
+    return p;
+}
+
 /* the tape's values and grads against a plan at the recorded sizes (f64, cpu) */
 static void test_recorded_size(void)
 {
@@ -69,18 +86,11 @@ static void test_recorded_size(void)
     CHECK(!*e, "%s", e);
     e = eval(&t, GRAPH);
     CHECK(!*e, "graph: %s", e);
-    e = eval(&t, "L.backward()");
-    CHECK(!*e, "backward: %s", e);
     bs_ctx *c = bs_session_ctx(t.s);
-    bs_id L = id_of(&t, "L");
     bs_backend *be = bs_backend_cpu();
     char err[512];
-    be->open(be, err, sizeof err);
-    bs_plan_opts o = bs_plan_defaults();
-    o.dtype = BS_F64;
-    o.update = false;
-    bs_plan *p = bs_plan_new(c, L, be, &o, err, sizeof err);
-    CHECK(p, "plan: %s", err);
+    bs_id L;
+    bs_plan *p = plan_after_backward(&t, "graph", be, &L, err, sizeof err);
     if (!p) goto out;
     double loss = 0;
     CHECK(bs_plan_forward(p, &loss) == BS_OK && bs_plan_backward(p) == BS_OK, "%s",
@@ -138,18 +148,11 @@ static void test_fused_acts(void)
                  " b = param(randn(5)); h = %s(x @ W + b); L = sum(h * h)", acts[a]);
         const char *e = eval(&t, src);
         CHECK(!*e, "%s: %s", acts[a], e);
-        e = eval(&t, "L.backward()");
-        CHECK(!*e, "%s backward: %s", acts[a], e);
         bs_ctx *c = bs_session_ctx(t.s);
-        bs_id L = id_of(&t, "L");
         bs_backend *be = bs_backend_cpu();
         char err[512];
-        be->open(be, err, sizeof err);
-        bs_plan_opts o = bs_plan_defaults();
-        o.dtype = BS_F64;
-        o.update = false;
-        bs_plan *p = bs_plan_new(c, L, be, &o, err, sizeof err);
-        CHECK(p, "%s plan: %s", acts[a], err);
+        bs_id L;
+        bs_plan *p = plan_after_backward(&t, acts[a], be, &L, err, sizeof err);
         if (p) {
             CHECK(bs_plan_forward(p, NULL) == BS_OK && bs_plan_backward(p) == BS_OK, "%s: %s",
                   acts[a], bs_plan_errmsg(p));
