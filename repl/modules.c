@@ -118,10 +118,11 @@ int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const c
         *out = (bs_value){.k = BS_V_MODULE, .str = sub};
         return 0;
     }
-    if (function_of(mod->str, name))
+    if (function_of(mod->str, name)) {
+        const char *text = bs_expr_text(s, e);
         return bs_fail(s, e->attr.name_line, e->attr.name_col,
-                       "%s.%s is a function: call it, as in %s(...)", mod->str, name,
-                       bs_expr_text(s, e) ? bs_expr_text(s, e) : name);
+                       "%s.%s is a function: call it, as in %s(...)", mod->str, name, text ? text : name);
+    }
     return not_there(s, e->attr.name_line, e->attr.name_col, mod->str, name);
 }
 
