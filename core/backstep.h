@@ -164,6 +164,9 @@ bool bs_shape_eq(const bs_shape *a, const bs_shape *b);
 bool bs_shape_broadcast(const bs_shape *a, const bs_shape *b, bs_shape *out);
 /* "(2, 3)" into buf; returns buf */
 char *bs_shape_str(const bs_shape *s, char *buf, size_t len);
+/* v as Python's repr(float) writes it: the shortest digits that read back ("0.1", "1e-05",
+   "-1.0", "nan", "inf") */
+char *bs_float_repr(double v, char *buf, size_t len);
 const char *bs_dtype_name(bs_dtype t);
 bool bs_dtype_parse(const char *s, bs_dtype *out);
 size_t bs_dtype_size(bs_dtype t);
@@ -434,6 +437,13 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf);
  * grad at the optimizer's third step is bias-corrected as at its step 1. */
 bs_status bs_opt_step(bs_ctx *c, bs_opt *o);
 void bs_opt_zero_grad(bs_ctx *c, bs_opt *o);
+/* torch.optim.SGD(params, ...): o updates (and zero_grad() clears) only these leaves from now on;
+   without this call it takes every param on the tape */
+bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n);
+/* x -= ..., x.copy_(v) under no_grad: write v (x's numel, or one value) into the leaf x in place,
+   bumping its version, as PyTorch's in-place ops on a leaf; refused outside no_grad when x
+   requires grad, and for a tensor an op computed */
+bs_status bs_update_inplace(bs_ctx *c, bs_id id, const bs_tensor *v);
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o);
 
 /* ==== Size variables ==== */

@@ -21,6 +21,8 @@ struct bs_opt {
     int64_t step;                 /* steps taken (adam's t) */
     int32_t cap;                  /* state arrays are indexed by node id */
     double **m, **v;              /* (numel) per param: momentum / first and second moments */
+    bs_id *only;                  /* the params it was given (torch.optim.SGD(params)), or */
+    int32_t nonly;                /* NULL: every param of the tape */
     struct bs_opt *next;
 };
 

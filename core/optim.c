@@ -24,7 +24,7 @@ bs_opt_conf bs_opt_defaults(bs_opt_kind k)
 /* v as Python's repr(float) writes it (the figure in torch.optim's messages): the shortest
  * digits that read back to v; fixed notation from 1e-4 up to 1e16, with ".0" on whole numbers
  * ("-1.0", "-0.0001"), else "1e-05" / "1e+16"; "nan", "inf", "-inf". */
-static char *py_float_repr(double v, char *buf, size_t len)
+char *bs_float_repr(double v, char *buf, size_t len)
 {
     if (isnan(v)) {
         snprintf(buf, len, "nan");
@@ -62,27 +62,27 @@ static bs_status opt_validate(bs_ctx *c, const bs_opt_conf *k)
     char s[40];
     if (k->kind == BS_OPT_ADAM) {
         if (!(0.0 <= k->lr))
-            return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", py_float_repr(k->lr, s, sizeof s));
+            return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", bs_float_repr(k->lr, s, sizeof s));
         if (!(0.0 <= k->eps))
-            return bs__err(c, BS_ERR_VALUE, "Invalid epsilon value: %s", py_float_repr(k->eps, s, sizeof s));
+            return bs__err(c, BS_ERR_VALUE, "Invalid epsilon value: %s", bs_float_repr(k->eps, s, sizeof s));
         if (!(0.0 <= k->beta1 && k->beta1 < 1.0))
             return bs__err(c, BS_ERR_VALUE, "Invalid beta parameter at index 0: %s",
-                           py_float_repr(k->beta1, s, sizeof s));
+                           bs_float_repr(k->beta1, s, sizeof s));
         if (!(0.0 <= k->beta2 && k->beta2 < 1.0))
             return bs__err(c, BS_ERR_VALUE, "Invalid beta parameter at index 1: %s",
-                           py_float_repr(k->beta2, s, sizeof s));
+                           bs_float_repr(k->beta2, s, sizeof s));
         if (!(0.0 <= k->weight_decay))
             return bs__err(c, BS_ERR_VALUE, "Invalid weight_decay value: %s",
-                           py_float_repr(k->weight_decay, s, sizeof s));
+                           bs_float_repr(k->weight_decay, s, sizeof s));
         return BS_OK;
     }
     if (k->lr < 0.0)
-        return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", py_float_repr(k->lr, s, sizeof s));
+        return bs__err(c, BS_ERR_VALUE, "Invalid learning rate: %s", bs_float_repr(k->lr, s, sizeof s));
     if (k->momentum < 0.0)
-        return bs__err(c, BS_ERR_VALUE, "Invalid momentum value: %s", py_float_repr(k->momentum, s, sizeof s));
+        return bs__err(c, BS_ERR_VALUE, "Invalid momentum value: %s", bs_float_repr(k->momentum, s, sizeof s));
     if (k->weight_decay < 0.0)
         return bs__err(c, BS_ERR_VALUE, "Invalid weight_decay value: %s",
-                       py_float_repr(k->weight_decay, s, sizeof s));
+                       bs_float_repr(k->weight_decay, s, sizeof s));
     if (k->nesterov && (k->momentum <= 0 || k->dampening != 0))
         return bs__err(c, BS_ERR_VALUE, "Nesterov momentum requires a momentum and zero dampening");
     return BS_OK;
@@ -103,6 +103,40 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf)
 }
 
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o) { return &o->conf; }
+
+bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n)
+{
+    bs_id *l = malloc((size_t)(n > 0 ? n : 1) * sizeof *l);
+    if (!l) return bs__err(c, BS_ERR_NOMEM, "out of memory");
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const bs_node *nd = bs_node_get(c, ids[i]);
+        if (!nd) {
+            free(l);
+            return bs__err(c, BS_ERR_VALUE, "optimizer got a tensor that is not on the tape");
+        }
+        if (!nd->is_leaf) {
+            free(l);
+            return bs__err(c, BS_ERR_VALUE, "can't optimize a non-leaf Tensor");
+        }
+        bool dup = false;
+        for (int j = 0; j < k; j++) dup |= l[j] == ids[i];
+        if (!dup) l[k++] = ids[i];
+    }
+    free(o->only);
+    o->only = l;
+    o->nonly = k;
+    return BS_OK;
+}
+
+/* does o update node i? */
+static bool opt_has(const bs_opt *o, bs_id i)
+{
+    if (!o->only) return true;
+    for (int32_t j = 0; j < o->nonly; j++)
+        if (o->only[j] == i) return true;
+    return false;
+}
 
 /* ==== Per-parameter state ====
  * torch.optim keeps state[p] per parameter, created on the first step at which p has a grad.
@@ -231,6 +265,13 @@ void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen)
 {
     (void)newlen;
     for (bs_opt *o = c->opts; o; o = o->next) {
+        if (o->only) {
+            int32_t k = 0;
+            for (int32_t j = 0; j < o->nonly; j++)
+                if (o->only[j] >= 0 && o->only[j] < len && remap[o->only[j]] != BS_NONE)
+                    o->only[k++] = remap[o->only[j]];
+            o->nonly = k;
+        }
         int32_t n = o->cap < len ? o->cap : len;
         for (int32_t i = 0; i < n; i++) {
             double *m = o->m[i], *v = o->v[i];
@@ -254,7 +295,7 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
         if (!grow(o, c->len)) return bs__err(c, BS_ERR_NOMEM, "out of memory");
         for (bs_id i = 0; i < c->len; i++) {
             bs_node *n = bs__node(c, i);
-            if (!n->is_param || !n->grad.data) continue;
+            if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
             bs__txn_opt(c, o, i, bs_shape_numel(&n->value.shape)); /* before it changes */
             if (!state_alloc(o, i, bs_shape_numel(&n->value.shape)))
                 return bs__err(c, BS_ERR_NOMEM, "out of memory");
@@ -263,7 +304,7 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
     bs__txn_opt(c, o, BS_NONE, 0); /* the step count */
     for (bs_id i = 0; i < c->len; i++) {
         bs_node *n = bs__node(c, i);
-        if (!n->is_param || !n->grad.data) continue;
+        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
         int64_t numel = bs_shape_numel(&n->value.shape);
         bs__txn_node(c, n);
         bs_dtype t = n->value.dtype;
@@ -280,6 +321,30 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
 
 void bs_opt_zero_grad(bs_ctx *c, bs_opt *o)
 {
-    (void)o;
-    bs_zero_grad_all(c);
+    if (!o->only) {
+        bs_zero_grad_all(c);
+        return;
+    }
+    for (int32_t j = 0; j < o->nonly; j++) bs_zero_grad(c, o->only[j]);
+}
+
+bs_status bs_update_inplace(bs_ctx *c, bs_id id, const bs_tensor *v)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return bs__err(c, BS_ERR_VALUE, "no such tensor");
+    if (!n->is_leaf || n->op != BS_OP_LEAF)
+        return bs__err(c, BS_ERR_VALUE, "in-place update of a tensor computed by an op is not supported; "
+                       "assign a new name instead");
+    if (n->requires_grad && !bs_ctx_no_grad(c))
+        return bs__err(c, BS_ERR_VALUE, "a leaf Variable that requires grad is being used in an in-place "
+                       "operation.");
+    int64_t numel = bs_shape_numel(&n->value.shape), vn = bs_shape_numel(&v->shape);
+    if (vn != numel && vn != 1)
+        return bs__err(c, BS_ERR_SHAPE, "output with shape %s doesn't match the broadcast shape %s",
+                       bs_shape_str(&n->value.shape, (char[64]){0}, 64), bs_shape_str(&v->shape, (char[64]){0}, 64));
+    bs__txn_node(c, n);
+    for (int64_t j = 0; j < numel; j++)
+        n->value.data[j] = bs_dtype_round(n->value.dtype, v->data[vn == 1 ? 0 : j]);
+    n->version++;
+    return BS_OK;
 }

@@ -67,6 +67,7 @@ void bs__opt_free(bs_opt *o)
         free(o->v[i]);
     }
     free(o->m);
+    free(o->only);
     free(o->v);
     free(o);
 }

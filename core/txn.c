@@ -66,7 +66,7 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     e->freed = n->freed;
     e->had_grad = n->grad.data != NULL;
     if (e->had_grad && !(e->grad = copy_of(n->grad.data, numel))) t->lost = true;
-    if (n->is_param && !(e->value = copy_of(n->value.data, numel))) t->lost = true;
+    if ((n->is_param || n->is_leaf) && !(e->value = copy_of(n->value.data, numel))) t->lost = true;
     t->nn++;
 }
 

@@ -68,6 +68,10 @@ typedef struct {
 void *bs_arena_alloc(bs_arena *a, size_t n);
 /* A NUL-terminated copy of s[0..n) in the arena; NULL if out of memory. */
 char *bs_arena_strndup(bs_arena *a, const char *s, size_t n);
+/* A point to go back to: bs_arena_release frees everything allocated after it. */
+typedef struct { bs_arena_block *head; size_t used, total; } bs_arena_mark;
+bs_arena_mark bs_arena_save(const bs_arena *a);
+void bs_arena_release(bs_arena *a, bs_arena_mark m);
 /* Release every block. The arena is empty afterwards and may be used again. */
 void bs_arena_free(bs_arena *a);
 
@@ -82,10 +86,13 @@ typedef enum {
     BS_TOK_LPAREN, BS_TOK_RPAREN, BS_TOK_LBRACKET, BS_TOK_RBRACKET, BS_TOK_LBRACE, BS_TOK_RBRACE,
     BS_TOK_COMMA, BS_TOK_DOT, BS_TOK_COLON, BS_TOK_SEMI, BS_TOK_ASSIGN,
     BS_TOK_PLUS, BS_TOK_MINUS, BS_TOK_STAR, BS_TOK_SLASH, BS_TOK_POW, BS_TOK_AT,
-    /* recognised only so the parser can say they are not in the language */
+    BS_TOK_FLOORDIV,    /* // */
+    BS_TOK_PERCENT,     /* % */
     BS_TOK_CMP,         /* == != < > <= >= */
     BS_TOK_AUGASSIGN,   /* += -= *= /= **= @= //= %= */
-    BS_TOK_BADOP,       /* // % & | ^ ~ << >> := -> ! */
+    BS_TOK_FSTRING,     /* f'...{expr:spec}...': the parser splits it (bs_token.pre) */
+    /* recognised only so the parser can say they are not in the language */
+    BS_TOK_BADOP,       /* & | ^ ~ << >> := -> ! */
     BS_TOK_ERROR        /* a lexical error: the message is in bs_lexer.err */
 } bs_tok_kind;
 
@@ -97,6 +104,13 @@ typedef struct {
     double num;         /* the value (also for integers) */
     int64_t inum;       /* the value of an integer literal */
     bool is_int;        /* true for "2", false for "2.0", ".5", "1e-3" */
+    /* STRING, FSTRING: the prefix (r, f, rf, ...) is `pre` bytes before the opening quote */
+    int pre;
+    bool raw;           /* r'...': backslashes stay as typed */
+    /* the first token of a logical line: `indent` is its column count from the line's start
+       (a tab advances to the next multiple of 8, as Python counts) */
+    bool bol;
+    int indent;
 } bs_token;
 
 /* The lexer: pull tokens one at a time. All fields are readable; none needs freeing. */
@@ -106,6 +120,7 @@ typedef struct {
     int line;           /* line of src[pos] (line0-based numbering) */
     int line_start;     /* offset of the first byte of that line */
     int depth;          /* open (), [], {}: NEWLINE is not produced while depth > 0 */
+    bool at_bol;        /* the next token starts a logical line */
     char err[160];      /* message of the last BS_TOK_ERROR */
 } bs_lexer;
 
@@ -128,14 +143,35 @@ typedef enum {
     BS_EX_TUPLE,    /* list: (a, b), (a,), () */
     BS_EX_CALL,     /* call: f(a, k=v), x.method(...) (then call.fn is a BS_EX_ATTR) */
     BS_EX_ATTR,     /* attr: x.grad */
-    BS_EX_UNARY,    /* unary: -x, +x */
-    BS_EX_BINARY    /* bin: a + b */
+    BS_EX_UNARY,    /* unary: -x, +x, not x */
+    BS_EX_BINARY,   /* bin: a + b */
+    BS_EX_COMPARE,  /* cmp: a < b <= c (chained, as in Python) */
+    BS_EX_BOOLOP,   /* bin (op BS_BIN_AND / BS_BIN_OR): a and b, a or b */
+    BS_EX_IFEXP,    /* ifexp: a if cond else b */
+    BS_EX_SUBSCRIPT,/* sub: x[i], x[:, 1], x[1:3] (index is a TUPLE for x[a, b]) */
+    BS_EX_SLICE,    /* slice: lo:hi:step inside a subscript (each may be NULL) */
+    BS_EX_FSTRING,  /* fstr: f"loss {L.item():.4f}" */
+    BS_EX_LISTCOMP  /* comp: [elt for target in iter if cond] */
 } bs_expr_kind;
 
-typedef enum { BS_UN_NEG, BS_UN_POS } bs_unop;
-typedef enum { BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BIN_MATMUL } bs_binop;
+typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT } bs_unop;
+typedef enum {
+    BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BIN_MATMUL,
+    BS_BIN_FLOORDIV, BS_BIN_MOD, BS_BIN_AND, BS_BIN_OR
+} bs_binop;
+typedef enum { BS_CMP_EQ, BS_CMP_NE, BS_CMP_LT, BS_CMP_LE, BS_CMP_GT, BS_CMP_GE, BS_CMP_IN,
+               BS_CMP_NOTIN, BS_CMP_IS, BS_CMP_ISNOT } bs_cmpop;
 
+/* One piece of an f-string: literal text, or a replacement field {expr!conv:spec}. */
 typedef struct bs_expr bs_expr;
+typedef struct {
+    const char *lit;    /* literal text (decoded), or NULL for a field */
+    bs_expr *expr;      /* the field's expression */
+    char conv;          /* 'r', 's', 'a' or 0 */
+    const char *spec;   /* the format spec after ':' ("" if none); nested {} are not supported */
+    bool self_doc;      /* f"{x=}" */
+    const char *text;   /* the field's source text, for f"{x=}" */
+} bs_fpart;
 
 /* The evaluator recurses on an expression's tree, so its height is bounded: a chain such as
    1+1+...+1 or x.T.T...T past this many levels is a syntax error, not a stack overflow. */
@@ -174,6 +210,12 @@ struct bs_expr {
         struct { bs_expr *obj; const char *name; int name_line, name_col; } attr;
         struct { bs_unop op; bs_expr *operand; } unary;
         struct { bs_binop op; bs_expr *lhs, *rhs; } bin;
+        struct { bs_cmpop *ops; bs_expr **items; int n; } cmp;   /* n operands, n-1 ops */
+        struct { bs_expr *cond, *then, *orelse; } ifexp;
+        struct { bs_expr *obj, *index; } sub;
+        struct { bs_expr *lo, *hi, *step; } slice;
+        struct { bs_fpart *parts; int n; } fstr;
+        struct { bs_expr *elt, *target, *iter, *cond; } comp;
     };
 };
 
@@ -181,18 +223,42 @@ struct bs_expr {
 const bs_arg *bs_call_kwarg(const bs_expr *call, const char *name);
 /* Number of positional arguments of a call (they come first). */
 int bs_call_npos(const bs_expr *call);
-/* "+", "-", "*", "/", "**", "@" */
+/* "+", "-", "*", "/", "**", "@", "//", "%", "and", "or" */
 const char *bs_binop_symbol(bs_binop op);
+/* "==", "<", "in", "is not", ... */
+const char *bs_cmpop_symbol(bs_cmpop op);
 
 /* ==== Statements ==== */
 
 typedef enum {
     BS_ST_EXPR,     /* expr: a bare expression (print its value) */
-    BS_ST_ASSIGN,   /* assign: name = value */
+    BS_ST_ASSIGN,   /* assign: target = value */
     BS_ST_WITH,     /* with: with no_grad: body... */
     BS_ST_COMMAND,  /* cmd: :name args */
-    BS_ST_IMPORT    /* imp: import a.b [as x], ... | from a.b import n [as x], ... */
+    BS_ST_IMPORT,   /* imp: import a.b [as x], ... | from a.b import n [as x], ... */
+    BS_ST_AUGASSIGN,/* aug: target op= value */
+    BS_ST_IF,       /* ifs: if cond: body [elif ...] [else: orelse] (elif is an IF in orelse) */
+    BS_ST_WHILE,    /* loop: while cond: body */
+    BS_ST_FOR,      /* loop: for target in iter: body */
+    BS_ST_DEF,      /* def: def name(params): body */
+    BS_ST_CLASS,    /* cls: class Name(bases): body */
+    BS_ST_RETURN,   /* ret: return [value] */
+    BS_ST_PASS, BS_ST_BREAK, BS_ST_CONTINUE,
+    BS_ST_ASSERT    /* ifs.cond: assert cond[, msg] (msg in ifs.msg) */
 } bs_stmt_kind;
+
+typedef struct bs_stmt bs_stmt;
+/* An indented block (or the simple statements after a ':' on the same line). */
+typedef struct {
+    bs_stmt **stmts;
+    int n;
+} bs_block;
+
+typedef struct {
+    const char *name;
+    bs_expr *def;       /* default value, or NULL */
+    int line, col;
+} bs_param;
 
 typedef struct {
     const char *module;  /* "torch.nn.functional": the dotted module */
@@ -207,7 +273,6 @@ typedef struct {
     int start, end;     /* raw source span of the word, quotes included */
 } bs_word;
 
-typedef struct bs_stmt bs_stmt;
 struct bs_stmt {
     bs_stmt_kind kind;
     int line, col;      /* first character of the statement */
@@ -215,7 +280,8 @@ struct bs_stmt {
     union {
         bs_expr *expr;                              /* EXPR */
         struct {
-            const char *name;                       /* target name */
+            bs_expr *target;                        /* NAME, x.attr, x[i] or a tuple of them */
+            const char *name;                       /* the target when it is NAME or NAME.attr */
             const char *attr;                       /* NAME.attr = value (x.grad = None); NULL */
             bs_expr *value;                         /* right-hand side; its label text is
                                                        bs_ast_text(a, src, value->start, value->end) */
@@ -223,9 +289,16 @@ struct bs_stmt {
         } assign;
         struct {
             const char *ctx;                        /* "no_grad" (the only context manager) */
-            bs_stmt **body;                         /* n >= 1 simple statements (EXPR or ASSIGN) */
+            bs_stmt **body;                         /* n >= 1 statements */
             int n;
         } with;
+        struct { bs_expr *target; bs_binop op; bs_expr *value; int op_line, op_col; } aug;
+        struct { bs_expr *cond; bs_block body, orelse; bs_expr *msg; } ifs;
+        struct { bs_expr *target; bs_expr *cond; bs_block body; } loop; /* FOR: target, cond is
+                                                       the iterable; WHILE: cond */
+        struct { const char *name; bs_param *params; int nparams; bs_block body; } def;
+        struct { const char *name; bs_expr **bases; int nbases; bs_block body; } cls;
+        struct { bs_expr *value; } ret;
         struct {
             const char *name;                       /* "step" for ":step L"; NUL-terminated */
             const char *args;                       /* raw argument text, trimmed, "" if none */
@@ -275,12 +348,21 @@ bs_ast *bs_parse(const char *src, int line0, bs_arena *a, bs_parse_error *e);
  * For lesson checks and bs_session_number(). */
 bs_expr *bs_parse_expr(const char *src, int line0, bs_arena *a, bs_parse_error *e);
 
-/* Does src stop in the middle of a statement: inside open brackets or after a trailing '\'?
+/* Does src stop in the middle of a statement: inside open brackets or after a trailing '\', or
+ * inside a compound statement not yet ended by a blank line (bs_lang_block_open)?
  * (A trailing operator is not a continuation, as in Python: it is a syntax error at once.) Then
  * the REPL shows a
  * continuation prompt, appends the next line (with a '\n') and asks again. Comments count as
  * blank. Input with a lexical error or unbalanced closers is "complete" (bs_parse reports it). */
 bool bs_lang_incomplete(const char *src);
+/* Only the brackets and '\' part of bs_lang_incomplete (a script reader's question). */
+bool bs_lang_unclosed(const char *src);
+/* Does src hold a compound statement (a line that ends with ':' or starts with if, for, while,
+ * def, class)? At the prompt such input goes on until a blank line (bs_lang_incomplete says so
+ * then too); a script reader ends it at the next line that is not indented. */
+bool bs_lang_block_open(const char *src);
+/* A line that goes on a compound statement at its own indentation: elif, else, except, finally. */
+bool bs_lang_continues_block(const char *line);
 
 /* ==== Source text and debugging ==== */
 

@@ -688,13 +688,14 @@ static int fn_zero_grad(bs_session *s, args_t *a, bs_value *out)
 
 static int fn_print(bs_session *s, args_t *a, bs_value *out)
 {
-    kw(a, "sep", NULL);
+    const bs_value *sep = kw(a, "sep", NULL), *end = kw(a, "end", NULL);
+    kw(a, "flush", NULL);
     if (check_kw_used(s, a)) return -1;
     for (int i = 0; i < a->npos; i++) {
-        if (i) fputc(' ', s->out);
-        bs_print_inline(s, s->out, &a->pos[i]);
+        if (i) fputs(sep && sep->k == BS_V_STR ? sep->str : " ", s->out);
+        fputs(bs_str_value(s, &a->pos[i]), s->out);
     }
-    fputc('\n', s->out);
+    fputs(end && end->k == BS_V_STR ? end->str : "\n", s->out);
     out->k = BS_V_VOID;
     return 0;
 }
@@ -740,7 +741,7 @@ static const builtin builtins[] = {
     {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
     {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
     {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
-    {"print", fn_print, "print(x, ...): print values"},
+    {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
 
@@ -780,6 +781,35 @@ int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_va
     if (collect(s, call, name, NULL, &a)) return -1;
     if (b) return b->fn(s, &a, out);
     return call_op(s, op->id, &a, out);
+}
+
+int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, const bs_value *self,
+                      bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
+    args_t a;
+    memset(&a, 0, sizeof a);
+    a.call = call;
+    a.fname = name;
+    if (self) {
+        a.pos[a.npos] = *self;
+        a.pe[a.npos++] = call;
+    }
+    for (int i = 0; i < npos; i++) {
+        if (a.npos == MAX_POS) return bs_fail(s, call->line, call->col, "too many arguments");
+        a.pos[a.npos] = pos[i];
+        a.pe[a.npos++] = call;
+    }
+    for (int i = 0; i < nkw; i++) {
+        if (a.nkw == MAX_KW) return bs_fail(s, call->line, call->col, "too many keyword arguments");
+        a.kn[a.nkw] = kn[i];
+        a.kv[a.nkw] = kv[i];
+        a.ke[a.nkw++] = call;
+    }
+    const builtin *b = find_builtin(name);
+    const bs_op_info *op = b ? NULL : bs_op_by_name(name);
+    if (b) return b->fn(s, &a, out);
+    if (op) return call_op(s, op->id, &a, out);
+    return bs_fail(s, call->line, call->col, "name '%s' is not defined", name);
 }
 
 /* ==== Methods ==== */

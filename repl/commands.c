@@ -222,6 +222,16 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
             snprintf(kind, sizeof kind, "%s", node->is_param ? "param" : node->op == BS_OP_LEAF ? "leaf" : bs_ops[node->op].name);
             break;
         }
+        case BS_NAME_VALUE: {
+            char *t = bs_str_value(s, &nm->val);
+            snprintf(val, sizeof val, "%.60s", t ? t : "");
+            snprintf(kind, sizeof kind, "%s", nm->val.k == BS_V_FUNC ? "function" : nm->val.k == BS_V_CLASS ? "class"
+                     : nm->val.k == BS_V_OBJ ? "module" : nm->val.k == BS_V_LIST ? "list" : nm->val.k == BS_V_STR ? "str"
+                     : nm->val.k == BS_V_NUM ? "number" : "value");
+            char *nl = strchr(val, '\n');
+            if (nl) snprintf(nl, sizeof val - (size_t)(nl - val), "...");
+            break;
+        }
         case BS_NAME_DIM:
             snprintf(kind, sizeof kind, "dim");
             snprintf(val, sizeof val, "%lld", (long long)bs_dim_value(s->ctx, nm->dim));

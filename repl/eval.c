@@ -134,6 +134,7 @@ void bs_session_reset(bs_session *s)
 {
     bs_stepper_free(s);
     names_clear(s);
+    bs_heap_gc(s); /* what a running script still needs stays */
     hist_clear(s);
     bs_ctx_reset(s->ctx);
     bs_ctx_seed(s->ctx, 0);
@@ -148,11 +149,13 @@ void bs_session_collect(bs_session *s, bool force)
     int32_t len = bs_tape_len(s->ctx);
     if (s->step || (!force && len < (s->collect_at > BS_COLLECT_MIN ? s->collect_at : BS_COLLECT_MIN)))
         return;
-    int n = 0, cap = s->count + 8 + BS_PASS_LOG;
+    int nheap = bs_heap_count_ids(s);
+    int n = 0, cap = s->count + 8 + BS_PASS_LOG + nheap;
     bs_id **keep = malloc((size_t)cap * sizeof *keep);
     if (!keep) return; /* nothing reclaimed this time; the next statement tries again */
     for (int i = 0; i < s->cap; i++)
         if (s->names[i].name && s->names[i].kind == BS_NAME_NODE && n < cap) keep[n++] = &s->names[i].id;
+    n += bs_heap_ids(s, keep + n, cap - n);
     keep[n++] = &s->last_scalar;
     keep[n++] = &s->last_assigned;
     for (int i = 0; i < s->npass && n < cap; i++) keep[n++] = &s->pass_root[i];
@@ -170,6 +173,7 @@ void bs_session_free(bs_session *s)
     bs_stepper_free(s);
     bs_viz_free(s);
     names_clear(s);
+    bs_heap_free_all(s);
     hist_clear(s);
     bs_arena_free(&s->arena);
     bs_ctx_free(s->ctx);
@@ -187,6 +191,9 @@ void bs_session_interrupt(bs_session *s)
 }
 
 bool bs_session_incomplete(const char *src) { return bs_lang_incomplete(src); }
+bool bs_session_unclosed(const char *src) { return bs_lang_unclosed(src); }
+bool bs_session_block_open(const char *src) { return bs_lang_block_open(src); }
+bool bs_session_continues_block(const char *line) { return bs_lang_continues_block(line); }
 
 void bs_hist_add(bs_session *s, const char *text)
 {
@@ -268,6 +275,12 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_DIM: return bs_fail(s, line, col, "expected a tensor, got a size variable");
     case BS_V_GRADFN: return bs_fail(s, line, col, "expected a tensor, got a grad_fn");
     case BS_V_MODULE: return bs_fail(s, line, col, "expected a tensor, got the module %s", v->str);
+    case BS_V_FUNC: case BS_V_BOUND: case BS_V_BUILTIN:
+        return bs_fail(s, line, col, "expected a tensor, got a function (is a call missing?)");
+    case BS_V_CLASS: return bs_fail(s, line, col, "expected a tensor, got a class");
+    case BS_V_OBJ: return bs_fail(s, line, col, "expected a tensor, got a module (call it: model(x))");
+    case BS_V_RANGE: return bs_fail(s, line, col, "expected a tensor, got a range: write tensor(list(range(...)))");
+    case BS_V_SUPER: return bs_fail(s, line, col, "expected a tensor, got super()");
     }
     return bs_fail(s, line, col, "expected a tensor");
 }
@@ -304,8 +317,8 @@ static bs_op binop_op(bs_binop op)
     case BS_BIN_DIV: return BS_OP_DIV;
     case BS_BIN_POW: return BS_OP_POW;
     case BS_BIN_MATMUL: return BS_OP_MATMUL;
+    default: return BS_OP_ADD;
     }
-    return BS_OP_ADD;
 }
 
 /* Python arithmetic on two numbers */
@@ -326,8 +339,18 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
         r = pow(x, y);
         if (y < 0) is_int = false;
         break;
+    case BS_BIN_FLOORDIV:
+    case BS_BIN_MOD:
+        if (y == 0)
+            return bs_fail(s, e->op_line, e->op_col, is_int ? "integer division or modulo by zero"
+                                                            : "float division by zero");
+        r = e->bin.op == BS_BIN_FLOORDIV ? floor(x / y) : x - floor(x / y) * y;
+        if (e->bin.op == BS_BIN_MOD && r != 0 && (r < 0) != (y < 0)) r += y;
+        break;
     case BS_BIN_MATMUL:
         return bs_fail(s, e->op_line, e->op_col, "@ needs tensors, not numbers");
+    default:
+        return bs_fail(s, e->op_line, e->op_col, "unsupported operator");
     }
     /* integers are held as doubles: exact up to 2**53, and an error past it, not a rounding */
     if (is_int && fabs(r) > (double)BS_INT_EXACT_MAX)
@@ -345,6 +368,28 @@ static int eval_list(bs_session *s, const bs_expr *e, bs_value *out)
     if (!out->items) return bs_fail(s, e->line, e->col, "out of memory");
     for (int i = 0; i < e->list.n; i++)
         if (bs_eval_expr(s, e->list.items[i], &out->items[i])) return -1;
+    return 0;
+}
+
+int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out)
+{
+    if ((a->k == BS_V_NUM || a->k == BS_V_BOOL) && (b->k == BS_V_NUM || b->k == BS_V_BOOL)) {
+        if (a->k == BS_V_BOOL) *a = (bs_value){.k = BS_V_NUM, .num = a->b, .is_int = true, .sym = -1};
+        if (b->k == BS_V_BOOL) *b = (bs_value){.k = BS_V_NUM, .num = b->b, .is_int = true, .sym = -1};
+        return fold_numbers(s, e, a, b, out);
+    }
+    int py = bs_eval_pybinary(s, e, e->bin.op, a, b, out);
+    if (py <= 0) return py;
+    if (e->bin.op == BS_BIN_FLOORDIV || e->bin.op == BS_BIN_MOD)
+        return bs_fail(s, e->op_line, e->op_col, "'%s' on tensors is not supported (it has no gradient)",
+                       bs_binop_symbol(e->bin.op));
+    bs_id x, y;
+    if (bs_to_node(s, a, e->bin.lhs, &x) || bs_to_node(s, b, e->bin.rhs, &y)) return -1;
+    bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
+    if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
+    label_node(s, r, e);
+    out->k = BS_V_NODE;
+    out->id = r;
     return 0;
 }
 
@@ -371,11 +416,18 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         out->k = BS_V_NONE;
         return 0;
     case BS_EX_NAME: {
+        bs_value *local = bs_frame_lookup(s, e->name);
+        if (local) {
+            *out = *local;
+            return 0;
+        }
         bs_name *n = bs_name_find(s, e->name);
         if (!n) {
-            if (bs_is_builtin(e->name))
-                return bs_fail(s, e->line, e->col, "'%s' is a function: call it, as in %s(...)",
-                               e->name, e->name);
+            if (bs_is_builtin(e->name) || bs_is_py_builtin(e->name) || !strcmp(e->name, "object")) {
+                out->k = BS_V_BUILTIN; /* a function of backstep's as a value: act = relu */
+                out->str = e->name;
+                return 0;
+            }
             char dym[64];
             return bs_fail(s, e->line, e->col, "name '%s' is not defined%s", e->name,
                            bs_suggest_name(s, e->name, dym, sizeof dym));
@@ -391,6 +443,7 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         case BS_NAME_OPT: out->k = BS_V_OPT; out->opt = n->opt; break;
         case BS_NAME_NONE: out->k = BS_V_NONE; break;
         case BS_NAME_MODULE: out->k = BS_V_MODULE; out->str = n->module; break;
+        case BS_NAME_VALUE: *out = n->val; break;
         }
         return 0;
     }
@@ -421,40 +474,94 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_BINARY: {
         bs_value a, b;
         if (bs_eval_expr(s, e->bin.lhs, &a) || bs_eval_expr(s, e->bin.rhs, &b)) return -1;
-        if ((a.k == BS_V_NUM || a.k == BS_V_BOOL) && (b.k == BS_V_NUM || b.k == BS_V_BOOL)) {
-            if (a.k == BS_V_BOOL) a = (bs_value){.k = BS_V_NUM, .num = a.b, .is_int = true, .sym = -1};
-            if (b.k == BS_V_BOOL) b = (bs_value){.k = BS_V_NUM, .num = b.b, .is_int = true, .sym = -1};
-            return fold_numbers(s, e, &a, &b, out);
-        }
-        bs_id x, y;
-        if (bs_to_node(s, &a, e->bin.lhs, &x) || bs_to_node(s, &b, e->bin.rhs, &y)) return -1;
-        bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
-        if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
-        label_node(s, r, e);
-        out->k = BS_V_NODE;
-        out->id = r;
-        return 0;
+        return bs_eval_binary_values(s, e, &a, &b, out);
     }
+    case BS_EX_BOOLOP: {
+        /* a and b: a if a is false, else b (Python's values, not booleans) */
+        int err;
+        if (bs_eval_expr(s, e->bin.lhs, out)) return -1;
+        bool t = bs_truthy(s, out, e->bin.lhs, &err);
+        if (err) return -1;
+        if ((e->bin.op == BS_BIN_AND) != t) return 0;
+        return bs_eval_expr(s, e->bin.rhs, out);
+    }
+    case BS_EX_COMPARE: return bs_eval_compare(s, e, out);
+    case BS_EX_IFEXP: {
+        bs_value c;
+        int err;
+        if (bs_eval_expr(s, e->ifexp.cond, &c)) return -1;
+        bool t = bs_truthy(s, &c, e->ifexp.cond, &err);
+        if (err) return -1;
+        return bs_eval_expr(s, t ? e->ifexp.then : e->ifexp.orelse, out);
+    }
+    case BS_EX_SUBSCRIPT: return bs_eval_subscript(s, e, out);
+    case BS_EX_SLICE: return bs_fail(s, e->line, e->col, "a slice (a:b) can only be used inside []");
+    case BS_EX_FSTRING: return bs_eval_fstring(s, e, out);
+    case BS_EX_LISTCOMP: return bs_eval_listcomp(s, e, out);
     case BS_EX_ATTR: {
         bs_value obj;
         if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
         if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_OBJ || obj.k == BS_V_CLASS) return bs_obj_attr(s, e, &obj, e->attr.name, out);
         return bs_get_attr(s, e, &obj, e->attr.name, out);
     }
     case BS_EX_CALL: {
         const bs_expr *fn = e->call.fn;
+        bs_value callee;
         if (fn->kind == BS_EX_NAME) {
-            if (bs_name_find(s, fn->name))
-                return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
+            bs_value *local = bs_frame_lookup(s, fn->name);
+            bs_name *n = local ? NULL : bs_name_find(s, fn->name);
+            if (local || (n && n->kind == BS_NAME_VALUE)) {
+                callee = local ? *local : n->val;
+                goto call_value;
+            }
+            if (n) return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
+            if (bs_is_py_builtin(fn->name)) {
+                int r = bs_py_builtin(s, e, fn->name, out);
+                if (r <= 0) return r;
+            }
             return bs_call_function(s, e, fn->name, out);
         }
         if (fn->kind == BS_EX_ATTR) {
             bs_value obj;
             if (bs_eval_expr(s, fn->attr.obj, &obj)) return -1;
             if (obj.k == BS_V_MODULE) return bs_module_call(s, e, &obj, fn->attr.name, out);
+            if (obj.k == BS_V_OBJ) return bs_obj_method(s, e, &obj, fn->attr.name, out);
+            if (obj.k == BS_V_LIST || obj.k == BS_V_TUPLE || obj.k == BS_V_STR)
+                return bs_list_method(s, e, &obj, fn->attr.name, out);
+            if (obj.k == BS_V_SUPER || obj.k == BS_V_CLASS) {
+                /* super().__init__(): the base class's method, or nn.Module's (nothing to do) */
+                bs_hclass *c = obj.k == BS_V_SUPER ? ((bs_hclass *)obj.ref2)->base : obj.ref;
+                bs_value *m = NULL;
+                for (bs_hclass *k = c; k && !m; k = k->base) m = bs_dict_get(&k->attrs, fn->attr.name);
+                if (!m) {
+                    if (obj.k == BS_V_SUPER && !strcmp(fn->attr.name, "__init__")) {
+                        out->k = BS_V_VOID;
+                        return 0;
+                    }
+                    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "'super' object has no attribute '%s'",
+                                   fn->attr.name);
+                }
+                if (obj.k == BS_V_SUPER && m->k == BS_V_FUNC) {
+                    memset(&callee, 0, sizeof callee);
+                    callee.k = BS_V_BOUND;
+                    callee.ref = obj.ref;
+                    callee.ref2 = m->ref;
+                } else {
+                    callee = *m;
+                }
+                goto call_value;
+            }
             return bs_call_method(s, e, &obj, fn->attr.name, out);
         }
-        return bs_fail(s, e->op_line, e->op_col, "this expression is not callable");
+        if (bs_eval_expr(s, fn, &callee)) return -1;
+    call_value: {
+        bs_value pos[16], kv[16];
+        const char *kn[16];
+        int npos, nkw;
+        if (bs_eval_args(s, e, pos, &npos, kn, kv, &nkw, 16)) return -1;
+        return bs_call_value(s, e, &callee, pos, npos, kn, kv, nkw, out);
+    }
     }
     }
     return bs_fail(s, e->line, e->col, "cannot evaluate this expression");
@@ -468,32 +575,21 @@ static bool is_scalar_node(bs_session *s, bs_id id)
     return n && bs_shape_numel(&n->value.shape) == 1;
 }
 
-static int do_assign(bs_session *s, const bs_stmt *st)
+int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr *at, bool as_node)
 {
-    const char *name = st->assign.name;
-    if (st->assign.attr) { /* x.grad = None, as PyTorch's way to forget a grad */
-        bs_id id;
-        if (bs_lookup_node(s, name, st->line, st->col, &id)) return -1;
-        bs_value v;
-        if (bs_eval_expr(s, st->assign.value, &v)) return -1;
-        if (v.k != BS_V_NONE)
-            return bs_fail(s, st->assign.value->line, st->assign.value->col,
-                           "only None can be assigned to %s.grad here (x.grad = None forgets it)", name);
-        if (s->step)
-            return bs_fail(s, st->line, st->col, "a pass is being stepped: :finish or :abort it first");
-        bs_zero_grad(s->ctx, id);
+    int line = at ? at->line : 0, col = at ? at->col : 0;
+    bs_value v = *vin;
+    if (s->frame) { /* a function's local */
+        bs_value keep;
+        if (bs_persist(s, &v, at, &keep)) return -1;
+        if (bs_dict_set(&s->frame->locals, name, &keep)) return bs_fail(s, line, col, "out of memory");
         return 0;
     }
-    if (bs_is_builtin(name) && !bs_name_find(s, name))
-        return bs_fail(s, st->line, st->col,
-                       "'%s' is a built-in function; choose another name", name);
-    bs_value v;
-    if (bs_eval_expr(s, st->assign.value, &v)) return -1;
     bs_name tmp = {0};
     switch (v.k) {
     case BS_V_DIM: {
         int idx = bs_dim_define(s->ctx, name, (int64_t)v.num);
-        if (idx < 0) return bs_fail_core(s, st->line, st->col, NULL);
+        if (idx < 0) return bs_fail_core(s, line, col, NULL);
         tmp.kind = BS_NAME_DIM;
         tmp.dim = idx;
         break;
@@ -510,11 +606,22 @@ static int do_assign(bs_session *s, const bs_stmt *st)
         tmp.kind = BS_NAME_NONE;
         break;
     case BS_V_VOID:
-        return bs_fail(s, st->assign.value->line, st->assign.value->col,
-                       "this call returns nothing to assign");
-    default: {
+        return bs_fail(s, line, col, "this call returns nothing to assign");
+    case BS_V_NODE:
+    case BS_V_TMP:
+        goto node;
+    case BS_V_NUM:
+    case BS_V_BOOL:
+        if (as_node) goto node;
+        /* a loop's counter stays a Python number */
+        __attribute__((fallthrough));
+    default:
+        tmp.kind = BS_NAME_VALUE;
+        if (bs_persist(s, &v, at, &tmp.val)) return -1;
+        break;
+    node: {
         bs_id id;
-        if (bs_to_node(s, &v, st->assign.value, &id)) return -1;
+        if (bs_to_node(s, &v, at, &id)) return -1;
         tmp.kind = BS_NAME_NODE;
         tmp.id = id;
         break;
@@ -527,22 +634,41 @@ static int do_assign(bs_session *s, const bs_stmt *st)
         if (old && old->label && !strcmp(old->label, name)) old->rebound++;
     }
     if (!n) n = bs_name_bind(s, name);
-    if (!n) return bs_fail(s, st->line, st->col, "out of memory");
+    if (!n) return bs_fail(s, line, col, "out of memory");
     n->kind = tmp.kind;
     n->id = tmp.id;
     n->dim = tmp.dim;
     n->opt = tmp.opt;
+    n->module = tmp.module;
+    n->val = tmp.val;
     if (tmp.kind == BS_NAME_NODE) {
         bs_node *node = bs_node_at(s->ctx, tmp.id);
         if (!node->label || node->rebound) {
             bs_node_set_label(s->ctx, tmp.id, name);
             node->rebound = 0;
         }
-        if (!node->text) label_node(s, tmp.id, st->assign.value);
+        if (!node->text && at) label_node(s, tmp.id, at);
         s->last_assigned = tmp.id;
         if (is_scalar_node(s, tmp.id) && node->requires_grad) s->last_scalar = tmp.id;
     }
     return 0;
+}
+
+static int do_assign(bs_session *s, const bs_stmt *st)
+{
+    const bs_expr *t = st->assign.target;
+    if (t->kind != BS_EX_NAME) {
+        bs_value v;
+        if (bs_eval_expr(s, st->assign.value, &v)) return -1;
+        return bs_assign_target(s, t, &v, st->assign.value);
+    }
+    const char *name = st->assign.name;
+    if (!s->frame && bs_is_builtin(name) && !bs_name_find(s, name))
+        return bs_fail(s, st->line, st->col,
+                       "'%s' is a built-in function; choose another name", name);
+    bs_value v;
+    if (bs_eval_expr(s, st->assign.value, &v)) return -1;
+    return bs_bind(s, name, &v, st->assign.value, true);
 }
 
 static int do_expr(bs_session *s, const bs_stmt *st)
@@ -556,10 +682,20 @@ static int do_expr(bs_session *s, const bs_stmt *st)
 
 static int run_stmt(bs_session *s, const bs_stmt *st);
 
-static int run_simple(bs_session *s, const bs_stmt *st)
+static bool is_loop(const bs_stmt *st)
 {
+    return st->kind == BS_ST_FOR || st->kind == BS_ST_WHILE;
+}
+
+int bs_exec_simple(bs_session *s, const bs_stmt *st)
+{
+    /* a loop is not one step: each statement inside it is (as in Python, a loop that fails at
+       its fifth turn keeps what the first four did), so that between turns the tape can drop
+       the graphs of earlier turns. Every other statement, with and if blocks too, is all or
+       nothing. */
+    if (is_loop(st)) return run_stmt(s, st);
     /* a statement that fails leaves no trace: its nodes, random draws, backward() and optimizer
-       steps are all taken back (the outermost statement of a with-block owns the transaction) */
+       steps are all taken back (the outermost statement owns the transaction) */
     bool txn = bs_txn_begin(s->ctx);
     int npass = s->npass;
     bs_id pass_root[BS_PASS_LOG];
@@ -592,12 +728,12 @@ static int run_stmt(bs_session *s, const bs_stmt *st)
             return bs_fail(s, st->line, st->col, "only 'with no_grad:' is supported");
         bool was = bs_ctx_no_grad(s->ctx);
         bs_ctx_set_no_grad(s->ctx, true);
-        r = 0;
-        for (int i = 0; i < st->with.n && !r; i++) r = run_stmt(s, st->with.body[i]);
+        bs_block b = {st->with.body, st->with.n};
+        r = bs_exec_block(s, &b);
         bs_ctx_set_no_grad(s->ctx, was);
         return r;
     }
-    default: r = bs_fail(s, st->line, st->col, "unknown statement"); break;
+    default: r = bs_exec_stmt(s, st); break;
     }
     return r;
 }
@@ -611,49 +747,77 @@ static bool records_history(const bs_stmt *st)
     return false;
 }
 
-int bs_session_eval(bs_session *s, const char *src, int line0, bs_error *e)
+int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
 {
     bs_error local;
     s->e = e ? e : &local;
     memset(s->e, 0, sizeof *s->e);
     s->interrupted = 0;
     bs_ctx_clear_interrupt(s->ctx);
-    bs_parse_error pe;
-    bs_arena pa = BS_ARENA_INIT;
-    bs_ast *ast = bs_parse(src, line0, &pa, &pe);
-    if (!ast) {
+    /* the source and its AST live on the heap: a def or class made here keeps them */
+    bs_hsrc *hs = calloc(1, sizeof *hs);
+    char *src = hs ? strdup(src_in ? src_in : "") : NULL;
+    if (!src) {
+        free(hs);
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
-        bs_arena_free(&pa);
         return -1;
     }
+    hs->text = src;
+    hs->h.kind = BS_H_SRC;
+    hs->h.pins = 1;
+    hs->h.next = s->heap;
+    s->heap = &hs->h;
+    s->nheap++;
+    bs_parse_error pe;
+    bs_ast *ast = bs_parse(src, line0, &hs->arena, &pe);
+    if (!ast) {
+        snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
+        return -1;
+    }
+    bs_hsrc *saved_cur = s->cur_src;
+    s->cur_src = hs;
+    bs_arena_mark amark = bs_arena_save(&s->arena); /* a :load inside a statement keeps its data */
     /* the statements before a syntax error run, as they would line by line at the prompt */
     int rc = 0;
     const char *saved_src = s->src;
     for (int i = 0; i < ast->n && rc == 0; i++) {
         const bs_stmt *st = ast->stmts[i];
         s->src = src;
-        if (run_simple(s, st)) {
+        s->flow = BS_FLOW_NONE;
+        if (bs_exec_simple(s, st)) {
+            rc = -1;
+        } else if (s->flow != BS_FLOW_NONE) {
+            bs_fail(s, st->line, st->col, "'%s' outside %s", s->flow == BS_FLOW_RETURN ? "return" :
+                    s->flow == BS_FLOW_BREAK ? "break" : "continue", s->flow == BS_FLOW_RETURN ? "function" : "loop");
+            s->flow = BS_FLOW_NONE;
             rc = -1;
         } else {
             if (records_history(st)) {
-                char *t = bs_ast_text(&s->arena, src, st->start, st->end);
+                /* a compound statement as typed, lines and indentation kept */
+                bool raw = st->kind == BS_ST_IF || st->kind == BS_ST_WHILE || st->kind == BS_ST_FOR ||
+                           st->kind == BS_ST_DEF || st->kind == BS_ST_CLASS || st->kind == BS_ST_WITH;
+                char *t = raw ? bs_arena_strndup(&s->arena, src + st->start, (size_t)(st->end - st->start))
+                              : bs_ast_text(&s->arena, src, st->start, st->end);
                 if (t && *t) bs_hist_add(s, t);
             }
             if (s->quit) rc = 1;
         }
-        bs_arena_free(&s->arena);
+        bs_arena_release(&s->arena, amark);
+        if (!s->frame) bs_heap_gc(s);
         bs_session_collect(s, false);
     }
     bs_ctx_clear_interrupt(s->ctx);
     s->interrupted = 0;
     s->src = saved_src;
+    s->cur_src = saved_cur;
+    hs->h.pins--;
     if (rc == 0 && pe.status != BS_PARSE_OK) {
         s->e->line = pe.line;
         s->e->col = pe.col;
         snprintf(s->e->msg, sizeof s->e->msg, "%s", pe.msg);
         rc = -1;
     }
-    bs_arena_free(&pa);
+    if (!s->frame) bs_heap_gc(s);
     bs_viz_refresh(s);
     s->e = &s->ebuf;
     return rc;

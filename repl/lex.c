@@ -36,6 +36,7 @@ void bs_lex_init(bs_lexer *lx, const char *src, int line0)
     memset(lx, 0, sizeof *lx);
     lx->src = src ? src : "";
     lx->line = line0;
+    lx->at_bol = true;
 }
 
 const char *bs_tok_kind_name(bs_tok_kind k)
@@ -63,6 +64,9 @@ const char *bs_tok_kind_name(bs_tok_kind k)
     case BS_TOK_SLASH: return "'/'";
     case BS_TOK_POW: return "'**'";
     case BS_TOK_AT: return "'@'";
+    case BS_TOK_FLOORDIV: return "'//'";
+    case BS_TOK_PERCENT: return "'%'";
+    case BS_TOK_FSTRING: return "an f-string";
     case BS_TOK_CMP: return "a comparison";
     case BS_TOK_AUGASSIGN: return "an augmented assignment";
     case BS_TOK_BADOP: return "an operator";
@@ -205,7 +209,7 @@ static bs_token lex_bad_char(bs_lexer *lx, int start)
 
 /* ==== The scanner ==== */
 
-bs_token bs_lex_next(bs_lexer *lx)
+static bs_token scan(bs_lexer *lx)
 {
     const char *s = lx->src;
     for (;;) {
@@ -263,7 +267,14 @@ bs_token bs_lex_next(bs_lexer *lx)
                 memcpy(pre, s + start, (size_t)n);
                 bs_token t = lex_string(lx, p);
                 if (t.kind == BS_TOK_ERROR) return t;
-                return tok_error(lx, start, "string prefixes like %s'...' are not supported", pre);
+                if (strpbrk(pre, "bB"))
+                    return tok_error(lx, start, "bytes literals like %s'...' are not supported", pre);
+                t.kind = strpbrk(pre, "fF") ? BS_TOK_FSTRING : BS_TOK_STRING;
+                t.start = start;
+                t.col = start - lx->line_start + 1;
+                t.pre = n;
+                t.raw = strpbrk(pre, "rR") != NULL;
+                return t;
             }
         }
         return tok_at(lx, BS_TOK_NAME, start);
@@ -298,12 +309,12 @@ bs_token bs_lex_next(bs_lexer *lx)
         else k = BS_TOK_STAR;
         break;
     case '/':
-        if (c1 == '/') { if (c2 == '=') { k = BS_TOK_AUGASSIGN; n = 3; } else { k = BS_TOK_BADOP; n = 2; } }
+        if (c1 == '/') { if (c2 == '=') { k = BS_TOK_AUGASSIGN; n = 3; } else { k = BS_TOK_FLOORDIV; n = 2; } }
         else if (c1 == '=') { k = BS_TOK_AUGASSIGN; n = 2; }
         else k = BS_TOK_SLASH;
         break;
     case '@': if (c1 == '=') { k = BS_TOK_AUGASSIGN; n = 2; } else k = BS_TOK_AT; break;
-    case '%': if (c1 == '=') { k = BS_TOK_AUGASSIGN; n = 2; } else k = BS_TOK_BADOP; break;
+    case '%': if (c1 == '=') { k = BS_TOK_AUGASSIGN; n = 2; } else k = BS_TOK_PERCENT; break;
     case '!': if (c1 == '=') { k = BS_TOK_CMP; n = 2; } else k = BS_TOK_BADOP; break;
     case '<':
     case '>':
@@ -321,4 +332,27 @@ bs_token bs_lex_next(bs_lexer *lx)
     }
     lx->pos = start + n;
     return tok_at(lx, k, start);
+}
+
+/* Python's indentation width of the text from the line's start to pos: a tab advances to the
+   next multiple of 8 */
+static int indent_width(const char *s, int from, int to)
+{
+    int w = 0;
+    for (int i = from; i < to; i++) w = s[i] == '\t' ? (w / 8 + 1) * 8 : w + 1;
+    return w;
+}
+
+bs_token bs_lex_next(bs_lexer *lx)
+{
+    bs_token t = scan(lx);
+    if (t.kind == BS_TOK_NEWLINE) {
+        lx->at_bol = true;
+    } else if (t.kind != BS_TOK_EOF) {
+        t.bol = lx->at_bol && lx->depth <= (t.kind == BS_TOK_LPAREN || t.kind == BS_TOK_LBRACKET ||
+                                             t.kind == BS_TOK_LBRACE ? 1 : 0);
+        if (t.bol) t.indent = indent_width(lx->src, t.start - (t.col - 1), t.start);
+        lx->at_bol = false;
+    }
+    return t;
 }

@@ -33,18 +33,19 @@ static const alias aliases[] = {
 
 /* names torch has whose backstep form is not a module call yet: what to write instead */
 static const alias missing[] = {
-    {"torch.optim", "SGD", "sgd(lr=...), which updates every param of the session"},
-    {"torch.optim", "Adam", "adam(lr=...), which updates every param of the session"},
     {"torch", "no_grad", "with torch.no_grad(): statement"},
     {"torch.utils.checkpoint", "checkpoint", NULL},
-    {"torch.nn", "Linear", "W = param(randn(in, out) * 0.1); b = param(zeros(out)); x @ W + b"},
-    {"torch.nn", "Module", NULL},
-    {"torch.nn", "Sequential", NULL},
-    {"torch.nn", "Parameter", "param(x)"},
-    {"torch.nn", "MSELoss", "F.mse_loss(pred, target) or mse(pred, target)"},
-    {"torch.nn", "BCELoss", "F.binary_cross_entropy(p, target) or bce(p, target)"},
-    {"torch.nn", "CrossEntropyLoss", "F.cross_entropy(logits, target)"},
 };
+
+/* module.name that is a class of torch.nn or torch.optim: its name for bs_nn_new, or NULL */
+static const char *class_of(const char *module, const char *name)
+{
+    if (!strcmp(module, "torch.nn") && bs_is_nn_class(name)) return name;
+    if (!strcmp(module, "torch.optim") && (!strcmp(name, "SGD") || !strcmp(name, "Adam")))
+        return !strcmp(name, "SGD") ? "optim.SGD" : "optim.Adam";
+    if (!strcmp(module, "torch") && !strcmp(name, "Tensor")) return "Tensor";
+    return NULL;
+}
 
 static const char *module_find(const char *name)
 {
@@ -118,10 +119,12 @@ int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const c
         *out = (bs_value){.k = BS_V_MODULE, .str = sub};
         return 0;
     }
-    if (function_of(mod->str, name)) {
-        const char *text = bs_expr_text(s, e);
-        return bs_fail(s, e->attr.name_line, e->attr.name_col,
-                       "%s.%s is a function: call it, as in %s(...)", mod->str, name, text ? text : name);
+    const char *cls = class_of(mod->str, name);
+    const char *fn = cls ? cls : function_of(mod->str, name);
+    if (fn) { /* nn.Linear, torch.relu as values: called later */
+        if (cls && bs_nn_attr(s, e, cls, out) == 0) return 0;
+        *out = (bs_value){.k = BS_V_BUILTIN, .str = fn, .sym = -1};
+        return 0;
     }
     return not_there(s, e->attr.name_line, e->attr.name_col, mod->str, name);
 }
@@ -130,6 +133,14 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
                    bs_value *out)
 {
     const bs_expr *fn = call->call.fn;
+    const char *cls = class_of(mod->str, name);
+    if (cls) {
+        bs_value pos[16], kv[16];
+        const char *kn[16];
+        int npos, nkw;
+        if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+        return bs_nn_new(s, call, cls, pos, npos, kn, kv, nkw, out);
+    }
     const char *to = function_of(mod->str, name);
     if (!to) {
         if (submodule(mod->str, name))
@@ -185,6 +196,20 @@ int bs_run_import(bs_session *s, const bs_stmt *st)
             }
             const char *to = function_of(m, it->name);
             if (to && !strcmp(to, bind)) continue; /* from torch import relu: relu is here already */
+            if (class_of(m, it->name)) {
+                if (pass == 0) continue;
+                bs_name *n = bs_name_bind(s, bind);
+                if (!n) return bs_fail(s, it->line, it->col, "out of memory");
+                n->kind = BS_NAME_VALUE;
+                memset(&n->val, 0, sizeof n->val);
+                const char *cls = class_of(m, it->name);
+                if (bs_nn_attr(s, NULL, cls, &n->val)) { /* the optimizers: static names */
+                    n->val.k = BS_V_BUILTIN;
+                    n->val.str = cls[0] == 'o' ? cls : "Tensor";
+                    n->val.sym = -1;
+                }
+                continue;
+            }
             if (to)
                 return bs_fail(s, it->line, it->col,
                                "'%s' is backstep's %s(...): import the module instead (import %s as M, "

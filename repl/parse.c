@@ -53,6 +53,23 @@ char *bs_arena_strndup(bs_arena *a, const char *s, size_t n)
     return d;
 }
 
+bs_arena_mark bs_arena_save(const bs_arena *a)
+{
+    bs_arena_mark m = {a->head, a->head ? a->head->used : 0, a->total};
+    return m;
+}
+
+void bs_arena_release(bs_arena *a, bs_arena_mark m)
+{
+    while (a->head && a->head != m.head) {
+        bs_arena_block *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+    if (a->head) a->head->used = m.used;
+    a->total = m.total;
+}
+
 void bs_arena_free(bs_arena *a)
 {
     bs_arena_block *b = a->head;
@@ -81,8 +98,9 @@ typedef struct {
     int nesting;
     bs_token open[MAX_OPEN];    /* brackets consumed and not yet closed, innermost last */
     int nopen;
-    bs_stmt **stmts;            /* statements completed so far */
-    int n, cap;
+    bs_block top;               /* top-level statements completed so far */
+    int topcap;
+    bool dedented;              /* a block just ended: a deeper line now is a bad unindent */
 } parser;
 
 /* Record the error at a position and unwind to the entry point. */
@@ -178,12 +196,14 @@ static bool tok_is_name(const parser *p, const bs_token *t, const char *name)
     return t->kind == BS_TOK_NAME && (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
 }
 
-/* Python keywords that are not backstep's. */
+/* Python's keywords; those up to "yield" are not backstep's. */
 static const char *const py_keywords[] = {
-    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
-    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
-    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "async", "await", "del", "except", "finally", "global", "lambda", "nonlocal", "raise", "try",
+    "yield",
+    "and", "as", "assert", "break", "class", "continue", "def", "elif", "else", "for", "from", "if",
+    "import", "in", "is", "not", "or", "pass", "return", "while", "with",
 };
+#define N_UNSUPPORTED_KW 11
 
 static const char *keyword_of(const parser *p, const bs_token *t)
 {
@@ -203,14 +223,13 @@ static _Noreturn void unexpected(parser *p, bs_token t, const char *hint)
         if (!strcmp(kw, "import") || !strcmp(kw, "from"))
             fail_tok(p, t, "'%s' must start a statement (import torch.nn.functional as F)", kw);
         if (!strcmp(kw, "with"))
-            fail_tok(p, t, "'with' must start a statement: with no_grad: stmt");
-        fail_tok(p, t, "'%s' is a Python keyword that backstep does not support", kw);
+            fail_tok(p, t, "'with' must start a statement: with torch.no_grad():");
+        for (int i = 0; i < N_UNSUPPORTED_KW; i++)
+            if (!strcmp(kw, py_keywords[i]))
+                fail_tok(p, t, "'%s' is a Python keyword that backstep does not support", kw);
+        fail_tok(p, t, "invalid syntax: unexpected keyword '%s'%s%s", kw, hint ? "; " : "", hint ? hint : "");
     }
     switch (t.kind) {
-    case BS_TOK_CMP:
-        fail_tok(p, t, "comparison operators are not supported ('%.*s')", n, s);
-    case BS_TOK_AUGASSIGN:
-        fail_tok(p, t, "augmented assignment '%.*s' is not supported; write name = name %.*s ...", n, s, n - 1, s);
     case BS_TOK_BADOP:
         fail_tok(p, t, "operator '%.*s' is not supported", n, s);
     case BS_TOK_NEWLINE:
@@ -250,6 +269,8 @@ static void expect_close(parser *p, bs_token opener, const char *what)
 
 static bs_expr *parse_expr(parser *p);
 static bs_expr *parse_factor(parser *p);
+static bs_expr *parse_or(parser *p);
+static bs_expr *parse_sum(parser *p);
 
 static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
 {
@@ -268,7 +289,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
     int d = 0;
 #define KID(x) do { if ((x) && (x)->depth > d) d = (x)->depth; } while (0)
     switch (e->kind) {
-    case BS_EX_BINARY: KID(e->bin.lhs); KID(e->bin.rhs); break;
+    case BS_EX_BINARY: case BS_EX_BOOLOP: KID(e->bin.lhs); KID(e->bin.rhs); break;
     case BS_EX_UNARY: KID(e->unary.operand); break;
     case BS_EX_ATTR: KID(e->attr.obj); break;
     case BS_EX_CALL:
@@ -278,6 +299,16 @@ static bs_expr *deepen(parser *p, bs_expr *e)
     case BS_EX_LIST: case BS_EX_TUPLE:
         for (int i = 0; i < e->list.n; i++) KID(e->list.items[i]);
         break;
+    case BS_EX_COMPARE:
+        for (int i = 0; i < e->cmp.n; i++) KID(e->cmp.items[i]);
+        break;
+    case BS_EX_IFEXP: KID(e->ifexp.cond); KID(e->ifexp.then); KID(e->ifexp.orelse); break;
+    case BS_EX_SUBSCRIPT: KID(e->sub.obj); KID(e->sub.index); break;
+    case BS_EX_SLICE: KID(e->slice.lo); KID(e->slice.hi); KID(e->slice.step); break;
+    case BS_EX_FSTRING:
+        for (int i = 0; i < e->fstr.n; i++) KID(e->fstr.parts[i].expr);
+        break;
+    case BS_EX_LISTCOMP: KID(e->comp.elt); KID(e->comp.iter); KID(e->comp.cond); break;
     default: break;
     }
 #undef KID
@@ -295,7 +326,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
 static bs_expr *new_binary(parser *p, const bs_token *first, const bs_token *op, bs_binop bop,
                            bs_expr *lhs, bs_expr *rhs)
 {
-    bs_expr *e = new_expr(p, BS_EX_BINARY, first);
+    bs_expr *e = new_expr(p, bop == BS_BIN_AND || bop == BS_BIN_OR ? BS_EX_BOOLOP : BS_EX_BINARY, first);
     e->op_line = op->line;
     e->op_col = op->col;
     e->bin.op = bop;
@@ -305,16 +336,13 @@ static bs_expr *new_binary(parser *p, const bs_token *first, const bs_token *op,
     return deepen(p, e);
 }
 
-/* Decode a string token's escapes: \\ \' \" \n \t \r \0; any other '\x' stays as typed. */
-static bs_expr *string_atom(parser *p, const bs_token *t)
+/* Decode n bytes of string text: \\ \' \" \n \t \r \0; any other '\x' stays as typed (raw: all) */
+static char *decode_string(parser *p, const char *s, int n, bool raw, size_t *len)
 {
-    bs_expr *e = new_expr(p, BS_EX_STR, t);
-    const char *s = p->src + t->start + 1;
-    int n = t->end - t->start - 2;
     char *d = alloc(p, (size_t)n + 1);
     size_t k = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n) {
+        if (!raw && s[i] == '\\' && i + 1 < n) {
             char c = s[i + 1], r;
             switch (c) {
             case '\\': r = '\\'; break;
@@ -331,9 +359,130 @@ static bs_expr *string_atom(parser *p, const bs_token *t)
         d[k++] = s[i];
     }
     d[k] = '\0';
-    e->str.s = d;
-    e->str.len = k;
+    *len = k;
+    return d;
+}
+
+static bs_expr *string_atom(parser *p, const bs_token *t)
+{
+    bs_expr *e = new_expr(p, BS_EX_STR, t);
+    e->str.s = decode_string(p, p->src + t->start + t->pre + 1, t->end - t->start - t->pre - 2, t->raw,
+                             &e->str.len);
     return e;
+}
+
+/* Adjacent string literals join, as in Python: "a" "b" is "ab" (not f-strings) */
+static bs_expr *string_concat(parser *p, bs_expr *e)
+{
+    while (p->tok.kind == BS_TOK_STRING) {
+        bs_token t = p->tok;
+        advance(p);
+        bs_expr *b = string_atom(p, &t);
+        char *d = alloc(p, e->str.len + b->str.len + 1);
+        memcpy(d, e->str.s, e->str.len);
+        memcpy(d + e->str.len, b->str.s, b->str.len + 1);
+        e->str.s = d;
+        e->str.len += b->str.len;
+        e->end = t.end;
+    }
+    return e;
+}
+
+/* f'...': literal runs ({{ and }} are braces) and fields {expr[=][!c][:spec]}; each field's
+   expression is parsed in place, so its positions are those of the source */
+static bs_expr *fstring_atom(parser *p, const bs_token *t)
+{
+    bs_expr *e = new_expr(p, BS_EX_FSTRING, t);
+    const char *src = p->src;
+    int qs = t->start + t->pre, body = qs + 1, stop = t->end - 1;
+    int cap = 0;
+    char *lit = alloc(p, (size_t)(stop - body) + 1);
+    int nl = 0;
+    bs_lexer saved_lx = p->lx;
+    bs_token saved_tok = p->tok, saved_prev = p->prev;
+    int saved_nopen = p->nopen;
+    int nsave = saved_nopen < MAX_OPEN ? saved_nopen : MAX_OPEN;
+    bs_token *saved_open = nsave ? alloc(p, (size_t)nsave * sizeof(bs_token)) : NULL;
+    if (nsave) memcpy(saved_open, p->open, (size_t)nsave * sizeof(bs_token));
+    for (int i = body; i <= stop;) {
+        if (i < stop && src[i] == '{' && src[i + 1] == '{') { lit[nl++] = '{'; i += 2; continue; }
+        if (i < stop && src[i] == '}' && src[i + 1] == '}') { lit[nl++] = '}'; i += 2; continue; }
+        if (i < stop && src[i] == '}')
+            fail_pos(p, t->line, t->col + (i - t->start), i, "f-string: single '}' is not allowed");
+        if (i == stop || src[i] == '{') {
+            if (nl) {
+                size_t len;
+                bs_fpart part = {0};
+                part.lit = decode_string(p, lit, nl, t->raw, &len);
+                e->fstr.parts = grow(p, e->fstr.parts, e->fstr.n, &cap, sizeof(bs_fpart));
+                e->fstr.parts[e->fstr.n++] = part;
+                nl = 0;
+            }
+            if (i == stop) break;
+            /* a field: lex from just after the '{', up to its '}' */
+            {
+                int depth = 0, j = i + 1;
+                for (; j < stop; j++) {
+                    if (strchr("([{", src[j])) depth++;
+                    else if (strchr(")]", src[j]) || (src[j] == '}' && depth > 0)) depth--;
+                    else if (src[j] == '}') break;
+                }
+                if (j >= stop) fail_pos(p, t->line, t->col, t->start, "f-string: expecting '}'");
+            }
+            bs_fpart part = {0};
+            p->lx.pos = i + 1;
+            p->lx.line = t->line;
+            p->lx.line_start = t->start - (t->col - 1);
+            p->lx.depth = 1;            /* as inside brackets: no NEWLINE */
+            p->lx.at_bol = false;
+            p->nopen = 0;
+            lex_into_lookahead(p);
+            if (p->tok.kind == BS_TOK_RBRACE)
+                fail_tok(p, p->tok, "f-string: empty expression not allowed");
+            int fs = p->tok.start;
+            part.expr = parse_expr(p);
+            if (p->tok.kind == BS_TOK_ASSIGN) { /* f"{x=}" */
+                part.self_doc = true;
+                part.text = dup_text(p, fs, p->tok.start);
+                advance(p);
+            }
+            int j = p->tok.start;
+            if (p->tok.kind == BS_TOK_BADOP && src[j] == '!') {
+                char c = src[j + 1];
+                if (c != 'r' && c != 's' && c != 'a')
+                    fail_pos(p, p->tok.line, p->tok.col, j, "f-string: invalid conversion character: expected 's', 'r', or 'a'");
+                part.conv = c;
+                j += 2;
+            } else if (p->tok.kind != BS_TOK_COLON && p->tok.kind != BS_TOK_RBRACE) {
+                if (j >= stop) fail_pos(p, t->line, t->col + (i - t->start), i, "f-string: expecting '}'");
+                unexpected(p, p->tok, "expected '}' in the f-string");
+            }
+            int spec_s = j, spec_e;
+            if (src[j] == ':') spec_s = ++j;
+            else if (src[j] != '}')
+                fail_pos(p, t->line, t->col + (j - t->start), j, "f-string: expecting '}'");
+            while (j < stop && src[j] != '}') {
+                if (src[j] == '{')
+                    fail_pos(p, t->line, t->col + (j - t->start), j,
+                             "f-string: nested fields in a format spec are not supported");
+                j++;
+            }
+            if (j >= stop) fail_pos(p, t->line, t->col + (i - t->start), i, "f-string: expecting '}'");
+            spec_e = j;
+            part.spec = src[spec_s - 1] == ':' ? dup_text(p, spec_s, spec_e) : "";
+            e->fstr.parts = grow(p, e->fstr.parts, e->fstr.n, &cap, sizeof(bs_fpart));
+            e->fstr.parts[e->fstr.n++] = part;
+            i = j + 1;
+            continue;
+        }
+        lit[nl++] = src[i++];
+    }
+    p->lx = saved_lx;
+    p->tok = saved_tok;
+    p->prev = saved_prev;
+    p->nopen = saved_nopen;
+    if (nsave) memcpy(p->open, saved_open, (size_t)nsave * sizeof(bs_token));
+    return deepen(p, e);
 }
 
 /* items := [expr (',' expr)* [',']] closer    (after the opener; for lists and tuples) */
@@ -357,7 +506,49 @@ static void parse_items(parser *p, bs_token opener, bs_expr *e, bs_expr *first_i
     expect_close(p, opener, "an element");
 }
 
-/* atom := NUMBER | STRING | NAME | True | False | None | '(' ... ')' | '[' ... ']' */
+/* A target list: NAME, x.a, x[i], or several of them with commas (for loops, assignments) */
+static bs_expr *parse_target(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *t = parse_sum(p);
+    if (p->tok.kind != BS_TOK_COMMA) return t;
+    bs_expr *e = new_expr(p, BS_EX_TUPLE, &first);
+    int cap = 0;
+    e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+    e->list.items[e->list.n++] = t;
+    while (p->tok.kind == BS_TOK_COMMA) {
+        advance(p);
+        if (tok_is_name(p, &p->tok, "in") || p->tok.kind == BS_TOK_ASSIGN) break;
+        bs_expr *it = parse_sum(p);
+        e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+        e->list.items[e->list.n++] = it;
+    }
+    e->end = p->prev.end;
+    return deepen(p, e);
+}
+
+/* [elt for target in iter [if cond]] after elt (the lookahead is 'for') */
+static bs_expr *parse_comp(parser *p, const bs_token *first, bs_token opener, bs_expr *elt)
+{
+    bs_expr *e = new_expr(p, BS_EX_LISTCOMP, first);
+    advance(p);
+    e->comp.elt = elt;
+    e->comp.target = parse_target(p);
+    if (!tok_is_name(p, &p->tok, "in")) unexpected(p, p->tok, "expected 'in'");
+    advance(p);
+    e->comp.iter = parse_or(p);
+    if (tok_is_name(p, &p->tok, "if")) {
+        advance(p);
+        e->comp.cond = parse_or(p);
+    }
+    if (tok_is_name(p, &p->tok, "for"))
+        fail_tok(p, p->tok, "a comprehension with several 'for' clauses is not supported");
+    expect_close(p, opener, "the comprehension");
+    e->end = p->prev.end;
+    return deepen(p, e);
+}
+
+/* atom := NUMBER | STRING+ | FSTRING | NAME | True | False | None | '(' ... ')' | '[' ... ']' */
 static bs_expr *parse_atom(parser *p)
 {
     bs_token t = p->tok;
@@ -372,7 +563,10 @@ static bs_expr *parse_atom(parser *p)
         return e;
     case BS_TOK_STRING:
         advance(p);
-        return string_atom(p, &t);
+        return string_concat(p, string_atom(p, &t));
+    case BS_TOK_FSTRING:
+        advance(p);
+        return fstring_atom(p, &t);
     case BS_TOK_NAME:
         if (keyword_of(p, &t)) unexpected(p, t, NULL);
         advance(p);
@@ -402,6 +596,8 @@ static bs_expr *parse_atom(parser *p)
             e->end = p->prev.end;
             return deepen(p, e);
         }
+        if (tok_is_name(p, &p->tok, "for"))
+            fail_tok(p, p->tok, "generator expressions are not supported; use a list: [... for ...]");
         expect_close(p, t, "the expression");
         inner->paren = true;
         return inner;
@@ -409,7 +605,24 @@ static bs_expr *parse_atom(parser *p)
     case BS_TOK_LBRACKET:
         advance(p);
         e = new_expr(p, BS_EX_LIST, &t);
-        parse_items(p, t, e, NULL);
+        if (p->tok.kind != BS_TOK_RBRACKET) {
+            bs_expr *first = parse_expr(p);
+            if (tok_is_name(p, &p->tok, "for")) return parse_comp(p, &t, t, first);
+            int cap = 0;
+            e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+            e->list.items[e->list.n++] = first;
+            if (p->tok.kind == BS_TOK_COMMA) {
+                advance(p);
+                while (p->tok.kind != BS_TOK_RBRACKET) {
+                    bs_expr *it = parse_expr(p);
+                    e->list.items = grow(p, e->list.items, e->list.n, &cap, sizeof(bs_expr *));
+                    e->list.items[e->list.n++] = it;
+                    if (p->tok.kind != BS_TOK_COMMA) break;
+                    advance(p);
+                }
+            }
+        }
+        expect_close(p, t, "an element");
         e->end = p->prev.end;
         return deepen(p, e);
     case BS_TOK_LBRACE:
@@ -420,7 +633,8 @@ static bs_expr *parse_atom(parser *p)
     /* nothing that starts an expression: say what was expected after what */
     switch (p->prev.kind) {
     case BS_TOK_PLUS: case BS_TOK_MINUS: case BS_TOK_STAR: case BS_TOK_SLASH: case BS_TOK_POW:
-    case BS_TOK_AT: case BS_TOK_ASSIGN:
+    case BS_TOK_AT: case BS_TOK_ASSIGN: case BS_TOK_FLOORDIV: case BS_TOK_PERCENT: case BS_TOK_CMP:
+    case BS_TOK_AUGASSIGN:
         if (t.kind == BS_TOK_CMP || t.kind == BS_TOK_BADOP || t.kind == BS_TOK_AUGASSIGN) unexpected(p, t, NULL);
         fail_tok(p, t, "expected an expression after '%.*s'", p->prev.end - p->prev.start,
                  p->src + p->prev.start);
@@ -454,6 +668,8 @@ static void parse_args(parser *p, bs_token opener, bs_expr *call)
             seen_kw = true;
         } else if (seen_kw) {
             fail_tok(p, first, "positional argument follows keyword argument");
+        } else if (tok_is_name(p, &p->tok, "for")) {
+            fail_tok(p, p->tok, "generator expressions are not supported; use a list: [... for ...]");
         }
         arg.end = p->prev.end;
         call->call.args = grow(p, call->call.args, call->call.nargs, &cap, sizeof(bs_arg));
@@ -464,7 +680,29 @@ static void parse_args(parser *p, bs_token opener, bs_expr *call)
     expect_close(p, opener, "an argument");
 }
 
-/* primary := atom ('.' NAME | '(' args ')')*      ('[' is indexing: an error) */
+/* one index of a subscript: expr | [expr] ':' [expr] [':' [expr]] */
+static bs_expr *parse_index_item(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *lo = NULL;
+    if (p->tok.kind != BS_TOK_COLON) {
+        lo = parse_expr(p);
+        if (p->tok.kind != BS_TOK_COLON) return lo;
+    }
+    bs_expr *e = new_expr(p, BS_EX_SLICE, &first);
+    e->slice.lo = lo;
+    advance(p); /* ':' */
+    bool end_of_item = p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACKET;
+    if (!end_of_item && p->tok.kind != BS_TOK_COLON) e->slice.hi = parse_expr(p);
+    if (p->tok.kind == BS_TOK_COLON) {
+        advance(p);
+        if (p->tok.kind != BS_TOK_COMMA && p->tok.kind != BS_TOK_RBRACKET) e->slice.step = parse_expr(p);
+    }
+    e->end = p->prev.end;
+    return deepen(p, e);
+}
+
+/* primary := atom ('.' NAME | '(' args ')' | '[' index (',' index)* ']')* */
 static bs_expr *parse_primary(parser *p)
 {
     bs_token first = p->tok;
@@ -487,7 +725,8 @@ static bs_expr *parse_primary(parser *p)
             a->end = p->prev.end;
             e = deepen(p, a);
         } else if (op.kind == BS_TOK_LPAREN) {
-            if (e->kind != BS_EX_NAME && e->kind != BS_EX_ATTR)
+            if (e->kind == BS_EX_NUM || e->kind == BS_EX_STR || e->kind == BS_EX_BOOL ||
+                e->kind == BS_EX_NONE || (e->paren && e->kind == BS_EX_BINARY))
                 fail_tok(p, op, "only functions and methods can be called (is a '*' missing?)");
             advance(p);
             bs_expr *c = new_expr(p, BS_EX_CALL, &first);
@@ -498,7 +737,33 @@ static bs_expr *parse_primary(parser *p)
             c->end = p->prev.end;
             e = deepen(p, c);
         } else if (op.kind == BS_TOK_LBRACKET) {
-            fail_tok(p, op, "indexing is not supported");
+            advance(p);
+            bs_expr *c = new_expr(p, BS_EX_SUBSCRIPT, &first);
+            c->op_line = op.line;
+            c->op_col = op.col;
+            c->sub.obj = e;
+            if (p->tok.kind == BS_TOK_RBRACKET) fail_tok(p, p->tok, "expected an index inside '[]'");
+            bs_token ifirst = p->tok;
+            bs_expr *ix = parse_index_item(p);
+            if (p->tok.kind == BS_TOK_COMMA) {
+                bs_expr *tu = new_expr(p, BS_EX_TUPLE, &ifirst);
+                int cap = 0;
+                tu->list.items = grow(p, tu->list.items, tu->list.n, &cap, sizeof(bs_expr *));
+                tu->list.items[tu->list.n++] = ix;
+                while (p->tok.kind == BS_TOK_COMMA) {
+                    advance(p);
+                    if (p->tok.kind == BS_TOK_RBRACKET) break;
+                    bs_expr *it = parse_index_item(p);
+                    tu->list.items = grow(p, tu->list.items, tu->list.n, &cap, sizeof(bs_expr *));
+                    tu->list.items[tu->list.n++] = it;
+                }
+                tu->end = p->prev.end;
+                ix = deepen(p, tu);
+            }
+            c->sub.index = ix;
+            expect_close(p, op, "an index");
+            c->end = p->prev.end;
+            e = deepen(p, c);
         } else {
             return e;
         }
@@ -538,7 +803,7 @@ static bs_expr *parse_factor(parser *p)
     return e;
 }
 
-/* term := factor (('*' | '/' | '@') factor)* */
+/* term := factor (('*' | '/' | '@' | '//' | '%') factor)* */
 static bs_expr *parse_term(parser *p)
 {
     bs_token first = p->tok;
@@ -549,6 +814,8 @@ static bs_expr *parse_term(parser *p)
         if (op.kind == BS_TOK_STAR) b = BS_BIN_MUL;
         else if (op.kind == BS_TOK_SLASH) b = BS_BIN_DIV;
         else if (op.kind == BS_TOK_AT) b = BS_BIN_MATMUL;
+        else if (op.kind == BS_TOK_FLOORDIV) b = BS_BIN_FLOORDIV;
+        else if (op.kind == BS_TOK_PERCENT) b = BS_BIN_MOD;
         else return e;
         advance(p);
         bs_expr *rhs = parse_factor(p);
@@ -573,12 +840,143 @@ static bs_expr *parse_sum(parser *p)
     }
 }
 
-/* expr := sum    (a comparison after it is an error) */
+/* the comparison operator at the lookahead (consumed), or -1 */
+static int cmp_op(parser *p)
+{
+    bs_token t = p->tok;
+    if (t.kind == BS_TOK_CMP) {
+        const char *s = p->src + t.start;
+        int r = s[0] == '=' ? BS_CMP_EQ : s[0] == '!' ? BS_CMP_NE
+              : s[0] == '<' ? (s[1] == '=' ? BS_CMP_LE : BS_CMP_LT) : (s[1] == '=' ? BS_CMP_GE : BS_CMP_GT);
+        advance(p);
+        return r;
+    }
+    if (tok_is_name(p, &t, "in")) { advance(p); return BS_CMP_IN; }
+    if (tok_is_name(p, &t, "is")) {
+        advance(p);
+        if (tok_is_name(p, &p->tok, "not")) { advance(p); return BS_CMP_ISNOT; }
+        return BS_CMP_IS;
+    }
+    if (tok_is_name(p, &t, "not")) {
+        advance(p);
+        if (!tok_is_name(p, &p->tok, "in")) unexpected(p, p->tok, "expected 'in' after 'not'");
+        advance(p);
+        return BS_CMP_NOTIN;
+    }
+    return -1;
+}
+
+/* comparison := sum (cmpop sum)*      chained: a < b < c is (a < b) and (b < c) */
+static bs_expr *parse_comparison(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_sum(p);
+    bs_token op = p->tok;
+    int o = cmp_op(p);
+    if (o < 0) return e;
+    bs_expr *c = new_expr(p, BS_EX_COMPARE, &first);
+    c->op_line = op.line;
+    c->op_col = op.col;
+    int cap = 0, ocap = 0;
+    c->cmp.items = grow(p, c->cmp.items, c->cmp.n, &cap, sizeof(bs_expr *));
+    c->cmp.items[c->cmp.n++] = e;
+    while (o >= 0) {
+        c->cmp.ops = grow(p, c->cmp.ops, c->cmp.n - 1, &ocap, sizeof(bs_cmpop));
+        c->cmp.ops[c->cmp.n - 1] = (bs_cmpop)o;
+        bs_expr *r = parse_sum(p);
+        c->cmp.items = grow(p, c->cmp.items, c->cmp.n, &cap, sizeof(bs_expr *));
+        c->cmp.items[c->cmp.n++] = r;
+        o = cmp_op(p);
+    }
+    c->end = p->prev.end;
+    return deepen(p, c);
+}
+
+/* not_test := 'not' not_test | comparison */
+static bs_expr *parse_not(parser *p)
+{
+    bs_token op = p->tok;
+    if (!tok_is_name(p, &op, "not")) return parse_comparison(p);
+    if (++p->nesting > MAX_NESTING) fail_tok(p, p->tok, "expression nested too deeply");
+    advance(p);
+    bs_expr *operand = parse_not(p);
+    bs_expr *e = new_expr(p, BS_EX_UNARY, &op);
+    e->unary.op = BS_UN_NOT;
+    e->unary.operand = operand;
+    e->end = p->prev.end;
+    p->nesting--;
+    return deepen(p, e);
+}
+
+/* and_test := not_test ('and' not_test)*     or_test := and_test ('or' and_test)* */
+static bs_expr *parse_and(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_not(p);
+    while (tok_is_name(p, &p->tok, "and")) {
+        bs_token op = p->tok;
+        advance(p);
+        bs_expr *r = parse_not(p);
+        e = new_binary(p, &first, &op, BS_BIN_AND, e, r);
+    }
+    return e;
+}
+
+static bs_expr *parse_or(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_and(p);
+    while (tok_is_name(p, &p->tok, "or")) {
+        bs_token op = p->tok;
+        advance(p);
+        bs_expr *r = parse_and(p);
+        e = new_binary(p, &first, &op, BS_BIN_OR, e, r);
+    }
+    return e;
+}
+
+/* expr := or_test ['if' or_test 'else' expr] */
 static bs_expr *parse_expr(parser *p)
 {
-    bs_expr *e = parse_sum(p);
-    if (p->tok.kind == BS_TOK_CMP || p->tok.kind == BS_TOK_BADOP) unexpected(p, p->tok, NULL);
-    return e;
+    bs_token first = p->tok;
+    bs_expr *e = parse_or(p);
+    if (p->tok.kind == BS_TOK_BADOP) unexpected(p, p->tok, NULL);
+    if (!tok_is_name(p, &p->tok, "if")) return e;
+    bs_token op = p->tok;
+    advance(p);
+    bs_expr *c = new_expr(p, BS_EX_IFEXP, &first);
+    c->op_line = op.line;
+    c->op_col = op.col;
+    c->ifexp.then = e;
+    c->ifexp.cond = parse_or(p);
+    if (!tok_is_name(p, &p->tok, "else")) unexpected(p, p->tok, "expected 'else' in 'a if cond else b'");
+    advance(p);
+    c->ifexp.orelse = parse_expr(p);
+    c->end = p->prev.end;
+    return deepen(p, c);
+}
+
+/* exprlist := expr (',' expr)* [',']    a tuple when there is a comma (return a, b) */
+static bs_expr *parse_exprlist(parser *p)
+{
+    bs_token first = p->tok;
+    bs_expr *e = parse_expr(p);
+    if (p->tok.kind != BS_TOK_COMMA) return e;
+    bs_expr *t = new_expr(p, BS_EX_TUPLE, &first);
+    int cap = 0;
+    t->list.items = grow(p, t->list.items, t->list.n, &cap, sizeof(bs_expr *));
+    t->list.items[t->list.n++] = e;
+    while (p->tok.kind == BS_TOK_COMMA) {
+        advance(p);
+        if (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_EOF || p->tok.kind == BS_TOK_SEMI ||
+            p->tok.kind == BS_TOK_ASSIGN)
+            break;
+        bs_expr *it = parse_expr(p);
+        t->list.items = grow(p, t->list.items, t->list.n, &cap, sizeof(bs_expr *));
+        t->list.items[t->list.n++] = it;
+    }
+    t->end = p->prev.end;
+    return deepen(p, t);
 }
 
 /* ==== Statements ==== */
@@ -599,50 +997,114 @@ static bs_stmt *new_stmt(parser *p, bs_stmt_kind k, const bs_token *first)
     return s;
 }
 
-/* simple := NAME '=' expr | expr */
+/* Can e be assigned to? NAME, x.attr, x[i], or a tuple/list of those. NULL if so, else what it is. */
+static const char *not_target(const bs_expr *e)
+{
+    if (e->kind == BS_EX_NAME || e->kind == BS_EX_ATTR || e->kind == BS_EX_SUBSCRIPT) return NULL;
+    if ((e->kind == BS_EX_TUPLE || e->kind == BS_EX_LIST) && e->list.n > 0) {
+        for (int i = 0; i < e->list.n; i++) {
+            const char *w = not_target(e->list.items[i]);
+            if (w) return w;
+        }
+        return NULL;
+    }
+    return e->kind == BS_EX_CALL ? "a function call"
+         : e->kind == BS_EX_BOOL ? (e->boolean ? "True" : "False")
+         : e->kind == BS_EX_NONE ? "None"
+         : e->kind == BS_EX_NUM ? "a number"
+         : e->kind == BS_EX_STR || e->kind == BS_EX_FSTRING ? "a string"
+         : e->kind == BS_EX_COMPARE ? "a comparison"
+         : "an expression (only names, attributes and items can be assigned)";
+}
+
+static void check_target(parser *p, const bs_expr *e)
+{
+    const char *what = not_target(e);
+    if (what) fail_pos(p, e->line, e->col, e->start, "cannot assign to %s", what);
+}
+
+static bs_stmt *parse_stmt(parser *p, int ind);
+static bs_stmt *parse_import(parser *p);
+static bs_stmt *parse_command(parser *p);
+
+/* simple := exprlist ['=' exprlist] | target augop expr | pass | break | continue | return [exprlist]
+ *         | assert expr [',' expr] | import | command */
 static bs_stmt *parse_simple(parser *p)
 {
     bs_token first = p->tok;
-    bs_expr *e = parse_expr(p);
+    if (first.kind == BS_TOK_COLON) return parse_command(p);
+    if (tok_is_name(p, &first, "import") || tok_is_name(p, &first, "from")) return parse_import(p);
+    static const struct { const char *kw; bs_stmt_kind k; } bare[] = {
+        {"pass", BS_ST_PASS}, {"break", BS_ST_BREAK}, {"continue", BS_ST_CONTINUE}};
+    for (int i = 0; i < 3; i++)
+        if (tok_is_name(p, &first, bare[i].kw)) {
+            advance(p);
+            bs_stmt *s = new_stmt(p, bare[i].k, &first);
+            if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+            return s;
+        }
+    if (tok_is_name(p, &first, "return")) {
+        advance(p);
+        bs_stmt *s = new_stmt(p, BS_ST_RETURN, &first);
+        if (!at_stmt_end(p)) s->ret.value = parse_exprlist(p);
+        s->end = p->prev.end;
+        if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+        return s;
+    }
+    if (tok_is_name(p, &first, "assert")) {
+        advance(p);
+        bs_stmt *s = new_stmt(p, BS_ST_ASSERT, &first);
+        s->ifs.cond = parse_expr(p);
+        if (p->tok.kind == BS_TOK_COMMA) {
+            advance(p);
+            s->ifs.msg = parse_expr(p);
+        }
+        s->end = p->prev.end;
+        if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+        return s;
+    }
+    bs_expr *e = parse_exprlist(p);
     bs_stmt *s;
     if (p->tok.kind == BS_TOK_ASSIGN) {
         bs_token eq = p->tok;
-        bool attr = e->kind == BS_EX_ATTR && !e->paren && e->attr.obj->kind == BS_EX_NAME &&
-                    !e->attr.obj->paren && !strcmp(e->attr.name, "grad");
-        if ((e->kind != BS_EX_NAME || e->paren) && !attr) {
-            const char *what = e->kind == BS_EX_ATTR ? "an attribute (only names and NAME.grad = None can be assigned)"
-                             : e->kind == BS_EX_CALL ? "a function call"
-                             : e->kind == BS_EX_BOOL ? (e->boolean ? "True" : "False")
-                             : e->kind == BS_EX_NONE ? "None"
-                             : e->kind == BS_EX_NUM ? "a number"
-                             : e->kind == BS_EX_STR ? "a string"
-                             : e->kind == BS_EX_TUPLE || e->kind == BS_EX_LIST ? "a tuple or list (one name at a time)"
-                             : "an expression (only names can be assigned)";
-            fail_pos(p, e->line, e->col, e->start, "cannot assign to %s", what);
-        }
+        check_target(p, e);
         advance(p);
-        bs_expr *v = parse_expr(p);
+        bs_expr *v = parse_exprlist(p);
         if (p->tok.kind == BS_TOK_ASSIGN)
             fail_tok(p, p->tok, "chained assignment (a = b = ...) is not supported");
         s = new_stmt(p, BS_ST_ASSIGN, &first);
-        s->assign.name = attr ? e->attr.obj->name : e->name;
-        s->assign.attr = attr ? e->attr.name : NULL;
+        s->assign.target = e;
+        if (e->kind == BS_EX_NAME && !e->paren) {
+            s->assign.name = e->name;
+        } else if (e->kind == BS_EX_ATTR && e->attr.obj->kind == BS_EX_NAME && !e->attr.obj->paren) {
+            s->assign.name = e->attr.obj->name;
+            s->assign.attr = e->attr.name;
+        }
         s->assign.value = v;
         s->assign.op_line = eq.line;
         s->assign.op_col = eq.col;
+    } else if (p->tok.kind == BS_TOK_AUGASSIGN) {
+        bs_token op = p->tok;
+        if (e->kind == BS_EX_TUPLE || e->kind == BS_EX_LIST)
+            fail_pos(p, e->line, e->col, e->start, "'tuple' is an illegal expression for augmented assignment");
+        check_target(p, e);
+        advance(p);
+        s = new_stmt(p, BS_ST_AUGASSIGN, &first);
+        s->aug.target = e;
+        const char *o = p->src + op.start;
+        int n = op.end - op.start;
+        s->aug.op = o[0] == '+' ? BS_BIN_ADD : o[0] == '-' ? BS_BIN_SUB : o[0] == '@' ? BS_BIN_MATMUL
+                  : o[0] == '%' ? BS_BIN_MOD : o[0] == '/' ? (n == 3 ? BS_BIN_FLOORDIV : BS_BIN_DIV)
+                  : n == 3 ? BS_BIN_POW : BS_BIN_MUL;
+        s->aug.op_line = op.line;
+        s->aug.op_col = op.col;
+        s->aug.value = parse_exprlist(p);
     } else {
         s = new_stmt(p, BS_ST_EXPR, &first);
         s->expr = e;
     }
     s->end = p->prev.end;
-    if (p->tok.kind == BS_TOK_AUGASSIGN && s->kind == BS_ST_EXPR && e->kind == BS_EX_NAME && !e->paren) {
-        int n = p->tok.end - p->tok.start;
-        fail_tok(p, p->tok, "augmented assignment '%.*s' is not supported; write %s = %s %.*s ...", n,
-                 p->src + p->tok.start, e->name, e->name, n - 1, p->src + p->tok.start);
-    }
     if (!at_stmt_end(p)) {
-        if (p->tok.kind == BS_TOK_COMMA)
-            unexpected(p, p->tok, "a tuple needs parentheses: (a, b)");
         if (p->tok.kind == BS_TOK_COLON)
             unexpected(p, p->tok, NULL);
         if (p->tok.kind == BS_TOK_NAME || p->tok.kind == BS_TOK_NUMBER || p->tok.kind == BS_TOK_STRING ||
@@ -653,8 +1115,175 @@ static bs_stmt *parse_simple(parser *p)
     return s;
 }
 
-/* with := 'with' 'no_grad' ['(' ')'] ':' simple (';' simple)* [';']     (to the end of the line) */
-static bs_stmt *parse_with(parser *p)
+static void push_to(parser *p, bs_block *b, int *cap, bs_stmt *s)
+{
+    b->stmts = grow(p, b->stmts, b->n, cap, sizeof(bs_stmt *));
+    b->stmts[b->n++] = s;
+}
+
+/* statements at indentation `ind` until a line indented less, or the end */
+static void parse_suite(parser *p, int ind, bs_block *b, int *cap)
+{
+    for (;;) {
+        while (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_SEMI) advance(p);
+        if (p->tok.kind == BS_TOK_EOF || (ind >= 0 && p->tok.indent < ind)) return;
+        if (ind >= 0 && p->tok.indent > ind)
+            fail_tok(p, p->tok, p->dedented ? "unindent does not match any outer indentation level"
+                                            : "unexpected indent");
+        p->dedented = false;
+        /* one line: a compound statement, or simple ones separated by ';' */
+        for (;;) {
+            /* at top level (ind < 0) any indentation starts a statement; its block is deeper */
+            bs_stmt *s = parse_stmt(p, ind >= 0 ? ind : p->tok.indent);
+            push_to(p, b, cap, s);
+            if (p->tok.kind != BS_TOK_SEMI) break;
+            while (p->tok.kind == BS_TOK_SEMI) advance(p);
+            if (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_EOF) break;
+        }
+        if (p->tok.kind == BS_TOK_EOF) return;
+        if (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+        else if (!p->tok.bol) unexpected(p, p->tok, NULL);
+    }
+}
+
+/* ':' then the simple statements on the same line, or an indented block on the next lines.
+   `what` names the statement for the message when the block is missing. */
+static void parse_block(parser *p, int ind, bs_block *b, const char *what, int hline)
+{
+    if (p->tok.kind != BS_TOK_COLON) {
+        char hint[48];
+        snprintf(hint, sizeof hint, "expected ':' after the %s", what);
+        unexpected(p, p->tok, hint);
+    }
+    advance(p);
+    int cap = 0;
+    if (p->tok.kind != BS_TOK_NEWLINE && p->tok.kind != BS_TOK_EOF) {
+        for (;;) {
+            if (p->tok.kind == BS_TOK_SEMI) unexpected(p, p->tok, NULL);
+            bs_stmt *s = parse_simple(p);
+            push_to(p, b, &cap, s);
+            if (p->tok.kind != BS_TOK_SEMI) break;
+            advance(p);
+            if (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_EOF) break;
+        }
+        return;
+    }
+    while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+    if (p->tok.kind == BS_TOK_EOF || p->tok.indent <= ind)
+        fail_tok(p, p->tok, "expected an indented block after the %s on line %d", what, hline);
+    parse_suite(p, p->tok.indent, b, &cap);
+    if (p->tok.kind != BS_TOK_EOF && p->tok.indent > ind)
+        fail_tok(p, p->tok, "unindent does not match any outer indentation level");
+    p->dedented = true;
+}
+
+static int stmt_end_of(const bs_block *b, int dflt)
+{
+    return b->n ? b->stmts[b->n - 1]->end : dflt;
+}
+
+/* if cond: block (elif cond: block)* [else: block] */
+static bs_stmt *parse_if(parser *p, int ind)
+{
+    bs_token first = p->tok;
+    advance(p);
+    bs_stmt *s = new_stmt(p, BS_ST_IF, &first);
+    s->ifs.cond = parse_expr(p);
+    parse_block(p, ind, &s->ifs.body, "'if' statement", first.line);
+    s->end = stmt_end_of(&s->ifs.body, p->prev.end);
+    /* elif / else at the same indentation, after blank lines */
+    while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+    if (p->tok.kind == BS_TOK_NAME && p->tok.indent == ind && p->tok.bol) {
+        if (tok_is_name(p, &p->tok, "elif")) {
+            bs_stmt *e = parse_if(p, ind);
+            e->kind = BS_ST_IF;
+            int cap = 0;
+            push_to(p, &s->ifs.orelse, &cap, e);
+            s->end = e->end;
+        } else if (tok_is_name(p, &p->tok, "else")) {
+            bs_token et = p->tok;
+            advance(p);
+            parse_block(p, ind, &s->ifs.orelse, "'else' statement", et.line);
+            s->end = stmt_end_of(&s->ifs.orelse, p->prev.end);
+        }
+    }
+    return s;
+}
+
+/* def name(params): block     params := [NAME ['=' expr] (',' NAME ['=' expr])*] */
+static bs_stmt *parse_def(parser *p, int ind)
+{
+    bs_token first = p->tok;
+    advance(p);
+    if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok)) unexpected(p, p->tok, "expected a function name");
+    bs_stmt *s = new_stmt(p, BS_ST_DEF, &first);
+    s->def.name = dup_text(p, p->tok.start, p->tok.end);
+    advance(p);
+    if (p->tok.kind != BS_TOK_LPAREN) unexpected(p, p->tok, "expected '(' after the function name");
+    bs_token open = p->tok;
+    advance(p);
+    int cap = 0;
+    bool seen_default = false;
+    while (p->tok.kind != BS_TOK_RPAREN) {
+        bs_token t = p->tok;
+        if (t.kind == BS_TOK_STAR || t.kind == BS_TOK_POW)
+            fail_tok(p, t, "*args and **kwargs are not supported");
+        if (t.kind != BS_TOK_NAME || keyword_of(p, &t)) unexpected(p, t, "expected a parameter name");
+        bs_param pa = {dup_text(p, t.start, t.end), NULL, t.line, t.col};
+        for (int i = 0; i < s->def.nparams; i++)
+            if (!strcmp(s->def.params[i].name, pa.name))
+                fail_tok(p, t, "duplicate argument '%s' in function definition", pa.name);
+        advance(p);
+        if (p->tok.kind == BS_TOK_COLON)
+            fail_tok(p, p->tok, "type annotations are not supported");
+        if (p->tok.kind == BS_TOK_ASSIGN) {
+            advance(p);
+            pa.def = parse_expr(p);
+            seen_default = true;
+        } else if (seen_default) {
+            fail_tok(p, t, "parameter without a default follows parameter with a default");
+        }
+        s->def.params = grow(p, s->def.params, s->def.nparams, &cap, sizeof(bs_param));
+        s->def.params[s->def.nparams++] = pa;
+        if (p->tok.kind != BS_TOK_COMMA) break;
+        advance(p);
+    }
+    expect_close(p, open, "a parameter");
+    if (p->tok.kind == BS_TOK_BADOP) fail_tok(p, p->tok, "return annotations (-> type) are not supported");
+    parse_block(p, ind, &s->def.body, "function definition", first.line);
+    s->end = stmt_end_of(&s->def.body, p->prev.end);
+    return s;
+}
+
+/* class Name[(bases)]: block */
+static bs_stmt *parse_class(parser *p, int ind)
+{
+    bs_token first = p->tok;
+    advance(p);
+    if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok)) unexpected(p, p->tok, "expected a class name");
+    bs_stmt *s = new_stmt(p, BS_ST_CLASS, &first);
+    s->cls.name = dup_text(p, p->tok.start, p->tok.end);
+    advance(p);
+    if (p->tok.kind == BS_TOK_LPAREN) {
+        bs_token open = p->tok;
+        advance(p);
+        int cap = 0;
+        while (p->tok.kind != BS_TOK_RPAREN) {
+            bs_expr *b = parse_expr(p);
+            s->cls.bases = grow(p, s->cls.bases, s->cls.nbases, &cap, sizeof(bs_expr *));
+            s->cls.bases[s->cls.nbases++] = b;
+            if (p->tok.kind != BS_TOK_COMMA) break;
+            advance(p);
+        }
+        expect_close(p, open, "a base class");
+    }
+    parse_block(p, ind, &s->cls.body, "class definition", first.line);
+    s->end = stmt_end_of(&s->cls.body, p->prev.end);
+    return s;
+}
+
+/* with ['torch' '.'] 'no_grad' ['(' ')'] ':' block */
+static bs_stmt *parse_with(parser *p, int ind)
 {
     bs_token first = p->tok;
     advance(p);
@@ -665,7 +1294,7 @@ static bs_stmt *parse_with(parser *p)
     }
     bs_token ctx = p->tok;
     if (!tok_is_name(p, &ctx, "no_grad"))
-        fail_tok(p, ctx, "only 'with no_grad:' is supported");
+        fail_tok(p, ctx, "only 'with torch.no_grad():' (or 'with no_grad:') is supported");
     advance(p);
     if (p->tok.kind == BS_TOK_LPAREN) {
         bs_token o = p->tok;
@@ -674,26 +1303,49 @@ static bs_stmt *parse_with(parser *p)
         expect_close(p, o, "no_grad(");
     }
     if (p->tok.kind != BS_TOK_COLON) unexpected(p, p->tok, "expected ':' after 'with no_grad'");
-    advance(p);
-    if (at_stmt_end(p))   /* the body must start on this line */
-        fail_tok(p, p->tok, "expected a statement after ':' on the same line (with no_grad: stmt)");
     bs_stmt *s = new_stmt(p, BS_ST_WITH, &first);
     s->with.ctx = "no_grad";
-    int cap = 0;
-    for (;;) {
-        if (p->tok.kind == BS_TOK_COLON)
-            fail_tok(p, p->tok, "a command cannot be inside 'with no_grad:'");
-        if (tok_is_name(p, &p->tok, "with"))
-            fail_tok(p, p->tok, "'with' cannot be nested");
-        bs_stmt *b = parse_simple(p);
-        s->with.body = grow(p, s->with.body, s->with.n, &cap, sizeof(bs_stmt *));
-        s->with.body[s->with.n++] = b;
-        s->end = b->end;
-        if (p->tok.kind != BS_TOK_SEMI) break;
-        advance(p);
-        if (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_EOF || p->tok.kind == BS_TOK_SEMI) break;
-    }
+    bs_block b = {0};
+    parse_block(p, ind, &b, "'with' statement", first.line);
+    s->with.body = b.stmts;
+    s->with.n = b.n;
+    s->end = stmt_end_of(&b, p->prev.end);
     return s;
+}
+
+/* stmt := if | for | while | def | class | with | simple */
+static bs_stmt *parse_stmt(parser *p, int ind)
+{
+    bs_token t = p->tok;
+    if (t.kind == BS_TOK_NAME) {
+        if (tok_is_name(p, &t, "if")) return parse_if(p, ind);
+        if (tok_is_name(p, &t, "while") || tok_is_name(p, &t, "for")) {
+            bool is_for = p->src[t.start] == 'f';
+            advance(p);
+            bs_stmt *s = new_stmt(p, is_for ? BS_ST_FOR : BS_ST_WHILE, &t);
+            if (is_for) {
+                s->loop.target = parse_target(p);
+                check_target(p, s->loop.target);
+                if (!tok_is_name(p, &p->tok, "in")) unexpected(p, p->tok, "expected 'in' (for x in ...:)");
+                advance(p);
+                s->loop.cond = parse_exprlist(p);
+            } else {
+                s->loop.cond = parse_expr(p);
+            }
+            if (tok_is_name(p, &p->tok, "else") && p->tok.bol)
+                fail_tok(p, p->tok, "'else' after a loop is not supported");
+            parse_block(p, ind, &s->loop.body, is_for ? "'for' statement" : "'while' statement", t.line);
+            s->end = stmt_end_of(&s->loop.body, p->prev.end);
+            return s;
+        }
+        if (tok_is_name(p, &t, "def")) return parse_def(p, ind);
+        if (tok_is_name(p, &t, "class")) return parse_class(p, ind);
+        if (tok_is_name(p, &t, "with")) return parse_with(p, ind);
+        if (tok_is_name(p, &t, "elif") || tok_is_name(p, &t, "else"))
+            fail_tok(p, t, "'%.*s' without a matching 'if' at the same indentation", t.end - t.start,
+                     p->src + t.start);
+    }
+    return parse_simple(p);
 }
 
 /* Where a command's text ends: the first '\n', NUL, or ';' outside quotes, or a '#' that starts a
@@ -879,21 +1531,6 @@ static bs_stmt *parse_import(parser *p)
     return s;
 }
 
-/* stmt := command | with | import | simple */
-static bs_stmt *parse_stmt(parser *p)
-{
-    if (p->tok.kind == BS_TOK_COLON) return parse_command(p);
-    if (tok_is_name(p, &p->tok, "import") || tok_is_name(p, &p->tok, "from")) return parse_import(p);
-    if (tok_is_name(p, &p->tok, "with")) return parse_with(p);
-    return parse_simple(p);
-}
-
-static void push_stmt(parser *p, bs_stmt *s)
-{
-    p->stmts = grow(p, p->stmts, p->n, &p->cap, sizeof(bs_stmt *));
-    p->stmts[p->n++] = s;
-}
-
 static void parser_init(parser *p, const char *src, int line0, bs_arena *a, bs_parse_error *e)
 {
     memset(p, 0, sizeof *p);
@@ -928,16 +1565,12 @@ bs_ast *bs_parse(const char *src, int line0, bs_arena *a, bs_parse_error *e)
     ast->line0 = line0;
     if (setjmp(p->fail) == 0) {
         lex_into_lookahead(p);
-        for (;;) {
-            while (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_SEMI) advance(p);
-            if (p->tok.kind == BS_TOK_EOF) break;
-            bs_stmt *s = parse_stmt(p);
-            push_stmt(p, s);
-            if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
-        }
+        /* top level: a statement may start at any indentation, as the REPL always took it */
+        parse_suite(p, -1, &p->top, &p->topcap);
+        if (p->tok.kind != BS_TOK_EOF) unexpected(p, p->tok, NULL);
     }
-    ast->stmts = p->stmts;
-    ast->n = p->n;
+    ast->stmts = p->top.stmts;
+    ast->n = p->top.n;
     free(p);
     return ast;
 }
@@ -996,13 +1629,23 @@ const char *bs_binop_symbol(bs_binop op)
     case BS_BIN_DIV: return "/";
     case BS_BIN_POW: return "**";
     case BS_BIN_MATMUL: return "@";
+    case BS_BIN_FLOORDIV: return "//";
+    case BS_BIN_MOD: return "%";
+    case BS_BIN_AND: return "and";
+    case BS_BIN_OR: return "or";
     }
     return "?";
 }
 
+const char *bs_cmpop_symbol(bs_cmpop op)
+{
+    static const char *const sym[] = {"==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"};
+    return (unsigned)op < sizeof sym / sizeof sym[0] ? sym[op] : "?";
+}
+
 /* ==== Incomplete input ==== */
 
-bool bs_lang_incomplete(const char *src)
+static bool unclosed(const char *src)
 {
     if (!src) return false;
     size_t len = strlen(src);
@@ -1052,6 +1695,79 @@ bool bs_lang_incomplete(const char *src)
         }
     }
     return false;
+}
+
+static bool first_word_is(const char *s, int n, const char *const *words)
+{
+    for (int i = 0; words[i]; i++) {
+        size_t k = strlen(words[i]);
+        if ((size_t)n == k && !memcmp(s, words[i], k)) return true;
+    }
+    return false;
+}
+
+bool bs_lang_block_open(const char *src)
+{
+    static const char *const heads[] = {"if", "for", "while", "def", "class", "elif", "else", NULL};
+    if (!src) return false;
+    bs_lexer lx;
+    bs_lex_init(&lx, src, 1);
+    bool line_start = true;
+    bs_tok_kind last = BS_TOK_NEWLINE;
+    for (;;) {
+        bs_token t = bs_lex_next(&lx);
+        if (t.kind == BS_TOK_ERROR) return false;
+        if (t.kind == BS_TOK_EOF || t.kind == BS_TOK_NEWLINE) {
+            if (last == BS_TOK_COLON) return true;
+            if (t.kind == BS_TOK_EOF) return false;
+            line_start = true;
+            last = BS_TOK_NEWLINE;
+            continue;
+        }
+        if (line_start && lx.depth == 0 && t.kind == BS_TOK_COLON) { /* a command: to its end */
+            int stop = command_end(src, t.end);
+            if (stop < 0) return false;
+            lx.pos = stop;
+            line_start = false;
+            last = BS_TOK_NAME;
+            continue;
+        }
+        if (line_start && t.kind == BS_TOK_NAME && first_word_is(src + t.start, t.end - t.start, heads))
+            return true;
+        line_start = false;
+        last = lx.depth == 0 || t.kind == BS_TOK_RPAREN || t.kind == BS_TOK_RBRACKET ? t.kind : BS_TOK_COMMA;
+    }
+}
+
+bool bs_lang_continues_block(const char *line)
+{
+    static const char *const cont[] = {"elif", "else", "except", "finally", NULL};
+    if (!line) return false;
+    const char *s = line;
+    while (*s == ' ' || *s == '\t') s++;
+    if (s != line) return false;
+    int n = 0;
+    while ((s[n] >= 'a' && s[n] <= 'z')) n++;
+    return n && (s[n] == ':' || s[n] == ' ' || s[n] == '\t' || s[n] == '(') && first_word_is(s, n, cont);
+}
+
+/* the last line of src (without its final newline) holds only blanks and there is more than one */
+static bool ends_with_blank_line(const char *src)
+{
+    size_t len = strlen(src);
+    if (len > 0 && src[len - 1] == '\n') len--;
+    if (len > 0 && src[len - 1] == '\r') len--;
+    size_t i = len;
+    while (i > 0 && is_blank(src[i - 1])) i--;
+    return i > 0 && src[i - 1] == '\n';
+}
+
+bool bs_lang_unclosed(const char *src) { return unclosed(src); }
+
+bool bs_lang_incomplete(const char *src)
+{
+    if (unclosed(src)) return true;
+    return bs_lang_block_open(src) && !ends_with_blank_line(src);
 }
 
 /* ==== Label text ==== */
@@ -1183,10 +1899,71 @@ static void dump_expr(out *o, const bs_expr *e)
         put(o, " %s)", e->attr.name);
         break;
     case BS_EX_UNARY:
-        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : "+");
+        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : e->unary.op == BS_UN_NOT ? "not" : "+");
         dump_expr(o, e->unary.operand);
         put(o, ")");
         break;
+    case BS_EX_COMPARE:
+        put(o, "(cmp ");
+        for (int i = 0; i < e->cmp.n; i++) {
+            if (i) put(o, " %s ", bs_cmpop_symbol(e->cmp.ops[i - 1]));
+            dump_expr(o, e->cmp.items[i]);
+        }
+        put(o, ")");
+        break;
+    case BS_EX_IFEXP:
+        put(o, "(if ");
+        dump_expr(o, e->ifexp.cond);
+        put(o, " ");
+        dump_expr(o, e->ifexp.then);
+        put(o, " ");
+        dump_expr(o, e->ifexp.orelse);
+        put(o, ")");
+        break;
+    case BS_EX_SUBSCRIPT:
+        put(o, "([] ");
+        dump_expr(o, e->sub.obj);
+        put(o, " ");
+        dump_expr(o, e->sub.index);
+        put(o, ")");
+        break;
+    case BS_EX_SLICE:
+        put(o, "(slice ");
+        if (e->slice.lo) dump_expr(o, e->slice.lo); else put(o, "_");
+        put(o, " ");
+        if (e->slice.hi) dump_expr(o, e->slice.hi); else put(o, "_");
+        put(o, " ");
+        if (e->slice.step) dump_expr(o, e->slice.step); else put(o, "_");
+        put(o, ")");
+        break;
+    case BS_EX_FSTRING:
+        put(o, "(f");
+        for (int i = 0; i < e->fstr.n; i++) {
+            const bs_fpart *pt = &e->fstr.parts[i];
+            put(o, " ");
+            if (pt->lit) { dump_string(o, pt->lit, strlen(pt->lit)); continue; }
+            put(o, "{");
+            dump_expr(o, pt->expr);
+            if (pt->conv) put(o, "!%c", pt->conv);
+            if (pt->spec && *pt->spec) put(o, ":%s", pt->spec);
+            put(o, "}");
+        }
+        put(o, ")");
+        break;
+    case BS_EX_LISTCOMP:
+        put(o, "(listcomp ");
+        dump_expr(o, e->comp.elt);
+        put(o, " ");
+        dump_expr(o, e->comp.target);
+        put(o, " ");
+        dump_expr(o, e->comp.iter);
+        if (e->comp.cond) {
+            put(o, " if ");
+            dump_expr(o, e->comp.cond);
+        }
+        put(o, ")");
+        break;
+    case BS_EX_BOOLOP:
     case BS_EX_BINARY:
         put(o, "(%s ", bs_binop_symbol(e->bin.op));
         dump_expr(o, e->bin.lhs);
@@ -1197,15 +1974,101 @@ static void dump_expr(out *o, const bs_expr *e)
     }
 }
 
+static void dump_stmt(out *o, const bs_stmt *s);
+
+static void dump_block(out *o, const char *head, const bs_block *b)
+{
+    put(o, " (%s", head);
+    for (int i = 0; i < b->n; i++) {
+        put(o, " ");
+        dump_stmt(o, b->stmts[i]);
+    }
+    put(o, ")");
+}
+
 static void dump_stmt(out *o, const bs_stmt *s)
 {
     switch (s->kind) {
     case BS_ST_EXPR: dump_expr(o, s->expr); break;
     case BS_ST_ASSIGN:
-        put(o, "(= %s%s%s ", s->assign.name, s->assign.attr ? "." : "", s->assign.attr ? s->assign.attr : "");
+        put(o, "(= ");
+        if (s->assign.name)
+            put(o, "%s%s%s", s->assign.name, s->assign.attr ? "." : "", s->assign.attr ? s->assign.attr : "");
+        else
+            dump_expr(o, s->assign.target);
+        put(o, " ");
         dump_expr(o, s->assign.value);
         put(o, ")");
         break;
+    case BS_ST_AUGASSIGN:
+        put(o, "(%s= ", bs_binop_symbol(s->aug.op));
+        dump_expr(o, s->aug.target);
+        put(o, " ");
+        dump_expr(o, s->aug.value);
+        put(o, ")");
+        break;
+    case BS_ST_IF:
+        put(o, "(if ");
+        dump_expr(o, s->ifs.cond);
+        dump_block(o, "then", &s->ifs.body);
+        if (s->ifs.orelse.n) dump_block(o, "else", &s->ifs.orelse);
+        put(o, ")");
+        break;
+    case BS_ST_ASSERT:
+        put(o, "(assert ");
+        dump_expr(o, s->ifs.cond);
+        if (s->ifs.msg) {
+            put(o, " ");
+            dump_expr(o, s->ifs.msg);
+        }
+        put(o, ")");
+        break;
+    case BS_ST_WHILE:
+    case BS_ST_FOR:
+        put(o, "(%s ", s->kind == BS_ST_FOR ? "for" : "while");
+        if (s->kind == BS_ST_FOR) {
+            dump_expr(o, s->loop.target);
+            put(o, " in ");
+        }
+        dump_expr(o, s->loop.cond);
+        dump_block(o, "do", &s->loop.body);
+        put(o, ")");
+        break;
+    case BS_ST_DEF:
+        put(o, "(def %s (", s->def.name);
+        for (int i = 0; i < s->def.nparams; i++) {
+            if (i) put(o, " ");
+            put(o, "%s", s->def.params[i].name);
+            if (s->def.params[i].def) {
+                put(o, "=");
+                dump_expr(o, s->def.params[i].def);
+            }
+        }
+        put(o, ")");
+        dump_block(o, "body", &s->def.body);
+        put(o, ")");
+        break;
+    case BS_ST_CLASS:
+        put(o, "(class %s (", s->cls.name);
+        for (int i = 0; i < s->cls.nbases; i++) {
+            if (i) put(o, " ");
+            dump_expr(o, s->cls.bases[i]);
+        }
+        put(o, ")");
+        dump_block(o, "body", &s->cls.body);
+        put(o, ")");
+        break;
+    case BS_ST_RETURN:
+        put(o, "(return");
+        if (s->ret.value) {
+            put(o, " ");
+            dump_expr(o, s->ret.value);
+        }
+        put(o, ")");
+        break;
+    case BS_ST_PASS: put(o, "pass"); break;
+    case BS_ST_BREAK: put(o, "break"); break;
+    case BS_ST_CONTINUE: put(o, "continue"); break;
     case BS_ST_WITH:
         put(o, "(with %s", s->with.ctx);
         for (int i = 0; i < s->with.n; i++) {

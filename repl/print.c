@@ -150,6 +150,7 @@ static void print_shape(FILE *f, const bs_shape *sh, bool quiet)
 }
 
 static void print_list(bs_session *s, FILE *f, const bs_value *v);
+static void print_module(bs_session *s, FILE *f, const bs_hobj *o, int indent);
 #define print_inline bs_print_inline
 
 void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
@@ -182,17 +183,63 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
     case BS_V_DIM: fprintf(f, "dim(%lld)", (long long)v->num); break;
     case BS_V_GRADFN: fprintf(f, "<%s>", v->str); break;
     case BS_V_MODULE: fprintf(f, "<module '%s'>", v->str); break;
+    case BS_V_FUNC:
+    case BS_V_CLASS:
+    case BS_V_RANGE: fputs(bs_str_value(s, v), f); break;
+    case BS_V_OBJ: print_module(s, f, v->ref, 0); break;
+    case BS_V_BOUND: fprintf(f, "<bound method %s>", ((bs_hfunc *)v->ref2)->def->def.name); break;
+    case BS_V_BUILTIN: fprintf(f, "<built-in %s>", v->str); break;
+    case BS_V_SUPER: fputs("<super>", f); break;
     }
+}
+
+/* a module as torch prints it: Linear(in_features=2, out_features=1, bias=True), and a container
+   with its children indented, "(0): ..." */
+static void print_module(bs_session *s, FILE *f, const bs_hobj *o, int indent)
+{
+    const char *type = o->cls ? o->cls->name : o->type;
+    if (o->mod == BS_MOD_LINEAR) {
+        bs_value *in = bs_dict_get((bs_dict *)&o->attrs, "in_features");
+        bs_value *out = bs_dict_get((bs_dict *)&o->attrs, "out_features");
+        fprintf(f, "Linear(in_features=%lld, out_features=%lld, bias=%s)", in ? (long long)in->num : 0LL,
+                out ? (long long)out->num : 0LL, bs_dict_get((bs_dict *)&o->attrs, "bias") ? "True" : "False");
+        return;
+    }
+    if (o->mod == BS_MOD_ACT && (o->op == BS_OP_SOFTMAX || o->op == BS_OP_LOG_SOFTMAX)) {
+        fprintf(f, "%s(dim=%d)", type, o->attr.dim);
+        return;
+    }
+    if (o->mod == BS_MOD_ACT && o->op == BS_OP_LEAKY_RELU) {
+        fprintf(f, "%s(negative_slope=%g)", type, o->attr.k);
+        return;
+    }
+    int nchild = 0;
+    for (int i = 0; i < o->attrs.n; i++) nchild += o->attrs.vals[i].k == BS_V_OBJ;
+    if (!nchild) {
+        fprintf(f, "%s()", type);
+        return;
+    }
+    fprintf(f, "%s(\n", type);
+    for (int i = 0; i < o->attrs.n; i++) {
+        if (o->attrs.vals[i].k != BS_V_OBJ) continue;
+        fprintf(f, "%*s(%s): ", indent + 2, "", o->attrs.keys[i]);
+        print_module(s, f, o->attrs.vals[i].ref, indent + 2);
+        fputc('\n', f);
+    }
+    fprintf(f, "%*s)", indent, "");
 }
 
 static void print_list(bs_session *s, FILE *f, const bs_value *v)
 {
+    int n;
+    const bs_value *items = bs_list_items(v, &n);
     fputc(v->k == BS_V_LIST ? '[' : '(', f);
-    for (int i = 0; i < v->n; i++) {
+    for (int i = 0; i < n; i++) {
         if (i) fputs(", ", f);
-        print_inline(s, f, &v->items[i]);
+        if (items[i].k == BS_V_STR) fprintf(f, "'%s'", items[i].str);
+        else print_inline(s, f, &items[i]);
     }
-    if (v->k == BS_V_TUPLE && v->n == 1) fputc(',', f);
+    if (v->k == BS_V_TUPLE && n == 1) fputc(',', f);
     fputc(v->k == BS_V_LIST ? ']' : ')', f);
 }
 

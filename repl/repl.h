@@ -46,6 +46,11 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
 
 /* Is src an incomplete statement (open brackets, trailing operator)? For continuation prompts. */
 bool bs_session_incomplete(const char *src);
+/* for a script reader: brackets or a '\' still open; a compound statement (if, for, def, ...)
+   that the next unindented line ends; a line that goes on one (elif, else) */
+bool bs_session_unclosed(const char *src);
+bool bs_session_block_open(const char *src);
+bool bs_session_continues_block(const char *line);
 
 /* Is a stepper pass active (Enter then means :next)? */
 bool bs_session_stepping(bs_session *s);

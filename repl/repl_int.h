@@ -28,8 +28,17 @@ typedef enum {
     BS_V_OPT,     /* an optimizer */
     BS_V_DIM,     /* dim(4), before it is bound to a name */
     BS_V_GRADFN,  /* x.grad_fn */
-    BS_V_MODULE   /* torch, F: one of torch's modules (str: "torch.nn.functional") */
+    BS_V_MODULE,  /* torch, F: one of torch's modules (str: "torch.nn.functional") */
+    BS_V_FUNC,    /* a def (ref: bs_hfunc) */
+    BS_V_CLASS,   /* a class statement's class (ref: bs_hclass) */
+    BS_V_OBJ,     /* an instance: a user class's, or nn.Linear & co (ref: bs_hobj) */
+    BS_V_BOUND,   /* obj.method before the call (ref: the bs_hobj, ref2: the bs_hfunc) */
+    BS_V_RANGE,   /* range(a, b, c): r[0..2] */
+    BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called) */
+    BS_V_SUPER    /* super(): ref the instance, ref2 the class whose base is asked */
 } bs_vkind;
+
+typedef struct bs_heap bs_heap;
 
 typedef struct bs_value bs_value;
 struct bs_value {
@@ -45,10 +54,98 @@ struct bs_value {
     int n;
     bs_shape shape;       /* SHAPE */
     bs_opt *opt;          /* OPT */
+    void *ref, *ref2;     /* LIST, TUPLE, STR: the heap object when it has one (else the items or
+                             the string are the statement's); FUNC, CLASS, OBJ, BOUND, SUPER */
+    int64_t r[3];         /* RANGE: start, stop, step */
+    int32_t grad_owner;   /* TMP from x.grad: x's id + 1 (so that x.grad.zero_() reaches x); 0 */
 };
 
+/* ==== The heap: values that outlive a statement ====
+ * Lists, strings, functions, classes and instances that a name, a container or a frame holds.
+ * Every object is on the session's chain; between top-level statements what no name reaches is
+ * freed (bs_heap_gc). A list held by two names is one list, as in Python. */
+typedef enum { BS_H_LIST, BS_H_STR, BS_H_SRC, BS_H_FUNC, BS_H_CLASS, BS_H_OBJ } bs_hkind;
+struct bs_heap {
+    bs_heap *next;
+    bs_hkind kind;
+    bool mark;
+    int pins;             /* > 0: in use by a running bs_session_eval, never freed */
+};
+typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertion order */
+typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
+typedef struct { bs_heap h; char *s; } bs_hstr;
+/* a parsed source that defines functions or classes: their AST lives in its arena */
+typedef struct { bs_heap h; char *text; bs_arena arena; } bs_hsrc;
+typedef struct bs_hclass bs_hclass;
+typedef struct {
+    bs_heap h;
+    const bs_stmt *def;
+    bs_hsrc *src;
+    bs_value *defaults;   /* one per parameter (k == BS_V_VOID: none), evaluated at def time */
+    bs_hclass *cls;       /* the class a method was defined in (for super()), or NULL */
+} bs_hfunc;
+struct bs_hclass {
+    bs_heap h;
+    char *name;
+    bs_hclass *base;      /* a user base class, or NULL */
+    bool module;          /* derives from nn.Module */
+    bs_dict attrs;        /* methods and class attributes */
+};
+/* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
+typedef enum {
+    BS_MOD_USER, BS_MOD_LINEAR, BS_MOD_SEQUENTIAL, BS_MOD_MODULELIST, BS_MOD_ACT, BS_MOD_LOSS,
+    BS_MOD_IDENTITY
+} bs_modkind;
+typedef struct {
+    bs_heap h;
+    bs_hclass *cls;       /* user class, or NULL */
+    bs_modkind mod;
+    const char *type;     /* "Linear", "ReLU", "MSELoss", ... (builtin modules) */
+    int op;               /* ACT, LOSS: the op it applies (bs_op) */
+    bs_attr attr;         /* ACT, LOSS: its attributes (dim, slope, reduction) */
+    bs_dict attrs;        /* attributes in assignment order: parameters, submodules, the rest */
+} bs_hobj;
+
+bs_hlist *bs_heap_list(bs_session *s, int n);          /* n items, all None */
+bool bs_list_push(bs_hlist *l, const bs_value *v);     /* v must be persistent */
+const char *bs_heap_str(bs_session *s, const char *text, bs_value *out); /* STR value on the heap */
+bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls);
+/* A copy of v that outlives the statement: lists and strings move to the heap, x.grad and
+   numbers stay values; -1 with an error (at e) for what cannot be kept */
+int bs_persist(bs_session *s, const bs_value *v, const bs_expr *e, bs_value *out);
+bs_value *bs_dict_get(bs_dict *d, const char *key);
+int bs_dict_set(bs_dict *d, const char *key, const bs_value *v);  /* -1: out of memory */
+/* the items of a LIST or TUPLE value (its heap list's, when it has one) */
+static inline bs_value *bs_list_items(const bs_value *v, int *n)
+{
+    if (v->ref) {
+        bs_hlist *l = (bs_hlist *)v->ref;
+        *n = l->n;
+        return l->items;
+    }
+    *n = v->n;
+    return v->items;
+}
+/* free what nothing reaches (only between top-level statements) */
+void bs_heap_gc(bs_session *s);
+void bs_heap_free_all(bs_session *s);
+/* every tape id the names, frames and heap hold, for bs_tape_collect: fills keep, returns count
+   (at most max) */
+int bs_heap_ids(bs_session *s, bs_id **keep, int max);
+int bs_heap_count_ids(bs_session *s);
+
+/* ==== Frames: a function call's locals ==== */
+typedef struct bs_frame bs_frame;
+struct bs_frame {
+    bs_dict locals;
+    bs_frame *up;
+    bs_hfunc *fn;
+    bs_value ret;         /* what 'return' gave */
+};
+typedef enum { BS_FLOW_NONE, BS_FLOW_BREAK, BS_FLOW_CONTINUE, BS_FLOW_RETURN } bs_flow;
+
 /* ==== Names ==== */
-typedef enum { BS_NAME_NODE, BS_NAME_DIM, BS_NAME_OPT, BS_NAME_NONE, BS_NAME_MODULE } bs_name_kind;
+typedef enum { BS_NAME_NODE, BS_NAME_DIM, BS_NAME_OPT, BS_NAME_NONE, BS_NAME_MODULE, BS_NAME_VALUE } bs_name_kind;
 typedef struct {
     char *name;           /* NULL: empty slot */
     bs_name_kind kind;
@@ -56,6 +153,7 @@ typedef struct {
     int dim;              /* DIM: size variable index */
     bs_opt *opt;          /* OPT */
     const char *module;   /* MODULE: a static string of modules.c */
+    bs_value val;         /* VALUE: a persistent value (bs_persist) */
     int order;            /* definition order, for :vars */
 } bs_name;
 
@@ -91,6 +189,14 @@ struct bs_session {
     char *load[BS_LOAD_MAX_DEPTH]; /* real paths of the scripts being run, outermost first */
     int nload;
     int32_t collect_at;   /* compact the tape when it reaches this many nodes (bs_session_collect) */
+    bs_heap *heap;        /* every heap object, newest first */
+    size_t nheap;
+    bs_frame *frame;      /* the innermost function call, or NULL at top level */
+    int depth;            /* calls in progress */
+    bs_flow flow;         /* break / continue / return on its way out */
+    bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
+    bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
+    int nroots;
 };
 
 /* The tape keeps what the session can still reach: a name, the defaults of :step and :graph, the
@@ -132,6 +238,53 @@ int bs_names_sorted(bs_session *s, bs_name **out, int max);
 
 /* ==== Evaluation ==== */
 int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out);
+/* exec.c: compound statements, functions, classes, Python's values */
+int bs_exec_stmt(bs_session *s, const bs_stmt *st);     /* IF, FOR, WHILE, DEF, CLASS, ... */
+int bs_exec_block(bs_session *s, const bs_block *b);
+int bs_exec_simple(bs_session *s, const bs_stmt *st);   /* one statement, undone if it fails */
+bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err);
+int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out);
+int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out);
+int bs_eval_fstring(bs_session *s, const bs_expr *e, bs_value *out);
+int bs_eval_listcomp(bs_session *s, const bs_expr *e, bs_value *out);
+/* a + b etc. on values that are not both numbers nor tensors (strings, lists): 1 if not handled */
+int bs_eval_pybinary(bs_session *s, const bs_expr *e, bs_binop op, const bs_value *a,
+                     const bs_value *b, bs_value *out);
+/* the arithmetic of e (a BINARY) on evaluated operands */
+int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out);
+bool bs_is_py_builtin(const char *name);
+/* len, range, enumerate, ...: 1 if not handled here (a tensor argument of sum/max/min/abs) */
+int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value *out);
+/* call a value (a function, class, instance, bound method, builtin) with evaluated arguments */
+int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
+                  const char **kn, bs_value *kv, int nkw, bs_value *out);
+/* evaluate a call's arguments */
+int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, const char **kn,
+                 bs_value *kv, int *nkw, int max);
+/* name lookup through the frames: NULL if unbound; *local says where */
+bs_value *bs_frame_lookup(bs_session *s, const char *name);
+/* bind a name (in the current frame, or the session's names); numbers become constant nodes at
+   top level when as_node */
+int bs_bind(bs_session *s, const char *name, const bs_value *v, const bs_expr *at, bool as_node);
+int bs_assign_target(bs_session *s, const bs_expr *target, bs_value *v, const bs_expr *at);
+int bs_obj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
+int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+/* format v as format(v, spec) would (f-strings) into a heap-free buffer in the arena */
+char *bs_format_value(bs_session *s, const bs_value *v, const char *spec, char conv, const bs_expr *e);
+/* str(v) as Python writes it (print, f-strings without a spec) */
+char *bs_str_value(bs_session *s, const bs_value *v);
+/* nn.py: torch.nn's modules and torch.optim's optimizers over a parameter list */
+int bs_nn_attr(bs_session *s, const bs_expr *e, const char *name, bs_value *out); /* nn.NAME */
+int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+              const char **kn, bs_value *kv, int nkw, bs_value *out);
+int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, int npos,
+               bs_value *out);
+int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params);
+bool bs_is_nn_class(const char *name);
+/* builtins.c: call a builtin function or op with evaluated arguments */
+int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, const bs_value *self,
+                      bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* the value as a tape node (numbers become constants); e gives the position and label text */
 int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out);
 /* the value as a plain tensor (for seeds): data in the arena */

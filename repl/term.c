@@ -157,6 +157,16 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
         char *text = line;
         if (lineno == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
             text += 3;
+        /* a compound statement ends at the next line that is not indented (nor elif/else,
+           nor a comment): run it first */
+        if (buf.len && !is_blank(text) && text[0] != ' ' && text[0] != '\t' && text[0] != '#' &&
+            bs_session_block_open(buf.s) && !bs_session_unclosed(buf.s) &&
+            !bs_session_continues_block(text)) {
+            rc = script_chunk(s, buf.s, line0, name, err, &q);
+            sb_clear(&buf);
+            if (rc || q)
+                break;
+        }
         if (buf.len == 0) {
             if (is_blank(text))
                 continue;
@@ -169,7 +179,7 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
             rc = 1;
             break;
         }
-        if (bs_session_incomplete(buf.s))
+        if (bs_session_unclosed(buf.s) || bs_session_block_open(buf.s))
             continue;
         rc = script_chunk(s, buf.s, line0, name, err, &q);
         sb_clear(&buf);

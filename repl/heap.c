@@ -1,0 +1,312 @@
+/* repl/heap.c: values that outlive a statement (lists, strings, functions, classes, instances),
+ * the names' and frames' dictionaries, and the collector that frees what nothing reaches. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+/* ==== Objects ==== */
+
+static void *heap_new(bs_session *s, bs_hkind k, size_t size)
+{
+    bs_heap *h = calloc(1, size);
+    if (!h) return NULL;
+    h->kind = k;
+    h->next = s->heap;
+    s->heap = h;
+    s->nheap++;
+    return h;
+}
+
+bs_hlist *bs_heap_list(bs_session *s, int n)
+{
+    bs_hlist *l = heap_new(s, BS_H_LIST, sizeof *l);
+    if (!l) return NULL;
+    if (n > 0) {
+        l->items = calloc((size_t)n, sizeof *l->items);
+        if (!l->items) return NULL; /* the empty object stays on the chain; the collector frees it */
+        for (int i = 0; i < n; i++) l->items[i].k = BS_V_NONE;
+        l->n = l->cap = n;
+    }
+    return l;
+}
+
+bool bs_list_push(bs_hlist *l, const bs_value *v)
+{
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 8;
+        bs_value *ni = realloc(l->items, (size_t)nc * sizeof *ni);
+        if (!ni) return false;
+        l->items = ni;
+        l->cap = nc;
+    }
+    l->items[l->n++] = *v;
+    return true;
+}
+
+const char *bs_heap_str(bs_session *s, const char *text, bs_value *out)
+{
+    bs_hstr *h = heap_new(s, BS_H_STR, sizeof *h);
+    if (!h || !(h->s = strdup(text ? text : ""))) return NULL;
+    memset(out, 0, sizeof *out);
+    out->k = BS_V_STR;
+    out->str = h->s;
+    out->ref = h;
+    out->sym = -1;
+    return h->s;
+}
+
+bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls)
+{
+    bs_hobj *o = heap_new(s, BS_H_OBJ, sizeof *o);
+    if (o) o->cls = cls;
+    return o;
+}
+
+/* ==== Dictionaries ==== */
+
+bs_value *bs_dict_get(bs_dict *d, const char *key)
+{
+    for (int i = 0; i < d->n; i++)
+        if (!strcmp(d->keys[i], key)) return &d->vals[i];
+    return NULL;
+}
+
+int bs_dict_set(bs_dict *d, const char *key, const bs_value *v)
+{
+    bs_value *have = bs_dict_get(d, key);
+    if (have) {
+        *have = *v;
+        return 0;
+    }
+    if (d->n == d->cap) {
+        int nc = d->cap ? d->cap * 2 : 8;
+        char **nk = realloc(d->keys, (size_t)nc * sizeof *nk);
+        if (!nk) return -1;
+        d->keys = nk;
+        bs_value *nv = realloc(d->vals, (size_t)nc * sizeof *nv);
+        if (!nv) return -1;
+        d->vals = nv;
+        d->cap = nc;
+    }
+    char *k = strdup(key);
+    if (!k) return -1;
+    d->keys[d->n] = k;
+    d->vals[d->n++] = *v;
+    return 0;
+}
+
+static void dict_free(bs_dict *d)
+{
+    for (int i = 0; i < d->n; i++) free(d->keys[i]);
+    free(d->keys);
+    free(d->vals);
+    memset(d, 0, sizeof *d);
+}
+
+/* ==== Persistent copies ==== */
+
+int bs_persist(bs_session *s, const bs_value *v, const bs_expr *e, bs_value *out)
+{
+    int line = e ? e->line : 0, col = e ? e->col : 0;
+    switch (v->k) {
+    case BS_V_STR:
+        if (v->ref || !v->str) {
+            *out = *v;
+            return 0;
+        }
+        if (!bs_heap_str(s, v->str, out)) return bs_fail(s, line, col, "out of memory");
+        return 0;
+    case BS_V_LIST:
+    case BS_V_TUPLE: {
+        if (v->ref) {
+            *out = *v;
+            return 0;
+        }
+        bs_hlist *l = bs_heap_list(s, v->n);
+        if (!l || (v->n && !l->items)) return bs_fail(s, line, col, "out of memory");
+        for (int i = 0; i < v->n; i++)
+            if (bs_persist(s, &v->items[i], e, &l->items[i])) return -1;
+        *out = *v;
+        out->ref = l;
+        out->items = l->items;
+        return 0;
+    }
+    case BS_V_TMP: { /* x.grad kept: a leaf of its own, as torch's grad tensor is one */
+        bs_value t = *v;
+        bs_id id;
+        if (bs_to_node(s, &t, e, &id)) return -1;
+        memset(out, 0, sizeof *out);
+        out->k = BS_V_NODE;
+        out->id = id;
+        out->sym = -1;
+        return 0;
+    }
+    case BS_V_VOID:
+        return bs_fail(s, line, col, "this call returns nothing to keep");
+    default:
+        *out = *v;
+        return 0;
+    }
+}
+
+/* ==== Walking what is reachable ==== */
+
+typedef struct {
+    bs_id **keep;
+    int n, max;
+} walk;
+
+static void walk_value(walk *w, bs_value *v);
+
+static bool mark(void *p)
+{
+    bs_heap *h = p;
+    if (!h || h->mark) return false;
+    h->mark = true;
+    return true;
+}
+
+static void walk_dict(walk *w, bs_dict *d)
+{
+    for (int i = 0; i < d->n; i++) walk_value(w, &d->vals[i]);
+}
+
+static void walk_func(walk *w, bs_hfunc *f);
+
+static void walk_class(walk *w, bs_hclass *c)
+{
+    while (c && mark(c)) {
+        walk_dict(w, &c->attrs);
+        c = c->base;
+    }
+}
+
+static void walk_func(walk *w, bs_hfunc *f)
+{
+    if (!mark(f)) return;
+    mark(f->src);
+    if (f->cls) walk_class(w, f->cls);
+    if (f->defaults)
+        for (int i = 0; i < f->def->def.nparams; i++) walk_value(w, &f->defaults[i]);
+}
+
+static void walk_obj(walk *w, bs_hobj *o)
+{
+    if (!mark(o)) return;
+    if (o->cls) walk_class(w, o->cls);
+    walk_dict(w, &o->attrs);
+}
+
+static void walk_value(walk *w, bs_value *v)
+{
+    switch (v->k) {
+    case BS_V_NODE:
+        if (w->keep && w->n < w->max) w->keep[w->n++] = &v->id;
+        else if (!w->keep) w->n++;
+        break;
+    case BS_V_STR: mark(v->ref); break;
+    case BS_V_LIST:
+    case BS_V_TUPLE:
+        if (v->ref) {
+            bs_hlist *l = v->ref;
+            if (!mark(l)) break;
+            for (int i = 0; i < l->n; i++) walk_value(w, &l->items[i]);
+        } else {
+            for (int i = 0; i < v->n; i++) walk_value(w, &v->items[i]);
+        }
+        break;
+    case BS_V_FUNC: walk_func(w, v->ref); break;
+    case BS_V_CLASS: walk_class(w, v->ref); break;
+    case BS_V_OBJ: walk_obj(w, v->ref); break;
+    case BS_V_BOUND:
+    case BS_V_SUPER:
+        walk_obj(w, v->ref);
+        if (v->k == BS_V_BOUND) walk_func(w, v->ref2);
+        else walk_class(w, v->ref2);
+        break;
+    default: break;
+    }
+}
+
+static void walk_all(bs_session *s, walk *w)
+{
+    for (bs_heap *h = s->heap; h; h = h->next) h->mark = false;
+    for (bs_heap *h = s->heap; h; h = h->next)
+        if (h->pins && h->kind == BS_H_SRC) h->mark = true;
+    for (int i = 0; i < s->cap; i++)
+        if (s->names[i].name && s->names[i].kind == BS_NAME_VALUE) walk_value(w, &s->names[i].val);
+    for (bs_frame *f = s->frame; f; f = f->up) {
+        walk_dict(w, &f->locals);
+        walk_value(w, &f->ret);
+        if (f->fn) walk_func(w, f->fn);
+    }
+    for (int i = 0; i < s->nroots; i++) walk_value(w, s->roots[i]);
+    mark(s->cur_src);
+}
+
+int bs_heap_count_ids(bs_session *s)
+{
+    walk w = {NULL, 0, 0};
+    walk_all(s, &w);
+    return w.n;
+}
+
+int bs_heap_ids(bs_session *s, bs_id **keep, int max)
+{
+    walk w = {keep, 0, max};
+    walk_all(s, &w);
+    return w.n;
+}
+
+/* ==== Freeing ==== */
+
+static void heap_free(bs_heap *h)
+{
+    switch (h->kind) {
+    case BS_H_LIST: free(((bs_hlist *)h)->items); break;
+    case BS_H_STR: free(((bs_hstr *)h)->s); break;
+    case BS_H_SRC: {
+        bs_hsrc *r = (bs_hsrc *)h;
+        free(r->text);
+        bs_arena_free(&r->arena);
+        break;
+    }
+    case BS_H_FUNC: free(((bs_hfunc *)h)->defaults); break;
+    case BS_H_CLASS: {
+        bs_hclass *c = (bs_hclass *)h;
+        free(c->name);
+        dict_free(&c->attrs);
+        break;
+    }
+    case BS_H_OBJ: dict_free(&((bs_hobj *)h)->attrs); break;
+    }
+    free(h);
+}
+
+void bs_heap_gc(bs_session *s)
+{
+    walk w = {NULL, 0, 0};
+    walk_all(s, &w);
+    bs_heap **pp = &s->heap;
+    while (*pp) {
+        bs_heap *h = *pp;
+        if (h->mark) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        heap_free(h);
+        s->nheap--;
+    }
+}
+
+void bs_heap_free_all(bs_session *s)
+{
+    while (s->heap) {
+        bs_heap *h = s->heap;
+        s->heap = h->next;
+        heap_free(h);
+    }
+    s->nheap = 0;
+}

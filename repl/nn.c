@@ -1,0 +1,364 @@
+/* repl/nn.c: torch.nn's modules (Linear, Sequential, the activations and losses), nn.Parameter,
+ * and torch.optim's SGD and Adam over a parameter list. A module is an instance (bs_hobj) whose
+ * attributes are its parameters and submodules, in the order PyTorch registers them, so that
+ * named_parameters() gives PyTorch's names ("0.weight"). Each call records ordinary ops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl_int.h"
+
+typedef struct {
+    const char *name;
+    bs_modkind mod;
+    int op;             /* ACT, LOSS: the op */
+} nn_class;
+
+static const nn_class classes[] = {
+    {"Linear", BS_MOD_LINEAR, -1},
+    {"Sequential", BS_MOD_SEQUENTIAL, -1},
+    {"ModuleList", BS_MOD_MODULELIST, -1},
+    {"Identity", BS_MOD_IDENTITY, -1},
+    {"ReLU", BS_MOD_ACT, BS_OP_RELU},
+    {"LeakyReLU", BS_MOD_ACT, BS_OP_LEAKY_RELU},
+    {"Sigmoid", BS_MOD_ACT, BS_OP_SIGMOID},
+    {"Tanh", BS_MOD_ACT, BS_OP_TANH},
+    {"GELU", BS_MOD_ACT, BS_OP_GELU},
+    {"SiLU", BS_MOD_ACT, BS_OP_SILU},
+    {"Softplus", BS_MOD_ACT, BS_OP_SOFTPLUS},
+    {"Softmax", BS_MOD_ACT, BS_OP_SOFTMAX},
+    {"LogSoftmax", BS_MOD_ACT, BS_OP_LOG_SOFTMAX},
+    {"MSELoss", BS_MOD_LOSS, BS_OP_MSE},
+    {"BCELoss", BS_MOD_LOSS, BS_OP_BCE},
+    {"BCEWithLogitsLoss", BS_MOD_LOSS, BS_OP_BCE_LOGITS},
+    {"CrossEntropyLoss", BS_MOD_LOSS, BS_OP_CROSS_ENTROPY},
+};
+#define NCLASSES (int)(sizeof classes / sizeof classes[0])
+
+static const nn_class *find_class(const char *name)
+{
+    if (!strncmp(name, "nn.", 3)) name += 3;
+    for (int i = 0; i < NCLASSES; i++)
+        if (!strcmp(classes[i].name, name)) return &classes[i];
+    return NULL;
+}
+
+bool bs_is_nn_class(const char *name)
+{
+    return find_class(name) || !strcmp(name, "Parameter") || !strcmp(name, "optim.SGD") ||
+           !strcmp(name, "optim.Adam") || !strcmp(name, "Module");
+}
+
+int bs_nn_attr(bs_session *s, const bs_expr *e, const char *name, bs_value *out)
+{
+    (void)s;
+    (void)e;
+    const nn_class *c = find_class(name);
+    memset(out, 0, sizeof *out);
+    out->sym = -1;
+    out->k = BS_V_BUILTIN;
+    if (c) out->str = c->name;
+    else if (!strcmp(name, "Parameter")) out->str = "Parameter";
+    else if (!strcmp(name, "Module")) out->str = "Module";
+    else return 1;
+    return 0;
+}
+
+static bs_value obj_value(bs_hobj *o)
+{
+    bs_value v;
+    memset(&v, 0, sizeof v);
+    v.k = BS_V_OBJ;
+    v.ref = o;
+    v.sym = -1;
+    return v;
+}
+
+static bs_value node_value(bs_id id)
+{
+    bs_value v;
+    memset(&v, 0, sizeof v);
+    v.k = BS_V_NODE;
+    v.id = id;
+    v.sym = -1;
+    return v;
+}
+
+static int get_kw(const char **kn, bs_value *kv, int nkw, const char *name, bs_value **out)
+{
+    for (int i = 0; i < nkw; i++)
+        if (!strcmp(kn[i], name)) {
+            *out = &kv[i];
+            return 1;
+        }
+    *out = NULL;
+    return 0;
+}
+
+static bool int_of(const bs_value *v, int64_t *out)
+{
+    if (v->k != BS_V_NUM || !v->is_int) return false;
+    *out = (int64_t)v->num;
+    return true;
+}
+
+/* PyTorch's default init of Linear: weight and bias uniform in (-1/sqrt(in), 1/sqrt(in)) */
+static bs_id uniform_param(bs_session *s, int64_t rows, int64_t cols, double bound, const char *label)
+{
+    bs_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.ndim = cols ? 2 : 1;
+    sh.d[0] = rows;
+    sh.d[1] = cols;
+    int64_t n = rows * (cols ? cols : 1);
+    double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
+    if (!d) return BS_NONE;
+    for (int64_t i = 0; i < n; i++) d[i] = (bs_rand_uniform(s->ctx) * 2 - 1) * bound;
+    bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
+    free(d);
+    if (id >= 0) bs_node_set_label(s->ctx, id, label);
+    return id;
+}
+
+static int new_optimizer(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+                         const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
+    if (npos < 1)
+        return bs_fail(s, call->line, call->col, "%s() missing 1 required positional argument: 'params'", name + 6);
+    bs_value *pl = &pos[0];
+    int n;
+    bs_value *items;
+    if (pl->k == BS_V_LIST || pl->k == BS_V_TUPLE) {
+        items = bs_list_items(pl, &n);
+    } else if (pl->k == BS_V_NODE) {
+        items = pl;
+        n = 1;
+    } else {
+        return bs_fail(s, call->line, call->col, "%s() params must be a list of tensors (model.parameters())", name + 6);
+    }
+    bs_id ids[1024];
+    if (n > 1024) return bs_fail(s, call->line, call->col, "too many parameters for one optimizer");
+    for (int i = 0; i < n; i++) {
+        if (items[i].k != BS_V_NODE)
+            return bs_fail(s, call->line, call->col, "optimizer params must be tensors (param groups as dicts are not supported)");
+        ids[i] = items[i].id;
+    }
+    /* lr and the rest as backstep's sgd()/adam() take them; a second positional is lr */
+    const char *kn2[16];
+    bs_value kv2[16];
+    int nk = 0;
+    if (npos > 2) return bs_fail(s, call->line, call->col, "%s() takes params and lr positionally; pass the rest by name", name + 6);
+    if (npos == 2) {
+        kn2[nk] = "lr";
+        kv2[nk++] = pos[1];
+    }
+    for (int i = 0; i < nkw && nk < 16; i++) {
+        kn2[nk] = kn[i];
+        kv2[nk++] = kv[i];
+    }
+    if (bs_call_builtin_v(s, call, !strcmp(name, "optim.SGD") ? "sgd" : "adam", NULL, NULL, 0, kn2, kv2, nk, out))
+        return -1;
+    if (bs_opt_set_params(s->ctx, out->opt, ids, n)) return bs_fail_core(s, call->line, call->col, NULL);
+    return 0;
+}
+
+int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+              const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    if (!strncmp(name, "optim.", 6)) return new_optimizer(s, call, name, pos, npos, kn, kv, nkw, out);
+    if (!strcmp(name, "Module")) return bs_fail(s, line, col, "nn.Module is a base class: class Net(nn.Module): ...");
+    if (!strcmp(name, "Parameter")) { /* nn.Parameter(t): a leaf that learns */
+        bs_value *rg;
+        get_kw(kn, kv, nkw, "requires_grad", &rg);
+        if (npos != 1) return bs_fail(s, line, col, "Parameter() takes one tensor");
+        bs_id x;
+        if (bs_to_node(s, &pos[0], call, &x)) return -1;
+        bs_id id = bs_copy_leaf(s->ctx, x, !(rg && rg->k == BS_V_BOOL && !rg->b));
+        if (id < 0) return bs_fail_core(s, line, col, NULL);
+        *out = node_value(id);
+        return 0;
+    }
+    const nn_class *c = find_class(name);
+    if (!c) return bs_fail(s, line, col, "nn.%s is not in backstep", name);
+    bs_hobj *o = bs_heap_obj(s, NULL);
+    if (!o) return bs_fail(s, line, col, "out of memory");
+    o->mod = c->mod;
+    o->type = c->name;
+    o->op = c->op;
+    if (c->op >= 0) o->attr = bs_attr_default((bs_op)c->op);
+    *out = obj_value(o);
+    switch (c->mod) {
+    case BS_MOD_LINEAR: {
+        int64_t in, outf;
+        if (npos < 2 || !int_of(&pos[0], &in) || !int_of(&pos[1], &outf) || in <= 0 || outf <= 0)
+            return bs_fail(s, line, col, "Linear(in_features, out_features, bias=True) takes two positive integers");
+        bs_value *bias;
+        get_kw(kn, kv, nkw, "bias", &bias);
+        if (npos > 2) bias = &pos[2];
+        for (int i = 0; i < nkw; i++)
+            if (strcmp(kn[i], "bias") && strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
+                return bs_fail(s, line, col, "Linear() got an unexpected keyword argument '%s'", kn[i]);
+        double bound = 1.0 / sqrt((double)in);
+        bs_id w = uniform_param(s, outf, in, bound, "weight");
+        if (w < 0) return bs_fail_core(s, line, col, NULL);
+        bs_value v = node_value(w);
+        if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
+        if (!bias || bias->k != BS_V_BOOL || bias->b) {
+            bs_id b = uniform_param(s, outf, 0, bound, "bias");
+            if (b < 0) return bs_fail_core(s, line, col, NULL);
+            v = node_value(b);
+            if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
+        }
+        bs_value nv;
+        memset(&nv, 0, sizeof nv);
+        nv.k = BS_V_NUM;
+        nv.is_int = true;
+        nv.sym = -1;
+        nv.num = (double)in;
+        bs_dict_set(&o->attrs, "in_features", &nv);
+        nv.num = (double)outf;
+        bs_dict_set(&o->attrs, "out_features", &nv);
+        return 0;
+    }
+    case BS_MOD_SEQUENTIAL:
+    case BS_MOD_MODULELIST: {
+        int n = npos;
+        bs_value *items = pos;
+        if (c->mod == BS_MOD_MODULELIST && npos == 1 && (pos[0].k == BS_V_LIST || pos[0].k == BS_V_TUPLE))
+            items = bs_list_items(&pos[0], &n);
+        else if (c->mod == BS_MOD_MODULELIST && npos > 1)
+            return bs_fail(s, line, col, "ModuleList() takes one list of modules");
+        for (int i = 0; i < n; i++) {
+            if (items[i].k != BS_V_OBJ)
+                return bs_fail(s, line, col, "%s() takes modules (nn.Linear(...), nn.ReLU(), ...), not a %s",
+                               c->name, items[i].k == BS_V_NODE ? "tensor" : "value");
+            char key[16];
+            snprintf(key, sizeof key, "%d", i);
+            if (bs_dict_set(&o->attrs, key, &items[i])) return bs_fail(s, line, col, "out of memory");
+        }
+        return 0;
+    }
+    case BS_MOD_ACT:
+    case BS_MOD_LOSS:
+    case BS_MOD_IDENTITY:
+        for (int i = 0; i < nkw; i++) {
+            const char *k = kn[i];
+            bs_value *v = &kv[i];
+            if (!strcmp(k, "dim") && v->k == BS_V_NUM) o->attr.dim = (int)v->num;
+            else if (!strcmp(k, "negative_slope") && v->k == BS_V_NUM) o->attr.k = v->num;
+            else if (!strcmp(k, "inplace")) continue;
+            else if (!strcmp(k, "reduction") && v->k == BS_V_STR && !strcmp(v->str, "mean")) continue;
+            else if (!strcmp(k, "reduction"))
+                return bs_fail(s, line, col, "%s(reduction=...): only 'mean' is supported", c->name);
+            else if (!strcmp(k, "approximate") && v->k == BS_V_STR && !strcmp(v->str, "none")) continue;
+            else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, k);
+        }
+        if (npos > 0) {
+            if (c->op == BS_OP_SOFTMAX || c->op == BS_OP_LOG_SOFTMAX) {
+                if (pos[0].k != BS_V_NUM) return bs_fail(s, line, col, "%s(dim) takes an integer", c->name);
+                o->attr.dim = (int)pos[0].num;
+            } else if (c->op == BS_OP_LEAKY_RELU && pos[0].k == BS_V_NUM) {
+                o->attr.k = pos[0].num;
+            } else if (c->mod != BS_MOD_IDENTITY) {
+                return bs_fail(s, line, col, "%s() takes no positional arguments here", c->name);
+            }
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+static int apply_op(bs_session *s, const bs_expr *call, int op, const bs_attr *attr, bs_value *in, int nin,
+                    bs_value *out)
+{
+    bs_id ids[BS_MAX_INPUTS];
+    for (int i = 0; i < nin; i++)
+        if (bs_to_node(s, &in[i], call, &ids[i])) return -1;
+    bs_id r = bs_apply(s->ctx, (bs_op)op, ids, attr);
+    if (r < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+    char *t = bs_expr_text(s, call);
+    if (t) bs_node_set_text(s->ctx, r, t);
+    *out = node_value(r);
+    return 0;
+}
+
+int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, int npos, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    switch (m->mod) {
+    case BS_MOD_LINEAR: {
+        if (npos != 1) return bs_fail(s, line, col, "Linear takes one input");
+        bs_value *w = bs_dict_get(&m->attrs, "weight"), *b = bs_dict_get(&m->attrs, "bias");
+        if (!w || w->k != BS_V_NODE) return bs_fail(s, line, col, "Linear.weight is not a tensor");
+        bs_id x;
+        if (bs_to_node(s, &pos[0], call, &x)) return -1;
+        bs_id wt = bs_apply1(s->ctx, BS_OP_TRANSPOSE, w->id);
+        bs_id y = wt < 0 ? wt : bs_apply2(s->ctx, BS_OP_MATMUL, x, wt);
+        if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
+        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+        char *t = bs_expr_text(s, call);
+        if (t) bs_node_set_text(s->ctx, y, t);
+        *out = node_value(y);
+        return 0;
+    }
+    case BS_MOD_SEQUENTIAL: {
+        if (npos != 1) return bs_fail(s, line, col, "Sequential takes one input");
+        bs_value cur = pos[0];
+        for (int i = 0; i < m->attrs.n; i++) {
+            bs_value next;
+            if (bs_call_value(s, call, &m->attrs.vals[i], &cur, 1, NULL, NULL, 0, &next)) return -1;
+            cur = next;
+        }
+        *out = cur;
+        return 0;
+    }
+    case BS_MOD_MODULELIST: return bs_fail(s, line, col, "ModuleList is not callable: iterate over it");
+    case BS_MOD_IDENTITY:
+        if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
+        *out = pos[0];
+        return 0;
+    case BS_MOD_ACT:
+        if (npos != 1) return bs_fail(s, line, col, "%s takes one input", m->type);
+        return apply_op(s, call, m->op, &m->attr, pos, 1, out);
+    case BS_MOD_LOSS:
+        if (npos != 2) return bs_fail(s, line, col, "%s takes (input, target)", m->type);
+        return apply_op(s, call, m->op, &m->attr, pos, 2, out);
+    default: return bs_fail(s, line, col, "this module is not callable");
+    }
+}
+
+static bool is_module_obj(const bs_value *v)
+{
+    if (v->k != BS_V_OBJ) return false;
+    const bs_hobj *o = v->ref;
+    if (o->mod != BS_MOD_USER) return true;
+    for (const bs_hclass *c = o->cls; c; c = c->base)
+        if (c->module) return true;
+    return false;
+}
+
+int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params)
+{
+    for (int i = 0; i < m->attrs.n; i++) {
+        bs_value *v = &m->attrs.vals[i];
+        char full[256];
+        snprintf(full, sizeof full, "%s%s", prefix, m->attrs.keys[i]);
+        if (v->k == BS_V_NODE) {
+            const bs_node *n = bs_node_get(s->ctx, v->id);
+            if (!n || !n->is_leaf || !n->requires_grad) continue;
+            bool seen = false; /* a parameter shared by two modules is listed once, as in torch */
+            for (int j = 0; j < params->n; j++) seen |= params->items[j].id == v->id;
+            if (seen) continue;
+            bs_value nm;
+            if (!bs_heap_str(s, full, &nm) || !bs_list_push(names, &nm) || !bs_list_push(params, v))
+                return bs_fail(s, 0, 0, "out of memory");
+        } else if (is_module_obj(v)) {
+            char sub[260];
+            snprintf(sub, sizeof sub, "%s.", full);
+            if (bs_nn_params(s, v->ref, sub, names, params)) return -1;
+        }
+    }
+    return 0;
+}
