@@ -444,6 +444,10 @@ bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n);
    bumping its version, as PyTorch's in-place ops on a leaf; refused outside no_grad when x
    requires grad, and for a tensor an op computed */
 bs_status bs_update_inplace(bs_ctx *c, bs_id id, const bs_tensor *v);
+/* x.grad.zero_(): x's grad, when it has one, becomes zeros (not None) */
+void bs_grad_zero_(bs_ctx *c, bs_id id);
+/* x.grad = g, x.grad /= s: x's grad becomes a copy of g (x's shape) */
+bs_status bs_grad_set(bs_ctx *c, bs_id id, const bs_tensor *g);
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o);
 
 /* ==== Size variables ==== */

@@ -513,6 +513,27 @@ void bs_zero_grad(bs_ctx *c, bs_id id)
     n->grad.data = NULL;
 }
 
+bs_status bs_grad_set(bs_ctx *c, bs_id id, const bs_tensor *g)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return bs__err(c, BS_ERR_VALUE, "no such tensor");
+    int64_t numel = bs_shape_numel(&n->value.shape), gn = bs_shape_numel(&g->shape);
+    if (gn != numel || (g->shape.ndim && !bs_shape_eq(&g->shape, &n->value.shape))) {
+        char a[64], b[64];
+        return bs__err(c, BS_ERR_SHAPE, "assigned grad has data of a different size: %s for a tensor of %s",
+                       bs_shape_str(&g->shape, a, sizeof a), bs_shape_str(&n->value.shape, b, sizeof b));
+    }
+    bs__txn_node(c, n);
+    if (!n->grad.data) {
+        n->grad.data = bs__data_alloc(c, numel, &n->sgrad);
+        if (!n->grad.data) return bs__err(c, BS_ERR_NOMEM, "out of memory");
+        n->grad.shape = n->value.shape;
+        n->grad.dtype = n->value.dtype;
+    }
+    for (int64_t i = 0; i < numel; i++) n->grad.data[i] = bs_dtype_round(n->value.dtype, g->data[i]);
+    return BS_OK;
+}
+
 void bs_zero_grad_all(bs_ctx *c)
 {
     for (int32_t i = 0; i < c->len; i++)

@@ -328,6 +328,14 @@ void bs_opt_zero_grad(bs_ctx *c, bs_opt *o)
     for (int32_t j = 0; j < o->nonly; j++) bs_zero_grad(c, o->only[j]);
 }
 
+void bs_grad_zero_(bs_ctx *c, bs_id id)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n || !n->grad.data) return;
+    bs__txn_node(c, n);
+    memset(n->grad.data, 0, (size_t)bs_shape_numel(&n->value.shape) * sizeof(double));
+}
+
 bs_status bs_update_inplace(bs_ctx *c, bs_id id, const bs_tensor *v)
 {
     bs_node *n = bs_node_at(c, id);

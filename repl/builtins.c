@@ -723,6 +723,8 @@ typedef struct {
     const char *help;
 } builtin;
 
+static int fn_norm(bs_session *s, args_t *a, bs_value *out);
+
 static const builtin builtins[] = {
     {"param", fn_param, "param(data): a leaf that learns (requires_grad=True); data is a number, a nested list or a tensor"},
     {"tensor", fn_tensor, "tensor(data, requires_grad=False, dtype=None): a tensor from a number or nested list (integers give i64)"},
@@ -741,6 +743,7 @@ static const builtin builtins[] = {
     {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
     {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
     {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
+    {"norm", fn_norm, "norm(x, p=2): the 2-norm of every element, sqrt(sum(x * x)), recorded as those ops"},
     {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
@@ -957,6 +960,132 @@ static int m_retain_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out
     return 0;
 }
 
+/* x.tolist(): numbers as Python gives them (ints for an integer tensor), nested by dimension */
+static int tolist_rec(bs_session *s, const bs_tensor *t, int dim, int64_t *off, bs_value *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sym = -1;
+    if (dim == t->shape.ndim) {
+        out->k = BS_V_NUM;
+        out->num = t->data[(*off)++];
+        out->is_int = t->dtype == BS_I64;
+        return 0;
+    }
+    int64_t n = t->shape.d[dim];
+    out->k = BS_V_LIST;
+    out->n = (int)n;
+    out->items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(n ? n : 1));
+    if (!out->items) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (tolist_rec(s, t, dim + 1, off, &out->items[i])) return -1;
+    return 0;
+}
+
+static int m_tolist(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "tolist() needs a tensor");
+    if (bs_tensor_numel(t) > (1 << 22)) return bs_fail(s, a->call->line, a->call->col, "tolist(): tensor too large");
+    int64_t off = 0;
+    if (tolist_rec(s, t, 0, &off, out)) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    return 0;
+}
+
+/* x.zero_(), x.fill_(v), x.copy_(src), x.add_(y), x.sub_(y), x.mul_(y), x.div_(y): in place, as
+   PyTorch's underscore methods (on a leaf; under no_grad when it requires grad). x.grad.zero_()
+   zeros the grad x holds. */
+static int m_inplace(bs_session *s, args_t *a, bs_value *self, bs_value *out, const char *name)
+{
+    const bs_expr *call = a->call;
+    if (self->k == BS_V_TMP && self->grad_owner && !strcmp(name, "zero_")) {
+        if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+        bs_grad_zero_(s->ctx, self->grad_owner - 1);
+        out->k = BS_V_VOID;
+        return 0;
+    }
+    if (self->k != BS_V_NODE)
+        return bs_fail(s, call->line, call->col, "%s() on a value that no name holds (x.grad) changes nothing here", name);
+    bs_value *arg = a->npos > 1 ? &a->pos[1] : NULL;
+    const bs_expr *ae = a->npos > 1 ? a->pe[1] : call;
+    bs_value *alpha = kw(a, "alpha", NULL);
+    if (max_pos(s, a, 2) || check_kw_used(s, a)) return -1;
+    bool needs_arg = strcmp(name, "zero_") != 0;
+    if (needs_arg != (arg != NULL))
+        return bs_fail(s, call->line, call->col, needs_arg ? "%s() takes one argument" : "%s() takes no arguments", name);
+    const bs_tensor *x = &bs_node_get(s->ctx, self->id)->value;
+    int64_t n = bs_tensor_numel(x);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, call->line, call->col, "out of memory");
+    bs_tensor v = {x->dtype, x->shape, d};
+    if (!strcmp(name, "zero_")) {
+        memset(d, 0, sizeof(double) * (size_t)n);
+    } else {
+        bs_tensor y;
+        bs_value av = *arg;
+        if (bs_to_tensor(s, &av, ae, &y)) return -1;
+        int64_t m = bs_tensor_numel(&y);
+        if (m != 1 && m != n)
+            return bs_fail(s, ae->line, ae->col, "%s(): a tensor of %lld elements cannot go into one of %lld",
+                           name, (long long)m, (long long)n);
+        double al = 1;
+        if (alpha && alpha->k == BS_V_NUM) al = alpha->num;
+        for (int64_t i = 0; i < n; i++) {
+            double b = y.data[m == 1 ? 0 : i], xv = x->data[i];
+            switch (name[0]) {
+            case 'f': case 'c': d[i] = b; break;          /* fill_, copy_ */
+            case 'a': d[i] = xv + al * b; break;
+            case 's': d[i] = xv - al * b; break;
+            case 'm': d[i] = xv * b; break;
+            default: d[i] = xv / b; break;                /* div_ */
+            }
+        }
+    }
+    if (bs_update_inplace(s->ctx, self->id, &v)) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+    out->k = BS_V_VOID; /* torch returns x itself; a script's bare x.copy_(w) prints nothing here */
+    return 0;
+}
+
+/* x.norm(), torch.norm(x): the 2-norm, recorded as the ops it is: sqrt(sum(x * x)) */
+static int norm_of(bs_session *s, args_t *a, bs_value *x, const bs_expr *xe, bs_value *out)
+{
+    const bs_expr *pe = NULL;
+    bs_value *p = a->npos > 1 ? &a->pos[1] : kw(a, "p", &pe);
+    if (a->npos > 1) pe = a->pe[1];
+    if (max_pos(s, a, 2) || check_kw_used(s, a)) return -1;
+    if (p && !(p->k == BS_V_NUM && p->num == 2))
+        return bs_fail(s, pe->line, pe->col, "norm(): only p=2 is supported");
+    bs_id id;
+    bs_value c = *x;
+    if (bs_to_node(s, &c, xe, &id)) return -1;
+    bs_id sq = bs_apply2(s->ctx, BS_OP_MUL, id, id);
+    bs_id sm = sq < 0 ? sq : bs_apply1(s->ctx, BS_OP_SUM, sq);
+    bs_id r = sm < 0 ? sm : bs_apply1(s->ctx, BS_OP_SQRT, sm);
+    return node_out(s, r, a->call, out);
+}
+
+static int m_norm(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    return norm_of(s, a, self, a->pe[0], out);
+}
+
+static int fn_norm(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "norm(x) takes a tensor");
+    return norm_of(s, a, &a->pos[0], a->pe[0], out);
+}
+
+#define INPLACE(n) \
+    static int m_##n(bs_session *s, args_t *a, bs_value *self, bs_value *out) { return m_inplace(s, a, self, out, #n); }
+INPLACE(zero_)
+INPLACE(fill_)
+INPLACE(copy_)
+INPLACE(add_)
+INPLACE(sub_)
+INPLACE(mul_)
+INPLACE(div_)
+#undef INPLACE
+
 typedef struct {
     const char *name;
     int (*fn)(bs_session *, args_t *, bs_value *, bs_value *);
@@ -966,6 +1095,8 @@ static const method methods[] = {
     {"backward", m_backward}, {"item", m_item}, {"detach", m_detach},
     {"zero_grad", m_zero_grad}, {"step", m_step}, {"numel", m_numel}, {"dim", m_dim},
     {"size", m_size}, {"requires_grad_", m_requires_grad_}, {"retain_grad", m_retain_grad},
+    {"tolist", m_tolist}, {"zero_", m_zero_}, {"fill_", m_fill_}, {"copy_", m_copy_}, {"add_", m_add_},
+    {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"norm", m_norm},
 };
 
 int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out)
@@ -1044,6 +1175,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         int g = bs_grad_get(s, obj->id, &out->tmp);
         if (g < 0) return bs_fail(s, line, col, "out of memory");
         out->k = g == BS_GRAD_NONE ? BS_V_NONE : BS_V_TMP;
+        out->grad_owner = obj->id + 1;
         return 0;
     }
     if (!strcmp(name, "shape")) {
@@ -1105,7 +1237,8 @@ const char *const *bs_tensor_attrs(void)
     int n = 0;
     const char *fixed[] = {"grad", "shape", "requires_grad", "grad_fn", "T", "is_leaf", "dtype",
                            "ndim", "data", "backward(", "item()", "detach()", "zero_grad()",
-                           "step()", "numel()", "dim()", "size(", "requires_grad_(", "view(", "t()"};
+                           "step()", "numel()", "dim()", "size(", "requires_grad_(", "view(", "t()",
+                           "tolist()", "norm()", "zero_()", "fill_(", "copy_(", "add_(", "sub_(", "mul_(", "div_("};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) list[n++] = fixed[i];
     for (int i = 0; i < BS_OP_COUNT; i++) {
         snprintf(opnames[i], sizeof opnames[i], "%s(", bs_ops[i].name);

@@ -371,6 +371,22 @@ static int eval_list(bs_session *s, const bs_expr *e, bs_value *out)
     return 0;
 }
 
+/* a number, or a one-element tensor that needs no grad, as a number */
+static bool scalar_number(bs_session *s, const bs_value *v, double *x, bool *is_int)
+{
+    if (v->k == BS_V_NUM || v->k == BS_V_BOOL) {
+        *x = v->k == BS_V_BOOL ? v->b : v->num;
+        *is_int = v->k == BS_V_BOOL || v->is_int;
+        return true;
+    }
+    if (v->k != BS_V_NODE) return false;
+    const bs_node *n = bs_node_get(s->ctx, v->id);
+    if (n->requires_grad || bs_tensor_numel(&n->value) != 1) return false;
+    *x = n->value.data[0];
+    *is_int = n->value.dtype == BS_I64;
+    return true;
+}
+
 int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out)
 {
     if ((a->k == BS_V_NUM || a->k == BS_V_BOOL) && (b->k == BS_V_NUM || b->k == BS_V_BOOL)) {
@@ -380,9 +396,18 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
     }
     int py = bs_eval_pybinary(s, e, e->bin.op, a, b, out);
     if (py <= 0) return py;
-    if (e->bin.op == BS_BIN_FLOORDIV || e->bin.op == BS_BIN_MOD)
+    if (e->bin.op == BS_BIN_FLOORDIV || e->bin.op == BS_BIN_MOD) {
+        /* step % n with n a constant: Python numbers (a tensor that learns has no gradient here) */
+        double x, y;
+        bool xi, yi;
+        if (scalar_number(s, a, &x, &xi) && scalar_number(s, b, &y, &yi)) {
+            bs_value na = {.k = BS_V_NUM, .num = x, .is_int = xi, .sym = -1};
+            bs_value nb = {.k = BS_V_NUM, .num = y, .is_int = yi, .sym = -1};
+            return fold_numbers(s, e, &na, &nb, out);
+        }
         return bs_fail(s, e->op_line, e->op_col, "'%s' on tensors is not supported (it has no gradient)",
                        bs_binop_symbol(e->bin.op));
+    }
     bs_id x, y;
     if (bs_to_node(s, a, e->bin.lhs, &x) || bs_to_node(s, b, e->bin.rhs, &y)) return -1;
     bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
@@ -455,6 +480,13 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         if (bs_eval_expr(s, e->unary.operand, &v)) return -1;
         if (e->unary.op == BS_UN_POS) {
             *out = v;
+            return 0;
+        }
+        if (e->unary.op == BS_UN_NOT) {
+            int err;
+            bool t = bs_truthy(s, &v, e->unary.operand, &err);
+            if (err) return -1;
+            *out = (bs_value){.k = BS_V_BOOL, .b = !t, .sym = -1};
             return 0;
         }
         if (v.k == BS_V_NUM || v.k == BS_V_BOOL) {
@@ -676,6 +708,10 @@ static int do_expr(bs_session *s, const bs_stmt *st)
     bs_value v;
     if (bs_eval_expr(s, st->expr, &v)) return -1;
     if (v.k == BS_V_VOID) return 0;
+    /* as Python's prompt: a call that gives None (a function without return) prints nothing;
+       and in a .py file, as Python runs one, no bare expression prints */
+    if (v.k == BS_V_NONE && st->expr->kind == BS_EX_CALL) return 0;
+    if (s->o.python_file && !s->o.quiet) return 0;
     bs_print_value(s, s->out, &v);
     return 0;
 }

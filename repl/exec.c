@@ -849,13 +849,20 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
             return 0;
         }
         if (obj.k == BS_V_NODE && !strcmp(t->attr.name, "grad")) {
-            if (v->k != BS_V_NONE) {
-                const char *o = bs_expr_text(s, t->attr.obj);
-                return bs_fail(s, at->line, at->col, "only None can be assigned to %s.grad here (x.grad = None forgets it)",
-                               o ? o : "x");
-            }
             if (s->step) return bs_fail(s, t->line, t->col, "a pass is being stepped: :finish or :abort it first");
-            bs_zero_grad(s->ctx, obj.id);
+            if (v->k == BS_V_NONE) {
+                bs_zero_grad(s->ctx, obj.id);
+                return 0;
+            }
+            if (v->k != BS_V_NODE && v->k != BS_V_TMP) {
+                const char *o = bs_expr_text(s, t->attr.obj);
+                return bs_fail(s, at->line, at->col, "only None or a tensor can be assigned to %s.grad "
+                               "(x.grad = None forgets it)", o ? o : "x");
+            }
+            bs_tensor g;
+            bs_value c = *v;
+            if (bs_to_tensor(s, &c, at, &g)) return -1;
+            if (bs_grad_set(s->ctx, obj.id, &g)) return bs_fail_core(s, at->line, at->col, NULL);
             return 0;
         }
         if (obj.k == BS_V_NODE && !strcmp(t->attr.name, "data")) {
@@ -1884,6 +1891,11 @@ static int exec_augassign(bs_session *s, const bs_stmt *st)
     bin.bin.lhs = (bs_expr *)t;
     bin.bin.rhs = st->aug.value;
     if (bs_eval_binary_values(s, &bin, &cur, &rhs, &res)) return -1;
+    if (cur.k == BS_V_TMP && cur.grad_owner && res.k == BS_V_NODE) { /* p.grad /= scale */
+        if (bs_grad_set(s->ctx, cur.grad_owner - 1, &bs_node_get(s->ctx, res.id)->value))
+            return bs_fail_core(s, st->aug.op_line, st->aug.op_col, NULL);
+        return 0;
+    }
     const bs_node *n = cur.k == BS_V_NODE ? bs_node_get(s->ctx, cur.id) : NULL;
     if (n && n->op == BS_OP_LEAF && res.k == BS_V_NODE) {
         bs_tensor tv = bs_node_get(s->ctx, res.id)->value;

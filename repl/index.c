@@ -163,7 +163,84 @@ int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out)
 
 int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out)
 {
-    (void)obj;
-    (void)out;
-    return bs_fail(s, e->op_line, e->op_col, "tensor indexing: not yet");
+    bs_id x;
+    if (bs_to_node(s, obj, e->sub.obj, &x)) return -1;
+    const bs_expr *ix = e->sub.index;
+    const bs_expr *one[1] = {ix};
+    const bs_expr *const *items = one;
+    int n = 1;
+    if (ix->kind == BS_EX_TUPLE) {
+        items = (const bs_expr *const *)ix->list.items;
+        n = ix->list.n;
+    }
+    int ndim = bs_node_get(s->ctx, x)->value.shape.ndim;
+    int used = 0;
+    for (int k = 0; k < n; k++) used += items[k]->kind != BS_EX_NONE;
+    if (used > ndim)
+        return bs_fail(s, ix->line, ix->col, "too many indices for tensor of dimension %d", ndim);
+    int d = 0;
+    bool advanced = false;
+    for (int k = 0; k < n; k++) {
+        const bs_expr *it = items[k];
+        bs_id r;
+        if (it->kind == BS_EX_SLICE) {
+            int64_t lo = BS_SLICE_NO_START, hi = BS_SLICE_NO_STOP, st = 1;
+            const bs_expr *parts[3] = {it->slice.lo, it->slice.hi, it->slice.step};
+            int64_t *dst[3] = {&lo, &hi, &st};
+            for (int j = 0; j < 3; j++) {
+                if (!parts[j]) continue;
+                bs_value v;
+                if (bs_eval_expr(s, parts[j], &v)) return -1;
+                if (v.k == BS_V_NONE) continue;
+                if (!int_index(s, &v, dst[j]))
+                    return bs_fail(s, parts[j]->line, parts[j]->col, "slice indices must be integers or None");
+            }
+            if (st <= 0) return bs_fail(s, it->line, it->col, "step must be greater than zero");
+            r = bs_slice(s->ctx, x, d, lo, hi, st);
+            d++;
+        } else {
+            bs_value v;
+            if (bs_eval_expr(s, it, &v)) return -1;
+            int64_t i;
+            if (int_index(s, &v, &i)) {
+                r = bs_select(s->ctx, x, d, i);
+            } else if (v.k == BS_V_LIST || v.k == BS_V_TUPLE || v.k == BS_V_NODE || v.k == BS_V_TMP) {
+                if (advanced) return bs_fail(s, it->line, it->col, "one index tensor per subscript is supported");
+                advanced = true;
+                bs_id idx;
+                if (v.k == BS_V_LIST || v.k == BS_V_TUPLE) { /* x[[0, 2]]: the list as an i64 tensor */
+                    int m;
+                    bs_value *li = bs_list_items(&v, &m);
+                    double *dd = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(m ? m : 1));
+                    if (!dd) return bs_fail(s, it->line, it->col, "out of memory");
+                    for (int j = 0; j < m; j++) {
+                        int64_t q;
+                        if (!int_index(s, &li[j], &q))
+                            return bs_fail(s, it->line, it->col, "tensors used as indices must be long, int or bool");
+                        dd[j] = (double)q;
+                    }
+                    bs_shape sh = {1, {m}};
+                    idx = bs_leaf(s->ctx, dd, &sh, BS_I64, false);
+                    if (idx < 0) return bs_fail_core(s, it->line, it->col, NULL);
+                } else if (bs_to_node(s, &v, it, &idx)) {
+                    return -1;
+                }
+                if (bs_node_get(s->ctx, idx)->value.dtype != BS_I64)
+                    return bs_fail(s, it->line, it->col, "tensors used as indices must be long, int or bool");
+                r = bs_index_select(s->ctx, x, d, idx);
+                d++;
+            } else {
+                return bs_fail(s, it->line, it->col, "only integers, slices (:), and integer tensors are valid indices");
+            }
+        }
+        if (r < 0) return bs_fail_core(s, it->line, it->col, NULL);
+        x = r;
+    }
+    char *t = bs_expr_text(s, e);
+    if (t) bs_node_set_text(s->ctx, x, t);
+    memset(out, 0, sizeof *out);
+    out->k = BS_V_NODE;
+    out->id = x;
+    out->sym = -1;
+    return 0;
 }

@@ -239,7 +239,12 @@ static int run_scripts(bs_session *s, const cli *c, bool *quit)
         return EXIT_USAGE;
     }
     bs_session_script_begin(s, c->file);
+    size_t fl = strlen(c->file);
+    bs_session_opts *o = bs_session_options(s);
+    bool was = o->python_file;
+    o->python_file = fl > 3 && !strcmp(c->file + fl - 3, ".py");
     int rc = bs_term_run_file(s, f, c->file, stderr, quit) ? EXIT_SCRIPT : EXIT_OK;
+    o->python_file = was;
     bs_session_script_end(s);
     fclose(f);
     return rc;

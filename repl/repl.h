@@ -20,6 +20,7 @@ typedef struct {
     int precision;       /* significant digits (default 6) */
     bool window;         /* try to open the window (false with --no-window or no display) */
     bool interactive;    /* a person at a terminal: carets under errors, prompts */
+    bool python_file;    /* running a .py file: as Python, a bare expression prints nothing */
 } bs_session_opts;
 
 typedef struct {
