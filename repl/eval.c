@@ -744,9 +744,11 @@ int bs_exec_simple(bs_session *s, const bs_stmt *st)
     }
     if (!r) {
         bs_txn_commit(s->ctx);
-    } else if (!bs_txn_rollback(s->ctx)) {
-        fprintf(s->err, "warning: out of memory while undoing the failed statement: some grads or "
-                        "optimizer state may keep its changes\n");
+    } else {
+        if (!bs_txn_rollback(s->ctx))
+            fprintf(s->err, "warning: out of memory while undoing the failed statement: some grads or "
+                            "optimizer state may keep its changes\n");
+        bs_heap_scrub(s, bs_tape_len(s->ctx));
     }
     return r;
 }

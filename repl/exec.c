@@ -739,7 +739,7 @@ static int iter_begin(bs_session *s, const bs_expr *e, bs_value *v, iter *it)
     switch (v->k) {
     case BS_V_RANGE: {
         int64_t a = v->r[0], b = v->r[1], st = v->r[2];
-        it->n = st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b - st - 1) / -st : 0);
+        it->n = bs_range_len(a, b, st);
         return 0;
     }
     case BS_V_LIST:
@@ -1715,6 +1715,7 @@ static void loop_tidy(bs_session *s, bs_arena_mark m)
 {
     if (s->depth) return;
     bs_arena_release(&s->arena, m);
+    if (s->nheap > 4096) bs_heap_gc(s); /* lists the turn made and dropped */
     bs_session_collect(s, false);
 }
 
@@ -1929,8 +1930,7 @@ int bs_exec_stmt(bs_session *s, const bs_stmt *st)
         if (!s->frame) return bs_fail(s, st->line, st->col, "'return' outside function");
         if (st->ret.value) {
             bs_value v;
-            if (bs_eval_expr(s, st->ret.value, &v)) return -1;
-            s->frame->ret = v;
+            if (bs_eval_expr(s, st->ret.value, &v) || bs_persist(s, &v, st->ret.value, &s->frame->ret)) return -1;
         } else {
             s->frame->ret.k = BS_V_NONE;
         }
@@ -1962,8 +1962,13 @@ int bs_exec_stmt(bs_session *s, const bs_stmt *st)
 
 int bs_exec_block(bs_session *s, const bs_block *b)
 {
+    /* what a statement leaves in the arena is its own: names, containers and return values
+       hold persistent copies, so each statement's temporaries go when it ends */
     for (int i = 0; i < b->n; i++) {
-        if (bs_exec_simple(s, b->stmts[i])) return -1;
+        bs_arena_mark m = bs_arena_save(&s->arena);
+        int r = bs_exec_simple(s, b->stmts[i]);
+        bs_arena_release(&s->arena, m);
+        if (r) return -1;
         if (s->flow != BS_FLOW_NONE) return 0;
     }
     return 0;

@@ -310,3 +310,49 @@ void bs_heap_free_all(bs_session *s)
     }
     s->nheap = 0;
 }
+
+/* ==== After a failed statement ====
+ * The tape was cut back to len: a list or an instance it changed may hold a node that is gone.
+ * Such an entry becomes None (the statement's other effects on the heap stay, as in Python). */
+static void scrub(bs_value *v, int32_t len)
+{
+    if (v->k == BS_V_NODE && v->id >= len) {
+        memset(v, 0, sizeof *v);
+        v->k = BS_V_NONE;
+        v->sym = -1;
+    }
+}
+
+void bs_heap_scrub(bs_session *s, int32_t len)
+{
+    for (bs_heap *h = s->heap; h; h = h->next) {
+        switch (h->kind) {
+        case BS_H_LIST: {
+            bs_hlist *l = (bs_hlist *)h;
+            for (int i = 0; i < l->n; i++) scrub(&l->items[i], len);
+            break;
+        }
+        case BS_H_OBJ: {
+            bs_dict *d = &((bs_hobj *)h)->attrs;
+            for (int i = 0; i < d->n; i++) scrub(&d->vals[i], len);
+            break;
+        }
+        case BS_H_CLASS: {
+            bs_dict *d = &((bs_hclass *)h)->attrs;
+            for (int i = 0; i < d->n; i++) scrub(&d->vals[i], len);
+            break;
+        }
+        case BS_H_FUNC: {
+            bs_hfunc *f = (bs_hfunc *)h;
+            if (f->defaults)
+                for (int i = 0; i < f->def->def.nparams; i++) scrub(&f->defaults[i], len);
+            break;
+        }
+        default: break;
+        }
+    }
+    for (bs_frame *f = s->frame; f; f = f->up)
+        for (int i = 0; i < f->locals.n; i++) scrub(&f->locals.vals[i], len);
+    for (int i = 0; i < s->cap; i++)
+        if (s->names[i].name && s->names[i].kind == BS_NAME_VALUE) scrub(&s->names[i].val, len);
+}

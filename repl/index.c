@@ -65,7 +65,7 @@ static int seq_index(bs_session *s, const bs_expr *e, const bs_value *obj, const
     if (ix->kind == BS_EX_SLICE) {
         int64_t a, b, st;
         if (slice_bounds(s, ix, n, &a, &b, &st)) return -1;
-        int64_t m = st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b - st - 1) / -st : 0);
+        int64_t m = bs_range_len(a, b, st);
         memset(out, 0, sizeof *out);
         out->sym = -1;
         if (obj->k == BS_V_STR) {
@@ -136,7 +136,7 @@ int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out)
         if (e->sub.index->kind == BS_EX_SLICE || bs_eval_expr(s, e->sub.index, &v) || !int_index(s, &v, &i))
             return bs_fail(s, e->sub.index->line, e->sub.index->col, "range indices must be integers");
         int64_t a = obj.r[0], b = obj.r[1], st = obj.r[2];
-        int64_t n = st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b - st - 1) / -st : 0);
+        int64_t n = bs_range_len(a, b, st);
         if (i < 0) i += n;
         if (i < 0 || i >= n) return bs_fail(s, e->sub.index->line, e->sub.index->col, "range object index out of range");
         memset(out, 0, sizeof *out);
@@ -161,6 +161,14 @@ int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out)
     }
 }
 
+#ifndef BS_SLICE_NO_START
+int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out)
+{
+    (void)obj;
+    (void)out;
+    return bs_fail(s, e->op_line, e->op_col, "tensor indexing needs core's select/slice ops");
+}
+#else
 int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out)
 {
     bs_id x;
@@ -244,3 +252,4 @@ int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *ou
     out->sym = -1;
     return 0;
 }
+#endif

@@ -1751,14 +1751,12 @@ bool bs_lang_continues_block(const char *line)
     return n && (s[n] == ':' || s[n] == ' ' || s[n] == '\t' || s[n] == '(') && first_word_is(s, n, cont);
 }
 
-/* the last line of src (without its final newline) holds only blanks and there is more than one */
+/* the last line of src holds only blanks (the Enter on an empty line that ends a block at the
+   prompt: lines are joined with '\n', so src then ends with "\n" and maybe blanks) */
 static bool ends_with_blank_line(const char *src)
 {
-    size_t len = strlen(src);
-    if (len > 0 && src[len - 1] == '\n') len--;
-    if (len > 0 && src[len - 1] == '\r') len--;
-    size_t i = len;
-    while (i > 0 && is_blank(src[i - 1])) i--;
+    size_t i = strlen(src);
+    while (i > 0 && (is_blank(src[i - 1]) || src[i - 1] == '\r')) i--;
     return i > 0 && src[i - 1] == '\n';
 }
 

@@ -126,9 +126,16 @@ static inline bs_value *bs_list_items(const bs_value *v, int *n)
     *n = v->n;
     return v->items;
 }
+/* how many items range(a, b, st) has (st != 0), and a slice a:b:st after its bounds are clamped */
+static inline int64_t bs_range_len(int64_t a, int64_t b, int64_t st)
+{
+    return st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b - st - 1) / -st : 0);
+}
 /* free what nothing reaches (only between top-level statements) */
 void bs_heap_gc(bs_session *s);
 void bs_heap_free_all(bs_session *s);
+/* a failed statement cut the tape back to len: nodes past it that the heap holds become None */
+void bs_heap_scrub(bs_session *s, int32_t len);
 /* every tape id the names, frames and heap hold, for bs_tape_collect: fills keep, returns count
    (at most max) */
 int bs_heap_ids(bs_session *s, bs_id **keep, int max);
