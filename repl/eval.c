@@ -711,7 +711,7 @@ static int do_expr(bs_session *s, const bs_stmt *st)
     /* as Python's prompt: a call that gives None (a function without return) prints nothing;
        and in a .py file, as Python runs one, no bare expression prints */
     if (v.k == BS_V_NONE && st->expr->kind == BS_EX_CALL) return 0;
-    if (s->o.python_file && !s->o.quiet) return 0;
+    if (s->o.python_file) return 0;
     bs_print_value(s, s->out, &v);
     return 0;
 }
