@@ -841,7 +841,7 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
             if (s->quit) rc = 1;
         }
         bs_arena_release(&s->arena, amark);
-        if (!s->frame) bs_heap_gc(s);
+        if (!s->frame) bs_heap_maybe_gc(s);
         bs_session_collect(s, false);
     }
     bs_ctx_clear_interrupt(s->ctx);
@@ -855,7 +855,8 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
         snprintf(s->e->msg, sizeof s->e->msg, "%s", pe.msg);
         rc = -1;
     }
-    if (!s->frame) bs_heap_gc(s);
+    if (!hs->adopted && !hs->h.pins) bs_heap_drop(s, &hs->h); /* no def made here: not kept */
+    else if (!s->frame) bs_heap_maybe_gc(s);
     bs_viz_refresh(s);
     s->e = &s->ebuf;
     return rc;

@@ -1715,7 +1715,7 @@ static void loop_tidy(bs_session *s, bs_arena_mark m)
 {
     if (s->depth) return;
     bs_arena_release(&s->arena, m);
-    if (s->nheap > 4096) bs_heap_gc(s); /* lists the turn made and dropped */
+    bs_heap_maybe_gc(s); /* lists the turn made and dropped */
     bs_session_collect(s, false);
 }
 
@@ -1793,6 +1793,7 @@ static int exec_def(bs_session *s, const bs_stmt *st, bs_hclass *cls, bs_value *
     s->nheap++;
     f->def = st;
     f->src = src;
+    src->adopted = true;
     f->cls = cls;
     int np = st->def.nparams;
     if (np) {

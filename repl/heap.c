@@ -301,6 +301,24 @@ void bs_heap_gc(bs_session *s)
     }
 }
 
+void bs_heap_maybe_gc(bs_session *s)
+{
+    if (s->nheap <= s->gc_at) return;
+    bs_heap_gc(s);
+    s->gc_at = s->nheap * 2 > 256 ? s->nheap * 2 : 256;
+}
+
+void bs_heap_drop(bs_session *s, bs_heap *h)
+{
+    for (bs_heap **pp = &s->heap; *pp; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            heap_free(h);
+            s->nheap--;
+            return;
+        }
+}
+
 void bs_heap_free_all(bs_session *s)
 {
     while (s->heap) {

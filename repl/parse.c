@@ -1710,6 +1710,17 @@ bool bs_lang_block_open(const char *src)
 {
     static const char *const heads[] = {"if", "for", "while", "def", "class", "elif", "else", NULL};
     if (!src) return false;
+    /* most lines have no ':' and start with no compound keyword: no need to lex them */
+    if (!strchr(src, ':')) {
+        bool head = false;
+        for (const char *l = src; l && !head; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+            while (*l == ' ' || *l == '\t') l++;
+            int n = 0;
+            while (l[n] >= 'a' && l[n] <= 'z') n++;
+            head = n && first_word_is(l, n, heads);
+        }
+        if (!head) return false;
+    }
     bs_lexer lx;
     bs_lex_init(&lx, src, 1);
     bool line_start = true;

@@ -75,7 +75,7 @@ typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertio
 typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
 typedef struct { bs_heap h; char *s; } bs_hstr;
 /* a parsed source that defines functions or classes: their AST lives in its arena */
-typedef struct { bs_heap h; char *text; bs_arena arena; } bs_hsrc;
+typedef struct { bs_heap h; char *text; bs_arena arena; bool adopted; /* a def holds it */ } bs_hsrc;
 typedef struct bs_hclass bs_hclass;
 typedef struct {
     bs_heap h;
@@ -133,6 +133,10 @@ static inline int64_t bs_range_len(int64_t a, int64_t b, int64_t st)
 }
 /* free what nothing reaches (only between top-level statements) */
 void bs_heap_gc(bs_session *s);
+/* bs_heap_gc when the heap has doubled since the last one */
+void bs_heap_maybe_gc(bs_session *s);
+/* unlink and free one object that nothing can reference (a source no def kept) */
+void bs_heap_drop(bs_session *s, bs_heap *h);
 void bs_heap_free_all(bs_session *s);
 /* a failed statement cut the tape back to len: nodes past it that the heap holds become None */
 void bs_heap_scrub(bs_session *s, int32_t len);
@@ -198,6 +202,7 @@ struct bs_session {
     int32_t collect_at;   /* compact the tape when it reaches this many nodes (bs_session_collect) */
     bs_heap *heap;        /* every heap object, newest first */
     size_t nheap;
+    size_t gc_at;         /* collect the heap when nheap passes this (twice what the last kept) */
     bs_frame *frame;      /* the innermost function call, or NULL at top level */
     int depth;            /* calls in progress */
     bs_flow flow;         /* break / continue / return on its way out */
