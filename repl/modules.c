@@ -83,7 +83,7 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
         }
     /* what the module has: its submodules, PyTorch's spellings, and for torch and F every
        builtin and op */
-    const char *cands[BS_OP_COUNT + 64];
+    const char *cands[BS_OP_COUNT + 96];
     int n = 0;
     size_t ml = strlen(module);
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
@@ -95,6 +95,15 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
         if (!strcmp(missing[i].module, module)) cands[n++] = missing[i].name;
     if (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))
         for (int i = 0; i < BS_OP_COUNT; i++) cands[n++] = bs_ops[i].name;
+    static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "ReLU",
+        "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax", "MSELoss",
+        "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Parameter", "Module"};
+    if (!strcmp(module, "torch.nn"))
+        for (size_t i = 0; i < sizeof nn_names / sizeof nn_names[0] && n < BS_OP_COUNT + 60; i++) cands[n++] = nn_names[i];
+    if (!strcmp(module, "torch.optim")) {
+        cands[n++] = "SGD";
+        cands[n++] = "Adam";
+    }
     char dym[64];
     return bs_fail(s, line, col, "module '%s' has no attribute '%s'%s", module, name,
                    bs_suggest_among(name, cands, n, dym, sizeof dym));
@@ -149,6 +158,16 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
         return not_there(s, fn->attr.name_line, fn->attr.name_col, mod->str, name);
     }
     return bs_call_function(s, call, to, out);
+}
+
+const char *bs_module_home(const char *name)
+{
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(aliases[i].name, name))
+            return !strcmp(aliases[i].module, "torch") ? "torch" : "F";
+    if (bs_is_nn_class(name) && strcmp(name, "Module")) return "nn";
+    if (!strcmp(name, "SGD") || !strcmp(name, "Adam")) return "torch.optim";
+    return NULL;
 }
 
 /* bind `name` to a module value (a new name, or one that held a module) */

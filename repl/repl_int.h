@@ -318,6 +318,9 @@ const char *bs_builtin_help(const char *name);
 
 /* modules.c: import lines, and torch.NAME / F.NAME as PyTorch spells them */
 int bs_run_import(bs_session *s, const bs_stmt *st);
+/* "F" for mse_loss, "nn" for Linear, "torch.optim" for SGD: where PyTorch keeps a name backstep has
+   only under a module; NULL otherwise */
+const char *bs_module_home(const char *name);
 int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out);
 int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, const char *name,
                    bs_value *out);

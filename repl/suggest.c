@@ -74,6 +74,12 @@ const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t l
             snprintf(buf, len, ". Did you forget to import '%s'? (import %s)", word, mods[i][1]);
             return buf;
         }
+    /* PyTorch's spelling of a name that lives in a module: mse_loss is F.mse_loss */
+    const char *home = bs_module_home(word);
+    if (home) {
+        snprintf(buf, len, ". Did you mean: '%s.%s'?", home, word);
+        return buf;
+    }
     suggest g = {word, strlen(word), "", MAXLEN + 1};
     for (int i = 0; i < s->cap; i++)
         if (s->names[i].name) consider(&g, s->names[i].name);
