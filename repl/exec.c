@@ -284,6 +284,113 @@ static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 static void repr_into(bs_session *s, sbuf *b, const bs_value *v);
 
+/* ==== A tensor as torch prints it (torch/_tensor_str.py) ====
+ * One format for every element: integers as "3.", else 4 decimals, or "%.4e" when the values span
+ * more than 1000x, pass 1e8 or go under 1e-4; each right-aligned to the widest; rows wrapped at 80
+ * columns; then ", grad_fn=<...>" or ", requires_grad=True", and the dtype when it is not f64. */
+typedef struct {
+    bool is_i64, int_mode, sci;
+    int width;
+} tfmt;
+
+static void tfmt_one(const tfmt *f, double v, char *buf, size_t len)
+{
+    if (f->is_i64) snprintf(buf, len, "%lld", (long long)v);
+    else if (isnan(v)) snprintf(buf, len, "nan");
+    else if (isinf(v)) snprintf(buf, len, v < 0 ? "-inf" : "inf");
+    else if (f->sci) snprintf(buf, len, "%.4e", v);
+    else if (f->int_mode) snprintf(buf, len, "%.0f.", v);
+    else snprintf(buf, len, "%.4f", v);
+}
+
+static void tensor_rows(sbuf *b, const bs_tensor *t, const tfmt *f, int dim, int64_t *off, int indent)
+{
+    char one[64];
+    if (t->shape.ndim == 0) {
+        tfmt_one(f, t->data[0], one, sizeof one);
+        sb_puts(b, one);
+        return;
+    }
+    int64_t n = t->shape.d[dim];
+    sb_puts(b, "[");
+    if (dim == t->shape.ndim - 1) {
+        int per = (80 - indent) / (f->width + 2);
+        if (per < 1) per = 1;
+        for (int64_t i = 0; i < n; i++) {
+            tfmt_one(f, t->data[(*off)++], one, sizeof one);
+            if (i) {
+                sb_puts(b, ",");
+                if (i % per == 0) {
+                    sb_puts(b, "\n");
+                    for (int k = 0; k < indent + 1; k++) sb_puts(b, " ");
+                } else {
+                    sb_puts(b, " ");
+                }
+            }
+            for (int k = (int)strlen(one); k < f->width; k++) sb_puts(b, " ");
+            sb_puts(b, one);
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            if (i) {
+                sb_puts(b, ",");
+                for (int k = 0; k < t->shape.ndim - dim - 1; k++) sb_puts(b, "\n");
+                for (int k = 0; k < indent + 1; k++) sb_puts(b, " ");
+            }
+            tensor_rows(b, t, f, dim + 1, off, indent + 1);
+        }
+    }
+    sb_puts(b, "]");
+}
+
+static void torch_repr(bs_session *s, sbuf *b, const bs_value *v)
+{
+    const bs_node *n = v->k == BS_V_NODE ? bs_node_get(s->ctx, v->id) : NULL;
+    const bs_tensor *t = n ? &n->value : &v->tmp;
+    int64_t cnt = bs_tensor_numel(t);
+    tfmt f = {t->dtype == BS_I64, true, false, 1};
+    if (!f.is_i64) {
+        double mx = 0, mn = INFINITY;
+        bool any = false;
+        for (int64_t i = 0; i < cnt; i++) {
+            double x = t->data[i];
+            if (!isfinite(x)) continue;
+            if (x != ceil(x)) f.int_mode = false;
+            if (x == 0) continue;
+            any = true;
+            double a = fabs(x);
+            if (a > mx) mx = a;
+            if (a < mn) mn = a;
+        }
+        if (any) {
+            if (f.int_mode) f.sci = mx / mn > 1000 || mx > 1e8;
+            else f.sci = mx / mn > 1000 || mx > 1e8 || mn < 1e-4;
+        }
+    }
+    char one[64];
+    for (int64_t i = 0; i < cnt; i++) {
+        tfmt_one(&f, t->data[i], one, sizeof one);
+        if ((int)strlen(one) > f.width) f.width = (int)strlen(one);
+    }
+    sb_puts(b, "tensor(");
+    int64_t off = 0;
+    if (cnt == 0) sb_puts(b, "[]");
+    else tensor_rows(b, t, &f, 0, &off, 7);
+    if (t->dtype != BS_F64 && t->dtype != BS_I64) {
+        sb_puts(b, ", dtype=torch.");
+        sb_puts(b, t->dtype == BS_F32 ? "float32" : t->dtype == BS_F16 ? "float16" : "bfloat16");
+    }
+    if (n && !n->is_leaf && n->op != BS_OP_LEAF && n->requires_grad) {
+        sb_puts(b, ", grad_fn=<");
+        sb_puts(b, bs_ops[n->op].grad_fn);
+        sb_puts(b, ">");
+    } else if (n && n->requires_grad) {
+        sb_puts(b, ", requires_grad=True");
+    }
+    sb_puts(b, ")");
+}
+
+
 static void str_into(bs_session *s, sbuf *b, const bs_value *v)
 {
     char buf[64];
@@ -332,8 +439,10 @@ static void str_into(bs_session *s, sbuf *b, const bs_value *v)
         sb_puts(b, ((bs_hclass *)v->ref)->name);
         sb_puts(b, "'>");
         break;
+    case BS_V_NODE:
+    case BS_V_TMP: torch_repr(s, b, v); break;
     default: {
-        /* tensors, modules, optimizers: as the REPL prints them */
+        /* modules, optimizers: as the REPL prints them */
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
