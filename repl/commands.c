@@ -223,6 +223,14 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
             break;
         }
         case BS_NAME_VALUE: {
+            if (nm->val.k == BS_V_NUM || nm->val.k == BS_V_BOOL) { /* a number: a constant of the graph */
+                snprintf(shape, sizeof shape, "()");
+                snprintf(kind, sizeof kind, "number");
+                if (nm->val.k == BS_V_BOOL) snprintf(val, sizeof val, "%s", nm->val.b ? "True" : "False");
+                else bs_fmt_num(val, sizeof val, nm->val.num, prec, nm->val.is_int);
+                snprintf(grad, sizeof grad, "-");
+                break;
+            }
             char *t = bs_str_value(s, &nm->val);
             snprintf(val, sizeof val, "%.60s", t ? t : "");
             snprintf(kind, sizeof kind, "%s", nm->val.k == BS_V_FUNC ? "function" : nm->val.k == BS_V_CLASS ? "class"

@@ -154,7 +154,9 @@ void bs_session_collect(bs_session *s, bool force)
     bs_id **keep = malloc((size_t)cap * sizeof *keep);
     if (!keep) return; /* nothing reclaimed this time; the next statement tries again */
     for (int i = 0; i < s->cap; i++)
-        if (s->names[i].name && s->names[i].kind == BS_NAME_NODE && n < cap) keep[n++] = &s->names[i].id;
+        if (s->names[i].name && n < cap &&
+            (s->names[i].kind == BS_NAME_NODE || (s->names[i].kind == BS_NAME_VALUE && s->names[i].id >= 0)))
+            keep[n++] = &s->names[i].id;
     n += bs_heap_ids(s, keep + n, cap - n);
     keep[n++] = &s->last_scalar;
     keep[n++] = &s->last_assigned;
@@ -216,11 +218,19 @@ char *bs_expr_text(bs_session *s, const bs_expr *e)
     return bs_ast_text(&s->arena, s->src, e->start, e->end);
 }
 
+static int num_to_node(bs_session *s, const bs_value *v, const bs_expr *e, bs_id *out);
+
 int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *out)
 {
     bs_name *n = bs_name_find(s, name);
     char dym[64];
     if (!n) return bs_fail(s, line, col, "name '%s' is not defined%s", name, bs_suggest_name(s, name, dym, sizeof dym));
+    if (n->kind == BS_NAME_VALUE && (n->val.k == BS_V_NUM || n->val.k == BS_V_BOOL)) {
+        bs_value v = n->val;
+        if (v.k == BS_V_BOOL) v = (bs_value){.k = BS_V_NUM, .num = v.b, .is_int = true, .sym = -1};
+        v.numname = n->name;
+        return num_to_node(s, &v, NULL, out);
+    }
     if (n->kind != BS_NAME_NODE) return bs_fail(s, line, col, "'%s' is not a tensor", name);
     *out = n->id;
     return 0;
@@ -238,9 +248,25 @@ static void label_node(bs_session *s, bs_id id, const bs_expr *e)
 /* numbers stay Python numbers until an op needs a tensor */
 static int num_to_node(bs_session *s, const bs_value *v, const bs_expr *e, bs_id *out)
 {
+    /* a name bound to a number (x1 = 1.0) is one constant node of the graph, labelled x1 */
+    bs_name *n = v->numname ? bs_name_find(s, v->numname) : NULL;
+    if (n && (n->kind != BS_NAME_VALUE || n->val.k != BS_V_NUM || n->val.num != v->num)) n = NULL;
+    if (n && n->id >= 0 && n->id < bs_tape_len(s->ctx)) {
+        const bs_node *c = bs_node_get(s->ctx, n->id);
+        if (c && c->op == BS_OP_LEAF && c->label && !strcmp(c->label, n->name) &&
+            bs_tensor_numel(&c->value) == 1 && c->value.data[0] == v->num) {
+            *out = n->id;
+            return 0;
+        }
+    }
     bs_id id = bs_scalar(s->ctx, v->num, v->is_int ? BS_I64 : bs_ctx_dtype(s->ctx));
     if (id < 0) return bs_fail_core(s, e ? e->line : 0, e ? e->col : 0, NULL);
-    label_node(s, id, e);
+    if (n) {
+        bs_node_set_label(s->ctx, id, n->name);
+        n->id = id;
+    } else {
+        label_node(s, id, e);
+    }
     *out = id;
     return 0;
 }
@@ -468,7 +494,10 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         case BS_NAME_OPT: out->k = BS_V_OPT; out->opt = n->opt; break;
         case BS_NAME_NONE: out->k = BS_V_NONE; break;
         case BS_NAME_MODULE: out->k = BS_V_MODULE; out->str = n->module; break;
-        case BS_NAME_VALUE: *out = n->val; break;
+        case BS_NAME_VALUE:
+            *out = n->val;
+            if (out->k == BS_V_NUM || out->k == BS_V_BOOL) out->numname = n->name;
+            break;
         }
         return 0;
     }
@@ -535,6 +564,11 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
         if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_OBJ || obj.k == BS_V_CLASS) return bs_obj_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) { /* a number is a constant node: c.grad, c.item() */
+            bs_id id;
+            if (bs_to_node(s, &obj, e->attr.obj, &id)) return -1;
+            obj = (bs_value){.k = BS_V_NODE, .id = id, .sym = -1};
+        }
         return bs_get_attr(s, e, &obj, e->attr.name, out);
     }
     case BS_EX_CALL: {
@@ -583,6 +617,11 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
                     callee = *m;
                 }
                 goto call_value;
+            }
+            if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) {
+                bs_id id;
+                if (bs_to_node(s, &obj, fn->attr.obj, &id)) return -1;
+                obj = (bs_value){.k = BS_V_NODE, .id = id, .sym = -1};
             }
             return bs_call_method(s, e, &obj, fn->attr.name, out);
         }
@@ -642,14 +681,11 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     case BS_V_NODE:
     case BS_V_TMP:
         goto node;
-    case BS_V_NUM:
-    case BS_V_BOOL:
-        if (as_node) goto node;
-        /* a loop's counter stays a Python number */
-        __attribute__((fallthrough));
-    default:
+    default: /* numbers too: a Python number, which an op turns into the name's constant node */
         tmp.kind = BS_NAME_VALUE;
         if (bs_persist(s, &v, at, &tmp.val)) return -1;
+        tmp.val.numname = NULL;
+        tmp.id = BS_NONE;
         break;
     node: {
         bs_id id;
@@ -661,7 +697,8 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     }
     /* commit: nothing below fails except out of memory */
     bs_name *n = bs_name_find(s, name);
-    if (n && n->kind == BS_NAME_NODE && tmp.kind == BS_NAME_NODE && n->id != tmp.id) {
+    if (n && (n->kind == BS_NAME_NODE || n->kind == BS_NAME_VALUE) && n->id >= 0 && n->id != tmp.id &&
+        n->id < bs_tape_len(s->ctx)) {
         bs_node *old = bs_node_at(s->ctx, n->id);
         if (old && old->label && !strcmp(old->label, name)) old->rebound++;
     }

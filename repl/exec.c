@@ -963,11 +963,9 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
                 bs_zero_grad(s->ctx, obj.id);
                 return 0;
             }
-            if (v->k != BS_V_NODE && v->k != BS_V_TMP) {
-                const char *o = bs_expr_text(s, t->attr.obj);
-                return bs_fail(s, at->line, at->col, "only None or a tensor can be assigned to %s.grad "
-                               "(x.grad = None forgets it)", o ? o : "x");
-            }
+            if (v->k != BS_V_NODE && v->k != BS_V_TMP)
+                return bs_fail(s, at->line, at->col, "assigned grad expected to be a Tensor or None but got "
+                               "grad of type %s", type_name(v));
             bs_tensor g;
             bs_value c = *v;
             if (bs_to_tensor(s, &c, at, &g)) return -1;

@@ -58,6 +58,8 @@ struct bs_value {
                              the string are the statement's); FUNC, CLASS, OBJ, BOUND, SUPER */
     int64_t r[3];         /* RANGE: start, stop, step */
     int32_t grad_owner;   /* TMP from x.grad: x's id + 1 (so that x.grad.zero_() reaches x); 0 */
+    const char *numname;  /* NUM, BOOL read from a session name: as an operand it is that name's
+                             one constant node, labelled with the name (bs_to_node) */
 };
 
 /* ==== The heap: values that outlive a statement ====
@@ -164,7 +166,8 @@ typedef struct {
     int dim;              /* DIM: size variable index */
     bs_opt *opt;          /* OPT */
     const char *module;   /* MODULE: a static string of modules.c */
-    bs_value val;         /* VALUE: a persistent value (bs_persist) */
+    bs_value val;         /* VALUE: a persistent value (bs_persist); for a number, `id` is the
+                             constant node that stands for it in the graph, or BS_NONE */
     int order;            /* definition order, for :vars */
 } bs_name;
 
