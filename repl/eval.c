@@ -444,7 +444,25 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
     return 0;
 }
 
+static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out);
+
+/* The C stack bounds how deep evaluation goes: expressions inside calls inside expressions */
+#define MAX_EVAL_DEPTH 3000
+
 int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
+{
+    if (s->edepth >= MAX_EVAL_DEPTH) {
+        memset(out, 0, sizeof *out);
+        return bs_fail(s, e->line, e->col, "expressions and calls nested too deeply (more than %d levels)",
+                       MAX_EVAL_DEPTH);
+    }
+    s->edepth++;
+    int r = eval_expr(s, e, out);
+    s->edepth--;
+    return r;
+}
+
+static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
 {
     memset(out, 0, sizeof *out);
     out->sym = -1;

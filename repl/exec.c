@@ -11,7 +11,7 @@
 #include "repl_int.h"
 
 #define MAX_ARGS 16
-#define MAX_DEPTH_CALLS 200
+#define MAX_DEPTH_CALLS 100
 
 static int fail_at(bs_session *s, const bs_expr *e, const char *fmt, const char *a)
 {
@@ -1494,38 +1494,12 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     bs_value pos[MAX_ARGS], kv[MAX_ARGS];
     const char *kn[MAX_ARGS];
     int npos, nkw;
-    bool tensor_fn = !strcmp(name, "min") || !strcmp(name, "max") || !strcmp(name, "sum") || !strcmp(name, "abs");
-    if (tensor_fn) { /* a tensor argument: the op (sum(x, dim=1)) */
-        if (call->call.nargs == 0) return 1;
-        bs_value first;
-        bs_arena_mark m = bs_arena_save(&s->arena);
-        int32_t len = bs_tape_len(s->ctx);
-        if (call->call.args[0].name) return 1;
-        /* evaluated once more by the op: only names and attributes are cheap and pure enough */
-        const bs_expr *a0 = call->call.args[0].value;
-        if (a0->kind != BS_EX_NAME && a0->kind != BS_EX_LIST && a0->kind != BS_EX_TUPLE &&
-            a0->kind != BS_EX_LISTCOMP && a0->kind != BS_EX_CALL)
-            return 1;
-        if (a0->kind == BS_EX_CALL) {
-            const bs_expr *f = a0->call.fn;
-            if (f->kind != BS_EX_NAME || !bs_is_py_builtin(f->name)) return 1;
-        }
-        if (bs_eval_expr(s, a0, &first)) return -1;
-        bool t = is_tensor(&first) || first.k == BS_V_NUM ? is_tensor(&first) : false;
-        bs_arena_release(&s->arena, m);
-        bs_tape_truncate(s->ctx, len);
-        if (t || (first.k == BS_V_NUM && !strcmp(name, "abs"))) {
-            if (first.k == BS_V_NUM) {
-                bs_value v;
-                if (bs_eval_expr(s, a0, &v)) return -1;
-                *out = num_value(fabs(v.num), v.is_int);
-                return 0;
-            }
-            return 1;
-        }
-    }
     if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
     int line = call->line, col = call->col;
+    /* sum(x, dim=1), max(x), abs(x) of a tensor: the op, with the values already evaluated */
+    bool tensor_fn = !strcmp(name, "min") || !strcmp(name, "max") || !strcmp(name, "sum") || !strcmp(name, "abs");
+    if (tensor_fn && npos >= 1 && is_tensor(&pos[0]))
+        return bs_call_builtin_v(s, call, name, NULL, pos, npos, kn, kv, nkw, out);
     memset(out, 0, sizeof *out);
     out->sym = -1;
     if (nkw && strcmp(name, "sorted") && strcmp(name, "enumerate") && strcmp(name, "min") && strcmp(name, "max") &&

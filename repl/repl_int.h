@@ -208,6 +208,7 @@ struct bs_session {
     size_t gc_at;         /* collect the heap when nheap passes this (twice what the last kept) */
     bs_frame *frame;      /* the innermost function call, or NULL at top level */
     int depth;            /* calls in progress */
+    int edepth;           /* bs_eval_expr calls in progress */
     bs_flow flow;         /* break / continue / return on its way out */
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */

@@ -35,6 +35,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 STATIC_TOKENS = [
     # keywords, literals and statement forms
     "True", "False", "None", "with", "no_grad", "with no_grad:", "requires_grad=True",
+    "for ", " in ", "range(", "if ", "elif ", "else:", "while ", "def ", "return", "class ",
+    "(nn.Module):", "super().__init__()", "self.", "break", "continue", "pass", "and", "or",
+    "not ", "is None", "lambda", "f'", "f\"", "{", "}", ":.4f", ":15s", "!r", "len(", "enumerate(",
+    "zip(", "append(", "nn.Linear(", "nn.Sequential(", "torch.optim.SGD(", "parameters()",
+    "named_parameters()", "import torch", "import torch.nn as nn", "\n    ", "\n\t", "[::-1]",
+    "[:, 1]", "[0]", "-=", "*=", "copy_(", "zero_()", "tolist()", "assert ",
     "dtype=", "dim=", "keepdim=True", "seed=", "lr=", "momentum=", "betas=", "eps=",
     "weight_decay=", "nesterov=True", "wrt=", "steps=", "opt=", "on=", "root=", "--ascii",
     "--grads", "--steps", "--check", "--png", "--pdf", "cpu", "gpu", "f64", "f32", "f16", "bf16",
