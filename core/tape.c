@@ -602,8 +602,9 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->value.data = &n->sval;
     n->op = op;
     n->nin = info->arity;
-    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k */
+    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k and k2 */
     n->attr.k = a->k;
+    n->attr.k2 = a->k2;
     n->in[0] = in[0];
     n->in_version[0] = x->version;
     if (y) {
