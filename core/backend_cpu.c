@@ -20,6 +20,7 @@
 #include "core_int.h"
 #include "ops_int.h"
 #include "ew_math.h"
+#include "index_math.h"
 
 /* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
 
@@ -27,7 +28,7 @@
 #define CPU_CAT(a, b) CPU_CAT2(a, b)
 
 /* kernel families: the ops of one family share a kernel that switches on the op */
-typedef enum { CPU_EW1 = 1, CPU_EW2, CPU_MAT, CPU_SHAPE, CPU_RED, CPU_ROW, CPU_LOSS } cpu_family;
+typedef enum { CPU_EW1 = 1, CPU_EW2, CPU_MAT, CPU_SHAPE, CPU_RED, CPU_ROW, CPU_LOSS, CPU_INDEX } cpu_family;
 
 /* ==== Shapes shared by both element types ==== */
 
@@ -185,7 +186,9 @@ static const cpu_family cpu_ops[BS_OP_COUNT] = {
     [BS_OP_RESHAPE] = CPU_SHAPE,   [BS_OP_SUM] = CPU_RED,       [BS_OP_MEAN] = CPU_RED,
     [BS_OP_MAX] = CPU_RED,         [BS_OP_SOFTMAX] = CPU_ROW,   [BS_OP_LOG_SOFTMAX] = CPU_ROW,
     [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
-    [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS,
+    [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS, [BS_OP_SELECT] = CPU_INDEX,
+    [BS_OP_SLICE] = CPU_INDEX,     [BS_OP_INDEX_SELECT] = CPU_INDEX, [BS_OP_WHERE] = CPU_INDEX,
+    [BS_OP_MASKED_FILL] = CPU_INDEX,
 };
 
 static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
@@ -1159,6 +1162,87 @@ static void K(bias_act_vjp)(const bs_exec *ad, const bs_exec *ac, const T *g, T 
     }
 }
 
+/* ==== Indexing ====
+ * core/index_math.h's gather (select, slice, index_select: output row j is input row r(j), whole
+ * rows of `inner` elements at a time) and choice (where, masked_fill: a where c, else b, each
+ * broadcast; c is int32 when the mask is an integer tensor). index_select's index is int32. */
+
+/* the gather of e and its index (NULL but for index_select); BS_ERR_VALUE for an index out of range */
+static bs_status K(gather_of)(const bs_exec *e, bs_ix_gather *g, const int32_t **idx)
+{
+    int64_t nidx = 0;
+    *idx = NULL;
+    if (e->op == BS_OP_INDEX_SELECT) {
+        if (e->in_dtype[1] != BS_I64) return BS_ERR_TYPE;
+        *idx = e->in[1];
+        nidx = bs_shape_numel(&e->in_shape[1]);
+    }
+    *g = bs_ix_gather_of(e->op, &e->in_shape[0], &e->attr, nidx);
+    for (int64_t j = 0; j < nidx; j++)
+        if (!bs_ix_row_ok((*idx)[j], g->n)) return BS_ERR_VALUE;
+    return BS_OK;
+}
+
+static double K(mask_at)(const bs_exec *e, int k, int64_t i)
+{
+    return e->in_dtype[k] == BS_I64 ? (double)((const int32_t *)e->in[k])[i]
+                                    : (double)((const T *)e->in[k])[i];
+}
+
+static bs_status K(index_fwd)(const bs_exec *e)
+{
+    int64_t n = bs_shape_numel(&e->out_shape);
+    T *restrict o = e->out;
+    if (e->op == BS_OP_WHERE || e->op == BS_OP_MASKED_FILL) {
+        int rc, ra, rb;
+        bs_ix_choice_roles(e->op, &rc, &ra, &rb);
+        const T *A_ = e->in[ra], *B_ = e->in[rb];
+        ops_iter ica, ib;
+        ops_iter_init(&ica, &e->out_shape, &e->in_shape[rc], &e->in_shape[ra]);
+        ops_iter_init(&ib, &e->out_shape, &e->in_shape[rb], NULL);
+        for (int64_t i = 0; i < n; i++, ops_iter_next(&ica), ops_iter_next(&ib))
+            o[i] = BS_IX_CHOOSE(K(mask_at)(e, rc, ica.off[0]), A_[ica.off[1]], B_[ib.off[0]]);
+        return BS_OK;
+    }
+    bs_ix_gather g;
+    const int32_t *idx;
+    bs_status st = K(gather_of)(e, &g, &idx);
+    if (st) return st;
+    const T *x = e->in[0];
+    for (int64_t p = 0; p < g.outer; p++)
+        for (int64_t j = 0; j < g.len; j++)
+            memcpy(o + (p * g.len + j) * g.inner, x + (p * g.n + bs_ix_src_row(&g, j, NULL, idx)) * g.inner,
+                   (size_t)g.inner * sizeof(T));
+    return BS_OK;
+}
+
+static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, T *restrict d)
+{
+    if (e->op == BS_OP_WHERE || e->op == BS_OP_MASKED_FILL) {
+        int rc, ra, rb;
+        bs_ix_choice_roles(e->op, &rc, &ra, &rb);
+        if (which != ra && which != rb) return BS_ERR_ARG;
+        int64_t n = bs_shape_numel(&e->out_shape);
+        ops_iter it;
+        ops_iter_init(&it, &e->out_shape, &e->in_shape[rc], &e->in_shape[which]);
+        for (int64_t i = 0; i < n; i++, ops_iter_next(&it))
+            d[it.off[1]] += BS_IX_CHOICE_VJP(K(mask_at)(e, rc, it.off[0]), g[i], which == ra ? 1 : 2, (T)0);
+        return BS_OK;
+    }
+    if (which != 0) return BS_ERR_ARG;
+    bs_ix_gather gg;
+    const int32_t *idx;
+    bs_status st = K(gather_of)(e, &gg, &idx);
+    if (st) return st;
+    for (int64_t p = 0; p < gg.outer; p++)
+        for (int64_t j = 0; j < gg.len; j++) {
+            const T *restrict src = g + (p * gg.len + j) * gg.inner;
+            T *restrict dst = d + (p * gg.n + bs_ix_src_row(&gg, j, NULL, idx)) * gg.inner;
+            for (int64_t i = 0; i < gg.inner; i++) dst[i] += src[i];
+        }
+    return BS_OK;
+}
+
 /* ==== Dispatch ==== */
 
 static bs_status K(fwd)(const bs_exec *e, cpu_family f)
@@ -1171,6 +1255,7 @@ static bs_status K(fwd)(const bs_exec *e, cpu_family f)
     case CPU_RED: K(red_fwd)(e); return BS_OK;
     case CPU_ROW: K(row_fwd)(e); return BS_OK;
     case CPU_LOSS: return K(loss_fwd)(e);
+    case CPU_INDEX: return K(index_fwd)(e);
     default: return BS_ERR_UNSUPPORTED;
     }
 }
@@ -1185,6 +1270,7 @@ static bs_status K(vjp)(const bs_exec *e, cpu_family f, int i, const T *g, T *d)
     case CPU_RED: K(red_vjp)(e, g, d); return BS_OK;
     case CPU_ROW: K(row_vjp)(e, g, d); return BS_OK;
     case CPU_LOSS: K(loss_vjp)(e, i, g, d); return BS_OK;
+    case CPU_INDEX: return K(index_vjp)(e, i, g, d);
     default: return BS_ERR_UNSUPPORTED;
     }
 }

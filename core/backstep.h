@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define BS_MAX_DIMS 4
-#define BS_MAX_INPUTS 2
+#define BS_MAX_INPUTS 3 /* where(cond, a, b), masked_fill(x, mask, value) */
 #define BS_VERSION "0.1.0"
 
 /* ==== Status ==== */
@@ -64,30 +64,44 @@ typedef int32_t bs_id;        /* tape index; BS_NONE (-1) for none */
 
 /* ==== The op table ==== */
 typedef enum {
-#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help) BS_OP_##ID,
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, dc, help) BS_OP_##ID,
 #include "ops.def"
 #undef BS_OP
     BS_OP_COUNT,
     BS_OP_LEAF = -1           /* not an op: a leaf (literal, constructor, param, detach) */
 } bs_op;
 
-typedef enum { BS_K_EW, BS_K_RED, BS_K_SHAPE, BS_K_MAT, BS_K_ROW, BS_K_LOSS } bs_op_kind;
+typedef enum { BS_K_EW, BS_K_RED, BS_K_SHAPE, BS_K_MAT, BS_K_ROW, BS_K_LOSS, BS_K_INDEX } bs_op_kind;
 enum {
     BS_F_INT = 1u << 0,  /* integer inputs give an integer result (add, sum, reshape ...) */
-    BS_F_VIEW = 1u << 1  /* PyTorch returns a view of the input (same storage): x.T, reshape of a
-                            contiguous tensor */
+    BS_F_VIEW = 1u << 1, /* PyTorch returns a view of the input (same storage): x.T, reshape of a
+                            contiguous tensor, x[i], x[a:b] */
+    BS_F_INDEX1 = 1u << 2 /* input 1 holds integer indices (cross_entropy's classes, index_select's
+                             index): an i64 one stays integer on the backends (int32), it is not
+                             converted to numbers */
 };
+/* input i is a mask (where's condition, masked_fill's mask): any dtype, nonzero meaning true; it
+   takes no gradient and no part in the result's dtype or requires_grad */
+#define BS_F_MASK(i) (1u << (3 + (i)))
 
 /* Op attributes: everything an op takes that is not a tensor input. */
 typedef struct {
     int dim;                  /* reductions and row ops; BS_DIM_ALL for "all elements" */
     bool keepdim;
-    double k;                 /* leaky_relu slope, layernorm eps, clamp min (-inf: None) */
+    double k;                 /* leaky_relu slope, layernorm eps, clamp min (-inf: None), gelu's
+                                 approximate (0: 'none', BS_GELU_TANH: 'tanh') */
     double k2;                /* clamp max (+inf: None) */
     bs_shape shape;           /* reshape target (after -1 resolution) */
     int8_t shape_sym[BS_MAX_DIMS]; /* reshape: size variable per target dim, -1 = literal */
+    /* select: start is the index; slice: Python's start:stop:step as given (BS_SLICE_NO_START,
+       BS_SLICE_NO_STOP for an omitted bound). Kept as given and resolved against the input's size
+       by the op each time, so that a replay at other sizes slices what the same text would. */
+    int64_t start, stop, step;
 } bs_attr;
 #define BS_DIM_ALL 127
+#define BS_GELU_TANH 1.0
+#define BS_SLICE_NO_START INT64_MIN /* x[:b]: from the first element */
+#define BS_SLICE_NO_STOP INT64_MAX  /* x[a:]: to the last */
 
 typedef struct bs_ctx bs_ctx;
 typedef struct bs_node bs_node;
@@ -306,6 +320,39 @@ bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a);
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b);
 bs_attr bs_attr_default(bs_op op);              /* dim = -1 or ALL as the op wants, k = slope/eps */
 
+/* ==== Indexing: the ops PyTorch's x[...] lowers to ====
+ * Each returns the new node, or a negative id with the reason in bs_errmsg (PyTorch's words where
+ * it has them): a dim outside [-ndim, ndim) is BS_ERR_VALUE, as for the reductions. dim counts
+ * from the end when negative. The results are views in PyTorch (select, slice), which :mem
+ * follows. Their attributes are kept as given and resolved against the input's size each time,
+ * so a replay at other sizes (bs_plan_new) indexes what the same expression would there. */
+/* x[..., index, ...]: the dim removed. index in [-size, size), negative counting from the end
+   (BS_ERR_VALUE otherwise: "select(): index 3 out of range for tensor of size [2, 3] at dimension
+   1"); a 0-d x is BS_ERR_SHAPE. SelectBackward0: the gradient is G put back at index, zero
+   elsewhere. */
+bs_id bs_select(bs_ctx *c, bs_id x, int dim, int64_t index);
+/* x[..., start:stop:step, ...], Python's slice rules: start and stop count from the end when
+   negative and are clamped into [0, size] (an empty result is fine), BS_SLICE_NO_START and
+   BS_SLICE_NO_STOP leave a bound out; step > 0 (BS_ERR_VALUE otherwise). SliceBackward0. */
+bs_id bs_slice(bs_ctx *c, bs_id x, int dim, int64_t start, int64_t stop, int64_t step);
+/* torch.index_select(x, dim, index), also what x[index] with an integer tensor is along dim 0:
+   index is a 0-d or 1-D i64 tensor (BS_ERR_TYPE / BS_ERR_SHAPE otherwise); the result is x with
+   dim's size replaced by index's length (a 0-d x takes one index and stays 0-d). Entries in [-size, size), negative counting from the end
+   as x[index] does (torch.index_select itself refuses negatives); one out of range is
+   BS_ERR_VALUE, "index 3 is out of bounds for dimension 1 with size 3". Repeated entries add
+   their gradients. IndexSelectBackward0 (it keeps the index). */
+bs_id bs_index_select(bs_ctx *c, bs_id x, int dim, bs_id index);
+/* torch.where(cond, a, b): a where cond is nonzero, else b; the three broadcast together. cond
+   may be f64 or i64 (backstep has no bool tensors) and takes no gradient. WhereBackward0 (it
+   keeps the condition). */
+bs_id bs_where(bs_ctx *c, bs_id cond, bs_id a, bs_id b);
+/* x.masked_fill(mask, value): value where mask is nonzero, else x; mask and x broadcast together
+   (out of place, as torch's), value is 0-d (a number, bs_scalar, or a tensor that may require
+   grad: it gets the sum of the gradient where mask is set). mask may be f64 or i64 and takes no
+   gradient. MaskedFillBackward0 (it keeps the mask; torch names the node MaskedFillBackward1 when
+   the value is a tensor). */
+bs_id bs_masked_fill(bs_ctx *c, bs_id x, bs_id mask, bs_id value);
+
 /* ==== Backward ==== */
 typedef struct {
     bs_id input;
@@ -391,7 +438,8 @@ bool bs_deriv_is_const(const bs_ctx *c, bs_id node, int i);
 bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out);
 /* the template's value at given operands (elementwise ops and losses; false for rules) */
 bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double slope,
-                      double k2, double *v); /* slope: attr.k (also clamp's min), k2: attr.k2 */
+                      double k2, double *v); /* slope: attr.k (also clamp's min and gelu's
+                                                approximate), k2: attr.k2 */
 /* a node as an expression (name, or op applied to its inputs), shortened with ... past maxlen */
 char *bs_node_expr(const bs_ctx *c, bs_id id, size_t maxlen, char *buf, size_t len);
 

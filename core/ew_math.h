@@ -14,7 +14,7 @@
  * The expressions are type-generic: `A` is the scalar type they are evaluated in (double in the
  * eager engine, the element type T on the CPU backend, float or double on the device), constants
  * are written A(1), and math goes through m_exp, m_log, m_log1p, m_sqrt, m_tanh, m_sin, m_cos,
- * m_pow, m_abs, m_erf: in C type-generic by _Generic (a float argument calls expf, as
+ * m_pow, m_abs, m_erf, m_fma (x * y + z rounded once): in C type-generic by _Generic (a float argument calls expf, as
  * <tgmath.h> did for the CPU backend's f32 loops), on the device float and double overloads in
  * gpu/gpu_int.h. Each consumer defines A(x) as its cast.
  *
@@ -67,6 +67,7 @@ enum {
 #define m_abs(x) BS_EW_GEN1(x, fabsf, fabs)
 #define m_erf(x) BS_EW_GEN1(x, erff, erf)
 #define m_pow(x, y) _Generic((x) + (y), float: powf, default: pow)(x, y)
+#define m_fma(x, y, z) _Generic((x) + (y) + (z), float: fmaf, default: fma)(x, y, z)
 #endif
 
 /* the sign of a as PyTorch's sgn: 0 at 0, NaN for NaN */
@@ -77,6 +78,20 @@ enum {
 #define BS_EW_MAXLO(a, lo) ((a) < (lo) ? (lo) : (a))
 #define BS_EW_CLAMP(a, lo, hi)                                                                   \
     ((a) != (a) ? (a) : (hi) < BS_EW_MAXLO(a, lo) ? (hi) : BS_EW_MAXLO(a, lo))
+
+/* gelu's tanh form (approximate='tanh'): t = tanh(kBeta * (a + kKappa * a^3)), kBeta = sqrt(2/pi)
+ * = M_SQRT2 * M_2_SQRTPI * 0.5, kKappa = 0.044715; o = 0.5 * a * (1 + t);
+ * g * (0.5 * (1 + t) + 0.5 * a * (1 - t^2) * kBeta * (1 + 3 * kKappa * a^2)), PyTorch's GeluKernel
+ * and GeluBackwardKernel in its order. GCC builds PyTorch's AVX2 kernels with -ffp-contract=fast,
+ * which fuses three of these sums into one rounding: written as m_fma here, the f64 and f32
+ * numbers equal Debian's torch 1.13 to the bit (its scalar loop; its vector loop calls SLEEF's
+ * tanh, which can differ in the last bit). */
+#define BS_EW_GELU_T(a) m_tanh(A(0.7978845608028654) * m_fma(A(0.044715), (a) * (a) * (a), (a)))
+#define BS_EW_GELU_TANH(a) (A(0.5) * (a) * (A(1) + BS_EW_GELU_T(a)))
+#define BS_EW_GELU_TANH_VJP(g, a)                                                                \
+    ((g) * (A(0.5) * (A(1) + BS_EW_GELU_T(a)) +                                                  \
+            A(0.5) * (a) * m_fma(-BS_EW_GELU_T(a), BS_EW_GELU_T(a), A(1)) *                      \
+                (A(0.7978845608028654) * m_fma(A(3) * A(0.044715), (a) * (a), A(1)))))
 
 /* ==== Unary ==== */
 #define BS_EW1_OPS(X)                                                                            \
@@ -108,13 +123,16 @@ enum {
     /* erf(a);  2/sqrt(pi) * exp(-a^2) * g */                                                    \
     X(ERF, erf, m_erf(a), A(1.1283791670955126) * m_exp(-(a * a)) * g, 0, 0, 0, 0, OPS_FLOP_TR,  \
       SAVE_IN, 0)                                                                                \
-    /* gelu, exact: a * 0.5 * (1 + erf(a / sqrt 2));                                             \
+    /* gelu, k = approximate: 0 ('none', the default) the exact a * 0.5 * (1 + erf(a / sqrt 2));  \
      * g * (cdf + a * pdf), cdf = 0.5 * (1 + erf(a / sqrt 2)), pdf = exp(-a^2 / 2) / sqrt(2 pi)  \
-     * (PyTorch's GeluBackward kernel: kAlpha = M_SQRT1_2, kBeta = M_2_SQRTPI * M_SQRT1_2 / 2) */ \
-    X(GELU, gelu, a * A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))),                        \
-      g * (A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))) +                                  \
-           a * (A(0.3989422804014327) * m_exp(a * a * A(-0.5)))),                                \
-      0, 0, 0, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT)                                         \
+     * (PyTorch's GeluBackward kernel: kAlpha = M_SQRT1_2, kBeta = M_2_SQRTPI * M_SQRT1_2 / 2);   \
+     * BS_GELU_TANH ('tanh'): BS_EW_GELU_TANH above */                                           \
+    X(GELU, gelu,                                                                                \
+      k != A(0) ? BS_EW_GELU_TANH(a) : a * A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))),   \
+      k != A(0) ? BS_EW_GELU_TANH_VJP(g, a)                                                      \
+                : g * (A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))) +                      \
+                       a * (A(0.3989422804014327) * m_exp(a * a * A(-0.5)))),                    \
+      0, 0, BS_GELU_TANH, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT)                              \
     /* silu: a / (1 + exp(-a));  g * s * (1 + a * (1 - s)), s = sigmoid(a) (silu_backward) */    \
     X(SILU, silu, a / (A(1) + m_exp(-a)),                                                        \
       g * BS_EW_SIGMOID(a) * (A(1) + a * (A(1) - BS_EW_SIGMOID(a))), 0, 0, 0, 0,                 \

@@ -13,7 +13,7 @@
 
 /* ==== Trees ==== */
 
-typedef enum { FX_NUM, FX_NAME, FX_NEG, FX_BIN, FX_CALL, FX_ATTR, FX_COND, FX_RULE } fx_kind;
+typedef enum { FX_NUM, FX_NAME, FX_NEG, FX_BIN, FX_CALL, FX_ATTR, FX_COND, FX_RULE, FX_SUB } fx_kind;
 
 typedef struct fx fx;
 struct fx {
@@ -21,8 +21,11 @@ struct fx {
     char op[3];          /* FX_BIN: + - * / ** @ > < == */
     bool approx;         /* FX_NUM: a value put in for an operand (printed at the asked precision) */
     double v;            /* FX_NUM */
-    const char *s;       /* FX_NAME, FX_CALL (function), FX_ATTR (attribute), FX_RULE (lhs) */
-    fx *x, *y, *z;       /* BIN x op y; NEG -x; ATTR x.s; COND x if z else y; RULE s = x */
+    const char *s;       /* FX_NAME, FX_CALL (function), FX_ATTR (attribute), FX_RULE (lhs),
+                            FX_SUB (what comes before the item: ":, ", "..., ") */
+    const char *s2;      /* FX_SUB: what comes after the item (", :") */
+    fx *x, *y, *z;       /* BIN x op y; NEG -x; ATTR x.s; COND x if z else y; RULE s = x;
+                            SUB x[s y s2] */
     int nargs;           /* FX_CALL */
     fx **args;
     const char **kw;     /* per argument: keyword or NULL */
@@ -104,6 +107,14 @@ static fx *fx_name(fx_pool *p, const char *s)
     fx *e = fx_new(p, FX_NAME);
     if (e) e->s = pool_str(p, s, strlen(s));
     return e;
+}
+
+/* an integer as typed (an index, a bound): 10, not 1e+01 */
+static fx *fx_int(fx_pool *p, int64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    return fx_name(p, b);
 }
 
 static fx *fx_bin(fx_pool *p, const char *op, fx *x, fx *y)
@@ -462,6 +473,14 @@ static void fx_print(sbuf *o, const fx *e)
         sput(o, ".");
         sput(o, e->s);
         break;
+    case FX_SUB:
+        print_paren(o, e->x, fx_prec(e->x) < 7);
+        sput(o, "[");
+        sput(o, e->s);
+        fx_print(o, e->y);
+        sput(o, e->s2);
+        sput(o, "]");
+        break;
     case FX_COND:
         print_paren(o, e->x, fx_prec(e->x) <= 1);
         sput(o, " if ");
@@ -493,8 +512,8 @@ static bool fx_is_const(const fx *e)
  * tensor loops are made of), so a formula means here what it means typed at the prompt. */
 
 typedef struct {
-    const char *name[8];
-    double v[8];
+    const char *name[12];
+    double v[12];
     int n;
 } fx_env;
 
@@ -561,6 +580,40 @@ static bool fx_eval(const fx *e, const fx_env *env, double *out)
 
 static const char *const kw_true = "True";
 
+/* a slice's start:stop:step as typed, omitted bounds and a step of 1 left out */
+static const char *slice_text(fx_pool *p, const bs_attr *a)
+{
+    char b[80] = "";
+    size_t k = 0;
+    if (a->start != BS_SLICE_NO_START) k += (size_t)snprintf(b + k, sizeof b - k, "%lld", (long long)a->start);
+    k += (size_t)snprintf(b + k, sizeof b - k, ":");
+    if (a->stop != BS_SLICE_NO_STOP && k < sizeof b)
+        k += (size_t)snprintf(b + k, sizeof b - k, "%lld", (long long)a->stop);
+    if (a->step != 1 && k < sizeof b) snprintf(b + k, sizeof b - k, ":%lld", (long long)a->step);
+    return pool_str(p, b, strlen(b));
+}
+
+/* x[i], x[a:b], x[idx] along dim as PyTorch writes them: x[:, i] for dim 1, x[..., i] for dim -1,
+   x[..., i, :] for dim -2 */
+static fx *subscript(fx_pool *p, const bs_node *n, fx *x, fx *item)
+{
+    fx *e = fx_new(p, FX_SUB);
+    if (!e) return NULL;
+    char pre[64] = "", post[64] = "";
+    int d = n->attr.dim;
+    if (d >= 0)
+        for (int k = 0; k < d && k < 16; k++) strcat(pre, ":, ");
+    else {
+        strcpy(pre, "..., ");
+        for (int k = 0; k < -d - 1 && k < 16; k++) strcat(post, ", :");
+    }
+    e->x = x;
+    e->y = item;
+    e->s = pool_str(p, pre, strlen(pre));
+    e->s2 = pool_str(p, post, strlen(post));
+    return e;
+}
+
 static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxdepth)
 {
     const bs_node *n = bs_node_get(c, id);
@@ -580,8 +633,13 @@ static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxde
     }
     if (depth >= maxdepth || ++p->nodes > 400) return fx_name(p, "...");
     const bs_op_info *op = &bs_ops[n->op];
-    fx *a = node_tree(p, c, n->in[0], depth + 1, maxdepth);
-    fx *b = n->nin > 1 ? node_tree(p, c, n->in[1], depth + 1, maxdepth) : NULL;
+    fx *in[BS_MAX_INPUTS] = {NULL, NULL, NULL};
+    for (int k = 0; k < n->nin && k < BS_MAX_INPUTS; k++)
+        in[k] = node_tree(p, c, n->in[k], depth + 1, maxdepth);
+    fx *a = in[0], *b = in[1];
+    if (n->op == BS_OP_SELECT) return subscript(p, n, a, fx_int(p, n->attr.start));
+    if (n->op == BS_OP_SLICE) return subscript(p, n, a, fx_name(p, slice_text(p, &n->attr)));
+    if (n->op == BS_OP_INDEX_SELECT) return subscript(p, n, a, b);
     if (n->op == BS_OP_NEG) {
         fx *e = fx_new(p, FX_NEG);
         if (e) e->x = a;
@@ -601,13 +659,15 @@ static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxde
     fx *e = fx_new(p, FX_CALL);
     if (!e) return NULL;
     e->s = op->name;
-    e->args = pool_alloc(p, sizeof(fx *) * (2 + BS_MAX_DIMS));
-    e->kw = pool_alloc(p, sizeof(char *) * (2 + BS_MAX_DIMS));
+    e->args = pool_alloc(p, sizeof(fx *) * (BS_MAX_INPUTS + BS_MAX_DIMS));
+    e->kw = pool_alloc(p, sizeof(char *) * (BS_MAX_INPUTS + BS_MAX_DIMS));
     if (!e->args || !e->kw) return NULL;
-    e->args[e->nargs++] = a;
-    if (b) e->args[e->nargs++] = b;
+    for (int k = 0; k < n->nin && k < BS_MAX_INPUTS; k++) e->args[e->nargs++] = in[k];
     bs_attr d = bs_attr_default(n->op);
-    if (n->op == BS_OP_LEAKY_RELU) {
+    if (n->op == BS_OP_GELU && n->attr.k != 0) {
+        e->kw[e->nargs] = "approximate";
+        e->args[e->nargs++] = fx_name(p, "'tanh'");
+    } else if (n->op == BS_OP_LEAKY_RELU) {
         e->args[e->nargs++] = fx_num(p, n->attr.k, false);
     } else if (n->op == BS_OP_CLAMP) {
         if (isfinite(n->attr.k)) {
@@ -691,12 +751,15 @@ typedef struct {
 
 static bool scalar_node(const bs_node *x) { return x && bs_shape_numel(&x->value.shape) == 1; }
 
+#define OPERAND_OUT (-1) /* operand(): the node's output rather than input k */
+
 static fx *operand(fx_pool *p, const subst_ctx *sc, int k, bool dname)
 {
-    bs_id id = k < 2 ? sc->n->in[k] : sc->node;
+    bs_id id = k == OPERAND_OUT ? sc->node : k < sc->n->nin ? sc->n->in[k] : BS_NONE;
     const bs_node *x = bs_node_get(sc->c, id);
+    if (!x) return fx_name(p, "?");
     if (sc->numbers && scalar_node(x) && !dname) return fx_num(p, x->value.data[0], true);
-    if (k == 2 && !x->label) return fx_name(p, "out");
+    if (k == OPERAND_OUT && !x->label) return fx_name(p, "out");
     fx *e = node_tree(p, sc->c, id, 0, 64);
     if (!dname) return e;
     char b[128], d[140];
@@ -715,18 +778,28 @@ static fx *subst(fx_pool *p, const fx *t, const subst_ctx *sc)
         if (sc->rule) {
             if (!strcmp(s, "A")) return operand(p, sc, 0, false);
             if (!strcmp(s, "B") || !strcmp(s, "t")) return operand(p, sc, 1, false);
-            if (!strcmp(s, "Y")) return operand(p, sc, 2, false);
+            if (!strcmp(s, "C")) return operand(p, sc, 2, false);
+            if (!strcmp(s, "Y")) return operand(p, sc, OPERAND_OUT, false);
             if (!strcmp(s, "dA")) return operand(p, sc, 0, true);
             if (!strcmp(s, "dB")) return operand(p, sc, 1, true);
+            if (!strcmp(s, "dC")) return operand(p, sc, 2, true);
             if (!strcmp(s, "N")) return fx_num(p, op_n(sc->c, sc->n), false);
             if (!strcmp(s, "dim")) return fx_num(p, sc->n->attr.dim, false);
+            /* select's index, slice's bounds (an omitted one is None, as typed) */
+            if (!strcmp(s, "index")) return fx_int(p, sc->n->attr.start);
+            if (!strcmp(s, "start"))
+                return sc->n->attr.start == BS_SLICE_NO_START ? fx_name(p, "None") : fx_int(p, sc->n->attr.start);
+            if (!strcmp(s, "stop"))
+                return sc->n->attr.stop == BS_SLICE_NO_STOP ? fx_name(p, "None") : fx_int(p, sc->n->attr.stop);
+            if (!strcmp(s, "step")) return fx_int(p, sc->n->attr.step);
         } else {
             if (!strcmp(s, "a")) return operand(p, sc, 0, false);
             if (!strcmp(s, "b")) return operand(p, sc, 1, false);
-            if (!strcmp(s, "out")) return operand(p, sc, 2, false);
+            if (!strcmp(s, "out")) return operand(p, sc, OPERAND_OUT, false);
             if (!strcmp(s, "n")) return fx_num(p, op_n(sc->c, sc->n), false);
             if (!strcmp(s, "slope") || !strcmp(s, "min")) return fx_num(p, sc->n->attr.k, false);
             if (!strcmp(s, "max")) return fx_num(p, sc->n->attr.k2, false);
+            if (!strcmp(s, "approximate")) return fx_num(p, sc->n->attr.k, false);
         }
         return fx_name(p, s);
     }
@@ -773,7 +846,7 @@ static fx *subst(fx_pool *p, const fx *t, const subst_ctx *sc)
 
 static void env_put(fx_env *env, const char *name, double v)
 {
-    if (env->n < 8) {
+    if (env->n < (int)(sizeof env->v / sizeof env->v[0])) {
         env->name[env->n] = name;
         env->v[env->n++] = v;
     }
@@ -798,6 +871,7 @@ static bool subst_init(subst_ctx *sc, const bs_ctx *c, bs_id node, int i, bool n
     env_put(&sc->env, "slope", n->attr.k);
     env_put(&sc->env, "min", n->attr.k);
     env_put(&sc->env, "max", n->attr.k2);
+    env_put(&sc->env, "approximate", n->attr.k);
     return true;
 }
 
@@ -815,7 +889,8 @@ bool bs_deriv_eval(const bs_ctx *c, bs_id node, int i, double *out)
 bool bs_deriv_eval_at(bs_op op, int i, double a, double b, double out, double n, double k,
                       double k2, double *v)
 {
-    fx_env env = {{"a", "b", "out", "n", "slope", "min", "max"}, {a, b, out, n, k, k, k2}, 7};
+    fx_env env = {{"a", "b", "out", "n", "slope", "min", "max", "approximate"},
+                  {a, b, out, n, k, k, k2, k}, 8};
     fx *t = tpl(op, i);
     return t && t->k != FX_RULE && fx_eval(t, &env, v);
 }

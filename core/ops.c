@@ -15,13 +15,15 @@
 #define S_FWD_BS_K_MAT S_NONE
 #define S_FWD_BS_K_ROW S_NONE
 #define S_FWD_BS_K_LOSS S_NONE
+#define S_FWD_BS_K_INDEX S_NONE
 #define S_VJP_BS_K_RED S_NONE
 #define S_VJP_BS_K_SHAPE S_NONE
 #define S_VJP_BS_K_MAT S_NONE
 #define S_VJP_BS_K_ROW S_NONE
 #define S_VJP_BS_K_LOSS S_NONE
+#define S_VJP_BS_K_INDEX S_NONE
 const bs_op_info bs_ops[BS_OP_COUNT] = {
-#define BS_OP(ID, fn, sym, ar, kind_, flags_, gfn, da, db, help_)                                \
+#define BS_OP(ID, fn, sym, ar, kind_, flags_, gfn, da, db, dc, help_)                                \
     [BS_OP_##ID] = {                                                                             \
         .id = BS_OP_##ID,                                                                        \
         .name = #fn,                                                                             \
@@ -29,7 +31,7 @@ const bs_op_info bs_ops[BS_OP_COUNT] = {
         .arity = ar,                                                                             \
         .kind = kind_,                                                                           \
         .grad_fn = gfn,                                                                          \
-        .deriv = {da, db},                                                                       \
+        .deriv = {da, db, dc},                                                                   \
         .help = help_,                                                                           \
         .flags = flags_,                                                                         \
         .shape = op_##fn##_shape,                                                                \

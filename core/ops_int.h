@@ -42,16 +42,16 @@ bs_status ops_broadcast(const bs_shape *a, const bs_shape *b, bs_shape *out, cha
 /* ==== Broadcast iteration ====
  * Walks the elements of an output shape (padded on the left to 4 dims) in row-major order,
  * keeping for each of up to two inputs the flat offset of the element that broadcasts to it
- * (stride 0 along a broadcast dim).
+ * (stride 0 along a broadcast dim). A three-input op (where) steps two iterators side by side.
  *
  *   ops_iter it; ops_iter_init(&it, &out_shape, &a_shape, &b_shape);
  *   for (int64_t o = 0; o < n; o++, ops_iter_next(&it)) use(a[it.off[0]], b[it.off[1]]);
  */
 typedef struct {
     int64_t d[BS_MAX_DIMS];                   /* output sizes, left-padded with 1 */
-    int64_t st[BS_MAX_INPUTS][BS_MAX_DIMS];   /* input strides in the output frame */
+    int64_t st[2][BS_MAX_DIMS];               /* input strides in the output frame */
     int64_t idx[BS_MAX_DIMS];                 /* current output index */
-    int64_t off[BS_MAX_INPUTS];               /* current input offsets */
+    int64_t off[2];                           /* current input offsets */
 } ops_iter;
 
 /* b may be NULL (one input); an input's dims must broadcast to out */
@@ -104,7 +104,7 @@ static inline int ops_save_buffer(bs_saved *sv, int k, const char *role, const b
 }
 
 /* ==== Every op's functions (named from ops.def) ==== */
-#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help)                                   \
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, dc, help)                                   \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen);                          \
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
@@ -126,6 +126,7 @@ static inline int ops_save_buffer(bs_saved *sv, int k, const char *role, const b
 #define OPS_SCALAR_DECL_BS_K_MAT(fn)
 #define OPS_SCALAR_DECL_BS_K_ROW(fn)
 #define OPS_SCALAR_DECL_BS_K_LOSS(fn)
+#define OPS_SCALAR_DECL_BS_K_INDEX(fn)
 #include "ops.def"
 #undef BS_OP
 

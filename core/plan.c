@@ -559,11 +559,12 @@ static void count_bwd_flops(bs_plan *p)
     }
 }
 
-/* Does op node n read its integer input k as floats (2 * arange(N), x ** 2)? Everything but a
- * class-index target and the integer ops computed on the host does, as the eager engine does. */
+/* Does op node n read its integer input k as floats (2 * arange(N), x ** 2)? Everything but
+ * indices (a class-index target, index_select's index: BS_F_INDEX1) and the integer ops computed
+ * on the host does, as the eager engine does. */
 static bool int_as_float(const pnode *n, int k)
 {
-    return !n->constant && !(n->op == BS_OP_CROSS_ENTROPY && k == 1);
+    return !n->constant && !((bs_ops[n->op].flags & BS_F_INDEX1) && k == 1);
 }
 
 /* integer tensors some float op reads get a float copy (allocated with the other buffers) */
@@ -701,7 +702,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         n->no_grad = t->in_no_grad;
         n->gown = k;
         n->fused_act = n->fused_add = -1;
-        n->fold_src[0] = n->fold_src[1] = -1;
+        for (int j = 0; j < BS_MAX_INPUTS; j++) n->fold_src[j] = -1;
         of[i] = k++;
     }
     p->root = of[root];
@@ -1235,7 +1236,7 @@ static bs_status check_eager(bs_plan *p, bs_plan_check_result *res, char *err, s
         if (n->op == BS_OP_LEAF || n->constant) {
             id = bs_leaf(e, n->host, &n->shape, t, n->op == BS_OP_LEAF && n->rg);
         } else {
-            bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE};
+            bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE, BS_NONE};
             for (int k = 0; k < n->nin; k++) in[k] = eid[n->in[k]];
             bs_ctx_set_no_grad(e, n->no_grad);
             id = bs_apply(e, n->op, in, &n->attr);

@@ -315,7 +315,7 @@ static bs_node *node_new(bs_ctx *c)
     n->id = id;
     n->op = BS_OP_LEAF;
     n->init_src = BS_NONE;
-    n->in[0] = n->in[1] = BS_NONE;
+    for (int i = 0; i < BS_MAX_INPUTS; i++) n->in[i] = BS_NONE;
     for (int i = 0; i < BS_MAX_DIMS; i++) n->sym[i] = -1;
     return n;
 }
@@ -351,29 +351,101 @@ void bs__inputs(const bs_ctx *c, const bs_node *n, bs_tensor *in)
 
 /* ==== Saved tensors ==== */
 
-/* The node whose storage n's value is, following PyTorch's views: x.T is always a view, reshape
- * is one of a contiguous tensor (of a strided one it copies). *contig: whether n's layout is
- * contiguous; a transpose of a contiguous tensor with two or more dims of size > 1 is not, and a
- * transpose of that is again. Chains deeper than `depth` count as their own storage. */
+/* The node whose storage n's value is, following PyTorch's views: x.T, x[i] and x[a:b:s] are
+ * always views; reshape is one when PyTorch's computeStride finds strides for the new shape in
+ * the old layout (a contiguous tensor, a size-1 dim added or taken away, x[:, 0] to its own
+ * shape), and a copy (its own storage) otherwise. The strides of each step are followed exactly
+ * (*v: n's sizes and element strides in its storage). Chains deeper than `depth` count as their
+ * own storage. */
+typedef struct {
+    int nd;
+    int64_t d[BS_MAX_DIMS], st[BS_MAX_DIMS];
+} view_layout;
+
 static bool is_view(const bs_node *n)
 {
     return n->op != BS_OP_LEAF && (bs_ops[n->op].flags & BS_F_VIEW);
 }
 
-static bs_id storage_of(const bs_ctx *c, const bs_node *n, int depth, bool *contig)
+static void layout_contig(const bs_shape *s, view_layout *v)
 {
-    *contig = true;
+    int64_t st = 1;
+    v->nd = s->ndim;
+    for (int k = s->ndim - 1; k >= 0; k--) {
+        v->d[k] = s->d[k];
+        v->st[k] = st;
+        st *= s->d[k];
+    }
+}
+
+/* PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp): the strides that view layout `old` as
+ * shape `s` without moving an element, chunk by chunk of dims that are contiguous among
+ * themselves; false when there are none (then reshape copies) */
+static bool layout_reshape(const view_layout *old, const bs_shape *s, view_layout *v)
+{
+    int64_t numel = bs_shape_numel(s);
+    v->nd = s->ndim;
+    for (int k = 0; k < s->ndim; k++) v->d[k] = s->d[k];
+    if (old->nd == 0 || numel == 0) {
+        layout_contig(s, v);
+        return true;
+    }
+    int view_d = s->ndim - 1;
+    int64_t base = old->st[old->nd - 1], tensor_numel = 1, view_numel = 1;
+    for (int td = old->nd - 1; td >= 0; td--) {
+        tensor_numel *= old->d[td];
+        if (td == 0 || (old->d[td - 1] != 1 && old->st[td - 1] != tensor_numel * base)) {
+            while (view_d >= 0 && (view_numel < tensor_numel || s->d[view_d] == 1)) {
+                v->st[view_d] = view_numel * base;
+                view_numel *= s->d[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel) return false;
+            if (td > 0) {
+                base = old->st[td - 1];
+                tensor_numel = view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+
+static bs_id storage_of(const bs_ctx *c, const bs_node *n, int depth, view_layout *v)
+{
+    layout_contig(&n->value.shape, v);
     if (!is_view(n) || depth <= 0) return n->id;
     const bs_node *x = bs__node(c, n->in[0]);
-    bool xc;
-    bs_id base = storage_of(c, x, depth - 1, &xc);
-    if (n->op == BS_OP_TRANSPOSE) {
-        int big = 0;
-        for (int k = 0; k < x->value.shape.ndim; k++) big += x->value.shape.d[k] > 1;
-        *contig = xc ? big < 2 : true;
+    view_layout xv;
+    bs_id base = storage_of(c, x, depth - 1, &xv);
+    int nd = xv.nd, d = nd == 0 ? 0 : (n->attr.dim < 0 ? n->attr.dim + nd : n->attr.dim);
+    switch (n->op) {
+    case BS_OP_TRANSPOSE: /* the dims reversed */
+        for (int k = 0; k < nd; k++) {
+            v->d[k] = xv.d[nd - 1 - k];
+            v->st[k] = xv.st[nd - 1 - k];
+        }
+        v->nd = nd;
         return base;
+    case BS_OP_SELECT: /* dim d dropped */
+        v->nd = 0;
+        for (int k = 0; k < nd; k++)
+            if (k != d) {
+                v->d[v->nd] = xv.d[k];
+                v->st[v->nd++] = xv.st[k];
+            }
+        return base;
+    case BS_OP_SLICE: /* dim d shortened, its stride times the step */
+        *v = xv;
+        if (nd) {
+            v->d[d] = n->value.shape.d[d];
+            v->st[d] *= n->attr.step;
+        }
+        return base;
+    default: /* reshape */
+        if (layout_reshape(&xv, &n->value.shape, v)) return base;
+        layout_contig(&n->value.shape, v);
+        return n->id;
     }
-    return xc ? base : n->id;
 }
 
 static size_t value_bytes(const bs_node *n)
@@ -414,8 +486,8 @@ int bs_node_saved(const bs_ctx *c, bs_id id, bs_saved_tensor *out)
             t->bytes = 8;
             continue;
         }
-        bool contig;
-        t->tensor = storage_of(c, v, 64, &contig);
+        view_layout lay;
+        t->tensor = storage_of(c, v, 64, &lay);
         t->bytes = value_bytes(bs__node(c, t->tensor));
     }
     return k;
@@ -545,21 +617,31 @@ bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad)
 
 /* ==== Applying ops ==== */
 
+/* each unary elementwise op's defaults of k and k2 (ew_math.h's KDEF, K2DEF); 0 for the others */
+#define EW1_KDEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = {KDEF, K2DEF},
+static const double ew1_kdef[BS_OP_COUNT][2] = {BS_EW1_OPS(EW1_KDEF)};
+#undef EW1_KDEF
+
 bs_attr bs_attr_default(bs_op op)
 {
     bs_attr a;
     memset(&a, 0, sizeof a);
     a.dim = BS_DIM_ALL;
     for (int i = 0; i < BS_MAX_DIMS; i++) a.shape_sym[i] = -1;
+    if ((int)op >= 0 && op < BS_OP_COUNT) {
+        a.k = ew1_kdef[op][0];
+        a.k2 = ew1_kdef[op][1];
+    }
     switch (op) {
     case BS_OP_SOFTMAX: case BS_OP_LOG_SOFTMAX: a.dim = -1; break;
-#define EW1_ATTR(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                         \
-    case BS_OP_##ID: a.k = KDEF; a.k2 = K2DEF; break;
-    BS_EW1_OPS(EW1_ATTR)
-#undef EW1_ATTR
     case BS_OP_LAYERNORM: a.k = 1e-5; a.dim = -1; break;
+    case BS_OP_SELECT: case BS_OP_SLICE: case BS_OP_INDEX_SELECT: a.dim = 0; break;
     default: break;
     }
+    /* select's index (start) 0; slice's whole dim, step 1 */
+    a.start = op == BS_OP_SELECT ? 0 : BS_SLICE_NO_START;
+    a.stop = BS_SLICE_NO_STOP;
+    a.step = 1;
     return a;
 }
 
@@ -582,12 +664,8 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
                           bool rg)
 {
     const bs_op_info *info = &bs_ops[op];
-    bs_attr def;
-    const bs_attr *a = attr;
-    if (!a) {
-        def = bs_attr_default(op);
-        a = &def;
-    }
+    /* an elementwise op reads k and k2 only: their defaults without building a whole bs_attr */
+    double k = attr ? attr->k : ew1_kdef[op][0], k2 = attr ? attr->k2 : ew1_kdef[op][1];
     bs_node *x = bs__node(c, in[0]);
     bs_node *y = info->arity == 2 ? bs__node(c, in[1]) : NULL;
     bs_node *n = node_new(c);
@@ -595,7 +673,7 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
-    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, a->k, a->k2);
+    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
     if (odt == BS_I64) v = trunc(v);
     else if (odt != BS_F64) v = bs_dtype_round(odt, v);
     n->sval = v;
@@ -603,8 +681,9 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->value.data = &n->sval;
     n->op = op;
     n->nin = info->arity;
-    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k */
-    n->attr.k = a->k;
+    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k and k2 */
+    n->attr.k = k;
+    n->attr.k2 = k2;
     n->in[0] = in[0];
     n->in_version[0] = x->version;
     if (y) {
@@ -658,6 +737,7 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         shp[i] = x->value.shape;
         dt[i] = x->value.dtype;
         tin[i] = x->value;
+        if (info->flags & BS_F_MASK(i)) continue; /* a mask: no gradient, no part in the dtype */
         rg |= x->requires_grad;
         if (is_float(dt[i])) {
             all_int = false;
@@ -709,14 +789,56 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
 
 bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
 {
-    bs_id in[BS_MAX_INPUTS] = {a, BS_NONE};
+    bs_id in[BS_MAX_INPUTS] = {a, BS_NONE, BS_NONE};
     return bs_apply(c, op, in, NULL);
 }
 
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
-    bs_id in[BS_MAX_INPUTS] = {a, b};
+    bs_id in[BS_MAX_INPUTS] = {a, b, BS_NONE};
     return bs_apply(c, op, in, NULL);
+}
+
+/* ==== Indexing ==== */
+
+static bs_id apply_index(bs_ctx *c, bs_op op, bs_id x, bs_id y, bs_id z, int dim, int64_t start,
+                         int64_t stop, int64_t step)
+{
+    bs_id in[BS_MAX_INPUTS] = {x, y, z};
+    bs_attr a = bs_attr_default(op);
+    a.dim = dim;
+    a.start = start;
+    a.stop = stop;
+    a.step = step;
+    return bs_apply(c, op, in, &a);
+}
+
+bs_id bs_select(bs_ctx *c, bs_id x, int dim, int64_t index)
+{
+    return apply_index(c, BS_OP_SELECT, x, BS_NONE, BS_NONE, dim, index, BS_SLICE_NO_STOP, 1);
+}
+
+bs_id bs_slice(bs_ctx *c, bs_id x, int dim, int64_t start, int64_t stop, int64_t step)
+{
+    return apply_index(c, BS_OP_SLICE, x, BS_NONE, BS_NONE, dim, start, stop, step);
+}
+
+bs_id bs_index_select(bs_ctx *c, bs_id x, int dim, bs_id index)
+{
+    return apply_index(c, BS_OP_INDEX_SELECT, x, index, BS_NONE, dim, BS_SLICE_NO_START,
+                       BS_SLICE_NO_STOP, 1);
+}
+
+bs_id bs_where(bs_ctx *c, bs_id cond, bs_id a, bs_id b)
+{
+    bs_id in[BS_MAX_INPUTS] = {cond, a, b};
+    return bs_apply(c, BS_OP_WHERE, in, NULL);
+}
+
+bs_id bs_masked_fill(bs_ctx *c, bs_id x, bs_id mask, bs_id value)
+{
+    bs_id in[BS_MAX_INPUTS] = {x, mask, value};
+    return bs_apply(c, BS_OP_MASKED_FILL, in, NULL);
 }
 
 /* ==== Size variables ==== */

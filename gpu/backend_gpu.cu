@@ -16,7 +16,7 @@ struct gpu_op_entry {
 /* One row per line of ops.def, in its order (the bs_op enum's order). An op without
  * gpu_fwd_<fn>/gpu_vjp_<fn> in gpu/ops_*.cu leaves an undefined reference: the build fails. */
 static const gpu_op_entry gpu_op_table[] = {
-#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help) {gpu_fwd_##fn, gpu_vjp_##fn},
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, dc, help) {gpu_fwd_##fn, gpu_vjp_##fn},
 #include "ops.def"
 #undef BS_OP
 };
@@ -401,8 +401,8 @@ static bs_status int_to_float(gpu_ctx *c, bs_dtype t, const void *src, void **ds
     BS_GPU_DISPATCH(t, int_to_float_t<T_>(c, src, dst, n));
 }
 
-/* e->in with integer inputs converted to e->dtype (except cross_entropy's class indices; its
- * float targets are class probabilities) */
+/* e->in with integer inputs converted to e->dtype, except indices (BS_F_INDEX1: cross_entropy's
+ * class indices, index_select's index), which stay int32 */
 static bs_status prep_inputs(gpu_ctx *c, const bs_exec *e, const void **in, void **tmp)
 {
     for (int i = 0; i < BS_MAX_INPUTS; i++) {
@@ -415,8 +415,8 @@ static bs_status prep_inputs(gpu_ctx *c, const bs_exec *e, const void **in, void
         return BS_ERR_ARG;
     }
     for (int i = 0; i < e->nin; i++) {
-        bool classes = e->op == BS_OP_CROSS_ENTROPY && i == 1;
-        if (classes && e->in_dtype[i] == BS_I64) { /* class indices stay int32 */
+        bool indices = (bs_ops[e->op].flags & BS_F_INDEX1) && i == 1;
+        if (indices && e->in_dtype[i] == BS_I64) { /* indices stay int32 */
             in[i] = e->in[i];
         } else if (e->in_dtype[i] == e->dtype) {
             in[i] = e->in[i];

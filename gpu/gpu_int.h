@@ -32,7 +32,7 @@ typedef bs_status (*gpu_vjp_fn)(gpu_ctx *c, const bs_exec *e, const void *const 
                                 const void *g, void *din);
 
 /* One forward and one VJP per op of core/ops.def, defined in gpu/ops_*.cu. */
-#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, help)                              \
+#define BS_OP(ID, fn, sym, ar, kind, flags, gfn, da, db, dc, help)                              \
     bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in);            \
     bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,      \
                            const void *g, void *din);
@@ -40,7 +40,7 @@ typedef bs_status (*gpu_vjp_fn)(gpu_ctx *c, const bs_exec *e, const void *const 
 #undef BS_OP
 
 /* value errors kernels raise through c->d_flag */
-enum { GPU_FLAG_NONE = 0, GPU_FLAG_CLASS = 1, GPU_FLAG_DOMAIN = 2 };
+enum { GPU_FLAG_NONE = 0, GPU_FLAG_CLASS = 1, GPU_FLAG_DOMAIN = 2, GPU_FLAG_INDEX = 3 };
 /* wait for the stream, read and clear the flag: *code GPU_FLAG_*, *value what the kernel put */
 bs_status gpu_take_flag(gpu_ctx *c, int *code, int64_t *value);
 
@@ -103,6 +103,8 @@ static __device__ __forceinline__ float m_abs(float x) { return fabsf(x); }
 static __device__ __forceinline__ double m_abs(double x) { return fabs(x); }
 static __device__ __forceinline__ float m_erf(float x) { return erff(x); }
 static __device__ __forceinline__ double m_erf(double x) { return erf(x); }
+static __device__ __forceinline__ float m_fma(float x, float y, float z) { return fmaf(x, y, z); }
+static __device__ __forceinline__ double m_fma(double x, double y, double z) { return fma(x, y, z); }
 template <class A> static __device__ __forceinline__ A m_max(A x, A y) { return x > y ? x : y; }
 
 /* ==== Launching ====
@@ -226,6 +228,17 @@ static __device__ __forceinline__ void bc_offsets(const bc_map &m, int64_t idx, 
 }
 
 static inline bool bc_small(int64_t n) { return n < ((int64_t)1 << 31); }
+
+/* *p += v from many threads at once (index_select's VJP, where rows repeat); under GPU_EMU the
+   threads run one after the other */
+template <class T> static __device__ __forceinline__ void gpu_atomic_add(T *p, typename tr<T>::A v)
+{
+#ifdef GPU_EMU
+    *p = tr<T>::st(tr<T>::ld(*p) + v);
+#else
+    atomicAdd(p, tr<T>::st(v));
+#endif
+}
 
 /* ==== Reduction ====
  * Reduce a logical (outer, R, inner) array along R: value(o, i) = fold over j of

@@ -80,7 +80,7 @@ static const command commands[];
 static void help_op(bs_session *s, const bs_op_info *op)
 {
     FILE *f = s->out;
-    char buf[256];
+    char buf[1024]; /* a template: gelu's two forms run past 300 characters */
     fprintf(f, "%s\n", op->help);
     fprintf(f, "  graph symbol %s, PyTorch's backward node %s\n", op->symbol, op->grad_fn);
     const char *in[2] = {"a", "b"};
@@ -951,7 +951,7 @@ void bs_reference_markdown(FILE *f)
         fprintf(f, " | `%s` | ", op->grad_fn);
         const char *in[2] = {"a", "b"};
         for (int j = 0; j < op->arity; j++) {
-            char buf[256];
+            char buf[1024];
             if (j) fputs("<br>", f);
             if (!op->deriv[j]) {
                 fprintf(f, "%s: not differentiable", in[j]);

@@ -373,6 +373,27 @@ void visit(void *p, bs_id id, const bs_tensor *t)
     if (id == ud->L) ud->t = t->data[0];
 }
 
+/* An op's attributes survive the 0-d fast path: clamp(h, max=0.8) at h = 0.5 has slope 1 (torch:
+   h.grad = 1), as the same clamp on a (1,) tensor; it once kept min and dropped max. */
+static void test_scalar_attrs(void **state)
+{
+    (void)state;
+    bs_ctx *c = bs_ctx_new();
+    bs_attr a = bs_attr_default(BS_OP_CLAMP);
+    a.k2 = 0.8;
+    bs_id h = P(c, 0.5), in[BS_MAX_INPUTS] = {h, BS_NONE};
+    bs_id z = bs_apply(c, BS_OP_CLAMP, in, &a);
+    assert_int_equal(bs_backward(c, z, NULL, false), BS_OK);
+    assert_true(bs_node_get(c, z)->attr.k2 == 0.8);
+    assert_true(bs_node_get(c, h)->grad.data[0] == 1.0);
+    a.k = 0.6; /* clamp(h, min=0.6, max=0.8): below min, slope 0 */
+    bs_id h2 = P(c, 0.5), in2[BS_MAX_INPUTS] = {h2, BS_NONE};
+    bs_id z2 = bs_apply(c, BS_OP_CLAMP, in2, &a);
+    assert_int_equal(bs_backward(c, z2, NULL, false), BS_OK);
+    assert_true(bs_node_get(c, z2)->value.data[0] == 0.6 && bs_node_get(c, h2)->grad.data[0] == 0.0);
+    bs_ctx_free(c);
+}
+
 static void test_errors_are_values(void **state)
 {
     (void)state;
@@ -409,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_truncate),
         cmocka_unit_test(test_gradcheck_and_jvp),
         cmocka_unit_test(test_errors_are_values),
+        cmocka_unit_test(test_scalar_attrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,14 +62,15 @@ static void test_templates(void)
             else if (op->kind != BS_K_LOSS)
                 CHECK(rule, "%s input %d: a matrix rule (dA = ...): %s", op->name, i, op->deriv[i]);
             if (rule || !ew) continue;
-            for (int p = 0; p < 8; p++) {
-                const double *ab = p < 5 ? pts[p] : neg[p - 5];
+            for (int p = 0; p < 16; p++) {
+                const double *ab = p % 8 < 5 ? pts[p % 8] : neg[p % 8 - 5];
                 bool pos_only = o == BS_OP_LOG || o == BS_OP_SQRT || o == BS_OP_BCE ||
                                 (o == BS_OP_POW && i == 1);
                 if (pos_only && ab[0] <= 0) continue;
-                /* k: leaky_relu's slope, clamp's min; at_k2: clamp's max (0.1, 0.3, 0.5 inside,
+                /* k: leaky_relu's slope, clamp's min, gelu's approximate (nonzero: 'tanh'), at
+                   0.05 and at 0 (gelu's exact form); at_k2: clamp's max (0.1, 0.3, 0.5 inside,
                    0.75, 0.9 above, the negative points below) */
-                double k = 0.05, at_k2 = 0.6, want, y, got;
+                double k = p < 8 ? 0.05 : 0.0, at_k2 = 0.6, want, y, got;
                 if (!vjp_local(op->id, i, ab[0], ab[1], k, at_k2, &want, &y)) continue;
                 bool ok = bs_deriv_eval_at(op->id, i, ab[0], ab[1], y, 1, k, at_k2, &got);
                 CHECK(ok, "%s input %d: template %s does not evaluate", op->name, i, op->deriv[i]);
@@ -85,7 +86,7 @@ static void test_templates(void)
             CHECK(compared_op >= 3 * op->arity, "%s: only %d template values compared", op->name,
                   compared_op);
     }
-    CHECK(compared >= 60, "compared %d template values with VJPs", compared);
+    CHECK(compared >= 120, "compared %d template values with VJPs", compared);
     printf("templates: %d values compared with the ops' VJPs\n", compared);
 }
 

@@ -47,7 +47,9 @@ typedef enum {
     D_NONZERO,   /* |x| in [0.5, 2]: divisors */
     D_CLASS,     /* class indices in [0, C) */
     D_CLASS_IGN, /* class indices, a quarter of them -100 (ignored) */
-    D_SMALLINT   /* integers in [-3, 3] */
+    D_SMALLINT,  /* integers in [-3, 3] */
+    D_INDEX,     /* indices into a dim of size nclass, in [-nclass, nclass): negatives, repeats */
+    D_MASK       /* a mask: 0, 1 or -3 */
 } dom;
 
 static double gen1(dom d, int64_t nclass)
@@ -62,6 +64,8 @@ static double gen1(dom d, int64_t nclass)
     case D_CLASS: return floor(urand() * (double)nclass);
     case D_CLASS_IGN: return urand() < 0.25 ? -100.0 : floor(urand() * (double)nclass);
     case D_SMALLINT: return floor(uniform(-3, 4));
+    case D_INDEX: return floor(urand() * (double)(2 * nclass)) - (double)nclass;
+    case D_MASK: return urand() < 0.4 ? 0.0 : urand() < 0.7 ? 1.0 : -3.0;
     }
     return 0;
 }
@@ -114,9 +118,9 @@ static size_t dev_size(bs_dtype t) { return t == BS_I64 ? 4 : bs_dtype_size(t); 
 
 typedef struct {
     int nin;
-    bs_shape sh[2];
-    bool ints[2]; /* an integer input (BS_I64), else the float dtype under test */
-    dom dm[2];
+    bs_shape sh[BS_MAX_INPUTS];
+    bool ints[BS_MAX_INPUTS]; /* an integer input (BS_I64), else the float dtype under test */
+    dom dm[BS_MAX_INPUTS];
     bs_attr attr;
 } gcase;
 
@@ -150,7 +154,28 @@ static gcase mk(bs_op op, int nin, bs_shape a, dom da, bs_shape b, dom db)
 #undef EW1_ATTR
     default: break;
     }
-    c.ints[1] = db == D_CLASS || db == D_CLASS_IGN || db == D_SMALLINT;
+    c.ints[1] = db == D_CLASS || db == D_CLASS_IGN || db == D_SMALLINT || db == D_INDEX;
+    return c;
+}
+
+/* a three-input case (where, masked_fill) */
+static gcase mk3(bs_op op, bs_shape a, dom da, bs_shape b, dom db, bs_shape c3, dom dc)
+{
+    gcase c = mk(op, 2, a, da, b, db);
+    c.nin = 3;
+    c.sh[2] = c3;
+    c.dm[2] = dc;
+    return c;
+}
+
+/* select, slice, index_select along dim with select's index / slice's start:stop:step */
+static gcase mk_ix(bs_op op, bs_shape a, bs_shape idx, int dim, int64_t start, int64_t stop, int64_t step)
+{
+    gcase c = op == BS_OP_INDEX_SELECT ? mk(op, 2, a, D_ANY, idx, D_INDEX) : mk(op, 1, a, D_ANY, S(0), D_ANY);
+    c.attr.dim = dim;
+    c.attr.start = start;
+    c.attr.stop = stop;
+    c.attr.step = step;
     return c;
 }
 
@@ -204,8 +229,34 @@ static int cases_for(bs_op op, gcase *c)
         c[n++] = mk(op, 1, S(4, 2, 3, 4, 5), d, S(0), D_ANY);
         c[n++] = mk(op, 1, S(0), d, S(0), D_ANY);
         c[n++] = mk(op, 1, S(1, 5000), d, S(0), D_ANY);
+        c[n] = mk(op, 1, S(2, 3, 4), d, S(0), D_ANY); /* and at the default attributes */
+        c[n++].attr = bs_attr_default(op);
         break;
     }
+    case BS_OP_SELECT:
+    case BS_OP_SLICE:
+    case BS_OP_INDEX_SELECT:
+        c[n++] = mk_ix(op, S(3, 3, 5, 4), S(1, 7), 0, -1, BS_SLICE_NO_STOP, 1);
+        c[n++] = mk_ix(op, S(3, 3, 5, 4), S(1, 7), 1, 2, 5, 2);
+        c[n++] = mk_ix(op, S(3, 3, 5, 4), S(1, 7), -1, 0, -1, 3);
+        c[n++] = mk_ix(op, S(4, 2, 3, 4, 5), S(0), 2, -4, BS_SLICE_NO_STOP, 1);
+        c[n++] = mk_ix(op, S(2, 3000, 70), S(1, 500), 1, 7, 2990, 4);
+        c[n++] = mk_ix(op, S(1, 6), S(1, 6), 0, -6, 100, 1);
+        break;
+    case BS_OP_WHERE:
+        c[n++] = mk3(op, S(2, 3, 4), D_MASK, S(2, 3, 4), D_ANY, S(2, 3, 4), D_ANY);
+        c[n++] = mk3(op, S(1, 4), D_MASK, S(3, 2, 3, 4), D_ANY, S(0), D_ANY);
+        c[n++] = mk3(op, S(3, 2, 1, 4), D_MASK, S(2, 3, 1), D_ANY, S(1, 4), D_ANY);
+        c[n++] = mk3(op, S(2, 3000, 1), D_MASK, S(1, 70), D_ANY, S(2, 3000, 70), D_ANY);
+        c[n] = mk3(op, S(2, 3, 4), D_MASK, S(1, 4), D_ANY, S(2, 3, 1), D_ANY);
+        c[n++].ints[0] = true; /* an integer mask, converted to numbers */
+        break;
+    case BS_OP_MASKED_FILL:
+        c[n++] = mk3(op, S(2, 3, 4), D_ANY, S(2, 3, 4), D_MASK, S(0), D_ANY);
+        c[n++] = mk3(op, S(3, 2, 3, 4), D_ANY, S(1, 4), D_MASK, S(0), D_ANY);
+        c[n++] = mk3(op, S(1, 4), D_ANY, S(2, 3, 4), D_MASK, S(0), D_ANY);
+        c[n++] = mk3(op, S(2, 500, 70), D_ANY, S(2, 500, 1), D_MASK, S(0), D_ANY);
+        break;
     case BS_OP_MATMUL:
         c[n++] = mk(op, 2, S(2, 3, 4), D_ANY, S(2, 4, 5), D_ANY);
         c[n++] = mk(op, 2, S(1, 4), D_ANY, S(2, 4, 5), D_ANY);
@@ -318,12 +369,13 @@ static void cell_fail(cell *cl, const char *fmt, ...)
 
 static const char *case_str(const gcase *c, char *buf, size_t len)
 {
-    char a[64], b[64];
-    bs_shape_str(&c->sh[0], a, sizeof a);
-    if (c->nin == 2)
-        snprintf(buf, len, "%s, %s%s", a, bs_shape_str(&c->sh[1], b, sizeof b), c->ints[1] ? " int" : "");
-    else
-        snprintf(buf, len, "%s", a);
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < c->nin && k < len; i++) {
+        char a[64];
+        k += (size_t)snprintf(buf + k, len - k, "%s%s%s", i ? ", " : "", bs_shape_str(&c->sh[i], a, sizeof a),
+                              c->ints[i] ? " int" : "");
+    }
     return buf;
 }
 
@@ -341,13 +393,17 @@ static void *dev_upload(bs_backend *gb, const double *x, int64_t n, bs_dtype t, 
 static void run_case(bs_backend *gb, bs_op op, const gcase *gc, bs_dtype t, cell *cl)
 {
     const bs_op_info *info = &bs_ops[op];
-    bs_tensor in[2];
-    bs_dtype dts[2];
-    bs_shape shp[2];
-    void *din_dev[2] = {NULL, NULL};
+    bs_tensor in[BS_MAX_INPUTS];
+    bs_dtype dts[BS_MAX_INPUTS];
+    bs_shape shp[BS_MAX_INPUTS];
+    void *din_dev[BS_MAX_INPUTS] = {NULL};
     char err[256], cs[160];
     bs_status st = BS_OK;
     int64_t nclass = gc->sh[0].ndim == 0 ? 1 : (gc->sh[0].ndim == 1 ? gc->sh[0].d[0] : gc->sh[0].d[1]);
+    if (op == BS_OP_INDEX_SELECT) { /* the size of the dim indexed */
+        int d = gc->attr.dim < 0 ? gc->attr.dim + gc->sh[0].ndim : gc->attr.dim;
+        nclass = gc->sh[0].ndim ? gc->sh[0].d[d] : 1;
+    }
     memset(in, 0, sizeof in);
     case_str(gc, cs, sizeof cs);
     for (int i = 0; i < gc->nin; i++) {
@@ -573,6 +629,33 @@ static int test_errors(bs_backend *gb)
     e.in[1] = dev_upload(gb, t, 2, BS_F32, &st);
     ok = gb->forward(gb, &e) == BS_ERR_VALUE;
     printf("bce with p = 1.5: %s (%s)\n", ok ? "ok" : "FAIL", bs_gpu_errmsg(gb));
+    failed += !ok;
+    gb->free(gb, (void *)e.in[0]);
+    gb->free(gb, (void *)e.in[1]);
+    gb->free(gb, e.out);
+
+    /* index_select of (2, 3) along dim 1 with index [-3, 3]: 3 is out of range */
+    double ix[2] = {-3, 3};
+    e.op = BS_OP_INDEX_SELECT;
+    e.attr = bs_attr_default(e.op);
+    e.attr.dim = 1;
+    e.in_shape[0] = S(2, 2, 3);
+    e.in_shape[1] = S(1, 2);
+    e.out_shape = S(2, 2, 2);
+    e.in_dtype[1] = BS_I64;
+    e.in[0] = dev_upload(gb, logits, 6, BS_F32, &st);
+    e.in[1] = dev_upload(gb, ix, 2, BS_I64, &st);
+    e.out = gb->alloc(gb, 16);
+    st = gb->forward(gb, &e);
+    ok = st == BS_ERR_VALUE && strstr(bs_gpu_errmsg(gb), "index 3 is out of bounds for dimension 1 with size 3");
+    printf("index_select with index 3 of 3: %s (%s)\n", ok ? "ok" : "FAIL", bs_gpu_errmsg(gb));
+    failed += !ok;
+    ix[1] = 2; /* the flag was cleared: a good call works, and -3 is the first column */
+    double got[4];
+    ok = gb->upload(gb, (void *)e.in[1], ix, 2, BS_I64) == BS_OK && gb->forward(gb, &e) == BS_OK &&
+         gb->download(gb, got, e.out, 4, BS_F32) == BS_OK && got[0] == (double)(float)logits[0] &&
+         got[1] == (double)(float)logits[2] && got[3] == (double)(float)logits[5];
+    printf("index_select after the error: %s\n", ok ? "ok" : "FAIL");
     failed += !ok;
     gb->free(gb, (void *)e.in[0]);
     gb->free(gb, (void *)e.in[1]);

@@ -62,6 +62,8 @@ enum {
     D_DISTINCT, /* distinct values at least 0.1 apart (no ties for max) */
     D_CLASS,    /* class indices for cross_entropy: integers in [0, C) */
     D_PROBROW,  /* probability rows along dim 1 (soft cross_entropy targets) */
+    D_INDEX,    /* indices into input 0 along attr.dim, in [-n, n) (repeats likely) */
+    D_MASK,     /* a mask: 0 or a nonzero value (1, -2, 0.5) */
     D_FIXED     /* the case's fixed data */
 };
 
@@ -198,6 +200,42 @@ static const op_case c_xent[] = {
     {.nin = 2, .sh = {SH1(4), SH1(4)}, .dom = {D_ANY, D_T01}, .dt1 = BS_F64},
 };
 
+/* ---- indexing ---- */
+#define A_SEL(d, i) {.dim = (d), .start = (i)}
+#define A_SL(d, a, b, s) {.dim = (d), .start = (a), .stop = (b), .step = (s)}
+static const op_case c_select[] = {
+    U(SH2(3, 4), D_ANY, A_SEL(0, 1)),        U(SH2(3, 4), D_ANY, A_SEL(1, -1)),
+    U(SH3(2, 3, 4), D_ANY, A_SEL(-2, 2)),    U(SH1(5), D_ANY, A_SEL(0, -5)),
+    U(SH4(2, 1, 3, 2), D_ANY, A_SEL(3, 0)),
+};
+static const op_case c_slice[] = {
+    U(SH2(3, 4), D_ANY, A_SL(1, 1, 3, 1)),
+    U(SH2(5, 2), D_ANY, A_SL(0, BS_SLICE_NO_START, BS_SLICE_NO_STOP, 2)),
+    U(SH3(2, 5, 3), D_ANY, A_SL(-2, -4, 100, 2)),
+    U(SH1(6), D_ANY, A_SL(0, -100, -2, 1)),
+    U(SH2(3, 4), D_ANY, A_SL(1, 3, 1, 1)), /* empty */
+    U(SH4(2, 3, 2, 2), D_ANY, A_SL(1, 1, BS_SLICE_NO_STOP, 5)),
+};
+#define IX(sa_, sb_, d_) {.nin = 2, .sh = {sa_, sb_}, .dom = {D_ANY, D_INDEX}, .attr = {.dim = (d_)}, .dt1 = BS_I64}
+static const double ix_rep[] = {2, 0, 2, -1}; /* row 2 three times: their gradients add */
+static const op_case c_index_select[] = {
+    IX(SH2(3, 4), SH1(5), 0),     IX(SH2(3, 4), SH1(6), 1),    IX(SH3(2, 3, 4), SH0, -2),
+    IX(SH4(2, 3, 1, 2), SH1(4), 1), IX(SH0, SH1(1), 0),        IX(SH2(3, 4), SH1(0), 1),
+    {.nin = 2, .sh = {SH2(3, 4), SH1(4)}, .dom = {D_ANY, D_FIXED}, .attr = {.dim = 0},
+     .dt1 = BS_I64, .fixed = {NULL, ix_rep}},
+};
+#define W3(sc, sa, sb) {.nin = 3, .sh = {sc, sa, sb}, .dom = {D_MASK, D_ANY, D_ANY}, .attr = {.dim = -1}}
+static const op_case c_where[] = {
+    W3(SH2(3, 4), SH2(3, 4), SH2(3, 4)), W3(SH1(4), SH2(3, 4), SH0),
+    W3(SH2(3, 1), SH1(4), SH2(1, 4)),    W3(SH0, SH2(2, 3), SH2(2, 3)),
+    W3(SH3(2, 1, 3), SH2(4, 1), SH1(3)), W3(SH0, SH0, SH0),
+};
+#define MF(sx, sm) {.nin = 3, .sh = {sx, sm, SH0}, .dom = {D_ANY, D_MASK, D_ANY}, .attr = {.dim = -1}}
+static const op_case c_masked_fill[] = {
+    MF(SH2(3, 4), SH2(3, 4)), MF(SH2(3, 4), SH1(4)), MF(SH1(4), SH2(3, 4)), MF(SH0, SH0),
+    MF(SH3(2, 1, 3), SH2(4, 1)),
+};
+
 /* ---- the per-op table: an op without an entry fails the test ---- */
 typedef struct {
     const op_case *cases;
@@ -218,7 +256,9 @@ static const op_examples examples[BS_OP_COUNT] = {
     [BS_OP_SOFTMAX] = EX(c_softmax),  [BS_OP_LOG_SOFTMAX] = EX(c_softmax),
     [BS_OP_LAYERNORM] = EX(c_layernorm), [BS_OP_MSE] = EX(c_mse),
     [BS_OP_BCE] = EX(c_bce),          [BS_OP_BCE_LOGITS] = EX(c_bce_logits),
-    [BS_OP_CROSS_ENTROPY] = EX(c_xent),
+    [BS_OP_CROSS_ENTROPY] = EX(c_xent), [BS_OP_SELECT] = EX(c_select),
+    [BS_OP_SLICE] = EX(c_slice),      [BS_OP_INDEX_SELECT] = EX(c_index_select),
+    [BS_OP_WHERE] = EX(c_where),      [BS_OP_MASKED_FILL] = EX(c_masked_fill),
 };
 
 /* ==== Running one op ==== */
@@ -294,6 +334,18 @@ static void fill_input(const op_case *c, int i, double *x, int64_t n)
         }
         break;
     }
+    case D_INDEX: {
+        const bs_shape *z = &c->sh[0];
+        int dd = c->attr.dim < 0 ? c->attr.dim + z->ndim : c->attr.dim;
+        int64_t m = z->ndim ? z->d[dd] : 1;
+        for (int64_t j = 0; j < n; j++) x[j] = (double)(int64_t)(urand() * (double)(2 * m)) - (double)m;
+        break;
+    }
+    case D_MASK: {
+        static const double nz[] = {1, 1, -2, 0.5};
+        for (int64_t j = 0; j < n; j++) x[j] = urand() < 0.4 ? 0.0 : nz[(int)(urand() * 4) & 3];
+        break;
+    }
     case D_FIXED:
         memcpy(x, c->fixed[i], sizeof(double) * (size_t)n);
         break;
@@ -306,7 +358,7 @@ static bs_status run_setup(run_t *r, bs_op id, const op_case *c, char *err, size
     r->op = &bs_ops[id];
     r->attr = c->attr;
     r->nin = c->nin;
-    bs_dtype dt[BS_MAX_INPUTS] = {BS_F64, c->dt1};
+    bs_dtype dt[BS_MAX_INPUTS] = {BS_F64, c->dt1, BS_F64};
     bs_shape out;
     bs_status st = r->op->shape(c->sh, dt, &r->attr, &out, err, errlen);
     if (st != BS_OK)
@@ -372,8 +424,8 @@ static void check_case(bs_op id, int ci, const op_case *c)
     for (int64_t j = 0; j < nout; j++) g[j] = urange(-1, 1);
     bs_tensor gt = {BS_F64, r.out.shape, g};
 
-    bool diff[BS_MAX_INPUTS] = {false, false};
-    double *vjp[BS_MAX_INPUTS] = {NULL, NULL}, *v[BS_MAX_INPUTS] = {NULL, NULL};
+    bool diff[BS_MAX_INPUTS] = {false};
+    double *vjp[BS_MAX_INPUTS] = {NULL}, *v[BS_MAX_INPUTS] = {NULL};
     for (int i = 0; i < c->nin; i++) {
         diff[i] = r.op->deriv[i] != NULL && r.in[i].dtype != BS_I64;
         if (!diff[i])
@@ -434,11 +486,18 @@ static void check_case(bs_op id, int ci, const op_case *c)
         free(fp);
     }
     /* JVP is linear in the tangents: one input at a time (others NULL) adds up to the joint */
-    if (c->nin == 2 && diff[0] && diff[1]) {
+    int ndiff = 0;
+    for (int i = 0; i < c->nin; i++) ndiff += diff[i];
+    if (ndiff >= 2) {
         double *part = alloc_n(nout), *sum = alloc_n(nout);
-        for (int i = 0; i < 2; i++) {
-            bs_tensor d1[BS_MAX_INPUTS] = {din[0], din[1]};
-            d1[1 - i].data = NULL;
+        for (int i = 0; i < c->nin; i++) {
+            if (!diff[i])
+                continue;
+            bs_tensor d1[BS_MAX_INPUTS];
+            for (int k = 0; k < BS_MAX_INPUTS; k++) {
+                d1[k] = din[k];
+                if (k != i) d1[k].data = NULL;
+            }
             bs_tensor pt = {BS_F64, r.out.shape, part};
             r.op->jvp(r.in, &r.out, &r.attr, d1, &pt);
             for (int64_t j = 0; j < nout; j++) sum[j] += part[j];
@@ -451,8 +510,11 @@ static void check_case(bs_op id, int ci, const op_case *c)
     }
     /* no tangent at all: a zero output */
     {
-        bs_tensor d0[BS_MAX_INPUTS] = {din[0], din[1]};
-        d0[0].data = d0[1].data = NULL;
+        bs_tensor d0[BS_MAX_INPUTS];
+        for (int k = 0; k < BS_MAX_INPUTS; k++) {
+            d0[k] = din[k];
+            d0[k].data = NULL;
+        }
         double *z = alloc_n(nout);
         for (int64_t j = 0; j < nout; j++) z[j] = NAN;
         bs_tensor zt = {BS_F64, r.out.shape, z};
@@ -471,10 +533,11 @@ static void check_case(bs_op id, int ci, const op_case *c)
           "%s case %d: <g, Jv> = %.15g but <J^T g, v> = %.15g", name, ci, lhs, rhs);
 
     /* bookkeeping functions answer sensibly for every case */
-    bs_shape ins[BS_MAX_INPUTS] = {r.in[0].shape, c->nin > 1 ? r.in[1].shape : (bs_shape)SH0};
+    bs_shape ins[BS_MAX_INPUTS];
+    for (int i = 0; i < BS_MAX_INPUTS; i++) ins[i] = i < c->nin ? r.in[i].shape : (bs_shape)SH0;
     double fl = r.op->flops(ins, &r.out.shape, &r.attr);
     CHECK(isfinite(fl) && fl >= 0, "%s case %d: flops %g", name, ci, fl);
-    for (int need = 1; need < 4; need++) { /* every requires-grad pattern of the inputs */
+    for (int need = 1; need < 1 << c->nin; need++) { /* every requires-grad pattern of the inputs */
         bs_saved_in sin[BS_MAX_INPUTS];
         for (int i = 0; i < BS_MAX_INPUTS; i++)
             sin[i] = (bs_saved_in){ins[i], BS_F64, i < c->nin && (need >> i & 1), false};
@@ -588,6 +651,8 @@ static const double fx_erf[] = {-0.999593047982555, -0.6778011938374184, 0.0, 0.
 static const double fx_erf_dx[] = {0.00217828423035271, 1.3825497208210773, 3.385137501286538, -0.8787825789354448, 0.001089142115176355, 5.066170468806891e-192};
 static const double fx_gelu[] = {-0.015524163314440398, -0.1693745565561511, 0.0, 0.34573123063700656, 2.4844758366855597, 21.0};
 static const double fx_gelu_dx[] = {-0.03761108590814519, 0.04677179773268031, 1.5, -0.8674951246561629, 0.5188055429540726, 1.5};
+static const double fx_gelu_tanh[] = {-0.015084266089998577, -0.16942986529488321, 0.0, 0.34571400982514394, 2.484915733910001, 21.0};
+static const double fx_gelu_tanh_dx[] = {-0.03795157621266618, 0.047285562687792104, 1.5, -0.8673699035346424, 0.518975788106333, 1.5};
 static const double fx_silu[] = {-0.18964545005310887, -0.2322685594822837, 0.0, 0.3112296656009273, 2.3103545499468914, 20.99999998407662};
 static const double fx_silu_dx[] = {-0.09940111134152683, 0.3532264330533151, 1.5, -0.7399611873026519, 0.5497005556707634, 1.5000000227476837};
 static const double fx_softplus[] = {0.07888973429254963, 0.4031860488854579, 0.6931471805599453, 0.9740769841801067, 2.5788897342925496, 21.0};
@@ -600,6 +665,11 @@ static const double fx_clamp_max[] = {-2.5, -0.7, 0.0, 0.5, 0.5, 0.5};
 static const double fx_clamp_max_dx[] = {1.0, 2.0, 3.0, -1.0, 0.0, 0.0};
 static const double fx_clamp_crossed[] = {-1.0, -1.0, -1.0, -1.0, -1.0, -1.0};
 static const double fx_clamp_crossed_dx[] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+/* gelu(approximate='tanh') at 48 points, each its own one-element tensor (gen_ew_fixtures.py) */
+static const double fx_gelu48_x[] = {0.19880261899349827, 0.14097466573177225, 5.509615890088204, 4.103071195610334, 3.36407599163525, 5.579241588010128, 1.803687008341571, 2.213488726230425, -2.420344630910389, -2.3950425097398638, 2.303321714548079, 1.5520665503534912, 5.892741892375421, 1.3444169546941735, 1.7410912709210598, -3.1476438364793893, 0.38631619697842934, -0.8731244128781674, 1.3740508607610897, 5.07982492922207, 4.372364813798178, 5.796644580030879, -4.325441978256877, 2.183281043615093, -0.30004724172363345, -7.28775572010705, -0.456394870481011, -8.072751318531559, 5.226315093486191, -1.5718830621371582, -0.8516369706584375, 1.3577265063030886, -3.8074343244549613, 3.853930358482989, -1.6747094665332913, -1.010086923227027, 0.33596721080349706, 0.4788985064957453, 1.7256243049183335, -1.6998912285155785, 2.021473941704508, -2.8115185959903854, 2.184177132806769, 0.133970133745937, 1.9188985996153014, 0.9516451727904953, -4.587139266749186, 2.195873395290265};
+static const double fx_gelu48_g[] = {1.2349828412037434, 0.9760049770226039, 0.1343319820950475, -0.08164691771217654, 0.2085945464949805, -1.7196224128603383, 0.5389467248159018, -2.219386425548944, -0.37321646696733984, -1.5441264247453323, -0.16284188039102038, -0.9692689983614968, -0.6541102621535176, -1.378913736646689, -1.4245652245923288, -0.4275695310980957, -0.3225976433994464, 0.2546306881185898, -0.25429147515013184, 1.0885145540738355, -0.5353489725617118, -0.8100385030760908, -0.8180754920535276, -0.05970588749567211, 1.380471285391596, 1.1961309178087804, 0.7343127212250506, -0.20718236993031286, 1.096496342929667, -0.3373714686427381, 0.41816242131728704, 1.200821341924654, 1.1967129956999676, 0.16350058685014293, -1.2235604456898856, -1.027332272758184, -0.010523485762374246, -1.3956527997608248, -0.7829668726294312, -1.1591256085444752, 2.106576662628057, 1.5845706732027236, 1.1333131092468562, 3.1579516553647218, 0.12756956489428473, 1.3834762724297625, 0.5600871543204671, 1.3030785716126612};
+static const double fx_gelu48_y[] = {0.11506475129833574, 0.0783895426340803, 5.509615884594229, 4.103028641493658, 3.363039601921967, 5.579241584861627, 1.7393400738205091, 2.1840336998250693, -0.018357405712687364, -0.019506244559986886, 2.2791771546142705, 1.4582384904615258, 5.892741892153898, 1.2239835999722104, 1.669888900802108, -0.0022378801581838304, 0.2512413814732892, -0.1671347270151417, 1.2574173687718098, 5.07982479641275, 4.3723543381945085, 5.796644579517937, -1.350567516569485e-05, 2.1518599320267184, -0.11464172246900399, -0.0, -0.1479084610824841, -0.0, 5.226315046454099, -0.09134711368033571, -0.16805025838408882, 1.2389969648574912, -0.000170413628552842, 3.8537919619633954, -0.07885141470082921, -0.15795896147740277, 0.21217695834925648, 0.32754927244584603, 1.6526729738618373, -0.07590671314120757, 1.977895648310908, -0.0064678937396377085, 2.152815684381792, 0.07412381587457449, 1.86616007126212, 0.7891222509806329, -3.1001489949876445e-06, 2.1652831607919327};
+static const double fx_gelu48_dx[] = {0.8108161011319099, 0.5970574501142304, 0.1343319879345155, -0.08166413624604252, 0.20939872136300597, -1.7196224566068916, 0.5963756810811176, -2.3604343918253883, 0.016545818152672663, 0.07178119454788776, -0.17176165600558635, -1.0910879911155775, -0.6541102634372357, -1.555153427481786, -1.5846797988675199, 0.0032497541083244233, -0.25592968842962704, -0.011786143656972269, -0.28698719571174325, 1.0885155548623366, -0.5353795896630277, -0.8100385066560816, 5.932677456490854e-05, -0.06368395510061106, 0.3695109558582663, 0.0, 0.11755349084111771, -0.0, 1.0964967168914697, 0.042067413095586356, -0.016253582435651004, 1.3547718204977792, -0.0009046838508605684, 0.16360276486806452, 0.14429704792925457, 0.08770333833342062, -0.007978744950787297, -1.19221667518861, -0.8720314759065853, 0.1343699719194548, 2.283070154576398, -0.029974023255917248, 1.208718922508032, 1.9145166122055426, 0.13966175081118537, 1.4808764527693996, -1.0213363157503706e-05, 1.388220647893558};
 /* [[1,2,3],[4,5,6]] / [.5,-1,2] */
 static const double fx_div_a[] = {1., 2., 3., 4., 5., 6.};
 static const double fx_div[] = {2.0, -2.0, 1.5, 8.0, -5.0, 3.0};
@@ -616,6 +686,9 @@ static const double fx_vm_a[] = {1., 2., 3.}, fx_vm_g[] = {2., -1.};
 static const double fx_vm[] = {2.0, 11.0};
 static const double fx_vm_da[] = {2.0, 3.0, -5.0};
 static const double fx_vm_db[] = {2.0, -1.0, 4.0, -2.0, 6.0, -3.0};
+
+/* how close a fixture must be: 1e-13 relative, or (0) the same bits */
+static double fx_tol = 1e-13;
 
 /* Run op on the given inputs; compare the output and the VJPs (g NULL: ones) to expectations
  * (NULL: not checked). Expected arrays hold as many values as the tensor they describe. */
@@ -644,7 +717,8 @@ static void fixture(const char *what, bs_op id, bs_attr attr, bs_shape s0, const
     CHECK(st == BS_OK, "%s: forward failed: %s", what, err);
     if (want_out)
         for (int64_t j = 0; j < nout; j++)
-            CHECK(close_tight(o.data[j], want_out[j], 1e-13), "%s: out[%lld] = %.17g, PyTorch %.17g",
+            CHECK(fx_tol ? close_tight(o.data[j], want_out[j], fx_tol) : o.data[j] == want_out[j],
+                  "%s: out[%lld] = %.17g, PyTorch %.17g",
                   what, (long long)j, o.data[j], want_out[j]);
     bs_tensor gt = {BS_F64, out, alloc_n(nout)};
     for (int64_t j = 0; j < nout; j++) gt.data[j] = g ? g[j] : 1.0;
@@ -656,7 +730,7 @@ static void fixture(const char *what, bs_op id, bs_attr attr, bs_shape s0, const
         bs_tensor d = {BS_F64, sh[i], alloc_n(n)};
         op->vjp(in, &o, &attr, &gt, i, &d);
         for (int64_t j = 0; j < n; j++)
-            CHECK(close_tight(d.data[j], want_d[i][j], 1e-13),
+            CHECK(fx_tol ? close_tight(d.data[j], want_d[i][j], fx_tol) : d.data[j] == want_d[i][j],
                   "%s: d input %d [%lld] = %.17g, PyTorch %.17g", what, i, (long long)j, d.data[j],
                   want_d[i][j]);
         free(d.data);
@@ -717,8 +791,16 @@ static void test_pytorch_values(void)
     bs_attr clamp_crossed = {.dim = -1, .k = 1.0, .k2 = -1.0};
     fixture("erf", BS_OP_ERF, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_erf, fx_erf_dx,
             NULL);
+    /* gelu, both forms, to the bit (its f64 kernels in PyTorch's order, ew_math.h) */
+    fx_tol = 0;
     fixture("gelu", BS_OP_GELU, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_gelu,
             fx_gelu_dx, NULL);
+    bs_attr tanh_form = {.dim = -1, .k = BS_GELU_TANH};
+    fixture("gelu tanh", BS_OP_GELU, tanh_form, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g,
+            fx_gelu_tanh, fx_gelu_tanh_dx, NULL);
+    fixture("gelu tanh, 48 points", BS_OP_GELU, tanh_form, (bs_shape)SH1(48), fx_gelu48_x, s0,
+            NULL, BS_F64, fx_gelu48_g, fx_gelu48_y, fx_gelu48_dx, NULL);
+    fx_tol = 1e-13;
     fixture("silu", BS_OP_SILU, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g, fx_silu,
             fx_silu_dx, NULL);
     fixture("softplus", BS_OP_SOFTPLUS, none, s6, fx_ew_x, s0, NULL, BS_F64, fx_ew_g,
@@ -742,7 +824,7 @@ static void test_pytorch_values(void)
 /* ==== Shape inference and value errors: PyTorch's text ==== */
 typedef struct {
     bs_op op;
-    bs_shape sh[2];
+    bs_shape sh[BS_MAX_INPUTS];
     bs_dtype dt1;
     bs_attr attr;
     bs_status want;
@@ -829,6 +911,34 @@ static const err_case err_cases[] = {
      "size mismatch (got input: [3], target: [1])"},
     {BS_OP_CROSS_ENTROPY, {SH3(2, 3, 4), SH2(2, 3)}, BS_I64, {.dim = -1}, BS_ERR_SHAPE,
      "Expected target size [2, 4], got [2, 3]"},
+    /* indexing: torch 1.13's IndexError / RuntimeError / ValueError text */
+    {BS_OP_SELECT, {SH0}, BS_F64, A_SEL(0, 0), BS_ERR_SHAPE,
+     "select() cannot be applied to a 0-dim tensor."},
+    {BS_OP_SELECT, {SH3(2, 3, 4)}, BS_F64, A_SEL(1, 3), BS_ERR_VALUE,
+     "select(): index 3 out of range for tensor of size [2, 3, 4] at dimension 1"},
+    {BS_OP_SELECT, {SH2(2, 3)}, BS_F64, A_SEL(-1, -4), BS_ERR_VALUE,
+     "select(): index -4 out of range for tensor of size [2, 3] at dimension 1"},
+    {BS_OP_SELECT, {SH3(2, 3, 4)}, BS_F64, A_SEL(3, 0), BS_ERR_VALUE,
+     "Dimension out of range (expected to be in range of [-3, 2], but got 3)"},
+    {BS_OP_SLICE, {SH0}, BS_F64, A_SL(0, 0, 1, 1), BS_ERR_SHAPE,
+     "slice() cannot be applied to a 0-dim tensor."},
+    {BS_OP_SLICE, {SH2(2, 3)}, BS_F64, A_SL(1, 0, 2, 0), BS_ERR_VALUE, "slice step cannot be zero"},
+    {BS_OP_SLICE, {SH2(2, 3)}, BS_F64, A_SL(1, 0, 2, -1), BS_ERR_VALUE,
+     "step must be greater than zero"},
+    {BS_OP_INDEX_SELECT, {SH2(2, 3), SH1(2)}, BS_F64, {.dim = 1}, BS_ERR_TYPE,
+     "index_select(): Expected dtype int32 or int64 for index"},
+    {BS_OP_INDEX_SELECT, {SH2(2, 3), SH2(1, 2)}, BS_I64, {.dim = 1}, BS_ERR_SHAPE,
+     "index_select(): Index is supposed to be a vector"},
+    {BS_OP_INDEX_SELECT, {SH2(2, 3), SH1(1)}, BS_I64, {.dim = 2}, BS_ERR_VALUE,
+     "Dimension out of range (expected to be in range of [-2, 1], but got 2)"},
+    {BS_OP_WHERE, {SH1(4), SH3(2, 3, 4), SH1(5)}, BS_F64, {.dim = -1}, BS_ERR_SHAPE,
+     "The size of tensor a (4) must match the size of tensor b (5) at non-singleton dimension 2"},
+    {BS_OP_WHERE, {SH2(2, 1), SH1(3), SH3(2, 1, 4)}, BS_F64, {.dim = -1}, BS_ERR_SHAPE,
+     "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 2"},
+    {BS_OP_MASKED_FILL, {SH1(3), SH1(3), SH1(1)}, BS_F64, {.dim = -1}, BS_ERR_SHAPE,
+     "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension(s)."},
+    {BS_OP_MASKED_FILL, {SH3(2, 3, 4), SH1(2), SH0}, BS_F64, {.dim = -1}, BS_ERR_SHAPE,
+     "The size of tensor a (2) must match the size of tensor b (4) at non-singleton dimension 2"},
 };
 
 static void test_errors(void)
@@ -859,6 +969,12 @@ static void test_errors(void)
         {BS_OP_CROSS_ENTROPY, SH2(2, 3), SH1(2), BS_I64, {0}, {0, 3}, "Target 3 is out of bounds."},
         {BS_OP_CROSS_ENTROPY, SH2(2, 3), SH1(2), BS_I64, {0}, {0, -1}, "Target -1 is out of bounds."},
         {BS_OP_CROSS_ENTROPY, SH1(3), SH0, BS_I64, {0}, {3}, "Target 3 is out of bounds."},
+        /* x[idx]'s IndexError (torch.index_select says "INDICES element is out of DATA bounds,
+           id=3 axis_dim=3" on the CPU); negative entries in [-3, 0) are fine, as in x[idx] */
+        {BS_OP_INDEX_SELECT, SH2(2, 3), SH1(2), BS_I64, {0}, {-3, 3},
+         "index 3 is out of bounds for dimension 1 with size 3"},
+        {BS_OP_INDEX_SELECT, SH2(2, 3), SH1(2), BS_I64, {0}, {2, -4},
+         "index -4 is out of bounds for dimension 1 with size 3"},
     };
     for (size_t k = 0; k < sizeof fe / sizeof fe[0]; k++) {
         bs_shape sh[2] = {fe[k].s0, fe[k].s1}, out;
@@ -991,20 +1107,28 @@ static void test_shapes_and_table(void)
 
     for (int i = 0; i < BS_OP_COUNT; i++) {
         CHECK(bs_op_by_name(bs_ops[i].name) == &bs_ops[i], "lookup %s", bs_ops[i].name);
-        CHECK(bs_ops[i].arity == 1 || bs_ops[i].arity == 2, "arity of %s", bs_ops[i].name);
+        CHECK(bs_ops[i].arity >= 1 && bs_ops[i].arity <= BS_MAX_INPUTS, "arity of %s", bs_ops[i].name);
+        bool some_deriv = false;
+        for (int k = 0; k < bs_ops[i].arity; k++) some_deriv |= bs_ops[i].deriv[k] != NULL;
+        for (int k = bs_ops[i].arity; k < BS_MAX_INPUTS; k++)
+            CHECK(!bs_ops[i].deriv[k], "%s: a template for input %d it does not have", bs_ops[i].name, k);
         CHECK(bs_ops[i].shape && bs_ops[i].fwd && bs_ops[i].vjp && bs_ops[i].jvp &&
                   bs_ops[i].flops && bs_ops[i].saved && bs_ops[i].grad_fn && bs_ops[i].help &&
-                  bs_ops[i].deriv[0],
+                  some_deriv,
               "table entry %s complete", bs_ops[i].name);
+        for (int k = 0; k < bs_ops[i].arity; k++) /* a mask input takes no gradient */
+            CHECK(!(bs_ops[i].flags & BS_F_MASK(k)) || !bs_ops[i].deriv[k], "%s: mask %d has a template",
+                  bs_ops[i].name, k);
     }
     CHECK(bs_op_by_name("bce_with_logits") == &bs_ops[BS_OP_BCE_LOGITS], "lookup by fn column");
     CHECK(bs_op_by_name("nope") == NULL && bs_op_by_name(NULL) == NULL, "unknown name");
 
     /* what is saved as PyTorch's grad_fn._saved_* (tests/repl/test_mem.py checks whole graphs
        against torch's bytes), FLOPs by the convention in ops_int.h */
-    bs_shape mul_in[2] = {SH2(2, 3), SH1(3)}, one[2] = {SH2(2, 3), SH0};
-    bs_shape mm_in[2] = {SH2(2, 3), SH2(3, 4)}, mm_out = SH2(2, 4);
-    bs_shape xe_in[2] = {SH2(2, 3), SH1(2)}, red1 = SH1(2);
+    bs_shape mul_in[BS_MAX_INPUTS] = {SH2(2, 3), SH1(3)}, one[BS_MAX_INPUTS] = {SH2(2, 3), SH0};
+    bs_shape mm_in[BS_MAX_INPUTS] = {SH2(2, 3), SH2(3, 4)}, mm_out = SH2(2, 4);
+    bs_shape xe_in[BS_MAX_INPUTS] = {SH2(2, 3), SH1(2)}, red1 = SH1(2);
+    bs_shape three[BS_MAX_INPUTS] = {SH2(2, 3), SH2(2, 3), SH0}, ix_in[BS_MAX_INPUTS] = {SH2(2, 3), SH1(4)};
     bs_attr none = {.dim = -1}, all = A_ALL, d1 = A_DIM(1);
     CHECK(!strcmp(saved_roles(BS_OP_MUL, mul_in, 3, false, &s2, &none), "self other"),
           "mul, both need grads: self and other");
@@ -1038,6 +1162,25 @@ static void test_shapes_and_table(void)
     CHECK(!strcmp(saved_roles(BS_OP_MATMUL, mm_in, 2, false, &mm_out, &none), "self"),
           "X @ W with X data: X (self) only");
     CHECK(bs_ops[BS_OP_MATMUL].flops(mm_in, &mm_out, &none) == 48, "matmul 2*M*N*K");
+    /* the indexing ops as torch 1.13's grad_fn._saved_* (tests/core/test_index.c checks bytes) */
+    bs_shape s24 = SH2(2, 4);
+    bs_attr sel = A_SEL(1, 0), sl = A_SL(1, 0, 2, 1), ix = {.dim = 1};
+    CHECK(!strcmp(saved_roles(BS_OP_SELECT, one, 1, false, &s1, &sel), ""),
+          "SelectBackward0 keeps sizes, dim and index only");
+    CHECK(!strcmp(saved_roles(BS_OP_SLICE, one, 1, false, &s2, &sl), ""),
+          "SliceBackward0 keeps sizes and ints only");
+    CHECK(!strcmp(saved_roles(BS_OP_INDEX_SELECT, ix_in, 1, false, &s24, &ix), "index"),
+          "IndexSelectBackward0 keeps the index");
+    CHECK(!strcmp(saved_roles(BS_OP_WHERE, three, 2, false, &s2, &none), "condition") &&
+              !strcmp(saved_roles(BS_OP_WHERE, three, 6, false, &s2, &none), "condition"),
+          "WhereBackward0 keeps the condition");
+    CHECK(!strcmp(saved_roles(BS_OP_MASKED_FILL, three, 1, false, &s2, &none), "mask") &&
+              !strcmp(saved_roles(BS_OP_MASKED_FILL, three, 5, false, &s2, &none), "mask"),
+          "MaskedFillBackward0/1 keep the mask");
+    CHECK(!strcmp(saved_roles(BS_OP_GELU, one, 1, false, &s2, &(bs_attr){.k = BS_GELU_TANH}), "self"),
+          "gelu(approximate='tanh') keeps self");
+    CHECK(bs_ops[BS_OP_SELECT].flops(one, &s1, &sel) == 0 && bs_ops[BS_OP_WHERE].flops(three, &s2, &none) == 6,
+          "gathers move data; where compares once per element");
     CHECK(bs_ops[BS_OP_ADD].flops(mul_in, &s2, &none) == 6, "add: one per element");
 }
 

@@ -77,6 +77,36 @@ static bs_plan *plan_after_backward(sess *t, const char *what, bs_backend *be, b
     return p;
 }
 
+/* every value and grad of the plan (run at the recorded sizes) against the tape's, up to node L:
+   the largest relative difference; *compared counts the tensors */
+static double plan_vs_tape(bs_plan *p, bs_ctx *c, bs_id L, int *compared)
+{
+    double worst = 0;
+    *compared = 0;
+    for (bs_id i = 0; i <= L; i++) {
+        const bs_shape *sh = bs_plan_shape(p, i);
+        const bs_node *n = bs_node_get(c, i);
+        if (!sh) continue;
+        int64_t k = bs_shape_numel(sh);
+        double *buf = malloc((size_t)(k ? k : 1) * sizeof(double));
+        CHECK(bs_shape_eq(sh, &n->value.shape), "node %d: shape changed at the recorded sizes", (int)i);
+        CHECK(bs_plan_read(p, i, false, buf) == BS_OK, "read %d", (int)i);
+        for (int64_t j = 0; j < k; j++) worst = fmax(worst, rel(buf[j], n->value.data[j]));
+        (*compared)++;
+        if (n->requires_grad && n->grad.data) {
+            /* a transpose that its matmuls read in place has no grad of its own */
+            bs_status rs = bs_plan_read(p, i, true, buf);
+            CHECK(rs == BS_OK || n->op == BS_OP_TRANSPOSE, "read grad %d", (int)i);
+            if (rs == BS_OK) {
+                for (int64_t j = 0; j < k; j++) worst = fmax(worst, rel(buf[j], n->grad.data[j]));
+                (*compared)++;
+            }
+        }
+        free(buf);
+    }
+    return worst;
+}
+
 /* the tape's values and grads against a plan at the recorded sizes (f64, cpu) */
 static void test_recorded_size(void)
 {
@@ -97,29 +127,8 @@ static void test_recorded_size(void)
           bs_plan_errmsg(p));
     CHECK(rel(loss, bs_node_get(c, L)->value.data[0]) < 1e-12, "loss %.17g vs tape %.17g", loss,
           bs_node_get(c, L)->value.data[0]);
-    int compared = 0;
-    double worst = 0;
-    for (bs_id i = 0; i <= L; i++) {
-        const bs_shape *sh = bs_plan_shape(p, i);
-        const bs_node *n = bs_node_get(c, i);
-        if (!sh) continue;
-        int64_t k = bs_shape_numel(sh);
-        double *buf = malloc((size_t)(k ? k : 1) * sizeof(double));
-        CHECK(bs_shape_eq(sh, &n->value.shape), "node %d: shape changed at the recorded sizes", (int)i);
-        CHECK(bs_plan_read(p, i, false, buf) == BS_OK, "read %d", (int)i);
-        for (int64_t j = 0; j < k; j++) worst = fmax(worst, rel(buf[j], n->value.data[j]));
-        compared++;
-        if (n->requires_grad && n->grad.data) {
-            /* a transpose that its matmuls read in place has no grad of its own */
-            bs_status rs = bs_plan_read(p, i, true, buf);
-            CHECK(rs == BS_OK || n->op == BS_OP_TRANSPOSE, "read grad %d", (int)i);
-            if (rs == BS_OK) {
-                for (int64_t j = 0; j < k; j++) worst = fmax(worst, rel(buf[j], n->grad.data[j]));
-                compared++;
-            }
-        }
-        free(buf);
-    }
+    int compared;
+    double worst = plan_vs_tape(p, c, L, &compared);
     CHECK(compared > 60, "only %d tensors compared", compared);
     CHECK(worst < 1e-12, "largest difference from the tape %g", worst);
     bs_plan_free(p);
@@ -416,10 +425,112 @@ static void test_run_command(void)
     sess_close(&t);
 }
 
+/* ==== The indexing ops at other sizes ====
+ * Built with the C API (the REPL does not have x[...] yet). Their attributes are kept as given:
+ * at N = 9, x[:, -1] is still the last column and x[1::2] every other row from the second; x[4]
+ * is refused where it no longer fits, N = 3, with the node and the reason. */
+static bs_id ix_mk(bs_ctx *c, bs_init_kind k, int nd, const int64_t *d, const int8_t *sym, bool param)
+{
+    bs_shape s = {nd, {0}};
+    for (int i = 0; i < nd; i++) s.d[i] = d[i];
+    bs_id id = bs_make(c, k, &s, sym, BS_F64, 0, 1);
+    return param ? bs_copy_leaf(c, id, true) : id;
+}
+
+static void test_index_plans(void)
+{
+    bs_ctx *c = bs_ctx_new();
+    bs_ctx_seed(c, 11);
+    int N = bs_dim_define(c, "N", 5), D = bs_dim_define(c, "D", 4);
+    int8_t sND[] = {(int8_t)N, (int8_t)D}, sDH[] = {(int8_t)D, -1}, sNH[] = {(int8_t)N, -1};
+    bs_id x = ix_mk(c, BS_INIT_RANDN, 2, (int64_t[]){5, 4}, sND, false);
+    bs_id W = ix_mk(c, BS_INIT_RANDN, 2, (int64_t[]){4, 3}, sDH, true);
+    bs_id b = ix_mk(c, BS_INIT_RANDN, 1, (int64_t[]){3}, NULL, true);
+    bs_id cond = bs_apply1(c, BS_OP_RELU, ix_mk(c, BS_INIT_RANDN, 2, (int64_t[]){5, 3}, sNH, false));
+    static const double iv[] = {2, 0, -1, 2};
+    bs_id idx = bs_leaf(c, iv, &(bs_shape){1, {4}}, BS_I64, false);
+    bs_attr tf = bs_attr_default(BS_OP_GELU);
+    tf.k = BS_GELU_TANH;
+    bs_id hin[BS_MAX_INPUTS] = {bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MATMUL, x, W), b), BS_NONE, BS_NONE};
+    bs_id h = bs_apply(c, BS_OP_GELU, hin, &tf); /* (N, 3), the bias add fused */
+    bs_id terms[] = {
+        bs_select(c, h, 1, -1),
+        bs_slice(c, h, 0, 1, BS_SLICE_NO_STOP, 2),
+        bs_index_select(c, h, 1, idx),
+        bs_where(c, cond, h, bs_apply1(c, BS_OP_TANH, h)),
+        bs_masked_fill(c, h, cond, bs_scalar(c, 0.5, BS_F64)),
+        bs_select(c, h, 0, 4), /* the fifth row: at N = 3 there is none */
+    };
+    bs_id L = BS_NONE;
+    for (size_t k = 0; k < sizeof terms / sizeof terms[0]; k++) {
+        CHECK(terms[k] >= 0, "term %zu: %s", k, bs_errmsg(c));
+        bs_id sq = bs_apply1(c, BS_OP_SUM, bs_apply2(c, BS_OP_MUL, terms[k], terms[k]));
+        L = k ? bs_apply2(c, BS_OP_ADD, L, sq) : sq;
+    }
+    CHECK(bs_backward(c, L, NULL, true) == BS_OK, "backward: %s", bs_errmsg(c));
+    bs_backend *be = bs_backend_cpu();
+    char err[512];
+    be->open(be, err, sizeof err);
+    /* at the recorded sizes: the tape's values and grads, and gelu fused after its bias add */
+    bs_plan_opts o = bs_plan_defaults();
+    o.dtype = BS_F64;
+    o.update = false;
+    bs_plan *p = bs_plan_new(c, L, be, &o, err, sizeof err);
+    CHECK(p, "plan: %s", err);
+    if (p) {
+        CHECK(bs_plan_forward(p, NULL) == BS_OK && bs_plan_backward(p) == BS_OK, "%s", bs_plan_errmsg(p));
+        int compared;
+        double worst = plan_vs_tape(p, c, L, &compared);
+        bool fused = false, fused_bwd = false;
+        for (int i = 0; i < bs_plan_node_count(p); i++) {
+            bs_plan_node pn;
+            bs_plan_node_get(p, i, &pn);
+            fused |= pn.node == h && pn.fused_fwd;       /* its forward ran inside the add's */
+            fused_bwd |= pn.node == hin[0] && pn.fused_bwd; /* the add's VJP inside gelu's */
+        }
+        CHECK(compared > 40 && worst < 1e-12, "the plan differs from the tape by %g (%d tensors)", worst,
+              compared);
+        CHECK(fused && fused_bwd, "gelu(approximate='tanh') after a bias add is not fused (%d, %d)", fused,
+              fused_bwd);
+        bs_plan_free(p);
+    }
+    /* N = 9 in f64, N = 6 in f32, against the eager engine at those sizes */
+    for (int f = 0; f < 2; f++) {
+        o = bs_plan_defaults();
+        o.dtype = f ? BS_F32 : BS_F64;
+        o.bind_dim[0] = N;
+        o.bind_value[0] = f ? 6 : 9;
+        o.nbind = 1;
+        bs_plan_check_result r;
+        bs_status st = bs_plan_check(c, L, be, &o, NULL, 0, &r, err, sizeof err);
+        CHECK(st == BS_OK, "check at N=%lld: %s", (long long)o.bind_value[0], err);
+        CHECK(r.compared > 20 && r.max_diff < (f ? 1e-4 : 1e-10), "%s at N=%lld: max diff %g over %d",
+              bs_dtype_name(o.dtype), (long long)o.bind_value[0], r.max_diff, r.compared);
+        p = bs_plan_new(c, L, be, &o, err, sizeof err);
+        const bs_shape *s1 = p ? bs_plan_shape(p, terms[1]) : NULL, *s0 = p ? bs_plan_shape(p, terms[0]) : NULL;
+        CHECK(s1 && s0 && s1->d[0] == (f ? 3 : 4) && s0->d[0] == (f ? 6 : 9), "x[1::2] and x[:, -1] at N=%lld",
+              (long long)o.bind_value[0]);
+        bs_plan_free(p);
+    }
+    /* N = 3: x[4] does not fit, and the message says which node and why */
+    o = bs_plan_defaults();
+    o.bind_dim[0] = N;
+    o.bind_value[0] = 3;
+    o.nbind = 1;
+    p = bs_plan_new(c, L, be, &o, err, sizeof err);
+    CHECK(!p && strstr(err, "N=3") &&
+              strstr(err, "select(): index 4 out of range for tensor of size [3, 3] at dimension 0"),
+          "x[4] at N=3: %s", err);
+    bs_plan_free(p);
+    be->close(be);
+    bs_ctx_free(c);
+}
+
 int main(void)
 {
     test_recorded_size();
     test_other_sizes();
+    test_index_plans();
     test_fused_acts();
     test_initializers();
     test_train_engines();

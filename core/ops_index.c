@@ -1,0 +1,296 @@
+/* core/ops_index.c: the ops that pick elements, what PyTorch's x[...] lowers to: select (x[i]),
+ * slice (x[a:b:s]), index_select (x[idx]), and where / masked_fill (a mask chooses between two
+ * tensors): forward, VJP, JVP, with PyTorch's shape rules and error text. Their index arithmetic
+ * is core/index_math.h, which the CPU backend and CUDA share. Attributes stay as the user gave
+ * them (a negative index, an omitted bound) and are resolved against the input's size here, so a
+ * replay at other sizes picks what the same expression would. */
+#include "ops_int.h"
+
+#include "index_math.h"
+
+#include <string.h>
+
+/* ==== Gathers: shared ==== */
+
+static bs_ix_gather gather_of(bs_op op, const bs_tensor *in, const bs_attr *a)
+{
+    return bs_ix_gather_of(op, &in[0].shape, a, op == BS_OP_INDEX_SELECT ? bs_tensor_numel(&in[1]) : 0);
+}
+
+static const double *index_of(bs_op op, const bs_tensor *in)
+{
+    return op == BS_OP_INDEX_SELECT ? in[1].data : NULL;
+}
+
+/* y = the rows of x the gather picks (x NULL: a zero tangent) */
+static void gather_fwd(bs_op op, const bs_tensor *in, const bs_attr *a, const double *x, double *y)
+{
+    bs_ix_gather g = gather_of(op, in, a);
+    const double *idx = index_of(op, in);
+    size_t row = sizeof(double) * (size_t)g.inner;
+    for (int64_t p = 0; p < g.outer; p++)
+        for (int64_t j = 0; j < g.len; j++) {
+            double *dst = y + (p * g.len + j) * g.inner;
+            if (x)
+                memcpy(dst, x + (p * g.n + bs_ix_src_row(&g, j, idx, NULL)) * g.inner, row);
+            else
+                memset(dst, 0, row);
+        }
+}
+
+/* dx += each row of G, at the row of x it was read from (repeated rows add) */
+static void gather_vjp(bs_op op, const bs_tensor *in, const bs_attr *a, const double *G, double *dx)
+{
+    bs_ix_gather g = gather_of(op, in, a);
+    const double *idx = index_of(op, in);
+    for (int64_t p = 0; p < g.outer; p++)
+        for (int64_t j = 0; j < g.len; j++) {
+            const double *src = G + (p * g.len + j) * g.inner;
+            double *dst = dx + (p * g.n + bs_ix_src_row(&g, j, idx, NULL)) * g.inner;
+            for (int64_t i = 0; i < g.inner; i++) dst[i] += src[i];
+        }
+}
+
+/* the dim along which x is indexed, or a dimension error; a 0-d x is refused as PyTorch does */
+static bs_status gather_dim(const char *what, const bs_shape *x, const bs_attr *a, int *d, char *err,
+                            size_t errlen)
+{
+    if (x->ndim == 0)
+        return ops_fail(BS_ERR_SHAPE, err, errlen, "%s() cannot be applied to a 0-dim tensor.", what);
+    return ops_dim_norm(a->dim, x->ndim, d, err, errlen);
+}
+
+/* ==== select ==== */
+/* y = x[..., index, ...] along dim (the dim removed);  dx[..., index, ...] += G */
+bs_status op_select_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                          char *err, size_t errlen)
+{
+    int d;
+    char sz[96];
+    bs_status st = gather_dim("select", &in[0], a, &d, err, errlen);
+    if (st != BS_OK)
+        return st;
+    if (!bs_ix_row_ok(a->start, in[0].d[d]))
+        return ops_fail(BS_ERR_VALUE, err, errlen,
+                        "select(): index %lld out of range for tensor of size %s at dimension %d",
+                        (long long)a->start, ops_sizes_str(&in[0], sz, sizeof sz), d);
+    bs_shape r = {0, {0}};
+    for (int k = 0; k < in[0].ndim; k++)
+        if (k != d)
+            r.d[r.ndim++] = in[0].d[k];
+    *out = r;
+    return BS_OK;
+}
+
+/* ==== slice ==== */
+/* y = x[..., start:stop:step, ...] along dim;  dx[..., start:stop:step, ...] += G */
+bs_status op_slice_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                         char *err, size_t errlen)
+{
+    int d;
+    bs_status st = gather_dim("slice", &in[0], a, &d, err, errlen);
+    if (st != BS_OK)
+        return st;
+    if (a->step == 0)
+        return ops_fail(BS_ERR_VALUE, err, errlen, "slice step cannot be zero");
+    if (a->step < 0)
+        return ops_fail(BS_ERR_VALUE, err, errlen, "step must be greater than zero");
+    int64_t first;
+    *out = in[0];
+    out->d[d] = bs_ix_slice(in[0].d[d], a->start, a->stop, a->step, &first);
+    return BS_OK;
+}
+
+/* ==== index_select ==== */
+/* y = x with row j along dim read from row index[j] (negative: from the end);
+ * dx[..., index[j], ...] += G[..., j, ...], repeated entries adding up */
+bs_status op_index_select_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
+                                bs_shape *out, char *err, size_t errlen)
+{
+    int d;
+    if (dt && dt[1] != BS_I64)
+        return ops_fail(BS_ERR_TYPE, err, errlen,
+                        "index_select(): Expected dtype int32 or int64 for index");
+    if (in[1].ndim > 1)
+        return ops_fail(BS_ERR_SHAPE, err, errlen, "index_select(): Index is supposed to be a vector");
+    bs_status st = ops_dim_norm(a->dim, in[0].ndim, &d, err, errlen);
+    if (st != BS_OK)
+        return st;
+    *out = in[0];
+    if (in[0].ndim == 0) {
+        if (bs_shape_numel(&in[1]) != 1)
+            return ops_fail(BS_ERR_SHAPE, err, errlen,
+                            "index_select(): a 0-dim tensor takes one index, got %lld",
+                            (long long)bs_shape_numel(&in[1]));
+        return BS_OK;
+    }
+    out->d[d] = bs_shape_numel(&in[1]);
+    return BS_OK;
+}
+
+/* the forward's value check: every index inside [-size, size) of its dim */
+static bs_status index_check(const bs_tensor *in, const bs_attr *a, char *err, size_t errlen)
+{
+    int d = 0;
+    ops_dim_norm(a->dim, in[0].shape.ndim, &d, NULL, 0);
+    int64_t n = in[0].shape.ndim ? in[0].shape.d[d] : 1, k = bs_tensor_numel(&in[1]);
+    for (int64_t j = 0; j < k; j++)
+        if (!bs_ix_row_ok((int64_t)in[1].data[j], n))
+            return ops_fail(BS_ERR_VALUE, err, errlen,
+                            "index %lld is out of bounds for dimension %d with size %lld",
+                            (long long)in[1].data[j], d, (long long)n);
+    return BS_OK;
+}
+
+/* ==== The gathers' remaining functions, one definition for the three ==== */
+#define GATHER_OP(fn, ID, CHECK)                                                                 \
+    bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
+                            size_t errlen)                                                       \
+    {                                                                                            \
+        bs_status st = CHECK;                                                                    \
+        if (st == BS_OK)                                                                         \
+            gather_fwd(BS_OP_##ID, in, a, in[0].data, out->data);                               \
+        return st;                                                                               \
+    }                                                                                            \
+    void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *g, int i, bs_tensor *din)                                \
+    {                                                                                            \
+        if (i == 0)                                                                              \
+            gather_vjp(BS_OP_##ID, in, a, g->data, din->data);                                  \
+    }                                                                                            \
+    void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *din, bs_tensor *dout)                                    \
+    {                                                                                            \
+        gather_fwd(BS_OP_##ID, in, a, din[0].data, dout->data);                                 \
+    }                                                                                            \
+    double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)            \
+    {                                                                                            \
+        return 0.0; /* moves data */                                                             \
+    }
+GATHER_OP(select, SELECT, BS_OK)
+GATHER_OP(slice, SLICE, BS_OK)
+GATHER_OP(index_select, INDEX_SELECT, index_check(in, a, err, errlen))
+#undef GATHER_OP
+
+/* SelectBackward0 and SliceBackward0 keep sizes and ints only (the results are views) */
+int op_select_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                    bs_saved *sv)
+{
+    return 0;
+}
+
+int op_slice_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                   bs_saved *sv)
+{
+    return 0;
+}
+
+/* IndexSelectBackward0 keeps the index (and self's sizes) */
+int op_index_select_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,
+                          const bs_attr *a, bs_saved *sv)
+{
+    return ops_save_in(sv, 0, "index", 1);
+}
+
+/* ==== The choice: where, masked_fill ====
+ * out = a where c is nonzero, else b, the three broadcast; (c, a, b) are the op's inputs in
+ * bs_ix_choice_roles's order. One iterator walks c and a, another b, side by side. */
+
+/* y = choose(c, a, b), with a tangent's a and b (NULL: zero) when ta/tb are given */
+static void choice_fwd(bs_op op, const bs_tensor *in, const double *const *v, bs_tensor *out)
+{
+    int rc, ra, rb;
+    bs_ix_choice_roles(op, &rc, &ra, &rb);
+    ops_iter ica, ib;
+    int64_t n = bs_tensor_numel(out);
+    const double *C = in[rc].data, *A = v[ra], *B = v[rb];
+    ops_iter_init(&ica, &out->shape, &in[rc].shape, &in[ra].shape);
+    ops_iter_init(&ib, &out->shape, &in[rb].shape, NULL);
+    for (int64_t o = 0; o < n; o++, ops_iter_next(&ica), ops_iter_next(&ib))
+        out->data[o] = BS_IX_CHOOSE(C[ica.off[0]], A ? A[ica.off[1]] : 0.0, B ? B[ib.off[0]] : 0.0);
+}
+
+static bs_status choice_shape(const bs_shape *c, const bs_shape *a, const bs_shape *b,
+                              bs_shape *out, char *err, size_t errlen)
+{
+    bs_shape ca;
+    bs_status st = ops_broadcast(c, a, &ca, err, errlen);
+    return st != BS_OK ? st : ops_broadcast(&ca, b, out, err, errlen);
+}
+
+/* din_i += G where input i is chosen, summed over the dims i was broadcast along */
+static void choice_vjp(bs_op op, const bs_tensor *in, const bs_tensor *out, const bs_tensor *g, int i,
+                       bs_tensor *din)
+{
+    int rc, ra, rb;
+    bs_ix_choice_roles(op, &rc, &ra, &rb);
+    if (i != ra && i != rb)
+        return;
+    ops_iter it;
+    int64_t n = bs_tensor_numel(out);
+    ops_iter_init(&it, &out->shape, &in[rc].shape, &in[i].shape);
+    for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
+        din->data[it.off[1]] +=
+            BS_IX_CHOICE_VJP(in[rc].data[it.off[0]], g->data[o], i == ra ? 1 : 2, 0.0);
+}
+
+#define CHOICE_OP(fn, ID)                                                                        \
+    bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
+                            size_t errlen)                                                       \
+    {                                                                                            \
+        const double *v[BS_MAX_INPUTS] = {in[0].data, in[1].data, in[2].data};                   \
+        choice_fwd(BS_OP_##ID, in, v, out);                                                      \
+        return BS_OK;                                                                            \
+    }                                                                                            \
+    void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *g, int i, bs_tensor *din)                                \
+    {                                                                                            \
+        choice_vjp(BS_OP_##ID, in, out, g, i, din);                                              \
+    }                                                                                            \
+    void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *din, bs_tensor *dout)                                    \
+    {                                                                                            \
+        const double *v[BS_MAX_INPUTS] = {din[0].data, din[1].data, din[2].data};                \
+        choice_fwd(BS_OP_##ID, in, v, dout);                                                     \
+    }                                                                                            \
+    double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)            \
+    {                                                                                            \
+        return ops_numel_d(out); /* a compare per element */                                    \
+    }
+CHOICE_OP(where, WHERE)
+CHOICE_OP(masked_fill, MASKED_FILL)
+#undef CHOICE_OP
+
+/* ==== where ==== */
+bs_status op_where_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                         char *err, size_t errlen)
+{
+    return choice_shape(&in[0], &in[1], &in[2], out, err, errlen);
+}
+
+/* WhereBackward0 keeps the condition */
+int op_where_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                   bs_saved *sv)
+{
+    return ops_save_in(sv, 0, "condition", 0);
+}
+
+/* ==== masked_fill ==== */
+/* x.masked_fill(mask, value) out of place: the mask and x broadcast (PyTorch reports the mask as
+ * tensor a), value is 0-d */
+bs_status op_masked_fill_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
+                               bs_shape *out, char *err, size_t errlen)
+{
+    if (in[2].ndim != 0)
+        return ops_fail(BS_ERR_SHAPE, err, errlen,
+                        "masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                        "with %d dimension(s).", in[2].ndim);
+    return choice_shape(&in[1], &in[2], &in[0], out, err, errlen);
+}
+
+/* MaskedFillBackward0 (a number value) and MaskedFillBackward1 (a tensor) keep the mask */
+int op_masked_fill_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,
+                         const bs_attr *a, bs_saved *sv)
+{
+    return ops_save_in(sv, 0, "mask", 1);
+}
