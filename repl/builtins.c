@@ -797,16 +797,18 @@ int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, cons
         a.pos[a.npos] = *self;
         a.pe[a.npos++] = call;
     }
+    /* the values are the call's own arguments, in order: their positions come from it */
+    bool own = !self && call->kind == BS_EX_CALL && npos + nkw == call->call.nargs;
     for (int i = 0; i < npos; i++) {
         if (a.npos == MAX_POS) return bs_fail(s, call->line, call->col, "too many arguments");
         a.pos[a.npos] = pos[i];
-        a.pe[a.npos++] = call;
+        a.pe[a.npos++] = own ? call->call.args[i].value : call;
     }
     for (int i = 0; i < nkw; i++) {
         if (a.nkw == MAX_KW) return bs_fail(s, call->line, call->col, "too many keyword arguments");
         a.kn[a.nkw] = kn[i];
         a.kv[a.nkw] = kv[i];
-        a.ke[a.nkw++] = call;
+        a.ke[a.nkw++] = own ? call->call.args[npos + i].value : call;
     }
     const builtin *b = find_builtin(name);
     const bs_op_info *op = b ? NULL : bs_op_by_name(name);

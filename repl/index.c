@@ -184,6 +184,9 @@ int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *ou
     int ndim = bs_node_get(s->ctx, x)->value.shape.ndim;
     int used = 0;
     for (int k = 0; k < n; k++) used += items[k]->kind != BS_EX_NONE;
+    if (ndim == 0)
+        return bs_fail(s, ix->line, ix->col, "invalid index of a 0-dim tensor. Use `tensor.item()` to convert "
+                       "a 0-dim tensor to a number");
     if (used > ndim)
         return bs_fail(s, ix->line, ix->col, "too many indices for tensor of dimension %d", ndim);
     int d = 0;
