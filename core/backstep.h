@@ -225,10 +225,24 @@ struct bs_node {
     double init_arg[2];             /* FULL: value; ARANGE: start, step */
     int8_t sym[BS_MAX_DIMS];        /* size variable per dim, -1 = literal */
     int rebound;                    /* count of later rebindings of `label` (shown as z1') */
+    int32_t scope;                  /* the module or function call that made it (bs_scope_*), 0:
+                                       none */
     /* labels the REPL gave it */
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
 };
+
+/* ==== Scopes: which module or function call made a node ====
+ * Each call the REPL makes (a def, model.fc1 (Linear), ...) is one scope, with its name and the
+ * scope it was made in; nodes made while it is current carry its number. Numbers start at 1 and
+ * survive bs_tape_collect; bs_ctx_reset forgets them. */
+int32_t bs_scope_enter(bs_ctx *c, const char *name); /* makes and enters a scope; returns the one
+                                                        to give back to bs_scope_leave, -1 if out
+                                                        of memory (nothing entered) */
+void bs_scope_leave(bs_ctx *c, int32_t prev);
+const char *bs_scope_name(const bs_ctx *c, int32_t scope); /* NULL for 0 or unknown */
+int32_t bs_scope_parent(const bs_ctx *c, int32_t scope);   /* 0 at the top */
+int32_t bs_scope_count(const bs_ctx *c);                   /* scopes made so far */
 
 bs_ctx *bs_ctx_new(void);
 void bs_ctx_free(bs_ctx *c);

@@ -78,6 +78,12 @@ struct bs_ctx {
     int ndim;
     struct bs_opt *opts;
     bs__txn txn;
+    /* scopes: scope i (1-based) is name[i - 1] (interned in names), made inside parent[i - 1] */
+    const char **scope_name;
+    int32_t *scope_parent;
+    int32_t nscope, capscope, cur_scope;
+    char **names;
+    int32_t nnames, capnames;
 };
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)

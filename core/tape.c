@@ -92,6 +92,14 @@ void bs_ctx_reset(bs_ctx *c)
     c->bytes = 0;
     c->no_grad = false;
     free_opts(c);
+    for (int32_t i = 0; i < c->nnames; i++) free(c->names[i]);
+    free(c->names);
+    free(c->scope_name);
+    free(c->scope_parent);
+    c->names = NULL;
+    c->scope_name = NULL;
+    c->scope_parent = NULL;
+    c->nnames = c->capnames = c->nscope = c->capscope = c->cur_scope = 0;
     bs__txn_reset(c); /* a :reset inside a statement: nothing before it is left to restore */
 }
 
@@ -102,6 +110,65 @@ void bs_ctx_free(bs_ctx *c)
     bs__txn_free(c);
     free(c);
 }
+
+/* ==== Scopes ==== */
+
+static const char *intern(bs_ctx *c, const char *name)
+{
+    for (int32_t i = c->nnames - 1; i >= 0 && i >= c->nnames - 64; i--) /* recent names: a loop */
+        if (!strcmp(c->names[i], name)) return c->names[i];
+    for (int32_t i = 0; i < c->nnames - 64; i++)
+        if (!strcmp(c->names[i], name)) return c->names[i];
+    if (c->nnames == c->capnames) {
+        int32_t nc = c->capnames ? c->capnames * 2 : 16;
+        char **nn = realloc(c->names, (size_t)nc * sizeof *nn);
+        if (!nn) return NULL;
+        c->names = nn;
+        c->capnames = nc;
+    }
+    char *d = strdup(name);
+    if (!d) return NULL;
+    c->names[c->nnames++] = d;
+    return d;
+}
+
+int32_t bs_scope_enter(bs_ctx *c, const char *name)
+{
+    if (c->nscope == c->capscope) {
+        int32_t nc = c->capscope ? c->capscope * 2 : 64;
+        const char **nn = realloc(c->scope_name, (size_t)nc * sizeof *nn);
+        if (!nn) return -1;
+        c->scope_name = nn;
+        int32_t *np = realloc(c->scope_parent, (size_t)nc * sizeof *np);
+        if (!np) return -1;
+        c->scope_parent = np;
+        c->capscope = nc;
+    }
+    const char *in = intern(c, name ? name : "");
+    if (!in) return -1;
+    c->scope_name[c->nscope] = in;
+    c->scope_parent[c->nscope] = c->cur_scope;
+    int32_t prev = c->cur_scope;
+    c->cur_scope = ++c->nscope;
+    return prev;
+}
+
+void bs_scope_leave(bs_ctx *c, int32_t prev)
+{
+    if (prev >= 0 && prev <= c->nscope) c->cur_scope = prev;
+}
+
+const char *bs_scope_name(const bs_ctx *c, int32_t scope)
+{
+    return scope >= 1 && scope <= c->nscope ? c->scope_name[scope - 1] : NULL;
+}
+
+int32_t bs_scope_parent(const bs_ctx *c, int32_t scope)
+{
+    return scope >= 1 && scope <= c->nscope ? c->scope_parent[scope - 1] : 0;
+}
+
+int32_t bs_scope_count(const bs_ctx *c) { return c->nscope; }
 
 void bs_ctx_set_dtype(bs_ctx *c, bs_dtype t) { c->dtype = t; }
 bs_dtype bs_ctx_dtype(const bs_ctx *c) { return c->dtype; }
@@ -317,6 +384,7 @@ static bs_node *node_new(bs_ctx *c)
     n->init_src = BS_NONE;
     for (int i = 0; i < BS_MAX_INPUTS; i++) n->in[i] = BS_NONE;
     for (int i = 0; i < BS_MAX_DIMS; i++) n->sym[i] = -1;
+    n->scope = c->cur_scope;
     return n;
 }
 

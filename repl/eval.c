@@ -702,6 +702,7 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     default: /* numbers too: a Python number, which an op turns into the name's constant node */
         tmp.kind = BS_NAME_VALUE;
         if (bs_persist(s, &v, at, &tmp.val)) return -1;
+        bs_nn_relabel(s, &tmp.val, name); /* model = nn.Linear(...): model.weight */
         tmp.val.numname = NULL;
         tmp.id = BS_NONE;
         break;

@@ -953,6 +953,7 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
         if (obj.k == BS_V_OBJ) {
             bs_value keep;
             if (bs_persist(s, v, at, &keep)) return -1;
+            bs_nn_relabel(s, &keep, t->attr.name);
             if (bs_dict_set(&((bs_hobj *)obj.ref)->attrs, t->attr.name, &keep))
                 return bs_fail(s, t->line, t->col, "out of memory");
             return 0;
@@ -1025,8 +1026,41 @@ int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, c
     return 0;
 }
 
+/* the scope a call's nodes get: "fc1 (Linear)" for self.fc1(x), "model (Net)", "neuron()" */
+static int32_t enter_call_scope(bs_session *s, const bs_expr *call, const char *type, const char *fname)
+{
+    char buf[160];
+    const char *who = call && call->kind == BS_EX_CALL ? bs_expr_text(s, call->call.fn) : NULL;
+    if (s->child_name) { /* a container's child: its key ("0" in a Sequential) */
+        who = s->child_name;
+        s->child_name = NULL;
+    }
+    if (who && !strncmp(who, "self.", 5)) who += 5;
+    if (type) snprintf(buf, sizeof buf, "%.100s (%.40s)", who && *who ? who : "?", type);
+    else snprintf(buf, sizeof buf, "%.100s()", fname ? fname : "?");
+    return bs_scope_enter(s->ctx, buf);
+}
+
+int32_t bs_enter_module_scope(bs_session *s, const bs_expr *call, const char *type)
+{
+    return enter_call_scope(s, call, type, NULL);
+}
+
+static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const bs_value *self,
+                          bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out);
+
 static int call_func(bs_session *s, const bs_expr *call, bs_hfunc *f, const bs_value *self,
                      bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
+    /* a method's nodes belong to its object's scope (entered by the caller); a function's to it */
+    int32_t prev = self ? -2 : enter_call_scope(s, call, NULL, f->def->def.name);
+    int r = call_func_body(s, call, f, self, pos, npos, kn, kv, nkw, out);
+    if (prev >= 0) bs_scope_leave(s->ctx, prev);
+    return r;
+}
+
+static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const bs_value *self,
+                          bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out)
 {
     const bs_stmt *d = f->def;
     const char *fname = d->def.name;
@@ -1160,7 +1194,10 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
         if (!f || f->k != BS_V_FUNC)
             return bs_fail(s, call->line, call->col, "'%s' object is not callable%s", o->cls->name,
                            class_is_module(o->cls) ? " (define forward(self, ...))" : "");
-        return call_func(s, call, f->ref, fn, pos, npos, kn, kv, nkw, out);
+        int32_t prev = bs_enter_module_scope(s, call, o->cls->name);
+        int r = call_func(s, call, f->ref, fn, pos, npos, kn, kv, nkw, out);
+        if (prev >= 0) bs_scope_leave(s->ctx, prev);
+        return r;
     }
     case BS_V_BUILTIN:
         if (bs_is_nn_class(fn->str)) return bs_nn_new(s, call, fn->str, pos, npos, kn, kv, nkw, out);
@@ -2082,4 +2119,25 @@ int bs_eval_listcomp(bs_session *s, const bs_expr *e, bs_value *out)
     }
     if (r < 0) return -1;
     return list_value(s, e, l, BS_V_LIST, out);
+}
+
+/* "model.0 (Linear)" for a node made by the first layer of model = nn.Sequential(...): the names of
+   the scopes from the outermost, joined by '.', and the innermost one's type; "" for none */
+char *bs_scope_path(bs_session *s, int32_t scope, char *buf, size_t len)
+{
+    int32_t chain[32];
+    int n = 0;
+    for (int32_t k = scope; k > 0 && n < 32; k = bs_scope_parent(s->ctx, k)) chain[n++] = k;
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        const char *nm = bs_scope_name(s->ctx, chain[i]);
+        if (!nm) continue;
+        const char *paren = strstr(nm, " (");
+        size_t w = paren && i > 0 ? (size_t)(paren - nm) : strlen(nm);
+        int r = snprintf(buf + at, len - at, "%s%.*s", at ? "." : "", (int)w, nm);
+        if (r < 0 || (size_t)r >= len - at) break;
+        at += (size_t)r;
+    }
+    return buf;
 }

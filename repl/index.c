@@ -63,7 +63,7 @@ static int seq_index(bs_session *s, const bs_expr *e, const bs_value *obj, const
 {
     const bs_expr *ix = e->sub.index;
     if (ix->kind == BS_EX_SLICE) {
-        int64_t a, b, st;
+        int64_t a = 0, b = 0, st = 1;
         if (slice_bounds(s, ix, n, &a, &b, &st)) return -1;
         int64_t m = bs_range_len(a, b, st);
         memset(out, 0, sizeof *out);

@@ -271,20 +271,33 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
 }
 
 static int apply_op(bs_session *s, const bs_expr *call, int op, const bs_attr *attr, bs_value *in, int nin,
-                    bs_value *out)
+                    bs_value *out, bool own)
 {
     bs_id ids[BS_MAX_INPUTS];
     for (int i = 0; i < nin; i++)
         if (bs_to_node(s, &in[i], call, &ids[i])) return -1;
     bs_id r = bs_apply(s->ctx, (bs_op)op, ids, attr);
     if (r < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-    char *t = bs_expr_text(s, call);
+    char *t = own ? bs_expr_text(s, call) : NULL;
     if (t) bs_node_set_text(s->ctx, r, t);
     *out = node_value(r);
     return 0;
 }
 
+static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, int npos, bs_value *out,
+                   bool own);
+
 int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, int npos, bs_value *out)
+{
+    bool own = !s->child_name; /* called by name (its call's text is its own), not by a container */
+    int32_t prev = bs_enter_module_scope(s, call, m->type);
+    int r = nn_call(s, call, m, pos, npos, out, own);
+    if (prev >= 0) bs_scope_leave(s->ctx, prev);
+    return r;
+}
+
+static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, int npos, bs_value *out,
+                   bool own)
 {
     int line = call->line, col = call->col;
     switch (m->mod) {
@@ -298,7 +311,7 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
         bs_id y = wt < 0 ? wt : bs_apply2(s->ctx, BS_OP_MATMUL, x, wt);
         if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
         if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        char *t = bs_expr_text(s, call);
+        char *t = own ? bs_expr_text(s, call) : NULL;
         if (t) bs_node_set_text(s->ctx, y, t);
         *out = node_value(y);
         return 0;
@@ -308,7 +321,10 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
         bs_value cur = pos[0];
         for (int i = 0; i < m->attrs.n; i++) {
             bs_value next;
-            if (bs_call_value(s, call, &m->attrs.vals[i], &cur, 1, NULL, NULL, 0, &next)) return -1;
+            s->child_name = m->attrs.vals[i].k == BS_V_OBJ ? m->attrs.keys[i] : NULL;
+            int r = bs_call_value(s, call, &m->attrs.vals[i], &cur, 1, NULL, NULL, 0, &next);
+            s->child_name = NULL;
+            if (r) return -1;
             cur = next;
         }
         *out = cur;
@@ -321,10 +337,10 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
         return 0;
     case BS_MOD_ACT:
         if (npos != 1) return bs_fail(s, line, col, "%s takes one input", m->type);
-        return apply_op(s, call, m->op, &m->attr, pos, 1, out);
+        return apply_op(s, call, m->op, &m->attr, pos, 1, out, own);
     case BS_MOD_LOSS:
         if (npos != 2) return bs_fail(s, line, col, "%s takes (input, target)", m->type);
-        return apply_op(s, call, m->op, &m->attr, pos, 2, out);
+        return apply_op(s, call, m->op, &m->attr, pos, 2, out, own);
     default: return bs_fail(s, line, col, "this module is not callable");
     }
 }
@@ -361,4 +377,18 @@ int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names,
         }
     }
     return 0;
+}
+
+void bs_nn_relabel(bs_session *s, const bs_value *v, const char *prefix)
+{
+    if (!is_module_obj(v)) return;
+    bs_hlist names = {0}, params = {0};
+    char pre[200];
+    snprintf(pre, sizeof pre, "%s.", prefix);
+    if (bs_nn_params(s, v->ref, pre, &names, &params) == 0)
+        for (int i = 0; i < params.n; i++)
+            if (params.items[i].k == BS_V_NODE && names.items[i].k == BS_V_STR)
+                bs_node_set_label(s->ctx, params.items[i].id, names.items[i].str);
+    free(names.items);
+    free(params.items);
 }

@@ -209,6 +209,7 @@ struct bs_session {
     bs_frame *frame;      /* the innermost function call, or NULL at top level */
     int depth;            /* calls in progress */
     int edepth;           /* bs_eval_expr calls in progress */
+    const char *child_name; /* the next module scope's name, when a container calls its child */
     bs_flow flow;         /* break / continue / return on its way out */
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
@@ -298,6 +299,14 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
                bs_value *out);
 int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params);
 bool bs_is_nn_class(const char *name);
+/* a module bound to NAME (or self.NAME): its parameters are labelled NAME.weight, NAME.0.bias, ...
+   in the graph and in formulas, names that evaluate back to them */
+void bs_nn_relabel(bs_session *s, const bs_value *v, const char *prefix);
+/* enter the scope of a module call ("fc1 (Linear)" for self.fc1(x)): returns what
+   bs_scope_leave takes, -1 if none was entered */
+int32_t bs_enter_module_scope(bs_session *s, const bs_expr *call, const char *type);
+/* the module path of a scope for headers and labels: "model.0 (Linear)", "" for none */
+char *bs_scope_path(bs_session *s, int32_t scope, char *buf, size_t len);
 /* builtins.c: call a builtin function or op with evaluated arguments */
 int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, const bs_value *self,
                       bs_value *pos, int npos, const char **kn, bs_value *kv, int nkw, bs_value *out);

@@ -63,12 +63,16 @@ static void tensor_brief(bs_session *s, const bs_tensor *t, char *b, size_t n)
 static const char *step_head(bs_session *s, bs_id id, char *b, size_t len)
 {
     const bs_node *n = bs_node_get(s->ctx, id);
-    char plain[64];
+    char plain[64], scope[128] = "";
     name_of(s, id, plain, sizeof plain);
+    if (n->scope) { /* the module or function call that made it: "fc1 (Linear) " */
+        bs_scope_path(s, n->scope, scope, sizeof scope - 1);
+        strcat(scope, " ");
+    }
     if (n->label && n->text)
-        snprintf(b, len, "%s = %s", plain, n->text);
+        snprintf(b, len, "%s%s = %s", scope, plain, n->text);
     else
-        snprintf(b, len, "%s", n->text ? n->text : plain);
+        snprintf(b, len, "%s%s", scope, n->text ? n->text : plain);
     return b;
 }
 
