@@ -344,6 +344,12 @@ static int set_attr(bs_session *s, bs_attr *at, const char *name, const bs_value
         }
         return get_num(s, v, e, name, dst);
     }
+    if (!strcmp(name, "approximate")) { /* gelu: 'none' or 'tanh', as torch spells them */
+        if (v->k != BS_V_STR || (strcmp(v->str, "none") && strcmp(v->str, "tanh")))
+            return bs_fail(s, e->line, e->col, "approximate argument must be either none or tanh.");
+        at->k = !strcmp(v->str, "tanh") ? BS_GELU_TANH : 0;
+        return 0;
+    }
     return bs_fail(s, e->line, e->col, "unknown attribute %s", name);
 }
 

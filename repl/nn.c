@@ -252,7 +252,8 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             else if (!strcmp(k, "reduction") && v->k == BS_V_STR && !strcmp(v->str, "mean")) continue;
             else if (!strcmp(k, "reduction"))
                 return bs_fail(s, line, col, "%s(reduction=...): only 'mean' is supported", c->name);
-            else if (!strcmp(k, "approximate") && v->k == BS_V_STR && !strcmp(v->str, "none")) continue;
+            else if (!strcmp(k, "approximate") && v->k == BS_V_STR && (!strcmp(v->str, "none") || !strcmp(v->str, "tanh")))
+                o->attr.k = !strcmp(v->str, "tanh") ? BS_GELU_TANH : 0;
             else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, k);
         }
         if (npos > 0) {
