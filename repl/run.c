@@ -10,7 +10,7 @@
 #include "repl_int.h"
 
 #ifdef BS_HAVE_CUDA
-#include "bsgpu.h"
+#include <dlfcn.h>
 #endif
 
 /* ==== Arguments ==== */
@@ -84,7 +84,22 @@ static int open_backend(bs_session *s, const bs_stmt *st, const char *name, cons
                         bs_backend **out)
 {
 #ifdef BS_HAVE_CUDA
-    bs_gpu_register();
+    /* the CUDA backend (and cudart, cuBLAS with it) is loaded the first time it is asked for */
+    static bool tried;
+    static char why[300];
+    if (!tried && !strcmp(name, "gpu")) {
+        tried = true;
+        const char *paths[] = {getenv("BACKSTEP_GPU_MODULE"), BS_GPU_MODULE, BS_GPU_MODULE_INSTALLED};
+        void *h = NULL;
+        for (int i = 0; i < 3 && !h; i++) {
+            if (!paths[i] || !*paths[i]) continue;
+            h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+            if (!h) snprintf(why, sizeof why, "%s", dlerror());
+        }
+        void (*reg)(void) = h ? (void (*)(void))dlsym(h, "bs_gpu_register") : NULL;
+        if (reg) reg();
+        else if (h) snprintf(why, sizeof why, "no bs_gpu_register in the GPU module");
+    }
 #endif
     bs_backend *be = bs_backend_find(name);
     char alt[256] = "";
@@ -103,6 +118,11 @@ static int open_backend(bs_session *s, const bs_stmt *st, const char *name, cons
         }
     }
     if (!be) {
+#ifdef BS_HAVE_CUDA
+        if (!strcmp(name, "gpu"))
+            return bs_fail(s, w->line, w->col, "the CUDA backend could not be loaded (%s); `%s` replays on "
+                           "the CPU", why[0] ? why : "no module", alt);
+#endif
         if (!strcmp(name, "gpu"))
             return bs_fail(s, w->line, w->col,
                            "this build has no CUDA backend (nvcc was not found when it was "
