@@ -37,6 +37,8 @@ build() {
     dir=$1; shift
     if [ ! -f "$dir/build.ninja" ]; then
         meson setup "$dir" "$@" >/dev/null
+    else # an existing build takes the options and finds what was installed since
+        meson setup --reconfigure "$dir" "$@" >/dev/null
     fi
     ninja -C "$dir" >/dev/null
 }
