@@ -97,7 +97,7 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
         for (int i = 0; i < BS_OP_COUNT; i++) cands[n++] = bs_ops[i].name;
     static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "ReLU",
         "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax", "MSELoss",
-        "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Parameter", "Module"};
+        "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Parameter", "Module", "LayerNorm", "Embedding"};
     if (!strcmp(module, "torch.nn"))
         for (size_t i = 0; i < sizeof nn_names / sizeof nn_names[0] && n < BS_OP_COUNT + 60; i++) cands[n++] = nn_names[i];
     if (!strcmp(module, "torch.optim")) {

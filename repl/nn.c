@@ -20,6 +20,8 @@ static const nn_class classes[] = {
     {"Sequential", BS_MOD_SEQUENTIAL, -1},
     {"ModuleList", BS_MOD_MODULELIST, -1},
     {"Identity", BS_MOD_IDENTITY, -1},
+    {"LayerNorm", BS_MOD_LAYERNORM, BS_OP_LAYERNORM},
+    {"Embedding", BS_MOD_EMBEDDING, -1},
     {"ReLU", BS_MOD_ACT, BS_OP_RELU},
     {"LeakyReLU", BS_MOD_ACT, BS_OP_LEAKY_RELU},
     {"Sigmoid", BS_MOD_ACT, BS_OP_SIGMOID},
@@ -101,6 +103,24 @@ static bool int_of(const bs_value *v, int64_t *out)
     if (v->k != BS_V_NUM || !v->is_int) return false;
     *out = (int64_t)v->num;
     return true;
+}
+
+/* a parameter of shape (n) or (n, m) filled by fn: ones, zeros, or N(0, 1) (Embedding's init) */
+static bs_id filled_param(bs_session *s, int64_t rows, int64_t cols, int fill, const char *label)
+{
+    bs_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.ndim = cols ? 2 : 1;
+    sh.d[0] = rows;
+    sh.d[1] = cols;
+    int64_t n = rows * (cols ? cols : 1);
+    double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
+    if (!d) return BS_NONE;
+    for (int64_t i = 0; i < n; i++) d[i] = fill == 2 ? bs_rand_normal(s->ctx) : fill;
+    bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
+    free(d);
+    if (id >= 0) bs_node_set_label(s->ctx, id, label);
+    return id;
 }
 
 /* PyTorch's default init of Linear: weight and bias uniform in (-1/sqrt(in), 1/sqrt(in)) */
@@ -222,6 +242,31 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
         bs_dict_set(&o->attrs, "out_features", &nv);
         return 0;
     }
+    case BS_MOD_LAYERNORM:
+    case BS_MOD_EMBEDDING: {
+        /* LayerNorm(D, eps=1e-05): weight ones, bias zeros; Embedding(V, D): weight N(0, 1) */
+        int64_t a0, a1 = 0;
+        bool emb = c->mod == BS_MOD_EMBEDDING;
+        if (npos < (emb ? 2 : 1) || !int_of(&pos[0], &a0) || (emb && !int_of(&pos[1], &a1)) || a0 <= 0 || (emb && a1 <= 0))
+            return bs_fail(s, line, col, emb ? "Embedding(num_embeddings, embedding_dim) takes two positive integers"
+                                             : "LayerNorm(normalized_shape) takes the size of the last dim");
+        for (int i = 0; i < nkw; i++) {
+            if (!emb && !strcmp(kn[i], "eps") && kv[i].k == BS_V_NUM) o->attr.k = kv[i].num;
+            else if (!emb && !strcmp(kn[i], "elementwise_affine") && kv[i].k == BS_V_BOOL && kv[i].b) continue;
+            else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, kn[i]);
+        }
+        bs_id w = emb ? filled_param(s, a0, a1, 2, "weight") : filled_param(s, a0, 0, 1, "weight");
+        if (w < 0) return bs_fail_core(s, line, col, NULL);
+        bs_value v = node_value(w);
+        if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
+        if (!emb) {
+            bs_id b = filled_param(s, a0, 0, 0, "bias");
+            if (b < 0) return bs_fail_core(s, line, col, NULL);
+            v = node_value(b);
+            if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
+        }
+        return 0;
+    }
     case BS_MOD_SEQUENTIAL:
     case BS_MOD_MODULELIST: {
         int n = npos;
@@ -332,6 +377,50 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         return 0;
     }
     case BS_MOD_MODULELIST: return bs_fail(s, line, col, "ModuleList is not callable: iterate over it");
+    case BS_MOD_LAYERNORM: { /* layernorm(x) * weight + bias, over the last dim */
+        if (npos != 1) return bs_fail(s, line, col, "LayerNorm takes one input");
+        bs_value *w = bs_dict_get(&m->attrs, "weight"), *b = bs_dict_get(&m->attrs, "bias");
+        bs_id x;
+        if (bs_to_node(s, &pos[0], call, &x)) return -1;
+        bs_id y = bs_apply(s->ctx, BS_OP_LAYERNORM, (bs_id[]){x, BS_NONE, BS_NONE}, &m->attr);
+        if (y >= 0 && w && w->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_MUL, y, w->id);
+        if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
+        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+        *out = node_value(y);
+        return 0;
+    }
+    case BS_MOD_EMBEDDING: { /* weight[idx]: rows gathered, any shape of idx */
+        if (npos != 1) return bs_fail(s, line, col, "Embedding takes one index tensor");
+        bs_value *w = bs_dict_get(&m->attrs, "weight");
+        bs_id idx;
+        if (!w || w->k != BS_V_NODE) return bs_fail(s, line, col, "Embedding.weight is not a tensor");
+        if (bs_to_node(s, &pos[0], call, &idx)) return -1;
+        const bs_node *in = bs_node_get(s->ctx, idx);
+        if (in->value.dtype != BS_I64)
+            return bs_fail(s, line, col, "Expected tensor for argument #1 'indices' to have an integer type");
+        bs_shape ish = in->value.shape;
+        bs_id flat = idx;
+        if (ish.ndim != 1) {
+            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+            ra.shape.ndim = 1;
+            ra.shape.d[0] = bs_shape_numel(&ish);
+            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
+            flat = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){idx, BS_NONE, BS_NONE}, &ra);
+        }
+        bs_id y = flat < 0 ? flat : bs_index_select(s->ctx, w->id, 0, flat);
+        if (y >= 0 && ish.ndim != 1) {
+            if (ish.ndim + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "indices of at most %d dims", BS_MAX_DIMS - 1);
+            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+            ra.shape = ish;
+            ra.shape.ndim = ish.ndim + 1;
+            ra.shape.d[ish.ndim] = bs_node_get(s->ctx, w->id)->value.shape.d[1];
+            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
+            y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
+        }
+        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+        *out = node_value(y);
+        return 0;
+    }
     case BS_MOD_IDENTITY:
         if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
         *out = pos[0];

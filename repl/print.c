@@ -205,6 +205,15 @@ static void print_module(bs_session *s, FILE *f, const bs_hobj *o, int indent)
                 out ? (long long)out->num : 0LL, bs_dict_get((bs_dict *)&o->attrs, "bias") ? "True" : "False");
         return;
     }
+    if (o->mod == BS_MOD_LAYERNORM || o->mod == BS_MOD_EMBEDDING) {
+        bs_value *w = bs_dict_get((bs_dict *)&o->attrs, "weight");
+        const bs_node *n = w && w->k == BS_V_NODE ? bs_node_get(s->ctx, w->id) : NULL;
+        if (o->mod == BS_MOD_EMBEDDING)
+            fprintf(f, "Embedding(%lld, %lld)", n ? (long long)n->value.shape.d[0] : 0LL, n ? (long long)n->value.shape.d[1] : 0LL);
+        else
+            fprintf(f, "LayerNorm((%lld,), eps=%g, elementwise_affine=True)", n ? (long long)n->value.shape.d[0] : 0LL, o->attr.k);
+        return;
+    }
     if (o->mod == BS_MOD_ACT && (o->op == BS_OP_SOFTMAX || o->op == BS_OP_LOG_SOFTMAX)) {
         fprintf(f, "%s(dim=%d)", type, o->attr.dim);
         return;

@@ -96,7 +96,7 @@ struct bs_hclass {
 /* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
 typedef enum {
     BS_MOD_USER, BS_MOD_LINEAR, BS_MOD_SEQUENTIAL, BS_MOD_MODULELIST, BS_MOD_ACT, BS_MOD_LOSS,
-    BS_MOD_IDENTITY
+    BS_MOD_IDENTITY, BS_MOD_LAYERNORM, BS_MOD_EMBEDDING
 } bs_modkind;
 typedef struct {
     bs_heap h;
