@@ -68,7 +68,7 @@ bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls)
 bs_value *bs_dict_get(bs_dict *d, const char *key)
 {
     for (int i = 0; i < d->n; i++)
-        if (!strcmp(d->keys[i], key)) return &d->vals[i];
+        if (d->keys[i][0] == key[0] && !strcmp(d->keys[i], key)) return &d->vals[i];
     return NULL;
 }
 
