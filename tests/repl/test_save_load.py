@@ -16,6 +16,36 @@ import sys
 import tempfile
 
 SESSIONS = {
+    # PyTorch as written: a module class, a function, a training loop with an optimizer over
+    # model.parameters(), blocks ended by an empty line at the prompt
+    "pytorch_blocks": ("""
+import torch
+import torch.nn as nn
+torch.manual_seed(7)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.fc2 = nn.Linear(4, 1)
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+def loss_fn(p, y):
+    return ((p - y) ** 2).mean()
+
+net = Net()
+X = torch.randn(6, 3); Y = torch.randn(6, 1)
+opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+losses = []
+for step in range(4):
+    opt.zero_grad()
+    L = loss_fn(net(X), Y)
+    L.backward()
+    opt.step()
+    losses.append(L.item())
+
+W = net.fc1.weight
+""", ["W", "net.fc2.bias", "W.grad", "losses", "L"]),
     "sgd_loop": ("""
 seed(3)
 w = param(randn(3, 2)); b = param(zeros(2))
