@@ -904,11 +904,14 @@ static int iter_next(bs_session *s, const bs_expr *e, iter *it, bs_value *out)
     case BS_V_SHAPE: *out = num_value((double)v->shape.d[i], true); return 1;
     case BS_V_OBJ: *out = ((bs_hobj *)v->ref)->attrs.vals[i]; return 1;
     case BS_V_NODE:
-    case BS_V_TMP: {
-        /* x[i] for each i: the indexing rule of bs_eval_subscript */
-        bs_expr ix;
-        memset(&ix, 0, sizeof ix);
-        return fail_at(s, e, "iterating over a tensor is not supported yet; use range(len(x))%s", "");
+    case BS_V_TMP: { /* x[0], x[1], ...: each a select on the tape */
+        bs_id x;
+        if (bs_to_node(s, v, e, &x)) return -1;
+        *v = (bs_value){.k = BS_V_NODE, .id = x, .sym = -1}; /* converted once */
+        bs_id r = bs_select(s->ctx, x, 0, i);
+        if (r < 0) return bs_fail_core(s, e->line, e->col, NULL);
+        *out = (bs_value){.k = BS_V_NODE, .id = r, .sym = -1};
+        return 1;
     }
     default: return 0;
     }
