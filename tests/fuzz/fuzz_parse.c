@@ -62,13 +62,58 @@ static void walk_expr(const bs_expr *e)
         walk_expr(e->unary.operand);
         break;
     case BS_EX_BINARY:
+    case BS_EX_BOOLOP:
         walk_expr(e->bin.lhs);
         walk_expr(e->bin.rhs);
         FUZZ_CHECK(bs_binop_symbol(e->bin.op) != NULL);
+        FUZZ_CHECK((e->kind == BS_EX_BOOLOP) == (e->bin.op == BS_BIN_AND || e->bin.op == BS_BIN_OR));
+        break;
+    case BS_EX_COMPARE:
+        FUZZ_CHECK(e->cmp.n >= 2);
+        for (int i = 0; i < e->cmp.n; i++) walk_expr(e->cmp.items[i]);
+        for (int i = 0; i + 1 < e->cmp.n; i++) FUZZ_CHECK(strcmp(bs_cmpop_symbol(e->cmp.ops[i]), "?"));
+        break;
+    case BS_EX_IFEXP:
+        walk_expr(e->ifexp.cond);
+        walk_expr(e->ifexp.then);
+        walk_expr(e->ifexp.orelse);
+        break;
+    case BS_EX_SUBSCRIPT:
+        walk_expr(e->sub.obj);
+        walk_expr(e->sub.index);
+        break;
+    case BS_EX_SLICE:
+        if (e->slice.lo) walk_expr(e->slice.lo);
+        if (e->slice.hi) walk_expr(e->slice.hi);
+        if (e->slice.step) walk_expr(e->slice.step);
+        break;
+    case BS_EX_FSTRING:
+        for (int i = 0; i < e->fstr.n; i++) {
+            const bs_fpart *p = &e->fstr.parts[i];
+            FUZZ_CHECK((p->lit != NULL) != (p->expr != NULL));
+            if (p->expr) {
+                walk_expr(p->expr);
+                FUZZ_CHECK(p->spec != NULL);
+            }
+        }
+        break;
+    case BS_EX_LISTCOMP:
+        walk_expr(e->comp.elt);
+        walk_expr(e->comp.target);
+        walk_expr(e->comp.iter);
+        if (e->comp.cond) walk_expr(e->comp.cond);
         break;
     default:
         break;
     }
+}
+
+static void walk_stmt(bs_arena *a, const char *src, const bs_stmt *st);
+
+static void walk_block(bs_arena *a, const char *src, const bs_block *b, bool nonempty)
+{
+    FUZZ_CHECK(b->n >= (nonempty ? 1 : 0));
+    for (int i = 0; i < b->n; i++) walk_stmt(a, src, b->stmts[i]);
 }
 
 static void walk_stmt(bs_arena *a, const char *src, const bs_stmt *st)
@@ -82,16 +127,53 @@ static void walk_stmt(bs_arena *a, const char *src, const bs_stmt *st)
         walk_expr(st->expr);
         break;
     case BS_ST_ASSIGN:
-        FUZZ_CHECK(st->assign.name != NULL);
+        walk_expr(st->assign.target);
+        FUZZ_CHECK(st->assign.target->kind != BS_EX_NAME || st->assign.name != NULL);
         walk_expr(st->assign.value);
         FUZZ_CHECK(bs_ast_text(a, src, st->assign.value->start, st->assign.value->end) != NULL);
         break;
-    case BS_ST_WITH:
-        FUZZ_CHECK(st->with.n >= 1);
-        for (int i = 0; i < st->with.n; i++) {
-            FUZZ_CHECK(st->with.body[i]->kind == BS_ST_EXPR || st->with.body[i]->kind == BS_ST_ASSIGN);
-            walk_stmt(a, src, st->with.body[i]);
+    case BS_ST_AUGASSIGN:
+        walk_expr(st->aug.target);
+        walk_expr(st->aug.value);
+        break;
+    case BS_ST_WITH: {
+        bs_block b = {st->with.body, st->with.n};
+        walk_block(a, src, &b, true);
+        break;
+    }
+    case BS_ST_IF:
+    case BS_ST_ASSERT:
+        walk_expr(st->ifs.cond);
+        if (st->kind == BS_ST_IF) {
+            walk_block(a, src, &st->ifs.body, true);
+            walk_block(a, src, &st->ifs.orelse, false);
+        } else if (st->ifs.msg) {
+            walk_expr(st->ifs.msg);
         }
+        break;
+    case BS_ST_FOR:
+    case BS_ST_WHILE:
+        if (st->kind == BS_ST_FOR) walk_expr(st->loop.target);
+        walk_expr(st->loop.cond);
+        walk_block(a, src, &st->loop.body, true);
+        break;
+    case BS_ST_DEF:
+        FUZZ_CHECK(st->def.name != NULL && st->def.nparams >= 0);
+        for (int i = 0; i < st->def.nparams; i++) {
+            FUZZ_CHECK(st->def.params[i].name != NULL);
+            if (st->def.params[i].def) walk_expr(st->def.params[i].def);
+        }
+        walk_block(a, src, &st->def.body, true);
+        break;
+    case BS_ST_CLASS:
+        FUZZ_CHECK(st->cls.name != NULL);
+        for (int i = 0; i < st->cls.nbases; i++) walk_expr(st->cls.bases[i]);
+        walk_block(a, src, &st->cls.body, true);
+        break;
+    case BS_ST_RETURN:
+        if (st->ret.value) walk_expr(st->ret.value);
+        break;
+    default:
         break;
     case BS_ST_COMMAND:
         FUZZ_CHECK(st->cmd.name != NULL && st->cmd.args != NULL && st->cmd.argc >= 0);
