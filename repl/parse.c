@@ -1125,7 +1125,8 @@ static void push_to(parser *p, bs_block *b, int *cap, bs_stmt *s)
 static void parse_suite(parser *p, int ind, bs_block *b, int *cap)
 {
     for (;;) {
-        while (p->tok.kind == BS_TOK_NEWLINE || p->tok.kind == BS_TOK_SEMI) advance(p);
+        while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+        if (p->tok.kind == BS_TOK_SEMI) unexpected(p, p->tok, NULL); /* a line cannot start with ';' */
         if (p->tok.kind == BS_TOK_EOF || (ind >= 0 && p->tok.indent < ind)) return;
         if (ind >= 0 && p->tok.indent > ind)
             fail_tok(p, p->tok, p->dedented ? "unindent does not match any outer indentation level"
