@@ -462,6 +462,72 @@ int bs_eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     return r;
 }
 
+/* a call (its argument arrays live here, not in every level of eval_expr's recursion) */
+__attribute__((noinline)) static int eval_call(bs_session *s, const bs_expr *e, bs_value *out)
+{
+    const bs_expr *fn = e->call.fn;
+    bs_value callee;
+    if (fn->kind == BS_EX_NAME) {
+        bs_value *local = bs_frame_lookup(s, fn->name);
+        bs_name *n = local ? NULL : bs_name_find(s, fn->name);
+        if (local || (n && n->kind == BS_NAME_VALUE)) {
+            callee = local ? *local : n->val;
+            goto call_value;
+        }
+        if (n) return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
+        if (bs_is_py_builtin(fn->name)) {
+            int r = bs_py_builtin(s, e, fn->name, out);
+            if (r <= 0) return r;
+        }
+        return bs_call_function(s, e, fn->name, out);
+    }
+    if (fn->kind == BS_EX_ATTR) {
+        bs_value obj;
+        if (bs_eval_expr(s, fn->attr.obj, &obj)) return -1;
+        if (obj.k == BS_V_MODULE) return bs_module_call(s, e, &obj, fn->attr.name, out);
+        if (obj.k == BS_V_OBJ) return bs_obj_method(s, e, &obj, fn->attr.name, out);
+        if (obj.k == BS_V_LIST || obj.k == BS_V_TUPLE || obj.k == BS_V_STR)
+            return bs_list_method(s, e, &obj, fn->attr.name, out);
+        if (obj.k == BS_V_SUPER || obj.k == BS_V_CLASS) {
+            /* super().__init__(): the base class's method, or nn.Module's (nothing to do) */
+            bs_hclass *c = obj.k == BS_V_SUPER ? ((bs_hclass *)obj.ref2)->base : obj.ref;
+            bs_value *m = NULL;
+            for (bs_hclass *k = c; k && !m; k = k->base) m = bs_dict_get(&k->attrs, fn->attr.name);
+            if (!m) {
+                if (obj.k == BS_V_SUPER && !strcmp(fn->attr.name, "__init__")) {
+                    out->k = BS_V_VOID;
+                    return 0;
+                }
+                return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "'super' object has no attribute '%s'",
+                               fn->attr.name);
+            }
+            if (obj.k == BS_V_SUPER && m->k == BS_V_FUNC) {
+                memset(&callee, 0, sizeof callee);
+                callee.k = BS_V_BOUND;
+                callee.ref = obj.ref;
+                callee.ref2 = m->ref;
+            } else {
+                callee = *m;
+            }
+            goto call_value;
+        }
+        if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) {
+            bs_id id;
+            if (bs_to_node(s, &obj, fn->attr.obj, &id)) return -1;
+            obj = (bs_value){.k = BS_V_NODE, .id = id, .sym = -1};
+        }
+        return bs_call_method(s, e, &obj, fn->attr.name, out);
+    }
+    if (bs_eval_expr(s, fn, &callee)) return -1;
+call_value: {
+    bs_value pos[16], kv[16];
+    const char *kn[16];
+    int npos, nkw;
+    if (bs_eval_args(s, e, pos, &npos, kn, kv, &nkw, 16)) return -1;
+    return bs_call_value(s, e, &callee, pos, npos, kn, kv, nkw, out);
+}
+}
+
 static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
 {
     memset(out, 0, sizeof *out);
@@ -589,69 +655,7 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         }
         return bs_get_attr(s, e, &obj, e->attr.name, out);
     }
-    case BS_EX_CALL: {
-        const bs_expr *fn = e->call.fn;
-        bs_value callee;
-        if (fn->kind == BS_EX_NAME) {
-            bs_value *local = bs_frame_lookup(s, fn->name);
-            bs_name *n = local ? NULL : bs_name_find(s, fn->name);
-            if (local || (n && n->kind == BS_NAME_VALUE)) {
-                callee = local ? *local : n->val;
-                goto call_value;
-            }
-            if (n) return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
-            if (bs_is_py_builtin(fn->name)) {
-                int r = bs_py_builtin(s, e, fn->name, out);
-                if (r <= 0) return r;
-            }
-            return bs_call_function(s, e, fn->name, out);
-        }
-        if (fn->kind == BS_EX_ATTR) {
-            bs_value obj;
-            if (bs_eval_expr(s, fn->attr.obj, &obj)) return -1;
-            if (obj.k == BS_V_MODULE) return bs_module_call(s, e, &obj, fn->attr.name, out);
-            if (obj.k == BS_V_OBJ) return bs_obj_method(s, e, &obj, fn->attr.name, out);
-            if (obj.k == BS_V_LIST || obj.k == BS_V_TUPLE || obj.k == BS_V_STR)
-                return bs_list_method(s, e, &obj, fn->attr.name, out);
-            if (obj.k == BS_V_SUPER || obj.k == BS_V_CLASS) {
-                /* super().__init__(): the base class's method, or nn.Module's (nothing to do) */
-                bs_hclass *c = obj.k == BS_V_SUPER ? ((bs_hclass *)obj.ref2)->base : obj.ref;
-                bs_value *m = NULL;
-                for (bs_hclass *k = c; k && !m; k = k->base) m = bs_dict_get(&k->attrs, fn->attr.name);
-                if (!m) {
-                    if (obj.k == BS_V_SUPER && !strcmp(fn->attr.name, "__init__")) {
-                        out->k = BS_V_VOID;
-                        return 0;
-                    }
-                    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "'super' object has no attribute '%s'",
-                                   fn->attr.name);
-                }
-                if (obj.k == BS_V_SUPER && m->k == BS_V_FUNC) {
-                    memset(&callee, 0, sizeof callee);
-                    callee.k = BS_V_BOUND;
-                    callee.ref = obj.ref;
-                    callee.ref2 = m->ref;
-                } else {
-                    callee = *m;
-                }
-                goto call_value;
-            }
-            if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) {
-                bs_id id;
-                if (bs_to_node(s, &obj, fn->attr.obj, &id)) return -1;
-                obj = (bs_value){.k = BS_V_NODE, .id = id, .sym = -1};
-            }
-            return bs_call_method(s, e, &obj, fn->attr.name, out);
-        }
-        if (bs_eval_expr(s, fn, &callee)) return -1;
-    call_value: {
-        bs_value pos[16], kv[16];
-        const char *kn[16];
-        int npos, nkw;
-        if (bs_eval_args(s, e, pos, &npos, kn, kv, &nkw, 16)) return -1;
-        return bs_call_value(s, e, &callee, pos, npos, kn, kv, nkw, out);
-    }
-    }
+    case BS_EX_CALL: return eval_call(s, e, out);
     }
     return bs_fail(s, e->line, e->col, "cannot evaluate this expression");
 }
