@@ -82,7 +82,7 @@ case "${1:-run}" in
         build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled
         ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            meson test -C build-asan --suite unit --suite repl --suite golden --suite lessons \
+            meson test -C build-asan --suite unit --suite repl --suite golden --suite lessons --suite pytorch \
             --print-errorlogs --num-processes 2 || status=1
         # the libFuzzer targets (tests/fuzz), when clang is here: ~12 s of fuzzing each, after
         # their regression inputs; any crash, sanitizer report, leak or hang fails
