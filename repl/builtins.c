@@ -1224,6 +1224,33 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         return node_out(s, r, e, out);
     }
     if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);
+    /* x.max(dim=k) is torch's (values, indices): .values is the node itself, .indices the argmax */
+    if (n->op == BS_OP_MAX && (!strcmp(name, "values") || !strcmp(name, "indices"))) {
+        if (name[0] == 'v') {
+            *out = *obj;
+            return 0;
+        }
+        const bs_tensor *x = &bs_node_get(s->ctx, n->in[0])->value;
+        int nd = x->shape.ndim, dim = n->attr.dim;
+        if (dim == BS_DIM_ALL || nd == 0) dim = -1;
+        if (dim < 0) dim += nd;
+        int64_t outer = 1, len = nd ? x->shape.d[dim] : 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= x->shape.d[i];
+        for (int i = dim + 1; i < nd; i++) inner *= x->shape.d[i];
+        int64_t cnt = bs_tensor_numel(&n->value);
+        double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(cnt ? cnt : 1));
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        for (int64_t o = 0, k = 0; o < outer; o++)
+            for (int64_t j = 0; j < inner; j++, k++) {
+                int64_t best = 0;
+                for (int64_t i = 1; i < len; i++)
+                    if (x->data[(o * len + i) * inner + j] > x->data[(o * len + best) * inner + j]) best = i;
+                if (k < cnt) d[k] = (double)best;
+            }
+        out->k = BS_V_TMP;
+        out->tmp = (bs_tensor){BS_I64, n->value.shape, d};
+        return 0;
+    }
     /* L.backward without the parentheses: Python would give a bound method and do nothing */
     for (const char *const *m = bs_tensor_attrs(); *m; m++) {
         size_t k = strcspn(*m, "(");
