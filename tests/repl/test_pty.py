@@ -299,6 +299,18 @@ def run(exe, tmp):
         t.send("x\r")
         t.expect(re.escape(fmt(0.5)) + r"\s*\n>>> ", "x after an interrupted evaluation")
 
+    # A block typed at the prompt goes on with '...' until an empty line; a loop that never ends
+    # stops at Ctrl-C with the session intact
+    t.send("while True:\r")
+    t.expect(r"\.\.\. ", "continuation prompt inside a block")
+    t.send("    n = 1\r")
+    t.expect(r"\.\.\. ", "continuation prompt on the block's second line")
+    t.send("\r")
+    if not interrupt("while True:"):
+        fail("while True: finished by itself", t)
+    t.send("x\r")
+    t.expect(re.escape(fmt(0.5)) + r"\s*\n>>> ", "x after an interrupted loop")
+
     # Ctrl-D on an empty line quits with status 0.
     t.send("\x04")
     st = t.wait_exit()
