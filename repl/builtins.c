@@ -558,6 +558,137 @@ static int fn_arange(bs_session *s, args_t *a, bs_value *out)
     return node_out(s, id, a->call, out);
 }
 
+/* torch.linspace(start, end, steps): steps evenly spaced values, both ends included (a constant) */
+static int fn_linspace(bs_session *s, args_t *a, bs_value *out)
+{
+    double v[2];
+    int64_t n;
+    if (a->npos != 3 || get_num(s, &a->pos[0], a->pe[0], "start", &v[0]) ||
+        get_num(s, &a->pos[1], a->pe[1], "end", &v[1]) || get_int(s, &a->pos[2], a->pe[2], "steps", &n))
+        return a->npos != 3 ? bs_fail(s, a->call->line, a->call->col, "linspace(start, end, steps)") : -1;
+    bool rg;
+    bs_dtype t;
+    if (opt_rg(s, a, &rg) || opt_dtype(s, a, bs_ctx_dtype(s->ctx), &t) || check_kw_used(s, a)) return -1;
+    if (n < 0 || n > (1 << 26)) return bs_fail(s, a->pe[2]->line, a->pe[2]->col, "number of steps must be non-negative");
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    /* as torch: the first half counts up from start, the second down from end */
+    double step = n > 1 ? (v[1] - v[0]) / (double)(n - 1) : 0;
+    for (int64_t i = 0; i < n; i++) d[i] = i < n / 2 ? v[0] + step * (double)i : v[1] - step * (double)(n - 1 - i);
+    bs_shape shp = {1, {n}};
+    bs_id id = bs_leaf(s->ctx, d, &shp, t, rg);
+    return node_out(s, id, a->call, out);
+}
+
+/* a reshape of x to `shape` (unsqueeze, squeeze, flatten, clone are reshapes on the tape) */
+static int reshape_to(bs_session *s, args_t *a, const bs_value *x, const bs_expr *xe, const bs_shape *shape,
+                      bs_value *out)
+{
+    bs_id id;
+    bs_value c = *x;
+    if (bs_to_node(s, &c, xe, &id)) return -1;
+    bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+    at.shape = *shape;
+    for (int i = 0; i < BS_MAX_DIMS; i++) at.shape_sym[i] = -1;
+    bs_id r = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){id, BS_NONE, BS_NONE}, &at);
+    return node_out(s, r, a->call, out);
+}
+
+/* unsqueeze(x, dim), squeeze(x[, dim]), flatten(x), clone(x): shapes PyTorch's way */
+static int shape_fn(bs_session *s, args_t *a, const bs_value *x, const bs_expr *xe, int first, bs_value *out)
+{
+    const bs_tensor *t = x->k == BS_V_NODE ? &bs_node_get(s->ctx, x->id)->value : x->k == BS_V_TMP ? &x->tmp : NULL;
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "%s() needs a tensor", a->fname);
+    bs_shape sh = t->shape;
+    int nd = sh.ndim;
+    const bs_expr *de = a->npos > first ? a->pe[first] : NULL;
+    bs_value *dv = a->npos > first ? &a->pos[first] : kw(a, "dim", &de);
+    if (max_pos(s, a, first + 1) || check_kw_used(s, a)) return -1;
+    int64_t d = 0;
+    if (dv && get_int(s, dv, de, "dim", &d)) return -1;
+    if (!strcmp(a->fname, "unsqueeze")) {
+        if (!dv) return bs_fail(s, a->call->line, a->call->col, "unsqueeze() missing 1 required positional argument: 'dim'");
+        if (d < -(nd + 1) || d > nd)
+            return bs_fail(s, de->line, de->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
+                           -(nd + 1), nd, (long long)d);
+        if (nd == BS_MAX_DIMS) return bs_fail(s, a->call->line, a->call->col, "at most %d dims", BS_MAX_DIMS);
+        if (d < 0) d += nd + 1;
+        for (int i = nd; i > d; i--) sh.d[i] = sh.d[i - 1];
+        sh.d[d] = 1;
+        sh.ndim = nd + 1;
+    } else if (!strcmp(a->fname, "squeeze")) {
+        int k = 0;
+        if (dv && d < 0) d += nd;
+        if (dv && (d < 0 || d >= (nd ? nd : 1)))
+            return bs_fail(s, de->line, de->col, "Dimension out of range (got %lld)", (long long)d);
+        for (int i = 0; i < nd; i++)
+            if (!(sh.d[i] == 1 && (!dv || i == d))) sh.d[k++] = sh.d[i];
+        sh.ndim = k;
+    } else if (!strcmp(a->fname, "flatten")) {
+        sh.ndim = 1;
+        sh.d[0] = bs_tensor_numel(t);
+    } /* clone: the same shape */
+    return reshape_to(s, a, x, xe, &sh, out);
+}
+
+static int fn_shape(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "%s(x, ...) takes a tensor", a->fname);
+    return shape_fn(s, a, &a->pos[0], a->pe[0], 1, out);
+}
+
+/* argmax / argmin over every element (dim=None) or along dim: indices, no gradient */
+static int argext(bs_session *s, args_t *a, const bs_value *x, int first, bs_value *out)
+{
+    const bs_tensor *t = x->k == BS_V_NODE ? &bs_node_get(s->ctx, x->id)->value : x->k == BS_V_TMP ? &x->tmp : NULL;
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "%s() needs a tensor", a->fname);
+    const bs_expr *de = a->npos > first ? a->pe[first] : NULL;
+    bs_value *dv = a->npos > first ? &a->pos[first] : kw(a, "dim", &de);
+    const bs_expr *ke;
+    bs_value *kd = kw(a, "keepdim", &ke);
+    bool keep = false;
+    if (max_pos(s, a, first + 1) || (kd && get_bool(s, kd, ke, "keepdim", &keep)) || check_kw_used(s, a)) return -1;
+    bool mx = !strcmp(a->fname, "argmax");
+    int nd = t->shape.ndim;
+    int64_t d = -1;
+    if (dv && dv->k != BS_V_NONE) {
+        if (get_int(s, dv, de, "dim", &d)) return -1;
+        if (d < 0) d += nd;
+        if (d < 0 || d >= (nd ? nd : 1)) return bs_fail(s, de->line, de->col, "Dimension out of range (got %lld)", (long long)d);
+    }
+    int64_t numel = bs_tensor_numel(t);
+    if (numel == 0) return bs_fail(s, a->call->line, a->call->col, "%s(): Expected reduction dim to be specified for input.numel() == 0.", a->fname);
+    bs_shape sh = {0, {0}};
+    int64_t outer = 1, len = numel, inner = 1;
+    if (d >= 0 && nd) {
+        len = t->shape.d[d];
+        for (int i = 0; i < d; i++) outer *= t->shape.d[i];
+        for (int i = (int)d + 1; i < nd; i++) inner *= t->shape.d[i];
+        for (int i = 0; i < nd; i++)
+            if (i != d || keep) sh.d[sh.ndim++] = i == d ? 1 : t->shape.d[i];
+    }
+    double *o = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(outer * inner));
+    if (!o) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    for (int64_t p = 0; p < outer; p++)
+        for (int64_t j = 0; j < inner; j++) {
+            int64_t best = 0;
+            for (int64_t i = 1; i < len; i++) {
+                double v = t->data[(p * len + i) * inner + j], b = t->data[(p * len + best) * inner + j];
+                if (mx ? v > b : v < b) best = i;
+            }
+            o[p * inner + j] = (double)best;
+        }
+    out->k = BS_V_TMP;
+    out->tmp = (bs_tensor){BS_I64, sh, o};
+    return 0;
+}
+
+static int fn_argext(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "%s(x) takes a tensor", a->fname);
+    return argext(s, a, &a->pos[0], 1, out);
+}
+
 static int data_leaf(bs_session *s, args_t *a, bool param, bs_value *out)
 {
     if (a->npos != 1)
@@ -749,6 +880,13 @@ static const builtin builtins[] = {
     {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
     {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
     {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
+    {"linspace", fn_linspace, "linspace(start, end, steps): steps values evenly spaced from start to end"},
+    {"unsqueeze", fn_shape, "unsqueeze(x, dim): x with a dim of size 1 inserted at dim (a reshape)"},
+    {"squeeze", fn_shape, "squeeze(x, dim=None): x without its dims of size 1 (a reshape)"},
+    {"flatten", fn_shape, "flatten(x): x as one dim (a reshape)"},
+    {"clone", fn_shape, "clone(x): a copy of x on the tape (its gradient passes through)"},
+    {"argmax", fn_argext, "argmax(x, dim=None, keepdim=False): the index of the largest value (no gradient)"},
+    {"argmin", fn_argext, "argmin(x, dim=None, keepdim=False): the index of the smallest value (no gradient)"},
     {"norm", fn_norm, "norm(x, p=2): the 2-norm of every element, sqrt(sum(x * x)), recorded as those ops"},
     {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
 };
@@ -1072,6 +1210,16 @@ static int norm_of(bs_session *s, args_t *a, bs_value *x, const bs_expr *xe, bs_
     return node_out(s, r, a->call, out);
 }
 
+static int m_shape(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    return shape_fn(s, a, self, a->pe[0], 1, out);
+}
+
+static int m_argext(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    return argext(s, a, self, 1, out);
+}
+
 static int m_norm(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     return norm_of(s, a, self, a->pe[0], out);
@@ -1105,6 +1253,8 @@ static const method methods[] = {
     {"size", m_size}, {"requires_grad_", m_requires_grad_}, {"retain_grad", m_retain_grad},
     {"tolist", m_tolist}, {"zero_", m_zero_}, {"fill_", m_fill_}, {"copy_", m_copy_}, {"add_", m_add_},
     {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"norm", m_norm},
+    {"unsqueeze", m_shape}, {"squeeze", m_shape}, {"flatten", m_shape}, {"clone", m_shape},
+    {"argmax", m_argext}, {"argmin", m_argext},
 };
 
 int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out)
@@ -1273,7 +1423,7 @@ const char *const *bs_tensor_attrs(void)
     const char *fixed[] = {"grad", "shape", "requires_grad", "grad_fn", "T", "is_leaf", "dtype",
                            "ndim", "data", "backward(", "item()", "detach()", "zero_grad()",
                            "step()", "numel()", "dim()", "size(", "requires_grad_(", "view(", "t()",
-                           "tolist()", "norm()", "zero_()", "fill_(", "copy_(", "add_(", "sub_(", "mul_(", "div_("};
+                           "tolist()", "norm()", "unsqueeze(", "squeeze(", "flatten(", "clone()", "argmax(", "argmin(", "zero_()", "fill_(", "copy_(", "add_(", "sub_(", "mul_(", "div_("};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) list[n++] = fixed[i];
     for (int i = 0; i < BS_OP_COUNT; i++) {
         snprintf(opnames[i], sizeof opnames[i], "%s(", bs_ops[i].name);

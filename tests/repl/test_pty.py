@@ -301,11 +301,16 @@ def run(exe, tmp):
 
     # A block typed at the prompt goes on with '...' until an empty line; a loop that never ends
     # stops at Ctrl-C with the session intact
-    t.send("while True:\r")
+    t.send("if True:\r")
     t.expect(r"\.\.\. ", "continuation prompt inside a block")
-    t.send("    n = 1\r")
+    t.send("    print('looping')\r")
     t.expect(r"\.\.\. ", "continuation prompt on the block's second line")
+    t.send("    while True:\r")
+    t.expect(r"\.\.\. ", "continuation prompt on the block's third line")
+    t.send("        n = 1\r")
+    t.expect(r"\.\.\. ", "continuation prompt on the block's fourth line")
     t.send("\r")
+    t.expect(r"looping\r?\n", "the block runs after the empty line")  # then Ctrl-C hits the loop
     if not interrupt("while True:"):
         fail("while True: finished by itself", t)
     t.send("x\r")
