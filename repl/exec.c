@@ -45,24 +45,12 @@ static bool as_number(bs_session *s, const bs_value *v, double *out, bool *is_in
     }
 }
 
-static bs_value num_value(double v, bool is_int)
-{
-    bs_value r;
-    memset(&r, 0, sizeof r);
-    r.k = BS_V_NUM;
-    r.num = v;
-    r.is_int = is_int;
-    r.sym = -1;
-    return r;
-}
+#define num_value bs_num_value
 
 static bs_value bool_value(bool b)
 {
-    bs_value r;
-    memset(&r, 0, sizeof r);
-    r.k = BS_V_BOOL;
+    bs_value r = bs_value_of(BS_V_BOOL);
     r.b = b;
-    r.sym = -1;
     return r;
 }
 

@@ -69,23 +69,12 @@ int bs_nn_attr(bs_session *s, const bs_expr *e, const char *name, bs_value *out)
 
 static bs_value obj_value(bs_hobj *o)
 {
-    bs_value v;
-    memset(&v, 0, sizeof v);
-    v.k = BS_V_OBJ;
+    bs_value v = bs_value_of(BS_V_OBJ);
     v.ref = o;
-    v.sym = -1;
     return v;
 }
 
-static bs_value node_value(bs_id id)
-{
-    bs_value v;
-    memset(&v, 0, sizeof v);
-    v.k = BS_V_NODE;
-    v.id = id;
-    v.sym = -1;
-    return v;
-}
+#define node_value bs_node_value
 
 static int get_kw(const char **kn, bs_value *kv, int nkw, const char *name, bs_value **out)
 {
@@ -105,26 +94,12 @@ static bool int_of(const bs_value *v, int64_t *out)
     return true;
 }
 
-/* a parameter of shape (n) or (n, m) filled by fn: ones, zeros, or N(0, 1) (Embedding's init) */
-static bs_id filled_param(bs_session *s, int64_t rows, int64_t cols, int fill, const char *label)
-{
-    bs_shape sh;
-    memset(&sh, 0, sizeof sh);
-    sh.ndim = cols ? 2 : 1;
-    sh.d[0] = rows;
-    sh.d[1] = cols;
-    int64_t n = rows * (cols ? cols : 1);
-    double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
-    if (!d) return BS_NONE;
-    for (int64_t i = 0; i < n; i++) d[i] = fill == 2 ? bs_rand_normal(s->ctx) : fill;
-    bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
-    free(d);
-    if (id >= 0) bs_node_set_label(s->ctx, id, label);
-    return id;
-}
+/* How a module's parameter starts: a constant (LayerNorm's ones and zeros), N(0, 1) (Embedding),
+   or uniform in (-bound, bound) (Linear: bound 1/sqrt(in_features), as PyTorch) */
+typedef enum { FILL_CONST, FILL_NORMAL, FILL_UNIFORM } fill_kind;
 
-/* PyTorch's default init of Linear: weight and bias uniform in (-1/sqrt(in), 1/sqrt(in)) */
-static bs_id uniform_param(bs_session *s, int64_t rows, int64_t cols, double bound, const char *label)
+/* a parameter of shape (rows) when cols is 0, else (rows, cols), labelled `label` */
+static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, double arg, const char *label)
 {
     bs_shape sh;
     memset(&sh, 0, sizeof sh);
@@ -134,7 +109,9 @@ static bs_id uniform_param(bs_session *s, int64_t rows, int64_t cols, double bou
     int64_t n = rows * (cols ? cols : 1);
     double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
     if (!d) return BS_NONE;
-    for (int64_t i = 0; i < n; i++) d[i] = (bs_rand_uniform(s->ctx) * 2 - 1) * bound;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = k == FILL_NORMAL ? bs_rand_normal(s->ctx)
+             : k == FILL_UNIFORM ? (bs_rand_uniform(s->ctx) * 2 - 1) * arg : arg;
     bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
     free(d);
     if (id >= 0) bs_node_set_label(s->ctx, id, label);
@@ -221,12 +198,12 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             if (strcmp(kn[i], "bias") && strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
                 return bs_fail(s, line, col, "Linear() got an unexpected keyword argument '%s'", kn[i]);
         double bound = 1.0 / sqrt((double)in);
-        bs_id w = uniform_param(s, outf, in, bound, "weight");
+        bs_id w = new_param(s, outf, in, FILL_UNIFORM, bound, "weight");
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!bias || bias->k != BS_V_BOOL || bias->b) {
-            bs_id b = uniform_param(s, outf, 0, bound, "bias");
+            bs_id b = new_param(s, outf, 0, FILL_UNIFORM, bound, "bias");
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
@@ -255,12 +232,12 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             else if (!emb && !strcmp(kn[i], "elementwise_affine") && kv[i].k == BS_V_BOOL && kv[i].b) continue;
             else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, kn[i]);
         }
-        bs_id w = emb ? filled_param(s, a0, a1, 2, "weight") : filled_param(s, a0, 0, 1, "weight");
+        bs_id w = emb ? new_param(s, a0, a1, FILL_NORMAL, 0, "weight") : new_param(s, a0, 0, FILL_CONST, 1, "weight");
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!emb) {
-            bs_id b = filled_param(s, a0, 0, 0, "bias");
+            bs_id b = new_param(s, a0, 0, FILL_CONST, 0, "bias");
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");

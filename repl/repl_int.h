@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "ast.h"
 #include "backstep.h"
@@ -61,6 +62,29 @@ struct bs_value {
     const char *numname;  /* NUM, BOOL read from a session name: as an operand it is that name's
                              one constant node, labelled with the name (bs_to_node) */
 };
+
+/* values of one kind, every other field zero (sym -1) */
+static inline bs_value bs_value_of(bs_vkind k)
+{
+    bs_value v;
+    memset(&v, 0, sizeof v);
+    v.k = k;
+    v.sym = -1;
+    return v;
+}
+static inline bs_value bs_num_value(double x, bool is_int)
+{
+    bs_value v = bs_value_of(BS_V_NUM);
+    v.num = x;
+    v.is_int = is_int;
+    return v;
+}
+static inline bs_value bs_node_value(bs_id id)
+{
+    bs_value v = bs_value_of(BS_V_NODE);
+    v.id = id;
+    return v;
+}
 
 /* ==== The heap: values that outlive a statement ====
  * Lists, strings, functions, classes and instances that a name, a container or a frame holds.
