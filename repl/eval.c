@@ -635,6 +635,21 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         bs_value c;
         int err;
         if (bs_eval_expr(s, e->ifexp.cond, &c)) return -1;
+        if ((c.k == BS_V_NODE || c.k == BS_V_TMP) &&
+            bs_tensor_numel(c.k == BS_V_NODE ? &bs_node_get(s->ctx, c.id)->value : &c.tmp) != 1) {
+            /* a if mask else b on a tensor mask: torch.where(mask, a, b), elementwise */
+            bs_value t, f;
+            bs_id ci, ti, fi;
+            if (bs_to_node(s, &c, e->ifexp.cond, &ci) || bs_eval_expr(s, e->ifexp.then, &t) ||
+                bs_to_node(s, &t, e->ifexp.then, &ti) || bs_eval_expr(s, e->ifexp.orelse, &f) ||
+                bs_to_node(s, &f, e->ifexp.orelse, &fi))
+                return -1;
+            bs_id r = bs_where(s->ctx, ci, ti, fi);
+            if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
+            label_node(s, r, e);
+            *out = bs_node_value(r);
+            return 0;
+        }
         bool t = bs_truthy(s, &c, e->ifexp.cond, &err);
         if (err) return -1;
         return bs_eval_expr(s, t ? e->ifexp.then : e->ifexp.orelse, out);

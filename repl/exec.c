@@ -189,8 +189,81 @@ static int contains(bs_session *s, const bs_expr *e, const bs_value *c, const bs
     return fail_at(s, e, "argument of type '%s' is not iterable", type_name(c));
 }
 
+/* a number or a tensor value as a tensor (a number: one double in the arena) */
+static bool value_tensor_of(bs_session *s, const bs_value *v, bs_tensor *t)
+{
+    if (v->k == BS_V_NODE) *t = bs_node_get(s->ctx, v->id)->value;
+    else if (v->k == BS_V_TMP) *t = v->tmp;
+    else if (v->k == BS_V_NUM || v->k == BS_V_BOOL) {
+        double *d = bs_arena_alloc(&s->arena, sizeof(double));
+        if (!d) return false;
+        *d = v->k == BS_V_BOOL ? v->b : v->num;
+        *t = (bs_tensor){v->k == BS_V_NUM && !v->is_int ? BS_F64 : BS_I64, {0, {0}}, d};
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* x > 0 on a tensor: elementwise, broadcast, a 0/1 integer tensor (backstep has no bool dtype)
+   that takes no gradient; `a if mask else b` and torch.where take it */
+static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs_value *a, const bs_value *b,
+                          bs_value *out)
+{
+    bs_tensor ta, tb;
+    if (!value_tensor_of(s, a, &ta) || !value_tensor_of(s, b, &tb))
+        return bs_fail(s, e->op_line, e->op_col, "'%s' not supported between instances of '%s' and '%s'",
+                       bs_cmpop_symbol(op), type_name(a), type_name(b));
+    bs_shape sh;
+    if (!bs_shape_broadcast(&ta.shape, &tb.shape, &sh)) {
+        char x[64], y[64];
+        return bs_fail(s, e->op_line, e->op_col, "shapes %s and %s cannot be broadcast together",
+                       bs_shape_str(&ta.shape, x, sizeof x), bs_shape_str(&tb.shape, y, sizeof y));
+    }
+    int64_t n = bs_shape_numel(&sh);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, e->line, e->col, "out of memory");
+    int64_t sa[BS_MAX_DIMS], sb[BS_MAX_DIMS];
+    const bs_tensor *ts[2] = {&ta, &tb};
+    int64_t *st[2] = {sa, sb};
+    for (int k = 0; k < 2; k++) { /* each operand's stride per output dim, 0 where it broadcasts */
+        int64_t acc = 1;
+        int off = sh.ndim - ts[k]->shape.ndim;
+        for (int i = sh.ndim - 1; i >= 0; i--) {
+            int j = i - off;
+            int64_t size = j >= 0 ? ts[k]->shape.d[j] : 1;
+            st[k][i] = size == 1 ? 0 : acc;
+            acc *= size;
+        }
+    }
+    for (int64_t f = 0; f < n; f++) {
+        int64_t rem = f, oa = 0, ob = 0;
+        for (int i = sh.ndim - 1; i >= 0; i--) {
+            int64_t c = rem % sh.d[i];
+            rem /= sh.d[i];
+            oa += c * sa[i];
+            ob += c * sb[i];
+        }
+        double x = ta.data[oa], y = tb.data[ob];
+        bool r = op == BS_CMP_EQ ? x == y : op == BS_CMP_NE ? x != y : op == BS_CMP_LT ? x < y
+               : op == BS_CMP_LE ? x <= y : op == BS_CMP_GT ? x > y : x >= y;
+        d[f] = r;
+    }
+    *out = bs_value_of(BS_V_TMP);
+    out->tmp = (bs_tensor){BS_I64, sh, d};
+    return 0;
+}
+
+static bool is_order_or_eq(bs_cmpop op) { return op <= BS_CMP_GE; }
+
 int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out)
 {
+    if (e->cmp.n == 2 && is_order_or_eq(e->cmp.ops[0])) {
+        bs_value a, b;
+        if (bs_eval_expr(s, e->cmp.items[0], &a) || bs_eval_expr(s, e->cmp.items[1], &b)) return -1;
+        if ((is_tensor(&a) && tensor_numel(s, &a) != 1) || (is_tensor(&b) && tensor_numel(s, &b) != 1))
+            return tensor_compare(s, e, e->cmp.ops[0], &a, &b, out);
+    }
     bs_value a;
     if (bs_eval_expr(s, e->cmp.items[0], &a)) return -1;
     bool result = true;
