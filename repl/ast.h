@@ -296,7 +296,7 @@ struct bs_stmt {
         struct { bs_expr *cond; bs_block body, orelse; bs_expr *msg; } ifs;
         struct { bs_expr *target; bs_expr *cond; bs_block body; } loop; /* FOR: target, cond is
                                                        the iterable; WHILE: cond */
-        struct { const char *name; bs_param *params; int nparams; bs_block body; } def;
+        struct { const char *name; bs_param *params; int nparams; bs_block body; bool no_grad; } def; /* no_grad: @torch.no_grad() */
         struct { const char *name; bs_expr **bases; int nbases; bs_block body; } cls;
         struct { bs_expr *value; } ret;
         struct {
@@ -363,6 +363,8 @@ bool bs_lang_unclosed(const char *src);
 bool bs_lang_block_open(const char *src);
 /* A line that goes on a compound statement at its own indentation: elif, else, except, finally. */
 bool bs_lang_continues_block(const char *line);
+/* Does src's last line hold a decorator (@torch.no_grad())? Its def comes next. */
+bool bs_lang_pending_decorator(const char *src);
 
 /* ==== Source text and debugging ==== */
 

@@ -196,6 +196,7 @@ bool bs_session_incomplete(const char *src) { return bs_lang_incomplete(src); }
 bool bs_session_unclosed(const char *src) { return bs_lang_unclosed(src); }
 bool bs_session_block_open(const char *src) { return bs_lang_block_open(src); }
 bool bs_session_continues_block(const char *line) { return bs_lang_continues_block(line); }
+bool bs_session_pending_decorator(const char *src) { return bs_lang_pending_decorator(src); }
 
 void bs_hist_add(bs_session *s, const char *text)
 {

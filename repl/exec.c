@@ -1179,7 +1179,10 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     s->depth++;
     const char *saved_src = s->src;
     s->src = f->src->text;
+    bool was_no_grad = bs_ctx_no_grad(s->ctx);
+    if (d->def.no_grad) bs_ctx_set_no_grad(s->ctx, true); /* @torch.no_grad() */
     int r = bs_exec_block(s, &d->def.body);
+    bs_ctx_set_no_grad(s->ctx, was_no_grad);
     s->src = saved_src;
     s->depth--;
     s->frame = fr.up;

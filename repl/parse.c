@@ -1314,10 +1314,41 @@ static bs_stmt *parse_with(parser *p, int ind)
     return s;
 }
 
-/* stmt := if | for | while | def | class | with | simple */
+/* decorator := '@' ('torch' '.')? 'no_grad' ['(' ')'] NEWLINE def    (the only decorator) */
+static bs_stmt *parse_decorated(parser *p, int ind)
+{
+    bs_token at = p->tok;
+    advance(p);
+    if (tok_is_name(p, &p->tok, "torch")) {
+        advance(p);
+        if (p->tok.kind != BS_TOK_DOT) unexpected(p, p->tok, "expected @torch.no_grad()");
+        advance(p);
+    }
+    if (!tok_is_name(p, &p->tok, "no_grad"))
+        fail_tok(p, at, "decorators other than @torch.no_grad() are not supported");
+    advance(p);
+    if (p->tok.kind == BS_TOK_LPAREN) {
+        bs_token o = p->tok;
+        advance(p);
+        expect_close(p, o, "no_grad(");
+    }
+    if (p->tok.kind != BS_TOK_NEWLINE) unexpected(p, p->tok, "a decorator stands on its own line");
+    while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+    if (!tok_is_name(p, &p->tok, "def") || p->tok.indent != ind)
+        fail_tok(p, p->tok, "expected a 'def' after @torch.no_grad()");
+    bs_stmt *s = parse_def(p, ind);
+    s->def.no_grad = true;
+    s->start = at.start;
+    s->line = at.line;
+    s->col = at.col;
+    return s;
+}
+
+/* stmt := if | for | while | def | class | with | decorated def | simple */
 static bs_stmt *parse_stmt(parser *p, int ind)
 {
     bs_token t = p->tok;
+    if (t.kind == BS_TOK_AT && t.bol) return parse_decorated(p, ind);
     if (t.kind == BS_TOK_NAME) {
         if (tok_is_name(p, &t, "if")) return parse_if(p, ind);
         if (tok_is_name(p, &t, "while") || tok_is_name(p, &t, "for")) {
@@ -1712,7 +1743,7 @@ bool bs_lang_block_open(const char *src)
     static const char *const heads[] = {"if", "for", "while", "def", "class", "elif", "else", NULL};
     if (!src) return false;
     /* most lines have no ':' and start with no compound keyword: no need to lex them */
-    if (!strchr(src, ':')) {
+    if (!strchr(src, ':') && !strchr(src, '@')) {
         bool head = false;
         for (const char *l = src; l && !head; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
             while (*l == ' ' || *l == '\t') l++;
@@ -1746,9 +1777,21 @@ bool bs_lang_block_open(const char *src)
         }
         if (line_start && t.kind == BS_TOK_NAME && first_word_is(src + t.start, t.end - t.start, heads))
             return true;
+        if (line_start && t.kind == BS_TOK_AT) return true; /* a decorator: its def follows */
         line_start = false;
         last = lx.depth == 0 || t.kind == BS_TOK_RPAREN || t.kind == BS_TOK_RBRACKET ? t.kind : BS_TOK_COMMA;
     }
+}
+
+bool bs_lang_pending_decorator(const char *src)
+{
+    if (!src) return false;
+    const char *end = src + strlen(src);
+    while (end > src && (end[-1] == '\n' || is_blank(end[-1]) || end[-1] == '\r')) end--;
+    const char *l = end;
+    while (l > src && l[-1] != '\n') l--;
+    while (l < end && is_blank(*l)) l++;
+    return l < end && *l == '@';
 }
 
 bool bs_lang_continues_block(const char *line)

@@ -52,6 +52,7 @@ bool bs_session_incomplete(const char *src);
 bool bs_session_unclosed(const char *src);
 bool bs_session_block_open(const char *src);
 bool bs_session_continues_block(const char *line);
+bool bs_session_pending_decorator(const char *src);
 
 /* Is a stepper pass active (Enter then means :next)? */
 bool bs_session_stepping(bs_session *s);

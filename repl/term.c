@@ -161,7 +161,7 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
            nor a comment): run it first */
         if (buf.len && !is_blank(text) && text[0] != ' ' && text[0] != '\t' && text[0] != '#' &&
             bs_session_block_open(buf.s) && !bs_session_unclosed(buf.s) &&
-            !bs_session_continues_block(text)) {
+            !bs_session_continues_block(text) && !bs_session_pending_decorator(buf.s)) {
             rc = script_chunk(s, buf.s, line0, name, err, &q);
             sb_clear(&buf);
             if (rc || q)

@@ -601,6 +601,8 @@ static const err_case err_cases[] = {
     {"if x:\n    y = 1\n      z = 2", 3, 7, "unexpected indent"},
     {"def f(x):\nreturn x", 2, 1, "expected an indented block after the function definition on line 1"},
     {"else: x = 1", 1, 1, "'else' without a matching 'if' at the same indentation"},
+    {"@property\ndef f(): pass", 1, 1, "decorators other than @torch.no_grad() are not supported"},
+    {"@torch.no_grad()\nx = 1", 2, 1, "expected a 'def' after @torch.no_grad()"},
     {": help", 1, 2, "expected a command name after ':' (try :help)"},
     {":help(x)", 1, 6, "expected a space after the command name ':help'"},
     {":export 'abc", 1, 9, "unterminated string"},
