@@ -70,14 +70,16 @@ def clip(s, n=160):
     return s if len(s) <= n else s[:n] + '...'
 
 
-def compare_output(expected_text, got_text):
-    """None if they match, else a short diff."""
+def compare_output(expected_text, got_text, matches=None):
+    """None if they match, else a short diff. `matches(expected_line, got_line)` decides a line
+    (line_matches by default; tests/pytorch passes its own)."""
+    matches = matches or line_matches
     exp = split_lines(expected_text)
     got = split_lines(got_text)
     for i in range(max(len(exp), len(got))):
         e = exp[i] if i < len(exp) else '<no line>'
         g = got[i] if i < len(got) else '<no line>'
-        if i >= len(exp) or i >= len(got) or not line_matches(e, g):
+        if i >= len(exp) or i >= len(got) or not matches(e, g):
             return 'stdout line %d: expected %s, got %s' % (i + 1, clip(e), clip(g))
     return None
 

@@ -65,27 +65,16 @@ def line_matches(expected, got):
     return all(numbers_close(a, b) for a, b in zip(ne, ng))
 
 
-def split_lines(text):
-    lines = [l.rstrip() for l in text.splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
+# the line-by-line comparison is tests/golden's, with this file's rule for a line
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'golden'))
+import run_golden  # noqa: E402
 
-
-def clip(s, n=160):
-    return s if len(s) <= n else s[:n] + '...'
+clip = run_golden.clip
 
 
 def compare_output(expected_text, got_text):
     """None if they match, else the first differing line."""
-    exp = split_lines(expected_text)
-    got = split_lines(got_text)
-    for i in range(max(len(exp), len(got))):
-        e = exp[i] if i < len(exp) else '<no line>'
-        g = got[i] if i < len(got) else '<no line>'
-        if i >= len(exp) or i >= len(got) or not line_matches(e, g):
-            return 'stdout line %d: expected %s, got %s' % (i + 1, clip(e), clip(g))
-    return None
+    return run_golden.compare_output(expected_text, got_text, line_matches)
 
 # ==== Running ====
 
