@@ -1074,9 +1074,9 @@ static bs_stmt *parse_simple(parser *p)
             fail_tok(p, p->tok, "chained assignment (a = b = ...) is not supported");
         s = new_stmt(p, BS_ST_ASSIGN, &first);
         s->assign.target = e;
-        if (e->kind == BS_EX_NAME && !e->paren) {
+        if (e->kind == BS_EX_NAME) { /* (x) = 1 is x = 1, as in Python */
             s->assign.name = e->name;
-        } else if (e->kind == BS_EX_ATTR && e->attr.obj->kind == BS_EX_NAME && !e->attr.obj->paren) {
+        } else if (e->kind == BS_EX_ATTR && e->attr.obj->kind == BS_EX_NAME) {
             s->assign.name = e->attr.obj->name;
             s->assign.attr = e->attr.name;
         }
