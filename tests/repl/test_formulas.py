@@ -11,7 +11,9 @@ seed), a program is stepped to the end through the real binary. Every line
 is parsed; FORMULA and WITH NUMBERS are pasted into a fresh session that has the program's names
 (and `out` bound to the stepped node's expression when the formula uses it) and must evaluate to
 VALUE within its printed precision; UPSTREAM x LOCAL must equal VALUE within theirs, and LOCAL
-must be the VALUE of the local line above it.
+must be the VALUE of the local line above it. A tensor's VALUE is a preview, `(1, 3) [1, 0, 1]`:
+its FORMULA pasted back (elementwise comparisons and `a if mask else b` work on tensors) must give
+those numbers, to the preview's four digits; a preview cut short with `...` is only shown.
 
 usage: test_formulas.py BACKSTEP
 """
@@ -29,6 +31,7 @@ TDEFS = DEFS + "; X = param([[0.5, -1.0, 2.0]]); W = param([[0.1, 0.2], [-0.3, 0
 
 STEP_RE = re.compile(r"^step \d+/\d+  (.*?)\s+upstream d")
 LOCAL_RE = re.compile(r"^  (.*?)\s*local (d.*)$")
+PREVIEW_RE = re.compile(r"^\(([\d, ]*)\) \[(.*)\]$")
 VJP_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) x (\S+) = (\S+)")
 
 
@@ -90,6 +93,7 @@ class Stats:
         self.formulas = 0      # FORMULA and WITH NUMBERS texts evaluated
         self.vjps = 0
         self.tensor_locals = 0
+        self.tensor_checked = 0
         self.failures = []
 
     def fail(self, prog, msg):
@@ -125,8 +129,17 @@ def check_program(defs, prog, stats, root="Z"):
                 continue
             last_local = value
             if number(value) is None:
-                stats.tensor_locals += 1   # a tensor's preview: the formula is shown, not checked
+                # a tensor: VALUE is a preview, "(1, 3) [1, 0, 1]"; the formula pasted back must
+                # give those numbers (a constant or a scalar formula: every element equal to it)
                 last_local = None
+                pm = PREVIEW_RE.match(value)
+                if not pm or "..." in formula:
+                    stats.tensor_locals += 1   # shortened: shown, not checked
+                    continue
+                stats.tensor_checked += 1
+                nums = [v for v in pm.group(2).split(", ") if v != "..."]
+                need_out = re.search(r"\bout\b", formula) is not None
+                checks.append((formula, nums, "TENSOR", head if need_out else None, line))
                 continue
             if "..." in formula:
                 stats.fail(prog, f"a shortened formula cannot be pasted: {line}")
@@ -163,7 +176,7 @@ def check_program(defs, prog, stats, root="Z"):
         COLLECT.append("\n".join(src) + "\n")
         return
     rc, qout, err = run(["--quiet", "--precision", "17"], "\n".join(src) + "\n")
-    vals = qout.split()
+    vals = qout.splitlines()
     if rc != 0 or len(vals) != len(checks):
         # find the one the REPL refuses
         for expr, _, what, hd, line in checks:
@@ -176,6 +189,15 @@ def check_program(defs, prog, stats, root="Z"):
         return
     for (expr, value, what, _, line), got in zip(checks, vals):
         stats.formulas += 1
+        if what == "TENSOR":
+            flat = [float(x) for x in re.findall(r"-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", got)]
+            if len(flat) == 1:
+                flat = flat * len(value)   # a scalar formula: the same for every element
+            ok = len(flat) >= len(value) and all(
+                abs(g - float(v)) <= max(abs(float(v)) * 1e-3, 1e-12) for g, v in zip(flat, value))
+            if not ok:
+                stats.fail(prog, f"tensor formula '{expr}' evaluates to {got}, the line says {value}\n    line: {line}")
+            continue
         g, v = number(got), float(value)
         if g is None:
             stats.fail(prog, f"{what} '{expr}' gave {got}: {line}")
@@ -318,7 +340,7 @@ def main():
         for p in progs:
             check_program(defs, p, st)
         print(f"{name}: {st.programs} programs, {st.locals} local lines, {st.formulas} formulas "
-              f"pasted back, {st.vjps} VJP lines, {st.tensor_locals} tensor locals shown; "
+              f"pasted back, {st.vjps} VJP lines, {st.tensor_checked} tensor locals pasted back, {st.tensor_locals} shortened ones shown; "
               f"{len(st.failures)} failures")
         for f in st.failures[:40]:
             print("  FAIL " + f)
