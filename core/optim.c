@@ -104,25 +104,29 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf)
 
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o) { return &o->conf; }
 
+static int cmp_id(const void *a, const void *b)
+{
+    bs_id x = *(const bs_id *)a, y = *(const bs_id *)b;
+    return (x > y) - (x < y);
+}
+
 bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n)
 {
-    bs_id *l = malloc((size_t)(n > 0 ? n : 1) * sizeof *l);
-    if (!l) return bs__err(c, BS_ERR_NOMEM, "out of memory");
-    int k = 0;
     for (int i = 0; i < n; i++) {
         const bs_node *nd = bs_node_get(c, ids[i]);
-        if (!nd) {
-            free(l);
-            return bs__err(c, BS_ERR_VALUE, "optimizer got a tensor that is not on the tape");
-        }
-        if (!nd->is_leaf) {
-            free(l);
-            return bs__err(c, BS_ERR_VALUE, "can't optimize a non-leaf Tensor");
-        }
-        bool dup = false;
-        for (int j = 0; j < k; j++) dup |= l[j] == ids[i];
-        if (!dup) l[k++] = ids[i];
+        if (!nd) return bs__err(c, BS_ERR_VALUE, "optimizer got a tensor that is not on the tape");
+        if (!nd->is_leaf) return bs__err(c, BS_ERR_VALUE, "can't optimize a non-leaf Tensor");
     }
+    size_t cnt = n > 0 ? (size_t)n : 0;
+    bs_id *l = malloc((cnt ? cnt : 1) * sizeof *l);
+    if (!l) return bs__err(c, BS_ERR_NOMEM, "out of memory");
+    if (cnt) memcpy(l, ids, cnt * sizeof *l);
+    /* sorted and once each: a step finds a param by binary search, and compacting the tape
+       (bs__opt_remap) keeps the order */
+    qsort(l, cnt, sizeof *l, cmp_id);
+    int32_t k = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (!k || l[k - 1] != l[i]) l[k++] = l[i];
     free(o->only);
     o->only = l;
     o->nonly = k;
@@ -132,10 +136,7 @@ bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n)
 /* does o update node i? */
 static bool opt_has(const bs_opt *o, bs_id i)
 {
-    if (!o->only) return true;
-    for (int32_t j = 0; j < o->nonly; j++)
-        if (o->only[j] == i) return true;
-    return false;
+    return !o->only || bsearch(&i, o->only, (size_t)o->nonly, sizeof i, cmp_id) != NULL;
 }
 
 /* ==== Per-parameter state ====

@@ -91,21 +91,7 @@ static int max_pos(bs_session *s, args_t *a, int max)
 static int get_num(bs_session *s, const bs_value *v, const bs_expr *e, const char *what, double *out)
 {
     *out = 0;
-    if (v->k == BS_V_NUM) {
-        *out = v->num;
-        return 0;
-    }
-    if (v->k == BS_V_BOOL) {
-        *out = v->b;
-        return 0;
-    }
-    if (v->k == BS_V_NODE || v->k == BS_V_TMP) {
-        const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
-        if (bs_tensor_numel(t) == 1) {
-            *out = t->data[0];
-            return 0;
-        }
-    }
+    if (bs_as_number(s, v, out, NULL)) return 0;
     return bs_fail(s, e->line, e->col, "%s must be a number", what);
 }
 
@@ -637,6 +623,37 @@ static int fn_shape(bs_session *s, args_t *a, bs_value *out)
     return shape_fn(s, a, &a->pos[0], a->pe[0], 1, out);
 }
 
+/* the index of the largest (mx) or smallest value of t along dim (every element when dim < 0),
+   as an i64 tensor in the arena; false when out of memory */
+static bool arg_extreme(bs_session *s, const bs_tensor *t, int64_t d, bool keep, bool mx, bs_tensor *out)
+{
+    int nd = t->shape.ndim;
+    int64_t numel = bs_tensor_numel(t);
+    bs_shape sh = {0, {0}};
+    int64_t outer = 1, len = numel, inner = 1;
+    if (d >= 0 && nd) {
+        len = t->shape.d[d];
+        for (int i = 0; i < d; i++) outer *= t->shape.d[i];
+        for (int i = (int)d + 1; i < nd; i++) inner *= t->shape.d[i];
+        for (int i = 0; i < nd; i++)
+            if (i != d || keep) sh.d[sh.ndim++] = i == d ? 1 : t->shape.d[i];
+    }
+    int64_t cells = outer * inner;
+    double *o = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(cells > 0 ? cells : 1));
+    if (!o) return false;
+    for (int64_t p = 0; p < outer; p++)
+        for (int64_t j = 0; j < inner; j++) {
+            int64_t best = 0;
+            for (int64_t i = 1; i < len; i++) {
+                double v = t->data[(p * len + i) * inner + j], b = t->data[(p * len + best) * inner + j];
+                if (mx ? v > b : v < b) best = i;
+            }
+            o[p * inner + j] = (double)best;
+        }
+    *out = (bs_tensor){BS_I64, sh, o};
+    return true;
+}
+
 /* argmax / argmin over every element (dim=None) or along dim: indices, no gradient */
 static int argext(bs_session *s, args_t *a, const bs_value *x, int first, bs_value *out)
 {
@@ -656,30 +673,11 @@ static int argext(bs_session *s, args_t *a, const bs_value *x, int first, bs_val
         if (d < 0) d += nd;
         if (d < 0 || d >= (nd ? nd : 1)) return bs_fail(s, de->line, de->col, "Dimension out of range (got %lld)", (long long)d);
     }
-    int64_t numel = bs_tensor_numel(t);
-    if (numel == 0) return bs_fail(s, a->call->line, a->call->col, "%s(): Expected reduction dim to be specified for input.numel() == 0.", a->fname);
-    bs_shape sh = {0, {0}};
-    int64_t outer = 1, len = numel, inner = 1;
-    if (d >= 0 && nd) {
-        len = t->shape.d[d];
-        for (int i = 0; i < d; i++) outer *= t->shape.d[i];
-        for (int i = (int)d + 1; i < nd; i++) inner *= t->shape.d[i];
-        for (int i = 0; i < nd; i++)
-            if (i != d || keep) sh.d[sh.ndim++] = i == d ? 1 : t->shape.d[i];
-    }
-    double *o = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(outer * inner));
-    if (!o) return bs_fail(s, a->call->line, a->call->col, "out of memory");
-    for (int64_t p = 0; p < outer; p++)
-        for (int64_t j = 0; j < inner; j++) {
-            int64_t best = 0;
-            for (int64_t i = 1; i < len; i++) {
-                double v = t->data[(p * len + i) * inner + j], b = t->data[(p * len + best) * inner + j];
-                if (mx ? v > b : v < b) best = i;
-            }
-            o[p * inner + j] = (double)best;
-        }
+    if (bs_tensor_numel(t) == 0)
+        return bs_fail(s, a->call->line, a->call->col, "%s(): Expected reduction dim to be specified for "
+                       "input.numel() == 0.", a->fname);
     out->k = BS_V_TMP;
-    out->tmp = (bs_tensor){BS_I64, sh, o};
+    if (!arg_extreme(s, t, d, keep, mx, &out->tmp)) return bs_fail(s, a->call->line, a->call->col, "out of memory");
     return 0;
 }
 
@@ -1383,23 +1381,11 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         const bs_tensor *x = &bs_node_get(s->ctx, n->in[0])->value;
         int nd = x->shape.ndim, dim = n->attr.dim;
         if (dim == BS_DIM_ALL || nd == 0) dim = -1;
-        if (dim < 0) dim += nd;
-        int64_t outer = 1, len = nd ? x->shape.d[dim] : 1, inner = 1;
-        for (int i = 0; i < dim; i++) outer *= x->shape.d[i];
-        for (int i = dim + 1; i < nd; i++) inner *= x->shape.d[i];
-        int64_t cnt = bs_tensor_numel(&n->value);
-        double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(cnt ? cnt : 1));
-        if (!d) return bs_fail(s, line, col, "out of memory");
-        for (int64_t o = 0, k = 0; o < outer; o++)
-            for (int64_t j = 0; j < inner; j++, k++) {
-                int64_t best = 0;
-                for (int64_t i = 1; i < len; i++)
-                    if (x->data[(o * len + i) * inner + j] > x->data[(o * len + best) * inner + j]) best = i;
-                if (k < cnt) d[k] = (double)best;
-            }
+        else if (dim < 0) dim += nd;
         out->k = BS_V_TMP;
-        out->tmp = (bs_tensor){BS_I64, n->value.shape, d};
-        return 0;
+        if (!arg_extreme(s, x, dim, n->attr.keepdim, true, &out->tmp)) return bs_fail(s, line, col, "out of memory");
+        out->tmp.shape = n->value.shape; /* the values' shape, keepdim or not */
+    return 0;
     }
     /* L.backward without the parentheses: Python would give a bound method and do nothing */
     for (const char *const *m = bs_tensor_attrs(); *m; m++) {

@@ -149,18 +149,25 @@ void bs_session_collect(bs_session *s, bool force)
     int32_t len = bs_tape_len(s->ctx);
     if (s->step || (!force && len < (s->collect_at > BS_COLLECT_MIN ? s->collect_at : BS_COLLECT_MIN)))
         return;
-    int nheap = bs_heap_count_ids(s);
-    int n = 0, cap = s->count + 8 + BS_PASS_LOG + nheap;
+    int n = 0, cap = s->count + 64;
     bs_id **keep = malloc((size_t)cap * sizeof *keep);
     if (!keep) return; /* nothing reclaimed this time; the next statement tries again */
     for (int i = 0; i < s->cap; i++)
-        if (s->names[i].name && n < cap &&
+        if (s->names[i].name &&
             (s->names[i].kind == BS_NAME_NODE || (s->names[i].kind == BS_NAME_VALUE && s->names[i].id >= 0)))
             keep[n++] = &s->names[i].id;
-    n += bs_heap_ids(s, keep + n, cap - n);
+    n = bs_heap_ids(s, &keep, n, &cap);
+    int more = 2 + s->npass + 1; /* the defaults, the passes, the window's root (bs_viz_ids) */
+    bs_id **room = n < 0 ? NULL : realloc(keep, (size_t)(n + more) * sizeof *keep);
+    if (!room) {
+        free(keep);
+        return;
+    }
+    keep = room;
+    cap = n + more;
     keep[n++] = &s->last_scalar;
     keep[n++] = &s->last_assigned;
-    for (int i = 0; i < s->npass && n < cap; i++) keep[n++] = &s->pass_root[i];
+    for (int i = 0; i < s->npass; i++) keep[n++] = &s->pass_root[i];
     n += bs_viz_ids(s, keep + n, cap - n);
     int32_t dropped = bs_tape_collect(s->ctx, keep, n);
     free(keep);
@@ -401,17 +408,8 @@ static int eval_list(bs_session *s, const bs_expr *e, bs_value *out)
 /* a number, or a one-element tensor that needs no grad, as a number */
 static bool scalar_number(bs_session *s, const bs_value *v, double *x, bool *is_int)
 {
-    if (v->k == BS_V_NUM || v->k == BS_V_BOOL) {
-        *x = v->k == BS_V_BOOL ? v->b : v->num;
-        *is_int = v->k == BS_V_BOOL || v->is_int;
-        return true;
-    }
-    if (v->k != BS_V_NODE) return false;
-    const bs_node *n = bs_node_get(s->ctx, v->id);
-    if (n->requires_grad || bs_tensor_numel(&n->value) != 1) return false;
-    *x = n->value.data[0];
-    *is_int = n->value.dtype == BS_I64;
-    return true;
+    if (v->k == BS_V_NODE && bs_node_get(s->ctx, v->id)->requires_grad) return false;
+    return v->k != BS_V_TMP && bs_as_number(s, v, x, is_int);
 }
 
 int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out)
@@ -477,8 +475,7 @@ __attribute__((noinline)) static int eval_call(bs_session *s, const bs_expr *e, 
         }
         if (n) return bs_fail(s, fn->line, fn->col, "'%s' is not callable", fn->name);
         if (bs_is_py_builtin(fn->name)) {
-            int r = bs_py_builtin(s, e, fn->name, out);
-            if (r <= 0) return r;
+            return bs_py_builtin(s, e, fn->name, out);
         }
         return bs_call_function(s, e, fn->name, out);
     }
@@ -869,22 +866,18 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     s->interrupted = 0;
     bs_ctx_clear_interrupt(s->ctx);
     /* the source and its AST live on the heap: a def or class made here keeps them */
-    bs_hsrc *hs = calloc(1, sizeof *hs);
+    bs_hsrc *hs = bs_heap_new(s, BS_H_SRC, sizeof *hs);
     char *src = hs ? strdup(src_in ? src_in : "") : NULL;
-    if (!src) {
-        free(hs);
+    if (!src) { /* an empty source object, if any, is freed by the next collection */
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
         return -1;
     }
     hs->text = src;
-    hs->h.kind = BS_H_SRC;
-    hs->h.pins = 1;
-    hs->h.next = s->heap;
-    s->heap = &hs->h;
-    s->nheap++;
+    hs->h.pins = 1; /* until this eval ends: its statements are running */
     bs_parse_error pe;
     bs_ast *ast = bs_parse(src, line0, &hs->arena, &pe);
     if (!ast) {
+        hs->h.pins = 0;
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
         return -1;
     }

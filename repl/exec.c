@@ -20,8 +20,7 @@ static int fail_at(bs_session *s, const bs_expr *e, const char *fmt, const char 
 
 /* ==== Numbers out of values ==== */
 
-/* a Python number, a bool, or a one-element tensor as a double; false if it is none of them */
-static bool as_number(bs_session *s, const bs_value *v, double *out, bool *is_int)
+bool bs_as_number(bs_session *s, const bs_value *v, double *out, bool *is_int)
 {
     if (is_int) *is_int = false;
     switch (v->k) {
@@ -44,8 +43,6 @@ static bool as_number(bs_session *s, const bs_value *v, double *out, bool *is_in
     default: return false;
     }
 }
-
-#define num_value bs_num_value
 
 static bs_value bool_value(bool b)
 {
@@ -101,7 +98,7 @@ bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err)
     case BS_V_SHAPE: return v->shape.ndim > 0;
     case BS_V_NODE: case BS_V_TMP: {
         double x;
-        if (!as_number(s, v, &x, NULL)) {
+        if (!bs_as_number(s, v, &x, NULL)) {
             *err = fail_at(s, e, "Boolean value of Tensor with more than one value is ambiguous%s", "");
             return false;
         }
@@ -127,7 +124,7 @@ static bool same_object(const bs_value *a, const bs_value *b)
 static int values_equal(bs_session *s, const bs_value *a, const bs_value *b, bool *eq)
 {
     double x, y;
-    if (as_number(s, a, &x, NULL) && as_number(s, b, &y, NULL)) {
+    if (bs_as_number(s, a, &x, NULL) && bs_as_number(s, b, &y, NULL)) {
         *eq = x == y;
         return 0;
     }
@@ -175,34 +172,18 @@ static int contains(bs_session *s, const bs_expr *e, const bs_value *c, const bs
     }
     if (c->k == BS_V_RANGE) {
         double x;
-        if (!as_number(s, v, &x, NULL)) return 0;
+        if (!bs_as_number(s, v, &x, NULL)) return 0;
         int64_t a = c->r[0], b = c->r[1], st = c->r[2];
         *in = x == floor(x) && (st > 0 ? x >= a && x < b : x <= a && x > b) && fmod(x - a, st) == 0;
         return 0;
     }
     if (c->k == BS_V_SHAPE) {
         double x;
-        if (as_number(s, v, &x, NULL))
+        if (bs_as_number(s, v, &x, NULL))
             for (int i = 0; i < c->shape.ndim; i++) *in |= c->shape.d[i] == x;
         return 0;
     }
     return fail_at(s, e, "argument of type '%s' is not iterable", type_name(c));
-}
-
-/* a number or a tensor value as a tensor (a number: one double in the arena) */
-static bool value_tensor_of(bs_session *s, const bs_value *v, bs_tensor *t)
-{
-    if (v->k == BS_V_NODE) *t = bs_node_get(s->ctx, v->id)->value;
-    else if (v->k == BS_V_TMP) *t = v->tmp;
-    else if (v->k == BS_V_NUM || v->k == BS_V_BOOL) {
-        double *d = bs_arena_alloc(&s->arena, sizeof(double));
-        if (!d) return false;
-        *d = v->k == BS_V_BOOL ? v->b : v->num;
-        *t = (bs_tensor){v->k == BS_V_NUM && !v->is_int ? BS_F64 : BS_I64, {0, {0}}, d};
-    } else {
-        return false;
-    }
-    return true;
 }
 
 /* x > 0 on a tensor: elementwise, broadcast, a 0/1 integer tensor (backstep has no bool dtype)
@@ -211,9 +192,8 @@ static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs
                           bs_value *out)
 {
     bs_tensor ta, tb;
-    if (!value_tensor_of(s, a, &ta) || !value_tensor_of(s, b, &tb))
-        return bs_fail(s, e->op_line, e->op_col, "'%s' not supported between instances of '%s' and '%s'",
-                       bs_cmpop_symbol(op), type_name(a), type_name(b));
+    bs_value ca = *a, cb = *b;
+    if (bs_to_tensor(s, &ca, e->cmp.items[0], &ta) || bs_to_tensor(s, &cb, e->cmp.items[1], &tb)) return -1;
     bs_shape sh;
     if (!bs_shape_broadcast(&ta.shape, &tb.shape, &sh)) {
         char x[64], y[64];
@@ -299,7 +279,7 @@ int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out)
                 r = op == BS_CMP_LT ? c < 0 : op == BS_CMP_LE ? c <= 0 : op == BS_CMP_GT ? c > 0 : c >= 0;
                 break;
             }
-            if (!as_number(s, &a, &x, NULL) || !as_number(s, &b, &y, NULL)) {
+            if (!bs_as_number(s, &a, &x, NULL) || !bs_as_number(s, &b, &y, NULL)) {
                 if ((is_tensor(&a) && tensor_numel(s, &a) != 1) || (is_tensor(&b) && tensor_numel(s, &b) != 1))
                     return bs_fail(s, e->op_line, e->op_col, "comparing tensors of more than one element "
                                    "elementwise is not supported; compare numbers (x.item()) or use a loop");
@@ -683,7 +663,7 @@ char *bs_format_value(bs_session *s, const bs_value *v, const char *spec, char c
     char buf[512];
     double x;
     bool is_int;
-    if (v->k == BS_V_STR || (!as_number(s, v, &x, &is_int) && v->k != BS_V_BOOL)) {
+    if (v->k == BS_V_STR || (!bs_as_number(s, v, &x, &is_int) && v->k != BS_V_BOOL)) {
         if (f.type && f.type != 's') {
             bs_fail(s, e ? e->line : 0, e ? e->col : 0, "Unknown format code '%c' for object of type '%s'",
                     f.type, type_name(v));
@@ -809,7 +789,7 @@ static int percent_format(bs_session *s, const bs_expr *e, const char *fmt, cons
             char *q = strchr(sp == fixed ? fixed : spec, 's');
             if (q) *q = 0;
         } else if (type == 'd' && v.k == BS_V_NUM && !v.is_int) {
-            v = num_value(trunc(v.num), true);
+            v = bs_num_value(trunc(v.num), true);
         }
         char *t = bs_format_value(s, &v, sp, 0, e);
         if (!t) return -1;
@@ -845,7 +825,7 @@ int bs_eval_pybinary(bs_session *s, const bs_expr *e, bs_binop op, const bs_valu
     if (op == BS_BIN_MUL && (seq_a || seq_b)) {
         const bs_value *sq = seq_a ? a : b, *nv = seq_a ? b : a;
         bool is_int;
-        if (!as_number(s, nv, &x, &is_int) || !is_int || is_tensor(nv))
+        if (!bs_as_number(s, nv, &x, &is_int) || !is_int || is_tensor(nv))
             return bs_fail(s, e->op_line, e->op_col, "can't multiply sequence by non-int of type '%s'", type_name(nv));
         int64_t times = x < 0 ? 0 : (int64_t)x;
         if (sq->k == BS_V_STR) {
@@ -948,7 +928,7 @@ static int iter_next(bs_session *s, const bs_expr *e, iter *it, bs_value *out)
     int64_t i = it->i++;
     bs_value *v = &it->v;
     switch (v->k) {
-    case BS_V_RANGE: *out = num_value((double)(v->r[0] + i * v->r[2]), true); return 1;
+    case BS_V_RANGE: *out = bs_num_value((double)(v->r[0] + i * v->r[2]), true); return 1;
     case BS_V_LIST:
     case BS_V_TUPLE: {
         int n;
@@ -962,7 +942,7 @@ static int iter_next(bs_session *s, const bs_expr *e, iter *it, bs_value *out)
         char c[2] = {v->str[i], 0};
         return bs_heap_str(s, c, out) ? 1 : bs_fail(s, e->line, e->col, "out of memory");
     }
-    case BS_V_SHAPE: *out = num_value((double)v->shape.d[i], true); return 1;
+    case BS_V_SHAPE: *out = bs_num_value((double)v->shape.d[i], true); return 1;
     case BS_V_OBJ: *out = ((bs_hobj *)v->ref)->attrs.vals[i]; return 1;
     case BS_V_NODE:
     case BS_V_TMP: { /* x[0], x[1], ...: each a select on the tape */
@@ -996,7 +976,7 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
         bs_value shape_items[BS_MAX_DIMS];
         if (v->k == BS_V_SHAPE) {
             n = v->shape.ndim;
-            for (int i = 0; i < n; i++) shape_items[i] = num_value((double)v->shape.d[i], true);
+            for (int i = 0; i < n; i++) shape_items[i] = bs_num_value((double)v->shape.d[i], true);
             items = shape_items;
         } else if (v->k == BS_V_LIST || v->k == BS_V_TUPLE) {
             items = bs_list_items(v, &n);
@@ -1057,7 +1037,7 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
             bs_hlist *l = obj.ref;
             double x;
             bool is_int;
-            if (!as_number(s, &idx, &x, &is_int) || !is_int)
+            if (!bs_as_number(s, &idx, &x, &is_int) || !is_int)
                 return bs_fail(s, t->sub.index->line, t->sub.index->col, "list indices must be integers");
             int64_t i = (int64_t)x;
             if (i < 0) i += l->n;
@@ -1189,8 +1169,7 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     if (!r) {
         if (s->flow == BS_FLOW_BREAK || s->flow == BS_FLOW_CONTINUE)
             r = bs_fail(s, line, col, "'break' or 'continue' outside a loop in %s()", fname);
-        *out = s->flow == BS_FLOW_RETURN ? fr.ret : fr.ret;
-        if (s->flow != BS_FLOW_RETURN) out->k = BS_V_NONE;
+        *out = fr.ret; /* None unless a return gave a value */
         s->flow = BS_FLOW_NONE;
     }
     for (int i = 0; i < fr.locals.n; i++) free(fr.locals.keys[i]);
@@ -1207,13 +1186,6 @@ static bs_value *class_lookup(bs_hclass *c, const char *name)
         if (v) return v;
     }
     return NULL;
-}
-
-static bool class_is_module(const bs_hclass *c)
-{
-    for (; c; c = c->base)
-        if (c->module) return true;
-    return false;
 }
 
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
@@ -1260,7 +1232,7 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
         if (!f) f = class_lookup(o->cls, "__call__");
         if (!f || f->k != BS_V_FUNC)
             return bs_fail(s, call->line, call->col, "'%s' object is not callable%s", o->cls->name,
-                           class_is_module(o->cls) ? " (define forward(self, ...))" : "");
+                           bs_is_module(o) ? " (define forward(self, ...))" : "");
         int32_t prev = bs_enter_module_scope(s, call, o->cls->name);
         int r = call_func(s, call, f->ref, fn, pos, npos, kn, kv, nkw, out);
         if (prev >= 0) bs_scope_leave(s->ctx, prev);
@@ -1334,13 +1306,12 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
     bs_value *a = bs_dict_get(&o->attrs, name);
     if (a || (o->cls && class_lookup(o->cls, name))) {
         bs_value fn;
-        bs_expr fake = *call->call.fn;
-        if (bs_obj_attr(s, &fake, obj, name, &fn)) return -1;
+        if (bs_obj_attr(s, call->call.fn, obj, name, &fn)) return -1;
         if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
         return bs_call_value(s, call, &fn, pos, npos, kn, kv, nkw, out);
     }
     if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
-    bool is_module = o->mod != BS_MOD_USER || class_is_module(o->cls);
+    bool is_module = bs_is_module(o);
     if (is_module && (!strcmp(name, "parameters") || !strcmp(name, "named_parameters"))) {
         bs_hlist *names = bs_heap_list(s, 0), *params = bs_heap_list(s, 0);
         if (!names || !params) return bs_fail(s, call->line, call->col, "out of memory");
@@ -1438,7 +1409,7 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
                 if (!l->n) return bs_fail(s, line, col, "pop from empty list");
                 double x = -1;
                 bool is_int = true;
-                if (npos && (!as_number(s, &pos[0], &x, &is_int) || !is_int))
+                if (npos && (!bs_as_number(s, &pos[0], &x, &is_int) || !is_int))
                     return bs_fail(s, line, col, "list indices must be integers");
                 int64_t i = (int64_t)x;
                 if (i < 0) i += l->n;
@@ -1451,7 +1422,7 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
             /* insert */
             double x;
             bool is_int;
-            if (npos != 2 || !as_number(s, &pos[0], &x, &is_int) || !is_int)
+            if (npos != 2 || !bs_as_number(s, &pos[0], &x, &is_int) || !is_int)
                 return bs_fail(s, line, col, "insert(i, x) takes an index and a value");
             bs_value keep;
             if (bs_persist(s, &pos[1], call, &keep) || !bs_list_push(l, &keep)) return -1;
@@ -1474,14 +1445,14 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
                 bool eq;
                 if (values_equal(s, &it[i], &pos[0], &eq) == 0 && eq) {
                     if (!strcmp(name, "index")) {
-                        *out = num_value(i, true);
+                        *out = bs_num_value(i, true);
                         return 0;
                     }
                     count++;
                 }
             }
             if (!strcmp(name, "index")) return bs_fail(s, line, col, "%s is not in list", bs_str_value(s, &pos[0]));
-            *out = num_value(count, true);
+            *out = bs_num_value(count, true);
             return 0;
         }
     }
@@ -1592,7 +1563,7 @@ bool bs_is_py_builtin(const char *name)
     return false;
 }
 
-/* 1 if not handled here (a tensor for min/max/sum/abs: the op) */
+/* Python's builtins over evaluated arguments; sum/max/min/abs of a tensor are the op */
 int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value *out)
 {
     bs_value pos[MAX_ARGS], kv[MAX_ARGS];
@@ -1616,19 +1587,19 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         bs_value *v = &pos[0];
         int n;
         switch (v->k) {
-        case BS_V_STR: *out = num_value((double)strlen(v->str), true); return 0;
-        case BS_V_LIST: case BS_V_TUPLE: bs_list_items(v, &n); *out = num_value(n, true); return 0;
-        case BS_V_SHAPE: *out = num_value(v->shape.ndim, true); return 0;
+        case BS_V_STR: *out = bs_num_value((double)strlen(v->str), true); return 0;
+        case BS_V_LIST: case BS_V_TUPLE: bs_list_items(v, &n); *out = bs_num_value(n, true); return 0;
+        case BS_V_SHAPE: *out = bs_num_value(v->shape.ndim, true); return 0;
         case BS_V_NODE: case BS_V_TMP: {
             const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
             if (!t->shape.ndim) return bs_fail(s, line, col, "len() of a 0-d tensor");
-            *out = num_value((double)t->shape.d[0], true);
+            *out = bs_num_value((double)t->shape.d[0], true);
             return 0;
         }
         default: {
             iter it;
             if (iter_begin(s, call, v, &it)) return bs_fail(s, line, col, "object of type '%s' has no len()", type_name(v));
-            *out = num_value((double)it.n, true);
+            *out = bs_num_value((double)it.n, true);
             return 0;
         }
         }
@@ -1637,7 +1608,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         int64_t r[3] = {0, 0, 1};
         if (npos < 1 || npos > 3) return bs_fail(s, line, col, "range expected 1 to 3 arguments, got %d", npos);
         for (int i = 0; i < npos; i++) {
-            if (!as_number(s, &pos[i], &x, &is_int) || !is_int)
+            if (!bs_as_number(s, &pos[i], &x, &is_int) || !is_int)
                 return bs_fail(s, line, col, "'%s' object cannot be interpreted as an integer", type_name(&pos[i]));
             r[npos == 1 ? 1 : i] = (int64_t)x;
         }
@@ -1657,14 +1628,14 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         if (name[0] == 'e') {
             int64_t start = 0;
             for (int i = 0; i < nkw; i++) {
-                if (strcmp(kn[i], "start") || !as_number(s, &kv[i], &x, NULL))
+                if (strcmp(kn[i], "start") || !bs_as_number(s, &kv[i], &x, NULL))
                     return bs_fail(s, line, col, "enumerate() got an unexpected keyword argument '%s'", kn[i]);
                 start = (int64_t)x;
             }
             if (make_list(s, call, BS_V_LIST, all.n, out)) return -1;
             for (int i = 0; i < all.n; i++) {
                 if (make_list(s, call, BS_V_TUPLE, 2, &out->items[i])) return -1;
-                out->items[i].items[0] = num_value((double)(start + i), true);
+                out->items[i].items[0] = bs_num_value((double)(start + i), true);
                 out->items[i].items[1] = all.items[i];
             }
             return 0;
@@ -1690,7 +1661,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
                     if (all.items[j - 1].k == BS_V_STR && all.items[j].k == BS_V_STR) {
                         gt = strcmp(all.items[j - 1].str, all.items[j].str) > 0;
                     } else {
-                        if (!as_number(s, &all.items[j - 1], &a, NULL) || !as_number(s, &all.items[j], &b, NULL))
+                        if (!bs_as_number(s, &all.items[j - 1], &a, NULL) || !bs_as_number(s, &all.items[j], &b, NULL))
                             return bs_fail(s, line, col, "sorted() needs numbers or strings");
                         gt = a > b;
                     }
@@ -1738,7 +1709,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     }
     if (!strcmp(name, "int") || !strcmp(name, "float") || !strcmp(name, "bool")) {
         if (npos == 0) {
-            *out = name[0] == 'b' ? bool_value(false) : num_value(0, name[0] == 'i');
+            *out = name[0] == 'b' ? bool_value(false) : bs_num_value(0, name[0] == 'i');
             return 0;
         }
         if (pos[0].k == BS_V_STR && name[0] != 'b') {
@@ -1747,7 +1718,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
             while (isspace((unsigned char)*end)) end++;
             if (*end || end == pos[0].str)
                 return bs_fail(s, line, col, "invalid literal for %s(): '%s'", name, pos[0].str);
-            *out = num_value(name[0] == 'i' ? trunc(v) : v, name[0] == 'i');
+            *out = bs_num_value(name[0] == 'i' ? trunc(v) : v, name[0] == 'i');
             return 0;
         }
         if (name[0] == 'b') {
@@ -1755,28 +1726,28 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
             *out = bool_value(bs_truthy(s, &pos[0], call, &err));
             return err ? -1 : 0;
         }
-        if (!as_number(s, &pos[0], &x, NULL))
+        if (!bs_as_number(s, &pos[0], &x, NULL))
             return bs_fail(s, line, col, "%s() argument must be a string or a number, not '%s'", name, type_name(&pos[0]));
-        *out = num_value(name[0] == 'i' ? trunc(x) : x, name[0] == 'i');
+        *out = bs_num_value(name[0] == 'i' ? trunc(x) : x, name[0] == 'i');
         return 0;
     }
     if (!strcmp(name, "round")) {
-        if (npos < 1 || !as_number(s, &pos[0], &x, NULL)) return bs_fail(s, line, col, "round() needs a number");
+        if (npos < 1 || !bs_as_number(s, &pos[0], &x, NULL)) return bs_fail(s, line, col, "round() needs a number");
         double nd = 0;
         bool have_nd = npos > 1 && pos[1].k != BS_V_NONE;
-        if (npos > 1 && have_nd && !as_number(s, &pos[1], &nd, NULL)) return bs_fail(s, line, col, "round() needs an integer");
+        if (npos > 1 && have_nd && !bs_as_number(s, &pos[1], &nd, NULL)) return bs_fail(s, line, col, "round() needs an integer");
         if (nkw) {
-            if (strcmp(kn[0], "ndigits") || !as_number(s, &kv[0], &nd, NULL)) return bs_fail(s, line, col, "round() got an unexpected keyword argument");
+            if (strcmp(kn[0], "ndigits") || !bs_as_number(s, &kv[0], &nd, NULL)) return bs_fail(s, line, col, "round() got an unexpected keyword argument");
             have_nd = true;
         }
         double m = pow(10, nd), y = x * m, r = nearbyint(y); /* banker's rounding, as Python */
         if (!have_nd) {
-            *out = num_value(r, true);
+            *out = bs_num_value(r, true);
             return 0;
         }
         char b[64];
         snprintf(b, sizeof b, "%.*f", (int)(nd > 0 ? nd : 0), x);
-        *out = num_value(nd >= 0 ? strtod(b, NULL) : r / m, false);
+        *out = bs_num_value(nd >= 0 ? strtod(b, NULL) : r / m, false);
         return 0;
     }
     if (!strcmp(name, "isinstance")) {
@@ -1826,8 +1797,8 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     /* min, max, sum, abs over Python numbers and lists */
     bs_value all;
     if (!strcmp(name, "abs")) {
-        if (npos != 1 || !as_number(s, &pos[0], &x, &is_int)) return bs_fail(s, line, col, "bad operand type for abs()");
-        *out = num_value(fabs(x), is_int);
+        if (npos != 1 || !bs_as_number(s, &pos[0], &x, &is_int)) return bs_fail(s, line, col, "bad operand type for abs()");
+        *out = bs_num_value(fabs(x), is_int);
         return 0;
     }
     if (npos == 1) {
@@ -1837,15 +1808,15 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         all.items = pos;
     }
     if (!strcmp(name, "sum")) {
-        bs_value acc = num_value(0, true);
+        bs_value acc = bs_num_value(0, true);
         for (int i = 0; i < nkw; i++)
             if (!strcmp(kn[i], "start")) acc = kv[i];
         for (int i = 0; i < all.n; i++) {
             double a, b;
             bool ia, ib;
-            if (as_number(s, &acc, &a, &ia) && !is_tensor(&acc) && as_number(s, &all.items[i], &b, &ib) &&
+            if (bs_as_number(s, &acc, &a, &ia) && !is_tensor(&acc) && bs_as_number(s, &all.items[i], &b, &ib) &&
                 !is_tensor(&all.items[i])) {
-                acc = num_value(a + b, ia && ib);
+                acc = bs_num_value(a + b, ia && ib);
                 continue;
             }
             /* tensors: acc + item as one add node */
@@ -1864,10 +1835,10 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     if (!all.n) return bs_fail(s, line, col, "%s() arg is an empty sequence", name);
     int best = 0;
     double bv;
-    if (!as_number(s, &all.items[0], &bv, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
+    if (!bs_as_number(s, &all.items[0], &bv, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
     for (int i = 1; i < all.n; i++) {
         double v;
-        if (!as_number(s, &all.items[i], &v, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
+        if (!bs_as_number(s, &all.items[i], &v, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
         if (name[1] == 'a' ? v > bv : v < bv) {
             bv = v;
             best = i;
@@ -1968,14 +1939,8 @@ static int exec_def(bs_session *s, const bs_stmt *st, bs_hclass *cls, bs_value *
 {
     bs_hsrc *src = current_src(s);
     if (!src) return bs_fail(s, st->line, st->col, "a function cannot be defined here");
-    bs_hfunc *f = NULL;
-    bs_heap *h = calloc(1, sizeof *f);
-    if (!h) return bs_fail(s, st->line, st->col, "out of memory");
-    f = (bs_hfunc *)h;
-    h->kind = BS_H_FUNC;
-    h->next = s->heap;
-    s->heap = h;
-    s->nheap++;
+    bs_hfunc *f = bs_heap_new(s, BS_H_FUNC, sizeof *f);
+    if (!f) return bs_fail(s, st->line, st->col, "out of memory");
     f->def = st;
     f->src = src;
     src->adopted = true;
@@ -2001,12 +1966,8 @@ static int exec_def(bs_session *s, const bs_stmt *st, bs_hclass *cls, bs_value *
 
 static int exec_class(bs_session *s, const bs_stmt *st)
 {
-    bs_hclass *c = calloc(1, sizeof *c);
+    bs_hclass *c = bs_heap_new(s, BS_H_CLASS, sizeof *c);
     if (!c) return bs_fail(s, st->line, st->col, "out of memory");
-    c->h.kind = BS_H_CLASS;
-    c->h.next = s->heap;
-    s->heap = &c->h;
-    s->nheap++;
     if (!(c->name = strdup(st->cls.name))) return bs_fail(s, st->line, st->col, "out of memory");
     for (int i = 0; i < st->cls.nbases; i++) {
         bs_value b;

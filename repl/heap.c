@@ -7,7 +7,7 @@
 
 /* ==== Objects ==== */
 
-static void *heap_new(bs_session *s, bs_hkind k, size_t size)
+void *bs_heap_new(bs_session *s, bs_hkind k, size_t size)
 {
     bs_heap *h = calloc(1, size);
     if (!h) return NULL;
@@ -20,7 +20,7 @@ static void *heap_new(bs_session *s, bs_hkind k, size_t size)
 
 bs_hlist *bs_heap_list(bs_session *s, int n)
 {
-    bs_hlist *l = heap_new(s, BS_H_LIST, sizeof *l);
+    bs_hlist *l = bs_heap_new(s, BS_H_LIST, sizeof *l);
     if (!l) return NULL;
     if (n > 0) {
         l->items = calloc((size_t)n, sizeof *l->items);
@@ -46,7 +46,7 @@ bool bs_list_push(bs_hlist *l, const bs_value *v)
 
 const char *bs_heap_str(bs_session *s, const char *text, bs_value *out)
 {
-    bs_hstr *h = heap_new(s, BS_H_STR, sizeof *h);
+    bs_hstr *h = bs_heap_new(s, BS_H_STR, sizeof *h);
     if (!h || !(h->s = strdup(text ? text : ""))) return NULL;
     memset(out, 0, sizeof *out);
     out->k = BS_V_STR;
@@ -58,7 +58,7 @@ const char *bs_heap_str(bs_session *s, const char *text, bs_value *out)
 
 bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls)
 {
-    bs_hobj *o = heap_new(s, BS_H_OBJ, sizeof *o);
+    bs_hobj *o = bs_heap_new(s, BS_H_OBJ, sizeof *o);
     if (o) o->cls = cls;
     return o;
 }
@@ -153,8 +153,9 @@ int bs_persist(bs_session *s, const bs_value *v, const bs_expr *e, bs_value *out
 /* ==== Walking what is reachable ==== */
 
 typedef struct {
-    bs_id **keep;
-    int n, max;
+    bs_id **keep;         /* NULL: only marking (the collector) */
+    int n, cap;
+    bool nomem;
 } walk;
 
 static void walk_value(walk *w, bs_value *v);
@@ -202,8 +203,18 @@ static void walk_value(walk *w, bs_value *v)
 {
     switch (v->k) {
     case BS_V_NODE:
-        if (w->keep && w->n < w->max) w->keep[w->n++] = &v->id;
-        else if (!w->keep) w->n++;
+        if (!w->keep) break;
+        if (w->n == w->cap) {
+            int nc = w->cap * 2 + 64;
+            bs_id **nk = realloc(w->keep, (size_t)nc * sizeof *nk);
+            if (!nk) {
+                w->nomem = true;
+                break;
+            }
+            w->keep = nk;
+            w->cap = nc;
+        }
+        w->keep[w->n++] = &v->id;
         break;
     case BS_V_STR: mark(v->ref); break;
     case BS_V_LIST:
@@ -245,18 +256,13 @@ static void walk_all(bs_session *s, walk *w)
     mark(s->cur_src);
 }
 
-int bs_heap_count_ids(bs_session *s)
+int bs_heap_ids(bs_session *s, bs_id ***keep, int n, int *cap)
 {
-    walk w = {NULL, 0, 0};
+    walk w = {*keep, n, *cap, false};
     walk_all(s, &w);
-    return w.n;
-}
-
-int bs_heap_ids(bs_session *s, bs_id **keep, int max)
-{
-    walk w = {keep, 0, max};
-    walk_all(s, &w);
-    return w.n;
+    *keep = w.keep;
+    *cap = w.cap;
+    return w.nomem ? -1 : w.n;
 }
 
 /* ==== Freeing ==== */
@@ -286,7 +292,7 @@ static void heap_free(bs_heap *h)
 
 void bs_heap_gc(bs_session *s)
 {
-    walk w = {NULL, 0, 0};
+    walk w = {NULL, 0, 0, false};
     walk_all(s, &w);
     bs_heap **pp = &s->heap;
     while (*pp) {

@@ -74,8 +74,6 @@ static bs_value obj_value(bs_hobj *o)
     return v;
 }
 
-#define node_value bs_node_value
-
 static int get_kw(const char **kn, bs_value *kv, int nkw, const char *name, bs_value **out)
 {
     for (int i = 0; i < nkw; i++)
@@ -174,7 +172,7 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
         if (bs_to_node(s, &pos[0], call, &x)) return -1;
         bs_id id = bs_copy_leaf(s->ctx, x, !(rg && rg->k == BS_V_BOOL && !rg->b));
         if (id < 0) return bs_fail_core(s, line, col, NULL);
-        *out = node_value(id);
+        *out = bs_node_value(id);
         return 0;
     }
     const nn_class *c = find_class(name);
@@ -200,12 +198,12 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
         double bound = 1.0 / sqrt((double)in);
         bs_id w = new_param(s, outf, in, FILL_UNIFORM, bound, "weight");
         if (w < 0) return bs_fail_core(s, line, col, NULL);
-        bs_value v = node_value(w);
+        bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!bias || bias->k != BS_V_BOOL || bias->b) {
             bs_id b = new_param(s, outf, 0, FILL_UNIFORM, bound, "bias");
             if (b < 0) return bs_fail_core(s, line, col, NULL);
-            v = node_value(b);
+            v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
         }
         bs_value nv;
@@ -234,12 +232,12 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
         }
         bs_id w = emb ? new_param(s, a0, a1, FILL_NORMAL, 0, "weight") : new_param(s, a0, 0, FILL_CONST, 1, "weight");
         if (w < 0) return bs_fail_core(s, line, col, NULL);
-        bs_value v = node_value(w);
+        bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!emb) {
             bs_id b = new_param(s, a0, 0, FILL_CONST, 0, "bias");
             if (b < 0) return bs_fail_core(s, line, col, NULL);
-            v = node_value(b);
+            v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
         }
         return 0;
@@ -303,7 +301,7 @@ static int apply_op(bs_session *s, const bs_expr *call, int op, const bs_attr *a
     if (r < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
     char *t = own ? bs_expr_text(s, call) : NULL;
     if (t) bs_node_set_text(s->ctx, r, t);
-    *out = node_value(r);
+    *out = bs_node_value(r);
     return 0;
 }
 
@@ -336,7 +334,7 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
         char *t = own ? bs_expr_text(s, call) : NULL;
         if (t) bs_node_set_text(s->ctx, y, t);
-        *out = node_value(y);
+        *out = bs_node_value(y);
         return 0;
     }
     case BS_MOD_SEQUENTIAL: {
@@ -363,7 +361,7 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         if (y >= 0 && w && w->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_MUL, y, w->id);
         if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
         if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        *out = node_value(y);
+        *out = bs_node_value(y);
         return 0;
     }
     case BS_MOD_EMBEDDING: { /* weight[idx]: rows gathered, any shape of idx */
@@ -395,7 +393,7 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
             y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
         }
         if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        *out = node_value(y);
+        *out = bs_node_value(y);
         return 0;
     }
     case BS_MOD_IDENTITY:
@@ -412,15 +410,15 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
     }
 }
 
-static bool is_module_obj(const bs_value *v)
+bool bs_is_module(const bs_hobj *o)
 {
-    if (v->k != BS_V_OBJ) return false;
-    const bs_hobj *o = v->ref;
     if (o->mod != BS_MOD_USER) return true;
     for (const bs_hclass *c = o->cls; c; c = c->base)
         if (c->module) return true;
     return false;
 }
+
+static bool is_module_obj(const bs_value *v) { return v->k == BS_V_OBJ && bs_is_module(v->ref); }
 
 int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params)
 {

@@ -132,6 +132,8 @@ typedef struct {
     bs_dict attrs;        /* attributes in assignment order: parameters, submodules, the rest */
 } bs_hobj;
 
+/* a zeroed object of `size` bytes (a struct that starts with its bs_heap) on the session's chain */
+void *bs_heap_new(bs_session *s, bs_hkind k, size_t size);
 bs_hlist *bs_heap_list(bs_session *s, int n);          /* n items, all None */
 bool bs_list_push(bs_hlist *l, const bs_value *v);     /* v must be persistent */
 const char *bs_heap_str(bs_session *s, const char *text, bs_value *out); /* STR value on the heap */
@@ -166,10 +168,9 @@ void bs_heap_drop(bs_session *s, bs_heap *h);
 void bs_heap_free_all(bs_session *s);
 /* a failed statement cut the tape back to len: nodes past it that the heap holds become None */
 void bs_heap_scrub(bs_session *s, int32_t len);
-/* every tape id the names, frames and heap hold, for bs_tape_collect: fills keep, returns count
-   (at most max) */
-int bs_heap_ids(bs_session *s, bs_id **keep, int max);
-int bs_heap_count_ids(bs_session *s);
+/* append a pointer to every tape id the heap, frames and loops hold to (*keep)[n...] (grown as
+   needed, *cap its size), for bs_tape_collect; returns the new count, -1 if out of memory */
+int bs_heap_ids(bs_session *s, bs_id ***keep, int n, int *cap);
 
 /* ==== Frames: a function call's locals ==== */
 typedef struct bs_frame bs_frame;
@@ -284,6 +285,9 @@ int bs_exec_stmt(bs_session *s, const bs_stmt *st);     /* IF, FOR, WHILE, DEF, 
 int bs_exec_block(bs_session *s, const bs_block *b);
 int bs_exec_simple(bs_session *s, const bs_stmt *st);   /* one statement, undone if it fails */
 bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err);
+/* a Python number, a bool, or a one-element tensor as a double (is_int: an int, a bool or an
+   integer tensor; may be NULL); false if it is none of them */
+bool bs_as_number(bs_session *s, const bs_value *v, double *out, bool *is_int);
 int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_fstring(bs_session *s, const bs_expr *e, bs_value *out);
@@ -294,7 +298,7 @@ int bs_eval_pybinary(bs_session *s, const bs_expr *e, bs_binop op, const bs_valu
 /* the arithmetic of e (a BINARY) on evaluated operands */
 int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out);
 bool bs_is_py_builtin(const char *name);
-/* len, range, enumerate, ...: 1 if not handled here (a tensor argument of sum/max/min/abs) */
+/* len, range, enumerate, ...; sum/max/min/abs of a tensor go to the op */
 int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value *out);
 /* call a value (a function, class, instance, bound method, builtin) with evaluated arguments */
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
@@ -323,6 +327,8 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
                bs_value *out);
 int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params);
 bool bs_is_nn_class(const char *name);
+/* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
+bool bs_is_module(const bs_hobj *o);
 /* a module bound to NAME (or self.NAME): its parameters are labelled NAME.weight, NAME.0.bias, ...
    in the graph and in formulas, names that evaluate back to them */
 void bs_nn_relabel(bs_session *s, const bs_value *v, const char *prefix);

@@ -20,6 +20,7 @@
 # xfail, then `pytorch: N passed, N failed`. Exit status: 0 no failure, 1 some failure, 77 no
 # binary to test. --list-failures prints every failing case as a known_failing.txt line instead.
 # Standard library only.
+import argparse
 import math
 import os
 import re
@@ -128,36 +129,17 @@ def read_known_failing(path):
     return known
 
 
-USAGE = 'usage: run_pytorch.py BACKSTEP [CASES_DIR] [--only NAME[,NAME...]] [-v] [--list-failures]'
-
-
 def main(argv):
-    args, only = [], []
-    verbose = list_failures = False
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == '--only' and i + 1 < len(argv):
-            only += [n for n in argv[i + 1].split(',') if n]
-            i += 2
-            continue
-        if a.startswith('--only='):
-            only += [n for n in a[len('--only='):].split(',') if n]
-        elif a in ('-v', '--verbose'):
-            verbose = True
-        elif a == '--list-failures':
-            list_failures = True
-        elif a in ('-h', '--help'):
-            print(USAGE)
-            return 0
-        else:
-            args.append(a)
-        i += 1
-    if not args:
-        print(USAGE)
-        return 2
-    exe = os.path.abspath(args[0])
-    cases = os.path.abspath(args[1]) if len(args) > 1 else os.path.join(HERE, 'cases')
+    ap = argparse.ArgumentParser(description='PyTorch programs as written against torch\'s output')
+    ap.add_argument('backstep')
+    ap.add_argument('cases', nargs='?', default=os.path.join(HERE, 'cases'))
+    ap.add_argument('--only', action='append', default=[], help='NAME[,NAME...]')
+    ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('--list-failures', action='store_true',
+                    help="print every failing case as a known_failing.txt line")
+    o = ap.parse_args(argv)
+    exe, cases, verbose, list_failures = os.path.abspath(o.backstep), os.path.abspath(o.cases), o.verbose, o.list_failures
+    only = [n for arg in o.only for n in arg.split(',') if n]
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
         print('SKIP: no backstep executable at %s' % exe)
         return 77
