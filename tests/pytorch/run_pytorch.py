@@ -21,14 +21,15 @@
 # binary to test. --list-failures prints every failing case as a known_failing.txt line instead.
 # Standard library only.
 import argparse
-import math
 import os
 import re
 import subprocess
 import sys
 
-REL_TOL = 1e-9
-ABS_TOL = 1e-12
+# tests/golden's comparison: its tolerances (1e-9 relative, 1e-12 absolute) and line loop
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'golden'))
+import run_golden  # noqa: E402
+
 TIMEOUT_S = 120
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,26 +51,15 @@ def split_numbers(line):
     return NUM_RE.sub(take, line), nums
 
 
-def numbers_close(a, b):
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
-
-
 def line_matches(expected, got):
     se, ne = split_numbers(expected)
     sg, ng = split_numbers(got)
     if se != sg or len(ne) != len(ng):
         return False
-    return all(numbers_close(a, b) for a, b in zip(ne, ng))
+    return all(run_golden.numbers_close(a, b) for a, b in zip(ne, ng))
 
 
 # the line-by-line comparison is tests/golden's, with this file's rule for a line
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'golden'))
-import run_golden  # noqa: E402
-
 clip = run_golden.clip
 
 
