@@ -373,6 +373,8 @@ typedef struct {
     bool gets_grad;       /* input requires grad (else no VJP is computed) */
     bool accumulated;     /* input already had a gradient from another path in this pass */
     bool local_ok;        /* local holds d out/d input elementwise (ew op without broadcast, or scalar out) */
+    bool local_bcast;     /* the input broadcasts in an ew op: local holds each output
+                             element's d out/d input, at the output's shape */
     bs_tensor local;      /* local derivative (iterator-owned), if local_ok */
     bs_tensor vjp;        /* what was added to the input's grad (iterator-owned) */
     bs_tensor after;      /* this pass's gradient of the input right after this contribution:

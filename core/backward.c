@@ -365,6 +365,21 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
                 run_vjp(c, n, in, &go, k, l);
                 si->local = (bs_tensor){x->value.dtype, x->value.shape, l};
                 si->local_ok = true;
+            } else if (bs_ops[n->op].kind == BS_K_EW) {
+                /* x broadcasts: each output element's dOUT/dx, at the output's shape, is the
+                   JVP of a ones tangent on x alone (the VJP then sums these over the
+                   broadcast dims) */
+                double *one = scratch_get(&b->ones, xn);
+                double *l = scratch_get(&b->local[k], numel);
+                if (!one || !l) goto nomem;
+                for (int64_t j = 0; j < xn; j++) one[j] = 1;
+                bs_tensor tan[BS_MAX_INPUTS];
+                for (int j = 0; j < n->nin; j++) tan[j] = (bs_tensor){in[j].dtype, in[j].shape, NULL};
+                tan[k].data = one;
+                bs_tensor lo = {n->value.dtype, n->value.shape, l};
+                bs_ops[n->op].jvp(in, &n->value, &n->attr, tan, &lo);
+                si->local = lo;
+                si->local_ok = si->local_bcast = true;
             }
         } else if (x->gtmp && !had) {
             run_vjp(c, n, in, &g, k, x->gtmp);

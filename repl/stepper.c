@@ -132,6 +132,9 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         tensor_brief(s, &st->upstream, up, sizeof up);
         if (scalar_local && bs_tensor_numel(&st->upstream) == 1)
             fprintf(f, "         VJP -> %s.grad += %s x %s = %s", dx, up, b1, b2);
+        else if (in->local_bcast)
+            fprintf(f, "         VJP -> %s.grad += %s (upstream x local, summed over the broadcast dims)",
+                    dx, b2);
         else
             fprintf(f, "         VJP -> %s.grad += %s", dx, b2);
         /* the running total after this contribution, as the engine recorded it */

@@ -13,7 +13,9 @@ is parsed; FORMULA and WITH NUMBERS are pasted into a fresh session that has the
 VALUE within its printed precision; UPSTREAM x LOCAL must equal VALUE within theirs, and LOCAL
 must be the VALUE of the local line above it. A tensor's VALUE is a preview, `(1, 3) [1, 0, 1]`:
 its FORMULA pasted back (elementwise comparisons and `a if mask else b` work on tensors) must give
-those numbers, to the preview's four digits; a preview cut short with `...` is only shown.
+those numbers, to the preview's four digits (a long preview ends in `...`: the elements shown are
+checked). An input that broadcasts has its local at the output's shape, each element's derivative;
+its VJP line then gives the sum over the broadcast dims, which must equal the grad the engine adds.
 
 usage: test_formulas.py BACKSTEP
 """
@@ -33,6 +35,15 @@ STEP_RE = re.compile(r"^step \d+/\d+  (.*?)\s+upstream d")
 LOCAL_RE = re.compile(r"^  (.*?)\s*local (d.*)$")
 PREVIEW_RE = re.compile(r"^\(([\d, ]*)\) \[(.*)\]$")
 VJP_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) x (\S+) = (\S+)")
+BCAST_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) \(upstream x local, summed over the broadcast dims\)")
+
+
+def preview_numbers(text):
+    """the numbers of a whole preview "(1, 3) [a, b, c]", or None (cut short, or not one)"""
+    pm = PREVIEW_RE.match(text.strip())
+    if not pm or "..." in pm.group(2):
+        return None
+    return [float(v) for v in pm.group(2).split(", ")]
 
 
 CACHE = {}        # (args, src) -> (rc, out, err), filled by batches
@@ -92,7 +103,7 @@ class Stats:
         self.locals = 0
         self.formulas = 0      # FORMULA and WITH NUMBERS texts evaluated
         self.vjps = 0
-        self.tensor_locals = 0
+        self.bcast_checked = 0   # broadcast VJP lines whose sum was checked
         self.tensor_checked = 0
         self.failures = []
 
@@ -109,11 +120,14 @@ def check_program(defs, prog, stats, root="Z"):
         return
     checks = []          # (expression text, expected VALUE string, what, head or None)
     head = None
+    upstream = ""
+    bcast_local = None
     last_local = None
     for line in out.splitlines():
         m = STEP_RE.match(line)
         if m:
             head = m.group(1)
+            upstream = line.split(" = ")[-1]
             continue
         m = LOCAL_RE.match(line)
         if m:
@@ -133,11 +147,15 @@ def check_program(defs, prog, stats, root="Z"):
                 # give those numbers (a constant or a scalar formula: every element equal to it)
                 last_local = None
                 pm = PREVIEW_RE.match(value)
-                if not pm or "..." in formula:
-                    stats.tensor_locals += 1   # shortened: shown, not checked
+                if not pm:
+                    stats.fail(prog, f"a tensor local whose VALUE is not a preview: {line}")
+                    continue
+                if "..." in formula:
+                    stats.fail(prog, f"a shortened formula cannot be pasted: {line}")
                     continue
                 stats.tensor_checked += 1
                 nums = [v for v in pm.group(2).split(", ") if v != "..."]
+                bcast_local = value
                 need_out = re.search(r"\bout\b", formula) is not None
                 checks.append((formula, nums, "TENSOR", head if need_out else None, line))
                 continue
@@ -150,6 +168,25 @@ def check_program(defs, prog, stats, root="Z"):
             checks.append((formula, value, "FORMULA", head if need_out else None, line))
             if numbers is not None:
                 checks.append((numbers, value, "WITH NUMBERS", None, line))
+            continue
+        m = BCAST_RE.match(line)
+        if m:
+            # an input that broadcasts: the grad added is the sum of upstream x local over the
+            # output's elements (each printed to four digits)
+            stats.vjps += 1
+            u, l, v = preview_numbers(upstream), preview_numbers(bcast_local or ""), number(m.group(1))
+            if v is None:
+                stats.fail(prog, f"a broadcast VJP whose value is not a number: {line}")
+            elif u is not None and l is not None:
+                if len(u) == 1:
+                    u = u * len(l)
+                want = sum(x * y for x, y in zip(u, l))
+                tol = sum(abs(x) + abs(y) for x, y in zip(u, l)) * 5e-4 + half_ulp(m.group(1))
+                if len(u) != len(l) or abs(want - v) > tol:
+                    stats.fail(prog, f"sum of upstream x local is {want!r}, printed {m.group(1)}: {line}")
+                else:
+                    stats.bcast_checked += 1
+            bcast_local = None
             continue
         m = VJP_RE.match(line)
         if m:
@@ -340,7 +377,7 @@ def main():
         for p in progs:
             check_program(defs, p, st)
         print(f"{name}: {st.programs} programs, {st.locals} local lines, {st.formulas} formulas "
-              f"pasted back, {st.vjps} VJP lines, {st.tensor_checked} tensor locals pasted back, {st.tensor_locals} shortened ones shown; "
+              f"pasted back, {st.vjps} VJP lines, {st.tensor_checked} tensor locals pasted back, {st.bcast_checked} broadcast sums checked; "
               f"{len(st.failures)} failures")
         for f in st.failures[:40]:
             print("  FAIL " + f)
