@@ -11,7 +11,8 @@ PACKAGES="build-essential pkg-config meson ninja-build python3 libopenblas-dev l
   libgraphviz-dev graphviz libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libcmocka-dev xvfb xauth
   tmux libxml2-utils"
 # `./setup.sh test` also fuzzes (tests/fuzz: libFuzzer needs clang and its runtime)
-[ "${1:-}" = test ] && PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+# and reads the window's screenshots (tests/repl/test_window_steps.py: tesseract)
+[ "${1:-}" = test ] && PACKAGES="$PACKAGES clang libclang-rt-14-dev tesseract-ocr tesseract-ocr-eng"
 
 install_missing() {
     missing=""

@@ -13,25 +13,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pngread import read_png  # noqa: E402
+import xvfb  # noqa: E402
 
 exe = os.path.abspath(sys.argv[1])
-if not shutil.which("Xvfb"):
-    print("SKIP: no Xvfb")
-    sys.exit(77)
 tmp = tempfile.mkdtemp(prefix="bs-window-")
 atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-disp = None
-for n in range(90, 140):
-    if not os.path.exists("/tmp/.X%d-lock" % n):
-        disp = ":%d" % n
-        break
-xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+xvfb_proc, disp = xvfb.start()
+if xvfb_proc is None:
+    print("SKIP: " + disp)
+    sys.exit(77)
 try:
-    for _ in range(50):
-        if os.path.exists("/tmp/.X11-unix/X" + disp[1:]):
-            break
-        time.sleep(0.1)
     env = dict(os.environ, DISPLAY=disp, HOME=tmp, XDG_STATE_HOME=tmp + "/state")
     script = """x1 = 1.0; x2 = 0.5; y = 1.0
 w11 = param(0.3); w12 = param(0.7); b1 = param(0.1)
@@ -97,5 +88,4 @@ z9 = L * 3
         sys.exit(1)
     print("window test: ok (%d frames)" % len(frames))
 finally:
-    xvfb.terminate()
-    xvfb.wait()
+    xvfb.stop(xvfb_proc)
