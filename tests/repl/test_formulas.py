@@ -16,6 +16,10 @@ its FORMULA pasted back (elementwise comparisons and `a if mask else b` work on 
 those numbers, to the preview's four digits (a long preview ends in `...`: the elements shown are
 checked). An input that broadcasts has its local at the output's shape, each element's derivative;
 its VJP line then gives the sum over the broadcast dims, which must equal the grad the engine adds.
+A VJP rule line (`VJP rule dW = X.T @ G`, non-elementwise ops) is pasted back with G bound to the
+step's upstream and must give the VJP line's numbers; rules that name torch's internal functions
+(select_backward, slice_backward, index_add, onehot, layernorm's xhat and std) are counted as shown.
+Every op of core/ops.def must be used by some program (OP_FORMS says how each is recognised).
 
 usage: test_formulas.py BACKSTEP
 """
@@ -35,6 +39,9 @@ STEP_RE = re.compile(r"^step \d+/\d+  (.*?)\s+upstream d")
 LOCAL_RE = re.compile(r"^  (.*?)\s*local (d.*)$")
 PREVIEW_RE = re.compile(r"^\(([\d, ]*)\) \[(.*)\]$")
 VJP_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) x (\S+) = (\S+)")
+RULE_RE = re.compile(r"^  (.*?)\s*VJP rule d(?:\(.+?\)|\S+) = (.*)   \(.* is \(.*\)\)$")
+# functions a VJP rule names that are torch's internals, not the language's: shown, not pasted
+RULE_ONLY_SHOWN = re.compile(r"\b(select_backward|slice_backward|index_add|onehot|xhat|std)\b")
 BCAST_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) \(upstream x local, summed over the broadcast dims\)")
 
 
@@ -104,6 +111,8 @@ class Stats:
         self.formulas = 0      # FORMULA and WITH NUMBERS texts evaluated
         self.vjps = 0
         self.bcast_checked = 0   # broadcast VJP lines whose sum was checked
+        self.rules_checked = 0   # VJP rules pasted back with G bound to the upstream
+        self.rules_shown = 0     # rules in torch's internal names (select_backward, ...)
         self.tensor_checked = 0
         self.failures = []
 
@@ -122,6 +131,7 @@ def check_program(defs, prog, stats, root="Z"):
     head = None
     upstream = ""
     bcast_local = None
+    pending_rule = None
     last_local = None
     for line in out.splitlines():
         m = STEP_RE.match(line)
@@ -168,6 +178,34 @@ def check_program(defs, prog, stats, root="Z"):
             checks.append((formula, value, "FORMULA", head if need_out else None, line))
             if numbers is not None:
                 checks.append((numbers, value, "WITH NUMBERS", None, line))
+            continue
+        m = RULE_RE.match(line)
+        if m:
+            # a VJP rule: with G bound to the step's upstream (a whole preview, or a number),
+            # it must give the VJP line below it
+            rule = m.group(2)
+            if RULE_ONLY_SHOWN.search(rule):
+                stats.rules_shown += 1
+                continue
+            pm = PREVIEW_RE.match(upstream.strip())
+            if pm and "..." not in pm.group(2):
+                shape = [d for d in pm.group(1).replace(" ", "").split(",") if d]
+                g = "reshape(tensor([%s]), %s)" % (pm.group(2), ", ".join(shape))
+            elif number(upstream) is not None:
+                g = upstream.strip()
+            else:
+                stats.rules_shown += 1
+                continue
+            pending_rule = ("G = %s; %s" % (g, rule), head if re.search(r"\bout\b", rule) else None, line)
+            continue
+        if pending_rule is not None and line.lstrip().startswith("VJP -> "):
+            expr, hd, rline = pending_rule
+            pending_rule = None
+            val = re.match(r"^\s+VJP -> .*?\.grad \+= (\(.*?\) \[.*?\]|\S+)", line).group(1)
+            pm = PREVIEW_RE.match(val)
+            nums = [v for v in pm.group(2).split(", ") if v != "..."] if pm else [val]
+            stats.rules_checked += 1
+            checks.append((expr, nums, "RULE", hd, rline + "\n    " + line.strip()))
             continue
         m = BCAST_RE.match(line)
         if m:
@@ -226,6 +264,15 @@ def check_program(defs, prog, stats, root="Z"):
         return
     for (expr, value, what, _, line), got in zip(checks, vals):
         stats.formulas += 1
+        if what == "RULE":
+            # G was typed to the preview's four digits: the rule's result is as close as that
+            flat = [float(x) for x in re.findall(r"-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", got)]
+            want = [float(v) for v in value]
+            scale = 1 + max(abs(v) for v in want)
+            ok = len(flat) >= len(want) and all(abs(g - v) <= 2e-3 * scale for g, v in zip(flat, want))
+            if not ok:
+                stats.fail(prog, f"VJP rule '{expr}' evaluates to {got}, the VJP line says {value}\n    line: {line}")
+            continue
         if what == "TENSOR":
             flat = [float(x) for x in re.findall(r"-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", got)]
             if len(flat) == 1:
@@ -283,6 +330,7 @@ def op_programs():
             progs.append(f"Z = {f}({x})")
             progs.append(f"Z = {f}({x}) * y")
     for x in POS + NEG:
+        progs.append(f"Z = gelu({x} * y, approximate='tanh')")
         progs.append(f"Z = -{x}")
         progs.append(f"Z = leaky_relu({x}, 0.1)")
         progs.append(f"Z = leaky_relu({x} - 1, 0.2) + {x}")
@@ -311,7 +359,28 @@ def tensor_programs():
         "Z = sum(softmax(X * h, dim=-1) * X)", "Z = sum(log_softmax(X, dim=-1)) * a",
         "Z = sum(layernorm(X * h) * X)", "Z = mse(X * h, X - a)", "Z = bce(sigmoid(X), X * 0 + y)",
         "Z = bce_with_logits(X * h, X * 0 + y)", "Z = cross_entropy(X @ W, tensor([1])) * h",
+        "Z = sum(X[0] * h)", "Z = sum(X[:, 1:3] * h)", "Z = sum(X[0][tensor([0, 2])] * h)",
+        "Z = sum(where(X > 0, X * h, X * a))", "Z = sum(X.masked_fill(X > 0, 0.5) * h)",
+        "Z = sum(gelu(X * h, approximate='tanh'))", "Z = sum(softmax(X @ W * h, dim=-1) * X[0, :2])",
     ]
+
+
+# how a program uses each op of core/ops.def: every op must have one (a new op gets its programs)
+OP_FORMS = {
+    "add": r" \+ ", "sub": r" - ", "mul": r" \* ", "div": r" / ", "pow": r" \*\* ", "neg": r"= -",
+    "matmul": r" @ ", "transpose": r"\.T\b", "select": r"\[0\]", "slice": r"\[:, 1:3\]",
+    "index_select": r"\[tensor\(", "cross_entropy": r"cross_entropy\(",
+    "bce_with_logits": r"bce_with_logits\(", "masked_fill": r"\.masked_fill\(",
+}
+
+
+def op_coverage(programs):
+    """the ops of core/ops.def that no program uses"""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(root + "/core/ops.def") as f:
+        names = re.findall(r"^BS_OP\(\w+,\s*(\w+),", f.read(), re.M)
+    text = "\n".join(programs)
+    return [n for n in names if not re.search(OP_FORMS.get(n, r"\b%s\(" % n), text)]
 
 
 # ==== random scalar programs ====
@@ -364,6 +433,10 @@ def main():
               ("broadcast tensors and matrix ops", TDEFS, tensor_programs()),
               ("random scalar programs", DEFS, random_programs())]
     total_fail = 0
+    missing = op_coverage([p for _, _, progs in groups for p in progs])
+    if missing:
+        print("FAIL ops of core/ops.def with no program here: " + ", ".join(missing))
+        total_fail += 1
     global COLLECT
     for name, defs, progs in groups:
         # one process steps every program, one pastes every formula back
@@ -377,7 +450,8 @@ def main():
         for p in progs:
             check_program(defs, p, st)
         print(f"{name}: {st.programs} programs, {st.locals} local lines, {st.formulas} formulas "
-              f"pasted back, {st.vjps} VJP lines, {st.tensor_checked} tensor locals pasted back, {st.bcast_checked} broadcast sums checked; "
+              f"pasted back, {st.vjps} VJP lines, {st.tensor_checked} tensor locals pasted back, {st.bcast_checked} broadcast sums checked, "
+              f"{st.rules_checked} VJP rules pasted back ({st.rules_shown} in torch's internal names shown); "
               f"{len(st.failures)} failures")
         for f in st.failures[:40]:
             print("  FAIL " + f)
