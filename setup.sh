@@ -11,8 +11,9 @@ PACKAGES="build-essential pkg-config meson ninja-build python3 libopenblas-dev l
   libgraphviz-dev graphviz libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libcmocka-dev xvfb xauth
   tmux libxml2-utils"
 # `./setup.sh test` also fuzzes (tests/fuzz: libFuzzer needs clang and its runtime)
-# and reads the window's screenshots (tests/repl/test_window_steps.py: tesseract)
-[ "${1:-}" = test ] && PACKAGES="$PACKAGES clang libclang-rt-14-dev tesseract-ocr tesseract-ocr-eng"
+# reads the window's screenshots (tests/repl/test_window_steps.py: tesseract) and runs the
+# exported PyTorch programs (tests/repl/test_export_py.py: python3-torch)
+[ "${1:-}" = test ] && PACKAGES="$PACKAGES clang libclang-rt-14-dev tesseract-ocr tesseract-ocr-eng python3-torch"
 
 install_missing() {
     missing=""

@@ -800,9 +800,23 @@ static int cmd_graph(bs_session *s, const bs_stmt *st)
 static int cmd_export(bs_session *s, const bs_stmt *st)
 {
     const bs_word *file = positional(st, 0), *name = positional(st, 1);
-    if (!file) return usage(s, st, ":export FILE [name] [--grads]   or   :export DIR [name] --steps [--png|--pdf]");
+    if (!file) return usage(s, st, ":export FILE [name] [--grads]   or   :export DIR [name] --steps [--png|--pdf]   or   :export FILE.py [name] [--check]");
     bs_id root = BS_NONE;
     if (name && bs_lookup_node(s, name->text, name->line, name->col, &root)) return -1;
+    size_t fl = strlen(file->text);
+    if (fl > 3 && !strcmp(file->text + fl - 3, ".py")) {
+        /* a PyTorch program: of the named root, else of the newest backward pass's, else the
+           default of :step */
+        for (int i = 0; i < st->cmd.argc; i++) {
+            const char *a = argv_of(st, i);
+            if (!strncmp(a, "--", 2) && strcmp(a, "--check"))
+                return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col,
+                               "unknown option %s (:export FILE.py [name] [--check])", a);
+        }
+        if (root == BS_NONE && s->npass > 0) root = s->pass_root[s->npass - 1];
+        if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
+        return bs_export_py(s, file->text, root, has_flag(st, "--check"), file->line, file->col);
+    }
     for (int i = 0; i < st->cmd.argc; i++) {
         const char *a = argv_of(st, i);
         if (!strncmp(a, "--", 2) && strcmp(a, "--grads") && strcmp(a, "--steps") &&
@@ -844,7 +858,7 @@ static const command commands[] = {
     {"vars", cmd_vars, "vars", "every name: shape, kind, value and grad previews"},
     {"show", cmd_show, "show NAME", "one node in full: op, inputs, value, grad, saved bytes"},
     {"graph", cmd_graph, "graph [name] [--ascii]", "open or refresh the live window (or draw in the terminal)"},
-    {"export", cmd_export, "export FILE [name] [--grads]", "write the graph as .dot .svg .png .pdf; DIR --steps: one frame per step"},
+    {"export", cmd_export, "export FILE [name] [--grads]", "write the graph as .dot .svg .png .pdf; DIR --steps: one frame per step; FILE.py [--check]: a PyTorch program that trains it"},
     {"screenshot", cmd_screenshot, "screenshot FILE.png", "save the window as it is now"},
     {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},
     {"next", bs_cmd_next, "next [k]", "advance the stepper k nodes (Enter = 1)"},

@@ -265,6 +265,9 @@ char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t 
 void bs_show_node(bs_session *s, FILE *f, bs_id id);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
 int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
+/* :export FILE.py: root's graph as a PyTorch program (export_py.c); check: run it with torch and
+   compare one step's loss and grads with a replay here */
+int bs_export_py(bs_session *s, const char *file, bs_id root, bool check, int line, int col);
 
 /* The gradient of node id as every surface shows it (bs_grad_now): *out gets a copy in the
    statement's arena unless the result is BS_GRAD_NONE; -1 with an error when out of memory */
