@@ -315,6 +315,8 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_OBJ: return bs_fail(s, line, col, "expected a tensor, got a module (call it: model(x))");
     case BS_V_RANGE: return bs_fail(s, line, col, "expected a tensor, got a range: write tensor(list(range(...)))");
     case BS_V_SUPER: return bs_fail(s, line, col, "expected a tensor, got super()");
+    case BS_V_DICT: return bs_fail(s, line, col, "expected a tensor, got a dict");
+    case BS_V_EXC: return bs_fail(s, line, col, "expected a tensor, got an exception");
     }
     return bs_fail(s, line, col, "expected a tensor");
 }
@@ -486,6 +488,7 @@ __attribute__((noinline)) static int eval_call(bs_session *s, const bs_expr *e, 
         if (obj.k == BS_V_OBJ) return bs_obj_method(s, e, &obj, fn->attr.name, out);
         if (obj.k == BS_V_LIST || obj.k == BS_V_TUPLE || obj.k == BS_V_STR)
             return bs_list_method(s, e, &obj, fn->attr.name, out);
+        if (obj.k == BS_V_DICT) return bs_dict_method(s, e, &obj, fn->attr.name, out);
         if (obj.k == BS_V_SUPER || obj.k == BS_V_CLASS) {
             /* super().__init__(): the base class's method, or nn.Module's (nothing to do) */
             bs_hclass *c = obj.k == BS_V_SUPER ? ((bs_hclass *)obj.ref2)->base : obj.ref;
@@ -656,11 +659,15 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_SLICE: return bs_fail(s, e->line, e->col, "a slice (a:b) can only be used inside []");
     case BS_EX_FSTRING: return bs_eval_fstring(s, e, out);
     case BS_EX_LISTCOMP: return bs_eval_listcomp(s, e, out);
+    case BS_EX_DICT:
+    case BS_EX_DICTCOMP: return bs_eval_dict(s, e, out);
+    case BS_EX_LAMBDA: return bs_eval_lambda(s, e, out);
     case BS_EX_ATTR: {
         bs_value obj;
         if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
         if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_OBJ || obj.k == BS_V_CLASS) return bs_obj_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_DICT || obj.k == BS_V_EXC) return bs_pyobj_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) { /* a number is a constant node: c.grad, c.item() */
             bs_id id;
             if (bs_to_node(s, &obj, e->attr.obj, &id)) return -1;

@@ -129,6 +129,13 @@ int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out)
         return seq_index(s, e, &obj, items, n, out);
     }
     case BS_V_STR: return seq_index(s, e, &obj, NULL, (int64_t)strlen(obj.str), out);
+    case BS_V_DICT: {
+        bs_value k;
+        if (e->sub.index->kind == BS_EX_SLICE)
+            return bs_fail(s, e->sub.index->line, e->sub.index->col, "TypeError: unhashable type: 'slice'");
+        if (bs_eval_expr(s, e->sub.index, &k)) return -1;
+        return bs_dict_subscript(s, e, &obj, &k, out);
+    }
     case BS_V_SHAPE: return seq_index(s, e, &obj, NULL, obj.shape.ndim, out);
     case BS_V_RANGE: {
         bs_value v;

@@ -170,7 +170,10 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
     case BS_V_NODE: bs_print_tensor(s, f, &bs_node_get(s->ctx, v->id)->value, true, prec); break;
     case BS_V_TMP: bs_print_tensor(s, f, &v->tmp, true, prec); break;
     case BS_V_LIST:
-    case BS_V_TUPLE: print_list(s, f, v); break;
+    case BS_V_TUPLE:
+        if (v->str) fputs(bs_str_value(s, v), f); /* d.keys() */
+        else print_list(s, f, v);
+        break;
     case BS_V_SHAPE: print_shape(f, &v->shape, quiet); break;
     case BS_V_OPT: {
         const bs_opt_conf *c = bs_opt_conf_of(v->opt);
@@ -190,6 +193,8 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
     case BS_V_BOUND: fprintf(f, "<bound method %s>", ((bs_hfunc *)v->ref2)->def->def.name); break;
     case BS_V_BUILTIN: fprintf(f, "<built-in %s>", v->str); break;
     case BS_V_SUPER: fputs("<super>", f); break;
+    case BS_V_DICT:
+    case BS_V_EXC: fputs(bs_str_value(s, v), f); break;
     }
 }
 

@@ -36,7 +36,10 @@ typedef enum {
     BS_V_BOUND,   /* obj.method before the call (ref: the bs_hobj, ref2: the bs_hfunc) */
     BS_V_RANGE,   /* range(a, b, c): r[0..2] */
     BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called) */
-    BS_V_SUPER    /* super(): ref the instance, ref2 the class whose base is asked */
+    BS_V_SUPER,   /* super(): ref the instance, ref2 the class whose base is asked */
+    BS_V_DICT,    /* {k: v} (ref: bs_hdict, always on the heap) */
+    BS_V_EXC      /* an exception instance, ValueError('bad'): str its message (ref its bs_hstr when
+                     kept), ref2 its type's name (a static string of pydict.c) */
 } bs_vkind;
 
 typedef struct bs_heap bs_heap;
@@ -90,7 +93,7 @@ static inline bs_value bs_node_value(bs_id id)
  * Lists, strings, functions, classes and instances that a name, a container or a frame holds.
  * Every object is on the session's chain; between top-level statements what no name reaches is
  * freed (bs_heap_gc). A list held by two names is one list, as in Python. */
-typedef enum { BS_H_LIST, BS_H_STR, BS_H_SRC, BS_H_FUNC, BS_H_CLASS, BS_H_OBJ } bs_hkind;
+typedef enum { BS_H_LIST, BS_H_STR, BS_H_SRC, BS_H_FUNC, BS_H_CLASS, BS_H_OBJ, BS_H_DICT } bs_hkind;
 struct bs_heap {
     bs_heap *next;
     bs_hkind kind;
@@ -99,6 +102,8 @@ struct bs_heap {
 };
 typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertion order */
 typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
+/* a Python dict: keys and values in insertion order, keys compared as == does (pydict.c) */
+typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; } bs_hdict;
 typedef struct { bs_heap h; char *s; } bs_hstr;
 /* a parsed source that defines functions or classes: their AST lives in its arena */
 typedef struct { bs_heap h; char *text; bs_arena arena; bool adopted; /* a def holds it */ } bs_hsrc;
@@ -109,6 +114,8 @@ typedef struct {
     bs_hsrc *src;
     bs_value *defaults;   /* one per parameter (k == BS_V_VOID: none), evaluated at def time */
     bs_hclass *cls;       /* the class a method was defined in (for super()), or NULL */
+    bs_dict *closure;     /* a def or lambda inside a function: the enclosing locals, as they were
+                             when it was made (looked up after its own locals); NULL at top level */
 } bs_hfunc;
 struct bs_hclass {
     bs_heap h;
@@ -239,6 +246,8 @@ struct bs_session {
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
     int nroots;
+    const char *cur_exc;  /* inside an except block: the error being handled ("ValueError: bad"),
+                             for a bare 'raise'; NULL otherwise */
 };
 
 /* The tape keeps what the session can still reach: a name, the defaults of :step and :graph, the
@@ -300,6 +309,8 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
 bool bs_is_py_builtin(const char *name);
 /* len, range, enumerate, ...; sum/max/min/abs of a tensor go to the op */
 int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value *out);
+int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+                    const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* call a value (a function, class, instance, bound method, builtin) with evaluated arguments */
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
                   const char **kn, bs_value *kv, int nkw, bs_value *out);
@@ -372,6 +383,33 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);
 const char *bs_suggest_attr(const char *word, char *buf, size_t len);
 const char *bs_suggest_among(const char *word, const char *const *cands, int n, char *buf, size_t len);
+
+/* pydict.c: dicts, lambdas, try/except/raise, del, and exceptions as values */
+bs_hdict *bs_heap_dict(bs_session *s);
+/* the index of key in d, or -1; -2 with an error (at e) for a key that cannot be hashed */
+int bs_hdict_find(bs_session *s, bs_hdict *d, const bs_value *key, const bs_expr *e);
+/* d[key] = v (both made persistent); -1 with an error */
+int bs_hdict_set(bs_session *s, bs_hdict *d, const bs_value *key, const bs_value *v, const bs_expr *e);
+int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out);      /* {k: v}, {k: v for ...} */
+int bs_eval_lambda(bs_session *s, const bs_expr *e, bs_value *out);
+int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+int bs_dict_subscript(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *key, bs_value *out);
+int bs_exec_try(bs_session *s, const bs_stmt *st);
+int bs_exec_raise(bs_session *s, const bs_stmt *st);
+int bs_exec_del(bs_session *s, const bs_stmt *st);
+int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
+/* ValueError, KeyError, ...: a name of Python's exception classes */
+bool bs_is_exc_name(const char *name);
+/* ValueError('msg') called: the exception value */
+int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out);
+/* the str() of a dict or an exception, in the arena */
+const char *bs_dict_str(bs_session *s, const bs_value *v);
+/* exec.c helpers for pydict.c */
+int bs_values_eq(bs_session *s, const bs_value *a, const bs_value *b, bool *eq); /* -2: tensors */
+const char *bs_type_name(const bs_value *v);
+char *bs_repr_value(bs_session *s, const bs_value *v);
+int bs_collect(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out); /* items into a list */
+int bs_make_def(bs_session *s, const bs_stmt *st, bs_value *out);          /* a DEF as a function */
 
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);
