@@ -1025,7 +1025,9 @@ static int m_zero_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     kw(a, "set_to_none", NULL);
     if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
     if (self->k == BS_V_OPT) {
-        bs_opt_zero_grad(s->ctx, self->opt);
+        int r = bs_opt_each(s, a->call, self, false);
+        if (r < 0) return -1;
+        if (r) bs_opt_zero_grad(s->ctx, self->opt);
     } else if (self->k == BS_V_NODE) {
         bs_zero_grad(s->ctx, self->id);
     } else {
@@ -1039,7 +1041,9 @@ static int m_step(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     if (self->k != BS_V_OPT) return bs_fail(s, a->call->line, a->call->col, "step() is an optimizer method");
     if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
-    if (bs_opt_step(s->ctx, self->opt)) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    int r = bs_opt_each(s, a->call, self, true);
+    if (r < 0) return -1;
+    if (r && bs_opt_step(s->ctx, self->opt)) return bs_fail_core(s, a->call->line, a->call->col, NULL);
     out->k = BS_V_VOID;
     return 0;
 }
@@ -1297,6 +1301,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
             *out = (bs_value){.k = BS_V_NUM, .num = c->lr, .sym = -1};
             return 0;
         }
+        if (!strcmp(name, "param_groups") && bs_opt_groups(s, obj, out) == 0) return 0;
         return bs_fail(s, line, col, "an optimizer has no attribute '%s'", name);
     }
     if (obj->k == BS_V_TMP) {

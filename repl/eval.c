@@ -708,6 +708,7 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
         break;
     }
     case BS_V_OPT:
+        if (v.ref) goto value; /* torch.optim's, with its param groups */
         tmp.kind = BS_NAME_OPT;
         tmp.opt = v.opt;
         break;
@@ -724,6 +725,7 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     case BS_V_TMP:
         goto node;
     default: /* numbers too: a Python number, which an op turns into the name's constant node */
+    value:
         tmp.kind = BS_NAME_VALUE;
         if (bs_persist(s, &v, at, &tmp.val)) return -1;
         bs_nn_relabel(s, &tmp.val, name); /* model = nn.Linear(...): model.weight */

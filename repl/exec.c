@@ -1379,6 +1379,8 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
         }
         return list_value(s, call, pairs, BS_V_LIST, out);
     }
+    if (is_module && (!strcmp(name, "state_dict") || !strcmp(name, "load_state_dict")))
+        return bs_nn_state(s, call, o, name[0] == 'l', pos, npos, out);
     if (is_module && !strcmp(name, "zero_grad")) {
         bs_hlist *names = bs_heap_list(s, 0), *params = bs_heap_list(s, 0);
         if (!names || !params || bs_nn_params(s, o, "", names, params)) return -1;

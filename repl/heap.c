@@ -247,6 +247,12 @@ static void walk_value(walk *w, bs_value *v)
             for (int i = 0; i < v->n; i++) walk_value(w, &v->items[i]);
         }
         break;
+    case BS_V_OPT: /* param groups: a list of their dicts and optimizers */
+        if (v->ref && mark(v->ref)) {
+            bs_hlist *l = v->ref;
+            for (int i = 0; i < l->n; i++) walk_value(w, &l->items[i]);
+        }
+        break;
     case BS_V_FUNC: walk_func(w, v->ref); break;
     case BS_V_CLASS: walk_class(w, v->ref); break;
     case BS_V_OBJ: walk_obj(w, v->ref); break;

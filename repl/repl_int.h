@@ -338,6 +338,12 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
                bs_value *out);
 int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params);
 bool bs_is_nn_class(const char *name);
+/* torch.optim's optimizers with param groups (an OPT value whose ref holds them): opt.param_groups,
+   and step() / zero_grad() over every group; both return 1 for an optimizer without groups */
+int bs_opt_groups(bs_session *s, const bs_value *opt, bs_value *out);
+/* model.state_dict() (load false) and model.load_state_dict(sd) (load true) */
+int bs_nn_state(bs_session *s, const bs_expr *call, bs_hobj *m, bool load, bs_value *pos, int npos, bs_value *out);
+int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
 /* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
 bool bs_is_module(const bs_hobj *o);
 /* a module bound to NAME (or self.NAME): its parameters are labelled NAME.weight, NAME.0.bias, ...
