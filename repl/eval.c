@@ -367,7 +367,9 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
     case BS_BIN_ADD: r = x + y; break;
     case BS_BIN_SUB: r = x - y; break;
     case BS_BIN_MUL: r = x * y; break;
-    case BS_BIN_DIV: /* numbers are tensors here: 1/0 is inf, as torch gives */
+    case BS_BIN_DIV: /* numbers are tensors here: 1/0 is inf, as torch gives; a .py file is Python's */
+        if (y == 0 && s->o.python_file)
+            return bs_fail(s, e->op_line, e->op_col, "ZeroDivisionError: %sdivision by zero", is_int ? "" : "float ");
         r = x / y;
         is_int = false;
         break;

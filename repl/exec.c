@@ -1289,6 +1289,11 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
         return r;
     }
     case BS_V_BUILTIN:
+        if (bs_bound_dict(fn)) {
+            bs_value d = bs_value_of(BS_V_DICT);
+            d.ref = fn->ref;
+            return bs_dict_method_v(s, call, &d, fn->str, pos, npos, kn, kv, nkw, out);
+        }
         if (bs_is_nn_class(fn->str)) return bs_nn_new(s, call, fn->str, pos, npos, kn, kv, nkw, out);
         if (bs_is_py_builtin(fn->str)) return bs_py_builtin_v(s, call, fn->str, pos, npos, kn, kv, nkw, out);
         return bs_call_builtin_v(s, call, fn->str, NULL, pos, npos, kn, kv, nkw, out);

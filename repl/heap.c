@@ -256,6 +256,13 @@ static void walk_value(walk *w, bs_value *v)
     case BS_V_FUNC: walk_func(w, v->ref); break;
     case BS_V_CLASS: walk_class(w, v->ref); break;
     case BS_V_OBJ: walk_obj(w, v->ref); break;
+    case BS_V_BUILTIN: /* d.get as a value holds d */
+        if (v->ref) {
+            bs_value d = bs_value_of(BS_V_DICT);
+            d.ref = v->ref;
+            walk_value(w, &d);
+        }
+        break;
     case BS_V_BOUND:
     case BS_V_SUPER:
         walk_obj(w, v->ref);

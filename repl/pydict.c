@@ -370,8 +370,20 @@ int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
     const char *kn[MAX_ARGS];
     int npos, nkw;
     if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
+    return bs_dict_method_v(s, call, obj, name, pos, npos, kn, kv, nkw, out);
+}
+
+static const char *const dict_methods[] = {"keys", "values", "items", "get", "pop", "setdefault", "update",
+                                           "copy", "clear", NULL};
+
+/* the same with evaluated arguments (key=counts.get) */
+int bs_dict_method_v(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *pos, int npos,
+                     const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
     const bs_expr *fn = call->call.fn;
-    int line = fn->attr.name_line, col = fn->attr.name_col;
+    bool own = fn->kind == BS_EX_ATTR && !strcmp(fn->attr.name, name);
+    int line = own ? fn->attr.name_line : call->line, col = own ? fn->attr.name_col : call->col;
+    const bs_expr *arg0 = own && call->call.nargs ? call->call.args[0].value : call;
     bs_hdict *d = obj->ref;
     *out = bs_value_of(BS_V_NONE);
     if (nkw && strcmp(name, "update")) return bs_fail(s, line, col, "TypeError: %s() takes no keyword arguments", name);
@@ -384,7 +396,7 @@ int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
     if (!strcmp(name, "get") || !strcmp(name, "pop") || !strcmp(name, "setdefault")) {
         if (npos < 1 || npos > 2)
             return bs_fail(s, line, col, "TypeError: %s expected 1 or 2 arguments, got %d", name, npos);
-        int i = bs_hdict_find(s, d, &pos[0], call->call.args[0].value);
+        int i = bs_hdict_find(s, d, &pos[0], arg0);
         if (i < -1) return -1;
         if (i >= 0) {
             *out = d->vals[i];
@@ -392,7 +404,7 @@ int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
             return 0;
         }
         if (npos == 2) *out = pos[1];
-        if (name[0] == 'p' && npos == 1) return fail_key(s, call->call.args[0].value, &pos[0]);
+        if (name[0] == 'p' && npos == 1) return fail_key(s, arg0, &pos[0]);
         if (name[0] == 's') return bs_hdict_set(s, d, &pos[0], out, call);
         return 0;
     }
@@ -463,6 +475,14 @@ const char *bs_dict_str(bs_session *s, const bs_value *v)
 int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out)
 {
     int line = e->attr.name_line, col = e->attr.name_col;
+    for (int i = 0; obj->k == BS_V_DICT && dict_methods[i]; i++)
+        if (!strcmp(name, dict_methods[i])) { /* counts.get as a value: a builtin bound to the dict */
+            *out = bs_value_of(BS_V_BUILTIN);
+            out->str = dict_methods[i];
+            out->ref = obj->ref;
+            out->ref2 = (void *)dict_methods;
+            return 0;
+        }
     if (obj->k == BS_V_EXC && !strcmp(name, "args")) {
         *out = bs_value_of(BS_V_TUPLE);
         if (!obj->str || !*obj->str) return 0;
@@ -509,4 +529,9 @@ int bs_exec_del(bs_session *s, const bs_stmt *st)
         return 0;
     }
     return bs_fail(s, t->op_line, t->op_col, "TypeError: '%s' object doesn't support item deletion", bs_type_name(&obj));
+}
+
+void *bs_bound_dict(const bs_value *fn)
+{
+    return fn->k == BS_V_BUILTIN && fn->ref2 == (void *)dict_methods ? fn->ref : NULL;
 }

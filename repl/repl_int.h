@@ -35,7 +35,8 @@ typedef enum {
     BS_V_OBJ,     /* an instance: a user class's, or nn.Linear & co (ref: bs_hobj) */
     BS_V_BOUND,   /* obj.method before the call (ref: the bs_hobj, ref2: the bs_hfunc) */
     BS_V_RANGE,   /* range(a, b, c): r[0..2] */
-    BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called) */
+    BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called); a
+                     dict's method (d.get) has ref the dict (bs_bound_dict) */
     BS_V_SUPER,   /* super(): ref the instance, ref2 the class whose base is asked */
     BS_V_DICT,    /* {k: v} (ref: bs_hdict, always on the heap) */
     BS_V_EXC      /* an exception instance, ValueError('bad'): str its message (ref its bs_hstr when
@@ -399,6 +400,10 @@ int bs_hdict_set(bs_session *s, bs_hdict *d, const bs_value *key, const bs_value
 int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out);      /* {k: v}, {k: v for ...} */
 int bs_eval_lambda(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+int bs_dict_method_v(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *pos, int npos,
+                     const char **kn, bs_value *kv, int nkw, bs_value *out);
+/* a BUILTIN value that is a dict's method (d.get as a value): its dict, or NULL */
+void *bs_bound_dict(const bs_value *fn);
 int bs_dict_subscript(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *key, bs_value *out);
 int bs_exec_try(bs_session *s, const bs_stmt *st);
 int bs_exec_raise(bs_session *s, const bs_stmt *st);
