@@ -1216,6 +1216,10 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     s->src = saved_src;
     s->depth--;
     s->frame = fr.up;
+    if (r && s->e->msg[0] && strcmp(s->e->msg, "interrupted")) { /* a traceback: where it was called */
+        size_t n = strlen(s->e->msg);
+        snprintf(s->e->msg + n, sizeof s->e->msg - n, "\n  in %s(), called at line %d, column %d", fname, line, col);
+    }
     if (!r) {
         if (s->flow == BS_FLOW_BREAK || s->flow == BS_FLOW_CONTINUE)
             r = bs_fail(s, line, col, "'break' or 'continue' outside a loop in %s()", fname);

@@ -162,6 +162,7 @@ int bs_exec_try(bs_session *s, const bs_stmt *st)
     bool failed_in_body = r != 0;
     if (r && strcmp(s->e->msg, "interrupted") && strcmp(s->e->msg, "out of memory")) {
         bs_error err = *s->e;
+        err.msg[strcspn(err.msg, "\n")] = 0; /* the message without its traceback */
         const char *text;
         int t = exc_classify(err.msg, &text);
         for (int i = 0; i < st->try_.nh; i++) {
