@@ -212,6 +212,8 @@ struct bs_node {
     bool in_no_grad;                /* made under no_grad */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
     bool is_number;                 /* bs_scalar: a Python number the user typed, not a tensor */
+    bool is_bool;                   /* the REPL's mark on an int64 0/1 leaf: a mask that shows and
+                                       indexes as torch.bool (core treats it as the int64 it is) */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad, sgtmp;
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL

@@ -292,6 +292,7 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_TMP: {
         bs_id id = bs_leaf(s->ctx, v->tmp.data, &v->tmp.shape, v->tmp.dtype, false);
         if (id < 0) return bs_fail_core(s, line, col, NULL);
+        if (v->mask) bs_node_at(s->ctx, id)->is_bool = true;
         label_node(s, id, e);
         *out = id;
         return 0;

@@ -59,6 +59,11 @@ static int64_t tensor_numel(bs_session *s, const bs_value *v)
     return bs_tensor_numel(t);
 }
 
+static int tensor_ndim(bs_session *s, const bs_value *v)
+{
+    return (v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp)->shape.ndim;
+}
+
 static const char *type_name(const bs_value *v)
 {
     switch (v->k) {
@@ -251,6 +256,7 @@ static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs
     }
     *out = bs_value_of(BS_V_TMP);
     out->tmp = (bs_tensor){BS_I64, sh, d};
+    out->mask = true;
     return 0;
 }
 
@@ -261,7 +267,9 @@ int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out)
     if (e->cmp.n == 2 && is_order_or_eq(e->cmp.ops[0])) {
         bs_value a, b;
         if (bs_eval_expr(s, e->cmp.items[0], &a) || bs_eval_expr(s, e->cmp.items[1], &b)) return -1;
-        if ((is_tensor(&a) && tensor_numel(s, &a) != 1) || (is_tensor(&b) && tensor_numel(s, &b) != 1))
+        /* a tensor with dims compares elementwise (a 0-d one gives a Python bool) */
+        if ((is_tensor(&a) && (tensor_numel(s, &a) != 1 || tensor_ndim(s, &a) > 0)) ||
+            (is_tensor(&b) && (tensor_numel(s, &b) != 1 || tensor_ndim(s, &b) > 0)))
             return tensor_compare(s, e, e->cmp.ops[0], &a, &b, out);
     }
     bs_value a;
@@ -352,11 +360,13 @@ static void repr_into(bs_session *s, sbuf *b, const bs_value *v);
 typedef struct {
     bool is_i64, int_mode, sci;
     int width;
+    bool is_bool;     /* torch.bool: True / False */
 } tfmt;
 
 static void tfmt_one(const tfmt *f, double v, char *buf, size_t len)
 {
-    if (f->is_i64) snprintf(buf, len, "%lld", (long long)v);
+    if (f->is_bool) snprintf(buf, len, v != 0 ? "True" : "False");
+    else if (f->is_i64) snprintf(buf, len, "%lld", (long long)v);
     else if (isnan(v)) snprintf(buf, len, "nan");
     else if (isinf(v)) snprintf(buf, len, v < 0 ? "-inf" : "inf");
     else if (f->sci) snprintf(buf, len, "%.4e", v);
@@ -409,7 +419,7 @@ static void torch_repr(bs_session *s, sbuf *b, const bs_value *v)
     const bs_node *n = v->k == BS_V_NODE ? bs_node_get(s->ctx, v->id) : NULL;
     const bs_tensor *t = n ? &n->value : &v->tmp;
     int64_t cnt = bs_tensor_numel(t);
-    tfmt f = {t->dtype == BS_I64, true, false, 1};
+    tfmt f = {t->dtype == BS_I64, true, false, 1, bs_is_mask(s, v)};
     if (!f.is_i64) {
         double mx = 0, mn = INFINITY;
         bool any = false;

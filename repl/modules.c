@@ -8,6 +8,7 @@
  * binds them (PyTorch's keyword names are accepted there: dim, keepdim, negative_slope, input,
  * other, requires_grad, dtype). What torch has and backstep does not yet is a clear error that
  * says what to write instead; importing anything that is not torch's is an error. */
+#include <math.h>
 #include <string.h>
 
 #include "repl_int.h"
@@ -15,7 +16,7 @@
 /* the modules that can be imported, each once, as the value's string */
 static const char *const modules[] = {
     "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "torch.utils",
-    "torch.utils.checkpoint",
+    "torch.utils.checkpoint", "torch.cuda",
 };
 
 typedef struct {
@@ -112,8 +113,79 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
 /* torch's dtypes, as the strings a dtype= argument takes (and Python prints) */
 static const char *const dtypes[] = {
     "torch.float64", "torch.double", "torch.float32", "torch.float", "torch.float16", "torch.half",
-    "torch.bfloat16", "torch.int64", "torch.long",
+    "torch.bfloat16", "torch.int64", "torch.long", "torch.bool",
 };
+
+static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", NULL};
+
+static int tensor_arg(bs_session *s, const bs_expr *call, bs_value *v, bs_tensor *t)
+{
+    if (v->k != BS_V_NODE && v->k != BS_V_TMP)
+        return bs_fail(s, call->line, call->col, "expected a tensor, got %s", bs_type_name(v));
+    return bs_to_tensor(s, v, call, t);
+}
+
+/* torch.cuda.is_available() and the device boilerplate of tutorials (backstep computes on the
+   CPU: there is no CUDA device to move to), torch.allclose, torch.equal, torch.is_tensor:
+   1 when name is none of them */
+static int torch_extra(bs_session *s, const bs_expr *call, const char *module, const char *name, bs_value *out)
+{
+    bool cuda = !strcmp(module, "torch.cuda");
+    if (!cuda && strcmp(module, "torch")) return 1;
+    if (cuda && strcmp(name, "is_available") && strcmp(name, "device_count")) return 1;
+    bool known = cuda;
+    for (int i = 0; torch_extra_names[i] && !known; i++) known = !strcmp(name, torch_extra_names[i]);
+    if (!known) return 1;
+    bs_value pos[16], kv[16];
+    const char *kn[16];
+    int npos, nkw;
+    if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+    int line = call->line, col = call->col;
+    *out = bs_value_of(BS_V_BOOL);
+    if (cuda) {
+        if (npos || nkw) return bs_fail(s, line, col, "%s() takes no arguments", name);
+        if (name[0] == 'd') *out = bs_num_value(0, true);
+        return 0;
+    }
+    if (!strcmp(name, "device")) { /* torch.device('cpu'): prints as its name */
+        if (npos != 1 || nkw || pos[0].k != BS_V_STR) return bs_fail(s, line, col, "device() takes a device name ('cpu')");
+        if (strcmp(pos[0].str, "cpu") && strncmp(pos[0].str, "cuda", 4) && strcmp(pos[0].str, "mps"))
+            return bs_fail(s, line, col, "Expected one of cpu, cuda, mps device type at start of device string: %s", pos[0].str);
+        *out = pos[0];
+        return 0;
+    }
+    if (!strcmp(name, "is_tensor")) {
+        if (npos != 1) return bs_fail(s, line, col, "is_tensor() takes one argument");
+        out->b = pos[0].k == BS_V_NODE || pos[0].k == BS_V_TMP;
+        return 0;
+    }
+    /* allclose(a, b, rtol=1e-05, atol=1e-08): |a - b| <= atol + rtol * |b| everywhere (broadcast
+       shapes must be equal here); equal(a, b): the same shape and values */
+    double rtol = 1e-5, atol = 1e-8;
+    for (int i = 0; i < nkw; i++) {
+        double *d = !strcmp(kn[i], "rtol") ? &rtol : !strcmp(kn[i], "atol") ? &atol : NULL;
+        if (!d || name[0] == 'e' || !bs_as_number(s, &kv[i], d, NULL))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", name, kn[i]);
+    }
+    if (npos > 2 && name[0] == 'a' && !bs_as_number(s, &pos[2], &rtol, NULL)) return bs_fail(s, line, col, "rtol must be a number");
+    if (npos > 3 && name[0] == 'a' && !bs_as_number(s, &pos[3], &atol, NULL)) return bs_fail(s, line, col, "atol must be a number");
+    if (npos < 2) return bs_fail(s, line, col, "%s() takes two tensors", name);
+    bs_tensor a, b;
+    if (tensor_arg(s, call, &pos[0], &a) || tensor_arg(s, call, &pos[1], &b)) return -1;
+    if (!bs_shape_eq(&a.shape, &b.shape)) {
+        if (name[0] == 'e') return 0;
+        char x[64], y[64];
+        return bs_fail(s, line, col, "allclose() of shapes %s and %s: backstep compares tensors of one shape",
+                       bs_shape_str(&a.shape, x, sizeof x), bs_shape_str(&b.shape, y, sizeof y));
+    }
+    out->b = true;
+    for (int64_t i = 0; i < bs_tensor_numel(&a); i++) {
+        double x = a.data[i], y = b.data[i];
+        bool ok = name[0] == 'e' ? x == y : (x == y || fabs(x - y) <= atol + rtol * fabs(y));
+        if (!ok) out->b = false;
+    }
+    return 0;
+}
 
 int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out)
 {
@@ -150,6 +222,8 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
         if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
         return bs_nn_new(s, call, cls, pos, npos, kn, kv, nkw, out);
     }
+    int x = torch_extra(s, call, mod->str, name, out);
+    if (x <= 0) return x;
     const char *to = function_of(mod->str, name);
     if (!to) {
         if (submodule(mod->str, name))

@@ -65,6 +65,8 @@ struct bs_value {
     int32_t grad_owner;   /* TMP from x.grad: x's id + 1 (so that x.grad.zero_() reaches x); 0 */
     const char *numname;  /* NUM, BOOL read from a session name: as an operand it is that name's
                              one constant node, labelled with the name (bs_to_node) */
+    bool mask;            /* TMP: a bool tensor (x > 0): int64 0/1 data shown as torch.bool; as a
+                             node it is marked is_bool */
 };
 
 /* values of one kind, every other field zero (sym -1) */
@@ -89,6 +91,9 @@ static inline bs_value bs_node_value(bs_id id)
     v.id = id;
     return v;
 }
+
+/* a bool tensor (torch.bool): a comparison's mask, as a value or a node */
+static inline bool bs_is_mask(bs_session *s, const bs_value *v);
 
 /* ==== The heap: values that outlive a statement ====
  * Lists, strings, functions, classes and instances that a name, a container or a frame holds.
@@ -281,6 +286,19 @@ int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
 int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out);
 /* "(partial: step k/N)" while a pass is being stepped, "" otherwise; returns buf */
 char *bs_grad_note(bs_session *s, char *buf, size_t len);
+
+static inline bool bs_is_mask(bs_session *s, const bs_value *v)
+{
+    if (v->k == BS_V_TMP) return v->mask;
+    if (v->k == BS_V_NODE) {
+        const bs_node *n = bs_node_get(s->ctx, v->id);
+        return n && n->is_bool;
+    }
+    return false;
+}
+/* a mask made from data (torch.tensor([True, False]), x.bool(), a comparison): an int64 0/1
+   leaf marked is_bool; -1 with an error */
+int bs_mask_leaf(bs_session *s, const bs_expr *e, const bs_tensor *t, bs_value *out);
 
 /* ==== Names ==== */
 bs_name *bs_name_find(bs_session *s, const char *name);
