@@ -28,10 +28,12 @@
  *                                                       the colon is in the body (as in Python);
  *                                                       the body must be on the same line
  *              | NAME '=' expr | expr                   (simple statements)
- *   expr      := sum                                    comparisons are rejected with an error
+ *   expr      := lambda | or_test ['if' or_test 'else' expr]   (and, or, not, comparisons as Python)
+ *   comparison:= bitor (cmpop bitor)*    bitor := bitxor ('|' bitxor)*    bitxor := bitand ('^' bitand)*
+ *   bitand    := sum ('&' sum)*                          (<< >> are not supported)
  *   sum       := term (('+' | '-') term)*               left-assoc
  *   term      := factor (('*' | '/' | '@') factor)*     left-assoc
- *   factor    := ('-' | '+') factor | power             so -2**2 is -(2**2)
+ *   factor    := ('-' | '+' | '~') factor | power       so -2**2 is -(2**2)
  *   power     := primary ['**' factor]                  right-assoc; 2**-1 is 2**(-1)
  *   primary   := atom ('.' NAME | '(' args ')')*        x[i] is rejected: "indexing is not supported"
  *   atom      := NUMBER | STRING | NAME | True | False | None
@@ -158,10 +160,11 @@ typedef enum {
     BS_EX_LAMBDA    /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
 } bs_expr_kind;
 
-typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT } bs_unop;
+typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT, BS_UN_INVERT /* ~x */ } bs_unop;
 typedef enum {
     BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BIN_MATMUL,
-    BS_BIN_FLOORDIV, BS_BIN_MOD, BS_BIN_AND, BS_BIN_OR
+    BS_BIN_FLOORDIV, BS_BIN_MOD, BS_BIN_AND, BS_BIN_OR,
+    BS_BIN_BITAND, BS_BIN_BITOR, BS_BIN_BITXOR   /* & | ^: on masks, elementwise and, or, xor */
 } bs_binop;
 typedef enum { BS_CMP_EQ, BS_CMP_NE, BS_CMP_LT, BS_CMP_LE, BS_CMP_GT, BS_CMP_GE, BS_CMP_IN,
                BS_CMP_NOTIN, BS_CMP_IS, BS_CMP_ISNOT } bs_cmpop;

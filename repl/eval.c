@@ -419,6 +419,8 @@ static bool scalar_number(bs_session *s, const bs_value *v, double *x, bool *is_
 
 int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out)
 {
+    if (e->bin.op == BS_BIN_BITAND || e->bin.op == BS_BIN_BITOR || e->bin.op == BS_BIN_BITXOR)
+        return bs_eval_bitwise(s, e, a, NULL, b, out);
     if ((a->k == BS_V_NUM || a->k == BS_V_BOOL) && (b->k == BS_V_NUM || b->k == BS_V_BOOL)) {
         if (a->k == BS_V_BOOL) *a = (bs_value){.k = BS_V_NUM, .num = a->b, .is_int = true, .sym = -1};
         if (b->k == BS_V_BOOL) *b = (bs_value){.k = BS_V_NUM, .num = b->b, .is_int = true, .sym = -1};
@@ -599,6 +601,7 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             *out = v;
             return 0;
         }
+        if (e->unary.op == BS_UN_INVERT) return bs_eval_bitwise(s, e, NULL, &v, NULL, out);
         if (e->unary.op == BS_UN_NOT) {
             int err;
             bool t = bs_truthy(s, &v, e->unary.operand, &err);

@@ -271,6 +271,7 @@ static bs_expr *parse_expr(parser *p);
 static bs_expr *parse_factor(parser *p);
 static bs_expr *parse_or(parser *p);
 static bs_expr *parse_sum(parser *p);
+static bool at_bitop(const parser *p, char c);
 
 static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
 {
@@ -839,11 +840,11 @@ static bs_expr *parse_factor(parser *p)
     if (++p->nesting > MAX_NESTING) fail_tok(p, p->tok, "expression nested too deeply");
     bs_expr *e;
     bs_token op = p->tok;
-    if (op.kind == BS_TOK_MINUS || op.kind == BS_TOK_PLUS) {
+    if (op.kind == BS_TOK_MINUS || op.kind == BS_TOK_PLUS || at_bitop(p, '~')) {
         advance(p);
         bs_expr *operand = parse_factor(p);
         e = new_expr(p, BS_EX_UNARY, &op);
-        e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : BS_UN_POS;
+        e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : op.kind == BS_TOK_PLUS ? BS_UN_POS : BS_UN_INVERT;
         e->unary.operand = operand;
         e->end = p->prev.end;
         deepen(p, e);
@@ -917,11 +918,33 @@ static int cmp_op(parser *p)
     return -1;
 }
 
-/* comparison := sum (cmpop sum)*      chained: a < b < c is (a < b) and (b < c) */
+/* is the lookahead the one-character operator c (& | ^ ~, which the lexer leaves to the parser)? */
+static bool at_bitop(const parser *p, char c)
+{
+    return p->tok.kind == BS_TOK_BADOP && p->tok.end - p->tok.start == 1 && p->src[p->tok.start] == c;
+}
+
+/* bitand := sum ('&' sum)*    bitxor := bitand ('^' bitand)*    bitor := bitxor ('|' bitxor)* */
+static bs_expr *parse_bitlevel(parser *p, int level)
+{
+    static const char ops[3] = {'&', '^', '|'};
+    static const bs_binop bops[3] = {BS_BIN_BITAND, BS_BIN_BITXOR, BS_BIN_BITOR};
+    bs_token first = p->tok;
+    bs_expr *e = level == 0 ? parse_sum(p) : parse_bitlevel(p, level - 1);
+    while (at_bitop(p, ops[level])) {
+        bs_token op = p->tok;
+        advance(p);
+        bs_expr *r = level == 0 ? parse_sum(p) : parse_bitlevel(p, level - 1);
+        e = new_binary(p, &first, &op, bops[level], e, r);
+    }
+    return e;
+}
+
+/* comparison := bitor (cmpop bitor)*      chained: a < b < c is (a < b) and (b < c) */
 static bs_expr *parse_comparison(parser *p)
 {
     bs_token first = p->tok;
-    bs_expr *e = parse_sum(p);
+    bs_expr *e = parse_bitlevel(p, 2);
     bs_token op = p->tok;
     int o = cmp_op(p);
     if (o < 0) return e;
@@ -934,7 +957,7 @@ static bs_expr *parse_comparison(parser *p)
     while (o >= 0) {
         c->cmp.ops = grow(p, c->cmp.ops, c->cmp.n - 1, &ocap, sizeof(bs_cmpop));
         c->cmp.ops[c->cmp.n - 1] = (bs_cmpop)o;
-        bs_expr *r = parse_sum(p);
+        bs_expr *r = parse_bitlevel(p, 2);
         c->cmp.items = grow(p, c->cmp.items, c->cmp.n, &cap, sizeof(bs_expr *));
         c->cmp.items[c->cmp.n++] = r;
         o = cmp_op(p);
@@ -1848,6 +1871,9 @@ const char *bs_binop_symbol(bs_binop op)
     case BS_BIN_MOD: return "%";
     case BS_BIN_AND: return "and";
     case BS_BIN_OR: return "or";
+    case BS_BIN_BITAND: return "&";
+    case BS_BIN_BITOR: return "|";
+    case BS_BIN_BITXOR: return "^";
     }
     return "?";
 }
@@ -2135,7 +2161,8 @@ static void dump_expr(out *o, const bs_expr *e)
         put(o, " %s)", e->attr.name);
         break;
     case BS_EX_UNARY:
-        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : e->unary.op == BS_UN_NOT ? "not" : "+");
+        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : e->unary.op == BS_UN_NOT ? "not"
+                     : e->unary.op == BS_UN_INVERT ? "~" : "+");
         dump_expr(o, e->unary.operand);
         put(o, ")");
         break;

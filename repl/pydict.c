@@ -536,3 +536,112 @@ void *bs_bound_dict(const bs_value *fn)
 {
     return fn->k == BS_V_BUILTIN && fn->ref2 == (void *)dict_methods ? fn->ref : NULL;
 }
+
+/* ==== & | ^ ~ ==== */
+
+static int64_t bitop(bs_binop op, int64_t x, int64_t y)
+{
+    return op == BS_BIN_BITAND ? (x & y) : op == BS_BIN_BITOR ? (x | y) : (x ^ y);
+}
+
+/* an operand as an integer tensor: a Python int or bool (a 0-d one), or an int64 tensor */
+static int int_operand(bs_session *s, const bs_expr *at, int line, int col, const char *sym, bs_value *v,
+                       bs_tensor *t, bool *mask)
+{
+    *mask = v->k == BS_V_BOOL || bs_is_mask(s, v);
+    if (v->k == BS_V_NUM && !v->is_int)
+        return bs_fail(s, line, col, "TypeError: unsupported operand type(s) for %s: 'float'", sym);
+    if (v->k != BS_V_NUM && v->k != BS_V_BOOL && v->k != BS_V_NODE && v->k != BS_V_TMP)
+        return bs_fail(s, line, col, "TypeError: unsupported operand type(s) for %s: '%s'", sym, bs_type_name(v));
+    if (v->k == BS_V_NUM || v->k == BS_V_BOOL) { /* a Python int or bool: a 0-d int64 operand */
+        double *d = bs_arena_alloc(&s->arena, sizeof(double));
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        *d = v->k == BS_V_BOOL ? v->b : v->num;
+        *t = (bs_tensor){BS_I64, {0, {0}}, d};
+        return 0;
+    }
+    bs_value c = *v;
+    if (bs_to_tensor(s, &c, at, t)) return -1;
+    if (t->dtype != BS_I64)
+        return bs_fail(s, line, col, "\"bitwise %s\" is not implemented for float tensors: compare first, "
+                       "as in (x > 0) %s (x < 1)", sym[0] == '~' ? "not" : sym[0] == '&' ? "and" : sym[0] == '|' ? "or" : "xor", sym);
+    return 0;
+}
+
+int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out)
+{
+    int line = e->op_line, col = e->op_col;
+    if (x) { /* ~x */
+        if (x->k == BS_V_NUM && x->is_int) {
+            *out = bs_num_value(-x->num - 1, true);
+            return 0;
+        }
+        if (x->k == BS_V_BOOL) {
+            *out = bs_num_value(x->b ? -2 : -1, true);
+            return 0;
+        }
+        bs_tensor t;
+        bool mask;
+        if (int_operand(s, e->unary.operand, line, col, "~", x, &t, &mask)) return -1;
+        int64_t n = bs_tensor_numel(&t);
+        double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        for (int64_t i = 0; i < n; i++) d[i] = mask ? (t.data[i] == 0) : (double)~(int64_t)t.data[i];
+        *out = bs_value_of(BS_V_TMP);
+        out->tmp = (bs_tensor){BS_I64, t.shape, d};
+        out->mask = mask;
+        return 0;
+    }
+    bs_binop op = e->bin.op;
+    const char *sym = bs_binop_symbol(op);
+    bool ta = a->k == BS_V_NODE || a->k == BS_V_TMP, tb = b->k == BS_V_NODE || b->k == BS_V_TMP;
+    if (!ta && !tb) { /* Python ints and bools */
+        if (!((a->k == BS_V_NUM && a->is_int) || a->k == BS_V_BOOL) || !((b->k == BS_V_NUM && b->is_int) || b->k == BS_V_BOOL))
+            return bs_fail(s, line, col, "TypeError: unsupported operand type(s) for %s: '%s' and '%s'", sym,
+                           bs_type_name(a), bs_type_name(b));
+        int64_t p = a->k == BS_V_BOOL ? a->b : (int64_t)a->num, q = b->k == BS_V_BOOL ? b->b : (int64_t)b->num;
+        int64_t r = bitop(op, p, q);
+        if (a->k == BS_V_BOOL && b->k == BS_V_BOOL) {
+            *out = bs_value_of(BS_V_BOOL);
+            out->b = r != 0;
+        } else {
+            *out = bs_num_value((double)r, true);
+        }
+        return 0;
+    }
+    bs_tensor A, B;
+    bool ma, mb;
+    if (int_operand(s, e->bin.lhs, line, col, sym, a, &A, &ma) || int_operand(s, e->bin.rhs, line, col, sym, b, &B, &mb))
+        return -1;
+    bs_shape sh;
+    if (!bs_shape_broadcast(&A.shape, &B.shape, &sh)) {
+        char p[64], q[64];
+        return bs_fail(s, line, col, "shapes %s and %s cannot be broadcast together", bs_shape_str(&A.shape, p, sizeof p),
+                       bs_shape_str(&B.shape, q, sizeof q));
+    }
+    int64_t n = bs_shape_numel(&sh);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, line, col, "out of memory");
+    for (int64_t f = 0; f < n; f++) {
+        /* each operand's element for output element f (a dim of size 1, or missing, broadcasts) */
+        int64_t rem = f, oa = 0, ob = 0, sa = 1, sb = 1;
+        for (int i = sh.ndim - 1; i >= 0; i--) {
+            int64_t c = rem % sh.d[i];
+            rem /= sh.d[i];
+            int ja = i - (sh.ndim - A.shape.ndim), jb = i - (sh.ndim - B.shape.ndim);
+            if (ja >= 0) {
+                if (A.shape.d[ja] != 1) oa += c * sa;
+                sa *= A.shape.d[ja];
+            }
+            if (jb >= 0) {
+                if (B.shape.d[jb] != 1) ob += c * sb;
+                sb *= B.shape.d[jb];
+            }
+        }
+        d[f] = (double)bitop(op, (int64_t)A.data[oa], (int64_t)B.data[ob]);
+    }
+    *out = bs_value_of(BS_V_TMP);
+    out->tmp = (bs_tensor){BS_I64, sh, d};
+    out->mask = ma && mb;
+    return 0;
+}

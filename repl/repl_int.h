@@ -427,6 +427,9 @@ int bs_exec_try(bs_session *s, const bs_stmt *st);
 int bs_exec_raise(bs_session *s, const bs_stmt *st);
 int bs_exec_del(bs_session *s, const bs_stmt *st);
 int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
+/* a & b, a | b, a ^ b (e a BINARY; x NULL) and ~x (e a UNARY; a, b NULL): on masks elementwise
+   logic (a mask), on integers and integer tensors bitwise, as Python and torch */
+int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out);
 /* ValueError, KeyError, ...: a name of Python's exception classes */
 bool bs_is_exc_name(const char *name);
 /* ValueError('msg') called: the exception value */

@@ -423,6 +423,10 @@ static void test_statements(void **state)
     ASSERT_DUMP("try: x\nfinally: y", "(try (body x) (finally y))");
     ASSERT_DUMP("raise ValueError('bad')", "(raise (call ValueError \"bad\"))");
     ASSERT_DUMP("del d['k']", "(del ([] d \"k\"))");
+    /* & | ^ ~ bind as Python's: below comparisons' operands, above 'not' */
+    ASSERT_DUMP("(x > 0) & (x < 1) | ~m ^ n", "(| (& (cmp x > 0) (cmp x < 1)) (^ (~ m) n))");
+    ASSERT_DUMP("a | b == c & d", "(cmp (| a b) == (& c d))");
+    ASSERT_DUMP("not a & b + 1", "(not (& a (+ b 1)))");
 
     /* statement spans and positions */
     const char *src = "a = 1 ;  b = f(2)  # c\n  c";
@@ -642,7 +646,9 @@ static const err_case err_cases[] = {
     {":help(x)", 1, 6, "expected a space after the command name ':help'"},
     {":export 'abc", 1, 9, "unterminated string"},
     {"x = {1}", 1, 5, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}"},
-    {"a & b", 1, 3, "operator '&' is not supported"},
+    {"a << b", 1, 3, "operator '<<' is not supported"},
+    {"a &= b", 1, 3, "operator '&=' is not supported"},
+    {"a & ", 1, 5, "unexpected end of input; expected an expression"},
     {"x.", 1, 3, "expected an attribute name after '.'"},
     {"f(*a)", 1, 3, "*args and **kwargs are not supported"},
     {"2(3)", 1, 2, "only functions and methods can be called (is a '*' missing?)"},
