@@ -116,7 +116,91 @@ static const char *const dtypes[] = {
     "torch.bfloat16", "torch.int64", "torch.long", "torch.bool",
 };
 
-static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", NULL};
+static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", "cat", "concat",
+                                                "stack", NULL};
+
+/* torch.cat(tensors, dim=0): the op cat applied in turn, ((a, b), c), ...; torch.stack(tensors,
+   dim=0): each viewed with a new dim of size 1 at dim (a reshape), then joined the same way */
+static int join_list(bs_session *s, const bs_expr *call, bool stack, bs_value *pos, int npos, const char **kn,
+                     bs_value *kv, int nkw, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    const char *fname = stack ? "stack" : "cat";
+    double dd = 0;
+    bool have_dim = false;
+    for (int i = 0; i < nkw; i++) {
+        if (strcmp(kn[i], "dim") && strcmp(kn[i], "axis"))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", fname, kn[i]);
+        if (!bs_as_number(s, &kv[i], &dd, NULL)) return bs_fail(s, line, col, "%s(): dim must be an integer", fname);
+        have_dim = true;
+    }
+    if (npos == 2 && !have_dim && !bs_as_number(s, &pos[1], &dd, NULL))
+        return bs_fail(s, line, col, "%s(): dim must be an integer", fname);
+    if (npos < 1 || npos > 2 || (npos == 2 && have_dim))
+        return bs_fail(s, line, col, "%s() takes a list of tensors and a dim: torch.%s([a, b], dim=0)", fname, fname);
+    if (pos[0].k != BS_V_LIST && pos[0].k != BS_V_TUPLE)
+        return bs_fail(s, line, col, "%s(): argument 'tensors' must be a list or tuple of tensors, not %s", fname,
+                       bs_type_name(&pos[0]));
+    int n;
+    bs_value *items = bs_list_items(&pos[0], &n);
+    if (n == 0) return bs_fail(s, line, col, stack ? "stack expects a non-empty TensorList" : "torch.cat(): expected a non-empty list of Tensors");
+    int dim = (int)dd;
+    bs_id acc = BS_NONE;
+    bs_shape first;
+    for (int i = 0; i < n; i++) {
+        if (items[i].k != BS_V_NODE && items[i].k != BS_V_TMP)
+            return bs_fail(s, line, col, "%s(): expected a list of tensors, but entry %d is %s", fname, i,
+                           bs_type_name(&items[i]));
+        bs_value v = items[i];
+        bs_id x;
+        if (bs_to_node(s, &v, call, &x)) return -1;
+        if (stack) {
+            bs_shape sh = bs_node_get(s->ctx, x)->value.shape;
+            if (i == 0) first = sh;
+            else if (!bs_shape_eq(&sh, &first)) {
+                char a[64], b[64];
+                return bs_fail(s, line, col, "stack expects each tensor to be equal size, but got %s at entry 0 and %s "
+                               "at entry %d", bs_shape_str(&first, a, sizeof a), bs_shape_str(&sh, b, sizeof b), i);
+            }
+            int nd = sh.ndim, d = dim < 0 ? dim + nd + 1 : dim;
+            if (d < 0 || d > nd)
+                return bs_fail(s, line, col, "Dimension out of range (expected to be in range of [%d, %d], but got %d)",
+                               -nd - 1, nd, dim);
+            if (nd + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+            bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+            at.shape.ndim = nd + 1;
+            for (int k = 0, j = 0; k <= nd; k++) at.shape.d[k] = k == d ? 1 : sh.d[j++];
+            for (int k = 0; k < BS_MAX_DIMS; k++) at.shape_sym[k] = -1;
+            x = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){x, BS_NONE, BS_NONE}, &at);
+            if (x < 0) return bs_fail_core(s, line, col, NULL);
+        }
+        if (i == 0) {
+            acc = x;
+            continue;
+        }
+        bs_attr at = bs_attr_default(BS_OP_CAT);
+        at.dim = dim;
+        acc = bs_apply(s->ctx, BS_OP_CAT, (bs_id[]){acc, x, BS_NONE}, &at);
+        if (acc < 0) {
+            /* torch counts the entry that does not fit: tensor number i */
+            const char *m = bs_errmsg(s->ctx);
+            const char *t = strstr(m, "for tensor number 1");
+            if (t) return bs_fail(s, line, col, "%.*sfor tensor number %d in the list.", (int)(t - m), m, i);
+            return bs_fail_core(s, line, col, NULL);
+        }
+    }
+    if (n == 1 && !stack) { /* torch.cat([a]) is a new tensor equal to a: a reshape to its own shape */
+        bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+        at.shape = bs_node_get(s->ctx, acc)->value.shape;
+        for (int k = 0; k < BS_MAX_DIMS; k++) at.shape_sym[k] = -1;
+        acc = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){acc, BS_NONE, BS_NONE}, &at);
+        if (acc < 0) return bs_fail_core(s, line, col, NULL);
+    }
+    char *text = bs_expr_text(s, call);
+    if (text) bs_node_set_text(s->ctx, acc, text);
+    *out = bs_node_value(acc);
+    return 0;
+}
 
 static int tensor_arg(bs_session *s, const bs_expr *call, bs_value *v, bs_tensor *t)
 {
@@ -147,6 +231,8 @@ static int torch_extra(bs_session *s, const bs_expr *call, const char *module, c
         if (name[0] == 'd') *out = bs_num_value(0, true);
         return 0;
     }
+    if (!strcmp(name, "cat") || !strcmp(name, "concat") || !strcmp(name, "stack"))
+        return join_list(s, call, name[0] == 's', pos, npos, kn, kv, nkw, out);
     if (!strcmp(name, "device")) { /* torch.device('cpu'): prints as its name */
         if (npos != 1 || nkw || pos[0].k != BS_V_STR) return bs_fail(s, line, col, "device() takes a device name ('cpu')");
         if (strcmp(pos[0].str, "cpu") && strncmp(pos[0].str, "cuda", 4) && strcmp(pos[0].str, "mps"))
