@@ -873,6 +873,23 @@ typedef struct {
 
 static int fn_norm(bs_session *s, args_t *a, bs_value *out);
 
+/* min(x, dim=None, keepdim=False): -max(-x, ...) on the tape (the gradient goes to the smallest
+   entry); with a dim, values, indices = torch.min(x, 1) unpacks as max's does */
+static int fn_min(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "min(x) takes a tensor");
+    bs_id x;
+    bs_value c = a->pos[0];
+    if (bs_to_node(s, &c, a->pe[0], &x)) return -1;
+    bs_id nx = bs_apply1(s->ctx, BS_OP_NEG, x);
+    if (nx < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    a->pos[0] = bs_node_value(nx);
+    bs_value m;
+    if (call_op(s, BS_OP_MAX, a, &m)) return -1;
+    bs_id r = bs_apply1(s->ctx, BS_OP_NEG, m.id);
+    return node_out(s, r, a->call, out);
+}
+
 static const builtin builtins[] = {
     {"param", fn_param, "param(data): a leaf that learns (requires_grad=True); data is a number, a nested list or a tensor"},
     {"tensor", fn_tensor, "tensor(data, requires_grad=False, dtype=None): a tensor from a number or nested list (integers give i64)"},
@@ -899,6 +916,7 @@ static const builtin builtins[] = {
     {"argmax", fn_argext, "argmax(x, dim=None, keepdim=False): the index of the largest value (no gradient)"},
     {"argmin", fn_argext, "argmin(x, dim=None, keepdim=False): the index of the smallest value (no gradient)"},
     {"norm", fn_norm, "norm(x, p=2): the 2-norm of every element, sqrt(sum(x * x)), recorded as those ops"},
+    {"min", fn_min, "min(x, dim=None, keepdim=False): the smallest element (values only), recorded as -max(-x); the gradient flows to it"},
     {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
@@ -1238,6 +1256,61 @@ static int norm_of(bs_session *s, args_t *a, bs_value *x, const bs_expr *xe, bs_
     return node_out(s, r, a->call, out);
 }
 
+/* x.var(dim=None, unbiased=True, keepdim=False) and x.std(...): recorded as the ops they are,
+   d = x - x.mean(dim, keepdim=True); sum(d * d, dim) / (n - 1) (n without unbiased); std its sqrt */
+static int m_stdvar(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_expr *call = a->call;
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t) return bs_fail(s, call->line, call->col, "%s() needs a tensor", a->fname);
+    const bs_expr *de = NULL;
+    bs_value *dv = a->npos > 1 ? &a->pos[1] : kw(a, "dim", &de);
+    if (a->npos > 1) de = a->pe[1];
+    bool unbiased = true, keep = false;
+    const bs_expr *ue, *ke, *ce;
+    bs_value *uv = kw(a, "unbiased", &ue), *kv = kw(a, "keepdim", &ke), *cv = kw(a, "correction", &ce);
+    if (max_pos(s, a, 2) || check_kw_used(s, a)) return -1;
+    if (uv && get_bool(s, uv, ue, "unbiased", &unbiased)) return -1;
+    if (kv && get_bool(s, kv, ke, "keepdim", &keep)) return -1;
+    double corr = unbiased ? 1 : 0;
+    if (cv && get_num(s, cv, ce, "correction", &corr)) return -1;
+    int nd = t->shape.ndim, dim = BS_DIM_ALL;
+    double n = (double)bs_tensor_numel(t);
+    if (dv && dv->k != BS_V_NONE) {
+        int64_t d;
+        if (get_int(s, dv, de, "dim", &d)) return -1;
+        if (d < -nd || d >= (nd ? nd : 1))
+            return bs_fail(s, de->line, de->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
+                           -(nd ? nd : 1), (nd ? nd : 1) - 1, (long long)d);
+        dim = (int)d;
+        n = nd ? (double)t->shape.d[d < 0 ? d + nd : d] : 1;
+    }
+    bs_id x;
+    bs_value c = *self;
+    if (bs_to_node(s, &c, a->pe[0], &x)) return -1;
+    bs_attr am = bs_attr_default(BS_OP_MEAN), as = bs_attr_default(BS_OP_SUM);
+    am.dim = as.dim = dim;
+    am.keepdim = dim != BS_DIM_ALL;
+    as.keepdim = keep;
+    bs_id m = bs_apply(s->ctx, BS_OP_MEAN, (bs_id[]){x, BS_NONE, BS_NONE}, &am);
+    bs_id d = m < 0 ? m : bs_apply2(s->ctx, BS_OP_SUB, x, m);
+    bs_id sq = d < 0 ? d : bs_apply2(s->ctx, BS_OP_MUL, d, d);
+    bs_id sm = sq < 0 ? sq : bs_apply(s->ctx, BS_OP_SUM, (bs_id[]){sq, BS_NONE, BS_NONE}, &as);
+    if (sm < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    bs_value dn = bs_num_value(n - corr, false);
+    bs_id den;
+    if (bs_to_node(s, &dn, call, &den)) return -1;
+    bs_id v = bs_apply2(s->ctx, BS_OP_DIV, sm, den);
+    bs_id r = v < 0 || a->fname[0] == 'v' ? v : bs_apply1(s->ctx, BS_OP_SQRT, v);
+    return node_out(s, r, call, out);
+}
+
+static int m_min(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    (void)self; /* a->pos[0] is self */
+    return fn_min(s, a, out);
+}
+
 static int m_shape(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     return shape_fn(s, a, self, a->pe[0], 1, out);
@@ -1387,7 +1460,7 @@ static const method methods[] = {
     {"argmax", m_argext}, {"argmin", m_argext},
     {"float", m_cast}, {"double", m_cast}, {"half", m_cast}, {"bfloat16", m_cast}, {"long", m_cast},
     {"int", m_cast}, {"bool", m_cast}, {"to", m_cast}, {"type", m_cast}, {"cpu", m_cast}, {"cuda", m_cast},
-    {"any", m_anyall}, {"all", m_anyall},
+    {"any", m_anyall}, {"all", m_anyall}, {"std", m_stdvar}, {"var", m_stdvar}, {"min", m_min},
 };
 
 int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out)
@@ -1508,6 +1581,15 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         return node_out(s, r, e, out);
     }
     if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);
+    /* x.min(dim=k) is -max(-x): its indices are that max's */
+    if (n->op == BS_OP_NEG && bs_node_get(s->ctx, n->in[0])->op == BS_OP_MAX && !strcmp(name, "indices")) {
+        bs_value mx = bs_node_value(n->in[0]);
+        return bs_get_attr(s, e, &mx, name, out);
+    }
+    if (n->op == BS_OP_NEG && bs_node_get(s->ctx, n->in[0])->op == BS_OP_MAX && !strcmp(name, "values")) {
+        *out = *obj;
+        return 0;
+    }
     /* x.max(dim=k) is torch's (values, indices): .values is the node itself, .indices the argmax */
     if (n->op == BS_OP_MAX && (!strcmp(name, "values") || !strcmp(name, "indices"))) {
         if (name[0] == 'v') {

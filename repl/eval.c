@@ -783,7 +783,9 @@ static int do_assign(bs_session *s, const bs_stmt *st)
         return bs_assign_target(s, t, &v, st->assign.value);
     }
     const char *name = st->assign.name;
-    if (!s->frame && bs_is_builtin(name) && !bs_name_find(s, name))
+    /* at the prompt and in .bs scripts backstep's functions keep their names; a .py file is Python,
+       where mean = x.mean() hides the function mean */
+    if (!s->frame && !s->o.python_file && bs_is_builtin(name) && !bs_name_find(s, name))
         return bs_fail(s, st->line, st->col,
                        "'%s' is a built-in function; choose another name", name);
     bs_value v;

@@ -152,6 +152,19 @@ static int values_equal(bs_session *s, const bs_value *a, const bs_value *b, boo
         *eq = bs_shape_eq(&a->shape, &b->shape);
         return 0;
     }
+    if ((a->k == BS_V_SHAPE) != (b->k == BS_V_SHAPE) &&
+        (a->k == BS_V_TUPLE || a->k == BS_V_LIST || b->k == BS_V_TUPLE || b->k == BS_V_LIST)) {
+        /* x.shape == (2, 3): a torch.Size is a tuple */
+        const bs_value *sh = a->k == BS_V_SHAPE ? a : b, *tu = a->k == BS_V_SHAPE ? b : a;
+        int n;
+        bs_value *it = bs_list_items(tu, &n);
+        *eq = tu->k == BS_V_TUPLE && n == sh->shape.ndim;
+        for (int i = 0; i < n && *eq; i++) {
+            double x;
+            *eq = it[i].k == BS_V_NUM && bs_as_number(s, &it[i], &x, NULL) && x == (double)sh->shape.d[i];
+        }
+        return 0;
+    }
     if (a->k == BS_V_DICT && b->k == BS_V_DICT) { /* the same keys, each with an equal value */
         bs_hdict *da = a->ref, *db = b->ref;
         *eq = da->n == db->n;
@@ -1024,6 +1037,19 @@ bs_value *bs_frame_lookup(bs_session *s, const char *name)
     return v;
 }
 
+static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out);
+
+/* max(x, dim) or min(x, dim) (-max(-x, dim)): a (values, indices) pair when unpacked */
+static bool max_with_dim(bs_session *s, bs_id id)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (n->op == BS_OP_NEG) {
+        n = bs_node_get(s->ctx, n->in[0]);
+        if (n->op != BS_OP_MAX || bs_node_get(s->ctx, n->in[0])->op != BS_OP_NEG) return false;
+    }
+    return n->op == BS_OP_MAX && n->attr.dim != BS_DIM_ALL;
+}
+
 int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr *at)
 {
     switch (t->kind) {
@@ -1039,6 +1065,26 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
             items = shape_items;
         } else if (v->k == BS_V_LIST || v->k == BS_V_TUPLE) {
             items = bs_list_items(v, &n);
+        } else if (v->k == BS_V_NODE && t->list.n == 2 && max_with_dim(s, v->id)) {
+            /* values, indices = torch.max(x, 1): the node and its .indices */
+            bs_expr ae = *at;
+            ae.kind = BS_EX_ATTR;
+            ae.attr.obj = (bs_expr *)at;
+            ae.attr.name = "indices";
+            ae.attr.name_line = at->line;
+            ae.attr.name_col = at->col;
+            shape_items[0] = *v;
+            shape_items[1] = bs_value_of(BS_V_NONE);
+            bs_value self = *v;
+            if (bs_get_attr(s, &ae, &self, "indices", &shape_items[1])) return -1;
+            items = shape_items;
+            n = 2;
+        } else if ((v->k == BS_V_NODE || v->k == BS_V_TMP) && tensor_ndim(s, v) > 0) {
+            /* a, b = x: x's rows, as iterating it gives them */
+            bs_value all;
+            if (collect_items(s, at, v, &all)) return -1;
+            items = all.items;
+            n = all.n;
         } else {
             return bs_fail(s, at->line, at->col, "cannot unpack non-iterable %s object", type_name(v));
         }

@@ -27,6 +27,7 @@ typedef struct {
    builtin or an op is that builtin or op */
 static const alias aliases[] = {
     {"torch", "manual_seed", "seed"},
+    {"torch", "mm", "matmul"},
     {"torch.nn.functional", "mse_loss", "mse"},
     {"torch.nn.functional", "binary_cross_entropy", "bce"},
     {"torch.nn.functional", "binary_cross_entropy_with_logits", "bce_with_logits"},
