@@ -674,6 +674,15 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_OBJ || obj.k == BS_V_CLASS) return bs_obj_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_DICT || obj.k == BS_V_EXC) return bs_pyobj_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_STR && !strcmp(e->attr.name, "__name__") && !strncmp(obj.str, "<class '", 8)) {
+            /* type(x).__name__: type() gives "<class 'torch.Tensor'>" */
+            const char *b = obj.str + 8, *q = strchr(b, '\''), *dot = b;
+            for (const char *c = b; q && c < q; c++)
+                if (*c == '.') dot = c + 1;
+            out->k = BS_V_STR;
+            out->str = bs_arena_strndup(&s->arena, dot, q ? (size_t)(q - dot) : strlen(dot));
+            return out->str ? 0 : bs_fail(s, e->line, e->col, "out of memory");
+        }
         if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) { /* a number is a constant node: c.grad, c.item() */
             bs_id id;
             if (bs_to_node(s, &obj, e->attr.obj, &id)) return -1;

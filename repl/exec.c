@@ -1394,7 +1394,7 @@ int bs_obj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         }
     }
     if (!strcmp(name, "training")) {
-        *out = bool_value(true);
+        *out = bool_value(!o->eval_mode);
         return 0;
     }
     return bs_fail(s, line, col, "'%s' object has no attribute '%s'", o->cls ? o->cls->name : o->type, name);
@@ -1452,6 +1452,14 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
         for (int i = 0; i < params->n; i++)
             if (params->items[i].k == BS_V_NODE) bs_zero_grad(s->ctx, params->items[i].id);
         out->k = BS_V_VOID;
+        return 0;
+    }
+    if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval"))) { /* dropout's mode */
+        int err = 0;
+        bool on = name[0] == 't' && (npos == 0 || bs_truthy(s, &pos[0], call, &err));
+        if (err) return -1;
+        bs_nn_set_training(o, on);
+        *out = *obj;
         return 0;
     }
     if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "double") ||

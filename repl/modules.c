@@ -97,7 +97,7 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
         if (!strcmp(missing[i].module, module)) cands[n++] = missing[i].name;
     if (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))
         for (int i = 0; i < BS_OP_COUNT; i++) cands[n++] = bs_ops[i].name;
-    static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "ReLU",
+    static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "Dropout", "ReLU",
         "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax", "MSELoss",
         "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Parameter", "Module", "LayerNorm", "Embedding"};
     if (!strcmp(module, "torch.nn"))
@@ -118,7 +118,70 @@ static const char *const dtypes[] = {
 };
 
 static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", "cat", "concat",
-                                                "stack", NULL};
+                                                "stack", "randperm", "randint", NULL};
+
+/* torch.randperm(n) and torch.randint(low=0, high, size): int64 leaves from backstep's generator
+   (so their values differ from torch's, as randn's do) */
+static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *pos, int npos, const char **kn,
+                       bs_value *kv, int nkw, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    double lo = 0, hi = 0;
+    bs_shape sh = {1, {0}};
+    bs_value *size = NULL;
+    for (int i = 0; i < nkw; i++) {
+        if (!strcmp(kn[i], "size")) size = &kv[i];
+        else if (strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", perm ? "randperm" : "randint", kn[i]);
+    }
+    if (perm) {
+        if (npos != 1 || !bs_as_number(s, &pos[0], &hi, NULL) || hi < 0 || hi != floor(hi) || hi > (1 << 24))
+            return bs_fail(s, line, col, "randperm(n) takes a count");
+        sh.d[0] = (int64_t)hi;
+    } else {
+        int k = npos;
+        if (!size && k >= 1 && (pos[k - 1].k == BS_V_TUPLE || pos[k - 1].k == BS_V_LIST || pos[k - 1].k == BS_V_SHAPE))
+            size = &pos[--k];
+        if (!size || k < 1 || k > 2 || !bs_as_number(s, &pos[0], k == 2 ? &lo : &hi, NULL) ||
+            (k == 2 && !bs_as_number(s, &pos[1], &hi, NULL)))
+            return bs_fail(s, line, col, "randint(low=0, high, size) takes integer bounds and a size tuple");
+        if (hi <= lo) return bs_fail(s, line, col, "random_ expects 'from' to be less than 'to', but got from=%g >= to=%g", lo, hi);
+        if (size->k == BS_V_SHAPE) {
+            sh = size->shape;
+        } else {
+            int m;
+            bs_value *it = bs_list_items(size, &m);
+            if (m > BS_MAX_DIMS) return bs_fail(s, line, col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+            sh.ndim = m;
+            for (int i = 0; i < m; i++) {
+                double d;
+                if (!bs_as_number(s, &it[i], &d, NULL) || d < 0) return bs_fail(s, line, col, "randint(): a size must be a count");
+                sh.d[i] = (int64_t)d;
+            }
+        }
+    }
+    int64_t n = bs_shape_numel(&sh);
+    if (n > (1 << 24)) return bs_fail(s, line, col, "%s(): too many elements", perm ? "randperm" : "randint");
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, line, col, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        if (perm) { /* Fisher-Yates */
+            int64_t j = (int64_t)(bs_rand_uniform(s->ctx) * (double)(i + 1));
+            if (j > i) j = i;
+            d[i] = d[j];
+            d[j] = (double)i;
+        } else {
+            double r = lo + floor(bs_rand_uniform(s->ctx) * (hi - lo));
+            d[i] = r < hi ? r : hi - 1;
+        }
+    }
+    bs_id id = bs_leaf(s->ctx, d, &sh, BS_I64, false);
+    if (id < 0) return bs_fail_core(s, line, col, NULL);
+    char *text = bs_expr_text(s, call);
+    if (text) bs_node_set_text(s->ctx, id, text);
+    *out = bs_node_value(id);
+    return 0;
+}
 
 /* torch.cat(tensors, dim=0): the op cat applied in turn, ((a, b), c), ...; torch.stack(tensors,
    dim=0): each viewed with a new dim of size 1 at dim (a reshape), then joined the same way */
@@ -216,6 +279,32 @@ static int tensor_arg(bs_session *s, const bs_expr *call, bs_value *v, bs_tensor
 static int torch_extra(bs_session *s, const bs_expr *call, const char *module, const char *name, bs_value *out)
 {
     bool cuda = !strcmp(module, "torch.cuda");
+    if (!strcmp(name, "dropout") && (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))) {
+        /* F.dropout(x, p=0.5, training=True) */
+        bs_value pos[16], kv[16];
+        const char *kn[16];
+        int npos, nkw;
+        if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+        double p = 0.5;
+        bool training = true;
+        if (npos < 1 || npos > 3) return bs_fail(s, call->line, call->col, "dropout(input, p=0.5, training=True)");
+        if (npos > 1 && !bs_as_number(s, &pos[1], &p, NULL)) return bs_fail(s, call->line, call->col, "dropout(): p must be a number");
+        int err = 0;
+        if (npos > 2) training = bs_truthy(s, &pos[2], call, &err);
+        for (int i = 0; i < nkw && !err; i++) {
+            if (!strcmp(kn[i], "p") && bs_as_number(s, &kv[i], &p, NULL)) continue;
+            if (!strcmp(kn[i], "training")) {
+                training = bs_truthy(s, &kv[i], call, &err);
+                continue;
+            }
+            if (!strcmp(kn[i], "inplace")) continue;
+            return bs_fail(s, call->line, call->col, "dropout() got an unexpected keyword argument '%s'", kn[i]);
+        }
+        if (err) return -1;
+        if (p < 0 || p > 1)
+            return bs_fail(s, call->line, call->col, "dropout probability has to be between 0 and 1, but got %g", p);
+        return bs_nn_dropout(s, call, &pos[0], p, training, out);
+    }
     if (!cuda && strcmp(module, "torch")) return 1;
     if (cuda && strcmp(name, "is_available") && strcmp(name, "device_count")) return 1;
     bool known = cuda;
@@ -232,6 +321,8 @@ static int torch_extra(bs_session *s, const bs_expr *call, const char *module, c
         if (name[0] == 'd') *out = bs_num_value(0, true);
         return 0;
     }
+    if (!strcmp(name, "randperm") || !strcmp(name, "randint"))
+        return random_ints(s, call, name[4] == 'p', pos, npos, kn, kv, nkw, out);
     if (!strcmp(name, "cat") || !strcmp(name, "concat") || !strcmp(name, "stack"))
         return join_list(s, call, name[0] == 's', pos, npos, kn, kv, nkw, out);
     if (!strcmp(name, "device")) { /* torch.device('cpu'): prints as its name */

@@ -20,6 +20,7 @@ static const nn_class classes[] = {
     {"Sequential", BS_MOD_SEQUENTIAL, -1},
     {"ModuleList", BS_MOD_MODULELIST, -1},
     {"Identity", BS_MOD_IDENTITY, -1},
+    {"Dropout", BS_MOD_DROPOUT, -1},
     {"LayerNorm", BS_MOD_LAYERNORM, BS_OP_LAYERNORM},
     {"Embedding", BS_MOD_EMBEDDING, -1},
     {"ReLU", BS_MOD_ACT, BS_OP_RELU},
@@ -439,6 +440,19 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
         }
         return 0;
     }
+    case BS_MOD_DROPOUT: { /* Dropout(p=0.5, inplace=False): p in attr.k */
+        o->attr.k = 0.5;
+        bs_value *pv = npos > 0 ? &pos[0] : NULL;
+        for (int i = 0; i < nkw; i++) {
+            if (!strcmp(kn[i], "p")) pv = &kv[i];
+            else if (strcmp(kn[i], "inplace"))
+                return bs_fail(s, line, col, "Dropout() got an unexpected keyword argument '%s'", kn[i]);
+        }
+        if (pv && !bs_as_number(s, pv, &o->attr.k, NULL)) return bs_fail(s, line, col, "Dropout(p) takes a probability");
+        if (o->attr.k < 0 || o->attr.k > 1)
+            return bs_fail(s, line, col, "dropout probability has to be between 0 and 1, but got %g", o->attr.k);
+        return 0;
+    }
     case BS_MOD_ACT:
     case BS_MOD_LOSS:
     case BS_MOD_IDENTITY:
@@ -579,6 +593,9 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
         *out = pos[0];
         return 0;
+    case BS_MOD_DROPOUT:
+        if (npos != 1) return bs_fail(s, line, col, "Dropout takes one input");
+        return bs_nn_dropout(s, call, &pos[0], m->attr.k, !m->eval_mode, out);
     case BS_MOD_ACT:
         if (npos != 1) return bs_fail(s, line, col, "%s takes one input", m->type);
         return apply_op(s, call, m->op, &m->attr, pos, 1, out, own);
@@ -690,5 +707,33 @@ int bs_nn_state(bs_session *s, const bs_expr *call, bs_hobj *m, bool load, bs_va
         if (st) return bs_fail_core(s, line, col, NULL);
     }
     bs_heap_str(s, "<All keys matched successfully>", out);
+    return 0;
+}
+
+void bs_nn_set_training(bs_hobj *m, bool training)
+{
+    m->eval_mode = !training;
+    for (int i = 0; i < m->attrs.n; i++)
+        if (m->attrs.vals[i].k == BS_V_OBJ) bs_nn_set_training(m->attrs.vals[i].ref, training);
+}
+
+int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out)
+{
+    if (!training || p == 0) {
+        *out = *x;
+        return 0;
+    }
+    bs_id xi;
+    if (bs_to_node(s, x, call, &xi)) return -1;
+    const bs_tensor *t = &bs_node_get(s->ctx, xi)->value;
+    int64_t n = bs_tensor_numel(t);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, call->line, call->col, "out of memory");
+    for (int64_t i = 0; i < n; i++) d[i] = p >= 1 || bs_rand_uniform(s->ctx) < p ? 0.0 : 1.0 / (1.0 - p);
+    bs_id mask = bs_leaf(s->ctx, d, &t->shape, t->dtype == BS_I64 ? bs_ctx_dtype(s->ctx) : t->dtype, false);
+    if (mask >= 0) bs_node_set_label(s->ctx, mask, "dropout_mask");
+    bs_id y = mask < 0 ? mask : bs_apply2(s->ctx, BS_OP_MUL, xi, mask);
+    if (y < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    *out = bs_node_value(y);
     return 0;
 }

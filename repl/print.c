@@ -244,6 +244,11 @@ static void print_module(bs_session *s, FILE *f, const bs_hobj *o, int indent)
         fprintf(f, "%s(dim=%d)", type, o->attr.dim);
         return;
     }
+    if (o->mod == BS_MOD_DROPOUT) {
+        char p[40];
+        fprintf(f, "Dropout(p=%s, inplace=False)", bs_float_repr(o->attr.k, p, sizeof p));
+        return;
+    }
     if (o->mod == BS_MOD_ACT && o->op == BS_OP_LEAKY_RELU) {
         fprintf(f, "%s(negative_slope=%g)", type, o->attr.k);
         return;

@@ -133,7 +133,7 @@ struct bs_hclass {
 /* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
 typedef enum {
     BS_MOD_USER, BS_MOD_LINEAR, BS_MOD_SEQUENTIAL, BS_MOD_MODULELIST, BS_MOD_ACT, BS_MOD_LOSS,
-    BS_MOD_IDENTITY, BS_MOD_LAYERNORM, BS_MOD_EMBEDDING
+    BS_MOD_IDENTITY, BS_MOD_LAYERNORM, BS_MOD_EMBEDDING, BS_MOD_DROPOUT
 } bs_modkind;
 typedef struct {
     bs_heap h;
@@ -143,6 +143,7 @@ typedef struct {
     int op;               /* ACT, LOSS: the op it applies (bs_op) */
     bs_attr attr;         /* ACT, LOSS: its attributes (dim, slope, reduction) */
     bs_dict attrs;        /* attributes in assignment order: parameters, submodules, the rest */
+    bool eval_mode;       /* after model.eval() (until model.train()): dropout passes its input */
 } bs_hobj;
 
 /* a zeroed object of `size` bytes (a struct that starts with its bs_heap) on the session's chain */
@@ -362,6 +363,11 @@ bool bs_is_nn_class(const char *name);
 int bs_opt_groups(bs_session *s, const bs_value *opt, bs_value *out);
 /* model.state_dict() (load false) and model.load_state_dict(sd) (load true) */
 int bs_nn_state(bs_session *s, const bs_expr *call, bs_hobj *m, bool load, bs_value *pos, int npos, bs_value *out);
+/* model.train(mode) / model.eval(): the mode of m and every module inside it */
+void bs_nn_set_training(bs_hobj *m, bool training);
+/* dropout of x with probability p: x * mask / (1 - p), the mask from backstep's generator (so
+   it differs from torch's); x itself when not training or p == 0 */
+int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out);
 int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
 /* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
 bool bs_is_module(const bs_hobj *o);
