@@ -257,7 +257,7 @@ static void walk_value(walk *w, bs_value *v)
     case BS_V_CLASS: walk_class(w, v->ref); break;
     case BS_V_OBJ: walk_obj(w, v->ref); break;
     case BS_V_BUILTIN: /* d.get as a value holds d */
-        if (v->ref) {
+        if (bs_bound_dict(v)) {
             bs_value d = bs_value_of(BS_V_DICT);
             d.ref = v->ref;
             walk_value(w, &d);

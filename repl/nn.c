@@ -265,8 +265,9 @@ static int new_optimizer(bs_session *s, const bs_expr *call, const char *name, b
         }
         int n = 0;
         if (group_ids(s, call, name, params, ids, &n)) return -1;
-        bs_value o;
+        bs_value o = bs_value_of(BS_V_NONE);
         if (bs_call_builtin_v(s, call, sgd ? "sgd" : "adam", NULL, NULL, 0, gkn, gkv, gk, &o)) return -1;
+        o.ref = NULL; /* the group's own optimizer: no groups of its own */
         if (bs_opt_set_params(s->ctx, o.opt, ids, n)) return bs_fail_core(s, call->line, call->col, NULL);
         l->items[ng + g] = o;
         if (group_dict(s, call, sgd, user, params, gkn, gkv, gk, &l->items[g])) return -1;
