@@ -188,7 +188,7 @@ static const cpu_family cpu_ops[BS_OP_COUNT] = {
     [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
     [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS, [BS_OP_SELECT] = CPU_INDEX,
     [BS_OP_SLICE] = CPU_INDEX,     [BS_OP_INDEX_SELECT] = CPU_INDEX, [BS_OP_WHERE] = CPU_INDEX,
-    [BS_OP_MASKED_FILL] = CPU_INDEX,
+    [BS_OP_MASKED_FILL] = CPU_INDEX, [BS_OP_CAT] = CPU_INDEX,
 };
 
 static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
@@ -1193,6 +1193,17 @@ static bs_status K(index_fwd)(const bs_exec *e)
 {
     int64_t n = bs_shape_numel(&e->out_shape);
     T *restrict o = e->out;
+    if (e->op == BS_OP_CAT) { /* whole rows of a, then of b, for each outer index */
+        bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
+        const T *A_ = e->in[0], *B_ = e->in[1];
+        size_t ra = (size_t)(c.na * c.inner) * sizeof(T), rb = (size_t)(c.nb * c.inner) * sizeof(T);
+        for (int64_t p = 0; p < c.outer; p++) {
+            T *dst = o + p * (c.na + c.nb) * c.inner;
+            memcpy(dst, A_ + p * c.na * c.inner, ra);
+            memcpy(dst + c.na * c.inner, B_ + p * c.nb * c.inner, rb);
+        }
+        return BS_OK;
+    }
     if (e->op == BS_OP_WHERE || e->op == BS_OP_MASKED_FILL) {
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);
@@ -1218,6 +1229,17 @@ static bs_status K(index_fwd)(const bs_exec *e)
 
 static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, T *restrict d)
 {
+    if (e->op == BS_OP_CAT) { /* input `which` gets its rows of g */
+        if (which != 0 && which != 1) return BS_ERR_ARG;
+        bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
+        int64_t rows = (which ? c.nb : c.na) * c.inner, skip = which ? c.na * c.inner : 0;
+        for (int64_t p = 0; p < c.outer; p++) {
+            const T *restrict src = g + p * (c.na + c.nb) * c.inner + skip;
+            T *restrict dst = d + p * rows;
+            for (int64_t i = 0; i < rows; i++) dst[i] += src[i];
+        }
+        return BS_OK;
+    }
     if (e->op == BS_OP_WHERE || e->op == BS_OP_MASKED_FILL) {
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);

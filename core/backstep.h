@@ -212,6 +212,8 @@ struct bs_node {
     bool in_no_grad;                /* made under no_grad */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
     bool is_number;                 /* bs_scalar: a Python number the user typed, not a tensor */
+    bool is_bool;                   /* the REPL's mark on an int64 0/1 leaf: a mask that shows and
+                                       indexes as torch.bool (core treats it as the int64 it is) */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad, sgtmp;
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
@@ -513,6 +515,9 @@ void bs_grad_zero_(bs_ctx *c, bs_id id);
 /* x.grad = g, x.grad /= s: x's grad becomes a copy of g (x's shape) */
 bs_status bs_grad_set(bs_ctx *c, bs_id id, const bs_tensor *g);
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o);
+/* new hyperparameters for o from its next step on (optimizer.param_groups[i]['lr'] = ...), checked
+   as bs_opt_new checks them; the kind stays, and so does the state (moments, step count) */
+bs_status bs_opt_set_conf(bs_ctx *c, bs_opt *o, const bs_opt_conf *conf);
 
 /* ==== Size variables ==== */
 int bs_dim_define(bs_ctx *c, const char *name, int64_t value); /* returns its index (< 64) */

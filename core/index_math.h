@@ -11,6 +11,9 @@
  * output row j of the gradient into input row r(j); index_select's rows may repeat, and their
  * gradients add.
  *
+ * cat joins two inputs along dim: around dim the output is (outer, na + nb, inner), and output
+ * row j is a's row j when j < na, else b's row j - na; the VJP hands each input its rows of G.
+ *
  * where and masked_fill are one choice, elementwise with NumPy broadcasting: out = a where c is
  * nonzero, else b. where(cond, a, b) is (c, a, b) as it stands; masked_fill(x, mask, value) is
  * (c, a, b) = (mask, value, x). The VJPs: da += G where c, db += G where not c, each summed over
@@ -96,6 +99,39 @@ BS_IX_FN int64_t bs_ix_src(const bs_ix_gather *g, int64_t o, const double *idx_f
 {
     int64_t i = o % g->inner, r = o / g->inner, j = r % g->len, p = r / g->len;
     return (p * g->n + bs_ix_src_row(g, j, idx_f, idx_i)) * g->inner + i;
+}
+
+/* ==== The join: cat ==== */
+
+typedef struct {
+    int64_t outer, na, nb, inner; /* a is (outer, na, inner) around dim, b (outer, nb, inner) */
+} bs_ix_cat;
+
+/* the join of shapes a and b (equal but along dim, which the shape function has checked) */
+BS_IX_FN bs_ix_cat bs_ix_cat_of(const bs_shape *a, const bs_shape *b, int dim)
+{
+    bs_ix_cat c;
+    int nd = a->ndim, d = dim < 0 ? dim + nd : dim;
+    c.outer = c.inner = 1;
+    c.na = nd ? a->d[d] : 1;
+    c.nb = nd ? b->d[d] : 1;
+    for (int k = 0; k < nd; k++) {
+        if (k < d) c.outer *= a->d[k];
+        else if (k > d) c.inner *= a->d[k];
+    }
+    return c;
+}
+
+/* where output element o comes from: returns 0 (a) or 1 (b), and the offset in that input */
+BS_IX_FN int bs_ix_cat_src(const bs_ix_cat *c, int64_t o, int64_t *off)
+{
+    int64_t n = c->na + c->nb, i = o % c->inner, r = o / c->inner, j = r % n, p = r / n;
+    if (j < c->na) {
+        *off = (p * c->na + j) * c->inner + i;
+        return 0;
+    }
+    *off = (p * c->nb + (j - c->na)) * c->inner + i;
+    return 1;
 }
 
 /* ==== The choice: where, masked_fill ==== */

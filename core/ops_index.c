@@ -1,6 +1,6 @@
 /* core/ops_index.c: the ops that pick elements, what PyTorch's x[...] lowers to: select (x[i]),
- * slice (x[a:b:s]), index_select (x[idx]), and where / masked_fill (a mask chooses between two
- * tensors): forward, VJP, JVP, with PyTorch's shape rules and error text. Their index arithmetic
+ * slice (x[a:b:s]), index_select (x[idx]), where / masked_fill (a mask chooses between two
+ * tensors), and cat (two tensors joined along a dim): forward, VJP, JVP, with PyTorch's shape rules and error text. Their index arithmetic
  * is core/index_math.h, which the CPU backend and CUDA share. Attributes stay as the user gave
  * them (a negative index, an omitted bound) and are resolved against the input's size here, so a
  * replay at other sizes picks what the same expression would. */
@@ -293,4 +293,78 @@ int op_masked_fill_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype od
                          const bs_attr *a, bs_saved *sv)
 {
     return ops_save_in(sv, 0, "mask", 1);
+}
+
+/* ==== cat ==== */
+/* y = a then b along dim;  da += G's first size(a, dim) rows along dim, db += the rest.
+ * PyTorch's checks and words: no 0-d inputs, the same number of dims, equal sizes off dim */
+bs_status op_cat_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                       char *err, size_t errlen)
+{
+    for (int k = 0; k < 2; k++)
+        if (in[k].ndim == 0)
+            return ops_fail(BS_ERR_SHAPE, err, errlen,
+                            "zero-dimensional tensor (at position %d) cannot be concatenated", k);
+    if (in[0].ndim != in[1].ndim)
+        return ops_fail(BS_ERR_SHAPE, err, errlen, "Tensors must have same number of dimensions: got %d and %d",
+                        in[0].ndim, in[1].ndim);
+    int d;
+    bs_status st = ops_dim_norm(a->dim, in[0].ndim, &d, err, errlen);
+    if (st != BS_OK)
+        return st;
+    for (int k = 0; k < in[0].ndim; k++)
+        if (k != d && in[0].d[k] != in[1].d[k])
+            return ops_fail(BS_ERR_SHAPE, err, errlen,
+                            "Sizes of tensors must match except in dimension %d. Expected size %lld but got "
+                            "size %lld for tensor number 1 in the list.",
+                            d, (long long)in[0].d[k], (long long)in[1].d[k]);
+    *out = in[0];
+    out->d[d] = in[0].d[d] + in[1].d[d];
+    return BS_OK;
+}
+
+/* y = a and b joined (x, y NULL: a zero tangent) */
+static void cat_fwd(const bs_tensor *in, const bs_attr *a, const double *x, const double *y, double *out, int64_t n)
+{
+    bs_ix_cat c = bs_ix_cat_of(&in[0].shape, &in[1].shape, a->dim);
+    for (int64_t o = 0; o < n; o++) {
+        int64_t off;
+        const double *src = bs_ix_cat_src(&c, o, &off) ? y : x;
+        out[o] = src ? src[off] : 0.0;
+    }
+}
+
+bs_status op_cat_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err, size_t errlen)
+{
+    cat_fwd(in, a, in[0].data, in[1].data, out->data, bs_tensor_numel(out));
+    return BS_OK;
+}
+
+void op_cat_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g, int i,
+                bs_tensor *din)
+{
+    bs_ix_cat c = bs_ix_cat_of(&in[0].shape, &in[1].shape, a->dim);
+    int64_t n = bs_tensor_numel(out);
+    for (int64_t o = 0; o < n; o++) {
+        int64_t off;
+        if (bs_ix_cat_src(&c, o, &off) == i)
+            din->data[off] += g->data[o];
+    }
+}
+
+void op_cat_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *din,
+                bs_tensor *dout)
+{
+    cat_fwd(in, a, din[0].data, din[1].data, dout->data, bs_tensor_numel(dout));
+}
+
+double op_cat_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
+{
+    return 0.0; /* moves data */
+}
+
+/* CatBackward0 keeps the dim and the inputs' sizes, no tensor */
+int op_cat_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a, bs_saved *sv)
+{
+    return 0;
 }

@@ -104,6 +104,15 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf)
 
 const bs_opt_conf *bs_opt_conf_of(const bs_opt *o) { return &o->conf; }
 
+bs_status bs_opt_set_conf(bs_ctx *c, bs_opt *o, const bs_opt_conf *conf)
+{
+    if (conf->kind != o->conf.kind) return bs__err(c, BS_ERR_VALUE, "an optimizer cannot change its kind");
+    bs_status st = opt_validate(c, conf);
+    if (st) return st;
+    o->conf = *conf;
+    return BS_OK;
+}
+
 static int cmp_id(const void *a, const void *b)
 {
     bs_id x = *(const bs_id *)a, y = *(const bs_id *)b;

@@ -703,7 +703,7 @@ bs_attr bs_attr_default(bs_op op)
     switch (op) {
     case BS_OP_SOFTMAX: case BS_OP_LOG_SOFTMAX: a.dim = -1; break;
     case BS_OP_LAYERNORM: a.k = 1e-5; a.dim = -1; break;
-    case BS_OP_SELECT: case BS_OP_SLICE: case BS_OP_INDEX_SELECT: a.dim = 0; break;
+    case BS_OP_SELECT: case BS_OP_SLICE: case BS_OP_INDEX_SELECT: case BS_OP_CAT: a.dim = 0; break;
     default: break;
     }
     /* select's index (start) 0; slice's whole dim, step 1 */
@@ -852,6 +852,10 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
     n->requires_grad = rg && !c->no_grad && odt != BS_I64;
     n->is_leaf = !n->requires_grad;
     n->in_no_grad = c->no_grad;
+    /* a mask moved or picked from stays a mask: m[0], m[1:], m.view(...), m.T */
+    if (info->kind == BS_K_SHAPE || op == BS_OP_SELECT || op == BS_OP_SLICE || op == BS_OP_INDEX_SELECT)
+        n->is_bool = bs__node(c, in[0])->is_bool;
+    if (op == BS_OP_CAT) n->is_bool = bs__node(c, in[0])->is_bool && bs__node(c, in[1])->is_bool;
     return node_commit(c, n);
 }
 

@@ -1,5 +1,5 @@
 /* gpu/ops_index.cu: the ops that pick elements on the GPU, forward and VJP side by side: the gather
- * of select, slice and index_select and the choice of where and masked_fill, with their index
+ * of select, slice and index_select, the choice of where and masked_fill and cat's join, with their index
  * arithmetic from core/index_math.h (compiled here for the device). One thread per output
  * element; index_select's VJP adds with atomics, since its rows may repeat (select's and slice's
  * rows are distinct, their VJP writes each input element once at most). */
@@ -154,4 +154,40 @@ static bs_status choice_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *i
 
 GPU_INDEX_OP(where, choice)
 GPU_INDEX_OP(masked_fill, choice)
+
+/* ==== The join: cat ====
+ * Output element o is one element of a or of b (bs_ix_cat_src); each input element is read by
+ * one output element, so the VJP writes each at most once (no atomics). */
+
+template <class T> static bs_status cat_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    const T *A = (const T *)in[0], *B = (const T *)in[1];
+    T *y = (T *)e->out;
+    bs_ix_cat j = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
+    launch_each(c, bs_shape_numel(&e->out_shape), [=] __device__(int64_t o) {
+        int64_t off;
+        y[o] = bs_ix_cat_src(&j, o, &off) ? B[off] : A[off];
+    });
+    return BS_OK;
+}
+
+template <class T>
+static bs_status cat_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g_, void *din_)
+{
+    if (i != 0 && i != 1) {
+        snprintf(c->msg, sizeof c->msg, "cat: input %d has no gradient", i);
+        return BS_ERR_ARG;
+    }
+    const T *G = (const T *)g_;
+    T *d = (T *)din_;
+    bs_ix_cat j = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
+    launch_each(c, bs_shape_numel(&e->out_shape), [=] __device__(int64_t o) {
+        int64_t off;
+        if (bs_ix_cat_src(&j, o, &off) == i)
+            d[off] = tr<T>::st(tr<T>::ld(d[off]) + tr<T>::ld(G[o]));
+    });
+    return BS_OK;
+}
+
+GPU_INDEX_OP(cat, cat)
 #undef GPU_INDEX_OP

@@ -28,10 +28,12 @@
  *                                                       the colon is in the body (as in Python);
  *                                                       the body must be on the same line
  *              | NAME '=' expr | expr                   (simple statements)
- *   expr      := sum                                    comparisons are rejected with an error
+ *   expr      := lambda | or_test ['if' or_test 'else' expr]   (and, or, not, comparisons as Python)
+ *   comparison:= bitor (cmpop bitor)*    bitor := bitxor ('|' bitxor)*    bitxor := bitand ('^' bitand)*
+ *   bitand    := sum ('&' sum)*                          (<< >> are not supported)
  *   sum       := term (('+' | '-') term)*               left-assoc
  *   term      := factor (('*' | '/' | '@') factor)*     left-assoc
- *   factor    := ('-' | '+') factor | power             so -2**2 is -(2**2)
+ *   factor    := ('-' | '+' | '~') factor | power       so -2**2 is -(2**2)
  *   power     := primary ['**' factor]                  right-assoc; 2**-1 is 2**(-1)
  *   primary   := atom ('.' NAME | '(' args ')')*        x[i] is rejected: "indexing is not supported"
  *   atom      := NUMBER | STRING | NAME | True | False | None
@@ -151,19 +153,25 @@ typedef enum {
     BS_EX_SUBSCRIPT,/* sub: x[i], x[:, 1], x[1:3] (index is a TUPLE for x[a, b]) */
     BS_EX_SLICE,    /* slice: lo:hi:step inside a subscript (each may be NULL) */
     BS_EX_FSTRING,  /* fstr: f"loss {L.item():.4f}" */
-    BS_EX_LISTCOMP  /* comp: [elt for target in iter if cond] */
+    BS_EX_LISTCOMP, /* comp: [elt for target in iter if cond]; comp.gen: (elt for ...), a generator
+                       expression, evaluated at once into a list */
+    BS_EX_DICT,     /* dict: {k: v, ...} */
+    BS_EX_DICTCOMP, /* comp: {key: elt for target in iter if cond} */
+    BS_EX_LAMBDA    /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
 } bs_expr_kind;
 
-typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT } bs_unop;
+typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT, BS_UN_INVERT /* ~x */ } bs_unop;
 typedef enum {
     BS_BIN_ADD, BS_BIN_SUB, BS_BIN_MUL, BS_BIN_DIV, BS_BIN_POW, BS_BIN_MATMUL,
-    BS_BIN_FLOORDIV, BS_BIN_MOD, BS_BIN_AND, BS_BIN_OR
+    BS_BIN_FLOORDIV, BS_BIN_MOD, BS_BIN_AND, BS_BIN_OR,
+    BS_BIN_BITAND, BS_BIN_BITOR, BS_BIN_BITXOR   /* & | ^: on masks, elementwise and, or, xor */
 } bs_binop;
 typedef enum { BS_CMP_EQ, BS_CMP_NE, BS_CMP_LT, BS_CMP_LE, BS_CMP_GT, BS_CMP_GE, BS_CMP_IN,
                BS_CMP_NOTIN, BS_CMP_IS, BS_CMP_ISNOT } bs_cmpop;
 
 /* One piece of an f-string: literal text, or a replacement field {expr!conv:spec}. */
 typedef struct bs_expr bs_expr;
+typedef struct bs_stmt bs_stmt;
 typedef struct {
     const char *lit;    /* literal text (decoded), or NULL for a field */
     bs_expr *expr;      /* the field's expression */
@@ -215,7 +223,9 @@ struct bs_expr {
         struct { bs_expr *obj, *index; } sub;
         struct { bs_expr *lo, *hi, *step; } slice;
         struct { bs_fpart *parts; int n; } fstr;
-        struct { bs_expr *elt, *target, *iter, *cond; } comp;
+        struct { bs_expr *elt, *target, *iter, *cond, *key; bool gen; } comp; /* key: DICTCOMP */
+        struct { bs_expr **keys, **vals; int n; } dict;
+        struct { bs_stmt *def; } lam;
     };
 };
 
@@ -244,10 +254,12 @@ typedef enum {
     BS_ST_CLASS,    /* cls: class Name(bases): body */
     BS_ST_RETURN,   /* ret: return [value] */
     BS_ST_PASS, BS_ST_BREAK, BS_ST_CONTINUE,
-    BS_ST_ASSERT    /* ifs.cond: assert cond[, msg] (msg in ifs.msg) */
+    BS_ST_ASSERT,   /* ifs.cond: assert cond[, msg] (msg in ifs.msg) */
+    BS_ST_TRY,      /* try: try: body (except [type [as name]]: handler)* [else: orelse] [finally: final] */
+    BS_ST_RAISE,    /* raise: raise [exc] */
+    BS_ST_DEL       /* del: del target (a name, d[k], x[i]) */
 } bs_stmt_kind;
 
-typedef struct bs_stmt bs_stmt;
 /* An indented block (or the simple statements after a ':' on the same line). */
 typedef struct {
     bs_stmt **stmts;
@@ -259,6 +271,14 @@ typedef struct {
     bs_expr *def;       /* default value, or NULL */
     int line, col;
 } bs_param;
+
+/* one 'except' clause: type is NULL for a bare 'except:'; a tuple for except (A, B) */
+typedef struct {
+    bs_expr *type;
+    const char *name;   /* except E as name: the name, or NULL */
+    bs_block body;
+    int line, col;
+} bs_handler;
 
 typedef struct {
     const char *module;  /* "torch.nn.functional": the dotted module */
@@ -299,6 +319,9 @@ struct bs_stmt {
         struct { const char *name; bs_param *params; int nparams; bs_block body; bool no_grad; } def; /* no_grad: @torch.no_grad() */
         struct { const char *name; bs_expr **bases; int nbases; bs_block body; } cls;
         struct { bs_expr *value; } ret;
+        struct { bs_block body; bs_handler *handlers; int nh; bs_block orelse, final; } try_;
+        struct { bs_expr *exc; } raise;                /* NULL: a bare raise (re-raise) */
+        struct { bs_expr *target; } del;
         struct {
             const char *name;                       /* "step" for ":step L"; NUL-terminated */
             const char *args;                       /* raw argument text, trimmed, "" if none */

@@ -24,6 +24,7 @@ typedef struct {
     bs_value kv[MAX_KW];
     const bs_expr *ke[MAX_KW];
     bool kused[MAX_KW];
+    bool want_bool;             /* dtype=torch.bool: the result is a mask (int64 0/1, is_bool) */
 } args_t;
 
 static int collect(bs_session *s, const bs_expr *call, const char *fname, const bs_value *self,
@@ -182,6 +183,7 @@ typedef struct {
     double *data;
     int64_t n, cap;
     bool all_int;
+    bool some_not_bool;         /* an entry that is not True/False: not a bool tensor */
 } listdata;
 
 static int list_walk(bs_session *s, const bs_value *v, const bs_expr *e, int depth, listdata *L)
@@ -208,6 +210,7 @@ static int list_walk(bs_session *s, const bs_value *v, const bs_expr *e, int dep
     if (depth != L->shape.ndim)
         return bs_fail(s, e->line, e->col, "expected a list at dim %d, got a number", depth);
     double x;
+    if (v->k != BS_V_BOOL && !bs_is_mask(s, v)) L->some_not_bool = true;
     if (v->k == BS_V_NUM) {
         x = v->num;
         if (!v->is_int) L->all_int = false;
@@ -447,6 +450,11 @@ static int opt_dtype(bs_session *s, args_t *a, bs_dtype def, bs_dtype *t)
     const bs_expr *e;
     bs_value *v = kw(a, "dtype", &e);
     *t = def;
+    if (v && v->k == BS_V_STR && !strcmp(v->str, "torch.bool")) {
+        a->want_bool = true;
+        *t = BS_I64;
+        return 0;
+    }
     return v ? get_dtype(s, v, e, t) : 0;
 }
 
@@ -713,6 +721,11 @@ static int data_leaf(bs_session *s, args_t *a, bool param, bs_value *out)
     } else {
         id = bs_leaf(s->ctx, L.data, &L.shape, t, rg);
     }
+    /* tensor([True, False]), tensor(mask): torch.bool */
+    if (id >= 0 && !param && t == BS_I64 && L.n && !L.some_not_bool && (v->k == BS_V_LIST || v->k == BS_V_TUPLE || v->k == BS_V_BOOL))
+        bs_node_at(s->ctx, id)->is_bool = true;
+    if (id >= 0 && !param && t == BS_I64 && v->k == BS_V_NODE && bs_node_get(s->ctx, v->id)->is_bool && !kw(a, "dtype", NULL))
+        bs_node_at(s->ctx, id)->is_bool = true;
     return node_out(s, id, a->call, out);
 }
 
@@ -860,6 +873,23 @@ typedef struct {
 
 static int fn_norm(bs_session *s, args_t *a, bs_value *out);
 
+/* min(x, dim=None, keepdim=False): -max(-x, ...) on the tape (the gradient goes to the smallest
+   entry); with a dim, values, indices = torch.min(x, 1) unpacks as max's does */
+static int fn_min(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "min(x) takes a tensor");
+    bs_id x;
+    bs_value c = a->pos[0];
+    if (bs_to_node(s, &c, a->pe[0], &x)) return -1;
+    bs_id nx = bs_apply1(s->ctx, BS_OP_NEG, x);
+    if (nx < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    a->pos[0] = bs_node_value(nx);
+    bs_value m;
+    if (call_op(s, BS_OP_MAX, a, &m)) return -1;
+    bs_id r = bs_apply1(s->ctx, BS_OP_NEG, m.id);
+    return node_out(s, r, a->call, out);
+}
+
 static const builtin builtins[] = {
     {"param", fn_param, "param(data): a leaf that learns (requires_grad=True); data is a number, a nested list or a tensor"},
     {"tensor", fn_tensor, "tensor(data, requires_grad=False, dtype=None): a tensor from a number or nested list (integers give i64)"},
@@ -886,6 +916,7 @@ static const builtin builtins[] = {
     {"argmax", fn_argext, "argmax(x, dim=None, keepdim=False): the index of the largest value (no gradient)"},
     {"argmin", fn_argext, "argmin(x, dim=None, keepdim=False): the index of the smallest value (no gradient)"},
     {"norm", fn_norm, "norm(x, p=2): the 2-norm of every element, sqrt(sum(x * x)), recorded as those ops"},
+    {"min", fn_min, "min(x, dim=None, keepdim=False): the smallest element (values only), recorded as -max(-x); the gradient flows to it"},
     {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
@@ -911,6 +942,17 @@ void bs_builtins_each(void (*fn)(void *ud, const char *name, bool is_func), void
     for (int i = 0; i < BS_OP_COUNT; i++) fn(ud, bs_ops[i].name, true);
 }
 
+/* zeros(3, dtype=torch.bool): the int64 0/1 result marked as a mask */
+static int bool_result(bs_session *s, args_t *a, int r, bs_value *out)
+{
+    if (!r && out->k == BS_V_NODE && a->want_bool) {
+        bs_node *n = bs_node_at(s->ctx, out->id);
+        for (int64_t i = 0; i < bs_tensor_numel(&n->value); i++) n->value.data[i] = n->value.data[i] != 0;
+        n->is_bool = true;
+    }
+    return r;
+}
+
 int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_value *out)
 {
     args_t a;
@@ -924,7 +966,7 @@ int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_va
                        bs_suggest_name(s, name, dym, sizeof dym));
     }
     if (collect(s, call, name, NULL, &a)) return -1;
-    if (b) return b->fn(s, &a, out);
+    if (b) return bool_result(s, &a, b->fn(s, &a, out), out);
     return call_op(s, op->id, &a, out);
 }
 
@@ -954,7 +996,7 @@ int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, cons
     }
     const builtin *b = find_builtin(name);
     const bs_op_info *op = b ? NULL : bs_op_by_name(name);
-    if (b) return b->fn(s, &a, out);
+    if (b) return bool_result(s, &a, b->fn(s, &a, out), out);
     if (op) return call_op(s, op->id, &a, out);
     return bs_fail(s, call->line, call->col, "name '%s' is not defined", name);
 }
@@ -1011,6 +1053,7 @@ static int m_item(bs_session *s, args_t *a, bs_value *self, bs_value *out)
         return bs_fail(s, a->call->op_line, a->call->op_col,
                        "a Tensor with %lld elements cannot be converted to Scalar", (long long)n);
     *out = (bs_value){.k = BS_V_NUM, .num = t->data[0], .is_int = t->dtype == BS_I64, .sym = -1};
+    if (bs_is_mask(s, self)) *out = (bs_value){.k = BS_V_BOOL, .b = t->data[0] != 0, .sym = -1};
     return 0;
 }
 
@@ -1025,7 +1068,9 @@ static int m_zero_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     kw(a, "set_to_none", NULL);
     if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
     if (self->k == BS_V_OPT) {
-        bs_opt_zero_grad(s->ctx, self->opt);
+        int r = bs_opt_each(s, a->call, self, false);
+        if (r < 0) return -1;
+        if (r) bs_opt_zero_grad(s->ctx, self->opt);
     } else if (self->k == BS_V_NODE) {
         bs_zero_grad(s->ctx, self->id);
     } else {
@@ -1039,7 +1084,9 @@ static int m_step(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     if (self->k != BS_V_OPT) return bs_fail(s, a->call->line, a->call->col, "step() is an optimizer method");
     if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
-    if (bs_opt_step(s->ctx, self->opt)) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+    int r = bs_opt_each(s, a->call, self, true);
+    if (r < 0) return -1;
+    if (r && bs_opt_step(s->ctx, self->opt)) return bs_fail_core(s, a->call->line, a->call->col, NULL);
     out->k = BS_V_VOID;
     return 0;
 }
@@ -1105,12 +1152,13 @@ static int m_retain_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out
 }
 
 /* x.tolist(): numbers as Python gives them (ints for an integer tensor), nested by dimension */
-static int tolist_rec(bs_session *s, const bs_tensor *t, int dim, int64_t *off, bs_value *out)
+static int tolist_rec(bs_session *s, const bs_tensor *t, int dim, int64_t *off, bs_value *out, bool mask)
 {
     memset(out, 0, sizeof *out);
     out->sym = -1;
     if (dim == t->shape.ndim) {
-        out->k = BS_V_NUM;
+        out->k = mask ? BS_V_BOOL : BS_V_NUM;
+        out->b = t->data[*off] != 0;
         out->num = t->data[(*off)++];
         out->is_int = t->dtype == BS_I64;
         return 0;
@@ -1121,7 +1169,7 @@ static int tolist_rec(bs_session *s, const bs_tensor *t, int dim, int64_t *off, 
     out->items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(n ? n : 1));
     if (!out->items) return -1;
     for (int64_t i = 0; i < n; i++)
-        if (tolist_rec(s, t, dim + 1, off, &out->items[i])) return -1;
+        if (tolist_rec(s, t, dim + 1, off, &out->items[i], mask)) return -1;
     return 0;
 }
 
@@ -1132,7 +1180,7 @@ static int m_tolist(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     if (!t) return bs_fail(s, a->call->line, a->call->col, "tolist() needs a tensor");
     if (bs_tensor_numel(t) > (1 << 22)) return bs_fail(s, a->call->line, a->call->col, "tolist(): tensor too large");
     int64_t off = 0;
-    if (tolist_rec(s, t, 0, &off, out)) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    if (tolist_rec(s, t, 0, &off, out, bs_is_mask(s, self))) return bs_fail(s, a->call->line, a->call->col, "out of memory");
     return 0;
 }
 
@@ -1208,6 +1256,61 @@ static int norm_of(bs_session *s, args_t *a, bs_value *x, const bs_expr *xe, bs_
     return node_out(s, r, a->call, out);
 }
 
+/* x.var(dim=None, unbiased=True, keepdim=False) and x.std(...): recorded as the ops they are,
+   d = x - x.mean(dim, keepdim=True); sum(d * d, dim) / (n - 1) (n without unbiased); std its sqrt */
+static int m_stdvar(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_expr *call = a->call;
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t) return bs_fail(s, call->line, call->col, "%s() needs a tensor", a->fname);
+    const bs_expr *de = NULL;
+    bs_value *dv = a->npos > 1 ? &a->pos[1] : kw(a, "dim", &de);
+    if (a->npos > 1) de = a->pe[1];
+    bool unbiased = true, keep = false;
+    const bs_expr *ue, *ke, *ce;
+    bs_value *uv = kw(a, "unbiased", &ue), *kv = kw(a, "keepdim", &ke), *cv = kw(a, "correction", &ce);
+    if (max_pos(s, a, 2) || check_kw_used(s, a)) return -1;
+    if (uv && get_bool(s, uv, ue, "unbiased", &unbiased)) return -1;
+    if (kv && get_bool(s, kv, ke, "keepdim", &keep)) return -1;
+    double corr = unbiased ? 1 : 0;
+    if (cv && get_num(s, cv, ce, "correction", &corr)) return -1;
+    int nd = t->shape.ndim, dim = BS_DIM_ALL;
+    double n = (double)bs_tensor_numel(t);
+    if (dv && dv->k != BS_V_NONE) {
+        int64_t d;
+        if (get_int(s, dv, de, "dim", &d)) return -1;
+        if (d < -nd || d >= (nd ? nd : 1))
+            return bs_fail(s, de->line, de->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
+                           -(nd ? nd : 1), (nd ? nd : 1) - 1, (long long)d);
+        dim = (int)d;
+        n = nd ? (double)t->shape.d[d < 0 ? d + nd : d] : 1;
+    }
+    bs_id x;
+    bs_value c = *self;
+    if (bs_to_node(s, &c, a->pe[0], &x)) return -1;
+    bs_attr am = bs_attr_default(BS_OP_MEAN), as = bs_attr_default(BS_OP_SUM);
+    am.dim = as.dim = dim;
+    am.keepdim = dim != BS_DIM_ALL;
+    as.keepdim = keep;
+    bs_id m = bs_apply(s->ctx, BS_OP_MEAN, (bs_id[]){x, BS_NONE, BS_NONE}, &am);
+    bs_id d = m < 0 ? m : bs_apply2(s->ctx, BS_OP_SUB, x, m);
+    bs_id sq = d < 0 ? d : bs_apply2(s->ctx, BS_OP_MUL, d, d);
+    bs_id sm = sq < 0 ? sq : bs_apply(s->ctx, BS_OP_SUM, (bs_id[]){sq, BS_NONE, BS_NONE}, &as);
+    if (sm < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    bs_value dn = bs_num_value(n - corr, false);
+    bs_id den;
+    if (bs_to_node(s, &dn, call, &den)) return -1;
+    bs_id v = bs_apply2(s->ctx, BS_OP_DIV, sm, den);
+    bs_id r = v < 0 || a->fname[0] == 'v' ? v : bs_apply1(s->ctx, BS_OP_SQRT, v);
+    return node_out(s, r, call, out);
+}
+
+static int m_min(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    (void)self; /* a->pos[0] is self */
+    return fn_min(s, a, out);
+}
+
 static int m_shape(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     return shape_fn(s, a, self, a->pe[0], 1, out);
@@ -1240,6 +1343,108 @@ INPLACE(mul_)
 INPLACE(div_)
 #undef INPLACE
 
+/* x.float(), .double(), .half(), .bfloat16(), .long(), .int(), .bool(), .to(dtype or device),
+   .type(dtype), .cpu(), .cuda(): the tensor itself when nothing changes (as torch returns self),
+   else a new leaf of the dtype (torch.bool: an int64 0/1 mask). backstep has no cast op, so a
+   tensor that requires grad keeps its dtype: converting it is an error, not a cut graph */
+static int m_cast(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const char *name = a->fname;
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "%s() needs a tensor", name);
+    bs_dtype to = t->dtype;
+    bool mask = bs_is_mask(s, self), to_mask = false;
+    const char *target = !strcmp(name, "float") ? "torch.float32" : !strcmp(name, "double") ? "torch.float64"
+                       : !strcmp(name, "half") ? "torch.float16" : !strcmp(name, "bfloat16") ? "torch.bfloat16"
+                       : !strcmp(name, "long") || !strcmp(name, "int") ? "torch.int64"
+                       : !strcmp(name, "bool") ? "torch.bool" : NULL;
+    kw(a, "non_blocking", NULL);
+    if (!strcmp(name, "to") || !strcmp(name, "type")) {
+        const bs_expr *de;
+        bs_value *dv = kw(a, "dtype", &de);
+        if (!dv && a->npos > 1) dv = &a->pos[1], de = a->pe[1];
+        if (max_pos(s, a, 2)) return -1;
+        if (!dv) return bs_fail(s, a->call->line, a->call->col, "%s() needs a dtype or a device", name);
+        if (dv->k == BS_V_STR && strncmp(dv->str, "torch.", 6)) { /* .to('cpu'), .to(device) */
+            if (strcmp(dv->str, "cpu"))
+                return bs_fail(s, de->line, de->col, "backstep computes on the CPU: .to('%s') is not available "
+                               "(use torch.device('cuda' if torch.cuda.is_available() else 'cpu'))", dv->str);
+            target = NULL;
+        } else if (dv->k == BS_V_STR && !strcmp(dv->str, "torch.bool")) {
+            target = "torch.bool";
+        } else if (dv->k == BS_V_STR && (!strcmp(dv->str, "torch.int32") || !strcmp(dv->str, "torch.int"))) {
+            target = "torch.int64";
+        } else {
+            if (get_dtype(s, dv, de, &to)) return -1;
+            target = "";
+        }
+    } else if (!strcmp(name, "cpu") || !strcmp(name, "cuda")) {
+        if (max_pos(s, a, 1)) return -1;
+        if (name[1] == 'u') return bs_fail(s, a->call->line, a->call->col, "backstep computes on the CPU: there is no CUDA device here");
+        target = NULL;
+    } else if (max_pos(s, a, 1)) {
+        return -1;
+    }
+    if (check_kw_used(s, a)) return -1;
+    if (target && *target) {
+        to_mask = !strcmp(target, "torch.bool");
+        if (to_mask) to = BS_I64;
+        else {
+            bs_value tv = bs_value_of(BS_V_STR);
+            tv.str = target;
+            if (get_dtype(s, &tv, a->call, &to)) return -1;
+        }
+    } else if (target) {
+        to_mask = false;
+    } else { /* a device move: nothing changes */
+        *out = *self;
+        return 0;
+    }
+    if (to == t->dtype && to_mask == mask) {
+        *out = *self;
+        return 0;
+    }
+    if (self->k == BS_V_NODE && bs_node_get(s->ctx, self->id)->requires_grad)
+        return bs_fail(s, a->call->line, a->call->col, "%s(): a tensor that requires grad keeps its dtype here "
+                       "(backstep has no differentiable cast); make it in the dtype it needs", name);
+    int64_t n = bs_tensor_numel(t);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        double x = t->data[i];
+        d[i] = to_mask ? (x != 0) : to == BS_I64 ? trunc(x) : x;
+    }
+    bs_tensor nt = {to, t->shape, d};
+    if (to_mask) return bs_mask_leaf(s, a->call, &nt, out);
+    bs_id id = bs_leaf(s->ctx, d, &t->shape, to, false);
+    return node_out(s, id, a->call, out);
+}
+
+/* m.any(), m.all(): a 0-d mask, True when some (every) entry is nonzero */
+static int m_anyall(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    const bs_tensor *t = value_tensor(s, self);
+    if (!t) return bs_fail(s, a->call->line, a->call->col, "%s() needs a tensor", a->fname);
+    if (max_pos(s, a, 1) || check_kw_used(s, a)) return -1;
+    bool all = a->fname[1] == 'l', r = all;
+    for (int64_t i = 0; i < bs_tensor_numel(t); i++) {
+        if (all && t->data[i] == 0) r = false;
+        if (!all && t->data[i] != 0) r = true;
+    }
+    double d = r;
+    bs_shape sh = {0, {0}};
+    bs_tensor nt = {BS_I64, sh, &d};
+    return bs_mask_leaf(s, a->call, &nt, out);
+}
+
+int bs_mask_leaf(bs_session *s, const bs_expr *e, const bs_tensor *t, bs_value *out)
+{
+    bs_id id = bs_leaf(s->ctx, t->data, &t->shape, BS_I64, false);
+    if (id < 0) return bs_fail_core(s, e->line, e->col, NULL);
+    bs_node_at(s->ctx, id)->is_bool = true;
+    return node_out(s, id, e, out);
+}
+
 typedef struct {
     const char *name;
     int (*fn)(bs_session *, args_t *, bs_value *, bs_value *);
@@ -1253,6 +1458,9 @@ static const method methods[] = {
     {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"norm", m_norm},
     {"unsqueeze", m_shape}, {"squeeze", m_shape}, {"flatten", m_shape}, {"clone", m_shape},
     {"argmax", m_argext}, {"argmin", m_argext},
+    {"float", m_cast}, {"double", m_cast}, {"half", m_cast}, {"bfloat16", m_cast}, {"long", m_cast},
+    {"int", m_cast}, {"bool", m_cast}, {"to", m_cast}, {"type", m_cast}, {"cpu", m_cast}, {"cuda", m_cast},
+    {"any", m_anyall}, {"all", m_anyall}, {"std", m_stdvar}, {"var", m_stdvar}, {"min", m_min},
 };
 
 int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out)
@@ -1297,6 +1505,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
             *out = (bs_value){.k = BS_V_NUM, .num = c->lr, .sym = -1};
             return 0;
         }
+        if (!strcmp(name, "param_groups") && bs_opt_groups(s, obj, out) == 0) return 0;
         return bs_fail(s, line, col, "an optimizer has no attribute '%s'", name);
     }
     if (obj->k == BS_V_TMP) {
@@ -1308,7 +1517,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         }
         if (!strcmp(name, "dtype")) {
             out->k = BS_V_STR;
-            out->str = dtype_torch(t->dtype);
+            out->str = obj->mask ? "torch.bool" : dtype_torch(t->dtype);
             return 0;
         }
         if (!strcmp(name, "ndim")) {
@@ -1360,7 +1569,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
     }
     if (!strcmp(name, "dtype")) {
         out->k = BS_V_STR;
-        out->str = dtype_torch(n->value.dtype);
+        out->str = n->is_bool ? "torch.bool" : dtype_torch(n->value.dtype);
         return 0;
     }
     if (!strcmp(name, "ndim")) {
@@ -1372,6 +1581,15 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         return node_out(s, r, e, out);
     }
     if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);
+    /* x.min(dim=k) is -max(-x): its indices are that max's */
+    if (n->op == BS_OP_NEG && bs_node_get(s->ctx, n->in[0])->op == BS_OP_MAX && !strcmp(name, "indices")) {
+        bs_value mx = bs_node_value(n->in[0]);
+        return bs_get_attr(s, e, &mx, name, out);
+    }
+    if (n->op == BS_OP_NEG && bs_node_get(s->ctx, n->in[0])->op == BS_OP_MAX && !strcmp(name, "values")) {
+        *out = *obj;
+        return 0;
+    }
     /* x.max(dim=k) is torch's (values, indices): .values is the node itself, .indices the argmax */
     if (n->op == BS_OP_MAX && (!strcmp(name, "values") || !strcmp(name, "indices"))) {
         if (name[0] == 'v') {

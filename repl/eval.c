@@ -292,6 +292,7 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_TMP: {
         bs_id id = bs_leaf(s->ctx, v->tmp.data, &v->tmp.shape, v->tmp.dtype, false);
         if (id < 0) return bs_fail_core(s, line, col, NULL);
+        if (v->mask) bs_node_at(s->ctx, id)->is_bool = true;
         label_node(s, id, e);
         *out = id;
         return 0;
@@ -315,6 +316,8 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_OBJ: return bs_fail(s, line, col, "expected a tensor, got a module (call it: model(x))");
     case BS_V_RANGE: return bs_fail(s, line, col, "expected a tensor, got a range: write tensor(list(range(...)))");
     case BS_V_SUPER: return bs_fail(s, line, col, "expected a tensor, got super()");
+    case BS_V_DICT: return bs_fail(s, line, col, "expected a tensor, got a dict");
+    case BS_V_EXC: return bs_fail(s, line, col, "expected a tensor, got an exception");
     }
     return bs_fail(s, line, col, "expected a tensor");
 }
@@ -365,7 +368,9 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
     case BS_BIN_ADD: r = x + y; break;
     case BS_BIN_SUB: r = x - y; break;
     case BS_BIN_MUL: r = x * y; break;
-    case BS_BIN_DIV: /* numbers are tensors here: 1/0 is inf, as torch gives */
+    case BS_BIN_DIV: /* numbers are tensors here: 1/0 is inf, as torch gives; a .py file is Python's */
+        if (y == 0 && s->o.python_file)
+            return bs_fail(s, e->op_line, e->op_col, "ZeroDivisionError: %sdivision by zero", is_int ? "" : "float ");
         r = x / y;
         is_int = false;
         break;
@@ -414,6 +419,8 @@ static bool scalar_number(bs_session *s, const bs_value *v, double *x, bool *is_
 
 int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value *b, bs_value *out)
 {
+    if (e->bin.op == BS_BIN_BITAND || e->bin.op == BS_BIN_BITOR || e->bin.op == BS_BIN_BITXOR)
+        return bs_eval_bitwise(s, e, a, NULL, b, out);
     if ((a->k == BS_V_NUM || a->k == BS_V_BOOL) && (b->k == BS_V_NUM || b->k == BS_V_BOOL)) {
         if (a->k == BS_V_BOOL) *a = (bs_value){.k = BS_V_NUM, .num = a->b, .is_int = true, .sym = -1};
         if (b->k == BS_V_BOOL) *b = (bs_value){.k = BS_V_NUM, .num = b->b, .is_int = true, .sym = -1};
@@ -486,6 +493,7 @@ __attribute__((noinline)) static int eval_call(bs_session *s, const bs_expr *e, 
         if (obj.k == BS_V_OBJ) return bs_obj_method(s, e, &obj, fn->attr.name, out);
         if (obj.k == BS_V_LIST || obj.k == BS_V_TUPLE || obj.k == BS_V_STR)
             return bs_list_method(s, e, &obj, fn->attr.name, out);
+        if (obj.k == BS_V_DICT) return bs_dict_method(s, e, &obj, fn->attr.name, out);
         if (obj.k == BS_V_SUPER || obj.k == BS_V_CLASS) {
             /* super().__init__(): the base class's method, or nn.Module's (nothing to do) */
             bs_hclass *c = obj.k == BS_V_SUPER ? ((bs_hclass *)obj.ref2)->base : obj.ref;
@@ -593,6 +601,7 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             *out = v;
             return 0;
         }
+        if (e->unary.op == BS_UN_INVERT) return bs_eval_bitwise(s, e, NULL, &v, NULL, out);
         if (e->unary.op == BS_UN_NOT) {
             int err;
             bool t = bs_truthy(s, &v, e->unary.operand, &err);
@@ -656,11 +665,24 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_SLICE: return bs_fail(s, e->line, e->col, "a slice (a:b) can only be used inside []");
     case BS_EX_FSTRING: return bs_eval_fstring(s, e, out);
     case BS_EX_LISTCOMP: return bs_eval_listcomp(s, e, out);
+    case BS_EX_DICT:
+    case BS_EX_DICTCOMP: return bs_eval_dict(s, e, out);
+    case BS_EX_LAMBDA: return bs_eval_lambda(s, e, out);
     case BS_EX_ATTR: {
         bs_value obj;
         if (bs_eval_expr(s, e->attr.obj, &obj)) return -1;
         if (obj.k == BS_V_MODULE) return bs_module_attr(s, e, &obj, e->attr.name, out);
         if (obj.k == BS_V_OBJ || obj.k == BS_V_CLASS) return bs_obj_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_DICT || obj.k == BS_V_EXC) return bs_pyobj_attr(s, e, &obj, e->attr.name, out);
+        if (obj.k == BS_V_STR && !strcmp(e->attr.name, "__name__") && !strncmp(obj.str, "<class '", 8)) {
+            /* type(x).__name__: type() gives "<class 'torch.Tensor'>" */
+            const char *b = obj.str + 8, *q = strchr(b, '\''), *dot = b;
+            for (const char *c = b; q && c < q; c++)
+                if (*c == '.') dot = c + 1;
+            out->k = BS_V_STR;
+            out->str = bs_arena_strndup(&s->arena, dot, q ? (size_t)(q - dot) : strlen(dot));
+            return out->str ? 0 : bs_fail(s, e->line, e->col, "out of memory");
+        }
         if (obj.k == BS_V_NUM || obj.k == BS_V_BOOL) { /* a number is a constant node: c.grad, c.item() */
             bs_id id;
             if (bs_to_node(s, &obj, e->attr.obj, &id)) return -1;
@@ -701,6 +723,7 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
         break;
     }
     case BS_V_OPT:
+        if (v.ref) goto value; /* torch.optim's, with its param groups */
         tmp.kind = BS_NAME_OPT;
         tmp.opt = v.opt;
         break;
@@ -717,6 +740,7 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     case BS_V_TMP:
         goto node;
     default: /* numbers too: a Python number, which an op turns into the name's constant node */
+    value:
         tmp.kind = BS_NAME_VALUE;
         if (bs_persist(s, &v, at, &tmp.val)) return -1;
         bs_nn_relabel(s, &tmp.val, name); /* model = nn.Linear(...): model.weight */
@@ -768,7 +792,9 @@ static int do_assign(bs_session *s, const bs_stmt *st)
         return bs_assign_target(s, t, &v, st->assign.value);
     }
     const char *name = st->assign.name;
-    if (!s->frame && bs_is_builtin(name) && !bs_name_find(s, name))
+    /* at the prompt and in .bs scripts backstep's functions keep their names; a .py file is Python,
+       where mean = x.mean() hides the function mean */
+    if (!s->frame && !s->o.python_file && bs_is_builtin(name) && !bs_name_find(s, name))
         return bs_fail(s, st->line, st->col,
                        "'%s' is a built-in function; choose another name", name);
     bs_value v;

@@ -59,6 +59,11 @@ static int64_t tensor_numel(bs_session *s, const bs_value *v)
     return bs_tensor_numel(t);
 }
 
+static int tensor_ndim(bs_session *s, const bs_value *v)
+{
+    return (v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp)->shape.ndim;
+}
+
 static const char *type_name(const bs_value *v)
 {
     switch (v->k) {
@@ -78,6 +83,8 @@ static const char *type_name(const bs_value *v)
         return o->cls ? o->cls->name : o->type;
     }
     case BS_V_OPT: return "Optimizer";
+    case BS_V_DICT: return "dict";
+    case BS_V_EXC: return v->ref2;
     default: return "object";
     }
 }
@@ -96,6 +103,7 @@ bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err)
     case BS_V_LIST: case BS_V_TUPLE: bs_list_items(v, &n); return n > 0;
     case BS_V_RANGE: return v->r[2] > 0 ? v->r[0] < v->r[1] : v->r[0] > v->r[1];
     case BS_V_SHAPE: return v->shape.ndim > 0;
+    case BS_V_DICT: return ((bs_hdict *)v->ref)->n > 0;
     case BS_V_NODE: case BS_V_TMP: {
         double x;
         if (!bs_as_number(s, v, &x, NULL)) {
@@ -144,6 +152,30 @@ static int values_equal(bs_session *s, const bs_value *a, const bs_value *b, boo
         *eq = bs_shape_eq(&a->shape, &b->shape);
         return 0;
     }
+    if ((a->k == BS_V_SHAPE) != (b->k == BS_V_SHAPE) &&
+        (a->k == BS_V_TUPLE || a->k == BS_V_LIST || b->k == BS_V_TUPLE || b->k == BS_V_LIST)) {
+        /* x.shape == (2, 3): a torch.Size is a tuple */
+        const bs_value *sh = a->k == BS_V_SHAPE ? a : b, *tu = a->k == BS_V_SHAPE ? b : a;
+        int n;
+        bs_value *it = bs_list_items(tu, &n);
+        *eq = tu->k == BS_V_TUPLE && n == sh->shape.ndim;
+        for (int i = 0; i < n && *eq; i++) {
+            double x;
+            *eq = it[i].k == BS_V_NUM && bs_as_number(s, &it[i], &x, NULL) && x == (double)sh->shape.d[i];
+        }
+        return 0;
+    }
+    if (a->k == BS_V_DICT && b->k == BS_V_DICT) { /* the same keys, each with an equal value */
+        bs_hdict *da = a->ref, *db = b->ref;
+        *eq = da->n == db->n;
+        for (int i = 0; i < da->n && *eq; i++) {
+            int j = bs_hdict_find(s, db, &da->keys[i], NULL);
+            if (j < -1) return -1;
+            *eq = j >= 0;
+            if (*eq && values_equal(s, &da->vals[i], &db->vals[j], eq)) return -1;
+        }
+        return 0;
+    }
     if ((is_tensor(a) && tensor_numel(s, a) != 1) || (is_tensor(b) && tensor_numel(s, b) != 1))
         return -2;
     *eq = same_object(a, b);
@@ -168,6 +200,12 @@ static int contains(bs_session *s, const bs_expr *e, const bs_value *c, const bs
             if (r == -2) continue;
             *in = eq;
         }
+        return 0;
+    }
+    if (c->k == BS_V_DICT) {
+        int i = bs_hdict_find(s, c->ref, v, e);
+        if (i < -1) return -1;
+        *in = i >= 0;
         return 0;
     }
     if (c->k == BS_V_RANGE) {
@@ -231,6 +269,7 @@ static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs
     }
     *out = bs_value_of(BS_V_TMP);
     out->tmp = (bs_tensor){BS_I64, sh, d};
+    out->mask = true;
     return 0;
 }
 
@@ -241,7 +280,9 @@ int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out)
     if (e->cmp.n == 2 && is_order_or_eq(e->cmp.ops[0])) {
         bs_value a, b;
         if (bs_eval_expr(s, e->cmp.items[0], &a) || bs_eval_expr(s, e->cmp.items[1], &b)) return -1;
-        if ((is_tensor(&a) && tensor_numel(s, &a) != 1) || (is_tensor(&b) && tensor_numel(s, &b) != 1))
+        /* a tensor with dims compares elementwise (a 0-d one gives a Python bool) */
+        if ((is_tensor(&a) && (tensor_numel(s, &a) != 1 || tensor_ndim(s, &a) > 0)) ||
+            (is_tensor(&b) && (tensor_numel(s, &b) != 1 || tensor_ndim(s, &b) > 0)))
             return tensor_compare(s, e, e->cmp.ops[0], &a, &b, out);
     }
     bs_value a;
@@ -332,11 +373,13 @@ static void repr_into(bs_session *s, sbuf *b, const bs_value *v);
 typedef struct {
     bool is_i64, int_mode, sci;
     int width;
+    bool is_bool;     /* torch.bool: True / False */
 } tfmt;
 
 static void tfmt_one(const tfmt *f, double v, char *buf, size_t len)
 {
-    if (f->is_i64) snprintf(buf, len, "%lld", (long long)v);
+    if (f->is_bool) snprintf(buf, len, v != 0 ? "True" : "False");
+    else if (f->is_i64) snprintf(buf, len, "%lld", (long long)v);
     else if (isnan(v)) snprintf(buf, len, "nan");
     else if (isinf(v)) snprintf(buf, len, v < 0 ? "-inf" : "inf");
     else if (f->sci) snprintf(buf, len, "%.4e", v);
@@ -389,7 +432,7 @@ static void torch_repr(bs_session *s, sbuf *b, const bs_value *v)
     const bs_node *n = v->k == BS_V_NODE ? bs_node_get(s->ctx, v->id) : NULL;
     const bs_tensor *t = n ? &n->value : &v->tmp;
     int64_t cnt = bs_tensor_numel(t);
-    tfmt f = {t->dtype == BS_I64, true, false, 1};
+    tfmt f = {t->dtype == BS_I64, true, false, 1, bs_is_mask(s, v)};
     if (!f.is_i64) {
         double mx = 0, mn = INFINITY;
         bool any = false;
@@ -444,10 +487,18 @@ static void str_into(bs_session *s, sbuf *b, const bs_value *v)
     case BS_V_BOOL: sb_puts(b, v->b ? "True" : "False"); break;
     case BS_V_NONE: sb_puts(b, "None"); break;
     case BS_V_STR: sb_puts(b, v->str); break;
+    case BS_V_DICT:
+    case BS_V_EXC:
+        sb_puts(b, bs_dict_str(s, v));
+        break;
     case BS_V_LIST:
     case BS_V_TUPLE: {
         int n;
         bs_value *it = bs_list_items(v, &n);
+        if (v->k == BS_V_LIST && v->str) { /* d.keys(): dict_keys([...]) */
+            sb_puts(b, v->str);
+            sb_puts(b, "(");
+        }
         sb_puts(b, v->k == BS_V_LIST ? "[" : "(");
         for (int i = 0; i < n; i++) {
             if (i) sb_puts(b, ", ");
@@ -455,6 +506,7 @@ static void str_into(bs_session *s, sbuf *b, const bs_value *v)
         }
         if (v->k == BS_V_TUPLE && n == 1) sb_puts(b, ",");
         sb_puts(b, v->k == BS_V_LIST ? "]" : ")");
+        if (v->k == BS_V_LIST && v->str) sb_puts(b, ")");
         break;
     }
     case BS_V_SHAPE:
@@ -498,6 +550,15 @@ static void str_into(bs_session *s, sbuf *b, const bs_value *v)
 
 static void repr_into(bs_session *s, sbuf *b, const bs_value *v)
 {
+    if (v->k == BS_V_EXC) { /* ValueError('bad') */
+        sb_puts(b, v->ref2);
+        sb_puts(b, "(");
+        bs_value m = bs_value_of(BS_V_STR);
+        m.str = v->str;
+        if (v->str && *v->str) repr_into(s, b, &m);
+        sb_puts(b, ")");
+        return;
+    }
     if (v->k != BS_V_STR) {
         str_into(s, b, v);
         return;
@@ -901,6 +962,7 @@ static int iter_begin(bs_session *s, const bs_expr *e, bs_value *v, iter *it)
     }
     case BS_V_STR: it->n = (int64_t)strlen(v->str); return 0;
     case BS_V_SHAPE: it->n = v->shape.ndim; return 0;
+    case BS_V_DICT: it->n = ((bs_hdict *)v->ref)->n; return 0;
     case BS_V_NODE:
     case BS_V_TMP: {
         const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
@@ -943,6 +1005,13 @@ static int iter_next(bs_session *s, const bs_expr *e, iter *it, bs_value *out)
         return bs_heap_str(s, c, out) ? 1 : bs_fail(s, e->line, e->col, "out of memory");
     }
     case BS_V_SHAPE: *out = bs_num_value((double)v->shape.d[i], true); return 1;
+    case BS_V_DICT: {
+        bs_hdict *d = v->ref;
+        if (i >= d->n || it->n != d->n)
+            return bs_fail(s, e->line, e->col, "dictionary changed size during iteration");
+        *out = d->keys[i];
+        return 1;
+    }
     case BS_V_OBJ: *out = ((bs_hobj *)v->ref)->attrs.vals[i]; return 1;
     case BS_V_NODE:
     case BS_V_TMP: { /* x[0], x[1], ...: each a select on the tape */
@@ -962,7 +1031,23 @@ static int iter_next(bs_session *s, const bs_expr *e, iter *it, bs_value *out)
 
 bs_value *bs_frame_lookup(bs_session *s, const char *name)
 {
-    return s->frame ? bs_dict_get(&s->frame->locals, name) : NULL;
+    if (!s->frame) return NULL;
+    bs_value *v = bs_dict_get(&s->frame->locals, name);
+    if (!v && s->frame->fn && s->frame->fn->closure) v = bs_dict_get(s->frame->fn->closure, name);
+    return v;
+}
+
+static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out);
+
+/* max(x, dim) or min(x, dim) (-max(-x, dim)): a (values, indices) pair when unpacked */
+static bool max_with_dim(bs_session *s, bs_id id)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (n->op == BS_OP_NEG) {
+        n = bs_node_get(s->ctx, n->in[0]);
+        if (n->op != BS_OP_MAX || bs_node_get(s->ctx, n->in[0])->op != BS_OP_NEG) return false;
+    }
+    return n->op == BS_OP_MAX && n->attr.dim != BS_DIM_ALL;
 }
 
 int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr *at)
@@ -980,6 +1065,26 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
             items = shape_items;
         } else if (v->k == BS_V_LIST || v->k == BS_V_TUPLE) {
             items = bs_list_items(v, &n);
+        } else if (v->k == BS_V_NODE && t->list.n == 2 && max_with_dim(s, v->id)) {
+            /* values, indices = torch.max(x, 1): the node and its .indices */
+            bs_expr ae = *at;
+            ae.kind = BS_EX_ATTR;
+            ae.attr.obj = (bs_expr *)at;
+            ae.attr.name = "indices";
+            ae.attr.name_line = at->line;
+            ae.attr.name_col = at->col;
+            shape_items[0] = *v;
+            shape_items[1] = bs_value_of(BS_V_NONE);
+            bs_value self = *v;
+            if (bs_get_attr(s, &ae, &self, "indices", &shape_items[1])) return -1;
+            items = shape_items;
+            n = 2;
+        } else if ((v->k == BS_V_NODE || v->k == BS_V_TMP) && tensor_ndim(s, v) > 0) {
+            /* a, b = x: x's rows, as iterating it gives them */
+            bs_value all;
+            if (collect_items(s, at, v, &all)) return -1;
+            items = all.items;
+            n = all.n;
         } else {
             return bs_fail(s, at->line, at->col, "cannot unpack non-iterable %s object", type_name(v));
         }
@@ -1033,6 +1138,7 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
     case BS_EX_SUBSCRIPT: {
         bs_value obj, idx;
         if (bs_eval_expr(s, t->sub.obj, &obj) || bs_eval_expr(s, t->sub.index, &idx)) return -1;
+        if (obj.k == BS_V_DICT) return bs_hdict_set(s, obj.ref, &idx, v, t->sub.index);
         if (obj.k == BS_V_LIST && obj.ref) {
             bs_hlist *l = obj.ref;
             double x;
@@ -1166,6 +1272,10 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     s->src = saved_src;
     s->depth--;
     s->frame = fr.up;
+    if (r && s->e->msg[0] && strcmp(s->e->msg, "interrupted")) { /* a traceback: where it was called */
+        size_t n = strlen(s->e->msg);
+        snprintf(s->e->msg + n, sizeof s->e->msg - n, "\n  in %s(), called at line %d, column %d", fname, line, col);
+    }
     if (!r) {
         if (s->flow == BS_FLOW_BREAK || s->flow == BS_FLOW_CONTINUE)
             r = bs_fail(s, line, col, "'break' or 'continue' outside a loop in %s()", fname);
@@ -1239,7 +1349,13 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
         return r;
     }
     case BS_V_BUILTIN:
+        if (bs_bound_dict(fn)) {
+            bs_value d = bs_value_of(BS_V_DICT);
+            d.ref = fn->ref;
+            return bs_dict_method_v(s, call, &d, fn->str, pos, npos, kn, kv, nkw, out);
+        }
         if (bs_is_nn_class(fn->str)) return bs_nn_new(s, call, fn->str, pos, npos, kn, kv, nkw, out);
+        if (bs_is_py_builtin(fn->str)) return bs_py_builtin_v(s, call, fn->str, pos, npos, kn, kv, nkw, out);
         return bs_call_builtin_v(s, call, fn->str, NULL, pos, npos, kn, kv, nkw, out);
     default:
         return bs_fail(s, call->op_line, call->op_col, "'%s' object is not callable", type_name(fn));
@@ -1278,7 +1394,7 @@ int bs_obj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
         }
     }
     if (!strcmp(name, "training")) {
-        *out = bool_value(true);
+        *out = bool_value(!o->eval_mode);
         return 0;
     }
     return bs_fail(s, line, col, "'%s' object has no attribute '%s'", o->cls ? o->cls->name : o->type, name);
@@ -1328,12 +1444,22 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
         }
         return list_value(s, call, pairs, BS_V_LIST, out);
     }
+    if (is_module && (!strcmp(name, "state_dict") || !strcmp(name, "load_state_dict")))
+        return bs_nn_state(s, call, o, name[0] == 'l', pos, npos, out);
     if (is_module && !strcmp(name, "zero_grad")) {
         bs_hlist *names = bs_heap_list(s, 0), *params = bs_heap_list(s, 0);
         if (!names || !params || bs_nn_params(s, o, "", names, params)) return -1;
         for (int i = 0; i < params->n; i++)
             if (params->items[i].k == BS_V_NODE) bs_zero_grad(s->ctx, params->items[i].id);
         out->k = BS_V_VOID;
+        return 0;
+    }
+    if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval"))) { /* dropout's mode */
+        int err = 0;
+        bool on = name[0] == 't' && (npos == 0 || bs_truthy(s, &pos[0], call, &err));
+        if (err) return -1;
+        bs_nn_set_training(o, on);
+        *out = *obj;
         return 0;
     }
     if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "double") ||
@@ -1554,13 +1680,50 @@ static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value 
 static const char *const py_builtin_names[] = {
     "len", "range", "enumerate", "zip", "list", "tuple", "str", "int", "float", "bool", "round",
     "isinstance", "super", "min", "max", "sum", "abs", "sorted", "reversed", "any", "all", "repr",
-    "type", NULL};
+    "type", "map", "filter", "dict", NULL};
 
 bool bs_is_py_builtin(const char *name)
 {
     for (int i = 0; py_builtin_names[i]; i++)
         if (!strcmp(py_builtin_names[i], name)) return true;
-    return false;
+    return bs_is_exc_name(name);
+}
+
+/* a < b as Python orders numbers, strings, and lists or tuples (item by item); -1 with an error */
+static int py_less(bs_session *s, const bs_expr *e, const char *fn, const bs_value *a, const bs_value *b, bool *lt)
+{
+    double x, y;
+    if (a->k == BS_V_STR && b->k == BS_V_STR) {
+        *lt = strcmp(a->str, b->str) < 0;
+        return 0;
+    }
+    if ((a->k == BS_V_LIST || a->k == BS_V_TUPLE) && a->k == b->k) {
+        int na, nb;
+        bs_value *ia = bs_list_items(a, &na), *ib = bs_list_items(b, &nb);
+        for (int i = 0; i < na && i < nb; i++) {
+            bool eq;
+            if (values_equal(s, &ia[i], &ib[i], &eq) == 0 && eq) continue;
+            return py_less(s, e, fn, &ia[i], &ib[i], lt);
+        }
+        *lt = na < nb;
+        return 0;
+    }
+    if (bs_as_number(s, a, &x, NULL) && bs_as_number(s, b, &y, NULL)) {
+        *lt = x < y;
+        return 0;
+    }
+    return bs_fail(s, e->line, e->col, "'<' not supported between instances of '%s' and '%s'%s", type_name(a),
+                   type_name(b), fn);
+}
+
+/* key(x) for sorted/min/max (key None or absent: x itself) */
+static int apply_key(bs_session *s, const bs_expr *call, bs_value *key, bs_value *x, bs_value *out)
+{
+    if (!key || key->k == BS_V_NONE) {
+        *out = *x;
+        return 0;
+    }
+    return bs_call_value(s, call, key, x, 1, NULL, NULL, 0, out);
 }
 
 /* Python's builtins over evaluated arguments; sum/max/min/abs of a tensor are the op */
@@ -1570,6 +1733,13 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     const char *kn[MAX_ARGS];
     int npos, nkw;
     if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
+    return bs_py_builtin_v(s, call, name, pos, npos, kn, kv, nkw, out);
+}
+
+/* the same with evaluated arguments (map(str, xs), key=len) */
+int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+                    const char **kn, bs_value *kv, int nkw, bs_value *out)
+{
     int line = call->line, col = call->col;
     /* sum(x, dim=1), max(x), abs(x) of a tensor: the op, with the values already evaluated */
     bool tensor_fn = !strcmp(name, "min") || !strcmp(name, "max") || !strcmp(name, "sum") || !strcmp(name, "abs");
@@ -1578,7 +1748,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
     memset(out, 0, sizeof *out);
     out->sym = -1;
     if (nkw && strcmp(name, "sorted") && strcmp(name, "enumerate") && strcmp(name, "min") && strcmp(name, "max") &&
-        strcmp(name, "round") && strcmp(name, "sum"))
+        strcmp(name, "round") && strcmp(name, "sum") && strcmp(name, "dict"))
         return bs_fail(s, line, col, "%s() takes no keyword arguments", name);
     double x;
     bool is_int;
@@ -1590,6 +1760,7 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         case BS_V_STR: *out = bs_num_value((double)strlen(v->str), true); return 0;
         case BS_V_LIST: case BS_V_TUPLE: bs_list_items(v, &n); *out = bs_num_value(n, true); return 0;
         case BS_V_SHAPE: *out = bs_num_value(v->shape.ndim, true); return 0;
+        case BS_V_DICT: *out = bs_num_value(((bs_hdict *)v->ref)->n, true); return 0;
         case BS_V_NODE: case BS_V_TMP: {
             const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
             if (!t->shape.ndim) return bs_fail(s, line, col, "len() of a 0-d tensor");
@@ -1649,29 +1820,34 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         }
         if (!strcmp(name, "sorted")) {
             bool rev = false;
+            bs_value *key = NULL;
             for (int i = 0; i < nkw; i++) {
                 int err;
-                if (strcmp(kn[i], "reverse")) return bs_fail(s, line, col, "sorted(): key= is not supported");
+                if (!strcmp(kn[i], "key")) {
+                    key = &kv[i];
+                    continue;
+                }
+                if (strcmp(kn[i], "reverse")) return bs_fail(s, line, col, "sorted() got an unexpected keyword argument '%s'", kn[i]);
                 rev = bs_truthy(s, &kv[i], call, &err);
+                if (err) return -1;
             }
-            for (int i = 1; i < all.n; i++) /* insertion sort: stable, as Python's */
+            bs_value keys;
+            if (make_list(s, call, BS_V_LIST, all.n, &keys)) return -1;
+            for (int i = 0; i < all.n; i++)
+                if (apply_key(s, call, key, &all.items[i], &keys.items[i])) return -1;
+            for (int i = 1; i < all.n; i++) /* insertion sort: stable, as Python's (reverse too) */
                 for (int j = i; j > 0; j--) {
-                    double a, b;
-                    bool gt;
-                    if (all.items[j - 1].k == BS_V_STR && all.items[j].k == BS_V_STR) {
-                        gt = strcmp(all.items[j - 1].str, all.items[j].str) > 0;
-                    } else {
-                        if (!bs_as_number(s, &all.items[j - 1], &a, NULL) || !bs_as_number(s, &all.items[j], &b, NULL))
-                            return bs_fail(s, line, col, "sorted() needs numbers or strings");
-                        gt = a > b;
-                    }
-                    if (rev ? !gt && !(a == b) : gt) {
-                        bs_value t = all.items[j];
-                        all.items[j] = all.items[j - 1];
-                        all.items[j - 1] = t;
-                    } else {
-                        break;
-                    }
+                    bool lt;
+                    if (rev ? py_less(s, call, "", &keys.items[j - 1], &keys.items[j], &lt)
+                            : py_less(s, call, "", &keys.items[j], &keys.items[j - 1], &lt))
+                        return -1;
+                    if (!lt) break;
+                    bs_value t = all.items[j];
+                    all.items[j] = all.items[j - 1];
+                    all.items[j - 1] = t;
+                    t = keys.items[j];
+                    keys.items[j] = keys.items[j - 1];
+                    keys.items[j - 1] = t;
                 }
         }
         *out = all;
@@ -1794,6 +1970,73 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         *out = bool_value(r);
         return 0;
     }
+    if (!strcmp(name, "map") || !strcmp(name, "filter")) {
+        /* a list rather than an iterator: what list(map(...)) and a for loop see */
+        if (npos < 2 || (name[0] == 'f' && npos != 2))
+            return bs_fail(s, line, col, name[0] == 'm' ? "map() must have at least two arguments."
+                                                        : "filter expected 2 arguments, got %d", npos);
+        bs_value lists[MAX_ARGS];
+        int n = INT32_MAX;
+        for (int i = 1; i < npos; i++) {
+            if (collect_items(s, call, &pos[i], &lists[i])) return -1;
+            if (lists[i].n < n) n = lists[i].n;
+        }
+        if (make_list(s, call, BS_V_LIST, n, out)) return -1;
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            bs_value args[MAX_ARGS], r;
+            for (int i = 1; i < npos; i++) args[i - 1] = lists[i].items[j];
+            if (name[0] == 'f' && pos[0].k == BS_V_NONE) {
+                r = args[0];
+            } else {
+                bs_value fn = pos[0];
+                if (bs_call_value(s, call, &fn, args, npos - 1, NULL, NULL, 0, &r)) return -1;
+            }
+            if (name[0] == 'm') {
+                out->items[k++] = r;
+                continue;
+            }
+            int err;
+            bool keep = bs_truthy(s, &r, call, &err);
+            if (err) return -1;
+            if (keep) out->items[k++] = args[0];
+        }
+        out->n = k;
+        return 0;
+    }
+    if (bs_is_exc_name(name)) {
+        if (nkw) return bs_fail(s, line, col, "%s() takes no keyword arguments", name);
+        return bs_exc_new(s, call, name, pos, npos, out);
+    }
+    if (!strcmp(name, "dict")) {
+        bs_hdict *d = bs_heap_dict(s);
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        out->k = BS_V_DICT;
+        out->ref = d;
+        if (npos > 1) return bs_fail(s, line, col, "dict expected at most 1 argument, got %d", npos);
+        if (npos == 1 && pos[0].k == BS_V_DICT) {
+            bs_hdict *src = pos[0].ref;
+            for (int i = 0; i < src->n; i++)
+                if (bs_hdict_set(s, d, &src->keys[i], &src->vals[i], call)) return -1;
+        } else if (npos == 1) {
+            bs_value all;
+            if (collect_items(s, call, &pos[0], &all)) return -1;
+            for (int i = 0; i < all.n; i++) {
+                int m;
+                bs_value *kvp = (all.items[i].k == BS_V_LIST || all.items[i].k == BS_V_TUPLE)
+                                    ? bs_list_items(&all.items[i], &m) : NULL;
+                if (!kvp || m != 2)
+                    return bs_fail(s, line, col, "dictionary update sequence element #%d has the wrong length; 2 is required", i);
+                if (bs_hdict_set(s, d, &kvp[0], &kvp[1], call)) return -1;
+            }
+        }
+        for (int i = 0; i < nkw; i++) {
+            bs_value k;
+            if (!bs_heap_str(s, kn[i], &k)) return bs_fail(s, line, col, "out of memory");
+            if (bs_hdict_set(s, d, &k, &kv[i], call)) return -1;
+        }
+        return 0;
+    }
     /* min, max, sum, abs over Python numbers and lists */
     bs_value all;
     if (!strcmp(name, "abs")) {
@@ -1832,15 +2075,30 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
         *out = acc;
         return 0;
     }
-    if (!all.n) return bs_fail(s, line, col, "%s() arg is an empty sequence", name);
+    bs_value *key = NULL, *dflt = NULL;
+    for (int i = 0; i < nkw; i++) {
+        if (!strcmp(kn[i], "key")) key = &kv[i];
+        else if (!strcmp(kn[i], "default") && npos == 1) dflt = &kv[i];
+        else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", name, kn[i]);
+    }
+    if (!all.n) {
+        if (dflt) {
+            *out = *dflt;
+            return 0;
+        }
+        return bs_fail(s, line, col, "%s() arg is an empty sequence", name);
+    }
+    /* the first of the smallest (largest), as Python's min (max) */
     int best = 0;
-    double bv;
-    if (!bs_as_number(s, &all.items[0], &bv, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
+    bs_value bk;
+    if (apply_key(s, call, key, &all.items[0], &bk)) return -1;
     for (int i = 1; i < all.n; i++) {
-        double v;
-        if (!bs_as_number(s, &all.items[i], &v, NULL)) return bs_fail(s, line, col, "%s() needs numbers", name);
-        if (name[1] == 'a' ? v > bv : v < bv) {
-            bv = v;
+        bs_value k;
+        bool better;
+        if (apply_key(s, call, key, &all.items[i], &k)) return -1;
+        if (name[1] == 'a' ? py_less(s, call, "", &bk, &k, &better) : py_less(s, call, "", &k, &bk, &better)) return -1;
+        if (better) {
+            bk = k;
             best = i;
         }
     }
@@ -1945,6 +2203,17 @@ static int exec_def(bs_session *s, const bs_stmt *st, bs_hclass *cls, bs_value *
     f->src = src;
     src->adopted = true;
     f->cls = cls;
+    if (s->frame && !cls) { /* a def or lambda inside a function sees the function's names */
+        bs_frame *fr = s->frame;
+        bs_dict *up = fr->fn ? fr->fn->closure : NULL;
+        if (!(f->closure = calloc(1, sizeof *f->closure))) return bs_fail(s, st->line, st->col, "out of memory");
+        for (int i = 0; i < fr->locals.n; i++)
+            if (bs_dict_set(f->closure, fr->locals.keys[i], &fr->locals.vals[i]))
+                return bs_fail(s, st->line, st->col, "out of memory");
+        for (int i = 0; up && i < up->n; i++)
+            if (!bs_dict_get(f->closure, up->keys[i]) && bs_dict_set(f->closure, up->keys[i], &up->vals[i]))
+                return bs_fail(s, st->line, st->col, "out of memory");
+    }
     int np = st->def.nparams;
     if (np) {
         f->defaults = calloc((size_t)np, sizeof *f->defaults);
@@ -2103,6 +2372,9 @@ int bs_exec_stmt(bs_session *s, const bs_stmt *st)
         return bs_fail(s, st->line, st->col, "AssertionError");
     }
     case BS_ST_AUGASSIGN: return exec_augassign(s, st);
+    case BS_ST_TRY: return bs_exec_try(s, st);
+    case BS_ST_RAISE: return bs_exec_raise(s, st);
+    case BS_ST_DEL: return bs_exec_del(s, st);
     default: return bs_fail(s, st->line, st->col, "unknown statement");
     }
 }
@@ -2169,3 +2441,11 @@ char *bs_scope_path(bs_session *s, int32_t scope, char *buf, size_t len)
     }
     return buf;
 }
+
+/* ==== For pydict.c ==== */
+
+int bs_values_eq(bs_session *s, const bs_value *a, const bs_value *b, bool *eq) { return values_equal(s, a, b, eq); }
+const char *bs_type_name(const bs_value *v) { return type_name(v); }
+char *bs_repr_value(bs_session *s, const bs_value *v) { return repr_value(s, v); }
+int bs_collect(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out) { return collect_items(s, e, v, out); }
+int bs_make_def(bs_session *s, const bs_stmt *st, bs_value *out) { return exec_def(s, st, NULL, out); }

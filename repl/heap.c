@@ -142,6 +142,16 @@ int bs_persist(bs_session *s, const bs_value *v, const bs_expr *e, bs_value *out
         out->sym = -1;
         return 0;
     }
+    case BS_V_EXC: {
+        if (v->ref || !v->str) {
+            *out = *v;
+            return 0;
+        }
+        if (!bs_heap_str(s, v->str, out)) return bs_fail(s, line, col, "out of memory");
+        out->k = BS_V_EXC;
+        out->ref2 = v->ref2;
+        return 0;
+    }
     case BS_V_VOID:
         return bs_fail(s, line, col, "this call returns nothing to keep");
     default:
@@ -190,6 +200,7 @@ static void walk_func(walk *w, bs_hfunc *f)
     if (f->cls) walk_class(w, f->cls);
     if (f->defaults)
         for (int i = 0; i < f->def->def.nparams; i++) walk_value(w, &f->defaults[i]);
+    if (f->closure) walk_dict(w, f->closure);
 }
 
 static void walk_obj(walk *w, bs_hobj *o)
@@ -216,7 +227,16 @@ static void walk_value(walk *w, bs_value *v)
         }
         w->keep[w->n++] = &v->id;
         break;
-    case BS_V_STR: mark(v->ref); break;
+    case BS_V_STR: case BS_V_EXC: mark(v->ref); break;
+    case BS_V_DICT: {
+        bs_hdict *d = v->ref;
+        if (!mark(d)) break;
+        for (int i = 0; i < d->n; i++) {
+            walk_value(w, &d->keys[i]);
+            walk_value(w, &d->vals[i]);
+        }
+        break;
+    }
     case BS_V_LIST:
     case BS_V_TUPLE:
         if (v->ref) {
@@ -227,9 +247,22 @@ static void walk_value(walk *w, bs_value *v)
             for (int i = 0; i < v->n; i++) walk_value(w, &v->items[i]);
         }
         break;
+    case BS_V_OPT: /* param groups: a list of their dicts and optimizers */
+        if (v->ref && mark(v->ref)) {
+            bs_hlist *l = v->ref;
+            for (int i = 0; i < l->n; i++) walk_value(w, &l->items[i]);
+        }
+        break;
     case BS_V_FUNC: walk_func(w, v->ref); break;
     case BS_V_CLASS: walk_class(w, v->ref); break;
     case BS_V_OBJ: walk_obj(w, v->ref); break;
+    case BS_V_BUILTIN: /* d.get as a value holds d */
+        if (bs_bound_dict(v)) {
+            bs_value d = bs_value_of(BS_V_DICT);
+            d.ref = v->ref;
+            walk_value(w, &d);
+        }
+        break;
     case BS_V_BOUND:
     case BS_V_SUPER:
         walk_obj(w, v->ref);
@@ -278,7 +311,17 @@ static void heap_free(bs_heap *h)
         bs_arena_free(&r->arena);
         break;
     }
-    case BS_H_FUNC: free(((bs_hfunc *)h)->defaults); break;
+    case BS_H_FUNC:
+        free(((bs_hfunc *)h)->defaults);
+        if (((bs_hfunc *)h)->closure) {
+            dict_free(((bs_hfunc *)h)->closure);
+            free(((bs_hfunc *)h)->closure);
+        }
+        break;
+    case BS_H_DICT:
+        free(((bs_hdict *)h)->keys);
+        free(((bs_hdict *)h)->vals);
+        break;
     case BS_H_CLASS: {
         bs_hclass *c = (bs_hclass *)h;
         free(c->name);
@@ -370,6 +413,15 @@ void bs_heap_scrub(bs_session *s, int32_t len)
             bs_hfunc *f = (bs_hfunc *)h;
             if (f->defaults)
                 for (int i = 0; i < f->def->def.nparams; i++) scrub(&f->defaults[i], len);
+            for (int i = 0; f->closure && i < f->closure->n; i++) scrub(&f->closure->vals[i], len);
+            break;
+        }
+        case BS_H_DICT: {
+            bs_hdict *d = (bs_hdict *)h;
+            for (int i = 0; i < d->n; i++) {
+                scrub(&d->keys[i], len);
+                scrub(&d->vals[i], len);
+            }
             break;
         }
         default: break;

@@ -129,6 +129,13 @@ int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out)
         return seq_index(s, e, &obj, items, n, out);
     }
     case BS_V_STR: return seq_index(s, e, &obj, NULL, (int64_t)strlen(obj.str), out);
+    case BS_V_DICT: {
+        bs_value k;
+        if (e->sub.index->kind == BS_EX_SLICE)
+            return bs_fail(s, e->sub.index->line, e->sub.index->col, "TypeError: unhashable type: 'slice'");
+        if (bs_eval_expr(s, e->sub.index, &k)) return -1;
+        return bs_dict_subscript(s, e, &obj, &k, out);
+    }
     case BS_V_SHAPE: return seq_index(s, e, &obj, NULL, obj.shape.ndim, out);
     case BS_V_RANGE: {
         bs_value v;
@@ -169,6 +176,46 @@ int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *ou
     return bs_fail(s, e->op_line, e->op_col, "tensor indexing needs core's select/slice ops");
 }
 #else
+/* x[mask], mask of x's leading dims: x viewed as (those dims' product, the rest...), then the rows
+   where mask is True picked with index_select (their gradients flow back as index_select's) */
+static int mask_index(bs_session *s, const bs_expr *e, bs_id x, bs_value *mv, bs_value *out)
+{
+    const bs_expr *ix = e->sub.index;
+    const bs_tensor *m = mv->k == BS_V_NODE ? &bs_node_get(s->ctx, mv->id)->value : &mv->tmp;
+    bs_shape xs = bs_node_get(s->ctx, x)->value.shape;
+    if (m->shape.ndim > xs.ndim)
+        return bs_fail(s, ix->line, ix->col, "too many indices for tensor of dimension %d", xs.ndim);
+    for (int i = 0; i < m->shape.ndim; i++)
+        if (m->shape.d[i] != xs.d[i])
+            return bs_fail(s, ix->line, ix->col, "The shape of the mask [%lld] at index %d does not match the shape "
+                           "of the indexed tensor [%lld] at index %d", (long long)m->shape.d[i], i,
+                           (long long)xs.d[i], i);
+    int64_t rows = bs_tensor_numel(m), cnt = 0;
+    double *dd = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(rows ? rows : 1));
+    if (!dd) return bs_fail(s, ix->line, ix->col, "out of memory");
+    for (int64_t i = 0; i < rows; i++)
+        if (m->data[i] != 0) dd[cnt++] = (double)i;
+    bs_id v = x;
+    if (m->shape.ndim != 1) {
+        bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+        at.shape.ndim = xs.ndim - m->shape.ndim + 1;
+        at.shape.d[0] = rows;
+        for (int i = m->shape.ndim; i < xs.ndim; i++) at.shape.d[i - m->shape.ndim + 1] = xs.d[i];
+        for (int i = 0; i < BS_MAX_DIMS; i++) at.shape_sym[i] = -1;
+        v = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){x, BS_NONE, BS_NONE}, &at);
+        if (v < 0) return bs_fail_core(s, ix->line, ix->col, NULL);
+    }
+    bs_shape sh = {1, {cnt}};
+    bs_id idx = bs_leaf(s->ctx, dd, &sh, BS_I64, false);
+    if (idx < 0) return bs_fail_core(s, ix->line, ix->col, NULL);
+    bs_id r = bs_index_select(s->ctx, v, 0, idx);
+    if (r < 0) return bs_fail_core(s, ix->line, ix->col, NULL);
+    char *t = bs_expr_text(s, e);
+    if (t) bs_node_set_text(s->ctx, r, t);
+    *out = bs_node_value(r);
+    return 0;
+}
+
 int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out)
 {
     bs_id x;
@@ -233,6 +280,9 @@ int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *ou
                     bs_shape sh = {1, {m}};
                     idx = bs_leaf(s->ctx, dd, &sh, BS_I64, false);
                     if (idx < 0) return bs_fail_core(s, it->line, it->col, NULL);
+                } else if (bs_is_mask(s, &v)) { /* x[mask]: the entries where mask is True, in order */
+                    if (n != 1) return bs_fail(s, it->line, it->col, "a mask index must be the only index here");
+                    return mask_index(s, e, x, &v, out);
                 } else if (bs_to_node(s, &v, it, &idx)) {
                     return -1;
                 }

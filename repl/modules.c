@@ -8,6 +8,7 @@
  * binds them (PyTorch's keyword names are accepted there: dim, keepdim, negative_slope, input,
  * other, requires_grad, dtype). What torch has and backstep does not yet is a clear error that
  * says what to write instead; importing anything that is not torch's is an error. */
+#include <math.h>
 #include <string.h>
 
 #include "repl_int.h"
@@ -15,7 +16,7 @@
 /* the modules that can be imported, each once, as the value's string */
 static const char *const modules[] = {
     "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "torch.utils",
-    "torch.utils.checkpoint",
+    "torch.utils.checkpoint", "torch.cuda",
 };
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
    builtin or an op is that builtin or op */
 static const alias aliases[] = {
     {"torch", "manual_seed", "seed"},
+    {"torch", "mm", "matmul"},
     {"torch.nn.functional", "mse_loss", "mse"},
     {"torch.nn.functional", "binary_cross_entropy", "bce"},
     {"torch.nn.functional", "binary_cross_entropy_with_logits", "bce_with_logits"},
@@ -95,7 +97,7 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
         if (!strcmp(missing[i].module, module)) cands[n++] = missing[i].name;
     if (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))
         for (int i = 0; i < BS_OP_COUNT; i++) cands[n++] = bs_ops[i].name;
-    static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "ReLU",
+    static const char *const nn_names[] = {"Linear", "Sequential", "ModuleList", "Identity", "Dropout", "ReLU",
         "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax", "MSELoss",
         "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Parameter", "Module", "LayerNorm", "Embedding"};
     if (!strcmp(module, "torch.nn"))
@@ -112,8 +114,256 @@ static int not_there(bs_session *s, int line, int col, const char *module, const
 /* torch's dtypes, as the strings a dtype= argument takes (and Python prints) */
 static const char *const dtypes[] = {
     "torch.float64", "torch.double", "torch.float32", "torch.float", "torch.float16", "torch.half",
-    "torch.bfloat16", "torch.int64", "torch.long",
+    "torch.bfloat16", "torch.int64", "torch.long", "torch.bool",
 };
+
+static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", "cat", "concat",
+                                                "stack", "randperm", "randint", NULL};
+
+/* torch.randperm(n) and torch.randint(low=0, high, size): int64 leaves from backstep's generator
+   (so their values differ from torch's, as randn's do) */
+static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *pos, int npos, const char **kn,
+                       bs_value *kv, int nkw, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    double lo = 0, hi = 0;
+    bs_shape sh = {1, {0}};
+    bs_value *size = NULL;
+    for (int i = 0; i < nkw; i++) {
+        if (!strcmp(kn[i], "size")) size = &kv[i];
+        else if (strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", perm ? "randperm" : "randint", kn[i]);
+    }
+    if (perm) {
+        if (npos != 1 || !bs_as_number(s, &pos[0], &hi, NULL) || hi < 0 || hi != floor(hi) || hi > (1 << 24))
+            return bs_fail(s, line, col, "randperm(n) takes a count");
+        sh.d[0] = (int64_t)hi;
+    } else {
+        int k = npos;
+        if (!size && k >= 1 && (pos[k - 1].k == BS_V_TUPLE || pos[k - 1].k == BS_V_LIST || pos[k - 1].k == BS_V_SHAPE))
+            size = &pos[--k];
+        if (!size || k < 1 || k > 2 || !bs_as_number(s, &pos[0], k == 2 ? &lo : &hi, NULL) ||
+            (k == 2 && !bs_as_number(s, &pos[1], &hi, NULL)))
+            return bs_fail(s, line, col, "randint(low=0, high, size) takes integer bounds and a size tuple");
+        if (hi <= lo) return bs_fail(s, line, col, "random_ expects 'from' to be less than 'to', but got from=%g >= to=%g", lo, hi);
+        if (size->k == BS_V_SHAPE) {
+            sh = size->shape;
+        } else {
+            int m;
+            bs_value *it = bs_list_items(size, &m);
+            if (m > BS_MAX_DIMS) return bs_fail(s, line, col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+            sh.ndim = m;
+            for (int i = 0; i < m; i++) {
+                double d;
+                if (!bs_as_number(s, &it[i], &d, NULL) || d < 0) return bs_fail(s, line, col, "randint(): a size must be a count");
+                sh.d[i] = (int64_t)d;
+            }
+        }
+    }
+    int64_t n = bs_shape_numel(&sh);
+    if (n > (1 << 24)) return bs_fail(s, line, col, "%s(): too many elements", perm ? "randperm" : "randint");
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, line, col, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        if (perm) { /* Fisher-Yates */
+            int64_t j = (int64_t)(bs_rand_uniform(s->ctx) * (double)(i + 1));
+            if (j > i) j = i;
+            d[i] = d[j];
+            d[j] = (double)i;
+        } else {
+            double r = lo + floor(bs_rand_uniform(s->ctx) * (hi - lo));
+            d[i] = r < hi ? r : hi - 1;
+        }
+    }
+    bs_id id = bs_leaf(s->ctx, d, &sh, BS_I64, false);
+    if (id < 0) return bs_fail_core(s, line, col, NULL);
+    char *text = bs_expr_text(s, call);
+    if (text) bs_node_set_text(s->ctx, id, text);
+    *out = bs_node_value(id);
+    return 0;
+}
+
+/* torch.cat(tensors, dim=0): the op cat applied in turn, ((a, b), c), ...; torch.stack(tensors,
+   dim=0): each viewed with a new dim of size 1 at dim (a reshape), then joined the same way */
+static int join_list(bs_session *s, const bs_expr *call, bool stack, bs_value *pos, int npos, const char **kn,
+                     bs_value *kv, int nkw, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    const char *fname = stack ? "stack" : "cat";
+    double dd = 0;
+    bool have_dim = false;
+    for (int i = 0; i < nkw; i++) {
+        if (strcmp(kn[i], "dim") && strcmp(kn[i], "axis"))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", fname, kn[i]);
+        if (!bs_as_number(s, &kv[i], &dd, NULL)) return bs_fail(s, line, col, "%s(): dim must be an integer", fname);
+        have_dim = true;
+    }
+    if (npos == 2 && !have_dim && !bs_as_number(s, &pos[1], &dd, NULL))
+        return bs_fail(s, line, col, "%s(): dim must be an integer", fname);
+    if (npos < 1 || npos > 2 || (npos == 2 && have_dim))
+        return bs_fail(s, line, col, "%s() takes a list of tensors and a dim: torch.%s([a, b], dim=0)", fname, fname);
+    if (pos[0].k != BS_V_LIST && pos[0].k != BS_V_TUPLE)
+        return bs_fail(s, line, col, "%s(): argument 'tensors' must be a list or tuple of tensors, not %s", fname,
+                       bs_type_name(&pos[0]));
+    int n;
+    bs_value *items = bs_list_items(&pos[0], &n);
+    if (n == 0) return bs_fail(s, line, col, stack ? "stack expects a non-empty TensorList" : "torch.cat(): expected a non-empty list of Tensors");
+    int dim = (int)dd;
+    bs_id acc = BS_NONE;
+    bs_shape first;
+    for (int i = 0; i < n; i++) {
+        if (items[i].k != BS_V_NODE && items[i].k != BS_V_TMP)
+            return bs_fail(s, line, col, "%s(): expected a list of tensors, but entry %d is %s", fname, i,
+                           bs_type_name(&items[i]));
+        bs_value v = items[i];
+        bs_id x;
+        if (bs_to_node(s, &v, call, &x)) return -1;
+        if (stack) {
+            bs_shape sh = bs_node_get(s->ctx, x)->value.shape;
+            if (i == 0) first = sh;
+            else if (!bs_shape_eq(&sh, &first)) {
+                char a[64], b[64];
+                return bs_fail(s, line, col, "stack expects each tensor to be equal size, but got %s at entry 0 and %s "
+                               "at entry %d", bs_shape_str(&first, a, sizeof a), bs_shape_str(&sh, b, sizeof b), i);
+            }
+            int nd = sh.ndim, d = dim < 0 ? dim + nd + 1 : dim;
+            if (d < 0 || d > nd)
+                return bs_fail(s, line, col, "Dimension out of range (expected to be in range of [%d, %d], but got %d)",
+                               -nd - 1, nd, dim);
+            if (nd + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+            bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+            at.shape.ndim = nd + 1;
+            for (int k = 0, j = 0; k <= nd; k++) at.shape.d[k] = k == d ? 1 : sh.d[j++];
+            for (int k = 0; k < BS_MAX_DIMS; k++) at.shape_sym[k] = -1;
+            x = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){x, BS_NONE, BS_NONE}, &at);
+            if (x < 0) return bs_fail_core(s, line, col, NULL);
+        }
+        if (i == 0) {
+            acc = x;
+            continue;
+        }
+        bs_attr at = bs_attr_default(BS_OP_CAT);
+        at.dim = dim;
+        acc = bs_apply(s->ctx, BS_OP_CAT, (bs_id[]){acc, x, BS_NONE}, &at);
+        if (acc < 0) {
+            /* torch counts the entry that does not fit: tensor number i */
+            const char *m = bs_errmsg(s->ctx);
+            const char *t = strstr(m, "for tensor number 1");
+            if (t) return bs_fail(s, line, col, "%.*sfor tensor number %d in the list.", (int)(t - m), m, i);
+            return bs_fail_core(s, line, col, NULL);
+        }
+    }
+    if (n == 1 && !stack) { /* torch.cat([a]) is a new tensor equal to a: a reshape to its own shape */
+        bs_attr at = bs_attr_default(BS_OP_RESHAPE);
+        at.shape = bs_node_get(s->ctx, acc)->value.shape;
+        for (int k = 0; k < BS_MAX_DIMS; k++) at.shape_sym[k] = -1;
+        acc = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){acc, BS_NONE, BS_NONE}, &at);
+        if (acc < 0) return bs_fail_core(s, line, col, NULL);
+    }
+    char *text = bs_expr_text(s, call);
+    if (text) bs_node_set_text(s->ctx, acc, text);
+    *out = bs_node_value(acc);
+    return 0;
+}
+
+static int tensor_arg(bs_session *s, const bs_expr *call, bs_value *v, bs_tensor *t)
+{
+    if (v->k != BS_V_NODE && v->k != BS_V_TMP)
+        return bs_fail(s, call->line, call->col, "expected a tensor, got %s", bs_type_name(v));
+    return bs_to_tensor(s, v, call, t);
+}
+
+/* torch.cuda.is_available() and the device boilerplate of tutorials (backstep computes on the
+   CPU: there is no CUDA device to move to), torch.allclose, torch.equal, torch.is_tensor:
+   1 when name is none of them */
+static int torch_extra(bs_session *s, const bs_expr *call, const char *module, const char *name, bs_value *out)
+{
+    bool cuda = !strcmp(module, "torch.cuda");
+    if (!strcmp(name, "dropout") && (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional"))) {
+        /* F.dropout(x, p=0.5, training=True) */
+        bs_value pos[16], kv[16];
+        const char *kn[16];
+        int npos, nkw;
+        if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+        double p = 0.5;
+        bool training = true;
+        if (npos < 1 || npos > 3) return bs_fail(s, call->line, call->col, "dropout(input, p=0.5, training=True)");
+        if (npos > 1 && !bs_as_number(s, &pos[1], &p, NULL)) return bs_fail(s, call->line, call->col, "dropout(): p must be a number");
+        int err = 0;
+        if (npos > 2) training = bs_truthy(s, &pos[2], call, &err);
+        for (int i = 0; i < nkw && !err; i++) {
+            if (!strcmp(kn[i], "p") && bs_as_number(s, &kv[i], &p, NULL)) continue;
+            if (!strcmp(kn[i], "training")) {
+                training = bs_truthy(s, &kv[i], call, &err);
+                continue;
+            }
+            if (!strcmp(kn[i], "inplace")) continue;
+            return bs_fail(s, call->line, call->col, "dropout() got an unexpected keyword argument '%s'", kn[i]);
+        }
+        if (err) return -1;
+        if (p < 0 || p > 1)
+            return bs_fail(s, call->line, call->col, "dropout probability has to be between 0 and 1, but got %g", p);
+        return bs_nn_dropout(s, call, &pos[0], p, training, out);
+    }
+    if (!cuda && strcmp(module, "torch")) return 1;
+    if (cuda && strcmp(name, "is_available") && strcmp(name, "device_count")) return 1;
+    bool known = cuda;
+    for (int i = 0; torch_extra_names[i] && !known; i++) known = !strcmp(name, torch_extra_names[i]);
+    if (!known) return 1;
+    bs_value pos[16], kv[16];
+    const char *kn[16];
+    int npos, nkw;
+    if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+    int line = call->line, col = call->col;
+    *out = bs_value_of(BS_V_BOOL);
+    if (cuda) {
+        if (npos || nkw) return bs_fail(s, line, col, "%s() takes no arguments", name);
+        if (name[0] == 'd') *out = bs_num_value(0, true);
+        return 0;
+    }
+    if (!strcmp(name, "randperm") || !strcmp(name, "randint"))
+        return random_ints(s, call, name[4] == 'p', pos, npos, kn, kv, nkw, out);
+    if (!strcmp(name, "cat") || !strcmp(name, "concat") || !strcmp(name, "stack"))
+        return join_list(s, call, name[0] == 's', pos, npos, kn, kv, nkw, out);
+    if (!strcmp(name, "device")) { /* torch.device('cpu'): prints as its name */
+        if (npos != 1 || nkw || pos[0].k != BS_V_STR) return bs_fail(s, line, col, "device() takes a device name ('cpu')");
+        if (strcmp(pos[0].str, "cpu") && strncmp(pos[0].str, "cuda", 4) && strcmp(pos[0].str, "mps"))
+            return bs_fail(s, line, col, "Expected one of cpu, cuda, mps device type at start of device string: %s", pos[0].str);
+        *out = pos[0];
+        return 0;
+    }
+    if (!strcmp(name, "is_tensor")) {
+        if (npos != 1) return bs_fail(s, line, col, "is_tensor() takes one argument");
+        out->b = pos[0].k == BS_V_NODE || pos[0].k == BS_V_TMP;
+        return 0;
+    }
+    /* allclose(a, b, rtol=1e-05, atol=1e-08): |a - b| <= atol + rtol * |b| everywhere (broadcast
+       shapes must be equal here); equal(a, b): the same shape and values */
+    double rtol = 1e-5, atol = 1e-8;
+    for (int i = 0; i < nkw; i++) {
+        double *d = !strcmp(kn[i], "rtol") ? &rtol : !strcmp(kn[i], "atol") ? &atol : NULL;
+        if (!d || name[0] == 'e' || !bs_as_number(s, &kv[i], d, NULL))
+            return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", name, kn[i]);
+    }
+    if (npos > 2 && name[0] == 'a' && !bs_as_number(s, &pos[2], &rtol, NULL)) return bs_fail(s, line, col, "rtol must be a number");
+    if (npos > 3 && name[0] == 'a' && !bs_as_number(s, &pos[3], &atol, NULL)) return bs_fail(s, line, col, "atol must be a number");
+    if (npos < 2) return bs_fail(s, line, col, "%s() takes two tensors", name);
+    bs_tensor a, b;
+    if (tensor_arg(s, call, &pos[0], &a) || tensor_arg(s, call, &pos[1], &b)) return -1;
+    if (!bs_shape_eq(&a.shape, &b.shape)) {
+        if (name[0] == 'e') return 0;
+        char x[64], y[64];
+        return bs_fail(s, line, col, "allclose() of shapes %s and %s: backstep compares tensors of one shape",
+                       bs_shape_str(&a.shape, x, sizeof x), bs_shape_str(&b.shape, y, sizeof y));
+    }
+    out->b = true;
+    for (int64_t i = 0; i < bs_tensor_numel(&a); i++) {
+        double x = a.data[i], y = b.data[i];
+        bool ok = name[0] == 'e' ? x == y : (x == y || fabs(x - y) <= atol + rtol * fabs(y));
+        if (!ok) out->b = false;
+    }
+    return 0;
+}
 
 int bs_module_attr(bs_session *s, const bs_expr *e, const bs_value *mod, const char *name, bs_value *out)
 {
@@ -150,6 +400,8 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
         if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
         return bs_nn_new(s, call, cls, pos, npos, kn, kv, nkw, out);
     }
+    int x = torch_extra(s, call, mod->str, name, out);
+    if (x <= 0) return x;
     const char *to = function_of(mod->str, name);
     if (!to) {
         if (submodule(mod->str, name))

@@ -20,6 +20,7 @@ static const nn_class classes[] = {
     {"Sequential", BS_MOD_SEQUENTIAL, -1},
     {"ModuleList", BS_MOD_MODULELIST, -1},
     {"Identity", BS_MOD_IDENTITY, -1},
+    {"Dropout", BS_MOD_DROPOUT, -1},
     {"LayerNorm", BS_MOD_LAYERNORM, BS_OP_LAYERNORM},
     {"Embedding", BS_MOD_EMBEDDING, -1},
     {"ReLU", BS_MOD_ACT, BS_OP_RELU},
@@ -116,32 +117,102 @@ static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, d
     return id;
 }
 
+/* the params of one group (a tensor, or a list of tensors) as ids */
+static int group_ids(bs_session *s, const bs_expr *call, const char *name, bs_value *pl, bs_id *ids, int *n)
+{
+    bs_value *items;
+    if (pl->k == BS_V_LIST || pl->k == BS_V_TUPLE) {
+        items = bs_list_items(pl, n);
+    } else if (pl->k == BS_V_NODE) {
+        items = pl;
+        *n = 1;
+    } else {
+        return bs_fail(s, call->line, call->col, "%s() params must be a list of tensors (model.parameters()) "
+                       "or of dicts ({'params': ..., 'lr': ...})", name + 6);
+    }
+    if (*n > 1024) return bs_fail(s, call->line, call->col, "too many parameters for one optimizer");
+    for (int i = 0; i < *n; i++) {
+        if (items[i].k != BS_V_NODE)
+            return bs_fail(s, call->line, call->col, "optimizer params must be tensors, not %s",
+                           bs_type_name(&items[i]));
+        ids[i] = items[i].id;
+    }
+    return 0;
+}
+
+/* a group's dict as torch.optim keeps it: the user's keys first ('params' as a list), then the
+   optimizer's defaults (the constructor's keywords, else torch's), in torch 1.13's order */
+static int group_dict(bs_session *s, const bs_expr *call, bool sgd, bs_value *user, bs_value *params,
+                      const char **kn, bs_value *kv, int nk, bs_value *out)
+{
+    bs_hdict *d = bs_heap_dict(s);
+    if (!d) return bs_fail(s, call->line, call->col, "out of memory");
+    *out = bs_value_of(BS_V_DICT);
+    out->ref = d;
+    bs_value key;
+    if (!bs_heap_str(s, "params", &key)) return bs_fail(s, call->line, call->col, "out of memory");
+    bs_value plist = *params;
+    if (plist.k == BS_V_NODE) { /* {'params': w}: torch makes it [w] */
+        plist = bs_value_of(BS_V_LIST);
+        plist.items = params;
+        plist.n = 1;
+    }
+    if (bs_hdict_set(s, d, &key, &plist, call)) return -1;
+    if (user) {
+        bs_hdict *u = user->ref;
+        for (int i = 0; i < u->n; i++)
+            if (!(u->keys[i].k == BS_V_STR && !strcmp(u->keys[i].str, "params")) &&
+                bs_hdict_set(s, d, &u->keys[i], &u->vals[i], call))
+                return -1;
+    }
+    static const char *const sgd_keys[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize",
+                                           "foreach", "differentiable", NULL};
+    static const char *const adam_keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
+                                            "capturable", "differentiable", "fused", NULL};
+    for (const char *const *k = sgd ? sgd_keys : adam_keys; *k; k++) {
+        bs_value v = bs_value_of(BS_V_BOOL); /* False: maximize, amsgrad, ... */
+        if (!strcmp(*k, "foreach")) v = bs_value_of(BS_V_NONE);
+        else if (!strcmp(*k, "momentum") || !strcmp(*k, "dampening") || !strcmp(*k, "weight_decay")) v = bs_num_value(0, true);
+        else if (!strcmp(*k, "lr")) v = bs_num_value(1e-3, false);
+        else if (!strcmp(*k, "eps")) v = bs_num_value(1e-8, false);
+        bs_value betas[2] = {bs_num_value(0.9, false), bs_num_value(0.999, false)};
+        if (!strcmp(*k, "betas")) {
+            v = bs_value_of(BS_V_TUPLE);
+            v.items = betas;
+            v.n = 2;
+        }
+        for (int i = 0; i < nk; i++)
+            if (!strcmp(kn[i], *k)) v = kv[i];
+        if (!bs_heap_str(s, *k, &key)) return bs_fail(s, call->line, call->col, "out of memory");
+        if (bs_hdict_find(s, d, &key, call) == -1 && bs_hdict_set(s, d, &key, &v, call)) return -1;
+    }
+    return 0;
+}
+
+/* torch.optim.SGD(params, lr=...) and Adam: params a list of tensors, or of param groups (dicts
+   with 'params' and the options that differ). Each group is one of backstep's optimizers; the
+   value is the first, with ref a heap list: the group dicts, then the groups' optimizers */
 static int new_optimizer(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
                          const char **kn, bs_value *kv, int nkw, bs_value *out)
 {
     if (npos < 1)
         return bs_fail(s, call->line, call->col, "%s() missing 1 required positional argument: 'params'", name + 6);
+    bool sgd = !strcmp(name, "optim.SGD");
     bs_value *pl = &pos[0];
-    int n;
-    bs_value *items;
+    int ng = 1;
+    bs_value *groups = NULL;
     if (pl->k == BS_V_LIST || pl->k == BS_V_TUPLE) {
-        items = bs_list_items(pl, &n);
-    } else if (pl->k == BS_V_NODE) {
-        items = pl;
-        n = 1;
-    } else {
-        return bs_fail(s, call->line, call->col, "%s() params must be a list of tensors (model.parameters())", name + 6);
+        int n;
+        bs_value *items = bs_list_items(pl, &n);
+        if (n && items[0].k == BS_V_DICT) {
+            groups = items;
+            ng = n;
+        }
     }
-    bs_id ids[1024];
-    if (n > 1024) return bs_fail(s, call->line, call->col, "too many parameters for one optimizer");
-    for (int i = 0; i < n; i++) {
-        if (items[i].k != BS_V_NODE)
-            return bs_fail(s, call->line, call->col, "optimizer params must be tensors (param groups as dicts are not supported)");
-        ids[i] = items[i].id;
-    }
+    if (ng > 64) return bs_fail(s, call->line, call->col, "too many param groups");
     /* lr and the rest as backstep's sgd()/adam() take them; a second positional is lr */
-    const char *kn2[16];
-    bs_value kv2[16];
+    const char *kn2[32];
+    bs_value kv2[32];
     int nk = 0;
     if (npos > 2) return bs_fail(s, call->line, call->col, "%s() takes params and lr positionally; pass the rest by name", name + 6);
     if (npos == 2) {
@@ -152,9 +223,119 @@ static int new_optimizer(bs_session *s, const bs_expr *call, const char *name, b
         kn2[nk] = kn[i];
         kv2[nk++] = kv[i];
     }
-    if (bs_call_builtin_v(s, call, !strcmp(name, "optim.SGD") ? "sgd" : "adam", NULL, NULL, 0, kn2, kv2, nk, out))
-        return -1;
-    if (bs_opt_set_params(s->ctx, out->opt, ids, n)) return bs_fail_core(s, call->line, call->col, NULL);
+    bs_hlist *l = bs_heap_list(s, 2 * ng);
+    if (!l || !l->items) return bs_fail(s, call->line, call->col, "out of memory");
+    static bs_id ids[1024];
+    for (int g = 0; g < ng; g++) {
+        bs_value *params = pl, *user = NULL;
+        const char *gkn[32];
+        bs_value gkv[32];
+        int gk = nk;
+        memcpy(gkn, kn2, sizeof(char *) * (size_t)nk);
+        memcpy(gkv, kv2, sizeof(bs_value) * (size_t)nk);
+        if (groups) {
+            if (groups[g].k != BS_V_DICT)
+                return bs_fail(s, call->line, call->col, "param groups must all be dicts ({'params': ...})");
+            user = &groups[g];
+            bs_hdict *u = user->ref;
+            params = NULL;
+            for (int i = 0; i < u->n; i++) {
+                if (u->keys[i].k != BS_V_STR)
+                    return bs_fail(s, call->line, call->col, "a param group's keys are strings");
+                const char *k = u->keys[i].str;
+                if (!strcmp(k, "params")) {
+                    params = &u->vals[i];
+                    continue;
+                }
+                static const char *const known[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov",
+                                                    "betas", "eps", NULL};
+                int kk = 0;
+                while (known[kk] && strcmp(known[kk], k)) kk++;
+                if (!known[kk]) continue; /* other keys stay in the group's dict only */
+                int j = 0;
+                while (j < gk && strcmp(gkn[j], k)) j++;
+                if (j == gk) {
+                    if (gk == 32) return bs_fail(s, call->line, call->col, "too many options in a param group");
+                    gk++;
+                }
+                gkn[j] = k;
+                gkv[j] = u->vals[i];
+            }
+            if (!params) return bs_fail(s, call->line, call->col, "parameter group didn't specify a value of required optimization parameter params");
+        }
+        int n = 0;
+        if (group_ids(s, call, name, params, ids, &n)) return -1;
+        bs_value o = bs_value_of(BS_V_NONE);
+        if (bs_call_builtin_v(s, call, sgd ? "sgd" : "adam", NULL, NULL, 0, gkn, gkv, gk, &o)) return -1;
+        o.ref = NULL; /* the group's own optimizer: no groups of its own */
+        if (bs_opt_set_params(s->ctx, o.opt, ids, n)) return bs_fail_core(s, call->line, call->col, NULL);
+        l->items[ng + g] = o;
+        if (group_dict(s, call, sgd, user, params, gkn, gkv, gk, &l->items[g])) return -1;
+        if (g == 0) *out = o;
+    }
+    out->ref = l;
+    return 0;
+}
+
+/* opt.param_groups: the group dicts (a list of them; changing a dict's 'lr' changes the group's) */
+int bs_opt_groups(bs_session *s, const bs_value *opt, bs_value *out)
+{
+    if (!opt->ref) return 1;
+    bs_hlist *l = opt->ref;
+    *out = bs_value_of(BS_V_LIST);
+    out->items = l->items;
+    out->n = l->n / 2;
+    (void)s;
+    return 0;
+}
+
+/* before a step: each group's optimizer takes the hyperparameters its dict holds now */
+static int sync_conf(bs_session *s, const bs_expr *at, bs_hdict *d, bs_opt *o)
+{
+    bs_opt_conf c = *bs_opt_conf_of(o);
+    for (int i = 0; i < d->n; i++) {
+        if (d->keys[i].k != BS_V_STR) continue;
+        const char *k = d->keys[i].str;
+        bs_value *v = &d->vals[i];
+        double x;
+        double *slot = !strcmp(k, "lr") ? &c.lr : !strcmp(k, "weight_decay") ? &c.weight_decay
+                     : c.kind == BS_OPT_SGD && !strcmp(k, "momentum") ? &c.momentum
+                     : c.kind == BS_OPT_SGD && !strcmp(k, "dampening") ? &c.dampening
+                     : c.kind == BS_OPT_ADAM && !strcmp(k, "eps") ? &c.eps : NULL;
+        if (slot) {
+            if (!bs_as_number(s, v, &x, NULL))
+                return bs_fail(s, at->line, at->col, "param group '%s' must be a number, not %s", k, bs_type_name(v));
+            *slot = x;
+        } else if (c.kind == BS_OPT_ADAM && !strcmp(k, "betas")) {
+            int n;
+            bs_value *b = (v->k == BS_V_TUPLE || v->k == BS_V_LIST) ? bs_list_items(v, &n) : NULL;
+            double b1, b2;
+            if (!b || n != 2 || !bs_as_number(s, &b[0], &b1, NULL) || !bs_as_number(s, &b[1], &b2, NULL))
+                return bs_fail(s, at->line, at->col, "param group 'betas' must be a pair of numbers");
+            c.beta1 = b1;
+            c.beta2 = b2;
+        }
+    }
+    if (memcmp(&c, bs_opt_conf_of(o), sizeof c) && bs_opt_set_conf(s->ctx, o, &c))
+        return bs_fail_core(s, at->line, at->col, NULL);
+    return 0;
+}
+
+/* opt.step() and opt.zero_grad() over every group: 1 if opt has no groups (backstep's sgd()) */
+int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step)
+{
+    if (!opt->ref) return 1;
+    bs_hlist *l = opt->ref;
+    int ng = l->n / 2;
+    for (int g = 0; g < ng; g++) {
+        bs_opt *o = l->items[ng + g].opt;
+        if (!step) {
+            bs_opt_zero_grad(s->ctx, o);
+            continue;
+        }
+        if (l->items[g].k == BS_V_DICT && sync_conf(s, at, l->items[g].ref, o)) return -1;
+        if (bs_opt_step(s->ctx, o)) return bs_fail_core(s, at->line, at->col, NULL);
+    }
     return 0;
 }
 
@@ -258,6 +439,19 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             snprintf(key, sizeof key, "%d", i);
             if (bs_dict_set(&o->attrs, key, &items[i])) return bs_fail(s, line, col, "out of memory");
         }
+        return 0;
+    }
+    case BS_MOD_DROPOUT: { /* Dropout(p=0.5, inplace=False): p in attr.k */
+        o->attr.k = 0.5;
+        bs_value *pv = npos > 0 ? &pos[0] : NULL;
+        for (int i = 0; i < nkw; i++) {
+            if (!strcmp(kn[i], "p")) pv = &kv[i];
+            else if (strcmp(kn[i], "inplace"))
+                return bs_fail(s, line, col, "Dropout() got an unexpected keyword argument '%s'", kn[i]);
+        }
+        if (pv && !bs_as_number(s, pv, &o->attr.k, NULL)) return bs_fail(s, line, col, "Dropout(p) takes a probability");
+        if (o->attr.k < 0 || o->attr.k > 1)
+            return bs_fail(s, line, col, "dropout probability has to be between 0 and 1, but got %g", o->attr.k);
         return 0;
     }
     case BS_MOD_ACT:
@@ -400,6 +594,9 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
         *out = pos[0];
         return 0;
+    case BS_MOD_DROPOUT:
+        if (npos != 1) return bs_fail(s, line, col, "Dropout takes one input");
+        return bs_nn_dropout(s, call, &pos[0], m->attr.k, !m->eval_mode, out);
     case BS_MOD_ACT:
         if (npos != 1) return bs_fail(s, line, col, "%s takes one input", m->type);
         return apply_op(s, call, m->op, &m->attr, pos, 1, out, own);
@@ -456,4 +653,88 @@ void bs_nn_relabel(bs_session *s, const bs_value *v, const char *prefix)
                 bs_node_set_label(s->ctx, params.items[i].id, names.items[i].str);
     free(names.items);
     free(params.items);
+}
+
+/* model.state_dict(): {name: param} in named_parameters() order (the params themselves, as torch's
+   share their storage); model.load_state_dict(sd): each param takes sd[name]'s values in place */
+int bs_nn_state(bs_session *s, const bs_expr *call, bs_hobj *m, bool load, bs_value *pos, int npos, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    bs_hlist *names = bs_heap_list(s, 0), *params = bs_heap_list(s, 0);
+    if (!names || !params) return bs_fail(s, line, col, "out of memory");
+    if (bs_nn_params(s, m, "", names, params)) return -1;
+    const char *type = m->cls ? m->cls->name : m->type;
+    if (!load) {
+        if (npos) return bs_fail(s, line, col, "state_dict() takes no arguments here");
+        bs_hdict *d = bs_heap_dict(s);
+        if (!d) return bs_fail(s, line, col, "out of memory");
+        for (int i = 0; i < names->n; i++)
+            if (bs_hdict_set(s, d, &names->items[i], &params->items[i], call)) return -1;
+        *out = bs_value_of(BS_V_DICT);
+        out->ref = d;
+        return 0;
+    }
+    if (npos != 1 || pos[0].k != BS_V_DICT)
+        return bs_fail(s, line, col, "load_state_dict() takes a dict of tensors (model.state_dict())");
+    bs_hdict *d = pos[0].ref;
+    /* torch's check first: every key matched, both ways */
+    for (int i = 0; i < names->n; i++)
+        if (bs_hdict_find(s, d, &names->items[i], call) < 0)
+            return bs_fail(s, line, col, "Error(s) in loading state_dict for %s: Missing key(s) in state_dict: \"%s\".",
+                           type, names->items[i].str);
+    for (int i = 0; i < d->n; i++) {
+        bool found = false;
+        for (int j = 0; j < names->n && !found; j++)
+            found = d->keys[i].k == BS_V_STR && !strcmp(d->keys[i].str, names->items[j].str);
+        if (!found)
+            return bs_fail(s, line, col, "Error(s) in loading state_dict for %s: Unexpected key(s) in state_dict: %s.",
+                           type, bs_repr_value(s, &d->keys[i]));
+    }
+    for (int i = 0; i < names->n; i++) {
+        bs_value v = d->vals[bs_hdict_find(s, d, &names->items[i], call)];
+        bs_tensor t;
+        if (bs_to_tensor(s, &v, call, &t)) return -1;
+        const bs_node *p = bs_node_get(s->ctx, params->items[i].id);
+        if (!bs_shape_eq(&t.shape, &p->value.shape)) {
+            char a[64], b[64];
+            return bs_fail(s, line, col, "Error(s) in loading state_dict for %s: size mismatch for %s: copying a param "
+                           "with shape %s from checkpoint, the shape in current model is %s.", type,
+                           names->items[i].str, bs_shape_str(&t.shape, a, sizeof a), bs_shape_str(&p->value.shape, b, sizeof b));
+        }
+        bool was = bs_ctx_no_grad(s->ctx);
+        bs_ctx_set_no_grad(s->ctx, true);
+        bs_status st = bs_update_inplace(s->ctx, params->items[i].id, &t);
+        bs_ctx_set_no_grad(s->ctx, was);
+        if (st) return bs_fail_core(s, line, col, NULL);
+    }
+    bs_heap_str(s, "<All keys matched successfully>", out);
+    return 0;
+}
+
+void bs_nn_set_training(bs_hobj *m, bool training)
+{
+    m->eval_mode = !training;
+    for (int i = 0; i < m->attrs.n; i++)
+        if (m->attrs.vals[i].k == BS_V_OBJ) bs_nn_set_training(m->attrs.vals[i].ref, training);
+}
+
+int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out)
+{
+    if (!training || p == 0) {
+        *out = *x;
+        return 0;
+    }
+    bs_id xi;
+    if (bs_to_node(s, x, call, &xi)) return -1;
+    const bs_tensor *t = &bs_node_get(s->ctx, xi)->value;
+    int64_t n = bs_tensor_numel(t);
+    double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
+    if (!d) return bs_fail(s, call->line, call->col, "out of memory");
+    for (int64_t i = 0; i < n; i++) d[i] = p >= 1 || bs_rand_uniform(s->ctx) < p ? 0.0 : 1.0 / (1.0 - p);
+    bs_id mask = bs_leaf(s->ctx, d, &t->shape, t->dtype == BS_I64 ? bs_ctx_dtype(s->ctx) : t->dtype, false);
+    if (mask >= 0) bs_node_set_label(s->ctx, mask, "dropout_mask");
+    bs_id y = mask < 0 ? mask : bs_apply2(s->ctx, BS_OP_MUL, xi, mask);
+    if (y < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    *out = bs_node_value(y);
+    return 0;
 }

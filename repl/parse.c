@@ -198,12 +198,12 @@ static bool tok_is_name(const parser *p, const bs_token *t, const char *name)
 
 /* Python's keywords; those up to "yield" are not backstep's. */
 static const char *const py_keywords[] = {
-    "async", "await", "del", "except", "finally", "global", "lambda", "nonlocal", "raise", "try",
-    "yield",
-    "and", "as", "assert", "break", "class", "continue", "def", "elif", "else", "for", "from", "if",
-    "import", "in", "is", "not", "or", "pass", "return", "while", "with",
+    "async", "await", "global", "nonlocal", "yield",
+    "and", "as", "assert", "break", "class", "continue", "def", "del", "elif", "else", "except",
+    "finally", "for", "from", "if", "import", "in", "is", "lambda", "not", "or", "pass", "raise",
+    "return", "try", "while", "with",
 };
-#define N_UNSUPPORTED_KW 11
+#define N_UNSUPPORTED_KW 5
 
 static const char *keyword_of(const parser *p, const bs_token *t)
 {
@@ -271,6 +271,7 @@ static bs_expr *parse_expr(parser *p);
 static bs_expr *parse_factor(parser *p);
 static bs_expr *parse_or(parser *p);
 static bs_expr *parse_sum(parser *p);
+static bool at_bitop(const parser *p, char c);
 
 static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
 {
@@ -308,7 +309,18 @@ static bs_expr *deepen(parser *p, bs_expr *e)
     case BS_EX_FSTRING:
         for (int i = 0; i < e->fstr.n; i++) KID(e->fstr.parts[i].expr);
         break;
-    case BS_EX_LISTCOMP: KID(e->comp.elt); KID(e->comp.iter); KID(e->comp.cond); break;
+    case BS_EX_LISTCOMP: case BS_EX_DICTCOMP:
+        KID(e->comp.elt); KID(e->comp.iter); KID(e->comp.cond); KID(e->comp.key);
+        break;
+    case BS_EX_DICT:
+        for (int i = 0; i < e->dict.n; i++) { KID(e->dict.keys[i]); KID(e->dict.vals[i]); }
+        break;
+    case BS_EX_LAMBDA: {
+        const bs_stmt *ld = e->lam.def;
+        KID(ld->def.body.stmts[0]->ret.value);
+        for (int i = 0; i < ld->def.nparams; i++) KID(ld->def.params[i].def);
+        break;
+    }
     default: break;
     }
 #undef KID
@@ -527,10 +539,12 @@ static bs_expr *parse_target(parser *p)
     return deepen(p, e);
 }
 
-/* [elt for target in iter [if cond]] after elt (the lookahead is 'for') */
+/* [elt for target in iter [if cond]] after elt (the lookahead is 'for'); also (elt for ...),
+   f(elt for ...) and {key: elt for ...}: the closer is the opener's */
 static bs_expr *parse_comp(parser *p, const bs_token *first, bs_token opener, bs_expr *elt)
 {
     bs_expr *e = new_expr(p, BS_EX_LISTCOMP, first);
+    e->comp.gen = opener.kind == BS_TOK_LPAREN;
     advance(p);
     e->comp.elt = elt;
     e->comp.target = parse_target(p);
@@ -596,8 +610,7 @@ static bs_expr *parse_atom(parser *p)
             e->end = p->prev.end;
             return deepen(p, e);
         }
-        if (tok_is_name(p, &p->tok, "for"))
-            fail_tok(p, p->tok, "generator expressions are not supported; use a list: [... for ...]");
+        if (tok_is_name(p, &p->tok, "for")) return parse_comp(p, &t, t, inner);
         expect_close(p, t, "the expression");
         inner->paren = true;
         return inner;
@@ -625,8 +638,41 @@ static bs_expr *parse_atom(parser *p)
         expect_close(p, t, "an element");
         e->end = p->prev.end;
         return deepen(p, e);
-    case BS_TOK_LBRACE:
-        fail_tok(p, t, "dict and set literals ({...}) are not supported");
+    case BS_TOK_LBRACE: {
+        /* '{' [key ':' value (',' key ':' value)* [',']] '}' | '{' key ':' value 'for' ... '}' */
+        advance(p);
+        e = new_expr(p, BS_EX_DICT, &t);
+        int cap = 0;
+        while (p->tok.kind != BS_TOK_RBRACE) {
+            if (p->tok.kind == BS_TOK_POW) fail_tok(p, p->tok, "'**' unpacking is not supported");
+            bs_expr *k = parse_expr(p);
+            if (p->tok.kind != BS_TOK_COLON) {
+                if (e->dict.n == 0 &&
+                    (p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACE || tok_is_name(p, &p->tok, "for")))
+                    fail_tok(p, t, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}");
+                unexpected(p, p->tok, "expected ':' after a dict key");
+            }
+            advance(p);
+            bs_expr *v = parse_expr(p);
+            if (e->dict.n == 0 && tok_is_name(p, &p->tok, "for")) {
+                bs_expr *c = parse_comp(p, &t, t, v);
+                c->kind = BS_EX_DICTCOMP;
+                c->comp.key = k;
+                return deepen(p, c);
+            }
+            int ocap = cap;
+            e->dict.keys = grow(p, e->dict.keys, e->dict.n, &cap, sizeof(bs_expr *));
+            cap = ocap;
+            e->dict.vals = grow(p, e->dict.vals, e->dict.n, &cap, sizeof(bs_expr *));
+            e->dict.keys[e->dict.n] = k;
+            e->dict.vals[e->dict.n++] = v;
+            if (p->tok.kind != BS_TOK_COMMA) break;
+            advance(p);
+        }
+        expect_close(p, t, "a dict item");
+        e->end = p->prev.end;
+        return deepen(p, e);
+    }
     default:
         break;
     }
@@ -669,7 +715,13 @@ static void parse_args(parser *p, bs_token opener, bs_expr *call)
         } else if (seen_kw) {
             fail_tok(p, first, "positional argument follows keyword argument");
         } else if (tok_is_name(p, &p->tok, "for")) {
-            fail_tok(p, p->tok, "generator expressions are not supported; use a list: [... for ...]");
+            /* f(x for x in xs): a generator expression as the only argument */
+            if (call->call.nargs) fail_tok(p, p->tok, "Generator expression must be parenthesized");
+            arg.value = parse_comp(p, &first, opener, v); /* it consumed the call's ')' */
+            arg.end = p->prev.end;
+            call->call.args = grow(p, call->call.args, call->call.nargs, &cap, sizeof(bs_arg));
+            call->call.args[call->call.nargs++] = arg;
+            return;
         }
         arg.end = p->prev.end;
         call->call.args = grow(p, call->call.args, call->call.nargs, &cap, sizeof(bs_arg));
@@ -788,11 +840,11 @@ static bs_expr *parse_factor(parser *p)
     if (++p->nesting > MAX_NESTING) fail_tok(p, p->tok, "expression nested too deeply");
     bs_expr *e;
     bs_token op = p->tok;
-    if (op.kind == BS_TOK_MINUS || op.kind == BS_TOK_PLUS) {
+    if (op.kind == BS_TOK_MINUS || op.kind == BS_TOK_PLUS || at_bitop(p, '~')) {
         advance(p);
         bs_expr *operand = parse_factor(p);
         e = new_expr(p, BS_EX_UNARY, &op);
-        e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : BS_UN_POS;
+        e->unary.op = op.kind == BS_TOK_MINUS ? BS_UN_NEG : op.kind == BS_TOK_PLUS ? BS_UN_POS : BS_UN_INVERT;
         e->unary.operand = operand;
         e->end = p->prev.end;
         deepen(p, e);
@@ -866,11 +918,33 @@ static int cmp_op(parser *p)
     return -1;
 }
 
-/* comparison := sum (cmpop sum)*      chained: a < b < c is (a < b) and (b < c) */
+/* is the lookahead the one-character operator c (& | ^ ~, which the lexer leaves to the parser)? */
+static bool at_bitop(const parser *p, char c)
+{
+    return p->tok.kind == BS_TOK_BADOP && p->tok.end - p->tok.start == 1 && p->src[p->tok.start] == c;
+}
+
+/* bitand := sum ('&' sum)*    bitxor := bitand ('^' bitand)*    bitor := bitxor ('|' bitxor)* */
+static bs_expr *parse_bitlevel(parser *p, int level)
+{
+    static const char ops[3] = {'&', '^', '|'};
+    static const bs_binop bops[3] = {BS_BIN_BITAND, BS_BIN_BITXOR, BS_BIN_BITOR};
+    bs_token first = p->tok;
+    bs_expr *e = level == 0 ? parse_sum(p) : parse_bitlevel(p, level - 1);
+    while (at_bitop(p, ops[level])) {
+        bs_token op = p->tok;
+        advance(p);
+        bs_expr *r = level == 0 ? parse_sum(p) : parse_bitlevel(p, level - 1);
+        e = new_binary(p, &first, &op, bops[level], e, r);
+    }
+    return e;
+}
+
+/* comparison := bitor (cmpop bitor)*      chained: a < b < c is (a < b) and (b < c) */
 static bs_expr *parse_comparison(parser *p)
 {
     bs_token first = p->tok;
-    bs_expr *e = parse_sum(p);
+    bs_expr *e = parse_bitlevel(p, 2);
     bs_token op = p->tok;
     int o = cmp_op(p);
     if (o < 0) return e;
@@ -883,7 +957,7 @@ static bs_expr *parse_comparison(parser *p)
     while (o >= 0) {
         c->cmp.ops = grow(p, c->cmp.ops, c->cmp.n - 1, &ocap, sizeof(bs_cmpop));
         c->cmp.ops[c->cmp.n - 1] = (bs_cmpop)o;
-        bs_expr *r = parse_sum(p);
+        bs_expr *r = parse_bitlevel(p, 2);
         c->cmp.items = grow(p, c->cmp.items, c->cmp.n, &cap, sizeof(bs_expr *));
         c->cmp.items[c->cmp.n++] = r;
         o = cmp_op(p);
@@ -935,10 +1009,60 @@ static bs_expr *parse_or(parser *p)
     return e;
 }
 
-/* expr := or_test ['if' or_test 'else' expr] */
+static bs_stmt *new_stmt(parser *p, bs_stmt_kind k, const bs_token *first);
+
+/* lambda := 'lambda' [NAME ['=' expr] (',' NAME ['=' expr])*] ':' expr
+   a DEF named "<lambda>" whose body is one RETURN of the expression */
+static bs_expr *parse_lambda(parser *p)
+{
+    bs_token first = p->tok;
+    advance(p);
+    bs_expr *e = new_expr(p, BS_EX_LAMBDA, &first);
+    bs_stmt *d = new_stmt(p, BS_ST_DEF, &first);
+    d->def.name = "<lambda>";
+    int cap = 0;
+    bool seen_default = false;
+    while (p->tok.kind != BS_TOK_COLON) {
+        bs_token t = p->tok;
+        if (t.kind == BS_TOK_STAR || t.kind == BS_TOK_POW) fail_tok(p, t, "*args and **kwargs are not supported");
+        if (t.kind != BS_TOK_NAME || keyword_of(p, &t)) unexpected(p, t, "expected a parameter name or ':'");
+        bs_param pa = {dup_text(p, t.start, t.end), NULL, t.line, t.col};
+        for (int i = 0; i < d->def.nparams; i++)
+            if (!strcmp(d->def.params[i].name, pa.name))
+                fail_tok(p, t, "duplicate argument '%s' in function definition", pa.name);
+        advance(p);
+        if (p->tok.kind == BS_TOK_ASSIGN) {
+            advance(p);
+            pa.def = parse_expr(p);
+            seen_default = true;
+        } else if (seen_default) {
+            fail_tok(p, t, "parameter without a default follows parameter with a default");
+        }
+        d->def.params = grow(p, d->def.params, d->def.nparams, &cap, sizeof(bs_param));
+        d->def.params[d->def.nparams++] = pa;
+        if (p->tok.kind != BS_TOK_COMMA) break;
+        advance(p);
+    }
+    if (p->tok.kind != BS_TOK_COLON) unexpected(p, p->tok, "expected ':' after the lambda's parameters");
+    advance(p);
+    bs_token bt = p->tok;
+    bs_stmt *r = new_stmt(p, BS_ST_RETURN, &bt);
+    r->ret.value = parse_expr(p);
+    r->end = p->prev.end;
+    int bcap = 0;
+    d->def.body.stmts = grow(p, d->def.body.stmts, 0, &bcap, sizeof(bs_stmt *));
+    d->def.body.stmts[0] = r;
+    d->def.body.n = 1;
+    d->end = e->end = p->prev.end;
+    e->lam.def = d;
+    return deepen(p, e);
+}
+
+/* expr := or_test ['if' or_test 'else' expr] | lambda */
 static bs_expr *parse_expr(parser *p)
 {
     bs_token first = p->tok;
+    if (tok_is_name(p, &first, "lambda")) return parse_lambda(p);
     bs_expr *e = parse_or(p);
     if (p->tok.kind == BS_TOK_BADOP) unexpected(p, p->tok, NULL);
     if (!tok_is_name(p, &p->tok, "if")) return e;
@@ -1047,6 +1171,26 @@ static bs_stmt *parse_simple(parser *p)
         advance(p);
         bs_stmt *s = new_stmt(p, BS_ST_RETURN, &first);
         if (!at_stmt_end(p)) s->ret.value = parse_exprlist(p);
+        s->end = p->prev.end;
+        if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+        return s;
+    }
+    if (tok_is_name(p, &first, "raise")) {
+        advance(p);
+        bs_stmt *s = new_stmt(p, BS_ST_RAISE, &first);
+        if (!at_stmt_end(p)) s->raise.exc = parse_expr(p);
+        if (tok_is_name(p, &p->tok, "from")) fail_tok(p, p->tok, "'raise ... from ...' is not supported");
+        s->end = p->prev.end;
+        if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
+        return s;
+    }
+    if (tok_is_name(p, &first, "del")) {
+        advance(p);
+        bs_stmt *s = new_stmt(p, BS_ST_DEL, &first);
+        s->del.target = parse_exprlist(p);
+        const bs_expr *t = s->del.target;
+        if (t->kind != BS_EX_NAME && t->kind != BS_EX_SUBSCRIPT)
+            fail_pos(p, t->line, t->col, t->start, "del takes a name or an item (del d[key])");
         s->end = p->prev.end;
         if (!at_stmt_end(p)) unexpected(p, p->tok, NULL);
         return s;
@@ -1344,7 +1488,65 @@ static bs_stmt *parse_decorated(parser *p, int ind)
     return s;
 }
 
-/* stmt := if | for | while | def | class | with | decorated def | simple */
+/* try: block (except [expr ['as' NAME]]: block)* [else: block] [finally: block]
+   (at least one except or a finally; else only after an except) */
+static bs_stmt *parse_try(parser *p, int ind)
+{
+    bs_token first = p->tok;
+    advance(p);
+    bs_stmt *s = new_stmt(p, BS_ST_TRY, &first);
+    parse_block(p, ind, &s->try_.body, "'try' statement", first.line);
+    s->end = stmt_end_of(&s->try_.body, p->prev.end);
+    int cap = 0;
+    bool bare_seen = false;
+    for (;;) {
+        while (p->tok.kind == BS_TOK_NEWLINE) advance(p);
+        if (!(p->tok.kind == BS_TOK_NAME && p->tok.indent == ind && p->tok.bol)) break;
+        bs_token kt = p->tok;
+        if (tok_is_name(p, &kt, "except")) {
+            if (s->try_.orelse.n || s->try_.final.n) unexpected(p, kt, NULL);
+            if (bare_seen) fail_tok(p, kt, "default 'except:' must be last");
+            advance(p);
+            bs_handler h = {0};
+            h.line = kt.line;
+            h.col = kt.col;
+            if (p->tok.kind != BS_TOK_COLON) {
+                h.type = parse_expr(p);
+                if (tok_is_name(p, &p->tok, "as")) {
+                    advance(p);
+                    if (p->tok.kind != BS_TOK_NAME || keyword_of(p, &p->tok))
+                        unexpected(p, p->tok, "expected a name after 'as'");
+                    h.name = dup_text(p, p->tok.start, p->tok.end);
+                    advance(p);
+                } else if (p->tok.kind == BS_TOK_COMMA) {
+                    fail_tok(p, p->tok, "multiple exception types must be parenthesized: except (A, B):");
+                }
+            } else {
+                bare_seen = true;
+            }
+            parse_block(p, ind, &h.body, "'except' statement", kt.line);
+            s->try_.handlers = grow(p, s->try_.handlers, s->try_.nh, &cap, sizeof(bs_handler));
+            s->try_.handlers[s->try_.nh++] = h;
+            s->end = stmt_end_of(&h.body, p->prev.end);
+        } else if (tok_is_name(p, &kt, "else") && s->try_.nh && !s->try_.orelse.n && !s->try_.final.n) {
+            advance(p);
+            parse_block(p, ind, &s->try_.orelse, "'else' statement", kt.line);
+            s->end = stmt_end_of(&s->try_.orelse, p->prev.end);
+        } else if (tok_is_name(p, &kt, "finally") && !s->try_.final.n) {
+            advance(p);
+            parse_block(p, ind, &s->try_.final, "'finally' statement", kt.line);
+            s->end = stmt_end_of(&s->try_.final, p->prev.end);
+            break;
+        } else {
+            break;
+        }
+    }
+    if (!s->try_.nh && !s->try_.final.n)
+        fail_tok(p, p->tok, "expected 'except' or 'finally' block after the 'try' on line %d", first.line);
+    return s;
+}
+
+/* stmt := if | for | while | def | class | with | try | decorated def | simple */
 static bs_stmt *parse_stmt(parser *p, int ind)
 {
     bs_token t = p->tok;
@@ -1373,6 +1575,10 @@ static bs_stmt *parse_stmt(parser *p, int ind)
         if (tok_is_name(p, &t, "def")) return parse_def(p, ind);
         if (tok_is_name(p, &t, "class")) return parse_class(p, ind);
         if (tok_is_name(p, &t, "with")) return parse_with(p, ind);
+        if (tok_is_name(p, &t, "try")) return parse_try(p, ind);
+        if (tok_is_name(p, &t, "except") || tok_is_name(p, &t, "finally"))
+            fail_tok(p, t, "'%.*s' without a matching 'try' at the same indentation", t.end - t.start,
+                     p->src + t.start);
         if (tok_is_name(p, &t, "elif") || tok_is_name(p, &t, "else"))
             fail_tok(p, t, "'%.*s' without a matching 'if' at the same indentation", t.end - t.start,
                      p->src + t.start);
@@ -1665,6 +1871,9 @@ const char *bs_binop_symbol(bs_binop op)
     case BS_BIN_MOD: return "%";
     case BS_BIN_AND: return "and";
     case BS_BIN_OR: return "or";
+    case BS_BIN_BITAND: return "&";
+    case BS_BIN_BITOR: return "|";
+    case BS_BIN_BITXOR: return "^";
     }
     return "?";
 }
@@ -1952,7 +2161,8 @@ static void dump_expr(out *o, const bs_expr *e)
         put(o, " %s)", e->attr.name);
         break;
     case BS_EX_UNARY:
-        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : e->unary.op == BS_UN_NOT ? "not" : "+");
+        put(o, "(%s ", e->unary.op == BS_UN_NEG ? "-" : e->unary.op == BS_UN_NOT ? "not"
+                     : e->unary.op == BS_UN_INVERT ? "~" : "+");
         dump_expr(o, e->unary.operand);
         put(o, ")");
         break;
@@ -2003,8 +2213,39 @@ static void dump_expr(out *o, const bs_expr *e)
         }
         put(o, ")");
         break;
+    case BS_EX_DICT:
+        put(o, "(dict");
+        for (int i = 0; i < e->dict.n; i++) {
+            put(o, " ");
+            dump_expr(o, e->dict.keys[i]);
+            put(o, ":");
+            dump_expr(o, e->dict.vals[i]);
+        }
+        put(o, ")");
+        break;
+    case BS_EX_LAMBDA: {
+        const bs_stmt *d = e->lam.def;
+        put(o, "(lambda (");
+        for (int i = 0; i < d->def.nparams; i++) {
+            if (i) put(o, " ");
+            put(o, "%s", d->def.params[i].name);
+            if (d->def.params[i].def) {
+                put(o, "=");
+                dump_expr(o, d->def.params[i].def);
+            }
+        }
+        put(o, ") ");
+        dump_expr(o, d->def.body.stmts[0]->ret.value);
+        put(o, ")");
+        break;
+    }
+    case BS_EX_DICTCOMP:
     case BS_EX_LISTCOMP:
-        put(o, "(listcomp ");
+        put(o, e->kind == BS_EX_DICTCOMP ? "(dictcomp " : e->comp.gen ? "(genexp " : "(listcomp ");
+        if (e->comp.key) {
+            dump_expr(o, e->comp.key);
+            put(o, ":");
+        }
         dump_expr(o, e->comp.elt);
         put(o, " ");
         dump_expr(o, e->comp.target);
@@ -2117,6 +2358,34 @@ static void dump_stmt(out *o, const bs_stmt *s)
             put(o, " ");
             dump_expr(o, s->ret.value);
         }
+        put(o, ")");
+        break;
+    case BS_ST_TRY:
+        put(o, "(try");
+        dump_block(o, "body", &s->try_.body);
+        for (int i = 0; i < s->try_.nh; i++) {
+            const bs_handler *h = &s->try_.handlers[i];
+            put(o, " (except ");
+            if (h->type) dump_expr(o, h->type); else put(o, "_");
+            if (h->name) put(o, " as %s", h->name);
+            dump_block(o, "do", &h->body);
+            put(o, ")");
+        }
+        if (s->try_.orelse.n) dump_block(o, "else", &s->try_.orelse);
+        if (s->try_.final.n) dump_block(o, "finally", &s->try_.final);
+        put(o, ")");
+        break;
+    case BS_ST_RAISE:
+        put(o, "(raise");
+        if (s->raise.exc) {
+            put(o, " ");
+            dump_expr(o, s->raise.exc);
+        }
+        put(o, ")");
+        break;
+    case BS_ST_DEL:
+        put(o, "(del ");
+        dump_expr(o, s->del.target);
         put(o, ")");
         break;
     case BS_ST_PASS: put(o, "pass"); break;

@@ -38,6 +38,21 @@ static void quiet_rec(FILE *f, const bs_tensor *t, int dim, int64_t *off, int pr
     fputc(']', f);
 }
 
+/* a mask (torch.bool) in the quiet form: nested lists of True / False */
+static void quiet_mask(FILE *f, const bs_tensor *t, int dim, int64_t *off)
+{
+    if (dim == t->shape.ndim) {
+        fputs(t->data[(*off)++] != 0 ? "True" : "False", f);
+        return;
+    }
+    fputc('[', f);
+    for (int64_t i = 0; i < t->shape.d[dim]; i++) {
+        if (i) fputs(", ", f);
+        quiet_mask(f, t, dim + 1, off);
+    }
+    fputc(']', f);
+}
+
 /* ==== Readable: aligned columns ==== */
 
 /* like PyTorch, a float that prints as an integer keeps a '.' ("2." not "2") */
@@ -167,10 +182,19 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
         break;
     case BS_V_BOOL: fputs(v->b ? "True" : "False", f); break;
     case BS_V_STR: fputs(v->str, f); break;
-    case BS_V_NODE: bs_print_tensor(s, f, &bs_node_get(s->ctx, v->id)->value, true, prec); break;
-    case BS_V_TMP: bs_print_tensor(s, f, &v->tmp, true, prec); break;
+    case BS_V_NODE:
+    case BS_V_TMP: {
+        const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
+        int64_t off = 0;
+        if (bs_is_mask(s, v)) quiet_mask(f, t, 0, &off);
+        else bs_print_tensor(s, f, t, true, prec);
+        break;
+    }
     case BS_V_LIST:
-    case BS_V_TUPLE: print_list(s, f, v); break;
+    case BS_V_TUPLE:
+        if (v->str) fputs(bs_str_value(s, v), f); /* d.keys() */
+        else print_list(s, f, v);
+        break;
     case BS_V_SHAPE: print_shape(f, &v->shape, quiet); break;
     case BS_V_OPT: {
         const bs_opt_conf *c = bs_opt_conf_of(v->opt);
@@ -190,6 +214,8 @@ void bs_print_inline(bs_session *s, FILE *f, const bs_value *v)
     case BS_V_BOUND: fprintf(f, "<bound method %s>", ((bs_hfunc *)v->ref2)->def->def.name); break;
     case BS_V_BUILTIN: fprintf(f, "<built-in %s>", v->str); break;
     case BS_V_SUPER: fputs("<super>", f); break;
+    case BS_V_DICT:
+    case BS_V_EXC: fputs(bs_str_value(s, v), f); break;
     }
 }
 
@@ -216,6 +242,11 @@ static void print_module(bs_session *s, FILE *f, const bs_hobj *o, int indent)
     }
     if (o->mod == BS_MOD_ACT && (o->op == BS_OP_SOFTMAX || o->op == BS_OP_LOG_SOFTMAX)) {
         fprintf(f, "%s(dim=%d)", type, o->attr.dim);
+        return;
+    }
+    if (o->mod == BS_MOD_DROPOUT) {
+        char p[40];
+        fprintf(f, "Dropout(p=%s, inplace=False)", bs_float_repr(o->attr.k, p, sizeof p));
         return;
     }
     if (o->mod == BS_MOD_ACT && o->op == BS_OP_LEAKY_RELU) {
@@ -264,6 +295,13 @@ void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
     int prec = s->o.precision;
     const bs_tensor *t = v->k == BS_V_NODE ? &bs_node_get(s->ctx, v->id)->value : &v->tmp;
     const bs_node *n = v->k == BS_V_NODE ? bs_node_get(s->ctx, v->id) : NULL;
+    if (bs_is_mask(s, v)) { /* as torch prints it: tensor([ True, False]) */
+        fputs(bs_str_value(s, v), f);
+        fputs("  shape=", f);
+        print_shape(f, &t->shape, false);
+        fputs(" bool\n", f);
+        return;
+    }
     bs_print_tensor(s, f, t, false, prec);
     if (t->shape.ndim == 0) {
         /* a scalar prints as a number, like Python; its grad follows when known */

@@ -35,8 +35,12 @@ typedef enum {
     BS_V_OBJ,     /* an instance: a user class's, or nn.Linear & co (ref: bs_hobj) */
     BS_V_BOUND,   /* obj.method before the call (ref: the bs_hobj, ref2: the bs_hfunc) */
     BS_V_RANGE,   /* range(a, b, c): r[0..2] */
-    BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called) */
-    BS_V_SUPER    /* super(): ref the instance, ref2 the class whose base is asked */
+    BS_V_BUILTIN, /* a function or class of backstep's as a value (str: its name, as called); a
+                     dict's method (d.get) has ref the dict (bs_bound_dict) */
+    BS_V_SUPER,   /* super(): ref the instance, ref2 the class whose base is asked */
+    BS_V_DICT,    /* {k: v} (ref: bs_hdict, always on the heap) */
+    BS_V_EXC      /* an exception instance, ValueError('bad'): str its message (ref its bs_hstr when
+                     kept), ref2 its type's name (a static string of pydict.c) */
 } bs_vkind;
 
 typedef struct bs_heap bs_heap;
@@ -61,6 +65,8 @@ struct bs_value {
     int32_t grad_owner;   /* TMP from x.grad: x's id + 1 (so that x.grad.zero_() reaches x); 0 */
     const char *numname;  /* NUM, BOOL read from a session name: as an operand it is that name's
                              one constant node, labelled with the name (bs_to_node) */
+    bool mask;            /* TMP: a bool tensor (x > 0): int64 0/1 data shown as torch.bool; as a
+                             node it is marked is_bool */
 };
 
 /* values of one kind, every other field zero (sym -1) */
@@ -86,11 +92,14 @@ static inline bs_value bs_node_value(bs_id id)
     return v;
 }
 
+/* a bool tensor (torch.bool): a comparison's mask, as a value or a node */
+static inline bool bs_is_mask(bs_session *s, const bs_value *v);
+
 /* ==== The heap: values that outlive a statement ====
  * Lists, strings, functions, classes and instances that a name, a container or a frame holds.
  * Every object is on the session's chain; between top-level statements what no name reaches is
  * freed (bs_heap_gc). A list held by two names is one list, as in Python. */
-typedef enum { BS_H_LIST, BS_H_STR, BS_H_SRC, BS_H_FUNC, BS_H_CLASS, BS_H_OBJ } bs_hkind;
+typedef enum { BS_H_LIST, BS_H_STR, BS_H_SRC, BS_H_FUNC, BS_H_CLASS, BS_H_OBJ, BS_H_DICT } bs_hkind;
 struct bs_heap {
     bs_heap *next;
     bs_hkind kind;
@@ -99,6 +108,8 @@ struct bs_heap {
 };
 typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertion order */
 typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
+/* a Python dict: keys and values in insertion order, keys compared as == does (pydict.c) */
+typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; } bs_hdict;
 typedef struct { bs_heap h; char *s; } bs_hstr;
 /* a parsed source that defines functions or classes: their AST lives in its arena */
 typedef struct { bs_heap h; char *text; bs_arena arena; bool adopted; /* a def holds it */ } bs_hsrc;
@@ -109,6 +120,8 @@ typedef struct {
     bs_hsrc *src;
     bs_value *defaults;   /* one per parameter (k == BS_V_VOID: none), evaluated at def time */
     bs_hclass *cls;       /* the class a method was defined in (for super()), or NULL */
+    bs_dict *closure;     /* a def or lambda inside a function: the enclosing locals, as they were
+                             when it was made (looked up after its own locals); NULL at top level */
 } bs_hfunc;
 struct bs_hclass {
     bs_heap h;
@@ -120,7 +133,7 @@ struct bs_hclass {
 /* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
 typedef enum {
     BS_MOD_USER, BS_MOD_LINEAR, BS_MOD_SEQUENTIAL, BS_MOD_MODULELIST, BS_MOD_ACT, BS_MOD_LOSS,
-    BS_MOD_IDENTITY, BS_MOD_LAYERNORM, BS_MOD_EMBEDDING
+    BS_MOD_IDENTITY, BS_MOD_LAYERNORM, BS_MOD_EMBEDDING, BS_MOD_DROPOUT
 } bs_modkind;
 typedef struct {
     bs_heap h;
@@ -130,6 +143,7 @@ typedef struct {
     int op;               /* ACT, LOSS: the op it applies (bs_op) */
     bs_attr attr;         /* ACT, LOSS: its attributes (dim, slope, reduction) */
     bs_dict attrs;        /* attributes in assignment order: parameters, submodules, the rest */
+    bool eval_mode;       /* after model.eval() (until model.train()): dropout passes its input */
 } bs_hobj;
 
 /* a zeroed object of `size` bytes (a struct that starts with its bs_heap) on the session's chain */
@@ -239,6 +253,8 @@ struct bs_session {
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
     int nroots;
+    const char *cur_exc;  /* inside an except block: the error being handled ("ValueError: bad"),
+                             for a bare 'raise'; NULL otherwise */
 };
 
 /* The tape keeps what the session can still reach: a name, the defaults of :step and :graph, the
@@ -275,6 +291,19 @@ int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out);
 /* "(partial: step k/N)" while a pass is being stepped, "" otherwise; returns buf */
 char *bs_grad_note(bs_session *s, char *buf, size_t len);
 
+static inline bool bs_is_mask(bs_session *s, const bs_value *v)
+{
+    if (v->k == BS_V_TMP) return v->mask;
+    if (v->k == BS_V_NODE) {
+        const bs_node *n = bs_node_get(s->ctx, v->id);
+        return n && n->is_bool;
+    }
+    return false;
+}
+/* a mask made from data (torch.tensor([True, False]), x.bool(), a comparison): an int64 0/1
+   leaf marked is_bool; -1 with an error */
+int bs_mask_leaf(bs_session *s, const bs_expr *e, const bs_tensor *t, bs_value *out);
+
 /* ==== Names ==== */
 bs_name *bs_name_find(bs_session *s, const char *name);
 bs_name *bs_name_bind(bs_session *s, const char *name);  /* finds or creates */
@@ -303,6 +332,8 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
 bool bs_is_py_builtin(const char *name);
 /* len, range, enumerate, ...; sum/max/min/abs of a tensor go to the op */
 int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value *out);
+int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
+                    const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* call a value (a function, class, instance, bound method, builtin) with evaluated arguments */
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
                   const char **kn, bs_value *kv, int nkw, bs_value *out);
@@ -330,6 +361,17 @@ int bs_nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos, in
                bs_value *out);
 int bs_nn_params(bs_session *s, bs_hobj *m, const char *prefix, bs_hlist *names, bs_hlist *params);
 bool bs_is_nn_class(const char *name);
+/* torch.optim's optimizers with param groups (an OPT value whose ref holds them): opt.param_groups,
+   and step() / zero_grad() over every group; both return 1 for an optimizer without groups */
+int bs_opt_groups(bs_session *s, const bs_value *opt, bs_value *out);
+/* model.state_dict() (load false) and model.load_state_dict(sd) (load true) */
+int bs_nn_state(bs_session *s, const bs_expr *call, bs_hobj *m, bool load, bs_value *pos, int npos, bs_value *out);
+/* model.train(mode) / model.eval(): the mode of m and every module inside it */
+void bs_nn_set_training(bs_hobj *m, bool training);
+/* dropout of x with probability p: x * mask / (1 - p), the mask from backstep's generator (so
+   it differs from torch's); x itself when not training or p == 0 */
+int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out);
+int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
 /* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
 bool bs_is_module(const bs_hobj *o);
 /* a module bound to NAME (or self.NAME): its parameters are labelled NAME.weight, NAME.0.bias, ...
@@ -375,6 +417,40 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);
 const char *bs_suggest_attr(const char *word, char *buf, size_t len);
 const char *bs_suggest_among(const char *word, const char *const *cands, int n, char *buf, size_t len);
+
+/* pydict.c: dicts, lambdas, try/except/raise, del, and exceptions as values */
+bs_hdict *bs_heap_dict(bs_session *s);
+/* the index of key in d, or -1; -2 with an error (at e) for a key that cannot be hashed */
+int bs_hdict_find(bs_session *s, bs_hdict *d, const bs_value *key, const bs_expr *e);
+/* d[key] = v (both made persistent); -1 with an error */
+int bs_hdict_set(bs_session *s, bs_hdict *d, const bs_value *key, const bs_value *v, const bs_expr *e);
+int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out);      /* {k: v}, {k: v for ...} */
+int bs_eval_lambda(bs_session *s, const bs_expr *e, bs_value *out);
+int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
+int bs_dict_method_v(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *pos, int npos,
+                     const char **kn, bs_value *kv, int nkw, bs_value *out);
+/* a BUILTIN value that is a dict's method (d.get as a value): its dict, or NULL */
+void *bs_bound_dict(const bs_value *fn);
+int bs_dict_subscript(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *key, bs_value *out);
+int bs_exec_try(bs_session *s, const bs_stmt *st);
+int bs_exec_raise(bs_session *s, const bs_stmt *st);
+int bs_exec_del(bs_session *s, const bs_stmt *st);
+int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
+/* a & b, a | b, a ^ b (e a BINARY; x NULL) and ~x (e a UNARY; a, b NULL): on masks elementwise
+   logic (a mask), on integers and integer tensors bitwise, as Python and torch */
+int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out);
+/* ValueError, KeyError, ...: a name of Python's exception classes */
+bool bs_is_exc_name(const char *name);
+/* ValueError('msg') called: the exception value */
+int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out);
+/* the str() of a dict or an exception, in the arena */
+const char *bs_dict_str(bs_session *s, const bs_value *v);
+/* exec.c helpers for pydict.c */
+int bs_values_eq(bs_session *s, const bs_value *a, const bs_value *b, bool *eq); /* -2: tensors */
+const char *bs_type_name(const bs_value *v);
+char *bs_repr_value(bs_session *s, const bs_value *v);
+int bs_collect(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out); /* items into a list */
+int bs_make_def(bs_session *s, const bs_stmt *st, bs_value *out);          /* a DEF as a function */
 
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);

@@ -23,6 +23,10 @@ static void check_pos(int line, int col)
     FUZZ_CHECK(line >= 1 && col >= 1);
 }
 
+static void walk_stmt(bs_arena *a, const char *src, const bs_stmt *st);
+static bs_arena *g_arena; /* the parse being walked: a lambda's DEF is walked as a statement */
+static const char *g_src;
+
 static void walk_expr(const bs_expr *e)
 {
     FUZZ_CHECK(e != NULL);
@@ -98,11 +102,32 @@ static void walk_expr(const bs_expr *e)
         }
         break;
     case BS_EX_LISTCOMP:
+    case BS_EX_DICTCOMP:
+        FUZZ_CHECK((e->kind == BS_EX_DICTCOMP) == (e->comp.key != NULL));
+        FUZZ_CHECK(!(e->kind == BS_EX_DICTCOMP && e->comp.gen));
+        if (e->comp.key) walk_expr(e->comp.key);
         walk_expr(e->comp.elt);
         walk_expr(e->comp.target);
         walk_expr(e->comp.iter);
         if (e->comp.cond) walk_expr(e->comp.cond);
         break;
+    case BS_EX_DICT:
+        FUZZ_CHECK(e->dict.n >= 0);
+        for (int i = 0; i < e->dict.n; i++) {
+            walk_expr(e->dict.keys[i]);
+            walk_expr(e->dict.vals[i]);
+        }
+        break;
+    case BS_EX_LAMBDA: {
+        /* a DEF named <lambda> whose body is one return of the expression, inside the lambda */
+        const bs_stmt *d = e->lam.def;
+        FUZZ_CHECK(d != NULL && d->kind == BS_ST_DEF && !strcmp(d->def.name, "<lambda>"));
+        FUZZ_CHECK(d->def.body.n == 1 && d->def.body.stmts[0]->kind == BS_ST_RETURN &&
+                   d->def.body.stmts[0]->ret.value != NULL);
+        FUZZ_CHECK(d->start >= e->start && d->end <= e->end);
+        walk_stmt(g_arena, g_src, d);
+        break;
+    }
     default:
         break;
     }
@@ -173,6 +198,30 @@ static void walk_stmt(bs_arena *a, const char *src, const bs_stmt *st)
     case BS_ST_RETURN:
         if (st->ret.value) walk_expr(st->ret.value);
         break;
+    case BS_ST_TRY:
+        /* a body, then at least one except or a finally; else only after an except; a bare
+           except only last; 'as NAME' only with a type */
+        walk_block(a, src, &st->try_.body, true);
+        FUZZ_CHECK(st->try_.nh >= 0 && (st->try_.nh > 0 || st->try_.final.n > 0));
+        FUZZ_CHECK(st->try_.orelse.n == 0 || st->try_.nh > 0);
+        for (int i = 0; i < st->try_.nh; i++) {
+            const bs_handler *h = &st->try_.handlers[i];
+            FUZZ_CHECK(h->type || i == st->try_.nh - 1);
+            FUZZ_CHECK(!h->name || h->type);
+            check_pos(h->line, h->col);
+            if (h->type) walk_expr(h->type);
+            walk_block(a, src, &h->body, true);
+        }
+        walk_block(a, src, &st->try_.orelse, false);
+        walk_block(a, src, &st->try_.final, false);
+        break;
+    case BS_ST_RAISE:
+        if (st->raise.exc) walk_expr(st->raise.exc);
+        break;
+    case BS_ST_DEL:
+        FUZZ_CHECK(st->del.target->kind == BS_EX_NAME || st->del.target->kind == BS_EX_SUBSCRIPT);
+        walk_expr(st->del.target);
+        break;
     default:
         break;
     case BS_ST_COMMAND:
@@ -228,6 +277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bs_arena a = BS_ARENA_INIT;
     bs_parse_error pe;
     memset(&pe, 0, sizeof pe);
+    g_arena = &a;
+    g_src = src;
     bs_ast *ast = bs_parse(src, 1, &a, &pe);
     check_error(&pe);
     if (ast) {

@@ -243,6 +243,20 @@ static int cases_for(bs_op op, gcase *c)
         c[n++] = mk_ix(op, S(2, 3000, 70), S(1, 500), 1, 7, 2990, 4);
         c[n++] = mk_ix(op, S(1, 6), S(1, 6), 0, -6, 100, 1);
         break;
+    case BS_OP_CAT: /* along each dim, negative ones too, and long rows */
+        c[n] = mk(op, 2, S(3, 2, 3, 4), D_ANY, S(3, 2, 5, 4), D_ANY);
+        c[n++].attr.dim = 1;
+        c[n] = mk(op, 2, S(2, 3, 4), D_ANY, S(2, 2, 4), D_ANY);
+        c[n++].attr.dim = 0;
+        c[n] = mk(op, 2, S(2, 2, 3), D_ANY, S(2, 2, 7), D_ANY);
+        c[n++].attr.dim = -1;
+        c[n] = mk(op, 2, S(1, 5), D_ANY, S(1, 1), D_ANY);
+        c[n++].attr.dim = 0;
+        c[n] = mk(op, 2, S(3, 2, 300, 70), D_ANY, S(3, 2, 300, 30), D_ANY);
+        c[n++].attr.dim = 2;
+        c[n] = mk(op, 2, S(2, 3000, 70), D_ANY, S(2, 500, 70), D_ANY);
+        c[n++].attr.dim = -2;
+        break;
     case BS_OP_WHERE:
         c[n++] = mk3(op, S(2, 3, 4), D_MASK, S(2, 3, 4), D_ANY, S(2, 3, 4), D_ANY);
         c[n++] = mk3(op, S(1, 4), D_MASK, S(3, 2, 3, 4), D_ANY, S(0), D_ANY);

@@ -236,6 +236,13 @@ static const op_case c_masked_fill[] = {
     MF(SH3(2, 1, 3), SH2(4, 1)),
 };
 
+#define CAT2(sa_, sb_, d_) {.nin = 2, .sh = {sa_, sb_}, .dom = {D_ANY, D_ANY}, .attr = {.dim = (d_)}}
+static const op_case c_cat[] = {
+    CAT2(SH2(2, 3), SH2(4, 3), 0),       CAT2(SH2(2, 3), SH2(2, 1), 1),
+    CAT2(SH3(2, 3, 4), SH3(2, 2, 4), -2), CAT2(SH1(3), SH1(5), -1),
+    CAT2(SH4(2, 1, 3, 2), SH4(2, 1, 3, 3), 3), CAT2(SH2(3, 4), SH2(0, 4), 0),
+};
+
 /* ---- the per-op table: an op without an entry fails the test ---- */
 typedef struct {
     const op_case *cases;
@@ -259,6 +266,7 @@ static const op_examples examples[BS_OP_COUNT] = {
     [BS_OP_CROSS_ENTROPY] = EX(c_xent), [BS_OP_SELECT] = EX(c_select),
     [BS_OP_SLICE] = EX(c_slice),      [BS_OP_INDEX_SELECT] = EX(c_index_select),
     [BS_OP_WHERE] = EX(c_where),      [BS_OP_MASKED_FILL] = EX(c_masked_fill),
+    [BS_OP_CAT] = EX(c_cat),
 };
 
 /* ==== Running one op ==== */

@@ -403,6 +403,30 @@ static void test_statements(void **state)
                 "(= w (call param [[0.3 0.7] [(- 0.2) 0.5]]))\n(= z (@ w x))");
     ASSERT_DUMP("y = f(a,   # first\n      # between\n      b)", "(= y (call f a b))");
     ASSERT_DUMP("x = 1 + \\\n    2", "(= x (+ 1 2))");
+    /* dicts, comprehensions, generator expressions, lambdas */
+    ASSERT_DUMP("d = {'a': 1, 2: [x]}", "(= d (dict \"a\":1 2:[x]))");
+    ASSERT_DUMP("d = {}", "(= d (dict))");
+    ASSERT_DUMP("d = {\n  'lr': 0.1,\n}", "(= d (dict \"lr\":0.1))");
+    ASSERT_DUMP("{k: v * 2 for k, v in d.items() if v}",
+                "(dictcomp k:(* v 2) (tuple k v) (call (. d items)) if v)");
+    ASSERT_DUMP("sum(p.numel() for p in ps)", "(call sum (genexp (call (. p numel)) p ps))");
+    ASSERT_DUMP("(x for x in y)", "(genexp x x y)");
+    ASSERT_DUMP("f = lambda x, k=2: x * k", "(= f (lambda (x k=2) (* x k)))");
+    ASSERT_DUMP("f = lambda: 0", "(= f (lambda () 0))");
+    ASSERT_DUMP("sorted(a, key=lambda t: t[1])", "(call sorted a key=(lambda (t) ([] t 1)))");
+    ASSERT_DUMP("g = lambda x: x if x > 0 else -x", "(= g (lambda (x) (if (cmp x > 0) x (- x))))");
+    /* try, raise, del */
+    ASSERT_DUMP("try:\n    x = 1\nexcept ValueError as e:\n    print(e)\nexcept (A, B):\n    pass\n"
+                "except:\n    raise\nelse:\n    y\nfinally:\n    z",
+                "(try (body (= x 1)) (except ValueError as e (do (call print e))) (except (tuple A B) (do pass))"
+                " (except _ (do (raise))) (else y) (finally z))");
+    ASSERT_DUMP("try: x\nfinally: y", "(try (body x) (finally y))");
+    ASSERT_DUMP("raise ValueError('bad')", "(raise (call ValueError \"bad\"))");
+    ASSERT_DUMP("del d['k']", "(del ([] d \"k\"))");
+    /* & | ^ ~ bind as Python's: below comparisons' operands, above 'not' */
+    ASSERT_DUMP("(x > 0) & (x < 1) | ~m ^ n", "(| (& (cmp x > 0) (cmp x < 1)) (^ (~ m) n))");
+    ASSERT_DUMP("a | b == c & d", "(cmp (| a b) == (& c d))");
+    ASSERT_DUMP("not a & b + 1", "(not (& a (+ b 1)))");
 
     /* statement spans and positions */
     const char *src = "a = 1 ;  b = f(2)  # c\n  c";
@@ -578,7 +602,22 @@ static const err_case err_cases[] = {
     {"import", 1, 7, "unexpected end of input; expected a module name"},
     {"from torch.nn import", 1, 21, "unexpected end of input; expected a name to import"},
     {"x = import", 1, 5, "'import' must start a statement (import torch.nn.functional as F)"},
-    {"try: x", 1, 1, "'try' is a Python keyword that backstep does not support"},
+    {"try: x", 1, 7, "expected 'except' or 'finally' block after the 'try' on line 1"},
+    {"global x", 1, 1, "'global' is a Python keyword that backstep does not support"},
+    {"try:\n    x\nelse:\n    y", 3, 1, "expected 'except' or 'finally' block after the 'try' on line 1"},
+    {"try:\n    x\nexcept:\n    y\nexcept ValueError:\n    z", 5, 1, "default 'except:' must be last"},
+    {"try:\n    x\nexcept A, B:\n    y", 3, 9, "multiple exception types must be parenthesized: except (A, B):"},
+    {"except ValueError: x", 1, 1, "'except' without a matching 'try' at the same indentation"},
+    {"finally: x", 1, 1, "'finally' without a matching 'try' at the same indentation"},
+    {"raise ValueError('x') from e", 1, 23, "'raise ... from ...' is not supported"},
+    {"del f(x)", 1, 5, "del takes a name or an item (del d[key])"},
+    {"f = lambda x y: x", 1, 14, "unexpected name 'y'; expected ':' after the lambda's parameters"},
+    {"f = lambda x, x: x", 1, 15, "duplicate argument 'x' in function definition"},
+    {"f = lambda: ", 1, 13, "unexpected end of input; expected an expression"},
+    {"x = {1, 2}", 1, 5, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}"},
+    {"x = {1: 2, 3}", 1, 13, "unexpected '}'; expected ':' after a dict key"},
+    {"x = {'a': 1", 1, 5, "'{' was never closed"},
+    {"f(a, x for x in y)", 1, 8, "Generator expression must be parenthesized"},
     {"a, b -= 1", 1, 1, "'tuple' is an illegal expression for augmented assignment"},
     {"for i x: y", 1, 7, "unexpected name 'x'; expected 'in' (for x in ...:)"},
     {"x + 1 = 2", 1, 1, "cannot assign to an expression (only names, attributes and items can be assigned)"},
@@ -606,8 +645,10 @@ static const err_case err_cases[] = {
     {": help", 1, 2, "expected a command name after ':' (try :help)"},
     {":help(x)", 1, 6, "expected a space after the command name ':help'"},
     {":export 'abc", 1, 9, "unterminated string"},
-    {"x = {1: 2}", 1, 5, "dict and set literals ({...}) are not supported"},
-    {"a & b", 1, 3, "operator '&' is not supported"},
+    {"x = {1}", 1, 5, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}"},
+    {"a << b", 1, 3, "operator '<<' is not supported"},
+    {"a &= b", 1, 3, "operator '&=' is not supported"},
+    {"a & ", 1, 5, "unexpected end of input; expected an expression"},
     {"x.", 1, 3, "expected an attribute name after '.'"},
     {"f(*a)", 1, 3, "*args and **kwargs are not supported"},
     {"2(3)", 1, 2, "only functions and methods can be called (is a '*' missing?)"},

@@ -203,6 +203,14 @@ static int cases_for(bs_op op, tcase *out)
             out[n - 1].dt[1] = BS_I64;
             ADD2(S1(5), S1(3));
             out[n - 1].dt[1] = BS_I64;
+        } else if (op == BS_OP_CAT) { /* along each dim of a 3-D pair, and whole long rows */
+            int dims[] = {0, 1, -1};
+            for (int d = 0; d < 3; d++) {
+                ADD2(S3(3, 5, 4), S3(3, 5, 4));
+                out[n - 1].attr.dim = dims[d];
+            }
+            ADD2(S2(37, 45), S2(2, 45));
+            ADD2(S1(6), S1(3));
         } else if (op == BS_OP_WHERE) {
             ADD3(S2(3, 4), S2(3, 4), S2(3, 4));
             ADD3(S1(4), S2(3, 4), S0());
