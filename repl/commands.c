@@ -17,6 +17,8 @@ struct bs_viz_state {
     bs_id root;           /* what :graph NAME asked to show (BS_NONE: whole tape) */
     bool follow;          /* root follows the last assigned name */
     char last_err[256];   /* the window's last complaint, said once until it changes */
+    int hold;             /* > 0: a script or :load runs; refreshes wait for the last release */
+    bool stale;           /* a refresh was asked for while held */
 };
 
 /* ==== Helpers ==== */
@@ -645,7 +647,9 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     free(real);
     bs_session_script_begin(s, path);
     bs_error inner;
+    bs_session_window_hold(s);
     int rc = bs_session_eval(s, text, 1, &inner);
+    bs_session_window_release(s);
     bs_session_script_end(s);
     bs_arena_free(&s->arena);
     s->arena = saved_arena;
@@ -706,10 +710,26 @@ int bs_viz_ids(bs_session *s, bs_id **out, int max)
     return 1;
 }
 
-void bs_viz_refresh(bs_session *s)
+void bs_session_window_hold(bs_session *s)
+{
+    bs_viz_state *v = viz(s);
+    if (v) v->hold++;
+}
+
+void bs_session_window_release(bs_session *s)
 {
     bs_viz_state *v = s->viz;
-    if (!v && s->o.window && !s->o.quiet) {
+    if (!v || v->hold <= 0) return;
+    if (--v->hold == 0 && v->stale) {
+        v->stale = false;
+        bs_viz_refresh(s);
+    }
+}
+
+static void refresh_now(bs_session *s)
+{
+    bs_viz_state *v = s->viz;
+    if (s->o.window && !s->o.quiet && (!v || (!v->w && !v->tried))) {
         v = viz(s);
         if (v && !v->tried) window_open(s, false);
     }
@@ -725,6 +745,16 @@ void bs_viz_refresh(bs_session *s)
     } else {
         v->last_err[0] = 0;
     }
+}
+
+void bs_viz_refresh(bs_session *s)
+{
+    bs_viz_state *v = s->viz;
+    if (v && v->hold > 0) { /* one relayout when the script or :load is done, not per statement */
+        v->stale = true;
+        return;
+    }
+    refresh_now(s);
 }
 
 void bs_viz_free(bs_session *s)
@@ -792,7 +822,7 @@ static int cmd_graph(bs_session *s, const bs_stmt *st)
         return 0;
     }
     s->viz->root = root;
-    bs_viz_refresh(s);
+    refresh_now(s);
     bs_window_fit(s->viz->w);
     return 0;
 }
@@ -827,7 +857,7 @@ static int cmd_screenshot(bs_session *s, const bs_stmt *st)
     const bs_word *w = positional(st, 0);
     if (!w) return usage(s, st, ":screenshot FILE.png");
     if (!window_open(s, true)) return bs_fail(s, st->line, st->col, "there is no window to capture");
-    bs_viz_refresh(s);
+    refresh_now(s);
     char err[256];
     if (bs_window_screenshot(s->viz->w, w->text, err, sizeof err))
         return bs_fail(s, w->line, w->col, "%s", err);
