@@ -55,6 +55,47 @@ bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
 /* wait until the renderer has really drawn the last frame (reads one pixel back) */
 void viz_window_sync(bs_window *w);
 
+/* ==== Groups (group.c) ==== */
+typedef struct {            /* string -> int, open addressing */
+    char **key;
+    int *val;
+    int cap, n;
+} stab;
+
+enum { VG_SCOPE, VG_CHAIN, VG_LEAVES };
+typedef struct {
+    char *name, *title;     /* malloc'd */
+    int kind;               /* VG_* */
+    int nmem, nparams, ncalls;
+    bs_id last, anchor;     /* the last member (the box's id); a chain's named node */
+    bool collapsed, ctor, param;
+    int cluster;            /* unused: open groups are clusters by path */
+    int home;               /* the cluster the box sits in, -1 */
+    int consumer;           /* VG_LEAVES: the group that uses them, -1 */
+} viz_group;
+typedef struct {
+    char *name;
+    int parent, calls;
+} viz_cluster;
+typedef struct {
+    const bs_view_opts *o;
+    bool big;               /* collapse (ALL, or AUTO over BS_VIEW_AUTO_NODES) */
+    int32_t n;
+    int32_t *gid;           /* per tape node: its group, -1: on its own */
+    int32_t *home;          /* per tape node: the cluster it is drawn in, -1 */
+    viz_group *g;
+    int ng, capg;
+    viz_cluster *cl;
+    int ncl, capcl;
+    int32_t *sgid, *scl;    /* per scope, memoised */
+    char *sdone, *scounted;
+    stab gkeys, ckeys, attr;
+} viz_groups;
+bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t nsel,
+                      const bs_view_opts *o);
+bool viz_group_shown(const viz_groups *G, int32_t i); /* drawn as itself (not in a closed box) */
+void viz_groups_free(viz_groups *G);
+
 /* ==== Hashing ==== */
 uint64_t viz_hash(uint64_t h, const void *p, size_t n); /* FNV-1a, start with VIZ_HASH0 */
 #define VIZ_HASH0 1469598103934665603ull
