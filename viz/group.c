@@ -421,10 +421,10 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
             G->g[g].consumer = gf;
             G->g[g].param = nd->requires_grad;
             G->g[g].collapsed = gf >= 0 && G->g[gf].collapsed && !listed(o->expand, o->nexpand, name, NULL);
-            G->g[g].home = G->home[f];
+            G->g[g].home = -1; /* made at top level: outside any call's box */
         }
         G->gid[i] = g;
-        G->home[i] = G->g[g].home;
+        G->home[i] = -1;
     }
     stab_free(&leafg);
     if (!ok)

@@ -502,8 +502,8 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         if (mode == GV_WINDOW) {
             /* room for the stepper's label on every edge a VJP can travel, placed by dot */
             if (labels && e->slot >= 0 && !(e->flags & BS_VEF_NO_GRAD)) {
-                set(ed, "label", (v->nodes[e->from].flags & BS_VNF_TENSOR)
-                                     ? "VJP [-0.000, -0.000, \xe2\x80\xa6]" : "VJP -0.0000");
+                set(ed, "label", (v->nodes[e->from].flags & BS_VNF_TENSOR) ? VIZ_LABEL_TENSOR
+                                                                            : VIZ_LABEL_SCALAR);
                 snprintf(fs, sizeof fs, "%g", t->small_font_size);
                 set(ed, "fontsize", fs);
             }

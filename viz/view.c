@@ -338,7 +338,9 @@ bs_status bs_view_state_step(bs_view_state *s, const bs_step *step)
             char num[32];
             pv[used++] = '[';
             for (int64_t i = 0; i < numel && i < 2; i++) {
-                snprintf(num, sizeof num, "%.3g%s", in->vjp.data[i], i + 1 < numel ? ", " : "");
+                char one[32]; /* the graph's one number format: 4 significant digits */
+                snprintf(num, sizeof num, "%s%s", viz_num(in->vjp.data[i], one, sizeof one),
+                         i + 1 < numel ? ", " : "");
                 size_t kk = strlen(num);
                 memcpy(pv + used, num, kk);
                 used += kk;
@@ -510,8 +512,8 @@ char *viz_num(double v, char *buf, size_t len)
     return buf;
 }
 
-/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes (3 significant
-   digits per element; a scalar gets viz_num's 4) */
+/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes (viz_num's 4
+   significant digits per element, as scalars, edge labels and the stepper's captions) */
 static void preview(const bs_tensor *t, char *buf, size_t max)
 {
     int64_t n = bs_tensor_numel(t);
@@ -523,10 +525,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
     size_t used = 0;
     buf[used++] = '[';
     for (int64_t i = 0; i < n; i++) {
-        if (isfinite(t->data[i]) && t->data[i] != 0)
-            snprintf(num, sizeof num, "%.3g", t->data[i]);
-        else
-            viz_num(t->data[i], num, sizeof num);
+        viz_num(t->data[i], num, sizeof num); /* one format for every number the graph shows */
         size_t k = strlen(num);
         if (used + k + 6 > max || i == 4) {
             memcpy(buf + used, "\xe2\x80\xa6", 3);   /* … */
@@ -546,7 +545,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
 
 /* the widest value preview we reserve room for, per kind of node */
 #define VIZ_SCALAR_RESERVE "-0.00000"
-#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, …]"
+#define VIZ_TENSOR_RESERVE "[-0.0000, -0.0000, …]"
 
 /* ==== Heatmaps ==== */
 

@@ -39,6 +39,10 @@ float viz_text_width(const char *s, float size);
 /* A number with 4 significant digits the way the graph shows it: 0.75, -1.589, 1e-05, nan. */
 char *viz_num(double v, char *buf, size_t len);
 
+/* The room the window's layout gives a stepper label while stepping (the label is shrunk to it) */
+#define VIZ_LABEL_SCALAR "VJP -0.0000"
+#define VIZ_LABEL_TENSOR "VJP (00, 00) [-0.0000, -0.0000, \xe2\x80\xa6]"
+
 /* Layout constants, points */
 #define VIZ_PAD 6.0f           /* inner padding of a node */
 #define VIZ_LINE 1.3f          /* line height as a multiple of the font size */

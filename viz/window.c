@@ -795,13 +795,23 @@ static void draw_edge_labels(bs_window *w)
         place:
             x = roundf(x);
             y = roundf(y);
+            float maxw = 0; /* with room from the layout: the text is shrunk to that room */
+            if (w->layout->labels) {
+                float room = viz_text_width((v->nodes[e->from].flags & BS_VNF_TENSOR) ? VIZ_LABEL_TENSOR
+                                                                                     : VIZ_LABEL_SCALAR,
+                                            (float)t->small_font_size) * w->zoom;
+                if (tw > room) {
+                    tw = room;
+                    maxw = room;
+                }
+            }
             if (pass == 0) {
                 float p[2 * 40];
                 int n = shape_points(x, y, tw + 12, th + 6, 5, false, p, 40);
                 fill_shape(&w->tri, x, y, p, n, col(t->edge_label_fill, 240));
                 stroke_shape(&w->tri, p, n, 1.5f, false, col(t->edge_step, 255));
             } else
-                text_at(w, F_BOLD, sfs, col(t->grad_ink, 255), e->label, x, y, 1, 0);
+                text_at(w, F_BOLD, sfs, col(t->grad_ink, 255), e->label, x, y, 1, maxw);
         }
         if (pass == 0)
             flush(w);
