@@ -657,7 +657,9 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     bs_error inner;
     bs_session_window_hold(s);
     int rc = bs_session_eval(s, text, 1, &inner);
-    bs_session_window_release(s);
+    /* no redraw here: the statement that ran :load redraws once it is done (after the tape is
+       compacted, so the window's ids stay the tape's) */
+    if (s->viz && s->viz->hold > 0) s->viz->hold--;
     bs_session_script_end(s);
     bs_arena_free(&s->arena);
     s->arena = saved_arena;
@@ -772,6 +774,7 @@ void bs_session_window_release(bs_session *s)
 static void refresh_now(bs_session *s)
 {
     bs_viz_state *v = s->viz;
+    if (v) v->stale = false;
     if (s->o.window && !s->o.quiet && (!v || (!v->w && !v->tried))) {
         v = viz(s);
         if (v && !v->tried) window_open(s, false);
@@ -800,6 +803,7 @@ void bs_viz_refresh(bs_session *s)
         v->stale = true;
         return;
     }
+    if (s->quit) return; /* :quit: nothing new to draw */
     refresh_now(s);
 }
 

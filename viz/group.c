@@ -276,22 +276,23 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
     memset(G, 0, sizeof *G);
     G->o = o;
     G->n = n;
+    G->unused = -1;
     G->big = o->collapse == BS_COLLAPSE_ALL ||
              (o->collapse == BS_COLLAPSE_AUTO && nsel > BS_VIEW_AUTO_NODES);
     size_t nn = (size_t)(n > 0 ? n : 1), nsc = (size_t)ns + 1;
     G->gid = malloc(nn * sizeof *G->gid);
     G->home = malloc(nn * sizeof *G->home);
-    int32_t *fc = malloc(nn * sizeof *fc);
+    int32_t *fc = malloc(nn * sizeof *fc), *lc = malloc(nn * sizeof *lc);
     G->sgid = calloc(nsc, sizeof *G->sgid);
     G->scl = calloc(nsc, sizeof *G->scl);
     G->sdone = calloc(nsc, 1);
     G->scounted = calloc(nsc, 1);
-    bool ok = G->gid && G->home && fc && G->sgid && G->scl && G->sdone && G->scounted;
+    bool ok = G->gid && G->home && fc && lc && G->sgid && G->scl && G->sdone && G->scounted;
     if (!ok)
         goto done;
     /* the first consumer of each node among the selected (copies count: param(expr)) */
     for (int32_t i = 0; i < n; i++) {
-        fc[i] = -1;
+        fc[i] = lc[i] = -1;
         G->gid[i] = -1;
         G->home[i] = -1;
     }
@@ -300,14 +301,18 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
             continue;
         const bs_node *nd = bs_node_get(c, i);
         for (int k = 0; k < nd->nin; k++)
-            if (nd->in[k] >= 0 && nd->in[k] < n && sel[nd->in[k]] >= 0 && fc[nd->in[k]] < 0)
-                fc[nd->in[k]] = i;
+            if (nd->in[k] >= 0 && nd->in[k] < n && sel[nd->in[k]] >= 0) {
+                if (fc[nd->in[k]] < 0)
+                    fc[nd->in[k]] = i;
+                lc[nd->in[k]] = i;
+            }
         if (nd->is_leaf && nd->init == BS_INIT_COPY && nd->init_src >= 0 && nd->init_src < n &&
             sel[nd->init_src] >= 0 && fc[nd->init_src] < 0)
             fc[nd->init_src] = i;
     }
     bool have_attr = false;
     stab leafg = {0}; /* "consumer key" -> leaves group */
+    stab repeat = {0}; /* "home:text" -> the group of unnamed steps made by that text */
     char name[160], key[64];
     /* consumers come later on the tape: one sweep from the end places every node after what
        uses it */
@@ -324,11 +329,26 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
             G->home[i] = G->scl[nd->scope];
             continue;
         }
-        if (is_const(nd)) { /* an unnamed number: with what uses it */
+        if (is_const(nd) && f >= 0) { /* an unnamed number: with what uses it */
             G->gid[i] = gf;
-            G->home[i] = f >= 0 ? G->home[f] : -1;
+            G->home[i] = G->home[f];
             continue;
         }
+        if (f < 0 && !nd->label && nd->is_leaf && G->big) {
+            /* unnamed leaves nothing uses (yet): one box */
+            if (G->unused < 0) {
+                G->unused = new_group(G, VG_LEAVES, "unused leaves", "unused leaves");
+                if (G->unused < 0) {
+                    ok = false;
+                    break;
+                }
+                G->g[G->unused].collapsed = !listed(o->expand, o->nexpand, "unused leaves", NULL);
+            }
+            G->gid[i] = G->unused;
+            continue;
+        }
+        if (is_const(nd))
+            continue;
         /* a leaf whose name moved on (a loop variable: for p in params) is grouped as unnamed
            when collapsing */
         bool named = nd->label && !(G->big && nd->is_leaf && nd->rebound > 0);
@@ -355,8 +375,16 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
                 }
             }
             bool ctor = nd->is_leaf && nd->init == BS_INIT_COPY;
-            if (nd->is_leaf && !ctor)
-                continue; /* a named leaf: on its own */
+            if (nd->is_leaf && !ctor) {
+                /* a named leaf on its own, unless collapsing and one closed statement is all
+                   that uses it (w3 = param(0.2); z3 = w3 * x: w3 goes inside z3's box) */
+                int gl = lc[i] >= 0 ? G->gid[lc[i]] : -1;
+                if (G->big && gf >= 0 && gf == gl && G->g[gf].kind == VG_CHAIN && G->g[gf].collapsed) {
+                    G->gid[i] = gf;
+                    G->home[i] = G->home[f];
+                }
+                continue;
+            }
             /* a named statement (or a leaf with the chain that built it) */
             int g = new_group(G, VG_CHAIN, name, name);
             if (g < 0) {
@@ -383,14 +411,24 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
                 snprintf(name, sizeof name, "%s", nd->text);
             else
                 snprintf(name, sizeof name, "%s", sym);
-            int g = new_group(G, VG_CHAIN, name, name);
+            /* repeated structure: every unnamed step made by the same text at this level is
+               one group ("lr * p.grad" of an update loop, 1,008 times) */
+            int home = f >= 0 ? G->home[f] : -1;
+            snprintf(key, sizeof key, "%d:", home);
+            char rkey[224];
+            snprintf(rkey, sizeof rkey, "%s%s", key, name);
+            int g = G->big ? stab_get(&repeat, rkey) : -1;
             if (g < 0) {
-                ok = false;
-                break;
+                g = new_group(G, VG_CHAIN, name, name);
+                if (g < 0 || (G->big && !stab_put(&repeat, rkey, g))) {
+                    ok = false;
+                    break;
+                }
+                G->g[g].anchor = i;
+                G->g[g].collapsed = !is_open(G, name);
+                G->g[g].home = home;
             }
-            G->g[g].anchor = i;
-            G->g[g].collapsed = !is_open(G, name);
-            G->g[g].home = f >= 0 ? G->home[f] : -1;
+            G->g[g].ncalls++;
             G->gid[i] = g;
             G->home[i] = G->g[g].home;
             continue;
@@ -427,6 +465,7 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
         G->home[i] = -1;
     }
     stab_free(&leafg);
+    stab_free(&repeat);
     if (!ok)
         goto done;
     for (int32_t i = 0; i < n; i++) {
@@ -443,6 +482,7 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
     }
 done:
     free(fc);
+    free(lc);
     if (!ok)
         viz_groups_free(G);
     return ok;

@@ -983,8 +983,10 @@ static bool fill_group(bs_view *v, const viz_group *g, bs_view_node *vn, const b
     vn->kind = BS_VN_GROUP;
     vn->id = g->last;
     vn->members = g->nmem;
-    if (g->kind == VG_SCOPE && g->ncalls > 1)
+    if ((g->kind == VG_SCOPE || (g->kind == VG_CHAIN && !g->ctor)) && g->ncalls > 1)
         snprintf(title, sizeof title, "%s \xc3\x97 %d", g->title, g->ncalls);
+    else if (g->kind == VG_LEAVES && !strcmp(g->name, "unused leaves"))
+        snprintf(title, sizeof title, "%d unused leaves", g->nmem);
     else if (g->kind == VG_LEAVES)
         snprintf(title, sizeof title, "%d %s", g->nmem, g->param ? "params" : "inputs");
     else
@@ -996,7 +998,8 @@ static bool fill_group(bs_view *v, const viz_group *g, bs_view_node *vn, const b
                  g->nparams == 1 ? "" : "s");
     else
         snprintf(line2, sizeof line2, "%d nodes", g->nmem);
-    bool one_out = g->kind == VG_CHAIN || (g->kind == VG_SCOPE && g->ncalls == 1 && nout == 1);
+    bool one_out = (g->kind == VG_CHAIN && g->ncalls <= 1) ||
+                   (g->kind == VG_SCOPE && g->ncalls == 1 && nout == 1);
     if (one_out && out)
         snprintf(val, sizeof val, "%s", out->value);
     else

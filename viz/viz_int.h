@@ -91,6 +91,7 @@ typedef struct {
     int ng, capg;
     viz_cluster *cl;
     int ncl, capcl;
+    int unused;             /* the group of unnamed leaves nothing uses, -1 */
     int32_t *sgid, *scl;    /* per scope, memoised */
     char *sdone, *scounted;
     stab gkeys, ckeys, attr;
