@@ -1017,6 +1017,17 @@ static int cmd_screenshot(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
+static int cmd_theme(bs_session *s, const bs_stmt *st)
+{
+    const bs_word *w = positional(st, 0);
+    if (!w || positional(st, 1)) return usage(s, st, ":theme default|projector|FILE.conf");
+    char err[512];
+    if (bs_theme_use(w->text, err, sizeof err)) return bs_fail(s, w->line, w->col, "%s", err);
+    if (s->viz && s->viz->w) refresh_now(s); /* new sizes: the window lays the graph out again */
+    if (!s->o.quiet) fprintf(s->out, "theme %s\n", w->text);
+    return 0;
+}
+
 bs_window *bs_session_window(bs_session *s) { return s->viz ? s->viz->w : NULL; }
 
 /* ==== The table ==== */
@@ -1027,6 +1038,7 @@ static const command commands[] = {
     {"show", cmd_show, "show NAME", "one node in full: op, inputs, value, grad, saved bytes"},
     {"graph", cmd_graph, "graph [NAME [--down]] [--collapse [GROUP]] [--expand GROUP] [--all] [--ascii [--width N] [--plain]]", "open or refresh the live window (or draw in the terminal): NAME's graph (--down: what depends on NAME); big graphs show groups (module and function calls, statements) as boxes: --expand opens one, --collapse closes one or all, --all draws every node; --ascii fits the terminal's width"},
     {"export", cmd_export, "export FILE [name] [--grads]", "write the graph as .dot .svg .png .pdf; DIR --steps: one frame per step"},
+    {"theme", cmd_theme, "theme default|projector|FILE.conf", "colours and type sizes of the window and exports: projector is bigger, on white"},
     {"screenshot", cmd_screenshot, "screenshot FILE.png", "save the window as it is now"},
     {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},
     {"next", bs_cmd_next, "next [k]", "advance the stepper k nodes (Enter = 1)"},

@@ -181,6 +181,40 @@ bs_status bs_theme_load(const char *path, char *err, size_t len)
     return st;
 }
 
+/* the projector theme: the default with bigger type, a white ground and darker, thicker ink */
+static const char projector_text[] =
+    "background = #ffffff\n"
+    "panel = #eeeeee\n"
+    "ink = #000000\n"
+    "ink_muted = #3c4248\n"
+    "value_ink = #002a80\n"
+    "grad_ink = #a00000\n"
+    "op_border = #1d46b0\n"
+    "param_border = #8a4f00\n"
+    "input_border = #2f3842\n"
+    "edge = #40464e\n"
+    "pending_ink = #5c636b\n"
+    "font_size = 18\n"
+    "small_font_size = 14\n";
+
+bs_status bs_theme_use(const char *name, char *err, size_t len)
+{
+    theme_init();
+    bs_theme t;
+    memset(&t, 0, sizeof t);
+    if (!strcmp(name, "default") || !strcmp(name, "projector")) {
+        t = theme;
+        if (theme_parse(bs_theme_text, "assets/theme.conf", &t, err, len) != BS_OK)
+            return BS_ERR_VALUE;
+        if (!strcmp(name, "projector") &&
+            theme_parse(projector_text, "projector", &t, err, len) != BS_OK)
+            return BS_ERR_VALUE;
+        theme = t;
+        return BS_OK;
+    }
+    return bs_theme_load(name, err, len);
+}
+
 bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t)
 {
     if (!(t > 0))

@@ -70,6 +70,9 @@ const bs_theme *bs_theme_get(void);
 /* Replace the active theme by a theme file (keys missing there keep their value). On error the
  * theme is unchanged and err says which line is wrong. */
 bs_status bs_theme_load(const char *path, char *err, size_t len);
+/* Use a built-in theme ("default": assets/theme.conf; "projector": bigger type, white ground,
+ * darker ink) or, for any other name, a theme file. On error the theme is unchanged. */
+bs_status bs_theme_use(const char *name, char *err, size_t len);
 /* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
 const char *bs_theme_env_error(void);
 
