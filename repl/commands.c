@@ -988,7 +988,8 @@ static int cmd_export(bs_session *s, const bs_stmt *st)
     for (int i = 0; i < st->cmd.argc; i++) {
         const char *a = argv_of(st, i);
         if (!strncmp(a, "--", 2) && strcmp(a, "--grads") && strcmp(a, "--steps") &&
-            strcmp(a, "--png") && strcmp(a, "--pdf") && strcmp(a, "--svg"))
+            strcmp(a, "--png") && strcmp(a, "--pdf") && strcmp(a, "--svg") && strcmp(a, "--white") &&
+            strcmp(a, "--transparent") && strcmp(a, "--no-legend") && strcmp(a, "--collapse"))
             return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col, "unknown option %s", a);
     }
     if (has_flag(st, "--steps")) {
@@ -997,8 +998,16 @@ static int cmd_export(bs_session *s, const bs_stmt *st)
         return bs_stepper_export_frames(s, st, file->text, root, ext);
     }
     char err[256];
-    bs_status r = bs_viz_export(s->ctx, file->text, root, has_flag(st, "--grads"),
-                                bs_stepper_view(s), err, sizeof err);
+    /* every node, unless --collapse: the groups as the window draws them */
+    bs_view_opts o;
+    bs_view_opts_init(&o);
+    o.root = root;
+    o.collapse = has_flag(st, "--collapse") ? BS_COLLAPSE_ALL : BS_COLLAPSE_NONE;
+    bs_export_style style = {!has_flag(st, "--no-legend"),
+                             has_flag(st, "--transparent") ? BS_BG_TRANSPARENT
+                             : has_flag(st, "--white") ? BS_BG_WHITE : BS_BG_THEME};
+    bs_status r = bs_viz_export_ex(s->ctx, file->text, &o, has_flag(st, "--grads"),
+                                   bs_stepper_view(s), style, err, sizeof err);
     if (r) return bs_fail(s, file->line, file->col, "%s", err);
     if (!s->o.quiet) fprintf(s->out, "wrote %s\n", file->text);
     return 0;
@@ -1037,7 +1046,7 @@ static const command commands[] = {
     {"vars", cmd_vars, "vars", "every name: shape, kind, value and grad previews"},
     {"show", cmd_show, "show NAME", "one node in full: op, inputs, value, grad, saved bytes"},
     {"graph", cmd_graph, "graph [NAME [--down]] [--collapse [GROUP]] [--expand GROUP] [--all] [--ascii [--width N] [--plain]]", "open or refresh the live window (or draw in the terminal): NAME's graph (--down: what depends on NAME); big graphs show groups (module and function calls, statements) as boxes: --expand opens one, --collapse closes one or all, --all draws every node; --ascii fits the terminal's width"},
-    {"export", cmd_export, "export FILE [name] [--grads]", "write the graph as .dot .svg .png .pdf; DIR --steps: one frame per step"},
+    {"export", cmd_export, "export FILE [name] [--grads] [--collapse] [--white|--transparent] [--no-legend]", "write the graph as .dot .svg .png .pdf, with a legend of its colours (--collapse: in groups, as the window draws a big graph); DIR --steps: one frame per step"},
     {"theme", cmd_theme, "theme default|projector|FILE.conf", "colours and type sizes of the window and exports: projector is bigger, on white"},
     {"screenshot", cmd_screenshot, "screenshot FILE.png", "save the window as it is now"},
     {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* how the export being written looks (bs_viz_export_ex sets it for one call) */
+static bs_export_style gv_style = {true, BS_BG_THEME};
+
 bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grads,
                         const bs_view_state *st, char *err, size_t len)
 {
@@ -59,6 +62,20 @@ bool bs_viz_prefer_tb(const bs_view *v, double aspect)
     /* zoom that fits: min(area_w / w, area_h / h) with area_w = aspect * area_h */
     double z_lr = fmin(aspect / lr_w, 1 / lr_h), z_tb = fmin(aspect / tb_w, 1 / tb_h);
     return z_tb > z_lr * 1.15; /* LR unless TB is clearly better */
+}
+
+bs_status bs_viz_export_ex(const bs_ctx *c, const char *path, const bs_view_opts *o, bool grads,
+                           const bs_view_state *st, bs_export_style style, char *err, size_t len)
+{
+    bs_view *v = bs_view_build_opts(c, o, st, (grads ? BS_VIEW_GRADS : 0) | BS_VIEW_HEATMAPS, err, len);
+    if (!v)
+        return BS_ERR_NOMEM;
+    bs_export_style keep = gv_style;
+    gv_style = style;
+    bs_status s = bs_viz_export_view(v, path, err, len);
+    gv_style = keep;
+    bs_view_free(v);
+    return s;
 }
 
 #ifndef BS_HAVE_GRAPHVIZ
@@ -397,7 +414,9 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         agattr(g, AGRAPH, "nslimit", "1");
         agattr(g, AGRAPH, "mclimit", "0.5");
     }
-    agattr(g, AGRAPH, "bgcolor", bs_rgb_hex(t->background, hex));
+    agattr(g, AGRAPH, "bgcolor", mode == GV_EXPORT && gv_style.background == BS_BG_WHITE ? "#ffffff"
+                                 : mode == GV_EXPORT && gv_style.background == BS_BG_TRANSPARENT ? "transparent"
+                                 : bs_rgb_hex(t->background, hex));
     agattr(g, AGRAPH, "pad", "0.2");
     agattr(g, AGRAPH, "fontname", "DejaVu Sans");
     agattr(g, AGNODE, "fontname", "DejaVu Sans");
@@ -523,6 +542,40 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
     if (mode == GV_EXPORT && pin) {
         if (!gv_pin(g, v, pin, nodes, edges))
             goto nomem;
+    } else if (mode == GV_EXPORT && gv_style.legend) {
+        /* the caption (stepping) and a legend: what the colours mean */
+        b.n = 0;
+        sb_cat(&b, "<TABLE BORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"2\">");
+        if (v->caption && *v->caption) {
+            sb_cat(&b, "<TR><TD COLSPAN=\"12\" ALIGN=\"LEFT\">");
+            sb_html(&b, v->caption);
+            sb_cat(&b, "</TD></TR>");
+        }
+        sb_printf(&b, "<TR><TD><FONT POINT-SIZE=\"%g\">boxes:</FONT></TD>", t->small_font_size);
+        const struct { bs_rgb fill, border; const char *what; } kinds[] = {
+            {t->op_fill, t->op_border, "op"}, {t->param_fill, t->param_border, "param"},
+            {t->input_fill, t->input_border, "input"}, {t->group_fill, t->group_border, "group"},
+            {t->root_fill, t->root_border, "root"}};
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            char h2[8];
+            sb_printf(&b, "<TD BGCOLOR=\"%s\" COLOR=\"%s\" BORDER=\"1\"><FONT POINT-SIZE=\"%g\">%s</FONT></TD>",
+                      bs_rgb_hex(kinds[k].fill, hex), bs_rgb_hex(kinds[k].border, h2),
+                      t->small_font_size, kinds[k].what);
+        }
+        sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\">  edges by |grad|:</FONT></TD>", t->small_font_size);
+        const double mags[3] = {t->grad_vanish, 1, t->grad_explode};
+        const char *mw[3] = {"vanishing", "1", "exploding"};
+        for (int k = 0; k < 3; k++)
+            sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\"><B>\xe2\x94\x81\xe2\x94\x81 %s</B></FONT></TD>",
+                      t->small_font_size, bs_rgb_hex(bs_theme_grad_color(mags[k]), hex), mw[k]);
+        sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\">\xe2\x95\x8c\xe2\x95\x8c copy (no grad)</FONT></TD></TR></TABLE>",
+                  t->small_font_size, bs_rgb_hex(t->edge_copy, hex));
+        if (b.oom)
+            goto nomem;
+        set_html(g, g, "label", b.s);
+        agsafeset(g, "labelloc", v->caption && *v->caption ? "t" : "b", "");
+        agsafeset(g, "labeljust", "l", "");
+        agsafeset(g, "fontcolor", bs_rgb_hex(t->ink, hex), "");
     } else if (mode == GV_EXPORT && v->caption && *v->caption) {
         agsafeset(g, "label", (char *)v->caption, "");
         agsafeset(g, "labelloc", "t", "");

@@ -339,6 +339,16 @@ bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grad
  * the positions as pos attributes (render them with neato -n2). BS_ERR_ARG: l does not fit v. */
 bs_status bs_viz_export_at(const bs_view *v, const bs_layout *l, const char *path, char *err,
                            size_t len);
+/* How an export looks: a legend of what the colours mean (under the graph, with the caption above
+ * it when stepping), and its background. bs_viz_export uses {true, BS_BG_THEME}. */
+typedef enum { BS_BG_THEME = 0, BS_BG_WHITE, BS_BG_TRANSPARENT } bs_export_bg;
+typedef struct {
+    bool legend;
+    bs_export_bg background;
+} bs_export_style;
+/* bs_viz_export with groups and focus (bs_view_opts) and a style */
+bs_status bs_viz_export_ex(const bs_ctx *c, const char *path, const bs_view_opts *o, bool grads,
+                           const bs_view_state *st, bs_export_style style, char *err, size_t len);
 /* nodes plus the ranks long edges skip: what BS_VIZ_MAX_COST bounds */
 long bs_viz_layout_cost(const bs_view *v);
 bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len);
