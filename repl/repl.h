@@ -71,4 +71,10 @@ void bs_session_interrupt(bs_session *s);
 /* Called by the poll loop between keystrokes: pumps the window if one is open. */
 void bs_session_idle(bs_session *s);
 
+/* The window follows finished commands, not statements: between hold and release (a script run
+ * chunk by chunk, a :load) statements only mark it stale, and the last release redraws it once
+ * (one layout). Holds nest. */
+void bs_session_window_hold(bs_session *s);
+void bs_session_window_release(bs_session *s);
+
 #endif

@@ -144,6 +144,7 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
     if (quit)
         *quit = false;
     ssize_t got;
+    bs_session_window_hold(s); /* the window redraws once, when the script is done */
     while (!q && (got = getline(&line, &cap, in)) >= 0) {
         lineno++;
         if ((size_t)got != strlen(line)) { /* a NUL byte would cut the line short unseen */
@@ -189,6 +190,7 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
     /* An unfinished statement at the end: let the evaluator say what is missing. */
     if (!rc && !q && buf.len)
         rc = script_chunk(s, buf.s, line0, name, err, &q);
+    bs_session_window_release(s);
     if (quit)
         *quit = q;
     free(line);

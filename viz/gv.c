@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* how the export being written looks (bs_viz_export_ex sets it for one call) */
+static bs_export_style gv_style = {true, BS_BG_THEME};
+
 bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grads,
                         const bs_view_state *st, char *err, size_t len)
 {
@@ -19,6 +22,58 @@ bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grad
     if (!v)
         return BS_ERR_NOMEM;
     bs_status s = bs_viz_export_view(v, path, err, len);
+    bs_view_free(v);
+    return s;
+}
+
+/* Which direction gives the bigger drawing in an area of this aspect: ranks (longest path) and
+   the widest rank estimate the box both ways; the one that can be zoomed larger wins. */
+bool bs_viz_prefer_tb(const bs_view *v, double aspect)
+{
+    if (!(aspect > 0) || v->nnodes < 2)
+        return false;
+    int n = v->nnodes;
+    int *rank = calloc((size_t)n, sizeof *rank), *per = calloc((size_t)n + 1, sizeof *per);
+    if (!rank || !per) {
+        free(rank);
+        free(per);
+        return false;
+    }
+    for (int k = 0; k < v->nedges; k++) { /* edges by consumer, nodes in tape order */
+        const bs_view_edge *e = &v->edges[k];
+        if (e->from < e->to && rank[e->to] < rank[e->from] + 1)
+            rank[e->to] = rank[e->from] + 1;
+    }
+    int ranks = 0, widest = 0;
+    double sw = 0, sh = 0;
+    for (int k = 0; k < n; k++) {
+        if (rank[k] + 1 > ranks)
+            ranks = rank[k] + 1;
+        if (++per[rank[k]] > widest)
+            widest = per[rank[k]];
+        sw += v->nodes[k].width;
+        sh += v->nodes[k].height;
+    }
+    free(rank);
+    free(per);
+    double w = sw / n, h = sh / n, rs = 0.3 * 72, ns = 0.2 * 72;
+    double lr_w = ranks * (w + rs), lr_h = widest * (h + ns);
+    double tb_w = widest * (w + ns), tb_h = ranks * (h + rs);
+    /* zoom that fits: min(area_w / w, area_h / h) with area_w = aspect * area_h */
+    double z_lr = fmin(aspect / lr_w, 1 / lr_h), z_tb = fmin(aspect / tb_w, 1 / tb_h);
+    return z_tb > z_lr * 1.15; /* LR unless TB is clearly better */
+}
+
+bs_status bs_viz_export_ex(const bs_ctx *c, const char *path, const bs_view_opts *o, bool grads,
+                           const bs_view_state *st, bs_export_style style, char *err, size_t len)
+{
+    bs_view *v = bs_view_build_opts(c, o, st, (grads ? BS_VIEW_GRADS : 0) | BS_VIEW_HEATMAPS, err, len);
+    if (!v)
+        return BS_ERR_NOMEM;
+    bs_export_style keep = gv_style;
+    gv_style = style;
+    bs_status s = bs_viz_export_view(v, path, err, len);
+    gv_style = keep;
     bs_view_free(v);
     return s;
 }
@@ -54,6 +109,13 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
 {
     viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_GRAPHVIZ_MSG);
     return NULL;
+}
+
+bs_layout *bs_viz_layout_ex(const bs_view *v, double aspect, bool labels, char *err, size_t len)
+{
+    (void)aspect;
+    (void)labels;
+    return bs_viz_layout(v, err, len);
 }
 
 void bs_layout_free(bs_layout *l)
@@ -333,7 +395,7 @@ static bool gv_pin(Agraph_t *g, const bs_view *v, const bs_layout *l, Agnode_t *
  * Window mode: empty fixed-size nodes with the view's sizes (the window draws the insides).
  * edges[k] receives the Agedge of v->edges[k]. */
 static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, Agedge_t **edges,
-                          char *err, size_t len)
+                          bool tb, bool labels, Agraph_t **subs, char *err, size_t len)
 {
     const bs_theme *t = bs_theme_get();
     char hex[8], name[32];
@@ -343,7 +405,7 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         return NULL;
     }
     /* graph attributes (declared once, before nodes, so every object has them) */
-    agattr(g, AGRAPH, "rankdir", "LR");
+    agattr(g, AGRAPH, "rankdir", tb ? "TB" : "LR");
     agattr(g, AGRAPH, "nodesep", "0.2");
     agattr(g, AGRAPH, "ranksep", "0.3");
     /* dot's network simplex placement grows far faster than the graph (a 300-node graph with
@@ -352,7 +414,9 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         agattr(g, AGRAPH, "nslimit", "1");
         agattr(g, AGRAPH, "mclimit", "0.5");
     }
-    agattr(g, AGRAPH, "bgcolor", bs_rgb_hex(t->background, hex));
+    agattr(g, AGRAPH, "bgcolor", mode == GV_EXPORT && gv_style.background == BS_BG_WHITE ? "#ffffff"
+                                 : mode == GV_EXPORT && gv_style.background == BS_BG_TRANSPARENT ? "transparent"
+                                 : bs_rgb_hex(t->background, hex));
     agattr(g, AGRAPH, "pad", "0.2");
     agattr(g, AGRAPH, "fontname", "DejaVu Sans");
     agattr(g, AGNODE, "fontname", "DejaVu Sans");
@@ -382,11 +446,39 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
         return NULL;
     }
+    /* open groups: clusters (a parent's subgraph holds its children's) */
+    Agraph_t *sub_local[64];
+    Agraph_t **sg = subs ? subs : v->nclusters <= 64 ? sub_local : NULL;
+    if (v->nclusters && !sg) {
+        free(nodes);
+        agclose(g);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    for (int k = 0; k < v->nclusters; k++) {
+        const bs_view_cluster *cl = &v->clusters[k];
+        snprintf(name, sizeof name, "cluster_%d", k);
+        Agraph_t *parent = cl->parent >= 0 && cl->parent < k ? sg[cl->parent] : g;
+        sg[k] = agsubg(parent, name, 1);
+        agsafeset(sg[k], "label", (char *)cl->title, "");
+        agsafeset(sg[k], "labeljust", "l", "");
+        agsafeset(sg[k], "style", "rounded,filled", "");
+        agsafeset(sg[k], "fillcolor", bs_rgb_hex(t->cluster_fill, hex), "");
+        agsafeset(sg[k], "color", bs_rgb_hex(t->cluster_border, hex), "");
+        agsafeset(sg[k], "fontcolor", bs_rgb_hex(t->group_border, hex), "");
+        snprintf(fs, sizeof fs, "%g", t->small_font_size);
+        agsafeset(sg[k], "fontsize", fs, "");
+        agsafeset(sg[k], "margin", "10", "");
+    }
     for (int k = 0; k < v->nnodes; k++) {
         const bs_view_node *vn = &v->nodes[k];
         snprintf(name, sizeof name, "n%d", vn->id);
         Agnode_t *n = agnode(g, name, 1);
         nodes[k] = n;
+        if (vn->cluster >= 0 && vn->cluster < v->nclusters)
+            agsubnode(sg[vn->cluster], n, 1);
+        if (vn->kind == BS_VN_GROUP)
+            set(n, "peripheries", "2");
         set(n, "id", name);
         if (vn->kind == BS_VN_CONST)
             set(n, "shape", "ellipse");
@@ -401,7 +493,7 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
             set(n, "penwidth", "4");
         else if (vn->flags & (BS_VNF_SELECTED | BS_VNF_ROOT) || vn->kind == BS_VN_PARAM)
             set(n, "penwidth", "2.5");
-        if (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD | BS_VNF_FREED))
+        if (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD))
             set(n, "style", vn->kind == BS_VN_CONST ? "filled,dashed" : "rounded,filled,dashed");
         else if (vn->kind == BS_VN_CONST)
             set(n, "style", "filled");
@@ -426,8 +518,16 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
         const bs_view_edge *e = &v->edges[k];
         Agedge_t *ed = agedge(g, nodes[e->from], nodes[e->to], NULL, 1);
         edges[k] = ed;
-        if (mode == GV_WINDOW)
+        if (mode == GV_WINDOW) {
+            /* room for the stepper's label on every edge a VJP can travel, placed by dot */
+            if (labels && e->slot >= 0 && !(e->flags & BS_VEF_NO_GRAD)) {
+                set(ed, "label", (v->nodes[e->from].flags & BS_VNF_TENSOR) ? VIZ_LABEL_TENSOR
+                                                                            : VIZ_LABEL_SCALAR);
+                snprintf(fs, sizeof fs, "%g", t->small_font_size);
+                set(ed, "fontsize", fs);
+            }
             continue;
+        }
         set(ed, "color", bs_rgb_hex(e->color, hex));
         setf(ed, "penwidth", e->width);
         if (e->flags & BS_VEF_COPY) {
@@ -442,6 +542,40 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
     if (mode == GV_EXPORT && pin) {
         if (!gv_pin(g, v, pin, nodes, edges))
             goto nomem;
+    } else if (mode == GV_EXPORT && gv_style.legend) {
+        /* the caption (stepping) and a legend: what the colours mean */
+        b.n = 0;
+        sb_cat(&b, "<TABLE BORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"2\">");
+        if (v->caption && *v->caption) {
+            sb_cat(&b, "<TR><TD COLSPAN=\"12\" ALIGN=\"LEFT\">");
+            sb_html(&b, v->caption);
+            sb_cat(&b, "</TD></TR>");
+        }
+        sb_printf(&b, "<TR><TD><FONT POINT-SIZE=\"%g\">boxes:</FONT></TD>", t->small_font_size);
+        const struct { bs_rgb fill, border; const char *what; } kinds[] = {
+            {t->op_fill, t->op_border, "op"}, {t->param_fill, t->param_border, "param"},
+            {t->input_fill, t->input_border, "input"}, {t->group_fill, t->group_border, "group"},
+            {t->root_fill, t->root_border, "root"}};
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            char h2[8];
+            sb_printf(&b, "<TD BGCOLOR=\"%s\" COLOR=\"%s\" BORDER=\"1\"><FONT POINT-SIZE=\"%g\">%s</FONT></TD>",
+                      bs_rgb_hex(kinds[k].fill, hex), bs_rgb_hex(kinds[k].border, h2),
+                      t->small_font_size, kinds[k].what);
+        }
+        sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\">  edges by |grad|:</FONT></TD>", t->small_font_size);
+        const double mags[3] = {t->grad_vanish, 1, t->grad_explode};
+        const char *mw[3] = {"vanishing", "1", "exploding"};
+        for (int k = 0; k < 3; k++)
+            sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\"><B>\xe2\x94\x81\xe2\x94\x81 %s</B></FONT></TD>",
+                      t->small_font_size, bs_rgb_hex(bs_theme_grad_color(mags[k]), hex), mw[k]);
+        sb_printf(&b, "<TD><FONT POINT-SIZE=\"%g\" COLOR=\"%s\">\xe2\x95\x8c\xe2\x95\x8c copy (no grad)</FONT></TD></TR></TABLE>",
+                  t->small_font_size, bs_rgb_hex(t->edge_copy, hex));
+        if (b.oom)
+            goto nomem;
+        set_html(g, g, "label", b.s);
+        agsafeset(g, "labelloc", v->caption && *v->caption ? "t" : "b", "");
+        agsafeset(g, "labeljust", "l", "");
+        agsafeset(g, "fontcolor", bs_rgb_hex(t->ink, hex), "");
     } else if (mode == GV_EXPORT && v->caption && *v->caption) {
         agsafeset(g, "label", (char *)v->caption, "");
         agsafeset(g, "labelloc", "t", "");
@@ -477,7 +611,7 @@ static char *gv_dot(const bs_view *v, const bs_layout *pin, char *err, size_t le
         viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
         return NULL;
     }
-    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, err, len);
+    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, false, false, NULL, err, len);
     free(edges);
     if (!g)
         return NULL;
@@ -592,7 +726,7 @@ static bs_status gv_export(const bs_view *v, const bs_layout *pin, const char *p
     Agedge_t **edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *edges);
     if (!edges)
         return viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
-    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, err, len);
+    Agraph_t *g = gv_build(v, GV_EXPORT, pin, edges, false, false, NULL, err, len);
     free(edges);
     if (!g)
         return BS_ERR_NOMEM;
@@ -631,6 +765,7 @@ void bs_layout_free(bs_layout *l)
         free(l->edges[k].pts);
     free(l->nodes);
     free(l->edges);
+    free(l->clusters);
     free(l);
 }
 
@@ -645,8 +780,14 @@ static void bezier_at(const float *p, float t, float *x, float *y)
 
 bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
 {
+    return bs_viz_layout_ex(v, 0, false, err, len);
+}
+
+bs_layout *bs_viz_layout_ex(const bs_view *v, double aspect, bool labels, char *err, size_t len)
+{
     if (!gv_context(err, len))
         return NULL;
+    bool tb = aspect > 0 && bs_viz_prefer_tb(v, aspect);
     if (too_costly(v, "the window", ":graph NAME draws a part", err, len))
         return NULL;
     bs_layout *l = calloc(1, sizeof *l);
@@ -663,8 +804,20 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
     }
     l->nnodes = v->nnodes;
     l->structure = v->structure;
-    Agraph_t *g = gv_build(v, GV_WINDOW, NULL, edges, err, len);
+    l->tb = tb;
+    l->labels = labels;
+    Agraph_t **subs = calloc((size_t)(v->nclusters ? v->nclusters : 1), sizeof *subs);
+    l->clusters = calloc((size_t)(v->nclusters ? v->nclusters : 1), sizeof *l->clusters);
+    if (!subs || !l->clusters) {
+        free(subs);
+        free(edges);
+        bs_layout_free(l);
+        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
+        return NULL;
+    }
+    Agraph_t *g = gv_build(v, GV_WINDOW, NULL, edges, tb, labels, subs, err, len);
     if (!g) {
+        free(subs);
         free(edges);
         bs_layout_free(l);
         return NULL;
@@ -672,6 +825,7 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
     if (gvLayout(gvc, g, "dot") != 0) {
         viz_fail(BS_ERR_VALUE, err, len, "Graphviz layout failed: %s", gv_last("dot failed"));
         agclose(g);
+        free(subs);
         free(edges);
         bs_layout_free(l);
         return NULL;
@@ -680,6 +834,16 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
     float x0 = (float)bb.LL.x, y1 = (float)bb.UR.y;
     l->width = (float)(bb.UR.x - bb.LL.x);
     l->height = (float)(bb.UR.y - bb.LL.y);
+    l->nclusters = v->nclusters;
+    for (int k = 0; k < v->nclusters; k++) {
+        boxf cb = GD_bb(subs[k]);
+        bs_layout_node *lc = &l->clusters[k];
+        lc->x = (float)((cb.LL.x + cb.UR.x) / 2) - x0;
+        lc->y = y1 - (float)((cb.LL.y + cb.UR.y) / 2);
+        lc->w = (float)(cb.UR.x - cb.LL.x);
+        lc->h = (float)(cb.UR.y - cb.LL.y);
+    }
+    free(subs);
     char name[32];
     for (int k = 0; k < v->nnodes; k++) {
         snprintf(name, sizeof name, "n%d", v->nodes[k].id);
@@ -725,11 +889,18 @@ bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len)
                 le->ay = y1 - (float)bz->ep.y;
             }
         }
-        /* label anchor: 40% along the curve from its tail, nearer the input the VJP goes to */
-        int segs = (le->npts - 1) / 3;
-        float along = 0.4f * (float)segs;
-        int seg = (int)along < segs ? (int)along : segs - 1;
-        bezier_at(le->pts + 6 * seg, along - (float)seg, &le->lx, &le->ly);
+        /* label anchor: where dot put the label (off every node), else 40% along the curve
+           from its tail, nearer the input the VJP goes to */
+        textlabel_t *tl = ED_label(edges[k]);
+        if (tl && tl->set) {
+            le->lx = (float)tl->pos.x - x0;
+            le->ly = y1 - (float)tl->pos.y;
+        } else {
+            int segs = (le->npts - 1) / 3;
+            float along = 0.4f * (float)segs;
+            int seg = (int)along < segs ? (int)along : segs - 1;
+            bezier_at(le->pts + 6 * seg, along - (float)seg, &le->lx, &le->ly);
+        }
     }
     gvFreeLayout(gvc, g);
     agclose(g);

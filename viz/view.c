@@ -181,6 +181,40 @@ bs_status bs_theme_load(const char *path, char *err, size_t len)
     return st;
 }
 
+/* the projector theme: the default with bigger type, a white ground and darker, thicker ink */
+static const char projector_text[] =
+    "background = #ffffff\n"
+    "panel = #eeeeee\n"
+    "ink = #000000\n"
+    "ink_muted = #3c4248\n"
+    "value_ink = #002a80\n"
+    "grad_ink = #a00000\n"
+    "op_border = #1d46b0\n"
+    "param_border = #8a4f00\n"
+    "input_border = #2f3842\n"
+    "edge = #40464e\n"
+    "pending_ink = #5c636b\n"
+    "font_size = 18\n"
+    "small_font_size = 14\n";
+
+bs_status bs_theme_use(const char *name, char *err, size_t len)
+{
+    theme_init();
+    bs_theme t;
+    memset(&t, 0, sizeof t);
+    if (!strcmp(name, "default") || !strcmp(name, "projector")) {
+        t = theme;
+        if (theme_parse(bs_theme_text, "assets/theme.conf", &t, err, len) != BS_OK)
+            return BS_ERR_VALUE;
+        if (!strcmp(name, "projector") &&
+            theme_parse(projector_text, "projector", &t, err, len) != BS_OK)
+            return BS_ERR_VALUE;
+        theme = t;
+        return BS_OK;
+    }
+    return bs_theme_load(name, err, len);
+}
+
 bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t)
 {
     if (!(t > 0))
@@ -338,7 +372,9 @@ bs_status bs_view_state_step(bs_view_state *s, const bs_step *step)
             char num[32];
             pv[used++] = '[';
             for (int64_t i = 0; i < numel && i < 2; i++) {
-                snprintf(num, sizeof num, "%.3g%s", in->vjp.data[i], i + 1 < numel ? ", " : "");
+                char one[32]; /* the graph's one number format: 4 significant digits */
+                snprintf(num, sizeof num, "%s%s", viz_num(in->vjp.data[i], one, sizeof one),
+                         i + 1 < numel ? ", " : "");
                 size_t kk = strlen(num);
                 memcpy(pv + used, num, kk);
                 used += kk;
@@ -510,8 +546,8 @@ char *viz_num(double v, char *buf, size_t len)
     return buf;
 }
 
-/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes (3 significant
-   digits per element; a scalar gets viz_num's 4) */
+/* preview of a tensor's data: "[0.1, 0.2, 0.3, …]" within about max bytes (viz_num's 4
+   significant digits per element, as scalars, edge labels and the stepper's captions) */
 static void preview(const bs_tensor *t, char *buf, size_t max)
 {
     int64_t n = bs_tensor_numel(t);
@@ -523,10 +559,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
     size_t used = 0;
     buf[used++] = '[';
     for (int64_t i = 0; i < n; i++) {
-        if (isfinite(t->data[i]) && t->data[i] != 0)
-            snprintf(num, sizeof num, "%.3g", t->data[i]);
-        else
-            viz_num(t->data[i], num, sizeof num);
+        viz_num(t->data[i], num, sizeof num); /* one format for every number the graph shows */
         size_t k = strlen(num);
         if (used + k + 6 > max || i == 4) {
             memcpy(buf + used, "\xe2\x80\xa6", 3);   /* … */
@@ -546,7 +579,7 @@ static void preview(const bs_tensor *t, char *buf, size_t max)
 
 /* the widest value preview we reserve room for, per kind of node */
 #define VIZ_SCALAR_RESERVE "-0.00000"
-#define VIZ_TENSOR_RESERVE "[-0.000, -0.000, …]"
+#define VIZ_TENSOR_RESERVE "[-0.0000, -0.0000, …]"
 
 /* ==== Heatmaps ==== */
 
@@ -703,21 +736,412 @@ static const char *detail_text(bs_view *v, const bs_ctx *c, const bs_node *n, co
     return viz_strdup(v, buf);
 }
 
+/* one tape node as a view node: kind, state, texts, colours, layout size */
+static bool fill_node(bs_view *v, const bs_ctx *c, bs_id i, bs_view_node *vn, const bs_view_state *st,
+                      unsigned flags, bs_id root)
+{
+    const bs_theme *th = bs_theme_get();
+    float fs = (float)th->font_size, sfs = (float)th->small_font_size;
+    char name[96], title[160], shape[64], val[96], grad[112];
+    double *gbuf = NULL; /* a partial grad being previewed */
+    const bs_node *nd = bs_node_get(c, i);
+    int64_t numel = bs_tensor_numel(&nd->value);
+    vn->id = i;
+    vn->gmag = NAN;
+
+    /* kind */
+    if (!nd->is_leaf)
+        vn->kind = BS_VN_OP;
+    else if (nd->requires_grad)
+        vn->kind = BS_VN_PARAM;
+    else if (!nd->label && numel == 1 && nd->value.shape.ndim == 0 && nd->init == BS_INIT_DATA)
+        vn->kind = BS_VN_CONST;
+    else
+        vn->kind = BS_VN_INPUT;
+
+    /* state flags */
+    unsigned f = 0;
+    if (nd->requires_grad)
+        f |= BS_VNF_REQ_GRAD;
+    if (i == root)
+        f |= BS_VNF_ROOT;
+    if (nd->is_leaf && nd->init == BS_INIT_COPY && !nd->requires_grad)
+        f |= BS_VNF_DETACHED;
+    if (nd->in_no_grad)
+        f |= BS_VNF_NO_GRAD;
+    if (nd->freed)
+        f |= BS_VNF_FREED;
+    if (nd->label && nd->rebound > 0)
+        f |= BS_VNF_REBOUND;
+    if (numel > 1)
+        f |= BS_VNF_TENSOR;
+    if (st && st->selected == i)
+        f |= BS_VNF_SELECTED;
+    bs_vstep vs = state_of(st, i);
+    if (vs == BS_VSTEP_CURRENT)
+        f |= BS_VNF_CURRENT;
+    else if (vs == BS_VSTEP_DONE)
+        f |= BS_VNF_DONE;
+    else if (vs == BS_VSTEP_PENDING)
+        f |= BS_VNF_PENDING;
+    /* the grad as of now: while a pass is in progress, what it has accumulated so far */
+    free(gbuf);
+    gbuf = NULL;
+    bs_tensor g = {nd->value.dtype, nd->value.shape, NULL};
+    bs_grad_state gs = bs_grad_now(c, i, NULL);
+    if (gs == BS_GRAD_PARTIAL) {
+        gbuf = malloc((size_t)(numel ? numel : 1) * sizeof *gbuf);
+        if (!gbuf)
+            goto fail;
+        bs_grad_now(c, i, gbuf);
+        g.data = gbuf;
+        f |= BS_VNF_PARTIAL;
+    } else if (gs == BS_GRAD_FINAL) {
+        g.data = nd->grad.data;
+    }
+    bool show_grad = (flags & BS_VIEW_GRADS) && g.data;
+    if (show_grad)
+        f |= BS_VNF_GRAD;
+    vn->flags = f;
+
+    /* texts */
+    name[0] = 0;
+    if (nd->label) {
+        int primes = nd->rebound > 4 ? 4 : nd->rebound;
+        snprintf(name, sizeof name, "%s%.*s", nd->label, primes, "''''");
+    }
+    const char *sym = !nd->is_leaf && nd->op >= 0 && nd->op < BS_OP_COUNT ? bs_ops[nd->op].symbol : "";
+    if (vn->kind == BS_VN_OP)
+        snprintf(title, sizeof title, *name ? "%s = %s" : "%s%s", name, sym);
+    else if (vn->kind == BS_VN_CONST)
+        viz_num(nd->value.data[0], title, sizeof title);
+    else
+        snprintf(title, sizeof title, "%s", *name ? name : leaf_word(nd));
+    if (nd->value.shape.ndim > 0)
+        bs_shape_str(&nd->value.shape, shape, sizeof shape);
+    else
+        shape[0] = 0;
+    preview(&nd->value, val, 22);
+    grad[0] = 0;
+    if (show_grad) {
+        const char *word = (f & BS_VNF_PARTIAL) ? "so far " : "grad ";
+        size_t wl = strlen(word);
+        preview(&g, grad + wl, 22);
+        memcpy(grad, word, wl);
+    }
+    const char *tag = "";
+    /* freed saved tensors are said once for the whole graph (bs_view.freed), not per node */
+    if (f & BS_VNF_DETACHED)
+        tag = "detached";
+    else if (f & BS_VNF_NO_GRAD)
+        tag = "no_grad";
+    else if (vn->kind == BS_VN_PARAM)
+        tag = "param";
+    vn->name = viz_strdup(v, name);
+    vn->op = viz_strdup(v, sym);
+    vn->title = viz_strdup(v, title);
+    vn->shape = viz_strdup(v, shape);
+    vn->value = viz_strdup(v, val);
+    vn->grad = viz_strdup(v, grad);
+    vn->tag = tag;
+    vn->detail = (flags & BS_VIEW_DETAILS)
+                     ? detail_text(v, c, nd, title, shape, &g, (f & BS_VNF_PARTIAL) != 0) : "";
+    if (!vn->name || !vn->op || !vn->title || !vn->shape || !vn->value || !vn->grad || !vn->detail)
+        goto fail;
+    if (g.data)
+        vn->gmag = mean_abs(&g);
+    if ((flags & BS_VIEW_HEATMAPS) && numel > 1) {
+        vn->heat = heat_of(v, &nd->value);
+        if (show_grad)
+            vn->gheat = heat_of(v, &g);
+        if (!vn->heat || (show_grad && !vn->gheat))
+            goto fail;
+    }
+
+    /* colours */
+    switch (vn->kind) {
+    case BS_VN_OP: vn->fill = th->op_fill; vn->border = th->op_border; break;
+    case BS_VN_PARAM: vn->fill = th->param_fill; vn->border = th->param_border; break;
+    case BS_VN_INPUT: vn->fill = th->input_fill; vn->border = th->input_border; break;
+    case BS_VN_CONST: vn->fill = th->const_fill; vn->border = th->const_border; break;
+    case BS_VN_GROUP: vn->fill = th->group_fill; vn->border = th->group_border; break;
+    }
+    vn->ink = th->ink;
+    if (f & BS_VNF_ROOT) {
+        vn->fill = th->root_fill;
+        vn->border = th->root_border;
+    }
+    if (f & (BS_VNF_DETACHED | BS_VNF_NO_GRAD))
+        vn->border = th->detached_border;
+    if (f & BS_VNF_REBOUND)
+        vn->ink = th->rebound_ink;
+    if (f & BS_VNF_PENDING) {
+        vn->fill = th->pending_fill;
+        vn->border = th->pending_border;
+        vn->ink = th->pending_ink;
+    }
+    if (f & BS_VNF_SELECTED)
+        vn->border = th->selected_border;
+    if (f & BS_VNF_CURRENT)
+        vn->border = th->current_border;
+
+    /* layout size: from structural text only (title, shape, tags that can appear, reserved
+       room for value and grad previews), so values and grads never move the layout */
+    if (vn->kind == BS_VN_CONST) {
+        vn->width = viz_text_width(title, sfs) + 2 * VIZ_PAD;
+        vn->height = sfs * VIZ_LINE + VIZ_PAD;
+        if (vn->width < vn->height * 1.4f)
+            vn->width = vn->height * 1.4f;
+    } else {
+        char line2[128];
+        snprintf(line2, sizeof line2, "%s%s%s", shape, *shape ? "  " : "",
+                 vn->kind == BS_VN_OP ? "no_grad" : vn->kind == BS_VN_PARAM ? "param" : "detached");
+        float w = viz_text_width(title, fs) * 1.1f;   /* the title is bold */
+        float w2 = viz_text_width(line2, sfs);
+        const char *reserve = numel > 1 ? VIZ_TENSOR_RESERVE : VIZ_SCALAR_RESERVE;
+        float w3 = viz_text_width(reserve, sfs);
+        bool grad_line = (flags & BS_VIEW_GRADS) && nd->requires_grad;
+        float w4 = grad_line ? viz_text_width("so far ", sfs) + w3 : 0; /* or "grad " */
+        if (w2 > w) w = w2;
+        if (w3 > w) w = w3;
+        if (w4 > w) w = w4;
+        int lines = 2 + (grad_line ? 1 : 0);
+        float h = fs * VIZ_LINE + (float)lines * sfs * VIZ_LINE;
+        if ((flags & BS_VIEW_HEATMAPS) && numel > 1) {
+            bs_heat g;
+            viz_heat_grid(&nd->value.shape, &g.rows, &g.cols);
+            float cell = viz_heat_cell(&g);
+            float hw = cell * (float)g.cols, hh = cell * (float)g.rows;
+            int maps = grad_line ? 2 : 1;
+            w += VIZ_HEAT_GAP + (float)maps * hw + (float)(maps - 1) * VIZ_HEAT_GAP;
+            if (hh > h)
+                h = hh;
+        }
+        vn->width = w + 2 * VIZ_PAD;
+        vn->height = h + 2 * VIZ_PAD;
+    }
+    vn->text = nd->text ? viz_strdup(v, nd->text) : "";
+    if (!vn->text)
+        goto fail;
+    vn->group = "";
+    vn->members = 1;
+    vn->cluster = -1;
+    free(gbuf);
+    return true;
+fail:
+    free(gbuf);
+    return false;
+}
+
+void bs_view_opts_init(bs_view_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->root = BS_NONE;
+    o->collapse = BS_COLLAPSE_AUTO;
+}
+
 bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, unsigned flags,
                        char *err, size_t len)
 {
+    bs_view_opts o;
+    bs_view_opts_init(&o);
+    o.root = root;
+    o.collapse = BS_COLLAPSE_NONE;
+    return bs_view_build_opts(c, &o, st, flags, err, len);
+}
+
+bool bs_view_has_group(const bs_view *v, const char *name)
+{
+    for (int k = 0; k < v->nnodes; k++)
+        if (v->nodes[k].kind == BS_VN_GROUP && !strcmp(v->nodes[k].group, name))
+            return true;
+    for (int k = 0; k < v->nclusters; k++)
+        if (!strcmp(v->clusters[k].name, name))
+            return true;
+    return false;
+}
+
+/* a set of 64-bit keys (edges between boxes, inputs of a box) */
+typedef struct {
+    uint64_t *k;
+    size_t cap, n;
+} kset;
+
+static int kset_add(kset *s, uint64_t key) /* 1 new, 0 present, -1 out of memory */
+{
+    key++; /* 0 marks an empty slot */
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        uint64_t *k = calloc(cap, sizeof *k);
+        if (!k)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->k[i]) {
+                size_t h = (size_t)((s->k[i] * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+                while (k[h])
+                    h = (h + 1) & (cap - 1);
+                k[h] = s->k[i];
+            }
+        free(s->k);
+        s->k = k;
+        s->cap = cap;
+    }
+    size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (s->cap - 1);
+    while (s->k[h]) {
+        if (s->k[h] == key)
+            return 0;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->k[h] = key;
+    s->n++;
+    return 1;
+}
+
+static int edge_cmp(const void *a, const void *b)
+{
+    const bs_view_edge *x = a, *y = b;
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    if (x->slot != y->slot)
+        return (x->slot > y->slot) - (x->slot < y->slot);
+    return (x->from > y->from) - (x->from < y->from);
+}
+
+/* a collapsed group's box: its name, size, inputs/outputs/params, state from its members */
+static bool fill_group(bs_view *v, const viz_group *g, bs_view_node *vn, const bs_view_node *out,
+                       int nin, int nout, unsigned agg, unsigned flags)
+{
+    const bs_theme *th = bs_theme_get();
+    float fs = (float)th->font_size, sfs = (float)th->small_font_size;
+    char title[200], line2[128], val[128];
+    vn->kind = BS_VN_GROUP;
+    vn->id = g->last;
+    vn->members = g->nmem;
+    if ((g->kind == VG_SCOPE || (g->kind == VG_CHAIN && !g->ctor)) && g->ncalls > 1)
+        snprintf(title, sizeof title, "%s \xc3\x97 %d", g->title, g->ncalls);
+    else if (g->kind == VG_LEAVES && !strcmp(g->name, "unused leaves"))
+        snprintf(title, sizeof title, "%d unused leaves", g->nmem);
+    else if (g->kind == VG_LEAVES)
+        snprintf(title, sizeof title, "%d %s", g->nmem, g->param ? "params" : "inputs");
+    else
+        snprintf(title, sizeof title, "%s", g->title);
+    if (g->kind == VG_LEAVES)
+        snprintf(line2, sizeof line2, "leaves");
+    else if (g->nparams)
+        snprintf(line2, sizeof line2, "%d nodes \xc2\xb7 %d param%s", g->nmem, g->nparams,
+                 g->nparams == 1 ? "" : "s");
+    else
+        snprintf(line2, sizeof line2, "%d nodes", g->nmem);
+    bool one_out = (g->kind == VG_CHAIN && g->ncalls <= 1) ||
+                   (g->kind == VG_SCOPE && g->ncalls == 1 && nout == 1);
+    if (one_out && out)
+        snprintf(val, sizeof val, "%s", out->value);
+    else
+        snprintf(val, sizeof val, "in %d \xc2\xb7 out %d", nin, nout);
+    vn->name = viz_strdup(v, g->kind == VG_CHAIN && out ? out->name : "");
+    vn->op = "";
+    vn->title = viz_strdup(v, title);
+    vn->text = "";
+    vn->shape = "";
+    vn->tag = viz_strdup(v, line2);
+    vn->value = viz_strdup(v, val);
+    vn->grad = viz_strdup(v, one_out && out ? out->grad : "");
+    vn->group = viz_strdup(v, g->name);
+    vn->detail = (flags & BS_VIEW_DETAILS)
+                     ? viz_strfmt(v, "%s\ngroup of %d nodes (%s)\n%s\ninputs from %d nodes, "
+                                     "outputs %d\nclick it or :graph --expand '%s' to open it",
+                                  title, g->nmem, g->kind == VG_SCOPE ? "a module or function call"
+                                  : g->kind == VG_CHAIN ? (g->ctor ? "a leaf and what built it"
+                                                                    : "a statement's steps")
+                                                        : "leaves", line2, nin, nout, g->name)
+                     : "";
+    if (!vn->name || !vn->title || !vn->tag || !vn->value || !vn->grad || !vn->group || !vn->detail)
+        return false;
+    vn->gmag = one_out && out ? out->gmag : NAN;
+    vn->flags = agg & (BS_VNF_REQ_GRAD | BS_VNF_ROOT | BS_VNF_CURRENT | BS_VNF_SELECTED |
+                       BS_VNF_FREED | BS_VNF_TENSOR);
+    if (one_out && out)
+        vn->flags |= out->flags & (BS_VNF_GRAD | BS_VNF_PARTIAL);
+    if ((agg & BS_VNF_PENDING) && !(agg & (BS_VNF_DONE | BS_VNF_CURRENT)))
+        vn->flags |= BS_VNF_PENDING;
+    else if (agg & BS_VNF_DONE)
+        vn->flags |= BS_VNF_DONE;
+    vn->fill = th->group_fill;
+    vn->border = th->group_border;
+    vn->ink = th->ink;
+    if (vn->flags & BS_VNF_ROOT)
+        vn->border = th->root_border;
+    if (vn->flags & BS_VNF_PENDING) {
+        vn->fill = th->pending_fill;
+        vn->border = th->pending_border;
+        vn->ink = th->pending_ink;
+    }
+    if (vn->flags & BS_VNF_SELECTED)
+        vn->border = th->selected_border;
+    if (vn->flags & BS_VNF_CURRENT)
+        vn->border = th->current_border;
+    /* size from the structural text: title, counts, reserved room for a value */
+    float w = viz_text_width(title, fs) * 1.1f, w2 = viz_text_width(line2, sfs);
+    float w3 = viz_text_width("in 00000 \xc2\xb7 out 00000", sfs);
+    float w4 = viz_text_width(VIZ_SCALAR_RESERVE, sfs) + viz_text_width("so far ", sfs);
+    if (w2 > w) w = w2;
+    if (w3 > w) w = w3;
+    if (w4 > w) w = w4;
+    bool grad_line = (flags & BS_VIEW_GRADS) && (agg & BS_VNF_REQ_GRAD);
+    int lines = 2 + (grad_line ? 1 : 0);
+    vn->width = w + 2 * VIZ_PAD + 8;
+    vn->height = fs * VIZ_LINE + (float)lines * sfs * VIZ_LINE + 2 * VIZ_PAD + 6;
+    return true;
+}
+
+static void edge_style(bs_view_edge *e, const bs_view_node *src, const bs_view_node *dst,
+                       unsigned flags)
+{
+    const bs_theme *th = bs_theme_get();
+    if (e->slot < 0) {
+        /* a copy: no gradient flows */
+    } else if (!(src->flags & BS_VNF_REQ_GRAD)) {
+        e->flags |= BS_VEF_NO_GRAD;
+        e->width = 1.2f;
+    } else if ((flags & BS_VIEW_GRADS) && (src->flags & BS_VNF_GRAD)) {
+        e->gmag = src->gmag;
+        e->color = bs_theme_grad_color(e->gmag);
+        e->width = 2.5f;
+    }
+    if (dst->flags & BS_VNF_PENDING) {
+        e->flags |= BS_VEF_PENDING;
+        e->color = th->pending_border;
+    }
+    if (*e->label) {
+        e->flags |= BS_VEF_STEP;
+        e->color = th->edge_step;
+        e->width = 3.0f;
+    }
+}
+
+bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_view_state *st,
+                            unsigned flags, char *err, size_t len)
+{
     const bs_theme *th = bs_theme_get();
     int32_t n = bs_tape_len(c);
+    bs_id root = o->root;
     if (root != BS_NONE && (root < 0 || root >= n)) {
         viz_fail(BS_ERR_ARG, err, len, "no node %d on the tape (it has %d)", root, n);
         return NULL;
     }
     bs_view *v = calloc(1, sizeof *v);
-    double *gbuf = NULL; /* a partial grad being previewed */
     int *idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    if (!v || !idx) {
+    int *vis = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    viz_groups G;
+    memset(&G, 0, sizeof G);
+    kset eset = {0}, iset = {0};
+    int *gbox = NULL, *gin = NULL, *gout = NULL;
+    unsigned *gagg = NULL;
+    char *outmark = NULL;
+    if (!v || !idx || !vis) {
         free(v);
         free(idx);
+        free(vis);
         viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
         return NULL;
     }
@@ -726,19 +1150,27 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
     v->stepping = st && st->stepping;
     v->selected = st ? st->selected : BS_NONE;
     v->caption = viz_strdup(v, st ? st->caption : "");
-    if (!v->caption) {
-        bs_view_free(v);
-        free(idx);
-        viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
-        return NULL;
-    }
+    if (!v->caption)
+        goto nomem;
 
-    /* which nodes: everything root depends on (inputs, transitively); ids are topological, so one
-       backward sweep marks them */
+    /* which nodes: everything root depends on (inputs, transitively; ids are topological, so one
+       backward sweep marks them), or with down everything that depends on root (one forward
+       sweep) */
     int32_t count = 0;
     for (int32_t i = 0; i < n; i++)
         idx[i] = root == BS_NONE ? 0 : -1;
-    if (root != BS_NONE) {
+    if (root != BS_NONE && o->down) {
+        idx[root] = 0;
+        for (int32_t i = root + 1; i < n; i++) {
+            const bs_node *nd = bs_node_get(c, i);
+            for (int k = 0; k < nd->nin && idx[i] < 0; k++)
+                if (nd->in[k] >= 0 && nd->in[k] < n && idx[nd->in[k]] == 0)
+                    idx[i] = 0;
+            if (nd->is_leaf && nd->init == BS_INIT_COPY && nd->init_src >= 0 &&
+                nd->init_src < n && idx[nd->init_src] == 0)
+                idx[i] = 0;
+        }
+    } else if (root != BS_NONE) {
         idx[root] = 0;
         for (int32_t i = root; i >= 0; i--) {
             if (idx[i] < 0)
@@ -749,211 +1181,95 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
                     idx[nd->in[k]] = 0;
         }
     }
-    int nedges = 0;
     for (int32_t i = 0; i < n; i++)
-        if (idx[i] == 0) {
-            idx[i] = count++;
-            const bs_node *nd = bs_node_get(c, i);
-            nedges += nd->nin + (nd->init == BS_INIT_COPY ? 1 : 0);
-        }
-    v->nodes = calloc((size_t)(count ? count : 1), sizeof *v->nodes);
+        if (idx[i] == 0)
+            count++;
+    bool grouped = o->collapse != BS_COLLAPSE_NONE;
+    if (grouped && !viz_groups_build(&G, c, idx, count, o))
+        goto nomem;
+
+    /* the boxes: a node drawn as itself, or a collapsed group at its last member */
+    int nbox = 0, nedges = 0;
+    for (int32_t i = 0; i < n; i++) {
+        vis[i] = -1;
+        if (idx[i] < 0)
+            continue;
+        const bs_node *nd = bs_node_get(c, i);
+        nedges += nd->nin + (nd->init == BS_INIT_COPY ? 1 : 0);
+        if (nd->freed)
+            v->freed = true;
+        if (!grouped || viz_group_shown(&G, i) || G.g[G.gid[i]].last == i)
+            vis[i] = nbox++;
+    }
+    if (grouped) { /* members of a closed group point at its box */
+        for (int32_t i = 0; i < n; i++)
+            if (idx[i] >= 0 && vis[i] < 0)
+                vis[i] = vis[G.g[G.gid[i]].last];
+        size_t ng = (size_t)(G.ng ? G.ng : 1);
+        gbox = malloc(sizeof(int) * ng);
+        gin = calloc(ng, sizeof(int));
+        gout = calloc(ng, sizeof(int));
+        gagg = calloc(ng, sizeof(unsigned));
+        outmark = calloc((size_t)(n ? n : 1), 1);
+        if (!gbox || !gin || !gout || !gagg || !outmark)
+            goto nomem;
+        for (int g = 0; g < G.ng; g++)
+            gbox[g] = -1;
+    }
+    v->nodes = calloc((size_t)(nbox ? nbox : 1), sizeof *v->nodes);
     v->edges = calloc((size_t)(nedges ? nedges : 1), sizeof *v->edges);
     if (!v->nodes || !v->edges)
         goto nomem;
-    v->nnodes = count;
+    v->nnodes = nbox;
+    if (grouped && G.ncl) {
+        v->clusters = viz_alloc(v, (size_t)G.ncl * sizeof *v->clusters);
+        if (!v->clusters)
+            goto nomem;
+        v->nclusters = G.ncl;
+        for (int k = 0; k < G.ncl; k++) {
+            v->clusters[k].name = viz_strdup(v, G.cl[k].name);
+            v->clusters[k].title = G.cl[k].calls > 1
+                                       ? viz_strfmt(v, "%s \xc3\x97 %d", G.cl[k].name, G.cl[k].calls)
+                                       : viz_strdup(v, G.cl[k].name);
+            v->clusters[k].parent = G.cl[k].parent;
+            if (!v->clusters[k].name || !v->clusters[k].title)
+                goto nomem;
+        }
+    }
+    for (int32_t i = 0; i < n; i++) {
+        if (idx[i] < 0)
+            continue;
+        if (!grouped || viz_group_shown(&G, i)) {
+            bs_view_node *vn = &v->nodes[vis[i]];
+            if (!fill_node(v, c, i, vn, st, flags, root))
+                goto nomem;
+            vn->cluster = grouped ? G.home[i] : -1;
+            continue;
+        }
+        /* a member of a closed group: its state joins the box's */
+        int g = G.gid[i];
+        v->hidden++;
+        gbox[g] = vis[i];
+        const bs_node *nd = bs_node_get(c, i);
+        unsigned a = 0;
+        if (nd->requires_grad) a |= BS_VNF_REQ_GRAD;
+        if (i == root) a |= BS_VNF_ROOT;
+        if (nd->freed) a |= BS_VNF_FREED;
+        if (bs_tensor_numel(&nd->value) > 1) a |= BS_VNF_TENSOR;
+        if (st && st->selected == i) a |= BS_VNF_SELECTED;
+        bs_vstep vs = state_of(st, i);
+        a |= vs == BS_VSTEP_CURRENT ? BS_VNF_CURRENT : vs == BS_VSTEP_DONE ? BS_VNF_DONE
+             : vs == BS_VSTEP_PENDING ? BS_VNF_PENDING : 0u;
+        gagg[g] |= a;
+    }
 
-    float fs = (float)th->font_size, sfs = (float)th->small_font_size;
-    char name[96], title[160], shape[64], val[96], grad[112];
+    /* edges, ordered by (to, slot): inputs of each node, then its copy source; two boxes are
+       joined once */
+    int ne = 0;
     for (int32_t i = 0; i < n; i++) {
         if (idx[i] < 0)
             continue;
         const bs_node *nd = bs_node_get(c, i);
-        bs_view_node *vn = &v->nodes[idx[i]];
-        int64_t numel = bs_tensor_numel(&nd->value);
-        vn->id = i;
-        vn->gmag = NAN;
-
-        /* kind */
-        if (!nd->is_leaf)
-            vn->kind = BS_VN_OP;
-        else if (nd->requires_grad)
-            vn->kind = BS_VN_PARAM;
-        else if (!nd->label && numel == 1 && nd->value.shape.ndim == 0 && nd->init == BS_INIT_DATA)
-            vn->kind = BS_VN_CONST;
-        else
-            vn->kind = BS_VN_INPUT;
-
-        /* state flags */
-        unsigned f = 0;
-        if (nd->requires_grad)
-            f |= BS_VNF_REQ_GRAD;
-        if (i == root)
-            f |= BS_VNF_ROOT;
-        if (nd->is_leaf && nd->init == BS_INIT_COPY && !nd->requires_grad)
-            f |= BS_VNF_DETACHED;
-        if (nd->in_no_grad)
-            f |= BS_VNF_NO_GRAD;
-        if (nd->freed)
-            f |= BS_VNF_FREED;
-        if (nd->label && nd->rebound > 0)
-            f |= BS_VNF_REBOUND;
-        if (numel > 1)
-            f |= BS_VNF_TENSOR;
-        if (st && st->selected == i)
-            f |= BS_VNF_SELECTED;
-        bs_vstep vs = state_of(st, i);
-        if (vs == BS_VSTEP_CURRENT)
-            f |= BS_VNF_CURRENT;
-        else if (vs == BS_VSTEP_DONE)
-            f |= BS_VNF_DONE;
-        else if (vs == BS_VSTEP_PENDING)
-            f |= BS_VNF_PENDING;
-        /* the grad as of now: while a pass is in progress, what it has accumulated so far */
-        free(gbuf);
-        gbuf = NULL;
-        bs_tensor g = {nd->value.dtype, nd->value.shape, NULL};
-        bs_grad_state gs = bs_grad_now(c, i, NULL);
-        if (gs == BS_GRAD_PARTIAL) {
-            gbuf = malloc((size_t)(numel ? numel : 1) * sizeof *gbuf);
-            if (!gbuf)
-                goto nomem;
-            bs_grad_now(c, i, gbuf);
-            g.data = gbuf;
-            f |= BS_VNF_PARTIAL;
-        } else if (gs == BS_GRAD_FINAL) {
-            g.data = nd->grad.data;
-        }
-        bool show_grad = (flags & BS_VIEW_GRADS) && g.data;
-        if (show_grad)
-            f |= BS_VNF_GRAD;
-        vn->flags = f;
-
-        /* texts */
-        name[0] = 0;
-        if (nd->label) {
-            int primes = nd->rebound > 4 ? 4 : nd->rebound;
-            snprintf(name, sizeof name, "%s%.*s", nd->label, primes, "''''");
-        }
-        const char *sym = !nd->is_leaf && nd->op >= 0 && nd->op < BS_OP_COUNT ? bs_ops[nd->op].symbol : "";
-        if (vn->kind == BS_VN_OP)
-            snprintf(title, sizeof title, *name ? "%s = %s" : "%s%s", name, sym);
-        else if (vn->kind == BS_VN_CONST)
-            viz_num(nd->value.data[0], title, sizeof title);
-        else
-            snprintf(title, sizeof title, "%s", *name ? name : leaf_word(nd));
-        if (nd->value.shape.ndim > 0)
-            bs_shape_str(&nd->value.shape, shape, sizeof shape);
-        else
-            shape[0] = 0;
-        preview(&nd->value, val, 22);
-        grad[0] = 0;
-        if (show_grad) {
-            const char *word = (f & BS_VNF_PARTIAL) ? "so far " : "grad ";
-            size_t wl = strlen(word);
-            preview(&g, grad + wl, 22);
-            memcpy(grad, word, wl);
-        }
-        const char *tag = "";
-        if (f & BS_VNF_FREED)
-            tag = "freed";
-        else if (f & BS_VNF_DETACHED)
-            tag = "detached";
-        else if (f & BS_VNF_NO_GRAD)
-            tag = "no_grad";
-        else if (vn->kind == BS_VN_PARAM)
-            tag = "param";
-        vn->name = viz_strdup(v, name);
-        vn->op = viz_strdup(v, sym);
-        vn->title = viz_strdup(v, title);
-        vn->shape = viz_strdup(v, shape);
-        vn->value = viz_strdup(v, val);
-        vn->grad = viz_strdup(v, grad);
-        vn->tag = tag;
-        vn->detail = (flags & BS_VIEW_DETAILS)
-                         ? detail_text(v, c, nd, title, shape, &g, (f & BS_VNF_PARTIAL) != 0) : "";
-        if (!vn->name || !vn->op || !vn->title || !vn->shape || !vn->value || !vn->grad || !vn->detail)
-            goto nomem;
-        if (g.data)
-            vn->gmag = mean_abs(&g);
-        if ((flags & BS_VIEW_HEATMAPS) && numel > 1) {
-            vn->heat = heat_of(v, &nd->value);
-            if (show_grad)
-                vn->gheat = heat_of(v, &g);
-            if (!vn->heat || (show_grad && !vn->gheat))
-                goto nomem;
-        }
-
-        /* colours */
-        switch (vn->kind) {
-        case BS_VN_OP: vn->fill = th->op_fill; vn->border = th->op_border; break;
-        case BS_VN_PARAM: vn->fill = th->param_fill; vn->border = th->param_border; break;
-        case BS_VN_INPUT: vn->fill = th->input_fill; vn->border = th->input_border; break;
-        case BS_VN_CONST: vn->fill = th->const_fill; vn->border = th->const_border; break;
-        }
-        vn->ink = th->ink;
-        if (f & BS_VNF_ROOT) {
-            vn->fill = th->root_fill;
-            vn->border = th->root_border;
-        }
-        if (f & (BS_VNF_DETACHED | BS_VNF_NO_GRAD))
-            vn->border = th->detached_border;
-        if (f & BS_VNF_REBOUND)
-            vn->ink = th->rebound_ink;
-        if (f & BS_VNF_PENDING) {
-            vn->fill = th->pending_fill;
-            vn->border = th->pending_border;
-            vn->ink = th->pending_ink;
-        }
-        if (f & BS_VNF_SELECTED)
-            vn->border = th->selected_border;
-        if (f & BS_VNF_CURRENT)
-            vn->border = th->current_border;
-
-        /* layout size: from structural text only (title, shape, tags that can appear, reserved
-           room for value and grad previews), so values and grads never move the layout */
-        if (vn->kind == BS_VN_CONST) {
-            vn->width = viz_text_width(title, sfs) + 2 * VIZ_PAD;
-            vn->height = sfs * VIZ_LINE + VIZ_PAD;
-            if (vn->width < vn->height * 1.4f)
-                vn->width = vn->height * 1.4f;
-        } else {
-            char line2[128];
-            snprintf(line2, sizeof line2, "%s%s%s", shape, *shape ? "  " : "",
-                     vn->kind == BS_VN_OP ? "freed" : vn->kind == BS_VN_PARAM ? "param" : "detached");
-            float w = viz_text_width(title, fs) * 1.1f;   /* the title is bold */
-            float w2 = viz_text_width(line2, sfs);
-            const char *reserve = numel > 1 ? VIZ_TENSOR_RESERVE : VIZ_SCALAR_RESERVE;
-            float w3 = viz_text_width(reserve, sfs);
-            bool grad_line = (flags & BS_VIEW_GRADS) && nd->requires_grad;
-            float w4 = grad_line ? viz_text_width("so far ", sfs) + w3 : 0; /* or "grad " */
-            if (w2 > w) w = w2;
-            if (w3 > w) w = w3;
-            if (w4 > w) w = w4;
-            int lines = 2 + (grad_line ? 1 : 0);
-            float h = fs * VIZ_LINE + (float)lines * sfs * VIZ_LINE;
-            if ((flags & BS_VIEW_HEATMAPS) && numel > 1) {
-                bs_heat g;
-                viz_heat_grid(&nd->value.shape, &g.rows, &g.cols);
-                float cell = viz_heat_cell(&g);
-                float hw = cell * (float)g.cols, hh = cell * (float)g.rows;
-                int maps = grad_line ? 2 : 1;
-                w += VIZ_HEAT_GAP + (float)maps * hw + (float)(maps - 1) * VIZ_HEAT_GAP;
-                if (hh > h)
-                    h = hh;
-            }
-            vn->width = w + 2 * VIZ_PAD;
-            vn->height = h + 2 * VIZ_PAD;
-        }
-    }
-
-    free(gbuf);
-    gbuf = NULL;
-
-    /* edges, ordered by (to, slot): inputs of each node, then its copy source */
-    int ne = 0;
-    for (int k = 0; k < v->nnodes; k++) {
-        const bs_view_node *vn = &v->nodes[k];
-        const bs_node *nd = bs_node_get(c, vn->id);
         for (int s = 0; s <= nd->nin; s++) {
             bs_id from;
             if (s < nd->nin)
@@ -964,41 +1280,68 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
                 continue;
             if (from < 0 || from >= n || idx[from] < 0)
                 continue;
+            int vf = vis[from], vt = vis[i];
+            if (vf == vt)
+                continue; /* inside one closed group */
+            bool boxed = grouped && (!viz_group_shown(&G, from) || !viz_group_shown(&G, i));
+            if (boxed) {
+                if (!viz_group_shown(&G, i)) { /* the box's distinct inputs */
+                    int r = kset_add(&iset, (uint64_t)from << 32 | (uint32_t)vt);
+                    if (r < 0)
+                        goto nomem;
+                    gin[G.gid[i]] += r;
+                }
+                if (!viz_group_shown(&G, from) && !outmark[from]) {
+                    outmark[from] = 1;
+                    gout[G.gid[from]]++;
+                }
+                int r = kset_add(&eset, (uint64_t)vf << 32 | (uint32_t)vt);
+                if (r < 0)
+                    goto nomem;
+                if (r == 0)
+                    continue; /* these two boxes are joined already */
+            }
             bs_view_edge *e = &v->edges[ne++];
-            const bs_view_node *src = &v->nodes[idx[from]];
-            e->from = idx[from];
-            e->to = k;
+            e->from = vf;
+            e->to = vt;
             e->slot = s < nd->nin ? s : -1;
             e->gmag = NAN;
             e->width = 1.5f;
             e->color = th->edge;
-            const char *lab = e->slot >= 0 ? edge_label_of(st, vn->id, s) : NULL;
+            const char *lab = !boxed && e->slot >= 0 ? edge_label_of(st, i, s) : NULL;
             e->label = lab ? viz_strdup(v, lab) : "";
             if (!e->label)
                 goto nomem;
             if (e->slot < 0) {
                 e->flags |= BS_VEF_COPY;
                 e->color = th->edge_copy;
-            } else if (!(src->flags & BS_VNF_REQ_GRAD)) {
-                e->flags |= BS_VEF_NO_GRAD;
-                e->width = 1.2f;
-            } else if ((flags & BS_VIEW_GRADS) && (src->flags & BS_VNF_GRAD)) {
-                e->gmag = src->gmag;
-                e->color = bs_theme_grad_color(e->gmag);
-                e->width = 2.5f;
             }
-            if (vn->flags & BS_VNF_PENDING) {
-                e->flags |= BS_VEF_PENDING;
-                e->color = th->pending_border;
-            }
-            if (lab) {
-                e->flags |= BS_VEF_STEP;
-                e->color = th->edge_step;
-                e->width = 3.0f;
-            }
+            if (!boxed) /* boxes are styled once they are filled */
+                edge_style(e, &v->nodes[vf], &v->nodes[vt], flags);
         }
     }
     v->nedges = ne;
+    if (grouped) {
+        for (int g = 0; g < G.ng; g++) {
+            if (gbox[g] < 0)
+                continue;
+            bs_view_node *vn = &v->nodes[gbox[g]];
+            bs_view_node out;
+            memset(&out, 0, sizeof out);
+            bs_id oid = G.g[g].kind == VG_CHAIN && G.g[g].anchor >= 0 ? G.g[g].anchor : G.g[g].last;
+            if (!fill_node(v, c, oid, &out, st, flags & ~(unsigned)(BS_VIEW_DETAILS | BS_VIEW_HEATMAPS), root) ||
+                !fill_group(v, &G.g[g], vn, &out, gin[g], gout[g], gagg[g], flags))
+                goto nomem;
+            vn->cluster = G.g[g].home;
+        }
+        for (int k = 0; k < ne; k++) {
+            bs_view_edge *e = &v->edges[k];
+            const bs_view_node *src = &v->nodes[e->from], *dst = &v->nodes[e->to];
+            if (src->kind == BS_VN_GROUP || dst->kind == BS_VN_GROUP)
+                edge_style(e, src, dst, flags);
+        }
+        qsort(v->edges, (size_t)ne, sizeof *v->edges, edge_cmp);
+    }
 
     /* the structure hash: what the layout depends on */
     uint64_t h = VIZ_HASH0;
@@ -1013,6 +1356,7 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
         h = viz_hash(h, vn->title, strlen(vn->title) + 1);
         h = viz_hash(h, &vn->width, sizeof vn->width);
         h = viz_hash(h, &vn->height, sizeof vn->height);
+        h = viz_hash(h, &vn->cluster, sizeof vn->cluster);
     }
     for (int k = 0; k < v->nedges; k++) {
         const bs_view_edge *e = &v->edges[k];
@@ -1020,17 +1364,37 @@ bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, uns
         h = viz_hash(h, &e->to, sizeof e->to);
         h = viz_hash(h, &e->slot, sizeof e->slot);
     }
+    for (int k = 0; k < v->nclusters; k++)
+        h = viz_hash(h, v->clusters[k].title, strlen(v->clusters[k].title) + 1);
     v->structure = h;
     free(idx);
+    free(vis);
+    free(gbox);
+    free(gin);
+    free(gout);
+    free(gagg);
+    free(outmark);
+    free(eset.k);
+    free(iset.k);
+    viz_groups_free(&G);
     return v;
 
 nomem:
-    free(gbuf);
     free(idx);
+    free(vis);
+    free(gbox);
+    free(gin);
+    free(gout);
+    free(gagg);
+    free(outmark);
+    free(eset.k);
+    free(iset.k);
+    viz_groups_free(&G);
     bs_view_free(v);
     viz_fail(BS_ERR_NOMEM, err, len, "out of memory");
     return NULL;
 }
+
 
 uint64_t viz_hash(uint64_t h, const void *p, size_t n)
 {

@@ -53,6 +53,7 @@ typedef struct {
     X(rebound_ink, C) X(edge, C) X(edge_step, C) X(edge_copy, C) X(edge_label_fill, C)           \
     X(grad_small, C) X(grad_mid, C) X(grad_big, C) X(grad_vanish, N) X(grad_explode, N)          \
     X(heat_neg, C) X(heat_zero, C) X(heat_pos, C) X(plot_line, C) X(plot_grid, C)                \
+    X(group_fill, C) X(group_border, C) X(cluster_fill, C) X(cluster_border, C)                  \
     X(font_size, N) X(small_font_size, N)
 
 #define BS_THEME_FIELD_C(key) bs_rgb key;
@@ -69,6 +70,9 @@ const bs_theme *bs_theme_get(void);
 /* Replace the active theme by a theme file (keys missing there keep their value). On error the
  * theme is unchanged and err says which line is wrong. */
 bs_status bs_theme_load(const char *path, char *err, size_t len);
+/* Use a built-in theme ("default": assets/theme.conf; "projector": bigger type, white ground,
+ * darker ink) or, for any other name, a theme file. On error the theme is unchanged. */
+bs_status bs_theme_use(const char *name, char *err, size_t len);
 /* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
 const char *bs_theme_env_error(void);
 
@@ -136,7 +140,9 @@ typedef enum {
     BS_VN_OP = 0,        /* a computed node */
     BS_VN_PARAM,         /* a leaf that requires grad */
     BS_VN_INPUT,         /* a leaf that does not: data, constructors, named constants, detached */
-    BS_VN_CONST          /* an unnamed scalar constant: drawn small, a number in an ellipse */
+    BS_VN_CONST,         /* an unnamed scalar constant: drawn small, a number in an ellipse */
+    BS_VN_GROUP          /* a collapsed group: a module or function call (every call of it), a
+                            named statement's unnamed steps, or leaves; one box for many nodes */
 } bs_vnode_kind;
 
 enum { /* bs_view_node.flags */
@@ -177,6 +183,8 @@ typedef struct {
     const char *name;           /* "z1", "z1'" when rebound, "" when unnamed */
     const char *op;             /* op symbol ("+", "sigmoid"), "" for leaves */
     const char *title;          /* first line: "z1 = +", "w11", "sigmoid", "2" */
+    const char *text;           /* the source text that made it ("w11 * x1"), "" if unknown: how
+                                   an unnamed node is called in captions */
     const char *shape;          /* "(2, 3)", "" for scalars */
     const char *value;          /* value preview: "0.75", "[0.1, 0.2, …]" */
     const char *grad;           /* grad preview "grad 0.6" ("so far 0.6" while a pass is still
@@ -188,7 +196,18 @@ typedef struct {
     double gmag;                /* mean |grad|, NaN when unknown */
     bs_heat *heat;              /* value heatmap (BS_VIEW_HEATMAPS, tensors only), else NULL */
     bs_heat *gheat;             /* grad heatmap (BS_VIEW_HEATMAPS, tensor grads), else NULL */
+    /* groups (bs_view_opts.collapse): for BS_VN_GROUP, id is its last member's */
+    const char *group;          /* BS_VN_GROUP: the name :graph --expand takes ("forward()",
+                                   "fc1 (Linear)", "data_loss"); "" for a plain node */
+    int members;                /* BS_VN_GROUP: tape nodes it stands for; 1 for a plain node */
+    int cluster;                /* the open group (v->clusters) it is drawn inside, -1 none */
 } bs_view_node;
+
+typedef struct {
+    const char *name;           /* what :graph --collapse NAME takes */
+    const char *title;          /* drawn on the box: "forward() × 100" */
+    int parent;                 /* the cluster this one sits in, -1 */
+} bs_view_cluster;
 
 typedef struct {
     int from, to;               /* indexes into nodes[]: from is input `slot` of to */
@@ -211,6 +230,10 @@ typedef struct {
     bool stepping;
     bs_id selected;
     const char *caption;        /* the state's caption, "" for none */
+    int nclusters;              /* open groups drawn as boxes around their members */
+    bs_view_cluster *clusters;
+    int32_t hidden;             /* tape nodes inside collapsed groups (not drawn one by one) */
+    bool freed;                 /* some node's saved tensors were freed by backward() */
     struct bs_view_mem *mem;    /* strings and heatmaps (private) */
 } bs_view;
 
@@ -222,9 +245,44 @@ enum { /* bs_view_build flags */
 };
 
 /* Build the view of the nodes `root` depends on (root BS_NONE: the whole tape), under the
- * stepping state st (NULL: none). Returns NULL and a message on a bad root or out of memory. */
+ * stepping state st (NULL: none). Returns NULL and a message on a bad root or out of memory.
+ * Every node is drawn (no groups): bs_view_build_opts with BS_COLLAPSE_NONE. */
 bs_view *bs_view_build(const bs_ctx *c, bs_id root, const bs_view_state *st, unsigned flags,
                        char *err, size_t len);
+
+/* Groups. Each tape node belongs to one group:
+ *   - a module or function call (core scopes: "fc1 (Linear)", "neuron()"); every call of the same
+ *     module or function at the same level is one group ("neuron() × 33"); opening it shows its
+ *     members in a box, with the calls they make as groups again;
+ *   - the unnamed steps of a named statement at top level (z1 = w*x + b: the * joins z1), and a
+ *     named leaf with the chain that built it (W = param(randn(3, 4) * 0.1): randn, * join W);
+ *   - unnamed leaves (list elements) with the group that uses them first ("params of forward()");
+ *     unnamed constants with the node that uses them; a param named model.fc1.weight with the
+ *     call of model.fc1.
+ * A collapsed group is one BS_VN_GROUP node (its inputs, outputs and param count in its text);
+ * edges between groups are drawn once. An open group of more than one node is a cluster. */
+typedef enum {
+    BS_COLLAPSE_AUTO = 0, /* collapse everything when more than BS_VIEW_AUTO_NODES would show;
+                             else open, except leaves' constructor chains */
+    BS_COLLAPSE_NONE,     /* every node, no groups (bs_view_build) */
+    BS_COLLAPSE_ALL       /* every group collapsed unless named in expand */
+} bs_collapse;
+#define BS_VIEW_AUTO_NODES 150
+
+typedef struct {
+    bs_id root;                 /* BS_NONE: the whole tape */
+    bool down;                  /* root and what depends on it, instead of what it depends on */
+    bs_collapse collapse;
+    const char *const *expand;  /* group names kept open (nexpand of them) */
+    int nexpand;
+    const char *const *fold;    /* group names kept closed even in AUTO's small case */
+    int nfold;
+} bs_view_opts;
+void bs_view_opts_init(bs_view_opts *o);  /* whole tape, AUTO, nothing expanded */
+bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_view_state *st,
+                            unsigned flags, char *err, size_t len);
+/* is `name` a group (collapsed or open) in this view? */
+bool bs_view_has_group(const bs_view *v, const char *name);
 void bs_view_free(bs_view *v);
 /* index of node id in v->nodes, -1 if absent */
 int bs_view_find(const bs_view *v, bs_id id);
@@ -247,12 +305,23 @@ typedef struct {
     int nnodes, nedges;         /* the view's counts, same order */
     bs_layout_node *nodes;
     bs_layout_edge *edges;
+    int nclusters;              /* the view's clusters: boxes, same order */
+    bs_layout_node *clusters;
+    bool tb;                    /* laid out top to bottom (else left to right) */
+    bool labels;                /* edges that can carry a VJP have room for a label (lx, ly is
+                                   where Graphviz put it, off every node) */
     uint64_t structure;         /* the view's structure hash it was made for */
 } bs_layout;
 
 /* Lay the view out with dot (rankdir=LR), nodes at the sizes the view gives them (reserved room
  * for values and grads), edges without labels. Needs Graphviz. */
 bs_layout *bs_viz_layout(const bs_view *v, char *err, size_t len);
+/* The same with a direction: aspect is the drawing area's width / height (0: left to right);
+ * the direction (LR or TB) whose estimated box matches it better is used. labels: give every
+ * edge into a node that requires grad room for a stepper label, placed by Graphviz. */
+bs_layout *bs_viz_layout_ex(const bs_view *v, double aspect, bool labels, char *err, size_t len);
+/* true when top-to-bottom suits a drawing area of this aspect (width / height) better */
+bool bs_viz_prefer_tb(const bs_view *v, double aspect);
 void bs_layout_free(bs_layout *l);
 
 /* ==== Export ==== */
@@ -270,6 +339,16 @@ bs_status bs_viz_export(const bs_ctx *c, const char *path, bs_id root, bool grad
  * the positions as pos attributes (render them with neato -n2). BS_ERR_ARG: l does not fit v. */
 bs_status bs_viz_export_at(const bs_view *v, const bs_layout *l, const char *path, char *err,
                            size_t len);
+/* How an export looks: a legend of what the colours mean (under the graph, with the caption above
+ * it when stepping), and its background. bs_viz_export uses {true, BS_BG_THEME}. */
+typedef enum { BS_BG_THEME = 0, BS_BG_WHITE, BS_BG_TRANSPARENT } bs_export_bg;
+typedef struct {
+    bool legend;
+    bs_export_bg background;
+} bs_export_style;
+/* bs_viz_export with groups and focus (bs_view_opts) and a style */
+bs_status bs_viz_export_ex(const bs_ctx *c, const char *path, const bs_view_opts *o, bool grads,
+                           const bs_view_state *st, bs_export_style style, char *err, size_t len);
 /* nodes plus the ranks long edges skip: what BS_VIZ_MAX_COST bounds */
 long bs_viz_layout_cost(const bs_view *v);
 bs_status bs_viz_export_view(const bs_view *v, const char *path, char *err, size_t len);
@@ -292,6 +371,11 @@ enum { /* bs_viz_ascii flags */
 char *bs_viz_ascii(const bs_ctx *c, bs_id root, const bs_view_state *st, unsigned flags,
                    int width, char *err, size_t len);
 char *bs_viz_ascii_view(const bs_view *v, unsigned flags, int width);
+/* The drawing of a view with groups (bs_view_opts) that fits `width` columns: too wide (or too
+ * large), every group is collapsed; still too wide, lines are cut at width (ending in '…', or '>'
+ * with BS_ASCII_PLAIN) with a note saying so. Never wider than width (0: no limit). */
+char *bs_viz_ascii_opts(const bs_ctx *c, const bs_view_opts *o, const bs_view_state *st,
+                        unsigned flags, int width, char *err, size_t len);
 
 /* ==== The live window (SDL2 + SDL2_ttf) ==== */
 typedef struct bs_window bs_window;
@@ -302,12 +386,15 @@ typedef enum {
     BS_WEV_BACK,      /* b: step back */
     BS_WEV_FINISH,    /* f: run to the end */
     BS_WEV_CLICK,     /* a node was clicked: node holds its id (the window already shows it) */
+    BS_WEV_EXPAND,    /* a collapsed group was clicked: group holds its name (open it) */
+    BS_WEV_COLLAPSE,  /* an open group's title was clicked: group holds its name (close it) */
     BS_WEV_CLOSE      /* the user closed the window: call bs_window_close() */
 } bs_window_event_kind;
 
 typedef struct {
     bs_window_event_kind kind;
     bs_id node;       /* BS_WEV_CLICK: the node; else BS_NONE */
+    char group[96];   /* BS_WEV_EXPAND, BS_WEV_COLLAPSE: the group's name; else "" */
 } bs_window_event;
 
 /* Open the window (1280x800, resizable), showing an empty graph. NULL with the reason in err
@@ -322,6 +409,11 @@ void bs_window_close(bs_window *w);
  * the next bs_window_pump() (or bs_window_redraw()). */
 bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
                            char *err, size_t len);
+/* The same with groups, focus and direction of bs_view_opts (bs_window_update: every node,
+ * BS_COLLAPSE_NONE). The layout direction follows the window's shape (LR or TB, chosen again when
+ * the window is resized); while stepping, edges get room for their VJP labels from Graphviz. */
+bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opts *o,
+                                const bs_view_state *st, char *err, size_t len);
 /* Handle pending window events without blocking longer than timeout_ms (0: never block) and
  * redraw if anything changed. Returns 1 with *ev filled when there is an event for the caller
  * (call again: more may be queued), 0 when there is none. Pan, zoom, fit and selection are handled

@@ -39,6 +39,10 @@ float viz_text_width(const char *s, float size);
 /* A number with 4 significant digits the way the graph shows it: 0.75, -1.589, 1e-05, nan. */
 char *viz_num(double v, char *buf, size_t len);
 
+/* The room the window's layout gives a stepper label while stepping (the label is shrunk to it) */
+#define VIZ_LABEL_SCALAR "VJP -0.0000"
+#define VIZ_LABEL_TENSOR "VJP (00, 00) [-0.0000, -0.0000, \xe2\x80\xa6]"
+
 /* Layout constants, points */
 #define VIZ_PAD 6.0f           /* inner padding of a node */
 #define VIZ_LINE 1.3f          /* line height as a multiple of the font size */
@@ -54,6 +58,48 @@ bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
 /* ==== Window (benchmarks) ==== */
 /* wait until the renderer has really drawn the last frame (reads one pixel back) */
 void viz_window_sync(bs_window *w);
+
+/* ==== Groups (group.c) ==== */
+typedef struct {            /* string -> int, open addressing */
+    char **key;
+    int *val;
+    int cap, n;
+} stab;
+
+enum { VG_SCOPE, VG_CHAIN, VG_LEAVES };
+typedef struct {
+    char *name, *title;     /* malloc'd */
+    int kind;               /* VG_* */
+    int nmem, nparams, ncalls;
+    bs_id last, anchor;     /* the last member (the box's id); a chain's named node */
+    bool collapsed, ctor, param;
+    int cluster;            /* unused: open groups are clusters by path */
+    int home;               /* the cluster the box sits in, -1 */
+    int consumer;           /* VG_LEAVES: the group that uses them, -1 */
+} viz_group;
+typedef struct {
+    char *name;
+    int parent, calls;
+} viz_cluster;
+typedef struct {
+    const bs_view_opts *o;
+    bool big;               /* collapse (ALL, or AUTO over BS_VIEW_AUTO_NODES) */
+    int32_t n;
+    int32_t *gid;           /* per tape node: its group, -1: on its own */
+    int32_t *home;          /* per tape node: the cluster it is drawn in, -1 */
+    viz_group *g;
+    int ng, capg;
+    viz_cluster *cl;
+    int ncl, capcl;
+    int unused;             /* the group of unnamed leaves nothing uses, -1 */
+    int32_t *sgid, *scl;    /* per scope, memoised */
+    char *sdone, *scounted;
+    stab gkeys, ckeys, attr;
+} viz_groups;
+bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t nsel,
+                      const bs_view_opts *o);
+bool viz_group_shown(const viz_groups *G, int32_t i); /* drawn as itself (not in a closed box) */
+void viz_groups_free(viz_groups *G);
 
 /* ==== Hashing ==== */
 uint64_t viz_hash(uint64_t h, const void *p, size_t n); /* FNV-1a, start with VIZ_HASH0 */

@@ -28,8 +28,14 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
     if (ev) {
         ev->kind = BS_WEV_NONE;
         ev->node = BS_NONE;
+        ev->group[0] = 0;
     }
     return 0;
+}
+bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opts *o,
+                                const bs_view_state *st, char *err, size_t len)
+{
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
 }
 void bs_window_redraw(bs_window *w) { (void)w; }
 void bs_window_select(bs_window *w, bs_id node) { (void)w; }
@@ -92,6 +98,7 @@ struct bs_window {
 
     bs_view *view;
     bs_layout *layout;
+    bool tb_now;            /* the direction the window's shape asks for now */
     int layouts;            /* layouts computed since open */
 
     float zoom;             /* pixels per point */
@@ -131,13 +138,19 @@ static SDL_Color col(bs_rgb c, uint8_t a)
     return s;
 }
 
-static void push_event(bs_window *w, bs_window_event_kind k, bs_id node)
+static void push_event_group(bs_window *w, bs_window_event_kind k, bs_id node, const char *group)
 {
     if (w->qlen == QUEUE)
         return;
     bs_window_event *e = &w->queue[(w->qhead + w->qlen++) % QUEUE];
     e->kind = k;
     e->node = node;
+    snprintf(e->group, sizeof e->group, "%s", group ? group : "");
+}
+
+static void push_event(bs_window *w, bs_window_event_kind k, bs_id node)
+{
+    push_event_group(w, k, node, NULL);
 }
 
 static void area(const bs_window *w, int *x, int *y, int *aw, int *ah)
@@ -600,6 +613,35 @@ static void draw_edges(bs_window *w)
     }
 }
 
+/* open groups: a tinted rounded box behind their members, the name in its top band */
+static void draw_clusters(bs_window *w)
+{
+    const bs_theme *t = bs_theme_get();
+    const bs_layout *l = w->layout;
+    float p[2 * 100];
+    for (int k = 0; k < l->nclusters && k < w->view->nclusters; k++) {
+        const bs_layout_node *c = &l->clusters[k];
+        float x, y;
+        to_screen(w, c->x, c->y, &x, &y);
+        float wd = c->w * w->zoom, ht = c->h * w->zoom;
+        int n = shape_points(x, y, wd, ht, 9 * w->zoom, false, p, 100);
+        fill_shape(&w->tri, x, y, p, n, col(t->cluster_fill, 255));
+        stroke_shape(&w->tri, p, n, 1.5f, false, col(t->cluster_border, 255));
+    }
+    flush(w);
+    float sfs = (float)t->small_font_size * w->zoom;
+    if (sfs < 6)
+        return;
+    for (int k = 0; k < l->nclusters && k < w->view->nclusters; k++) {
+        const bs_layout_node *c = &l->clusters[k];
+        float x, y;
+        to_screen(w, c->x - c->w / 2 + 8, c->y - c->h / 2 + 9, &x, &y);
+        text_at(w, F_BOLD, sfs, col(t->group_border, 255), w->view->clusters[k].title, x, y, 0,
+                c->w * w->zoom - 16);
+    }
+    flush(w);
+}
+
 static void node_rect(const bs_window *w, int k, float *x, float *y, float *wd, float *ht)
 {
     const bs_layout_node *ln = &w->layout->nodes[k];
@@ -641,6 +683,10 @@ static void draw_node_shapes(bs_window *w)
         bw = bw < 1 ? 1 : bw > 6 ? 6 : bw;
         stroke_shape(&w->strk, p, n, bw, (vn->flags & (BS_VNF_DETACHED | BS_VNF_NO_GRAD)) != 0,
                      col(vn->border, 255));
+        if (vn->kind == BS_VN_GROUP) { /* a box of boxes: a second outline inside */
+            int m = shape_points(x, y, wd - 8 * w->zoom, ht - 8 * w->zoom, r * 0.7f, false, p, 100);
+            stroke_shape(&w->strk, p, m, bw * 0.7f < 1 ? 1 : bw * 0.7f, false, col(vn->border, 255));
+        }
         /* heatmaps at the right, vertically centred */
         if (vn->heat && !ell) {
             float cell = viz_heat_cell(vn->heat) * w->zoom;
@@ -721,7 +767,11 @@ static void draw_edge_labels(bs_window *w)
 {
     const bs_theme *t = bs_theme_get();
     const bs_view *v = w->view;
-    float sfs = (float)t->small_font_size * (w->zoom < 1.0f ? 1.0f : w->zoom > 1.6f ? 1.6f : w->zoom);
+    /* with room from the layout, exactly its size; else readable whatever the zoom */
+    float sfs = w->layout->labels ? (float)t->small_font_size * w->zoom
+                                  : (float)t->small_font_size * (w->zoom < 1.0f ? 1.0f : w->zoom > 1.6f ? 1.6f : w->zoom);
+    if (sfs < 6)
+        sfs = 6;
     int px = (int)lroundf(sfs);
     for (int pass = 0; pass < 2; pass++) {
         for (int k = 0; k < v->nedges && k < w->layout->nedges; k++) {
@@ -731,24 +781,37 @@ static void draw_edge_labels(bs_window *w)
             float x, y;
             to_screen(w, w->layout->edges[k].lx, w->layout->edges[k].ly, &x, &y);
             float tw = text_width(w, F_BOLD, px, e->label), th = (float)px * 1.2f;
+            float nx, ny, nw, nh;
+            if (w->layout->labels)
+                goto place; /* dot placed it, off every node */
             /* keep the box off the node it leaves if it can, and off the node it enters (the
                stepper's current node) in any case */
-            float nx, ny, nw, nh;
             node_rect(w, e->from, &nx, &ny, &nw, &nh);
             if (x - (float)tw / 2 - 8 < nx + nw / 2)
                 x = nx + nw / 2 + (float)tw / 2 + 8;
             node_rect(w, e->to, &nx, &ny, &nw, &nh);
             if (x + (float)tw / 2 + 8 > nx - nw / 2 - (e->flags & BS_VEF_STEP ? 6 * w->zoom : 0))
                 x = nx - nw / 2 - (float)tw / 2 - 8 - (e->flags & BS_VEF_STEP ? 6 * w->zoom : 0);
+        place:
             x = roundf(x);
             y = roundf(y);
+            float maxw = 0; /* with room from the layout: the text is shrunk to that room */
+            if (w->layout->labels) {
+                float room = viz_text_width((v->nodes[e->from].flags & BS_VNF_TENSOR) ? VIZ_LABEL_TENSOR
+                                                                                     : VIZ_LABEL_SCALAR,
+                                            (float)t->small_font_size) * w->zoom;
+                if (tw > room) {
+                    tw = room;
+                    maxw = room;
+                }
+            }
             if (pass == 0) {
                 float p[2 * 40];
                 int n = shape_points(x, y, tw + 12, th + 6, 5, false, p, 40);
                 fill_shape(&w->tri, x, y, p, n, col(t->edge_label_fill, 240));
                 stroke_shape(&w->tri, p, n, 1.5f, false, col(t->edge_step, 255));
             } else
-                text_at(w, F_BOLD, sfs, col(t->grad_ink, 255), e->label, x, y, 1, 0);
+                text_at(w, F_BOLD, sfs, col(t->grad_ink, 255), e->label, x, y, 1, maxw);
         }
         if (pass == 0)
             flush(w);
@@ -903,21 +966,29 @@ static void draw_bars(bs_window *w)
         if (rk >= 0)
             root = *v->nodes[rk].name ? v->nodes[rk].name : v->nodes[rk].title;
         snprintf(nm, sizeof nm, "%s", root);
-        int cur = -1;
-        for (int k = 0; k < v->nnodes; k++)
+        int cur = -1, groups = 0;
+        for (int k = 0; k < v->nnodes; k++) {
             if (v->nodes[k].flags & BS_VNF_CURRENT)
                 cur = k;
+            groups += v->nodes[k].kind == BS_VN_GROUP;
+        }
         if (*v->caption)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, v->nnodes,
                      v->caption);
         else if (cur >= 0 && *v->nodes[cur].name)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
                      v->nnodes, v->nodes[cur].name);
-        else if (cur >= 0)
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s (node %d)",
-                     nm, v->nnodes, v->nodes[cur].title, v->nodes[cur].id);
+        else if (cur >= 0) /* an unnamed node: the text that made it ("w11 * x1"), else its op */
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
+                     v->nnodes, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
+        else if (v->hidden)
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d boxes for %d nodes (click a group to open it)%s%s",
+                     nm, v->nnodes, v->nnodes - groups + (int)v->hidden,
+                     v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
+                     v->stepping ? "  \xc2\xb7  stepping" : "");
         else
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s", nm, v->nnodes,
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s%s", nm, v->nnodes,
+                     v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
                      v->stepping ? "  \xc2\xb7  stepping" : "");
     } else
         snprintf(buf, sizeof buf, "the graph is empty: type an expression in the REPL");
@@ -941,6 +1012,7 @@ static void draw(bs_window *w)
     SDL_SetRenderDrawColor(w->ren, t->background.r, t->background.g, t->background.b, 255);
     SDL_RenderClear(w->ren);
     if (w->view && w->layout && w->view->nnodes) {
+        draw_clusters(w);
         draw_edges(w);
         draw_node_shapes(w);
         flush(w);                          /* edges and glows */
@@ -1011,6 +1083,23 @@ static int hit(const bs_window *w, float sx, float sy)
     for (int k = 0; k < w->layout->nnodes; k++) {
         const bs_layout_node *n = &w->layout->nodes[k];
         if (fabsf(gx - n->x) <= n->w / 2 && fabsf(gy - n->y) <= n->h / 2)
+            return k;
+    }
+    return -1;
+}
+
+/* the open group whose title band (the top 18 points of its box) is at a screen point, or -1;
+   the innermost wins */
+static int hit_cluster_title(const bs_window *w, float sx, float sy)
+{
+    if (!w->view || !w->layout)
+        return -1;
+    float gx, gy;
+    to_graph(w, sx, sy, &gx, &gy);
+    for (int k = w->layout->nclusters - 1; k >= 0; k--) {
+        const bs_layout_node *c = &w->layout->clusters[k];
+        float top = c->y - c->h / 2;
+        if (fabsf(gx - c->x) <= c->w / 2 && gy >= top && gy <= top + 18)
             return k;
     }
     return -1;
@@ -1125,20 +1214,45 @@ void bs_window_close(bs_window *w)
     }
 }
 
+static double area_aspect(const bs_window *w)
+{
+    int ax, ay, aw, ah;
+    area(w, &ax, &ay, &aw, &ah);
+    return ah > 0 ? (double)aw / (double)ah : 0;
+}
+
+/* does the layout still fit the view, the window's shape and the stepping labels? */
+static bool layout_fits(const bs_window *w, const bs_view *v)
+{
+    return w->layout && w->layout->structure == v->structure &&
+           w->layout->labels == v->stepping && w->layout->tb == bs_viz_prefer_tb(v, area_aspect(w));
+}
+
 bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
                            char *err, size_t len)
 {
+    bs_view_opts o;
+    bs_view_opts_init(&o);
+    o.root = root;
+    o.collapse = BS_COLLAPSE_NONE;
+    return bs_window_update_opts(w, c, &o, st, err, len);
+}
+
+bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opts *o,
+                                const bs_view_state *st, char *err, size_t len)
+{
     if (!w)
         return viz_fail(BS_ERR_ARG, err, len, "no window");
+    bs_id root = o->root;
     if (root != BS_NONE && (root < 0 || root >= bs_tape_len(c)))
         return viz_fail(BS_ERR_ARG, err, len, "no node %d on the tape", root);
-    bs_view *v = bs_view_build(c, root, st, BS_VIEW_ALL, err, len);
+    bs_view *v = bs_view_build_opts(c, o, st, BS_VIEW_ALL, err, len);
     if (!v)
         return BS_ERR_NOMEM;
     if (w->view && w->view->root != root)
         w->user_moved = false;   /* another graph: fit it, whatever the old one's camera was */
-    if (!w->layout || w->layout->structure != v->structure) {
-        bs_layout *l = bs_viz_layout(v, err, len);
+    if (!layout_fits(w, v)) {
+        bs_layout *l = bs_viz_layout_ex(v, area_aspect(w), v->stepping, err, len);
         if (!l) {
             bs_view_free(v);
             return BS_ERR_VALUE;
@@ -1180,6 +1294,17 @@ static void handle(bs_window *w, const SDL_Event *e)
         if (e->window.event == SDL_WINDOWEVENT_CLOSE)
             push_event(w, BS_WEV_CLOSE, BS_NONE);
         else if (e->window.event == SDL_WINDOWEVENT_SIZE_CHANGED) {
+            /* another shape may want the other direction: lay the same view out again */
+            if (w->view && w->layout && !layout_fits(w, w->view)) {
+                char err[256];
+                bs_layout *l = bs_viz_layout_ex(w->view, area_aspect(w), w->view->stepping, err,
+                                                sizeof err);
+                if (l) {
+                    bs_layout_free(w->layout);
+                    w->layout = l;
+                    w->layouts++;
+                }
+            }
             if (!w->user_moved)
                 bs_window_fit(w);
             w->dirty = true;
@@ -1242,6 +1367,15 @@ static void handle(bs_window *w, const SDL_Event *e)
             if (!w->drag_moved && e->button.x < aw && e->button.y >= TOP_BAR &&
                 e->button.y < ay + ah) {
                 int k = hit(w, (float)e->button.x, (float)e->button.y);
+                if (k >= 0 && w->view->nodes[k].kind == BS_VN_GROUP) {
+                    push_event_group(w, BS_WEV_EXPAND, w->view->nodes[k].id, w->view->nodes[k].group);
+                    break;
+                }
+                int cl = k < 0 ? hit_cluster_title(w, (float)e->button.x, (float)e->button.y) : -1;
+                if (cl >= 0) {
+                    push_event_group(w, BS_WEV_COLLAPSE, BS_NONE, w->view->clusters[cl].name);
+                    break;
+                }
                 bs_id id = k >= 0 ? w->view->nodes[k].id : BS_NONE;
                 bool had = w->selected != BS_NONE;
                 w->selected = id;
@@ -1271,6 +1405,7 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
     if (ev) {
         ev->kind = BS_WEV_NONE;
         ev->node = BS_NONE;
+        ev->group[0] = 0;
     }
     if (!w)
         return 0;

@@ -165,7 +165,8 @@ int main(void)
         bs_view_state_set_step(&st, i, BS_VSTEP_PENDING);
     bs_view_state_label_edge(&st, n.z3, 1, "VJP -0.3705");
     CHECK(bs_window_update(w, c, L2, &st, err, sizeof err) == BS_OK, "update: %s", err);
-    CHECK(bs_window_layout_count(w) == 3, "highlights must not relayout");
+    /* stepping starts with one relayout (room for the VJP labels, placed by Graphviz) */
+    CHECK(bs_window_layout_count(w) == 4, "stepping must relayout once, for the labels' room");
     bs_window_pump(w, 0, NULL);
     shot(w, "step", &d);
     CHECK(vt_count_color(&d, t->current_border, 2) > 100, "no current-step highlight");
@@ -176,6 +177,13 @@ int main(void)
     CHECK(regions(&d, t->pending_fill, NULL, NULL, 0) == pending, "%d greyed regions, want %d",
           regions(&d, t->pending_fill, NULL, NULL, 0), pending);
     CHECK(vt_count_color(&d, t->edge_label_fill, 2) > 100, "no edge label box");
+    {   /* the next step moves the highlight and the labels: no new layout */
+        bs_view_state s2 = st;
+        s2.current = n.z3 - 1;
+        CHECK(bs_window_update(w, c, L2, &s2, err, sizeof err) == BS_OK, "update: %s", err);
+        CHECK(bs_window_layout_count(w) == 4, "a step must not relayout");
+        CHECK(bs_window_update(w, c, L2, &st, err, sizeof err) == BS_OK, "update: %s", err);
+    }
 
     /* events: keys come back to the caller, a click selects a node and opens details */
     while (bs_window_pump(w, 0, NULL))
