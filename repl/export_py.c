@@ -342,6 +342,7 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n)
         if (ix->value.shape.ndim == 0) sb_printf(b, ".squeeze(%d)", norm_dim(a->dim, nd0));
         return true;
     }
+    case BS_OP_CAT: S("torch.cat(["); A; S(", "); B; sb_printf(b, "], dim=%d)", a->dim); return true;
     case BS_OP_WHERE: S("torch.where("); A; S(" != 0, "); B; S(", "); C; S(")"); return true;
     case BS_OP_MASKED_FILL: A; S(".masked_fill("); B; S(" != 0, "); C; S(")"); return true;
     default: break;

@@ -18,7 +18,7 @@ checked). An input that broadcasts has its local at the output's shape, each ele
 its VJP line then gives the sum over the broadcast dims, which must equal the grad the engine adds.
 A VJP rule line (`VJP rule dW = X.T @ G`, non-elementwise ops) is pasted back with G bound to the
 step's upstream and must give the VJP line's numbers; rules that name torch's internal functions
-(select_backward, slice_backward, index_add, onehot, layernorm's xhat and std) are counted as shown.
+(select_backward, slice_backward, index_add, onehot, narrow, layernorm's xhat and std) are counted as shown.
 Every op of core/ops.def must be used by some program (OP_FORMS says how each is recognised).
 
 usage: test_formulas.py BACKSTEP
@@ -41,7 +41,7 @@ PREVIEW_RE = re.compile(r"^\(([\d, ]*)\) \[(.*)\]$")
 VJP_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) x (\S+) = (\S+)")
 RULE_RE = re.compile(r"^  (.*?)\s*VJP rule d(?:\(.+?\)|\S+) = (.*)   \(.* is \(.*\)\)$")
 # functions a VJP rule names that are torch's internals, not the language's: shown, not pasted
-RULE_ONLY_SHOWN = re.compile(r"\b(select_backward|slice_backward|index_add|onehot|xhat|std)\b")
+RULE_ONLY_SHOWN = re.compile(r"\b(select_backward|slice_backward|index_add|onehot|xhat|std|narrow)\b")
 BCAST_RE = re.compile(r"^\s+VJP -> .*?\.grad \+= (\S+) \(upstream x local, summed over the broadcast dims\)")
 
 
@@ -362,6 +362,7 @@ def tensor_programs():
         "Z = sum(X[0] * h)", "Z = sum(X[:, 1:3] * h)", "Z = sum(X[0][tensor([0, 2])] * h)",
         "Z = sum(where(X > 0, X * h, X * a))", "Z = sum(X.masked_fill(X > 0, 0.5) * h)",
         "Z = sum(gelu(X * h, approximate='tanh'))", "Z = sum(softmax(X @ W * h, dim=-1) * X[0, :2])",
+        "import torch; Z = sum(torch.cat([X, X * h], dim=0) * a)",
     ]
 
 
@@ -369,7 +370,7 @@ def tensor_programs():
 OP_FORMS = {
     "add": r" \+ ", "sub": r" - ", "mul": r" \* ", "div": r" / ", "pow": r" \*\* ", "neg": r"= -",
     "matmul": r" @ ", "transpose": r"\.T\b", "select": r"\[0\]", "slice": r"\[:, 1:3\]",
-    "index_select": r"\[tensor\(", "cross_entropy": r"cross_entropy\(",
+    "index_select": r"\[tensor\(", "cat": r"torch\.cat\(", "cross_entropy": r"cross_entropy\(",
     "bce_with_logits": r"bce_with_logits\(", "masked_fill": r"\.masked_fill\(",
 }
 
