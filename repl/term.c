@@ -734,6 +734,18 @@ int bs_term_repl(bs_term *t)
                 break;
             continue;
         }
+        /* piped input (not a terminal) has no blank line a person would type to close a block:
+           a compound statement ends at the next line that is not indented, as a script's does */
+        if (!t->tty && buf->len && line[0] && line[0] != ' ' && line[0] != '\t' && line[0] != '#' &&
+            !is_blank(line) && bs_session_block_open(buf->s) && !bs_session_unclosed(buf->s) &&
+            !bs_session_continues_block(line) && !bs_session_pending_decorator(buf->s)) {
+            int r = bs_term_eval(t, buf->s);
+            sb_clear(buf);
+            if (r == 1) {
+                free(line);
+                break;
+            }
+        }
         bool ok = sb_add_line(buf, line);
         free(line);
         if (!ok) {
