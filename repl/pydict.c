@@ -562,9 +562,13 @@ static int int_operand(bs_session *s, const bs_expr *at, int line, int col, cons
     }
     bs_value c = *v;
     if (bs_to_tensor(s, &c, at, t)) return -1;
-    if (t->dtype != BS_I64)
+    if (t->dtype != BS_I64) {
+        if (sym[0] == '~')
+            return bs_fail(s, line, col, "\"bitwise not\" is not implemented for float tensors: "
+                           "negate a comparison, as in ~(x > 0)");
         return bs_fail(s, line, col, "\"bitwise %s\" is not implemented for float tensors: compare first, "
-                       "as in (x > 0) %s (x < 1)", sym[0] == '~' ? "not" : sym[0] == '&' ? "and" : sym[0] == '|' ? "or" : "xor", sym);
+                       "as in (x > 0) %s (x < 1)", sym[0] == '&' ? "and" : sym[0] == '|' ? "or" : "xor", sym);
+    }
     return 0;
 }
 
