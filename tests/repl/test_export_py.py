@@ -20,7 +20,11 @@ PY = os.environ.get("BACKSTEP_PYTHON", "/usr/bin/python3")
 if subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode:
     print("SKIP: no python3 with torch (Debian: python3-torch)")
     sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_server  # noqa: E402  (torch imported once for all the programs: torch_server.py)
+
 tmp = tempfile.mkdtemp(prefix="bs-export-")
+server, server_env = torch_server.start(PY, tmp)
 fails, counts = [], {"checked": 0, "stops at an error": 0, "not trainable": 0}
 try:
     cases = sorted(glob.glob(os.path.join(sys.argv[2], "*.bs"))) + \
@@ -33,7 +37,7 @@ try:
         with open(path, "w") as f:
             f.write(src + ":export %s/model.py --check\n" % tmp)
         p = subprocess.run([exe, "--no-window", path], capture_output=True, text=True,
-                           timeout=300, cwd=tmp, env=dict(os.environ, BACKSTEP_PYTHON=PY))
+                           timeout=300, cwd=tmp, env=dict(os.environ, **server_env))
         m = re.search(r"difference (\S+); grads of (\d+) params, largest difference (\S+)", p.stdout)
         if m:
             if float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
@@ -84,6 +88,8 @@ for i in range(20):
         if want not in text:
             fails.append("the exported program has no %r" % want)
 finally:
+    server.kill()
+    server.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 if counts["checked"] < 100:
     fails.append("only %d programs were checked" % counts["checked"])
