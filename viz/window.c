@@ -966,28 +966,28 @@ static void draw_bars(bs_window *w)
         if (rk >= 0)
             root = *v->nodes[rk].name ? v->nodes[rk].name : v->nodes[rk].title;
         snprintf(nm, sizeof nm, "%s", root);
-        int cur = -1, groups = 0;
+        int cur = -1, groups = 0, shown = v->nnodes - v->nrepeats; /* repeats are not new nodes */
         for (int k = 0; k < v->nnodes; k++) {
             if (v->nodes[k].flags & BS_VNF_CURRENT)
                 cur = k;
-            groups += v->nodes[k].kind == BS_VN_GROUP;
+            groups += k < shown && v->nodes[k].kind == BS_VN_GROUP;
         }
         if (*v->caption)
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, v->nnodes,
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, shown,
                      v->caption);
         else if (cur >= 0 && *v->nodes[cur].name)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
-                     v->nnodes, v->nodes[cur].name);
+                     shown, v->nodes[cur].name);
         else if (cur >= 0) /* an unnamed node: the text that made it ("w11 * x1"), else its op */
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
-                     v->nnodes, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
+                     shown, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
         else if (v->hidden)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d boxes for %d nodes (click a group to open it)%s%s",
-                     nm, v->nnodes, v->nnodes - groups + (int)v->hidden,
+                     nm, shown, shown - groups + (int)v->hidden,
                      v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
                      v->stepping ? "  \xc2\xb7  stepping" : "");
         else
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s%s", nm, v->nnodes,
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s%s", nm, shown,
                      v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
                      v->stepping ? "  \xc2\xb7  stepping" : "");
     } else
