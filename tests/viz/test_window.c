@@ -81,6 +81,110 @@ static bs_window_event next_event(bs_window *w)
     return ev;
 }
 
+/* the largest region of colour c in the graph area: its centre and its top edge above the centre */
+static bool biggest_region(const vt_image *im, bs_rgb c, int *x, int *y, int *top)
+{
+    int cx[64], cy[64];
+    int n = regions(im, c, cx, cy, 64);
+    if (n <= 0)
+        return false;
+    /* regions() reports centres; take the one whose column of colour is longest */
+    int best = -1, best_len = 0;
+    for (int k = 0; k < n; k++) {
+        int len = 0, yy = cy[k];
+        while (yy > 40 && abs(im->rgb[3 * ((size_t)(yy - 1) * im->w + cx[k])] - c.r) <= 2)
+            yy--, len++;
+        if (len > best_len) {
+            best_len = len;
+            best = k;
+        }
+    }
+    if (best < 0)
+        return false;
+    *x = cx[best];
+    *y = cy[best];
+    *top = cy[best] - best_len;
+    return true;
+}
+
+/* the topmost row of colour c in the graph area (an open group's frame): the middle of its run */
+static bool frame_top(const vt_image *im, bs_rgb c, int *x, int *top)
+{
+    for (int yy = 40; yy < im->h - 34; yy++) {
+        int x0 = -1, x1 = -1;
+        for (int xx = 0; xx < im->w; xx++) {
+            const unsigned char *p = im->rgb + 3 * ((size_t)yy * im->w + xx);
+            if (abs(p[0] - c.r) <= 2 && abs(p[1] - c.g) <= 2 && abs(p[2] - c.b) <= 2) {
+                if (x0 < 0)
+                    x0 = xx;
+                x1 = xx;
+            }
+        }
+        if (x1 - x0 > 20) {
+            *x = (x0 + x1) / 2;
+            *top = yy;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* 20 calls of neuron(), summed: collapsed, one box "neuron() × 20" */
+static bs_id build_calls(bs_ctx *c, int calls)
+{
+    bs_id x = vt_scalar(c, "x", 0.5, false), L = BS_NONE;
+    for (int k = 0; k < calls; k++) {
+        bs_id wk = vt_scalar(c, NULL, 0.01 * k, true), bk = vt_scalar(c, NULL, 0.1, true);
+        int32_t prev = bs_scope_enter(c, "neuron()");
+        bs_id h = bs_apply1(c, BS_OP_TANH, bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, wk, x), bk));
+        bs_scope_leave(c, prev);
+        L = L == BS_NONE ? h : bs_apply2(c, BS_OP_ADD, L, h);
+    }
+    return vt_name(c, "L", L);
+}
+
+/* a click on a collapsed group asks to open it; a click on an open group's title asks to close it */
+static void test_group_clicks(bs_window *w, const bs_theme *t)
+{
+    char err[256];
+    bs_ctx *c = bs_ctx_new();
+    bs_id L = build_calls(c, 20);
+    bs_view_opts o;
+    bs_view_opts_init(&o);
+    o.root = L;
+    o.collapse = BS_COLLAPSE_ALL;
+    CHECK(bs_window_update_opts(w, c, &o, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_fit(w);
+    bs_window_pump(w, 0, NULL);
+    vt_image im = {0};
+    int x, y, top;
+    if (shot(w, "collapsed", &im) && biggest_region(&im, t->group_fill, &x, &y, &top)) {
+        push_click(x, y);
+        bs_window_event ev = next_event(w);
+        CHECK(ev.kind == BS_WEV_EXPAND, "a click on a group is EXPAND (got %d)", ev.kind);
+        CHECK(!strcmp(ev.group, "neuron()"), "the clicked group is '%s', want neuron()", ev.group);
+    } else
+        CHECK(false, "no collapsed group drawn");
+    free(im.rgb);
+    im.rgb = NULL;
+
+    const char *ex[] = {"neuron()"};
+    o.expand = ex;
+    o.nexpand = 1;
+    CHECK(bs_window_update_opts(w, c, &o, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_fit(w);
+    bs_window_pump(w, 0, NULL);
+    if (shot(w, "expanded", &im) && frame_top(&im, t->cluster_fill, &x, &top)) {
+        push_click(x, top + 2); /* the title band at the top of the frame */
+        bs_window_event ev = next_event(w);
+        CHECK(ev.kind == BS_WEV_COLLAPSE, "a click on a frame's title is COLLAPSE (got %d)", ev.kind);
+        CHECK(!strcmp(ev.group, "neuron()"), "the frame clicked is '%s', want neuron()", ev.group);
+    } else
+        CHECK(false, "no open group's frame drawn");
+    free(im.rgb);
+    bs_ctx_free(c);
+}
+
 int main(void)
 {
     char why[256], err[256];
@@ -215,6 +319,8 @@ int main(void)
         CHECK(vt_count_color(&e, t->panel, 0) > 100000, "the details panel is open");
         bs_window_select(w, BS_NONE);
     }
+
+    test_group_clicks(w, t);
 
     /* the loss-curve panel */
     double loss[40];
