@@ -51,6 +51,7 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 }
 int bs_window_layout_count(const bs_window *w) { return 0; }
 void viz_window_sync(bs_window *w) { (void)w; }
+float viz_window_zoom(const bs_window *w) { (void)w; return 0; }
 const char *bs_window_renderer(const bs_window *w) { return ""; }
 bool bs_window_available(char *why, size_t len)
 {
@@ -1512,6 +1513,11 @@ int bs_window_layout_count(const bs_window *w)
 const char *bs_window_renderer(const bs_window *w)
 {
     return w ? w->renderer_name : "";
+}
+
+float viz_window_zoom(const bs_window *w)
+{
+    return w ? w->zoom : 0;
 }
 
 void viz_window_sync(bs_window *w)
