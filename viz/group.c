@@ -401,9 +401,8 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
             }
             G->g[g].anchor = i;
             G->g[g].ctor = ctor;
-            G->g[g].collapsed = ctor ? (G->big || listed(o->fold, o->nfold, name, NULL)) &&
-                                           !listed(o->expand, o->nexpand, name, NULL)
-                                     : !is_open(G, name);
+            /* a leaf's constructor chain is folded into the leaf in every graph */
+            G->g[g].collapsed = ctor ? !listed(o->expand, o->nexpand, name, NULL) : !is_open(G, name);
             G->gid[i] = g;
             continue;
         }

@@ -1121,6 +1121,15 @@ static void edge_style(bs_view_edge *e, const bs_view_node *src, const bs_view_n
     }
 }
 
+/* is i the leaf of a closed constructor chain (drawn as itself, the chain folded into it)? */
+static bool leaf_box(const viz_groups *G, int32_t i)
+{
+    if (viz_group_shown(G, i) || G->gid[i] < 0)
+        return false;
+    const viz_group *g = &G->g[G->gid[i]];
+    return g->kind == VG_CHAIN && g->ctor && g->anchor == i;
+}
+
 /* Where dot ranks each node, roughly: as late as its consumers allow (network simplex pulls a
    node that only leaves feed up to its first use), sinks on the last rank of the longest path.
    Nodes are in tape order and edges by consumer, so two passes make it. */
@@ -1331,11 +1340,15 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
     for (int32_t i = 0; i < n; i++) {
         if (idx[i] < 0)
             continue;
-        if (!grouped || viz_group_shown(&G, i)) {
+        if (!grouped || viz_group_shown(&G, i) || leaf_box(&G, i)) {
             bs_view_node *vn = &v->nodes[vis[i]];
             if (!fill_node(v, c, i, vn, st, flags, root))
                 goto nomem;
             vn->cluster = grouped ? G.home[i] : -1;
+            if (grouped && leaf_box(&G, i)) { /* W = param(randn(4, 6) * 0.5): the chain folds in */
+                vn->members = G.g[G.gid[i]].nmem;
+                vn->cluster = G.g[G.gid[i]].home;
+            }
             continue;
         }
         /* a member of a closed group: its state joins the box's */
@@ -1375,7 +1388,9 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
             int vf = vis[from], vt = vis[i];
             if (vf == vt)
                 continue; /* inside one closed group */
-            bool boxed = grouped && (!viz_group_shown(&G, from) || !viz_group_shown(&G, i));
+            /* an edge of a box; a folded leaf (its chain closed into it) is the leaf itself */
+            bool boxed = grouped && ((!viz_group_shown(&G, from) && !leaf_box(&G, from)) ||
+                                     (!viz_group_shown(&G, i) && !leaf_box(&G, i)));
             if (boxed) {
                 if (!viz_group_shown(&G, i)) { /* the box's distinct inputs */
                     int r = kset_add(&iset, (uint64_t)from << 32 | (uint32_t)vt);
@@ -1418,6 +1433,8 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
             if (gbox[g] < 0)
                 continue;
             bs_view_node *vn = &v->nodes[gbox[g]];
+            if (G.g[g].kind == VG_CHAIN && G.g[g].ctor && G.g[g].anchor >= 0)
+                continue; /* drawn as its leaf, filled above */
             bs_view_node out;
             memset(&out, 0, sizeof out);
             bs_id oid = G.g[g].kind == VG_CHAIN && G.g[g].anchor >= 0 ? G.g[g].anchor : G.g[g].last;

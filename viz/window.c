@@ -986,7 +986,7 @@ static void draw_bars(bs_window *w)
         else if (cur >= 0) /* an unnamed node: the text that made it ("w11 * x1"), else its op */
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
                      shown, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
-        else if (v->hidden)
+        else if (groups)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d boxes for %d nodes (click a group to open it)%s%s",
                      nm, shown, shown - groups + (int)v->hidden,
                      v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
