@@ -8,23 +8,6 @@
 #include "viz_test.h"
 #include "viz_int.h"
 
-/* 100 calls of neuron(): each w * x + b on its own params, summed at top level into L */
-static bs_id build_calls(bs_ctx *c, int calls)
-{
-    bs_id x = vt_scalar(c, "x", 0.5, false);
-    bs_id L = BS_NONE;
-    for (int k = 0; k < calls; k++) {
-        bs_id w = vt_scalar(c, NULL, 0.01 * k, true), b = vt_scalar(c, NULL, 0.1, true);
-        int32_t prev = bs_scope_enter(c, "neuron()");
-        bs_id z = bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, w, x), b);
-        bs_id h = bs_apply1(c, BS_OP_TANH, z);
-        bs_scope_leave(c, prev);
-        L = L == BS_NONE ? h : bs_apply2(c, BS_OP_ADD, L, h);
-    }
-    vt_name(c, "L", L);
-    return L;
-}
-
 static int find_group(const bs_view *v, const char *name)
 {
     for (int k = 0; k < v->nnodes; k++)
@@ -37,7 +20,7 @@ static void test_collapse_expand(void)
 {
     char err[256];
     bs_ctx *c = bs_ctx_new();
-    bs_id L = build_calls(c, 100);
+    bs_id L = vt_build_calls(c, 100);
     bs_view_opts o;
     bs_view_opts_init(&o);
     o.root = L;

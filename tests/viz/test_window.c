@@ -129,18 +129,13 @@ static bool frame_top(const vt_image *im, bs_rgb c, int *x, int *top)
     return false;
 }
 
-/* 20 calls of neuron(), summed: collapsed, one box "neuron() × 20" */
-static bs_id build_calls(bs_ctx *c, int calls)
+/* a click at (x, y) reports an event of this kind about this group */
+static void click_expect(bs_window *w, int x, int y, bs_window_event_kind kind, const char *group)
 {
-    bs_id x = vt_scalar(c, "x", 0.5, false), L = BS_NONE;
-    for (int k = 0; k < calls; k++) {
-        bs_id wk = vt_scalar(c, NULL, 0.01 * k, true), bk = vt_scalar(c, NULL, 0.1, true);
-        int32_t prev = bs_scope_enter(c, "neuron()");
-        bs_id h = bs_apply1(c, BS_OP_TANH, bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, wk, x), bk));
-        bs_scope_leave(c, prev);
-        L = L == BS_NONE ? h : bs_apply2(c, BS_OP_ADD, L, h);
-    }
-    return vt_name(c, "L", L);
+    push_click(x, y);
+    bs_window_event ev = next_event(w);
+    CHECK(ev.kind == kind, "a click at (%d, %d): event %d, want %d", x, y, ev.kind, kind);
+    CHECK(!strcmp(ev.group, group), "the group clicked is '%s', want %s", ev.group, group);
 }
 
 /* a click on a collapsed group asks to open it; a click on an open group's title asks to close it */
@@ -148,7 +143,7 @@ static void test_group_clicks(bs_window *w, const bs_theme *t)
 {
     char err[256];
     bs_ctx *c = bs_ctx_new();
-    bs_id L = build_calls(c, 20);
+    bs_id L = vt_build_calls(c, 20);
     bs_view_opts o;
     bs_view_opts_init(&o);
     o.root = L;
@@ -159,10 +154,7 @@ static void test_group_clicks(bs_window *w, const bs_theme *t)
     vt_image im = {0};
     int x, y, top;
     if (shot(w, "collapsed", &im) && biggest_region(&im, t->group_fill, &x, &y, &top)) {
-        push_click(x, y);
-        bs_window_event ev = next_event(w);
-        CHECK(ev.kind == BS_WEV_EXPAND, "a click on a group is EXPAND (got %d)", ev.kind);
-        CHECK(!strcmp(ev.group, "neuron()"), "the clicked group is '%s', want neuron()", ev.group);
+        click_expect(w, x, y, BS_WEV_EXPAND, "neuron()");
     } else
         CHECK(false, "no collapsed group drawn");
     free(im.rgb);
@@ -175,10 +167,7 @@ static void test_group_clicks(bs_window *w, const bs_theme *t)
     bs_window_fit(w);
     bs_window_pump(w, 0, NULL);
     if (shot(w, "expanded", &im) && frame_top(&im, t->cluster_fill, &x, &top)) {
-        push_click(x, top + 2); /* the title band at the top of the frame */
-        bs_window_event ev = next_event(w);
-        CHECK(ev.kind == BS_WEV_COLLAPSE, "a click on a frame's title is COLLAPSE (got %d)", ev.kind);
-        CHECK(!strcmp(ev.group, "neuron()"), "the frame clicked is '%s', want neuron()", ev.group);
+        click_expect(w, x, top + 2, BS_WEV_COLLAPSE, "neuron()"); /* the frame's title band */
     } else
         CHECK(false, "no open group's frame drawn");
     free(im.rgb);
