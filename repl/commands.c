@@ -1052,6 +1052,11 @@ static int cmd_screenshot(bs_session *s, const bs_stmt *st)
 static int cmd_theme(bs_session *s, const bs_stmt *st)
 {
     const bs_word *w = positional(st, 0);
+    if (!w && !positional(st, 1)) { /* which one, and what else there is */
+        fprintf(s->out, "theme %s (others: :theme default, :theme projector, :theme FILE.conf)\n",
+                bs_theme_name());
+        return 0;
+    }
     if (!w || positional(st, 1)) return usage(s, st, ":theme default|projector|FILE.conf");
     char err[512];
     if (bs_theme_use(w->text, err, sizeof err)) return bs_fail(s, w->line, w->col, "%s", err);

@@ -101,6 +101,7 @@ static bs_status theme_parse(const char *text, const char *name, bs_theme *t, ch
 }
 
 static char theme_env_err[512]; /* why $BACKSTEP_THEME was not used, or "" */
+static char theme_name[256] = "default"; /* what bs_theme_name() says */
 
 static void theme_init(void)
 {
@@ -119,6 +120,8 @@ static void theme_init(void)
     const char *env = getenv("BACKSTEP_THEME");
     if (env && *env && bs_theme_load(env, theme_env_err, sizeof theme_env_err) != BS_OK && !theme_env_err[0])
         snprintf(theme_env_err, sizeof theme_env_err, "cannot use theme %s", env);
+    else if (env && *env && !theme_env_err[0])
+        snprintf(theme_name, sizeof theme_name, "%s (from $BACKSTEP_THEME)", env);
 }
 
 const char *bs_theme_env_error(void)
@@ -210,9 +213,19 @@ bs_status bs_theme_use(const char *name, char *err, size_t len)
             theme_parse(projector_text, "projector", &t, err, len) != BS_OK)
             return BS_ERR_VALUE;
         theme = t;
+        snprintf(theme_name, sizeof theme_name, "%s", name);
         return BS_OK;
     }
-    return bs_theme_load(name, err, len);
+    bs_status st = bs_theme_load(name, err, len);
+    if (st == BS_OK)
+        snprintf(theme_name, sizeof theme_name, "%s", name);
+    return st;
+}
+
+const char *bs_theme_name(void)
+{
+    theme_init();
+    return theme_name;
 }
 
 bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t)

@@ -73,6 +73,8 @@ bs_status bs_theme_load(const char *path, char *err, size_t len);
 /* Use a built-in theme ("default": assets/theme.conf; "projector": bigger type, white ground,
  * darker ink) or, for any other name, a theme file. On error the theme is unchanged. */
 bs_status bs_theme_use(const char *name, char *err, size_t len);
+/* the theme in use: "default", "projector", or the file it was read from */
+const char *bs_theme_name(void);
 /* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
 const char *bs_theme_env_error(void);
 
