@@ -195,6 +195,8 @@ typedef struct {
     bs_expr *value;
     int line, col;      /* of the keyword name, or of the value when positional */
     int start, end;     /* source span of the whole argument ("dim=-1"), parentheses included */
+    char star;          /* 1: f(*xs), the items of xs as positional arguments; 2: f(**d), d's
+                           items as keyword arguments (name is NULL for both) */
 } bs_arg;
 
 struct bs_expr {
@@ -270,6 +272,9 @@ typedef struct {
     const char *name;
     bs_expr *def;       /* default value, or NULL */
     int line, col;
+    char star;          /* 1: *args (the extra positional arguments as a tuple; the parameters
+                           after it are keyword-only), 2: **kwargs (the extra keywords as a dict,
+                           always last) */
 } bs_param;
 
 /* one 'except' clause: type is NULL for a bare 'except:'; a tuple for except (A, B) */

@@ -183,6 +183,7 @@ void bs_session_free(bs_session *s)
     bs_viz_free(s);
     names_clear(s);
     bs_heap_free_all(s);
+    bs_exc_free(s);
     hist_clear(s);
     bs_arena_free(&s->arena);
     bs_ctx_free(s->ctx);

@@ -1038,6 +1038,7 @@ bs_value *bs_frame_lookup(bs_session *s, const char *name)
 }
 
 static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out);
+static int make_list(bs_session *s, const bs_expr *e, bs_vkind k, int n, bs_value *out);
 
 /* max(x, dim) or min(x, dim) (-max(-x, dim)): a (values, indices) pair when unpacked */
 static bool max_with_dim(bs_session *s, bs_id id)
@@ -1159,6 +1160,34 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
 
 /* ==== Calls ==== */
 
+int bs_expand_star(bs_session *s, const bs_arg *g, bs_value *v, bs_value *pos, int *npos, const char **kn,
+                   bs_value *kv, int *nkw, int max)
+{
+    if (g->star == 1) {
+        bs_value all;
+        if (collect_items(s, g->value, v, &all)) return -1;
+        for (int j = 0; j < all.n; j++) {
+            if (*npos >= max) return bs_fail(s, g->line, g->col, "too many arguments");
+            pos[(*npos)++] = all.items[j];
+        }
+        return 0;
+    }
+    if (v->k != BS_V_DICT)
+        return bs_fail(s, g->value->line, g->value->col, "argument after ** must be a mapping, not %s", type_name(v));
+    bs_hdict *d = v->ref;
+    for (int j = 0; j < d->n; j++) {
+        if (d->keys[j].k != BS_V_STR) return bs_fail(s, g->value->line, g->value->col, "keywords must be strings");
+        for (int k = 0; k < *nkw; k++)
+            if (!strcmp(kn[k], d->keys[j].str))
+                return bs_fail(s, g->value->line, g->value->col, "got multiple values for keyword argument '%s'",
+                               d->keys[j].str);
+        if (*nkw >= max) return bs_fail(s, g->line, g->col, "too many arguments");
+        kn[*nkw] = d->keys[j].str;
+        kv[(*nkw)++] = d->vals[j];
+    }
+    return 0;
+}
+
 int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, const char **kn,
                  bs_value *kv, int *nkw, int max)
 {
@@ -1166,7 +1195,10 @@ int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, c
     for (int i = 0; i < call->call.nargs; i++) {
         const bs_arg *g = &call->call.args[i];
         if (*npos >= max || *nkw >= max) return bs_fail(s, g->line, g->col, "too many arguments");
-        if (g->name) {
+        if (g->star) {
+            bs_value v;
+            if (bs_eval_expr(s, g->value, &v) || bs_expand_star(s, g, &v, pos, npos, kn, kv, nkw, max)) return -1;
+        } else if (g->name) {
             kn[*nkw] = g->name;
             if (bs_eval_expr(s, g->value, &kv[(*nkw)++])) return -1;
         } else {
@@ -1221,23 +1253,59 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     bs_value bound[MAX_ARGS + 1];
     bool have[MAX_ARGS + 1] = {0};
     if (np > MAX_ARGS) return bs_fail(s, line, col, "%s() has too many parameters", fname);
+    int vpos = -1, vkw = -1; /* the *args and **kwargs parameters */
+    for (int j = 0; j < np; j++) {
+        if (d->def.params[j].star == 1) vpos = j;
+        if (d->def.params[j].star == 2) vkw = j;
+    }
+    int npar = vpos >= 0 ? vpos : vkw >= 0 ? vkw : np; /* positional parameters */
     int k = 0;
     if (self) {
-        if (np == 0) return bs_fail(s, line, col, "%s() takes 0 positional arguments but 1 was given", fname);
-        bound[0] = *self;
-        have[0] = true;
-        k = 1;
+        if (npar == 0 && vpos < 0) return bs_fail(s, line, col, "%s() takes 0 positional arguments but 1 was given", fname);
+        if (npar == 0) { /* def f(*args) as a method: self is args[0] */
+            bs_value *all = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(npos + 1));
+            if (!all) return bs_fail(s, line, col, "out of memory");
+            all[0] = *self;
+            memcpy(all + 1, pos, sizeof(bs_value) * (size_t)npos);
+            pos = all;
+            npos++;
+        } else {
+            bound[0] = *self;
+            have[0] = true;
+            k = 1;
+        }
     }
-    if (k + npos > np)
-        return bs_fail(s, line, col, "%s() takes %d positional argument%s but %d %s given", fname, np - (self != NULL),
-                       np - (self != NULL) == 1 ? "" : "s", npos, npos == 1 ? "was" : "were");
-    for (int i = 0; i < npos; i++, k++) {
+    int given = npos, extra = k + npos > npar ? k + npos - npar : 0;
+    if (extra && vpos < 0)
+        return bs_fail(s, line, col, "%s() takes %d positional argument%s but %d %s given", fname, npar - (self != NULL),
+                       npar - (self != NULL) == 1 ? "" : "s", given, given == 1 ? "was" : "were");
+    for (int i = 0; i < npos - extra; i++, k++) {
         bound[k] = pos[i];
         have[k] = true;
     }
+    if (vpos >= 0) { /* the rest as a tuple */
+        bs_value tu;
+        if (make_list(s, call, BS_V_TUPLE, extra, &tu)) return -1;
+        memcpy(tu.items, pos + (npos - extra), sizeof(bs_value) * (size_t)extra);
+        bound[vpos] = tu;
+        have[vpos] = true;
+    }
+    bs_hdict *rest = NULL;
+    if (vkw >= 0) {
+        if (!(rest = bs_heap_dict(s))) return bs_fail(s, line, col, "out of memory");
+        bound[vkw] = bs_value_of(BS_V_DICT);
+        bound[vkw].ref = rest;
+        have[vkw] = true;
+    }
     for (int i = 0; i < nkw; i++) {
         int j = 0;
-        while (j < np && strcmp(d->def.params[j].name, kn[i])) j++;
+        while (j < np && (d->def.params[j].star || strcmp(d->def.params[j].name, kn[i]))) j++;
+        if (j == np && rest) {
+            bs_value key;
+            if (!bs_heap_str(s, kn[i], &key)) return bs_fail(s, line, col, "out of memory");
+            if (bs_hdict_set(s, rest, &key, &kv[i], call)) return -1;
+            continue;
+        }
         if (j == np) return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", fname, kn[i]);
         if (have[j]) return bs_fail(s, line, col, "%s() got multiple values for argument '%s'", fname, kn[i]);
         bound[j] = kv[i];
@@ -1249,7 +1317,8 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
             bound[j] = f->defaults[j];
             continue;
         }
-        return bs_fail(s, line, col, "%s() missing 1 required positional argument: '%s'", fname, d->def.params[j].name);
+        return bs_fail(s, line, col, "%s() missing 1 required %s argument: '%s'", fname,
+                       vpos >= 0 && j > vpos ? "keyword-only" : "positional", d->def.params[j].name);
     }
     bs_frame fr;
     memset(&fr, 0, sizeof fr);
@@ -1314,6 +1383,10 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
     }
     case BS_V_CLASS: {
         bs_hclass *c = fn->ref;
+        if (c->exc) {
+            if (nkw) return bs_fail(s, call->line, call->col, "%s() takes no keyword arguments", c->name);
+            return bs_exc_new(s, call, c->exc, pos, npos, out);
+        }
         bs_hobj *o = bs_heap_obj(s, c);
         if (!o) return bs_fail(s, call->line, call->col, "out of memory");
         o->mod = BS_MOD_USER;
@@ -1737,6 +1810,29 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
 }
 
 /* the same with evaluated arguments (map(str, xs), key=len) */
+/* isinstance(v, t) for one type t */
+static bool is_instance(bs_session *s, const bs_value *v, const bs_value *t)
+{
+    if (t->k == BS_V_CLASS && v->k == BS_V_OBJ) {
+        for (bs_hclass *c = ((bs_hobj *)v->ref)->cls; c; c = c->base)
+            if (c == t->ref) return true;
+        return false;
+    }
+    if (t->k == BS_V_CLASS && v->k == BS_V_EXC)
+        return ((bs_hclass *)t->ref)->exc && bs_exc_is(s, v->ref2, ((bs_hclass *)t->ref)->exc);
+    if (t->k == BS_V_BUILTIN) {
+        const char *tn = t->str;
+        const char *dot = strrchr(tn, '.');
+        const char *base = dot ? dot + 1 : tn;
+        if (v->k == BS_V_EXC) return bs_is_exc_name(tn) && bs_exc_is(s, v->ref2, tn);
+        return (!strcmp(base, "Tensor") && is_tensor(v)) ||
+               (v->k == BS_V_OBJ && ((bs_hobj *)v->ref)->mod != BS_MOD_USER && !strcmp(base, ((bs_hobj *)v->ref)->type)) ||
+               (!strcmp(base, "Module") && v->k == BS_V_OBJ);
+    }
+    if (t->k == BS_V_STR) return !strcmp(t->str, type_name(v)); /* int, float, str, list written bare */
+    return false;
+}
+
 int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
                     const char **kn, bs_value *kv, int nkw, bs_value *out)
 {
@@ -1928,20 +2024,11 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
     }
     if (!strcmp(name, "isinstance")) {
         if (npos != 2) return bs_fail(s, line, col, "isinstance expected 2 arguments, got %d", npos);
-        const bs_value *t = &pos[1];
+        int nt = 1;
+        const bs_value *ts = &pos[1];
+        if (pos[1].k == BS_V_TUPLE) ts = bs_list_items(&pos[1], &nt); /* isinstance(x, (A, B)) */
         bool r = false;
-        if (t->k == BS_V_CLASS && pos[0].k == BS_V_OBJ) {
-            for (bs_hclass *c = ((bs_hobj *)pos[0].ref)->cls; c; c = c->base) r |= c == t->ref;
-        } else if (t->k == BS_V_BUILTIN) {
-            const char *tn = t->str;
-            const char *dot = strrchr(tn, '.');
-            const char *base = dot ? dot + 1 : tn;
-            r = (!strcmp(base, "Tensor") && is_tensor(&pos[0])) ||
-                (pos[0].k == BS_V_OBJ && ((bs_hobj *)pos[0].ref)->mod != BS_MOD_USER && !strcmp(base, ((bs_hobj *)pos[0].ref)->type)) ||
-                (!strcmp(base, "Module") && pos[0].k == BS_V_OBJ);
-        } else if (t->k == BS_V_STR) { /* int, float, str, list written bare */
-            r = !strcmp(t->str, type_name(&pos[0]));
-        }
+        for (int i = 0; i < nt; i++) r |= is_instance(s, &pos[0], &ts[i]);
         *out = bool_value(r);
         return 0;
     }
@@ -2245,11 +2332,15 @@ static int exec_class(bs_session *s, const bs_stmt *st)
         if (b.k == BS_V_CLASS) {
             if (c->base) return bs_fail(s, be->line, be->col, "multiple inheritance is not supported");
             c->base = b.ref;
+            if (c->base->exc && !(c->exc = bs_exc_register(s, c->name, c->base->exc)))
+                return bs_fail(s, be->line, be->col, "out of memory");
         } else if (b.k == BS_V_BUILTIN && (!strcmp(b.str, "Module") || !strcmp(b.str, "nn.Module"))) {
             c->module = true;
         } else if (b.k == BS_V_BUILTIN && !strcmp(b.str, "object")) {
+        } else if (b.k == BS_V_BUILTIN && bs_is_exc_name(b.str)) {
+            if (!(c->exc = bs_exc_register(s, c->name, b.str))) return bs_fail(s, be->line, be->col, "out of memory");
         } else {
-            return bs_fail(s, be->line, be->col, "a class can derive from nn.Module or a class defined here");
+            return bs_fail(s, be->line, be->col, "a class can derive from nn.Module, an exception class or a class defined here");
         }
     }
     for (int i = 0; i < st->cls.body.n; i++) {
@@ -2258,6 +2349,9 @@ static int exec_class(bs_session *s, const bs_stmt *st)
         if (b->kind == BS_ST_PASS) continue;
         if (b->kind == BS_ST_EXPR && (b->expr->kind == BS_EX_STR)) continue; /* a docstring */
         if (b->kind == BS_ST_DEF) {
+            if (c->exc)
+                return bs_fail(s, b->line, b->col, "methods on an exception class are not supported: "
+                               "the class body may be 'pass', a docstring or class attributes");
             if (exec_def(s, b, c, &v)) return -1;
             if (bs_dict_set(&c->attrs, b->def.name, &v)) return bs_fail(s, b->line, b->col, "out of memory");
             continue;

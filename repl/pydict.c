@@ -44,21 +44,78 @@ static int exc_index(const char *name, size_t n)
 
 bool bs_is_exc_name(const char *name) { return exc_index(name, strlen(name)) >= 0; }
 
-/* is type (an exc_types index) the class cls or derived from it? */
-static bool exc_is(int type, const char *cls)
+/* the user exception class called name[0..n), as an index into s->uexc (its name at 2i), or -1 */
+static int uexc_index(bs_session *s, const char *name, size_t n)
 {
-    for (int i = type; i >= 0; i = exc_types[i].base ? exc_index(exc_types[i].base, strlen(exc_types[i].base)) : -1)
-        if (!strcmp(exc_types[i].name, cls)) return true;
+    for (int i = 0; i < s->nuexc; i++)
+        if (strlen(s->uexc[2 * i]) == n && !strncmp(s->uexc[2 * i], name, n)) return i;
+    return -1;
+}
+
+const char *bs_exc_register(bs_session *s, const char *name, const char *base)
+{
+    int i = uexc_index(s, name, strlen(name));
+    char *b = strdup(base);
+    if (!b) return NULL;
+    if (i >= 0) { /* defined again: the new base counts */
+        free(s->uexc[2 * i + 1]);
+        s->uexc[2 * i + 1] = b;
+        return s->uexc[2 * i];
+    }
+    char **room = realloc(s->uexc, (size_t)(s->nuexc + 1) * 2 * sizeof *room);
+    char *nm = strdup(name);
+    if (!room || !nm) {
+        if (room) s->uexc = room;
+        free(b);
+        free(nm);
+        return NULL;
+    }
+    s->uexc = room;
+    room[2 * s->nuexc] = nm;
+    room[2 * s->nuexc + 1] = b;
+    return room[2 * s->nuexc++];
+}
+
+void bs_exc_free(bs_session *s)
+{
+    for (int i = 0; i < 2 * s->nuexc; i++) free(s->uexc[i]);
+    free(s->uexc);
+    s->uexc = NULL;
+    s->nuexc = 0;
+}
+
+/* the interned name of exception type name[0..n) (builtin or user), or NULL if it is none */
+static const char *exc_name(bs_session *s, const char *name, size_t n)
+{
+    int i = exc_index(name, n);
+    if (i >= 0) return exc_types[i].name;
+    i = uexc_index(s, name, n);
+    return i >= 0 ? s->uexc[2 * i] : NULL;
+}
+
+/* is the exception type `type` the class cls or derived from it? */
+bool bs_exc_is(bs_session *s, const char *type, const char *cls)
+{
+    for (int guard = 0; type && guard < 64; guard++) {
+        if (!strcmp(type, cls)) return true;
+        int i = exc_index(type, strlen(type));
+        if (i >= 0) {
+            type = exc_types[i].base;
+        } else {
+            int u = uexc_index(s, type, strlen(type));
+            type = u >= 0 ? s->uexc[2 * u + 1] : NULL;
+        }
+    }
     return false;
 }
 
 /* the type of an error message and where its own text starts */
-static int exc_classify(const char *msg, const char **text)
+static const char *exc_classify(bs_session *s, const char *msg, const char **text)
 {
     const char *colon = strchr(msg, ':');
     size_t n = colon ? (size_t)(colon - msg) : strlen(msg);
-    int t = exc_index(msg, n);
-    if (t >= 0) {
+    const char *t = exc_name(s, msg, n);
+    if (t) {
         *text = colon ? colon + 1 + (colon[1] == ' ') : msg + n;
         return t;
     }
@@ -86,25 +143,27 @@ static int exc_classify(const char *msg, const char **text)
         {"takes", "TypeError"},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (strstr(msg, rules[i].has)) return exc_index(rules[i].type, strlen(rules[i].type));
-    return exc_index("RuntimeError", 12); /* what torch raises for shapes, dtypes, backward */
+        if (strstr(msg, rules[i].has)) return rules[i].type;
+    return "RuntimeError"; /* what torch raises for shapes, dtypes, backward */
 }
 
-static int exc_value(bs_session *s, int type, const char *text, int line, int col, bs_value *out)
+/* type: an interned name (exc_types' or the session's registry's) */
+static int exc_value(bs_session *s, const char *type, const char *text, int line, int col, bs_value *out)
 {
     if (!bs_heap_str(s, text, out)) return bs_fail(s, line, col, "out of memory");
     out->k = BS_V_EXC;
-    out->ref2 = (void *)exc_types[type].name;
+    out->ref2 = (void *)type;
     return 0;
 }
 
 int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out)
 {
-    int t = exc_index(type, strlen(type));
+    const char *t = exc_name(s, type, strlen(type));
+    if (!t) return bs_fail(s, call->line, call->col, "'%s' is not an exception class", type);
     const char *text = "";
     if (npos == 1) {
         /* KeyError('a') prints as 'a', as Python's str() of a KeyError does */
-        text = t == exc_index("KeyError", 8) ? bs_repr_value(s, &pos[0]) : bs_str_value(s, &pos[0]);
+        text = !strcmp(t, "KeyError") ? bs_repr_value(s, &pos[0]) : bs_str_value(s, &pos[0]);
     } else if (npos > 1) {
         bs_value tu = bs_value_of(BS_V_TUPLE);
         tu.items = pos;
@@ -130,12 +189,14 @@ int bs_exec_raise(bs_session *s, const bs_stmt *st)
     bs_value v;
     if (bs_eval_expr(s, st->raise.exc, &v)) return -1;
     if (v.k == BS_V_BUILTIN && bs_is_exc_name(v.str)) return fail_exc(s, st->line, st->col, v.str, "");
+    if (v.k == BS_V_CLASS && ((bs_hclass *)v.ref)->exc)
+        return fail_exc(s, st->line, st->col, ((bs_hclass *)v.ref)->exc, "");
     if (v.k == BS_V_EXC) return fail_exc(s, st->line, st->col, v.ref2, v.str);
     return bs_fail(s, st->raise.exc->line, st->raise.exc->col, "TypeError: exceptions must derive from BaseException");
 }
 
 /* does the clause's type (a class, or a tuple of classes) catch an error of type t? */
-static int handler_matches(bs_session *s, const bs_handler *h, int t, bool *yes)
+static int handler_matches(bs_session *s, const bs_handler *h, const char *t, bool *yes)
 {
     *yes = false;
     if (!h->type) {
@@ -148,10 +209,12 @@ static int handler_matches(bs_session *s, const bs_handler *h, int t, bool *yes)
     bs_value *items = &v;
     if (v.k == BS_V_TUPLE) items = bs_list_items(&v, &n);
     for (int i = 0; i < n; i++) {
-        if (items[i].k != BS_V_BUILTIN || !bs_is_exc_name(items[i].str))
+        const char *cls = items[i].k == BS_V_BUILTIN && bs_is_exc_name(items[i].str) ? items[i].str
+                          : items[i].k == BS_V_CLASS ? ((bs_hclass *)items[i].ref)->exc : NULL;
+        if (!cls)
             return bs_fail(s, h->type->line, h->type->col,
                            "TypeError: catching classes that do not inherit from BaseException is not allowed");
-        if (exc_is(t, items[i].str)) *yes = true;
+        if (bs_exc_is(s, t, cls)) *yes = true;
     }
     return 0;
 }
@@ -164,7 +227,7 @@ int bs_exec_try(bs_session *s, const bs_stmt *st)
         bs_error err = *s->e;
         err.msg[strcspn(err.msg, "\n")] = 0; /* the message without its traceback */
         const char *text;
-        int t = exc_classify(err.msg, &text);
+        const char *t = exc_classify(s, err.msg, &text);
         for (int i = 0; i < st->try_.nh; i++) {
             const bs_handler *h = &st->try_.handlers[i];
             memset(s->e, 0, sizeof *s->e); /* the clause's type is evaluated as a new expression */

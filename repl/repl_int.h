@@ -128,6 +128,8 @@ struct bs_hclass {
     char *name;
     bs_hclass *base;      /* a user base class, or NULL */
     bool module;          /* derives from nn.Module */
+    const char *exc;      /* derives from an exception class: its own name as errors carry it
+                             (the session's registry owns the string, bs_exc_register), else NULL */
     bs_dict attrs;        /* methods and class attributes */
 };
 /* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
@@ -253,6 +255,8 @@ struct bs_session {
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
     int nroots;
+    char **uexc;          /* user exception classes: uexc[2i] a name, uexc[2i+1] its base's name */
+    int nuexc;
     const char *cur_exc;  /* inside an except block: the error being handled ("ValueError: bad"),
                              for a bare 'raise'; NULL otherwise */
 };
@@ -338,6 +342,10 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
                   const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* evaluate a call's arguments */
+/* f(*xs) or f(**d) (g->star), v the value of g's expression: its items appended to pos, or its
+   keys and values to kn, kv; -1 with an error */
+int bs_expand_star(bs_session *s, const bs_arg *g, bs_value *v, bs_value *pos, int *npos, const char **kn,
+                   bs_value *kv, int *nkw, int max);
 int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, const char **kn,
                  bs_value *kv, int *nkw, int max);
 /* name lookup through the frames: NULL if unbound; *local says where */
@@ -441,6 +449,11 @@ int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *na
 int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out);
 /* ValueError, KeyError, ...: a name of Python's exception classes */
 bool bs_is_exc_name(const char *name);
+/* class NAME(BASE) where BASE is an exception class: the interned name, or NULL out of memory */
+const char *bs_exc_register(bs_session *s, const char *name, const char *base);
+void bs_exc_free(bs_session *s);
+/* is the exception type `type` (a name) the class cls or derived from it? */
+bool bs_exc_is(bs_session *s, const char *type, const char *cls);
 /* ValueError('msg') called: the exception value */
 int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out);
 /* the str() of a dict or an exception, in the arena */
