@@ -1051,6 +1051,147 @@ static bool max_with_dim(bs_session *s, bs_id id)
     return n->op == BS_OP_MAX && n->attr.dim != BS_DIM_ALL;
 }
 
+/* a shape as torch's messages write it: [2, 3] */
+static void list_shape(const bs_shape *sh, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < sh->ndim && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%lld", i ? ", " : "", (long long)sh->d[i]);
+    if (n < len) snprintf(buf + n, len - n, "]");
+}
+
+/* T[index] = v on a tensor, as torch's index_put_: v (a number or a tensor that broadcasts to
+ * T[index]'s shape) goes where T[index] reads. Which entries those are comes from indexing a tensor
+ * of T's positions with the same index (bs_tensor_index), so every index form x[...] reads works.
+ * - T a leaf, outside no_grad or v not requiring grad: T's data changes in place (bs_update_inplace),
+ *   so every name holding T sees it; a leaf that requires grad is torch's error outside no_grad.
+ * - Otherwise (T computed, or v requires grad): the result is a new node, masked_fill(T, M, v) for
+ *   a 0-d v, where(M, v spread over T's shape, T) else, with M the mask of the written entries; the
+ *   gradient flows to T outside M and to v inside it, as torch's CopySlices gives. The target
+ *   (T's name, attribute or item) is bound to it; other names holding the old T keep the old T. */
+static int tensor_setitem(bs_session *s, const bs_expr *t, bs_value *obj, bs_value *v, const bs_expr *at)
+{
+    int line = t->op_line, col = t->op_col;
+    int32_t grad_owner = obj->k == BS_V_TMP ? obj->grad_owner : 0; /* x.grad[0] = 0 */
+    bs_id x;
+    if (bs_to_node(s, obj, t->sub.obj, &x)) return -1;
+    const bs_node *xn = bs_node_get(s->ctx, x);
+    bool leaf = xn->is_leaf, xrg = xn->requires_grad;
+    bs_shape xs = xn->value.shape;
+    int64_t numel = bs_tensor_numel(&xn->value);
+    bool was = bs_ctx_no_grad(s->ctx);
+    if (s->step) return bs_fail(s, line, col, "a pass is being stepped: :finish or :abort it first");
+    /* which entries T[index] reads: T's positions, indexed */
+    double *pd = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(numel ? 3 * numel : 3));
+    if (!pd) return bs_fail(s, line, col, "out of memory");
+    double *mask = pd + numel, *map = pd + 2 * numel;
+    for (int64_t i = 0; i < numel; i++) pd[i] = (double)i, mask[i] = 0, map[i] = 0;
+    bs_id P = bs_leaf(s->ctx, pd, &xs, BS_F64, false);
+    bs_value pv = bs_node_value(P), rv;
+    if (P < 0) return bs_fail_core(s, line, col, NULL);
+    if (bs_tensor_index(s, t, &pv, &rv)) return -1;
+    /* basic indexing (integers, slices) writes through a view in torch, the rest is index_put_:
+       their errors differ */
+    bool advanced = false;
+    for (bs_id k = rv.id; k != P && k >= 0;) {
+        const bs_node *kn = bs_node_get(s->ctx, k);
+        if (kn->op == BS_OP_INDEX_SELECT) advanced = true;
+        k = kn->nin ? kn->in[0] : -1;
+    }
+    if (leaf && xrg && !was)
+        return bs_fail(s, line, col, "a %sleaf Variable that requires grad is being used in an in-place operation.",
+                       advanced ? "" : "view of a ");
+    const bs_node *rn = bs_node_get(s->ctx, rv.id);
+    bs_shape rs = rn->value.shape;
+    int64_t cnt = bs_tensor_numel(&rn->value);
+    for (int64_t k = 0; k < cnt; k++) {
+        int64_t p = (int64_t)rn->value.data[k];
+        mask[p] = 1;
+        map[p] = (double)k;
+    }
+    bs_id vid;
+    if (bs_to_node(s, v, at, &vid)) return -1;
+    const bs_node *vn = bs_node_get(s->ctx, vid);
+    bool vrg = vn->requires_grad;
+    bs_shape vs = vn->value.shape;
+    /* v broadcasts to T[index]'s shape, as torch requires */
+    bool fits = vs.ndim <= rs.ndim;
+    for (int i = 1; fits && i <= vs.ndim; i++)
+        fits = vs.d[vs.ndim - i] == 1 || vs.d[vs.ndim - i] == rs.d[rs.ndim - i];
+    if (!fits) { /* in torch's words: index_put_'s, or copy_'s expand */
+        char a[96], b[96];
+        list_shape(&vs, a, sizeof a);
+        list_shape(&rs, b, sizeof b);
+        if (advanced)
+            return bs_fail(s, at->line, at->col, "shape mismatch: value tensor of shape %s cannot be broadcast to "
+                           "indexing result of shape %s", a, b);
+        if (vs.ndim > rs.ndim)
+            return bs_fail(s, at->line, at->col, "RuntimeError: expand(torch.DoubleTensor{%s}, size=%s): the number of sizes "
+                           "provided (%d) must be greater or equal to the number of dimensions in the tensor (%d)",
+                           a, b, rs.ndim, vs.ndim);
+        int i = 1;
+        while (vs.d[vs.ndim - i] == 1 || vs.d[vs.ndim - i] == rs.d[rs.ndim - i]) i++;
+        return bs_fail(s, at->line, at->col, "The expanded size of the tensor (%lld) must match the existing size "
+                       "(%lld) at non-singleton dimension %d.  Target sizes: %s.  Tensor sizes: %s",
+                       (long long)rs.d[rs.ndim - i], (long long)vs.d[vs.ndim - i], rs.ndim - i, b, a);
+    }
+    bool inplace = leaf && (was || !vrg);
+    if (cnt == 0) return 0; /* nothing is written */
+    if (inplace || grad_owner) bs_ctx_set_no_grad(s->ctx, true);
+    bs_id M = bs_leaf(s->ctx, mask, &xs, BS_F64, false), nw = -1;
+    if (M >= 0 && vs.ndim == 0) {
+        nw = bs_masked_fill(s->ctx, x, M, vid);
+    } else if (M >= 0) {
+        /* v spread over T's shape: v (broadcast to T[index]'s shape, flattened) gathered at map */
+        bs_id vb = vid;
+        bool same = vs.ndim == rs.ndim;
+        for (int i = 0; same && i < vs.ndim; i++) same = vs.d[i] == rs.d[i];
+        if (!same) {
+            bs_id z = bs_make(s->ctx, BS_INIT_ZEROS, &rs, NULL, bs_node_get(s->ctx, vid)->value.dtype, 0, 0);
+            vb = z < 0 ? z : bs_apply2(s->ctx, BS_OP_ADD, vid, z);
+        }
+        bs_attr at1 = bs_attr_default(BS_OP_RESHAPE);
+        at1.shape.ndim = 1;
+        at1.shape.d[0] = cnt;
+        for (int i = 0; i < BS_MAX_DIMS; i++) at1.shape_sym[i] = -1;
+        bs_id flat = vb < 0 ? vb : bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){vb, BS_NONE, BS_NONE}, &at1);
+        bs_shape ms = {1, {numel}};
+        bs_id mi = flat < 0 ? flat : bs_leaf(s->ctx, map, &ms, BS_I64, false);
+        bs_id g = mi < 0 ? mi : bs_index_select(s->ctx, flat, 0, mi);
+        bs_attr at2 = bs_attr_default(BS_OP_RESHAPE);
+        at2.shape = xs;
+        for (int i = 0; i < BS_MAX_DIMS; i++) at2.shape_sym[i] = -1;
+        bs_id g2 = g < 0 ? g : bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){g, BS_NONE, BS_NONE}, &at2);
+        nw = g2 < 0 ? g2 : bs_where(s->ctx, M, g2, x);
+    }
+    if (nw < 0) {
+        bs_ctx_set_no_grad(s->ctx, was);
+        return bs_fail_core(s, line, col, NULL);
+    }
+    if (grad_owner) { /* x.grad[i] = v: the grad itself changes */
+        bs_status st = bs_grad_set(s->ctx, grad_owner - 1, &bs_node_get(s->ctx, nw)->value);
+        bs_ctx_set_no_grad(s->ctx, was);
+        return st ? bs_fail_core(s, line, col, NULL) : 0;
+    }
+    if (inplace) {
+        bs_tensor nv = bs_node_get(s->ctx, nw)->value;
+        bs_status st = bs_update_inplace(s->ctx, x, &nv);
+        bs_ctx_set_no_grad(s->ctx, was);
+        return st ? bs_fail_core(s, line, col, NULL) : 0;
+    }
+    char *tt = bs_expr_text(s, t), *vt = bs_expr_text(s, at);
+    if (tt && vt) {
+        size_t n = strlen(tt) + strlen(vt) + 8;
+        char *lab = bs_arena_alloc(&s->arena, n);
+        if (lab) {
+            snprintf(lab, n, "%s = %s", tt, vt);
+            bs_node_set_text(s->ctx, nw, lab);
+        }
+    }
+    bs_value nv = bs_node_value(nw);
+    return bs_assign_target(s, t->sub.obj, &nv, at);
+}
+
 int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr *at)
 {
     switch (t->kind) {
@@ -1138,7 +1279,9 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
     }
     case BS_EX_SUBSCRIPT: {
         bs_value obj, idx;
-        if (bs_eval_expr(s, t->sub.obj, &obj) || bs_eval_expr(s, t->sub.index, &idx)) return -1;
+        if (bs_eval_expr(s, t->sub.obj, &obj)) return -1;
+        if (is_tensor(&obj)) return tensor_setitem(s, t, &obj, v, at);
+        if (bs_eval_expr(s, t->sub.index, &idx)) return -1;
         if (obj.k == BS_V_DICT) return bs_hdict_set(s, obj.ref, &idx, v, t->sub.index);
         if (obj.k == BS_V_LIST && obj.ref) {
             bs_hlist *l = obj.ref;

@@ -326,6 +326,8 @@ bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err);
 bool bs_as_number(bs_session *s, const bs_value *v, double *out, bool *is_int);
 int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out);
+/* obj[index] for a tensor obj, index e->sub.index (index.c) */
+int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out);
 int bs_eval_fstring(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_listcomp(bs_session *s, const bs_expr *e, bs_value *out);
 /* a + b etc. on values that are not both numbers nor tensors (strings, lists): 1 if not handled */
