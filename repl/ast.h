@@ -157,7 +157,9 @@ typedef enum {
                        expression, evaluated at once into a list */
     BS_EX_DICT,     /* dict: {k: v, ...} */
     BS_EX_DICTCOMP, /* comp: {key: elt for target in iter if cond} */
-    BS_EX_LAMBDA    /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
+    BS_EX_LAMBDA,   /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
+    BS_EX_SET,      /* list: {a, b} */
+    BS_EX_SETCOMP   /* comp: {elt for target in iter if cond} */
 } bs_expr_kind;
 
 typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT, BS_UN_INVERT /* ~x */ } bs_unop;

@@ -668,6 +668,8 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_LISTCOMP: return bs_eval_listcomp(s, e, out);
     case BS_EX_DICT:
     case BS_EX_DICTCOMP: return bs_eval_dict(s, e, out);
+    case BS_EX_SET:
+    case BS_EX_SETCOMP: return bs_eval_set(s, e, out);
     case BS_EX_LAMBDA: return bs_eval_lambda(s, e, out);
     case BS_EX_ATTR: {
         bs_value obj;

@@ -83,7 +83,7 @@ static const char *type_name(const bs_value *v)
         return o->cls ? o->cls->name : o->type;
     }
     case BS_V_OPT: return "Optimizer";
-    case BS_V_DICT: return "dict";
+    case BS_V_DICT: return ((bs_hdict *)v->ref)->is_set ? "set" : "dict";
     case BS_V_EXC: return v->ref2;
     default: return "object";
     }
@@ -881,6 +881,7 @@ int bs_eval_pybinary(bs_session *s, const bs_expr *e, bs_binop op, const bs_valu
         out->sym = -1;
         return 0;
     }
+    if (op == BS_BIN_SUB && bs_is_set(a) && bs_is_set(b)) return bs_set_op(s, e, '-', a, b, out);
     bool seq_a = a->k == BS_V_STR || a->k == BS_V_LIST || a->k == BS_V_TUPLE;
     bool seq_b = b->k == BS_V_STR || b->k == BS_V_LIST || b->k == BS_V_TUPLE;
     if (op == BS_BIN_MUL && (seq_a || seq_b)) {
@@ -1282,6 +1283,8 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
         if (bs_eval_expr(s, t->sub.obj, &obj)) return -1;
         if (is_tensor(&obj)) return tensor_setitem(s, t, &obj, v, at);
         if (bs_eval_expr(s, t->sub.index, &idx)) return -1;
+        if (obj.k == BS_V_DICT && ((bs_hdict *)obj.ref)->is_set)
+            return bs_fail(s, t->op_line, t->op_col, "TypeError: 'set' object does not support item assignment");
         if (obj.k == BS_V_DICT) return bs_hdict_set(s, obj.ref, &idx, v, t->sub.index);
         if (obj.k == BS_V_LIST && obj.ref) {
             bs_hlist *l = obj.ref;
@@ -1826,12 +1829,22 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
                 const char *end = strchr(p, '}');
                 if (!end) return bs_fail(s, line, col, "Single '{' encountered in format string");
                 const char *colon = memchr(p, ':', (size_t)(end - p));
+                const char *fe = colon ? colon : end;
                 int idx = k;
-                if (p + 1 < (colon ? colon : end) && isdigit((unsigned char)p[1])) idx = atoi(p + 1);
-                else k++;
-                if (idx >= npos) return bs_fail(s, line, col, "Replacement index %d out of range for positional args tuple", idx);
+                const bs_value *fv = NULL;
+                if (p + 1 < fe && (isalpha((unsigned char)p[1]) || p[1] == '_')) { /* "{lr}".format(lr=0.1) */
+                    size_t fl = (size_t)(fe - p - 1);
+                    for (int q = 0; q < nkw && !fv; q++)
+                        if (strlen(kn[q]) == fl && !strncmp(kn[q], p + 1, fl)) fv = &kv[q];
+                    if (!fv) return bs_fail(s, line, col, "KeyError: '%.*s'", (int)fl, p + 1);
+                } else {
+                    if (p + 1 < fe && isdigit((unsigned char)p[1])) idx = atoi(p + 1);
+                    else k++;
+                    if (idx >= npos) return bs_fail(s, line, col, "Replacement index %d out of range for positional args tuple", idx);
+                    fv = &pos[idx];
+                }
                 char *spec = colon ? bs_arena_strndup(&s->arena, colon + 1, (size_t)(end - colon - 1)) : "";
-                char *t = bs_format_value(s, &pos[idx], spec, 0, call);
+                char *t = bs_format_value(s, fv, spec, 0, call);
                 if (!t) return -1;
                 sb_puts(&b, t);
                 p = end;
@@ -1854,6 +1867,57 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
             }
             out->k = BS_V_STR;
             out->str = d;
+            return 0;
+        }
+        if (!strcmp(name, "split")) { /* split(), split(sep), split(sep, maxsplit) */
+            const char *sep = npos >= 1 && pos[0].k == BS_V_STR ? pos[0].str : NULL;
+            if (npos > 2 || (npos >= 1 && pos[0].k != BS_V_STR && pos[0].k != BS_V_NONE))
+                return bs_fail(s, line, col, "split() takes a separator string and a count");
+            if (sep && !*sep) return bs_fail(s, line, col, "ValueError: empty separator");
+            double mx = -1;
+            bool mi;
+            if (npos == 2 && (!bs_as_number(s, &pos[1], &mx, &mi) || !mi))
+                return bs_fail(s, line, col, "split(): maxsplit must be an integer");
+            bs_hlist *l = bs_heap_list(s, 0);
+            if (!l) return bs_fail(s, line, col, "out of memory");
+            const char *p = obj->str;
+            if (!sep) while (isspace((unsigned char)*p)) p++;
+            for (;;) {
+                if (!sep && !*p) break;
+                const char *q;
+                if (mx == 0) {
+                    q = p + strlen(p);
+                } else if (sep) {
+                    q = strstr(p, sep);
+                    if (!q) q = p + strlen(p);
+                } else {
+                    q = p;
+                    while (*q && !isspace((unsigned char)*q)) q++;
+                }
+                bs_value piece;
+                char *d = bs_arena_strndup(&s->arena, p, (size_t)(q - p));
+                if (!d || !bs_heap_str(s, d, &piece) || !bs_list_push(l, &piece)) return bs_fail(s, line, col, "out of memory");
+                if (mx > 0) mx--;
+                if (!*q) break;
+                p = q + (sep ? strlen(sep) : 0);
+                if (!sep) while (isspace((unsigned char)*p)) p++;
+            }
+            return list_value(s, call, l, BS_V_LIST, out);
+        }
+        if (!strcmp(name, "replace")) {
+            if (npos != 2 || pos[0].k != BS_V_STR || pos[1].k != BS_V_STR)
+                return bs_fail(s, line, col, "replace() takes two strings");
+            sbuf b = {NULL, 0, 0, &s->arena};
+            size_t m = strlen(pos[0].str);
+            for (const char *p = obj->str; *p;) {
+                const char *q = m ? strstr(p, pos[0].str) : NULL;
+                if (!q) { sb_puts(&b, p); break; }
+                sb_put(&b, p, (size_t)(q - p));
+                sb_puts(&b, pos[1].str);
+                p = q + m;
+            }
+            out->k = BS_V_STR;
+            out->str = b.p ? b.p : "";
             return 0;
         }
         if (!strcmp(name, "startswith") || !strcmp(name, "endswith")) {
@@ -1896,7 +1960,7 @@ static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value 
 static const char *const py_builtin_names[] = {
     "len", "range", "enumerate", "zip", "list", "tuple", "str", "int", "float", "bool", "round",
     "isinstance", "super", "min", "max", "sum", "abs", "sorted", "reversed", "any", "all", "repr",
-    "type", "map", "filter", "dict", NULL};
+    "type", "map", "filter", "dict", "set", NULL};
 
 bool bs_is_py_builtin(const char *name)
 {
@@ -2237,6 +2301,10 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
     if (bs_is_exc_name(name)) {
         if (nkw) return bs_fail(s, line, col, "%s() takes no keyword arguments", name);
         return bs_exc_new(s, call, name, pos, npos, out);
+    }
+    if (!strcmp(name, "set")) {
+        if (nkw) return bs_fail(s, line, col, "set() takes no keyword arguments");
+        return bs_set_new(s, call, pos, npos, out);
     }
     if (!strcmp(name, "dict")) {
         bs_hdict *d = bs_heap_dict(s);

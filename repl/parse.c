@@ -297,7 +297,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
         KID(e->call.fn);
         for (int i = 0; i < e->call.nargs; i++) KID(e->call.args[i].value);
         break;
-    case BS_EX_LIST: case BS_EX_TUPLE:
+    case BS_EX_LIST: case BS_EX_TUPLE: case BS_EX_SET:
         for (int i = 0; i < e->list.n; i++) KID(e->list.items[i]);
         break;
     case BS_EX_COMPARE:
@@ -309,7 +309,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
     case BS_EX_FSTRING:
         for (int i = 0; i < e->fstr.n; i++) KID(e->fstr.parts[i].expr);
         break;
-    case BS_EX_LISTCOMP: case BS_EX_DICTCOMP:
+    case BS_EX_LISTCOMP: case BS_EX_DICTCOMP: case BS_EX_SETCOMP:
         KID(e->comp.elt); KID(e->comp.iter); KID(e->comp.cond); KID(e->comp.key);
         break;
     case BS_EX_DICT:
@@ -647,9 +647,29 @@ static bs_expr *parse_atom(parser *p)
             if (p->tok.kind == BS_TOK_POW) fail_tok(p, p->tok, "'**' unpacking is not supported");
             bs_expr *k = parse_expr(p);
             if (p->tok.kind != BS_TOK_COLON) {
-                if (e->dict.n == 0 &&
-                    (p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACE || tok_is_name(p, &p->tok, "for")))
-                    fail_tok(p, t, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}");
+                if (e->dict.n == 0 && tok_is_name(p, &p->tok, "for")) { /* {x for x in xs} */
+                    bs_expr *c = parse_comp(p, &t, t, k);
+                    c->kind = BS_EX_SETCOMP;
+                    return deepen(p, c);
+                }
+                if (e->dict.n == 0 && (p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACE)) {
+                    /* {a, b, ...}: a set */
+                    e->kind = BS_EX_SET;
+                    int scap = 0;
+                    e->list.items = NULL;
+                    e->list.n = 0;
+                    for (;;) {
+                        e->list.items = grow(p, e->list.items, e->list.n, &scap, sizeof(bs_expr *));
+                        e->list.items[e->list.n++] = k;
+                        if (p->tok.kind != BS_TOK_COMMA) break;
+                        advance(p);
+                        if (p->tok.kind == BS_TOK_RBRACE) break;
+                        k = parse_expr(p);
+                    }
+                    expect_close(p, t, "a set item");
+                    e->end = p->prev.end;
+                    return deepen(p, e);
+                }
                 unexpected(p, p->tok, "expected ':' after a dict key");
             }
             advance(p);
@@ -2162,6 +2182,14 @@ static void dump_expr(out *o, const bs_expr *e)
     case BS_EX_NAME: put(o, "%s", e->name); break;
     case BS_EX_BOOL: put(o, e->boolean ? "True" : "False"); break;
     case BS_EX_NONE: put(o, "None"); break;
+    case BS_EX_SET:
+        put(o, "(set");
+        for (int i = 0; i < e->list.n; i++) {
+            put(o, " ");
+            dump_expr(o, e->list.items[i]);
+        }
+        put(o, ")");
+        break;
     case BS_EX_LIST:
     case BS_EX_TUPLE:
         put(o, e->kind == BS_EX_LIST ? "[" : "(tuple");
@@ -2268,7 +2296,9 @@ static void dump_expr(out *o, const bs_expr *e)
     }
     case BS_EX_DICTCOMP:
     case BS_EX_LISTCOMP:
-        put(o, e->kind == BS_EX_DICTCOMP ? "(dictcomp " : e->comp.gen ? "(genexp " : "(listcomp ");
+    case BS_EX_SETCOMP:
+        put(o, e->kind == BS_EX_DICTCOMP ? "(dictcomp " : e->kind == BS_EX_SETCOMP ? "(setcomp "
+               : e->comp.gen ? "(genexp " : "(listcomp ");
         if (e->comp.key) {
             dump_expr(o, e->comp.key);
             put(o, ":");

@@ -109,7 +109,7 @@ struct bs_heap {
 typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertion order */
 typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
 /* a Python dict: keys and values in insertion order, keys compared as == does (pydict.c) */
-typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; } bs_hdict;
+typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; bool is_set; /* a set: vals None */ } bs_hdict;
 typedef struct { bs_heap h; char *s; } bs_hstr;
 /* a parsed source that defines functions or classes: their AST lives in its arena */
 typedef struct { bs_heap h; char *text; bs_arena arena; bool adopted; /* a def holds it */ } bs_hsrc;
@@ -434,6 +434,13 @@ bs_hdict *bs_heap_dict(bs_session *s);
 int bs_hdict_find(bs_session *s, bs_hdict *d, const bs_value *key, const bs_expr *e);
 /* d[key] = v (both made persistent); -1 with an error */
 int bs_hdict_set(bs_session *s, bs_hdict *d, const bs_value *key, const bs_value *v, const bs_expr *e);
+/* {a, b}, {x for x in xs}: a set (a bs_hdict with is_set) */
+int bs_eval_set(bs_session *s, const bs_expr *e, bs_value *out);
+/* set(), set(iterable) */
+int bs_set_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, bs_value *out);
+bool bs_is_set(const bs_value *v);
+/* a | b, a & b, a ^ b, a - b on sets (op '|', '&', '^', '-'): a new set */
+int bs_set_op(bs_session *s, const bs_expr *e, char op, const bs_value *a, const bs_value *b, bs_value *out);
 int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out);      /* {k: v}, {k: v for ...} */
 int bs_eval_lambda(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
