@@ -157,6 +157,13 @@ void bs_session_collect(bs_session *s, bool force)
             (s->names[i].kind == BS_NAME_NODE || (s->names[i].kind == BS_NAME_VALUE && s->names[i].id >= 0)))
             keep[n++] = &s->names[i].id;
     n = bs_heap_ids(s, &keep, n, &cap);
+    /* :explain's log keeps only the newest pass through a compaction: each older one would keep
+       a whole training step's graph alive (16 of them in a loop), and what a name still reaches
+       is kept anyway. An older pass then reads as one :explain no longer knows. */
+    if (s->npass > 1) {
+        s->pass_root[0] = s->pass_root[s->npass - 1];
+        s->npass = 1;
+    }
     int more = 2 + s->npass + 1; /* the defaults, the passes, the window's root (bs_viz_ids) */
     bs_id **room = n < 0 ? NULL : realloc(keep, (size_t)(n + more) * sizeof *keep);
     if (!room) {

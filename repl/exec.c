@@ -2435,8 +2435,11 @@ static int exec_for(bs_session *s, const bs_stmt *st)
 {
     bs_value v;
     if (bs_eval_expr(s, st->loop.cond, &v)) return -1;
-    bs_value keep;
-    if (bs_persist(s, &v, st->loop.cond, &keep)) return -1; /* the loop's own copy */
+    bs_value keep = v;
+    /* the loop's own copy of what it iterates, which the collector sees (s->roots). A list the
+       statement just made (zip(ws, xs), range's items) stays in the arena, below the mark every
+       turn releases to, so it lives as long as the loop: nothing else can reach it to change it */
+    if (!((v.k == BS_V_LIST || v.k == BS_V_TUPLE) && !v.ref) && bs_persist(s, &v, st->loop.cond, &keep)) return -1;
     iter it;
     if (iter_begin(s, st->loop.cond, &keep, &it)) return -1;
     if (s->nroots >= (int)(sizeof s->roots / sizeof s->roots[0]))
