@@ -2032,6 +2032,10 @@ static bool is_instance(bs_session *s, const bs_value *v, const bs_value *t)
         const char *dot = strrchr(tn, '.');
         const char *base = dot ? dot + 1 : tn;
         if (v->k == BS_V_EXC) return bs_is_exc_name(tn) && bs_exc_is(s, v->ref2, tn);
+        static const char *const pytypes[] = {"int", "float", "str", "list", "tuple", "dict", "set", "bool", NULL};
+        for (int i = 0; pytypes[i]; i++)
+            if (!strcmp(tn, pytypes[i])) /* isinstance(3, int); a bool is an int too, as in Python */
+                return !strcmp(tn, type_name(v)) || (!strcmp(tn, "int") && v->k == BS_V_BOOL);
         return (!strcmp(base, "Tensor") && is_tensor(v)) ||
                (v->k == BS_V_OBJ && ((bs_hobj *)v->ref)->mod != BS_MOD_USER && !strcmp(base, ((bs_hobj *)v->ref)->type)) ||
                (!strcmp(base, "Module") && v->k == BS_V_OBJ);
