@@ -68,6 +68,8 @@ typedef struct {
 
 /* n zeroed bytes aligned for any type; NULL if out of memory. */
 void *bs_arena_alloc(bs_arena *a, size_t n);
+/* the same, not zeroed: for arrays the caller fills at once */
+void *bs_arena_alloc_raw(bs_arena *a, size_t n);
 /* A NUL-terminated copy of s[0..n) in the arena; NULL if out of memory. */
 char *bs_arena_strndup(bs_arena *a, const char *s, size_t n);
 /* A point to go back to: bs_arena_release frees everything allocated after it. */
@@ -212,6 +214,9 @@ struct bs_expr {
                             other kinds: same as line, col */
     bool paren;         /* it was written inside its own parentheses: (a + b) */
     int depth;          /* height of the tree below it (a leaf: 1); at most BS_MAX_DEPTH */
+    const char *src;    /* the source it was parsed from (start and end index it) */
+    const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span), in
+                           the arena of its parse once computed; NULL before */
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

@@ -231,6 +231,10 @@ void bs_hist_add(bs_session *s, const char *text)
 char *bs_expr_text(bs_session *s, const bs_expr *e)
 {
     if (!e || !s->src) return NULL;
+    if (s->src_arena && e->src == s->src) { /* an expression's text once per parse, not per evaluation */
+        if (!e->text) ((bs_expr *)e)->text = bs_ast_text(s->src_arena, s->src, e->start, e->end);
+        if (e->text) return (char *)e->text;
+    }
     return bs_ast_text(&s->arena, s->src, e->start, e->end);
 }
 
@@ -923,9 +927,11 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     /* the statements before a syntax error run, as they would line by line at the prompt */
     int rc = 0;
     const char *saved_src = s->src;
+    bs_arena *saved_arena = s->src_arena;
     for (int i = 0; i < ast->n && rc == 0; i++) {
         const bs_stmt *st = ast->stmts[i];
         s->src = src;
+        s->src_arena = &hs->arena;
         s->flow = BS_FLOW_NONE;
         if (bs_exec_simple(s, st)) {
             rc = -1;
@@ -952,6 +958,7 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     bs_ctx_clear_interrupt(s->ctx);
     s->interrupted = 0;
     s->src = saved_src;
+    s->src_arena = saved_arena;
     s->cur_src = saved_cur;
     hs->h.pins--;
     if (rc == 0 && pe.status != BS_PARSE_OK) {
@@ -984,7 +991,9 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     }
     int32_t mark = bs_tape_len(s->ctx);
     const char *saved = s->src;
+    bs_arena *saved_arena = s->src_arena;
     s->src = expr;
+    s->src_arena = NULL;
     bs_value v;
     if (bs_eval_expr(s, x, &v) == 0) {
         if (v.k == BS_V_NUM) {
@@ -1010,6 +1019,7 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     bs_tape_truncate(s->ctx, mark);
     bs_pass_forget_from(s, mark);
     s->src = saved;
+    s->src_arena = saved_arena;
     bs_arena_free(&s->arena);
 done:
     bs_arena_free(&pa);

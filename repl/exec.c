@@ -1479,12 +1479,15 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     s->frame = &fr;
     s->depth++;
     const char *saved_src = s->src;
+    bs_arena *saved_arena = s->src_arena;
     s->src = f->src->text;
+    s->src_arena = &f->src->arena;
     bool was_no_grad = bs_ctx_no_grad(s->ctx);
     if (d->def.no_grad) bs_ctx_set_no_grad(s->ctx, true); /* @torch.no_grad() */
     int r = bs_exec_block(s, &d->def.body);
     bs_ctx_set_no_grad(s->ctx, was_no_grad);
     s->src = saved_src;
+    s->src_arena = saved_arena;
     s->depth--;
     s->frame = fr.up;
     if (r && s->e->msg[0] && strcmp(s->e->msg, "interrupted")) { /* a traceback: where it was called */
@@ -1939,7 +1942,8 @@ static int make_list(bs_session *s, const bs_expr *e, bs_vkind k, int n, bs_valu
     out->k = k;
     out->sym = -1;
     out->n = n;
-    out->items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(n > 0 ? n : 1));
+    /* not zeroed: every caller fills the n items (or lowers n to what it filled) */
+    out->items = bs_arena_alloc_raw(&s->arena, sizeof(bs_value) * (size_t)(n > 0 ? n : 1));
     return out->items ? 0 : bs_fail(s, e->line, e->col, "out of memory");
 }
 

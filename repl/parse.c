@@ -22,6 +22,13 @@ struct bs_arena_block {
 
 void *bs_arena_alloc(bs_arena *a, size_t n)
 {
+    void *p = bs_arena_alloc_raw(a, n);
+    if (p) memset(p, 0, n);
+    return p;
+}
+
+void *bs_arena_alloc_raw(bs_arena *a, size_t n)
+{
     if (n > ((size_t)-1) / 4) return NULL;
     n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
     if (n == 0) n = ARENA_ALIGN;
@@ -40,7 +47,6 @@ void *bs_arena_alloc(bs_arena *a, size_t n)
     void *p = (char *)b->data + b->used;
     b->used += n;
     a->total += n;
-    memset(p, 0, n);
     return p;
 }
 
@@ -281,6 +287,7 @@ static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
     e->col = e->op_col = first->col;
     e->start = first->start;
     e->end = first->end;
+    e->src = p->src;
     return e;
 }
 

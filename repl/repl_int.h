@@ -233,6 +233,8 @@ struct bs_session {
     int npass;
     bs_arena arena;       /* per statement */
     const char *src;      /* source being evaluated */
+    bs_arena *src_arena;  /* the arena of src's parse (its AST's), where bs_expr_text caches an
+                             expression's text; NULL where src has none of its own */
     bs_error *e;          /* where errors go */
     bs_error ebuf;
     char **hist;          /* statements that ran, for :save and :history */
