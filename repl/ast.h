@@ -215,8 +215,8 @@ struct bs_expr {
     bool paren;         /* it was written inside its own parentheses: (a + b) */
     int depth;          /* height of the tree below it (a leaf: 1); at most BS_MAX_DEPTH */
     const char *src;    /* the source it was parsed from (start and end index it) */
-    const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span), in
-                           the arena of its parse once computed; NULL before */
+    const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span),
+                           interned for the session once computed; NULL before */
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

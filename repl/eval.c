@@ -193,7 +193,9 @@ void bs_session_free(bs_session *s)
     bs_exc_free(s);
     hist_clear(s);
     bs_arena_free(&s->arena);
-    bs_ctx_free(s->ctx);
+    bs_ctx_free(s->ctx); /* then the texts its nodes borrowed */
+    for (size_t i = 0; i < s->captexts; i++) free(s->texts[i]);
+    free(s->texts);
     free(s);
 }
 
@@ -228,11 +230,44 @@ void bs_hist_add(bs_session *s, const char *text)
 
 /* ==== Expressions ==== */
 
+/* one session-lifetime copy of each distinct label text (NULL when out of memory): what
+   bs_expr_text caches in the AST and what nodes borrow, so a loop does not copy a text per node */
+static const char *text_intern(bs_session *s, const char *t)
+{
+    if (2 * (s->ntexts + 1) > s->captexts) {
+        size_t nc = s->captexts ? 2 * s->captexts : 256;
+        char **nt = calloc(nc, sizeof *nt);
+        if (!nt) return NULL;
+        for (size_t i = 0; i < s->captexts; i++) {
+            if (!s->texts[i]) continue;
+            uint64_t h = 1469598103934665603ull;
+            for (const char *c = s->texts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            size_t j = (size_t)h & (nc - 1);
+            while (nt[j]) j = (j + 1) & (nc - 1);
+            nt[j] = s->texts[i];
+        }
+        free(s->texts);
+        s->texts = nt;
+        s->captexts = nc;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = t; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    size_t j = (size_t)h & (s->captexts - 1);
+    for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
+        if (!strcmp(s->texts[j], t)) return s->texts[j];
+    if (!(s->texts[j] = strdup(t))) return NULL;
+    s->ntexts++;
+    return s->texts[j];
+}
+
 char *bs_expr_text(bs_session *s, const bs_expr *e)
 {
     if (!e || !s->src) return NULL;
-    if (s->src_arena && e->src == s->src) { /* an expression's text once per parse, not per evaluation */
-        if (!e->text) ((bs_expr *)e)->text = bs_ast_text(s->src_arena, s->src, e->start, e->end);
+    if (e->src == s->src) { /* an expression's text once per parse, not once per evaluation */
+        if (!e->text) {
+            char *t = bs_ast_text(&s->arena, s->src, e->start, e->end);
+            ((bs_expr *)e)->text = t ? text_intern(s, t) : NULL;
+        }
         if (e->text) return (char *)e->text;
     }
     return bs_ast_text(&s->arena, s->src, e->start, e->end);
@@ -261,7 +296,8 @@ static void label_node(bs_session *s, bs_id id, const bs_expr *e)
     bs_node *n = bs_node_at(s->ctx, id);
     if (n && !n->text && e) {
         char *t = bs_expr_text(s, e);
-        if (t) bs_node_set_text(s->ctx, id, t);
+        if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
+        else if (t) bs_node_set_text(s->ctx, id, t);
     }
 }
 
@@ -927,11 +963,9 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     /* the statements before a syntax error run, as they would line by line at the prompt */
     int rc = 0;
     const char *saved_src = s->src;
-    bs_arena *saved_arena = s->src_arena;
     for (int i = 0; i < ast->n && rc == 0; i++) {
         const bs_stmt *st = ast->stmts[i];
         s->src = src;
-        s->src_arena = &hs->arena;
         s->flow = BS_FLOW_NONE;
         if (bs_exec_simple(s, st)) {
             rc = -1;
@@ -958,7 +992,6 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     bs_ctx_clear_interrupt(s->ctx);
     s->interrupted = 0;
     s->src = saved_src;
-    s->src_arena = saved_arena;
     s->cur_src = saved_cur;
     hs->h.pins--;
     if (rc == 0 && pe.status != BS_PARSE_OK) {
@@ -991,9 +1024,7 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     }
     int32_t mark = bs_tape_len(s->ctx);
     const char *saved = s->src;
-    bs_arena *saved_arena = s->src_arena;
     s->src = expr;
-    s->src_arena = NULL;
     bs_value v;
     if (bs_eval_expr(s, x, &v) == 0) {
         if (v.k == BS_V_NUM) {
@@ -1019,7 +1050,6 @@ int bs_session_number(bs_session *s, const char *expr, double *out, bs_error *e)
     bs_tape_truncate(s->ctx, mark);
     bs_pass_forget_from(s, mark);
     s->src = saved;
-    s->src_arena = saved_arena;
     bs_arena_free(&s->arena);
 done:
     bs_arena_free(&pa);

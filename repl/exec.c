@@ -1479,15 +1479,12 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     s->frame = &fr;
     s->depth++;
     const char *saved_src = s->src;
-    bs_arena *saved_arena = s->src_arena;
     s->src = f->src->text;
-    s->src_arena = &f->src->arena;
     bool was_no_grad = bs_ctx_no_grad(s->ctx);
     if (d->def.no_grad) bs_ctx_set_no_grad(s->ctx, true); /* @torch.no_grad() */
     int r = bs_exec_block(s, &d->def.body);
     bs_ctx_set_no_grad(s->ctx, was_no_grad);
     s->src = saved_src;
-    s->src_arena = saved_arena;
     s->depth--;
     s->frame = fr.up;
     if (r && s->e->msg[0] && strcmp(s->e->msg, "interrupted")) { /* a traceback: where it was called */

@@ -233,8 +233,9 @@ struct bs_session {
     int npass;
     bs_arena arena;       /* per statement */
     const char *src;      /* source being evaluated */
-    bs_arena *src_arena;  /* the arena of src's parse (its AST's), where bs_expr_text caches an
-                             expression's text; NULL where src has none of its own */
+    char **texts;         /* label texts interned for the session (bs_expr_text): an open-addressing
+                             set of captexts slots, ntexts used; nodes borrow them */
+    size_t ntexts, captexts;
     bs_error *e;          /* where errors go */
     bs_error ebuf;
     char **hist;          /* statements that ran, for :save and :history */
