@@ -232,6 +232,7 @@ struct bs_node {
     /* labels the REPL gave it */
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
+    bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
 };
 
 /* ==== Scopes: which module or function call made a node ====
@@ -296,6 +297,8 @@ const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
 void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the caller bumps the
                                                   previous holder's `rebound` when rebinding */
 void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
+/* the same without a copy: text must outlive the context (the REPL's interned label texts) */
+void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text);
 /* The display name, never NULL: its label (z1, or z1' once the name was bound to a newer node);
  * else the text that made it when that is at most BS_NAME_TEXT bytes (w11 * x1); a scalar leaf's
  * value (0.5); an op made inside a module or function call, the op and the call ("matmul in

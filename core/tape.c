@@ -57,7 +57,7 @@ static void free_node_data(bs_ctx *c, bs_node *n)
     bs__data_free(c, n->value.data, numel, &n->sval);
     if (n->grad.data) bs__data_free(c, n->grad.data, numel, &n->sgrad);
     free(n->label);
-    free(n->text);
+    if (!n->text_borrowed) free(n->text);
 }
 
 void bs__opt_free(bs_opt *o)
@@ -339,8 +339,18 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
-    free(n->text);
+    if (!n->text_borrowed) free(n->text);
     n->text = text ? strdup(text) : NULL;
+    n->text_borrowed = false;
+}
+
+void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return;
+    if (!n->text_borrowed) free(n->text);
+    n->text = (char *)text;
+    n->text_borrowed = text != NULL;
 }
 
 /* how much of a long expression text names its node: BS_NAME_TEXT - 3 bytes ("..." follows), back

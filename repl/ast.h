@@ -68,6 +68,8 @@ typedef struct {
 
 /* n zeroed bytes aligned for any type; NULL if out of memory. */
 void *bs_arena_alloc(bs_arena *a, size_t n);
+/* the same, not zeroed: for arrays the caller fills at once */
+void *bs_arena_alloc_raw(bs_arena *a, size_t n);
 /* A NUL-terminated copy of s[0..n) in the arena; NULL if out of memory. */
 char *bs_arena_strndup(bs_arena *a, const char *s, size_t n);
 /* A point to go back to: bs_arena_release frees everything allocated after it. */
@@ -157,7 +159,9 @@ typedef enum {
                        expression, evaluated at once into a list */
     BS_EX_DICT,     /* dict: {k: v, ...} */
     BS_EX_DICTCOMP, /* comp: {key: elt for target in iter if cond} */
-    BS_EX_LAMBDA    /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
+    BS_EX_LAMBDA,   /* lam: lambda params: body (lam.def is a DEF whose body is one RETURN) */
+    BS_EX_SET,      /* list: {a, b} */
+    BS_EX_SETCOMP   /* comp: {elt for target in iter if cond} */
 } bs_expr_kind;
 
 typedef enum { BS_UN_NEG, BS_UN_POS, BS_UN_NOT, BS_UN_INVERT /* ~x */ } bs_unop;
@@ -195,6 +199,8 @@ typedef struct {
     bs_expr *value;
     int line, col;      /* of the keyword name, or of the value when positional */
     int start, end;     /* source span of the whole argument ("dim=-1"), parentheses included */
+    char star;          /* 1: f(*xs), the items of xs as positional arguments; 2: f(**d), d's
+                           items as keyword arguments (name is NULL for both) */
 } bs_arg;
 
 struct bs_expr {
@@ -208,6 +214,9 @@ struct bs_expr {
                             other kinds: same as line, col */
     bool paren;         /* it was written inside its own parentheses: (a + b) */
     int depth;          /* height of the tree below it (a leaf: 1); at most BS_MAX_DEPTH */
+    const char *src;    /* the source it was parsed from (start and end index it) */
+    const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span),
+                           interned for the session once computed; NULL before */
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */
@@ -270,6 +279,9 @@ typedef struct {
     const char *name;
     bs_expr *def;       /* default value, or NULL */
     int line, col;
+    char star;          /* 1: *args (the extra positional arguments as a tuple; the parameters
+                           after it are keyword-only), 2: **kwargs (the extra keywords as a dict,
+                           always last) */
 } bs_param;
 
 /* one 'except' clause: type is NULL for a bare 'except:'; a tuple for except (A, B) */

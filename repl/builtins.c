@@ -40,6 +40,16 @@ static int collect(bs_session *s, const bs_expr *call, const char *fname, const 
     }
     for (int i = 0; i < call->call.nargs; i++) {
         const bs_arg *g = &call->call.args[i];
+        if (g->star) { /* x.view(*shape), f(**opts) */
+            bs_value v;
+            int np0 = a->npos, nk0 = a->nkw;
+            if (bs_eval_expr(s, g->value, &v)) return -1;
+            if (bs_expand_star(s, g, &v, a->pos, &a->npos, a->kn, a->kv, &a->nkw,
+                               g->star == 1 ? MAX_POS : MAX_KW)) return -1;
+            for (int k = np0; k < a->npos; k++) a->pe[k] = g->value;
+            for (int k = nk0; k < a->nkw; k++) a->ke[k] = g->value;
+            continue;
+        }
         if (g->name) {
             if (a->nkw == MAX_KW) return bs_fail(s, g->line, g->col, "too many keyword arguments");
             for (int k = 0; k < a->nkw; k++)

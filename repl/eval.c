@@ -157,6 +157,13 @@ void bs_session_collect(bs_session *s, bool force)
             (s->names[i].kind == BS_NAME_NODE || (s->names[i].kind == BS_NAME_VALUE && s->names[i].id >= 0)))
             keep[n++] = &s->names[i].id;
     n = bs_heap_ids(s, &keep, n, &cap);
+    /* :explain's log keeps only the newest pass through a compaction: each older one would keep
+       a whole training step's graph alive (16 of them in a loop), and what a name still reaches
+       is kept anyway. An older pass then reads as one :explain no longer knows. */
+    if (s->npass > 1) {
+        s->pass_root[0] = s->pass_root[s->npass - 1];
+        s->npass = 1;
+    }
     int more = 2 + s->npass + 1; /* the defaults, the passes, the window's root (bs_viz_ids) */
     bs_id **room = n < 0 ? NULL : realloc(keep, (size_t)(n + more) * sizeof *keep);
     if (!room) {
@@ -183,9 +190,12 @@ void bs_session_free(bs_session *s)
     bs_viz_free(s);
     names_clear(s);
     bs_heap_free_all(s);
+    bs_exc_free(s);
     hist_clear(s);
     bs_arena_free(&s->arena);
-    bs_ctx_free(s->ctx);
+    bs_ctx_free(s->ctx); /* then the texts its nodes borrowed */
+    for (size_t i = 0; i < s->captexts; i++) free(s->texts[i]);
+    free(s->texts);
     free(s);
 }
 
@@ -220,9 +230,46 @@ void bs_hist_add(bs_session *s, const char *text)
 
 /* ==== Expressions ==== */
 
+/* one session-lifetime copy of each distinct label text (NULL when out of memory): what
+   bs_expr_text caches in the AST and what nodes borrow, so a loop does not copy a text per node */
+static const char *text_intern(bs_session *s, const char *t)
+{
+    if (2 * (s->ntexts + 1) > s->captexts) {
+        size_t nc = s->captexts ? 2 * s->captexts : 256;
+        char **nt = calloc(nc, sizeof *nt);
+        if (!nt) return NULL;
+        for (size_t i = 0; i < s->captexts; i++) {
+            if (!s->texts[i]) continue;
+            uint64_t h = 1469598103934665603ull;
+            for (const char *c = s->texts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            size_t j = (size_t)h & (nc - 1);
+            while (nt[j]) j = (j + 1) & (nc - 1);
+            nt[j] = s->texts[i];
+        }
+        free(s->texts);
+        s->texts = nt;
+        s->captexts = nc;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = t; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    size_t j = (size_t)h & (s->captexts - 1);
+    for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
+        if (!strcmp(s->texts[j], t)) return s->texts[j];
+    if (!(s->texts[j] = strdup(t))) return NULL;
+    s->ntexts++;
+    return s->texts[j];
+}
+
 char *bs_expr_text(bs_session *s, const bs_expr *e)
 {
     if (!e || !s->src) return NULL;
+    if (e->src == s->src) { /* an expression's text once per parse, not once per evaluation */
+        if (!e->text) {
+            char *t = bs_ast_text(&s->arena, s->src, e->start, e->end);
+            ((bs_expr *)e)->text = t ? text_intern(s, t) : NULL;
+        }
+        if (e->text) return (char *)e->text;
+    }
     return bs_ast_text(&s->arena, s->src, e->start, e->end);
 }
 
@@ -249,7 +296,8 @@ static void label_node(bs_session *s, bs_id id, const bs_expr *e)
     bs_node *n = bs_node_at(s->ctx, id);
     if (n && !n->text && e) {
         char *t = bs_expr_text(s, e);
-        if (t) bs_node_set_text(s->ctx, id, t);
+        if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
+        else if (t) bs_node_set_text(s->ctx, id, t);
     }
 }
 
@@ -667,6 +715,8 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
     case BS_EX_LISTCOMP: return bs_eval_listcomp(s, e, out);
     case BS_EX_DICT:
     case BS_EX_DICTCOMP: return bs_eval_dict(s, e, out);
+    case BS_EX_SET:
+    case BS_EX_SETCOMP: return bs_eval_set(s, e, out);
     case BS_EX_LAMBDA: return bs_eval_lambda(s, e, out);
     case BS_EX_ATTR: {
         bs_value obj;

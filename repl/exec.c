@@ -83,7 +83,7 @@ static const char *type_name(const bs_value *v)
         return o->cls ? o->cls->name : o->type;
     }
     case BS_V_OPT: return "Optimizer";
-    case BS_V_DICT: return "dict";
+    case BS_V_DICT: return ((bs_hdict *)v->ref)->is_set ? "set" : "dict";
     case BS_V_EXC: return v->ref2;
     default: return "object";
     }
@@ -881,6 +881,7 @@ int bs_eval_pybinary(bs_session *s, const bs_expr *e, bs_binop op, const bs_valu
         out->sym = -1;
         return 0;
     }
+    if (op == BS_BIN_SUB && bs_is_set(a) && bs_is_set(b)) return bs_set_op(s, e, '-', a, b, out);
     bool seq_a = a->k == BS_V_STR || a->k == BS_V_LIST || a->k == BS_V_TUPLE;
     bool seq_b = b->k == BS_V_STR || b->k == BS_V_LIST || b->k == BS_V_TUPLE;
     if (op == BS_BIN_MUL && (seq_a || seq_b)) {
@@ -1038,6 +1039,7 @@ bs_value *bs_frame_lookup(bs_session *s, const char *name)
 }
 
 static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out);
+static int make_list(bs_session *s, const bs_expr *e, bs_vkind k, int n, bs_value *out);
 
 /* max(x, dim) or min(x, dim) (-max(-x, dim)): a (values, indices) pair when unpacked */
 static bool max_with_dim(bs_session *s, bs_id id)
@@ -1048,6 +1050,147 @@ static bool max_with_dim(bs_session *s, bs_id id)
         if (n->op != BS_OP_MAX || bs_node_get(s->ctx, n->in[0])->op != BS_OP_NEG) return false;
     }
     return n->op == BS_OP_MAX && n->attr.dim != BS_DIM_ALL;
+}
+
+/* a shape as torch's messages write it: [2, 3] */
+static void list_shape(const bs_shape *sh, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < sh->ndim && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%lld", i ? ", " : "", (long long)sh->d[i]);
+    if (n < len) snprintf(buf + n, len - n, "]");
+}
+
+/* T[index] = v on a tensor, as torch's index_put_: v (a number or a tensor that broadcasts to
+ * T[index]'s shape) goes where T[index] reads. Which entries those are comes from indexing a tensor
+ * of T's positions with the same index (bs_tensor_index), so every index form x[...] reads works.
+ * - T a leaf, outside no_grad or v not requiring grad: T's data changes in place (bs_update_inplace),
+ *   so every name holding T sees it; a leaf that requires grad is torch's error outside no_grad.
+ * - Otherwise (T computed, or v requires grad): the result is a new node, masked_fill(T, M, v) for
+ *   a 0-d v, where(M, v spread over T's shape, T) else, with M the mask of the written entries; the
+ *   gradient flows to T outside M and to v inside it, as torch's CopySlices gives. The target
+ *   (T's name, attribute or item) is bound to it; other names holding the old T keep the old T. */
+static int tensor_setitem(bs_session *s, const bs_expr *t, bs_value *obj, bs_value *v, const bs_expr *at)
+{
+    int line = t->op_line, col = t->op_col;
+    int32_t grad_owner = obj->k == BS_V_TMP ? obj->grad_owner : 0; /* x.grad[0] = 0 */
+    bs_id x;
+    if (bs_to_node(s, obj, t->sub.obj, &x)) return -1;
+    const bs_node *xn = bs_node_get(s->ctx, x);
+    bool leaf = xn->is_leaf, xrg = xn->requires_grad;
+    bs_shape xs = xn->value.shape;
+    int64_t numel = bs_tensor_numel(&xn->value);
+    bool was = bs_ctx_no_grad(s->ctx);
+    if (s->step) return bs_fail(s, line, col, "a pass is being stepped: :finish or :abort it first");
+    /* which entries T[index] reads: T's positions, indexed */
+    double *pd = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(numel ? 3 * numel : 3));
+    if (!pd) return bs_fail(s, line, col, "out of memory");
+    double *mask = pd + numel, *map = pd + 2 * numel;
+    for (int64_t i = 0; i < numel; i++) pd[i] = (double)i, mask[i] = 0, map[i] = 0;
+    bs_id P = bs_leaf(s->ctx, pd, &xs, BS_F64, false);
+    bs_value pv = bs_node_value(P), rv;
+    if (P < 0) return bs_fail_core(s, line, col, NULL);
+    if (bs_tensor_index(s, t, &pv, &rv)) return -1;
+    /* basic indexing (integers, slices) writes through a view in torch, the rest is index_put_:
+       their errors differ */
+    bool advanced = false;
+    for (bs_id k = rv.id; k != P && k >= 0;) {
+        const bs_node *kn = bs_node_get(s->ctx, k);
+        if (kn->op == BS_OP_INDEX_SELECT) advanced = true;
+        k = kn->nin ? kn->in[0] : -1;
+    }
+    if (leaf && xrg && !was)
+        return bs_fail(s, line, col, "a %sleaf Variable that requires grad is being used in an in-place operation.",
+                       advanced ? "" : "view of a ");
+    const bs_node *rn = bs_node_get(s->ctx, rv.id);
+    bs_shape rs = rn->value.shape;
+    int64_t cnt = bs_tensor_numel(&rn->value);
+    for (int64_t k = 0; k < cnt; k++) {
+        int64_t p = (int64_t)rn->value.data[k];
+        mask[p] = 1;
+        map[p] = (double)k;
+    }
+    bs_id vid;
+    if (bs_to_node(s, v, at, &vid)) return -1;
+    const bs_node *vn = bs_node_get(s->ctx, vid);
+    bool vrg = vn->requires_grad;
+    bs_shape vs = vn->value.shape;
+    /* v broadcasts to T[index]'s shape, as torch requires */
+    bool fits = vs.ndim <= rs.ndim;
+    for (int i = 1; fits && i <= vs.ndim; i++)
+        fits = vs.d[vs.ndim - i] == 1 || vs.d[vs.ndim - i] == rs.d[rs.ndim - i];
+    if (!fits) { /* in torch's words: index_put_'s, or copy_'s expand */
+        char a[96], b[96];
+        list_shape(&vs, a, sizeof a);
+        list_shape(&rs, b, sizeof b);
+        if (advanced)
+            return bs_fail(s, at->line, at->col, "shape mismatch: value tensor of shape %s cannot be broadcast to "
+                           "indexing result of shape %s", a, b);
+        if (vs.ndim > rs.ndim)
+            return bs_fail(s, at->line, at->col, "RuntimeError: expand(torch.DoubleTensor{%s}, size=%s): the number of sizes "
+                           "provided (%d) must be greater or equal to the number of dimensions in the tensor (%d)",
+                           a, b, rs.ndim, vs.ndim);
+        int i = 1;
+        while (vs.d[vs.ndim - i] == 1 || vs.d[vs.ndim - i] == rs.d[rs.ndim - i]) i++;
+        return bs_fail(s, at->line, at->col, "The expanded size of the tensor (%lld) must match the existing size "
+                       "(%lld) at non-singleton dimension %d.  Target sizes: %s.  Tensor sizes: %s",
+                       (long long)rs.d[rs.ndim - i], (long long)vs.d[vs.ndim - i], rs.ndim - i, b, a);
+    }
+    bool inplace = leaf && (was || !vrg);
+    if (cnt == 0) return 0; /* nothing is written */
+    if (inplace || grad_owner) bs_ctx_set_no_grad(s->ctx, true);
+    bs_id M = bs_leaf(s->ctx, mask, &xs, BS_F64, false), nw = -1;
+    if (M >= 0 && vs.ndim == 0) {
+        nw = bs_masked_fill(s->ctx, x, M, vid);
+    } else if (M >= 0) {
+        /* v spread over T's shape: v (broadcast to T[index]'s shape, flattened) gathered at map */
+        bs_id vb = vid;
+        bool same = vs.ndim == rs.ndim;
+        for (int i = 0; same && i < vs.ndim; i++) same = vs.d[i] == rs.d[i];
+        if (!same) {
+            bs_id z = bs_make(s->ctx, BS_INIT_ZEROS, &rs, NULL, bs_node_get(s->ctx, vid)->value.dtype, 0, 0);
+            vb = z < 0 ? z : bs_apply2(s->ctx, BS_OP_ADD, vid, z);
+        }
+        bs_attr at1 = bs_attr_default(BS_OP_RESHAPE);
+        at1.shape.ndim = 1;
+        at1.shape.d[0] = cnt;
+        for (int i = 0; i < BS_MAX_DIMS; i++) at1.shape_sym[i] = -1;
+        bs_id flat = vb < 0 ? vb : bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){vb, BS_NONE, BS_NONE}, &at1);
+        bs_shape ms = {1, {numel}};
+        bs_id mi = flat < 0 ? flat : bs_leaf(s->ctx, map, &ms, BS_I64, false);
+        bs_id g = mi < 0 ? mi : bs_index_select(s->ctx, flat, 0, mi);
+        bs_attr at2 = bs_attr_default(BS_OP_RESHAPE);
+        at2.shape = xs;
+        for (int i = 0; i < BS_MAX_DIMS; i++) at2.shape_sym[i] = -1;
+        bs_id g2 = g < 0 ? g : bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){g, BS_NONE, BS_NONE}, &at2);
+        nw = g2 < 0 ? g2 : bs_where(s->ctx, M, g2, x);
+    }
+    if (nw < 0) {
+        bs_ctx_set_no_grad(s->ctx, was);
+        return bs_fail_core(s, line, col, NULL);
+    }
+    if (grad_owner) { /* x.grad[i] = v: the grad itself changes */
+        bs_status st = bs_grad_set(s->ctx, grad_owner - 1, &bs_node_get(s->ctx, nw)->value);
+        bs_ctx_set_no_grad(s->ctx, was);
+        return st ? bs_fail_core(s, line, col, NULL) : 0;
+    }
+    if (inplace) {
+        bs_tensor nv = bs_node_get(s->ctx, nw)->value;
+        bs_status st = bs_update_inplace(s->ctx, x, &nv);
+        bs_ctx_set_no_grad(s->ctx, was);
+        return st ? bs_fail_core(s, line, col, NULL) : 0;
+    }
+    char *tt = bs_expr_text(s, t), *vt = bs_expr_text(s, at);
+    if (tt && vt) {
+        size_t n = strlen(tt) + strlen(vt) + 8;
+        char *lab = bs_arena_alloc(&s->arena, n);
+        if (lab) {
+            snprintf(lab, n, "%s = %s", tt, vt);
+            bs_node_set_text(s->ctx, nw, lab);
+        }
+    }
+    bs_value nv = bs_node_value(nw);
+    return bs_assign_target(s, t->sub.obj, &nv, at);
 }
 
 int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr *at)
@@ -1137,7 +1280,11 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
     }
     case BS_EX_SUBSCRIPT: {
         bs_value obj, idx;
-        if (bs_eval_expr(s, t->sub.obj, &obj) || bs_eval_expr(s, t->sub.index, &idx)) return -1;
+        if (bs_eval_expr(s, t->sub.obj, &obj)) return -1;
+        if (is_tensor(&obj)) return tensor_setitem(s, t, &obj, v, at);
+        if (bs_eval_expr(s, t->sub.index, &idx)) return -1;
+        if (obj.k == BS_V_DICT && ((bs_hdict *)obj.ref)->is_set)
+            return bs_fail(s, t->op_line, t->op_col, "TypeError: 'set' object does not support item assignment");
         if (obj.k == BS_V_DICT) return bs_hdict_set(s, obj.ref, &idx, v, t->sub.index);
         if (obj.k == BS_V_LIST && obj.ref) {
             bs_hlist *l = obj.ref;
@@ -1159,6 +1306,34 @@ int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr
 
 /* ==== Calls ==== */
 
+int bs_expand_star(bs_session *s, const bs_arg *g, bs_value *v, bs_value *pos, int *npos, const char **kn,
+                   bs_value *kv, int *nkw, int max)
+{
+    if (g->star == 1) {
+        bs_value all;
+        if (collect_items(s, g->value, v, &all)) return -1;
+        for (int j = 0; j < all.n; j++) {
+            if (*npos >= max) return bs_fail(s, g->line, g->col, "too many arguments");
+            pos[(*npos)++] = all.items[j];
+        }
+        return 0;
+    }
+    if (v->k != BS_V_DICT)
+        return bs_fail(s, g->value->line, g->value->col, "argument after ** must be a mapping, not %s", type_name(v));
+    bs_hdict *d = v->ref;
+    for (int j = 0; j < d->n; j++) {
+        if (d->keys[j].k != BS_V_STR) return bs_fail(s, g->value->line, g->value->col, "keywords must be strings");
+        for (int k = 0; k < *nkw; k++)
+            if (!strcmp(kn[k], d->keys[j].str))
+                return bs_fail(s, g->value->line, g->value->col, "got multiple values for keyword argument '%s'",
+                               d->keys[j].str);
+        if (*nkw >= max) return bs_fail(s, g->line, g->col, "too many arguments");
+        kn[*nkw] = d->keys[j].str;
+        kv[(*nkw)++] = d->vals[j];
+    }
+    return 0;
+}
+
 int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, const char **kn,
                  bs_value *kv, int *nkw, int max)
 {
@@ -1166,7 +1341,10 @@ int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, c
     for (int i = 0; i < call->call.nargs; i++) {
         const bs_arg *g = &call->call.args[i];
         if (*npos >= max || *nkw >= max) return bs_fail(s, g->line, g->col, "too many arguments");
-        if (g->name) {
+        if (g->star) {
+            bs_value v;
+            if (bs_eval_expr(s, g->value, &v) || bs_expand_star(s, g, &v, pos, npos, kn, kv, nkw, max)) return -1;
+        } else if (g->name) {
             kn[*nkw] = g->name;
             if (bs_eval_expr(s, g->value, &kv[(*nkw)++])) return -1;
         } else {
@@ -1221,23 +1399,59 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
     bs_value bound[MAX_ARGS + 1];
     bool have[MAX_ARGS + 1] = {0};
     if (np > MAX_ARGS) return bs_fail(s, line, col, "%s() has too many parameters", fname);
+    int vpos = -1, vkw = -1; /* the *args and **kwargs parameters */
+    for (int j = 0; j < np; j++) {
+        if (d->def.params[j].star == 1) vpos = j;
+        if (d->def.params[j].star == 2) vkw = j;
+    }
+    int npar = vpos >= 0 ? vpos : vkw >= 0 ? vkw : np; /* positional parameters */
     int k = 0;
     if (self) {
-        if (np == 0) return bs_fail(s, line, col, "%s() takes 0 positional arguments but 1 was given", fname);
-        bound[0] = *self;
-        have[0] = true;
-        k = 1;
+        if (npar == 0 && vpos < 0) return bs_fail(s, line, col, "%s() takes 0 positional arguments but 1 was given", fname);
+        if (npar == 0) { /* def f(*args) as a method: self is args[0] */
+            bs_value *all = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(npos + 1));
+            if (!all) return bs_fail(s, line, col, "out of memory");
+            all[0] = *self;
+            memcpy(all + 1, pos, sizeof(bs_value) * (size_t)npos);
+            pos = all;
+            npos++;
+        } else {
+            bound[0] = *self;
+            have[0] = true;
+            k = 1;
+        }
     }
-    if (k + npos > np)
-        return bs_fail(s, line, col, "%s() takes %d positional argument%s but %d %s given", fname, np - (self != NULL),
-                       np - (self != NULL) == 1 ? "" : "s", npos, npos == 1 ? "was" : "were");
-    for (int i = 0; i < npos; i++, k++) {
+    int given = npos, extra = k + npos > npar ? k + npos - npar : 0;
+    if (extra && vpos < 0)
+        return bs_fail(s, line, col, "%s() takes %d positional argument%s but %d %s given", fname, npar - (self != NULL),
+                       npar - (self != NULL) == 1 ? "" : "s", given, given == 1 ? "was" : "were");
+    for (int i = 0; i < npos - extra; i++, k++) {
         bound[k] = pos[i];
         have[k] = true;
     }
+    if (vpos >= 0) { /* the rest as a tuple */
+        bs_value tu;
+        if (make_list(s, call, BS_V_TUPLE, extra, &tu)) return -1;
+        memcpy(tu.items, pos + (npos - extra), sizeof(bs_value) * (size_t)extra);
+        bound[vpos] = tu;
+        have[vpos] = true;
+    }
+    bs_hdict *rest = NULL;
+    if (vkw >= 0) {
+        if (!(rest = bs_heap_dict(s))) return bs_fail(s, line, col, "out of memory");
+        bound[vkw] = bs_value_of(BS_V_DICT);
+        bound[vkw].ref = rest;
+        have[vkw] = true;
+    }
     for (int i = 0; i < nkw; i++) {
         int j = 0;
-        while (j < np && strcmp(d->def.params[j].name, kn[i])) j++;
+        while (j < np && (d->def.params[j].star || strcmp(d->def.params[j].name, kn[i]))) j++;
+        if (j == np && rest) {
+            bs_value key;
+            if (!bs_heap_str(s, kn[i], &key)) return bs_fail(s, line, col, "out of memory");
+            if (bs_hdict_set(s, rest, &key, &kv[i], call)) return -1;
+            continue;
+        }
         if (j == np) return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", fname, kn[i]);
         if (have[j]) return bs_fail(s, line, col, "%s() got multiple values for argument '%s'", fname, kn[i]);
         bound[j] = kv[i];
@@ -1249,7 +1463,8 @@ static int call_func_body(bs_session *s, const bs_expr *call, bs_hfunc *f, const
             bound[j] = f->defaults[j];
             continue;
         }
-        return bs_fail(s, line, col, "%s() missing 1 required positional argument: '%s'", fname, d->def.params[j].name);
+        return bs_fail(s, line, col, "%s() missing 1 required %s argument: '%s'", fname,
+                       vpos >= 0 && j > vpos ? "keyword-only" : "positional", d->def.params[j].name);
     }
     bs_frame fr;
     memset(&fr, 0, sizeof fr);
@@ -1314,6 +1529,10 @@ int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *po
     }
     case BS_V_CLASS: {
         bs_hclass *c = fn->ref;
+        if (c->exc) {
+            if (nkw) return bs_fail(s, call->line, call->col, "%s() takes no keyword arguments", c->name);
+            return bs_exc_new(s, call, c->exc, pos, npos, out);
+        }
         bs_hobj *o = bs_heap_obj(s, c);
         if (!o) return bs_fail(s, call->line, call->col, "out of memory");
         o->mod = BS_MOD_USER;
@@ -1610,12 +1829,22 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
                 const char *end = strchr(p, '}');
                 if (!end) return bs_fail(s, line, col, "Single '{' encountered in format string");
                 const char *colon = memchr(p, ':', (size_t)(end - p));
+                const char *fe = colon ? colon : end;
                 int idx = k;
-                if (p + 1 < (colon ? colon : end) && isdigit((unsigned char)p[1])) idx = atoi(p + 1);
-                else k++;
-                if (idx >= npos) return bs_fail(s, line, col, "Replacement index %d out of range for positional args tuple", idx);
+                const bs_value *fv = NULL;
+                if (p + 1 < fe && (isalpha((unsigned char)p[1]) || p[1] == '_')) { /* "{lr}".format(lr=0.1) */
+                    size_t fl = (size_t)(fe - p - 1);
+                    for (int q = 0; q < nkw && !fv; q++)
+                        if (strlen(kn[q]) == fl && !strncmp(kn[q], p + 1, fl)) fv = &kv[q];
+                    if (!fv) return bs_fail(s, line, col, "KeyError: '%.*s'", (int)fl, p + 1);
+                } else {
+                    if (p + 1 < fe && isdigit((unsigned char)p[1])) idx = atoi(p + 1);
+                    else k++;
+                    if (idx >= npos) return bs_fail(s, line, col, "Replacement index %d out of range for positional args tuple", idx);
+                    fv = &pos[idx];
+                }
                 char *spec = colon ? bs_arena_strndup(&s->arena, colon + 1, (size_t)(end - colon - 1)) : "";
-                char *t = bs_format_value(s, &pos[idx], spec, 0, call);
+                char *t = bs_format_value(s, fv, spec, 0, call);
                 if (!t) return -1;
                 sb_puts(&b, t);
                 p = end;
@@ -1640,6 +1869,57 @@ int bs_list_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
             out->str = d;
             return 0;
         }
+        if (!strcmp(name, "split")) { /* split(), split(sep), split(sep, maxsplit) */
+            const char *sep = npos >= 1 && pos[0].k == BS_V_STR ? pos[0].str : NULL;
+            if (npos > 2 || (npos >= 1 && pos[0].k != BS_V_STR && pos[0].k != BS_V_NONE))
+                return bs_fail(s, line, col, "split() takes a separator string and a count");
+            if (sep && !*sep) return bs_fail(s, line, col, "ValueError: empty separator");
+            double mx = -1;
+            bool mi;
+            if (npos == 2 && (!bs_as_number(s, &pos[1], &mx, &mi) || !mi))
+                return bs_fail(s, line, col, "split(): maxsplit must be an integer");
+            bs_hlist *l = bs_heap_list(s, 0);
+            if (!l) return bs_fail(s, line, col, "out of memory");
+            const char *p = obj->str;
+            if (!sep) while (isspace((unsigned char)*p)) p++;
+            for (;;) {
+                if (!sep && !*p) break;
+                const char *q;
+                if (mx == 0) {
+                    q = p + strlen(p);
+                } else if (sep) {
+                    q = strstr(p, sep);
+                    if (!q) q = p + strlen(p);
+                } else {
+                    q = p;
+                    while (*q && !isspace((unsigned char)*q)) q++;
+                }
+                bs_value piece;
+                char *d = bs_arena_strndup(&s->arena, p, (size_t)(q - p));
+                if (!d || !bs_heap_str(s, d, &piece) || !bs_list_push(l, &piece)) return bs_fail(s, line, col, "out of memory");
+                if (mx > 0) mx--;
+                if (!*q) break;
+                p = q + (sep ? strlen(sep) : 0);
+                if (!sep) while (isspace((unsigned char)*p)) p++;
+            }
+            return list_value(s, call, l, BS_V_LIST, out);
+        }
+        if (!strcmp(name, "replace")) {
+            if (npos != 2 || pos[0].k != BS_V_STR || pos[1].k != BS_V_STR)
+                return bs_fail(s, line, col, "replace() takes two strings");
+            sbuf b = {NULL, 0, 0, &s->arena};
+            size_t m = strlen(pos[0].str);
+            for (const char *p = obj->str; *p;) {
+                const char *q = m ? strstr(p, pos[0].str) : NULL;
+                if (!q) { sb_puts(&b, p); break; }
+                sb_put(&b, p, (size_t)(q - p));
+                sb_puts(&b, pos[1].str);
+                p = q + m;
+            }
+            out->k = BS_V_STR;
+            out->str = b.p ? b.p : "";
+            return 0;
+        }
         if (!strcmp(name, "startswith") || !strcmp(name, "endswith")) {
             if (npos != 1 || pos[0].k != BS_V_STR) return bs_fail(s, line, col, "%s() takes one string", name);
             size_t n = strlen(obj->str), m = strlen(pos[0].str);
@@ -1659,7 +1939,8 @@ static int make_list(bs_session *s, const bs_expr *e, bs_vkind k, int n, bs_valu
     out->k = k;
     out->sym = -1;
     out->n = n;
-    out->items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)(n > 0 ? n : 1));
+    /* not zeroed: every caller fills the n items (or lowers n to what it filled) */
+    out->items = bs_arena_alloc_raw(&s->arena, sizeof(bs_value) * (size_t)(n > 0 ? n : 1));
     return out->items ? 0 : bs_fail(s, e->line, e->col, "out of memory");
 }
 
@@ -1680,7 +1961,7 @@ static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value 
 static const char *const py_builtin_names[] = {
     "len", "range", "enumerate", "zip", "list", "tuple", "str", "int", "float", "bool", "round",
     "isinstance", "super", "min", "max", "sum", "abs", "sorted", "reversed", "any", "all", "repr",
-    "type", "map", "filter", "dict", NULL};
+    "type", "map", "filter", "dict", "set", NULL};
 
 bool bs_is_py_builtin(const char *name)
 {
@@ -1737,6 +2018,33 @@ int bs_py_builtin(bs_session *s, const bs_expr *call, const char *name, bs_value
 }
 
 /* the same with evaluated arguments (map(str, xs), key=len) */
+/* isinstance(v, t) for one type t */
+static bool is_instance(bs_session *s, const bs_value *v, const bs_value *t)
+{
+    if (t->k == BS_V_CLASS && v->k == BS_V_OBJ) {
+        for (bs_hclass *c = ((bs_hobj *)v->ref)->cls; c; c = c->base)
+            if (c == t->ref) return true;
+        return false;
+    }
+    if (t->k == BS_V_CLASS && v->k == BS_V_EXC)
+        return ((bs_hclass *)t->ref)->exc && bs_exc_is(s, v->ref2, ((bs_hclass *)t->ref)->exc);
+    if (t->k == BS_V_BUILTIN) {
+        const char *tn = t->str;
+        const char *dot = strrchr(tn, '.');
+        const char *base = dot ? dot + 1 : tn;
+        if (v->k == BS_V_EXC) return bs_is_exc_name(tn) && bs_exc_is(s, v->ref2, tn);
+        static const char *const pytypes[] = {"int", "float", "str", "list", "tuple", "dict", "set", "bool", NULL};
+        for (int i = 0; pytypes[i]; i++)
+            if (!strcmp(tn, pytypes[i])) /* isinstance(3, int); a bool is an int too, as in Python */
+                return !strcmp(tn, type_name(v)) || (!strcmp(tn, "int") && v->k == BS_V_BOOL);
+        return (!strcmp(base, "Tensor") && is_tensor(v)) ||
+               (v->k == BS_V_OBJ && ((bs_hobj *)v->ref)->mod != BS_MOD_USER && !strcmp(base, ((bs_hobj *)v->ref)->type)) ||
+               (!strcmp(base, "Module") && v->k == BS_V_OBJ);
+    }
+    if (t->k == BS_V_STR) return !strcmp(t->str, type_name(v)); /* int, float, str, list written bare */
+    return false;
+}
+
 int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_value *pos, int npos,
                     const char **kn, bs_value *kv, int nkw, bs_value *out)
 {
@@ -1928,20 +2236,11 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
     }
     if (!strcmp(name, "isinstance")) {
         if (npos != 2) return bs_fail(s, line, col, "isinstance expected 2 arguments, got %d", npos);
-        const bs_value *t = &pos[1];
+        int nt = 1;
+        const bs_value *ts = &pos[1];
+        if (pos[1].k == BS_V_TUPLE) ts = bs_list_items(&pos[1], &nt); /* isinstance(x, (A, B)) */
         bool r = false;
-        if (t->k == BS_V_CLASS && pos[0].k == BS_V_OBJ) {
-            for (bs_hclass *c = ((bs_hobj *)pos[0].ref)->cls; c; c = c->base) r |= c == t->ref;
-        } else if (t->k == BS_V_BUILTIN) {
-            const char *tn = t->str;
-            const char *dot = strrchr(tn, '.');
-            const char *base = dot ? dot + 1 : tn;
-            r = (!strcmp(base, "Tensor") && is_tensor(&pos[0])) ||
-                (pos[0].k == BS_V_OBJ && ((bs_hobj *)pos[0].ref)->mod != BS_MOD_USER && !strcmp(base, ((bs_hobj *)pos[0].ref)->type)) ||
-                (!strcmp(base, "Module") && pos[0].k == BS_V_OBJ);
-        } else if (t->k == BS_V_STR) { /* int, float, str, list written bare */
-            r = !strcmp(t->str, type_name(&pos[0]));
-        }
+        for (int i = 0; i < nt; i++) r |= is_instance(s, &pos[0], &ts[i]);
         *out = bool_value(r);
         return 0;
     }
@@ -2007,6 +2306,10 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
     if (bs_is_exc_name(name)) {
         if (nkw) return bs_fail(s, line, col, "%s() takes no keyword arguments", name);
         return bs_exc_new(s, call, name, pos, npos, out);
+    }
+    if (!strcmp(name, "set")) {
+        if (nkw) return bs_fail(s, line, col, "set() takes no keyword arguments");
+        return bs_set_new(s, call, pos, npos, out);
     }
     if (!strcmp(name, "dict")) {
         bs_hdict *d = bs_heap_dict(s);
@@ -2137,8 +2440,11 @@ static int exec_for(bs_session *s, const bs_stmt *st)
 {
     bs_value v;
     if (bs_eval_expr(s, st->loop.cond, &v)) return -1;
-    bs_value keep;
-    if (bs_persist(s, &v, st->loop.cond, &keep)) return -1; /* the loop's own copy */
+    bs_value keep = v;
+    /* the loop's own copy of what it iterates, which the collector sees (s->roots). A list the
+       statement just made (zip(ws, xs), range's items) stays in the arena, below the mark every
+       turn releases to, so it lives as long as the loop: nothing else can reach it to change it */
+    if (!((v.k == BS_V_LIST || v.k == BS_V_TUPLE) && !v.ref) && bs_persist(s, &v, st->loop.cond, &keep)) return -1;
     iter it;
     if (iter_begin(s, st->loop.cond, &keep, &it)) return -1;
     if (s->nroots >= (int)(sizeof s->roots / sizeof s->roots[0]))
@@ -2245,11 +2551,15 @@ static int exec_class(bs_session *s, const bs_stmt *st)
         if (b.k == BS_V_CLASS) {
             if (c->base) return bs_fail(s, be->line, be->col, "multiple inheritance is not supported");
             c->base = b.ref;
+            if (c->base->exc && !(c->exc = bs_exc_register(s, c->name, c->base->exc)))
+                return bs_fail(s, be->line, be->col, "out of memory");
         } else if (b.k == BS_V_BUILTIN && (!strcmp(b.str, "Module") || !strcmp(b.str, "nn.Module"))) {
             c->module = true;
         } else if (b.k == BS_V_BUILTIN && !strcmp(b.str, "object")) {
+        } else if (b.k == BS_V_BUILTIN && bs_is_exc_name(b.str)) {
+            if (!(c->exc = bs_exc_register(s, c->name, b.str))) return bs_fail(s, be->line, be->col, "out of memory");
         } else {
-            return bs_fail(s, be->line, be->col, "a class can derive from nn.Module or a class defined here");
+            return bs_fail(s, be->line, be->col, "a class can derive from nn.Module, an exception class or a class defined here");
         }
     }
     for (int i = 0; i < st->cls.body.n; i++) {
@@ -2258,6 +2568,9 @@ static int exec_class(bs_session *s, const bs_stmt *st)
         if (b->kind == BS_ST_PASS) continue;
         if (b->kind == BS_ST_EXPR && (b->expr->kind == BS_EX_STR)) continue; /* a docstring */
         if (b->kind == BS_ST_DEF) {
+            if (c->exc)
+                return bs_fail(s, b->line, b->col, "methods on an exception class are not supported: "
+                               "the class body may be 'pass', a docstring or class attributes");
             if (exec_def(s, b, c, &v)) return -1;
             if (bs_dict_set(&c->attrs, b->def.name, &v)) return bs_fail(s, b->line, b->col, "out of memory");
             continue;

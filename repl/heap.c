@@ -67,8 +67,13 @@ bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls)
 
 bs_value *bs_dict_get(bs_dict *d, const char *key)
 {
-    for (int i = 0; i < d->n; i++)
-        if (d->keys[i][0] == key[0] && !strcmp(d->keys[i], key)) return &d->vals[i];
+    /* names are short: compared inline (this is every local name a function reads) */
+    for (int i = 0; i < d->n; i++) {
+        const char *a = d->keys[i], *b = key;
+        if (*a != *b) continue;
+        while (*a && *a == *b) a++, b++;
+        if (*a == *b) return &d->vals[i];
+    }
     return NULL;
 }
 

@@ -22,6 +22,13 @@ struct bs_arena_block {
 
 void *bs_arena_alloc(bs_arena *a, size_t n)
 {
+    void *p = bs_arena_alloc_raw(a, n);
+    if (p) memset(p, 0, n);
+    return p;
+}
+
+void *bs_arena_alloc_raw(bs_arena *a, size_t n)
+{
     if (n > ((size_t)-1) / 4) return NULL;
     n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
     if (n == 0) n = ARENA_ALIGN;
@@ -40,7 +47,6 @@ void *bs_arena_alloc(bs_arena *a, size_t n)
     void *p = (char *)b->data + b->used;
     b->used += n;
     a->total += n;
-    memset(p, 0, n);
     return p;
 }
 
@@ -281,6 +287,7 @@ static bs_expr *new_expr(parser *p, bs_expr_kind k, const bs_token *first)
     e->col = e->op_col = first->col;
     e->start = first->start;
     e->end = first->end;
+    e->src = p->src;
     return e;
 }
 
@@ -297,7 +304,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
         KID(e->call.fn);
         for (int i = 0; i < e->call.nargs; i++) KID(e->call.args[i].value);
         break;
-    case BS_EX_LIST: case BS_EX_TUPLE:
+    case BS_EX_LIST: case BS_EX_TUPLE: case BS_EX_SET:
         for (int i = 0; i < e->list.n; i++) KID(e->list.items[i]);
         break;
     case BS_EX_COMPARE:
@@ -309,7 +316,7 @@ static bs_expr *deepen(parser *p, bs_expr *e)
     case BS_EX_FSTRING:
         for (int i = 0; i < e->fstr.n; i++) KID(e->fstr.parts[i].expr);
         break;
-    case BS_EX_LISTCOMP: case BS_EX_DICTCOMP:
+    case BS_EX_LISTCOMP: case BS_EX_DICTCOMP: case BS_EX_SETCOMP:
         KID(e->comp.elt); KID(e->comp.iter); KID(e->comp.cond); KID(e->comp.key);
         break;
     case BS_EX_DICT:
@@ -647,9 +654,29 @@ static bs_expr *parse_atom(parser *p)
             if (p->tok.kind == BS_TOK_POW) fail_tok(p, p->tok, "'**' unpacking is not supported");
             bs_expr *k = parse_expr(p);
             if (p->tok.kind != BS_TOK_COLON) {
-                if (e->dict.n == 0 &&
-                    (p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACE || tok_is_name(p, &p->tok, "for")))
-                    fail_tok(p, t, "set literals ({a, b}) are not supported; use a list [a, b] or a dict {k: v}");
+                if (e->dict.n == 0 && tok_is_name(p, &p->tok, "for")) { /* {x for x in xs} */
+                    bs_expr *c = parse_comp(p, &t, t, k);
+                    c->kind = BS_EX_SETCOMP;
+                    return deepen(p, c);
+                }
+                if (e->dict.n == 0 && (p->tok.kind == BS_TOK_COMMA || p->tok.kind == BS_TOK_RBRACE)) {
+                    /* {a, b, ...}: a set */
+                    e->kind = BS_EX_SET;
+                    int scap = 0;
+                    e->list.items = NULL;
+                    e->list.n = 0;
+                    for (;;) {
+                        e->list.items = grow(p, e->list.items, e->list.n, &scap, sizeof(bs_expr *));
+                        e->list.items[e->list.n++] = k;
+                        if (p->tok.kind != BS_TOK_COMMA) break;
+                        advance(p);
+                        if (p->tok.kind == BS_TOK_RBRACE) break;
+                        k = parse_expr(p);
+                    }
+                    expect_close(p, t, "a set item");
+                    e->end = p->prev.end;
+                    return deepen(p, e);
+                }
                 unexpected(p, p->tok, "expected ':' after a dict key");
             }
             advance(p);
@@ -695,13 +722,25 @@ static bs_expr *parse_atom(parser *p)
 static void parse_args(parser *p, bs_token opener, bs_expr *call)
 {
     int cap = 0;
-    bool seen_kw = false;
+    bool seen_kw = false, seen_dstar = false;
     while (p->tok.kind != BS_TOK_RPAREN) {
         bs_token first = p->tok;
-        if (first.kind == BS_TOK_STAR || first.kind == BS_TOK_POW)
-            fail_tok(p, first, "*args and **kwargs are not supported");
+        if (first.kind == BS_TOK_STAR || first.kind == BS_TOK_POW) { /* f(*xs), f(**d) */
+            advance(p);
+            bs_arg arg = {NULL, parse_expr(p), first.line, first.col, first.start, 0,
+                          first.kind == BS_TOK_STAR ? 1 : 2};
+            if (arg.star == 1 && seen_dstar)
+                fail_tok(p, first, "iterable argument unpacking follows keyword argument unpacking");
+            if (arg.star == 2) seen_dstar = true;
+            arg.end = p->prev.end;
+            call->call.args = grow(p, call->call.args, call->call.nargs, &cap, sizeof(bs_arg));
+            call->call.args[call->call.nargs++] = arg;
+            if (p->tok.kind != BS_TOK_COMMA) break;
+            advance(p);
+            continue;
+        }
         bs_expr *v = parse_expr(p);
-        bs_arg arg = {NULL, v, first.line, first.col, first.start, 0};
+        bs_arg arg = {NULL, v, first.line, first.col, first.start, 0, 0};
         if (p->tok.kind == BS_TOK_ASSIGN) {
             if (v->kind != BS_EX_NAME || v->paren)
                 fail_tok(p, p->tok, "a keyword argument needs a plain name before '=' (name=value)");
@@ -712,6 +751,8 @@ static void parse_args(parser *p, bs_token opener, bs_expr *call)
                 if (call->call.args[i].name && !strcmp(call->call.args[i].name, arg.name))
                     fail_tok(p, first, "keyword argument repeated: '%s'", arg.name);
             seen_kw = true;
+        } else if (seen_dstar) {
+            fail_tok(p, first, "positional argument follows keyword argument unpacking");
         } else if (seen_kw) {
             fail_tok(p, first, "positional argument follows keyword argument");
         } else if (tok_is_name(p, &p->tok, "for")) {
@@ -1369,12 +1410,22 @@ static bs_stmt *parse_def(parser *p, int ind)
     advance(p);
     int cap = 0;
     bool seen_default = false;
+    bool seen_star = false, seen_dstar = false;
     while (p->tok.kind != BS_TOK_RPAREN) {
         bs_token t = p->tok;
-        if (t.kind == BS_TOK_STAR || t.kind == BS_TOK_POW)
-            fail_tok(p, t, "*args and **kwargs are not supported");
+        char star = 0;
+        if (seen_dstar) fail_tok(p, t, "arguments cannot follow var-keyword argument");
+        if (t.kind == BS_TOK_STAR || t.kind == BS_TOK_POW) { /* *args, **kwargs */
+            star = t.kind == BS_TOK_STAR ? 1 : 2;
+            if (star == 1 && seen_star) fail_tok(p, t, "* argument may appear only once");
+            advance(p);
+            t = p->tok;
+            if (star == 1 && t.kind != BS_TOK_NAME)
+                fail_tok(p, t, "a bare '*' (keyword-only parameters without *args) is not supported");
+            if (star == 1) seen_star = true; else seen_dstar = true;
+        }
         if (t.kind != BS_TOK_NAME || keyword_of(p, &t)) unexpected(p, t, "expected a parameter name");
-        bs_param pa = {dup_text(p, t.start, t.end), NULL, t.line, t.col};
+        bs_param pa = {dup_text(p, t.start, t.end), NULL, t.line, t.col, star};
         for (int i = 0; i < s->def.nparams; i++)
             if (!strcmp(s->def.params[i].name, pa.name))
                 fail_tok(p, t, "duplicate argument '%s' in function definition", pa.name);
@@ -1382,10 +1433,12 @@ static bs_stmt *parse_def(parser *p, int ind)
         if (p->tok.kind == BS_TOK_COLON)
             fail_tok(p, p->tok, "type annotations are not supported");
         if (p->tok.kind == BS_TOK_ASSIGN) {
+            if (star) fail_tok(p, p->tok, star == 1 ? "var-positional argument cannot have default value"
+                                                    : "var-keyword argument cannot have default value");
             advance(p);
             pa.def = parse_expr(p);
             seen_default = true;
-        } else if (seen_default) {
+        } else if (seen_default && !star && !seen_star) {
             fail_tok(p, t, "parameter without a default follows parameter with a default");
         }
         s->def.params = grow(p, s->def.params, s->def.nparams, &cap, sizeof(bs_param));
@@ -2136,6 +2189,14 @@ static void dump_expr(out *o, const bs_expr *e)
     case BS_EX_NAME: put(o, "%s", e->name); break;
     case BS_EX_BOOL: put(o, e->boolean ? "True" : "False"); break;
     case BS_EX_NONE: put(o, "None"); break;
+    case BS_EX_SET:
+        put(o, "(set");
+        for (int i = 0; i < e->list.n; i++) {
+            put(o, " ");
+            dump_expr(o, e->list.items[i]);
+        }
+        put(o, ")");
+        break;
     case BS_EX_LIST:
     case BS_EX_TUPLE:
         put(o, e->kind == BS_EX_LIST ? "[" : "(tuple");
@@ -2151,6 +2212,7 @@ static void dump_expr(out *o, const bs_expr *e)
         for (int i = 0; i < e->call.nargs; i++) {
             put(o, " ");
             if (e->call.args[i].name) put(o, "%s=", e->call.args[i].name);
+            if (e->call.args[i].star) put(o, "%s", e->call.args[i].star == 1 ? "*" : "**");
             dump_expr(o, e->call.args[i].value);
         }
         put(o, ")");
@@ -2241,7 +2303,9 @@ static void dump_expr(out *o, const bs_expr *e)
     }
     case BS_EX_DICTCOMP:
     case BS_EX_LISTCOMP:
-        put(o, e->kind == BS_EX_DICTCOMP ? "(dictcomp " : e->comp.gen ? "(genexp " : "(listcomp ");
+    case BS_EX_SETCOMP:
+        put(o, e->kind == BS_EX_DICTCOMP ? "(dictcomp " : e->kind == BS_EX_SETCOMP ? "(setcomp "
+               : e->comp.gen ? "(genexp " : "(listcomp ");
         if (e->comp.key) {
             dump_expr(o, e->comp.key);
             put(o, ":");
@@ -2332,7 +2396,8 @@ static void dump_stmt(out *o, const bs_stmt *s)
         put(o, "(def %s (", s->def.name);
         for (int i = 0; i < s->def.nparams; i++) {
             if (i) put(o, " ");
-            put(o, "%s", s->def.params[i].name);
+            put(o, "%s%s", s->def.params[i].star == 1 ? "*" : s->def.params[i].star == 2 ? "**" : "",
+                s->def.params[i].name);
             if (s->def.params[i].def) {
                 put(o, "=");
                 dump_expr(o, s->def.params[i].def);

@@ -44,21 +44,78 @@ static int exc_index(const char *name, size_t n)
 
 bool bs_is_exc_name(const char *name) { return exc_index(name, strlen(name)) >= 0; }
 
-/* is type (an exc_types index) the class cls or derived from it? */
-static bool exc_is(int type, const char *cls)
+/* the user exception class called name[0..n), as an index into s->uexc (its name at 2i), or -1 */
+static int uexc_index(bs_session *s, const char *name, size_t n)
 {
-    for (int i = type; i >= 0; i = exc_types[i].base ? exc_index(exc_types[i].base, strlen(exc_types[i].base)) : -1)
-        if (!strcmp(exc_types[i].name, cls)) return true;
+    for (int i = 0; i < s->nuexc; i++)
+        if (strlen(s->uexc[2 * i]) == n && !strncmp(s->uexc[2 * i], name, n)) return i;
+    return -1;
+}
+
+const char *bs_exc_register(bs_session *s, const char *name, const char *base)
+{
+    int i = uexc_index(s, name, strlen(name));
+    char *b = strdup(base);
+    if (!b) return NULL;
+    if (i >= 0) { /* defined again: the new base counts */
+        free(s->uexc[2 * i + 1]);
+        s->uexc[2 * i + 1] = b;
+        return s->uexc[2 * i];
+    }
+    char **room = realloc(s->uexc, (size_t)(s->nuexc + 1) * 2 * sizeof *room);
+    char *nm = strdup(name);
+    if (!room || !nm) {
+        if (room) s->uexc = room;
+        free(b);
+        free(nm);
+        return NULL;
+    }
+    s->uexc = room;
+    room[2 * s->nuexc] = nm;
+    room[2 * s->nuexc + 1] = b;
+    return room[2 * s->nuexc++];
+}
+
+void bs_exc_free(bs_session *s)
+{
+    for (int i = 0; i < 2 * s->nuexc; i++) free(s->uexc[i]);
+    free(s->uexc);
+    s->uexc = NULL;
+    s->nuexc = 0;
+}
+
+/* the interned name of exception type name[0..n) (builtin or user), or NULL if it is none */
+static const char *exc_name(bs_session *s, const char *name, size_t n)
+{
+    int i = exc_index(name, n);
+    if (i >= 0) return exc_types[i].name;
+    i = uexc_index(s, name, n);
+    return i >= 0 ? s->uexc[2 * i] : NULL;
+}
+
+/* is the exception type `type` the class cls or derived from it? */
+bool bs_exc_is(bs_session *s, const char *type, const char *cls)
+{
+    for (int guard = 0; type && guard < 64; guard++) {
+        if (!strcmp(type, cls)) return true;
+        int i = exc_index(type, strlen(type));
+        if (i >= 0) {
+            type = exc_types[i].base;
+        } else {
+            int u = uexc_index(s, type, strlen(type));
+            type = u >= 0 ? s->uexc[2 * u + 1] : NULL;
+        }
+    }
     return false;
 }
 
 /* the type of an error message and where its own text starts */
-static int exc_classify(const char *msg, const char **text)
+static const char *exc_classify(bs_session *s, const char *msg, const char **text)
 {
     const char *colon = strchr(msg, ':');
     size_t n = colon ? (size_t)(colon - msg) : strlen(msg);
-    int t = exc_index(msg, n);
-    if (t >= 0) {
+    const char *t = exc_name(s, msg, n);
+    if (t) {
         *text = colon ? colon + 1 + (colon[1] == ' ') : msg + n;
         return t;
     }
@@ -86,25 +143,27 @@ static int exc_classify(const char *msg, const char **text)
         {"takes", "TypeError"},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (strstr(msg, rules[i].has)) return exc_index(rules[i].type, strlen(rules[i].type));
-    return exc_index("RuntimeError", 12); /* what torch raises for shapes, dtypes, backward */
+        if (strstr(msg, rules[i].has)) return rules[i].type;
+    return "RuntimeError"; /* what torch raises for shapes, dtypes, backward */
 }
 
-static int exc_value(bs_session *s, int type, const char *text, int line, int col, bs_value *out)
+/* type: an interned name (exc_types' or the session's registry's) */
+static int exc_value(bs_session *s, const char *type, const char *text, int line, int col, bs_value *out)
 {
     if (!bs_heap_str(s, text, out)) return bs_fail(s, line, col, "out of memory");
     out->k = BS_V_EXC;
-    out->ref2 = (void *)exc_types[type].name;
+    out->ref2 = (void *)type;
     return 0;
 }
 
 int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out)
 {
-    int t = exc_index(type, strlen(type));
+    const char *t = exc_name(s, type, strlen(type));
+    if (!t) return bs_fail(s, call->line, call->col, "'%s' is not an exception class", type);
     const char *text = "";
     if (npos == 1) {
         /* KeyError('a') prints as 'a', as Python's str() of a KeyError does */
-        text = t == exc_index("KeyError", 8) ? bs_repr_value(s, &pos[0]) : bs_str_value(s, &pos[0]);
+        text = !strcmp(t, "KeyError") ? bs_repr_value(s, &pos[0]) : bs_str_value(s, &pos[0]);
     } else if (npos > 1) {
         bs_value tu = bs_value_of(BS_V_TUPLE);
         tu.items = pos;
@@ -130,12 +189,14 @@ int bs_exec_raise(bs_session *s, const bs_stmt *st)
     bs_value v;
     if (bs_eval_expr(s, st->raise.exc, &v)) return -1;
     if (v.k == BS_V_BUILTIN && bs_is_exc_name(v.str)) return fail_exc(s, st->line, st->col, v.str, "");
+    if (v.k == BS_V_CLASS && ((bs_hclass *)v.ref)->exc)
+        return fail_exc(s, st->line, st->col, ((bs_hclass *)v.ref)->exc, "");
     if (v.k == BS_V_EXC) return fail_exc(s, st->line, st->col, v.ref2, v.str);
     return bs_fail(s, st->raise.exc->line, st->raise.exc->col, "TypeError: exceptions must derive from BaseException");
 }
 
 /* does the clause's type (a class, or a tuple of classes) catch an error of type t? */
-static int handler_matches(bs_session *s, const bs_handler *h, int t, bool *yes)
+static int handler_matches(bs_session *s, const bs_handler *h, const char *t, bool *yes)
 {
     *yes = false;
     if (!h->type) {
@@ -148,10 +209,12 @@ static int handler_matches(bs_session *s, const bs_handler *h, int t, bool *yes)
     bs_value *items = &v;
     if (v.k == BS_V_TUPLE) items = bs_list_items(&v, &n);
     for (int i = 0; i < n; i++) {
-        if (items[i].k != BS_V_BUILTIN || !bs_is_exc_name(items[i].str))
+        const char *cls = items[i].k == BS_V_BUILTIN && bs_is_exc_name(items[i].str) ? items[i].str
+                          : items[i].k == BS_V_CLASS ? ((bs_hclass *)items[i].ref)->exc : NULL;
+        if (!cls)
             return bs_fail(s, h->type->line, h->type->col,
                            "TypeError: catching classes that do not inherit from BaseException is not allowed");
-        if (exc_is(t, items[i].str)) *yes = true;
+        if (bs_exc_is(s, t, cls)) *yes = true;
     }
     return 0;
 }
@@ -164,7 +227,7 @@ int bs_exec_try(bs_session *s, const bs_stmt *st)
         bs_error err = *s->e;
         err.msg[strcspn(err.msg, "\n")] = 0; /* the message without its traceback */
         const char *text;
-        int t = exc_classify(err.msg, &text);
+        const char *t = exc_classify(s, err.msg, &text);
         for (int i = 0; i < st->try_.nh; i++) {
             const bs_handler *h = &st->try_.handlers[i];
             memset(s->e, 0, sizeof *s->e); /* the clause's type is evaluated as a new expression */
@@ -321,6 +384,143 @@ int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out)
     return 0;
 }
 
+static int fail_key(bs_session *s, const bs_expr *e, const bs_value *key);
+
+/* ==== Sets ====
+ * A set is a dict whose values are all None (is_set): membership, len, iteration, == and
+ * hashability come from the dict. Iteration and printing follow insertion order (Python's follows
+ * the hashes: sort a set to compare it with Python's output). */
+
+bool bs_is_set(const bs_value *v) { return v->k == BS_V_DICT && ((bs_hdict *)v->ref)->is_set; }
+
+static int set_value(bs_session *s, const bs_expr *e, bs_hdict **d, bs_value *out)
+{
+    *d = bs_heap_dict(s);
+    if (dict_value(s, e, *d, out)) return -1;
+    (*d)->is_set = true;
+    return 0;
+}
+
+static int set_add(bs_session *s, bs_hdict *d, const bs_value *k, const bs_expr *e)
+{
+    bs_value none = bs_value_of(BS_V_NONE);
+    int i = bs_hdict_find(s, d, k, e);
+    if (i < -1) return -1;
+    return i >= 0 ? 0 : bs_hdict_set(s, d, k, &none, e);
+}
+
+/* every item of an iterable into d */
+static int set_add_all(bs_session *s, bs_hdict *d, const bs_expr *e, bs_value *it)
+{
+    bs_value all;
+    if (bs_collect(s, e, it, &all)) return -1;
+    for (int i = 0; i < all.n; i++)
+        if (set_add(s, d, &all.items[i], e)) return -1;
+    return 0;
+}
+
+int bs_set_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, bs_value *out)
+{
+    bs_hdict *d;
+    if (npos > 1) return bs_fail(s, call->line, call->col, "TypeError: set expected at most 1 argument, got %d", npos);
+    if (set_value(s, call, &d, out)) return -1;
+    return npos ? set_add_all(s, d, call, &pos[0]) : 0;
+}
+
+int bs_eval_set(bs_session *s, const bs_expr *e, bs_value *out)
+{
+    bs_hdict *d;
+    if (set_value(s, e, &d, out)) return -1;
+    if (e->kind == BS_EX_SET) {
+        for (int i = 0; i < e->list.n; i++) {
+            bs_value k;
+            if (bs_eval_expr(s, e->list.items[i], &k) || set_add(s, d, &k, e->list.items[i])) return -1;
+        }
+        return 0;
+    }
+    bs_value l; /* {elt for ...}: the list comprehension's items */
+    if (bs_eval_listcomp(s, e, &l)) return -1;
+    return set_add_all(s, d, e, &l);
+}
+
+/* a | b, a & b, a ^ b, a - b (op '|', '&', '^', '-'): a new set */
+int bs_set_op(bs_session *s, const bs_expr *e, char op, const bs_value *a, const bs_value *b, bs_value *out)
+{
+    bs_hdict *r, *x = a->ref, *y = b->ref;
+    if (set_value(s, e, &r, out)) return -1;
+    for (int pass = 0; pass < 2; pass++) {
+        bs_hdict *from = pass ? y : x, *other = pass ? x : y;
+        if (pass && op != '|' && op != '^') break;
+        for (int i = 0; i < from->n; i++) {
+            int j = bs_hdict_find(s, other, &from->keys[i], e);
+            if (j < -1) return -1;
+            bool in_other = j >= 0;
+            bool keep = op == '|' ? (!pass || !in_other) : op == '&' ? in_other : !in_other;
+            if (keep && set_add(s, r, &from->keys[i], e)) return -1;
+        }
+    }
+    return 0;
+}
+
+static int set_method(bs_session *s, const bs_expr *call, bs_hdict *d, const char *name, int line, int col,
+                      const bs_expr *arg0, bs_value *pos, int npos, bs_value *out)
+{
+    bs_value self = bs_value_of(BS_V_DICT);
+    self.ref = d;
+    if (!strcmp(name, "add") || !strcmp(name, "remove") || !strcmp(name, "discard")) {
+        if (npos != 1)
+            return bs_fail(s, line, col, "TypeError: set.%s() takes exactly one argument (%d given)", name, npos);
+        if (name[0] == 'a') return set_add(s, d, &pos[0], arg0);
+        int i = bs_hdict_find(s, d, &pos[0], arg0);
+        if (i < -1) return -1;
+        if (i >= 0) dict_remove(d, i);
+        else if (name[0] == 'r') return fail_key(s, arg0, &pos[0]);
+        return 0;
+    }
+    if (!strcmp(name, "update")) {
+        for (int i = 0; i < npos; i++)
+            if (set_add_all(s, d, arg0, &pos[i])) return -1;
+        return 0;
+    }
+    if (!strcmp(name, "clear")) {
+        if (npos) return bs_fail(s, line, col, "TypeError: set.clear() takes no arguments (%d given)", npos);
+        d->n = 0;
+        return 0;
+    }
+    if (!strcmp(name, "pop")) {
+        if (npos) return bs_fail(s, line, col, "TypeError: set.pop() takes no arguments (%d given)", npos);
+        if (!d->n) return bs_fail(s, line, col, "KeyError: 'pop from an empty set'");
+        *out = d->keys[0];
+        dict_remove(d, 0);
+        return 0;
+    }
+    if (!strcmp(name, "copy")) return bs_set_op(s, call, '|', &self, &self, out);
+    static const struct { const char *name; char op; } ops[] = {
+        {"union", '|'}, {"intersection", '&'}, {"difference", '-'}, {"symmetric_difference", '^'},
+        {"issubset", '<'}, {"issuperset", '>'}, {"isdisjoint", '0'},
+    };
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        if (strcmp(name, ops[k].name)) continue;
+        bs_value other;
+        bs_hdict *od;
+        if (npos != 1) return bs_fail(s, line, col, "TypeError: set.%s() takes exactly one argument (%d given)", name, npos);
+        if (bs_is_set(&pos[0])) {
+            other = pos[0];
+        } else {
+            if (set_value(s, arg0, &od, &other) || set_add_all(s, od, arg0, &pos[0])) return -1;
+        }
+        char op = ops[k].op;
+        if (op == '|' || op == '&' || op == '-' || op == '^') return bs_set_op(s, call, op, &self, &other, out);
+        bs_value r;
+        const bs_value *sub = op == '>' ? &other : &self, *sup = op == '>' ? &self : &other;
+        if (bs_set_op(s, call, op == '0' ? '&' : '-', sub, sup, &r)) return -1;
+        *out = bs_value_of(BS_V_BOOL);
+        out->b = ((bs_hdict *)r.ref)->n == 0;
+        return 0;
+    }
+    return bs_fail(s, line, col, "AttributeError: 'set' object has no attribute '%s'", name);
+}
+
 static int fail_key(bs_session *s, const bs_expr *e, const bs_value *key)
 {
     return bs_fail(s, e->line, e->col, "KeyError: %s", bs_repr_value(s, key));
@@ -329,6 +529,8 @@ static int fail_key(bs_session *s, const bs_expr *e, const bs_value *key)
 int bs_dict_subscript(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *key, bs_value *out)
 {
     const bs_expr *at = e->kind == BS_EX_SUBSCRIPT ? e->sub.index : e;
+    if (((bs_hdict *)obj->ref)->is_set)
+        return bs_fail(s, e->line, e->col, "TypeError: 'set' object is not subscriptable");
     int i = bs_hdict_find(s, obj->ref, key, at);
     if (i < -1) return -1;
     if (i < 0) return fail_key(s, at, key);
@@ -387,6 +589,10 @@ int bs_dict_method_v(bs_session *s, const bs_expr *call, bs_value *obj, const ch
     const bs_expr *arg0 = own && call->call.nargs ? call->call.args[0].value : call;
     bs_hdict *d = obj->ref;
     *out = bs_value_of(BS_V_NONE);
+    if (d->is_set) {
+        if (nkw) return bs_fail(s, line, col, "TypeError: set.%s() takes no keyword arguments", name);
+        return set_method(s, call, d, name, line, col, arg0, pos, npos, out);
+    }
     if (nkw && strcmp(name, "update")) return bs_fail(s, line, col, "TypeError: %s() takes no keyword arguments", name);
     static const char *const views[] = {"keys", "values", "items"};
     for (int w = 0; w < 3; w++)
@@ -442,15 +648,18 @@ const char *bs_dict_str(bs_session *s, const bs_value *v)
 {
     if (v->k == BS_V_EXC) return v->str ? v->str : "";
     bs_hdict *d = v->ref;
+    if (d->is_set && d->n == 0) return "set()";
     size_t cap = 64, n = 0;
     char *b = malloc(cap);
     if (!b) return "{...}";
     b[n++] = '{';
     for (int i = 0; i < d->n; i++) {
         const char *parts[4] = {i ? ", " : "", NULL, ": ", NULL};
+        if (d->is_set) parts[2] = parts[3] = "";
         /* a dict that holds itself prints {...} there, as Python's */
         parts[1] = bs_repr_value(s, &d->keys[i]);
-        parts[3] = d->vals[i].k == BS_V_DICT && d->vals[i].ref == d ? "{...}" : bs_repr_value(s, &d->vals[i]);
+        if (!d->is_set)
+            parts[3] = d->vals[i].k == BS_V_DICT && d->vals[i].ref == d ? "{...}" : bs_repr_value(s, &d->vals[i]);
         for (int k = 0; k < 4; k++) {
             size_t m = strlen(parts[k]);
             if (n + m + 2 > cap) {
@@ -575,6 +784,8 @@ static int int_operand(bs_session *s, const bs_expr *at, int line, int col, cons
 int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out)
 {
     int line = e->op_line, col = e->op_col;
+    if (!x && bs_is_set(a) && bs_is_set(b)) /* a | b, a & b, a ^ b on sets */
+        return bs_set_op(s, e, e->bin.op == BS_BIN_BITOR ? '|' : e->bin.op == BS_BIN_BITAND ? '&' : '^', a, b, out);
     if (x) { /* ~x */
         if (x->k == BS_V_NUM && x->is_int) {
             *out = bs_num_value(-x->num - 1, true);

@@ -109,7 +109,7 @@ struct bs_heap {
 typedef struct { int n, cap; char **keys; bs_value *vals; } bs_dict; /* insertion order */
 typedef struct { bs_heap h; int n, cap; bs_value *items; } bs_hlist;
 /* a Python dict: keys and values in insertion order, keys compared as == does (pydict.c) */
-typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; } bs_hdict;
+typedef struct { bs_heap h; int n, cap; bs_value *keys, *vals; bool is_set; /* a set: vals None */ } bs_hdict;
 typedef struct { bs_heap h; char *s; } bs_hstr;
 /* a parsed source that defines functions or classes: their AST lives in its arena */
 typedef struct { bs_heap h; char *text; bs_arena arena; bool adopted; /* a def holds it */ } bs_hsrc;
@@ -128,6 +128,8 @@ struct bs_hclass {
     char *name;
     bs_hclass *base;      /* a user base class, or NULL */
     bool module;          /* derives from nn.Module */
+    const char *exc;      /* derives from an exception class: its own name as errors carry it
+                             (the session's registry owns the string, bs_exc_register), else NULL */
     bs_dict attrs;        /* methods and class attributes */
 };
 /* what an nn module of backstep's own does when called (a user class: BS_MOD_USER) */
@@ -231,6 +233,9 @@ struct bs_session {
     int npass;
     bs_arena arena;       /* per statement */
     const char *src;      /* source being evaluated */
+    char **texts;         /* label texts interned for the session (bs_expr_text): an open-addressing
+                             set of captexts slots, ntexts used; nodes borrow them */
+    size_t ntexts, captexts;
     bs_error *e;          /* where errors go */
     bs_error ebuf;
     char **hist;          /* statements that ran, for :save and :history */
@@ -253,6 +258,8 @@ struct bs_session {
     bs_hsrc *cur_src;     /* the source being run, while bs_session_eval runs it */
     bs_value *roots[64];  /* values a loop at top level holds (its iterable), for the collector */
     int nroots;
+    char **uexc;          /* user exception classes: uexc[2i] a name, uexc[2i+1] its base's name */
+    int nuexc;
     const char *cur_exc;  /* inside an except block: the error being handled ("ValueError: bad"),
                              for a bare 'raise'; NULL otherwise */
 };
@@ -322,6 +329,8 @@ bool bs_truthy(bs_session *s, const bs_value *v, const bs_expr *e, int *err);
 bool bs_as_number(bs_session *s, const bs_value *v, double *out, bool *is_int);
 int bs_eval_compare(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_subscript(bs_session *s, const bs_expr *e, bs_value *out);
+/* obj[index] for a tensor obj, index e->sub.index (index.c) */
+int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *out);
 int bs_eval_fstring(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_eval_listcomp(bs_session *s, const bs_expr *e, bs_value *out);
 /* a + b etc. on values that are not both numbers nor tensors (strings, lists): 1 if not handled */
@@ -338,6 +347,10 @@ int bs_py_builtin_v(bs_session *s, const bs_expr *call, const char *name, bs_val
 int bs_call_value(bs_session *s, const bs_expr *call, bs_value *fn, bs_value *pos, int npos,
                   const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* evaluate a call's arguments */
+/* f(*xs) or f(**d) (g->star), v the value of g's expression: its items appended to pos, or its
+   keys and values to kn, kv; -1 with an error */
+int bs_expand_star(bs_session *s, const bs_arg *g, bs_value *v, bs_value *pos, int *npos, const char **kn,
+                   bs_value *kv, int *nkw, int max);
 int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, const char **kn,
                  bs_value *kv, int *nkw, int max);
 /* name lookup through the frames: NULL if unbound; *local says where */
@@ -424,6 +437,13 @@ bs_hdict *bs_heap_dict(bs_session *s);
 int bs_hdict_find(bs_session *s, bs_hdict *d, const bs_value *key, const bs_expr *e);
 /* d[key] = v (both made persistent); -1 with an error */
 int bs_hdict_set(bs_session *s, bs_hdict *d, const bs_value *key, const bs_value *v, const bs_expr *e);
+/* {a, b}, {x for x in xs}: a set (a bs_hdict with is_set) */
+int bs_eval_set(bs_session *s, const bs_expr *e, bs_value *out);
+/* set(), set(iterable) */
+int bs_set_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, bs_value *out);
+bool bs_is_set(const bs_value *v);
+/* a | b, a & b, a ^ b, a - b on sets (op '|', '&', '^', '-'): a new set */
+int bs_set_op(bs_session *s, const bs_expr *e, char op, const bs_value *a, const bs_value *b, bs_value *out);
 int bs_eval_dict(bs_session *s, const bs_expr *e, bs_value *out);      /* {k: v}, {k: v for ...} */
 int bs_eval_lambda(bs_session *s, const bs_expr *e, bs_value *out);
 int bs_dict_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
@@ -441,6 +461,11 @@ int bs_pyobj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *na
 int bs_eval_bitwise(bs_session *s, const bs_expr *e, bs_value *a, bs_value *x, bs_value *b, bs_value *out);
 /* ValueError, KeyError, ...: a name of Python's exception classes */
 bool bs_is_exc_name(const char *name);
+/* class NAME(BASE) where BASE is an exception class: the interned name, or NULL out of memory */
+const char *bs_exc_register(bs_session *s, const char *name, const char *base);
+void bs_exc_free(bs_session *s);
+/* is the exception type `type` (a name) the class cls or derived from it? */
+bool bs_exc_is(bs_session *s, const char *type, const char *cls);
 /* ValueError('msg') called: the exception value */
 int bs_exc_new(bs_session *s, const bs_expr *call, const char *type, bs_value *pos, int npos, bs_value *out);
 /* the str() of a dict or an exception, in the arena */
