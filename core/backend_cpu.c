@@ -188,7 +188,8 @@ static const cpu_family cpu_ops[BS_OP_COUNT] = {
     [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
     [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS, [BS_OP_SELECT] = CPU_INDEX,
     [BS_OP_SLICE] = CPU_INDEX,     [BS_OP_INDEX_SELECT] = CPU_INDEX, [BS_OP_WHERE] = CPU_INDEX,
-    [BS_OP_MASKED_FILL] = CPU_INDEX, [BS_OP_CAT] = CPU_INDEX,
+    [BS_OP_MASKED_FILL] = CPU_INDEX, [BS_OP_CAT] = CPU_INDEX,   [BS_OP_PERMUTE] = CPU_SHAPE,
+    [BS_OP_TRIL] = CPU_INDEX,      [BS_OP_TRIU] = CPU_INDEX,
 };
 
 static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
@@ -717,12 +718,55 @@ static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T
 
 /* ==== Moving data: reshape, transpose ====
  * reshape: the same elements (VJP dA += G); transpose reverses the dims (VJP dA += G.T). */
+/* permute (core/index_math.h's map), padded to 4 dims on the left: output (p, q, r, t) reads
+ * input offset p*st[0] + q*st[1] + r*st[2] + t*st[3]; when the last dim stays last (the head
+ * split of attention, (N, S, H, hd) -> (N, H, S, hd)) each run of it is one copy. add: the VJP,
+ * x's element at that offset += src[o]. */
+static void K(permute_walk)(const bs_exec *e, const T *restrict src, T *restrict dst, bool add)
+{
+    const bs_shape *s = &e->in_shape[0];
+    int nd = s->ndim, perm[BS_MAX_DIMS];
+    if (!bs_ix_perm(&e->attr, nd, perm)) return;
+    int64_t od0[BS_MAX_DIMS], st0[BS_MAX_DIMS], od[BS_MAX_DIMS], st[BS_MAX_DIMS];
+    if (nd == 0) {
+        dst[0] = add ? dst[0] + src[0] : src[0];
+        return;
+    }
+    bs_ix_perm_map(s, perm, od0, st0);
+    for (int k = 0; k < BS_MAX_DIMS; k++) {
+        int j = k - (BS_MAX_DIMS - nd);
+        od[k] = j >= 0 ? od0[j] : 1;
+        st[k] = j >= 0 ? st0[j] : 0;
+    }
+    int64_t run = st[3] == 1 ? od[3] : 1, i = 0;
+    for (int64_t p = 0; p < od[0]; p++)
+        for (int64_t q = 0; q < od[1]; q++)
+            for (int64_t r = 0; r < od[2]; r++) {
+                int64_t base = p * st[0] + q * st[1] + r * st[2];
+                if (run > 1) {
+                    if (add)
+                        for (int64_t t = 0; t < run; t++) dst[base + t] += src[i + t];
+                    else
+                        memcpy(dst + i, src + base, (size_t)run * sizeof(T));
+                    i += run;
+                } else if (add) {
+                    for (int64_t t = 0; t < od[3]; t++) dst[base + t * st[3]] += src[i++];
+                } else {
+                    for (int64_t t = 0; t < od[3]; t++) dst[i++] = src[base + t * st[3]];
+                }
+            }
+}
+
 static void K(shape_fwd)(const bs_exec *e)
 {
     const T *a = e->in[0];
     T *o = e->out;
     int64_t n = bs_shape_numel(&e->out_shape);
     const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_PERMUTE) {
+        if (n) K(permute_walk)(e, a, o, false);
+        return;
+    }
     if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
         memcpy(o, a, (size_t)n * sizeof(T));
         return;
@@ -749,6 +793,10 @@ static void K(shape_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
 {
     int64_t n = bs_shape_numel(&e->out_shape);
     const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_PERMUTE) {
+        if (n) K(permute_walk)(e, g, d, true);
+        return;
+    }
     if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
         for (int64_t i = 0; i < n; i++) d[i] += g[i];
         return;
@@ -1189,10 +1237,37 @@ static double K(mask_at)(const bs_exec *e, int k, int64_t i)
                                     : (double)((const T *)e->in[k])[i];
 }
 
+/* tril, triu: each row i of each matrix keeps cols [0, i + diagonal] (tril) or
+ * [i + diagonal, cols) (triu) of src, and zeros (or, add, nothing) elsewhere */
+static void K(tri_walk)(const bs_exec *e, const T *restrict src, T *restrict dst, bool add)
+{
+    const bs_shape *s = &e->out_shape;
+    int64_t n = bs_shape_numel(s), rows = s->d[s->ndim - 2], cols = s->d[s->ndim - 1];
+    if (n == 0) return;
+    for (int64_t r0 = 0; r0 < n; r0 += cols) {
+        int64_t i = (r0 / cols) % rows, edge = i + e->attr.start; /* the diagonal's column */
+        int64_t lo = e->op == BS_OP_TRIL ? 0 : edge < 0 ? 0 : edge > cols ? cols : edge;
+        int64_t hi = e->op == BS_OP_TRIL ? (edge + 1 < 0 ? 0 : edge + 1 > cols ? cols : edge + 1) : cols;
+        const T *restrict x = src + r0;
+        T *restrict y = dst + r0;
+        if (add) {
+            for (int64_t j = lo; j < hi; j++) y[j] += x[j];
+            continue;
+        }
+        for (int64_t j = 0; j < lo; j++) y[j] = 0;
+        for (int64_t j = lo; j < hi; j++) y[j] = x[j];
+        for (int64_t j = hi; j < cols; j++) y[j] = 0;
+    }
+}
+
 static bs_status K(index_fwd)(const bs_exec *e)
 {
     int64_t n = bs_shape_numel(&e->out_shape);
     T *restrict o = e->out;
+    if (e->op == BS_OP_TRIL || e->op == BS_OP_TRIU) {
+        K(tri_walk)(e, e->in[0], o, false);
+        return BS_OK;
+    }
     if (e->op == BS_OP_CAT) { /* whole rows of a, then of b, for each outer index */
         bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
         const T *A_ = e->in[0], *B_ = e->in[1];
@@ -1229,6 +1304,11 @@ static bs_status K(index_fwd)(const bs_exec *e)
 
 static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, T *restrict d)
 {
+    if (e->op == BS_OP_TRIL || e->op == BS_OP_TRIU) {
+        if (which != 0) return BS_ERR_ARG;
+        K(tri_walk)(e, g, d, true);
+        return BS_OK;
+    }
     if (e->op == BS_OP_CAT) { /* input `which` gets its rows of g */
         if (which != 0 && which != 1) return BS_ERR_ARG;
         bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);

@@ -171,10 +171,57 @@ static void reshape_target(bs_plan *p, pnode *n, const bs_shape *in)
         if (t->d[k] != -1) known *= t->d[k];
     }
     int64_t numel = bs_shape_numel(in);
+    /* literals read off the input's sizes (B, T, C = x.size(); x.view(B, T, H, C // H)): when the
+     * count does not fit, a leading or trailing run of literals equal to the input's recorded
+     * sizes, dim for dim, takes the input's new sizes */
+    const bs_shape *rin = &p->nodes[n->in[0]].rec_shape;
+    bool fits = infer ? known > 0 && numel % known == 0 : known == numel;
+    if (!fits && !bs_shape_eq(rin, in) && rin->ndim == in->ndim) {
+        bool took[BS_MAX_DIMS] = {false};
+        for (int k = 0; k < t->ndim && k < in->ndim; k++) {
+            if (n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim) {
+                if (t->d[k] != in->d[k]) break;
+                continue;
+            }
+            if (t->d[k] == -1 || t->d[k] != rin->d[k]) break;
+            t->d[k] = in->d[k];
+            took[k] = true;
+        }
+        for (int k = t->ndim - 1, j = in->ndim - 1; k >= 0 && j >= 0 && !took[k]; k--, j--) {
+            if (n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim) {
+                if (t->d[k] != in->d[j]) break;
+                continue;
+            }
+            if (t->d[k] == -1 || t->d[k] != rin->d[j]) break;
+            t->d[k] = in->d[j];
+            took[k] = true;
+        }
+        nlit = 0;
+        known = 1;
+        for (int k = 0; k < t->ndim; k++) {
+            if (!took[k] && t->d[k] != -1 && !(n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim)) {
+                literal = k;
+                nlit++;
+            }
+            if (t->d[k] != -1) known *= t->d[k];
+        }
+    }
     if (!infer && known != numel && nlit == 1 && t->d[literal] > 0) {
         int64_t rest = known / t->d[literal];
         if (rest > 0 && numel % rest == 0) t->d[literal] = numel / rest;
     }
+}
+
+/* a piece of split or chunk (attr.k pieces, this one attr.k2): its bounds for the input's size
+ * now, the dim cut into as many pieces as when it was recorded */
+static void split_bounds(pnode *n, const bs_shape *in)
+{
+    int nd = in->ndim, d = n->attr.dim < 0 ? n->attr.dim + nd : n->attr.dim;
+    if (d < 0 || d >= nd) return; /* the op's shape function says why */
+    int64_t pieces = (int64_t)n->attr.k, i = (int64_t)n->attr.k2, len = in->d[d];
+    int64_t size = (len + pieces - 1) / pieces;
+    n->attr.start = i * size;
+    n->attr.stop = i + 1 == pieces ? BS_SLICE_NO_STOP : (i + 1) * size;
 }
 
 /* the shape of a constructor leaf at the plan's sizes */
@@ -245,6 +292,7 @@ static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
                 dt[k] = p->nodes[n->in[k]].tape_dtype;
             }
             if (n->op == BS_OP_RESHAPE) reshape_target(p, n, &in[0]);
+            if (n->op == BS_OP_SLICE && n->attr.k >= 1) split_bounds(n, &in[0]);
             char msg[256] = "";
             if (bs_ops[n->op].shape(in, dt, &n->attr, &n->shape, msg, sizeof msg)) {
                 char sizes[160], what[160];

@@ -561,34 +561,8 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
     case BS_MOD_EMBEDDING: { /* weight[idx]: rows gathered, any shape of idx */
         if (npos != 1) return bs_fail(s, line, col, "Embedding takes one index tensor");
         bs_value *w = bs_dict_get(&m->attrs, "weight");
-        bs_id idx;
         if (!w || w->k != BS_V_NODE) return bs_fail(s, line, col, "Embedding.weight is not a tensor");
-        if (bs_to_node(s, &pos[0], call, &idx)) return -1;
-        const bs_node *in = bs_node_get(s->ctx, idx);
-        if (in->value.dtype != BS_I64)
-            return bs_fail(s, line, col, "Expected tensor for argument #1 'indices' to have an integer type");
-        bs_shape ish = in->value.shape;
-        bs_id flat = idx;
-        if (ish.ndim != 1) {
-            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
-            ra.shape.ndim = 1;
-            ra.shape.d[0] = bs_shape_numel(&ish);
-            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
-            flat = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){idx, BS_NONE, BS_NONE}, &ra);
-        }
-        bs_id y = flat < 0 ? flat : bs_index_select(s->ctx, w->id, 0, flat);
-        if (y >= 0 && ish.ndim != 1) {
-            if (ish.ndim + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "indices of at most %d dims", BS_MAX_DIMS - 1);
-            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
-            ra.shape = ish;
-            ra.shape.ndim = ish.ndim + 1;
-            ra.shape.d[ish.ndim] = bs_node_get(s->ctx, w->id)->value.shape.d[1];
-            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
-            y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
-        }
-        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        *out = bs_node_value(y);
-        return 0;
+        return bs_nn_embedding(s, call, &pos[0], w, out);
     }
     case BS_MOD_IDENTITY:
         if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
@@ -735,6 +709,47 @@ int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, boo
     if (mask >= 0) bs_node_set_label(s->ctx, mask, "dropout_mask");
     bs_id y = mask < 0 ? mask : bs_apply2(s->ctx, BS_OP_MUL, xi, mask);
     if (y < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    *out = bs_node_value(y);
+    return 0;
+}
+
+/* nn.Embedding's forward and F.embedding(idx, weight): weight's rows that idx picks, as
+   index_select of idx flattened, reshaped back to idx's shape + (D,). The reshape keeps idx's
+   size variables where idx is a constructor leaf made with them (zeros(N, S, dtype='i64')), so
+   that :run replays it at other sizes. */
+int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idxv, const bs_value *w, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    bs_id idx, wid;
+    bs_value wv = *w;
+    if (bs_to_node(s, idxv, call, &idx) || bs_to_node(s, &wv, call, &wid)) return -1;
+    const bs_node *in = bs_node_get(s->ctx, idx);
+    if (in->value.dtype != BS_I64)
+        return bs_fail(s, line, col, "Expected tensor for argument #1 'indices' to have an integer type");
+    if (bs_node_get(s->ctx, wid)->value.shape.ndim != 2)
+        return bs_fail(s, line, col, "'weight' must be 2-D");
+    bs_shape ish = in->value.shape;
+    int8_t isym[BS_MAX_DIMS];
+    for (int i = 0; i < BS_MAX_DIMS; i++) isym[i] = in->op == BS_OP_LEAF && i < ish.ndim ? in->sym[i] : -1;
+    bs_id flat = idx;
+    if (ish.ndim != 1) {
+        bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+        ra.shape.ndim = 1;
+        ra.shape.d[0] = bs_shape_numel(&ish);
+        for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
+        flat = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){idx, BS_NONE, BS_NONE}, &ra);
+    }
+    bs_id y = flat < 0 ? flat : bs_index_select(s->ctx, wid, 0, flat);
+    if (y >= 0 && ish.ndim != 1) {
+        if (ish.ndim + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "indices of at most %d dims", BS_MAX_DIMS - 1);
+        bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+        ra.shape = ish;
+        ra.shape.ndim = ish.ndim + 1;
+        ra.shape.d[ish.ndim] = bs_node_get(s->ctx, wid)->value.shape.d[1];
+        for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = i < ish.ndim ? isym[i] : -1;
+        y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
+    }
+    if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
     *out = bs_node_value(y);
     return 0;
 }
