@@ -407,7 +407,7 @@ static void permute_walk(const bs_shape *xs, const bs_attr *a, const double *x, 
         return;
     if (nd == 0) {
         if (n)
-            y[0] = add ? y[0] + x[0] : x[0];
+            y[0] = add ? y[0] + x[0] : x ? x[0] : 0.0;
         return;
     }
     bs_ix_perm_map(xs, perm, od, st);
