@@ -62,6 +62,7 @@ struct bs_plan {
     bool do_bwd;
     int64_t t;                      /* optimizer steps taken */
     int64_t dims[BS_MAX_DIMVARS];   /* size variable values in this plan */
+    int derived[BS_MAX_DIMVARS];    /* a derived size's base + 1 (0: its own) */
     char dim_name[BS_MAX_DIMVARS][32];
     bool dim_used[BS_MAX_DIMVARS];
     int ndim;
@@ -175,8 +176,7 @@ static void reshape_target(bs_plan *p, pnode *n, const bs_shape *in)
      * count does not fit, a leading or trailing run of literals equal to the input's recorded
      * sizes, dim for dim, takes the input's new sizes */
     const bs_shape *rin = &p->nodes[n->in[0]].rec_shape;
-    bool fits = infer ? known > 0 && numel % known == 0 : known == numel;
-    if (!fits && !bs_shape_eq(rin, in) && rin->ndim == in->ndim) {
+    if (!bs_shape_eq(rin, in) && rin->ndim == in->ndim) {
         bool took[BS_MAX_DIMS] = {false};
         for (int k = 0; k < t->ndim && k < in->ndim; k++) {
             if (n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim) {
@@ -344,8 +344,16 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
         bs_ctx *r = bs_ctx_new();
         if (!r) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
         bs_ctx_seed(r, p->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)n->id + 1);
-        for (int64_t i = 0; i < numel; i++)
+        /* rand's [0, 1); with bounds lo < hi: uniform in [lo, hi) (nn.Linear's weights), or for an
+           integer leaf the integers in [lo, hi) (torch.randint) */
+        double lo = n->init_arg[0], hi = n->init_arg[1];
+        int hs = bs__node(c, n->id)->hi_sym1 - 1;
+        if (hs >= 0 && hs < p->ndim) hi = (double)p->dims[hs];
+        bool range = n->init == BS_INIT_RAND && hi > lo, ints = n->tape_dtype == BS_I64;
+        for (int64_t i = 0; i < numel; i++) {
             d[i] = n->init == BS_INIT_RANDN ? bs_rand_normal(r) : bs_rand_uniform(r);
+            if (range) d[i] = ints ? fmin(lo + floor(d[i] * (hi - lo)), hi - 1) : lo + d[i] * (hi - lo);
+        }
         bs_ctx_free(r);
         break;
     }
@@ -692,6 +700,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     for (int i = 0; i < p->ndim; i++) {
         p->dims[i] = bs_dim_value(c, i);
         snprintf(p->dim_name[i], sizeof p->dim_name[i], "%s", bs_dim_name(c, i));
+        p->derived[i] = bs_dim_base(c, i, NULL) + 1;
     }
     for (int b = 0; b < o->nbind; b++) {
         int d = o->bind_dim[b];
@@ -700,6 +709,11 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
             goto fail;
         }
         p->dims[d] = o->bind_value[b];
+    }
+    for (int i = 0; i < p->ndim; i++) { /* 3*D follows D */
+        int64_t mul;
+        int base = bs_dim_base(c, i, &mul);
+        if (base >= 0) p->dims[i] = mul * p->dims[base];
     }
     if (o->dtype == BS_I64 || !be->supports_dtype(be, o->dtype)) {
         st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)", be->name,
@@ -1187,8 +1201,12 @@ char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)
     size_t l = 0;
     if (!len) return buf;
     buf[0] = 0;
+    bool used[BS_MAX_DIMVARS];
+    for (int i = 0; i < p->ndim; i++) used[i] = p->dim_used[i] && !p->derived[i];
+    for (int i = 0; i < p->ndim; i++) /* a derived size shows as its base */
+        if (p->dim_used[i] && p->derived[i] && p->derived[i] - 1 < p->ndim) used[p->derived[i] - 1] = true;
     for (int i = 0; i < p->ndim && l < len; i++) {
-        if (!p->dim_used[i]) continue;
+        if (!used[i]) continue;
         int w = snprintf(buf + l, len - l, "%s%s=%lld", l ? " " : "", p->dim_name[i],
                          (long long)p->dims[i]);
         if (w < 0) break;

@@ -934,9 +934,35 @@ int bs_dim_define(bs_ctx *c, const char *name, int64_t value)
         }
         i = c->ndim++;
         snprintf(c->dim[i].name, sizeof c->dim[i].name, "%s", name);
+        c->dim[i].base1 = 0;
+        c->dim[i].mul = 1;
     }
     c->dim[i].value = value;
     return i;
+}
+
+int bs_dim_derive(bs_ctx *c, int base, int64_t mul)
+{
+    if (base < 0 || base >= c->ndim || mul < 1) return -1;
+    if (c->dim[base].base1) { /* 2 * (3 * D) is 6 * D */
+        mul *= c->dim[base].mul;
+        base = c->dim[base].base1 - 1;
+    }
+    if (mul == 1) return base;
+    char name[48];
+    snprintf(name, sizeof name, "%lld*%s", (long long)mul, c->dim[base].name);
+    int i = bs_dim_define(c, name, mul * c->dim[base].value);
+    if (i < 0) return -1;
+    c->dim[i].base1 = base + 1;
+    c->dim[i].mul = mul;
+    return i;
+}
+
+int bs_dim_base(const bs_ctx *c, int idx, int64_t *mul)
+{
+    if (idx < 0 || idx >= c->ndim || !c->dim[idx].base1) return -1;
+    if (mul) *mul = c->dim[idx].mul;
+    return c->dim[idx].base1 - 1;
 }
 
 int bs_dim_find(const bs_ctx *c, const char *name)

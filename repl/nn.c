@@ -97,8 +97,11 @@ static bool int_of(const bs_value *v, int64_t *out)
    or uniform in (-bound, bound) (Linear: bound 1/sqrt(in_features), as PyTorch) */
 typedef enum { FILL_CONST, FILL_NORMAL, FILL_UNIFORM } fill_kind;
 
-/* a parameter of shape (rows) when cols is 0, else (rows, cols), labelled `label` */
-static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, double arg, const char *label)
+/* a parameter of shape (rows) when cols is 0, else (rows, cols), labelled `label`; rsym, csym: the
+   size variables the sizes were given as (-1: none), so that :run replays the module at other
+   sizes (the leaf is a constructor: randn, rand in (-bound, bound), or full) */
+static bs_id new_param_sym(bs_session *s, int64_t rows, int64_t cols, fill_kind k, double arg, const char *label,
+                           int rsym, int csym)
 {
     bs_shape sh;
     memset(&sh, 0, sizeof sh);
@@ -114,6 +117,14 @@ static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, d
     bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
     free(d);
     if (id >= 0) bs_node_set_label(s->ctx, id, label);
+    if (id >= 0 && (rsym >= 0 || csym >= 0)) {
+        bs_node *n = bs_node_at(s->ctx, id);
+        n->init = k == FILL_NORMAL ? BS_INIT_RANDN : k == FILL_UNIFORM ? BS_INIT_RAND : BS_INIT_FULL;
+        n->init_arg[0] = k == FILL_UNIFORM ? -arg : arg;
+        n->init_arg[1] = k == FILL_UNIFORM ? arg : 0;
+        n->sym[0] = (int8_t)rsym;
+        n->sym[1] = (int8_t)(cols ? csym : -1);
+    }
     return id;
 }
 
@@ -377,12 +388,13 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             if (strcmp(kn[i], "bias") && strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
                 return bs_fail(s, line, col, "Linear() got an unexpected keyword argument '%s'", kn[i]);
         double bound = 1.0 / sqrt((double)in);
-        bs_id w = new_param(s, outf, in, FILL_UNIFORM, bound, "weight");
+        int isym = pos[0].k == BS_V_NUM ? pos[0].sym : -1, osym = pos[1].k == BS_V_NUM ? pos[1].sym : -1;
+        bs_id w = new_param_sym(s, outf, in, FILL_UNIFORM, bound, "weight", osym, isym);
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!bias || bias->k != BS_V_BOOL || bias->b) {
-            bs_id b = new_param(s, outf, 0, FILL_UNIFORM, bound, "bias");
+            bs_id b = new_param_sym(s, outf, 0, FILL_UNIFORM, bound, "bias", osym, -1);
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
@@ -411,12 +423,14 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             else if (!emb && !strcmp(kn[i], "elementwise_affine") && kv[i].k == BS_V_BOOL && kv[i].b) continue;
             else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, kn[i]);
         }
-        bs_id w = emb ? new_param(s, a0, a1, FILL_NORMAL, 0, "weight") : new_param(s, a0, 0, FILL_CONST, 1, "weight");
+        int s0 = pos[0].k == BS_V_NUM ? pos[0].sym : -1, s1 = emb && pos[1].k == BS_V_NUM ? pos[1].sym : -1;
+        bs_id w = emb ? new_param_sym(s, a0, a1, FILL_NORMAL, 0, "weight", s0, s1)
+                      : new_param_sym(s, a0, 0, FILL_CONST, 1, "weight", s0, -1);
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!emb) {
-            bs_id b = new_param(s, a0, 0, FILL_CONST, 0, "bias");
+            bs_id b = new_param_sym(s, a0, 0, FILL_CONST, 0, "bias", s0, -1);
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
