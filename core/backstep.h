@@ -682,6 +682,11 @@ typedef struct {
     bool backward;                /* backward runs (the root requires grad and it was asked) */
 } bs_plan_summary;
 void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s);
+/* The shape of every node (shapes: bs_tape_len entries, tape order) when root's graph is replayed
+ * at o's sizes, without allocating anything: nodes outside the graph keep their own. sizes (may
+ * be NULL) gets bs_plan_sizes' text. BS_OK, or BS_ERR_SHAPE and why in err (:mem N=...). */
+bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,
+                         size_t sizes_len, char *err, size_t errlen);
 /* "N=256 D=784": every size variable the graph uses, at the plan's values; returns buf */
 char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len);
 /* literal-data leaves of the graph (they keep their size): "y (4,), t (2, 2)"; returns count */

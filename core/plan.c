@@ -1196,6 +1196,19 @@ void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
     s->backward = p->do_bwd;
 }
 
+bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,
+                         size_t sizes_len, char *err, size_t errlen)
+{
+    int32_t len = bs_tape_len(c);
+    for (int32_t i = 0; i < len; i++) shapes[i] = bs_node_get(c, i)->value.shape;
+    bs_plan *p = plan_build(c, root, bs_backend_cpu(), o, false, true, err, errlen);
+    if (!p) return BS_ERR_SHAPE;
+    for (int i = 0; i < p->n; i++) shapes[p->nodes[i].id] = p->nodes[i].shape;
+    if (sizes) bs_plan_sizes(p, sizes, sizes_len);
+    bs_plan_free(p);
+    return BS_OK;
+}
+
 char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)
 {
     size_t l = 0;

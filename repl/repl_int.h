@@ -494,6 +494,7 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
 
 /* run.c */
 int bs_cmd_run(bs_session *s, const bs_stmt *st);
+int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st); /* :mem DIM=a,b,... (repl/run.c) */
 int bs_cmd_train(bs_session *s, const bs_stmt *st);
 
 #endif
