@@ -683,9 +683,21 @@ static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
  * transpose of the stored matrix: the planner passes W for W.T instead of copying it. VJP into the
  * stored matrices: dA += G op(B)^T (dA^T for a transposed A: op(B) G^T), dB += op(A)^T G
  * (transposed B: G^T op(A)). */
+/* a (..., M, K) with more than two dims is one (numel / K, K) matrix here (never transposed) */
+static void K(mat_t_dims)(const bs_exec *e, int *M, int *K, int *N)
+{
+    const bs_shape *a = &e->in_shape[0];
+    int64_t rows = 1;
+    for (int k = 0; k + 1 < a->ndim; k++) rows *= a->d[k];
+    *M = (int)rows;
+    *K = (int)a->d[a->ndim - 1];
+    *N = (int)e->in_shape[1].d[1];
+}
+
 static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b)
 {
-    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    int M, K, N;
+    K(mat_t_dims)(e, &M, &K, &N);
     T *o = e->out;
     if (K == 0) {
         memset(o, 0, (size_t)M * (size_t)N * sizeof(T));
@@ -699,7 +711,8 @@ static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T
 static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b, int which,
                          const T *g, T *d)
 {
-    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    int M, K, N;
+    K(mat_t_dims)(e, &M, &K, &N);
     if (M == 0 || N == 0 || K == 0) return;
     int lda = ta ? M : K, ldb = tb ? K : N;
     if (which == 0 && !ta) /* dA (M, K) += G (M, N) op(B)^T (N, K) */

@@ -446,7 +446,7 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
 
 /* ==== Building: transposes read in place ====
  * On the CPU backend, x @ W.T does not copy W: when every use of a 2-D transpose is a plain 2-D
- * matmul, the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
+ * matmul (or x @ W.T with x of more dims, its rows taken as one matrix), the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
  * directly. The transpose's own value is only made when someone reads it (--check). */
 static void find_folds(bs_plan *p)
 {
@@ -463,8 +463,11 @@ static void find_folds(bs_plan *p)
             for (int k = 0; k < m->nin; k++) {
                 if (m->in[k] != t) continue;
                 used = true;
-                ok = ok && m->op == BS_OP_MATMUL && !m->constant &&
-                     p->nodes[m->in[0]].shape.ndim == 2 && p->nodes[m->in[1]].shape.ndim == 2;
+                /* x @ W.T with x of any rank >= 2 too (nn.Linear on (N, S, D)): x's rows are
+                   one matrix, W the other */
+                int an = p->nodes[m->in[0]].shape.ndim;
+                ok = ok && m->op == BS_OP_MATMUL && !m->constant && p->nodes[m->in[1]].shape.ndim == 2 &&
+                     (an == 2 || (k == 1 && m->in[0] != t && an > 2));
             }
         }
         if (!ok || !used) continue;
