@@ -22,6 +22,14 @@
 #include "ew_math.h"
 #include "index_math.h"
 
+/* tanh for the replay loops: libm's own (the f32 bits match torch's, tests/run checks gelu's),
+ * called through const wrappers so that an expression that names tanh(t) three times (gelu's
+ * tanh form and its VJP) computes it once */
+__attribute__((const, noinline)) static float cpu_tanhf(float x) { return tanhf(x); }
+__attribute__((const, noinline)) static double cpu_tanh(double x) { return tanh(x); }
+#undef m_tanh
+#define m_tanh(x) BS_EW_GEN1(x, cpu_tanhf, cpu_tanh)
+
 /* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
 
 #define CPU_CAT2(a, b) a##_##b
@@ -155,6 +163,18 @@ static void rev_strides(const bs_shape *in, int64_t od[BS_MAX_DIMS], int64_t st[
             st[k] = ist[nd - 1 - ko];
         }
     }
+}
+
+/* m is out's trailing dims (after m's leading 1s): m's element i % numel(m) goes with out's i */
+static bool cpu_suffix_of(const bs_shape *m, const bs_shape *out)
+{
+    int k0 = 0;
+    while (k0 < m->ndim && m->d[k0] == 1) k0++;
+    int n = m->ndim - k0;
+    if (n > out->ndim) return false;
+    for (int k = 0; k < n; k++)
+        if (m->d[k0 + k] != out->d[out->ndim - n + k]) return false;
+    return true;
 }
 
 /* ==== Kernels for both element types ==== */
@@ -957,11 +977,16 @@ static void K(row_fwd)(const bs_exec *e)
             for (int64_t l = 0; l < len; l++) m = x[l * inner] > m ? x[l * inner] : m;
             if (m == -INFINITY) m = 0;
             double sum = 0;
-            for (int64_t l = 0; l < len; l++) sum += exp(x[l * inner] - m);
-            if (e->op == BS_OP_SOFTMAX) {
+            if (e->op == BS_OP_SOFTMAX) { /* exp once, in T (expf for f32), kept in y, then scaled */
+                for (int64_t l = 0; l < len; l++) {
+                    T z = m_exp(x[l * inner] - m);
+                    y[l * inner] = z;
+                    sum += z;
+                }
                 T inv = (T)(1.0 / sum);
-                for (int64_t l = 0; l < len; l++) y[l * inner] = exp(x[l * inner] - m) * inv;
+                for (int64_t l = 0; l < len; l++) y[l * inner] *= inv;
             } else {
+                for (int64_t l = 0; l < len; l++) sum += exp(x[l * inner] - m);
                 T lse = m + (T)log(sum);
                 for (int64_t l = 0; l < len; l++) y[l * inner] = x[l * inner] - lse;
             }
@@ -1296,6 +1321,15 @@ static bs_status K(index_fwd)(const bs_exec *e)
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);
         const T *A_ = e->in[ra], *B_ = e->in[rb];
+        int64_t mn = bs_shape_numel(&e->in_shape[rc]);
+        if (bs_shape_eq(&e->in_shape[rb], &e->out_shape) && bs_shape_numel(&e->in_shape[ra]) == 1 && mn > 0 &&
+            cpu_suffix_of(&e->in_shape[rc], &e->out_shape)) { /* attention's mask: x.masked_fill(m, v) */
+            T av = A_[0];
+            for (int64_t i0 = 0; i0 < n; i0 += mn)
+                for (int64_t j = 0; j < mn && i0 + j < n; j++)
+                    o[i0 + j] = BS_IX_CHOOSE(K(mask_at)(e, rc, j), av, B_[i0 + j]);
+            return BS_OK;
+        }
         ops_iter ica, ib;
         ops_iter_init(&ica, &e->out_shape, &e->in_shape[rc], &e->in_shape[ra]);
         ops_iter_init(&ib, &e->out_shape, &e->in_shape[rb], NULL);
@@ -1308,6 +1342,12 @@ static bs_status K(index_fwd)(const bs_exec *e)
     bs_status st = K(gather_of)(e, &g, &idx);
     if (st) return st;
     const T *x = e->in[0];
+    if (!idx && (g.step == 1 || g.len <= 1)) { /* consecutive rows: one run per outer index */
+        size_t run = (size_t)(g.len * g.inner) * sizeof(T);
+        for (int64_t p = 0; p < g.outer; p++)
+            memcpy(o + p * g.len * g.inner, x + (p * g.n + g.first) * g.inner, run);
+        return BS_OK;
+    }
     for (int64_t p = 0; p < g.outer; p++)
         for (int64_t j = 0; j < g.len; j++)
             memcpy(o + (p * g.len + j) * g.inner, x + (p * g.n + bs_ix_src_row(&g, j, NULL, idx)) * g.inner,
@@ -1337,7 +1377,14 @@ static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, 
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);
         if (which != ra && which != rb) return BS_ERR_ARG;
-        int64_t n = bs_shape_numel(&e->out_shape);
+        int64_t n = bs_shape_numel(&e->out_shape), mn = bs_shape_numel(&e->in_shape[rc]);
+        if (which == rb && bs_shape_eq(&e->in_shape[rb], &e->out_shape) && mn > 0 &&
+            cpu_suffix_of(&e->in_shape[rc], &e->out_shape)) {
+            for (int64_t i0 = 0; i0 < n; i0 += mn)
+                for (int64_t j = 0; j < mn && i0 + j < n; j++)
+                    d[i0 + j] += BS_IX_CHOICE_VJP(K(mask_at)(e, rc, j), g[i0 + j], 2, (T)0);
+            return BS_OK;
+        }
         ops_iter it;
         ops_iter_init(&it, &e->out_shape, &e->in_shape[rc], &e->in_shape[which]);
         for (int64_t i = 0; i < n; i++, ops_iter_next(&it))
@@ -1349,6 +1396,15 @@ static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, 
     const int32_t *idx;
     bs_status st = K(gather_of)(e, &gg, &idx);
     if (st) return st;
+    if (!idx && (gg.step == 1 || gg.len <= 1)) { /* consecutive rows: one run per outer index */
+        int64_t run = gg.len * gg.inner;
+        for (int64_t p = 0; p < gg.outer; p++) {
+            const T *restrict src = g + p * run;
+            T *restrict dst = d + (p * gg.n + gg.first) * gg.inner;
+            for (int64_t i = 0; i < run; i++) dst[i] += src[i];
+        }
+        return BS_OK;
+    }
     for (int64_t p = 0; p < gg.outer; p++)
         for (int64_t j = 0; j < gg.len; j++) {
             const T *restrict src = g + (p * gg.len + j) * gg.inner;
