@@ -824,6 +824,8 @@ int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
             }
         }
         if (solve3(A, b, c)) {
+            for (int k = 0; k < 3; k++) /* a coefficient that is rounding noise prints as 0 */
+                if (fabs(c[k]) * pow(xs[nv - 1], k) < 1e-9 * fmax(1.0, ys[nv - 1])) c[k] = 0;
             double worst = 0;
             for (int v = 0; v < nv; v++)
                 worst = fmax(worst, fabs(c[0] + c[1] * xs[v] + c[2] * xs[v] * xs[v] - ys[v]));
