@@ -447,10 +447,13 @@ static int split_fn(bs_session *s, args_t *a, bool chunk, bs_value *out)
         return bs_fail(s, de->line, de->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
                        -nd, nd - 1, (long long)dim);
     int64_t len = sh->d[dim < 0 ? dim + nd : dim];
-    if (k <= 0)
+    if (k <= 0 && (chunk || k < 0))
         return bs_fail(s, ke->line, ke->col, chunk ? "chunk expects `chunks` to be greater than 0, got: %lld"
                                                    : "split expects split_size be non-negative, but got split_size=%lld",
                        (long long)k);
+    if (k == 0) /* torch allows it only for an empty dim */
+        return bs_fail(s, ke->line, ke->col, "split_size can only be 0 if dimension size is 0, but got dimension size of %lld",
+                       (long long)len);
     int64_t size = chunk ? (len + k - 1) / k : k;
     int64_t pieces = size ? (len + size - 1) / size : 1;
     if (pieces < 1) pieces = 1;
