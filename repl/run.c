@@ -243,11 +243,12 @@ static int parse_run(bs_session *s, const bs_stmt *st, run_req *r, const bs_word
             root_arg = x;
         } else {
             int d = bs_dim_find(s->ctx, x->key);
-            if (d < 0) {
+            if (d < 0 || bs_dim_base(s->ctx, d, NULL) >= 0) {
                 char names[256] = "";
                 for (int k = 0; k < bs_dim_count(s->ctx); k++) {
+                    if (bs_dim_base(s->ctx, k, NULL) >= 0) continue; /* 3*D follows D */
                     size_t l = strlen(names);
-                    snprintf(names + l, sizeof names - l, "%s%s", k ? ", " : "", bs_dim_name(s->ctx, k));
+                    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", bs_dim_name(s->ctx, k));
                 }
                 return bs_fail(s, x->w->line, x->w->col,
                                "%s is not a size variable (%s%s); options: dtype= steps= lr= "
