@@ -22,6 +22,14 @@
 #include "ew_math.h"
 #include "index_math.h"
 
+/* tanh for the replay loops: libm's own (the f32 bits match torch's, tests/run checks gelu's),
+ * called through const wrappers so that an expression that names tanh(t) three times (gelu's
+ * tanh form and its VJP) computes it once */
+__attribute__((const, noinline)) static float cpu_tanhf(float x) { return tanhf(x); }
+__attribute__((const, noinline)) static double cpu_tanh(double x) { return tanh(x); }
+#undef m_tanh
+#define m_tanh(x) BS_EW_GEN1(x, cpu_tanhf, cpu_tanh)
+
 /* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
 
 #define CPU_CAT2(a, b) a##_##b
@@ -157,6 +165,18 @@ static void rev_strides(const bs_shape *in, int64_t od[BS_MAX_DIMS], int64_t st[
     }
 }
 
+/* m is out's trailing dims (after m's leading 1s): m's element i % numel(m) goes with out's i */
+static bool cpu_suffix_of(const bs_shape *m, const bs_shape *out)
+{
+    int k0 = 0;
+    while (k0 < m->ndim && m->d[k0] == 1) k0++;
+    int n = m->ndim - k0;
+    if (n > out->ndim) return false;
+    for (int k = 0; k < n; k++)
+        if (m->d[k0 + k] != out->d[out->ndim - n + k]) return false;
+    return true;
+}
+
 /* ==== Kernels for both element types ==== */
 
 #define CPU_T float
@@ -188,7 +208,8 @@ static const cpu_family cpu_ops[BS_OP_COUNT] = {
     [BS_OP_LAYERNORM] = CPU_ROW,   [BS_OP_MSE] = CPU_LOSS,      [BS_OP_BCE] = CPU_LOSS,
     [BS_OP_BCE_LOGITS] = CPU_LOSS, [BS_OP_CROSS_ENTROPY] = CPU_LOSS, [BS_OP_SELECT] = CPU_INDEX,
     [BS_OP_SLICE] = CPU_INDEX,     [BS_OP_INDEX_SELECT] = CPU_INDEX, [BS_OP_WHERE] = CPU_INDEX,
-    [BS_OP_MASKED_FILL] = CPU_INDEX, [BS_OP_CAT] = CPU_INDEX,
+    [BS_OP_MASKED_FILL] = CPU_INDEX, [BS_OP_CAT] = CPU_INDEX,   [BS_OP_PERMUTE] = CPU_SHAPE,
+    [BS_OP_TRIL] = CPU_INDEX,      [BS_OP_TRIU] = CPU_INDEX,
 };
 
 static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
@@ -682,9 +703,21 @@ static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
  * transpose of the stored matrix: the planner passes W for W.T instead of copying it. VJP into the
  * stored matrices: dA += G op(B)^T (dA^T for a transposed A: op(B) G^T), dB += op(A)^T G
  * (transposed B: G^T op(A)). */
+/* a (..., M, K) with more than two dims is one (numel / K, K) matrix here (never transposed) */
+static void K(mat_t_dims)(const bs_exec *e, int *M, int *K, int *N)
+{
+    const bs_shape *a = &e->in_shape[0];
+    int64_t rows = 1;
+    for (int k = 0; k + 1 < a->ndim; k++) rows *= a->d[k];
+    *M = (int)rows;
+    *K = (int)a->d[a->ndim - 1];
+    *N = (int)e->in_shape[1].d[1];
+}
+
 static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b)
 {
-    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    int M, K, N;
+    K(mat_t_dims)(e, &M, &K, &N);
     T *o = e->out;
     if (K == 0) {
         memset(o, 0, (size_t)M * (size_t)N * sizeof(T));
@@ -698,7 +731,8 @@ static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T
 static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b, int which,
                          const T *g, T *d)
 {
-    int M = (int)e->in_shape[0].d[0], K = (int)e->in_shape[0].d[1], N = (int)e->in_shape[1].d[1];
+    int M, K, N;
+    K(mat_t_dims)(e, &M, &K, &N);
     if (M == 0 || N == 0 || K == 0) return;
     int lda = ta ? M : K, ldb = tb ? K : N;
     if (which == 0 && !ta) /* dA (M, K) += G (M, N) op(B)^T (N, K) */
@@ -717,12 +751,55 @@ static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T
 
 /* ==== Moving data: reshape, transpose ====
  * reshape: the same elements (VJP dA += G); transpose reverses the dims (VJP dA += G.T). */
+/* permute (core/index_math.h's map), padded to 4 dims on the left: output (p, q, r, t) reads
+ * input offset p*st[0] + q*st[1] + r*st[2] + t*st[3]; when the last dim stays last (the head
+ * split of attention, (N, S, H, hd) -> (N, H, S, hd)) each run of it is one copy. add: the VJP,
+ * x's element at that offset += src[o]. */
+static void K(permute_walk)(const bs_exec *e, const T *restrict src, T *restrict dst, bool add)
+{
+    const bs_shape *s = &e->in_shape[0];
+    int nd = s->ndim, perm[BS_MAX_DIMS];
+    if (!bs_ix_perm(&e->attr, nd, perm)) return;
+    int64_t od0[BS_MAX_DIMS], st0[BS_MAX_DIMS], od[BS_MAX_DIMS], st[BS_MAX_DIMS];
+    if (nd == 0) {
+        dst[0] = add ? dst[0] + src[0] : src[0];
+        return;
+    }
+    bs_ix_perm_map(s, perm, od0, st0);
+    for (int k = 0; k < BS_MAX_DIMS; k++) {
+        int j = k - (BS_MAX_DIMS - nd);
+        od[k] = j >= 0 ? od0[j] : 1;
+        st[k] = j >= 0 ? st0[j] : 0;
+    }
+    int64_t run = st[3] == 1 ? od[3] : 1, i = 0;
+    for (int64_t p = 0; p < od[0]; p++)
+        for (int64_t q = 0; q < od[1]; q++)
+            for (int64_t r = 0; r < od[2]; r++) {
+                int64_t base = p * st[0] + q * st[1] + r * st[2];
+                if (run > 1) {
+                    if (add)
+                        for (int64_t t = 0; t < run; t++) dst[base + t] += src[i + t];
+                    else
+                        memcpy(dst + i, src + base, (size_t)run * sizeof(T));
+                    i += run;
+                } else if (add) {
+                    for (int64_t t = 0; t < od[3]; t++) dst[base + t * st[3]] += src[i++];
+                } else {
+                    for (int64_t t = 0; t < od[3]; t++) dst[i++] = src[base + t * st[3]];
+                }
+            }
+}
+
 static void K(shape_fwd)(const bs_exec *e)
 {
     const T *a = e->in[0];
     T *o = e->out;
     int64_t n = bs_shape_numel(&e->out_shape);
     const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_PERMUTE) {
+        if (n) K(permute_walk)(e, a, o, false);
+        return;
+    }
     if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
         memcpy(o, a, (size_t)n * sizeof(T));
         return;
@@ -749,6 +826,10 @@ static void K(shape_vjp)(const bs_exec *e, const T *restrict g, T *restrict d)
 {
     int64_t n = bs_shape_numel(&e->out_shape);
     const bs_shape *s = &e->in_shape[0];
+    if (e->op == BS_OP_PERMUTE) {
+        if (n) K(permute_walk)(e, g, d, true);
+        return;
+    }
     if (e->op == BS_OP_RESHAPE || s->ndim <= 1) {
         for (int64_t i = 0; i < n; i++) d[i] += g[i];
         return;
@@ -896,11 +977,16 @@ static void K(row_fwd)(const bs_exec *e)
             for (int64_t l = 0; l < len; l++) m = x[l * inner] > m ? x[l * inner] : m;
             if (m == -INFINITY) m = 0;
             double sum = 0;
-            for (int64_t l = 0; l < len; l++) sum += exp(x[l * inner] - m);
-            if (e->op == BS_OP_SOFTMAX) {
+            if (e->op == BS_OP_SOFTMAX) { /* exp once, in T (expf for f32), kept in y, then scaled */
+                for (int64_t l = 0; l < len; l++) {
+                    T z = m_exp(x[l * inner] - m);
+                    y[l * inner] = z;
+                    sum += z;
+                }
                 T inv = (T)(1.0 / sum);
-                for (int64_t l = 0; l < len; l++) y[l * inner] = exp(x[l * inner] - m) * inv;
+                for (int64_t l = 0; l < len; l++) y[l * inner] *= inv;
             } else {
+                for (int64_t l = 0; l < len; l++) sum += exp(x[l * inner] - m);
                 T lse = m + (T)log(sum);
                 for (int64_t l = 0; l < len; l++) y[l * inner] = x[l * inner] - lse;
             }
@@ -1189,10 +1275,37 @@ static double K(mask_at)(const bs_exec *e, int k, int64_t i)
                                     : (double)((const T *)e->in[k])[i];
 }
 
+/* tril, triu: each row i of each matrix keeps cols [0, i + diagonal] (tril) or
+ * [i + diagonal, cols) (triu) of src, and zeros (or, add, nothing) elsewhere */
+static void K(tri_walk)(const bs_exec *e, const T *restrict src, T *restrict dst, bool add)
+{
+    const bs_shape *s = &e->out_shape;
+    int64_t n = bs_shape_numel(s), rows = s->d[s->ndim - 2], cols = s->d[s->ndim - 1];
+    if (n == 0) return;
+    for (int64_t r0 = 0; r0 < n; r0 += cols) {
+        int64_t i = (r0 / cols) % rows, edge = i + e->attr.start; /* the diagonal's column */
+        int64_t lo = e->op == BS_OP_TRIL ? 0 : edge < 0 ? 0 : edge > cols ? cols : edge;
+        int64_t hi = e->op == BS_OP_TRIL ? (edge + 1 < 0 ? 0 : edge + 1 > cols ? cols : edge + 1) : cols;
+        const T *restrict x = src + r0;
+        T *restrict y = dst + r0;
+        if (add) {
+            for (int64_t j = lo; j < hi; j++) y[j] += x[j];
+            continue;
+        }
+        for (int64_t j = 0; j < lo; j++) y[j] = 0;
+        for (int64_t j = lo; j < hi; j++) y[j] = x[j];
+        for (int64_t j = hi; j < cols; j++) y[j] = 0;
+    }
+}
+
 static bs_status K(index_fwd)(const bs_exec *e)
 {
     int64_t n = bs_shape_numel(&e->out_shape);
     T *restrict o = e->out;
+    if (e->op == BS_OP_TRIL || e->op == BS_OP_TRIU) {
+        K(tri_walk)(e, e->in[0], o, false);
+        return BS_OK;
+    }
     if (e->op == BS_OP_CAT) { /* whole rows of a, then of b, for each outer index */
         bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
         const T *A_ = e->in[0], *B_ = e->in[1];
@@ -1208,6 +1321,15 @@ static bs_status K(index_fwd)(const bs_exec *e)
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);
         const T *A_ = e->in[ra], *B_ = e->in[rb];
+        int64_t mn = bs_shape_numel(&e->in_shape[rc]);
+        if (bs_shape_eq(&e->in_shape[rb], &e->out_shape) && bs_shape_numel(&e->in_shape[ra]) == 1 && mn > 0 &&
+            cpu_suffix_of(&e->in_shape[rc], &e->out_shape)) { /* attention's mask: x.masked_fill(m, v) */
+            T av = A_[0];
+            for (int64_t i0 = 0; i0 < n; i0 += mn)
+                for (int64_t j = 0; j < mn && i0 + j < n; j++)
+                    o[i0 + j] = BS_IX_CHOOSE(K(mask_at)(e, rc, j), av, B_[i0 + j]);
+            return BS_OK;
+        }
         ops_iter ica, ib;
         ops_iter_init(&ica, &e->out_shape, &e->in_shape[rc], &e->in_shape[ra]);
         ops_iter_init(&ib, &e->out_shape, &e->in_shape[rb], NULL);
@@ -1220,6 +1342,12 @@ static bs_status K(index_fwd)(const bs_exec *e)
     bs_status st = K(gather_of)(e, &g, &idx);
     if (st) return st;
     const T *x = e->in[0];
+    if (!idx && (g.step == 1 || g.len <= 1)) { /* consecutive rows: one run per outer index */
+        size_t run = (size_t)(g.len * g.inner) * sizeof(T);
+        for (int64_t p = 0; p < g.outer; p++)
+            memcpy(o + p * g.len * g.inner, x + (p * g.n + g.first) * g.inner, run);
+        return BS_OK;
+    }
     for (int64_t p = 0; p < g.outer; p++)
         for (int64_t j = 0; j < g.len; j++)
             memcpy(o + (p * g.len + j) * g.inner, x + (p * g.n + bs_ix_src_row(&g, j, NULL, idx)) * g.inner,
@@ -1229,6 +1357,11 @@ static bs_status K(index_fwd)(const bs_exec *e)
 
 static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, T *restrict d)
 {
+    if (e->op == BS_OP_TRIL || e->op == BS_OP_TRIU) {
+        if (which != 0) return BS_ERR_ARG;
+        K(tri_walk)(e, g, d, true);
+        return BS_OK;
+    }
     if (e->op == BS_OP_CAT) { /* input `which` gets its rows of g */
         if (which != 0 && which != 1) return BS_ERR_ARG;
         bs_ix_cat c = bs_ix_cat_of(&e->in_shape[0], &e->in_shape[1], e->attr.dim);
@@ -1244,7 +1377,14 @@ static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, 
         int rc, ra, rb;
         bs_ix_choice_roles(e->op, &rc, &ra, &rb);
         if (which != ra && which != rb) return BS_ERR_ARG;
-        int64_t n = bs_shape_numel(&e->out_shape);
+        int64_t n = bs_shape_numel(&e->out_shape), mn = bs_shape_numel(&e->in_shape[rc]);
+        if (which == rb && bs_shape_eq(&e->in_shape[rb], &e->out_shape) && mn > 0 &&
+            cpu_suffix_of(&e->in_shape[rc], &e->out_shape)) {
+            for (int64_t i0 = 0; i0 < n; i0 += mn)
+                for (int64_t j = 0; j < mn && i0 + j < n; j++)
+                    d[i0 + j] += BS_IX_CHOICE_VJP(K(mask_at)(e, rc, j), g[i0 + j], 2, (T)0);
+            return BS_OK;
+        }
         ops_iter it;
         ops_iter_init(&it, &e->out_shape, &e->in_shape[rc], &e->in_shape[which]);
         for (int64_t i = 0; i < n; i++, ops_iter_next(&it))
@@ -1256,6 +1396,15 @@ static bs_status K(index_vjp)(const bs_exec *e, int which, const T *restrict g, 
     const int32_t *idx;
     bs_status st = K(gather_of)(e, &gg, &idx);
     if (st) return st;
+    if (!idx && (gg.step == 1 || gg.len <= 1)) { /* consecutive rows: one run per outer index */
+        int64_t run = gg.len * gg.inner;
+        for (int64_t p = 0; p < gg.outer; p++) {
+            const T *restrict src = g + p * run;
+            T *restrict dst = d + (p * gg.n + gg.first) * gg.inner;
+            for (int64_t i = 0; i < run; i++) dst[i] += src[i];
+        }
+        return BS_OK;
+    }
     for (int64_t p = 0; p < gg.outer; p++)
         for (int64_t j = 0; j < gg.len; j++) {
             const T *restrict src = g + (p * gg.len + j) * gg.inner;

@@ -226,6 +226,8 @@ struct bs_node {
     bs_id init_src;                 /* BS_INIT_COPY: the node copied */
     double init_arg[2];             /* FULL: value; ARANGE: start, step */
     int8_t sym[BS_MAX_DIMS];        /* size variable per dim, -1 = literal */
+    int8_t hi_sym1;                 /* randint(0, V, ...): V's size variable + 1 (0: none), so that
+                                       a replay draws below V's value there */
     int rebound;                    /* count of later rebindings of `label` (shown as z1') */
     int32_t scope;                  /* the module or function call that made it (bs_scope_*), 0:
                                        none */
@@ -530,6 +532,10 @@ bs_status bs_opt_set_conf(bs_ctx *c, bs_opt *o, const bs_opt_conf *conf);
 /* ==== Size variables ==== */
 int bs_dim_define(bs_ctx *c, const char *name, int64_t value); /* returns its index (< 64) */
 int bs_dim_find(const bs_ctx *c, const char *name);            /* -1 if none */
+/* mul * size variable `base` (nn.Linear(D, 3 * D)): a size variable named "3*D" that a replay
+   computes from base's value rather than binds; returns its index, -1 when there is no room */
+int bs_dim_derive(bs_ctx *c, int base, int64_t mul);
+int bs_dim_base(const bs_ctx *c, int idx, int64_t *mul);      /* derived: its base (and mul); else -1 */
 int64_t bs_dim_value(const bs_ctx *c, int idx);
 const char *bs_dim_name(const bs_ctx *c, int idx);
 int bs_dim_count(const bs_ctx *c);
@@ -684,6 +690,11 @@ typedef struct {
     bool backward;                /* backward runs (the root requires grad and it was asked) */
 } bs_plan_summary;
 void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s);
+/* The shape of every node (shapes: bs_tape_len entries, tape order) when root's graph is replayed
+ * at o's sizes, without allocating anything: nodes outside the graph keep their own. sizes (may
+ * be NULL) gets bs_plan_sizes' text. BS_OK, or BS_ERR_SHAPE and why in err (:mem N=...). */
+bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,
+                         size_t sizes_len, char *err, size_t errlen);
 /* "N=256 D=784": every size variable the graph uses, at the plan's values; returns buf */
 char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len);
 /* literal-data leaves of the graph (they keep their size): "y (4,), t (2, 2)"; returns count */

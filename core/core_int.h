@@ -14,6 +14,9 @@
 typedef struct {
     char name[32];
     int64_t value;
+    int base1;                    /* a derived size (3 * D, bs_dim_derive): its base's index + 1,
+                                     0 for a size variable of its own */
+    int64_t mul;                  /* derived: value = mul * base's value */
 } bs_dimvar;
 
 struct bs_opt {

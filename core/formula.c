@@ -681,6 +681,12 @@ static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxde
     } else if (n->op == BS_OP_LAYERNORM && n->attr.k != d.k) {
         e->kw[e->nargs] = "eps";
         e->args[e->nargs++] = fx_num(p, n->attr.k, false);
+    } else if (n->op == BS_OP_PERMUTE) {
+        for (int i = 0; i < n->attr.shape.ndim && i < BS_MAX_DIMS; i++)
+            e->args[e->nargs++] = fx_int(p, n->attr.shape.d[i]);
+    } else if ((n->op == BS_OP_TRIL || n->op == BS_OP_TRIU) && n->attr.start != 0) {
+        e->kw[e->nargs] = "diagonal";
+        e->args[e->nargs++] = fx_int(p, n->attr.start);
     } else if (n->op == BS_OP_RESHAPE) {
         for (int i = 0; i < n->attr.shape.ndim && i < BS_MAX_DIMS; i++)
             e->args[e->nargs++] = fx_num(p, (double)n->attr.shape.d[i], false);
@@ -792,6 +798,18 @@ static fx *subst(fx_pool *p, const fx *t, const subst_ctx *sc)
             if (!strcmp(s, "stop"))
                 return sc->n->attr.stop == BS_SLICE_NO_STOP ? fx_name(p, "None") : fx_int(p, sc->n->attr.stop);
             if (!strcmp(s, "step")) return fx_int(p, sc->n->attr.step);
+            if (!strcmp(s, "diagonal")) return fx_int(p, sc->n->attr.start); /* tril, triu */
+            if (!strcmp(s, "inverse_dims")) { /* permute's dims undone: (0, 2, 1, 3) */
+                const bs_attr *at = &sc->n->attr;
+                int nd = at->shape.ndim, inv[BS_MAX_DIMS] = {0};
+                for (int k = 0; k < nd; k++)
+                    inv[at->shape.d[k] < 0 ? at->shape.d[k] + nd : at->shape.d[k]] = k;
+                char b[64] = "(";
+                for (int k = 0; k < nd; k++)
+                    snprintf(b + strlen(b), sizeof b - strlen(b), "%s%d", k ? ", " : "", inv[k]);
+                snprintf(b + strlen(b), sizeof b - strlen(b), nd == 1 ? ",)" : ")");
+                return fx_name(p, b);
+            }
         } else {
             if (!strcmp(s, "a")) return operand(p, sc, 0, false);
             if (!strcmp(s, "b")) return operand(p, sc, 1, false);

@@ -154,4 +154,51 @@ BS_IX_FN void bs_ix_choice_roles(bs_op op, int *c, int *a, int *b)
 #define BS_IX_CHOOSE(c, a, b) ((c) != 0 ? (a) : (b))
 #define BS_IX_CHOICE_VJP(c, g, role, zero) (((c) != 0) == ((role) == 1) ? (g) : (zero))
 
+
+/* ==== permute: the dims reordered ====
+ * attr.shape holds the permutation as given (ndim entries, negatives from the end): output dim k
+ * is input dim perm[k]. bs_ix_perm resolves it against the input's rank (0: not a permutation of
+ * nd dims). bs_ix_perm_map gives each output dim's size and its stride in the input, so that
+ * output element o (row-major) reads input offset sum_k idx_k(o) * st[k]. The VJP adds G back
+ * through the same map: G's element o goes to that input offset. */
+BS_IX_FN int bs_ix_perm(const bs_attr *a, int nd, int perm[BS_MAX_DIMS])
+{
+    if (a->shape.ndim != nd || nd > BS_MAX_DIMS) return 0;
+    int seen = 0;
+    for (int k = 0; k < nd; k++) {
+        int64_t d = a->shape.d[k];
+        if (d < -nd || d >= nd) return 0;
+        int r = (int)(d < 0 ? d + nd : d);
+        if (seen & (1 << r)) return 0;
+        seen |= 1 << r;
+        perm[k] = r;
+    }
+    return 1;
+}
+
+/* output dim k's size od[k] and its input stride st[k], for input shape in and permutation perm */
+BS_IX_FN void bs_ix_perm_map(const bs_shape *in, const int *perm, int64_t od[BS_MAX_DIMS],
+                             int64_t st[BS_MAX_DIMS])
+{
+    int64_t ist[BS_MAX_DIMS], s = 1;
+    for (int k = in->ndim - 1; k >= 0; k--) {
+        ist[k] = s;
+        s *= in->d[k];
+    }
+    for (int k = 0; k < in->ndim; k++) {
+        od[k] = in->d[perm[k]];
+        st[k] = ist[perm[k]];
+    }
+}
+
+/* ==== tril, triu: a triangle of the last two dims ====
+ * Entry (row i, col j) of each matrix is kept when j - i <= diagonal (tril) or j - i >= diagonal
+ * (triu), zero otherwise; the VJP keeps the same entries of G. The diagonal is attr.start. A
+ * tensor of fewer than two dims is refused by the shape function, as torch does. */
+BS_IX_FN int bs_ix_tri_keep(bs_op op, int64_t o, int64_t rows, int64_t cols, int64_t diagonal)
+{
+    int64_t j = o % cols, i = (o / cols) % rows;
+    return op == BS_OP_TRIL ? j - i <= diagonal : j - i >= diagonal;
+}
+
 #endif

@@ -368,3 +368,156 @@ int op_cat_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const
 {
     return 0;
 }
+
+/* ==== permute ==== */
+/* y = x.permute(dims): y[j_0, ..., j_{n-1}] = x[...] with x's dim dims[k] at index j_k;
+ * dx = G permuted back (each of G's elements added to the element of x it came from). The
+ * dims are kept as given and resolved against x's rank each time (index_math.h). */
+bs_status op_permute_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a, bs_shape *out,
+                           char *err, size_t errlen)
+{
+    int nd = in[0].ndim, perm[BS_MAX_DIMS];
+    if (!a || a->shape.ndim != nd)
+        return ops_fail(BS_ERR_SHAPE, err, errlen,
+                        "permute(sparse_coo): number of dimensions in the tensor input does not match "
+                        "the length of the desired ordering of dimensions i.e. input.dim() = %d is not "
+                        "equal to len(dims) = %d", nd, a ? a->shape.ndim : 0);
+    for (int k = 0; k < nd; k++) {
+        int d;
+        bs_status st = ops_dim_norm((int)a->shape.d[k], nd, &d, err, errlen);
+        if (st != BS_OK)
+            return st;
+    }
+    if (!bs_ix_perm(a, nd, perm))
+        return ops_fail(BS_ERR_VALUE, err, errlen, "permute(): duplicate dims are not allowed.");
+    bs_shape r = in[0];
+    for (int k = 0; k < nd; k++)
+        r.d[k] = in[0].d[perm[k]];
+    *out = r;
+    return BS_OK;
+}
+
+/* out[o] = x[offset of o], or x's element o gets g[o] added (add) */
+static void permute_walk(const bs_shape *xs, const bs_attr *a, const double *x, double *y, bool add)
+{
+    int nd = xs->ndim, perm[BS_MAX_DIMS];
+    int64_t od[BS_MAX_DIMS], st[BS_MAX_DIMS], idx[BS_MAX_DIMS] = {0};
+    int64_t n = bs_shape_numel(xs), off = 0;
+    if (!bs_ix_perm(a, nd, perm))
+        return;
+    if (nd == 0) {
+        if (n)
+            y[0] = add ? y[0] + x[0] : x ? x[0] : 0.0;
+        return;
+    }
+    bs_ix_perm_map(xs, perm, od, st);
+    for (int64_t o = 0; o < n; o++) {
+        if (add)
+            y[off] += x[o];
+        else
+            y[o] = x ? x[off] : 0.0;
+        for (int k = nd - 1; k >= 0; k--) { /* the next output index, and its input offset */
+            off += st[k];
+            if (++idx[k] < od[k])
+                break;
+            off -= st[k] * od[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+bs_status op_permute_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
+                         size_t errlen)
+{
+    permute_walk(&in[0].shape, a, in[0].data, out->data, false);
+    return BS_OK;
+}
+
+void op_permute_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
+                    int i, bs_tensor *din)
+{
+    if (i == 0)
+        permute_walk(&in[0].shape, a, g->data, din->data, true);
+}
+
+void op_permute_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *din,
+                    bs_tensor *dout)
+{
+    permute_walk(&in[0].shape, a, din[0].data, dout->data, false);
+}
+
+double op_permute_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)
+{
+    return 0.0; /* moves data */
+}
+
+/* a view: PermuteBackward0 keeps the dims only */
+int op_permute_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt, const bs_attr *a,
+                     bs_saved *sv)
+{
+    return 0;
+}
+
+/* ==== tril, triu ==== */
+/* y = x with the entries outside the triangle of its last two dims zeroed; dx = the same
+ * triangle of G. The diagonal is attr.start (0: the main one). */
+static bs_status tri_shape(const char *name, const bs_shape *in, bs_shape *out, char *err,
+                           size_t errlen)
+{
+    if (in[0].ndim < 2)
+        return ops_fail(BS_ERR_SHAPE, err, errlen, "%s: input tensor must have at least 2 dimensions",
+                        name);
+    *out = in[0];
+    return BS_OK;
+}
+
+/* y = the kept entries of x (x NULL: zeros); add: y += them */
+static void tri_walk(bs_op op, const bs_shape *s, const bs_attr *a, const double *x, double *y,
+                     bool add)
+{
+    int64_t n = bs_shape_numel(s), rows = s->d[s->ndim - 2], cols = s->d[s->ndim - 1];
+    for (int64_t o = 0; o < n; o++) {
+        bool keep = x && bs_ix_tri_keep(op, o, rows, cols, a->start);
+        if (add)
+            y[o] += keep ? x[o] : 0.0;
+        else
+            y[o] = keep ? x[o] : 0.0;
+    }
+}
+
+#define TRI_OP(fn, ID)                                                                           \
+    bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
+                              bs_shape *out, char *err, size_t errlen)                           \
+    {                                                                                            \
+        return tri_shape(#fn, in, out, err, errlen);                                             \
+    }                                                                                            \
+    bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
+                            size_t errlen)                                                       \
+    {                                                                                            \
+        tri_walk(BS_OP_##ID, &in[0].shape, a, in[0].data, out->data, false);                     \
+        return BS_OK;                                                                            \
+    }                                                                                            \
+    void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *g, int i, bs_tensor *din)                                \
+    {                                                                                            \
+        if (i == 0)                                                                              \
+            tri_walk(BS_OP_##ID, &in[0].shape, a, g->data, din->data, true);                     \
+    }                                                                                            \
+    void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
+                       const bs_tensor *din, bs_tensor *dout)                                    \
+    {                                                                                            \
+        tri_walk(BS_OP_##ID, &in[0].shape, a, din[0].data, dout->data, false);                   \
+    }                                                                                            \
+    double op_##fn##_flops(const bs_shape *in, const bs_shape *out, const bs_attr *a)            \
+    {                                                                                            \
+        return 0.0;                                                                              \
+    }                                                                                            \
+    /* TrilBackward0 / TriuBackward0 keep the diagonal only */                                  \
+    int op_##fn##_saved(const bs_saved_in *in, const bs_shape *out, bs_dtype odt,                \
+                        const bs_attr *a, bs_saved *sv)                                          \
+    {                                                                                            \
+        return 0;                                                                                \
+    }
+TRI_OP(tril, TRIL)
+TRI_OP(triu, TRIU)
+#undef TRI_OP

@@ -62,6 +62,7 @@ struct bs_plan {
     bool do_bwd;
     int64_t t;                      /* optimizer steps taken */
     int64_t dims[BS_MAX_DIMVARS];   /* size variable values in this plan */
+    int derived[BS_MAX_DIMVARS];    /* a derived size's base + 1 (0: its own) */
     char dim_name[BS_MAX_DIMVARS][32];
     bool dim_used[BS_MAX_DIMVARS];
     int ndim;
@@ -171,10 +172,56 @@ static void reshape_target(bs_plan *p, pnode *n, const bs_shape *in)
         if (t->d[k] != -1) known *= t->d[k];
     }
     int64_t numel = bs_shape_numel(in);
+    /* literals read off the input's sizes (B, T, C = x.size(); x.view(B, T, H, C // H)): when the
+     * count does not fit, a leading or trailing run of literals equal to the input's recorded
+     * sizes, dim for dim, takes the input's new sizes */
+    const bs_shape *rin = &p->nodes[n->in[0]].rec_shape;
+    if (!bs_shape_eq(rin, in) && rin->ndim == in->ndim) {
+        bool took[BS_MAX_DIMS] = {false};
+        for (int k = 0; k < t->ndim && k < in->ndim; k++) {
+            if (n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim) {
+                if (t->d[k] != in->d[k]) break;
+                continue;
+            }
+            if (t->d[k] == -1 || t->d[k] != rin->d[k]) break;
+            t->d[k] = in->d[k];
+            took[k] = true;
+        }
+        for (int k = t->ndim - 1, j = in->ndim - 1; k >= 0 && j >= 0 && !took[k]; k--, j--) {
+            if (n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim) {
+                if (t->d[k] != in->d[j]) break;
+                continue;
+            }
+            if (t->d[k] == -1 || t->d[k] != rin->d[j]) break;
+            t->d[k] = in->d[j];
+            took[k] = true;
+        }
+        nlit = 0;
+        known = 1;
+        for (int k = 0; k < t->ndim; k++) {
+            if (!took[k] && t->d[k] != -1 && !(n->attr.shape_sym[k] >= 0 && n->attr.shape_sym[k] < p->ndim)) {
+                literal = k;
+                nlit++;
+            }
+            if (t->d[k] != -1) known *= t->d[k];
+        }
+    }
     if (!infer && known != numel && nlit == 1 && t->d[literal] > 0) {
         int64_t rest = known / t->d[literal];
         if (rest > 0 && numel % rest == 0) t->d[literal] = numel / rest;
     }
+}
+
+/* a piece of split or chunk (attr.k pieces, this one attr.k2): its bounds for the input's size
+ * now, the dim cut into as many pieces as when it was recorded */
+static void split_bounds(pnode *n, const bs_shape *in)
+{
+    int nd = in->ndim, d = n->attr.dim < 0 ? n->attr.dim + nd : n->attr.dim;
+    if (d < 0 || d >= nd) return; /* the op's shape function says why */
+    int64_t pieces = (int64_t)n->attr.k, i = (int64_t)n->attr.k2, len = in->d[d];
+    int64_t size = (len + pieces - 1) / pieces;
+    n->attr.start = i * size;
+    n->attr.stop = i + 1 == pieces ? BS_SLICE_NO_STOP : (i + 1) * size;
 }
 
 /* the shape of a constructor leaf at the plan's sizes */
@@ -245,6 +292,7 @@ static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
                 dt[k] = p->nodes[n->in[k]].tape_dtype;
             }
             if (n->op == BS_OP_RESHAPE) reshape_target(p, n, &in[0]);
+            if (n->op == BS_OP_SLICE && n->attr.k >= 1) split_bounds(n, &in[0]);
             char msg[256] = "";
             if (bs_ops[n->op].shape(in, dt, &n->attr, &n->shape, msg, sizeof msg)) {
                 char sizes[160], what[160];
@@ -296,8 +344,16 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
         bs_ctx *r = bs_ctx_new();
         if (!r) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
         bs_ctx_seed(r, p->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)n->id + 1);
-        for (int64_t i = 0; i < numel; i++)
+        /* rand's [0, 1); with bounds lo < hi: uniform in [lo, hi) (nn.Linear's weights), or for an
+           integer leaf the integers in [lo, hi) (torch.randint) */
+        double lo = n->init_arg[0], hi = n->init_arg[1];
+        int hs = bs__node(c, n->id)->hi_sym1 - 1;
+        if (hs >= 0 && hs < p->ndim) hi = (double)p->dims[hs];
+        bool range = n->init == BS_INIT_RAND && hi > lo, ints = n->tape_dtype == BS_I64;
+        for (int64_t i = 0; i < numel; i++) {
             d[i] = n->init == BS_INIT_RANDN ? bs_rand_normal(r) : bs_rand_uniform(r);
+            if (range) d[i] = ints ? fmin(lo + floor(d[i] * (hi - lo)), hi - 1) : lo + d[i] * (hi - lo);
+        }
         bs_ctx_free(r);
         break;
     }
@@ -390,7 +446,7 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
 
 /* ==== Building: transposes read in place ====
  * On the CPU backend, x @ W.T does not copy W: when every use of a 2-D transpose is a plain 2-D
- * matmul, the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
+ * matmul (or x @ W.T with x of more dims, its rows taken as one matrix), the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
  * directly. The transpose's own value is only made when someone reads it (--check). */
 static void find_folds(bs_plan *p)
 {
@@ -407,8 +463,11 @@ static void find_folds(bs_plan *p)
             for (int k = 0; k < m->nin; k++) {
                 if (m->in[k] != t) continue;
                 used = true;
-                ok = ok && m->op == BS_OP_MATMUL && !m->constant &&
-                     p->nodes[m->in[0]].shape.ndim == 2 && p->nodes[m->in[1]].shape.ndim == 2;
+                /* x @ W.T with x of any rank >= 2 too (nn.Linear on (N, S, D)): x's rows are
+                   one matrix, W the other */
+                int an = p->nodes[m->in[0]].shape.ndim;
+                ok = ok && m->op == BS_OP_MATMUL && !m->constant && p->nodes[m->in[1]].shape.ndim == 2 &&
+                     (an == 2 || (k == 1 && m->in[0] != t && an > 2));
             }
         }
         if (!ok || !used) continue;
@@ -644,6 +703,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     for (int i = 0; i < p->ndim; i++) {
         p->dims[i] = bs_dim_value(c, i);
         snprintf(p->dim_name[i], sizeof p->dim_name[i], "%s", bs_dim_name(c, i));
+        p->derived[i] = bs_dim_base(c, i, NULL) + 1;
     }
     for (int b = 0; b < o->nbind; b++) {
         int d = o->bind_dim[b];
@@ -652,6 +712,11 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
             goto fail;
         }
         p->dims[d] = o->bind_value[b];
+    }
+    for (int i = 0; i < p->ndim; i++) { /* 3*D follows D */
+        int64_t mul;
+        int base = bs_dim_base(c, i, &mul);
+        if (base >= 0) p->dims[i] = mul * p->dims[base];
     }
     if (o->dtype == BS_I64 || !be->supports_dtype(be, o->dtype)) {
         st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)", be->name,
@@ -1134,13 +1199,30 @@ void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
     s->backward = p->do_bwd;
 }
 
+bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,
+                         size_t sizes_len, char *err, size_t errlen)
+{
+    int32_t len = bs_tape_len(c);
+    for (int32_t i = 0; i < len; i++) shapes[i] = bs_node_get(c, i)->value.shape;
+    bs_plan *p = plan_build(c, root, bs_backend_cpu(), o, false, true, err, errlen);
+    if (!p) return BS_ERR_SHAPE;
+    for (int i = 0; i < p->n; i++) shapes[p->nodes[i].id] = p->nodes[i].shape;
+    if (sizes) bs_plan_sizes(p, sizes, sizes_len);
+    bs_plan_free(p);
+    return BS_OK;
+}
+
 char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)
 {
     size_t l = 0;
     if (!len) return buf;
     buf[0] = 0;
+    bool used[BS_MAX_DIMVARS];
+    for (int i = 0; i < p->ndim; i++) used[i] = p->dim_used[i] && !p->derived[i];
+    for (int i = 0; i < p->ndim; i++) /* a derived size shows as its base */
+        if (p->dim_used[i] && p->derived[i] && p->derived[i] - 1 < p->ndim) used[p->derived[i] - 1] = true;
     for (int i = 0; i < p->ndim && l < len; i++) {
-        if (!p->dim_used[i]) continue;
+        if (!used[i]) continue;
         int w = snprintf(buf + l, len - l, "%s%s=%lld", l ? " " : "", p->dim_name[i],
                          (long long)p->dims[i]);
         if (w < 0) break;

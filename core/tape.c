@@ -543,6 +543,14 @@ static bs_id storage_of(const bs_ctx *c, const bs_node *n, int depth, view_layou
         }
         v->nd = nd;
         return base;
+    case BS_OP_PERMUTE: /* dims[k] of the input as dim k */
+        for (int k = 0; k < nd && k < n->attr.shape.ndim; k++) {
+            int64_t q = n->attr.shape.d[k] < 0 ? n->attr.shape.d[k] + nd : n->attr.shape.d[k];
+            v->d[k] = xv.d[q];
+            v->st[k] = xv.st[q];
+        }
+        v->nd = nd;
+        return base;
     case BS_OP_SELECT: /* dim d dropped */
         v->nd = 0;
         for (int k = 0; k < nd; k++)
@@ -755,8 +763,8 @@ bs_attr bs_attr_default(bs_op op)
     case BS_OP_SELECT: case BS_OP_SLICE: case BS_OP_INDEX_SELECT: case BS_OP_CAT: a.dim = 0; break;
     default: break;
     }
-    /* select's index (start) 0; slice's whole dim, step 1 */
-    a.start = op == BS_OP_SELECT ? 0 : BS_SLICE_NO_START;
+    /* select's index (start) 0, tril's and triu's diagonal 0; slice's whole dim, step 1 */
+    a.start = op == BS_OP_SELECT || op == BS_OP_TRIL || op == BS_OP_TRIU ? 0 : BS_SLICE_NO_START;
     a.stop = BS_SLICE_NO_STOP;
     a.step = 1;
     return a;
@@ -902,7 +910,8 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
     n->is_leaf = !n->requires_grad;
     n->in_no_grad = c->no_grad;
     /* a mask moved or picked from stays a mask: m[0], m[1:], m.view(...), m.T */
-    if (info->kind == BS_K_SHAPE || op == BS_OP_SELECT || op == BS_OP_SLICE || op == BS_OP_INDEX_SELECT)
+    if (info->kind == BS_K_SHAPE || op == BS_OP_SELECT || op == BS_OP_SLICE || op == BS_OP_INDEX_SELECT ||
+        op == BS_OP_TRIL || op == BS_OP_TRIU)
         n->is_bool = bs__node(c, in[0])->is_bool;
     if (op == BS_OP_CAT) n->is_bool = bs__node(c, in[0])->is_bool && bs__node(c, in[1])->is_bool;
     return node_commit(c, n);
@@ -974,9 +983,35 @@ int bs_dim_define(bs_ctx *c, const char *name, int64_t value)
         }
         i = c->ndim++;
         snprintf(c->dim[i].name, sizeof c->dim[i].name, "%s", name);
+        c->dim[i].base1 = 0;
+        c->dim[i].mul = 1;
     }
     c->dim[i].value = value;
     return i;
+}
+
+int bs_dim_derive(bs_ctx *c, int base, int64_t mul)
+{
+    if (base < 0 || base >= c->ndim || mul < 1) return -1;
+    if (c->dim[base].base1) { /* 2 * (3 * D) is 6 * D */
+        mul *= c->dim[base].mul;
+        base = c->dim[base].base1 - 1;
+    }
+    if (mul == 1) return base;
+    char name[48];
+    snprintf(name, sizeof name, "%lld*%s", (long long)mul, c->dim[base].name);
+    int i = bs_dim_define(c, name, mul * c->dim[base].value);
+    if (i < 0) return -1;
+    c->dim[i].base1 = base + 1;
+    c->dim[i].mul = mul;
+    return i;
+}
+
+int bs_dim_base(const bs_ctx *c, int idx, int64_t *mul)
+{
+    if (idx < 0 || idx >= c->ndim || !c->dim[idx].base1) return -1;
+    if (mul) *mul = c->dim[idx].mul;
+    return c->dim[idx].base1 - 1;
 }
 
 int bs_dim_find(const bs_ctx *c, const char *name)

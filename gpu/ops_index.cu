@@ -191,3 +191,94 @@ static bs_status cat_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, 
 
 GPU_INDEX_OP(cat, cat)
 #undef GPU_INDEX_OP
+
+/* ==== permute ====
+ * Output element o reads the input at the offset core/index_math.h's map gives (its dims' input
+ * strides); the VJP adds G[o] back at that offset, each input element once (no atomics). */
+
+template <class T, class I> static void permute_ti(gpu_ctx *c, const bs_exec *e, const T *src, T *dst, bool add)
+{
+    const bs_shape *s = &e->in_shape[0];
+    int nd = s->ndim, perm[BS_MAX_DIMS];
+    bs_ix_perm(&e->attr, nd, perm);
+    int64_t od[BS_MAX_DIMS], st[BS_MAX_DIMS];
+    bs_ix_perm_map(s, perm, od, st);
+    bc_map m;
+    m.nd = nd ? nd : 1;
+    for (int k = 0; k < m.nd; k++) {
+        m.d[k] = nd ? od[k] : 1;
+        m.s[0][k] = m.s[1][k] = nd ? st[k] : 0;
+    }
+    launch_each(c, bs_shape_numel(s), [=] __device__(int64_t o) {
+        int64_t is, unused;
+        bc_offsets<I>(m, o, &is, &unused);
+        if (add)
+            dst[is] = tr<T>::st(tr<T>::ld(dst[is]) + tr<T>::ld(src[o]));
+        else
+            dst[o] = src[is];
+    });
+}
+
+template <class T> static bs_status permute_t(gpu_ctx *c, const bs_exec *e, const void *src, void *dst, bool add)
+{
+    int perm[BS_MAX_DIMS];
+    if (!bs_ix_perm(&e->attr, e->in_shape[0].ndim, perm)) {
+        snprintf(c->msg, sizeof c->msg, "permute: the dims are not a permutation of the input's");
+        return BS_ERR_ARG;
+    }
+    if (bc_small(bs_shape_numel(&e->in_shape[0])))
+        permute_ti<T, uint32_t>(c, e, (const T *)src, (T *)dst, add);
+    else
+        permute_ti<T, int64_t>(c, e, (const T *)src, (T *)dst, add);
+    return BS_OK;
+}
+
+bs_status gpu_fwd_permute(gpu_ctx *c, const bs_exec *e, const void *const *in)
+{
+    BS_GPU_DISPATCH(e->dtype, permute_t<T_>(c, e, in[0], e->out, false));
+}
+bs_status gpu_vjp_permute(gpu_ctx *c, const bs_exec *e, const void *const *in, int i, const void *g, void *din)
+{
+    BS_GPU_DISPATCH(e->dtype, permute_t<T_>(c, e, g, din, true));
+}
+
+/* ==== tril, triu ====
+ * Elementwise: entry o is kept when core/index_math.h's bs_ix_tri_keep says so (the triangle of
+ * its matrix), else zero; the VJP keeps the same entries of G. */
+
+template <class T> static bs_status tri_t(gpu_ctx *c, const bs_exec *e, const void *src_, void *dst_, bool add)
+{
+    const T *src = (const T *)src_;
+    T *dst = (T *)dst_;
+    const bs_shape *s = &e->out_shape;
+    if (s->ndim < 2) {
+        snprintf(c->msg, sizeof c->msg, "%s: input tensor must have at least 2 dimensions", bs_ops[e->op].name);
+        return BS_ERR_SHAPE;
+    }
+    int64_t rows = s->d[s->ndim - 2], cols = s->d[s->ndim - 1], diag = e->attr.start;
+    bs_op op = e->op;
+    launch_each(c, bs_shape_numel(s), [=] __device__(int64_t o) {
+        bool keep = bs_ix_tri_keep(op, o, rows, cols, diag);
+        if (add) {
+            if (keep)
+                dst[o] = tr<T>::st(tr<T>::ld(dst[o]) + tr<T>::ld(src[o]));
+        } else {
+            dst[o] = keep ? src[o] : tr<T>::st((typename tr<T>::A)0);
+        }
+    });
+    return BS_OK;
+}
+
+#define GPU_TRI_OP(fn)                                                                       \
+    bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, tri_t<T_>(c, e, in[0], e->out, false));                    \
+    }                                                                                        \
+    bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
+                           const void *g, void *din)                                         \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, tri_t<T_>(c, e, g, din, true));                            \
+    }
+GPU_TRI_OP(tril)
+GPU_TRI_OP(triu)
+#undef GPU_TRI_OP

@@ -349,11 +349,150 @@ static int set_attr(bs_session *s, bs_attr *at, const char *name, const bs_value
         at->k = !strcmp(v->str, "tanh") ? BS_GELU_TANH : 0;
         return 0;
     }
+    if (!strcmp(name, "diagonal")) { /* tril, triu */
+        int64_t d;
+        if (get_int(s, v, e, "diagonal", &d)) return -1;
+        at->start = d;
+        return 0;
+    }
     return bs_fail(s, e->line, e->col, "unknown attribute %s", name);
+}
+
+static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out);
+static int node_out(bs_session *s, bs_id id, const bs_expr *call, bs_value *out);
+
+/* x.permute(0, 2, 1, 3), x.permute((0, 2, 1, 3)), torch.permute(x, dims); x.transpose(d0, d1),
+   torch.transpose(x, d0, d1), x.swapaxes(d0, d1): one permute node (x.T, x.t() and transpose(x)
+   with no dims stay the reversing transpose). Dims are kept as given, negatives too. */
+static int call_permute(bs_session *s, bool swap, args_t *a, bs_value *out)
+{
+    const char *fn = a->fname;
+    if (a->npos < 1) return bs_fail(s, a->call->line, a->call->col, "%s() needs a tensor", fn);
+    bs_id x;
+    if (bs_to_node(s, &a->pos[0], a->pe[0], &x)) return -1;
+    int nd = bs_node_get(s->ctx, x)->value.shape.ndim;
+    bs_attr at = bs_attr_default(BS_OP_PERMUTE);
+    const bs_value *items = &a->pos[1];
+    const bs_expr *const *es = &a->pe[1];
+    int n = a->npos - 1;
+    if (swap) {
+        bs_value *d0 = n > 0 ? &a->pos[1] : kw(a, "dim0", NULL), *d1 = n > 1 ? &a->pos[2] : kw(a, "dim1", NULL);
+        const bs_expr *e0 = n > 0 ? a->pe[1] : a->call, *e1 = n > 1 ? a->pe[2] : a->call;
+        if (n > 2 || !d0 || !d1)
+            return bs_fail(s, a->call->line, a->call->col, "%s() takes a tensor and two dims (dim0, dim1)", fn);
+        int64_t i0, i1;
+        if (get_int(s, d0, e0, "dim0", &i0) || get_int(s, d1, e1, "dim1", &i1) || check_kw_used(s, a)) return -1;
+        int r[2];
+        int64_t dd[2] = {i0, i1};
+        for (int k = 0; k < 2; k++) {
+            int m = nd ? nd : 1;
+            if (dd[k] < -m || dd[k] >= m)
+                return bs_fail(s, (k ? e1 : e0)->line, (k ? e1 : e0)->col,
+                               "Dimension out of range (expected to be in range of [%d, %d], but got %lld)", -m, m - 1,
+                               (long long)dd[k]);
+            r[k] = (int)(dd[k] < 0 ? dd[k] + m : dd[k]);
+        }
+        if (nd == 0) { /* a 0-d tensor's transpose(0, 0) is itself */
+            *out = bs_node_value(x);
+            return 0;
+        }
+        at.shape.ndim = nd;
+        for (int k = 0; k < nd; k++) at.shape.d[k] = k == r[0] ? r[1] : k == r[1] ? r[0] : k;
+    } else {
+        bs_value *dv = n == 0 ? kw(a, "dims", NULL) : NULL;
+        if (dv) {
+            items = dv;
+            n = 1;
+            es = NULL;
+        }
+        if (n == 1 && (items[0].k == BS_V_TUPLE || items[0].k == BS_V_LIST)) {
+            n = items[0].n;
+            items = bs_list_items(&items[0], &n);
+            es = NULL;
+        }
+        if (check_kw_used(s, a)) return -1;
+        if (n > BS_MAX_DIMS)
+            return bs_fail(s, a->call->line, a->call->col, "tensors have at most %d dimensions", BS_MAX_DIMS);
+        at.shape.ndim = n;
+        for (int k = 0; k < n; k++) {
+            int64_t d;
+            if (get_int(s, &items[k], es ? es[k] : a->call, "a dim", &d)) return -1;
+            at.shape.d[k] = d;
+        }
+    }
+    bs_id r = bs_apply(s->ctx, BS_OP_PERMUTE, (bs_id[]){x, BS_NONE, BS_NONE}, &at);
+    return node_out(s, r, a->call, out);
+}
+
+/* x.split(size, dim=0) / torch.split, x.chunk(n, dim=0) / torch.chunk: a tuple of slices of x
+   along dim (the fused QKV of attention: q, k, v = qkv.split(D, dim=2)); each piece is a slice
+   node on the tape, as PyTorch's SplitBackward is a narrow of each piece. When the pieces are
+   even, each slice also keeps (attr.k, attr.k2) = (pieces, its index), so that :run at other
+   sizes (core/plan.c) cuts the resized dim into as many pieces */
+static int split_fn(bs_session *s, args_t *a, bool chunk, bs_value *out)
+{
+    const char *fn = a->fname;
+    if (a->npos < 2 && !(a->npos == 1 && kw(a, chunk ? "chunks" : "split_size_or_sections", NULL)))
+        return bs_fail(s, a->call->line, a->call->col, "%s() takes a tensor and %s", fn,
+                       chunk ? "a number of chunks" : "a size");
+    bs_id x;
+    if (bs_to_node(s, &a->pos[0], a->pe[0], &x)) return -1;
+    const bs_expr *ke = a->call;
+    bs_value *kv = a->npos > 1 ? &a->pos[1] : kw(a, chunk ? "chunks" : "split_size_or_sections", &ke);
+    if (a->npos > 1) ke = a->pe[1];
+    int64_t k, dim = 0;
+    if (kv->k == BS_V_LIST || kv->k == BS_V_TUPLE)
+        return bs_fail(s, ke->line, ke->col, "%s() with a list of sizes is not supported: give one size", fn);
+    if (get_int(s, kv, ke, chunk ? "chunks" : "split_size", &k)) return -1;
+    const bs_expr *de = a->call;
+    bs_value *dv = a->npos > 2 ? &a->pos[2] : kw(a, "dim", &de);
+    if (a->npos > 2) de = a->pe[2];
+    if (a->npos > 3) return max_pos(s, a, 3);
+    if (dv && get_int(s, dv, de, "dim", &dim)) return -1;
+    if (check_kw_used(s, a)) return -1;
+    const bs_shape *sh = &bs_node_get(s->ctx, x)->value.shape;
+    int nd = sh->ndim;
+    if (nd == 0) return bs_fail(s, a->call->line, a->call->col, "%s expects at least a 1-dimensional tensor", fn);
+    if (dim < -nd || dim >= nd)
+        return bs_fail(s, de->line, de->col, "Dimension out of range (expected to be in range of [%d, %d], but got %lld)",
+                       -nd, nd - 1, (long long)dim);
+    int64_t len = sh->d[dim < 0 ? dim + nd : dim];
+    if (k <= 0 && (chunk || k < 0))
+        return bs_fail(s, ke->line, ke->col, chunk ? "chunk expects `chunks` to be greater than 0, got: %lld"
+                                                   : "split expects split_size be non-negative, but got split_size=%lld",
+                       (long long)k);
+    if (k == 0) /* torch allows it only for an empty dim */
+        return bs_fail(s, ke->line, ke->col, "split_size can only be 0 if dimension size is 0, but got dimension size of %lld",
+                       (long long)len);
+    int64_t size = chunk ? (len + k - 1) / k : k;
+    int64_t pieces = size ? (len + size - 1) / size : 1;
+    if (pieces < 1) pieces = 1;
+    if (pieces > 64) return bs_fail(s, ke->line, ke->col, "%s() into %lld pieces: at most 64", fn, (long long)pieces);
+    bs_value *items = bs_arena_alloc(&s->arena, sizeof(bs_value) * (size_t)pieces);
+    if (!items) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    for (int64_t i = 0; i < pieces; i++) {
+        bs_attr at = bs_attr_default(BS_OP_SLICE);
+        at.dim = (int)dim;
+        at.start = i * size;
+        at.stop = i + 1 == pieces ? BS_SLICE_NO_STOP : (i + 1) * size;
+        if (len % size == 0) { /* even pieces: a replay at other sizes cuts the dim in as many */
+            at.k = (double)pieces;
+            at.k2 = (double)i;
+        }
+        bs_id r = bs_apply(s->ctx, BS_OP_SLICE, (bs_id[]){x, BS_NONE, BS_NONE}, &at);
+        if (r < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
+        items[i] = bs_node_value(r);
+    }
+    *out = bs_value_of(BS_V_TUPLE);
+    out->n = (int)pieces;
+    out->items = items;
+    return 0;
 }
 
 static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out)
 {
+    if (op == BS_OP_PERMUTE || (op == BS_OP_TRANSPOSE && (a->npos > 1 || kw(a, "dim0", NULL))))
+        return call_permute(s, op == BS_OP_TRANSPOSE, a, out);
     const op_sig *g = sig_of(op);
     bs_attr at = bs_attr_default(op);
     bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE};
@@ -900,6 +1039,19 @@ static int fn_min(bs_session *s, args_t *a, bs_value *out)
     return node_out(s, r, a->call, out);
 }
 
+static int fn_split(bs_session *s, args_t *a, bs_value *out) { return split_fn(s, a, false, out); }
+static int fn_chunk(bs_session *s, args_t *a, bs_value *out) { return split_fn(s, a, true, out); }
+static int fn_swapaxes(bs_session *s, args_t *a, bs_value *out) { return call_permute(s, true, a, out); }
+
+/* F.embedding(input, weight): what nn.Embedding's forward records (repl/nn.c) */
+static int fn_embedding(bs_session *s, args_t *a, bs_value *out)
+{
+    bs_value *w = a->npos > 1 ? &a->pos[1] : kw(a, "weight", NULL);
+    if (a->npos < 1 || !w || a->npos > 2 || check_kw_used(s, a))
+        return bs_fail(s, a->call->line, a->call->col, "embedding(input, weight) takes an index tensor and a weight");
+    return bs_nn_embedding(s, a->call, &a->pos[0], w, out);
+}
+
 static const builtin builtins[] = {
     {"param", fn_param, "param(data): a leaf that learns (requires_grad=True); data is a number, a nested list or a tensor"},
     {"tensor", fn_tensor, "tensor(data, requires_grad=False, dtype=None): a tensor from a number or nested list (integers give i64)"},
@@ -928,6 +1080,10 @@ static const builtin builtins[] = {
     {"norm", fn_norm, "norm(x, p=2): the 2-norm of every element, sqrt(sum(x * x)), recorded as those ops"},
     {"min", fn_min, "min(x, dim=None, keepdim=False): the smallest element (values only), recorded as -max(-x); the gradient flows to it"},
     {"print", fn_print, "print(x, ..., sep=' ', end='\\n'): print values as Python's str() writes them"},
+    {"split", fn_split, "split(x, size, dim=0): a tuple of slices of x along dim, each size long (the last may be shorter): q, k, v = qkv.split(D, dim=2)"},
+    {"chunk", fn_chunk, "chunk(x, chunks, dim=0): x cut into that many slices along dim (the last may be shorter)"},
+    {"swapaxes", fn_swapaxes, "swapaxes(x, dim0, dim1): x.transpose(dim0, dim1), a permute of two dims"},
+    {"embedding", fn_embedding, "embedding(input, weight): F.embedding, the rows of weight that the integer tensor input picks (nn.Embedding's forward)"},
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
 
@@ -1321,6 +1477,19 @@ static int m_min(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     return fn_min(s, a, out);
 }
 
+static int m_split(bs_session *s, args_t *a, bs_value *self, bs_value *out) { return split_fn(s, a, false, out); }
+static int m_chunk(bs_session *s, args_t *a, bs_value *self, bs_value *out) { return split_fn(s, a, true, out); }
+static int m_swapaxes(bs_session *s, args_t *a, bs_value *self, bs_value *out) { return call_permute(s, true, a, out); }
+
+/* x.contiguous(): x itself (backstep's tensors are always contiguous; a view's copy is not
+   recorded, as PyTorch records none for a tensor that is contiguous already) */
+static int m_contiguous(bs_session *s, args_t *a, bs_value *self, bs_value *out)
+{
+    if (a->npos != 1 || check_kw_used(s, a)) return bs_fail(s, a->call->line, a->call->col, "contiguous() takes no arguments");
+    *out = *self;
+    return 0;
+}
+
 static int m_shape(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     return shape_fn(s, a, self, a->pe[0], 1, out);
@@ -1470,6 +1639,7 @@ static const method methods[] = {
     {"argmax", m_argext}, {"argmin", m_argext},
     {"float", m_cast}, {"double", m_cast}, {"half", m_cast}, {"bfloat16", m_cast}, {"long", m_cast},
     {"int", m_cast}, {"bool", m_cast}, {"to", m_cast}, {"type", m_cast}, {"cpu", m_cast}, {"cuda", m_cast},
+    {"split", m_split}, {"chunk", m_chunk}, {"swapaxes", m_swapaxes}, {"contiguous", m_contiguous},
     {"any", m_anyall}, {"all", m_anyall}, {"std", m_stdvar}, {"var", m_stdvar}, {"min", m_min},
 };
 
@@ -1588,6 +1758,15 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
     }
     if (!strcmp(name, "T")) {
         bs_id r = bs_apply1(s->ctx, BS_OP_TRANSPOSE, obj->id);
+        return node_out(s, r, e, out);
+    }
+    if (!strcmp(name, "mT")) { /* the last two dims swapped */
+        int nd = n->value.shape.ndim;
+        if (nd < 2) return bs_fail(s, line, col, "tensor.mT is only supported on matrices or batches of matrices. Got %d-D tensor.", nd);
+        bs_attr at = bs_attr_default(BS_OP_PERMUTE);
+        at.shape.ndim = nd;
+        for (int k = 0; k < nd; k++) at.shape.d[k] = k == nd - 2 ? nd - 1 : k == nd - 1 ? nd - 2 : k;
+        bs_id r = bs_apply(s->ctx, BS_OP_PERMUTE, (bs_id[]){obj->id, BS_NONE, BS_NONE}, &at);
         return node_out(s, r, e, out);
     }
     if (!strcmp(name, "data")) return detach_value(s, obj, e->attr.obj, e, out);

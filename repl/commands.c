@@ -400,6 +400,8 @@ static int cmd_show(bs_session *s, const bs_stmt *st)
  * however many nodes keep it. Nodes a backward() without retain_graph freed keep nothing. */
 static int cmd_mem(bs_session *s, const bs_stmt *st)
 {
+    for (int i = 0; i < st->cmd.argc; i++) /* :mem S=128,256,512: at other sizes */
+        if (strchr(st->cmd.argv[i].text, '=')) return bs_cmd_mem_sizes(s, st);
     const bs_word *w = positional(st, 0);
     bs_id root = BS_NONE;
     if (w && bs_lookup_node(s, w->text, w->line, w->col, &root)) return -1;
@@ -1088,7 +1090,7 @@ static const command commands[] = {
     {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
     {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
     {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
-    {"mem", cmd_mem, "mem [name]", "activation memory: the tensors each node saves for backward, as PyTorch saves them for that requires-grad pattern, each counted once in the total; nodes freed by backward() count nothing"},
+    {"mem", cmd_mem, "mem [name] [DIM=a,b,...]", "activation memory: the tensors each node saves for backward, as PyTorch saves them for that requires-grad pattern, each counted once in the total; nodes freed by backward() count nothing. With sizes (:mem S=128,256,512): the total at each size without running, a fit c0 + c1*S + c2*S^2, and the tensors that grow as S^2"},
     {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
     {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},
     {"reset", cmd_reset, "reset", "forget every name and the whole tape"},

@@ -444,6 +444,11 @@ static int fold_numbers(bs_session *s, const bs_expr *e, const bs_value *a, cons
         return bs_fail(s, e->op_line, e->op_col, "integer result too large: %.17g is past 2**53, "
                        "where backstep's numbers stop being exact", r);
     *out = (bs_value){.k = BS_V_NUM, .num = r, .is_int = is_int, .sym = -1};
+    /* 3 * D of a size variable D is the derived size 3*D (nn.Linear(D, 3 * D) replays) */
+    if (e->bin.op == BS_BIN_MUL && is_int && (a->sym >= 0) != (b->sym >= 0) && r >= 1) {
+        const bs_value *k = a->sym >= 0 ? b : a;
+        if (k->num >= 1) out->sym = bs_dim_derive(s->ctx, a->sym >= 0 ? a->sym : b->sym, (int64_t)k->num);
+    }
     return 0;
 }
 

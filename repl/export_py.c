@@ -345,6 +345,15 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n)
     case BS_OP_CAT: S("torch.cat(["); A; S(", "); B; sb_printf(b, "], dim=%d)", a->dim); return true;
     case BS_OP_WHERE: S("torch.where("); A; S(" != 0, "); B; S(", "); C; S(")"); return true;
     case BS_OP_MASKED_FILL: A; S(".masked_fill("); B; S(" != 0, "); C; S(")"); return true;
+    case BS_OP_PERMUTE: /* issue 16's ops: the dims as given, the diagonal */
+        A;
+        S(".permute(");
+        for (int d = 0; d < a->shape.ndim; d++)
+            sb_printf(b, "%lld%s", (long long)a->shape.d[d], d + 1 < a->shape.ndim ? ", " : "");
+        S(")");
+        return true;
+    case BS_OP_TRIL: S("torch.tril("); A; sb_printf(b, ", diagonal=%lld)", (long long)a->start); return true;
+    case BS_OP_TRIU: S("torch.triu("); A; sb_printf(b, ", diagonal=%lld)", (long long)a->start); return true;
     default: break;
     }
 #undef A

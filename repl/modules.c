@@ -128,6 +128,8 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
     int line = call->line, col = call->col;
     double lo = 0, hi = 0;
     bs_shape sh = {1, {0}};
+    int8_t sym[BS_MAX_DIMS] = {-1, -1, -1, -1};
+    int hsym = -1; /* the size variable high was given as */
     bs_value *size = NULL;
     for (int i = 0; i < nkw; i++) {
         if (!strcmp(kn[i], "size")) size = &kv[i];
@@ -145,6 +147,7 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
         if (!size || k < 1 || k > 2 || !bs_as_number(s, &pos[0], k == 2 ? &lo : &hi, NULL) ||
             (k == 2 && !bs_as_number(s, &pos[1], &hi, NULL)))
             return bs_fail(s, line, col, "randint(low=0, high, size) takes integer bounds and a size tuple");
+        if (pos[k - 1].k == BS_V_NUM) hsym = pos[k - 1].sym;
         if (hi <= lo) return bs_fail(s, line, col, "random_ expects 'from' to be less than 'to', but got from=%g >= to=%g", lo, hi);
         if (size->k == BS_V_SHAPE) {
             sh = size->shape;
@@ -157,6 +160,7 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
                 double d;
                 if (!bs_as_number(s, &it[i], &d, NULL) || d < 0) return bs_fail(s, line, col, "randint(): a size must be a count");
                 sh.d[i] = (int64_t)d;
+                sym[i] = it[i].k == BS_V_NUM ? (int8_t)it[i].sym : -1;
             }
         }
     }
@@ -177,6 +181,14 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
     }
     bs_id id = bs_leaf(s->ctx, d, &sh, BS_I64, false);
     if (id < 0) return bs_fail_core(s, line, col, NULL);
+    if (!perm) { /* randint(0, V, (N, S)): a replay at other sizes draws integers in [lo, hi) again */
+        bs_node *nd = bs_node_at(s->ctx, id);
+        nd->init = BS_INIT_RAND;
+        nd->init_arg[0] = lo;
+        nd->init_arg[1] = hi;
+        memcpy(nd->sym, sym, sizeof sym);
+        nd->hi_sym1 = (int8_t)(hsym >= 0 ? hsym + 1 : 0);
+    }
     char *text = bs_expr_text(s, call);
     if (text) bs_node_set_text(s->ctx, id, text);
     *out = bs_node_value(id);

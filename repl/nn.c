@@ -97,8 +97,11 @@ static bool int_of(const bs_value *v, int64_t *out)
    or uniform in (-bound, bound) (Linear: bound 1/sqrt(in_features), as PyTorch) */
 typedef enum { FILL_CONST, FILL_NORMAL, FILL_UNIFORM } fill_kind;
 
-/* a parameter of shape (rows) when cols is 0, else (rows, cols), labelled `label` */
-static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, double arg, const char *label)
+/* a parameter of shape (rows) when cols is 0, else (rows, cols), labelled `label`; rsym, csym: the
+   size variables the sizes were given as (-1: none), so that :run replays the module at other
+   sizes (the leaf is a constructor: randn, rand in (-bound, bound), or full) */
+static bs_id new_param_sym(bs_session *s, int64_t rows, int64_t cols, fill_kind k, double arg, const char *label,
+                           int rsym, int csym)
 {
     bs_shape sh;
     memset(&sh, 0, sizeof sh);
@@ -114,6 +117,14 @@ static bs_id new_param(bs_session *s, int64_t rows, int64_t cols, fill_kind k, d
     bs_id id = bs_leaf(s->ctx, d, &sh, bs_ctx_dtype(s->ctx), true);
     free(d);
     if (id >= 0) bs_node_set_label(s->ctx, id, label);
+    if (id >= 0 && (rsym >= 0 || csym >= 0)) {
+        bs_node *n = bs_node_at(s->ctx, id);
+        n->init = k == FILL_NORMAL ? BS_INIT_RANDN : k == FILL_UNIFORM ? BS_INIT_RAND : BS_INIT_FULL;
+        n->init_arg[0] = k == FILL_UNIFORM ? -arg : arg;
+        n->init_arg[1] = k == FILL_UNIFORM ? arg : 0;
+        n->sym[0] = (int8_t)rsym;
+        n->sym[1] = (int8_t)(cols ? csym : -1);
+    }
     return id;
 }
 
@@ -377,12 +388,13 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             if (strcmp(kn[i], "bias") && strcmp(kn[i], "dtype") && strcmp(kn[i], "device"))
                 return bs_fail(s, line, col, "Linear() got an unexpected keyword argument '%s'", kn[i]);
         double bound = 1.0 / sqrt((double)in);
-        bs_id w = new_param(s, outf, in, FILL_UNIFORM, bound, "weight");
+        int isym = pos[0].k == BS_V_NUM ? pos[0].sym : -1, osym = pos[1].k == BS_V_NUM ? pos[1].sym : -1;
+        bs_id w = new_param_sym(s, outf, in, FILL_UNIFORM, bound, "weight", osym, isym);
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!bias || bias->k != BS_V_BOOL || bias->b) {
-            bs_id b = new_param(s, outf, 0, FILL_UNIFORM, bound, "bias");
+            bs_id b = new_param_sym(s, outf, 0, FILL_UNIFORM, bound, "bias", osym, -1);
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
@@ -411,12 +423,14 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             else if (!emb && !strcmp(kn[i], "elementwise_affine") && kv[i].k == BS_V_BOOL && kv[i].b) continue;
             else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, kn[i]);
         }
-        bs_id w = emb ? new_param(s, a0, a1, FILL_NORMAL, 0, "weight") : new_param(s, a0, 0, FILL_CONST, 1, "weight");
+        int s0 = pos[0].k == BS_V_NUM ? pos[0].sym : -1, s1 = emb && pos[1].k == BS_V_NUM ? pos[1].sym : -1;
+        bs_id w = emb ? new_param_sym(s, a0, a1, FILL_NORMAL, 0, "weight", s0, s1)
+                      : new_param_sym(s, a0, 0, FILL_CONST, 1, "weight", s0, -1);
         if (w < 0) return bs_fail_core(s, line, col, NULL);
         bs_value v = bs_node_value(w);
         if (bs_dict_set(&o->attrs, "weight", &v)) return bs_fail(s, line, col, "out of memory");
         if (!emb) {
-            bs_id b = new_param(s, a0, 0, FILL_CONST, 0, "bias");
+            bs_id b = new_param_sym(s, a0, 0, FILL_CONST, 0, "bias", s0, -1);
             if (b < 0) return bs_fail_core(s, line, col, NULL);
             v = bs_node_value(b);
             if (bs_dict_set(&o->attrs, "bias", &v)) return bs_fail(s, line, col, "out of memory");
@@ -561,34 +575,8 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
     case BS_MOD_EMBEDDING: { /* weight[idx]: rows gathered, any shape of idx */
         if (npos != 1) return bs_fail(s, line, col, "Embedding takes one index tensor");
         bs_value *w = bs_dict_get(&m->attrs, "weight");
-        bs_id idx;
         if (!w || w->k != BS_V_NODE) return bs_fail(s, line, col, "Embedding.weight is not a tensor");
-        if (bs_to_node(s, &pos[0], call, &idx)) return -1;
-        const bs_node *in = bs_node_get(s->ctx, idx);
-        if (in->value.dtype != BS_I64)
-            return bs_fail(s, line, col, "Expected tensor for argument #1 'indices' to have an integer type");
-        bs_shape ish = in->value.shape;
-        bs_id flat = idx;
-        if (ish.ndim != 1) {
-            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
-            ra.shape.ndim = 1;
-            ra.shape.d[0] = bs_shape_numel(&ish);
-            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
-            flat = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){idx, BS_NONE, BS_NONE}, &ra);
-        }
-        bs_id y = flat < 0 ? flat : bs_index_select(s->ctx, w->id, 0, flat);
-        if (y >= 0 && ish.ndim != 1) {
-            if (ish.ndim + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "indices of at most %d dims", BS_MAX_DIMS - 1);
-            bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
-            ra.shape = ish;
-            ra.shape.ndim = ish.ndim + 1;
-            ra.shape.d[ish.ndim] = bs_node_get(s->ctx, w->id)->value.shape.d[1];
-            for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
-            y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
-        }
-        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        *out = bs_node_value(y);
-        return 0;
+        return bs_nn_embedding(s, call, &pos[0], w, out);
     }
     case BS_MOD_IDENTITY:
         if (npos != 1) return bs_fail(s, line, col, "Identity takes one input");
@@ -735,6 +723,47 @@ int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, boo
     if (mask >= 0) bs_node_set_label(s->ctx, mask, "dropout_mask");
     bs_id y = mask < 0 ? mask : bs_apply2(s->ctx, BS_OP_MUL, xi, mask);
     if (y < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    *out = bs_node_value(y);
+    return 0;
+}
+
+/* nn.Embedding's forward and F.embedding(idx, weight): weight's rows that idx picks, as
+   index_select of idx flattened, reshaped back to idx's shape + (D,). The reshape keeps idx's
+   size variables where idx is a constructor leaf made with them (zeros(N, S, dtype='i64')), so
+   that :run replays it at other sizes. */
+int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idxv, const bs_value *w, bs_value *out)
+{
+    int line = call->line, col = call->col;
+    bs_id idx, wid;
+    bs_value wv = *w;
+    if (bs_to_node(s, idxv, call, &idx) || bs_to_node(s, &wv, call, &wid)) return -1;
+    const bs_node *in = bs_node_get(s->ctx, idx);
+    if (in->value.dtype != BS_I64)
+        return bs_fail(s, line, col, "Expected tensor for argument #1 'indices' to have an integer type");
+    if (bs_node_get(s->ctx, wid)->value.shape.ndim != 2)
+        return bs_fail(s, line, col, "'weight' must be 2-D");
+    bs_shape ish = in->value.shape;
+    int8_t isym[BS_MAX_DIMS];
+    for (int i = 0; i < BS_MAX_DIMS; i++) isym[i] = in->op == BS_OP_LEAF && i < ish.ndim ? in->sym[i] : -1;
+    bs_id flat = idx;
+    if (ish.ndim != 1) {
+        bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+        ra.shape.ndim = 1;
+        ra.shape.d[0] = bs_shape_numel(&ish);
+        for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = -1;
+        flat = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){idx, BS_NONE, BS_NONE}, &ra);
+    }
+    bs_id y = flat < 0 ? flat : bs_index_select(s->ctx, wid, 0, flat);
+    if (y >= 0 && ish.ndim != 1) {
+        if (ish.ndim + 1 > BS_MAX_DIMS) return bs_fail(s, line, col, "indices of at most %d dims", BS_MAX_DIMS - 1);
+        bs_attr ra = bs_attr_default(BS_OP_RESHAPE);
+        ra.shape = ish;
+        ra.shape.ndim = ish.ndim + 1;
+        ra.shape.d[ish.ndim] = bs_node_get(s->ctx, wid)->value.shape.d[1];
+        for (int i = 0; i < BS_MAX_DIMS; i++) ra.shape_sym[i] = i < ish.ndim ? isym[i] : -1;
+        y = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){y, BS_NONE, BS_NONE}, &ra);
+    }
+    if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
     *out = bs_node_value(y);
     return 0;
 }

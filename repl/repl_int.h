@@ -384,6 +384,8 @@ void bs_nn_set_training(bs_hobj *m, bool training);
 /* dropout of x with probability p: x * mask / (1 - p), the mask from backstep's generator (so
    it differs from torch's); x itself when not training or p == 0 */
 int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out);
+/* nn.Embedding's forward, F.embedding(idx, weight) */
+int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idx, const bs_value *w, bs_value *out);
 int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
 /* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
 bool bs_is_module(const bs_hobj *o);
@@ -517,6 +519,7 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
 
 /* run.c */
 int bs_cmd_run(bs_session *s, const bs_stmt *st);
+int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st); /* :mem DIM=a,b,... (repl/run.c) */
 int bs_cmd_train(bs_session *s, const bs_stmt *st);
 
 #endif

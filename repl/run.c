@@ -243,11 +243,12 @@ static int parse_run(bs_session *s, const bs_stmt *st, run_req *r, const bs_word
             root_arg = x;
         } else {
             int d = bs_dim_find(s->ctx, x->key);
-            if (d < 0) {
+            if (d < 0 || bs_dim_base(s->ctx, d, NULL) >= 0) {
                 char names[256] = "";
                 for (int k = 0; k < bs_dim_count(s->ctx); k++) {
+                    if (bs_dim_base(s->ctx, k, NULL) >= 0) continue; /* 3*D follows D */
                     size_t l = strlen(names);
-                    snprintf(names + l, sizeof names - l, "%s%s", k ? ", " : "", bs_dim_name(s->ctx, k));
+                    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", bs_dim_name(s->ctx, k));
                 }
                 return bs_fail(s, x->w->line, x->w->col,
                                "%s is not a size variable (%s%s); options: dtype= steps= lr= "
@@ -642,5 +643,217 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
                      "interrupted after %lld step%s (the params keep those steps' updates)",
                      (long long)done, done == 1 ? "" : "s");
     free(loss);
+    return rc;
+}
+
+/* ==== :mem DIM=a,b,c ... ====
+ * The saved-activation bytes of the graph at other sizes, without running it: the plan's shapes
+ * at each value of the swept size (bs_plan_shapes), and for every tensor PyTorch would keep for
+ * backward (bs_node_saved: the same entries :mem lists, each storage counted once) its bytes at
+ * that size. Then a least-squares fit bytes = c0 + c1 x + c2 x^2 over the swept size x, and the
+ * tensors whose bytes grow as x^2 (attention's scores, for S). */
+
+typedef struct {
+    bs_id tensor;
+    int slot;          /* -1: the node's value; k: its buffer k */
+    bs_id node;        /* the node whose op saves it (for a buffer's shape at new sizes) */
+    const char *role;
+    bool number;       /* a wrapped Python number: 8 bytes at any size */
+} mem_entry;
+
+/* bytes of one saved storage at the shapes in sh */
+static size_t mem_entry_bytes(bs_session *s, const mem_entry *m, const bs_shape *sh)
+{
+    if (m->number) return 8;
+    const bs_node *t = bs_node_get(s->ctx, m->tensor);
+    if (m->slot < 0) return (size_t)bs_shape_numel(&sh[m->tensor]) * bs_dtype_size(t->value.dtype);
+    const bs_node *n = bs_node_get(s->ctx, m->node);
+    bs_saved_in in[BS_MAX_INPUTS];
+    for (int i = 0; i < n->nin; i++) {
+        const bs_node *x = bs_node_get(s->ctx, n->in[i]);
+        in[i] = (bs_saved_in){sh[n->in[i]], x->value.dtype, x->requires_grad, x->is_number};
+    }
+    bs_saved sv[BS_MAX_SAVED];
+    int k = bs_ops[n->op].saved(in, &sh[m->node], n->value.dtype, &n->attr, sv);
+    if (m->slot >= k) return 0;
+    return (size_t)bs_shape_numel(&sv[m->slot].shape) * bs_dtype_size(sv[m->slot].dtype);
+}
+
+/* solves the 3x3 system a x = b (Gaussian elimination with pivoting); false when singular */
+static bool solve3(double a[3][3], double b[3], double x[3])
+{
+    for (int c = 0; c < 3; c++) {
+        int p = c;
+        for (int r = c + 1; r < 3; r++)
+            if (fabs(a[r][c]) > fabs(a[p][c])) p = r;
+        if (fabs(a[p][c]) < 1e-300) return false;
+        for (int k = 0; k < 3; k++) {
+            double t = a[c][k];
+            a[c][k] = a[p][k];
+            a[p][k] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (int r = c + 1; r < 3; r++) {
+            double f = a[r][c] / a[c][c];
+            for (int k = c; k < 3; k++) a[r][k] -= f * a[c][k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = 2; c >= 0; c--) {
+        double v = b[c];
+        for (int k = c + 1; k < 3; k++) v -= a[c][k] * x[k];
+        x[c] = v / a[c][c];
+    }
+    return true;
+}
+
+#define MEM_MAX_VALUES 16
+
+int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
+{
+    run_arg a[24];
+    int na = split_args(st, a, 24);
+    const run_arg *root_arg = NULL, *sweep = NULL;
+    bs_plan_opts o = bs_plan_defaults();
+    int64_t vals[MEM_MAX_VALUES];
+    int nv = 0, sweep_bind = -1;
+    for (int i = 0; i < na; i++) {
+        const run_arg *x = &a[i];
+        if (!x->val || !strcmp(x->key, "root")) {
+            if (root_arg) return bs_fail(s, x->w->line, x->w->col, ":mem takes one tensor name");
+            root_arg = x;
+            continue;
+        }
+        int d = bs_dim_find(s->ctx, x->key);
+        if (d < 0 || bs_dim_base(s->ctx, d, NULL) >= 0)
+            return bs_fail(s, x->w->line, x->w->col, "%s is not a size variable (N = dim(4) makes one)", x->key);
+        if (o.nbind >= BS_PLAN_MAX_BIND) return bs_fail(s, x->w->line, x->w->col, "at most %d sizes", BS_PLAN_MAX_BIND);
+        int n = 0;
+        int64_t lv[MEM_MAX_VALUES];
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", x->val);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            char *end;
+            long long v = strtoll(tok, &end, 10);
+            if (!*tok || *end || v < 1) return bad_value(s, x, "whole numbers >= 1, separated by commas");
+            if (n == MEM_MAX_VALUES) return bs_fail(s, x->w->line, x->w->col, "at most %d values", MEM_MAX_VALUES);
+            lv[n++] = v;
+        }
+        if (!n) return bad_value(s, x, "whole numbers >= 1, separated by commas");
+        if (n > 1) {
+            if (sweep)
+                return bs_fail(s, x->w->line, x->w->col, "only one size takes a list of values (%s does)", sweep->key);
+            sweep = x;
+            sweep_bind = o.nbind;
+            nv = n;
+            memcpy(vals, lv, sizeof(int64_t) * (size_t)n);
+        }
+        o.bind_dim[o.nbind] = d;
+        o.bind_value[o.nbind++] = lv[0];
+    }
+    if (!sweep) { /* one value each: a table of one size */
+        for (int i = 0; i < na; i++)
+            if (a[i].val && strcmp(a[i].key, "root")) {
+                sweep = &a[i];
+                sweep_bind = 0;
+                nv = 1;
+                vals[0] = o.bind_value[0];
+                break;
+            }
+    }
+    bs_id root;
+    if (pick_root(s, st, root_arg, &root)) return -1;
+    int32_t len = bs_tape_len(s->ctx);
+    bool *want = calloc((size_t)len + 1, 1);
+    mem_entry *ent = calloc((size_t)len * BS_MAX_SAVED + 1, sizeof *ent);
+    bs_shape *sh = malloc(((size_t)len + 1) * sizeof *sh);
+    size_t *bytes = calloc((size_t)(len * BS_MAX_SAVED + 1) * MEM_MAX_VALUES, sizeof *bytes);
+    if (!want || !ent || !sh || !bytes) {
+        free(want);
+        free(ent);
+        free(sh);
+        free(bytes);
+        return bs_fail(s, st->line, st->col, "out of memory");
+    }
+    want[root] = true;
+    int ne = 0;
+    for (bs_id i = root; i >= 0; i--) {
+        const bs_node *n = bs_node_get(s->ctx, i);
+        if (!want[i] || n->op == BS_OP_LEAF) continue;
+        for (int k = 0; k < n->nin; k++) want[n->in[k]] = true;
+    }
+    for (bs_id i = 0; i <= root; i++) { /* the saved storages, each once, in tape order */
+        const bs_node *n = bs_node_get(s->ctx, i);
+        bs_saved_tensor sv[BS_MAX_SAVED];
+        int k = want[i] && !n->freed ? bs_node_saved(s->ctx, i, sv) : 0;
+        for (int j = 0; j < k; j++) {
+            bool dup = false;
+            for (int q = 0; q < ne && !dup; q++) dup = ent[q].tensor == sv[j].tensor && ent[q].slot == sv[j].slot;
+            if (dup) continue;
+            const bs_node *t = bs_node_get(s->ctx, sv[j].tensor);
+            ent[ne++] = (mem_entry){sv[j].tensor, sv[j].slot, i, sv[j].role, sv[j].slot < 0 && t->is_number};
+        }
+    }
+    FILE *f = s->out;
+    char sizes[160], err[512];
+    double xs[MEM_MAX_VALUES], ys[MEM_MAX_VALUES];
+    int rc = 0;
+    fprintf(f, "%-8s %16s  %s\n", sweep->key, "saved bytes", "sizes");
+    for (int v = 0; v < nv; v++) {
+        o.bind_value[sweep_bind] = vals[v];
+        if (bs_plan_shapes(s->ctx, root, &o, sh, sizes, sizeof sizes, err, sizeof err)) {
+            rc = bs_fail(s, sweep->w->line, sweep->w->col, ":mem: %s", err);
+            goto done;
+        }
+        size_t total = 0;
+        for (int q = 0; q < ne; q++) total += bytes[q * MEM_MAX_VALUES + v] = mem_entry_bytes(s, &ent[q], sh);
+        xs[v] = (double)vals[v];
+        ys[v] = (double)total;
+        fprintf(f, "%-8lld %16zu  %s\n", (long long)vals[v], total, sizes);
+    }
+    fprintf(f, "saved for backward by %d tensor%s of %s's graph, each counted once, as :mem counts them\n", ne,
+            ne == 1 ? "" : "s", bs_node_get(s->ctx, root)->label ? bs_node_get(s->ctx, root)->label : "the root");
+    if (nv >= 3) { /* least squares: bytes = c0 + c1 x + c2 x^2 */
+        double A[3][3] = {{0}}, b[3] = {0}, c[3];
+        for (int v = 0; v < nv; v++) {
+            double p[3] = {1, xs[v], xs[v] * xs[v]};
+            for (int r = 0; r < 3; r++) {
+                b[r] += p[r] * ys[v];
+                for (int k = 0; k < 3; k++) A[r][k] += p[r] * p[k];
+            }
+        }
+        if (solve3(A, b, c)) {
+            for (int k = 0; k < 3; k++) /* a coefficient that is rounding noise prints as 0 */
+                if (fabs(c[k]) * pow(xs[nv - 1], k) < 1e-9 * fmax(1.0, ys[nv - 1])) c[k] = 0;
+            double worst = 0;
+            for (int v = 0; v < nv; v++)
+                worst = fmax(worst, fabs(c[0] + c[1] * xs[v] + c[2] * xs[v] * xs[v] - ys[v]));
+            fprintf(f, "fit: bytes = %.6g + %.6g*%s + %.6g*%s^2 (largest residual %.3g bytes)\n", c[0], c[1],
+                    sweep->key, c[2], sweep->key, worst);
+            double last = xs[nv - 1] * xs[nv - 1] * c[2];
+            fprintf(f, "the %s^2 term at %s=%lld: %.0f bytes, %.1f%% of the total\n", sweep->key, sweep->key,
+                    (long long)vals[nv - 1], last, ys[nv - 1] > 0 ? 100.0 * last / ys[nv - 1] : 0.0);
+        }
+        /* the tensors that grow as x^2: bytes(x_last) / bytes(x_first) = (x_last / x_first)^2 */
+        double r2 = (xs[nv - 1] / xs[0]) * (xs[nv - 1] / xs[0]);
+        for (int q = 0; q < ne; q++) {
+            double b0 = (double)bytes[q * MEM_MAX_VALUES], b1 = (double)bytes[q * MEM_MAX_VALUES + nv - 1];
+            if (b0 <= 0 || fabs(b1 / b0 - r2) > 1e-9 * r2) continue;
+            char nm[64], on[64];
+            bs_node_name(s->ctx, ent[q].tensor, nm, sizeof nm);
+            bs_node_name(s->ctx, ent[q].node, on, sizeof on);
+            fprintf(f, "  %s^2: %-26s %-14s kept by %s as %s%s, %zu bytes at %s=%lld\n", sweep->key, nm,
+                    bs_ops[bs_node_get(s->ctx, ent[q].node)->op].name, on, ent[q].role,
+                    ent[q].slot >= 0 ? " (a buffer)" : "", bytes[q * MEM_MAX_VALUES + nv - 1], sweep->key,
+                    (long long)vals[nv - 1]);
+        }
+    }
+done:
+    free(want);
+    free(ent);
+    free(sh);
+    free(bytes);
     return rc;
 }

@@ -284,6 +284,31 @@ static int cases_for(bs_op op, gcase *c)
         c[n++] = mk(op, 2, S(4, 2, 1, 3, 4), D_ANY, S(3, 3, 4, 5), D_ANY); /* batch broadcast */
         c[n++] = mk(op, 2, S(3, 2, 3, 4), D_ANY, S(1, 4), D_ANY);
         break;
+    case BS_OP_PERMUTE: /* the head split of attention, k.transpose(-2, -1), a 0-d one, long rows */
+        c[n] = mk(op, 1, S(4, 2, 3, 4, 5), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(4, 0, 2, 1, 3);
+        c[n] = mk(op, 1, S(4, 2, 3, 4, 5), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(4, 0, 1, -1, -2);
+        c[n] = mk(op, 1, S(3, 2, 3, 4), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(3, 2, 0, 1);
+        c[n] = mk(op, 1, S(0), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(0);
+        c[n] = mk(op, 1, S(4, 2, 300, 3, 70), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(4, 0, 2, 1, 3);
+        c[n] = mk(op, 1, S(2, 300, 70), D_ANY, S(0), D_ANY);
+        c[n++].attr.shape = S(2, 1, 0);
+        break;
+    case BS_OP_TRIL:
+    case BS_OP_TRIU: /* the diagonal (attr.start) on, above and below the main one; batches */
+        c[n] = mk(op, 1, S(2, 5, 5), D_ANY, S(0), D_ANY);
+        c[n++].attr.start = 0;
+        c[n] = mk(op, 1, S(3, 2, 4, 6), D_ANY, S(0), D_ANY);
+        c[n++].attr.start = 1;
+        c[n] = mk(op, 1, S(4, 2, 3, 6, 4), D_ANY, S(0), D_ANY);
+        c[n++].attr.start = -2;
+        c[n] = mk(op, 1, S(3, 4, 300, 300), D_ANY, S(0), D_ANY);
+        c[n++].attr.start = 0;
+        break;
     case BS_OP_TRANSPOSE:
         c[n++] = mk(op, 1, S(2, 3, 4), D_ANY, S(0), D_ANY);
         c[n++] = mk(op, 1, S(3, 2, 3, 4), D_ANY, S(0), D_ANY);

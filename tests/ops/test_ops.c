@@ -123,6 +123,23 @@ static const op_case c_transpose[] = {
     U(SH4(2, 1, 3, 2), D_ANY, {.dim = -1}),
 };
 
+/* permute: attr.shape holds the dims (negatives from the end); transpose(d0, d1) is a swap */
+static const op_case c_permute[] = {
+    U(SH0, D_ANY, {.shape = SH0}),                   U(SH1(3), D_ANY, {.shape = SH1(-1)}),
+    U(SH2(2, 3), D_ANY, {.shape = SH2(1, 0)}),       U(SH3(2, 3, 4), D_ANY, {.shape = SH3(2, 0, 1)}),
+    U(SH4(2, 3, 4, 5), D_ANY, {.shape = SH4(0, 2, 1, 3)}), /* attention's head split */
+    U(SH4(2, 3, 4, 5), D_ANY, {.shape = SH4(0, 1, -1, -2)}), /* k.transpose(-2, -1) */
+    U(SH4(2, 1, 3, 2), D_ANY, {.shape = SH4(3, 1, 0, 2)}),
+};
+
+/* tril, triu: the diagonal is attr.start */
+static const op_case c_tri[] = {
+    U(SH2(3, 3), D_ANY, {.start = 0}),       U(SH2(3, 4), D_ANY, {.start = 1}),
+    U(SH2(4, 3), D_ANY, {.start = -1}),      U(SH3(2, 3, 3), D_ANY, {.start = 0}),
+    U(SH4(2, 1, 4, 4), D_ANY, {.start = 2}), U(SH2(3, 3), D_ANY, {.start = -5}),
+    U(SH2(2, 5), D_ANY, {.start = 7}),
+};
+
 static const op_case c_reshape[] = {
     U(SH2(2, 3), D_ANY, {.shape = SH2(3, 2)}),    U(SH1(6), D_ANY, {.shape = SH2(2, -1)}),
     U(SH3(2, 3, 2), D_ANY, {.shape = SH1(12)}),   U(SH0, D_ANY, {.shape = SH2(1, 1)}),
@@ -266,7 +283,8 @@ static const op_examples examples[BS_OP_COUNT] = {
     [BS_OP_CROSS_ENTROPY] = EX(c_xent), [BS_OP_SELECT] = EX(c_select),
     [BS_OP_SLICE] = EX(c_slice),      [BS_OP_INDEX_SELECT] = EX(c_index_select),
     [BS_OP_WHERE] = EX(c_where),      [BS_OP_MASKED_FILL] = EX(c_masked_fill),
-    [BS_OP_CAT] = EX(c_cat),
+    [BS_OP_CAT] = EX(c_cat),          [BS_OP_PERMUTE] = EX(c_permute),
+    [BS_OP_TRIL] = EX(c_tri),         [BS_OP_TRIU] = EX(c_tri),
 };
 
 /* ==== Running one op ==== */

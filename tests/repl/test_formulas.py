@@ -363,13 +363,15 @@ def tensor_programs():
         "Z = sum(where(X > 0, X * h, X * a))", "Z = sum(X.masked_fill(X > 0, 0.5) * h)",
         "Z = sum(gelu(X * h, approximate='tanh'))", "Z = sum(softmax(X @ W * h, dim=-1) * X[0, :2])",
         "import torch; Z = sum(torch.cat([X, X * h], dim=0) * a)",
+        "Z = sum(X.permute(1, 0) * h)", "Z = sum(X.transpose(0, 1) * h)",
+        "Z = sum(tril(X * h, diagonal=1) * X)", "Z = sum(triu(X) * h)",
     ]
 
 
 # how a program uses each op of core/ops.def: every op must have one (a new op gets its programs)
 OP_FORMS = {
     "add": r" \+ ", "sub": r" - ", "mul": r" \* ", "div": r" / ", "pow": r" \*\* ", "neg": r"= -",
-    "matmul": r" @ ", "transpose": r"\.T\b", "select": r"\[0\]", "slice": r"\[:, 1:3\]",
+    "matmul": r" @ ", "transpose": r"\.T\b", "permute": r"\.permute\(|\.transpose\(\d", "select": r"\[0\]", "slice": r"\[:, 1:3\]",
     "index_select": r"\[tensor\(", "cat": r"torch\.cat\(", "cross_entropy": r"cross_entropy\(",
     "bce_with_logits": r"bce_with_logits\(", "masked_fill": r"\.masked_fill\(",
 }

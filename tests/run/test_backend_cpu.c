@@ -133,6 +133,17 @@ static int cases_for(bs_op op, tcase *out)
             out[n - 1].attr.shape = S1(12);
             ADD1(S3(2, 3, 4));
             out[n - 1].attr.shape = S2(4, -1);
+        } else if (op == BS_OP_PERMUTE) { /* runs of the last dim copied whole, and not */
+            ADD1(S4(2, 3, 4, 5));
+            out[n - 1].attr.shape = S4(0, 2, 1, 3);
+            ADD1(S4(2, 3, 4, 5));
+            out[n - 1].attr.shape = S4(0, 1, -1, -2);
+            ADD1(S3(2, 3, 4));
+            out[n - 1].attr.shape = S3(2, 0, 1);
+            ADD1(S2(37, 45));
+            out[n - 1].attr.shape = S2(1, 0);
+            ADD1(S1(5));
+            out[n - 1].attr.shape = S1(0);
         } else {
             ADD1(S2(3, 4));
             ADD1(S2(37, 45)); /* more than one 32x32 tile */
@@ -211,6 +222,12 @@ static int cases_for(bs_op op, tcase *out)
             }
             ADD2(S2(37, 45), S2(2, 45));
             ADD2(S1(6), S1(3));
+        } else if (op == BS_OP_TRIL || op == BS_OP_TRIU) { /* diagonals in and past the edges */
+            int64_t diags[] = {0, 1, -2, 9, -9};
+            for (int d = 0; d < 5; d++) {
+                ADD1(d % 2 ? S3(2, 4, 6) : S2(5, 3));
+                out[n - 1].attr.start = diags[d];
+            }
         } else if (op == BS_OP_WHERE) {
             ADD3(S2(3, 4), S2(3, 4), S2(3, 4));
             ADD3(S1(4), S2(3, 4), S0());
