@@ -32,6 +32,11 @@ typedef struct {
     bool *is_param, *is_buffer;
     char *dir;            /* the data folder for large tensors ("model_data"), made on demand */
     const char *dir_base; /* its name relative to the program */
+    bool *batched;        /* per node: a buffer of the batch, an argument of forward() */
+    int64_t batch;        /* the batch's rows (0: no batch to split) */
+    int batch_kind;       /* K_MEAN or K_SUM: how the loss reduces over the rows */
+    int64_t tried[16];
+    int ntried;
     char err[256];
 } exp_t;
 
@@ -362,7 +367,7 @@ static void operand(exp_t *x, sbuf *b, bs_id id)
 {
     const bs_node *n = bs_node_get(x->c, id);
     if (x->name[id]) {
-        if (x->is_param[id] || x->is_buffer[id]) sb_str(b, "self.");
+        if (x->is_param[id] || (x->is_buffer[id] && !x->batched[id])) sb_str(b, "self.");
         sb_str(b, x->name[id]);
         return;
     }
@@ -376,14 +381,215 @@ static void operand(exp_t *x, sbuf *b, bs_id id)
     sb_str(b, ")");
 }
 
+/* ==== The batch, for --ddp ====
+ * Under --ddp each rank takes its contiguous shard of the global batch. That is exact only when
+ * the loss is a mean or a sum over the batch's rows of something each row computes alone; this
+ * walks the graph to find out. A node is CONST (no data of the batch in it), BATCH (one row per
+ * sample along dim 0, each row computed from its own sample), MEAN or SUM (an affine function of
+ * means or sums over the rows), SUMC (a sum plus a term without the batch), or BAD (rows mixed in
+ * another way). A MEAN root is exact with each rank's loss weighted by world * its rows / all rows,
+ * a SUM root with a weight of world; DDP's average of the grads is then the whole batch's. */
+enum { K_CONST, K_BATCH, K_MEAN, K_SUM, K_SUMC, K_BAD };
+
+/* an input of a row-wise elementwise op: a batched one has the output's dims, a constant one
+   broadcasts without a batch dim */
+static bool ew_ok(const bs_node *in, int k, const bs_shape *out, int64_t B)
+{
+    if (k == K_BATCH) return in->value.shape.ndim == out->ndim && out->d[0] == B;
+    return in->is_number || in->value.shape.ndim < out->ndim || in->value.shape.d[0] == 1;
+}
+
+/* a linear op on reduced inputs (MEAN, SUM) and constants: the family of the reduced ones */
+static int linear_kind(const int *k, int nin, bool const_term)
+{
+    int fam = K_CONST;
+    bool sumc = false;
+    for (int i = 0; i < nin; i++) {
+        if (k[i] == K_CONST) continue;
+        int f = k[i] == K_SUMC ? K_SUM : k[i];
+        if (fam != K_CONST && f != fam) return K_BAD; /* a mean and a sum */
+        fam = f;
+        sumc = sumc || k[i] == K_SUMC;
+    }
+    if (fam == K_SUM && (sumc || const_term)) return K_SUMC;
+    return fam;
+}
+
+static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
+{
+    if (n->is_leaf || n->op == BS_OP_LEAF) {
+        bool data = !n->requires_grad && !n->is_number;
+        return data && n->value.shape.ndim >= 1 && n->value.shape.d[0] == B ? K_BATCH : K_CONST;
+    }
+    int k[BS_MAX_INPUTS];
+    const bs_node *in[BS_MAX_INPUTS];
+    bool batched = false, reduced = false, any_const = false;
+    for (int i = 0; i < n->nin; i++) {
+        in[i] = bs_node_get(x->c, n->in[i]);
+        k[i] = kind[n->in[i]];
+        if (k[i] == K_BAD) return K_BAD;
+        batched = batched || k[i] == K_BATCH;
+        reduced = reduced || k[i] >= K_MEAN;
+        any_const = any_const || k[i] == K_CONST;
+    }
+    if (!batched && !reduced) return K_CONST;
+    if (batched && reduced) return K_BAD;
+    const bs_attr *a = &n->attr;
+    const bs_shape *out = &n->value.shape;
+    int nd0 = in[0]->value.shape.ndim;
+    int dim0 = a->dim == BS_DIM_ALL ? BS_DIM_ALL : norm_dim(a->dim, nd0);
+    if (reduced) {
+        switch (n->op) {
+        case BS_OP_ADD:
+        case BS_OP_SUB:
+        case BS_OP_CAT: return linear_kind(k, n->nin, any_const);
+        case BS_OP_MUL:
+        case BS_OP_MATMUL: return any_const ? linear_kind(k, n->nin, false) : K_BAD;
+        case BS_OP_DIV:
+        case BS_OP_INDEX_SELECT: return k[1] == K_CONST ? linear_kind(k, 1, false) : K_BAD;
+        case BS_OP_NEG:
+        case BS_OP_RESHAPE:
+        case BS_OP_TRANSPOSE:
+        case BS_OP_SUM:
+        case BS_OP_MEAN:
+        case BS_OP_SELECT:
+        case BS_OP_SLICE: return linear_kind(k, 1, false);
+        case BS_OP_WHERE: return k[0] == K_CONST ? linear_kind(k + 1, 2, any_const) : K_BAD;
+        case BS_OP_MASKED_FILL:
+            return k[1] == K_CONST && k[2] == K_CONST ? linear_kind(k, 1, true) : K_BAD;
+        default: return K_BAD;
+        }
+    }
+    int r = K_BAD;
+    switch (n->op) {
+    case BS_OP_MATMUL:
+        if (k[0] == K_BATCH && nd0 >= 2 &&
+            ((k[1] == K_CONST && in[1]->value.shape.ndim <= 2) ||
+             (k[1] == K_BATCH && nd0 >= 3 && in[1]->value.shape.ndim == nd0)))
+            r = K_BATCH;
+        break;
+    case BS_OP_RESHAPE:
+        if (out->ndim >= 1 && out->d[0] == B && in[0]->value.shape.d[0] == B) r = K_BATCH;
+        break;
+    case BS_OP_SUM:
+    case BS_OP_MEAN:
+    case BS_OP_MAX:
+        if (dim0 == BS_DIM_ALL || dim0 == 0)
+            r = n->op == BS_OP_SUM ? K_SUM : n->op == BS_OP_MEAN ? K_MEAN : K_BAD;
+        else r = K_BATCH;
+        break;
+    case BS_OP_SOFTMAX:
+    case BS_OP_LOG_SOFTMAX:
+        if (dim0 != 0) r = K_BATCH;
+        break;
+    case BS_OP_LAYERNORM:
+        if (nd0 >= 2) r = K_BATCH;
+        break;
+    case BS_OP_MSE:
+    case BS_OP_BCE:
+    case BS_OP_BCE_LOGITS: /* means over every element */
+        if (k[0] == K_BATCH && ew_ok(in[1], k[1], &in[0]->value.shape, B)) return K_MEAN;
+        return K_BAD;
+    case BS_OP_CROSS_ENTROPY: /* a mean over the rows */
+        return k[0] == K_BATCH && k[1] == K_BATCH && nd0 == 2 ? K_MEAN : K_BAD;
+    case BS_OP_SELECT:
+    case BS_OP_SLICE:
+        if (dim0 != 0) r = K_BATCH;
+        break;
+    case BS_OP_INDEX_SELECT: /* rows of a table picked by a batch of indices (an embedding) */
+        if (k[0] == K_CONST && dim0 == 0) r = K_BATCH;
+        else if (k[0] == K_BATCH && k[1] == K_CONST && dim0 != 0) r = K_BATCH;
+        break;
+    case BS_OP_CAT:
+        if (k[0] == K_BATCH && k[1] == K_BATCH && norm_dim(a->dim, nd0) != 0) r = K_BATCH;
+        break;
+    case BS_OP_WHERE:
+    case BS_OP_MASKED_FILL:
+        r = K_BATCH;
+        for (int i = 0; i < n->nin; i++)
+            if (!ew_ok(in[i], k[i], out, B)) r = K_BAD;
+        break;
+    default:
+        if (n->op >= 0 && n->op < BS_OP_COUNT && bs_ops[n->op].kind == BS_K_EW) {
+            r = K_BATCH;
+            for (int i = 0; i < n->nin; i++)
+                if (!ew_ok(in[i], k[i], out, B)) r = K_BAD;
+        }
+        break;
+    }
+    if (r == K_BATCH && !(out->ndim >= 1 && out->d[0] == B)) r = K_BAD;
+    return r;
+}
+
+/* the root's kind with the buffers of dim 0 = B as the batch */
+static int root_kind(exp_t *x, bs_id root, int64_t B, int *kind)
+{
+    for (bs_id i = 0; i <= root; i++)
+        if (x->in_graph[i]) kind[i] = node_kind(x, bs_node_get(x->c, i), kind, B);
+    int k = kind[root];
+    if (k == K_BATCH && bs_tensor_numel(&bs_node_get(x->c, root)->value) != 1)
+        k = K_SUM; /* the program sums a tensor root */
+    return k;
+}
+
+static bool tried(const exp_t *x, int64_t b)
+{
+    for (int i = 0; i < x->ntried; i++)
+        if (x->tried[i] == b) return true;
+    return false;
+}
+
+/* finds the batch: the size of dim 0 shared by the data that makes the loss a mean or a sum over
+   rows (the one with the most such buffers first); x->batch stays 0 where there is none */
+static bool find_batch(exp_t *x, bs_id root)
+{
+    int *kind = calloc((size_t)root + 1, sizeof *kind);
+    if (!kind) return false;
+    x->batch = 0;
+    x->batch_kind = K_CONST;
+    for (;;) {
+        int64_t best = 0;
+        int bestn = 0;
+        for (bs_id i = 0; i <= root; i++) { /* the most common dim 0 not tried yet */
+            if (!x->in_graph[i] || !x->is_buffer[i]) continue;
+            const bs_shape *sh = &bs_node_get(x->c, i)->value.shape;
+            if (sh->ndim < 1 || sh->d[0] < 2 || tried(x, sh->d[0])) continue;
+            int cnt = 0;
+            for (bs_id j = 0; j <= root; j++) {
+                const bs_shape *sj = &bs_node_get(x->c, j)->value.shape;
+                cnt += x->in_graph[j] && x->is_buffer[j] && sj->ndim >= 1 && sj->d[0] == sh->d[0];
+            }
+            if (cnt > bestn) {
+                bestn = cnt;
+                best = sh->d[0];
+            }
+        }
+        if (!best) break;
+        x->tried[x->ntried++] = best;
+        int k = root_kind(x, root, best, kind);
+        if (k == K_MEAN || k == K_SUM) {
+            x->batch = best;
+            x->batch_kind = k;
+            for (bs_id i = 0; i <= root; i++)
+                x->batched[i] = x->in_graph[i] && x->is_buffer[i] && kind[i] == K_BATCH;
+            break;
+        }
+        if (x->ntried == (int)(sizeof x->tried / sizeof x->tried[0])) break;
+    }
+    free(kind);
+    return true;
+}
+
 /* ==== The program ==== */
 
-static const char program_tail[] =
+static const char program_load_npy[] =
     "\n\n"
     "def load_npy(path, dtype):\n"
     "    import numpy as np\n"
     "    here = os.path.dirname(os.path.abspath(__file__))\n"
-    "    return torch.from_numpy(np.load(os.path.join(here, path))).to(dtype)\n"
+    "    return torch.from_numpy(np.load(os.path.join(here, path))).to(dtype)\n";
+
+static const char program_main[] =
     "\n\n"
     "def main():\n"
     "    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])\n"
@@ -394,33 +600,67 @@ static const char program_tail[] =
     "    ap.add_argument(\"--ddp\", action=\"store_true\", help=\"DistributedDataParallel under torchrun\")\n"
     "    ap.add_argument(\"--print-grads\", action=\"store_true\",\n"
     "                    help=\"after the first backward, print the loss and every param's grad\")\n"
+    "    ap.add_argument(\"--exact\", action=\"store_true\", help=\"print the losses with every digit\")\n"
     "    args = ap.parse_args()\n"
     "    dtype = getattr(torch, args.dtype)\n"
-    "    rank = 0\n"
-    "    if args.ddp:\n"
+    "    rank, world = 0, 1\n"
+    "    if args.ddp:  # torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT\n"
     "        import torch.distributed as dist\n"
     "        dist.init_process_group(\"nccl\" if args.device == \"cuda\" else \"gloo\")\n"
-    "        rank = dist.get_rank()\n"
+    "        rank, world = dist.get_rank(), dist.get_world_size()\n"
     "        if args.device == \"cuda\":\n"
     "            torch.cuda.set_device(int(os.environ.get(\"LOCAL_RANK\", 0)))\n"
     "    model = Model().to(device=args.device, dtype=dtype)\n"
     "    net = model\n"
     "    if args.ddp:\n"
     "        from torch.nn.parallel import DistributedDataParallel\n"
-    "        net = DistributedDataParallel(model)\n"
-    "    opt = make_optimizer(model.parameters(), args.lr)\n"
+    "        net = DistributedDataParallel(model)  # averages the grads over the ranks\n"
+    "    opt = make_optimizer(model.parameters(), args.lr)\n";
+
+static const char program_shard_mean[] =
+    "    # rank r trains on its rows of the global batch. The loss is a mean over the rows: weighted\n"
+    "    # by world * its rows / all rows, each rank's mean makes DDP's average of the grads the\n"
+    "    # whole batch's grads (the weight is 1 when the rows divide evenly)\n"
+    "    data = [t.to(args.device, dtype) if t.is_floating_point() else t.to(args.device) for t in batch()]\n"
+    "    rows = len(data[0])\n"
+    "    lo, hi = rank * rows // world, (rank + 1) * rows // world\n"
+    "    if lo == hi:\n"
+    "        raise SystemExit(f\"the batch has {rows} rows: too few for {world} ranks\")\n"
+    "    shard = [t[lo:hi] for t in data]\n"
+    "    weight = world * (hi - lo) / rows\n";
+
+static const char program_shard_sum[] =
+    "    # rank r trains on its rows of the global batch. The loss is a sum over the rows: weighted\n"
+    "    # by world, each rank's sum makes DDP's average of the grads the whole batch's grads\n"
+    "    data = [t.to(args.device, dtype) if t.is_floating_point() else t.to(args.device) for t in batch()]\n"
+    "    rows = len(data[0])\n"
+    "    lo, hi = rank * rows // world, (rank + 1) * rows // world\n"
+    "    if lo == hi:\n"
+    "        raise SystemExit(f\"the batch has {rows} rows: too few for {world} ranks\")\n"
+    "    shard = [t[lo:hi] for t in data]\n"
+    "    weight = world\n";
+
+static const char program_shard_none[] =
+    "    # the loss is not a mean or a sum over rows of a batch: every rank computes all of it\n"
+    "    shard, weight = [], 1\n";
+
+static const char program_loop[] =
     "    for step in range(args.steps):\n"
     "        opt.zero_grad()\n"
-    "        loss = net()\n"
+    "        loss = net(*shard) * weight\n"
     "        loss.backward()\n"
+    "        shown = loss.detach().clone()\n"
+    "        if args.ddp:  # the whole batch's loss: the ranks' weighted losses, averaged\n"
+    "            dist.all_reduce(shown)\n"
+    "        shown = (shown / world).item()\n"
     "        if args.print_grads and step == 0 and rank == 0:\n"
-    "            print(\"loss\", repr(loss.item()))\n"
+    "            print(\"loss\", repr(shown))\n"
     "            for name, p in model.named_parameters():\n"
     "                if p.grad is not None:\n"
     "                    print(\"grad\", name, \" \".join(repr(v) for v in p.grad.double().flatten().tolist()))\n"
     "        opt.step()\n"
     "        if rank == 0 and not args.print_grads:\n"
-    "            print(f\"step {step + 1} loss {loss.item():.6f}\")\n"
+    "            print(f\"step {step + 1} loss {shown!r}\" if args.exact else f\"step {step + 1} loss {shown:.6f}\")\n"
     "    if args.ddp:\n"
     "        dist.destroy_process_group()\n"
     "\n\n"
@@ -524,6 +764,9 @@ static bool assign_names(exp_t *x, bs_id root)
     return true;
 }
 
+/* the leaves forward() reads as self.NAME (params, buffers) */
+static bool is_attr(const exp_t *x, bs_id i) { return x->is_param[i] || (x->is_buffer[i] && !x->batched[i]); }
+
 static bool write_program(exp_t *x, sbuf *b, bs_id root, const char *file)
 {
     const bs_ctx *c = x->c;
@@ -540,15 +783,19 @@ static bool write_program(exp_t *x, sbuf *b, bs_id root, const char *file)
                  "    python3 %s --steps 100 --device cuda       # one GPU\n"
                  "    torchrun --nproc_per_node=2 %s --ddp --steps 100   # DistributedDataParallel\n"
                  "--print-grads prints the loss and every param's grad after the first backward.\n"
-                 "Written by backstep's :export; %d params, the session's values.\n\"\"\"\n"
-                 "import argparse\n"
-                 "import os\n\n"
-                 "import torch\n"
-                 "import torch.nn as nn\n"
-                 "import torch.nn.functional as F\n\n"
-                 "# the params' names in the session\n"
-                 "NAMES = {\n",
+                 "Written by backstep's :export; %d params, the session's values.\n",
               file, rn, file, file, file, nparams);
+    if (x->batch)
+        sb_printf(b, "Under --ddp each rank trains on its share of the batch's %lld rows.\n",
+                  (long long)x->batch);
+    sb_str(b, "\"\"\"\n"
+              "import argparse\n"
+              "import os\n\n"
+              "import torch\n"
+              "import torch.nn as nn\n"
+              "import torch.nn.functional as F\n\n"
+              "# the params' names in the session\n"
+              "NAMES = {\n");
     for (bs_id i = 0; i <= root; i++)
         if (x->in_graph[i] && x->is_param[i]) {
             char nm[96];
@@ -556,19 +803,22 @@ static bool write_program(exp_t *x, sbuf *b, bs_id root, const char *file)
         }
     sb_str(b, "}\n\n\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n");
     for (bs_id i = 0; i <= root; i++) {
-        if (!x->in_graph[i] || !(x->is_param[i] || x->is_buffer[i])) continue;
+        if (!x->in_graph[i] || !is_attr(x, i)) continue;
         const bs_node *n = bs_node_get(c, i);
         if (x->is_param[i]) {
             sb_printf(b, "        self.%s = nn.Parameter(", x->name[i]);
             if (!py_tensor(x, b, &n->value, x->name[i])) return false;
             sb_str(b, ")\n");
-        } else {
+        } else { /* not in state_dict(): its keys are the params' */
             sb_printf(b, "        self.register_buffer(\"%s\", ", x->name[i]);
             if (!py_tensor(x, b, &n->value, x->name[i])) return false;
-            sb_str(b, ")\n");
+            sb_str(b, ", persistent=False)\n");
         }
     }
-    sb_str(b, "\n    def forward(self):\n");
+    sb_str(b, "\n    def forward(self");
+    for (bs_id i = 0; i <= root; i++)
+        if (x->in_graph[i] && x->batched[i]) sb_printf(b, ", %s", x->name[i]);
+    sb_str(b, "):\n");
     for (bs_id i = 0; i <= root; i++) { /* the session's named numbers */
         const bs_node *n = bs_node_get(c, i);
         if (!x->in_graph[i] || !x->name[i] || !n->is_number) continue;
@@ -585,16 +835,41 @@ static bool write_program(exp_t *x, sbuf *b, bs_id root, const char *file)
         sb_printf(b, "        %s = ", x->name[i]);
         if (!torch_expr(x, b, n)) return false;
         sb_str(b, "\n");
-        (void)n;
     }
     sb_str(b, "        return ");
     operand(x, b, root);
     sb_str(b, bs_tensor_numel(&bs_node_get(c, root)->value) != 1
                   ? ".sum()  # backstep seeds a tensor root with ones\n" : "\n");
+    if (x->batch) {
+        sb_printf(b, "\n\ndef batch():\n"
+                     "    # the session's data: the global batch, row i of each tensor is sample i (%lld rows)\n",
+                  (long long)x->batch);
+        for (bs_id i = 0; i <= root; i++) {
+            if (!x->in_graph[i] || !x->batched[i]) continue;
+            sb_printf(b, "    %s = ", x->name[i]);
+            if (!py_tensor(x, b, &bs_node_get(c, i)->value, x->name[i])) return false;
+            sb_str(b, "\n");
+        }
+        sb_str(b, "    return ");
+        bool first = true;
+        for (bs_id i = 0; i <= root; i++) {
+            if (!x->in_graph[i] || !x->batched[i]) continue;
+            sb_printf(b, "%s%s", first ? "" : ", ", x->name[i]);
+            first = false;
+        }
+        sb_str(b, "\n");
+    }
     write_optimizer(b, session_opt(x->s));
-    char tail[sizeof program_tail + 16];
-    snprintf(tail, sizeof tail, program_tail, dts);
-    sb_str(b, tail);
+    for (bs_id i = 0; i <= root; i++) /* large tensors come from .npy files */
+        if (x->in_graph[i] && (x->is_param[i] || x->is_buffer[i]) &&
+            bs_tensor_numel(&bs_node_get(c, i)->value) > INLINE_MAX) {
+            sb_str(b, program_load_npy);
+            break;
+        }
+    sb_printf(b, program_main, dts);
+    sb_str(b, !x->batch ? program_shard_none : x->batch_kind == K_MEAN ? program_shard_mean
+                                                                       : program_shard_sum);
+    sb_str(b, program_loop);
     return !b->oom;
 }
 
@@ -742,9 +1017,10 @@ int bs_export_py(bs_session *s, const char *file, bs_id root, bool check, int li
     x.in_graph = calloc((size_t)x.n, 1);
     x.is_param = calloc((size_t)x.n, 1);
     x.is_buffer = calloc((size_t)x.n, 1);
+    x.batched = calloc((size_t)x.n, 1);
     sbuf b = {0};
     int rc = -1;
-    if (!x.name || !x.uses || !x.in_graph || !x.is_param || !x.is_buffer) goto nomem;
+    if (!x.name || !x.uses || !x.in_graph || !x.is_param || !x.is_buffer || !x.batched) goto nomem;
     /* the graph: what the root depends on (ids are topological: inputs come first) */
     x.in_graph[root] = true;
     for (bs_id i = root; i >= 0; i--) {
@@ -752,7 +1028,7 @@ int bs_export_py(bs_session *s, const char *file, bs_id root, bool check, int li
         const bs_node *n = bs_node_get(s->ctx, i);
         for (int k = 0; k < n->nin; k++) x.in_graph[n->in[k]] = true;
     }
-    if (!assign_names(&x, root)) goto nomem;
+    if (!assign_names(&x, root) || !find_batch(&x, root)) goto nomem;
     /* the data folder: model.py -> model_data/ beside it */
     size_t fl = strlen(file);
     size_t stem = fl > 3 && !strcmp(file + fl - 3, ".py") ? fl - 3 : fl;
@@ -786,6 +1062,7 @@ out:
     free(x.in_graph);
     free(x.is_param);
     free(x.is_buffer);
+    free(x.batched);
     free(x.dir);
     free(b.p);
     return rc;
