@@ -67,6 +67,46 @@ L = ((sigmoid(x @ W) * c - t) ** 2).sum() / 7
 """
 
 
+MODULES = """import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 4)
+        self.blocks = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+        self.ln = nn.LayerNorm(4)
+        self.head = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 3))
+    def forward(self, idx):
+        h = self.emb(idx)
+        for b in self.blocks:
+            h = h + torch.relu(b(h))
+        return self.head(self.ln(h))
+torch.manual_seed(0)
+model = Net()
+idx = torch.tensor([0, 3, 1, 4, 2, 2])
+y = torch.tensor([0, 1, 2, 1, 0, 2])
+loss = nn.functional.cross_entropy(model(idx), y)
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+print("KEYS", [n for n, p in model.named_parameters()])
+"""
+
+# loads the exported program and prints its Model's state_dict() keys and Model()'s size arguments;
+# with "H=64": builds Model(H=64) and prints the loss of the global batch and the params' shapes
+PROBE = r"""
+import importlib.util, inspect, sys
+spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+print("KEYS", list(m.Model().state_dict()))
+print("SIZES", {k: v.default for k, v in inspect.signature(m.Model.__init__).parameters.items() if k != "self"})
+if len(sys.argv) > 2:
+    k, v = sys.argv[2].split("=")
+    model = m.Model(**{k: int(v)}).double()
+    print("LOSS", model(*m.batch()).item())
+    print("SHAPES", {n: list(p.shape) for n, p in model.named_parameters()})
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,8 +146,12 @@ try:
     driver = os.path.join(tmp, "driver.py")
     with open(driver, "w") as f:
         f.write(DRIVER)
+    probe = os.path.join(tmp, "probe.py")
+    with open(probe, "w") as f:
+        f.write(PROBE)
     cases = [("mlp", open(os.path.join(ROOT, "tests/bench/mlp.bs")).read(), True),
-             ("uneven_mean", UNEVEN_MEAN, True), ("uneven_sum", UNEVEN_SUM, True)]
+             ("uneven_mean", UNEVEN_MEAN, True), ("uneven_sum", UNEVEN_SUM, True),
+             ("modules", MODULES, True)]
     for path in sorted(glob.glob(os.path.join(ROOT, "assets", "*gpt*"))):
         if path.endswith((".bs", ".py")):
             cases.append((os.path.splitext(os.path.basename(path))[0], open(path).read(), False))
@@ -125,6 +169,24 @@ try:
         if c.returncode:
             fails.append("%s: py_compile: %s" % (name, c.stderr.strip()[-300:]))
         text = open(prog).read()
+        # state_dict() keys are the session's named_parameters(); the sizes are Model()'s arguments
+        q = subprocess.run([PY, probe, prog] + (["H=64"] if name == "mlp" else []), capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        got = dict(re.findall(r"^(KEYS|SIZES|LOSS|SHAPES) (.*)$", q.stdout, re.M))
+        session_keys = re.search(r"^KEYS (.*)$", p.stdout, re.M)
+        if q.returncode or "KEYS" not in got:
+            fails.append("%s: loading the program: %s" % (name, q.stderr.strip()[-300:]))
+        elif session_keys and eval(got["KEYS"]) != eval(session_keys.group(1)):
+            fails.append("%s: state_dict() keys %s, the session's named_parameters() %s"
+                         % (name, got["KEYS"], session_keys.group(1)))
+        if name == "modules" and not session_keys:
+            fails.append("modules: the session printed no named_parameters()")
+        if name == "mlp" and "SHAPES" in got:
+            sizes, shapes = eval(got["SIZES"]), eval(got["SHAPES"])
+            if sizes != {"D": 16, "H": 32, "C": 10}:
+                fails.append("mlp: Model() takes %s, not the session's D=16, H=32, C=10" % sizes)
+            if shapes.get("W2") != [64, 64] or shapes.get("W1") != [16, 64] or not 0 < float(got["LOSS"]) < 100:
+                fails.append("mlp: Model(H=64) has %s and loss %s" % (shapes, got.get("LOSS")))
         m = re.search(r"its share of the batch's (\d+) rows", text)
         rows = int(m.group(1)) if m else 0
         if must_split and not rows:
@@ -151,8 +213,9 @@ try:
             want = [str([(r + 1) * rows // 2 - r * rows // 2] * len(eval(seen[r]))) for r in range(2)]
             if seen != want:
                 fails.append("%s: the ranks saw rows %s of the batch, not %s" % (name, seen, want))
-        report.append("%s: %d lines, batch %s, loss %.10g -> %.10g in %d steps, 1 vs 2 processes "
-                      "differ by %.3g" % (name, text.count("\n"), rows or "not split", a[0], a[-1],
+        report.append("%s: %d lines, %d state_dict keys%s, batch %s, loss %.10g -> %.10g in %d steps, 1 vs 2 processes "
+                      "differ by %.3g" % (name, text.count("\n"), len(eval(got.get("KEYS", "[]"))),
+                                          " (the session's named_parameters())" if session_keys else "", rows or "not split", a[0], a[-1],
                                           STEPS, diff))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
