@@ -59,6 +59,7 @@ typedef struct {
     int32_t ncalls;
     int32_t *call_of;     /* per node: the scope whose call it is the output of (0: none) */
     bool *hidden;         /* per node: inside a call written as a call */
+    bool bare;            /* the next operand is a whole argument: no () */
     bool init_mode;       /* writing a param's initializer: leaves as their constructors */
     bool init_ok;         /* ... and every leaf had one */
     bool size_arg[64];    /* per size variable: an argument of Model() */
@@ -255,7 +256,15 @@ static bool py_tensor(exp_t *x, sbuf *b, const bs_tensor *t, const char *ident)
 
 /* ==== Ops as PyTorch ==== */
 
+/* ops written with an operator between or before their operands: as an operand they need () */
+static bool is_infix(int op)
+{
+    return op == BS_OP_ADD || op == BS_OP_SUB || op == BS_OP_MUL || op == BS_OP_DIV || op == BS_OP_POW ||
+           op == BS_OP_NEG || op == BS_OP_MATMUL;
+}
+
 static void operand(exp_t *x, sbuf *b, bs_id id);
+static void operand_arg(exp_t *x, sbuf *b, bs_id id);
 static bool node_expr(exp_t *x, sbuf *b, bs_id id);
 static void ctor_expr(exp_t *x, sbuf *b, const bs_node *n);
 
@@ -277,14 +286,17 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n, bs_id id)
 #define B operand(x, b, n->in[1])
 #define C operand(x, b, n->in[2])
 #define S(t) sb_str(b, t)
+#define AARG operand_arg(x, b, n->in[0])
+#define BARG operand_arg(x, b, n->in[1])
+#define CARG operand_arg(x, b, n->in[2])
     /* a loss's target: torch wants a tensor of the prediction's shape and dtype, where backstep
        broadcasts a number or a smaller tensor */
     const bs_node *in1 = n->nin > 1 ? bs_node_get(x->c, n->in[1]) : NULL;
     bool widen = in1 && (in1->is_number || !bs_shape_eq(&in1->value.shape, &in0->value.shape));
 #define TARGET                                                                                   \
     do {                                                                                         \
-        if (in1->is_number) { S("torch.full_like("); A; S(", "); B; S(")"); }                     \
-        else if (widen) { S("torch.broadcast_to("); B; S(", "); A; S(".shape).to("); A; S(".dtype)"); } \
+        if (in1->is_number) { S("torch.full_like("); AARG; S(", "); BARG; S(")"); }                     \
+        else if (widen) { S("torch.broadcast_to("); BARG; S(", "); A; S(".shape).to("); A; S(".dtype)"); } \
         else B;                                                                                  \
     } while (0)
     switch (n->op) {
@@ -294,24 +306,24 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n, bs_id id)
     case BS_OP_DIV: A; S(" / "); B; return true;
     case BS_OP_POW: A; S(" ** "); B; return true;
     case BS_OP_NEG: S("-"); A; return true;
-    case BS_OP_RELU: S("torch.relu("); A; S(")"); return true;
-    case BS_OP_LEAKY_RELU: S("F.leaky_relu("); A; S(", "); py_float(b, a->k); S(")"); return true;
-    case BS_OP_SIGMOID: S("torch.sigmoid("); A; S(")"); return true;
-    case BS_OP_TANH: S("torch.tanh("); A; S(")"); return true;
-    case BS_OP_EXP: S("torch.exp("); A; S(")"); return true;
-    case BS_OP_LOG: S("torch.log("); A; S(")"); return true;
-    case BS_OP_SQRT: S("torch.sqrt("); A; S(")"); return true;
-    case BS_OP_ABS: S("torch.abs("); A; S(")"); return true;
-    case BS_OP_SIN: S("torch.sin("); A; S(")"); return true;
-    case BS_OP_COS: S("torch.cos("); A; S(")"); return true;
-    case BS_OP_ERF: S("torch.erf("); A; S(")"); return true;
+    case BS_OP_RELU: S("torch.relu("); AARG; S(")"); return true;
+    case BS_OP_LEAKY_RELU: S("F.leaky_relu("); AARG; S(", "); py_float(b, a->k); S(")"); return true;
+    case BS_OP_SIGMOID: S("torch.sigmoid("); AARG; S(")"); return true;
+    case BS_OP_TANH: S("torch.tanh("); AARG; S(")"); return true;
+    case BS_OP_EXP: S("torch.exp("); AARG; S(")"); return true;
+    case BS_OP_LOG: S("torch.log("); AARG; S(")"); return true;
+    case BS_OP_SQRT: S("torch.sqrt("); AARG; S(")"); return true;
+    case BS_OP_ABS: S("torch.abs("); AARG; S(")"); return true;
+    case BS_OP_SIN: S("torch.sin("); AARG; S(")"); return true;
+    case BS_OP_COS: S("torch.cos("); AARG; S(")"); return true;
+    case BS_OP_ERF: S("torch.erf("); AARG; S(")"); return true;
     case BS_OP_GELU:
         S("F.gelu(");
         A;
         S(a->k == BS_GELU_TANH ? ", approximate='tanh')" : ")");
         return true;
-    case BS_OP_SILU: S("F.silu("); A; S(")"); return true;
-    case BS_OP_SOFTPLUS: S("F.softplus("); A; S(")"); return true;
+    case BS_OP_SILU: S("F.silu("); AARG; S(")"); return true;
+    case BS_OP_SOFTPLUS: S("F.softplus("); AARG; S(")"); return true;
     case BS_OP_CLAMP:
         S("torch.clamp(");
         A;
@@ -357,11 +369,11 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n, bs_id id)
         return true;
     case BS_OP_SOFTMAX: S("torch.softmax("); A; sb_printf(b, ", dim=%d)", a->dim); return true;
     case BS_OP_LOG_SOFTMAX: S("torch.log_softmax("); A; sb_printf(b, ", dim=%d)", a->dim); return true;
-    case BS_OP_LAYERNORM: S("F.layer_norm("); A; S(", "); A; S(".shape[-1:], eps="); py_float(b, a->k); S(")"); return true;
-    case BS_OP_MSE: S("F.mse_loss("); A; S(", "); TARGET; S(")"); return true;
-    case BS_OP_BCE: S("F.binary_cross_entropy("); A; S(", "); TARGET; S(")"); return true;
-    case BS_OP_BCE_LOGITS: S("F.binary_cross_entropy_with_logits("); A; S(", "); TARGET; S(")"); return true;
-    case BS_OP_CROSS_ENTROPY: S("F.cross_entropy("); A; S(", "); B; S(")"); return true;
+    case BS_OP_LAYERNORM: S("F.layer_norm("); AARG; S(", "); A; S(".shape[-1:], eps="); py_float(b, a->k); S(")"); return true;
+    case BS_OP_MSE: S("F.mse_loss("); AARG; S(", "); TARGET; S(")"); return true;
+    case BS_OP_BCE: S("F.binary_cross_entropy("); AARG; S(", "); TARGET; S(")"); return true;
+    case BS_OP_BCE_LOGITS: S("F.binary_cross_entropy_with_logits("); AARG; S(", "); TARGET; S(")"); return true;
+    case BS_OP_CROSS_ENTROPY: S("F.cross_entropy("); AARG; S(", "); BARG; S(")"); return true;
     case BS_OP_SELECT: A; sb_printf(b, ".select(%d, %lld)", norm_dim(a->dim, nd0), (long long)a->start); return true;
     case BS_OP_SLICE: {
         A;
@@ -386,13 +398,16 @@ static bool torch_expr(exp_t *x, sbuf *b, const bs_node *n, bs_id id)
         return true;
     }
     case BS_OP_CAT: S("torch.cat(["); A; S(", "); B; sb_printf(b, "], dim=%d)", a->dim); return true;
-    case BS_OP_WHERE: S("torch.where("); A; S(" != 0, "); B; S(", "); C; S(")"); return true;
-    case BS_OP_MASKED_FILL: A; S(".masked_fill("); B; S(" != 0, "); C; S(")"); return true;
+    case BS_OP_WHERE: S("torch.where("); A; S(" != 0, "); BARG; S(", "); CARG; S(")"); return true;
+    case BS_OP_MASKED_FILL: A; S(".masked_fill("); B; S(" != 0, "); CARG; S(")"); return true;
     default: break;
     }
 #undef A
 #undef B
 #undef C
+#undef AARG
+#undef BARG
+#undef CARG
 #undef S
 #undef TARGET
     snprintf(x->err, sizeof x->err, "op %s has no PyTorch spelling in the exporter",
@@ -432,10 +447,19 @@ static void operand(exp_t *x, sbuf *b, bs_id id)
         else py_float(b, n->value.data[0]);
         return;
     }
-    sb_str(b, "(");
+    bool infix = x->bare ? false : is_infix(n->op);
+    x->bare = false;
+    if (infix) sb_str(b, "(");
     torch_expr(x, b, n, id);
-    sb_str(b, ")");
-    (void)n;
+    if (infix) sb_str(b, ")");
+}
+
+/* an operand that is a whole argument of a call: no parentheses */
+static void operand_arg(exp_t *x, sbuf *b, bs_id id)
+{
+    x->bare = true;
+    operand(x, b, id);
+    x->bare = false;
 }
 
 /* node id's expression: a module's call, self.fc1(h), or its op */
@@ -1308,6 +1332,10 @@ static bool assign_names(exp_t *x, bs_id root)
         if (!x->in_graph[i]) continue;
         const bs_node *n = bs_node_get(x->c, i);
         for (int k = 0; k < n->nin; k++) x->uses[n->in[k]]++;
+        if ((n->op == BS_OP_MSE || n->op == BS_OP_BCE || n->op == BS_OP_BCE_LOGITS) &&
+            (bs_node_get(x->c, n->in[1])->is_number ||
+             !bs_shape_eq(&bs_node_get(x->c, n->in[1])->value.shape, &bs_node_get(x->c, n->in[0])->value.shape)))
+            x->uses[n->in[0]]++; /* the prediction is written twice: full_like(p, y) */
     }
     int ntaken = 0;
     char **taken = calloc((size_t)root + 1, sizeof *taken);
