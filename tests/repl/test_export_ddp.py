@@ -3,13 +3,15 @@
 processes (gloo) reaches the same loss as one process on the same global batch.
 
 Each program (the MLP of tests/bench/mlp.bs, two small ones whose rows do not divide evenly, one a
-mean and one a sum over the rows, and any assets/*gpt* script present) is exported with `:export`,
+mean and one a sum over the rows, a module with an Embedding, a ModuleList, a LayerNorm and a
+Sequential, a GPT block over one sequence, and any assets/*gpt* script present) is exported with `:export`,
 compiled with `python3 -m py_compile`, and trained 50 steps in float64 twice: by one process, and
 by two processes started by hand with the variables torchrun sets (MASTER_ADDR, MASTER_PORT on a
 free port, RANK, WORLD_SIZE, LOCAL_RANK; Debian's torchrun of torch 1.13 crashes in its launcher).
 Every one of the 50 losses must agree to 1e-12, and each rank must have been given only its rows
-of the batch (Model.forward is wrapped to record the rows it sees). Prints the line count of each
-exported file. Exit 77 without /usr/bin/python3 with torch.
+of the batch (Model.forward is wrapped to record the rows it sees). The Model's state_dict() keys
+must be the session's model.named_parameters(), and the MLP's Model(H=64) must build and run.
+Prints the line count of each exported file. Exit 77 without /usr/bin/python3 with torch.
 Usage: test_export_ddp.py BACKSTEP"""
 import glob
 import os
@@ -90,6 +92,38 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 print("KEYS", [n for n, p in model.named_parameters()])
 """
 
+# a GPT block on one sequence (causal attention mixes its rows: every rank computes all of it)
+GPT_BLOCK = """import torch
+import torch.nn as nn
+torch.manual_seed(0)
+T, C, V = 4, 8, 11
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(V, C)
+        self.ln1 = nn.LayerNorm(C)
+        self.q = nn.Linear(C, C)
+        self.k = nn.Linear(C, C)
+        self.v = nn.Linear(C, C)
+        self.ln2 = nn.LayerNorm(C)
+        self.mlp = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C))
+        self.head = nn.Linear(C, V)
+    def forward(self, idx):
+        x = self.tok(idx)
+        h = self.ln1(x)
+        att = self.q(h) @ self.k(h).T / C ** 0.5
+        mask = torch.tensor([[0.0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]) > 0
+        att = torch.softmax(att.masked_fill(mask, float('-inf')), dim=-1)
+        x = x + att @ self.v(h)
+        x = x + self.mlp(self.ln2(x))
+        return self.head(x)
+model = Block()
+idx = torch.tensor([1, 5, 2, 9])
+targets = torch.tensor([5, 2, 9, 3])
+loss = nn.functional.cross_entropy(model(idx), targets)
+print("KEYS", [n for n, p in model.named_parameters()])
+"""
+
 # loads the exported program and prints its Model's state_dict() keys and Model()'s size arguments;
 # with "H=64": builds Model(H=64) and prints the loss of the global batch and the params' shapes
 PROBE = r"""
@@ -151,7 +185,7 @@ try:
         f.write(PROBE)
     cases = [("mlp", open(os.path.join(ROOT, "tests/bench/mlp.bs")).read(), True),
              ("uneven_mean", UNEVEN_MEAN, True), ("uneven_sum", UNEVEN_SUM, True),
-             ("modules", MODULES, True)]
+             ("modules", MODULES, True), ("gpt_block", GPT_BLOCK, False)]
     for path in sorted(glob.glob(os.path.join(ROOT, "assets", "*gpt*"))):
         if path.endswith((".bs", ".py")):
             cases.append((os.path.splitext(os.path.basename(path))[0], open(path).read(), False))
