@@ -7,6 +7,7 @@ cases) is skipped, one whose root needs no grad is counted as not trainable. The
 is exported with its optimizer (SGD with momentum) and trained 20 steps by the exported program and
 by backstep: the losses must agree. Exit 77 without /usr/bin/python3 with torch.
 Usage: test_export_py.py BACKSTEP GOLDEN_CASES PYTORCH_CASES"""
+import concurrent.futures
 import glob
 import os
 import re
@@ -21,33 +22,46 @@ if subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode:
     print("SKIP: no python3 with torch (Debian: python3-torch)")
     sys.exit(77)
 tmp = tempfile.mkdtemp(prefix="bs-export-")
+seed_lines = "?"
 fails, counts = [], {"checked": 0, "stops at an error": 0, "not trainable": 0}
 try:
     cases = sorted(glob.glob(os.path.join(sys.argv[2], "*.bs"))) + \
         sorted(glob.glob(os.path.join(sys.argv[3], "*.py")))
-    for case in cases:
+    def run_case(ci):
+        """exports program ci in its own folder; returns (kind, message)"""
+        case = cases[ci]
         src = open(case).read()
         src += ("" if src.endswith("\n") else "\n")
         nlines = src.count("\n")
-        path = os.path.join(tmp, "case" + os.path.splitext(case)[1])
+        d = os.path.join(tmp, "c%d" % ci)
+        os.mkdir(d)
+        path = os.path.join(d, "case" + os.path.splitext(case)[1])
         with open(path, "w") as f:
-            f.write(src + ":export %s/model.py --check\n" % tmp)
+            f.write(src + ":export %s/model.py --check\n" % d)
         p = subprocess.run([exe, "--no-window", path], capture_output=True, text=True,
-                           timeout=300, cwd=tmp, env=dict(os.environ, BACKSTEP_PYTHON=PY))
+                           timeout=300, cwd=d, env=dict(os.environ, BACKSTEP_PYTHON=PY))
         m = re.search(r"difference (\S+); grads of (\d+) params, largest difference (\S+)", p.stdout)
         if m:
+            c = subprocess.run([PY, "-m", "py_compile", os.path.join(d, "model.py")], capture_output=True, text=True)
+            if c.returncode:
+                return None, "%s: py_compile: %s" % (os.path.basename(case), c.stderr.strip()[-300:])
             if float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
-                counts["checked"] += 1
-            else:
-                fails.append("%s: %s" % (os.path.basename(case), m.group(0)))
-            continue
+                return "checked", None
+            return None, "%s: %s" % (os.path.basename(case), m.group(0))
         e = re.search(r":(\d+):\d+: error: (.*)", p.stderr)
         if e and int(e.group(1)) <= nlines:
-            counts["stops at an error"] += 1
-        elif e and re.search(r"does not require grad|needs a name", e.group(2)):
-            counts["not trainable"] += 1
-        else:
-            fails.append("%s: %s" % (os.path.basename(case), p.stderr.strip() or p.stdout[-300:]))
+            return "stops at an error", None
+        if e and re.search(r"does not require grad|needs a name", e.group(2)):
+            return "not trainable", None
+        return None, "%s: %s" % (os.path.basename(case), p.stderr.strip() or p.stdout[-300:])
+
+    # two at a time: each case waits mostly on starting python and torch
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for kind, msg in pool.map(run_case, range(len(cases))):
+            if kind:
+                counts[kind] += 1
+            else:
+                fails.append(msg)
     # training: the exported optimizer and loop against backstep's own
     seed = """x1 = 1.0; x2 = 0.5; y = 1.0
 w11 = param(0.3); w12 = param(0.7); b1 = param(0.1)
@@ -79,6 +93,7 @@ for i in range(20):
     if len(ours) != 20 or ours != theirs:
         fails.append("training 20 steps: backstep %r, the exported program %r %s" % (ours[-3:], theirs[-3:], q.stderr[-300:]))
     text = open(os.path.join(tmp, "seed.py")).read()
+    seed_lines = text.count("\n")
     for want in ["class Model(nn.Module)", "nn.Parameter", "momentum=0.9", "def forward(self):",
                  "torchrun --nproc_per_node=2"]:
         if want not in text:
@@ -87,7 +102,8 @@ finally:
     shutil.rmtree(tmp, ignore_errors=True)
 if counts["checked"] < 100:
     fails.append("only %d programs were checked" % counts["checked"])
-print("export_py: %s" % ", ".join("%d %s" % (v, k) for k, v in counts.items()))
+print("export_py: %s; the seed network's program has %s lines"
+      % (", ".join("%d %s" % (v, k) for k, v in counts.items()), seed_lines))
 if fails:
     print("FAIL:\n  " + "\n  ".join(fails))
     sys.exit(1)
