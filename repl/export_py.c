@@ -1068,6 +1068,14 @@ static bool find_modules(exp_t *x, bs_id root)
                     (!strcmp(t, "Sequential") || !strcmp(t, "ModuleList")))
                     kind = !strcmp(t, "Sequential") ? "nn.Sequential()" : "nn.ModuleList()";
             }
+            bool kids = false, digits = true; /* only indexed children: a list (ModuleList) */
+            for (int j = 0; j < x->nmods; j++) {
+                if (x->mods[j].parent != m) continue;
+                const char *l = last_part(x->mods[j].path);
+                kids = true;
+                digits = digits && is_digits(l, strlen(l));
+            }
+            if (!strcmp(kind, "nn.Module()") && kids && digits) kind = "nn.ModuleList()";
             md->ctor = strdup(kind);
             if (!md->ctor) return false;
         }
