@@ -296,7 +296,12 @@ const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
 void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the caller bumps the
                                                   previous holder's `rebound` when rebinding */
 void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
-/* the display name: label, else "#<id>" style text; never NULL */
+/* The display name, never NULL: its label (z1, or z1' once the name was bound to a newer node);
+ * else the text that made it when that is at most BS_NAME_TEXT bytes (w11 * x1); a scalar leaf's
+ * value (0.5); an op made inside a module or function call, the op and the call ("matmul in
+ * model.0 (Linear)"); a longer text, cut ("w11 * x1 + w12 * x2..."); else the op and its node
+ * number ("add (node 31)"). */
+#define BS_NAME_TEXT 24
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
 
 /* ==== Saved tensors (what :mem counts) ====

@@ -343,6 +343,39 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
     n->text = text ? strdup(text) : NULL;
 }
 
+/* how much of a long expression text names its node: BS_NAME_TEXT - 3 bytes ("..." follows), back
+   to the last space of its second half */
+static int name_cut(const char *text)
+{
+    int cut = BS_NAME_TEXT - 3;
+    for (int i = cut; i > cut / 2; i--)
+        if (text[i] == ' ') {
+            while (i > 0 && text[i - 1] == ' ') i--;
+            return i;
+        }
+    return cut;
+}
+
+/* a module call's scope with the modules it sits in: "model.0 (Linear)" for scope "0 (Linear)"
+   inside "model (Sequential)"; a function's scope ("neuron()") as it is */
+static const char *scope_path(const bs_ctx *c, int32_t scope, char *buf, size_t len)
+{
+    const char *own = bs_scope_name(c, scope);
+    const char *kind = strstr(own, " (");
+    if (!kind) return own;
+    char path[160] = "";
+    for (int32_t up = bs_scope_parent(c, scope), depth = 0; up > 0 && depth < 8;
+         up = bs_scope_parent(c, up), depth++) {
+        const char *name = bs_scope_name(c, up), *cut = name ? strstr(name, " (") : NULL;
+        if (!cut) break; /* a function call: the path is the modules inside it */
+        char tmp[160];
+        snprintf(tmp, sizeof tmp, "%.*s.%s", (int)(cut - name), name, path);
+        snprintf(path, sizeof path, "%s", tmp);
+    }
+    snprintf(buf, len, "%s%s", path, own);
+    return buf;
+}
+
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
 {
     const bs_node *n = bs_node_get(c, id);
@@ -354,14 +387,20 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
         snprintf(buf, len, "%s'", n->label);
     else if (n->label)
         snprintf(buf, len, "%s", n->label);
-    else if (n->text && strlen(n->text) <= 24)
+    else if (n->text && strlen(n->text) <= BS_NAME_TEXT)
         snprintf(buf, len, "%s", n->text);
     else if (n->op == BS_OP_LEAF && bs_shape_numel(&n->value.shape) == 1)
         snprintf(buf, len, "%g", n->value.data[0]);
+    else if (n->op != BS_OP_LEAF && bs_scope_name(c, n->scope)) {
+        char where[160];
+        snprintf(buf, len, "%s in %s", bs_ops[n->op].name, scope_path(c, n->scope, where, sizeof where));
+    }
+    else if (n->text) /* what the user typed, cut at a space where one is near the end */
+        snprintf(buf, len, "%.*s...", name_cut(n->text), n->text);
     else if (n->op != BS_OP_LEAF)
-        snprintf(buf, len, "%s#%d", bs_ops[n->op].name, (int)id);
+        snprintf(buf, len, "%s (node %d)", bs_ops[n->op].name, (int)id);
     else
-        snprintf(buf, len, "#%d", (int)id);
+        snprintf(buf, len, "leaf (node %d)", (int)id);
     return buf;
 }
 

@@ -424,7 +424,16 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
     }
     size_t total = 0, values = 0, freed_bytes = 0;
     int tensors = 0, freed = 0;
-    fprintf(f, "%-24s %-14s %-10s %11s  %s\n", "node", "op", "shape", "saved bytes", "saves");
+    int wide = 24; /* the name column fits the longest name listed ("matmul in model.0 (Linear)") */
+    for (bs_id i = 0; i < len; i++) {
+        bs_saved_tensor sv[BS_MAX_SAVED];
+        char nm[64];
+        if ((root == BS_NONE || want[i]) && bs_node_saved(s->ctx, i, sv)) {
+            int w = (int)strlen(bs_node_name(s->ctx, i, nm, sizeof nm));
+            if (w > wide) wide = w;
+        }
+    }
+    fprintf(f, "%-*s %-14s %-10s %11s  %s\n", wide, "node", "op", "shape", "saved bytes", "saves");
     for (bs_id i = 0; i < len; i++) {
         const bs_node *n = bs_node_get(s->ctx, i);
         values += (size_t)bs_shape_numel(&n->value.shape) * bs_dtype_size(n->value.dtype);
@@ -443,7 +452,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
             total += nb;
             tensors += fresh;
         }
-        fprintf(f, "%-24s %-14s %-10s %11zu  %s%s\n", bs_node_name(s->ctx, i, nm, sizeof nm),
+        fprintf(f, "%-*s %-14s %-10s %11zu  %s%s\n", wide, bs_node_name(s->ctx, i, nm, sizeof nm),
                 bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), n->freed ? 0 : b,
                 what, n->freed ? "  (freed)" : "");
     }
@@ -1043,6 +1052,11 @@ static int cmd_screenshot(bs_session *s, const bs_stmt *st)
 static int cmd_theme(bs_session *s, const bs_stmt *st)
 {
     const bs_word *w = positional(st, 0);
+    if (!w && !positional(st, 1)) { /* which one, and what else there is */
+        fprintf(s->out, "theme %s (others: :theme default, :theme projector, :theme FILE.conf)\n",
+                bs_theme_name());
+        return 0;
+    }
     if (!w || positional(st, 1)) return usage(s, st, ":theme default|projector|FILE.conf");
     char err[512];
     if (bs_theme_use(w->text, err, sizeof err)) return bs_fail(s, w->line, w->col, "%s", err);

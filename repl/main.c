@@ -53,6 +53,8 @@ static const char usage_text[] =
     "  --precision N      significant digits for printed numbers (default 6); also\n"
     "                     --precision=N\n"
     "  --no-window        do not open the graph window\n"
+    "  --theme NAME       the window's and exports' look: projector (large type, white\n"
+    "                     ground), default, or a theme file (as :theme NAME)\n"
     "  --mem-limit SIZE   refuse tensors once the session would hold more than SIZE\n"
     "                     bytes (4GiB, 512M, 1e9; default: half the physical memory;\n"
     "                     also $BACKSTEP_MEM_LIMIT)\n"
@@ -164,6 +166,14 @@ static int parse_args(int argc, char **argv, cli *c)
                 return usage_error("--mem-limit wants a size such as 4GiB, 512M or 1e9, not '%s'",
                                    v ? v : "");
             c->mem_limit = v;
+        } else if (IS("--theme")) {
+            const char *v = option_value(argc, argv, &i, eq);
+            char why[256];
+            if (!v || !v[0])
+                return usage_error("option '%s' needs a theme: projector, default or a theme file",
+                                   "--theme");
+            if (bs_theme_use(v, why, sizeof why) != BS_OK)
+                return usage_error("--theme: %s", why);
         } else if (IS("--lesson")) {
             const char *v = option_value(argc, argv, &i, eq);
             if (!v || !v[0])

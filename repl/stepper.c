@@ -235,15 +235,10 @@ static void view_update(bs_session *s, const bs_step *st)
         if (cur != BS_VSTEP_NONE) bs_view_state_set_step(v, i, cur);
     }
     if (st) {
-        bs_view_state_set_step(v, st->node, BS_VSTEP_CURRENT);
-        v->current = st->node;
-        for (int k = 0; k < st->nin; k++) {
-            if (!st->in[k].gets_grad) continue;
-            char b[64], t[80];
-            tensor_brief(s, &st->in[k].vjp, b, sizeof b);
-            snprintf(t, sizeof t, "VJP %s", b);
-            bs_view_state_label_edge(v, st->node, k, t);
-        }
+        /* the step's node current, its input edges labelled with their VJPs in the graph's number
+           format (viz's step move) */
+        v->current = BS_NONE;
+        bs_view_state_step(v, st);
         char head[160], rn[80], nn[80], up[64];
         step_head(s, st->node, head, sizeof head);
         tensor_brief(s, &st->upstream, up, sizeof up);

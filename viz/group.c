@@ -322,6 +322,14 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
         const bs_node *nd = bs_node_get(c, i);
         int32_t f = fc[i];
         int gf = f >= 0 ? G->gid[f] : -1;
+        if (is_const(nd) && f >= 0 && gf >= 0) {
+            /* an unnamed number: with what uses it, also when that is a call made inside the
+               call that made the number (a forward() whose inputs feed 16 neuron() calls: opening
+               forward() shows the calls, not a column of 200 numbers) */
+            G->gid[i] = gf;
+            G->home[i] = G->home[f];
+            continue;
+        }
         if (nd->scope > 0 && nd->scope <= ns) {
             if (!(ok = scope_place(G, c, nd->scope)))
                 break;
@@ -393,9 +401,8 @@ bool viz_groups_build(viz_groups *G, const bs_ctx *c, const int *sel, int32_t ns
             }
             G->g[g].anchor = i;
             G->g[g].ctor = ctor;
-            G->g[g].collapsed = ctor ? (G->big || listed(o->fold, o->nfold, name, NULL)) &&
-                                           !listed(o->expand, o->nexpand, name, NULL)
-                                     : !is_open(G, name);
+            /* a leaf's constructor chain is folded into the leaf in every graph */
+            G->g[g].collapsed = ctor ? !listed(o->expand, o->nexpand, name, NULL) : !is_open(G, name);
             G->gid[i] = g;
             continue;
         }

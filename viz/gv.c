@@ -394,6 +394,17 @@ static bool gv_pin(Agraph_t *g, const bs_view *v, const bs_layout *l, Agnode_t *
  * caption as the graph's label (or, with pin, every node and edge where pin put it).
  * Window mode: empty fixed-size nodes with the view's sizes (the window draws the insides).
  * edges[k] receives the Agedge of v->edges[k]. */
+
+/* the Graphviz name of nodes[k]: "n<id>", the tape's id (exports keep it); a repeat of a far-used
+   source "n<id>r<k>" */
+static void gv_node_name(const bs_view *v, int k, char *buf, size_t len)
+{
+    if (v->nodes[k].flags & BS_VNF_REPEAT)
+        snprintf(buf, len, "n%dr%d", v->nodes[k].id, k);
+    else
+        snprintf(buf, len, "n%d", v->nodes[k].id);
+}
+
 static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, Agedge_t **edges,
                           bool tb, bool labels, Agraph_t **subs, char *err, size_t len)
 {
@@ -472,7 +483,7 @@ static Agraph_t *gv_build(const bs_view *v, gv_mode mode, const bs_layout *pin, 
     }
     for (int k = 0; k < v->nnodes; k++) {
         const bs_view_node *vn = &v->nodes[k];
-        snprintf(name, sizeof name, "n%d", vn->id);
+        gv_node_name(v, k, name, sizeof name);
         Agnode_t *n = agnode(g, name, 1);
         nodes[k] = n;
         if (vn->cluster >= 0 && vn->cluster < v->nclusters)
@@ -846,7 +857,7 @@ bs_layout *bs_viz_layout_ex(const bs_view *v, double aspect, bool labels, char *
     free(subs);
     char name[32];
     for (int k = 0; k < v->nnodes; k++) {
-        snprintf(name, sizeof name, "n%d", v->nodes[k].id);
+        gv_node_name(v, k, name, sizeof name);
         Agnode_t *n = agnode(g, name, 0);
         bs_layout_node *ln = &l->nodes[k];
         ln->x = (float)ND_coord(n).x - x0;

@@ -101,6 +101,7 @@ static bs_status theme_parse(const char *text, const char *name, bs_theme *t, ch
 }
 
 static char theme_env_err[512]; /* why $BACKSTEP_THEME was not used, or "" */
+static char theme_name[256] = "default"; /* what bs_theme_name() says */
 
 static void theme_init(void)
 {
@@ -119,6 +120,8 @@ static void theme_init(void)
     const char *env = getenv("BACKSTEP_THEME");
     if (env && *env && bs_theme_load(env, theme_env_err, sizeof theme_env_err) != BS_OK && !theme_env_err[0])
         snprintf(theme_env_err, sizeof theme_env_err, "cannot use theme %s", env);
+    else if (env && *env && !theme_env_err[0])
+        snprintf(theme_name, sizeof theme_name, "%s (from $BACKSTEP_THEME)", env);
 }
 
 const char *bs_theme_env_error(void)
@@ -210,9 +213,19 @@ bs_status bs_theme_use(const char *name, char *err, size_t len)
             theme_parse(projector_text, "projector", &t, err, len) != BS_OK)
             return BS_ERR_VALUE;
         theme = t;
+        snprintf(theme_name, sizeof theme_name, "%s", name);
         return BS_OK;
     }
-    return bs_theme_load(name, err, len);
+    bs_status st = bs_theme_load(name, err, len);
+    if (st == BS_OK)
+        snprintf(theme_name, sizeof theme_name, "%s", name);
+    return st;
+}
+
+const char *bs_theme_name(void)
+{
+    theme_init();
+    return theme_name;
 }
 
 bs_rgb viz_mix(bs_rgb a, bs_rgb b, double t)
@@ -479,7 +492,7 @@ void bs_view_free(bs_view *v)
 
 int bs_view_find(const bs_view *v, bs_id id)
 {
-    int lo = 0, hi = v->nnodes - 1;  /* nodes are sorted by id */
+    int lo = 0, hi = v->nnodes - v->nrepeats - 1;  /* nodes are sorted by id, then repeats */
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         if (v->nodes[mid].id == id)
@@ -926,6 +939,7 @@ static bool fill_node(bs_view *v, const bs_ctx *c, bs_id i, bs_view_node *vn, co
     vn->group = "";
     vn->members = 1;
     vn->cluster = -1;
+    vn->repeats = -1;
     free(gbuf);
     return true;
 fail:
@@ -1017,6 +1031,7 @@ static bool fill_group(bs_view *v, const viz_group *g, bs_view_node *vn, const b
     vn->kind = BS_VN_GROUP;
     vn->id = g->last;
     vn->members = g->nmem;
+    vn->repeats = -1;
     if ((g->kind == VG_SCOPE || (g->kind == VG_CHAIN && !g->ctor)) && g->ncalls > 1)
         snprintf(title, sizeof title, "%s \xc3\x97 %d", g->title, g->ncalls);
     else if (g->kind == VG_LEAVES && !strcmp(g->name, "unused leaves"))
@@ -1117,6 +1132,105 @@ static void edge_style(bs_view_edge *e, const bs_view_node *src, const bs_view_n
         e->color = th->edge_step;
         e->width = 3.0f;
     }
+}
+
+/* is i the leaf of a closed constructor chain (drawn as itself, the chain folded into it)? */
+static bool leaf_box(const viz_groups *G, int32_t i)
+{
+    if (viz_group_shown(G, i) || G->gid[i] < 0)
+        return false;
+    const viz_group *g = &G->g[G->gid[i]];
+    return g->kind == VG_CHAIN && g->ctor && g->anchor == i;
+}
+
+/* Where dot ranks each node, roughly: as late as its consumers allow (network simplex pulls a
+   node that only leaves feed up to its first use), sinks on the last rank of the longest path.
+   Nodes are in tape order and edges by consumer, so two passes make it. */
+static void view_ranks(const bs_view *v, int *rank, int *minc)
+{
+    int n = v->nnodes, last = 0;
+    for (int k = 0; k < v->nedges; k++) { /* the longest path: the last rank */
+        const bs_view_edge *e = &v->edges[k];
+        if (rank[e->to] < rank[e->from] + 1) rank[e->to] = rank[e->from] + 1;
+        if (rank[e->to] > last) last = rank[e->to];
+    }
+    for (int i = 0; i < n; i++) minc[i] = INT_MAX;
+    int k = v->nedges - 1;
+    for (int i = n - 1; i >= 0; i--) {
+        rank[i] = minc[i] == INT_MAX ? last : minc[i] - 1;
+        for (; k >= 0 && v->edges[k].to >= i; k--)
+            if (v->edges[k].to == i && rank[i] < minc[v->edges[k].from])
+                minc[v->edges[k].from] = rank[i];
+    }
+}
+
+/* A source (no edge comes into it: a leaf, a constant, a box of leaves) used on ranks far apart
+   (one input feeding every statement of a script) pulls a long edge through every rank between
+   its first use and each later one. When those edges skip more than VIZ_REPEAT_SPAN ranks in
+   all, the source is drawn again beside each later use: one copy per consuming box, appended to
+   nodes[] (v->nrepeats), in the consumer's cluster; the first drawing keeps its first use.
+   Sources only: a copy of a computed node would hide where its value came from. */
+#define VIZ_REPEAT_SPAN 4
+static bool repeat_far_sources(bs_view *v)
+{
+    int n = v->nnodes;
+    if (!n || !v->nedges) return true;
+    int *rank = calloc((size_t)n, sizeof *rank), *far = calloc((size_t)n, sizeof *far);
+    int *first = malloc(sizeof(int) * (size_t)n), *indeg = calloc((size_t)n, sizeof *indeg);
+    int *last_to = malloc(sizeof(int) * (size_t)n), *copy = malloc(sizeof(int) * (size_t)n);
+    bool ok = rank && far && first && indeg && last_to && copy;
+    if (!ok) goto out;
+    view_ranks(v, rank, first); /* first[i]: the rank of i's nearest use */
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        indeg[e->to]++;
+        far[e->from] += rank[e->to] - first[e->from];
+    }
+#define FAR_USE(e) (!indeg[(e)->from] && far[(e)->from] > VIZ_REPEAT_SPAN && \
+                    rank[(e)->to] > first[(e)->from])
+    int extra = 0;
+    for (int i = 0; i < n; i++) last_to[i] = -1;
+    for (int k = 0; k < v->nedges; k++) { /* one copy per (source, consumer) pair */
+        const bs_view_edge *e = &v->edges[k];
+        if (!FAR_USE(e)) continue;
+        if (last_to[e->from] != e->to) extra++;
+        last_to[e->from] = e->to;
+    }
+    if (!extra) goto out;
+    bs_view_node *grown = realloc(v->nodes, sizeof *grown * (size_t)(n + extra));
+    if (!grown) {
+        ok = false;
+        goto out;
+    }
+    v->nodes = grown;
+    for (int i = 0; i < n; i++) last_to[i] = -1;
+    int next = n;
+    for (int k = 0; k < v->nedges; k++) {
+        bs_view_edge *e = &v->edges[k];
+        int src = e->from;
+        if (!FAR_USE(e)) continue;
+        if (last_to[src] != e->to) { /* the edges into one consumer are next to each other */
+            bs_view_node *r = &v->nodes[next];
+            *r = v->nodes[src];
+            r->flags |= BS_VNF_REPEAT;
+            r->repeats = src;
+            r->cluster = v->nodes[e->to].cluster;
+            copy[src] = next++;
+            last_to[src] = e->to;
+        }
+        e->from = copy[src];
+    }
+#undef FAR_USE
+    v->nnodes = next;
+    v->nrepeats = next - n;
+out:
+    free(rank);
+    free(far);
+    free(first);
+    free(indeg);
+    free(last_to);
+    free(copy);
+    return ok;
 }
 
 bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_view_state *st,
@@ -1239,11 +1353,15 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
     for (int32_t i = 0; i < n; i++) {
         if (idx[i] < 0)
             continue;
-        if (!grouped || viz_group_shown(&G, i)) {
+        if (!grouped || viz_group_shown(&G, i) || leaf_box(&G, i)) {
             bs_view_node *vn = &v->nodes[vis[i]];
             if (!fill_node(v, c, i, vn, st, flags, root))
                 goto nomem;
             vn->cluster = grouped ? G.home[i] : -1;
+            if (grouped && leaf_box(&G, i)) { /* W = param(randn(4, 6) * 0.5): the chain folds in */
+                vn->members = G.g[G.gid[i]].nmem;
+                vn->cluster = G.g[G.gid[i]].home;
+            }
             continue;
         }
         /* a member of a closed group: its state joins the box's */
@@ -1283,7 +1401,9 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
             int vf = vis[from], vt = vis[i];
             if (vf == vt)
                 continue; /* inside one closed group */
-            bool boxed = grouped && (!viz_group_shown(&G, from) || !viz_group_shown(&G, i));
+            /* an edge of a box; a folded leaf (its chain closed into it) is the leaf itself */
+            bool boxed = grouped && ((!viz_group_shown(&G, from) && !leaf_box(&G, from)) ||
+                                     (!viz_group_shown(&G, i) && !leaf_box(&G, i)));
             if (boxed) {
                 if (!viz_group_shown(&G, i)) { /* the box's distinct inputs */
                     int r = kset_add(&iset, (uint64_t)from << 32 | (uint32_t)vt);
@@ -1326,6 +1446,8 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
             if (gbox[g] < 0)
                 continue;
             bs_view_node *vn = &v->nodes[gbox[g]];
+            if (G.g[g].kind == VG_CHAIN && G.g[g].ctor && G.g[g].anchor >= 0)
+                continue; /* drawn as its leaf, filled above */
             bs_view_node out;
             memset(&out, 0, sizeof out);
             bs_id oid = G.g[g].kind == VG_CHAIN && G.g[g].anchor >= 0 ? G.g[g].anchor : G.g[g].last;
@@ -1342,6 +1464,9 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
         }
         qsort(v->edges, (size_t)ne, sizeof *v->edges, edge_cmp);
     }
+
+    if (!repeat_far_sources(v))
+        goto nomem;
 
     /* the structure hash: what the layout depends on */
     uint64_t h = VIZ_HASH0;

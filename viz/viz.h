@@ -73,6 +73,8 @@ bs_status bs_theme_load(const char *path, char *err, size_t len);
 /* Use a built-in theme ("default": assets/theme.conf; "projector": bigger type, white ground,
  * darker ink) or, for any other name, a theme file. On error the theme is unchanged. */
 bs_status bs_theme_use(const char *name, char *err, size_t len);
+/* the theme in use: "default", "projector", or the file it was read from */
+const char *bs_theme_name(void);
 /* why $BACKSTEP_THEME could not be used (missing, unreadable, garbage), or NULL */
 const char *bs_theme_env_error(void);
 
@@ -158,8 +160,10 @@ enum { /* bs_view_node.flags */
     BS_VNF_FREED = 1u << 9,     /* saved tensors freed by a backward without retain_graph */
     BS_VNF_REBOUND = 1u << 10,  /* its name was bound to a newer node later */
     BS_VNF_TENSOR = 1u << 11,   /* more than one element: has a heatmap */
-    BS_VNF_PARTIAL = 1u << 12   /* its grad is a pass's sum so far (bs_grad_now: more may come);
+    BS_VNF_PARTIAL = 1u << 12,  /* its grad is a pass's sum so far (bs_grad_now: more may come);
                                    the preview reads "so far ..." instead of "grad ..." */
+    BS_VNF_REPEAT = 1u << 13    /* a source (leaf, constant, box of leaves) drawn again beside a
+                                   use far from where it is drawn first: see bs_view.nrepeats */
 };
 
 enum { /* bs_view_edge.flags */
@@ -201,6 +205,8 @@ typedef struct {
                                    "fc1 (Linear)", "data_loss"); "" for a plain node */
     int members;                /* BS_VN_GROUP: tape nodes it stands for; 1 for a plain node */
     int cluster;                /* the open group (v->clusters) it is drawn inside, -1 none */
+    int repeats;                /* BS_VNF_REPEAT: the index in nodes[] of the node it repeats;
+                                   else -1 */
 } bs_view_node;
 
 typedef struct {
@@ -223,7 +229,13 @@ typedef struct {
     bs_id root;                 /* BS_NONE: the whole tape */
     int32_t tape_len;           /* tape length when built */
     int nnodes, nedges;
-    bs_view_node *nodes;        /* in tape order (ids ascending) */
+    bs_view_node *nodes;        /* in tape order (ids ascending), then the nrepeats repeats */
+    int nrepeats;               /* A source used far from where it is drawn (one input feeding
+                                   every statement of a script) would thread a long edge through
+                                   every rank between, which makes the layout unreadable and, past
+                                   a few hundred ranks, too slow to make. Each such use gets its
+                                   own copy of the source instead: the last nrepeats nodes, with
+                                   the same id, text and state as the node they repeat. */
     bs_view_edge *edges;        /* ordered by (to, slot) */
     uint64_t structure;         /* hash of everything the layout depends on: equal hashes -> the
                                    same layout, so only values or highlights changed */
@@ -284,7 +296,7 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
 /* is `name` a group (collapsed or open) in this view? */
 bool bs_view_has_group(const bs_view *v, const char *name);
 void bs_view_free(bs_view *v);
-/* index of node id in v->nodes, -1 if absent */
+/* index of node id in v->nodes (the node itself, never a repeat), -1 if absent */
 int bs_view_find(const bs_view *v, bs_id id);
 
 /* ==== Layout (Graphviz dot, left to right) ==== */

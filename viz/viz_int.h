@@ -57,6 +57,8 @@ bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
 
 /* ==== Window (benchmarks) ==== */
 /* wait until the renderer has really drawn the last frame (reads one pixel back) */
+/* pixels per layout point as the window draws now (benchmarks: text size at fit) */
+float viz_window_zoom(const bs_window *w);
 void viz_window_sync(bs_window *w);
 
 /* ==== Groups (group.c) ==== */

@@ -51,6 +51,7 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 }
 int bs_window_layout_count(const bs_window *w) { return 0; }
 void viz_window_sync(bs_window *w) { (void)w; }
+float viz_window_zoom(const bs_window *w) { (void)w; return 0; }
 const char *bs_window_renderer(const bs_window *w) { return ""; }
 bool bs_window_available(char *why, size_t len)
 {
@@ -65,9 +66,11 @@ bool bs_window_available(char *why, size_t len)
 
 /* ==== Window state ==== */
 
-#define TOP_BAR 34          /* pixels: status line */
-#define BOTTOM_BAR 28       /* pixels: key hints and the gradient legend */
-#define PANEL_W 340         /* pixels: details panel on the right */
+/* The bars and the panel grow with the theme's type (the projector theme's 18 points: 1.29x) */
+#define UI ((float)bs_theme_get()->font_size / 14.0f)
+#define TOP_BAR ((int)(34 * UI))    /* pixels: status line */
+#define BOTTOM_BAR ((int)(28 * UI)) /* pixels: key hints and the gradient legend */
+#define PANEL_W ((int)(340 * UI))   /* pixels: details panel on the right */
 #define PLOT_W 420
 #define PLOT_H 230
 #define QUEUE 32
@@ -841,12 +844,13 @@ static void draw_details(bs_window *w)
     SDL_GetRendererOutputSize(w->ren, &W, &H);
     float x = (float)(W - PANEL_W), y = TOP_BAR, ht = (float)(H - TOP_BAR - BOTTOM_BAR);
     panel_box(w, x, y, PANEL_W, ht);
+    const float u = UI;
     /* a colour chip of the node's kind, then the text */
-    quad(&w->tri, x + 12, y + 14, x + 28, y + 30, col(vn->fill, 255));
+    quad(&w->tri, x + 12 * u, y + 14 * u, x + 28 * u, y + 30 * u, col(vn->fill, 255));
     float heat_y = y;
     flush(w);
-    text_at(w, F_BOLD, 18, col(t->ink, 255), vn->title, x + 36, y + 22, 0, PANEL_W - 48);
-    float ly = y + 50;
+    text_at(w, F_BOLD, 18 * u, col(t->ink, 255), vn->title, x + 36 * u, y + 22 * u, 0, PANEL_W - 48 * u);
+    float ly = y + 50 * u;
     const char *s = vn->detail;
     char line[256];
     int lineno = 0;
@@ -862,8 +866,8 @@ static void draw_details(bs_window *w)
             continue;   /* the title line is drawn above */
         bool head = !strcmp(line, "value") || !strcmp(line, "grad") || !strncmp(line, "grad ", 5);
         SDL_Color c = col(head ? t->ink : !strncmp(line, "  ", 2) ? t->value_ink : t->ink_muted, 255);
-        text_at(w, head ? F_BOLD : F_MONO, 14, c, line, x + 14, ly, 0, PANEL_W - 28);
-        ly += 20;
+        text_at(w, head ? F_BOLD : F_MONO, 14 * u, c, line, x + 14, ly, 0, PANEL_W - 28);
+        ly += 20 * u;
     }
     heat_y = ly + 10;
     /* bigger heatmaps of value and grad */
@@ -876,9 +880,9 @@ static void draw_details(bs_window *w)
             draw_heat(&w->tri, &w->tri, vn->gheat, x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 20,
                       cell, t->grad_ink);
         flush(w);
-        text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "value", x + 14, heat_y + 8, 0, 0);
+        text_at(w, F_REGULAR, 13 * u, col(t->ink_muted, 255), "value", x + 14, heat_y + 8, 0, 0);
         if (vn->gheat)
-            text_at(w, F_REGULAR, 13, col(t->grad_ink, 255), "grad",
+            text_at(w, F_REGULAR, 13 * u, col(t->grad_ink, 255), "grad",
                     x + 14 + cell * (float)vn->heat->cols + 24, heat_y + 8, 0, 0);
     }
 }
@@ -951,10 +955,11 @@ static void draw_bars(bs_window *w)
     seg(&w->tri, 0, (float)(H - BOTTOM_BAR), (float)W, (float)(H - BOTTOM_BAR), 1,
         col(t->panel_border, 255));
     /* gradient legend swatches, bottom right */
-    float lx = (float)W - 300, ly = (float)H - BOTTOM_BAR / 2.0f;
+    const float u = UI;
+    float lx = (float)W - 300 * u, ly = (float)H - BOTTOM_BAR / 2.0f;
     const double mags[3] = {bs_theme_get()->grad_vanish, 1, bs_theme_get()->grad_explode};
     for (int i = 0; i < 3; i++)
-        quad(&w->tri, lx + 52 + (float)i * 84, ly - 5, lx + 74 + (float)i * 84, ly + 5,
+        quad(&w->tri, lx + (52 + (float)i * 84) * u, ly - 5 * u, lx + (74 + (float)i * 84) * u, ly + 5 * u,
              col(bs_theme_grad_color(mags[i]), 255));
     flush(w);
 
@@ -966,44 +971,44 @@ static void draw_bars(bs_window *w)
         if (rk >= 0)
             root = *v->nodes[rk].name ? v->nodes[rk].name : v->nodes[rk].title;
         snprintf(nm, sizeof nm, "%s", root);
-        int cur = -1, groups = 0;
+        int cur = -1, groups = 0, shown = v->nnodes - v->nrepeats; /* repeats are not new nodes */
         for (int k = 0; k < v->nnodes; k++) {
             if (v->nodes[k].flags & BS_VNF_CURRENT)
                 cur = k;
-            groups += v->nodes[k].kind == BS_VN_GROUP;
+            groups += k < shown && v->nodes[k].kind == BS_VN_GROUP;
         }
         if (*v->caption)
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, v->nnodes,
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  %s", nm, shown,
                      v->caption);
         else if (cur >= 0 && *v->nodes[cur].name)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
-                     v->nnodes, v->nodes[cur].name);
+                     shown, v->nodes[cur].name);
         else if (cur >= 0) /* an unnamed node: the text that made it ("w11 * x1"), else its op */
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes  \xc2\xb7  stepping: %s", nm,
-                     v->nnodes, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
-        else if (v->hidden)
+                     shown, *v->nodes[cur].text ? v->nodes[cur].text : v->nodes[cur].title);
+        else if (groups)
             snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d boxes for %d nodes (click a group to open it)%s%s",
-                     nm, v->nnodes, v->nnodes - groups + (int)v->hidden,
+                     nm, shown, shown - groups + (int)v->hidden,
                      v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
                      v->stepping ? "  \xc2\xb7  stepping" : "");
         else
-            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s%s", nm, v->nnodes,
+            snprintf(buf, sizeof buf, "graph of %s  \xc2\xb7  %d nodes%s%s", nm, shown,
                      v->freed ? "  \xc2\xb7  saved tensors freed by backward()" : "",
                      v->stepping ? "  \xc2\xb7  stepping" : "");
     } else
         snprintf(buf, sizeof buf, "the graph is empty: type an expression in the REPL");
-    text_at(w, F_BOLD, 16, col(t->ink, 255), "backstep", 12, TOP_BAR / 2.0f, 0, 0);
-    text_at(w, F_REGULAR, 15, col(t->ink, 255), buf, 104, TOP_BAR / 2.0f, 0, (float)W - 120);
-    text_at(w, F_REGULAR, 13, col(t->ink_muted, 255),
+    text_at(w, F_BOLD, 16 * u, col(t->ink, 255), "backstep", 12 * u, TOP_BAR / 2.0f, 0, 0);
+    text_at(w, F_REGULAR, 15 * u, col(t->ink, 255), buf, 104 * u, TOP_BAR / 2.0f, 0, (float)W - 120 * u);
+    text_at(w, F_REGULAR, 13 * u, col(t->ink_muted, 255),
             "drag: pan   wheel: zoom   0: fit   click: details   n/space: next   b: back   f: finish",
-            12, ly, 0, (float)W - 330);
-    text_at(w, F_REGULAR, 13, col(t->ink_muted, 255), "|grad|", lx, ly, 0, 0);
+            12 * u, ly, 0, (float)W - 330 * u);
+    text_at(w, F_REGULAR, 13 * u, col(t->ink_muted, 255), "|grad|", lx, ly, 0, 0);
     char a[16], b[16];
     snprintf(buf, sizeof buf, "\xe2\x89\xa4%s", viz_num(mags[0], a, sizeof a));
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 78, ly, 0, 0);
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), "1", lx + 162, ly, 0, 0);
+    text_at(w, F_REGULAR, 12 * u, col(t->ink_muted, 255), buf, lx + 78 * u, ly, 0, 0);
+    text_at(w, F_REGULAR, 12 * u, col(t->ink_muted, 255), "1", lx + 162 * u, ly, 0, 0);
     snprintf(buf, sizeof buf, "\xe2\x89\xa5%s", viz_num(mags[2], b, sizeof b));
-    text_at(w, F_REGULAR, 12, col(t->ink_muted, 255), buf, lx + 246, ly, 0, 0);
+    text_at(w, F_REGULAR, 12 * u, col(t->ink_muted, 255), buf, lx + 246 * u, ly, 0, 0);
 }
 
 static void draw(bs_window *w)
@@ -1508,6 +1513,11 @@ int bs_window_layout_count(const bs_window *w)
 const char *bs_window_renderer(const bs_window *w)
 {
     return w ? w->renderer_name : "";
+}
+
+float viz_window_zoom(const bs_window *w)
+{
+    return w ? w->zoom : 0;
 }
 
 void viz_window_sync(bs_window *w)

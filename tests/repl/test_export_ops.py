@@ -77,7 +77,11 @@ with open(os.path.join(ROOT, "core", "ops.def")) as f:
     ops = re.findall(r"^BS_OP\(\w+,\s*(\w+),", f.read(), re.M)
 fails = ["op %s has no program in test_export_ops.py's OP_PROGRAMS" % o for o in ops if o not in OP_PROGRAMS]
 checked = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_server  # noqa: E402  (torch imported once for all the programs)
+
 tmp = tempfile.mkdtemp(prefix="bs-export-ops-")
+server, server_env = torch_server.start(PY, tmp)
 try:
     for op in ops:
         if op not in OP_PROGRAMS:
@@ -86,7 +90,7 @@ try:
         with open(path, "w") as f:
             f.write(PRELUDE + OP_PROGRAMS[op] + "\n:export %s/%s.py --check\n" % (tmp, op))
         p = subprocess.run([exe, "--no-window", path], capture_output=True, text=True, timeout=120,
-                           cwd=tmp, env=dict(os.environ, BACKSTEP_PYTHON=PY))
+                           cwd=tmp, env=dict(os.environ, **server_env))
         m = re.search(r"difference (\S+); grads of (\d+) params, largest difference (\S+)", p.stdout)
         if not m:
             fails.append("%s: %s" % (op, (p.stderr or p.stdout).strip()[-300:]))
@@ -95,6 +99,8 @@ try:
         else:
             checked += 1
 finally:
+    server.kill()
+    server.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 print("export_ops: %d of the %d ops of core/ops.def exported and checked to 1e-12" % (checked, len(ops)))
 if fails:

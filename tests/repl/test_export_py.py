@@ -5,9 +5,9 @@ runs under Debian's python3-torch for one step in float64; its loss and every pa
 equal a replay of the same graph in backstep to 1e-12. A program that stops at an error (the error
 cases) is skipped, one whose root needs no grad is counted as not trainable. Then the seed network
 is exported with its optimizer (SGD with momentum) and trained 20 steps by the exported program and
-by backstep: the losses must agree. Exit 77 without /usr/bin/python3 with torch.
+by backstep: the losses must agree. Every exported file must pass `python3 -m py_compile`.
+Exit 77 without /usr/bin/python3 with torch.
 Usage: test_export_py.py BACKSTEP GOLDEN_CASES PYTORCH_CASES"""
-import concurrent.futures
 import glob
 import os
 import re
@@ -21,47 +21,42 @@ PY = os.environ.get("BACKSTEP_PYTHON", "/usr/bin/python3")
 if subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode:
     print("SKIP: no python3 with torch (Debian: python3-torch)")
     sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_server  # noqa: E402  (torch imported once for all the programs: torch_server.py)
+
 tmp = tempfile.mkdtemp(prefix="bs-export-")
+server, server_env = torch_server.start(PY, tmp)
 seed_lines = "?"
 fails, counts = [], {"checked": 0, "stops at an error": 0, "not trainable": 0}
 try:
     cases = sorted(glob.glob(os.path.join(sys.argv[2], "*.bs"))) + \
         sorted(glob.glob(os.path.join(sys.argv[3], "*.py")))
-    def run_case(ci):
-        """exports program ci in its own folder; returns (kind, message)"""
-        case = cases[ci]
+    for case in cases:
         src = open(case).read()
         src += ("" if src.endswith("\n") else "\n")
         nlines = src.count("\n")
-        d = os.path.join(tmp, "c%d" % ci)
-        os.mkdir(d)
-        path = os.path.join(d, "case" + os.path.splitext(case)[1])
+        path = os.path.join(tmp, "case" + os.path.splitext(case)[1])
         with open(path, "w") as f:
-            f.write(src + ":export %s/model.py --check\n" % d)
+            f.write(src + ":export %s/model.py --check\n" % tmp)
         p = subprocess.run([exe, "--no-window", path], capture_output=True, text=True,
-                           timeout=300, cwd=d, env=dict(os.environ, BACKSTEP_PYTHON=PY))
+                           timeout=300, cwd=tmp, env=dict(os.environ, **server_env))
         m = re.search(r"difference (\S+); grads of (\d+) params, largest difference (\S+)", p.stdout)
         if m:
-            c = subprocess.run([PY, "-m", "py_compile", os.path.join(d, "model.py")], capture_output=True, text=True)
+            c = subprocess.run([PY, "-m", "py_compile", os.path.join(tmp, "model.py")], capture_output=True, text=True)
             if c.returncode:
-                return None, "%s: py_compile: %s" % (os.path.basename(case), c.stderr.strip()[-300:])
-            if float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
-                return "checked", None
-            return None, "%s: %s" % (os.path.basename(case), m.group(0))
+                fails.append("%s: py_compile: %s" % (os.path.basename(case), c.stderr.strip()[-300:]))
+            elif float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
+                counts["checked"] += 1
+            else:
+                fails.append("%s: %s" % (os.path.basename(case), m.group(0)))
+            continue
         e = re.search(r":(\d+):\d+: error: (.*)", p.stderr)
         if e and int(e.group(1)) <= nlines:
-            return "stops at an error", None
-        if e and re.search(r"does not require grad|needs a name", e.group(2)):
-            return "not trainable", None
-        return None, "%s: %s" % (os.path.basename(case), p.stderr.strip() or p.stdout[-300:])
-
-    # two at a time: each case waits mostly on starting python and torch
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for kind, msg in pool.map(run_case, range(len(cases))):
-            if kind:
-                counts[kind] += 1
-            else:
-                fails.append(msg)
+            counts["stops at an error"] += 1
+        elif e and re.search(r"does not require grad|needs a name", e.group(2)):
+            counts["not trainable"] += 1
+        else:
+            fails.append("%s: %s" % (os.path.basename(case), p.stderr.strip() or p.stdout[-300:]))
     # training: the exported optimizer and loop against backstep's own
     seed = """x1 = 1.0; x2 = 0.5; y = 1.0
 w11 = param(0.3); w12 = param(0.7); b1 = param(0.1)
@@ -99,6 +94,8 @@ for i in range(20):
         if want not in text:
             fails.append("the exported program has no %r" % want)
 finally:
+    server.kill()
+    server.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 if counts["checked"] < 100:
     fails.append("only %d programs were checked" % counts["checked"])

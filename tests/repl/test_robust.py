@@ -12,7 +12,10 @@ import tempfile
 
 CHAIN = "x = " + "+".join(["1"] * 20000)
 DOTS = "x = randn(2, 2)" + ".T" * 20000
-BIG = "x = param(1.0)\ny = x\n" + "y = y * x + 1\n" * 300  # 901 nodes, one input shared by all
+# 903 nodes, one computed value (h) shared by all: too costly for the layout
+BIG = "x = param(1.0)\nh = x * 2\ny = h\n" + "y = y * h + 1\n" * 300
+# the same with a leaf shared by all: the leaf is drawn again beside each use, and it lays out
+SHARED_LEAF = "x = param(1.0)\ny = x\n" + "y = y * x + 1\n" * 300
 
 # (name, files to write, args, stdin bytes, exit status, substrings that must appear, timeout)
 CASES = [
@@ -74,7 +77,9 @@ CASES = [
      ["the session already holds 7.63 MiB; the limit is 10 MiB", "(1000, 1000)"]),
     ("bad --mem-limit", {}, ["--mem-limit", "lots", "-e", "1"], b"", 2, ["--mem-limit wants"]),
     ("export of a graph too costly to lay out", {"big.bs": BIG + ":export big.svg y\n"},
-     ["big.bs"], b"", 1, ["the graph has 901 nodes", "write .dot"]),
+     ["big.bs"], b"", 1, ["the graph has 903 nodes", "write .dot"]),
+    ("export of a graph with one leaf used everywhere", {"leaf.bs": SHARED_LEAF + ":export leaf.svg y\n"},
+     ["leaf.bs"], b"", 0, ["wrote leaf.svg"]),
     ("ascii of a graph too large", {"big.bs": BIG * 2 + ":graph --ascii\n"}, ["big.bs"], b"", 1,
      ["more than a terminal can show"]),
     ("a theme that cannot be used says so", {}, ["-e", "1"], b"", 0,

@@ -8,23 +8,6 @@
 #include "viz_test.h"
 #include "viz_int.h"
 
-/* 100 calls of neuron(): each w * x + b on its own params, summed at top level into L */
-static bs_id build_calls(bs_ctx *c, int calls)
-{
-    bs_id x = vt_scalar(c, "x", 0.5, false);
-    bs_id L = BS_NONE;
-    for (int k = 0; k < calls; k++) {
-        bs_id w = vt_scalar(c, NULL, 0.01 * k, true), b = vt_scalar(c, NULL, 0.1, true);
-        int32_t prev = bs_scope_enter(c, "neuron()");
-        bs_id z = bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, w, x), b);
-        bs_id h = bs_apply1(c, BS_OP_TANH, z);
-        bs_scope_leave(c, prev);
-        L = L == BS_NONE ? h : bs_apply2(c, BS_OP_ADD, L, h);
-    }
-    vt_name(c, "L", L);
-    return L;
-}
-
 static int find_group(const bs_view *v, const char *name)
 {
     for (int k = 0; k < v->nnodes; k++)
@@ -37,7 +20,7 @@ static void test_collapse_expand(void)
 {
     char err[256];
     bs_ctx *c = bs_ctx_new();
-    bs_id L = build_calls(c, 100);
+    bs_id L = vt_build_calls(c, 100);
     bs_view_opts o;
     bs_view_opts_init(&o);
     o.root = L;
@@ -55,10 +38,11 @@ static void test_collapse_expand(void)
         CHECK(v->nodes[g].members == 300, "neuron() holds %d nodes, want 300", v->nodes[g].members);
     }
     CHECK(find_group(v, "params of neuron()") >= 0, "the 200 params are not one box");
-    int total = v->hidden;
+    int total = v->hidden - v->nrepeats; /* x is drawn again beside the far calls */
     for (int k = 0; k < v->nnodes; k++)
         total += v->nodes[k].kind != BS_VN_GROUP;
-    CHECK(total == all->nnodes, "boxes stand for %d nodes, the graph has %d", total, all->nnodes);
+    CHECK(total == all->nnodes - all->nrepeats, "boxes stand for %d nodes, the graph has %d", total,
+          all->nnodes - all->nrepeats);
 
     /* open it: the calls' members in one cluster, nothing called neuron() collapsed */
     const char *ex[] = {"neuron()"};
@@ -96,8 +80,8 @@ static void test_collapse_expand(void)
         for (int k = 0; k < down->nnodes; k++)
             params += down->nodes[k].kind == BS_VN_PARAM;
         CHECK(params == 0, "%d params depend on x", params);
-        CHECK(bs_view_find(down, L) >= 0 && down->nnodes == 1 + 100 * 3 + 99,
-              "--down has %d nodes", down->nnodes);
+        CHECK(bs_view_find(down, L) >= 0 && down->nnodes - down->nrepeats == 1 + 100 * 3 + 99,
+              "--down has %d nodes", down->nnodes - down->nrepeats);
     }
     bs_view_free(down);
     bs_view_free(all);
@@ -205,9 +189,59 @@ static void test_labels_and_direction(void)
     bs_ctx_free(c);
 }
 
+/* a script where one input feeds every statement (a_i = tanh(a_{i-1} * x + w * k)): x and w are
+   drawn again beside each use, so no edge skips ranks and the layout stays cheap; the copies
+   stand for the same tape nodes and bs_view_find still gives the first drawing */
+static void test_repeats(void)
+{
+    char err[256];
+    bs_ctx *c = bs_ctx_new();
+    bs_id x = vt_scalar(c, "x", 0.5, true), w = vt_scalar(c, "w", 0.1, true);
+    bs_id a = bs_apply2(c, BS_OP_MUL, x, w);
+    int steps = 60;
+    for (int i = 1; i < steps; i++) {
+        bs_id k = vt_scalar(c, NULL, (double)(i % 7), false);
+        a = bs_apply1(c, BS_OP_TANH, bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, a, x),
+                                               bs_apply2(c, BS_OP_MUL, w, k)));
+    }
+    vt_name(c, "L", a);
+    bs_view *v = bs_view_build(c, a, NULL, 0, err, sizeof err);
+    CHECK(v != NULL, "build: %s", err);
+    if (!v) {
+        bs_ctx_free(c);
+        return;
+    }
+    int first = v->nnodes - v->nrepeats;
+    CHECK(first == bs_tape_len(c), "%d nodes drawn once, the tape has %d", first, bs_tape_len(c));
+    CHECK(v->nrepeats >= 2 * (steps - 2), "x and w are repeated %d times", v->nrepeats);
+    CHECK(bs_view_find(v, x) >= 0 && bs_view_find(v, x) < first, "x is found at its first drawing");
+    int *uses = calloc((size_t)v->nnodes, sizeof *uses);
+    for (int k = 0; uses && k < v->nedges; k++)
+        uses[v->edges[k].from]++;
+    for (int k = first; uses && k < v->nnodes; k++) {
+        const bs_view_node *r = &v->nodes[k];
+        CHECK(r->flags & BS_VNF_REPEAT, "node %d is not marked as a repeat", k);
+        CHECK(r->repeats >= 0 && r->repeats < first && v->nodes[r->repeats].id == r->id &&
+              (r->id == x || r->id == w), "repeat %d stands for node %d", k, r->id);
+        CHECK(uses[k] == 1, "repeat %d feeds %d nodes", k, uses[k]);
+    }
+    free(uses);
+    long cost = bs_viz_layout_cost(v);
+    CHECK(cost <= 2L * v->nnodes, "layout cost %ld for %d nodes (long edges left)", cost, v->nnodes);
+    char why[256];
+    if (bs_viz_have_graphviz(why, sizeof why)) {
+        bs_layout *l = bs_viz_layout_ex(v, 1.6, false, err, sizeof err);
+        CHECK(l != NULL, "layout: %s", err);
+        bs_layout_free(l);
+    }
+    bs_view_free(v);
+    bs_ctx_free(c);
+}
+
 int main(void)
 {
     test_collapse_expand();
+    test_repeats();
     test_ascii_width();
     char why[256];
     if (bs_viz_have_graphviz(why, sizeof why))

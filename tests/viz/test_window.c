@@ -81,6 +81,99 @@ static bs_window_event next_event(bs_window *w)
     return ev;
 }
 
+/* the largest region of colour c in the graph area: its centre and its top edge above the centre */
+static bool biggest_region(const vt_image *im, bs_rgb c, int *x, int *y, int *top)
+{
+    int cx[64], cy[64];
+    int n = regions(im, c, cx, cy, 64);
+    if (n <= 0)
+        return false;
+    /* regions() reports centres; take the one whose column of colour is longest */
+    int best = -1, best_len = 0;
+    for (int k = 0; k < n; k++) {
+        int len = 0, yy = cy[k];
+        while (yy > 40 && abs(im->rgb[3 * ((size_t)(yy - 1) * im->w + cx[k])] - c.r) <= 2)
+            yy--, len++;
+        if (len > best_len) {
+            best_len = len;
+            best = k;
+        }
+    }
+    if (best < 0)
+        return false;
+    *x = cx[best];
+    *y = cy[best];
+    *top = cy[best] - best_len;
+    return true;
+}
+
+/* the topmost row of colour c in the graph area (an open group's frame): the middle of its run */
+static bool frame_top(const vt_image *im, bs_rgb c, int *x, int *top)
+{
+    for (int yy = 40; yy < im->h - 34; yy++) {
+        int x0 = -1, x1 = -1;
+        for (int xx = 0; xx < im->w; xx++) {
+            const unsigned char *p = im->rgb + 3 * ((size_t)yy * im->w + xx);
+            if (abs(p[0] - c.r) <= 2 && abs(p[1] - c.g) <= 2 && abs(p[2] - c.b) <= 2) {
+                if (x0 < 0)
+                    x0 = xx;
+                x1 = xx;
+            }
+        }
+        if (x1 - x0 > 20) {
+            *x = (x0 + x1) / 2;
+            *top = yy;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* a click at (x, y) reports an event of this kind about this group */
+static void click_expect(bs_window *w, int x, int y, bs_window_event_kind kind, const char *group)
+{
+    push_click(x, y);
+    bs_window_event ev = next_event(w);
+    CHECK(ev.kind == kind, "a click at (%d, %d): event %d, want %d", x, y, ev.kind, kind);
+    CHECK(!strcmp(ev.group, group), "the group clicked is '%s', want %s", ev.group, group);
+}
+
+/* a click on a collapsed group asks to open it; a click on an open group's title asks to close it */
+static void test_group_clicks(bs_window *w, const bs_theme *t)
+{
+    char err[256];
+    bs_ctx *c = bs_ctx_new();
+    bs_id L = vt_build_calls(c, 20);
+    bs_view_opts o;
+    bs_view_opts_init(&o);
+    o.root = L;
+    o.collapse = BS_COLLAPSE_ALL;
+    CHECK(bs_window_update_opts(w, c, &o, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_fit(w);
+    bs_window_pump(w, 0, NULL);
+    vt_image im = {0};
+    int x, y, top;
+    if (shot(w, "collapsed", &im) && biggest_region(&im, t->group_fill, &x, &y, &top)) {
+        click_expect(w, x, y, BS_WEV_EXPAND, "neuron()");
+    } else
+        CHECK(false, "no collapsed group drawn");
+    free(im.rgb);
+    im.rgb = NULL;
+
+    const char *ex[] = {"neuron()"};
+    o.expand = ex;
+    o.nexpand = 1;
+    CHECK(bs_window_update_opts(w, c, &o, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_fit(w);
+    bs_window_pump(w, 0, NULL);
+    if (shot(w, "expanded", &im) && frame_top(&im, t->cluster_fill, &x, &top)) {
+        click_expect(w, x, top + 2, BS_WEV_COLLAPSE, "neuron()"); /* the frame's title band */
+    } else
+        CHECK(false, "no open group's frame drawn");
+    free(im.rgb);
+    bs_ctx_free(c);
+}
+
 int main(void)
 {
     char why[256], err[256];
@@ -215,6 +308,8 @@ int main(void)
         CHECK(vt_count_color(&e, t->panel, 0) > 100000, "the details panel is open");
         bs_window_select(w, BS_NONE);
     }
+
+    test_group_clicks(w, t);
 
     /* the loss-curve panel */
     double loss[40];

@@ -72,6 +72,21 @@ typedef struct {
     int nparams;
 } vt_net;
 
+/* `calls` calls of neuron(): each w * x + b on its own params, then tanh, summed at top level into
+   L (collapsed: one box "neuron() × calls") */
+static inline bs_id vt_build_calls(bs_ctx *c, int calls)
+{
+    bs_id x = vt_scalar(c, "x", 0.5, false), L = BS_NONE;
+    for (int k = 0; k < calls; k++) {
+        bs_id w = vt_scalar(c, NULL, 0.01 * k, true), b = vt_scalar(c, NULL, 0.1, true);
+        int32_t prev = bs_scope_enter(c, "neuron()");
+        bs_id h = bs_apply1(c, BS_OP_TANH, bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MUL, w, x), b));
+        bs_scope_leave(c, prev);
+        L = L == BS_NONE ? h : bs_apply2(c, BS_OP_ADD, L, h);
+    }
+    return vt_name(c, "L", L);
+}
+
 /* The 2-2-1 network of the reference texts: L = bce(sigmoid(z3), y) ≈ 0.4629. name_all: label
  * every intermediate node too (unique titles, for tests that identify nodes by their text). */
 static inline vt_net vt_build_221(bs_ctx *c, bool name_all)
