@@ -5,7 +5,8 @@ runs under Debian's python3-torch for one step in float64; its loss and every pa
 equal a replay of the same graph in backstep to 1e-12. A program that stops at an error (the error
 cases) is skipped, one whose root needs no grad is counted as not trainable. Then the seed network
 is exported with its optimizer (SGD with momentum) and trained 20 steps by the exported program and
-by backstep: the losses must agree. Exit 77 without /usr/bin/python3 with torch.
+by backstep: the losses must agree. Every exported file must pass `python3 -m py_compile`.
+Exit 77 without /usr/bin/python3 with torch.
 Usage: test_export_py.py BACKSTEP GOLDEN_CASES PYTORCH_CASES"""
 import glob
 import os
@@ -25,6 +26,7 @@ import torch_server  # noqa: E402  (torch imported once for all the programs: to
 
 tmp = tempfile.mkdtemp(prefix="bs-export-")
 server, server_env = torch_server.start(PY, tmp)
+seed_lines = "?"
 fails, counts = [], {"checked": 0, "stops at an error": 0, "not trainable": 0}
 try:
     cases = sorted(glob.glob(os.path.join(sys.argv[2], "*.bs"))) + \
@@ -40,7 +42,10 @@ try:
                            timeout=300, cwd=tmp, env=dict(os.environ, **server_env))
         m = re.search(r"difference (\S+); grads of (\d+) params, largest difference (\S+)", p.stdout)
         if m:
-            if float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
+            c = subprocess.run([PY, "-m", "py_compile", os.path.join(tmp, "model.py")], capture_output=True, text=True)
+            if c.returncode:
+                fails.append("%s: py_compile: %s" % (os.path.basename(case), c.stderr.strip()[-300:]))
+            elif float(m.group(1)) <= 1e-12 and float(m.group(3)) <= 1e-12:
                 counts["checked"] += 1
             else:
                 fails.append("%s: %s" % (os.path.basename(case), m.group(0)))
@@ -83,6 +88,7 @@ for i in range(20):
     if len(ours) != 20 or ours != theirs:
         fails.append("training 20 steps: backstep %r, the exported program %r %s" % (ours[-3:], theirs[-3:], q.stderr[-300:]))
     text = open(os.path.join(tmp, "seed.py")).read()
+    seed_lines = text.count("\n")
     for want in ["class Model(nn.Module)", "nn.Parameter", "momentum=0.9", "def forward(self):",
                  "torchrun --nproc_per_node=2"]:
         if want not in text:
@@ -93,7 +99,8 @@ finally:
     shutil.rmtree(tmp, ignore_errors=True)
 if counts["checked"] < 100:
     fails.append("only %d programs were checked" % counts["checked"])
-print("export_py: %s" % ", ".join("%d %s" % (v, k) for k, v in counts.items()))
+print("export_py: %s; the seed network's program has %s lines"
+      % (", ".join("%d %s" % (v, k) for k, v in counts.items()), seed_lines))
 if fails:
     print("FAIL:\n  " + "\n  ".join(fails))
     sys.exit(1)
