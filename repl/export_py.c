@@ -1306,6 +1306,8 @@ static const char program_loop[] =
     "        if rank == 0 and not args.print_grads:\n"
     "            print(f\"step {step + 1} loss {shown!r}\" if args.exact else f\"step {step + 1} loss {shown:.6f}\")\n"
     "    if args.ddp:\n"
+    "        dist.barrier()  # every rank is done\n"
+    "        net = None  # DDP's reducer goes before the process group it uses\n"
     "        dist.destroy_process_group()\n"
     "\n\n"
     "if __name__ == \"__main__\":\n"

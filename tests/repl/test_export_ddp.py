@@ -233,11 +233,14 @@ try:
             fails.append("%s: the exported program does not split the batch across ranks" % name)
         one = run_ranks(driver, prog, 1)
         two = run_ranks(driver, prog, 2)
-        if any(o.startswith("timed out") for rc, o in two):  # once more, on another port
+        retried = ""
+        if any(rc for rc, o in two):  # once more, on another port; said in the report
+            retried = " (2 processes: once more after rc %s)" % [rc for rc, o in two]
             two = run_ranks(driver, prog, 2)
         bad = [o for rc, o in one + two if rc]
         if bad:
-            fails.append("%s: a process failed: %s" % (name, bad[0].strip()[-400:]))
+            fails.append("%s: a process failed (rc %s): %s" % (name, [rc for rc, o in one + two],
+                                                            bad[0].strip()[-1200:]))
             continue
         a, b = losses(one[0][1]), losses(two[0][1])
         if len(a) != STEPS or len(b) != STEPS:
@@ -256,7 +259,7 @@ try:
         report.append("%s: %d lines, %d state_dict keys%s, batch %s, loss %.10g -> %.10g in %d steps, 1 vs 2 processes "
                       "differ by %.3g" % (name, text.count("\n"), len(eval(got.get("KEYS", "[]"))),
                                           " (the session's named_parameters())" if session_keys else "", rows or "not split", a[0], a[-1],
-                                          STEPS, diff))
+                                          STEPS, diff) + retried)
 finally:
     server.kill()
     server.wait()
