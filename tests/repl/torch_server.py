@@ -36,6 +36,7 @@ def _run_one(conn):
     req = json.loads(msg)
     pid = os.fork()
     if pid == 0:
+        os.setsid()  # its own process group, so that it can be stopped with what it starts
         for i, fd in enumerate(fds):
             os.dup2(fd, i)
         conn.close()
@@ -65,7 +66,22 @@ def _run_one(conn):
         os._exit(code)
     for fd in fds:
         os.close(fd)
-    _, status = os.waitpid(pid, 0)
+    # wait for the program; if the client goes away first (killed by a test's timeout), the
+    # program goes too, with everything it started: a killed client must not leave it running
+    # with the test's pipes open
+    import select
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        r, _, _ = select.select([conn], [], [], 0.2)
+        if r and not conn.recv(1, socket.MSG_PEEK):
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+            os.waitpid(pid, 0)
+            return
     code = os.waitstatus_to_exitcode(status)
     conn.sendall(struct.pack("!i", code))
 
@@ -78,6 +94,8 @@ def serve(path):
         pass
     parent = os.getppid()
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)  # a server before this one died without removing it
     srv.bind(path)
     srv.listen(16)
     srv.settimeout(1.0)
