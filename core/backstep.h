@@ -235,6 +235,8 @@ struct bs_node {
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
     bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
+    bool loss_sum;                  /* a loss with reduction='sum': this mul times the count, shown
+                                       with the loss's grad_fn (bs_node_grad_fn) as torch shows it */
 };
 
 /* ==== Scopes: which module or function call made a node ====
@@ -308,6 +310,13 @@ void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text);
  * number ("add (node 31)"). */
 #define BS_NAME_TEXT 24
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
+/* the count a mean-reduced node divides by (a loss: its elements, or cross_entropy's rows; a
+   mean: the elements per output), what the stepper's {n} is; 1 for a node without inputs */
+double bs_node_mean_count(const bs_ctx *c, bs_id id);
+/* PyTorch's name for the node's backward ("MulBackward0"; a loss_sum node: its loss's) */
+const char *bs_node_grad_fn(const bs_ctx *c, bs_id id);
+/* mark id (loss * count, made for reduction='sum') as the loss it sums: see loss_sum */
+void bs_node_mark_loss_sum(bs_ctx *c, bs_id id);
 
 /* ==== Saved tensors (what :mem counts) ====
  * A node's saved tensors (its op's saved() for its inputs) resolved on the tape: each is one

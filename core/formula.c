@@ -727,6 +727,14 @@ char *bs_node_expr(const bs_ctx *c, bs_id id, size_t maxlen, char *buf, size_t l
 
 /* ==== Rendering a node's local derivative ==== */
 
+static double op_n(const bs_ctx *c, const bs_node *n);
+
+double bs_node_mean_count(const bs_ctx *c, bs_id id)
+{
+    const bs_node *n = bs_node_get(c, id);
+    return n && n->nin > 0 ? op_n(c, n) : 1;
+}
+
 /* {n}: the count a mean divides by */
 static double op_n(const bs_ctx *c, const bs_node *n)
 {

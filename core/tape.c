@@ -353,6 +353,21 @@ void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
     n->text_borrowed = text != NULL;
 }
 
+const char *bs_node_grad_fn(const bs_ctx *c, bs_id id)
+{
+    const bs_node *n = bs_node_get(c, id);
+    if (!n) return "None";
+    if (n->loss_sum && n->nin > 0 && bs_node_get(c, n->in[0]))
+        return bs_ops[bs_node_get(c, n->in[0])->op].grad_fn;
+    return bs_ops[n->op].grad_fn;
+}
+
+void bs_node_mark_loss_sum(bs_ctx *c, bs_id id)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (n && n->op == BS_OP_MUL) n->loss_sum = true;
+}
+
 /* how much of a long expression text names its node: BS_NAME_TEXT - 3 bytes ("..." follows), back
    to the last space of its second half */
 static int name_cut(const char *text)

@@ -559,13 +559,46 @@ static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out)
         if (i < extra) return bs_fail(s, e->line, e->col, "%s() got multiple values for argument '%s'", a->fname, g->kwn[i]);
         if (set_attr(s, &at, g->kwn[i], v, e)) return -1;
     }
+    int red = BS_REDUCE_MEAN;
+    if (bs_ops[op].kind == BS_K_LOSS) {
+        const bs_expr *e;
+        bs_value *v = kw(a, "reduction", &e);
+        if (v && (red = bs_loss_reduction(s, v, e)) < 0) return -1;
+    }
     if (check_kw_used(s, a)) return -1;
     bs_id r = bs_apply(s->ctx, op, in, &at);
     if (r < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
     char *t = bs_expr_text(s, a->call);
     if (t) bs_node_set_text(s->ctx, r, t);
+    if (red == BS_REDUCE_SUM && bs_loss_sum(s, a->call, &r)) return -1;
     out->k = BS_V_NODE;
     out->id = r;
+    return 0;
+}
+
+int bs_loss_reduction(bs_session *s, const bs_value *v, const bs_expr *e)
+{
+    if (v->k == BS_V_STR && !strcmp(v->str, "mean")) return BS_REDUCE_MEAN;
+    if (v->k == BS_V_STR && !strcmp(v->str, "sum")) return BS_REDUCE_SUM;
+    if (v->k == BS_V_STR && !strcmp(v->str, "none"))
+        return bs_fail(s, e->line, e->col, "reduction='none' is not supported yet: write the "
+                       "loss per element ((p - y) ** 2 for mse), or use 'mean' or 'sum'");
+    if (v->k == BS_V_STR) return bs_fail(s, e->line, e->col, "%s is not a valid value for reduction", v->str);
+    return bs_fail(s, e->line, e->col, "reduction takes 'mean', 'sum' or 'none'");
+}
+
+/* reduction='sum': the mean times the count it divides by, recorded as one more node (what the
+   stepper shows is what ran) */
+int bs_loss_sum(bs_session *s, const bs_expr *call, bs_id *r)
+{
+    const bs_node *n = bs_node_get(s->ctx, *r);
+    bs_id k = bs_scalar(s->ctx, bs_node_mean_count(s->ctx, *r), n->value.dtype);
+    bs_id sum = k < 0 ? k : bs_apply2(s->ctx, BS_OP_MUL, *r, k);
+    if (sum < 0) return bs_fail_core(s, call->line, call->col, NULL);
+    char *t = bs_expr_text(s, call);
+    if (t) bs_node_set_text(s->ctx, sum, t);
+    bs_node_mark_loss_sum(s->ctx, sum);
+    *r = sum;
     return 0;
 }
 
@@ -1743,7 +1776,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
             out->k = BS_V_NONE;
         } else {
             out->k = BS_V_GRADFN;
-            out->str = bs_ops[n->op].grad_fn;
+            out->str = bs_node_grad_fn(s->ctx, obj->id);
         }
         return 0;
     }

@@ -333,7 +333,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
     if (n->text) fprintf(f, "  expression  %s\n", n->text);
     if (n->op != BS_OP_LEAF) {
         fprintf(f, "  op          %s (%s), grad_fn %s\n", bs_ops[n->op].name, bs_ops[n->op].symbol,
-                n->requires_grad ? bs_ops[n->op].grad_fn : "None");
+                n->requires_grad ? bs_node_grad_fn(s->ctx, id) : "None");
         for (int i = 0; i < n->nin; i++) {
             const bs_node *x = bs_node_get(s->ctx, n->in[i]);
             fprintf(f, "  input %d     %s %s\n", i + 1, bs_node_name(s->ctx, n->in[i], nm, sizeof nm),

@@ -85,6 +85,7 @@ static const char *type_name(const bs_value *v)
     case BS_V_OPT: return "Optimizer";
     case BS_V_DICT: return ((bs_hdict *)v->ref)->is_set ? "set" : "dict";
     case BS_V_EXC: return v->ref2;
+    case BS_V_GRADFN: return v->str; /* type(L.grad_fn).__name__: "MseLossBackward0" */
     default: return "object";
     }
 }
@@ -466,7 +467,7 @@ static void torch_repr(bs_session *s, sbuf *b, const bs_value *v)
     }
     if (n && !n->is_leaf && n->op != BS_OP_LEAF && n->requires_grad) {
         sb_puts(b, ", grad_fn=<");
-        sb_puts(b, bs_ops[n->op].grad_fn);
+        sb_puts(b, bs_node_grad_fn(s->ctx, v->id));
         sb_puts(b, ">");
     } else if (n && n->requires_grad) {
         sb_puts(b, ", requires_grad=True");

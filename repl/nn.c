@@ -477,9 +477,9 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
             if (!strcmp(k, "dim") && v->k == BS_V_NUM) o->attr.dim = (int)v->num;
             else if (!strcmp(k, "negative_slope") && v->k == BS_V_NUM) o->attr.k = v->num;
             else if (!strcmp(k, "inplace")) continue;
-            else if (!strcmp(k, "reduction") && v->k == BS_V_STR && !strcmp(v->str, "mean")) continue;
-            else if (!strcmp(k, "reduction"))
-                return bs_fail(s, line, col, "%s(reduction=...): only 'mean' is supported", c->name);
+            else if (!strcmp(k, "reduction") && c->mod == BS_MOD_LOSS) {
+                if ((o->reduction = bs_loss_reduction(s, v, call)) < 0) return -1;
+            }
             else if (!strcmp(k, "approximate") && v->k == BS_V_STR && (!strcmp(v->str, "none") || !strcmp(v->str, "tanh")))
                 o->attr.k = !strcmp(v->str, "tanh") ? BS_GELU_TANH : 0;
             else return bs_fail(s, line, col, "%s() got an unexpected keyword argument '%s'", c->name, k);
@@ -590,7 +590,13 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         return apply_op(s, call, m->op, &m->attr, pos, 1, out, own);
     case BS_MOD_LOSS:
         if (npos != 2) return bs_fail(s, line, col, "%s takes (input, target)", m->type);
-        return apply_op(s, call, m->op, &m->attr, pos, 2, out, own);
+        if (apply_op(s, call, m->op, &m->attr, pos, 2, out, own)) return -1;
+        if (m->reduction == BS_REDUCE_SUM) {
+            bs_id r = out->id;
+            if (bs_loss_sum(s, call, &r)) return -1;
+            *out = bs_node_value(r);
+        }
+        return 0;
     default: return bs_fail(s, line, col, "this module is not callable");
     }
 }

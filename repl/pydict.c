@@ -133,6 +133,7 @@ static const char *exc_classify(bs_session *s, const char *msg, const char **tex
         {"values to unpack", "ValueError"},
         {"is not in list", "ValueError"},
         {"empty sequence", "ValueError"},
+        {"is not a valid value for", "ValueError"}, /* reduction='average' */
         {"unsupported operand", "TypeError"},
         {"not supported between", "TypeError"},
         {"unhashable type", "TypeError"},

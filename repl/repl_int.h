@@ -146,7 +146,13 @@ typedef struct {
     bs_attr attr;         /* ACT, LOSS: its attributes (dim, slope, reduction) */
     bs_dict attrs;        /* attributes in assignment order: parameters, submodules, the rest */
     bool eval_mode;       /* after model.eval() (until model.train()): dropout passes its input */
+    int reduction;        /* LOSS: BS_REDUCE_MEAN or BS_REDUCE_SUM */
 } bs_hobj;
+/* a loss's reduction= ('mean', 'sum'; 'none' is refused with a hint): BS_REDUCE_*, -1 with an
+   error at e; bs_loss_sum turns the mean-reduced node *r into the sum (times the count) */
+enum { BS_REDUCE_MEAN, BS_REDUCE_SUM };
+int bs_loss_reduction(bs_session *s, const bs_value *v, const bs_expr *e);
+int bs_loss_sum(bs_session *s, const bs_expr *call, bs_id *r);
 
 /* a zeroed object of `size` bytes (a struct that starts with its bs_heap) on the session's chain */
 void *bs_heap_new(bs_session *s, bs_hkind k, size_t size);
