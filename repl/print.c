@@ -319,7 +319,7 @@ void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
     fputs("  shape=", f);
     print_shape(f, &t->shape, false);
     if (t->dtype != BS_F64) fprintf(f, " %s", bs_dtype_name(t->dtype));
-    if (n && !n->is_leaf && n->op != BS_OP_LEAF) fprintf(f, " grad_fn=<%s>", bs_ops[n->op].grad_fn);
+    if (n && !n->is_leaf && n->op != BS_OP_LEAF) fprintf(f, " grad_fn=<%s>", bs_node_grad_fn(n));
     if (n && n->requires_grad && n->is_leaf) fputs(" requires_grad=True", f);
     fputc('\n', f);
     bs_tensor g;
