@@ -17,9 +17,12 @@
  *   (absurd sizes included) is BS_ERR_NOMEM and leaves the tape as it was.
  *
  * Numbers
- *   The interactive engine computes in double. A node's dtype says what the value means: f64 is
- *   kept as computed, f32/f16/bf16 values are rounded to that format after every op (forward and
- *   VJP), i64 marks integer tensors (class indices, arange), which cannot require grad.
+ *   Values are stored as doubles whatever the dtype; a node's dtype says what they are. f64 nodes
+ *   compute in double. f32, f16 and bf16 follow PyTorch's CPU rules: each op reads its inputs as
+ *   floats (a Python number or a wider operand cast to the op's dtype first), computes in float
+ *   with the accumulation order of torch 1.13's CPU kernels (sums, matmul, softmax: core/ops_lp.c),
+ *   and an f16/bf16 result is rounded to its format (forward and VJP, each tensor torch would
+ *   materialise). i64 marks integer tensors (class indices, arange), which cannot require grad.
  */
 #ifndef BACKSTEP_H
 #define BACKSTEP_H
@@ -185,6 +188,11 @@ const char *bs_dtype_name(bs_dtype t);
 bool bs_dtype_parse(const char *s, bs_dtype *out);
 size_t bs_dtype_size(bs_dtype t);
 double bs_dtype_round(bs_dtype t, double v);  /* v rounded to what t can hold */
+/* v rounded to f16 or bf16 (nearest even, as PyTorch's float -> Half/BFloat16 conversion), v itself
+   for f32 (and f64, i64): how the float path stores each result of an op in a 16-bit dtype */
+float bs_dtype_roundf(bs_dtype t, float v);
+/* whether t computes in float (f32, f16, bf16: PyTorch's CPU rules) rather than double */
+static inline bool bs_dtype_in_float(bs_dtype t) { return t == BS_F32 || t == BS_F16 || t == BS_BF16; }
 static inline int64_t bs_tensor_numel(const bs_tensor *t) { return bs_shape_numel(&t->shape); }
 
 /* ==== Nodes and the tape ==== */
@@ -214,6 +222,9 @@ struct bs_node {
     bool is_number;                 /* bs_scalar: a Python number the user typed, not a tensor */
     bool is_bool;                   /* the REPL's mark on an int64 0/1 leaf: a mask that shows and
                                        indexes as torch.bool (core treats it as the int64 it is) */
+    bool is_cast;                   /* bs_cast: x.half(), x.to(dtype) of a tensor that requires
+                                       grad (PyTorch's ToCopyBackward0), a reshape to x's own shape
+                                       whose dtype is the target */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad, sgtmp;
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
@@ -313,7 +324,8 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len);
 /* the count a mean-reduced node divides by (a loss: its elements, or cross_entropy's rows; a
    mean: the elements per output), what the stepper's {n} is; 1 for a node without inputs */
 double bs_node_mean_count(const bs_ctx *c, bs_id id);
-/* PyTorch's name for the node's backward ("MulBackward0"; a loss_sum node: its loss's) */
+/* PyTorch's name for the node's backward ("MulBackward0"; a cast: "ToCopyBackward0"; a
+   loss_sum node: its loss's); NULL for a leaf */
 const char *bs_node_grad_fn(const bs_ctx *c, bs_id id);
 /* mark id (loss * count, made for reduction='sum') as the loss it sums: see loss_sum */
 void bs_node_mark_loss_sum(bs_ctx *c, bs_id id);
@@ -353,6 +365,16 @@ bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad);
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr);
 bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a);
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b);
+/* mm + b as nn.Linear's forward on a 2-D input: the add, whose value in the float path is
+   torch's addmm(b, x, W.t()) (the bias added inside the product, one rounding) */
+bs_id bs_apply_linear_bias(bs_ctx *c, bs_id mm, bs_id b);
+/* x converted to dtype t, differentiably (x.half(), x.to(torch.float32)): its grad comes back
+   converted to x's dtype, as autograd's ToCopyBackward0 does. x itself when it has dtype t. */
+bs_id bs_cast(bs_ctx *c, bs_id x, bs_dtype t);
+/* torch's result_type for n operands of dtypes dts in tiers (0: a Python number, 1: a 0-d
+   tensor, 2: a tensor with dims; -1: no part): the promoted dtype of the highest tier that holds
+   the highest category (float over integer); all integers give i64 when int_op, else deflt */
+bs_dtype bs_result_dtype(const bs_dtype *dts, const int *tiers, int n, bool int_op, bs_dtype deflt);
 bs_attr bs_attr_default(bs_op op);              /* dim = -1 or ALL as the op wants, k = slope/eps */
 
 /* ==== Indexing: the ops PyTorch's x[...] lowers to ====
@@ -410,6 +432,9 @@ typedef struct {
     int nin;
     bs_step_input in[BS_MAX_INPUTS];
 } bs_step;
+/* how many entries of step st's VJP for input k are 0 in the input's dtype but nonzero when the
+   same VJP (same upstream, same values) is computed in double: the stepper's underflow mark */
+int64_t bs_step_underflow(const bs_ctx *c, const bs_step *st, int k);
 
 typedef struct bs_bwd bs_bwd;
 /* Start a backward pass from root. seed NULL: root must be a single element (seed 1).
@@ -522,6 +547,30 @@ bs_opt *bs_opt_new(bs_ctx *c, const bs_opt_conf *conf);
  * grad at the optimizer's third step is bias-corrected as at its step 1. */
 bs_status bs_opt_step(bs_ctx *c, bs_opt *o);
 void bs_opt_zero_grad(bs_ctx *c, bs_opt *o);
+/* GradScaler's unscale_ over the params o updates that have a grad (torch's
+   _amp_foreach_non_finite_check_and_unscale_): *found_inf set when an entry is inf or NaN, then
+   each grad multiplied by inv_scale in float and stored in the grad's dtype (also when one was
+   not finite). An f16 grad is BS_ERR_VALUE unless allow_fp16 ("Attempting to unscale FP16
+   gradients.", as torch), before anything changes. */
+bs_status bs_opt_unscale(bs_ctx *c, bs_opt *o, float inv_scale, bool allow_fp16, bool *found_inf);
+/* the number of params o updates that have a grad, and up to max of their ids */
+int bs_opt_params(const bs_ctx *c, const bs_opt *o, bs_id *ids, int max);
+
+/* ==== Underflow (core/underflow.c) ====
+ * A gradient entry underflowed when it is 0 in its node's dtype but nonzero in exact arithmetic
+ * (the same backward pass recomputed in double from the same values, no VJP rounded). */
+typedef struct {
+    bs_id node;
+    bs_dtype dtype;
+    int64_t numel;
+    int64_t zero;             /* entries whose gradient is 0 in the dtype */
+    int64_t underflowed;      /* ... of which exact arithmetic has nonzero */
+    double largest_lost;      /* the largest |exact gradient| among those */
+} bs_underflow_row;
+/* a backward pass from root (seed ones) recomputed both ways: one row per node of a non-f64
+   float dtype it reaches, up to max in rows; the count of such nodes, -1 on error. The tape is
+   not changed. */
+int bs_underflow(bs_ctx *c, bs_id root, bs_underflow_row *rows, int max);
 /* torch.optim.SGD(params, ...): o updates (and zero_grad() clears) only these leaves from now on;
    without this call it takes every param on the tape */
 bs_status bs_opt_set_params(bs_ctx *c, bs_opt *o, const bs_id *ids, int n);

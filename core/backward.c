@@ -221,6 +221,17 @@ bs_bwd *bs_backward_replay_begin(bs_ctx *c, bs_id root, const bs_tensor *seed)
     return bs__backward_begin(c, root, seed, true, true, false);
 }
 
+/* A VJP's result as torch hands it on: a tensor of the node's dtype (the float path rounds each
+ * element to f16/bf16 there), cast to the input's dtype when that differs (autograd's
+ * validate_outputs); accumulate_grad then adds it to what the input has in the input's dtype. */
+static void vjp_round(bs_dtype node_dt, bs_dtype x_dt, double *v, int64_t n)
+{
+    if (node_dt == BS_F16 || node_dt == BS_BF16)
+        for (int64_t j = 0; j < n; j++) v[j] = bs_dtype_round(node_dt, v[j]);
+    if (x_dt != node_dt && x_dt != BS_F64 && x_dt != BS_I64)
+        for (int64_t j = 0; j < n; j++) v[j] = bs_dtype_round(x_dt, v[j]);
+}
+
 /* the vjp of input k of node n given upstream g, accumulated into dst (zeroed or partial) */
 static void run_vjp(bs_ctx *c, bs_node *n, const bs_tensor *in, const bs_tensor *g, int k,
                     double *dst)
@@ -315,7 +326,8 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     }
     b->cur = i - 1;
     bs_node *n = bs__node(c, i);
-    if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 && scalar_step(c, n)) {
+    if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 &&
+        !bs_dtype_in_float(n->value.dtype) && scalar_step(c, n)) {
         if (b->eager) retire(b, n);
         return 1;
     }
@@ -351,6 +363,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             double *v = scratch_get(&b->vjp[k], xn);
             if (!v) goto nomem;
             run_vjp(c, n, in, &g, k, v);
+            vjp_round(n->value.dtype, x->value.dtype, v, xn);
             si->vjp = (bs_tensor){x->value.dtype, x->value.shape, v};
             bs__round_tensor(&si->vjp);
             for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
@@ -383,11 +396,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             }
         } else if (x->gtmp && !had) {
             run_vjp(c, n, in, &g, k, x->gtmp);
+            vjp_round(n->value.dtype, x->value.dtype, x->gtmp, xn);
         } else {
             /* partial sum already there: compute separately, then add (PyTorch's order) */
             double *v = scratch_get(&b->vjp[k], xn);
             if (!v) goto nomem;
             run_vjp(c, n, in, &g, k, v);
+            vjp_round(n->value.dtype, x->value.dtype, v, xn);
             for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
         }
         if (x->value.dtype != BS_F64) {

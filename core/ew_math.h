@@ -70,6 +70,21 @@ enum {
 #define m_fma(x, y, z) _Generic((x) + (y) + (z), float: fmaf, default: fma)(x, y, z)
 #endif
 
+/* Two markers that only the eager float path (core/ops_ew.c) gives a meaning; every other consumer
+ * (the double path, the CPU backend, CUDA) gets the plain expression:
+ *   m_rnd(x)        a tensor PyTorch materialises inside a VJP formula of derivatives.yaml
+ *                   (div's -grad * ((self / other) / other) is three tensor ops): in f16/bf16 it
+ *                   is rounded to the dtype there, as torch rounds each op's result
+ *   m_cfma(x, y, z) x * y + z that GCC fuses into one fma in torch's compiled CPU kernel (its
+ *                   AVX2 kernels build with -mfma and GCC's default -ffp-contract=fast): one
+ *                   rounding in float, two in double as written (double keeps its numbers) */
+#ifndef m_rnd
+#define m_rnd(x) (x)
+#endif
+#ifndef m_cfma
+#define m_cfma(x, y, z) ((x) * (y) + (z))
+#endif
+
 /* the sign of a as PyTorch's sgn: 0 at 0, NaN for NaN */
 #define BS_EW_SGN(a) ((a) > A(0) ? A(1) : (a) < A(0) ? A(-1) : (a) != (a) ? (a) : A(0))
 /* 1 / (1 + exp(-a)) */
@@ -107,7 +122,8 @@ enum {
     X(SIGMOID, sigmoid, BS_EW_SIGMOID(a), g * (A(1) - o) * o, 0, 0, 0, 0, OPS_FLOP_TR + 3.0,     \
       SAVE_OUT, BS_EW_ACT)                                                                       \
     /* tanh(a);  g * (1 - o^2) (tanh_backward) */                                                \
-    X(TANH, tanh, m_tanh(a), g * (A(1) - o * o), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_OUT, BS_EW_ACT)   \
+    X(TANH, tanh, m_tanh(a), g * m_cfma(-o, o, A(1)), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_OUT,        \
+      BS_EW_ACT)                                                                                 \
     /* exp(a);  g * o */                                                                         \
     X(EXP, exp, m_exp(a), g * o, 0, 0, 0, 0, OPS_FLOP_TR, SAVE_OUT, 0)                           \
     /* log(a);  g / a */                                                                         \
@@ -117,11 +133,12 @@ enum {
     /* |a|;  g * sgn(a) */                                                                       \
     X(ABS, abs, m_abs(a), g * BS_EW_SGN(a), 0, 0, 0, 0, 1.0, SAVE_IN, BS_EW_KINK)                \
     /* sin(a);  g * cos(a) */                                                                    \
-    X(SIN, sin, m_sin(a), g * m_cos(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                     \
+    X(SIN, sin, m_sin(a), g * m_rnd(m_cos(a)), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)              \
     /* cos(a);  g * -sin(a) */                                                                   \
-    X(COS, cos, m_cos(a), g * -m_sin(a), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)                    \
+    X(COS, cos, m_cos(a), g * m_rnd(-m_sin(a)), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_IN, 0)             \
     /* erf(a);  2/sqrt(pi) * exp(-a^2) * g */                                                    \
-    X(ERF, erf, m_erf(a), A(1.1283791670955126) * m_exp(-(a * a)) * g, 0, 0, 0, 0, OPS_FLOP_TR,  \
+    X(ERF, erf, m_erf(a), m_rnd(A(1.1283791670955126) * m_rnd(m_exp(-m_rnd(a * a)))) * g, 0, 0,  \
+      0, 0, OPS_FLOP_TR,                                                                         \
       SAVE_IN, 0)                                                                                \
     /* gelu, k = approximate: 0 ('none', the default) the exact a * 0.5 * (1 + erf(a / sqrt 2));  \
      * g * (cdf + a * pdf), cdf = 0.5 * (1 + erf(a / sqrt 2)), pdf = exp(-a^2 / 2) / sqrt(2 pi)  \
@@ -135,7 +152,7 @@ enum {
       0, 0, BS_GELU_TANH, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT)                              \
     /* silu: a / (1 + exp(-a));  g * s * (1 + a * (1 - s)), s = sigmoid(a) (silu_backward) */    \
     X(SILU, silu, a / (A(1) + m_exp(-a)),                                                        \
-      g * BS_EW_SIGMOID(a) * (A(1) + a * (A(1) - BS_EW_SIGMOID(a))), 0, 0, 0, 0,                 \
+      g * BS_EW_SIGMOID(a) * m_cfma(a, A(1) - BS_EW_SIGMOID(a), A(1)), 0, 0, 0, 0,               \
       OPS_FLOP_TR + 2.0, SAVE_IN, BS_EW_ACT)                                                     \
     /* softplus, beta 1, threshold 20: a if a > 20 else log1p(exp(a));                           \
      * g if a > 20 else g * z / (z + 1), z = exp(a) (softplus_backward) */                       \
@@ -156,12 +173,13 @@ enum {
     /* a * b;  g * b, g * a */                                                                   \
     X(MUL, mul, a * b, g * b, g * a, 1.0, save_mul, ew2_no_check, 0)                             \
     /* a / b;  g / b, -g * ((a / b) / b) (div_tensor_other_backward) */                          \
-    X(DIV, div, a / b, g / b, -g * ((a / b) / b), 1.0, save_div, ew2_no_check,                   \
+    X(DIV, div, a / b, g / b, -g * m_rnd(m_rnd(a / b) / b), 1.0, save_div, ew2_no_check,         \
       BS_EW_B_NONZERO)                                                                           \
     /* a ** b;  g * (b * a^(b-1)), 0 where b == 0 (pow_backward_self);                           \
      *          g * (o * log(a)), 0 where a == 0 and b >= 0 (pow_backward_exponent) */           \
-    X(POW, pow, m_pow(a, b), b == A(0) ? A(0) : g * (b * m_pow(a, b - A(1))),                    \
-      (a == A(0) && b >= A(0)) ? A(0) : g * (o * m_log(a)), OPS_FLOP_TR, save_pow, pow_check,    \
+    X(POW, pow, m_pow(a, b), b == A(0) ? A(0) : g * m_rnd(b * m_rnd(m_pow(a, b - A(1)))),        \
+      (a == A(0) && b >= A(0)) ? A(0) : g * m_rnd(o * m_rnd(m_log(a))), OPS_FLOP_TR, save_pow,   \
+      pow_check,                                                                                 \
       BS_EW_POS)
 
 #endif

@@ -645,6 +645,15 @@ static fx *node_tree(fx_pool *p, const bs_ctx *c, bs_id id, int depth, int maxde
         if (e) e->x = a;
         return e;
     }
+    if (n->is_cast) { /* x.half(), x.float(): bs_cast's node */
+        fx *e = fx_new(p, FX_ATTR);
+        if (e) {
+            e->x = a;
+            e->s = n->value.dtype == BS_F16 ? "half()" : n->value.dtype == BS_BF16 ? "bfloat16()"
+                 : n->value.dtype == BS_F32 ? "float()" : n->value.dtype == BS_F64 ? "double()" : "long()";
+        }
+        return e;
+    }
     if (n->op == BS_OP_TRANSPOSE) {
         fx *e = fx_new(p, FX_ATTR);
         if (e) {

@@ -8,9 +8,43 @@
  * as PyTorch does, and value checks before a forward. */
 #include "ops_int.h"
 
+#include <stdlib.h>
+
+/* ew_math.h's two float-path markers (the double path expands them to the plain expression):
+ * m_rnd rounds a tensor torch materialises inside a VJP formula to the op's dtype `dt` (f16,
+ * bf16; nothing for f32), m_cfma is the fma GCC makes of x * y + z in torch's kernels. */
+#define m_rnd(x) ops_rnd_any(dt, x)
+#define m_cfma(x, y, z) _Generic((x) + (y) + (z), float: fmaf, default: ops_mul_add)(x, y, z)
+static inline double ops_mul_add(double x, double y, double z) { return x * y + z; }
+static inline double ops_rnd_d(bs_dtype dt, double x) { return x; }
+#define ops_rnd_any(dt, x) _Generic((x), float: bs_dtype_roundf, default: ops_rnd_d)(dt, x)
+
 #include "ew_math.h"
 
-#define A(x) ((double)(x)) /* ew_math.h's scalar type */
+/* torch's pow(Tensor, Scalar) in the float path (PowKernel.cpp): exponent 0 and 1 are a fill and
+ * a copy for every dtype; 0.5, -0.5, -1 are sqrt, rsqrt and reciprocal for f32 and bf16; f32 also
+ * writes 2, 3, -2 as products; anything else (and every f16 exponent) is std::pow */
+static inline float ops_powf(bs_dtype dt, float x, float y)
+{
+    if (y == 0.0f) return 1.0f;
+    if (y == 1.0f) return x;
+    if (dt != BS_F16) {
+        if (y == 0.5f) return sqrtf(x);
+        if (y == -0.5f) return 1.0f / sqrtf(x);
+        if (y == -1.0f) return 1.0f / x;
+    }
+    if (dt == BS_F32) {
+        if (y == 2.0f) return x * x;
+        if (y == 3.0f) return x * x * x;
+        if (y == -2.0f) return 1.0f / (x * x);
+    }
+    return powf(x, y);
+}
+static inline double ops_pow_d(bs_dtype dt, double x, double y) { return pow(x, y); }
+#undef m_pow
+#define m_pow(x, y) _Generic((x) + (y), float: ops_powf, default: ops_pow_d)(dt, x, y)
+
+#define A(x) ((double)(x)) /* ew_math.h's scalar type (the float functions below redefine it) */
 
 /* ==== Unary driver ==== */
 typedef double (*ew1_f)(double x, double k, double k2);                 /* y = f(x) */
@@ -23,24 +57,51 @@ static bs_status ew1_shape(const bs_shape *in, bs_shape *out)
     return BS_OK;
 }
 
-static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f f, double kdef,
-                    double k2def)
+/* the float path (f32, f16, bf16: PyTorch's CPU rules): the same entry evaluated in float, its
+ * inputs cast to the op's dtype first; the tape rounds the result to f16/bf16 */
+typedef float (*ew1_ff)(float x, float k, float k2, bs_dtype dt);
+typedef float (*ew1_vf)(float g, float x, float y, float k, float k2, bs_dtype dt);
+
+/* the attributes in float: clamp's bounds cast to the dtype (torch's Scalar.to<scalar_t>()), a
+ * slope as a float (its BFloat16 kernel reads negval.to<float>()) */
+static float ew1_attr(bs_dtype dt, double k, bool to_dtype)
+{
+    return to_dtype ? ops_in(dt, k) : (float)k;
+}
+
+static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f f, ew1_ff ff,
+                    double kdef, double k2def, bool kdt)
 {
     double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
     const double *x = in[0].data;          /* (...) */
     double *y = out->data;                 /* (...) same shape */
+    bs_dtype dt = out->dtype;
+    if (bs_dtype_in_float(dt)) {
+        float kf = ew1_attr(dt, k, kdt), k2f = ew1_attr(dt, k2, kdt);
+        for (int64_t j = 0; j < n; j++)
+            y[j] = ff(ops_in(dt, x[j]), kf, k2f, dt);
+        return;
+    }
     for (int64_t j = 0; j < n; j++)
         y[j] = f(x[j], k, k2);
 }
 
 static void ew1_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
-                    const bs_tensor *g, bs_tensor *din, ew1_v v, double kdef, double k2def)
+                    const bs_tensor *g, bs_tensor *din, ew1_v v, ew1_vf vf, double kdef,
+                    double k2def, bool kdt)
 {
     double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
     const double *x = in[0].data, *y = out->data, *G = g->data;
     double *dx = din->data;
+    bs_dtype dt = g->dtype;
+    if (bs_dtype_in_float(dt)) {
+        float kf = ew1_attr(dt, k, kdt), k2f = ew1_attr(dt, k2, kdt);
+        for (int64_t j = 0; j < n; j++)
+            dx[j] += vf((float)G[j], ops_in(dt, x[j]), (float)y[j], kf, k2f, dt);
+        return;
+    }
     for (int64_t j = 0; j < n; j++)
         dx[j] += v(G[j], x[j], y[j], k, k2);
 }
@@ -58,7 +119,7 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
 
 /* One unary op from its scalar functions. FL: FLOPs per element; SAVED: what it keeps for
  * backward, an expression in sv giving the count (SAVE_NONE, SAVE_IN, SAVE_OUT). */
-#define EW1_OP(fn, F, V, D, KDEF, K2DEF, FL, SAVED)                                              \
+#define EW1_OP(fn, F, V, D, FF, VF, KDEF, K2DEF, KDT, FL, SAVED)                                 \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -67,14 +128,14 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
                             size_t errlen)                                                       \
     {                                                                                            \
-        ew1_fwd(in, a, out, F, KDEF, K2DEF);                                                     \
+        ew1_fwd(in, a, out, F, FF, KDEF, K2DEF, KDT);                                            \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0)                                                                              \
-            ew1_vjp(in, out, a, g, din, V, KDEF, K2DEF);                                         \
+            ew1_vjp(in, out, a, g, din, V, VF, KDEF, K2DEF, KDT);                                \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
@@ -102,15 +163,38 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
 
 /* ==== The unary ops, from ew_math.h ==== */
 #define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
-    static double fn##_f(double a, double k, double k2) { return FWD; }                          \
-    static double fn##_v(double g, double a, double o, double k, double k2) { return VJP; }      \
+    static double fn##_f(double a, double k, double k2)                                          \
+    {                                                                                            \
+        const bs_dtype dt = BS_F64;                                                              \
+        (void)dt;                                                                                \
+        return FWD;                                                                              \
+    }                                                                                            \
+    static double fn##_v(double g, double a, double o, double k, double k2)                      \
+    {                                                                                            \
+        const bs_dtype dt = BS_F64;                                                              \
+        (void)dt;                                                                                \
+        return VJP;                                                                              \
+    }                                                                                            \
     static double fn##_d(double a, double o, double k, double k2)                                \
     {                                                                                            \
         return fn##_v(1.0, a, o, k, k2);                                                         \
-    }                                                                                            \
-    EW1_OP(fn, fn##_f, fn##_v, fn##_d, KDEF, K2DEF, FL, SAVED)
+    }
 BS_EW1_OPS(EW1_DEF)
 #undef EW1_DEF
+#undef A
+#define A(x) ((float)(x))
+#define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
+    static float fn##_ff(float a, float k, float k2, bs_dtype dt) { return FWD; }                \
+    static float fn##_vf(float g, float a, float o, float k, float k2, bs_dtype dt)              \
+    {                                                                                            \
+        return VJP;                                                                              \
+    }                                                                                            \
+    EW1_OP(fn, fn##_f, fn##_v, fn##_d, fn##_ff, fn##_vf, KDEF, K2DEF, BS_OP_##ID == BS_OP_CLAMP,  \
+           FL, SAVED)
+BS_EW1_OPS(EW1_DEF)
+#undef EW1_DEF
+#undef A
+#define A(x) ((double)(x))
 
 /* ==== Binary driver (broadcasting) ==== */
 typedef double (*ew2_f)(double a, double b);
@@ -122,22 +206,69 @@ static bs_status ew2_shape(const bs_shape *in, bs_shape *out, char *err, size_t 
     return ops_broadcast(&in[0], &in[1], out, err, errlen);
 }
 
-static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f)
+typedef float (*ew2_ff)(float a, float b, bs_dtype dt);
+typedef float (*ew2_vf)(float g, float a, float b, float y, int i, bs_dtype dt);
+
+static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f, ew2_ff ff)
 {
     ops_iter it;
     int64_t n = bs_tensor_numel(out);
     const double *A = in[0].data, *B = in[1].data; /* broadcast to out's shape */
     double *Y = out->data;
+    bs_dtype dt = out->dtype;
     ops_iter_init(&it, &out->shape, &in[0].shape, &in[1].shape);
+    if (bs_dtype_in_float(dt)) {
+        for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
+            Y[o] = ff(ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]), dt);
+        return;
+    }
     for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
         Y[o] = f(A[it.off[0]], B[it.off[1]]);
+}
+
+/* The float path's VJP, as torch computes it: the whole gradient at the output's shape (each
+ * element rounded to the dtype), then sum_to the input's shape, a sum over the broadcast dims with
+ * torch's order (ops_lp_sum). */
+static void ew2_vjp_f(const bs_tensor *in, const bs_tensor *out, const bs_tensor *g, int i,
+                      bs_tensor *din, ew2_vf vf)
+{
+    ops_iter it;
+    int64_t n = bs_tensor_numel(out), m = bs_tensor_numel(&in[i]);
+    const double *A = in[0].data, *B = in[1].data, *Y = out->data, *G = g->data;
+    double *D = din->data;
+    bs_dtype dt = g->dtype;
+    ops_iter_init(&it, &out->shape, &in[0].shape, &in[1].shape);
+    if (n == m) { /* no broadcast on this side (the same elements, in the same order) */
+        for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
+            D[o] += vf((float)G[o], ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]),
+                       (float)Y[o], i, dt);
+        return;
+    }
+    float *full = malloc(sizeof(float) * (size_t)(n + m)), *red = full + n; /* (out), (in i) */
+    if (!full) { /* out of memory: the plain loop (the sum's order differs) */
+        for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
+            D[it.off[i]] += vf((float)G[o], ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]),
+                               (float)Y[o], i, dt);
+        return;
+    }
+    for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
+        full[o] = bs_dtype_roundf(dt, vf((float)G[o], ops_in(dt, A[it.off[0]]),
+                                         ops_in(dt, B[it.off[1]]), (float)Y[o], i, dt));
+    ops_lp_sum_to(dt, full, &out->shape, &in[i].shape, red);
+    for (int64_t j = 0; j < m; j++)
+        D[j] += red[j];
+    free(full);
 }
 
 /* din_i[j] += sum over the output elements o that element j broadcasts to of g[o] * dy_o/dx_j:
  * the sum over broadcast dims happens by accumulating at the same offset. */
 static void ew2_vjp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *g, int i,
-                    bs_tensor *din, ew2_v v)
+                    bs_tensor *din, ew2_v v, ew2_vf vf)
 {
+    if (bs_dtype_in_float(g->dtype)) {
+        ew2_vjp_f(in, out, g, i, din, vf);
+        return;
+    }
     ops_iter it;
     int64_t n = bs_tensor_numel(out);
     const double *A = in[0].data, *B = in[1].data, *Y = out->data, *G = g->data;
@@ -171,7 +302,7 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
 typedef bs_status (*ew2_check)(const bs_tensor *in, char *err, size_t errlen);
 static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { return BS_OK; }
 
-#define EW2_OP_CHECKED(fn, F, V, D, FL, SAVED, CHECK)                                            \
+#define EW2_OP_CHECKED(fn, F, V, D, FF, VF, FL, SAVED, CHECK)                                    \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -183,14 +314,14 @@ static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { r
         bs_status cst = CHECK(in, err, errlen);                                                  \
         if (cst != BS_OK)                                                                        \
             return cst;                                                                          \
-        ew2_fwd(in, out, F);                                                                     \
+        ew2_fwd(in, out, F, FF);                                                                 \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0 || i == 1)                                                                    \
-            ew2_vjp(in, out, g, i, din, V);                                                      \
+            ew2_vjp(in, out, g, i, din, V, VF);                                                  \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
@@ -267,12 +398,30 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
 
 /* ==== The binary ops, from ew_math.h ==== */
 #define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
-    static double fn##_f(double a, double b) { return FWD; }                                     \
+    static double fn##_f(double a, double b)                                                     \
+    {                                                                                            \
+        const bs_dtype dt = BS_F64;                                                              \
+        (void)dt;                                                                                \
+        return FWD;                                                                              \
+    }                                                                                            \
     static double fn##_v(double g, double a, double b, double o, int i)                          \
+    {                                                                                            \
+        const bs_dtype dt = BS_F64;                                                              \
+        (void)dt;                                                                                \
+        return i == 0 ? (VJP_A) : (VJP_B);                                                       \
+    }                                                                                            \
+    static double fn##_d(double a, double b, double o, int i) { return fn##_v(1.0, a, b, o, i); }
+BS_EW2_OPS(EW2_DEF)
+#undef EW2_DEF
+#undef A
+#define A(x) ((float)(x))
+#define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
+    static float fn##_ff(float a, float b, bs_dtype dt) { return FWD; }                          \
+    static float fn##_vf(float g, float a, float b, float o, int i, bs_dtype dt)                 \
     {                                                                                            \
         return i == 0 ? (VJP_A) : (VJP_B);                                                       \
     }                                                                                            \
-    static double fn##_d(double a, double b, double o, int i) { return fn##_v(1.0, a, b, o, i); } \
-    EW2_OP_CHECKED(fn, fn##_f, fn##_v, fn##_d, FL, SAVED, CHECK)
+    EW2_OP_CHECKED(fn, fn##_f, fn##_v, fn##_d, fn##_ff, fn##_vf, FL, SAVED, CHECK)
 BS_EW2_OPS(EW2_DEF)
 #undef EW2_DEF
+#undef A

@@ -73,6 +73,50 @@ static inline void ops_iter_next(ops_iter *it)
     }
 }
 
+/* ==== The float path (f32, f16, bf16) ====
+ * An op whose dtype computes in float (bs_dtype_in_float) reads each input as torch's
+ * TensorIterator does: cast to the op's dtype (a Python number or an f64 operand of an f16 op is
+ * rounded to f16 first, through float as c10::Half(double) does), then widened to float. */
+static inline float ops_in(bs_dtype dt, double v)
+{
+    return bs_dtype_roundf(dt, (float)v);
+}
+
+/* torch's sum over the dims of s flagged in mask (bit d: dim d; a size-1 dim may be flagged or
+ * not), as its CPU kernel cascade_sum adds in float: the TensorIterator's order of dims, 4-way
+ * and 8-lane partial sums, the level cascade. x (s), y (s with the flagged dims 1), each result
+ * rounded to dt. (core/ops_lp.c, with the other float-path kernels) */
+void ops_lp_sum(bs_dtype dt, const float *x, const bs_shape *s, unsigned mask, float *y);
+/* sum_to: x (s) summed to the shape to (which broadcasts to s), as autograd's sum_to */
+void ops_lp_sum_to(bs_dtype dt, const float *x, const bs_shape *s, const bs_shape *to, float *y);
+
+/* matmul in the float path (core/ops_lp.c says what it matches): g NULL, the forward into res
+ * (out's shape); else the VJP of input `which` for upstream g, added into res (that input's
+ * shape). false: out of memory */
+bool ops_lp_matmul(const bs_tensor *in, const bs_attr *a, const bs_tensor *g, int which,
+                   bs_tensor *res);
+/* matmul's attr.start in the float path: which operands are 2-D transposed views (x.T), as
+ * torch's strides show them to its gemm (the tape sets them; the double path ignores them) */
+#define BS_MM_VIEW_A 1
+#define BS_MM_VIEW_B 2
+/* nn.Linear's b + x @ wt as torch's addmm computes it (core/ops_lp.c), into y (M, N) */
+bool ops_lp_addmm(bs_dtype dt, const bs_tensor *x, const bs_tensor *wt, bool wt_view,
+                  const bs_tensor *b, double *y);
+
+/* softmax (log: log_softmax) over rows of len at stride inner in the float path: y from x; the
+ * VJP from the output y and upstream g, added into dx. false: out of memory */
+bool ops_lp_softmax(bs_dtype dt, bool log, const double *x, int64_t outer, int64_t len,
+                    int64_t inner, double *y);
+bool ops_lp_softmax_vjp(bs_dtype dt, bool log, const double *y, const double *g, int64_t outer,
+                        int64_t len, int64_t inner, double *dx);
+
+/* the losses in the float path (core/ops_lp.c): g NULL, the forward into res[0]; else the VJP of
+ * input `which` (upstream g, 0-d), added into res. false: not handled here (the double path runs) */
+bool ops_lp_mse(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);
+bool ops_lp_bce(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);
+bool ops_lp_bce_logits(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);
+bool ops_lp_cross_entropy(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, double *res);
+
 /* ==== Small helpers ==== */
 static inline size_t ops_bytes(const bs_shape *s, size_t elem)
 {

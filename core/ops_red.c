@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ==== Reductions: shared layout ====
@@ -84,9 +85,34 @@ static void red_spread(const double *G, red_layout L, double scale, double *dx)
                     scale == 1.0 ? G[o * L.inner + i] : G[o * L.inner + i] / scale;
 }
 
+/* the float path: torch's sum (ops_lp_sum), then for mean a division by n in the dtype, as torch
+ * 1.13's mean on the CPU is sum(...).div_(n); y (out) rounded. false: no memory (the double loop
+ * runs instead) */
+static bool red_sum_f(const bs_tensor *x, const bs_attr *a, bool mean, bs_tensor *out)
+{
+    bs_dtype dt = out->dtype;
+    int64_t n = bs_tensor_numel(x), m = bs_tensor_numel(out);
+    float *xf = malloc(sizeof(float) * (size_t)(n + m + 1)), *yf = xf + n;
+    if (!xf) return false;
+    for (int64_t j = 0; j < n; j++) xf[j] = ops_in(dt, x->data[j]);
+    int dim = a ? a->dim : BS_DIM_ALL, d = 0;
+    unsigned mask = 0;
+    if (dim == BS_DIM_ALL || ops_dim_norm(dim, x->shape.ndim, &d, NULL, 0) != BS_OK)
+        mask = (1u << x->shape.ndim) - 1;
+    else
+        mask = 1u << d;
+    ops_lp_sum(dt, xf, &x->shape, mask, yf);
+    float len = ops_in(dt, (double)red_layout_of(&x->shape, a).len);
+    for (int64_t j = 0; j < m; j++) out->data[j] = mean ? bs_dtype_roundf(dt, yf[j] / len) : yf[j];
+    free(xf);
+    return true;
+}
+
 bs_status op_sum_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                      size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype) && red_sum_f(&in[0], a, false, out))
+        return BS_OK;
     red_sum(in[0].data, red_layout_of(&in[0].shape, a), 1.0, out->data);
     return BS_OK;
 }
@@ -135,6 +161,8 @@ bs_status op_mean_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a
 bs_status op_mean_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                       size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype) && red_sum_f(&in[0], a, true, out))
+        return BS_OK;
     red_layout L = red_layout_of(&in[0].shape, a);
     red_sum(in[0].data, L, (double)L.len, out->data);
     return BS_OK;
@@ -144,8 +172,18 @@ void op_mean_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, co
                  int i, bs_tensor *din)
 {
     red_layout L = red_layout_of(&in[0].shape, a);
-    if (i == 0)
-        red_spread(g->data, L, (double)L.len, din->data);
+    if (i != 0)
+        return;
+    if (bs_dtype_in_float(g->dtype)) { /* grad.expand(...) / n in the dtype */
+        bs_dtype dt = g->dtype;
+        float len = ops_in(dt, (double)L.len);
+        for (int64_t o = 0; o < L.outer; o++)
+            for (int64_t j = 0; j < L.len; j++)
+                for (int64_t k = 0; k < L.inner; k++)
+                    din->data[(o * L.len + j) * L.inner + k] += (float)g->data[o * L.inner + k] / len;
+        return;
+    }
+    red_spread(g->data, L, (double)L.len, din->data);
 }
 
 void op_mean_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
@@ -415,6 +453,8 @@ static void mm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const dou
 bs_status op_matmul_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                         size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype) && ops_lp_matmul(in, a, NULL, 0, out))
+        return BS_OK;
     mm_plan p;
     const double *A, *B;
     double *C;
@@ -429,6 +469,8 @@ bs_status op_matmul_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, c
 void op_matmul_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
                    int i, bs_tensor *din)
 {
+    if (bs_dtype_in_float(g->dtype) && (i == 0 || i == 1) && ops_lp_matmul(in, a, g, i, din))
+        return;
     mm_plan p;
     const double *A, *B;
     double *G;

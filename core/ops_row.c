@@ -67,6 +67,9 @@ bs_status op_softmax_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, 
                          size_t errlen)
 {
     row_layout L = row_layout_of(&in[0].shape, a);
+    if (bs_dtype_in_float(out->dtype) &&
+        ops_lp_softmax(out->dtype, false, in[0].data, L.outer, L.len, L.inner, out->data))
+        return BS_OK;
     const double *x = in[0].data;
     double *y = out->data;
     for (int64_t o = 0; o < L.outer; o++)
@@ -108,8 +111,12 @@ static void softmax_back(const double *y, const double *u, row_layout L, double 
 void op_softmax_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
                     const bs_tensor *g, int i, bs_tensor *din)
 {
+    row_layout L = row_layout_of(&in[0].shape, a);
+    if (i == 0 && bs_dtype_in_float(g->dtype) &&
+        ops_lp_softmax_vjp(g->dtype, false, out->data, g->data, L.outer, L.len, L.inner, din->data))
+        return;
     if (i == 0)
-        softmax_back(out->data, g->data, row_layout_of(&in[0].shape, a), din->data, true);
+        softmax_back(out->data, g->data, L, din->data, true);
 }
 
 void op_softmax_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
@@ -146,6 +153,9 @@ bs_status op_log_softmax_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *o
                              size_t errlen)
 {
     row_layout L = row_layout_of(&in[0].shape, a);
+    if (bs_dtype_in_float(out->dtype) &&
+        ops_lp_softmax(out->dtype, true, in[0].data, L.outer, L.len, L.inner, out->data))
+        return BS_OK;
     const double *x = in[0].data;
     for (int64_t o = 0; o < L.outer; o++)
         for (int64_t i = 0; i < L.inner; i++) {
@@ -171,6 +181,10 @@ void op_log_softmax_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr
     if (i != 0)
         return;
     row_layout L = row_layout_of(&in[0].shape, a);
+    /* the float path reads the output, as LogSoftmaxBackward0 does (exp(result)) */
+    if (bs_dtype_in_float(g->dtype) &&
+        ops_lp_softmax_vjp(g->dtype, true, out->data, g->data, L.outer, L.len, L.inner, din->data))
+        return;
     const double *x = in[0].data, *G = g->data;
     for (int64_t o = 0; o < L.outer; o++)
         for (int64_t r = 0; r < L.inner; r++) {
@@ -373,6 +387,8 @@ bs_status op_mse_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
 bs_status op_mse_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                      size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype) && ops_lp_mse(out->dtype, in, NULL, -1, out->data))
+        return BS_OK;
     bs_shape bs;
     ops_iter it;
     bs_shape_broadcast(&in[0].shape, &in[1].shape, &bs);
@@ -390,6 +406,8 @@ bs_status op_mse_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char
 void op_mse_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
                 int i, bs_tensor *din)
 {
+    if ((i == 0 || i == 1) && bs_dtype_in_float(g->dtype) && ops_lp_mse(g->dtype, in, g, i, din->data))
+        return;
     bs_shape bs;
     ops_iter it;
     bs_shape_broadcast(&in[0].shape, &in[1].shape, &bs);
@@ -463,6 +481,13 @@ bs_status op_bce_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,
 bs_status op_bce_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                      size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype)) {
+        for (int64_t j = 0; j < bs_tensor_numel(&in[0]); j++)
+            if (!(in[0].data[j] >= 0.0 && in[0].data[j] <= 1.0))
+                return ops_fail(BS_ERR_VALUE, err, errlen,
+                                "all elements of input should be between 0 and 1");
+        if (ops_lp_bce(out->dtype, in, NULL, -1, out->data)) return BS_OK;
+    }
     int64_t n = bs_tensor_numel(&in[0]);
     const double *p = in[0].data, *t = in[1].data;
     double s = 0.0;
@@ -482,6 +507,8 @@ static double bce_dt(double p) { return clamp_log(log1p(-p)) - clamp_log(log(p))
 void op_bce_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a, const bs_tensor *g,
                 int i, bs_tensor *din)
 {
+    if ((i == 0 || i == 1) && bs_dtype_in_float(g->dtype) && ops_lp_bce(g->dtype, in, g, i, din->data))
+        return;
     int64_t n = bs_tensor_numel(&in[0]);
     const double *p = in[0].data, *t = in[1].data;
     double G = g->data[0];
@@ -541,6 +568,8 @@ bs_status op_bce_with_logits_shape(const bs_shape *in, const bs_dtype *dt, const
 bs_status op_bce_with_logits_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,
                                  size_t errlen)
 {
+    if (bs_dtype_in_float(out->dtype) && ops_lp_bce_logits(out->dtype, in, NULL, -1, out->data))
+        return BS_OK;
     int64_t n = bs_tensor_numel(&in[0]);
     const double *z = in[0].data, *t = in[1].data;
     double s = 0.0;
@@ -557,6 +586,9 @@ static double sigm(double z) { return 1.0 / (1.0 + exp(-z)); }
 void op_bce_with_logits_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
                             const bs_tensor *g, int i, bs_tensor *din)
 {
+    if ((i == 0 || i == 1) && bs_dtype_in_float(g->dtype) &&
+        ops_lp_bce_logits(g->dtype, in, g, i, din->data))
+        return;
     int64_t n = bs_tensor_numel(&in[0]);
     const double *z = in[0].data, *t = in[1].data;
     double G = g->data[0];
@@ -712,6 +744,8 @@ bs_status op_cross_entropy_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor 
             s -= z[ROW_AT(L, o, i, c)] - m - lse;
         }
     out->data[0] = s / xent_weight(in, L);
+    /* the targets are checked: the float path's number, when it handles this layout */
+    if (bs_dtype_in_float(out->dtype)) ops_lp_cross_entropy(out->dtype, in, NULL, out->data);
     return BS_OK;
 }
 
@@ -720,6 +754,8 @@ void op_cross_entropy_vjp(const bs_tensor *in, const bs_tensor *out, const bs_at
                           const bs_tensor *g, int i, bs_tensor *din)
 {
     if (i != 0)
+        return;
+    if (bs_dtype_in_float(g->dtype) && ops_lp_cross_entropy(g->dtype, in, g, din->data))
         return;
     row_layout L = xent_layout(&in[0].shape);
     const double *z = in[0].data, *t = in[1].data;

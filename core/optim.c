@@ -36,11 +36,34 @@ char *bs_float_repr(double v, char *buf, size_t len)
     }
     char e[40];
     int p = 1;
-    for (; p < 17; p++) {
+    bool found = false;
+    for (; p < 17 && !found; p++) {
         snprintf(e, sizeof e, "%.*e", p - 1, v);
-        if (strtod(e, NULL) == v) break;
+        if (strtod(e, NULL) == v) {
+            found = true;
+            break;
+        }
+        /* printf rounds an exact tie to even (2^-24 to 16 digits: ...062|5 -> ...062), which may
+           not read back while its neighbour does (...063): Python's repr takes the neighbour */
+        for (int sgn = -1; sgn <= 1 && !found; sgn += 2) { /* the last digit -1, +1 */
+            char t[40];
+            memcpy(t, e, sizeof t);
+            char *d = strchr(t, 'e') - 1;
+            while (d >= t) {
+                if (*d == '.' || *d == '-') { d--; continue; }
+                if (sgn > 0 && *d == '9') { *d-- = '0'; continue; }
+                if (sgn < 0 && *d == '0') { *d-- = '9'; continue; }
+                *d += (char)sgn;
+                break;
+            }
+            if (d >= t && t[0] != '0' && !(t[0] == '-' && t[1] == '0') && strtod(t, NULL) == v) {
+                memcpy(e, t, sizeof e);
+                found = true;
+            }
+        }
+        if (found) break;
     }
-    snprintf(e, sizeof e, "%.*e", p - 1, v);
+    if (!found) snprintf(e, sizeof e, "%.*e", p - 1, v);
     int x = atoi(strchr(e, 'e') + 1);
     if (x < -4 || x >= 16) {
         snprintf(buf, len, "%s", e);   /* C writes at least two exponent digits, as Python does */
@@ -196,7 +219,9 @@ static bool state_alloc(bs_opt *o, bs_id i, int64_t numel)
  * converted to it, and stores the result in t: OP() rounds to the compute type, ST() to t. State
  * tensors have the param's dtype, so they are rounded the same way. For f64 both are exact.
  * x.add(y, alpha=s) and addcmul are one fused multiply-add, as PyTorch's CPU kernels compute them
- * on x86-64 (AXPY() below), so that the numbers agree with torch.optim to the last bit.
+ * on x86-64 (AXPY() below), so that the numbers agree with torch.optim to the last bit; SGD on an
+ * f16 or bf16 param follows those kernels' 16-bit loops (SC, AXPY_AT: exact against torch 1.13);
+ * Adam there is not matched yet (its scalars and addcdiv in the 16-bit dtypes).
  *
  * SGD:   d = g.add(p, alpha=wd)                      (wd != 0)
  *        buf = clone(d) on this param's first step, else buf.mul_(momentum).add_(d, alpha=1-dampening)
@@ -218,7 +243,24 @@ static inline double ST(rounding r, double x)
     return r.st == BS_F32 ? (double)(float)x : bs_dtype_round(r.st, (double)(float)x);
 }
 
-/* x.add(y, alpha=s) in the compute type: x + s*y with one rounding */
+/* a Python-float scalar of a tensor op: the compute type for f64 and f32; f16 and bf16 tensors
+ * take it in their own dtype (torch 1.13's Scalar.to<scalar_t>(): buf.mul_(0.9) in bfloat16
+ * multiplies by 0.8984375) */
+static inline double SC(rounding r, double v)
+{
+    return (r.st == BS_F16 || r.st == BS_BF16) ? bs_dtype_round(r.st, (double)(float)v) : OP(r, v);
+}
+
+/* x.add(y, alpha=s), element j of n, in the compute type: x + s*y with one rounding (f64, f32:
+ * the fma of PyTorch's kernel). f16 (c10::Half arithmetic) rounds the product first; bf16 too in
+ * its scalar loop, while its vector loop (the first n - n % 32 elements) computes in float and
+ * rounds once. s is SC()'s. */
+static inline double AXPY_AT(rounding r, double x, double s, double y, int64_t j, int64_t n)
+{
+    if (r.st == BS_F16 || (r.st == BS_BF16 && j >= n - n % 32))
+        return ST(r, (double)(float)x + ST(r, (double)((float)s * (float)y)));
+    return r.op == BS_F64 ? fma(s, y, x) : (double)fmaf((float)s, (float)y, (float)x);
+}
 static inline double AXPY(rounding r, double x, double s, double y)
 {
     return r.op == BS_F64 ? fma(s, y, x) : (double)fmaf((float)s, (float)y, (float)x);
@@ -227,22 +269,22 @@ static inline double AXPY(rounding r, double x, double s, double y)
 static void sgd_update(const bs_opt_conf *k, rounding r, double *p, const double *g, double *buf,
                        int64_t numel)
 {
-    double wd = OP(r, k->weight_decay), mom = OP(r, k->momentum), damp = OP(r, 1 - k->dampening);
-    double nlr = OP(r, -k->lr);
+    double wd = SC(r, k->weight_decay), mom = SC(r, k->momentum), damp = SC(r, 1 - k->dampening);
+    double nlr = SC(r, -k->lr);
     bool first = buf && buf[numel] == 0;
     for (int64_t j = 0; j < numel; j++) {
         double d = g[j];
-        if (k->weight_decay != 0) d = ST(r, AXPY(r, d, wd, p[j]));
+        if (k->weight_decay != 0) d = ST(r, AXPY_AT(r, d, wd, p[j], j, numel));
         if (k->momentum != 0) {
             if (first) {
                 buf[j] = d;
             } else {
                 buf[j] = ST(r, buf[j] * mom);
-                buf[j] = ST(r, AXPY(r, buf[j], damp, d));
+                buf[j] = ST(r, AXPY_AT(r, buf[j], damp, d, j, numel));
             }
-            d = k->nesterov ? ST(r, AXPY(r, d, mom, buf[j])) : buf[j];
+            d = k->nesterov ? ST(r, AXPY_AT(r, d, mom, buf[j], j, numel)) : buf[j];
         }
-        p[j] = ST(r, AXPY(r, p[j], nlr, d));
+        p[j] = ST(r, AXPY_AT(r, p[j], nlr, d, j, numel));
     }
     if (buf) buf[numel] += 1;
 }
@@ -326,6 +368,42 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
         n->version++;
     }
     o->step++;
+    return BS_OK;
+}
+
+int bs_opt_params(const bs_ctx *c, const bs_opt *o, bs_id *ids, int max)
+{
+    int k = 0;
+    for (bs_id i = 0; i < c->len; i++) {
+        const bs_node *n = bs__node(c, i);
+        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+        if (k < max && ids) ids[k] = i;
+        k++;
+    }
+    return k;
+}
+
+bs_status bs_opt_unscale(bs_ctx *c, bs_opt *o, float inv_scale, bool allow_fp16, bool *found_inf)
+{
+    for (bs_id i = 0; i < c->len; i++) {
+        const bs_node *n = bs__node(c, i);
+        if (n->is_param && n->grad.data && opt_has(o, i) && !allow_fp16 && n->grad.dtype == BS_F16)
+            return bs__err(c, BS_ERR_VALUE, "Attempting to unscale FP16 gradients.");
+    }
+    for (bs_id i = 0; i < c->len; i++) {
+        bs_node *n = bs__node(c, i);
+        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+        bs__txn_node(c, n);
+        int64_t numel = bs_shape_numel(&n->value.shape);
+        bs_dtype t = n->grad.dtype;
+        for (int64_t j = 0; j < numel; j++) {
+            double g = n->grad.data[j];
+            if (!isfinite(g)) *found_inf = true;
+            /* opmath: a double grad multiplies in double, the others in float */
+            n->grad.data[j] = t == BS_F64 ? g * (double)inv_scale
+                                          : (double)bs_dtype_roundf(t, (float)g * inv_scale);
+        }
+    }
     return BS_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include "core_int.h"
 #include "ew_math.h"
+#include "ops_int.h"
 
 /* ==== Errors ==== */
 
@@ -356,10 +357,10 @@ void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
 const char *bs_node_grad_fn(const bs_ctx *c, bs_id id)
 {
     const bs_node *n = bs_node_get(c, id);
-    if (!n) return "None";
-    if (n->loss_sum && n->nin > 0 && bs_node_get(c, n->in[0]))
-        return bs_ops[bs_node_get(c, n->in[0])->op].grad_fn;
-    return bs_ops[n->op].grad_fn;
+    if (!n || n->op == BS_OP_LEAF || (int)n->op < 0 || n->op >= BS_OP_COUNT) return NULL;
+    if (n->is_cast) return "ToCopyBackward0";
+    const bs_node *loss = n->loss_sum && n->nin > 0 ? bs_node_get(c, n->in[0]) : NULL;
+    return bs_ops[loss ? loss->op : n->op].grad_fn;
 }
 
 void bs_node_mark_loss_sum(bs_ctx *c, bs_id id)
@@ -796,7 +797,50 @@ static int dtype_rank(bs_dtype t)
     }
 }
 
-static int dtype_rank(bs_dtype t);
+/* two dtypes promoted as torch.promote_types: the wider float; f16 with bf16 is f32; an integer
+ * gives way to a float; -1 (none yet) to anything */
+static int promote2(int a, int b)
+{
+    if (a < 0) return b;
+    if (b < 0 || a == b) return a;
+    if ((a == BS_F16 && b == BS_BF16) || (a == BS_BF16 && b == BS_F16)) return BS_F32;
+    return dtype_rank((bs_dtype)a) >= dtype_rank((bs_dtype)b) ? a : b;
+}
+
+/* torch's result_type (c10/core/ScalarType.h, ATen's ResultTypeState): the operands fall in three
+ * tiers, tensors with dims, 0-d tensors, Python numbers. A lower tier decides the dtype only when
+ * it brings a higher category (a float beside integers): x_f16 * 0.1 is f16, x_f32 * tensor(2.0,
+ * dtype=f64) is f32, arange(3) * 0.5 the default float dtype. xs[i] NULL: a mask (no part). */
+bs_dtype bs_result_dtype(const bs_dtype *dts, const int *tiers, int n, bool int_op, bs_dtype deflt)
+{
+    int tier[3] = {-1, -1, -1}; /* numbers, 0-d tensors, tensors with dims */
+    for (int i = 0; i < n; i++) {
+        if (tiers[i] < 0 || tiers[i] > 2) continue;
+        /* a Python float counts as the default dtype (torch's wrapped numbers) */
+        bs_dtype t = tiers[i] == 0 && dts[i] != BS_I64 ? deflt : dts[i];
+        tier[tiers[i]] = promote2(tier[tiers[i]], t);
+    }
+    int r = -1;
+    for (int t = 0; t < 3; t++) { /* combine_categories(higher, lower), from the lowest up */
+        int hi = tier[t], lo = r;
+        if (hi >= 0 && hi != BS_I64) r = hi;
+        else if (lo >= 0 && lo != BS_I64) r = hi < 0 ? lo : promote2(hi, lo);
+        else r = hi >= 0 ? hi : lo;
+    }
+    if (r < 0 || (r == BS_I64 && !int_op)) return deflt;
+    return (bs_dtype)r;
+}
+
+static bs_dtype result_dtype(const bs_node *const *xs, int n, bool int_op, bs_dtype deflt)
+{
+    bs_dtype dts[BS_MAX_INPUTS];
+    int tiers[BS_MAX_INPUTS];
+    for (int i = 0; i < n; i++) {
+        tiers[i] = !xs[i] ? -1 : xs[i]->is_number ? 0 : xs[i]->value.shape.ndim == 0 ? 1 : 2;
+        dts[i] = xs[i] ? xs[i]->value.dtype : BS_F64;
+    }
+    return bs_result_dtype(dts, tiers, n, int_op, deflt);
+}
 
 /* The fast path for elementwise ops on 0-d tensors (scalar graphs such as micrograd's MLP): the
  * op's own scalar function, no shape inference, inline storage. */
@@ -848,26 +892,24 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         (info->arity == 1 || (in[1] >= 0 && in[1] < c->len))) {
         const bs_node *x = bs__node(c, in[0]), *y = info->arity == 2 ? bs__node(c, in[1]) : x;
         if (x->value.shape.ndim == 0 && y->value.shape.ndim == 0) {
-            bs_dtype tx = x->value.dtype, ty = y->value.dtype, odt;
-            if (tx == BS_I64 && ty == BS_I64)
-                odt = (info->flags & BS_F_INT) ? BS_I64 : c->dtype;
-            else if (tx == BS_I64 || ty == BS_I64)
-                odt = tx == BS_I64 ? ty : tx;
-            else
-                odt = dtype_rank(tx) >= dtype_rank(ty) ? tx : ty;
+            bs_dtype tx = x->value.dtype, ty = y->value.dtype;
+            const bs_node *xs[2] = {x, y};
+            bs_dtype odt = result_dtype(xs, info->arity, info->flags & BS_F_INT, c->dtype);
             /* the one value check an elementwise op makes (ops_ew.c's pow_check), here too */
             if (op == BS_OP_POW && tx == BS_I64 && ty == BS_I64 && y->value.data[0] < 0) {
                 bs__err(c, BS_ERR_VALUE, "Integers to negative integer powers are not allowed.");
                 return BS_NONE;
             }
-            return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
+            /* the float path computes each op as torch's CPU kernel does: not in double */
+            if (!bs_dtype_in_float(odt))
+                return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
         }
     }
     bs_shape shp[BS_MAX_INPUTS];
     bs_dtype dt[BS_MAX_INPUTS];
     bs_tensor tin[BS_MAX_INPUTS];
-    bool rg = false, all_int = true;
-    bs_dtype fdt = BS_I64;
+    bool rg = false;
+    const bs_node *xs[BS_MAX_INPUTS] = {NULL, NULL, NULL};
     for (int i = 0; i < info->arity; i++) {
         const bs_node *x = bs_node_get(c, in[i]);
         if (!x) {
@@ -879,19 +921,19 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         tin[i] = x->value;
         if (info->flags & BS_F_MASK(i)) continue; /* a mask: no gradient, no part in the dtype */
         rg |= x->requires_grad;
-        if (is_float(dt[i])) {
-            all_int = false;
-            if (dtype_rank(dt[i]) > dtype_rank(fdt)) fdt = dt[i];
-        }
+        xs[i] = x;
     }
-    bs_dtype odt;
-    if (all_int && (info->flags & BS_F_INT))
-        odt = BS_I64;
-    else if (fdt != BS_I64)
-        odt = fdt;
-    else
-        odt = c->dtype;
+    bs_dtype odt = result_dtype(xs, info->arity, info->flags & BS_F_INT, c->dtype);
     bs_attr a = attr ? *attr : bs_attr_default(op);
+    if (op == BS_OP_MATMUL) { /* the float path's gemm variant: which operands are x.T views */
+        int64_t views = 0;
+        for (int i = 0; i < 2; i++) {
+            const bs_node *x = bs__node(c, in[i]);
+            if (x->op == BS_OP_TRANSPOSE && x->value.shape.ndim == 2)
+                views |= i ? BS_MM_VIEW_B : BS_MM_VIEW_A;
+        }
+        if (views) a.start = views;
+    }
     bs_shape out;
     c->err[0] = 0;
     bs_status sst = info->shape(shp, dt, &a, &out, c->err, sizeof c->err);
@@ -931,6 +973,51 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
     if (op == BS_OP_CAT) n->is_bool = bs__node(c, in[0])->is_bool && bs__node(c, in[1])->is_bool;
     return node_commit(c, n);
 }
+
+bs_id bs_apply_linear_bias(bs_ctx *c, bs_id mm, bs_id b)
+{
+    bs_id y = bs_apply2(c, BS_OP_ADD, mm, b);
+    if (y < 0) return y;
+    bs_node *n = bs__node(c, y), *m = bs__node(c, mm);
+    if (!bs_dtype_in_float(n->value.dtype) || m->op != BS_OP_MATMUL ||
+        m->value.dtype != n->value.dtype)
+        return y;
+    const bs_node *x = bs__node(c, m->in[0]), *wt = bs__node(c, m->in[1]);
+    bs_tensor bt = bs__node(c, b)->value;
+    /* recomputed in place: the node was made just now, nothing has read it */
+    ops_lp_addmm(n->value.dtype, &x->value, &wt->value, wt->op == BS_OP_TRANSPOSE, &bt, n->value.data);
+    return y;
+}
+
+bs_id bs_cast(bs_ctx *c, bs_id x, bs_dtype t)
+{
+    const bs_node *xn = bs_node_get(c, x);
+    if (!xn) {
+        bs__err(c, BS_ERR_ARG, "cast: no such node");
+        return BS_NONE;
+    }
+    if (xn->value.dtype == t) return x;
+    if (t == BS_I64 && xn->requires_grad) {
+        bs__err(c, BS_ERR_TYPE, "only tensors of floating point dtype can require gradients");
+        return BS_NONE;
+    }
+    bs_attr a = bs_attr_default(BS_OP_RESHAPE);
+    a.shape = xn->value.shape;
+    bs_id y = bs_apply(c, BS_OP_RESHAPE, (bs_id[]){x, BS_NONE, BS_NONE}, &a);
+    if (y < 0) return y;
+    bs_node *n = bs__node(c, y);
+    n->is_cast = true;
+    n->value.dtype = n->grad.dtype = t;
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    /* as c10's conversions: a double goes to Half/BFloat16 through float */
+    for (int64_t j = 0; j < numel; j++) {
+        double v = n->value.data[j];
+        n->value.data[j] = t == BS_F64 ? v : t == BS_I64 ? trunc(v) : (double)bs_dtype_roundf(t, (float)v);
+    }
+    n->requires_grad = n->requires_grad && t != BS_I64;
+    return y;
+}
+
 
 bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
 {

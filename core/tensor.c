@@ -186,3 +186,9 @@ double bs_dtype_round(bs_dtype t, double v)
         return v;
     }
 }
+
+float bs_dtype_roundf(bs_dtype t, float v)
+{
+    /* a float widened to double is exact, so this rounds once, from the float */
+    return (t == BS_F16 || t == BS_BF16) ? (float)bs_dtype_round(t, (double)v) : v;
+}

@@ -1003,6 +1003,13 @@ static int make_opt(bs_session *s, args_t *a, bs_opt_kind kind, bs_value *out)
     out->opt = o;
     return 0;
 }
+/* grad_scaler(init_scale=65536.0, ...): torch.amp.GradScaler's short form (amp.c) */
+static int fn_grad_scaler(bs_session *s, args_t *a, bs_value *out)
+{
+    for (int i = 0; i < a->nkw; i++) a->kused[i] = true;
+    return bs_amp_new(s, a->call, a->pos, a->npos, a->kn, a->kv, a->nkw, out);
+}
+
 static int fn_sgd(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_SGD, out); }
 static int fn_adam(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_ADAM, out); }
 
@@ -1102,6 +1109,7 @@ static const builtin builtins[] = {
     {"sgd", fn_sgd, "sgd(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False): torch.optim.SGD over every param"},
     {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
     {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
+    {"grad_scaler", fn_grad_scaler, "grad_scaler(init_scale=65536.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000): torch.amp.GradScaler, dynamic loss scaling"},
     {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
     {"linspace", fn_linspace, "linspace(start, end, steps): steps values evenly spaced from start to end"},
     {"unsqueeze", fn_shape, "unsqueeze(x, dim): x with a dim of size 1 inserted at dim (a reshape)"},
@@ -1616,9 +1624,11 @@ static int m_cast(bs_session *s, args_t *a, bs_value *self, bs_value *out)
         *out = *self;
         return 0;
     }
-    if (self->k == BS_V_NODE && bs_node_get(s->ctx, self->id)->requires_grad)
-        return bs_fail(s, a->call->line, a->call->col, "%s(): a tensor that requires grad keeps its dtype here "
-                       "(backstep has no differentiable cast); make it in the dtype it needs", name);
+    if (self->k == BS_V_NODE && bs_node_get(s->ctx, self->id)->requires_grad && !to_mask) {
+        /* a differentiable conversion (ToCopyBackward0): the grad comes back in the old dtype */
+        bs_id id = bs_cast(s->ctx, self->id, to);
+        return node_out(s, id, a->call, out);
+    }
     int64_t n = bs_tensor_numel(t);
     double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
     if (!d) return bs_fail(s, a->call->line, a->call->col, "out of memory");

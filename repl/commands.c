@@ -1069,6 +1069,75 @@ static int cmd_theme(bs_session *s, const bs_stmt *st)
 
 bs_window *bs_session_window(bs_session *s) { return s->viz ? s->viz->w : NULL; }
 
+/* ==== :underflow ====
+ * :underflow [NAME] [from=L]: the last backward pass (or the pass from L) recomputed in exact
+ * arithmetic beside the dtypes it ran in (core/underflow.c): per node of f32/f16/bf16, how many
+ * gradient entries are 0 in the dtype but nonzero exactly. NAME: that node only. */
+static int cmd_underflow(bs_session *s, const bs_stmt *st)
+{
+    bs_id root = BS_NONE, only = BS_NONE;
+    for (int i = 0; i < st->cmd.argc; i++) {
+        const bs_word *w = &st->cmd.argv[i];
+        if (!strncmp(w->text, "from=", 5)) {
+            if (bs_lookup_node(s, w->text + 5, w->line, w->col + 5, &root)) return -1;
+        } else if (only == BS_NONE && strncmp(w->text, "--", 2)) {
+            if (bs_lookup_node(s, w->text, w->line, w->col, &only)) return -1;
+        } else {
+            return usage(s, st, ":underflow [NAME] [from=L]");
+        }
+    }
+    if (root == BS_NONE && s->npass > 0) root = s->pass_root[s->npass - 1];
+    if (root == BS_NONE)
+        return bs_fail(s, st->line, st->col, ":underflow reads a backward pass: run L.backward() first (or :underflow from=L)");
+    int cap = bs_tape_len(s->ctx);
+    bs_underflow_row *rows = calloc((size_t)(cap ? cap : 1), sizeof *rows);
+    if (!rows) return bs_fail(s, st->line, st->col, "out of memory");
+    int n = bs_underflow(s->ctx, root, rows, cap);
+    if (n < 0) {
+        free(rows);
+        return bs_fail_core(s, st->line, st->col, NULL);
+    }
+    FILE *f = s->out;
+    char rn[64], nm[64], big[40];
+    bs_node_name(s->ctx, root, rn, sizeof rn);
+    int64_t total = 0, under = 0;
+    int shown = 0, nodes = 0;
+    for (int i = 0; i < n; i++) {
+        if (only != BS_NONE && rows[i].node != only) continue;
+        if (!shown++) {
+            fprintf(f, "underflow in the backward pass from %s: gradient entries that are 0 in their dtype "
+                       "but not in exact arithmetic\n", rn);
+            fprintf(f, "%-24s %-5s %8s %8s %11s  %s\n", "node", "dtype", "entries", "zero", "underflowed",
+                    "largest lost");
+        }
+        bs_node_name(s->ctx, rows[i].node, nm, sizeof nm);
+        snprintf(big, sizeof big, "%.3g", rows[i].largest_lost);
+        fprintf(f, "%-24s %-5s %8lld %8lld %11lld  %s\n", nm, bs_dtype_name(rows[i].dtype),
+                (long long)rows[i].numel, (long long)rows[i].zero, (long long)rows[i].underflowed,
+                rows[i].underflowed ? big : "-");
+        total += rows[i].numel;
+        under += rows[i].underflowed;
+        nodes += rows[i].underflowed > 0;
+    }
+    free(rows);
+    if (!shown) {
+        if (only != BS_NONE) {
+            bs_node_name(s->ctx, only, nm, sizeof nm);
+            fprintf(f, "%s: not a low-precision node of the pass from %s (float64 does not underflow here)\n", nm, rn);
+        } else {
+            fprintf(f, "the pass from %s ran in float64 only: nothing underflows (make tensors f16 or bf16: "
+                       "x.half(), :dtype f16)\n", rn);
+        }
+        return 0;
+    }
+    if (under)
+        fprintf(f, "%lld of %lld gradient entries underflowed to zero, in %d node%s (loss scaling keeps them: "
+                   "scaler.scale(L).backward())\n", (long long)under, (long long)total, nodes, nodes == 1 ? "" : "s");
+    else
+        fprintf(f, "none of %lld gradient entries underflowed to zero\n", (long long)total);
+    return 0;
+}
+
 /* ==== The table ==== */
 
 static const command commands[] = {
@@ -1091,6 +1160,7 @@ static const command commands[] = {
     {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
     {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
     {"mem", cmd_mem, "mem [name] [DIM=a,b,...]", "activation memory: the tensors each node saves for backward, as PyTorch saves them for that requires-grad pattern, each counted once in the total; nodes freed by backward() count nothing. With sizes (:mem S=128,256,512): the total at each size without running, a fit c0 + c1*S + c2*S^2, and the tensors that grow as S^2"},
+    {"underflow", cmd_underflow, "underflow [NAME] [from=L]", "gradient entries that underflowed to zero in a low-precision dtype (0 in f16/bf16/f32, nonzero in exact arithmetic), per node of the last backward pass"},
     {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
     {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},
     {"reset", cmd_reset, "reset", "forget every name and the whole tape"},

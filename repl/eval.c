@@ -315,7 +315,8 @@ static int num_to_node(bs_session *s, const bs_value *v, const bs_expr *e, bs_id
             return 0;
         }
     }
-    bs_id id = bs_scalar(s->ctx, v->num, v->is_int ? BS_I64 : bs_ctx_dtype(s->ctx));
+    /* a Python float stays a double (torch casts it to each op's dtype when it is used) */
+    bs_id id = bs_scalar(s->ctx, v->num, v->is_int ? BS_I64 : BS_F64);
     if (id < 0) return bs_fail_core(s, e ? e->line : 0, e ? e->col : 0, NULL);
     if (n) {
         bs_node_set_label(s->ctx, id, n->name);

@@ -242,6 +242,13 @@ static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs
     int64_t n = bs_shape_numel(&sh);
     double *d = bs_arena_alloc(&s->arena, sizeof(double) * (size_t)(n ? n : 1));
     if (!d) return bs_fail(s, e->line, e->col, "out of memory");
+    /* the dtype torch compares in (a Python number takes the tensor's) */
+    bs_dtype cdts[2] = {ta.dtype, tb.dtype};
+    int tiers[2] = {a->k == BS_V_NUM || a->k == BS_V_BOOL ? 0 : ta.shape.ndim ? 2 : 1,
+                    b->k == BS_V_NUM || b->k == BS_V_BOOL ? 0 : tb.shape.ndim ? 2 : 1};
+    if (a->k == BS_V_NUM) cdts[0] = a->is_int ? BS_I64 : BS_F64;
+    if (b->k == BS_V_NUM) cdts[1] = b->is_int ? BS_I64 : BS_F64;
+    bs_dtype cdt = bs_result_dtype(cdts, tiers, 2, true, BS_F64);
     int64_t sa[BS_MAX_DIMS], sb[BS_MAX_DIMS];
     const bs_tensor *ts[2] = {&ta, &tb};
     int64_t *st[2] = {sa, sb};
@@ -264,6 +271,10 @@ static int tensor_compare(bs_session *s, const bs_expr *e, bs_cmpop op, const bs
             ob += c * sb[i];
         }
         double x = ta.data[oa], y = tb.data[ob];
+        if (cdt == BS_F32 || cdt == BS_F16 || cdt == BS_BF16) { /* both cast to it, as torch */
+            x = (double)bs_dtype_roundf(cdt, (float)x);
+            y = (double)bs_dtype_roundf(cdt, (float)y);
+        }
         bool r = op == BS_CMP_EQ ? x == y : op == BS_CMP_NE ? x != y : op == BS_CMP_LT ? x < y
                : op == BS_CMP_LE ? x <= y : op == BS_CMP_GT ? x > y : x >= y;
         d[f] = r;
@@ -370,7 +381,8 @@ static void repr_into(bs_session *s, sbuf *b, const bs_value *v);
 /* ==== A tensor as torch prints it (torch/_tensor_str.py) ====
  * One format for every element: integers as "3.", else 4 decimals, or "%.4e" when the values span
  * more than 1000x, pass 1e8 or go under 1e-4; each right-aligned to the widest; rows wrapped at 80
- * columns; then ", grad_fn=<...>" or ", requires_grad=True", and the dtype when it is not f64. */
+ * columns; then ", grad_fn=<...>" or ", requires_grad=True", and the dtype when it is not the
+ * default (torch.set_default_dtype, :dtype; f64 unless changed). */
 typedef struct {
     bool is_i64, int_mode, sci;
     int width;
@@ -461,9 +473,10 @@ static void torch_repr(bs_session *s, sbuf *b, const bs_value *v)
     int64_t off = 0;
     if (cnt == 0) sb_puts(b, "[]");
     else tensor_rows(b, t, &f, 0, &off, 7);
-    if (t->dtype != BS_F64 && t->dtype != BS_I64) {
+    if (t->dtype != bs_ctx_dtype(s->ctx) && t->dtype != BS_I64) { /* not the default dtype */
         sb_puts(b, ", dtype=torch.");
-        sb_puts(b, t->dtype == BS_F32 ? "float32" : t->dtype == BS_F16 ? "float16" : "bfloat16");
+        sb_puts(b, t->dtype == BS_F32 ? "float32" : t->dtype == BS_F16 ? "float16"
+                   : t->dtype == BS_BF16 ? "bfloat16" : "float64");
     }
     if (n && !n->is_leaf && n->op != BS_OP_LEAF && n->requires_grad) {
         sb_puts(b, ", grad_fn=<");
@@ -1638,6 +1651,10 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
     bs_value pos[MAX_ARGS], kv[MAX_ARGS];
     const char *kn[MAX_ARGS];
     int npos, nkw;
+    if (bs_is_amp(o)) {
+        if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, MAX_ARGS)) return -1;
+        return bs_amp_method(s, call, o, name, pos, npos, kn, kv, nkw, out);
+    }
     /* an attribute that is callable (a submodule, a function kept on the instance) */
     bs_value *a = bs_dict_get(&o->attrs, name);
     if (a || (o->cls && class_lookup(o->cls, name))) {

@@ -16,7 +16,7 @@
 /* the modules that can be imported, each once, as the value's string */
 static const char *const modules[] = {
     "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "torch.utils",
-    "torch.utils.checkpoint", "torch.cuda",
+    "torch.utils.checkpoint", "torch.cuda", "torch.amp", "torch.cuda.amp",
 };
 
 typedef struct {
@@ -46,6 +46,8 @@ static const char *class_of(const char *module, const char *name)
     if (!strcmp(module, "torch.optim") && (!strcmp(name, "SGD") || !strcmp(name, "Adam")))
         return !strcmp(name, "SGD") ? "optim.SGD" : "optim.Adam";
     if (!strcmp(module, "torch") && !strcmp(name, "Tensor")) return "Tensor";
+    if ((!strcmp(module, "torch.amp") || !strcmp(module, "torch.cuda.amp")) && !strcmp(name, "GradScaler"))
+        return "amp.GradScaler";
     return NULL;
 }
 
@@ -118,7 +120,37 @@ static const char *const dtypes[] = {
 };
 
 static const char *const torch_extra_names[] = {"device", "allclose", "equal", "is_tensor", "cat", "concat",
-                                                "stack", "randperm", "randint", NULL};
+                                                "stack", "randperm", "randint", "set_default_dtype",
+                                                "get_default_dtype", NULL};
+
+/* torch.set_default_dtype(torch.float16): the dtype of new float tensors and parameters, as
+   :dtype sets it; get_default_dtype() names it */
+static int default_dtype(bs_session *s, const bs_expr *call, bool set, bs_value *pos, int npos, int nkw,
+                         bs_value *out)
+{
+    static const struct { const char *name; bs_dtype t; } fl[] = {
+        {"torch.float64", BS_F64}, {"torch.double", BS_F64}, {"torch.float32", BS_F32}, {"torch.float", BS_F32},
+        {"torch.float16", BS_F16}, {"torch.half", BS_F16}, {"torch.bfloat16", BS_BF16}};
+    if (!set) {
+        if (npos || nkw) return bs_fail(s, call->line, call->col, "get_default_dtype() takes no arguments");
+        bs_dtype t = bs_ctx_dtype(s->ctx);
+        for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+            if (fl[i].t == t) {
+                *out = (bs_value){.k = BS_V_STR, .str = fl[i].name};
+                return 0;
+            }
+        return bs_fail(s, call->line, call->col, "get_default_dtype(): no float dtype");
+    }
+    if (npos != 1 || nkw || pos[0].k != BS_V_STR)
+        return bs_fail(s, call->line, call->col, "set_default_dtype(d) takes a dtype, such as torch.float32");
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        if (!strcmp(pos[0].str, fl[i].name)) {
+            bs_ctx_set_dtype(s->ctx, fl[i].t);
+            *out = bs_value_of(BS_V_NONE);
+            return 0;
+        }
+    return bs_fail(s, call->line, call->col, "only floating-point types are supported as the default type");
+}
 
 /* torch.randperm(n) and torch.randint(low=0, high, size): int64 leaves from backstep's generator
    (so their values differ from torch's, as randn's do) */
@@ -333,6 +365,8 @@ static int torch_extra(bs_session *s, const bs_expr *call, const char *module, c
         if (name[0] == 'd') *out = bs_num_value(0, true);
         return 0;
     }
+    if (!strcmp(name, "set_default_dtype") || !strcmp(name, "get_default_dtype"))
+        return default_dtype(s, call, name[0] == 's', pos, npos, nkw, out);
     if (!strcmp(name, "randperm") || !strcmp(name, "randint"))
         return random_ints(s, call, name[4] == 'p', pos, npos, kn, kv, nkw, out);
     if (!strcmp(name, "cat") || !strcmp(name, "concat") || !strcmp(name, "stack"))

@@ -50,7 +50,7 @@ static const nn_class *find_class(const char *name)
 bool bs_is_nn_class(const char *name)
 {
     return find_class(name) || !strcmp(name, "Parameter") || !strcmp(name, "optim.SGD") ||
-           !strcmp(name, "optim.Adam") || !strcmp(name, "Module");
+           !strcmp(name, "optim.Adam") || !strcmp(name, "Module") || !strcmp(name, "amp.GradScaler");
 }
 
 int bs_nn_attr(bs_session *s, const bs_expr *e, const char *name, bs_value *out)
@@ -64,6 +64,7 @@ int bs_nn_attr(bs_session *s, const bs_expr *e, const char *name, bs_value *out)
     if (c) out->str = c->name;
     else if (!strcmp(name, "Parameter")) out->str = "Parameter";
     else if (!strcmp(name, "Module")) out->str = "Module";
+    else if (!strcmp(name, "amp.GradScaler")) out->str = "amp.GradScaler";
     else return 1;
     return 0;
 }
@@ -355,6 +356,7 @@ int bs_nn_new(bs_session *s, const bs_expr *call, const char *name, bs_value *po
 {
     int line = call->line, col = call->col;
     if (!strncmp(name, "optim.", 6)) return new_optimizer(s, call, name, pos, npos, kn, kv, nkw, out);
+    if (!strcmp(name, "amp.GradScaler")) return bs_amp_new(s, call, pos, npos, kn, kv, nkw, out);
     if (!strcmp(name, "Module")) return bs_fail(s, line, col, "nn.Module is a base class: class Net(nn.Module): ...");
     if (!strcmp(name, "Parameter")) { /* nn.Parameter(t): a leaf that learns */
         bs_value *rg;
@@ -538,7 +540,7 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         if (bs_to_node(s, &pos[0], call, &x)) return -1;
         bs_id wt = bs_apply1(s->ctx, BS_OP_TRANSPOSE, w->id);
         bs_id y = wt < 0 ? wt : bs_apply2(s->ctx, BS_OP_MATMUL, x, wt);
-        if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
+        if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply_linear_bias(s->ctx, y, b->id);
         if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
         char *t = own ? bs_expr_text(s, call) : NULL;
         if (t) bs_node_set_text(s->ctx, y, t);

@@ -393,6 +393,12 @@ int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, boo
 /* nn.Embedding's forward, F.embedding(idx, weight) */
 int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idx, const bs_value *w, bs_value *out);
 int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
+/* torch.amp.GradScaler (amp.c): a heap object of type "GradScaler" and its methods */
+bool bs_is_amp(const bs_hobj *o);
+int bs_amp_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, const char **kn,
+               bs_value *kv, int nkw, bs_value *out);
+int bs_amp_method(bs_session *s, const bs_expr *call, bs_hobj *o, const char *name, bs_value *pos, int npos,
+                  const char **kn, bs_value *kv, int nkw, bs_value *out);
 /* an nn module: one of backstep's, or an instance of a class that derives from nn.Module */
 bool bs_is_module(const bs_hobj *o);
 /* a module bound to NAME (or self.NAME): its parameters are labelled NAME.weight, NAME.0.bias, ...

@@ -87,7 +87,10 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
     step_head(s, st->node, head, sizeof head);
     tensor_brief(s, &st->upstream, b1, sizeof b1);
     fprintf(f, "step %d/%d  %-28s upstream d%s/d%s = %s\n", st->index, st->total, head, rn, nn, b1);
-    if (bs_tensor_numel(&n->value) > 1 || bs_ops[n->op].kind == BS_K_MAT)
+    if (n->is_cast)
+        fprintf(f, "  op to(%s) (ToCopyBackward0), output %s\n", bs_dtype_name(n->value.dtype),
+                bs_shape_str(&n->value.shape, b2, sizeof b2));
+    else if (bs_tensor_numel(&n->value) > 1 || bs_ops[n->op].kind == BS_K_MAT)
         fprintf(f, "  op %s, output %s\n", bs_ops[n->op].name, bs_shape_str(&n->value.shape, b2, sizeof b2));
     for (int k = 0; k < st->nin; k++) {
         const bs_step_input *in = &st->in[k];
@@ -103,6 +106,8 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
         }
         /* local dOUT/dIN = FORMULA = WITH NUMBERS = VALUE, the value being the formula's own */
         bs_deriv_render(s->ctx, st->node, k, false, s->o.precision, d1, sizeof d1);
+        if (n->is_cast) /* the gradient comes back in the input's dtype */
+            snprintf(d1, sizeof d1, "d%s = G.to(%s.dtype)", xn, xn);
         bool scalar_local = in->local_ok && bs_tensor_numel(&in->local) == 1;
         if (in->local_ok) tensor_brief(s, &in->local, b1, sizeof b1);
         if (!bs_deriv_is_rule(n->op, k) && in->local_ok) {
@@ -143,6 +148,12 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
             fprintf(f, "   (a second path: d%s/d%s is now %s)\n", rn, dx, b1);
         else
             fprintf(f, "   d%s/d%s = %s\n", rn, dx, b1);
+        /* a VJP entry that is 0 in the input's dtype but not in exact arithmetic: marked */
+        int64_t uf = bs_step_underflow(s->ctx, st, k);
+        if (uf > 0)
+            fprintf(f, "         ! underflow: %lld of %lld entries of this VJP are 0 in %s, nonzero in exact "
+                       "arithmetic (:underflow)\n", (long long)uf, (long long)bs_tensor_numel(&x->value),
+                    bs_dtype_name(x->value.dtype));
     }
 }
 
