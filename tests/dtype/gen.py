@@ -33,99 +33,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, 'cases')
-SRC = os.path.join(HERE, 'src')
-PYTORCH_CASES = os.path.join(HERE, '..', 'pytorch', 'cases')
 TIMEOUT_S = 300
-DTYPES = {'f32': 'float32', 'f16': 'float16', 'bf16': 'bfloat16'}
+sys.path.insert(0, HERE)
+from variants import DTYPES, PYTORCH_CASES, SRC, cast_text, variants  # noqa: E402,F401
 
-# (program, dtypes): a name in tests/pytorch/cases, or 'src:NAME' for tests/dtype/src/NAME.py
-# (whose dtypes are spelled inside it: one variant, '-').
-CASES_LIST = [
-    ('src:gradscaler_trace', ('-',)),
-    ('src:underflow_scaling', ('-',)),
-    ('src:cast_spellings', ('-',)),
-    ('accum_equals_batch', ('f32', 'bf16')),
-    ('accum_steps', ('f32',)),
-    ('accum_twice', ('f32', 'bf16', 'f16')),
-    ('bool_masks', ('f32', 'bf16')),
-    ('cat_stack', ('f32', 'bf16')),
-    ('control_if_elif', ('f32', 'bf16', 'f16')),
-    ('crossentropy_module', ('f32', 'bf16')),
-    ('decorator_no_grad', ('f32', 'bf16', 'f16')),
-    ('def_default_args', ('f32', 'bf16', 'f16')),
-    ('def_forward_loss', ('f32', 'bf16')),
-    ('def_recursion', ('f32', 'bf16', 'f16')),
-    ('def_sigmoid_manual', ('f32', 'bf16')),
-    ('def_tuple_return', ('f32', 'bf16', 'f16')),
-    ('detach_stop', ('f32', 'bf16', 'f16')),
-    ('detach_teacher', ('f32', 'bf16')),
-    ('dict_history', ('f32', 'bf16')),
-    ('dropout_eval', ('f32', 'bf16')),
-    ('enumerate_data', ('f32', 'bf16', 'f16')),
-    ('frag_autograd_forward_dag', ('f32', 'bf16')),
-    ('frag_autograd_loss_scaling', ('f32', 'bf16')),
-    ('frag_autograd_no_grad_val', ('f32', 'bf16')),
-    ('frag_autograd_requires_grad', ('f32', 'bf16', 'f16')),
-    ('frag_autograd_teacher', ('f32', 'bf16')),
-    ('frag_backward_pass_nonscalar', ('f32', 'bf16')),
-    ('frag_backward_pass_zero_grad', ('f32',)),
-    ('frag_deepdive_accumulation', ('f32',)),
-    ('frag_deepdive_bug_fix', ('f32', 'bf16')),
-    ('frag_deepdive_no_grad', ('f32', 'bf16')),
-    ('frag_deepdive_rl_detach', ('f32',)),
-    ('fstring_formats', ('f32', 'bf16', 'f16')),
-    ('functional_activations', ('f32', 'bf16')),
-    ('functional_losses', ('f32',)),
-    ('index_column_row', ('f32', 'bf16', 'f16')),
-    ('index_element', ('f32', 'bf16', 'f16')),
-    ('index_loop_rows', ('f32', 'bf16', 'f16')),
-    ('index_slices', ('f32', 'bf16', 'f16')),
-    ('index_tensor', ('f32', 'bf16', 'f16')),
-    ('lambda_builtins', ('f32', 'bf16')),
-    ('linear41_adam', ('f32',)),
-    ('linear41_copy', ('f32', 'bf16')),
-    ('linear41_train', ('f32',)),
-    ('list_of_tensors', ('f32', 'bf16', 'f16')),
-    ('masks_where', ('f32', 'bf16', 'f16')),
-    ('mlp_scalar_micrograd', ('f32', 'bf16')),
-    ('module_helper_method', ('f32', 'bf16', 'f16')),
-    ('module_manual_params', ('f32', 'bf16', 'f16')),
-    ('module_nested_sequential', ('f32', 'bf16')),
-    ('module_train_sgd', ('f32', 'bf16')),
-    ('module_two_layer', ('f32', 'bf16')),
-    ('named_parameters_norms', ('f32',)),
-    ('nn_layernorm_embedding', ('f32', 'bf16')),
-    ('no_grad_block', ('f32', 'bf16', 'f16')),
-    ('nonscalar_backward', ('f32', 'bf16')),
-    ('optim_adam_betas', ('f32', 'bf16')),
-    ('optim_adam_model', ('f32',)),
-    ('optim_param_groups', ('f32',)),
-    ('optim_sgd_list', ('f32', 'bf16')),
-    ('optim_sgd_momentum', ('f32',)),
-    ('overview_explicit', ('f32',)),
-    ('print_tensors', ('f32', 'bf16', 'f16')),
-    ('python_values', ('f32', 'bf16', 'f16')),
-    ('ref_autograd_linear41', ('f32', 'bf16')),
-    ('ref_deepdive_sequential_bce', ('f32',)),
-    ('ref_deepdive_training_loop', ('f32',)),
-    ('ref_overview_training_step', ('f32',)),
-    ('seq_221_bce', ('f32',)),
-    ('seq_221_train', ('f32',)),
-    ('seq_bce_with_logits', ('f32',)),
-    ('seq_param_assign', ('f32',)),
-    ('sgd_221_scalars', ('f32', 'bf16')),
-    ('sgd_list_params', ('f32', 'bf16')),
-    ('sgd_matrix_loop', ('f32', 'bf16')),
-    ('sgd_scalar_loop', ('f32', 'bf16', 'f16')),
-    ('sgd_tensor_zero_', ('f32', 'bf16')),
-    ('shape_len_size', ('f32', 'bf16', 'f16')),
-    ('softmax_sum_zero', ('f32', 'bf16')),
-    ('tensor_methods', ('f32', 'bf16')),
-    ('tensor_utilities', ('f32', 'bf16')),
-    ('try_except', ('f32', 'bf16')),
-    ('while_converge', ('f32', 'bf16', 'f16')),
-    ('xor_sequential', ('f32',)),
-]
 
 
 def exec_case(path):
@@ -149,32 +60,6 @@ def run_file(path):
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=TIMEOUT_S, cwd=os.path.dirname(path))
     return p.returncode, p.stdout.decode('utf-8'), p.stderr.decode('utf-8', 'replace')
-
-
-def cast_text(src, dt):
-    """The program with the cast line put after its leading comment block."""
-    lines = src.splitlines(True)
-    i = 0
-    while i < len(lines) and lines[i].startswith('#'):
-        i += 1
-    line = 'import torch; torch.set_default_dtype(torch.%s)  # gen.py: the cast\n' % DTYPES[dt]
-    return ''.join(lines[:i]) + line + ''.join(lines[i:])
-
-
-def variants():
-    """[(variant name, program text)] for CASES_LIST."""
-    out = []
-    for prog, dts in CASES_LIST:
-        if prog.startswith('src:'):
-            name = prog[4:]
-            with open(os.path.join(SRC, name + '.py')) as f:
-                out.append((name, f.read()))
-            continue
-        with open(os.path.join(PYTORCH_CASES, prog + '.py')) as f:
-            src = f.read()
-        for dt in dts:
-            out.append(('%s.%s' % (prog, dt), cast_text(src, dt)))
-    return out
 
 
 def expected(path):
@@ -219,21 +104,18 @@ def main(argv):
     os.makedirs(CASES, exist_ok=True)
     vs = variants()
     bad = 0
-    # the program files first (check: they must be what the list makes)
+    import tempfile
+    progs = tempfile.mkdtemp(prefix='bs-dtype-gen-')  # the programs: made, never committed
+    import atexit
+    import shutil
+    atexit.register(shutil.rmtree, progs, True)
     for name, text in vs:
-        path = os.path.join(CASES, name + '.py')
-        old = open(path).read() if os.path.exists(path) else None
-        if check:
-            if old != text:
-                print('STALE %s.py' % name)
-                bad += 1
-        elif old != text:
-            with open(path, 'w') as f:
-                f.write(text)
+        with open(os.path.join(progs, name + '.py'), 'w') as f:
+            f.write(text)
 
     def attempt(v):
         try:
-            return expected(os.path.join(CASES, v[0] + '.py')), None
+            return expected(os.path.join(progs, v[0] + '.py')), None
         except (ValueError, subprocess.TimeoutExpired) as e:
             return None, e
     if not check or not bad:
@@ -255,7 +137,7 @@ def main(argv):
                     f.write(out)
     known = set(n for n, _ in vs)
     for f in sorted(os.listdir(CASES)):
-        base = f[:-3] if f.endswith('.py') else f[:-4] if f.endswith('.out') else None
+        base = f[:-4] if f.endswith('.out') else None
         if base is not None and base not in known:
             print('ORPHAN %s (not in CASES_LIST)' % f)
             bad += 1

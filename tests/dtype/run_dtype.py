@@ -12,6 +12,9 @@
 # digits (an f-string's .4f) may differ by one unit of its last digit more (the text rounds). The rest of a line
 # compares exactly. Exit status: 0 all passed, 1 a failure, 77 no binary. Standard library only.
 import argparse
+import atexit
+import shutil
+import tempfile
 import math
 import os
 import re
@@ -19,6 +22,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import variants  # noqa: E402
+PROGS = None  # where the programs are written for a run (main)
 TIMEOUT_S = 120
 NUM_RE = re.compile(r'(?<![\w.])[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?![\w.])')
 
@@ -126,13 +132,13 @@ def dtype_of(name, path):
 
 
 def run_case(exe, cases, name, measure=False):
-    py = os.path.join(cases, name + '.py')
+    py = os.path.join(PROGS, name + '.py')
     env = dict(os.environ)
     env.pop('DISPLAY', None)
     env.pop('WAYLAND_DISPLAY', None)
     try:
         p = subprocess.run([exe, '--no-window', py], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=TIMEOUT_S, env=env, cwd=cases)
+                           stderr=subprocess.PIPE, timeout=TIMEOUT_S, env=env, cwd=PROGS)
     except subprocess.TimeoutExpired:
         return 'timed out'
     if p.returncode != 0:
@@ -160,7 +166,21 @@ def main(argv):
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
         print('SKIP: no backstep executable at %s' % exe)
         return 77
-    names = sorted(f[:-3] for f in os.listdir(cases) if f.endswith('.py'))
+    # the programs are made from variants.py's list (tests/pytorch's cases with a cast line, and
+    # src/); torch's output for each is committed in cases/
+    global PROGS
+    PROGS = tempfile.mkdtemp(prefix='bs-dtype-')
+    atexit.register(shutil.rmtree, PROGS, True)
+    names = []
+    for name, text in variants.variants():
+        with open(os.path.join(PROGS, name + '.py'), 'w') as f:
+            f.write(text)
+        names.append(name)
+    names.sort()
+    missing = [n for n in names if not os.path.exists(os.path.join(cases, n + '.out'))]
+    if missing:
+        print('ERROR no torch output for %s (run /usr/bin/python3 tests/dtype/gen.py)' % ', '.join(missing))
+        return 1
     only = [n for a in o.only for n in a.split(',') if n]
     if only:
         names = [n for n in names if n in only]
