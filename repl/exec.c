@@ -1699,8 +1699,37 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
         *out = *obj;
         return 0;
     }
-    if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "double") ||
-                      !strcmp(name, "float") || !strcmp(name, "to") || !strcmp(name, "cpu"))) {
+    if (is_module && (!strcmp(name, "double") || !strcmp(name, "float") || !strcmp(name, "half") ||
+                      !strcmp(name, "bfloat16") || !strcmp(name, "to"))) {
+        /* model.float(), model.to(torch.float16): torch converts every param; here a module keeps
+           the dtype it was made in, so it passes when that is already the dtype asked for and
+           says so when it is not, rather than go on in another precision than torch's.
+           model.to('cpu') and model.to(device) change nothing. */
+        const char *want = !strcmp(name, "double") ? "torch.float64" : !strcmp(name, "float") ? "torch.float32"
+                           : !strcmp(name, "half") ? "torch.float16" : !strcmp(name, "bfloat16") ? "torch.bfloat16" : NULL;
+        if (!want && npos > 0 && pos[0].k == BS_V_STR && !strncmp(pos[0].str, "torch.", 6) &&
+            (strstr(pos[0].str, "float") || strstr(pos[0].str, "half") || strstr(pos[0].str, "double")))
+            want = pos[0].str;
+        if (want) {
+            bs_dtype t = !strcmp(want, "torch.float32") || !strcmp(want, "torch.float") ? BS_F32
+                         : !strcmp(want, "torch.float16") || !strcmp(want, "torch.half") ? BS_F16
+                         : !strcmp(want, "torch.bfloat16") ? BS_BF16 : BS_F64;
+            bs_hlist *names = bs_heap_list(s, 0), *params = bs_heap_list(s, 0);
+            if (!names || !params) return bs_fail(s, call->line, call->col, "out of memory");
+            if (bs_nn_params(s, o, "", names, params)) return -1;
+            for (int i = 0; i < params->n; i++) {
+                const bs_node *p = bs_node_get(s->ctx, params->items[i].id);
+                if (p && p->value.dtype != t)
+                    return bs_fail(s, call->line, call->col, "%s(): converting a module's params is not "
+                                   "supported yet (%s is %s): make the module in that dtype, e.g. "
+                                   "torch.set_default_dtype(%s) before building it", name,
+                                   names->items[i].str, bs_dtype_name(p->value.dtype), want);
+            }
+        }
+        *out = *obj;
+        return 0;
+    }
+    if (is_module && (!strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "cpu"))) {
         *out = *obj; /* nothing here changes between training and evaluation (no dropout) */
         return 0;
     }
