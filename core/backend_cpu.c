@@ -30,7 +30,16 @@ __attribute__((const, noinline)) static double cpu_tanh(double x) { return tanh(
 #undef m_tanh
 #define m_tanh(x) BS_EW_GEN1(x, cpu_tanhf, cpu_tanh)
 
-/* bs__cpu_bias_act_* and bs__cpu_matmul_t_* (declared in core_int.h) serve the planner */
+/* the plan features (transposed operands, fused bias + activation) are defined after the table */
+static bool cpu_supports_matmul_t(const bs_backend *b, bs_dtype t);
+static bs_status cpu_matmul_t_fwd(bs_backend *be, const bs_exec *mm, bool ta, bool tb, const void *a,
+                                  const void *b);
+static bs_status cpu_matmul_t_vjp(bs_backend *be, const bs_exec *mm, bool ta, bool tb, const void *a,
+                                  const void *b, int which, const void *g, void *d);
+static bool cpu_supports_bias_act(const bs_backend *b, const bs_exec *add, const bs_exec *act);
+static bs_status cpu_bias_act_fwd(bs_backend *b, const bs_exec *add, const bs_exec *act);
+static bs_status cpu_bias_act_vjp(bs_backend *b, const bs_exec *add, const bs_exec *act, const void *g,
+                                  void *da, void *db);
 
 #define CPU_CAT2(a, b) a##_##b
 #define CPU_CAT(a, b) CPU_CAT2(a, b)
@@ -354,14 +363,27 @@ static bs_backend cpu_backend = {
     .accumulate = cpu_accumulate,
     .opt_step = cpu_opt_step,
     .sync = cpu_sync,
+    .supports_matmul_t = cpu_supports_matmul_t,
+    .matmul_t_fwd = cpu_matmul_t_fwd,
+    .matmul_t_vjp = cpu_matmul_t_vjp,
+    .supports_bias_act = cpu_supports_bias_act,
+    .bias_act_fwd = cpu_bias_act_fwd,
+    .bias_act_vjp = cpu_bias_act_vjp,
 };
 
 bs_backend *bs_backend_cpu(void) { return &cpu_backend; }
 
 /* ==== Matrix product with transposed operands (for the planner) ==== */
 
-bs_status bs__cpu_matmul_t_fwd(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b)
+static bool cpu_supports_matmul_t(const bs_backend *be, bs_dtype t)
 {
+    return cpu_supports_dtype(be, t);
+}
+
+static bs_status cpu_matmul_t_fwd(bs_backend *be, const bs_exec *mm, bool ta, bool tb, const void *a,
+                                  const void *b)
+{
+    (void)be;
     if (mm->dtype == BS_F32)
         mat_t_fwd_f32(mm, ta, tb, a, b);
     else
@@ -369,9 +391,10 @@ bs_status bs__cpu_matmul_t_fwd(const bs_exec *mm, bool ta, bool tb, const void *
     return BS_OK;
 }
 
-bs_status bs__cpu_matmul_t_vjp(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b,
-                               int which, const void *g, void *d)
+static bs_status cpu_matmul_t_vjp(bs_backend *be, const bs_exec *mm, bool ta, bool tb, const void *a,
+                                  const void *b, int which, const void *g, void *d)
 {
+    (void)be;
     if (mm->dtype == BS_F32)
         mat_t_vjp_f32(mm, ta, tb, a, b, which, g, d);
     else
@@ -388,8 +411,9 @@ static const int cpu_ew1_flags[BS_OP_COUNT] = {BS_EW1_OPS(CPU_EW1_FLAGS)};
 
 /* Can add (x + b) followed by act run as one loop here? x has add's shape and b is a row that
  * repeats over its leading dims. */
-bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
+static bool cpu_supports_bias_act(const bs_backend *be, const bs_exec *add, const bs_exec *act)
 {
+    (void)be;
     int64_t w;
     if (add->op != BS_OP_ADD || add->dtype != act->dtype || !cpu_supports_dtype(NULL, add->dtype))
         return false;
@@ -400,8 +424,9 @@ bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
            bs_shape_eq(&act->out_shape, &add->out_shape);
 }
 
-bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act)
+static bs_status cpu_bias_act_fwd(bs_backend *be, const bs_exec *add, const bs_exec *act)
 {
+    (void)be;
     if (add->dtype == BS_F32)
         bias_act_fwd_f32(add, act);
     else
@@ -409,9 +434,10 @@ bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act)
     return BS_OK;
 }
 
-bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
-                               void *db)
+static bs_status cpu_bias_act_vjp(bs_backend *be, const bs_exec *add, const bs_exec *act, const void *g,
+                                  void *da, void *db)
 {
+    (void)be;
     if (add->dtype == BS_F32)
         bias_act_vjp_f32(add, act, g, da, db);
     else

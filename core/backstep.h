@@ -644,6 +644,23 @@ struct bs_backend {
     bs_status (*opt_step)(bs_backend *b, const bs_opt_conf *conf, int64_t t, void *p,
                           const void *g, void *m, void *v, int64_t n, bs_dtype dt);
     bs_status (*sync)(bs_backend *b);   /* wait for queued work (timing) */
+    /* Plan features, each optional (NULL: the backend has none, and the planner runs the plain
+       ops instead). The planner names no backend: it asks these. */
+    /* Transposed operands: a matmul reads a 2-D input in place as the transpose of its source,
+       so x @ W.T copies nothing and its VJP adds straight into W's grad. ta/tb: operand a/bm is
+       read transposed (it is then the transpose's source buffer). */
+    bool (*supports_matmul_t)(const bs_backend *b, bs_dtype t);
+    bs_status (*matmul_t_fwd)(bs_backend *b, const bs_exec *mm, bool ta, bool tb, const void *a,
+                              const void *bm);
+    bs_status (*matmul_t_vjp)(bs_backend *b, const bs_exec *mm, bool ta, bool tb, const void *a,
+                              const void *bm, int k, const void *g, void *din);
+    /* Bias + activation as one loop: act(x + b), b a row repeated over x's leading dims. Forward
+       writes add's and act's outputs; backward writes da (add's grad) and adds b's VJP into db
+       (NULL: b needs none). supports_bias_act says whether this pair can run so. */
+    bool (*supports_bias_act)(const bs_backend *b, const bs_exec *add, const bs_exec *act);
+    bs_status (*bias_act_fwd)(bs_backend *b, const bs_exec *add, const bs_exec *act);
+    bs_status (*bias_act_vjp)(bs_backend *b, const bs_exec *add, const bs_exec *act, const void *g,
+                              void *da, void *db);
 };
 
 /* Backends are registered by name; core registers "cpu", the program registers "gpu" when built. */
@@ -734,6 +751,10 @@ typedef struct {
     bool fused_bwd;               /* its VJP ran inside its consumer's (bias + activation) */
     bool folded;                  /* a transpose its matmuls read in place: no copy, no grad */
 } bs_plan_node;
+/* The backward pass's steps as tape ids, in the order the plan runs them (at most max written;
+   returns the count): core's one schedule, the order bs_backward_next steps the same root in.
+   A transpose read in place and an integer op are on it but run nothing. */
+int bs_plan_schedule(const bs_plan *p, bs_id *ids, int max);
 int bs_plan_node_count(const bs_plan *p);
 /* node i of the plan, in tape order */
 void bs_plan_node_get(const bs_plan *p, int i, bs_plan_node *out);

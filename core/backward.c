@@ -27,31 +27,101 @@ struct bs_bwd {
     bs_id root;
     uint32_t pass;
     bool retain, detail;
-    int32_t cur;            /* next node index to consider (scanning down) */
+    int32_t cur;            /* the id below the last node stepped (root before the first; -1 at
+                               the end): nodes above it have run */
+    int32_t pos;            /* next entry of sched.step */
     int index, total;
     bool failed;
-    bool eager;             /* no step records kept: each node is retired as the scan passes it,
-                               so the pass needs no final sweep over the tape */
+    bool eager;             /* no step records kept: each node is retired as it is stepped */
     bool sweep;             /* some node was not retired on the way: release() sweeps */
-    /* The pass touches nodes root..lo with a grad_fn, and the leaves below them: scans stop
-       at lo and the leaves are reached through their list, so a pass costs what its graph
-       costs, not the length of the tape's history (a training loop's old iterations). */
-    int32_t lo;
-    int32_t *leaves, nleaves, capleaves; /* leaves marked by this pass, each once */
+    bs__sched sched;        /* the pass's steps and leaves (the schedule replay plans use too) */
     scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], after[BS_MAX_INPUTS], ones;
 };
 
-static bool leaf_push(bs_bwd *b, int32_t id)
+/* ==== The schedule ====
+ * One schedule serves the eager iterator and replay plans (core/plan.c): the steps of a pass are
+ * the nodes with a grad_fn that the root reaches through requires-grad edges, in reverse creation
+ * order (creation order is topological, so each node's upstream gradient is complete when it is
+ * reached); the leaves it reaches are listed once each. The scan stops at the lowest such node
+ * (lo), so a pass costs what its graph costs, not the length of the tape's history (a training
+ * loop's old iterations); leaves below lo come from their list. mark: per node id, set to pass
+ * when the node is on it (NULL: the nodes' own marks, which the live pass reads). check: refuse
+ * a freed graph or an input modified in place (bs_backward), with PyTorch's messages. */
+static bool sched_push(int32_t **v, int32_t *n, int32_t *cap, int32_t id)
 {
-    if (b->nleaves == b->capleaves) {
-        int32_t cap = b->capleaves ? 2 * b->capleaves : 16;
-        int32_t *p = realloc(b->leaves, (size_t)cap * sizeof *p);
+    if (*n == *cap) {
+        int32_t c = *cap ? 2 * *cap : 16;
+        int32_t *p = realloc(*v, (size_t)c * sizeof *p);
         if (!p) return false;
-        b->leaves = p;
-        b->capleaves = cap;
+        *v = p;
+        *cap = c;
     }
-    b->leaves[b->nleaves++] = id;
+    (*v)[(*n)++] = id;
     return true;
+}
+
+void bs__sched_free(bs__sched *s)
+{
+    free(s->step);
+    free(s->leaf);
+    memset(s, 0, sizeof *s);
+}
+
+static bool has_grad_fn(const bs_node *n) { return n->requires_grad && !n->is_leaf; }
+
+bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, bool check,
+                          bs__sched *s)
+{
+    memset(s, 0, sizeof *s);
+    bs_node *r = bs_node_at(c, root);
+    if (!r) return bs__err(c, BS_ERR_ARG, "backward: no such node");
+#define MARK(i, nd) (*(mark ? &mark[i] : &(nd)->mark))
+    MARK(root, r) = pass;
+    s->lo = root;
+    for (int32_t i = root; i >= s->lo; i--) {
+        bs_node *n = bs__node(c, i);
+        if (MARK(i, n) != pass || !has_grad_fn(n)) continue;
+        if (!sched_push(&s->step, &s->nstep, &s->capstep, i)) goto nomem;
+        bs_saved_tensor sv[BS_MAX_SAVED];
+        if (check && n->freed && bs_node_saved(c, i, sv)) {
+            char nb[64];
+            bs__err(c, BS_ERR_STATE,
+                    "Trying to backward through the graph a second time (or directly access saved "
+                    "tensors after they have already been freed): %s (%s) was freed by an earlier "
+                    "backward(). Specify retain_graph=True if you need to backward through the "
+                    "graph a second time.",
+                    bs_node_name(c, i, nb, sizeof nb), bs_ops[n->op].grad_fn);
+            goto fail;
+        }
+        for (int k = 0; k < n->nin; k++) {
+            bs_node *x = bs__node(c, n->in[k]);
+            if (check && x->version != n->in_version[k] && bs__saves_input(c, n, k)) {
+                char nb[64];
+                bs__err(c, BS_ERR_STATE,
+                        "one of the variables needed for gradient computation has been modified "
+                        "by an inplace operation: %s is at version %u; expected version %u "
+                        "instead (an optimizer step changed it after this graph was built)",
+                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, n->in_version[k]);
+                goto fail;
+            }
+            if (!x->requires_grad || MARK(n->in[k], x) == pass) continue;
+            MARK(n->in[k], x) = pass;
+            if (has_grad_fn(x)) {
+                if (n->in[k] < s->lo) s->lo = n->in[k];
+            } else if (!sched_push(&s->leaf, &s->nleaf, &s->capleaf, n->in[k])) {
+                goto nomem;
+            }
+        }
+    }
+    if (!has_grad_fn(r) && r->requires_grad && !sched_push(&s->leaf, &s->nleaf, &s->capleaf, root))
+        goto nomem;
+#undef MARK
+    return BS_OK;
+nomem:
+    bs__err(c, BS_ERR_NOMEM, "out of memory");
+fail: /* the marks stay, harmless: a mark counts only while it equals the pass */
+    bs__sched_free(s);
+    return c->code;
 }
 
 static double *scratch_get(scratch *s, int64_t n)
@@ -102,8 +172,6 @@ static bool grad_add(bs_ctx *c, bs_node *n, const double *src)
     return true;
 }
 
-static bool has_grad_fn(const bs_node *n) { return n->requires_grad && !n->is_leaf; }
-
 bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain, bool detail,
                            bool check_state)
 {
@@ -149,48 +217,8 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     b->eager = !detail;
 
     /* mark and check, touching nothing yet */
-    r->mark = b->pass;
-    b->lo = root;
-    for (int32_t i = root; i >= b->lo; i--) {
-        bs_node *n = bs__node(c, i);
-        if (n->mark != b->pass || !has_grad_fn(n)) continue;
-        b->total++;
-        bs_saved_tensor sv[BS_MAX_SAVED];
-        if (check_state && n->freed && bs_node_saved(c, i, sv)) {
-            char nb[64];
-            bs__err(c, BS_ERR_STATE,
-                    "Trying to backward through the graph a second time (or directly access saved "
-                    "tensors after they have already been freed): %s (%s) was freed by an earlier "
-                    "backward(). Specify retain_graph=True if you need to backward through the "
-                    "graph a second time.",
-                    bs_node_name(c, i, nb, sizeof nb), bs_ops[n->op].grad_fn);
-            goto fail;
-        }
-        for (int k = 0; k < n->nin; k++) {
-            bs_node *x = bs__node(c, n->in[k]);
-            if (check_state && x->version != n->in_version[k] && bs__saves_input(c, n, k)) {
-                char nb[64];
-                bs__err(c, BS_ERR_STATE,
-                        "one of the variables needed for gradient computation has been modified "
-                        "by an inplace operation: %s is at version %u; expected version %u "
-                        "instead (an optimizer step changed it after this graph was built)",
-                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, n->in_version[k]);
-                goto fail;
-            }
-            if (!x->requires_grad || x->mark == b->pass) continue;
-            x->mark = b->pass;
-            if (has_grad_fn(x)) {
-                if (n->in[k] < b->lo) b->lo = n->in[k];
-            } else if (!leaf_push(b, n->in[k])) {
-                bs__err(c, BS_ERR_NOMEM, "out of memory");
-                goto fail;
-            }
-        }
-    }
-    if (!has_grad_fn(r) && !leaf_push(b, root)) {
-        bs__err(c, BS_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
+    if (bs__sched_build(c, root, b->pass, NULL, check_state, &b->sched)) goto fail;
+    b->total = b->sched.nstep;
     /* the seed */
     r->gtmp = gtmp_alloc(r);
     if (!r->gtmp) {
@@ -205,7 +233,7 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     c->live = b;
     return b;
 fail:
-    free(b->leaves); /* its marks stay, harmless: a mark counts only while it equals b->pass */
+    bs__sched_free(&b->sched);
     free(b);
     return NULL;
 }
@@ -293,25 +321,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
 {
     bs_ctx *c = b->c;
     if (b->failed) return -1;
-    int32_t i = b->cur;
-    for (; i >= b->lo; i--) {
-        bs_node *n = bs__node(c, i);
-        if (n->mark != b->pass) continue;
-        if (has_grad_fn(n)) break;
-        if (b->eager) {
-            /* a leaf: every consumer was created later and has run, so its gradient is final */
-            if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem_scan;
-            gtmp_free(n);
-            n->mark = 0;
-        }
-    }
-    if (i < b->lo) {
-        /* below lo only leaves are left: every consumer has run, their gradients are final */
-        if (b->eager)
-            for (int32_t k = 0; k < b->nleaves; k++) {
-                bs_node *n = bs__node(c, b->leaves[k]);
+    if (b->pos == b->sched.nstep) {
+        /* every step has run: the leaves' gradients are final */
+        if (b->eager && b->cur >= 0)
+            for (int32_t k = 0; k < b->sched.nleaf; k++) {
+                bs_node *n = bs__node(c, b->sched.leaf[k]);
                 if (n->mark != b->pass) continue;
-                if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem_scan;
+                if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem;
                 gtmp_free(n);
                 n->mark = 0;
             }
@@ -324,6 +340,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         b->failed = true;
         return -1;
     }
+    int32_t i = b->sched.step[b->pos++];
     b->cur = i - 1;
     bs_node *n = bs__node(c, i);
     if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 &&
@@ -427,8 +444,6 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     else
         b->sweep = true;
     return 1;
-nomem_scan:
-    b->cur = i;
 nomem:
     bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
     b->failed = true;
@@ -440,12 +455,9 @@ static void release(bs_bwd *b, bool commit)
     bs_ctx *c = b->c;
     /* an eager pass that ran to the end retired every node on the way */
     bool done = b->eager && !b->sweep && commit && b->cur < 0;
-    for (int32_t i = done ? -1 : b->root, k = -1; k < b->nleaves; ) {
-        /* root..lo, then the leaves below lo from their list */
-        bs_node *n;
-        if (i >= b->lo && i >= 0) n = bs__node(c, i--);
-        else if (++k < b->nleaves) n = bs__node(c, b->leaves[k]);
-        else break;
+    const bs__sched *sc = &b->sched;
+    for (int32_t k = done ? sc->nstep + sc->nleaf : 0; k < sc->nstep + sc->nleaf; k++) {
+        bs_node *n = bs__node(c, k < sc->nstep ? sc->step[k] : sc->leaf[k - sc->nstep]);
         if (n->mark != b->pass) continue;
         if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */
         if (commit && has_grad_fn(n) && !b->retain) {
@@ -455,7 +467,7 @@ static void release(bs_bwd *b, bool commit)
         gtmp_free(n);
         n->mark = 0;
     }
-    free(b->leaves);
+    bs__sched_free(&b->sched);
     for (int k = 0; k < BS_MAX_INPUTS; k++) {
         free(b->local[k].p);
         free(b->vjp[k].p);

@@ -120,17 +120,23 @@ void bs__txn_free(bs_ctx *c);
 void bs__txn_reset(bs_ctx *c);
 void bs__opt_free(bs_opt *o);
 
+/* The backward schedule (backward.c): the one order both the eager iterator and replay plans
+ * run a pass in. step: the nodes with a grad_fn the root reaches through requires-grad edges,
+ * in the order they run (ids descending); leaf: the leaves reached, each once; lo: the lowest
+ * step. mark (per node id, NULL: the nodes' own) is set to pass on every node of the pass;
+ * check refuses a freed graph or an input changed in place. On failure the context has the
+ * error and s is empty. */
+typedef struct {
+    int32_t *step, nstep, capstep;
+    int32_t *leaf, nleaf, capleaf;
+    int32_t lo;
+} bs__sched;
+bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, bool check,
+                          bs__sched *s);
+void bs__sched_free(bs__sched *s);
+
 /* optimizer state follows a compaction of the tape (bs_tape_collect) */
 void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen);
 
-/* the CPU backend's bias + activation in one loop (backend_cpu.c, used by plan.c) */
-bool bs__cpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_fwd(const bs_exec *add, const bs_exec *act);
-bs_status bs__cpu_bias_act_vjp(const bs_exec *add, const bs_exec *act, const void *g, void *da,
-                               void *db);
-/* ... and its matrix products that read a transposed 2-D operand in place */
-bs_status bs__cpu_matmul_t_fwd(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b);
-bs_status bs__cpu_matmul_t_vjp(const bs_exec *mm, bool ta, bool tb, const void *a, const void *b,
-                               int which, const void *g, void *d);
 
 #endif

@@ -69,6 +69,8 @@ struct bs_plan {
     size_t bytes;                   /* everything allocated on the backend */
     bool keep_host;                 /* keep leaves' host values (for --check) */
     bool *ginit;                    /* (n) grad buffer written in this backward pass */
+    int *sched, nsched;             /* the backward pass's steps, plan indices in the order they
+                                       run: core's one schedule (bs__sched_build), as eager */
     /* timings */
     bool recording;
     int steps, cap;
@@ -445,12 +447,17 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
 }
 
 /* ==== Building: transposes read in place ====
- * On the CPU backend, x @ W.T does not copy W: when every use of a 2-D transpose is a plain 2-D
- * matmul (or x @ W.T with x of more dims, its rows taken as one matrix), the matmuls read W with OpenBLAS's transpose flag, and their VJPs add into W's grad
- * directly. The transpose's own value is only made when someone reads it (--check). */
+ * On a backend with transposed operands (supports_matmul_t), x @ W.T does not copy W: when every
+ * use of a 2-D transpose is a plain 2-D matmul (or x @ W.T with x of more dims, its rows taken as
+ * one matrix), the matmuls read W transposed in place (OpenBLAS's and cuBLAS's transpose flag),
+ * and their VJPs add into W's grad directly. The transpose's own value is only made when someone
+ * reads it (--check). */
 static void find_folds(bs_plan *p)
 {
-    if (p->be != bs_backend_cpu()) return;
+    bs_backend *be = p->be;
+    if (!be->supports_matmul_t || !be->matmul_t_fwd || !be->matmul_t_vjp ||
+        !be->supports_matmul_t(be, p->o.dtype))
+        return;
     for (int t = 0; t < p->n; t++) {
         pnode *tn = &p->nodes[t];
         if (!(tn->mark & PN_MAIN) || tn->op != BS_OP_TRANSPOSE || tn->constant || t == p->root ||
@@ -573,11 +580,13 @@ nomem:;
     return plan_fail(p, BS_ERR_NOMEM, "out of memory on %s after %s of buffers", be->name, sz);
 }
 
-/* Bias + activation pairs the CPU backend runs as one loop: act(a) where a = x + b is used by
- * nothing else (its forward and, when a's only gradient comes from act, its backward). */
+/* Bias + activation pairs a backend runs as one loop (supports_bias_act): act(a) where a = x + b
+ * is used by nothing else (its forward and, when a's only gradient comes from act, its
+ * backward). */
 static void find_fusions(bs_plan *p)
 {
-    if (p->be != bs_backend_cpu()) return;
+    bs_backend *be = p->be;
+    if (!be->supports_bias_act || !be->bias_act_fwd || !be->bias_act_vjp) return;
     int *nuse = calloc((size_t)p->n, sizeof *nuse);
     if (!nuse) return;
     for (int i = 0; i < p->n; i++)
@@ -589,7 +598,7 @@ static void find_fusions(bs_plan *p)
         int ai = r->in[0];
         pnode *a = &p->nodes[ai];
         if (a->op != BS_OP_ADD || a->constant || nuse[ai] != 1 || ai == p->root ||
-            a->fused_act >= 0 || !bs__cpu_bias_act_ok(&a->ex, &r->ex))
+            a->fused_act >= 0 || !be->supports_bias_act(be, &a->ex, &r->ex))
             continue;
         a->fused_act = i;
         r->fused_add = ai;
@@ -718,9 +727,10 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         int base = bs_dim_base(c, i, &mul);
         if (base >= 0) p->dims[i] = mul * p->dims[base];
     }
-    if (o->dtype == BS_I64 || !be->supports_dtype(be, o->dtype)) {
-        st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)", be->name,
-                       bs_dtype_name(o->dtype));
+    /* be is NULL for shapes alone (bs_plan_shapes): nothing runs */
+    if (o->dtype == BS_I64 || (be && !be->supports_dtype(be, o->dtype))) {
+        st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)",
+                       be ? be->name : "replay", bs_dtype_name(o->dtype));
         goto fail;
     }
 
@@ -772,6 +782,27 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     }
     p->root = of[root];
     free(mark);
+    if (o->backward && p->nodes[p->root].rg) {
+        /* the backward order is the eager engine's own: core's schedule, marked apart from the
+           tape's marks (a pass may be live in the REPL) */
+        uint32_t *pm = calloc((size_t)root + 1, sizeof *pm);
+        bs__sched sc;
+        if (!pm || bs__sched_build(c, root, 1, pm, false, &sc)) {
+            free(pm);
+            free(of);
+            st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        free(pm);
+        p->sched = malloc(((size_t)sc.nstep + 1) * sizeof *p->sched);
+        for (int32_t j = 0; p->sched && j < sc.nstep; j++) p->sched[p->nsched++] = of[sc.step[j]];
+        bs__sched_free(&sc);
+        if (!p->sched) {
+            free(of);
+            st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
     free(of);
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
@@ -842,6 +873,7 @@ void bs_plan_free(bs_plan *p)
     }
     free(p->nodes);
     free(p->ginit);
+    free(p->sched);
     free(p->step_ms);
     free(p->fwd_ms);
     free(p->bwd_ms);
@@ -924,10 +956,10 @@ bs_status bs_plan_forward(bs_plan *p, double *loss)
         }
         bs_status st;
         if (n->fused_act >= 0)
-            st = bs__cpu_bias_act_fwd(&n->ex, &p->nodes[n->fused_act].ex);
+            st = be->bias_act_fwd(be, &n->ex, &p->nodes[n->fused_act].ex);
         else if (n->fold_src[0] >= 0 || n->fold_src[1] >= 0)
-            st = bs__cpu_matmul_t_fwd(&n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
-                                      fold_operand(p, n, 0), fold_operand(p, n, 1));
+            st = be->matmul_t_fwd(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
+                                  fold_operand(p, n, 0), fold_operand(p, n, 1));
         else
             st = be->forward(be, &n->ex);
         if (st)
@@ -971,10 +1003,10 @@ bs_status bs_plan_backward(bs_plan *p)
         return plan_fail(p, st, "%s: fill failed", be->name);
     if (timed) be->sync(be);
     total += now_ms() - t0;
-    for (int i = p->root; i >= 0; i--) {
+    for (int s = 0; s < p->nsched; s++) {
+        int i = p->sched[s];
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || !n->rg || n->constant || n->folded)
-            continue;
+        if (n->constant || n->folded) continue; /* integer ops; transposes read in place */
         double t1 = 0;
         if (timed) {
             be->sync(be);
@@ -990,7 +1022,7 @@ bs_status bs_plan_backward(bs_plan *p)
                 db = p->nodes[a->in[1]].grad;
             }
             p->ginit[a->gown] = true;
-            if (!st) st = bs__cpu_bias_act_vjp(&a->ex, &n->ex, n->grad, a->grad, db);
+            if (!st) st = be->bias_act_vjp(be, &a->ex, &n->ex, n->grad, a->grad, db);
         } else {
             bool bias_done = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
             bool folds = n->fold_src[0] >= 0 || n->fold_src[1] >= 0;
@@ -1001,9 +1033,9 @@ bs_status bs_plan_backward(bs_plan *p)
                 st = grad_ready(p, to);
                 if (st) break;
                 if (folds)
-                    st = bs__cpu_matmul_t_vjp(&n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
-                                              fold_operand(p, n, 0), fold_operand(p, n, 1), k,
-                                              n->grad, p->nodes[to].grad);
+                    st = be->matmul_t_vjp(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
+                                          fold_operand(p, n, 0), fold_operand(p, n, 1), k,
+                                          n->grad, p->nodes[to].grad);
                 else
                     st = be->vjp(be, &n->ex, k, n->grad, p->nodes[to].grad);
             }
@@ -1142,6 +1174,12 @@ bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c)
     return BS_OK;
 }
 
+int bs_plan_schedule(const bs_plan *p, bs_id *ids, int max)
+{
+    for (int s = 0; s < p->nsched && s < max; s++) ids[s] = p->nodes[p->sched[s]].id;
+    return p->nsched;
+}
+
 int bs_plan_node_count(const bs_plan *p)
 {
     int k = 0;
@@ -1204,7 +1242,7 @@ bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape 
 {
     int32_t len = bs_tape_len(c);
     for (int32_t i = 0; i < len; i++) shapes[i] = bs_node_get(c, i)->value.shape;
-    bs_plan *p = plan_build(c, root, bs_backend_cpu(), o, false, true, err, errlen);
+    bs_plan *p = plan_build(c, root, NULL, o, false, true, err, errlen);
     if (!p) return BS_ERR_SHAPE;
     for (int i = 0; i < p->n; i++) shapes[p->nodes[i].id] = p->nodes[i].shape;
     if (sizes) bs_plan_sizes(p, sizes, sizes_len);

@@ -137,6 +137,83 @@ out:
     sess_close(&t);
 }
 
+/* One schedule: the eager iterator and a replay plan step the same nodes in the same order
+ * (core's bs__sched_build serves both). The graph has shared subexpressions, folded transposes,
+ * an integer target, a no_grad branch whose inputs require grad (one of them reaches the root
+ * only through it), and a detached copy; the plan
+ * is built while the eager pass is live (after three steps), which must not disturb the pass. */
+static void test_one_schedule(void)
+{
+    sess t;
+    sess_open(&t, false);
+    const char *e = eval(&t, "t = tensor([0, 2, 1, 0, 2])");
+    CHECK(!*e, "%s", e);
+    e = eval(&t, GRAPH);
+    CHECK(!*e, "graph: %s", e);
+    e = eval(&t, "u2 = exp(W1) * 5\n"
+                 "with torch.no_grad():\n    hn = h * 2 + sum(u2)\n\n"
+                 "k = h.detach() * 3\n"
+                 "L2 = L + sum(h * hn) + sum(k * g) + mean(W1.T @ W1)\n");
+    CHECK(!*e, "no_grad part: %s", e);
+    bs_ctx *c = bs_session_ctx(t.s);
+    bs_id L2 = id_of(&t, "L2");
+    bs_backend *be = bs_backend_cpu();
+    char err[512];
+    be->open(be, err, sizeof err);
+    bs_plan_opts o = bs_plan_defaults();
+    o.dtype = BS_F64;
+    o.update = false;
+
+    int cap = bs_tape_len(c), neager = 0, nplan = -1;
+    bs_id *eager = malloc((size_t)cap * sizeof *eager), *plan = malloc((size_t)cap * sizeof *plan);
+    bs_bwd *b = bs_backward_begin(c, L2, NULL, true, true);
+    CHECK(b, "backward: %s", bs_errmsg(c));
+    bs_step st;
+    int r;
+    while (b && (r = bs_backward_next(b, &st)) > 0) {
+        eager[neager++] = st.node;
+        if (neager == 3) {
+            bs_plan *p = bs_plan_new(c, L2, be, &o, err, sizeof err);
+            CHECK(p, "plan: %s", err);
+            if (p) {
+                nplan = bs_plan_schedule(p, plan, cap);
+                bs_plan_free(p);
+            }
+        }
+    }
+    if (b) bs_backward_end(b);
+    CHECK(neager > 40, "only %d eager steps", neager);
+    CHECK(nplan == neager, "the plan has %d steps, the eager pass %d", nplan, neager);
+    for (int i = 0; i < neager && i < nplan; i++)
+        if (eager[i] != plan[i]) {
+            char a[64], bn[64];
+            CHECK(0, "step %d: eager steps %s, the plan %s", i + 1,
+                  bs_node_name(c, eager[i], a, sizeof a), bs_node_name(c, plan[i], bn, sizeof bn));
+            break;
+        }
+    /* hn was made under no_grad from nodes that require grad, and u2 (which requires grad)
+       reaches L2 only through it: neither engine steps them */
+    bs_id hn = id_of(&t, "hn"), u2 = id_of(&t, "u2");
+    for (int i = 0; i < neager; i++)
+        CHECK(eager[i] != hn && eager[i] != u2, "the no_grad node hn or u2 was stepped");
+    /* the live pass was not disturbed: its grads equal a plain backward's */
+    const bs_node *W1 = bs_node_get(c, id_of(&t, "W1"));
+    int64_t m = bs_shape_numel(&W1->value.shape);
+    double *g1 = malloc((size_t)m * sizeof *g1);
+    memcpy(g1, W1->grad.data, (size_t)m * sizeof *g1);
+    bs_zero_grad_all(c);
+    CHECK(bs_backward(c, L2, NULL, true) == BS_OK, "backward: %s", bs_errmsg(c));
+    W1 = bs_node_get(c, id_of(&t, "W1"));
+    double worst = 0;
+    for (int64_t j = 0; j < m; j++) worst = fmax(worst, rel(g1[j], W1->grad.data[j]));
+    CHECK(worst == 0, "W1.grad after a plan mid-pass differs by %g", worst);
+    free(g1);
+    free(eager);
+    free(plan);
+    be->close(be);
+    sess_close(&t);
+}
+
 /* every activation ew_math.h flags BS_EW_ACT after a bias add: the CPU backend runs the pair as
  * one loop forward and backward, and the values and grads are the tape's */
 static void test_fused_acts(void)
@@ -529,6 +606,7 @@ static void test_index_plans(void)
 int main(void)
 {
     test_recorded_size();
+    test_one_schedule();
     test_other_sizes();
     test_index_plans();
     test_fused_acts();
@@ -536,6 +614,6 @@ int main(void)
     test_train_engines();
     test_run_command();
     if (failures) fprintf(stderr, "%d failure%s\n", failures, failures == 1 ? "" : "s");
-    else printf("plans: recorded sizes, other sizes, literals, :train engines, :run line: ok\n");
+    else printf("plans: recorded sizes, one schedule, other sizes, literals, :train engines, :run line: ok\n");
     return failures ? 1 : 0;
 }
