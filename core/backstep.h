@@ -209,16 +209,12 @@ struct bs_node {
     bs_id id;
     bs_op op;                       /* BS_OP_LEAF for leaves */
     int nin;
-    uint32_t mark;                  /* iterator bookkeeping */
     bs_id in[BS_MAX_INPUTS];
-    uint32_t in_version[BS_MAX_INPUTS]; /* inputs' versions when this node was made */
     uint32_t version;               /* bumped by in-place updates (optimizer steps) */
-    uint32_t txn;                   /* the statement journal's bookkeeping (bs_txn_begin) */
     bool requires_grad;
     bool is_leaf;                   /* no grad_fn: literals, constructors, params, detached */
     bool is_param;                  /* a leaf that requires grad (param(...), requires_grad=True) */
     bool in_no_grad;                /* made under no_grad */
-    bool freed;                     /* saved tensors released by a backward without retain_graph */
     bool is_number;                 /* bs_scalar: a Python number the user typed, not a tensor */
     bool is_bool;                   /* the REPL's mark on an int64 0/1 leaf: a mask that shows and
                                        indexes as torch.bool (core treats it as the int64 it is) */
@@ -226,9 +222,7 @@ struct bs_node {
                                        grad (PyTorch's ToCopyBackward0), a reshape to x's own shape
                                        whose dtype is the target */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
-    double sval, sgrad, sgtmp;
-    double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
-                                       when none yet); leaves get it added to grad at the end */
+    double sval, sgrad;
     bs_tensor value;                /* always present */
     bs_tensor grad;                 /* grad.data NULL until a backward pass reaches the node */
     bs_attr attr;
@@ -245,7 +239,6 @@ struct bs_node {
     /* labels the REPL gave it */
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
-    bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
     bool loss_sum;                  /* a loss with reduction='sum': this mul times the count, shown
                                        with the loss's grad_fn (bs_node_grad_fn) as torch shows it */
 };
@@ -307,7 +300,6 @@ void bs_tape_truncate(bs_ctx *c, int32_t len);
  * caller holds is invalid afterwards. BS_ERR_STATE while a backward pass is live. Returns the
  * number of nodes dropped, or -1. */
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep);
-bs_node *bs_node_at(bs_ctx *c, bs_id id);       /* NULL if out of range */
 const bs_node *bs_node_get(const bs_ctx *c, bs_id id);
 void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the caller bumps the
                                                   previous holder's `rebound` when rebinding */
@@ -329,6 +321,30 @@ double bs_node_mean_count(const bs_ctx *c, bs_id id);
 const char *bs_node_grad_fn(const bs_ctx *c, bs_id id);
 /* mark id (loss * count, made for reduction='sum') as the loss it sums: see loss_sum */
 void bs_node_mark_loss_sum(bs_ctx *c, bs_id id);
+
+/* ==== Changing a node ====
+ * Nodes are read through bs_node_get (const); these are the only changes made from outside core.
+ * Each records itself in an open statement journal where it matters. */
+/* saved tensors released by a backward without retain_graph */
+bool bs_node_freed(const bs_ctx *c, bs_id id);
+/* x.requires_grad_(on) on a leaf: BS_ERR_ARG with PyTorch's message for an integer tensor or a
+   node with a grad_fn */
+bs_status bs_node_set_requires_grad(bs_ctx *c, bs_id id, bool on);
+/* an int64 node as a torch.bool mask: values made 0/1, shown and indexed as bool */
+void bs_node_mark_bool(bs_ctx *c, bs_id id);
+/* a fresh leaf converted to dtype t, its values rounded (tensor(x, dtype=...)) */
+bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t);
+/* `name = ...` binds name to id: old (BS_NONE: none), the node name held before, counts one more
+   rebinding if it was labelled name (shown z1'); id takes the label unless it has one already */
+void bs_node_rebind(bs_ctx *c, bs_id old, bs_id id, const char *name);
+/* how a leaf replays at other sizes: its initializer, arguments, the size variable of each dim
+   (sym, NULL: unchanged) and for randint the size variable of its bound (hi_sym, -1: none) */
+void bs_leaf_set_init(bs_ctx *c, bs_id id, bs_init_kind kind, double arg0, double arg1,
+                      const int8_t *sym, int hi_sym);
+/* recompute the tape up to upto from its leaves' current values (after a replay stored params
+   back) and make it consistent again: its saved tensors are fresh, so nothing is freed or
+   stale */
+bs_status bs_tape_refresh(bs_ctx *c, bs_id upto);
 
 /* ==== Saved tensors (what :mem counts) ====
  * A node's saved tensors (its op's saved() for its inputs) resolved on the tape: each is one
@@ -468,6 +484,11 @@ typedef enum {
 bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst);
 /* Is an iterator live? Then its root, the steps returned so far and the steps in all (any may be
  * NULL). */
+/* where a node stands in the live pass: OFF (no live pass, or not on it), WAITING (on it, no
+   gradient has reached it yet), REACHED (some has; for a leaf, all of it once every step that uses
+   it has run), STEPPED (a node with a grad_fn whose step has run) */
+typedef enum { BS_PASS_OFF, BS_PASS_WAITING, BS_PASS_REACHED, BS_PASS_STEPPED } bs_pass_state;
+bs_pass_state bs_backward_state(const bs_ctx *c, bs_id id);
 bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total);
 
 /* grads: set to None (PyTorch's set_to_none) */

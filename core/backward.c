@@ -75,7 +75,7 @@ bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, 
     memset(s, 0, sizeof *s);
     bs_node *r = bs_node_at(c, root);
     if (!r) return bs__err(c, BS_ERR_ARG, "backward: no such node");
-#define MARK(i, nd) (*(mark ? &mark[i] : &(nd)->mark))
+#define MARK(i, nd) (*(mark ? &mark[i] : &BK(nd)->mark))
     MARK(root, r) = pass;
     s->lo = root;
     for (int32_t i = root; i >= s->lo; i--) {
@@ -83,7 +83,7 @@ bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, 
         if (MARK(i, n) != pass || !has_grad_fn(n)) continue;
         if (!sched_push(&s->step, &s->nstep, &s->capstep, i)) goto nomem;
         bs_saved_tensor sv[BS_MAX_SAVED];
-        if (check && n->freed && bs_node_saved(c, i, sv)) {
+        if (check && BK(n)->freed && bs_node_saved(c, i, sv)) {
             char nb[64];
             bs__err(c, BS_ERR_STATE,
                     "Trying to backward through the graph a second time (or directly access saved "
@@ -95,13 +95,13 @@ bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, 
         }
         for (int k = 0; k < n->nin; k++) {
             bs_node *x = bs__node(c, n->in[k]);
-            if (check && x->version != n->in_version[k] && bs__saves_input(c, n, k)) {
+            if (check && x->version != BK(n)->in_version[k] && bs__saves_input(c, n, k)) {
                 char nb[64];
                 bs__err(c, BS_ERR_STATE,
                         "one of the variables needed for gradient computation has been modified "
                         "by an inplace operation: %s is at version %u; expected version %u "
                         "instead (an optimizer step changed it after this graph was built)",
-                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, n->in_version[k]);
+                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, BK(n)->in_version[k]);
                 goto fail;
             }
             if (!x->requires_grad || MARK(n->in[k], x) == pass) continue;
@@ -142,16 +142,16 @@ static double *gtmp_alloc(bs_node *n)
 {
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (numel == 1) {
-        n->sgtmp = 0;
-        return &n->sgtmp;
+        BK(n)->sgtmp = 0;
+        return &BK(n)->sgtmp;
     }
     return calloc((size_t)(numel ? numel : 1), sizeof(double));
 }
 
 static void gtmp_free(bs_node *n)
 {
-    if (n->gtmp && n->gtmp != &n->sgtmp) free(n->gtmp);
-    n->gtmp = NULL;
+    if (BK(n)->gtmp && BK(n)->gtmp != &BK(n)->sgtmp) free(BK(n)->gtmp);
+    BK(n)->gtmp = NULL;
 }
 
 /* grad += src (allocating grad as a copy when it is None) */
@@ -220,15 +220,15 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     if (bs__sched_build(c, root, b->pass, NULL, check_state, &b->sched)) goto fail;
     b->total = b->sched.nstep;
     /* the seed */
-    r->gtmp = gtmp_alloc(r);
-    if (!r->gtmp) {
+    BK(r)->gtmp = gtmp_alloc(r);
+    if (!BK(r)->gtmp) {
         bs__err(c, BS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (seed)
-        memcpy(r->gtmp, seed->data, (size_t)numel * sizeof(double));
+        memcpy(BK(r)->gtmp, seed->data, (size_t)numel * sizeof(double));
     else
-        r->gtmp[0] = 1;
+        BK(r)->gtmp[0] = 1;
     b->cur = root;
     c->live = b;
     return b;
@@ -275,23 +275,23 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
     bs_node *x = bs__node(c, n->in[0]);
     bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : NULL;
     if (x->value.shape.ndim != 0 || (y && y->value.shape.ndim != 0)) return false;
-    if (!n->gtmp) {
-        n->sgtmp = 0;
-        n->gtmp = &n->sgtmp;
+    if (!BK(n)->gtmp) {
+        BK(n)->sgtmp = 0;
+        BK(n)->gtmp = &BK(n)->sgtmp;
     }
-    double g = n->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
+    double g = BK(n)->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
     const bs_op_info *info = &bs_ops[n->op];
     for (int k = 0; k < n->nin; k++) {
         bs_node *in = k ? y : x;
         if (!in->requires_grad || !info->deriv[k]) continue;
         double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, n->attr.k2, k);
-        if (in->gtmp) {
-            in->gtmp[0] += v;
+        if (BK(in)->gtmp) {
+            BK(in)->gtmp[0] += v;
         } else {
-            in->sgtmp = 0 + v;
-            in->gtmp = &in->sgtmp;
+            BK(in)->sgtmp = 0 + v;
+            BK(in)->gtmp = &BK(in)->sgtmp;
         }
-        if (in->value.dtype != BS_F64) in->gtmp[0] = bs_dtype_round(in->value.dtype, in->gtmp[0]);
+        if (in->value.dtype != BS_F64) BK(in)->gtmp[0] = bs_dtype_round(in->value.dtype, BK(in)->gtmp[0]);
     }
     bs__txn_node(c, n);
     if (n->grad.data) {
@@ -311,10 +311,10 @@ static void retire(bs_bwd *b, bs_node *n)
 {
     if (!b->retain) {
         bs__txn_node(b->c, n);
-        n->freed = true;
+        BK(n)->freed = true;
     }
     gtmp_free(n);
-    n->mark = 0;
+    BK(n)->mark = 0;
 }
 
 int bs_backward_next(bs_bwd *b, bs_step *out)
@@ -326,10 +326,10 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         if (b->eager && b->cur >= 0)
             for (int32_t k = 0; k < b->sched.nleaf; k++) {
                 bs_node *n = bs__node(c, b->sched.leaf[k]);
-                if (n->mark != b->pass) continue;
-                if (n->gtmp && !grad_add(c, n, n->gtmp)) goto nomem;
+                if (BK(n)->mark != b->pass) continue;
+                if (BK(n)->gtmp && !grad_add(c, n, BK(n)->gtmp)) goto nomem;
                 gtmp_free(n);
-                n->mark = 0;
+                BK(n)->mark = 0;
             }
         b->cur = -1;
         return 0;
@@ -349,11 +349,11 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         return 1;
     }
     int64_t numel = bs_shape_numel(&n->value.shape);
-    if (!n->gtmp) { /* reachable only through inputs that carried no gradient: zero */
-        n->gtmp = gtmp_alloc(n);
-        if (!n->gtmp) goto nomem;
+    if (!BK(n)->gtmp) { /* reachable only through inputs that carried no gradient: zero */
+        BK(n)->gtmp = gtmp_alloc(n);
+        if (!BK(n)->gtmp) goto nomem;
     }
-    bs_tensor g = {n->value.dtype, n->value.shape, n->gtmp};
+    bs_tensor g = {n->value.dtype, n->value.shape, BK(n)->gtmp};
     bs_tensor in[BS_MAX_INPUTS];
     bs__inputs(c, n, in);
     if (out) {
@@ -370,10 +370,10 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         if (si) si->input = n->in[k];
         if (!x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
         /* the same node used twice as input (x * x) gets both contributions */
-        bool had = x->gtmp != NULL;
+        bool had = BK(x)->gtmp != NULL;
         if (!had) {
-            x->gtmp = gtmp_alloc(x);
-            if (!x->gtmp) goto nomem;
+            BK(x)->gtmp = gtmp_alloc(x);
+            if (!BK(x)->gtmp) goto nomem;
         }
         int64_t xn = bs_shape_numel(&x->value.shape);
         if (b->detail && si) {
@@ -383,7 +383,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
             si->vjp = (bs_tensor){x->value.dtype, x->value.shape, v};
             bs__round_tensor(&si->vjp);
-            for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
             /* the local derivative: the VJP of a ones upstream, meaningful elementwise */
             bool ew = bs_ops[n->op].kind == BS_K_EW && bs_shape_eq(&x->value.shape, &n->value.shape);
             if (ew || numel == 1) {
@@ -411,19 +411,19 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
                 si->local = lo;
                 si->local_ok = si->local_bcast = true;
             }
-        } else if (x->gtmp && !had) {
-            run_vjp(c, n, in, &g, k, x->gtmp);
-            vjp_round(n->value.dtype, x->value.dtype, x->gtmp, xn);
+        } else if (BK(x)->gtmp && !had) {
+            run_vjp(c, n, in, &g, k, BK(x)->gtmp);
+            vjp_round(n->value.dtype, x->value.dtype, BK(x)->gtmp, xn);
         } else {
             /* partial sum already there: compute separately, then add (PyTorch's order) */
             double *v = scratch_get(&b->vjp[k], xn);
             if (!v) goto nomem;
             run_vjp(c, n, in, &g, k, v);
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
-            for (int64_t j = 0; j < xn; j++) x->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
         }
         if (x->value.dtype != BS_F64) {
-            bs_tensor t = {x->value.dtype, x->value.shape, x->gtmp};
+            bs_tensor t = {x->value.dtype, x->value.shape, BK(x)->gtmp};
             bs__round_tensor(&t);
         }
         if (si) {
@@ -432,13 +432,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             if (b->detail) {
                 double *a = scratch_get(&b->after[k], xn);
                 if (!a) goto nomem;
-                memcpy(a, x->gtmp, (size_t)xn * sizeof(double));
+                memcpy(a, BK(x)->gtmp, (size_t)xn * sizeof(double));
                 si->after = (bs_tensor){x->value.dtype, x->value.shape, a};
             }
         }
     }
     /* this node's gradient is final: retain it in .grad (every node shows its grad) */
-    if (!grad_add(c, n, n->gtmp)) goto nomem;
+    if (!grad_add(c, n, BK(n)->gtmp)) goto nomem;
     if (b->eager && !out)
         retire(b, n);
     else
@@ -458,14 +458,14 @@ static void release(bs_bwd *b, bool commit)
     const bs__sched *sc = &b->sched;
     for (int32_t k = done ? sc->nstep + sc->nleaf : 0; k < sc->nstep + sc->nleaf; k++) {
         bs_node *n = bs__node(c, k < sc->nstep ? sc->step[k] : sc->leaf[k - sc->nstep]);
-        if (n->mark != b->pass) continue;
-        if (commit && n->gtmp && !has_grad_fn(n)) grad_add(c, n, n->gtmp); /* leaves */
+        if (BK(n)->mark != b->pass) continue;
+        if (commit && BK(n)->gtmp && !has_grad_fn(n)) grad_add(c, n, BK(n)->gtmp); /* leaves */
         if (commit && has_grad_fn(n) && !b->retain) {
             bs__txn_node(c, n);
-            n->freed = true;
+            BK(n)->freed = true;
         }
         gtmp_free(n);
-        n->mark = 0;
+        BK(n)->mark = 0;
     }
     bs__sched_free(&b->sched);
     for (int k = 0; k < BS_MAX_INPUTS; k++) {
@@ -518,20 +518,29 @@ bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst)
     if (!n) return BS_GRAD_NONE;
     const bs_bwd *b = c->live;
     int64_t numel = bs_shape_numel(&n->value.shape);
-    bool on_pass = b && n->mark == b->pass && !b->failed;
+    bool on_pass = b && BK(n)->mark == b->pass && !b->failed;
     bool stepped = on_pass && has_grad_fn(n) && id > b->cur;
-    if (!on_pass || stepped || !n->gtmp) {
+    if (!on_pass || stepped || !BK(n)->gtmp) {
         if (!n->grad.data) return BS_GRAD_NONE;
         if (dst) memcpy(dst, n->grad.data, (size_t)numel * sizeof(double));
         return on_pass && !stepped ? BS_GRAD_PARTIAL : BS_GRAD_FINAL;
     }
     if (dst) {
         for (int64_t i = 0; i < numel; i++)
-            dst[i] = n->grad.data ? n->grad.data[i] + n->gtmp[i] : n->gtmp[i];
+            dst[i] = n->grad.data ? n->grad.data[i] + BK(n)->gtmp[i] : BK(n)->gtmp[i];
         bs_tensor t = {n->value.dtype, n->value.shape, dst};
         bs__round_tensor(&t);
     }
     return BS_GRAD_PARTIAL;
+}
+
+bs_pass_state bs_backward_state(const bs_ctx *c, bs_id id)
+{
+    const bs_node *n = bs_node_get(c, id);
+    const bs_bwd *b = c->live;
+    if (!n || !b || BK(n)->mark != b->pass) return BS_PASS_OFF;
+    if (has_grad_fn(n) && id > b->cur) return BS_PASS_STEPPED;
+    return BK(n)->gtmp ? BS_PASS_REACHED : BS_PASS_WAITING;
 }
 
 bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total)

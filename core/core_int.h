@@ -5,6 +5,9 @@
 #include <signal.h>
 #include <stdarg.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "backstep.h"
 
 #define BS_CHUNK_BITS 12
@@ -61,8 +64,27 @@ typedef struct {
     int nsteps, capsteps;
 } bs__txn;
 
+/* A node's engine bookkeeping, which only core reads or writes: it sits just before the node's
+ * public part in the tape's record (bs__rec), so a backward step finds it in the same cache
+ * lines. The public header does not declare these fields at all. */
+typedef struct {
+    uint32_t mark;                  /* equals the live pass's number while the node is on it */
+    uint32_t txn;                   /* the statement journal's serial (bs_txn_begin) */
+    uint32_t in_version[BS_MAX_INPUTS]; /* the inputs' versions when this node was made */
+    bool freed;                     /* saved tensors released by a backward without retain_graph */
+    bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
+    double sgtmp;                   /* gtmp's storage for one element */
+    double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
+                                       when none yet); leaves get it added to grad at the end */
+} bs__book;
+
+typedef struct {
+    bs__book b;
+    bs_node n;
+} bs__rec;
+
 struct bs_ctx {
-    bs_node **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
+    bs__rec **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
     int32_t nchunk, len;
     char err[512];
     bs_status code;
@@ -91,8 +113,19 @@ struct bs_ctx {
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
-    return &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+    return &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)].n;
 }
+
+/* the record and the bookkeeping of a node of the tape */
+static inline bs__rec *bs__rec_of(const bs_node *n)
+{
+    return (bs__rec *)((char *)(uintptr_t)n - offsetof(bs__rec, n));
+}
+static inline bs__book *BK(const bs_node *n) { return &bs__rec_of(n)->b; }
+
+/* the writable node (NULL if out of range): core's alone; the others read through bs_node_get
+   and change a node through the operations of backstep.h */
+bs_node *bs_node_at(bs_ctx *c, bs_id id);
 
 /* set the context's error; returns code */
 bs_status bs__err(bs_ctx *c, bs_status code, const char *fmt, ...)

@@ -58,7 +58,7 @@ static void free_node_data(bs_ctx *c, bs_node *n)
     bs__data_free(c, n->value.data, numel, &n->sval);
     if (n->grad.data) bs__data_free(c, n->grad.data, numel, &n->sgrad);
     free(n->label);
-    if (!n->text_borrowed) free(n->text);
+    if (!BK(n)->text_borrowed) free(n->text);
 }
 
 void bs__opt_free(bs_opt *o)
@@ -261,10 +261,10 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
 static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
 {
     (void)c;
-    *to = *from;
+    *bs__rec_of(to) = *bs__rec_of(from); /* the node and its bookkeeping */
     if (from->value.data == &from->sval) to->value.data = &to->sval;
     if (from->grad.data == &from->sgrad) to->grad.data = &to->sgrad;
-    to->gtmp = NULL;
+    BK(to)->gtmp = NULL;
 }
 
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
@@ -340,18 +340,18 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
-    if (!n->text_borrowed) free(n->text);
+    if (!BK(n)->text_borrowed) free(n->text);
     n->text = text ? strdup(text) : NULL;
-    n->text_borrowed = false;
+    BK(n)->text_borrowed = false;
 }
 
 void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
-    if (!n->text_borrowed) free(n->text);
+    if (!BK(n)->text_borrowed) free(n->text);
     n->text = (char *)text;
-    n->text_borrowed = text != NULL;
+    BK(n)->text_borrowed = text != NULL;
 }
 
 const char *bs_node_grad_fn(const bs_ctx *c, bs_id id)
@@ -367,6 +367,81 @@ void bs_node_mark_loss_sum(bs_ctx *c, bs_id id)
 {
     bs_node *n = bs_node_at(c, id);
     if (n && n->op == BS_OP_MUL) n->loss_sum = true;
+}
+
+/* ==== Changing a node: the operations the REPL has ==== */
+
+bool bs_node_freed(const bs_ctx *c, bs_id id)
+{
+    const bs_node *n = bs_node_get(c, id);
+    return n && BK(n)->freed;
+}
+
+bs_status bs_node_set_requires_grad(bs_ctx *c, bs_id id, bool on)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n) return bs__err(c, BS_ERR_ARG, "no such node");
+    if (on && n->value.dtype == BS_I64)
+        return bs__err(c, BS_ERR_ARG, "only tensors of floating point dtype can require gradients");
+    if (!n->is_leaf)
+        return bs__err(c, BS_ERR_ARG, "you can only change requires_grad flags of leaf variables");
+    bs__txn_node(c, n);
+    n->requires_grad = n->is_param = on;
+    return BS_OK;
+}
+
+void bs_node_mark_bool(bs_ctx *c, bs_id id)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n || n->value.dtype != BS_I64) return;
+    int64_t m = bs_tensor_numel(&n->value);
+    for (int64_t i = 0; i < m; i++) n->value.data[i] = n->value.data[i] != 0;
+    n->is_bool = true;
+}
+
+bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n || n->op != BS_OP_LEAF) return bs__err(c, BS_ERR_ARG, "not a leaf");
+    n->value.dtype = n->grad.dtype = t;
+    bs__round_tensor(&n->value);
+    return BS_OK;
+}
+
+void bs_node_rebind(bs_ctx *c, bs_id old, bs_id id, const char *name)
+{
+    bs_node *o = bs_node_at(c, old);
+    if (o && o->label && !strcmp(o->label, name)) o->rebound++;
+    bs_node *n = bs_node_at(c, id);
+    if (n && (!n->label || n->rebound)) {
+        bs_node_set_label(c, id, name);
+        n->rebound = 0;
+    }
+}
+
+void bs_leaf_set_init(bs_ctx *c, bs_id id, bs_init_kind kind, double arg0, double arg1,
+                      const int8_t *sym, int hi_sym)
+{
+    bs_node *n = bs_node_at(c, id);
+    if (!n || n->op != BS_OP_LEAF) return;
+    n->init = kind;
+    n->init_arg[0] = arg0;
+    n->init_arg[1] = arg1;
+    if (sym) memcpy(n->sym, sym, sizeof n->sym);
+    n->hi_sym1 = (int8_t)(hi_sym >= 0 ? hi_sym + 1 : 0);
+}
+
+bs_status bs_tape_refresh(bs_ctx *c, bs_id upto)
+{
+    bs_status st = bs_recompute(c, upto);
+    if (st) return st;
+    for (bs_id i = 0; i <= upto && i < c->len; i++) {
+        bs_node *n = bs__node(c, i);
+        if (n->op == BS_OP_LEAF || !n->requires_grad) continue;
+        BK(n)->freed = false;
+        for (int k = 0; k < n->nin; k++) BK(n)->in_version[k] = bs__node(c, n->in[k])->version;
+    }
+    return BS_OK;
 }
 
 /* how much of a long expression text names its node: BS_NAME_TEXT - 3 bytes ("..." follows), back
@@ -435,15 +510,15 @@ static bs_node *node_new(bs_ctx *c)
 {
     int32_t id = c->len;
     if ((id >> BS_CHUNK_BITS) >= c->nchunk) {
-        bs_node **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
+        bs__rec **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
         if (!nc) return NULL;
         c->chunk = nc;
-        bs_node *chunk = malloc(sizeof(bs_node) * BS_CHUNK);
+        bs__rec *chunk = malloc(sizeof(bs__rec) * BS_CHUNK);
         if (!chunk) return NULL;
         c->chunk[c->nchunk++] = chunk;
     }
     bs_node *n = bs__node(c, id);
-    memset(n, 0, sizeof *n);
+    memset(bs__rec_of(n), 0, sizeof(bs__rec));
     n->id = id;
     n->op = BS_OP_LEAF;
     n->init_src = BS_NONE;
@@ -869,10 +944,10 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->attr.k = k;
     n->attr.k2 = k2;
     n->in[0] = in[0];
-    n->in_version[0] = x->version;
+    BK(n)->in_version[0] = x->version;
     if (y) {
         n->in[1] = in[1];
-        n->in_version[1] = y->version;
+        BK(n)->in_version[1] = y->version;
     }
     n->requires_grad = rg && !c->no_grad && odt != BS_I64;
     n->is_leaf = !n->requires_grad;
@@ -961,7 +1036,7 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
     n->attr = a;
     for (int i = 0; i < info->arity; i++) {
         n->in[i] = in[i];
-        n->in_version[i] = bs__node(c, in[i])->version;
+        BK(n)->in_version[i] = bs__node(c, in[i])->version;
     }
     n->requires_grad = rg && !c->no_grad && odt != BS_I64;
     n->is_leaf = !n->requires_grad;

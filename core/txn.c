@@ -53,8 +53,8 @@ bool bs_txn_begin(bs_ctx *c)
 void bs__txn_node(bs_ctx *c, bs_node *n)
 {
     bs__txn *t = &c->txn;
-    if (!t->on || n->id >= t->mark || n->txn == t->serial) return;
-    n->txn = t->serial;
+    if (!t->on || n->id >= t->mark || BK(n)->txn == t->serial) return;
+    BK(n)->txn = t->serial;
     void *n_ = room(t, t->n, t->nn, &t->capn, sizeof *t->n, 64);
     if (!n_) return;
     t->n = n_;
@@ -63,7 +63,7 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     memset(e, 0, sizeof *e);
     e->id = n->id;
     e->version = n->version;
-    e->freed = n->freed;
+    e->freed = BK(n)->freed;
     e->had_grad = n->grad.data != NULL;
     if (e->had_grad && !(e->grad = copy_of(n->grad.data, numel))) t->lost = true;
     if ((n->is_param || n->is_leaf) && !(e->value = copy_of(n->value.data, numel))) t->lost = true;
@@ -128,7 +128,7 @@ bool bs_txn_rollback(bs_ctx *c)
         bs_node *n = bs__node(c, e->id);
         int64_t numel = bs_shape_numel(&n->value.shape);
         n->version = e->version;
-        n->freed = e->freed;
+        BK(n)->freed = e->freed;
         if (e->value) memcpy(n->value.data, e->value, (size_t)numel * sizeof(double));
         if (!e->had_grad) {
             bs_zero_grad(c, e->id);

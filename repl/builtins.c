@@ -606,14 +606,7 @@ int bs_loss_sum(bs_session *s, const bs_expr *call, bs_id *r)
 
 static int set_requires_grad(bs_session *s, bs_id id, bool on, const bs_expr *e)
 {
-    bs_node *n = bs_node_at(s->ctx, id);
-    if (on && n->value.dtype == BS_I64)
-        return bs_fail(s, e->line, e->col,
-                       "only tensors of floating point dtype can require gradients");
-    if (!n->is_leaf)
-        return bs_fail(s, e->line, e->col,
-                       "you can only change requires_grad flags of leaf variables");
-    n->requires_grad = n->is_param = on;
+    if (bs_node_set_requires_grad(s->ctx, id, on)) return bs_fail_core(s, e->line, e->col, NULL);
     return 0;
 }
 
@@ -896,18 +889,16 @@ static int data_leaf(bs_session *s, args_t *a, bool param, bs_value *out)
     if (v->k == BS_V_NODE) {
         id = bs_copy_leaf(s->ctx, v->id, rg);
         if (id >= 0 && bs_node_get(s->ctx, id)->value.dtype != t) {
-            bs_node *n = bs_node_at(s->ctx, id);
-            n->value.dtype = n->grad.dtype = t;
-            for (int64_t i = 0; i < L.n; i++) n->value.data[i] = bs_dtype_round(t, n->value.data[i]);
+            bs_leaf_convert(s->ctx, id, t);
         }
     } else {
         id = bs_leaf(s->ctx, L.data, &L.shape, t, rg);
     }
     /* tensor([True, False]), tensor(mask): torch.bool */
     if (id >= 0 && !param && t == BS_I64 && L.n && !L.some_not_bool && (v->k == BS_V_LIST || v->k == BS_V_TUPLE || v->k == BS_V_BOOL))
-        bs_node_at(s->ctx, id)->is_bool = true;
+        bs_node_mark_bool(s->ctx, id);
     if (id >= 0 && !param && t == BS_I64 && v->k == BS_V_NODE && bs_node_get(s->ctx, v->id)->is_bool && !kw(a, "dtype", NULL))
-        bs_node_at(s->ctx, id)->is_bool = true;
+        bs_node_mark_bool(s->ctx, id);
     return node_out(s, id, a->call, out);
 }
 
@@ -1153,9 +1144,7 @@ void bs_builtins_each(void (*fn)(void *ud, const char *name, bool is_func), void
 static int bool_result(bs_session *s, args_t *a, int r, bs_value *out)
 {
     if (!r && out->k == BS_V_NODE && a->want_bool) {
-        bs_node *n = bs_node_at(s->ctx, out->id);
-        for (int64_t i = 0; i < bs_tensor_numel(&n->value); i++) n->value.data[i] = n->value.data[i] != 0;
-        n->is_bool = true;
+        bs_node_mark_bool(s->ctx, out->id);
     }
     return r;
 }
@@ -1663,7 +1652,7 @@ int bs_mask_leaf(bs_session *s, const bs_expr *e, const bs_tensor *t, bs_value *
 {
     bs_id id = bs_leaf(s->ctx, t->data, &t->shape, BS_I64, false);
     if (id < 0) return bs_fail_core(s, e->line, e->col, NULL);
-    bs_node_at(s->ctx, id)->is_bool = true;
+    bs_node_mark_bool(s->ctx, id);
     return node_out(s, id, e, out);
 }
 
@@ -1757,7 +1746,7 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
             return bs_fail(s, line, col, "'NoneType' object has no attribute '%s'", name);
         return bs_fail(s, line, col, "this value has no attribute '%s'", name);
     }
-    bs_node *n = bs_node_at(s->ctx, obj->id);
+    const bs_node *n = bs_node_get(s->ctx, obj->id);
     if (!strcmp(name, "grad")) {
         /* while a pass is stepped: the gradient accumulated so far */
         int g = bs_grad_get(s, obj->id, &out->tmp);

@@ -363,7 +363,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         size_t saved = mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
         double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
         fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
-                n->freed && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
+                bs_node_freed(s->ctx, id) && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
         fprintf(f, "  forward     %.0f FLOPs\n", fl);
         char d[1024], x[96], dx[100];
         for (int i = 0; i < n->nin; i++)
@@ -446,8 +446,9 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         int fresh = 0;
         size_t nb = 0;
         /* a freed node is listed with what it kept, counted apart as released */
-        size_t b = mem_node_saves(s, i, n->freed ? gone : seen, &fresh, &nb, what, sizeof what);
-        if (n->freed) {
+        bool nfreed = bs_node_freed(s->ctx, i);
+        size_t b = mem_node_saves(s, i, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
+        if (nfreed) {
             freed++;
             freed_bytes += nb;
         } else {
@@ -455,8 +456,8 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
             tensors += fresh;
         }
         fprintf(f, "%-*s %-14s %-10s %11zu  %s%s\n", wide, bs_node_name(s->ctx, i, nm, sizeof nm),
-                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), n->freed ? 0 : b,
-                what, n->freed ? "  (freed)" : "");
+                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), nfreed ? 0 : b,
+                what, nfreed ? "  (freed)" : "");
     }
     fprintf(f, "activation memory saved for backward: %zu bytes in %d tensor%s, each counted once; "
                "all values on the tape: %zu bytes in %d nodes\n",

@@ -293,7 +293,7 @@ int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *ou
 
 static void label_node(bs_session *s, bs_id id, const bs_expr *e)
 {
-    bs_node *n = bs_node_at(s->ctx, id);
+    const bs_node *n = bs_node_get(s->ctx, id);
     if (n && !n->text && e) {
         char *t = bs_expr_text(s, e);
         if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
@@ -341,7 +341,7 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out)
     case BS_V_TMP: {
         bs_id id = bs_leaf(s->ctx, v->tmp.data, &v->tmp.shape, v->tmp.dtype, false);
         if (id < 0) return bs_fail_core(s, line, col, NULL);
-        if (v->mask) bs_node_at(s->ctx, id)->is_bool = true;
+        if (v->mask) bs_node_mark_bool(s->ctx, id);
         label_node(s, id, e);
         *out = id;
         return 0;
@@ -813,13 +813,13 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     }
     /* commit: nothing below fails except out of memory */
     bs_name *n = bs_name_find(s, name);
+    bs_id old = BS_NONE;
     if (n && (n->kind == BS_NAME_NODE || n->kind == BS_NAME_VALUE) && n->id >= 0 && n->id != tmp.id &&
-        n->id < bs_tape_len(s->ctx)) {
-        bs_node *old = bs_node_at(s->ctx, n->id);
-        if (old && old->label && !strcmp(old->label, name)) old->rebound++;
-    }
+        n->id < bs_tape_len(s->ctx))
+        old = n->id;
     if (!n) n = bs_name_bind(s, name);
     if (!n) return bs_fail(s, line, col, "out of memory");
+    if (tmp.kind != BS_NAME_NODE) bs_node_rebind(s->ctx, old, BS_NONE, name);
     n->kind = tmp.kind;
     n->id = tmp.id;
     n->dim = tmp.dim;
@@ -827,11 +827,8 @@ int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr 
     n->module = tmp.module;
     n->val = tmp.val;
     if (tmp.kind == BS_NAME_NODE) {
-        bs_node *node = bs_node_at(s->ctx, tmp.id);
-        if (!node->label || node->rebound) {
-            bs_node_set_label(s->ctx, tmp.id, name);
-            node->rebound = 0;
-        }
+        bs_node_rebind(s->ctx, old, tmp.id, name);
+        const bs_node *node = bs_node_get(s->ctx, tmp.id);
         if (!node->text && at) label_node(s, tmp.id, at);
         s->last_assigned = tmp.id;
         if (is_scalar_node(s, tmp.id) && node->requires_grad) s->last_scalar = tmp.id;

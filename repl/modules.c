@@ -214,12 +214,7 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
     bs_id id = bs_leaf(s->ctx, d, &sh, BS_I64, false);
     if (id < 0) return bs_fail_core(s, line, col, NULL);
     if (!perm) { /* randint(0, V, (N, S)): a replay at other sizes draws integers in [lo, hi) again */
-        bs_node *nd = bs_node_at(s->ctx, id);
-        nd->init = BS_INIT_RAND;
-        nd->init_arg[0] = lo;
-        nd->init_arg[1] = hi;
-        memcpy(nd->sym, sym, sizeof sym);
-        nd->hi_sym1 = (int8_t)(hsym >= 0 ? hsym + 1 : 0);
+        bs_leaf_set_init(s->ctx, id, BS_INIT_RAND, lo, hi, sym, hsym);
     }
     char *text = bs_expr_text(s, call);
     if (text) bs_node_set_text(s->ctx, id, text);

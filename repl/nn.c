@@ -119,12 +119,13 @@ static bs_id new_param_sym(bs_session *s, int64_t rows, int64_t cols, fill_kind 
     free(d);
     if (id >= 0) bs_node_set_label(s->ctx, id, label);
     if (id >= 0 && (rsym >= 0 || csym >= 0)) {
-        bs_node *n = bs_node_at(s->ctx, id);
-        n->init = k == FILL_NORMAL ? BS_INIT_RANDN : k == FILL_UNIFORM ? BS_INIT_RAND : BS_INIT_FULL;
-        n->init_arg[0] = k == FILL_UNIFORM ? -arg : arg;
-        n->init_arg[1] = k == FILL_UNIFORM ? arg : 0;
-        n->sym[0] = (int8_t)rsym;
-        n->sym[1] = (int8_t)(cols ? csym : -1);
+        int8_t sym[BS_MAX_DIMS];
+        memcpy(sym, bs_node_get(s->ctx, id)->sym, sizeof sym);
+        sym[0] = (int8_t)rsym;
+        sym[1] = (int8_t)(cols ? csym : -1);
+        bs_leaf_set_init(s->ctx, id,
+                         k == FILL_NORMAL ? BS_INIT_RANDN : k == FILL_UNIFORM ? BS_INIT_RAND : BS_INIT_FULL,
+                         k == FILL_UNIFORM ? -arg : arg, k == FILL_UNIFORM ? arg : 0, sym, -1);
     }
     return id;
 }

@@ -444,21 +444,6 @@ out:
 
 /* ==== :train ==== */
 
-/* Re-evaluate the tape from the params' current values and make it consistent again: the saved
- * tensors are fresh, so the version checks and freed flags are reset (each step is a new graph,
- * as each iteration of a PyTorch training loop builds one). */
-static bs_status tape_refresh(bs_ctx *c, bs_id upto)
-{
-    bs_status st = bs_recompute(c, upto);
-    if (st) return st;
-    for (bs_id i = 0; i <= upto; i++) {
-        bs_node *n = bs_node_at(c, i);
-        if (!n || n->op == BS_OP_LEAF || !n->requires_grad) continue;
-        n->freed = false;
-        for (int k = 0; k < n->nin; k++) n->in_version[k] = bs_node_get(c, n->in[k])->version;
-    }
-    return BS_OK;
-}
 
 static void sparkline(FILE *f, const double *y, int n, int width)
 {
@@ -570,7 +555,7 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
         }
         bs_status e = BS_OK;
         for (; done < steps && !s->interrupted; done++) {
-            if ((e = tape_refresh(c, root))) break;
+            if ((e = bs_tape_refresh(c, root))) break;
             loss[done] = bs_node_get(c, root)->value.data[0];
             /* every grad to None, as a fresh graph per step (and zero_grad) would have them */
             bs_zero_grad_all(c);
@@ -579,7 +564,7 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
             if ((e = bs_opt_step(c, opt))) break;
         }
         if (done) bs_pass_record(s, root);
-        if (!e) e = tape_refresh(c, bs_tape_len(c) - 1);
+        if (!e) e = bs_tape_refresh(c, bs_tape_len(c) - 1);
         if (e) {
             free(loss);
             return bs_fail_core(s, st->line, st->col, ":train");
@@ -610,7 +595,7 @@ int bs_cmd_train(bs_session *s, const bs_stmt *st)
         if (e) snprintf(err, sizeof err, "%s", bs_plan_errmsg(p));
         bs_plan_free(p);
         be->close(be);
-        if (!e && tape_refresh(c, bs_tape_len(c) - 1)) {
+        if (!e && bs_tape_refresh(c, bs_tape_len(c) - 1)) {
             snprintf(err, sizeof err, "%s", bs_errmsg(c));
             e = BS_ERR_STATE;
         }
@@ -787,7 +772,7 @@ int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
     for (bs_id i = 0; i <= root; i++) { /* the saved storages, each once, in tape order */
         const bs_node *n = bs_node_get(s->ctx, i);
         bs_saved_tensor sv[BS_MAX_SAVED];
-        int k = want[i] && !n->freed ? bs_node_saved(s->ctx, i, sv) : 0;
+        int k = want[i] && !bs_node_freed(s->ctx, i) ? bs_node_saved(s->ctx, i, sv) : 0;
         for (int j = 0; j < k; j++) {
             bool dup = false;
             for (int q = 0; q < ne && !dup; q++) dup = ent[q].tensor == sv[j].tensor && ent[q].slot == sv[j].slot;

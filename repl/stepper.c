@@ -240,9 +240,10 @@ static void view_update(bs_session *s, const bs_step *st)
         const bs_node *n = bs_node_get(s->ctx, i);
         uint8_t cur = i < v->nstep ? v->step[i] : BS_VSTEP_NONE;
         if (cur == BS_VSTEP_CURRENT) cur = BS_VSTEP_DONE;
-        if (cur == BS_VSTEP_NONE && n->mark) cur = BS_VSTEP_PENDING;
+        bs_pass_state ps = bs_backward_state(s->ctx, i);
+        if (cur == BS_VSTEP_NONE && ps != BS_PASS_OFF) cur = BS_VSTEP_PENDING;
         /* leaves are done once a gradient reached them */
-        if (n->is_leaf && n->gtmp) cur = BS_VSTEP_DONE;
+        if (n->is_leaf && ps == BS_PASS_REACHED) cur = BS_VSTEP_DONE;
         if (cur != BS_VSTEP_NONE) bs_view_state_set_step(v, i, cur);
     }
     if (st) {

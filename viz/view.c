@@ -737,7 +737,7 @@ static const char *detail_text(bs_view *v, const bs_ctx *c, const bs_node *n, co
         tput(&b, "leaf (%s)\n", leaf_word(n));
     tput(&b, "shape %s %s%s%s%s%s\n", *shape ? shape : "()", bs_dtype_name(n->value.dtype),
          n->requires_grad ? "  requires_grad" : "", n->in_no_grad ? "  no_grad" : "",
-         n->freed ? "  freed" : "",
+         bs_node_freed(c, n->id) ? "  freed" : "",
          n->is_leaf && n->init == BS_INIT_COPY && !n->requires_grad ? "  detached" : "");
     matrix_text(&n->value, mat, sizeof mat);
     tput(&b, "value\n%s\n", mat);
@@ -782,7 +782,7 @@ static bool fill_node(bs_view *v, const bs_ctx *c, bs_id i, bs_view_node *vn, co
         f |= BS_VNF_DETACHED;
     if (nd->in_no_grad)
         f |= BS_VNF_NO_GRAD;
-    if (nd->freed)
+    if (bs_node_freed(c, i))
         f |= BS_VNF_FREED;
     if (nd->label && nd->rebound > 0)
         f |= BS_VNF_REBOUND;
@@ -1310,7 +1310,7 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
             continue;
         const bs_node *nd = bs_node_get(c, i);
         nedges += nd->nin + (nd->init == BS_INIT_COPY ? 1 : 0);
-        if (nd->freed)
+        if (bs_node_freed(c, i))
             v->freed = true;
         if (!grouped || viz_group_shown(&G, i) || G.g[G.gid[i]].last == i)
             vis[i] = nbox++;
@@ -1372,7 +1372,7 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
         unsigned a = 0;
         if (nd->requires_grad) a |= BS_VNF_REQ_GRAD;
         if (i == root) a |= BS_VNF_ROOT;
-        if (nd->freed) a |= BS_VNF_FREED;
+        if (bs_node_freed(c, i)) a |= BS_VNF_FREED;
         if (bs_tensor_numel(&nd->value) > 1) a |= BS_VNF_TENSOR;
         if (st && st->selected == i) a |= BS_VNF_SELECTED;
         bs_vstep vs = state_of(st, i);

@@ -31,7 +31,7 @@ static bs_ctx *setup(names *n, bs_opt **adam, bs_opt **sgd)
     n->W = bs_copy_leaf(c, n->W0, true);
     n->W0 = BS_NONE; /* only W is named */
     n->b = bs_make(c, BS_INIT_ZEROS, &bs, NULL, BS_F64, 0, 0);
-    bs_node_at(c, n->b)->requires_grad = bs_node_at(c, n->b)->is_param = true;
+    bs_node_set_requires_grad(c, n->b, true);
     double one = 0.7;
     bs_shape sc = {0, {0}};
     n->s = bs_leaf(c, &one, &sc, BS_F64, true); /* a scalar param: inline storage */

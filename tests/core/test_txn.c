@@ -24,7 +24,7 @@ static void build(world *x)
     bs_ctx_seed(x->c, 11);
     bs_shape ws = {2, {2, 3}}, sc = {0, {0}};
     x->w = bs_make(x->c, BS_INIT_RANDN, &ws, NULL, BS_F64, 0, 0);
-    bs_node_at(x->c, x->w)->requires_grad = bs_node_at(x->c, x->w)->is_param = true;
+    bs_node_set_requires_grad(x->c, x->w, true);
     double v = 0.3;
     x->s = bs_leaf(x->c, &v, &sc, BS_F64, true);
     bs_opt_conf a = bs_opt_defaults(BS_OPT_ADAM);
@@ -64,7 +64,7 @@ static void compare(const world *a, const world *b, const char *when)
         CHECK(same_tensor(&x->grad, &y->grad), "%s: node %d grad", when, (int)i);
         CHECK(x->version == y->version, "%s: node %d version %u vs %u", when, (int)i, x->version,
               y->version);
-        CHECK(x->freed == y->freed, "%s: node %d freed", when, (int)i);
+        CHECK(bs_node_freed(a, i) == bs_node_freed(b, i), "%s: node %d freed", when, (int)i);
     }
     CHECK(bs_dim_count(a->c) == bs_dim_count(b->c), "%s: size variables", when);
     CHECK(bs_ctx_bytes(a->c) == bs_ctx_bytes(b->c), "%s: bytes %zu vs %zu", when,

@@ -429,14 +429,16 @@ static void test_opt(bs_backend *be, bs_opt_conf conf, bs_dtype t, const char *w
     bs_id p = bs_leaf(c, p0, &s, BS_F64, true);
     bs_id L = bs_apply1(c, BS_OP_SUM, p);
     CHECK(bs_backward(c, L, NULL, false) == BS_OK, "backward");
-    bs_node *pn = bs_node_at(c, p);
+    const bs_node *pn = bs_node_get(c, p);
     bs_opt *o = bs_opt_new(c, &conf);
     void *pb = put(be, p0, N, t), *gb = be->alloc(be, N * esize(t)), *mb = be->alloc(be, N * esize(t)),
          *vb = be->alloc(be, N * esize(t));
     be->fill(be, mb, 0, N, t);
     be->fill(be, vb, 0, N, t);
     for (int step = 1; step <= 4; step++) {
-        for (int i = 0; i < N; i++) g[i] = pn->grad.data[i] = uni(-1, 1);
+        for (int i = 0; i < N; i++) g[i] = uni(-1, 1);
+        bs_tensor gt = {BS_F64, s, g};
+        CHECK(bs_grad_set(c, p, &gt) == BS_OK, "grad_set");
         bs_opt_step(c, o);
         be->upload(be, gb, g, N, t);
         be->opt_step(be, &conf, step, pb, gb, mb, vb, N, t);
