@@ -97,6 +97,20 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 print("KEYS", [n for n, p in model.named_parameters()])
 """
 
+# the GPT blocks' layers (BLOCK_INIT in their sessions)
+BLOCK_INIT = """class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(V, C)
+        self.ln1 = nn.LayerNorm(C)
+        self.q = nn.Linear(C, C)
+        self.k = nn.Linear(C, C)
+        self.v = nn.Linear(C, C)
+        self.ln2 = nn.LayerNorm(C)
+        self.mlp = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C))
+        self.head = nn.Linear(C, V)
+"""
+
 # a GPT block on a batch of N sequences of T tokens (nanoGPT's): the (N, T) tokens are flattened
 # to N*T positions for the embedding and the cross-entropy, and the attention mixes positions only
 # within a sequence (softmax over T, the causal mask, q @ k batched over the sequences, a tril of
@@ -107,18 +121,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 torch.manual_seed(0)
 N, T, C, V = 3, 4, 8, 11
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tok = nn.Embedding(V, C)
-        self.pos = nn.Embedding(T, C)
-        self.ln1 = nn.LayerNorm(C)
-        self.q = nn.Linear(C, C)
-        self.k = nn.Linear(C, C)
-        self.v = nn.Linear(C, C)
-        self.ln2 = nn.LayerNorm(C)
-        self.mlp = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C))
-        self.head = nn.Linear(C, V)
+BLOCK_INIT        self.pos = nn.Embedding(T, C)
     def forward(self, idx):
         x = self.tok(idx) + self.pos(torch.arange(T))
         h = self.ln1(x)
@@ -135,7 +138,7 @@ loss = F.cross_entropy(logits.view(N * T, V), targets.view(N * T))
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 print("KEYS", [n for n, p in model.named_parameters()])
 """
-GPT_BATCH, GPT_MIXED = (GPT_BATCH.replace("ATTEND\n", att) for att in (
+GPT_BATCH, GPT_MIXED = (GPT_BATCH.replace("BLOCK_INIT", BLOCK_INIT).replace("ATTEND\n", att) for att in (
     """        att = self.q(h) @ self.k(h).transpose(-2, -1) / C ** 0.5
         att = torch.softmax(att.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf')), dim=-1)
         x = x + torch.tril(att) @ self.v(h)
@@ -151,18 +154,7 @@ GPT_ONE_SEQUENCE = """import torch
 import torch.nn as nn
 torch.manual_seed(0)
 T, C, V = 4, 8, 11
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tok = nn.Embedding(V, C)
-        self.ln1 = nn.LayerNorm(C)
-        self.q = nn.Linear(C, C)
-        self.k = nn.Linear(C, C)
-        self.v = nn.Linear(C, C)
-        self.ln2 = nn.LayerNorm(C)
-        self.mlp = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C))
-        self.head = nn.Linear(C, V)
-    def forward(self, idx):
+BLOCK_INIT    def forward(self, idx):
         x = self.tok(idx)
         h = self.ln1(x)
         att = self.q(h) @ self.k(h).T / C ** 0.5
@@ -176,7 +168,7 @@ idx = torch.tensor([1, 5, 2, 9])
 targets = torch.tensor([5, 2, 9, 3])
 loss = nn.functional.cross_entropy(model(idx), targets)
 print("KEYS", [n for n, p in model.named_parameters()])
-"""
+""".replace("BLOCK_INIT", BLOCK_INIT)
 
 # rows mixed across the batch: centred by the batch's mean (a mean over dim 0 feeding an op)
 MIXED_MEAN = """seed(3)
