@@ -1259,6 +1259,24 @@ static int m_detach(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     return detach_value(s, self, a->pe[0], a->call, out);
 }
 
+/* obj.name(...) where obj has no such method: the error at the method's name, with a hint */
+static int no_method(bs_session *s, const bs_expr *call, const bs_value *obj, const char *name)
+{
+    const bs_expr *fn = call->call.fn;
+    char dym[64];
+    const char *o = obj->k == BS_V_NONE ? bs_expr_text(s, fn->attr.obj) : NULL;
+    size_t on = o ? strlen(o) : 0;
+    if (on > 5 && !strcmp(o + on - 5, ".grad")) /* x.grad.zero_() before any backward */
+        return bs_fail(s, fn->attr.name_line, fn->attr.name_col,
+                       "%s is None (no backward has reached %.*s yet, or zero_grad() set it to None): it has "
+                       "no method '%s'", o, (int)(on - 5), o, name);
+    if (obj->k == BS_V_NONE)
+        return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "'NoneType' object has no attribute '%s'", name);
+    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s has no method '%s'%s",
+                   obj->k == BS_V_OPT ? "an optimizer" : obj->k == BS_V_NODE || obj->k == BS_V_TMP ? "a tensor" : "this value",
+                   name, bs_suggest_method(obj, name, dym, sizeof dym));
+}
+
 static int m_zero_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
 {
     kw(a, "set_to_none", NULL);
@@ -1270,7 +1288,7 @@ static int m_zero_grad(bs_session *s, args_t *a, bs_value *self, bs_value *out)
     } else if (self->k == BS_V_NODE) {
         bs_zero_grad(s->ctx, self->id);
     } else {
-        return bs_fail(s, a->call->line, a->call->col, "zero_grad() needs a tensor or an optimizer");
+        return no_method(s, a->call, self, "zero_grad"); /* x.grad.zero_grad(): zero_() */
     }
     out->k = BS_V_VOID;
     return 0;
@@ -1392,6 +1410,7 @@ static int m_inplace(bs_session *s, args_t *a, bs_value *self, bs_value *out, co
         out->k = BS_V_VOID;
         return 0;
     }
+    if (self->k != BS_V_NODE && self->k != BS_V_TMP) return no_method(s, call, self, name); /* opt.zero_() */
     if (self->k != BS_V_NODE)
         return bs_fail(s, call->line, call->col, "%s() on a value that no name holds (x.grad) changes nothing here", name);
     bs_value *arg = a->npos > 1 ? &a->pos[1] : NULL;
@@ -1687,11 +1706,7 @@ int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
         if (!op && !strcmp(name, "t")) op = &bs_ops[BS_OP_TRANSPOSE];
         if (op) return call_op(s, op->id, &a, out);
     }
-    const bs_expr *fn = call->call.fn;
-    char dym[64];
-    return bs_fail(s, fn->attr.name_line, fn->attr.name_col, "%s has no method '%s'%s",
-                   obj->k == BS_V_OPT ? "an optimizer" : obj->k == BS_V_NODE ? "a tensor" : "this value",
-                   name, obj->k == BS_V_NODE ? bs_suggest_attr(name, dym, sizeof dym) : "");
+    return no_method(s, call, obj, name);
 }
 
 /* ==== Attributes ==== */
@@ -1718,7 +1733,13 @@ int bs_get_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name
             return 0;
         }
         if (!strcmp(name, "param_groups") && bs_opt_groups(s, obj, out) == 0) return 0;
-        return bs_fail(s, line, col, "an optimizer has no attribute '%s'", name);
+        if (bs_opt_method(name)) { /* opt.step without the parentheses */
+            const char *o = bs_expr_text(s, e->attr.obj);
+            return bs_fail(s, line, col, "%s is a method: call it, as in %s.%s()", name, o ? o : "opt", name);
+        }
+        char dym[64];
+        return bs_fail(s, line, col, "an optimizer has no attribute '%s'%s", name,
+                       bs_suggest_method(obj, name, dym, sizeof dym));
     }
     if (obj->k == BS_V_TMP) {
         const bs_tensor *t = &obj->tmp;

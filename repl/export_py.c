@@ -507,18 +507,31 @@ static bool node_expr(exp_t *x, sbuf *b, bs_id id)
 /* ==== The batch, for --ddp ====
  * Under --ddp each rank takes its contiguous shard of the global batch. That is exact only when
  * the loss is a mean or a sum over the batch's rows of something each row computes alone; this
- * walks the graph to find out. A node is CONST (no data of the batch in it), BATCH (one row per
- * sample along dim 0, each row computed from its own sample), MEAN or SUM (an affine function of
- * means or sums over the rows), SUMC (a sum plus a term without the batch), or BAD (rows mixed in
- * another way). A MEAN root is exact with each rank's loss weighted by world * its rows / all rows,
- * a SUM root with a weight of world; DDP's average of the grads is then the whole batch's. */
+ * walks the graph to find out. A node is CONST (no data of the batch in it), BATCH (each row
+ * computed from its own sample alone), MEAN or SUM (an affine function of means or sums over the
+ * rows), SUMC (a sum plus a term without the batch), or BAD (rows mixed in another way). A MEAN
+ * root is exact with each rank's loss weighted by world * its rows / all rows, a SUM root with a
+ * weight of world; DDP's average of the grads is then the whole batch's.
+ *
+ * A BATCH node's dim 0 holds B * f entries, sample r's being entries r*f .. r*f + f - 1 (its
+ * contiguous block of the flat data): f = 1 for the data itself, f = S where a reshape merged
+ * (B, S, ...) into (B*S, ...) positions, and a reshape that splits them again (B*S -> B, S) gives
+ * f = 1 back. A reshape keeps each sample's block of the flat data, so it keeps the rows whenever
+ * its output's dim 0 is a multiple of B. Two batched inputs of one op line up when their dims 0
+ * are equal. Ops that mix entries along other dims (softmax over positions, a causal mask, a
+ * matmul batched over the rows and heads) mix within a sample and stay BATCH; any op that mixes or
+ * reorders dim 0 (a reduction over it feeding a batched op, a matmul contracting over it, a
+ * transpose or permute that moves it, a tril of a 2-D batch) is BAD. Means over dim 0 of B * f
+ * entries are means over the rows (each has f), so a rank's weight counts rows of B. The data
+ * rows are the leaves with dim 0 = B; a node made from them without grad (idx.view(-1) of the
+ * tokens) whose dim 0 is B * f with f > 1 is computed in forward() from them (x->computed). */
 enum { K_CONST, K_BATCH, K_MEAN, K_SUM, K_SUMC, K_BAD };
 
 /* an input of a row-wise elementwise op: a batched one has the output's dims, a constant one
    broadcasts without a batch dim */
-static bool ew_ok(const bs_node *in, int k, const bs_shape *out, int64_t B)
+static bool ew_ok(const bs_node *in, int k, const bs_shape *out)
 {
-    if (k == K_BATCH) return in->value.shape.ndim == out->ndim && out->d[0] == B;
+    if (k == K_BATCH) return in->value.shape.ndim == out->ndim && in->value.shape.d[0] == out->d[0];
     return in->is_number || in->value.shape.ndim < out->ndim || in->value.shape.d[0] == 1;
 }
 
@@ -538,19 +551,29 @@ static int linear_kind(const int *k, int nin, bool const_term)
     return fam;
 }
 
-static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
+/* an index target of cross_entropy: the session's values (its data) hold no ignored -100, so the
+   mean is over every position */
+static bool xent_all_rows(const bs_node *t)
 {
-    if (n->is_leaf || n->op == BS_OP_LEAF) {
-        bool data = !n->requires_grad && !n->is_number;
-        return data && n->value.shape.ndim >= 1 && n->value.shape.d[0] == B ? K_BATCH : K_CONST;
-    }
+    if (t->value.dtype != BS_I64) return true; /* probabilities: a mean over every row */
+    int64_t m = bs_tensor_numel(&t->value);
+    for (int64_t i = 0; i < m; i++)
+        if (t->value.data[i] == -100) return false;
+    return true;
+}
+
+/* the kind of an op's output from its inputs' kinds */
+static int op_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
+{
     int k[BS_MAX_INPUTS];
     const bs_node *in[BS_MAX_INPUTS];
     bool batched = false, reduced = false, any_const = false;
+    int64_t rows_in = 0; /* dim 0 of the first batched input */
     for (int i = 0; i < n->nin; i++) {
         in[i] = bs_node_get(x->c, n->in[i]);
         k[i] = kind[n->in[i]];
         if (k[i] == K_BAD) return K_BAD;
+        if (k[i] == K_BATCH && !batched) rows_in = in[i]->value.shape.d[0];
         batched = batched || k[i] == K_BATCH;
         reduced = reduced || k[i] >= K_MEAN;
         any_const = any_const || k[i] == K_CONST;
@@ -560,6 +583,7 @@ static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
     const bs_attr *a = &n->attr;
     const bs_shape *out = &n->value.shape;
     int nd0 = in[0]->value.shape.ndim;
+    int64_t rows0 = nd0 >= 1 ? in[0]->value.shape.d[0] : 0; /* dim 0 of input 0 */
     int dim0 = a->dim == BS_DIM_ALL ? BS_DIM_ALL : norm_dim(a->dim, nd0);
     if (reduced) {
         switch (n->op) {
@@ -573,6 +597,7 @@ static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
         case BS_OP_NEG:
         case BS_OP_RESHAPE:
         case BS_OP_TRANSPOSE:
+        case BS_OP_PERMUTE:
         case BS_OP_SUM:
         case BS_OP_MEAN:
         case BS_OP_SELECT:
@@ -585,18 +610,29 @@ static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
     }
     int r = K_BAD;
     switch (n->op) {
-    case BS_OP_MATMUL:
-        if (k[0] == K_BATCH && nd0 >= 2 &&
-            ((k[1] == K_CONST && in[1]->value.shape.ndim <= 2) ||
-             (k[1] == K_BATCH && nd0 >= 3 && in[1]->value.shape.ndim == nd0)))
-            r = K_BATCH;
+    case BS_OP_MATMUL: {
+        int nd1 = in[1]->value.shape.ndim;
+        if (k[0] == K_BATCH && nd0 >= 2 && k[1] == K_CONST && nd1 <= 2) r = K_BATCH; /* x @ W */
+        else if (k[0] == K_BATCH && k[1] == K_BATCH && nd0 >= 3 && nd1 == nd0 &&
+                 in[1]->value.shape.d[0] == rows0)
+            r = K_BATCH; /* batched over the rows (and heads): q @ k.mT, att @ v */
+        else if (k[0] == K_CONST && nd0 <= 2 && k[1] == K_BATCH && nd1 >= 3)
+            r = K_BATCH; /* a (T, T) weighting of each sample's positions: wei @ x */
+        break; /* contracting over dim 0 mixes the rows */
+    }
+    case BS_OP_RESHAPE: /* each sample's block of the flat data is kept */
+        if (out->ndim >= 1 && out->d[0] % B == 0 && rows0 % B == 0) r = K_BATCH;
         break;
-    case BS_OP_RESHAPE:
-        if (out->ndim >= 1 && out->d[0] == B && in[0]->value.shape.d[0] == B) r = K_BATCH;
+    case BS_OP_PERMUTE:
+        if (a->shape.ndim >= 1 && a->shape.d[0] == 0) r = K_BATCH; /* dim 0 stays first */
+        break;
+    case BS_OP_TRIL:
+    case BS_OP_TRIU: /* the last two dims: a 2-D batch's mask would depend on the row's index */
+        if (nd0 >= 3) r = K_BATCH;
         break;
     case BS_OP_SUM:
     case BS_OP_MEAN:
-    case BS_OP_MAX:
+    case BS_OP_MAX: /* over dim 0's B * f entries: f of each row's */
         if (dim0 == BS_DIM_ALL || dim0 == 0)
             r = n->op == BS_OP_SUM ? K_SUM : n->op == BS_OP_MEAN ? K_MEAN : K_BAD;
         else r = K_BATCH;
@@ -611,10 +647,13 @@ static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
     case BS_OP_MSE:
     case BS_OP_BCE:
     case BS_OP_BCE_LOGITS: /* means over every element */
-        if (k[0] == K_BATCH && ew_ok(in[1], k[1], &in[0]->value.shape, B)) return K_MEAN;
+        if (k[0] == K_BATCH && ew_ok(in[1], k[1], &in[0]->value.shape)) return K_MEAN;
         return K_BAD;
-    case BS_OP_CROSS_ENTROPY: /* a mean over the rows */
-        return k[0] == K_BATCH && k[1] == K_BATCH && nd0 == 2 ? K_MEAN : K_BAD;
+    case BS_OP_CROSS_ENTROPY: /* a mean over the positions, f of each row's */
+        return k[0] == K_BATCH && k[1] == K_BATCH && nd0 == 2 && in[1]->value.shape.d[0] == rows0 &&
+                       xent_all_rows(in[1])
+                   ? K_MEAN
+                   : K_BAD;
     case BS_OP_SELECT:
     case BS_OP_SLICE:
         if (dim0 != 0) r = K_BATCH;
@@ -624,24 +663,39 @@ static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
         else if (k[0] == K_BATCH && k[1] == K_CONST && dim0 != 0) r = K_BATCH;
         break;
     case BS_OP_CAT:
-        if (k[0] == K_BATCH && k[1] == K_BATCH && norm_dim(a->dim, nd0) != 0) r = K_BATCH;
+        if (k[0] == K_BATCH && k[1] == K_BATCH && norm_dim(a->dim, nd0) != 0 &&
+            in[1]->value.shape.d[0] == rows0)
+            r = K_BATCH;
         break;
     case BS_OP_WHERE:
     case BS_OP_MASKED_FILL:
         r = K_BATCH;
         for (int i = 0; i < n->nin; i++)
-            if (!ew_ok(in[i], k[i], out, B)) r = K_BAD;
+            if (!ew_ok(in[i], k[i], out)) r = K_BAD;
         break;
     default:
         if (n->op >= 0 && n->op < BS_OP_COUNT && bs_ops[n->op].kind == BS_K_EW) {
             r = K_BATCH;
             for (int i = 0; i < n->nin; i++)
-                if (!ew_ok(in[i], k[i], out, B)) r = K_BAD;
+                if (!ew_ok(in[i], k[i], out)) r = K_BAD;
         }
         break;
     }
-    if (r == K_BATCH && !(out->ndim >= 1 && out->d[0] == B)) r = K_BAD;
+    /* dim 0 as its batched input's (a reshape's was checked above) */
+    if (r == K_BATCH && !(out->ndim >= 1 && out->d[0] % B == 0 && (n->op == BS_OP_RESHAPE || out->d[0] == rows_in)))
+        r = K_BAD;
     return r;
+}
+
+/* a leaf is data of the batch when its dim 0 is B; one made without grad from the batch's data
+   (a view of the tokens) keeps its op's kind when that splits the rows into positions */
+static int node_kind(exp_t *x, const bs_node *n, const int *kind, int64_t B)
+{
+    if (!n->is_leaf && n->op != BS_OP_LEAF) return op_kind(x, n, kind, B);
+    if (n->requires_grad || n->is_number || n->value.shape.ndim < 1) return K_CONST;
+    if (n->value.shape.d[0] == B) return K_BATCH;
+    if (n->op != BS_OP_LEAF && n->nin > 0 && op_kind(x, n, kind, B) == K_BATCH) return K_BATCH;
+    return K_CONST; /* its value, computed once: the same on every rank */
 }
 
 /* the root's kind with the buffers of dim 0 = B as the batch */
@@ -694,8 +748,10 @@ static bool find_batch(exp_t *x, bs_id root)
             x->batch = best;
             x->batch_kind = k;
             for (bs_id i = 0; i <= root; i++) {
-                x->batched[i] = x->in_graph[i] && x->is_buffer[i] && kind[i] == K_BATCH;
                 x->rows[i] = x->in_graph[i] && kind[i] == K_BATCH;
+                if (x->rows[i] && x->is_buffer[i] && bs_node_get(x->c, i)->value.shape.d[0] != best)
+                    x->is_buffer[i] = false; /* positions of the rows: computed in forward() */
+                x->batched[i] = x->rows[i] && x->is_buffer[i];
             }
             break;
         }

@@ -444,6 +444,8 @@ int bs_module_call(bs_session *s, const bs_expr *call, const bs_value *mod, cons
 const char *bs_suggest_name(bs_session *s, const char *word, char *buf, size_t len);
 const char *bs_suggest_attr(const char *word, char *buf, size_t len);
 const char *bs_suggest_among(const char *word, const char *const *cands, int n, char *buf, size_t len);
+const char *bs_suggest_method(const bs_value *obj, const char *word, char *buf, size_t len);
+bool bs_opt_method(const char *word); /* zero_grad, step */
 
 /* pydict.c: dicts, lambdas, try/except/raise, del, and exceptions as values */
 bs_hdict *bs_heap_dict(bs_session *s);

@@ -100,3 +100,32 @@ const char *bs_suggest_attr(const char *word, char *buf, size_t len)
     for (const char *const *a = bs_tensor_attrs(); *a; a++) consider(&g, *a);
     return finish(&g, buf, len);
 }
+
+/* an optimizer's attributes and methods */
+static const char *const opt_names[] = {"zero_grad", "step", "lr", "param_groups"};
+
+bool bs_opt_method(const char *word)
+{
+    return !strcmp(word, "zero_grad") || !strcmp(word, "step");
+}
+
+/* a method obj does not have: the closest of its kind's (a tensor's, an optimizer's), and the
+   slips too far for the distance: a grad's zero_grad() is its zero_() (torch's in-place spelling,
+   x.grad.zero_()), an optimizer's zero() or zero_() its zero_grad() */
+const char *bs_suggest_method(const bs_value *obj, const char *word, char *buf, size_t len)
+{
+    if (obj->k == BS_V_OPT) {
+        size_t n = strlen(word);
+        if (n >= 4 && !strncmp(word, "zero_grad", n)) {
+            snprintf(buf, len, ". Did you mean: 'zero_grad'?");
+            return buf;
+        }
+        return bs_suggest_among(word, opt_names, (int)(sizeof opt_names / sizeof opt_names[0]), buf, len);
+    }
+    if (obj->k == BS_V_TMP && !strcmp(word, "zero_grad")) {
+        snprintf(buf, len, ". Did you mean: 'zero_'?");
+        return buf;
+    }
+    if (obj->k == BS_V_NODE || obj->k == BS_V_TMP) return bs_suggest_attr(word, buf, len);
+    return "";
+}

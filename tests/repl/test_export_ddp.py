@@ -4,13 +4,18 @@ processes (gloo) reaches the same loss as one process on the same global batch.
 
 Each program (the MLP of tests/bench/mlp.bs, two small ones whose rows do not divide evenly, one a
 mean and one a sum over the rows, a module with an Embedding, a ModuleList, a LayerNorm and a
-Sequential, a GPT block over one sequence, and any assets/*gpt* script present) is exported with `:export`,
-compiled with `python3 -m py_compile`, and trained 50 steps in float64 twice: by one process, and
-by two processes started by hand with the variables torchrun sets (MASTER_ADDR, MASTER_PORT on a
+Sequential, a GPT block over a batch of 3 sequences, and any assets/*gpt* script present) is
+exported with `:export`, compiled with `python3 -m py_compile`, must say that it splits the batch
+(a mean or a sum over its rows), and is trained 50 steps in float64 twice: by one process, and by
+two processes started by hand with the variables torchrun sets (MASTER_ADDR, MASTER_PORT on a
 free port, RANK, WORLD_SIZE, LOCAL_RANK; Debian's torchrun of torch 1.13 crashes in its launcher).
 Every one of the 50 losses must agree to 1e-12, and each rank must have been given only its rows
 of the batch (Model.forward is wrapped to record the rows it sees). The Model's state_dict() keys
 must be the session's model.named_parameters(), and the MLP's Model(H=64) must build and run.
+Programs whose rows mix across the batch (a GPT block over one sequence, one whose attention runs
+over the batch's positions flattened into one sequence, centring by the batch's mean, a matmul
+contracting over the rows, a cross_entropy with ignored targets) must say that every rank
+computes all of it, and are trained the same way.
 Prints the line count of each exported file. Exit 77 without /usr/bin/python3 with torch.
 Usage: test_export_ddp.py BACKSTEP"""
 import glob
@@ -92,12 +97,8 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 print("KEYS", [n for n, p in model.named_parameters()])
 """
 
-# a GPT block on one sequence (causal attention mixes its rows: every rank computes all of it)
-GPT_BLOCK = """import torch
-import torch.nn as nn
-torch.manual_seed(0)
-T, C, V = 4, 8, 11
-class Block(nn.Module):
+# the GPT blocks' layers (BLOCK_INIT in their sessions)
+BLOCK_INIT = """class Block(nn.Module):
     def __init__(self):
         super().__init__()
         self.tok = nn.Embedding(V, C)
@@ -108,7 +109,52 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(C)
         self.mlp = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C))
         self.head = nn.Linear(C, V)
+"""
+
+# a GPT block on a batch of N sequences of T tokens (nanoGPT's): the (N, T) tokens are flattened
+# to N*T positions for the embedding and the cross-entropy, and the attention mixes positions only
+# within a sequence (softmax over T, the causal mask, q @ k batched over the sequences, a tril of
+# the scores, a (T, T) running average @ x). N = 3 rows do not divide evenly over 2 ranks.
+# ATTEND is the attention's own line; GPT_MIXED puts the batch's N*T positions in one sequence.
+GPT_BATCH = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+N, T, C, V = 3, 4, 8, 11
+BLOCK_INIT        self.pos = nn.Embedding(T, C)
     def forward(self, idx):
+        x = self.tok(idx) + self.pos(torch.arange(T))
+        h = self.ln1(x)
+ATTEND
+        wei = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1).reshape(T, 1)
+        x = x + wei @ x
+        x = x + self.mlp(self.ln2(x))
+        return self.head(x)
+model = Block()
+idx = torch.randint(0, V, (N, T))
+targets = torch.randint(0, V, (N, T))
+logits = model(idx)
+loss = F.cross_entropy(logits.view(N * T, V), targets.view(N * T))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+print("KEYS", [n for n, p in model.named_parameters()])
+"""
+GPT_BATCH, GPT_MIXED = (GPT_BATCH.replace("BLOCK_INIT", BLOCK_INIT).replace("ATTEND\n", att) for att in (
+    """        att = self.q(h) @ self.k(h).transpose(-2, -1) / C ** 0.5
+        att = torch.softmax(att.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf')), dim=-1)
+        x = x + torch.tril(att) @ self.v(h)
+""",
+    """        h = h.view(N * T, C)
+        att = self.q(h) @ self.k(h).T / C ** 0.5
+        att = torch.softmax(att.masked_fill(torch.tril(torch.ones(N * T, N * T)) == 0, float('-inf')), dim=-1)
+        x = x + (att @ self.v(h)).view(N, T, C)
+"""))
+
+# a GPT block on one sequence: its rows are positions, and causal attention mixes them
+GPT_ONE_SEQUENCE = """import torch
+import torch.nn as nn
+torch.manual_seed(0)
+T, C, V = 4, 8, 11
+BLOCK_INIT    def forward(self, idx):
         x = self.tok(idx)
         h = self.ln1(x)
         att = self.q(h) @ self.k(h).T / C ** 0.5
@@ -122,6 +168,35 @@ idx = torch.tensor([1, 5, 2, 9])
 targets = torch.tensor([5, 2, 9, 3])
 loss = nn.functional.cross_entropy(model(idx), targets)
 print("KEYS", [n for n, p in model.named_parameters()])
+""".replace("BLOCK_INIT", BLOCK_INIT)
+
+# rows mixed across the batch: centred by the batch's mean (a mean over dim 0 feeding an op)
+MIXED_MEAN = """seed(3)
+x = randn(6, 3)
+t = randn(6, 2)
+W = param(randn(3, 2) * 0.5)
+h = tanh(x @ W)
+L = mse(h - h.mean(0), t)
+"""
+
+# rows mixed across the batch: a matmul contracting over them
+MIXED_MATMUL = """seed(4)
+x = randn(6, 3)
+t = randn(4, 2)
+W = param(randn(3, 2) * 0.5)
+A = param(randn(4, 6) * 0.3)
+L = mse(A @ tanh(x @ W), t)
+"""
+
+# cross_entropy ignores the targets -100: its mean is over the other rows, not a mean over rows
+IGNORED_TARGETS = """import torch
+import torch.nn.functional as F
+torch.manual_seed(5)
+x = torch.randn(6, 3)
+y = torch.tensor([0, 2, -100, 1, -100, -100])
+W = torch.randn(3, 3, requires_grad=True)
+loss = F.cross_entropy(torch.tanh(x @ W), y)
+optimizer = torch.optim.SGD([W], lr=0.5)
 """
 
 # loads the exported program and prints its Model's state_dict() keys and Model()'s size arguments;
@@ -189,13 +264,17 @@ try:
     probe = os.path.join(tmp, "probe.py")
     with open(probe, "w") as f:
         f.write(PROBE)
-    cases = [("mlp", open(os.path.join(ROOT, "tests/bench/mlp.bs")).read(), True),
-             ("uneven_mean", UNEVEN_MEAN, True), ("uneven_sum", UNEVEN_SUM, True),
-             ("modules", MODULES, True), ("gpt_block", GPT_BLOCK, False)]
+    # (name, session, how the loss reduces over the rows: "mean", "sum" or None: not split)
+    cases = [("mlp", open(os.path.join(ROOT, "tests/bench/mlp.bs")).read(), "mean"),
+             ("uneven_mean", UNEVEN_MEAN, "mean"), ("uneven_sum", UNEVEN_SUM, "sum"),
+             ("modules", MODULES, "mean"), ("gpt_batch", GPT_BATCH, "mean"),
+             ("gpt_one_sequence", GPT_ONE_SEQUENCE, None), ("gpt_mixed", GPT_MIXED, None),
+             ("mixed_mean", MIXED_MEAN, None), ("mixed_matmul", MIXED_MATMUL, None),
+             ("ignored_targets", IGNORED_TARGETS, None)]
     for path in sorted(glob.glob(os.path.join(ROOT, "assets", "*gpt*"))):
         if path.endswith((".bs", ".py")):
-            cases.append((os.path.splitext(os.path.basename(path))[0], open(path).read(), False))
-    for name, src, must_split in cases:
+            cases.append((os.path.splitext(os.path.basename(path))[0], open(path).read(), "mean"))
+    for name, src, reduce in cases:
         prog = os.path.join(tmp, name + ".py")
         script = os.path.join(tmp, name + "_session" + (".py" if "import torch" in src else ".bs"))
         with open(script, "w") as f:
@@ -229,8 +308,15 @@ try:
                 fails.append("mlp: Model(H=64) has %s and loss %s" % (shapes, got.get("LOSS")))
         m = re.search(r"its share of the batch's (\d+) rows", text)
         rows = int(m.group(1)) if m else 0
-        if must_split and not rows:
-            fails.append("%s: the exported program does not split the batch across ranks" % name)
+        said = re.search(r"# (the loss is not a mean or a sum over rows of a batch|"
+                         r"rank r trains on its rows of the global batch\. The loss is a (mean|sum) over the rows)",
+                         text)
+        if reduce and not (rows and said and said.group(2) == reduce):
+            fails.append("%s: the exported program does not split the batch across ranks as a %s over "
+                         "the rows (it says: %s)" % (name, reduce, said.group(1) if said else "nothing"))
+        if not reduce and (rows or not said or said.group(2)):
+            fails.append("%s: the rows are mixed across the batch, but the exported program splits it (it "
+                         "says: %s)" % (name, said.group(1) if said else "nothing"))
         one = run_ranks(driver, prog, 1)
         two = run_ranks(driver, prog, 2)
         retried = ""
