@@ -1,6 +1,7 @@
-/* repl/commands.c: the REPL's ':' commands (help, vars, show, graph, export, screenshot, check,
- * mem, precision, dtype, reset, save, load, history, quit, lesson) and the window glue. The
- * stepper's commands live in stepper.c, :run and :train in run.c. */
+/* repl/commands.c: two command sets, inspecting (help, vars, show, check, mem, underflow) and the
+ * session (precision, dtype, reset, save, load, history, quit), and the reference written from
+ * every table. The other sets: stepper.c (stepping), viewer.c (the graph), run.c (replay),
+ * lesson.c (lessons); cmdtab.c dispatches. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,79 +14,7 @@
 #include "lesson.h"
 #include "repl_int.h"
 
-struct bs_viz_state {
-    bs_window *w;
-    bool tried, noted;
-    bs_id root;           /* what :graph NAME asked to show (BS_NONE: whole tape) */
-    bool follow;          /* root follows the last assigned name */
-    char last_err[256];   /* the window's last complaint, said once until it changes */
-    bool down;            /* :graph NAME --down: what depends on root */
-    bs_collapse collapse; /* AUTO, NONE (--all), ALL (--collapse) */
-    char expand[32][96];  /* groups opened by name or click */
-    int nexpand;
-    char fold[32][96];    /* groups closed by name or click */
-    int nfold;
-    int hold;             /* > 0: a script or :load runs; refreshes wait for the last release */
-    bool stale;           /* a refresh was asked for while held */
-};
-
-/* ==== Helpers ==== */
-
-static const char *argv_of(const bs_stmt *st, int i) { return st->cmd.argv[i].text; }
-
-static bool has_flag(const bs_stmt *st, const char *flag)
-{
-    for (int i = 0; i < st->cmd.argc; i++)
-        if (!strcmp(st->cmd.argv[i].text, flag)) return true;
-    return false;
-}
-
-/* positional (non --flag) argument k, or NULL */
-static const bs_word *positional(const bs_stmt *st, int k)
-{
-    for (int i = 0; i < st->cmd.argc; i++) {
-        if (!strncmp(st->cmd.argv[i].text, "--", 2)) continue;
-        if (k-- == 0) return &st->cmd.argv[i];
-    }
-    return NULL;
-}
-
-static int usage(bs_session *s, const bs_stmt *st, const char *u)
-{
-    return bs_fail(s, st->line, st->col, "usage: %s", u);
-}
-
-int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out)
-{
-    if (!arg) {
-        if (s->last_scalar != BS_NONE) {
-            *out = s->last_scalar;
-            return 0;
-        }
-        return bs_fail(s, st->line, st->col,
-                       ":%s needs a name: no scalar that requires grad has been assigned yet",
-                       st->cmd.name);
-    }
-    int line = st->cmd.args_line, col = st->cmd.args_col;
-    for (int i = 0; i < st->cmd.argc; i++)
-        if (!strcmp(st->cmd.argv[i].text, arg)) {
-            line = st->cmd.argv[i].line;
-            col = st->cmd.argv[i].col;
-        }
-    return bs_lookup_node(s, arg, line, col, out);
-}
-
 /* ==== :help ==== */
-
-typedef struct {
-    const char *name;
-    int (*fn)(bs_session *, const bs_stmt *);
-    const char *usage;
-    const char *help;
-} command;
-
-static const command *find_command(const char *name);
-static const command commands[];
 
 static void help_op(bs_session *s, const bs_op_info *op)
 {
@@ -114,10 +43,10 @@ static void help_op(bs_session *s, const bs_op_info *op)
 static int cmd_help(bs_session *s, const bs_stmt *st)
 {
     FILE *f = s->out;
-    const bs_word *w = positional(st, 0);
+    const bs_word *w = bs_cmd_positional(st, 0);
     if (w) {
         const char *t = w->text[0] == ':' ? w->text + 1 : w->text;
-        const command *c = find_command(t);
+        const bs_command *c = bs_command_find(t, false);
         if (c && (w->text[0] == ':' || !bs_is_builtin(t))) {
             fprintf(f, ":%s\n  %s\n", c->usage, c->help);
             return 0;
@@ -188,7 +117,11 @@ static int cmd_help(bs_session *s, const bs_stmt *st)
         col += n;
     }
     fputs("\n\nCommands:\n", f);
-    for (const command *c = commands; c->name; c++) fprintf(f, "  :%s\n      %s\n", c->usage, c->help);
+    for (int k = 0; k < bs_command_set_count(); k++) {
+        const bs_command_set *cs = bs_command_set_at(k);
+        fprintf(f, " %s\n", cs->title);
+        for (const bs_command *c = cs->cmds; c->name; c++) fprintf(f, "  :%s\n      %s\n", c->usage, c->help);
+    }
     fputs("\nWhere backstep differs from PyTorch: every node keeps its .grad (as if retain_grad() "
           "was called),\nnumbers default to f64, max(x, dim=k) returns values only, and "
           "zero_grad() sets grads to None.\n", f);
@@ -271,115 +204,10 @@ static int cmd_vars(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-/* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor
- * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
- * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
- * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
-static size_t mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
-                             char *buf, size_t len)
-{
-    bs_saved_tensor sv[BS_MAX_SAVED];
-    int k = bs_node_saved(s->ctx, id, sv), nnew = 0;
-    size_t bytes = 0, nbytes = 0, at = 0;
-    buf[0] = 0;
-    for (int j = 0; j < k; j++) {
-        bool dup = false, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
-        for (int i = 0; i < j; i++)
-            dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
-        if (!dup) bytes += sv[j].bytes;
-        if (!dup && !above) {
-            nbytes += sv[j].bytes;
-            nnew++;
-        }
-        char nm[96], sh[64];
-        if (sv[j].slot >= 0) /* a buffer the op made for backward, no node of the graph */
-            snprintf(nm, sizeof nm, "%s %s", bs_shape_str(&sv[j].shape, sh, sizeof sh),
-                     bs_dtype_name(sv[j].dtype));
-        else {
-            bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
-            if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
-                size_t l = strlen(nm);
-                snprintf(nm + l, sizeof nm - l, " (a view of %s)",
-                         bs_node_name(s->ctx, sv[j].tensor, sh, sizeof sh));
-            }
-        }
-        if (at < len)
-            at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
-                                   above ? " (counted above)" : "");
-    }
-    if (seen)
-        for (int j = 0; j < k; j++)
-            if (sv[j].slot < 0) seen[sv[j].tensor] = true;
-    if (fresh) *fresh = nnew;
-    if (fresh_bytes) *fresh_bytes = nbytes;
-    return bytes;
-}
-
-static const char *node_kind(const bs_node *n)
-{
-    if (n->op != BS_OP_LEAF) return n->requires_grad ? "op" : "op (no grad)";
-    if (n->is_param) return "param (leaf, requires grad)";
-    if (n->init == BS_INIT_COPY) return "detached copy (leaf)";
-    return "constant (leaf)";
-}
-
-void bs_show_node(bs_session *s, FILE *f, bs_id id)
-{
-    const bs_node *n = bs_node_get(s->ctx, id);
-    if (!n) return;
-    char nm[96], sh[64];
-    int prec = s->o.precision;
-    fprintf(f, "%s  (node #%d, %s)\n", bs_node_name(s->ctx, id, nm, sizeof nm), (int)id, node_kind(n));
-    if (n->text) fprintf(f, "  expression  %s\n", n->text);
-    if (n->op != BS_OP_LEAF) {
-        fprintf(f, "  op          %s (%s), grad_fn %s\n", bs_ops[n->op].name, bs_ops[n->op].symbol,
-                n->requires_grad ? bs_node_grad_fn(s->ctx, id) : "None");
-        for (int i = 0; i < n->nin; i++) {
-            const bs_node *x = bs_node_get(s->ctx, n->in[i]);
-            fprintf(f, "  input %d     %s %s\n", i + 1, bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
-                    bs_shape_str(&x->value.shape, sh, sizeof sh));
-        }
-    }
-    fprintf(f, "  shape       %s  %s  requires_grad=%s\n", bs_shape_str(&n->value.shape, sh, sizeof sh),
-            bs_dtype_name(n->value.dtype), n->requires_grad ? "True" : "False");
-    fputs("  value       ", f);
-    bs_print_tensor(s, f, &n->value, false, prec);
-    fputs("\n  grad        ", f);
-    bs_tensor g;
-    int gs = bs_grad_get(s, id, &g);
-    if (gs > 0)
-        bs_print_tensor(s, f, &g, false, prec);
-    else
-        fputs(gs < 0 ? "(out of memory)" : "None", f);
-    if (gs == BS_GRAD_PARTIAL) {
-        char note[48];
-        fprintf(f, "  %s", bs_grad_note(s, note, sizeof note));
-    }
-    fputc('\n', f);
-    if (n->op != BS_OP_LEAF) {
-        bs_shape in[BS_MAX_INPUTS];
-        for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
-        char sv[512];
-        size_t saved = mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
-        double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
-        fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
-                bs_node_freed(s->ctx, id) && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
-        fprintf(f, "  forward     %.0f FLOPs\n", fl);
-        char d[1024], x[96], dx[100];
-        for (int i = 0; i < n->nin; i++)
-            if (bs_ops[n->op].deriv[i]) {
-                /* the same formula the stepper prints, with the same names */
-                bs_node_expr(s->ctx, n->in[i], 40, x, sizeof x);
-                snprintf(dx, sizeof dx, x[strspn(x, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.")] ? "d(%s)" : "d%s", x);
-                fprintf(f, "  d/%-10s = %s\n", dx, bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
-            }
-    }
-}
-
 static int cmd_show(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
-    if (!w) return usage(s, st, ":show NAME");
+    const bs_word *w = bs_cmd_positional(st, 0);
+    if (!w) return bs_cmd_usage(s, st, ":show NAME");
     bs_id id;
     if (bs_lookup_node(s, w->text, w->line, w->col, &id)) {
         bs_name *nm = bs_name_find(s, w->text);
@@ -391,7 +219,7 @@ static int cmd_show(bs_session *s, const bs_stmt *st)
         return -1;
     }
     bs_show_node(s, s->out, id);
-    if (s->viz && s->viz->w) bs_window_select(s->viz->w, id);
+    if (bs_session_window(s)) bs_window_select(bs_session_window(s), id);
     return 0;
 }
 
@@ -402,7 +230,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
 {
     for (int i = 0; i < st->cmd.argc; i++) /* :mem S=128,256,512: at other sizes */
         if (strchr(st->cmd.argv[i].text, '=')) return bs_cmd_mem_sizes(s, st);
-    const bs_word *w = positional(st, 0);
+    const bs_word *w = bs_cmd_positional(st, 0);
     bs_id root = BS_NONE;
     if (w && bs_lookup_node(s, w->text, w->line, w->col, &root)) return -1;
     FILE *f = s->out;
@@ -447,7 +275,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         size_t nb = 0;
         /* a freed node is listed with what it kept, counted apart as released */
         bool nfreed = bs_node_freed(s->ctx, i);
-        size_t b = mem_node_saves(s, i, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
+        size_t b = bs_mem_node_saves(s, i, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
         if (nfreed) {
             freed++;
             freed_bytes += nb;
@@ -476,7 +304,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
 
 static int cmd_check(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
+    const bs_word *w = bs_cmd_positional(st, 0);
     bs_id root;
     if (bs_cmd_node(s, st, w ? w->text : NULL, &root)) return -1;
     bs_gradcheck_result res[256];
@@ -503,7 +331,7 @@ static int cmd_check(bs_session *s, const bs_stmt *st)
 
 static int cmd_precision(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
+    const bs_word *w = bs_cmd_positional(st, 0);
     if (!w) {
         fprintf(s->out, "%d\n", s->o.precision);
         return 0;
@@ -517,7 +345,7 @@ static int cmd_precision(bs_session *s, const bs_stmt *st)
 
 static int cmd_dtype(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
+    const bs_word *w = bs_cmd_positional(st, 0);
     if (!w) {
         fprintf(s->out, "%s\n", bs_dtype_name(bs_ctx_dtype(s->ctx)));
         return 0;
@@ -554,8 +382,8 @@ static int cmd_quit(bs_session *s, const bs_stmt *st)
 
 static int cmd_save(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
-    if (!w || positional(st, 1)) return usage(s, st, ":save FILE");
+    const bs_word *w = bs_cmd_positional(st, 0);
+    if (!w || bs_cmd_positional(st, 1)) return bs_cmd_usage(s, st, ":save FILE");
     FILE *f = fopen(w->text, "w");
     if (!f) return bs_fail(s, w->line, w->col, "cannot write %s: %s", w->text, strerror(errno));
     fprintf(f, "# backstep session: `backstep %s` or `:load %s` rebuilds it\n", w->text, w->text);
@@ -633,8 +461,8 @@ void bs_session_script_end(bs_session *s)
 
 static int cmd_load(bs_session *s, const bs_stmt *st)
 {
-    const bs_word *w = positional(st, 0);
-    if (!w || positional(st, 1)) return usage(s, st, ":load FILE");
+    const bs_word *w = bs_cmd_positional(st, 0);
+    if (!w || bs_cmd_positional(st, 1)) return bs_cmd_usage(s, st, ":load FILE");
     /* a script that loads itself, directly or through others, is an error, not a recursion */
     char *real = realpath(w->text, NULL);
     for (int i = 0; real && i < s->nload; i++)
@@ -671,7 +499,7 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     int rc = bs_session_eval(s, text, 1, &inner);
     /* no redraw here: the statement that ran :load redraws once it is done (after the tape is
        compacted, so the window's ids stay the tape's) */
-    if (s->viz && s->viz->hold > 0) s->viz->hold--;
+    bs_session_window_unhold(s);
     bs_session_script_end(s);
     bs_arena_free(&s->arena);
     s->arena = saved_arena;
@@ -681,394 +509,6 @@ static int cmd_load(bs_session *s, const bs_stmt *st)
     if (rc < 0) return bs_fail(s, wl, wc, "%s:%d:%d: %s", path, inner.line, inner.col, inner.msg);
     return 0;
 }
-
-/* ==== :lesson ==== */
-
-static int cmd_lesson(bs_session *s, const bs_stmt *st)
-{
-    const bs_word *w = positional(st, 0);
-    if (!w) return bs_lesson_list(s, s->out) < 0 ? bs_fail(s, st->line, st->col, "cannot list the lessons") : 0;
-    int r = bs_lesson_run(s, w->text, stdin, s->out);
-    if (r < 0) return bs_fail(s, w->line, w->col, "the lesson stopped (see above)");
-    if (r == 2) s->quit = true; /* :quit typed inside the lesson */
-    return 0;
-}
-
-/* ==== The window and graph commands ==== */
-
-static bs_viz_state *viz(bs_session *s)
-{
-    if (!s->viz) {
-        s->viz = calloc(1, sizeof *s->viz);
-        if (s->viz) {
-            s->viz->root = BS_NONE;
-            s->viz->follow = true;
-        }
-    }
-    return s->viz;
-}
-
-static bool window_open(bs_session *s, bool loud)
-{
-    bs_viz_state *v = viz(s);
-    if (!v) return false;
-    if (v->w) return true;
-    char err[256];
-    v->w = bs_window_open(err, sizeof err);
-    v->tried = true;
-    if (!v->w) {
-        if (loud || !v->noted)
-            fprintf(s->err, "note: no window (%s); :graph --ascii draws the graph here\n", err);
-        v->noted = true;
-        return false;
-    }
-    return true;
-}
-
-int bs_viz_ids(bs_session *s, bs_id **out, int max)
-{
-    if (!s->viz || max < 1) return 0;
-    out[0] = &s->viz->root;
-    return 1;
-}
-
-static void list_remove(char (*l)[96], int *n, const char *name)
-{
-    for (int i = 0; i < *n; i++)
-        if (!strcmp(l[i], name)) {
-            memmove(l[i], l[i + 1], (size_t)(*n - i - 1) * sizeof l[0]);
-            (*n)--;
-            i--;
-        }
-}
-
-static void list_add(char (*l)[96], int *n, const char *name)
-{
-    list_remove(l, n, name);
-    if (*n == 32) { /* the oldest goes */
-        memmove(l[0], l[1], 31 * sizeof l[0]);
-        (*n)--;
-    }
-    snprintf(l[(*n)++], 96, "%s", name);
-}
-
-/* the view options the window and the terminal drawing use now */
-static void view_opts(bs_viz_state *v, bs_view_opts *o, const char **ex, const char **fo)
-{
-    bs_view_opts_init(o);
-    o->root = v->root;
-    o->down = v->down && v->root != BS_NONE;
-    o->collapse = v->collapse;
-    for (int i = 0; i < v->nexpand; i++) ex[i] = v->expand[i];
-    for (int i = 0; i < v->nfold; i++) fo[i] = v->fold[i];
-    o->expand = ex;
-    o->nexpand = v->nexpand;
-    o->fold = fo;
-    o->nfold = v->nfold;
-}
-
-void bs_session_window_hold(bs_session *s)
-{
-    bs_viz_state *v = viz(s);
-    if (v) v->hold++;
-}
-
-void bs_session_window_release(bs_session *s)
-{
-    bs_viz_state *v = s->viz;
-    if (!v || v->hold <= 0) return;
-    if (--v->hold == 0 && v->stale) {
-        v->stale = false;
-        bs_viz_refresh(s);
-    }
-}
-
-static void refresh_now(bs_session *s)
-{
-    bs_viz_state *v = s->viz;
-    if (v) v->stale = false;
-    if (s->o.window && !s->o.quiet && (!v || (!v->w && !v->tried))) {
-        v = viz(s);
-        if (v && !v->tried) window_open(s, false);
-    }
-    if (!v || !v->w) return;
-    char err[256];
-    bs_id root = v->root;
-    if (root >= bs_tape_len(s->ctx)) root = v->root = BS_NONE;
-    bs_view_opts o;
-    const char *ex[32], *fo[32];
-    view_opts(v, &o, ex, fo);
-    if (bs_window_update_opts(v->w, s->ctx, &o, bs_stepper_view(s), err, sizeof err)) {
-        /* a graph too large to lay out stays too large for every statement after it: say so
-           once, not after each one */
-        if (strcmp(err, v->last_err)) fprintf(s->err, "window: %s\n", err);
-        snprintf(v->last_err, sizeof v->last_err, "%s", err);
-    } else {
-        v->last_err[0] = 0;
-    }
-}
-
-void bs_viz_refresh(bs_session *s)
-{
-    bs_viz_state *v = s->viz;
-    if (v && v->hold > 0) { /* one relayout when the script or :load is done, not per statement */
-        v->stale = true;
-        return;
-    }
-    if (s->quit) return; /* :quit: nothing new to draw */
-    refresh_now(s);
-}
-
-void bs_viz_free(bs_session *s)
-{
-    if (!s->viz) return;
-    if (s->viz->w) bs_window_close(s->viz->w);
-    free(s->viz);
-    s->viz = NULL;
-}
-
-void bs_session_idle(bs_session *s)
-{
-    /* the window opens at start when a display exists (once: a failure is noted, not retried) */
-    if (!s->viz && s->o.window && !s->o.quiet) bs_viz_refresh(s);
-    if (!s->viz || !s->viz->w) return;
-    bs_window_event ev;
-    while (bs_window_pump(s->viz->w, 0, &ev) > 0) {
-        switch (ev.kind) {
-        case BS_WEV_CLOSE:
-            bs_window_close(s->viz->w);
-            s->viz->w = NULL;
-            return;
-        case BS_WEV_EXPAND:
-        case BS_WEV_COLLAPSE:
-            if (ev.kind == BS_WEV_EXPAND) {
-                list_remove(s->viz->fold, &s->viz->nfold, ev.group);
-                list_add(s->viz->expand, &s->viz->nexpand, ev.group);
-            } else {
-                list_remove(s->viz->expand, &s->viz->nexpand, ev.group);
-                list_add(s->viz->fold, &s->viz->nfold, ev.group);
-            }
-            if (s->viz->collapse == BS_COLLAPSE_NONE) s->viz->collapse = BS_COLLAPSE_AUTO;
-            refresh_now(s);
-            break;
-        case BS_WEV_CLICK:
-            fputc('\n', s->out);
-            bs_show_node(s, s->out, ev.node);
-            fflush(s->out);
-            break;
-        case BS_WEV_NEXT:
-        case BS_WEV_BACK:
-        case BS_WEV_FINISH:
-            bs_stepper_key(s, ev.kind);
-            bs_viz_refresh(s);
-            fflush(s->out);
-            break;
-        default: break;
-        }
-    }
-}
-
-/* columns of the terminal the REPL writes to: its size, else $COLUMNS, else 100 */
-static int term_columns(bs_session *s)
-{
-    struct winsize ws;
-    if (isatty(fileno(s->out)) && ioctl(fileno(s->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
-        return ws.ws_col;
-    const char *e = getenv("COLUMNS");
-    int n = e ? atoi(e) : 0;
-    return n >= 20 ? n : 100;
-}
-
-#define GRAPH_USAGE ":graph [NAME [--down]] [--collapse [GROUP]] [--expand GROUP] [--all] [--ascii [--width N] [--plain]]"
-
-static int cmd_graph(bs_session *s, const bs_stmt *st)
-{
-    bs_viz_state *v = viz(s);
-    if (!v) return bs_fail(s, st->line, st->col, "out of memory");
-    const bs_word *name = NULL, *expand = NULL, *fold = NULL;
-    bool ascii = false, plain = false, down = false, collapse = false, all = false;
-    int width = 0;
-    for (int i = 0; i < st->cmd.argc; i++) {
-        const bs_word *a = &st->cmd.argv[i];
-        const bs_word *next = i + 1 < st->cmd.argc && strncmp(argv_of(st, i + 1), "--", 2) ? &st->cmd.argv[i + 1] : NULL;
-        if (!strcmp(a->text, "--ascii")) ascii = true;
-        else if (!strcmp(a->text, "--plain")) plain = true;
-        else if (!strcmp(a->text, "--down")) down = true;
-        else if (!strcmp(a->text, "--all")) all = true;
-        else if (!strcmp(a->text, "--collapse")) {
-            collapse = true;
-            if (next) fold = next, i++;
-        } else if (!strcmp(a->text, "--expand")) {
-            if (!next) return bs_fail(s, a->line, a->col, "--expand needs a group's name (the title of a box: :graph --expand 'fc1 (Linear)')");
-            expand = next;
-            i++;
-        } else if (!strcmp(a->text, "--width")) {
-            char *end;
-            long n = next ? strtol(next->text, &end, 10) : 0;
-            if (!next || *end || n < 20 || n > 100000)
-                return bs_fail(s, next ? next->line : a->line, next ? next->col : a->col, "--width needs a number of columns, 20 or more");
-            width = (int)n;
-            i++;
-        } else if (!strncmp(a->text, "--", 2))
-            return bs_fail(s, a->line, a->col, "unknown option %s (%s)", a->text, GRAPH_USAGE);
-        else if (name)
-            return bs_fail(s, a->line, a->col, ":graph draws one name's graph (usage: %s)", GRAPH_USAGE);
-        else
-            name = a;
-    }
-    bs_id root = BS_NONE;
-    if (name && bs_lookup_node(s, name->text, name->line, name->col, &root)) return -1;
-    if (down && !name) return bs_fail(s, st->line, st->col, "--down needs a name: :graph NAME --down draws what depends on NAME");
-    if (expand) { /* it must be a group of the graph as drawn now */
-        bs_view_opts o;
-        const char *ex[32], *fo[32];
-        bs_id keep = v->root;
-        bool keep_down = v->down;
-        v->root = root;
-        v->down = down;
-        view_opts(v, &o, ex, fo);
-        v->root = keep;
-        v->down = keep_down;
-        if (o.collapse == BS_COLLAPSE_NONE) o.collapse = BS_COLLAPSE_AUTO;
-        char err[256];
-        bs_view *vw = bs_view_build_opts(s->ctx, &o, NULL, 0, err, sizeof err);
-        if (!vw) return bs_fail(s, st->line, st->col, "%s", err);
-        bool found = bs_view_has_group(vw, expand->text);
-        if (!found) {
-            char list[512] = "";
-            size_t u = 0;
-            int shown = 0;
-            for (int k = 0; k < vw->nnodes && shown < 8; k++)
-                if (vw->nodes[k].kind == BS_VN_GROUP && u + strlen(vw->nodes[k].group) + 8 < sizeof list) {
-                    u += (size_t)snprintf(list + u, sizeof list - u, "%s'%s'", shown ? ", " : "", vw->nodes[k].group);
-                    shown++;
-                }
-            bs_view_free(vw);
-            return bs_fail(s, expand->line, expand->col, "no collapsed group '%s' in this graph%s%s", expand->text,
-                           shown ? " (groups: " : " (it has none: every node is drawn)", shown ? list : "");
-        }
-        bs_view_free(vw);
-    }
-    /* the state changes only once the command is known to be good */
-    if (all) {
-        v->collapse = BS_COLLAPSE_NONE;
-        v->nexpand = v->nfold = 0;
-    }
-    if (collapse && !fold) {
-        v->collapse = BS_COLLAPSE_ALL;
-        v->nexpand = v->nfold = 0;
-    }
-    if (fold) {
-        list_remove(v->expand, &v->nexpand, fold->text);
-        list_add(v->fold, &v->nfold, fold->text);
-        if (v->collapse == BS_COLLAPSE_NONE) v->collapse = BS_COLLAPSE_AUTO;
-    }
-    if (expand) {
-        list_remove(v->fold, &v->nfold, expand->text);
-        list_add(v->expand, &v->nexpand, expand->text);
-        if (v->collapse == BS_COLLAPSE_NONE) v->collapse = BS_COLLAPSE_AUTO;
-    }
-    if (name || !(expand || fold || collapse || all)) { /* a plain :graph draws the whole tape */
-        v->root = root;
-        v->down = down;
-    }
-    bool to_term = ascii || !window_open(s, true);
-    if (to_term) {
-        /* no window: draw in the terminal instead */
-        char err[256];
-        unsigned fl = BS_ASCII_GRADS | (plain ? BS_ASCII_PLAIN : 0);
-        bs_view_opts o;
-        const char *ex[32], *fo[32];
-        view_opts(v, &o, ex, fo);
-        char *t = bs_viz_ascii_opts(s->ctx, &o, bs_stepper_view(s), fl, width ? width : term_columns(s), err, sizeof err);
-        if (!t) return ascii ? bs_fail(s, st->line, st->col, "%s", err) : 0;
-        fputs(t, s->out);
-        free(t);
-        return 0;
-    }
-    refresh_now(s);
-    bs_window_fit(s->viz->w);
-    return 0;
-}
-
-static int cmd_export(bs_session *s, const bs_stmt *st)
-{
-    const bs_word *file = positional(st, 0), *name = positional(st, 1);
-    if (!file) return usage(s, st, ":export FILE [name] [--grads]   or   :export DIR [name] --steps [--png|--pdf]   or   :export FILE.py [name] [--check]");
-    bs_id root = BS_NONE;
-    if (name && bs_lookup_node(s, name->text, name->line, name->col, &root)) return -1;
-    size_t fl = strlen(file->text);
-    if (fl > 3 && !strcmp(file->text + fl - 3, ".py")) {
-        /* a PyTorch program: of the named root, else of the newest backward pass's, else the
-           default of :step */
-        for (int i = 0; i < st->cmd.argc; i++) {
-            const char *a = argv_of(st, i);
-            if (!strncmp(a, "--", 2) && strcmp(a, "--check"))
-                return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col,
-                               "unknown option %s (:export FILE.py [name] [--check])", a);
-        }
-        if (root == BS_NONE && s->npass > 0) root = s->pass_root[s->npass - 1];
-        if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
-        return bs_export_py(s, file->text, root, has_flag(st, "--check"), file->line, file->col);
-    }
-    for (int i = 0; i < st->cmd.argc; i++) {
-        const char *a = argv_of(st, i);
-        if (!strncmp(a, "--", 2) && strcmp(a, "--grads") && strcmp(a, "--steps") &&
-            strcmp(a, "--png") && strcmp(a, "--pdf") && strcmp(a, "--svg") && strcmp(a, "--white") &&
-            strcmp(a, "--transparent") && strcmp(a, "--no-legend") && strcmp(a, "--collapse"))
-            return bs_fail(s, st->cmd.argv[i].line, st->cmd.argv[i].col, "unknown option %s", a);
-    }
-    if (has_flag(st, "--steps")) {
-        const char *ext = has_flag(st, "--png") ? "png" : has_flag(st, "--pdf") ? "pdf" : "svg";
-        if (root == BS_NONE && bs_cmd_node(s, st, NULL, &root)) return -1;
-        return bs_stepper_export_frames(s, st, file->text, root, ext);
-    }
-    char err[256];
-    /* every node, unless --collapse: the groups as the window draws them */
-    bs_view_opts o;
-    bs_view_opts_init(&o);
-    o.root = root;
-    o.collapse = has_flag(st, "--collapse") ? BS_COLLAPSE_ALL : BS_COLLAPSE_NONE;
-    bs_export_style style = {!has_flag(st, "--no-legend"),
-                             has_flag(st, "--transparent") ? BS_BG_TRANSPARENT
-                             : has_flag(st, "--white") ? BS_BG_WHITE : BS_BG_THEME};
-    bs_status r = bs_viz_export_ex(s->ctx, file->text, &o, has_flag(st, "--grads"),
-                                   bs_stepper_view(s), style, err, sizeof err);
-    if (r) return bs_fail(s, file->line, file->col, "%s", err);
-    if (!s->o.quiet) fprintf(s->out, "wrote %s\n", file->text);
-    return 0;
-}
-
-static int cmd_screenshot(bs_session *s, const bs_stmt *st)
-{
-    const bs_word *w = positional(st, 0);
-    if (!w) return usage(s, st, ":screenshot FILE.png");
-    if (!window_open(s, true)) return bs_fail(s, st->line, st->col, "there is no window to capture");
-    refresh_now(s);
-    char err[256];
-    if (bs_window_screenshot(s->viz->w, w->text, err, sizeof err))
-        return bs_fail(s, w->line, w->col, "%s", err);
-    if (!s->o.quiet) fprintf(s->out, "wrote %s\n", w->text);
-    return 0;
-}
-
-static int cmd_theme(bs_session *s, const bs_stmt *st)
-{
-    const bs_word *w = positional(st, 0);
-    if (!w && !positional(st, 1)) { /* which one, and what else there is */
-        fprintf(s->out, "theme %s (others: :theme default, :theme projector, :theme FILE.conf)\n",
-                bs_theme_name());
-        return 0;
-    }
-    if (!w || positional(st, 1)) return usage(s, st, ":theme default|projector|FILE.conf");
-    char err[512];
-    if (bs_theme_use(w->text, err, sizeof err)) return bs_fail(s, w->line, w->col, "%s", err);
-    if (s->viz && s->viz->w) refresh_now(s); /* new sizes: the window lays the graph out again */
-    if (!s->o.quiet) fprintf(s->out, "theme %s\n", w->text);
-    return 0;
-}
-
-bs_window *bs_session_window(bs_session *s) { return s->viz ? s->viz->w : NULL; }
 
 /* ==== :underflow ====
  * :underflow [NAME] [from=L]: the last backward pass (or the pass from L) recomputed in exact
@@ -1084,7 +524,7 @@ static int cmd_underflow(bs_session *s, const bs_stmt *st)
         } else if (only == BS_NONE && strncmp(w->text, "--", 2)) {
             if (bs_lookup_node(s, w->text, w->line, w->col, &only)) return -1;
         } else {
-            return usage(s, st, ":underflow [NAME] [from=L]");
+            return bs_cmd_usage(s, st, ":underflow [NAME] [from=L]");
         }
     }
     if (root == BS_NONE && s->npass > 0) root = s->pass_root[s->npass - 1];
@@ -1139,29 +579,21 @@ static int cmd_underflow(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-/* ==== The table ==== */
+/* ==== The sets ==== */
 
-static const command commands[] = {
+static const bs_command inspect_cmds[] = {
     {"help", cmd_help, "help [topic]", "commands, functions, an op's local derivative (:help sigmoid)"},
     {"vars", cmd_vars, "vars", "every name: shape, kind, value and grad previews"},
     {"show", cmd_show, "show NAME", "one node in full: op, inputs, value, grad, saved bytes"},
-    {"graph", cmd_graph, "graph [NAME [--down]] [--collapse [GROUP]] [--expand GROUP] [--all] [--ascii [--width N] [--plain]]", "open or refresh the live window (or draw in the terminal): NAME's graph (--down: what depends on NAME); big graphs show groups (module and function calls, statements) as boxes: --expand opens one, --collapse closes one or all, --all draws every node; --ascii fits the terminal's width"},
-    {"export", cmd_export, "export FILE [name] [--grads] [--collapse] [--white|--transparent] [--no-legend]", "write the graph as .dot .svg .png .pdf, with a legend of its colours (--collapse: in groups, as the window draws a big graph); DIR --steps: one frame per step; FILE.py [--check]: a PyTorch program that trains it"},
-    {"theme", cmd_theme, "theme default|projector|FILE.conf", "colours and type sizes of the window and exports: projector is bigger, on white"},
-    {"screenshot", cmd_screenshot, "screenshot FILE.png", "save the window as it is now"},
-    {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},
-    {"next", bs_cmd_next, "next [k]", "advance the stepper k nodes (Enter = 1)"},
-    {"back", bs_cmd_back, "back", "go back one step"},
-    {"finish", bs_cmd_finish, "finish", "run the pass to the end (grads equal backward()'s)"},
-    {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
-    {"explain", bs_cmd_explain, "explain NAME [from=L]", "how NAME.grad was assembled by the last backward pass that reached it (or the pass from L): each contribution and its path"},
-    {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
     {"check", cmd_check, "check [name]", "gradient check of every param by central differences"},
-    {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
-    {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
-    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
     {"mem", cmd_mem, "mem [name] [DIM=a,b,...]", "activation memory: the tensors each node saves for backward, as PyTorch saves them for that requires-grad pattern, each counted once in the total; nodes freed by backward() count nothing. With sizes (:mem S=128,256,512): the total at each size without running, a fit c0 + c1*S + c2*S^2, and the tensors that grow as S^2"},
     {"underflow", cmd_underflow, "underflow [NAME] [from=L]", "gradient entries that underflowed to zero in a low-precision dtype (0 in f16/bf16/f32, nonzero in exact arithmetic), per node of the last backward pass"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const bs_command_set bs_inspect_commands = {.title = "Inspecting", .cmds = inspect_cmds};
+
+static const bs_command session_cmds[] = {
     {"precision", cmd_precision, "precision [n]", "significant digits in printed numbers"},
     {"dtype", cmd_dtype, "dtype [f64|f32|f16|bf16]", "dtype of new float leaves"},
     {"reset", cmd_reset, "reset", "forget every name and the whole tape"},
@@ -1172,43 +604,26 @@ static const command commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static const command *find_command(const char *name)
+const bs_command_set bs_session_commands = {.title = "The session", .cmds = session_cmds};
+
+/* ==== :lesson (the runner is lesson.c, on the public session API alone) ==== */
+
+static int cmd_lesson(bs_session *s, const bs_stmt *st)
 {
-    for (const command *c = commands; c->name; c++)
-        if (!strcmp(c->name, name)) return c;
-    return NULL;
+    const bs_word *w = bs_cmd_positional(st, 0);
+    if (!w) return bs_lesson_list(s, s->out) < 0 ? bs_fail(s, st->line, st->col, "cannot list the lessons") : 0;
+    int r = bs_lesson_run(s, w->text, stdin, s->out);
+    if (r < 0) return bs_fail(s, w->line, w->col, "the lesson stopped (see above)");
+    if (r == 2) s->quit = true; /* :quit typed inside the lesson */
+    return 0;
 }
 
-const char *const *bs_command_names(void)
-{
-    static const char *names[64];
-    if (!names[0]) {
-        int n = 0;
-        for (const command *c = commands; c->name && n < 63; c++) names[n++] = c->name;
-        names[n] = NULL;
-    }
-    return names;
-}
+static const bs_command lesson_cmds[] = {
+    {"lesson", cmd_lesson, "lesson [name]", "list the lessons, or start one"},
+    {NULL, NULL, NULL, NULL},
+};
 
-int bs_run_command(bs_session *s, const bs_stmt *st)
-{
-    const command *c = find_command(st->cmd.name);
-    if (!c) {
-        /* a prefix that names one command is fine (:h, :ex) */
-        const command *hit = NULL;
-        int n = 0;
-        size_t len = strlen(st->cmd.name);
-        for (const command *k = commands; k->name; k++)
-            if (!strncmp(k->name, st->cmd.name, len)) {
-                hit = k;
-                n++;
-            }
-        if (n != 1)
-            return bs_fail(s, st->line, st->col, "unknown command ':%s' (:help lists them)", st->cmd.name);
-        c = hit;
-    }
-    return c->fn(s, st);
-}
+const bs_command_set bs_lesson_commands = {.title = "Lessons", .cmds = lesson_cmds};
 
 /* ==== The reference (docs/reference.md) ====
  * Written from the tables themselves (the op table, the builtins, the commands), so the document
@@ -1276,10 +691,14 @@ void bs_reference_markdown(FILE *f)
     }
     fputs("\n## Other functions\n\n| call | what it does |\n|---|---|\n", f);
     bs_builtins_each(md_builtin, f);
-    fputs("\n## Commands\n\n| command | what it does |\n|---|---|\n", f);
-    for (const command *c = commands; c->name; c++) {
-        fprintf(f, "| `:%s` | ", c->usage);
-        md_cell(f, c->help);
-        fputs(" |\n", f);
+    fputs("\n## Commands\n", f);
+    for (int k = 0; k < bs_command_set_count(); k++) {
+        const bs_command_set *cs = bs_command_set_at(k);
+        fprintf(f, "\n### %s\n\n| command | what it does |\n|---|---|\n", cs->title);
+        for (const bs_command *c = cs->cmds; c->name; c++) {
+            fprintf(f, "| `:%s` | ", c->usage);
+            md_cell(f, c->help);
+            fputs(" |\n", f);
+        }
     }
 }

@@ -102,6 +102,29 @@ static void names_clear(bs_session *s)
     s->cap = s->count = s->order = 0;
 }
 
+/* ==== The passes :explain can explain ==== */
+
+void bs_pass_record(bs_session *s, bs_id root)
+{
+    int j = 0;
+    for (int i = 0; i < s->npass; i++) /* each root once: the newest at the end */
+        if (s->pass_root[i] != root) s->pass_root[j++] = s->pass_root[i];
+    s->npass = j;
+    if (s->npass == BS_PASS_LOG) {
+        memmove(s->pass_root, s->pass_root + 1, (BS_PASS_LOG - 1) * sizeof *s->pass_root);
+        s->npass--;
+    }
+    s->pass_root[s->npass++] = root;
+}
+
+void bs_pass_forget_from(bs_session *s, int32_t len)
+{
+    int j = 0;
+    for (int i = 0; i < s->npass; i++)
+        if (s->pass_root[i] < len) s->pass_root[j++] = s->pass_root[i];
+    s->npass = j;
+}
+
 /* ==== Session ==== */
 
 bs_session *bs_session_new(const bs_session_opts *o, FILE *out, FILE *err)
@@ -132,7 +155,7 @@ static void hist_clear(bs_session *s)
 
 void bs_session_reset(bs_session *s)
 {
-    bs_stepper_free(s);
+    bs_commands_session_reset(s);
     names_clear(s);
     bs_heap_gc(s); /* what a running script still needs stays */
     hist_clear(s);
@@ -164,7 +187,8 @@ void bs_session_collect(bs_session *s, bool force)
         s->pass_root[0] = s->pass_root[s->npass - 1];
         s->npass = 1;
     }
-    int more = 2 + s->npass + 1; /* the defaults, the passes, the window's root (bs_viz_ids) */
+    /* the defaults, the passes, what the command sets hold (the window's root) */
+    int more = 2 + s->npass + 8;
     bs_id **room = n < 0 ? NULL : realloc(keep, (size_t)(n + more) * sizeof *keep);
     if (!room) {
         free(keep);
@@ -175,7 +199,7 @@ void bs_session_collect(bs_session *s, bool force)
     keep[n++] = &s->last_scalar;
     keep[n++] = &s->last_assigned;
     for (int i = 0; i < s->npass; i++) keep[n++] = &s->pass_root[i];
-    n += bs_viz_ids(s, keep + n, cap - n);
+    n += bs_commands_keep_ids(s, keep + n, cap - n);
     int32_t dropped = bs_tape_collect(s->ctx, keep, n);
     free(keep);
     if (dropped < 0) return;
@@ -186,8 +210,7 @@ void bs_session_collect(bs_session *s, bool force)
 void bs_session_free(bs_session *s)
 {
     if (!s) return;
-    bs_stepper_free(s);
-    bs_viz_free(s);
+    bs_commands_session_free(s);
     names_clear(s);
     bs_heap_free_all(s);
     bs_exc_free(s);
@@ -1005,7 +1028,7 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     }
     if (!hs->adopted && !hs->h.pins) bs_heap_drop(s, &hs->h); /* no def made here: not kept */
     else if (!s->frame) bs_heap_maybe_gc(s);
-    bs_viz_refresh(s);
+    bs_commands_after_statement(s);
     s->e = &s->ebuf;
     return rc;
 }
@@ -1060,84 +1083,3 @@ done:
     return rc;
 }
 
-/* ==== Completion ==== */
-
-typedef struct {
-    const char *word;
-    size_t len;
-    void (*add)(void *, const char *);
-    void *ud;
-    bs_arena *a;
-} comp;
-
-static void comp_builtin(void *ud, const char *name, bool is_func)
-{
-    comp *c = ud;
-    if (strncmp(name, c->word, c->len)) return;
-    if (is_func) {
-        size_t n = strlen(name);
-        char *t = bs_arena_alloc(c->a, n + 2);
-        if (!t) return;
-        memcpy(t, name, n);
-        t[n] = '(';
-        c->add(c->ud, t);
-    } else {
-        c->add(c->ud, name);
-    }
-}
-
-void bs_session_complete(bs_session *s, const char *line, const char *word,
-                         void (*add)(void *ud, const char *cand), void *ud)
-{
-    size_t wl = strlen(word);
-    size_t ll = strlen(line);
-    /* where the word starts inside line (line ends with word) */
-    const char *wstart = ll >= wl ? line + ll - wl : line;
-    /* skip leading blanks of the line */
-    const char *p = line;
-    while (*p == ' ' || *p == '\t') p++;
-    static bs_arena keep; /* candidates live until the next completion */
-    bs_arena_free(&keep);
-    comp c = {word, wl, add, ud, &keep};
-    if (*p == ':' && (wstart == p || wstart == p + 1) && !strchr(p, ' ')) {
-        /* a command name */
-        const char *w = *word == ':' ? word + 1 : word;
-        size_t n = strlen(w);
-        for (const char *const *cmd = bs_command_names(); *cmd; cmd++)
-            if (!strncmp(*cmd, w, n)) {
-                char *t = bs_arena_alloc(&keep, strlen(*cmd) + 2);
-                if (!t) return;
-                sprintf(t, "%s%s", *word == ':' ? ":" : "", *cmd);
-                add(ud, t);
-            }
-        return;
-    }
-    const char *dot = strrchr(word, '.');
-    if (dot || (wstart > line && wstart[-1] == '.')) {
-        /* attributes after '.': the word may include "x." or just the part after the dot */
-        const char *after = dot ? dot + 1 : word;
-        size_t pre = dot ? (size_t)(dot - word + 1) : 0;
-        size_t n = strlen(after);
-        for (const char *const *a = bs_tensor_attrs(); *a; a++)
-            if (!strncmp(*a, after, n)) {
-                char *t = bs_arena_alloc(&keep, pre + strlen(*a) + 1);
-                if (!t) return;
-                memcpy(t, word, pre);
-                strcpy(t + pre, *a);
-                add(ud, t);
-            }
-        return;
-    }
-    for (int i = 0; i < s->cap; i++)
-        if (s->names[i].name && !strncmp(s->names[i].name, word, wl)) add(ud, s->names[i].name);
-    if (*p == ':') {
-        /* a command's argument (":help sigm"): names of functions, without the '(' */
-        for (int i = 0; i < BS_OP_COUNT; i++)
-            if (!strncmp(bs_ops[i].name, word, wl)) add(ud, bs_ops[i].name);
-        return;
-    }
-    bs_builtins_each(comp_builtin, &c);
-    const char *kw[] = {"True", "False", "None", "with no_grad:", NULL};
-    for (int i = 0; kw[i]; i++)
-        if (!strncmp(kw[i], word, wl)) add(ud, kw[i]);
-}

@@ -264,6 +264,7 @@ int main(int argc, char **argv)
 {
     cli c;
     memset(&c, 0, sizeof c);
+    bs_repl_init(); /* the command table, for --reference and the lessons' sessions */
     int rc = parse_args(argc, argv, &c);
     if (rc >= 0)
         return rc;

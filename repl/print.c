@@ -332,3 +332,132 @@ void bs_print_value(bs_session *s, FILE *f, const bs_value *v)
         fputc('\n', f);
     }
 }
+
+/* ==== The gradient as every surface shows it ==== */
+
+int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (!n || bs_grad_now(s->ctx, id, NULL) == BS_GRAD_NONE) return BS_GRAD_NONE;
+    int64_t numel = bs_tensor_numel(&n->value);
+    double *d = bs_arena_alloc(&s->arena, (size_t)(numel ? numel : 1) * sizeof(double));
+    if (!d) return -1;
+    *out = (bs_tensor){n->value.dtype, n->value.shape, d};
+    return (int)bs_grad_now(s->ctx, id, d);
+}
+
+char *bs_grad_note(bs_session *s, char *buf, size_t len)
+{
+    int k, total;
+    buf[0] = 0;
+    if (s->step && bs_backward_progress(s->ctx, NULL, &k, &total))
+        snprintf(buf, len, "(partial: step %d/%d)", k, total);
+    return buf;
+}
+
+/* ==== A node in full (:show, and a click in the window) ==== */
+
+/* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor
+ * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
+ * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
+ * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
+size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+                             char *buf, size_t len)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    int k = bs_node_saved(s->ctx, id, sv), nnew = 0;
+    size_t bytes = 0, nbytes = 0, at = 0;
+    buf[0] = 0;
+    for (int j = 0; j < k; j++) {
+        bool dup = false, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
+        for (int i = 0; i < j; i++)
+            dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
+        if (!dup) bytes += sv[j].bytes;
+        if (!dup && !above) {
+            nbytes += sv[j].bytes;
+            nnew++;
+        }
+        char nm[96], sh[64];
+        if (sv[j].slot >= 0) /* a buffer the op made for backward, no node of the graph */
+            snprintf(nm, sizeof nm, "%s %s", bs_shape_str(&sv[j].shape, sh, sizeof sh),
+                     bs_dtype_name(sv[j].dtype));
+        else {
+            bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
+            if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
+                size_t l = strlen(nm);
+                snprintf(nm + l, sizeof nm - l, " (a view of %s)",
+                         bs_node_name(s->ctx, sv[j].tensor, sh, sizeof sh));
+            }
+        }
+        if (at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
+                                   above ? " (counted above)" : "");
+    }
+    if (seen)
+        for (int j = 0; j < k; j++)
+            if (sv[j].slot < 0) seen[sv[j].tensor] = true;
+    if (fresh) *fresh = nnew;
+    if (fresh_bytes) *fresh_bytes = nbytes;
+    return bytes;
+}
+
+static const char *node_kind(const bs_node *n)
+{
+    if (n->op != BS_OP_LEAF) return n->requires_grad ? "op" : "op (no grad)";
+    if (n->is_param) return "param (leaf, requires grad)";
+    if (n->init == BS_INIT_COPY) return "detached copy (leaf)";
+    return "constant (leaf)";
+}
+
+void bs_show_node(bs_session *s, FILE *f, bs_id id)
+{
+    const bs_node *n = bs_node_get(s->ctx, id);
+    if (!n) return;
+    char nm[96], sh[64];
+    int prec = s->o.precision;
+    fprintf(f, "%s  (node #%d, %s)\n", bs_node_name(s->ctx, id, nm, sizeof nm), (int)id, node_kind(n));
+    if (n->text) fprintf(f, "  expression  %s\n", n->text);
+    if (n->op != BS_OP_LEAF) {
+        fprintf(f, "  op          %s (%s), grad_fn %s\n", bs_ops[n->op].name, bs_ops[n->op].symbol,
+                n->requires_grad ? bs_node_grad_fn(s->ctx, id) : "None");
+        for (int i = 0; i < n->nin; i++) {
+            const bs_node *x = bs_node_get(s->ctx, n->in[i]);
+            fprintf(f, "  input %d     %s %s\n", i + 1, bs_node_name(s->ctx, n->in[i], nm, sizeof nm),
+                    bs_shape_str(&x->value.shape, sh, sizeof sh));
+        }
+    }
+    fprintf(f, "  shape       %s  %s  requires_grad=%s\n", bs_shape_str(&n->value.shape, sh, sizeof sh),
+            bs_dtype_name(n->value.dtype), n->requires_grad ? "True" : "False");
+    fputs("  value       ", f);
+    bs_print_tensor(s, f, &n->value, false, prec);
+    fputs("\n  grad        ", f);
+    bs_tensor g;
+    int gs = bs_grad_get(s, id, &g);
+    if (gs > 0)
+        bs_print_tensor(s, f, &g, false, prec);
+    else
+        fputs(gs < 0 ? "(out of memory)" : "None", f);
+    if (gs == BS_GRAD_PARTIAL) {
+        char note[48];
+        fprintf(f, "  %s", bs_grad_note(s, note, sizeof note));
+    }
+    fputc('\n', f);
+    if (n->op != BS_OP_LEAF) {
+        bs_shape in[BS_MAX_INPUTS];
+        for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
+        char sv[512];
+        size_t saved = bs_mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
+        double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
+        fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
+                bs_node_freed(s->ctx, id) && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");
+        fprintf(f, "  forward     %.0f FLOPs\n", fl);
+        char d[1024], x[96], dx[100];
+        for (int i = 0; i < n->nin; i++)
+            if (bs_ops[n->op].deriv[i]) {
+                /* the same formula the stepper prints, with the same names */
+                bs_node_expr(s->ctx, n->in[i], 40, x, sizeof x);
+                snprintf(dx, sizeof dx, x[strspn(x, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.")] ? "d(%s)" : "d%s", x);
+                fprintf(f, "  d/%-10s = %s\n", dx, bs_deriv_render(s->ctx, id, i, false, prec, d, sizeof d));
+            }
+    }
+}

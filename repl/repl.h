@@ -29,6 +29,10 @@ typedef struct {
 } bs_error;
 
 bs_session *bs_session_new(const bs_session_opts *o, FILE *out, FILE *err);
+/* Registers the REPL's commands (:step, :graph, :run, ... : repl/session.c), once per process,
+   before the first session runs a command; a session made before still sees them. Without it a
+   session is the language alone and every :command is unknown. */
+void bs_repl_init(void);
 void bs_session_free(bs_session *s);
 bs_ctx *bs_session_ctx(bs_session *s);
 bs_session_opts *bs_session_options(bs_session *s);
@@ -58,7 +62,8 @@ bool bs_session_pending_decorator(const char *src);
 bool bs_session_stepping(bs_session *s);
 
 /* Completion candidates for the word at the end of `line` (names, functions, commands, attributes
- * after '.'). Calls add(ud, candidate) for each. */
+ * after '.'), in repl/complete.c. Calls add(ud, candidate) for each; a candidate is valid only
+ * during the call (add copies what it keeps). */
 void bs_session_complete(bs_session *s, const char *line, const char *word,
                          void (*add)(void *ud, const char *cand), void *ud);
 

@@ -292,6 +292,11 @@ void bs_hist_add(bs_session *s, const char *text);
 char *bs_read_text(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 /* print node id in full (:show, window clicks) */
 void bs_show_node(bs_session *s, FILE *f, bs_id id);
+/* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor once;
+   seen (NULL: none) marks storages counted by nodes listed before ("(counted above)"); *fresh and
+   *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before (print.c) */
+size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+                         char *buf, size_t len);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
 int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
 /* :export FILE.py: root's graph as a PyTorch program (export_py.c); check: run it with torch and
@@ -493,6 +498,12 @@ char *bs_repr_value(bs_session *s, const bs_value *v);
 int bs_collect(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out); /* items into a list */
 int bs_make_def(bs_session *s, const bs_stmt *st, bs_value *out);          /* a DEF as a function */
 
+/* eval.c: the passes :explain can explain */
+/* remember a completed backward pass from root for :explain */
+void bs_pass_record(bs_session *s, bs_id root);
+/* forget the passes whose root is at or past len (the tape was truncated or reset) */
+void bs_pass_forget_from(bs_session *s, int32_t len);
+
 /* print.c */
 void bs_print_value(bs_session *s, FILE *f, const bs_value *v);
 void bs_print_inline(bs_session *s, FILE *f, const bs_value *v); /* quiet form, no newline */
@@ -501,28 +512,65 @@ void bs_print_tensor(bs_session *s, FILE *f, const bs_tensor *t, bool quiet, int
 char *bs_preview(const bs_tensor *t, int prec, char *buf, size_t len);
 void bs_fmt_num(char *buf, size_t len, double v, int prec, bool is_int);
 
-/* commands.c */
-int bs_run_command(bs_session *s, const bs_stmt *st);
+/* ==== Commands (cmdtab.c): the table the other layers register into ====
+ * repl/ is layered: the interpreter (eval, exec, builtins, nn, modules, amp, heap, index, pydict,
+ * suggest, print, cmdtab: an evaluator and its builtins call each other, as any interpreter's
+ * do) at the bottom; above it the tools, each with its own command set (commands.c: inspecting
+ * and the session, and :lesson over lesson.c's runner; stepper.c, viewer.c, run.c, export_py.c),
+ * which call down and never up; session.c at the top registers the sets (bs_repl_init);
+ * complete.c, term.c and main.c use it all. The interpreter
+ * reaches a tool only through the table: a `:cmd` statement, and the hooks below. */
+typedef struct {
+    const char *name;
+    int (*fn)(bs_session *, const bs_stmt *);
+    const char *usage;
+    const char *help;
+} bs_command;
+
+typedef struct {
+    const char *title;              /* its heading in :help */
+    const bs_command *cmds;         /* ends with a NULL name */
+    /* hooks, each optional */
+    void (*after_statement)(bs_session *s);        /* each statement's end (the window redraws) */
+    void (*session_reset)(bs_session *s);          /* :reset, and before the session is freed */
+    void (*session_free)(bs_session *s);
+    /* node ids the set holds, kept by a compaction (bs_tape_collect): fills up to max, returns
+       the count */
+    int (*keep_ids)(bs_session *s, bs_id **out, int max);
+} bs_command_set;
+
+/* sets are process-wide, listed in the order registered (session.c); registering one twice does
+   nothing */
+void bs_commands_register(const bs_command_set *set);
+int bs_command_set_count(void);
+const bs_command_set *bs_command_set_at(int i);
+/* a command by name, or by a prefix that names one command (:h, :ex); NULL if none */
+const bs_command *bs_command_find(const char *name, bool prefix);
 const char *const *bs_command_names(void);  /* NULL-terminated, without ':' */
-void bs_viz_refresh(bs_session *s);          /* redraw the window after a statement */
-void bs_viz_free(bs_session *s);
-/* the node ids the window state holds (for bs_tape_collect): fills up to max, returns count */
-int bs_viz_ids(bs_session *s, bs_id **out, int max);
+int bs_run_command(bs_session *s, const bs_stmt *st);
+void bs_commands_after_statement(bs_session *s);
+void bs_commands_session_reset(bs_session *s);
+void bs_commands_session_free(bs_session *s);
+int bs_commands_keep_ids(bs_session *s, bs_id **out, int max);
+/* argument helpers every set uses */
+bool bs_cmd_flag(const bs_stmt *st, const char *flag);
+const bs_word *bs_cmd_positional(const bs_stmt *st, int k); /* non --flag argument k, or NULL */
+int bs_cmd_usage(bs_session *s, const bs_stmt *st, const char *u);
+
+/* the sets (session.c registers them) */
+extern const bs_command_set bs_inspect_commands, bs_session_commands; /* commands.c */
+extern const bs_command_set bs_stepper_commands;                     /* stepper.c */
+extern const bs_command_set bs_viewer_commands;                      /* viewer.c */
+extern const bs_command_set bs_run_commands;                         /* run.c */
+extern const bs_command_set bs_lesson_commands;                      /* commands.c */
+
+/* viewer.c: the window and the graph commands */
 bs_window *bs_session_window(bs_session *s); /* the open window or NULL */
+/* one hold of bs_session_window_hold given back without the redraw a release does (:load: the
+   statement that ran it redraws once it is done) */
+void bs_session_window_unhold(bs_session *s);
 
 /* stepper.c */
-int bs_cmd_step(bs_session *s, const bs_stmt *st);
-int bs_cmd_next(bs_session *s, const bs_stmt *st);
-int bs_cmd_back(bs_session *s, const bs_stmt *st);
-int bs_cmd_finish(bs_session *s, const bs_stmt *st);
-int bs_cmd_abort(bs_session *s, const bs_stmt *st);
-int bs_cmd_jvp(bs_session *s, const bs_stmt *st);
-int bs_cmd_explain(bs_session *s, const bs_stmt *st);
-void bs_stepper_free(bs_session *s);
-/* remember a completed backward pass from root for :explain */
-void bs_pass_record(bs_session *s, bs_id root);
-/* forget the passes whose root is at or past len (the tape was truncated or reset) */
-void bs_pass_forget_from(bs_session *s, int32_t len);
 /* for the window and exports: the current stepping state (NULL when not stepping) */
 const bs_view_state *bs_stepper_view(bs_session *s);
 /* window keys n / b / f */
@@ -532,8 +580,6 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
                              const char *ext);
 
 /* run.c */
-int bs_cmd_run(bs_session *s, const bs_stmt *st);
 int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st); /* :mem DIM=a,b,... (repl/run.c) */
-int bs_cmd_train(bs_session *s, const bs_stmt *st);
 
 #endif

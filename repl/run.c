@@ -327,7 +327,7 @@ static void print_table(bs_session *s, const char *where, const bs_plan_node *no
             where);
 }
 
-int bs_cmd_run(bs_session *s, const bs_stmt *st)
+static int bs_cmd_run(bs_session *s, const bs_stmt *st)
 {
     run_req r;
     const bs_word *bw;
@@ -473,7 +473,7 @@ static void sparkline(FILE *f, const double *y, int n, int width)
     }
 }
 
-int bs_cmd_train(bs_session *s, const bs_stmt *st)
+static int bs_cmd_train(bs_session *s, const bs_stmt *st)
 {
     run_arg a[64];
     int na = split_args(st, a, 64);
@@ -770,7 +770,6 @@ int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
         for (int k = 0; k < n->nin; k++) want[n->in[k]] = true;
     }
     for (bs_id i = 0; i <= root; i++) { /* the saved storages, each once, in tape order */
-        const bs_node *n = bs_node_get(s->ctx, i);
         bs_saved_tensor sv[BS_MAX_SAVED];
         int k = want[i] && !bs_node_freed(s->ctx, i) ? bs_node_saved(s->ctx, i, sv) : 0;
         for (int j = 0; j < k; j++) {
@@ -842,3 +841,13 @@ done:
     free(bytes);
     return rc;
 }
+
+/* ==== The set ==== */
+
+static const bs_command run_cmds[] = {
+    {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
+    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const bs_command_set bs_run_commands = {.title = "Replay at real sizes", .cmds = run_cmds};

@@ -10,6 +10,15 @@
 #include <sys/stat.h>
 
 #include "repl_int.h"
+static void bs_stepper_free(bs_session *s);
+
+static int bs_cmd_step(bs_session *s, const bs_stmt *st);
+static int bs_cmd_next(bs_session *s, const bs_stmt *st);
+static int bs_cmd_back(bs_session *s, const bs_stmt *st);
+static int bs_cmd_finish(bs_session *s, const bs_stmt *st);
+static int bs_cmd_abort(bs_session *s, const bs_stmt *st);
+static int bs_cmd_jvp(bs_session *s, const bs_stmt *st);
+static int bs_cmd_explain(bs_session *s, const bs_stmt *st);
 
 struct bs_stepper {
     bs_id root;
@@ -157,51 +166,6 @@ static void print_step(bs_session *s, const bs_step *st, bs_id root)
     }
 }
 
-/* ==== The gradient as every surface shows it ==== */
-
-int bs_grad_get(bs_session *s, bs_id id, bs_tensor *out)
-{
-    const bs_node *n = bs_node_get(s->ctx, id);
-    if (!n || bs_grad_now(s->ctx, id, NULL) == BS_GRAD_NONE) return BS_GRAD_NONE;
-    int64_t numel = bs_tensor_numel(&n->value);
-    double *d = bs_arena_alloc(&s->arena, (size_t)(numel ? numel : 1) * sizeof(double));
-    if (!d) return -1;
-    *out = (bs_tensor){n->value.dtype, n->value.shape, d};
-    return (int)bs_grad_now(s->ctx, id, d);
-}
-
-char *bs_grad_note(bs_session *s, char *buf, size_t len)
-{
-    int k, total;
-    buf[0] = 0;
-    if (s->step && bs_backward_progress(s->ctx, NULL, &k, &total))
-        snprintf(buf, len, "(partial: step %d/%d)", k, total);
-    return buf;
-}
-
-/* ==== The passes :explain can explain ==== */
-
-void bs_pass_record(bs_session *s, bs_id root)
-{
-    int j = 0;
-    for (int i = 0; i < s->npass; i++) /* each root once: the newest at the end */
-        if (s->pass_root[i] != root) s->pass_root[j++] = s->pass_root[i];
-    s->npass = j;
-    if (s->npass == BS_PASS_LOG) {
-        memmove(s->pass_root, s->pass_root + 1, (BS_PASS_LOG - 1) * sizeof *s->pass_root);
-        s->npass--;
-    }
-    s->pass_root[s->npass++] = root;
-}
-
-void bs_pass_forget_from(bs_session *s, int32_t len)
-{
-    int j = 0;
-    for (int i = 0; i < s->npass; i++)
-        if (s->pass_root[i] < len) s->pass_root[j++] = s->pass_root[i];
-    s->npass = j;
-}
-
 /* does a backward pass from root reach target (through inputs that require grad)? */
 static bool pass_reaches(bs_session *s, bs_id root, bs_id target)
 {
@@ -279,7 +243,7 @@ static void stepper_release(bs_session *s)
     s->step = NULL;
 }
 
-void bs_stepper_free(bs_session *s)
+static void bs_stepper_free(bs_session *s)
 {
     bs_stepper *p = s->step;
     if (!p) return;
@@ -373,7 +337,7 @@ static char *pass_statement(bs_session *s, const bs_stmt *st, bs_id root, bool r
     return n > 0 && (size_t)n < sizeof buf ? strdup(buf) : NULL;
 }
 
-int bs_cmd_step(bs_session *s, const bs_stmt *st)
+static int bs_cmd_step(bs_session *s, const bs_stmt *st)
 {
     if (s->step)
         return bs_fail(s, st->line, st->col,
@@ -459,7 +423,7 @@ static int next_k(bs_session *s, const bs_stmt *st, int k)
     return 0;
 }
 
-int bs_cmd_next(bs_session *s, const bs_stmt *st)
+static int bs_cmd_next(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     int k = 1;
@@ -475,7 +439,7 @@ int bs_cmd_next(bs_session *s, const bs_stmt *st)
     return next_k(s, st, k);
 }
 
-int bs_cmd_back(bs_session *s, const bs_stmt *st)
+static int bs_cmd_back(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     bs_stepper *p = s->step;
@@ -513,7 +477,7 @@ int bs_cmd_back(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-int bs_cmd_finish(bs_session *s, const bs_stmt *st)
+static int bs_cmd_finish(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     int r;
@@ -523,7 +487,7 @@ int bs_cmd_finish(bs_session *s, const bs_stmt *st)
     return 0;
 }
 
-int bs_cmd_abort(bs_session *s, const bs_stmt *st)
+static int bs_cmd_abort(bs_session *s, const bs_stmt *st)
 {
     if (need_stepper(s, st)) return -1;
     bs_stepper_free(s);
@@ -549,7 +513,7 @@ void bs_stepper_key(bs_session *s, bs_window_event_kind k)
 
 /* ==== :explain ==== */
 
-int bs_cmd_explain(bs_session *s, const bs_stmt *st)
+static int bs_cmd_explain(bs_session *s, const bs_stmt *st)
 {
     if (st->cmd.argc < 1) return bs_fail(s, st->line, st->col, "usage: :explain NAME [from=ROOT]");
     const bs_word *w = &st->cmd.argv[0];
@@ -693,7 +657,7 @@ static void jvp_visit(void *ud, bs_id node, const bs_tensor *t)
     }
 }
 
-int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
+static int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
 {
     const char *name = NULL, *wrt = NULL;
     const bs_word *ww = NULL;
@@ -809,3 +773,23 @@ int bs_stepper_export_frames(bs_session *s, const bs_stmt *st, const char *dir, 
                         "the grads of this one pass as they accumulate)\n", frames, dir);
     return rc;
 }
+
+/* ==== The set ==== */
+
+static const bs_command stepper_cmds[] = {
+    {"step", bs_cmd_step, "step [name] [seed=...]", "step the backward pass node by node from name"},
+    {"next", bs_cmd_next, "next [k]", "advance the stepper k nodes (Enter = 1)"},
+    {"back", bs_cmd_back, "back", "go back one step"},
+    {"finish", bs_cmd_finish, "finish", "run the pass to the end (grads equal backward()'s)"},
+    {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
+    {"explain", bs_cmd_explain, "explain NAME [from=L]", "how NAME.grad was assembled by the last backward pass that reached it (or the pass from L): each contribution and its path"},
+    {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const bs_command_set bs_stepper_commands = {
+    .title = "Stepping",
+    .cmds = stepper_cmds,
+    .session_reset = bs_stepper_free,
+    .session_free = bs_stepper_free,
+};

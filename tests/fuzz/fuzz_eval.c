@@ -133,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(home >= 0 && chdir(g_work) == 0);
     bs_session_opts o = {.quiet = (size & 1) != 0, .precision = 0, .window = false,
                          .interactive = (size & 2) != 0};
+    bs_repl_init();
     bs_session *s = bs_session_new(&o, fuzz_devnull(), fuzz_devnull());
     FUZZ_CHECK(s != NULL);
     bs_ctx_set_mem_limit(bs_session_ctx(s), MEM_LIMIT);

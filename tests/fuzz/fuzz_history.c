@@ -47,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     close(slave);
     bs_session_opts o = {.window = false, .interactive = true};
+    bs_repl_init();
     g_s = bs_session_new(&o, fuzz_devnull(), fuzz_devnull());
     if (!g_s)
         abort();

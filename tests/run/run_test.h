@@ -34,6 +34,7 @@ static void sess_open(sess *t, bool quiet)
     t->len = 0;
     t->f = open_memstream(&t->out, &t->len);
     bs_session_opts o = {.quiet = quiet, .precision = 17, .window = false, .interactive = false};
+    bs_repl_init();
     t->s = bs_session_new(&o, t->f, t->f);
 }
 
