@@ -1,95 +1,18 @@
-/* core/plan.c: replay plans: the part of the tape a root depends on, rebound to new sizes, every
- * shape inferred again, leaves initialised again, buffers allocated once on a backend; forward,
- * backward and optimizer steps timed node by node; and the comparison of two engines (--check). */
+/* core/plan.c: building replay plans: the part of the tape a root depends on, rebound to new
+ * sizes, every shape inferred again, leaves initialised again, buffers allocated once on a
+ * backend, transposes folded and bias + activation pairs fused where the backend can. Running is
+ * plan_run.c, comparing engines plan_check.c. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core_int.h"
-
-/* ==== The plan ==== */
-
-enum {
-    PN_MAIN = 1,   /* replayed every step (an ancestor of the root through op inputs) */
-    PN_INIT = 2,   /* needed for a param(expr) leaf's initial value (expr's subgraph) */
-    PN_HOST = 4    /* its value is computed on the host (leaves, integer constants, init nodes) */
-};
-
-typedef struct {
-    bs_id id;
-    char name[64];                  /* the tape's display name, for messages */
-    bs_op op;                       /* BS_OP_LEAF for leaves */
-    int nin;
-    int in[BS_MAX_INPUTS];          /* plan indices of the inputs */
-    bs_attr attr;                   /* reshape's target at the plan's sizes */
-    bs_init_kind init;
-    int init_src;                   /* plan index (BS_INIT_COPY) or -1 */
-    double init_arg[2];
-    int8_t sym[BS_MAX_DIMS];
-    bs_shape rec_shape;             /* as recorded */
-    bs_shape shape;                 /* at the plan's sizes */
-    bs_dtype tape_dtype;            /* the node's dtype on the tape */
-    bs_dtype dtype;                 /* in the plan: BS_I64, or the plan's float dtype */
-    unsigned mark;                  /* PN_* */
-    bool rg, param, no_grad, resized;
-    bool uses_sym;                  /* its shape follows some size variable */
-    bool constant;                  /* main but computed on the host (integer op nodes) */
-    bool vjp_in[BS_MAX_INPUTS];     /* input k gets this node's VJP in backward */
-    bool alias_in[BS_MAX_INPUTS];   /* ...by sharing this node's grad buffer (no VJP runs) */
-    int gown;                       /* plan index of the node whose grad buffer this one uses */
-    int fused_act, fused_add;       /* bias + activation pair run as one loop (-1: none) */
-    bool fused_bwd;                 /* the pair's backward is fused too */
-    bool folded;                    /* a transpose its matmuls read in place (no copy, no grad) */
-    int fold_src[BS_MAX_INPUTS];    /* matmul: input k is folded transpose node (-1: none) */
-    void *val, *grad, *m, *v;       /* backend buffers (grad may be another node's: gown) */
-    void *fval;                     /* an integer tensor's values as floats, for float ops */
-    bool need_fval;                 /* ...which some float op reads */
-    double *host;                   /* host value (numel doubles) while built, or NULL */
-    bs_exec ex;
-    double fwd_flops, bwd_flops;
-    size_t bytes;
-    double *tf, *tb;                /* (cap) ms per timed step */
-} pnode;
-
-struct bs_plan {
-    bs_backend *be;
-    bs_plan_opts o;
-    int n;                          /* nodes */
-    pnode *nodes;                   /* (n) in tape order */
-    int root;                       /* plan index of the root */
-    bool do_bwd;
-    int64_t t;                      /* optimizer steps taken */
-    int64_t dims[BS_MAX_DIMVARS];   /* size variable values in this plan */
-    int derived[BS_MAX_DIMVARS];    /* a derived size's base + 1 (0: its own) */
-    char dim_name[BS_MAX_DIMVARS][32];
-    bool dim_used[BS_MAX_DIMVARS];
-    int ndim;
-    size_t bytes;                   /* everything allocated on the backend */
-    bool keep_host;                 /* keep leaves' host values (for --check) */
-    bool *ginit;                    /* (n) grad buffer written in this backward pass */
-    int *sched, nsched;             /* the backward pass's steps, plan indices in the order they
-                                       run: core's one schedule (bs__sched_build), as eager */
-    /* timings */
-    bool recording;
-    int steps, cap;
-    double *step_ms, *fwd_ms, *bwd_ms, *opt_ms; /* (cap) */
-    char err[512];
-};
+#include "plan_int.h"
 
 /* ==== Small helpers ==== */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static bs_status plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bs_status plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
+bs_status bs__plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -98,36 +21,11 @@ static bs_status plan_fail(bs_plan *p, bs_status st, const char *fmt, ...)
     return st;
 }
 
-/* bytes of one element in a backend buffer (i64 is stored as int32) */
-static size_t elem_size(bs_dtype t) { return t == BS_I64 ? 4 : bs_dtype_size(t); }
-
-static size_t buf_bytes(const pnode *n) { return (size_t)bs_shape_numel(&n->shape) * elem_size(n->dtype); }
-
-/* median of n values (sorts a copy) */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-    if (n <= 0) return 0;
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c) return v[0];
-    memcpy(c, v, (size_t)n * sizeof *c);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
-
 /* "x", "h = x @ W1" style name of a tape node for messages */
 static const char *tape_name(bs_ctx *c, bs_id id, char *buf, size_t len)
 {
     return bs_node_name(c, id, buf, len);
 }
-
 /* ==== Building: what the root needs ==== */
 
 /* Mark the nodes: MAIN for the root's ancestors through op inputs, INIT for the subgraphs that
@@ -306,7 +204,7 @@ static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
                     snprintf(what, sizeof what, "%s (%s)", n->name, bs_ops[n->op].name);
                 size_t ml = strlen(msg);
                 if (ml && msg[ml - 1] == '.') msg[ml - 1] = 0;
-                plan_fail(p, BS_ERR_SHAPE, "cannot replay at %s: %s fails: %s", sizes, what,
+                bs__plan_fail(p, BS_ERR_SHAPE, "cannot replay at %s: %s fails: %s", sizes, what,
                           msg[0] ? msg : "the shapes do not fit");
                 blame_literals(p, i, p->err, sizeof p->err);
                 return BS_ERR_SHAPE;
@@ -323,7 +221,7 @@ static bs_status infer_shapes(bs_plan *p, bs_ctx *c)
             for (int k = 0; k < n->nin; k++) n->uses_sym |= p->nodes[n->in[k]].uses_sym;
         }
         if (bs__check_size(c, &n->shape)) {
-            plan_fail(p, BS_ERR_NOMEM, "%s", bs_errmsg(c));
+            bs__plan_fail(p, BS_ERR_NOMEM, "%s", bs_errmsg(c));
             return BS_ERR_NOMEM;
         }
     }
@@ -344,7 +242,7 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
     case BS_INIT_RANDN:
     case BS_INIT_RAND: {
         bs_ctx *r = bs_ctx_new();
-        if (!r) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        if (!r) return bs__plan_fail(p, BS_ERR_NOMEM, "out of memory");
         bs_ctx_seed(r, p->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)n->id + 1);
         /* rand's [0, 1); with bounds lo < hi: uniform in [lo, hi) (nn.Linear's weights), or for an
            integer leaf the integers in [lo, hi) (torch.randint) */
@@ -381,7 +279,7 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
     default:
     fixed: {
         char nm[64];
-        return plan_fail(p, BS_ERR_SHAPE, "%s is literal data and replays only at its own size",
+        return bs__plan_fail(p, BS_ERR_SHAPE, "%s is literal data and replays only at its own size",
                          tape_name(c, n->id, nm, sizeof nm));
     }
     }
@@ -411,7 +309,7 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
         if (!(n->mark & PN_HOST)) continue;
         int64_t numel = bs_shape_numel(&n->shape);
         n->host = calloc((size_t)(numel ? numel : 1), sizeof(double));
-        if (!n->host) return plan_fail(p, BS_ERR_NOMEM, "out of memory for initial values");
+        if (!n->host) return bs__plan_fail(p, BS_ERR_NOMEM, "out of memory for initial values");
         bs_status st;
         if (n->op == BS_OP_LEAF) {
             st = init_leaf(p, c, n, n->host);
@@ -426,7 +324,7 @@ static bs_status host_values(bs_plan *p, bs_ctx *c)
             st = bs_ops[n->op].fwd(in, &n->attr, &out, msg, sizeof msg);
             if (st) {
                 char nm[64];
-                return plan_fail(p, st, "%s (%s): %s", tape_name(c, n->id, nm, sizeof nm),
+                return bs__plan_fail(p, st, "%s (%s): %s", tape_name(c, n->id, nm, sizeof nm),
                                  bs_ops[n->op].name, msg);
             }
         }
@@ -487,7 +385,7 @@ static void find_folds(bs_plan *p)
 
 /* ==== Building: buffers on the backend ==== */
 
-static void *plan_alloc(bs_plan *p, size_t bytes)
+void *bs__plan_alloc(bs_plan *p, size_t bytes)
 {
     if (!bytes) bytes = 8;
     void *b = p->be->alloc(p->be, bytes);
@@ -506,30 +404,30 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
         size_t b = buf_bytes(n);
         int64_t numel = bs_shape_numel(&n->shape);
         if (n->folded) continue; /* its value is made only if someone reads it */
-        n->val = plan_alloc(p, b);
+        n->val = bs__plan_alloc(p, b);
         if (!n->val) goto nomem;
         n->bytes = b;
         if (p->do_bwd && n->param && n->rg) {
             if (need_m) {
-                if (!(n->m = plan_alloc(p, b))) goto nomem;
+                if (!(n->m = bs__plan_alloc(p, b))) goto nomem;
                 be->fill(be, n->m, 0, numel, n->dtype);
                 n->bytes += b;
             }
             if (need_v) {
-                if (!(n->v = plan_alloc(p, b))) goto nomem;
+                if (!(n->v = bs__plan_alloc(p, b))) goto nomem;
                 be->fill(be, n->v, 0, numel, n->dtype);
                 n->bytes += b;
             }
         }
         if (n->need_fval) {
-            if (!(n->fval = plan_alloc(p, (size_t)numel * elem_size(p->o.dtype)))) goto nomem;
+            if (!(n->fval = bs__plan_alloc(p, (size_t)numel * elem_size(p->o.dtype)))) goto nomem;
             n->bytes += (size_t)numel * elem_size(p->o.dtype);
             bs_status st = be->upload(be, n->fval, n->host, numel, p->o.dtype);
-            if (st) return plan_fail(p, st, "%s: upload failed", be->name);
+            if (st) return bs__plan_fail(p, st, "%s: upload failed", be->name);
         }
         if (n->host) {
             bs_status st = be->upload(be, n->val, n->host, numel, n->dtype);
-            if (st) return plan_fail(p, st, "%s: upload failed", be->name);
+            if (st) return bs__plan_fail(p, st, "%s: upload failed", be->name);
             if (!p->keep_host) {
                 free(n->host);
                 n->host = NULL;
@@ -548,7 +446,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || !n->rg || n->folded) continue;
         if (n->gown == i) {
-            n->grad = plan_alloc(p, buf_bytes(n));
+            n->grad = bs__plan_alloc(p, buf_bytes(n));
             if (!n->grad) {
                 free(nvjp);
                 goto nomem;
@@ -577,7 +475,7 @@ nomem:;
     char sz[32];
     snprintf(sz, sizeof sz, "%.1f MB", (double)p->bytes / 1e6);
     (void)c;
-    return plan_fail(p, BS_ERR_NOMEM, "out of memory on %s after %s of buffers", be->name, sz);
+    return bs__plan_fail(p, BS_ERR_NOMEM, "out of memory on %s after %s of buffers", be->name, sz);
 }
 
 /* Bias + activation pairs a backend runs as one loop (supports_bias_act): act(a) where a = x + b
@@ -688,7 +586,7 @@ bs_plan_opts bs_plan_defaults(void)
     return o;
 }
 
-static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
+bs_plan *bs__plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
                            bool keep_host, bool shapes_only, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
@@ -717,7 +615,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     for (int b = 0; b < o->nbind; b++) {
         int d = o->bind_dim[b];
         if (d < 0 || d >= p->ndim || o->bind_value[b] < 1) {
-            st = plan_fail(p, BS_ERR_ARG, "a size must be a size variable bound to at least 1");
+            st = bs__plan_fail(p, BS_ERR_ARG, "a size must be a size variable bound to at least 1");
             goto fail;
         }
         p->dims[d] = o->bind_value[b];
@@ -729,7 +627,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     }
     /* be is NULL for shapes alone (bs_plan_shapes): nothing runs */
     if (o->dtype == BS_I64 || (be && !be->supports_dtype(be, o->dtype))) {
-        st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)",
+        st = bs__plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s (try dtype=f32)",
                        be ? be->name : "replay", bs_dtype_name(o->dtype));
         goto fail;
     }
@@ -740,7 +638,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     if (!mark || !of) {
         free(mark);
         free(of);
-        st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        st = bs__plan_fail(p, BS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     p->n = mark_nodes(c, root, mark);
@@ -748,7 +646,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
     if (!p->nodes) {
         free(mark);
         free(of);
-        st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+        st = bs__plan_fail(p, BS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     int k = 0;
@@ -790,7 +688,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         if (!pm || bs__sched_build(c, root, 1, pm, false, &sc)) {
             free(pm);
             free(of);
-            st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+            st = bs__plan_fail(p, BS_ERR_NOMEM, "out of memory");
             goto fail;
         }
         free(pm);
@@ -799,7 +697,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         bs__sched_free(&sc);
         if (!p->sched) {
             free(of);
-            st = plan_fail(p, BS_ERR_NOMEM, "out of memory");
+            st = bs__plan_fail(p, BS_ERR_NOMEM, "out of memory");
             goto fail;
         }
     }
@@ -819,7 +717,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         if (!p->dim_used[d]) {
             char fixed[256];
             int nf = bs_plan_fixed(p, fixed, sizeof fixed);
-            st = plan_fail(p, BS_ERR_ARG,
+            st = bs__plan_fail(p, BS_ERR_ARG,
                            "%s sizes nothing that %s depends on%s%s%s", p->dim_name[d],
                            tape_name(c, root, nm, sizeof nm),
                            nf ? " (literal data replays only at its own size: " : "",
@@ -832,7 +730,7 @@ static bs_plan *plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) continue;
         if (!be->supports(be, n->op, o->dtype)) {
-            st = plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s in %s (%s)", be->name,
+            st = bs__plan_fail(p, BS_ERR_UNSUPPORTED, "the %s backend has no %s in %s (%s)", be->name,
                            bs_ops[n->op].name, bs_dtype_name(o->dtype),
                            tape_name(c, n->id, nm, sizeof nm));
             goto fail;
@@ -856,7 +754,7 @@ fail:
 bs_plan *bs_plan_new(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o, char *err,
                      size_t errlen)
 {
-    return plan_build(c, root, be, o, false, false, err, errlen);
+    return bs__plan_build(c, root, be, o, false, false, err, errlen);
 }
 
 void bs_plan_free(bs_plan *p)
@@ -883,631 +781,3 @@ void bs_plan_free(bs_plan *p)
 
 const char *bs_plan_errmsg(const bs_plan *p) { return p->err; }
 
-/* ==== Running ==== */
-
-/* room for the timings of one more step */
-static bool stats_grow(bs_plan *p)
-{
-    if (p->steps < p->cap) return true;
-    int cap = p->cap ? p->cap * 2 : 16;
-    double **arr[4] = {&p->step_ms, &p->fwd_ms, &p->bwd_ms, &p->opt_ms};
-    for (int j = 0; j < 4; j++) {
-        double *a = realloc(*arr[j], (size_t)cap * sizeof(double));
-        if (!a) return false;
-        *arr[j] = a;
-    }
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
-        double *a = realloc(n->tf, (size_t)cap * sizeof(double));
-        if (!a) return false;
-        n->tf = a;
-        a = realloc(n->tb, (size_t)cap * sizeof(double));
-        if (!a) return false;
-        n->tb = a;
-    }
-    p->cap = cap;
-    return true;
-}
-
-/* record ms for node n (fwd or bwd) in the step being timed */
-static void record(bs_plan *p, pnode *n, bool bwd, double ms)
-{
-    if (!p->recording) return;
-    (bwd ? n->tb : n->tf)[p->steps] = ms;
-}
-
-static bs_status read_root(bs_plan *p, double *loss)
-{
-    pnode *r = &p->nodes[p->root];
-    int64_t numel = bs_shape_numel(&r->shape);
-    double one, *buf = numel == 1 ? &one : malloc((size_t)(numel ? numel : 1) * sizeof(double));
-    if (!buf) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
-    bs_status st = p->be->download(p->be, buf, r->val, numel, r->dtype);
-    double s = 0;
-    for (int64_t i = 0; i < numel; i++) s += buf[i];
-    if (buf != &one) free(buf);
-    if (st) return plan_fail(p, st, "%s: download failed", p->be->name);
-    *loss = s;
-    return BS_OK;
-}
-
-/* what a matmul reads for input k: the transpose's source when it is folded */
-static const void *fold_operand(bs_plan *p, const pnode *n, int k)
-{
-    int t = n->fold_src[k];
-    return t >= 0 ? p->nodes[p->nodes[t].in[0]].val : n->ex.in[k];
-}
-
-bs_status bs_plan_forward(bs_plan *p, double *loss)
-{
-    bs_backend *be = p->be;
-    bool timed = p->o.time_nodes;
-    double total = 0;
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant || n->fused_add >= 0 ||
-            n->folded)
-            continue;
-        double t0 = 0;
-        if (timed) {
-            be->sync(be);
-            t0 = now_ms();
-        }
-        bs_status st;
-        if (n->fused_act >= 0)
-            st = be->bias_act_fwd(be, &n->ex, &p->nodes[n->fused_act].ex);
-        else if (n->fold_src[0] >= 0 || n->fold_src[1] >= 0)
-            st = be->matmul_t_fwd(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
-                                  fold_operand(p, n, 0), fold_operand(p, n, 1));
-        else
-            st = be->forward(be, &n->ex);
-        if (st)
-            return plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
-                             st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
-                                                  "index out of range, a probability outside [0, 1])"
-                                                : "");
-        if (timed) {
-            be->sync(be);
-            double ms = now_ms() - t0;
-            record(p, n, false, ms);
-            total += ms;
-        }
-    }
-    if (p->recording) p->fwd_ms[p->steps] = total;
-    if (loss) return read_root(p, loss);
-    return BS_OK;
-}
-
-/* node j's grad buffer, zeroed the first time this pass writes it */
-static bs_status grad_ready(bs_plan *p, int j)
-{
-    int o = p->nodes[j].gown;
-    if (p->ginit[o]) return BS_OK;
-    p->ginit[o] = true;
-    pnode *n = &p->nodes[o];
-    return p->be->fill(p->be, n->grad, 0, bs_shape_numel(&n->shape), n->dtype);
-}
-
-bs_status bs_plan_backward(bs_plan *p)
-{
-    if (!p->do_bwd) return BS_OK;
-    bs_backend *be = p->be;
-    bool timed = p->o.time_nodes;
-    double total = 0, t0 = now_ms();
-    bs_status st;
-    memset(p->ginit, 0, (size_t)p->n * sizeof *p->ginit);
-    pnode *r = &p->nodes[p->root];
-    p->ginit[r->gown] = true;
-    if ((st = be->fill(be, r->grad, 1.0, bs_shape_numel(&r->shape), r->dtype)))
-        return plan_fail(p, st, "%s: fill failed", be->name);
-    if (timed) be->sync(be);
-    total += now_ms() - t0;
-    for (int s = 0; s < p->nsched; s++) {
-        int i = p->sched[s];
-        pnode *n = &p->nodes[i];
-        if (n->constant || n->folded) continue; /* integer ops; transposes read in place */
-        double t1 = 0;
-        if (timed) {
-            be->sync(be);
-            t1 = now_ms();
-        }
-        st = grad_ready(p, i); /* no path reached it: its gradient is zero */
-        if (!st && n->fused_bwd) {
-            /* act's VJP and the bias's, one loop: da written, db added */
-            pnode *a = &p->nodes[n->fused_add];
-            void *db = NULL;
-            if (a->vjp_in[1]) {
-                st = grad_ready(p, a->in[1]);
-                db = p->nodes[a->in[1]].grad;
-            }
-            p->ginit[a->gown] = true;
-            if (!st) st = be->bias_act_vjp(be, &a->ex, &n->ex, n->grad, a->grad, db);
-        } else {
-            bool bias_done = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
-            bool folds = n->fold_src[0] >= 0 || n->fold_src[1] >= 0;
-            for (int k = 0; k < n->nin && !st; k++) {
-                if (!n->vjp_in[k] || n->alias_in[k] || (bias_done && k == 1)) continue;
-                /* a folded transpose's gradient goes straight to its source */
-                int to = n->fold_src[k] >= 0 ? p->nodes[n->fold_src[k]].in[0] : n->in[k];
-                st = grad_ready(p, to);
-                if (st) break;
-                if (folds)
-                    st = be->matmul_t_vjp(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
-                                          fold_operand(p, n, 0), fold_operand(p, n, 1), k,
-                                          n->grad, p->nodes[to].grad);
-                else
-                    st = be->vjp(be, &n->ex, k, n->grad, p->nodes[to].grad);
-            }
-        }
-        if (st) return plan_fail(p, st, "%s VJP failed on %s", bs_ops[n->op].name, be->name);
-        if (timed) {
-            be->sync(be);
-            double ms = now_ms() - t1;
-            record(p, n, true, ms);
-            total += ms;
-        }
-    }
-    /* params no path reached */
-    for (int i = 0; i < p->n; i++)
-        if (p->nodes[i].grad && (st = grad_ready(p, i)))
-            return plan_fail(p, st, "%s: fill failed", be->name);
-    if (p->recording) p->bwd_ms[p->steps] = total;
-    return BS_OK;
-}
-
-bs_status bs_plan_update(bs_plan *p)
-{
-    if (!p->do_bwd || !p->o.update) return BS_OK;
-    bs_backend *be = p->be;
-    double t0 = now_ms();
-    p->t++;
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (!n->param || !n->grad) continue;
-        bs_status st = be->opt_step(be, &p->o.opt, p->t, n->val, n->grad, n->m, n->v,
-                                    bs_shape_numel(&n->shape), n->dtype);
-        if (st) return plan_fail(p, st, "optimizer step failed on %s", be->name);
-    }
-    if (p->o.time_nodes) be->sync(be);
-    if (p->recording) p->opt_ms[p->steps] = now_ms() - t0;
-    return BS_OK;
-}
-
-bs_status bs_plan_step(bs_plan *p, double *loss)
-{
-    if (!stats_grow(p)) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
-    p->recording = true;
-    p->fwd_ms[p->steps] = p->bwd_ms[p->steps] = p->opt_ms[p->steps] = 0;
-    for (int i = 0; i < p->n; i++)
-        if (p->nodes[i].tf) p->nodes[i].tf[p->steps] = p->nodes[i].tb[p->steps] = 0;
-    p->be->sync(p->be);
-    double t0 = now_ms();
-    bs_status st = bs_plan_forward(p, loss);
-    if (!st) st = bs_plan_backward(p);
-    if (!st) st = bs_plan_update(p);
-    if (!st) st = p->be->sync(p->be);
-    p->recording = false;
-    if (st) return st;
-    p->step_ms[p->steps++] = now_ms() - t0;
-    return BS_OK;
-}
-
-void bs_plan_reset_stats(bs_plan *p) { p->steps = 0; }
-
-void bs_plan_time_nodes(bs_plan *p, bool on) { p->o.time_nodes = on; }
-
-/* ==== Reading ==== */
-
-static pnode *find(const bs_plan *p, bs_id id)
-{
-    int lo = 0, hi = p->n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        if (p->nodes[mid].id == id) return &p->nodes[mid];
-        if (p->nodes[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return NULL;
-}
-
-const bs_shape *bs_plan_shape(const bs_plan *p, bs_id id)
-{
-    pnode *n = find(p, id);
-    return n && (n->mark & PN_MAIN) ? &n->shape : NULL;
-}
-
-/* a folded transpose's value, made now for a reader */
-static void materialize(bs_plan *p, pnode *n)
-{
-    if (!n->folded) return;
-    if (!n->val) {
-        n->val = n->ex.out = plan_alloc(p, buf_bytes(n));
-        if (!n->val) return;
-        n->bytes += buf_bytes(n);
-    }
-    p->be->forward(p->be, &n->ex);
-}
-
-bs_status bs_plan_read(bs_plan *p, bs_id id, bool grad, double *dst)
-{
-    pnode *n = find(p, id);
-    if (n && !(n->mark & PN_MAIN)) n = NULL;
-    if (n && !grad) materialize(p, n);
-    void *b = n ? (grad ? n->grad : n->val) : NULL;
-    if (!b) return BS_ERR_ARG;
-    return p->be->download(p->be, dst, b, bs_shape_numel(&n->shape), n->dtype);
-}
-
-bs_status bs_plan_store_params(bs_plan *p, bs_ctx *c)
-{
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        bs_node *t = bs_node_at(c, n->id);
-        if (!(n->mark & PN_MAIN)) continue;
-        if (!t || !bs_shape_eq(&t->value.shape, &n->shape))
-            return plan_fail(p, BS_ERR_SHAPE, "the plan's sizes differ from the tape's");
-        /* the grads of the last backward, as PyTorch's loop leaves them: on the params, None
-         * elsewhere (each step's graph is a new one) */
-        if (!n->param) {
-            bs_zero_grad(c, n->id);
-            continue;
-        }
-        if (!n->grad) continue;
-        int64_t numel = bs_shape_numel(&n->shape);
-        bs__txn_node(c, t);
-        bs_status st = p->be->download(p->be, t->value.data, n->val, numel, n->dtype);
-        if (!st && !t->grad.data) {
-            t->grad.data = bs__data_alloc(c, numel, &t->sgrad);
-            t->grad.shape = t->value.shape;
-            t->grad.dtype = t->value.dtype;
-            if (!t->grad.data) return plan_fail(p, BS_ERR_NOMEM, "out of memory");
-        }
-        if (!st) st = p->be->download(p->be, t->grad.data, n->grad, numel, n->dtype);
-        if (st) return plan_fail(p, st, "%s: download failed", p->be->name);
-        bs__round_tensor(&t->value);
-        bs__round_tensor(&t->grad);
-        t->version++;
-    }
-    return BS_OK;
-}
-
-int bs_plan_schedule(const bs_plan *p, bs_id *ids, int max)
-{
-    for (int s = 0; s < p->nsched && s < max; s++) ids[s] = p->nodes[p->sched[s]].id;
-    return p->nsched;
-}
-
-int bs_plan_node_count(const bs_plan *p)
-{
-    int k = 0;
-    for (int i = 0; i < p->n; i++) k += (p->nodes[i].mark & PN_MAIN) != 0;
-    return k;
-}
-
-void bs_plan_node_get(const bs_plan *p, int idx, bs_plan_node *out)
-{
-    memset(out, 0, sizeof *out);
-    out->node = BS_NONE;
-    for (int i = 0; i < p->n; i++) {
-        const pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || idx-- > 0) continue;
-        out->node = n->id;
-        out->shape = n->shape;
-        out->dtype = n->dtype;
-        out->leaf = n->op == BS_OP_LEAF || n->constant;
-        out->has_bwd = p->do_bwd && !out->leaf && n->rg;
-        out->resized = n->resized;
-        if (n->tf && p->steps) {
-            out->fwd_ms = median(n->tf, p->steps);
-            out->bwd_ms = out->has_bwd ? median(n->tb, p->steps) : 0;
-        }
-        out->fwd_flops = out->leaf ? 0 : n->fwd_flops;
-        out->bwd_flops = out->has_bwd ? n->bwd_flops : 0;
-        out->bytes = n->bytes;
-        out->fused_fwd = n->fused_add >= 0;
-        out->folded = n->folded;
-        out->fused_bwd = n->fused_act >= 0 && p->nodes[n->fused_act].fused_bwd;
-        return;
-    }
-}
-
-void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
-{
-    memset(s, 0, sizeof *s);
-    s->steps = p->steps;
-    if (p->steps) {
-        s->step_ms = median(p->step_ms, p->steps);
-        s->fwd_ms = median(p->fwd_ms, p->steps);
-        s->bwd_ms = median(p->bwd_ms, p->steps);
-        s->opt_ms = median(p->opt_ms, p->steps);
-    }
-    for (int i = 0; i < p->n; i++) {
-        const pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant) {
-            if (n->param && n->grad) s->param_elems += bs_shape_numel(&n->shape);
-            continue;
-        }
-        s->fwd_flops += n->fwd_flops;
-        if (p->do_bwd && n->rg) s->bwd_flops += n->bwd_flops;
-    }
-    s->peak_bytes = p->bytes;
-    s->backward = p->do_bwd;
-}
-
-bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,
-                         size_t sizes_len, char *err, size_t errlen)
-{
-    int32_t len = bs_tape_len(c);
-    for (int32_t i = 0; i < len; i++) shapes[i] = bs_node_get(c, i)->value.shape;
-    bs_plan *p = plan_build(c, root, NULL, o, false, true, err, errlen);
-    if (!p) return BS_ERR_SHAPE;
-    for (int i = 0; i < p->n; i++) shapes[p->nodes[i].id] = p->nodes[i].shape;
-    if (sizes) bs_plan_sizes(p, sizes, sizes_len);
-    bs_plan_free(p);
-    return BS_OK;
-}
-
-char *bs_plan_sizes(const bs_plan *p, char *buf, size_t len)
-{
-    size_t l = 0;
-    if (!len) return buf;
-    buf[0] = 0;
-    bool used[BS_MAX_DIMVARS];
-    for (int i = 0; i < p->ndim; i++) used[i] = p->dim_used[i] && !p->derived[i];
-    for (int i = 0; i < p->ndim; i++) /* a derived size shows as its base */
-        if (p->dim_used[i] && p->derived[i] && p->derived[i] - 1 < p->ndim) used[p->derived[i] - 1] = true;
-    for (int i = 0; i < p->ndim && l < len; i++) {
-        if (!used[i]) continue;
-        int w = snprintf(buf + l, len - l, "%s%s=%lld", l ? " " : "", p->dim_name[i],
-                         (long long)p->dims[i]);
-        if (w < 0) break;
-        l += (size_t)w;
-    }
-    if (!buf[0]) snprintf(buf, len, "its recorded sizes");
-    return buf;
-}
-
-int bs_plan_fixed(const bs_plan *p, char *buf, size_t len)
-{
-    int count = 0;
-    size_t l = 0;
-    if (len) buf[0] = 0;
-    for (int i = 0; i < p->n; i++) {
-        const pnode *n = &p->nodes[i];
-        if (!(n->mark & (PN_MAIN | PN_INIT)) || n->op != BS_OP_LEAF || n->init != BS_INIT_DATA ||
-            n->shape.ndim == 0)
-            continue;
-        char sh[64];
-        if (l < len) {
-            int w = snprintf(buf + l, len - l, "%s%s %s", count ? ", " : "", n->name,
-                             bs_shape_str(&n->shape, sh, sizeof sh));
-            if (w > 0) l += (size_t)w;
-        }
-        count++;
-    }
-    return count;
-}
-
-/* ==== Comparing engines (--check) ==== */
-
-/* |x - ref| / max(1, |ref|), NaNs equal to NaNs and different from numbers */
-static double diff_of(double x, double r)
-{
-    if (isnan(x) || isnan(r)) return isnan(x) && isnan(r) ? 0 : INFINITY;
-    if (isinf(x) || isinf(r)) return x == r ? 0 : INFINITY;
-    return fabs(x - r) / fmax(1.0, fabs(r));
-}
-
-static void compare(bs_plan_check_result *res, bs_id id, bool grad, const double *x,
-                    const double *r, int64_t n)
-{
-    double m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = diff_of(x[i], r[i]);
-        if (d > m) m = d;
-    }
-    res->compared++;
-    if (m > res->max_diff || res->worst == BS_NONE) {
-        res->max_diff = m;
-        res->worst = id;
-        res->worst_is_grad = grad;
-    }
-}
-
-/* forward FLOPs of the root's graph at o's sizes (a shapes-only plan); <0 when they do not fit */
-static double plan_flops(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o)
-{
-    bs_plan *p = plan_build(c, root, be, o, false, true, NULL, 0);
-    if (!p) return -1;
-    double f = 0;
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF) continue;
-        bs_shape in[BS_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) in[k] = p->nodes[n->in[k]].shape;
-        f += bs_ops[n->op].flops(in, &n->shape, &n->attr);
-    }
-    bs_plan_free(p);
-    return f;
-}
-
-/* The eager engine on a scratch context: the same graph from the plan's initial leaf values,
- * in f64, one forward and backward; then every value and grad compared with the plan's. */
-static bs_status check_eager(bs_plan *p, bs_plan_check_result *res, char *err, size_t errlen)
-{
-    bs_ctx *e = bs_ctx_new();
-    int *eid = calloc((size_t)p->n, sizeof *eid);
-    double *buf = NULL;
-    bs_status st = BS_OK;
-    if (!e || !eid) {
-        st = BS_ERR_NOMEM;
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        eid[i] = BS_NONE;
-        if (!(n->mark & PN_MAIN)) continue;
-        bs_dtype t = n->tape_dtype == BS_I64 ? BS_I64 : BS_F64;
-        bs_id id;
-        if (n->op == BS_OP_LEAF || n->constant) {
-            id = bs_leaf(e, n->host, &n->shape, t, n->op == BS_OP_LEAF && n->rg);
-        } else {
-            bs_id in[BS_MAX_INPUTS] = {BS_NONE, BS_NONE, BS_NONE};
-            for (int k = 0; k < n->nin; k++) in[k] = eid[n->in[k]];
-            bs_ctx_set_no_grad(e, n->no_grad);
-            id = bs_apply(e, n->op, in, &n->attr);
-            bs_ctx_set_no_grad(e, false);
-        }
-        if (id < 0) {
-            st = bs_errcode(e);
-            snprintf(err, errlen, "the eager engine: %s", bs_errmsg(e));
-            goto done;
-        }
-        eid[i] = id;
-    }
-    pnode *r = &p->nodes[p->root];
-    if (p->do_bwd) {
-        int64_t rn = bs_shape_numel(&r->shape);
-        double *ones = malloc((size_t)(rn ? rn : 1) * sizeof(double));
-        if (!ones) {
-            st = BS_ERR_NOMEM;
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-        for (int64_t i = 0; i < rn; i++) ones[i] = 1;
-        bs_tensor seed = {BS_F64, r->shape, ones};
-        st = bs_backward(e, eid[p->root], rn == 1 ? NULL : &seed, false);
-        free(ones);
-        if (st) {
-            snprintf(err, errlen, "the eager engine: %s", bs_errmsg(e));
-            goto done;
-        }
-    }
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN)) continue;
-        const bs_node *en = bs_node_get(e, eid[i]);
-        int64_t numel = bs_shape_numel(&n->shape);
-        free(buf);
-        buf = malloc((size_t)(numel ? numel : 1) * sizeof(double));
-        if (!buf) {
-            st = BS_ERR_NOMEM;
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-        materialize(p, n);
-        if (!p->be->download(p->be, buf, n->val, numel, n->dtype))
-            compare(res, n->id, false, buf, en->value.data, numel);
-        if (n->grad && en->grad.data && !p->be->download(p->be, buf, n->grad, numel, n->dtype))
-            compare(res, n->id, true, buf, en->grad.data, numel);
-    }
-done:
-    free(buf);
-    free(eid);
-    bs_ctx_free(e);
-    return st;
-}
-
-static bs_status check_other(bs_plan *p, bs_plan *q, bs_plan_check_result *res)
-{
-    double *a = NULL, *b = NULL;
-    bs_status st = BS_OK;
-    for (int i = 0; i < p->n; i++) {
-        pnode *n = &p->nodes[i], *m = &q->nodes[i];
-        if (!(n->mark & PN_MAIN)) continue;
-        int64_t numel = bs_shape_numel(&n->shape);
-        free(a);
-        free(b);
-        a = malloc((size_t)(numel ? numel : 1) * sizeof(double));
-        b = malloc((size_t)(numel ? numel : 1) * sizeof(double));
-        if (!a || !b) {
-            st = BS_ERR_NOMEM;
-            break;
-        }
-        materialize(p, n);
-        materialize(q, m);
-        if (!p->be->download(p->be, a, n->val, numel, n->dtype) &&
-            !q->be->download(q->be, b, m->val, numel, m->dtype))
-            compare(res, n->id, false, a, b, numel);
-        if (n->grad && m->grad && !p->be->download(p->be, a, n->grad, numel, n->dtype) &&
-            !q->be->download(q->be, b, m->grad, numel, m->dtype))
-            compare(res, n->id, true, a, b, numel);
-    }
-    free(a);
-    free(b);
-    return st;
-}
-
-bs_status bs_plan_check(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opts *o,
-                        bs_backend *other, double budget_flops, bs_plan_check_result *res,
-                        char *err, size_t errlen)
-{
-    memset(res, 0, sizeof *res);
-    res->worst = BS_NONE;
-    bs_plan_opts co = *o;
-    co.update = false;
-    co.time_nodes = false;
-    /* every size variable the graph uses, at o's values, halved until the forward fits */
-    bs_plan *shp = plan_build(c, root, be, o, false, true, err, errlen);
-    if (!shp) return BS_ERR_SHAPE;
-    co.nbind = 0;
-    for (int d = 0; d < shp->ndim && co.nbind < BS_PLAN_MAX_BIND; d++) {
-        if (!shp->dim_used[d]) continue;
-        co.bind_dim[co.nbind] = d;
-        co.bind_value[co.nbind++] = shp->dims[d];
-    }
-    bs_plan_free(shp);
-    double f = plan_flops(c, root, be, &co);
-    for (int tries = 0; budget_flops > 0 && f > budget_flops && tries < 40; tries++) {
-        bs_plan_opts smaller = co;
-        bool changed = false;
-        for (int b = 0; b < smaller.nbind; b++)
-            if (smaller.bind_value[b] > 1) {
-                smaller.bind_value[b] = (smaller.bind_value[b] + 1) / 2;
-                changed = true;
-            }
-        double fs = changed ? plan_flops(c, root, be, &smaller) : -1;
-        if (fs < 0) break;
-        co = smaller;
-        f = fs;
-        res->reduced = true;
-    }
-    bs_plan *p = plan_build(c, root, be, &co, true, false, err, errlen);
-    if (!p) return BS_ERR_SHAPE;
-    bs_plan_sizes(p, res->sizes, sizeof res->sizes);
-    bs_status st = bs_plan_forward(p, NULL);
-    if (!st) st = bs_plan_backward(p);
-    if (st) {
-        snprintf(err, errlen, "%s", p->err);
-        bs_plan_free(p);
-        return st;
-    }
-    if (!other) {
-        snprintf(res->other, sizeof res->other, "the eager engine (f64)");
-        st = check_eager(p, res, err, errlen);
-        bs_plan_free(p);
-        return st;
-    }
-    /* the other backend: f64 where it has it, the reference of the two */
-    bs_plan_opts qo = co;
-    qo.dtype = other->supports_dtype(other, BS_F64) ? BS_F64 : BS_F32;
-    snprintf(res->other, sizeof res->other, "%s (%s)", other->name, bs_dtype_name(qo.dtype));
-    bs_plan *q = plan_build(c, root, other, &qo, false, false, err, errlen);
-    if (!q) {
-        bs_plan_free(p);
-        return BS_ERR_UNSUPPORTED;
-    }
-    st = bs_plan_forward(q, NULL);
-    if (!st) st = bs_plan_backward(q);
-    if (st)
-        snprintf(err, errlen, "%s", q->err);
-    else
-        st = check_other(p, q, res);
-    bs_plan_free(q);
-    bs_plan_free(p);
-    return st;
-}
