@@ -325,6 +325,15 @@ const char *bs_node_grad_fn(const bs_ctx *c, bs_id id);
 /* mark id (loss * count, made for reduction='sum') as the loss it sums: see loss_sum */
 void bs_node_mark_loss_sum(bs_ctx *c, bs_id id);
 
+/* ==== Walking back from a root ====
+ * on[i] becomes true for root and each node it depends on through op inputs, in one sweep down
+ * (ids are topological). With BS_WALK_GRAD only the edges a backward pass sends a gradient along:
+ * from a node with a grad_fn to an input that requires grad in a slot the op differentiates.
+ * on has room for root + 1 entries (false on entry, or marks to add to); returns the count of
+ * nodes marked and reached. */
+#define BS_WALK_GRAD 1u
+int32_t bs_tape_walk(const bs_ctx *c, bs_id root, unsigned flags, bool *on);
+
 /* ==== Changing a node ====
  * Nodes are read through bs_node_get (const); these are the only changes made from outside core.
  * Each records itself in an open statement journal where it matters. */

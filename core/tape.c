@@ -369,6 +369,29 @@ void bs_node_mark_loss_sum(bs_ctx *c, bs_id id)
     if (n && n->op == BS_OP_MUL) n->loss_sum = true;
 }
 
+/* ==== Walking back from a root ==== */
+
+int32_t bs_tape_walk(const bs_ctx *c, bs_id root, unsigned flags, bool *on)
+{
+    if (root < 0 || root >= c->len) return 0;
+    int32_t count = 0;
+    on[root] = true;
+    for (bs_id i = root; i >= 0; i--) { /* ids are topological: users come after their inputs */
+        if (!on[i]) continue;
+        count++;
+        const bs_node *n = bs__node(c, i);
+        if (n->op == BS_OP_LEAF || ((flags & BS_WALK_GRAD) && (n->is_leaf || !n->requires_grad)))
+            continue;
+        for (int k = 0; k < n->nin; k++) {
+            if ((flags & BS_WALK_GRAD) &&
+                (!bs__node(c, n->in[k])->requires_grad || !bs_ops[n->op].deriv[k]))
+                continue;
+            on[n->in[k]] = true;
+        }
+    }
+    return count;
+}
+
 /* ==== Changing a node: the operations the REPL has ==== */
 
 bool bs_node_freed(const bs_ctx *c, bs_id id)

@@ -244,14 +244,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         free(want);
         return bs_fail(s, st->line, st->col, "out of memory");
     }
-    if (root != BS_NONE) { /* the nodes root depends on (inputs come before their users) */
-        want[root] = true;
-        for (bs_id i = root; i >= 0; i--) {
-            const bs_node *n = bs_node_get(s->ctx, i);
-            if (!want[i] || n->op == BS_OP_LEAF) continue;
-            for (int k = 0; k < n->nin; k++) want[n->in[k]] = true;
-        }
-    }
+    if (root != BS_NONE) bs_tape_walk(s->ctx, root, 0, want); /* the nodes root depends on */
     size_t total = 0, values = 0, freed_bytes = 0;
     int tensors = 0, freed = 0;
     int wide = 24; /* the name column fits the longest name listed ("matmul in model.0 (Linear)") */

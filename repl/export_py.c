@@ -1778,12 +1778,7 @@ int bs_export_py(bs_session *s, const char *file, bs_id root, bool check, int li
         !x.hidden)
         goto nomem;
     /* the graph: what the root depends on (ids are topological: inputs come first) */
-    x.in_graph[root] = true;
-    for (bs_id i = root; i >= 0; i--) {
-        if (!x.in_graph[i]) continue;
-        const bs_node *n = bs_node_get(s->ctx, i);
-        for (int k = 0; k < n->nin; k++) x.in_graph[n->in[k]] = true;
-    }
+    bs_tape_walk(s->ctx, root, 0, x.in_graph);
     if (!assign_names(&x, root) || !find_batch(&x, root) || !find_modules(&x, root)) goto nomem;
     /* the data folder: model.py -> model_data/ beside it */
     size_t fl = strlen(file);

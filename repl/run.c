@@ -762,13 +762,8 @@ int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
         free(bytes);
         return bs_fail(s, st->line, st->col, "out of memory");
     }
-    want[root] = true;
     int ne = 0;
-    for (bs_id i = root; i >= 0; i--) {
-        const bs_node *n = bs_node_get(s->ctx, i);
-        if (!want[i] || n->op == BS_OP_LEAF) continue;
-        for (int k = 0; k < n->nin; k++) want[n->in[k]] = true;
-    }
+    bs_tape_walk(s->ctx, root, 0, want);
     for (bs_id i = 0; i <= root; i++) { /* the saved storages, each once, in tape order */
         bs_saved_tensor sv[BS_MAX_SAVED];
         int k = want[i] && !bs_node_freed(s->ctx, i) ? bs_node_saved(s->ctx, i, sv) : 0;

@@ -174,19 +174,8 @@ static bool pass_reaches(bs_session *s, bs_id root, bs_id target)
     if (target == root) return true;
     bool *on = calloc((size_t)root + 1, sizeof *on);
     if (!on) return false;
-    on[root] = true;
-    bool hit = false;
-    for (bs_id i = root; i > target && !hit; i--) {
-        if (!on[i]) continue;
-        const bs_node *n = bs_node_get(s->ctx, i);
-        if (n->is_leaf) continue;
-        for (int k = 0; k < n->nin; k++) {
-            const bs_node *x = bs_node_get(s->ctx, n->in[k]);
-            if (!x || !x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
-            on[n->in[k]] = true;
-            if (n->in[k] == target) hit = true;
-        }
-    }
+    bs_tape_walk(s->ctx, root, BS_WALK_GRAD, on);
+    bool hit = on[target];
     free(on);
     return hit;
 }

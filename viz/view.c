@@ -346,21 +346,17 @@ bs_status bs_view_state_begin(bs_view_state *s, const bs_ctx *c, bs_id root)
     s->nlabels = 0;
     if (s->step)
         memset(s->step, BS_VSTEP_NONE, (size_t)s->nstep);
-    if (bs_view_state_set_step(s, root, BS_VSTEP_PENDING) != BS_OK)
+    /* what the pass reaches: root and the nodes a gradient flows to */
+    bool *on = calloc((size_t)root + 1, sizeof *on);
+    if (!on)
         return BS_ERR_NOMEM;
-    /* ids are topological: one sweep down from root marks its dependencies */
-    for (bs_id i = root; i >= 0; i--) {
-        if (i >= s->nstep || s->step[i] != BS_VSTEP_PENDING)
-            continue;
-        const bs_node *nd = bs_node_get(c, i);
-        for (int k = 0; k < nd->nin; k++) {
-            const bs_node *in = bs_node_get(c, nd->in[k]);
-            if (in && in->requires_grad &&
-                bs_view_state_set_step(s, nd->in[k], BS_VSTEP_PENDING) != BS_OK)
-                return BS_ERR_NOMEM;
-        }
-    }
-    return BS_OK;
+    bs_tape_walk(c, root, BS_WALK_GRAD, on);
+    bs_status st = BS_OK;
+    for (bs_id i = root; i >= 0 && !st; i--)
+        if (on[i])
+            st = bs_view_state_set_step(s, i, BS_VSTEP_PENDING);
+    free(on);
+    return st;
 }
 
 bs_status bs_view_state_step(bs_view_state *s, const bs_step *step)
@@ -1285,15 +1281,14 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
                 idx[i] = 0;
         }
     } else if (root != BS_NONE) {
-        idx[root] = 0;
-        for (int32_t i = root; i >= 0; i--) {
-            if (idx[i] < 0)
-                continue;
-            const bs_node *nd = bs_node_get(c, i);
-            for (int k = 0; k < nd->nin; k++)
-                if (nd->in[k] >= 0 && nd->in[k] < n)
-                    idx[nd->in[k]] = 0;
-        }
+        bool *on = calloc((size_t)root + 1, sizeof *on);
+        if (!on)
+            goto nomem;
+        bs_tape_walk(c, root, 0, on);
+        for (int32_t i = 0; i <= root; i++)
+            if (on[i])
+                idx[i] = 0;
+        free(on);
     }
     for (int32_t i = 0; i < n; i++)
         if (idx[i] == 0)

@@ -64,7 +64,7 @@ static void compare(const world *a, const world *b, const char *when)
         CHECK(same_tensor(&x->grad, &y->grad), "%s: node %d grad", when, (int)i);
         CHECK(x->version == y->version, "%s: node %d version %u vs %u", when, (int)i, x->version,
               y->version);
-        CHECK(bs_node_freed(a, i) == bs_node_freed(b, i), "%s: node %d freed", when, (int)i);
+        CHECK(bs_node_freed(a->c, i) == bs_node_freed(b->c, i), "%s: node %d freed", when, (int)i);
     }
     CHECK(bs_dim_count(a->c) == bs_dim_count(b->c), "%s: size variables", when);
     CHECK(bs_ctx_bytes(a->c) == bs_ctx_bytes(b->c), "%s: bytes %zu vs %zu", when,
