@@ -1229,6 +1229,71 @@ out:
     return ok;
 }
 
+/* which nodes: everything root depends on (inputs, transitively: bs_tape_walk), or with down
+   everything that depends on root (one forward sweep; ids are topological), or with no root the
+   whole tape: idx[i] = 0 for those, -1 for the others; returns their count, -1 when out of
+   memory */
+static int32_t select_nodes(const bs_ctx *c, const bs_view_opts *o, int32_t n, int *idx)
+{
+    bs_id root = o->root;
+    int32_t count = 0;
+    for (int32_t i = 0; i < n; i++)
+        idx[i] = root == BS_NONE ? 0 : -1;
+    if (root != BS_NONE && o->down) {
+        idx[root] = 0;
+        for (int32_t i = root + 1; i < n; i++) {
+            const bs_node *nd = bs_node_get(c, i);
+            for (int k = 0; k < nd->nin && idx[i] < 0; k++)
+                if (nd->in[k] >= 0 && nd->in[k] < n && idx[nd->in[k]] == 0)
+                    idx[i] = 0;
+            if (nd->is_leaf && nd->init == BS_INIT_COPY && nd->init_src >= 0 &&
+                nd->init_src < n && idx[nd->init_src] == 0)
+                idx[i] = 0;
+        }
+    } else if (root != BS_NONE) {
+        bool *on = calloc((size_t)root + 1, sizeof *on);
+        if (!on)
+            return -1;
+        bs_tape_walk(c, root, 0, on);
+        for (int32_t i = 0; i <= root; i++)
+            if (on[i])
+                idx[i] = 0;
+        free(on);
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (idx[i] == 0)
+            count++;
+    return count;
+}
+
+/* the structure hash: what the layout depends on (a value or grad change keeps it) */
+static uint64_t structure_hash(const bs_view *v)
+{
+    uint64_t h = VIZ_HASH0;
+    h = viz_hash(h, &v->root, sizeof v->root);
+    h = viz_hash(h, &v->nnodes, sizeof v->nnodes);
+    for (int k = 0; k < v->nnodes; k++) {
+        const bs_view_node *vn = &v->nodes[k];
+        unsigned sf = vn->flags & BS_VNF_TENSOR;
+        h = viz_hash(h, &vn->id, sizeof vn->id);
+        h = viz_hash(h, &vn->kind, sizeof vn->kind);
+        h = viz_hash(h, &sf, sizeof sf);
+        h = viz_hash(h, vn->title, strlen(vn->title) + 1);
+        h = viz_hash(h, &vn->width, sizeof vn->width);
+        h = viz_hash(h, &vn->height, sizeof vn->height);
+        h = viz_hash(h, &vn->cluster, sizeof vn->cluster);
+    }
+    for (int k = 0; k < v->nedges; k++) {
+        const bs_view_edge *e = &v->edges[k];
+        h = viz_hash(h, &e->from, sizeof e->from);
+        h = viz_hash(h, &e->to, sizeof e->to);
+        h = viz_hash(h, &e->slot, sizeof e->slot);
+    }
+    for (int k = 0; k < v->nclusters; k++)
+        h = viz_hash(h, v->clusters[k].title, strlen(v->clusters[k].title) + 1);
+    return h;
+}
+
 bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_view_state *st,
                             unsigned flags, char *err, size_t len)
 {
@@ -1263,36 +1328,9 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
     if (!v->caption)
         goto nomem;
 
-    /* which nodes: everything root depends on (inputs, transitively; ids are topological, so one
-       backward sweep marks them), or with down everything that depends on root (one forward
-       sweep) */
-    int32_t count = 0;
-    for (int32_t i = 0; i < n; i++)
-        idx[i] = root == BS_NONE ? 0 : -1;
-    if (root != BS_NONE && o->down) {
-        idx[root] = 0;
-        for (int32_t i = root + 1; i < n; i++) {
-            const bs_node *nd = bs_node_get(c, i);
-            for (int k = 0; k < nd->nin && idx[i] < 0; k++)
-                if (nd->in[k] >= 0 && nd->in[k] < n && idx[nd->in[k]] == 0)
-                    idx[i] = 0;
-            if (nd->is_leaf && nd->init == BS_INIT_COPY && nd->init_src >= 0 &&
-                nd->init_src < n && idx[nd->init_src] == 0)
-                idx[i] = 0;
-        }
-    } else if (root != BS_NONE) {
-        bool *on = calloc((size_t)root + 1, sizeof *on);
-        if (!on)
-            goto nomem;
-        bs_tape_walk(c, root, 0, on);
-        for (int32_t i = 0; i <= root; i++)
-            if (on[i])
-                idx[i] = 0;
-        free(on);
-    }
-    for (int32_t i = 0; i < n; i++)
-        if (idx[i] == 0)
-            count++;
+    int32_t count = select_nodes(c, o, n, idx);
+    if (count < 0)
+        goto nomem;
     bool grouped = o->collapse != BS_COLLAPSE_NONE;
     if (grouped && !viz_groups_build(&G, c, idx, count, o))
         goto nomem;
@@ -1463,30 +1501,7 @@ bs_view *bs_view_build_opts(const bs_ctx *c, const bs_view_opts *o, const bs_vie
     if (!repeat_far_sources(v))
         goto nomem;
 
-    /* the structure hash: what the layout depends on */
-    uint64_t h = VIZ_HASH0;
-    h = viz_hash(h, &v->root, sizeof v->root);
-    h = viz_hash(h, &v->nnodes, sizeof v->nnodes);
-    for (int k = 0; k < v->nnodes; k++) {
-        const bs_view_node *vn = &v->nodes[k];
-        unsigned sf = vn->flags & BS_VNF_TENSOR;
-        h = viz_hash(h, &vn->id, sizeof vn->id);
-        h = viz_hash(h, &vn->kind, sizeof vn->kind);
-        h = viz_hash(h, &sf, sizeof sf);
-        h = viz_hash(h, vn->title, strlen(vn->title) + 1);
-        h = viz_hash(h, &vn->width, sizeof vn->width);
-        h = viz_hash(h, &vn->height, sizeof vn->height);
-        h = viz_hash(h, &vn->cluster, sizeof vn->cluster);
-    }
-    for (int k = 0; k < v->nedges; k++) {
-        const bs_view_edge *e = &v->edges[k];
-        h = viz_hash(h, &e->from, sizeof e->from);
-        h = viz_hash(h, &e->to, sizeof e->to);
-        h = viz_hash(h, &e->slot, sizeof e->slot);
-    }
-    for (int k = 0; k < v->nclusters; k++)
-        h = viz_hash(h, v->clusters[k].title, strlen(v->clusters[k].title) + 1);
-    v->structure = h;
+    v->structure = structure_hash(v);
     free(idx);
     free(vis);
     free(gbox);
