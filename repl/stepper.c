@@ -18,6 +18,7 @@ static int bs_cmd_back(bs_session *s, const bs_stmt *st);
 static int bs_cmd_finish(bs_session *s, const bs_stmt *st);
 static int bs_cmd_abort(bs_session *s, const bs_stmt *st);
 static int bs_cmd_jvp(bs_session *s, const bs_stmt *st);
+static int bs_cmd_jacobian(bs_session *s, const bs_stmt *st);
 static int bs_cmd_explain(bs_session *s, const bs_stmt *st);
 
 struct bs_stepper {
@@ -684,22 +685,161 @@ static int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
     /* the comparison a lesson wants: how many passes each order needs for the whole Jacobian */
     long long inputs = 0, outputs = (long long)bs_tensor_numel(&bs_node_get(s->ctx, target)->value);
     /* the params the output depends on, not every param of the session */
-    int32_t len = bs_tape_len(s->ctx);
     bool *dep = calloc((size_t)(target + 1), sizeof *dep);
     if (!dep) return bs_fail(s, st->line, st->col, "out of memory");
-    dep[target] = true;
-    for (bs_id i = target; i >= 0 && i < len; i--) {
-        const bs_node *n = bs_node_get(s->ctx, i);
-        if (!dep[i]) continue;
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] >= 0 && n->in[k] <= target) dep[n->in[k]] = true;
-        if (n->is_param) inputs += (long long)bs_tensor_numel(&n->value);
-    }
+    bs_tape_walk(s->ctx, target, 0, dep);
+    for (bs_id i = 0; i <= target; i++)
+        if (dep[i] && bs_node_get(s->ctx, i)->is_param) inputs += (long long)bs_tensor_numel(&bs_node_get(s->ctx, i)->value);
     free(dep);
     fprintf(s->out, "Forward mode carries one input direction per pass: all %lld param entries need %lld "
                     "pass%s. Reverse mode carries one output entry per pass: %s's %lld entr%s need %lld.\n",
             inputs, inputs, inputs == 1 ? "" : "es", tn, outputs, outputs == 1 ? "y" : "ies", outputs);
     return 0;
+}
+
+/* ==== :jacobian ====
+ * :jacobian OUT wrt=X builds the whole Jacobian dOUT/dX, one forward-mode pass per entry of X
+ * (column j is the tangent of OUT when X's tangent is the j-th unit vector), prints it with its
+ * shape and bytes beside the VJP's, and checks that upstream @ J is what a backward pass hands X
+ * (upstream: ones of OUT's shape, the seed backward() uses for a scalar). Small sizes only: that
+ * J grows as |OUT| x |X| is the point. */
+
+#define JAC_MAX_ENTRIES 4096
+
+typedef struct {
+    bs_id out;
+    double *col;     /* OUT's tangent, numel(OUT) */
+    bool have;
+} jac_ud;
+
+static void jac_visit(void *ud, bs_id node, const bs_tensor *t)
+{
+    jac_ud *j = ud;
+    if (node != j->out) return;
+    memcpy(j->col, t->data, (size_t)bs_tensor_numel(t) * sizeof(double));
+    j->have = true;
+}
+
+static int bs_cmd_jacobian(bs_session *s, const bs_stmt *st)
+{
+    const char *name = NULL, *wrt = NULL;
+    const bs_word *ww = NULL;
+    for (int i = 0; i < st->cmd.argc; i++) {
+        const bs_word *w = &st->cmd.argv[i];
+        if (!strncmp(w->text, "wrt=", 4)) {
+            wrt = w->text + 4;
+            ww = w;
+        } else if (!name) {
+            name = w->text;
+        } else {
+            return bs_fail(s, w->line, w->col, "usage: :jacobian OUT wrt=X");
+        }
+    }
+    if (!wrt) return bs_fail(s, st->line, st->col, "usage: :jacobian OUT wrt=X (the input the Jacobian is taken in)");
+    if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first (:finish, :abort)");
+    bs_id out, x;
+    if (bs_cmd_node(s, st, name, &out)) return -1;
+    if (bs_lookup_node(s, wrt, ww->line, ww->col + 4, &x)) return -1;
+    const bs_node *on = bs_node_get(s->ctx, out), *xn = bs_node_get(s->ctx, x);
+    if (x > out) return bs_fail(s, ww->line, ww->col, "%s was made after %s: nothing in it depends on %s", wrt, name ? name : "the output", wrt);
+    if (!xn->requires_grad) return bs_fail(s, ww->line, ww->col, "%s does not require grad: it has no Jacobian here", wrt);
+    if (!on->requires_grad) return bs_fail(s, st->line, st->col, "the output does not require grad: nothing to differentiate");
+    int64_t m = bs_tensor_numel(&on->value), n = bs_tensor_numel(&xn->value);
+    size_t esz = bs_dtype_size(on->value.dtype);
+    char osh[48], xsh[48], on_[64], xn_[64];
+    bs_shape_str(&on->value.shape, osh, sizeof osh);
+    bs_shape_str(&xn->value.shape, xsh, sizeof xsh);
+    name_of(s, out, on_, sizeof on_);
+    name_of(s, x, xn_, sizeof xn_);
+    if (m * n > JAC_MAX_ENTRIES)
+        return bs_fail(s, st->line, st->col,
+                       "the Jacobian d%s/d%s has %lld x %lld = %lld entries (%.3g MB in %s): too big to "
+                       "build here (at most %d). That is why autograd never builds it: a VJP needs "
+                       "only %lld numbers", on_, xn_, (long long)m, (long long)n, (long long)(m * n),
+                       (double)(m * n) * (double)esz / 1e6, bs_dtype_name(on->value.dtype), JAC_MAX_ENTRIES,
+                       (long long)n);
+    double *J = calloc((size_t)(m * n), sizeof *J), *col = calloc((size_t)m, sizeof *col);
+    double *dir = calloc((size_t)n, sizeof *dir), *vjp = calloc((size_t)n, sizeof *vjp);
+    double *uj = calloc((size_t)n, sizeof *uj), *ones = malloc((size_t)m * sizeof *ones);
+    int rc = 0;
+    if (!J || !col || !dir || !vjp || !uj || !ones) {
+        rc = bs_fail(s, st->line, st->col, "out of memory");
+        goto out;
+    }
+    /* J, one column per forward pass */
+    for (int64_t j = 0; j < n; j++) {
+        memset(dir, 0, (size_t)n * sizeof *dir);
+        dir[j] = 1;
+        bs_tensor d = {BS_F64, xn->value.shape, dir};
+        jac_ud ud = {out, col, false};
+        if (bs_jvp(s->ctx, x, &d, out, jac_visit, &ud)) {
+            rc = bs_fail_core(s, st->line, st->col, "jacobian");
+            goto out;
+        }
+        for (int64_t i = 0; i < m; i++) J[i * n + j] = ud.have ? col[i] : 0;
+    }
+    /* the VJP a backward pass computes, on a copy of the grads */
+    for (int64_t i = 0; i < m; i++) ones[i] = 1;
+    bs_grad_snapshot *snap = bs_grad_snapshot_take(s->ctx);
+    if (!snap) {
+        rc = bs_fail(s, st->line, st->col, "out of memory");
+        goto out;
+    }
+    bs_zero_grad_all(s->ctx);
+    bs_tensor seed = {on->value.dtype, on->value.shape, ones};
+    bs_status bst = bs_backward(s->ctx, out, m == 1 ? NULL : &seed, true);
+    const bs_node *xa = bs_node_get(s->ctx, x);
+    bool reached = !bst && xa->grad.data;
+    if (reached) memcpy(vjp, xa->grad.data, (size_t)n * sizeof *vjp);
+    bs_grad_snapshot_restore(s->ctx, snap);
+    if (bst) {
+        rc = bs_fail_core(s, st->line, st->col, "jacobian");
+        goto out;
+    }
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) uj[j] += ones[i] * J[i * n + j];
+    double worst = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double d = fabs(uj[j] - vjp[j]) / fmax(1.0, fabs(vjp[j]));
+        if (d > worst) worst = d;
+    }
+    FILE *f = s->out;
+    fprintf(f, "J = d%s/d%s: %lld x %lld (%s's %lld entr%s by %s's %lld), %lld numbers, %lld bytes in %s, "
+               "built with %lld forward passes\n",
+            on_, xn_, (long long)m, (long long)n, on_, (long long)m, m == 1 ? "y" : "ies", xn_, (long long)n,
+            (long long)(m * n), (long long)((size_t)(m * n) * esz), bs_dtype_name(on->value.dtype),
+            (long long)n);
+    bs_shape js = {2, {m, n}};
+    bs_tensor jt = {BS_F64, js, J};
+    bs_print_tensor(s, f, &jt, false, s->o.precision);
+    fputc('\n', f);
+    bs_tensor ut = {BS_F64, xn->value.shape, uj}, vt = {BS_F64, xn->value.shape, vjp};
+    if (m == 1)
+        fprintf(f, "upstream @ J with upstream = 1 (the seed of %s.backward()), as %s's shape %s:\n", on_, xn_, xsh);
+    else
+        fprintf(f, "upstream @ J with upstream = ones%s (the seed of %s.backward(ones_like(%s))), as %s's shape %s:\n",
+                osh, on_, on_, xn_, xsh);
+    bs_print_tensor(s, f, &ut, false, s->o.precision);
+    fputc('\n', f);
+    fprintf(f, "the VJP backward() hands %s: %lld number%s, %lld bytes (J itself is never made):\n", xn_,
+            (long long)n, n == 1 ? "" : "s", (long long)((size_t)n * bs_dtype_size(xn->value.dtype)));
+    if (reached) {
+        bs_print_tensor(s, f, &vt, false, s->o.precision);
+        fputc('\n', f);
+    } else {
+        fprintf(f, "None (no gradient reaches %s)\n", xn_);
+    }
+    char wb[32];
+    snprintf(wb, sizeof wb, "%.3g", worst);
+    fprintf(f, "upstream @ J %s the VJP (largest difference %s)\n", worst <= 1e-12 ? "equals" : "differs from", wb);
+out:
+    free(J);
+    free(col);
+    free(dir);
+    free(vjp);
+    free(uj);
+    free(ones);
+    return rc;
 }
 
 /* ==== :export DIR --steps ==== */
@@ -773,6 +913,7 @@ static const bs_command stepper_cmds[] = {
     {"abort", bs_cmd_abort, "abort", "stop stepping; grads return to what they were"},
     {"explain", bs_cmd_explain, "explain NAME [from=L]", "how NAME.grad was assembled by the last backward pass that reached it (or the pass from L): each contribution and its path"},
     {"jvp", bs_cmd_jvp, "jvp NAME wrt=X", "step a forward-mode pass (tangents) from X to NAME"},
+    {"jacobian", bs_cmd_jacobian, "jacobian OUT wrt=X", "the whole Jacobian dOUT/dX (small sizes), its shape and bytes beside the VJP's, and upstream @ J checked against what backward() hands X"},
     {NULL, NULL, NULL, NULL},
 };
 
