@@ -787,7 +787,18 @@ static int bs_cmd_jacobian(bs_session *s, const bs_stmt *st)
     }
     bs_zero_grad_all(s->ctx);
     bs_tensor seed = {on->value.dtype, on->value.shape, ones};
-    bs_status bst = bs_backward(s->ctx, out, m == 1 ? NULL : &seed, true);
+    /* a replay of the pass: it runs on a graph an earlier backward() freed too, and keeps it */
+    bs_status bst = BS_OK;
+    bs_bwd *it = bs_backward_replay_begin(s->ctx, out, m == 1 ? NULL : &seed);
+    if (!it) bst = bs_errcode(s->ctx);
+    int r = 1;
+    while (it && (r = bs_backward_next(it, NULL)) > 0) {}
+    if (it && r < 0) {
+        bst = bs_errcode(s->ctx);
+        bs_backward_abort(it);
+    } else if (it) {
+        bs_backward_end(it);
+    }
     const bs_node *xa = bs_node_get(s->ctx, x);
     bool reached = !bst && xa->grad.data;
     if (reached) memcpy(vjp, xa->grad.data, (size_t)n * sizeof *vjp);
@@ -804,24 +815,22 @@ static int bs_cmd_jacobian(bs_session *s, const bs_stmt *st)
         if (d > worst) worst = d;
     }
     FILE *f = s->out;
-    fprintf(f, "J = d%s/d%s: %lld x %lld (%s's %lld entr%s by %s's %lld), %lld numbers, %lld bytes in %s, "
-               "built with %lld forward passes\n",
-            on_, xn_, (long long)m, (long long)n, on_, (long long)m, m == 1 ? "y" : "ies", xn_, (long long)n,
-            (long long)(m * n), (long long)((size_t)(m * n) * esz), bs_dtype_name(on->value.dtype),
-            (long long)n);
+    fprintf(f, "J = d%s/d%s: %lld x %lld, %lld numbers, %lld bytes in %s (%lld forward pass%s)\n", on_, xn_,
+            (long long)m, (long long)n, (long long)(m * n), (long long)((size_t)(m * n) * esz),
+            bs_dtype_name(on->value.dtype), (long long)n, n == 1 ? "" : "es");
     bs_shape js = {2, {m, n}};
     bs_tensor jt = {BS_F64, js, J};
     bs_print_tensor(s, f, &jt, false, s->o.precision);
     fputc('\n', f);
     bs_tensor ut = {BS_F64, xn->value.shape, uj}, vt = {BS_F64, xn->value.shape, vjp};
     if (m == 1)
-        fprintf(f, "upstream @ J with upstream = 1 (the seed of %s.backward()), as %s's shape %s:\n", on_, xn_, xsh);
+        fprintf(f, "upstream @ J, upstream = 1 (%s.backward()), shaped as %s %s:\n", on_, xn_, xsh);
     else
-        fprintf(f, "upstream @ J with upstream = ones%s (the seed of %s.backward(ones_like(%s))), as %s's shape %s:\n",
-                osh, on_, on_, xn_, xsh);
+        fprintf(f, "upstream @ J, upstream = ones%s (%s.backward(ones_like(%s))), shaped as %s:\n", osh, on_,
+                on_, xn_);
     bs_print_tensor(s, f, &ut, false, s->o.precision);
     fputc('\n', f);
-    fprintf(f, "the VJP backward() hands %s: %lld number%s, %lld bytes (J itself is never made):\n", xn_,
+    fprintf(f, "the VJP backward() hands %s: %lld number%s, %lld bytes, and J is never made:\n", xn_,
             (long long)n, n == 1 ? "" : "s", (long long)((size_t)n * bs_dtype_size(xn->value.dtype)));
     if (reached) {
         bs_print_tensor(s, f, &vt, false, s->o.precision);
