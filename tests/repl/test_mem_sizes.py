@@ -6,7 +6,10 @@ and the fitted S^2 coefficient is what PyTorch keeps that grows as S^2: softmax'
 (N, H, S, S) in f64 and masked_fill's (S, S) mask, 8 bytes an element: 8 * (N * H + 1). Bad
 input gives an error with its position.
 
-usage: test_mem_sizes.py BACKSTEP ASSETS_DIR"""
+The same on tests/bench/mlp.bs over the batch N: rows equal sessions recorded at each N, and the
+fit has no N^2 term.
+
+usage: test_mem_sizes.py BACKSTEP ASSETS_DIR MLP.bs"""
 import re
 import subprocess
 import sys
@@ -42,7 +45,7 @@ def plain_total(exe, script):
 
 
 def main():
-    exe, assets = sys.argv[1], sys.argv[2]
+    exe, assets, mlp_path = sys.argv[1], sys.argv[2], sys.argv[3]
     block = open(assets + "/gpt_block.bs").read()
     out, err = run(exe, block + "\n:mem S=3,6,9 N=5\n")
     rows = {int(s): int(b) for s, b in re.findall(r"^(\d+)\s+(\d+)  N=5 S=\d+ D=8 H=2 V=11$", out, re.M)}
@@ -61,6 +64,17 @@ def main():
     out, err = run(exe, block + "\n:mem S=3\n")
     r = re.search(r"^3\s+(\d+)  ", out, re.M)
     check(r and int(r.group(1)) == plain_total(exe, block), ":mem S=3 is :mem: " + out + err)
+    # the learner's MLP (tests/bench/mlp.bs) over the batch: each row is a session recorded at that
+    # N, and activation memory is linear in N (no N^2 term)
+    mlp = open(mlp_path).read()
+    out, err = run(exe, mlp + "\n:mem N=8,64,512\n")
+    rows = {int(n): int(b) for n, b in re.findall(r"^(\d+)\s+(\d+)  N=\d+ D=16 H=32 C=10$", out, re.M)}
+    check(sorted(rows) == [8, 64, 512], "three rows at N=8,64,512: " + out + err)
+    for N, b in rows.items():
+        want = plain_total(exe, sized(mlp, N=N))
+        check(b == want, "mlp :mem N=%d says %d bytes, a session recorded at N=%d %d" % (N, b, N, want))
+    m = re.search(r"^fit: bytes = \S+ \+ (\S+)\*N \+ (\S+)\*N\^2 ", out, re.M)
+    check(m and float(m.group(2)) == 0 and float(m.group(1)) > 0, "mlp: linear in N: " + out)
     # errors name the word
     for bad, msg in (("S=0", "S wants whole numbers >= 1"), ("Q=3", "Q is not a size variable"),
                      ("S=4,5 H=2,3", "only one size takes a list of values")):
