@@ -344,7 +344,9 @@ bool bs_node_freed(const bs_ctx *c, bs_id id);
 bs_status bs_node_set_requires_grad(bs_ctx *c, bs_id id, bool on);
 /* an int64 node as a torch.bool mask: values made 0/1, shown and indexed as bool */
 void bs_node_mark_bool(bs_ctx *c, bs_id id);
-/* a fresh leaf converted to dtype t, its values rounded (tensor(x, dtype=...)) */
+/* a leaf converted to dtype t in place, its value and grad rounded: tensor(x, dtype=...), and a
+   module's params under model.half() / .float() / .to(dtype) (PyTorch's Module._apply); kept by
+   an open statement journal */
 bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t);
 /* `name = ...` binds name to id: old (BS_NONE: none), the node name held before, counts one more
    rebinding if it was labelled name (shown z1'); id takes the label unless it has one already */

@@ -37,6 +37,7 @@ typedef struct {
     bs_id id;
     uint32_t version;
     bool freed, had_grad;
+    bs_dtype dtype;               /* the value's dtype (a module's .half() converts its params) */
     double *grad, *value;         /* copies (value: params only, which optimizers change) */
 } bs__txn_saved;
 typedef struct {

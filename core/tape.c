@@ -426,8 +426,12 @@ bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n || n->op != BS_OP_LEAF) return bs__err(c, BS_ERR_ARG, "not a leaf");
+    if (t == BS_I64 && n->requires_grad)
+        return bs__err(c, BS_ERR_ARG, "only tensors of floating point dtype can require gradients");
+    bs__txn_node(c, n);
     n->value.dtype = n->grad.dtype = t;
     bs__round_tensor(&n->value);
+    if (n->grad.data) bs__round_tensor(&n->grad);
     return BS_OK;
 }
 

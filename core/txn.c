@@ -64,6 +64,7 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     e->id = n->id;
     e->version = n->version;
     e->freed = BK(n)->freed;
+    e->dtype = n->value.dtype;
     e->had_grad = n->grad.data != NULL;
     if (e->had_grad && !(e->grad = copy_of(n->grad.data, numel))) t->lost = true;
     if ((n->is_param || n->is_leaf) && !(e->value = copy_of(n->value.data, numel))) t->lost = true;
@@ -129,6 +130,7 @@ bool bs_txn_rollback(bs_ctx *c)
         int64_t numel = bs_shape_numel(&n->value.shape);
         n->version = e->version;
         BK(n)->freed = e->freed;
+        n->value.dtype = n->grad.dtype = e->dtype;
         if (e->value) memcpy(n->value.data, e->value, (size_t)numel * sizeof(double));
         if (!e->had_grad) {
             bs_zero_grad(c, e->id);

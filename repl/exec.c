@@ -1701,10 +1701,9 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
     }
     if (is_module && (!strcmp(name, "double") || !strcmp(name, "float") || !strcmp(name, "half") ||
                       !strcmp(name, "bfloat16") || !strcmp(name, "to"))) {
-        /* model.float(), model.to(torch.float16): torch converts every param; here a module keeps
-           the dtype it was made in, so it passes when that is already the dtype asked for and
-           says so when it is not, rather than go on in another precision than torch's.
-           model.to('cpu') and model.to(device) change nothing. */
+        /* model.float(), model.to(torch.float16): every param converted in place, its grad too
+           (torch's Module._apply); the params stay the same leaves, so an optimizer made before
+           keeps them. model.to('cpu') and model.to(device) change nothing. */
         const char *want = !strcmp(name, "double") ? "torch.float64" : !strcmp(name, "float") ? "torch.float32"
                            : !strcmp(name, "half") ? "torch.float16" : !strcmp(name, "bfloat16") ? "torch.bfloat16" : NULL;
         if (!want && npos > 0 && pos[0].k == BS_V_STR && !strncmp(pos[0].str, "torch.", 6) &&
@@ -1719,11 +1718,8 @@ int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char 
             if (bs_nn_params(s, o, "", names, params)) return -1;
             for (int i = 0; i < params->n; i++) {
                 const bs_node *p = bs_node_get(s->ctx, params->items[i].id);
-                if (p && p->value.dtype != t)
-                    return bs_fail(s, call->line, call->col, "%s(): converting a module's params is not "
-                                   "supported yet (%s is %s): make the module in that dtype, e.g. "
-                                   "torch.set_default_dtype(%s) before building it", name,
-                                   names->items[i].str, bs_dtype_name(p->value.dtype), want);
+                if (p && p->value.dtype != t && bs_leaf_convert(s->ctx, params->items[i].id, t))
+                    return bs_fail_core(s, call->line, call->col, NULL);
             }
         }
         *out = *obj;

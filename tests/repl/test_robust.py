@@ -64,9 +64,11 @@ CASES = [
     ("x.grad = None forgets a grad; a number is refused, as torch refuses it", {}, ["-i"],
      b"x = param(2.0); L = x * x\nL.backward()\nx.grad = None\nprint(x.grad)\nx.grad = 3\nprint(7)\n", 0,
      ["None", "assigned grad expected to be a Tensor or None but got grad of type int", "7"]),
-    ("model.float() on a module made in f64 says so; .double() and .to('cpu') pass", {}, ["-i"],
-     b"import torch\nimport torch.nn as nn\nm = nn.Linear(2, 1).double().to('cpu')\nm.float()\nprint(7)\n", 0,
-     ["float(): converting a module's params is not supported yet (weight is f64)", "7"]),
+    ("model.float() converts a module made in f64; .double() and .to('cpu') pass; a failing "
+     "statement takes the conversion back", {}, ["-i"],
+     b"import torch\nimport torch.nn as nn\nm = nn.Linear(2, 1).double().to('cpu')\nm.float()\n"
+     b"print(m.weight.dtype)\nt = (m.half(), undefined_name)\nprint(m.weight.dtype, 7)\n", 0,
+     ["torch.float32", "name 'undefined_name' is not defined", "torch.float32 7"]),
     (":next past the end finishes", {}, ["-e", "a = param(2.0); L = a * a * 3", "-e", ":step L",
                                          "-e", ":next 4294967297"], b"", 0, ["finished"]),
     (":next with junk", {}, ["-e", "a = param(2.0); L = a * a * 3", "-e", ":step L", "-e",
