@@ -240,7 +240,7 @@ template <class Op, class T, class I> static bs_status loss_fwd_ti(gpu_ctx *c, c
     int64_t n = bs_shape_numel(s);
     ld_loss<Op, T, I> ld = {(const T *)in[0], (const T *)in[1], bc_make(s, &e->in_shape[0], &e->in_shape[1])};
     st_write<T> st = {(T *)e->out, (A)(1.0 / (double)n)};
-    return red_run<A, c_sum<A>>(c, ld, st, 1, n, 1);
+    return red_all<A, c_sum<A>>(c, ld, st, n);
 }
 
 template <class Op, class T> static bs_status loss_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
@@ -365,8 +365,8 @@ template <class T> struct st_div { /* out[k] = v / w[0] */
 template <class A> static bs_status xent_weight(gpu_ctx *c, const int32_t *cls, int64_t rows, A *W)
 {
     st_acc<A> sw = {W};
-    return red_run<A, c_sum<A>>(c, [=] __device__(int64_t r) { return cls[r] != XENT_IGNORE ? A(1) : A(0); },
-                                sw, 1, rows, 1);
+    return red_all<A, c_sum<A>>(c, [=] __device__(int64_t r) { return cls[r] != XENT_IGNORE ? A(1) : A(0); },
+                                sw, rows);
 }
 
 template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
@@ -397,7 +397,7 @@ template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, con
                 rl[r] = -acc;
         });
         st_write<T> st = {(T *)e->out, (A)(1.0 / (double)rows)};
-        s = red_run<A, c_sum<A>>(c, ld, st, 1, rows, 1);
+        s = red_all<A, c_sum<A>>(c, ld, st, rows);
         gpu_tmp_free(c, rl);
         return s;
     }
@@ -426,7 +426,7 @@ template <class T> static bs_status xent_fwd_t(gpu_ctx *c, const bs_exec *e, con
     s = xent_weight<A>(c, cls, rows, W);
     if (s == BS_OK) {
         st_div<T> st = {(T *)e->out, W};
-        s = red_run<A, c_sum<A>>(c, ld, st, 1, rows, 1);
+        s = red_all<A, c_sum<A>>(c, ld, st, rows);
     }
     gpu_tmp_free(c, rl);
     if (s != BS_OK)
