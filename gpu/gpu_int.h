@@ -370,7 +370,7 @@ __global__ void k_red_tile(L ld, S st, A *part, int64_t outer, int64_t R, int64_
 
 /* launch the reduction kernels (on the host under GPU_EMU, same chunks and partial layout).
  * Tiles false: the caller reduces with inner == 1 only (red_all), so the tiled kernel, which would
- * never run, is not instantiated: for the losses that was a sixth of ops_row.cu's device code. */
+ * never run, is not instantiated (for the losses that was a fifth of their device code). */
 template <class A, class C, bool Tiles, class L, class S>
 static void red_launch(gpu_ctx *c, L ld, S st, A *part, int64_t outer, int64_t R, int64_t inner,
                        int64_t chunk, int64_t splits)
