@@ -41,8 +41,8 @@
  *   CUDA kernels does not link; tests/gpu/test_gpu_ops.c checks every op against the CPU, on the
  *   device (meson test gpu_ops) and, without one, on a host emulation of it (gpu_ops_emu).
  *
- * Builds for sm_80 and sm_90 (SASS) plus compute_90 PTX; on an older GPU open() says the kernels
- * do not run there. The CUDA 13 runtime needs a driver that supports it (R580 or newer).
+ * Builds for the architectures of -Dgpu_arch (default 80,90: SASS for sm_80 and sm_90, and PTX that
+ * later GPUs JIT, see gpu/meson.build); on an older GPU open() says the kernels do not run there. The CUDA 13 runtime needs a driver that supports it (R580 or newer).
  */
 #ifndef BSGPU_H
 #define BSGPU_H

@@ -108,11 +108,19 @@ static __device__ __forceinline__ double m_fma(double x, double y, double z) { r
 template <class A> static __device__ __forceinline__ A m_max(A x, A y) { return x > y ? x : y; }
 
 /* ==== Launching ====
- * Every kernel of the backend is launched by launch_each (one thread per element), launch_rows
- * (one warp per row) or red_run (below). Built with GPU_EMU (tests/gpu, a plain C++ compiler and
+ * Every kernel of the backend is launched by launch_each (one thread per element), launch_grid
+ * (the same threads, each given its range: a kernel that serves several ops switches on the op
+ * once, outside its element loop), launch_rows (one warp per row) or red_run (below). Built with GPU_EMU (tests/gpu, a plain C++ compiler and
  * no device), the same lambdas run as host loops: a warp is then one lane wide. */
 
 #define GPU_BLOCK 256
+
+/* A thread's share of [0, n) in launch_grid: first, first + step, ... < n (under GPU_EMU the one
+ * "thread" takes everything). GPU_EACH(r, i) loops i over it. */
+struct gpu_range {
+    int64_t first, n, step;
+};
+#define GPU_EACH(r, i) for (int64_t i = (r).first; i < (r).n; i += (r).step)
 
 /* The warp running a row: lanes stride through the row by `width`; sum/max combine one value per
  * lane and give every lane the result. */
@@ -162,6 +170,12 @@ template <class F> static inline void launch_rows(gpu_ctx *c, int64_t rows, F f)
         f(r, w);
 }
 
+template <class F> static inline void launch_grid(gpu_ctx *c, int64_t n, F f)
+{
+    gpu_range r = {0, n, 1};
+    f(r);
+}
+
 #else
 
 /* f(i) for i in [0, n), grid-stride */
@@ -192,6 +206,19 @@ template <class F> static inline void launch_rows(gpu_ctx *c, int64_t rows, F f)
 {
     if (rows > 0)
         k_rows<<<gpu_grid(rows * 32), GPU_BLOCK, 0, c->stream>>>(f, rows);
+}
+
+/* f(range) once per thread, f looping over the thread's grid-stride range itself */
+template <class F> __global__ void k_grid(F f, int64_t n)
+{
+    gpu_range r = {blockIdx.x * (int64_t)blockDim.x + threadIdx.x, n, (int64_t)gridDim.x * blockDim.x};
+    f(r);
+}
+
+template <class F> static inline void launch_grid(gpu_ctx *c, int64_t n, F f)
+{
+    if (n > 0)
+        k_grid<<<gpu_grid(n), GPU_BLOCK, 0, c->stream>>>(f, n);
 }
 
 #endif
@@ -341,8 +368,10 @@ __global__ void k_red_tile(L ld, S st, A *part, int64_t outer, int64_t R, int64_
 }
 #endif
 
-/* launch the reduction kernels (on the host under GPU_EMU, same chunks and partial layout) */
-template <class A, class C, class L, class S>
+/* launch the reduction kernels (on the host under GPU_EMU, same chunks and partial layout).
+ * Tiles false: the caller reduces with inner == 1 only (red_all), so the tiled kernel, which would
+ * never run, is not instantiated (for the losses that was a fifth of their device code). */
+template <class A, class C, bool Tiles, class L, class S>
 static void red_launch(gpu_ctx *c, L ld, S st, A *part, int64_t outer, int64_t R, int64_t inner,
                        int64_t chunk, int64_t splits)
 {
@@ -361,7 +390,7 @@ static void red_launch(gpu_ctx *c, L ld, S st, A *part, int64_t outer, int64_t R
     if (inner == 1) {
         unsigned blocks = (unsigned)((outer * splits * 32 + GPU_BLOCK - 1) / GPU_BLOCK);
         k_red_warp<A, C><<<blocks, GPU_BLOCK, 0, c->stream>>>(ld, st, part, outer, R, chunk, splits);
-    } else {
+    } else if constexpr (Tiles) {
         int64_t tiles = (inner + 31) / 32;
         k_red_tile<A, C><<<(unsigned)(splits * outer * tiles), dim3(32, 8), 0, c->stream>>>(
             ld, st, part, outer, R, inner, chunk, tiles);
@@ -369,10 +398,12 @@ static void red_launch(gpu_ctx *c, L ld, S st, A *part, int64_t outer, int64_t R
 #endif
 }
 
-template <class A, class C, class L, class S>
+template <class A, class C, bool Tiles = true, class L, class S>
 static bs_status red_run(gpu_ctx *c, L ld, S st, int64_t outer, int64_t R, int64_t inner,
                          bool allow_split = true)
 {
+    if (!Tiles && inner != 1)
+        return BS_ERR_STATE; /* red_all's contract: never reached */
     int64_t units = outer * inner;
     if (units <= 0)
         return BS_OK;
@@ -390,15 +421,21 @@ static bs_status red_run(gpu_ctx *c, L ld, S st, int64_t outer, int64_t R, int64
         if (!part)
             return BS_ERR_NOMEM;
     }
-    red_launch<A, C>(c, ld, st, part, outer, R, inner, chunk, splits);
+    red_launch<A, C, Tiles>(c, ld, st, part, outer, R, inner, chunk, splits);
     if (splits > 1) {
         /* partials are (splits, outer, inner): fold along splits */
         ld_acc<A> lp = {part};
-        bs_status s = red_run<A, C>(c, lp, st, 1, splits, units, false);
+        bs_status s = red_run<A, C, Tiles>(c, lp, st, 1, splits, units, false);
         gpu_tmp_free(c, part);
         return s;
     }
     return BS_OK;
+}
+
+/* st(0, fold of ld(j) for j in [0, n)): a reduction of everything to one value */
+template <class A, class C, class L, class S> static bs_status red_all(gpu_ctx *c, L ld, S st, int64_t n)
+{
+    return red_run<A, C, false>(c, ld, st, 1, n, 1);
 }
 
 /* din (shape `in`) += the sum of contributions ld(k) (k over the elements of `out`) over the

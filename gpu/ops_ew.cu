@@ -8,57 +8,79 @@
 
 /* ==== Unary ops ====
  * Each op is a struct: f(a, k, k2) the forward, d(a, o, g, k, k2) the VJP contribution
- * g * d o/d a (o is the forward's output, k and k2 the op's scalar attributes). */
-
-template <class Op, class T> static bs_status unary_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in)
-{
-    typedef typename tr<T>::A A;
-    const T *a = (const T *)in[0];
-    T *o = (T *)e->out;
-    A k = (A)e->attr.k, k2 = (A)e->attr.k2;
-    launch_each(c, bs_shape_numel(&e->out_shape),
-                [=] __device__(int64_t i) { o[i] = tr<T>::st(Op::f(tr<T>::ld(a[i]), k, k2)); });
-    return BS_OK;
-}
-
-/* da += g * f'(a), elementwise (same shape) */
-template <class Op, class T>
-static bs_status unary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, const void *g_, void *din_)
-{
-    typedef typename tr<T>::A A;
-    const T *a = (const T *)in[0], *o = (const T *)e->out, *g = (const T *)g_;
-    T *din = (T *)din_;
-    A k = (A)e->attr.k, k2 = (A)e->attr.k2;
-    launch_each(c, bs_shape_numel(&e->in_shape[0]), [=] __device__(int64_t i) {
-        A d = Op::d(tr<T>::ld(a[i]), tr<T>::ld(o[i]), tr<T>::ld(g[i]), k, k2);
-        din[i] = tr<T>::st(tr<T>::ld(din[i]) + d);
-    });
-    return BS_OK;
-}
-
-#define GPU_UNARY(fn)                                                                        \
-    bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
-    {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, unary_fwd_t<u_##fn, T_>(c, e, in));                        \
-    }                                                                                        \
-    bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
-                           const void *g, void *din)                                         \
-    {                                                                                        \
-        BS_GPU_DISPATCH(e->dtype, unary_vjp_t<u_##fn, T_>(c, e, in, g, din));                \
-    }
-
-#define UNARY_FN(fn, FWD, VJP)                                                               \
+ * g * d o/d a (o is the forward's output, k and k2 the op's scalar attributes).
+ *
+ * One kernel per dtype runs the forward of every unary op and one their VJPs: the op is a kernel
+ * argument that each thread switches on once, outside its element loop, so every case is the
+ * loop the op's own kernel was (the same arithmetic, contracted the same way). A kernel per op
+ * and dtype (19 x 3 x 2 of them, each with its host stub and lambda type) was a third of
+ * ops_ew.cu's compile time. */
+#define UNARY_FN(ID, fn, FWD, VJP)                                                           \
     struct u_##fn {                                                                          \
         template <class A> static __device__ __forceinline__ A f(A a, A k, A k2) { return FWD; } \
         template <class A> static __device__ __forceinline__ A d(A a, A o, A g, A k, A k2)   \
         {                                                                                    \
             return VJP;                                                                      \
         }                                                                                    \
-    };                                                                                       \
-    GPU_UNARY(fn)
+    };
+#define GPU_EW1(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) UNARY_FN(ID, fn, FWD, VJP)
+BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
 
-/* every unary op of ew_math.h */
-#define GPU_EW1(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) UNARY_FN(fn, FWD, VJP)
+template <class T> static bs_status unary_fwd_t(gpu_ctx *c, const bs_exec *e, const void *const *in, int op)
+{
+    typedef typename tr<T>::A A;
+    const T *a = (const T *)in[0];
+    T *o = (T *)e->out;
+    A k = (A)e->attr.k, k2 = (A)e->attr.k2;
+    launch_grid(c, bs_shape_numel(&e->out_shape), [=] __device__(gpu_range r) {
+        switch (op) {
+#define GPU_EW1(ID, fn, ...)                                                                 \
+    case BS_OP_##ID:                                                                         \
+        GPU_EACH(r, i) o[i] = tr<T>::st(u_##fn::f(tr<T>::ld(a[i]), k, k2));                  \
+        break;
+            BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
+        }
+    });
+    return BS_OK;
+}
+
+/* da += g * f'(a), elementwise (same shape) */
+template <class T>
+static bs_status unary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in, const void *g_, void *din_, int op)
+{
+    typedef typename tr<T>::A A;
+    const T *a = (const T *)in[0], *o = (const T *)e->out, *g = (const T *)g_;
+    T *din = (T *)din_;
+    A k = (A)e->attr.k, k2 = (A)e->attr.k2;
+    launch_grid(c, bs_shape_numel(&e->in_shape[0]), [=] __device__(gpu_range r) {
+        switch (op) {
+#define GPU_EW1(ID, fn, ...)                                                                 \
+    case BS_OP_##ID:                                                                         \
+        GPU_EACH(r, i)                                                                       \
+        {                                                                                    \
+            A d = u_##fn::d(tr<T>::ld(a[i]), tr<T>::ld(o[i]), tr<T>::ld(g[i]), k, k2);        \
+            din[i] = tr<T>::st(tr<T>::ld(din[i]) + d);                                       \
+        }                                                                                    \
+        break;
+            BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
+        }
+    });
+    return BS_OK;
+}
+
+#define GPU_EW1(ID, fn, ...)                                                                 \
+    bs_status gpu_fwd_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in)              \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, unary_fwd_t<T_>(c, e, in, BS_OP_##ID));                    \
+    }                                                                                        \
+    bs_status gpu_vjp_##fn(gpu_ctx *c, const bs_exec *e, const void *const *in, int i,       \
+                           const void *g, void *din)                                         \
+    {                                                                                        \
+        BS_GPU_DISPATCH(e->dtype, unary_vjp_t<T_>(c, e, in, g, din, BS_OP_##ID));            \
+    }
 BS_EW1_OPS(GPU_EW1)
 #undef GPU_EW1
 

@@ -94,7 +94,7 @@ template <class T> static bs_status max_vjp_t(gpu_ctx *c, const bs_exec *e, cons
         return BS_ERR_NOMEM;
     ld_ties<T> lt = {a, o};
     st_acc<A> sc = {cnt};
-    bs_status s = red_run<A, c_sum<A>>(c, lt, sc, 1, n, 1);
+    bs_status s = red_all<A, c_sum<A>>(c, lt, sc, n);
     if (s == BS_OK)
         launch_each(c, n, [=] __device__(int64_t k) {
             A m = tr<T>::ld(o[0]);
