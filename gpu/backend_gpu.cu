@@ -599,6 +599,26 @@ static bs_status gpu_sync(bs_backend *b)
     return gpu_cuda_status(c, cudaStreamSynchronize(c->stream), "sync");
 }
 
+/* ==== Plan features ==== */
+
+static bool gpu_supports_matmul_t(const bs_backend *b, bs_dtype t) { return dtype_ok(t); }
+
+static bs_status gpu_matmul_t_fwd_be(bs_backend *b, const bs_exec *e, bool ta, bool tb, const void *a,
+                                     const void *bm)
+{
+    gpu_ctx *c = ctx_of(b);
+    bs_status s = gpu_matmul_t_fwd(c, e, ta, tb, a, bm);
+    return s == BS_OK ? gpu_cuda_status(c, cudaGetLastError(), "matmul (transposed operand)") : s;
+}
+
+static bs_status gpu_matmul_t_vjp_be(bs_backend *b, const bs_exec *e, bool ta, bool tb, const void *a,
+                                     const void *bm, int k, const void *g, void *din)
+{
+    gpu_ctx *c = ctx_of(b);
+    bs_status s = gpu_matmul_t_vjp(c, e, ta, tb, a, bm, k, g, din);
+    return s == BS_OK ? gpu_cuda_status(c, cudaGetLastError(), "MmBackward0 (transposed operand)") : s;
+}
+
 /* ==== The backend ==== */
 
 static bs_backend gpu_backend = {
@@ -619,6 +639,12 @@ static bs_backend gpu_backend = {
     gpu_accumulate,
     gpu_opt_step,
     gpu_sync,
+    gpu_supports_matmul_t,
+    gpu_matmul_t_fwd_be,
+    gpu_matmul_t_vjp_be,
+    NULL, /* fused bias + activation: not yet on the GPU */
+    NULL,
+    NULL,
 };
 
 extern "C" bs_backend *bs_gpu_backend(void) { return &gpu_backend; }

@@ -39,6 +39,14 @@ typedef bs_status (*gpu_vjp_fn)(gpu_ctx *c, const bs_exec *e, const void *const 
 #include "ops.def"
 #undef BS_OP
 
+/* The plan feature "transposed operands" (core's bs_backend.matmul_t_*), ops_red.cu: a 2-D matmul
+   (x's leading dims taken as rows) whose operand a and/or b is read transposed in place from its
+   source, forward, and the VJP for input `which` added into d; the same cases as the CPU
+   backend's, through cuBLAS's transpose flags. */
+bs_status gpu_matmul_t_fwd(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const void *a, const void *b);
+bs_status gpu_matmul_t_vjp(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const void *a, const void *b,
+                           int which, const void *g, void *d);
+
 /* value errors kernels raise through c->d_flag */
 enum { GPU_FLAG_NONE = 0, GPU_FLAG_CLASS = 1, GPU_FLAG_DOMAIN = 2, GPU_FLAG_INDEX = 3 };
 /* wait for the stream, read and clear the flag: *code GPU_FLAG_*, *value what the kernel put */

@@ -286,6 +286,53 @@ static bs_status gemm(gpu_ctx *c, bs_dtype dt, cublasOperation_t ta, cublasOpera
     return gpu_blas_status(c, st, "matmul (cuBLAS)");
 }
 
+/* row-major C (M, N) = op(A) (M, K) op(B) (K, N) + beta C, where A and B are stored row-major with
+   rows of lda and ldb elements and read transposed when ta / tb: column-major cuBLAS computes
+   C^T = op(B)^T op(A)^T with the operands swapped */
+static bs_status rm_gemm(gpu_ctx *c, bs_dtype dt, int64_t M, int64_t N, int64_t K, const void *A, bool ta,
+                         int64_t lda, const void *B, bool tb, int64_t ldb, double beta, void *C)
+{
+    return gemm(c, dt, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, B, ldb, 0, A,
+                lda, 0, beta, C, N, 0, 1);
+}
+
+static void mat_t_dims(const bs_exec *e, int64_t *M, int64_t *K, int64_t *N)
+{
+    const bs_shape *a = &e->in_shape[0];
+    int64_t rows = 1;
+    for (int k = 0; k + 1 < a->ndim; k++)
+        rows *= a->d[k];
+    *M = rows;
+    *K = a->d[a->ndim - 1];
+    *N = e->in_shape[1].d[1];
+}
+
+bs_status gpu_matmul_t_fwd(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const void *a, const void *b)
+{
+    int64_t M, K, N;
+    mat_t_dims(e, &M, &K, &N);
+    return rm_gemm(c, e->dtype, M, N, K, a, ta, ta ? M : K, b, tb, tb ? K : N, 0.0, e->out);
+}
+
+bs_status gpu_matmul_t_vjp(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const void *a, const void *b,
+                           int which, const void *g, void *d)
+{
+    int64_t M, K, N;
+    mat_t_dims(e, &M, &K, &N);
+    if (M == 0 || N == 0 || K == 0)
+        return BS_OK;
+    int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    bs_dtype dt = e->dtype;
+    if (which == 0 && !ta) /* dA (M, K) += G (M, N) op(B)^T (N, K) */
+        return rm_gemm(c, dt, M, K, N, g, false, N, b, !tb, ldb, 1.0, d);
+    if (which == 0) /* dA^T (K, M) += op(B) (K, N) G^T (N, M) */
+        return rm_gemm(c, dt, K, M, N, b, tb, ldb, g, true, N, 1.0, d);
+    if (!tb) /* dB (K, N) += op(A)^T (K, M) G (M, N) */
+        return rm_gemm(c, dt, K, N, M, a, !ta, lda, g, false, N, 1.0, d);
+    /* dB^T (N, K) += G^T (N, M) op(A) (M, K) */
+    return rm_gemm(c, dt, N, K, M, g, true, N, a, ta, lda, 1.0, d);
+}
+
 /* host copy of bc_offsets: result batch b -> a's and b's batch */
 static void mm_batch(const mm_plan *p, int64_t b, int64_t *ia, int64_t *ib)
 {

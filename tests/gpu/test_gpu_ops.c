@@ -991,6 +991,78 @@ static int test_mlp(bs_backend *gb)
     return !ok;
 }
 
+/* the plan feature "transposed operands" (supports_matmul_t): a replay plan on the GPU folds the
+ * transposes its matmuls read (x @ W.T, W.T @ Y, A.T @ B.T) as the CPU backend does, and its values
+ * and grads in f64 are the eager engine's */
+static int test_plan_folds(bs_backend *gb)
+{
+    enum { N = 5, D = 4, H = 3 };
+    bs_ctx *c = bs_ctx_new();
+    double xd[N * D], wd[H * D], yd[N * H], ad[D * N], bd[H * D];
+    for (int k = 0; k < N * D; k++) xd[k] = sin(0.7 * k + 0.3);
+    for (int k = 0; k < H * D; k++) wd[k] = cos(0.4 * k) * 0.5, bd[k] = sin(1.3 * k);
+    for (int k = 0; k < N * H; k++) yd[k] = cos(0.9 * k + 0.2);
+    for (int k = 0; k < D * N; k++) ad[k] = sin(0.2 * k - 1);
+    bs_shape sx = {2, {N, D}}, sw = {2, {H, D}}, sy = {2, {N, H}}, sa = {2, {D, N}};
+    bs_id x = bs_leaf(c, xd, &sx, BS_F64, true), w = bs_leaf(c, wd, &sw, BS_F64, true);
+    bs_id y = bs_leaf(c, yd, &sy, BS_F64, true), a = bs_leaf(c, ad, &sa, BS_F64, true);
+    bs_id b = bs_leaf(c, bd, &sw, BS_F64, true);
+    double vd[H * N];
+    for (int k = 0; k < H * N; k++) vd[k] = cos(0.3 * k - 0.5);
+    bs_shape sv = {2, {H, N}};
+    bs_id v = bs_leaf(c, vd, &sv, BS_F64, true);
+    bs_id z1 = bs_apply2(c, BS_OP_MATMUL, x, bs_apply1(c, BS_OP_TRANSPOSE, w));  /* x @ W.T: (N, H) */
+    bs_id z2 = bs_apply2(c, BS_OP_MATMUL, bs_apply1(c, BS_OP_TRANSPOSE, b), v);  /* B.T @ V: (D, N) */
+    bs_id z3 = bs_apply2(c, BS_OP_MATMUL, bs_apply1(c, BS_OP_TRANSPOSE, a),
+                         bs_apply1(c, BS_OP_TRANSPOSE, b));                       /* A.T @ B.T: (N, H) */
+    bs_id L = bs_apply2(c, BS_OP_ADD,
+                        bs_apply1(c, BS_OP_SUM, bs_apply2(c, BS_OP_MUL, bs_apply2(c, BS_OP_ADD, z1, z3), y)),
+                        bs_apply1(c, BS_OP_SUM, bs_apply2(c, BS_OP_MUL, z2, z2)));
+    int failed = 0;
+    if (L < 0) {
+        printf("plan folds: building the graph: %s: FAIL\n", bs_errmsg(c));
+        bs_ctx_free(c);
+        return 1;
+    }
+    bs_backward(c, L, NULL, true);
+    bs_plan_opts o = bs_plan_defaults();
+    o.dtype = BS_F64;
+    o.update = false;
+    char err[256];
+    bs_plan *p = bs_plan_new(c, L, gb, &o, err, sizeof err);
+    int folded = 0;
+    double worst = INFINITY;
+    if (p && bs_plan_forward(p, NULL) == BS_OK && bs_plan_backward(p) == BS_OK) {
+        for (int i = 0; i < bs_plan_node_count(p); i++) {
+            bs_plan_node pn;
+            bs_plan_node_get(p, i, &pn);
+            folded += pn.folded;
+        }
+        worst = 0;
+        bs_id ids[6] = {x, w, y, a, b, v};
+        for (int k = 0; k < 6; k++) {
+            const bs_node *nd = bs_node_get(c, ids[k]);
+            int64_t m = bs_shape_numel(&nd->value.shape);
+            double got[64];
+            if (bs_plan_read(p, ids[k], true, got) != BS_OK) {
+                worst = INFINITY;
+                break;
+            }
+            double e = rel_err(got, nd->grad.data, m);
+            worst = e > worst ? e : worst;
+        }
+    } else {
+        printf("plan folds: %s\n", p ? bs_plan_errmsg(p) : err);
+    }
+    bool ok = folded >= 4 && worst <= 1e-12;
+    printf("plan folds on %s: %d transposes read in place, grads differ from the eager engine by %9.2e: %s\n",
+           gb->name, folded, worst, ok ? "ok" : "FAIL");
+    failed += !ok;
+    bs_plan_free(p);
+    bs_ctx_free(c);
+    return failed;
+}
+
 int main(void)
 {
     bs_backend *gb = bs_gpu_backend();
@@ -1006,6 +1078,7 @@ int main(void)
     failed += test_errors(gb);
     failed += test_opt(gb);
     failed += test_mlp(gb);
+    failed += test_plan_folds(gb);
     if (gb->sync(gb) != BS_OK) {
         printf("sync: %s\n", bs_gpu_errmsg(gb));
         failed++;
