@@ -647,25 +647,35 @@ static void jvp_visit(void *ud, bs_id node, const bs_tensor *t)
     }
 }
 
-static int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
+/* the arguments of :jvp and :jacobian, NAME wrt=X, resolved to nodes (NAME may be left out: the
+   default root) */
+static int name_wrt(bs_session *s, const bs_stmt *st, const char *usage, const char *why, const char **name,
+                    const char **wrt, const bs_word **ww, bs_id *out, bs_id *x)
 {
-    const char *name = NULL, *wrt = NULL;
-    const bs_word *ww = NULL;
+    *name = *wrt = NULL;
+    *ww = NULL;
     for (int i = 0; i < st->cmd.argc; i++) {
         const bs_word *w = &st->cmd.argv[i];
         if (!strncmp(w->text, "wrt=", 4)) {
-            wrt = w->text + 4;
-            ww = w;
-        } else if (!name) {
-            name = w->text;
+            *wrt = w->text + 4;
+            *ww = w;
+        } else if (!*name) {
+            *name = w->text;
         } else {
-            return bs_fail(s, w->line, w->col, "usage: :jvp NAME wrt=X");
+            return bs_fail(s, w->line, w->col, "usage: %s", usage);
         }
     }
-    if (!wrt) return bs_fail(s, st->line, st->col, "usage: :jvp NAME wrt=X (the input to perturb)");
+    if (!*wrt) return bs_fail(s, st->line, st->col, "usage: %s (%s)", usage, why);
+    if (bs_cmd_node(s, st, *name, out)) return -1;
+    return bs_lookup_node(s, *wrt, (*ww)->line, (*ww)->col + 4, x);
+}
+
+static int bs_cmd_jvp(bs_session *s, const bs_stmt *st)
+{
+    const char *name, *wrt;
+    const bs_word *ww;
     bs_id target, x;
-    if (bs_cmd_node(s, st, name, &target)) return -1;
-    if (bs_lookup_node(s, wrt, ww->line, ww->col + 4, &x)) return -1;
+    if (name_wrt(s, st, ":jvp NAME wrt=X", "the input to perturb", &name, &wrt, &ww, &target, &x)) return -1;
     if (x > target) return bs_fail(s, ww->line, ww->col, "%s was made after the output: nothing depends on it", wrt);
     const bs_node *xn = bs_node_get(s->ctx, x);
     if (!xn->requires_grad) return bs_fail(s, ww->line, ww->col, "%s does not require grad: no tangent flows from it", wrt);
@@ -722,24 +732,12 @@ static void jac_visit(void *ud, bs_id node, const bs_tensor *t)
 
 static int bs_cmd_jacobian(bs_session *s, const bs_stmt *st)
 {
-    const char *name = NULL, *wrt = NULL;
-    const bs_word *ww = NULL;
-    for (int i = 0; i < st->cmd.argc; i++) {
-        const bs_word *w = &st->cmd.argv[i];
-        if (!strncmp(w->text, "wrt=", 4)) {
-            wrt = w->text + 4;
-            ww = w;
-        } else if (!name) {
-            name = w->text;
-        } else {
-            return bs_fail(s, w->line, w->col, "usage: :jacobian OUT wrt=X");
-        }
-    }
-    if (!wrt) return bs_fail(s, st->line, st->col, "usage: :jacobian OUT wrt=X (the input the Jacobian is taken in)");
-    if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first (:finish, :abort)");
+    const char *name, *wrt;
+    const bs_word *ww;
     bs_id out, x;
-    if (bs_cmd_node(s, st, name, &out)) return -1;
-    if (bs_lookup_node(s, wrt, ww->line, ww->col + 4, &x)) return -1;
+    if (name_wrt(s, st, ":jacobian OUT wrt=X", "the input the Jacobian is taken in", &name, &wrt, &ww, &out, &x))
+        return -1;
+    if (s->step) return bs_fail(s, st->line, st->col, "finish or abort the stepper first (:finish, :abort)");
     const bs_node *on = bs_node_get(s->ctx, out), *xn = bs_node_get(s->ctx, x);
     if (x > out) return bs_fail(s, ww->line, ww->col, "%s was made after %s: nothing in it depends on %s", wrt, name ? name : "the output", wrt);
     if (!xn->requires_grad) return bs_fail(s, ww->line, ww->col, "%s does not require grad: it has no Jacobian here", wrt);

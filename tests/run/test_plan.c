@@ -60,6 +60,16 @@ static const char *const GRAPH =
     "    + bce_with_logits(z, zeros(N, C)) + mean(sqrt(exp(g) + 1) * log(exp(h) + 1)) \\\n"
     "    + mean(m) + mean(m2 * m2) * 0.1 + mean(m3 * m3)\n";
 
+/* a session with GRAPH recorded (its class-index target t first) */
+static void graph_session(sess *t)
+{
+    sess_open(t, false);
+    const char *e = eval(t, "t = tensor([0, 2, 1, 0, 2])");
+    CHECK(!*e, "%s", e);
+    e = eval(t, GRAPH);
+    CHECK(!*e, "graph: %s", e);
+}
+
 /* L.backward() in the session, then a plan of L at the recorded sizes on the opened CPU backend
    in f64 without an update (NULL with the reason in err) */
 static bs_plan *plan_after_backward(sess *t, const char *what, bs_backend *be, bs_id *L,
@@ -111,11 +121,7 @@ static double plan_vs_tape(bs_plan *p, bs_ctx *c, bs_id L, int *compared)
 static void test_recorded_size(void)
 {
     sess t;
-    sess_open(&t, false);
-    const char *e = eval(&t, "t = tensor([0, 2, 1, 0, 2])");
-    CHECK(!*e, "%s", e);
-    e = eval(&t, GRAPH);
-    CHECK(!*e, "graph: %s", e);
+    graph_session(&t);
     bs_ctx *c = bs_session_ctx(t.s);
     bs_backend *be = bs_backend_cpu();
     char err[512];
@@ -145,11 +151,8 @@ out:
 static void test_one_schedule(void)
 {
     sess t;
-    sess_open(&t, false);
-    const char *e = eval(&t, "t = tensor([0, 2, 1, 0, 2])");
-    CHECK(!*e, "%s", e);
-    e = eval(&t, GRAPH);
-    CHECK(!*e, "graph: %s", e);
+    graph_session(&t);
+    const char *e;
     e = eval(&t, "u2 = exp(W1) * 5\n"
                  "with torch.no_grad():\n    hn = h * 2 + sum(u2)\n\n"
                  "k = h.detach() * 3\n"
