@@ -619,6 +619,26 @@ static bs_status gpu_matmul_t_vjp_be(bs_backend *b, const bs_exec *e, bool ta, b
     return s == BS_OK ? gpu_cuda_status(c, cudaGetLastError(), "MmBackward0 (transposed operand)") : s;
 }
 
+static bool gpu_supports_bias_act(const bs_backend *b, const bs_exec *add, const bs_exec *act)
+{
+    return dtype_ok(add->dtype) && gpu_bias_act_ok(add, act);
+}
+
+static bs_status gpu_bias_act_fwd_be(bs_backend *b, const bs_exec *add, const bs_exec *act)
+{
+    gpu_ctx *c = ctx_of(b);
+    bs_status s = gpu_bias_act_fwd(c, add, act);
+    return s == BS_OK ? gpu_cuda_status(c, cudaGetLastError(), "bias + activation") : s;
+}
+
+static bs_status gpu_bias_act_vjp_be(bs_backend *b, const bs_exec *add, const bs_exec *act, const void *g,
+                                     void *da, void *db)
+{
+    gpu_ctx *c = ctx_of(b);
+    bs_status s = gpu_bias_act_vjp(c, add, act, g, da, db);
+    return s == BS_OK ? gpu_cuda_status(c, cudaGetLastError(), "bias + activation backward") : s;
+}
+
 /* ==== The backend ==== */
 
 static bs_backend gpu_backend = {
@@ -642,9 +662,9 @@ static bs_backend gpu_backend = {
     gpu_supports_matmul_t,
     gpu_matmul_t_fwd_be,
     gpu_matmul_t_vjp_be,
-    NULL, /* fused bias + activation: not yet on the GPU */
-    NULL,
-    NULL,
+    gpu_supports_bias_act,
+    gpu_bias_act_fwd_be,
+    gpu_bias_act_vjp_be,
 };
 
 extern "C" bs_backend *bs_gpu_backend(void) { return &gpu_backend; }

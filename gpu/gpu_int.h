@@ -47,6 +47,11 @@ bs_status gpu_matmul_t_fwd(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const
 bs_status gpu_matmul_t_vjp(gpu_ctx *c, const bs_exec *e, bool ta, bool tb, const void *a, const void *b,
                            int which, const void *g, void *d);
 
+/* The plan feature "fused bias + activation" (core's bs_backend.bias_act_*), ops_ew.cu */
+bool gpu_bias_act_ok(const bs_exec *add, const bs_exec *act);
+bs_status gpu_bias_act_fwd(gpu_ctx *c, const bs_exec *add, const bs_exec *act);
+bs_status gpu_bias_act_vjp(gpu_ctx *c, const bs_exec *add, const bs_exec *act, const void *g, void *da, void *db);
+
 /* value errors kernels raise through c->d_flag */
 enum { GPU_FLAG_NONE = 0, GPU_FLAG_CLASS = 1, GPU_FLAG_DOMAIN = 2, GPU_FLAG_INDEX = 3 };
 /* wait for the stream, read and clear the flag: *code GPU_FLAG_*, *value what the kernel put */

@@ -84,6 +84,92 @@ static bs_status unary_vjp_t(gpu_ctx *c, const bs_exec *e, const void *const *in
 BS_EW1_OPS(GPU_EW1)
 #undef GPU_EW1
 
+/* ==== Bias + activation, fused (the plan feature supports_bias_act) ====
+ * act(x + b) with b a row of W elements repeated over x's rows, for the activations ew_math.h
+ * flags BS_EW_ACT: forward writes a = x + b and o = act(a) in one pass; backward writes
+ * da = g * act'(a) and adds each column's sum of da into db (one thread a column). */
+
+bool gpu_bias_act_ok(const bs_exec *add, const bs_exec *act)
+{
+    int fl = 0;
+    switch (act->op) {
+#define GPU_EW1(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                       \
+    case BS_OP_##ID: fl = (FLAGS); break;
+        BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
+    default: break;
+    }
+    if (add->op != BS_OP_ADD || !(fl & BS_EW_ACT) ||
+        add->dtype != act->dtype || !bs_shape_eq(&add->in_shape[0], &add->out_shape) ||
+        !bs_shape_eq(&act->out_shape, &add->out_shape))
+        return false;
+    const bs_shape *o = &add->out_shape, *b = &add->in_shape[1];
+    int64_t w = bs_shape_numel(b);
+    if (b->ndim < 1 || b->ndim > o->ndim || w < 1)
+        return false;
+    for (int k = 0; k < b->ndim; k++) /* b is the trailing dims of the output */
+        if (b->d[b->ndim - 1 - k] != o->d[o->ndim - 1 - k])
+            return false;
+    return true;
+}
+
+template <class T> static bs_status bias_act_fwd_t(gpu_ctx *c, const bs_exec *add, const bs_exec *act)
+{
+    typedef typename tr<T>::A A;
+    const T *x = (const T *)add->in[0], *b = (const T *)add->in[1];
+    T *a = (T *)add->out, *o = (T *)act->out;
+    int64_t w = bs_shape_numel(&add->in_shape[1]);
+    A k = (A)act->attr.k, k2 = (A)act->attr.k2;
+    int op = act->op;
+    launch_grid(c, bs_shape_numel(&add->out_shape), [=] __device__(gpu_range r) {
+        switch (op) {
+#define GPU_EW1(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                           case BS_OP_##ID:                                                                                 if ((FLAGS) & BS_EW_ACT)                                                                         GPU_EACH(r, i)                                                                               {                                                                                                T s = tr<T>::st(tr<T>::ld(x[i]) + tr<T>::ld(b[i % w]));                                      a[i] = s;                                                                                    o[i] = tr<T>::st(u_##fn::f(tr<T>::ld(s), k, k2));                                        }                                                                                        break;
+            BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
+        }
+    });
+    return BS_OK;
+}
+
+template <class T>
+static bs_status bias_act_vjp_t(gpu_ctx *c, const bs_exec *add, const bs_exec *act, const void *g_, void *da_,
+                                void *db_)
+{
+    typedef typename tr<T>::A A;
+    const T *a = (const T *)add->out, *o = (const T *)act->out, *g = (const T *)g_;
+    T *da = (T *)da_, *db = (T *)db_;
+    int64_t n = bs_shape_numel(&add->out_shape), w = bs_shape_numel(&add->in_shape[1]);
+    A k = (A)act->attr.k, k2 = (A)act->attr.k2;
+    int op = act->op;
+    launch_grid(c, n, [=] __device__(gpu_range r) {
+        switch (op) {
+#define GPU_EW1(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                           case BS_OP_##ID:                                                                                 if ((FLAGS) & BS_EW_ACT)                                                                         GPU_EACH(r, i) da[i] = tr<T>::st(u_##fn::d(tr<T>::ld(a[i]), tr<T>::ld(o[i]), tr<T>::ld(g[i]), k, k2));         break;
+            BS_EW1_OPS(GPU_EW1)
+#undef GPU_EW1
+        }
+    });
+    if (db) {
+        int64_t rows = n / w;
+        launch_each(c, w, [=] __device__(int64_t j) {
+            A s = 0;
+            for (int64_t i = 0; i < rows; i++)
+                s += tr<T>::ld(da[i * w + j]);
+            db[j] = tr<T>::st(tr<T>::ld(db[j]) + s);
+        });
+    }
+    return BS_OK;
+}
+
+bs_status gpu_bias_act_fwd(gpu_ctx *c, const bs_exec *add, const bs_exec *act)
+{
+    BS_GPU_DISPATCH(add->dtype, bias_act_fwd_t<T_>(c, add, act));
+}
+
+bs_status gpu_bias_act_vjp(gpu_ctx *c, const bs_exec *add, const bs_exec *act, const void *g, void *da, void *db)
+{
+    BS_GPU_DISPATCH(add->dtype, bias_act_vjp_t<T_>(c, add, act, g, da, db));
+}
+
 /* ==== Binary ops ====
  * f(a, b) the forward; d0(a, b, o, g) and d1(a, b, o, g) the contributions to da and db at one
  * output element (o the forward's output there), before the sum over broadcast dims. */

@@ -1063,6 +1063,81 @@ static int test_plan_folds(bs_backend *gb)
     return failed;
 }
 
+/* the plan feature "fused bias + activation" (supports_bias_act): for every activation ew_math.h
+ * flags BS_EW_ACT, a plan of act(x @ W + b) on the GPU runs the pair as one kernel forward and
+ * backward, and its grads in f64 are the eager engine's */
+static int test_plan_fusions(bs_backend *gb)
+{
+    enum { N = 6, D = 4, H = 5 };
+    static const bs_op acts[] = {
+#define ACT_ID(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) BS_OP_##ID,
+        BS_EW1_OPS(ACT_ID)
+#undef ACT_ID
+    };
+    static const int act_flags[] = {
+#define ACT_FL(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) (FLAGS),
+        BS_EW1_OPS(ACT_FL)
+#undef ACT_FL
+    };
+    int failed = 0, tried = 0;
+    double worst = 0;
+    for (size_t q = 0; q < sizeof acts / sizeof acts[0]; q++) {
+        if (!(act_flags[q] & BS_EW_ACT))
+            continue;
+        tried++;
+        bs_ctx *c = bs_ctx_new();
+        double xd[N * D], wd[D * H], bd[H];
+        for (int k = 0; k < N * D; k++) xd[k] = sin(0.7 * k + 0.3) * 2;
+        for (int k = 0; k < D * H; k++) wd[k] = cos(0.4 * k) * 0.6;
+        for (int k = 0; k < H; k++) bd[k] = sin(1.3 * k) * 0.5;
+        bs_shape sx = {2, {N, D}}, sw = {2, {D, H}}, sb = {1, {H}};
+        bs_id x = bs_leaf(c, xd, &sx, BS_F64, false), w = bs_leaf(c, wd, &sw, BS_F64, true);
+        bs_id b = bs_leaf(c, bd, &sb, BS_F64, true);
+        bs_id h = bs_apply1(c, acts[q], bs_apply2(c, BS_OP_ADD, bs_apply2(c, BS_OP_MATMUL, x, w), b));
+        bs_id L = bs_apply1(c, BS_OP_SUM, bs_apply2(c, BS_OP_MUL, h, h));
+        bool ok = L >= 0 && bs_backward(c, L, NULL, true) == BS_OK;
+        bs_plan_opts o = bs_plan_defaults();
+        o.dtype = BS_F64;
+        o.update = false;
+        char err[256] = "";
+        bs_plan *p = ok ? bs_plan_new(c, L, gb, &o, err, sizeof err) : NULL;
+        bool fwd = false, bwd = false;
+        double e = INFINITY;
+        if (p && bs_plan_forward(p, NULL) == BS_OK && bs_plan_backward(p) == BS_OK) {
+            for (int i = 0; i < bs_plan_node_count(p); i++) {
+                bs_plan_node pn;
+                bs_plan_node_get(p, i, &pn);
+                fwd |= pn.fused_fwd;
+                bwd |= pn.fused_bwd;
+            }
+            e = 0;
+            bs_id ids[2] = {w, b};
+            for (int k = 0; k < 2; k++) {
+                const bs_node *nd = bs_node_get(c, ids[k]);
+                double got[64];
+                int64_t m = bs_shape_numel(&nd->value.shape);
+                if (bs_plan_read(p, ids[k], true, got) != BS_OK) {
+                    e = INFINITY;
+                    break;
+                }
+                double r = rel_err(got, nd->grad.data, m);
+                e = r > e ? r : e;
+            }
+        }
+        if (!(fwd && bwd && e <= 1e-12)) {
+            printf("plan fusions on %s: %s: fused forward %d, backward %d, grads differ by %9.2e%s%s: FAIL\n",
+                   gb->name, bs_ops[acts[q]].name, fwd, bwd, e, *err ? ": " : "", err);
+            failed++;
+        }
+        worst = e > worst ? e : worst;
+        bs_plan_free(p);
+        bs_ctx_free(c);
+    }
+    printf("plan fusions on %s: %d activations fused after a bias add, grads differ from the eager engine by "
+           "%9.2e: %s\n", gb->name, tried, worst, failed || tried < 7 ? "FAIL" : "ok");
+    return failed + (tried < 7);
+}
+
 int main(void)
 {
     bs_backend *gb = bs_gpu_backend();
@@ -1079,6 +1154,7 @@ int main(void)
     failed += test_opt(gb);
     failed += test_mlp(gb);
     failed += test_plan_folds(gb);
+    failed += test_plan_fusions(gb);
     if (gb->sync(gb) != BS_OK) {
         printf("sync: %s\n", bs_gpu_errmsg(gb));
         failed++;
