@@ -1317,28 +1317,24 @@ static const char program_main[] =
     "        net = DistributedDataParallel(model)  # averages the grads over the ranks\n"
     "    opt = make_optimizer(model.parameters(), args.lr)\n";
 
-static const char program_shard_mean[] =
+/* --ddp with a batch: each rank takes its rows (program_shard_rows), then weights its loss by how
+   the loss reduces over them (the mean's or the sum's line) */
+static const char program_shard_mean_why[] =
     "    # rank r trains on its rows of the global batch. The loss is a mean over the rows: weighted\n"
     "    # by world * its rows / all rows, each rank's mean makes DDP's average of the grads the\n"
-    "    # whole batch's grads (the weight is 1 when the rows divide evenly)\n"
-    "    data = [t.to(args.device, dtype) if t.is_floating_point() else t.to(args.device) for t in batch()]\n"
-    "    rows = len(data[0])\n"
-    "    lo, hi = rank * rows // world, (rank + 1) * rows // world\n"
-    "    if lo == hi:\n"
-    "        raise SystemExit(f\"the batch has {rows} rows: too few for {world} ranks\")\n"
-    "    shard = [t[lo:hi] for t in data]\n"
-    "    weight = world * (hi - lo) / rows\n";
+    "    # whole batch's grads (the weight is 1 when the rows divide evenly)\n";
 
-static const char program_shard_sum[] =
+static const char program_shard_sum_why[] =
     "    # rank r trains on its rows of the global batch. The loss is a sum over the rows: weighted\n"
-    "    # by world, each rank's sum makes DDP's average of the grads the whole batch's grads\n"
+    "    # by world, each rank's sum makes DDP's average of the grads the whole batch's grads\n";
+
+static const char program_shard_rows[] =
     "    data = [t.to(args.device, dtype) if t.is_floating_point() else t.to(args.device) for t in batch()]\n"
     "    rows = len(data[0])\n"
     "    lo, hi = rank * rows // world, (rank + 1) * rows // world\n"
     "    if lo == hi:\n"
     "        raise SystemExit(f\"the batch has {rows} rows: too few for {world} ranks\")\n"
-    "    shard = [t[lo:hi] for t in data]\n"
-    "    weight = world\n";
+    "    shard = [t[lo:hi] for t in data]\n";
 
 static const char program_shard_none[] =
     "    # the loss is not a mean or a sum over rows of a batch: every rank computes all of it\n"
@@ -1617,8 +1613,14 @@ static bool write_program(exp_t *x, sbuf *b, bs_id root, const char *file)
             break;
         }
     sb_printf(b, program_main, dts);
-    sb_str(b, !x->batch ? program_shard_none : x->batch_kind == K_MEAN ? program_shard_mean
-                                                                       : program_shard_sum);
+    if (!x->batch) {
+        sb_str(b, program_shard_none);
+    } else {
+        bool mean = x->batch_kind == K_MEAN;
+        sb_str(b, mean ? program_shard_mean_why : program_shard_sum_why);
+        sb_str(b, program_shard_rows);
+        sb_str(b, mean ? "    weight = world * (hi - lo) / rows\n" : "    weight = world\n");
+    }
     sb_str(b, program_loop);
     return !b->oom;
 }

@@ -9,6 +9,7 @@ built objects and the sources (issue "Layers a newcomer can trust").
   - the replay planner (core/plan*.c) names no backend.
   - no repl/ or viz/ file includes the GPU backend's header, and the program links no CUDA
     library (the backend is a module loaded by :run gpu).
+  - no file points users to the design folder outside the project (LANGUAGE.md, ../shared).
 
 usage: test_layers.py SRC_ROOT LIBBSREPL.a BACKSTEP"""
 import collections
@@ -126,6 +127,22 @@ def main():
     for lib_name in ("libcudart", "libcublas", "libcuda."):
         if lib_name in ldd:
             fail("backstep links %s" % lib_name)
+
+    # the project carries its own references: nothing points users to the design folder outside
+    # it (a PyTorch case may name the source text it was taken from, as an attribution)
+    for d in ("", "docs", "core", "repl", "viz", "gpu", "tests", "lessons", "assets"):
+        for root, dirs, names in os.walk(os.path.join(src, d)):
+            if d == "":
+                dirs[:] = []
+            for name in names:
+                if not name.endswith((".md", ".py", ".c", ".h", ".cu", ".build", ".lesson", ".bs")):
+                    continue
+                path = os.path.join(root, name)
+                if os.path.abspath(path) == os.path.abspath(__file__):
+                    continue
+                for k, line in enumerate(open(path, errors="replace"), 1):
+                    if re.search(r"LANGUAGE\.md|\.\./shared|\bshared/(DESIGN|STYLE)", line):
+                        fail("%s:%d points outside the project: %s" % (path, k, line.strip()))
 
     print("layers: %s" % ("ok" if not failures else "%d failures" % len(failures)))
     return 1 if failures else 0
