@@ -374,6 +374,8 @@ typedef struct {
     size_t bytes;         /* the storage's size: numel x dtype size (8 for a wrapped number) */
     bs_shape shape;       /* a buffer's shape and dtype (what it is, as :mem prints it) */
     bs_dtype dtype;
+    bool recomputed;      /* made inside the same checkpoint as the node: not kept after the
+                             forward, made again when backward reaches the checkpoint */
 } bs_saved_tensor;
 /* Writes up to BS_MAX_SAVED entries; returns the count: 0 for a leaf and for a node that needs no
  * grad (PyTorch makes no grad_fn). A freed node (n->freed) reports what it kept before backward
@@ -440,6 +442,27 @@ bs_id bs_where(bs_ctx *c, bs_id cond, bs_id a, bs_id b);
    the value is a tensor). */
 bs_id bs_masked_fill(bs_ctx *c, bs_id x, bs_id mask, bs_id value);
 
+/* ==== Checkpoints: torch.utils.checkpoint(fn, *args, use_reentrant=False) ====
+ * The nodes made while a checkpoint is entered are its own (nested calls too). Their saved
+ * tensors that the checkpoint made itself are not kept (bs_saved_tensor.recomputed): what it keeps
+ * is what it reads from outside, its inputs (and the params it uses, which exist anyway). When a
+ * backward pass reaches one of its nodes, the checkpoint's forward runs again first (its op
+ * nodes' values made anew from their inputs, as PyTorch's recomputation does), then its VJPs;
+ * the step that follows reports it. Replay plans (:run) free those values after the forward and
+ * make them again in backward. */
+typedef struct {
+    int32_t scope;        /* the checkpoint (a scope: bs_scope_name), 0: nothing ran */
+    int nodes;            /* op nodes whose forward ran again */
+    bool same;            /* every value made again equals the forward's, bit for bit */
+    double flops;         /* their forward FLOPs */
+    bs_id lo, hi;         /* the checkpoint's first and last node */
+} bs_recompute_info;
+/* enters a checkpoint named name (a scope, see bs_scope_enter); returns the scope to give back to
+   bs_scope_leave, -1 if out of memory */
+int32_t bs_checkpoint_enter(bs_ctx *c, const char *name);
+/* the checkpoint node id was made in (its scope), 0: none */
+int32_t bs_node_checkpoint(const bs_ctx *c, bs_id id);
+
 /* ==== Backward ==== */
 typedef struct {
     bs_id input;
@@ -461,6 +484,7 @@ typedef struct {
     bs_tensor upstream;   /* dL/dnode (iterator-owned) */
     int nin;
     bs_step_input in[BS_MAX_INPUTS];
+    bs_recompute_info recompute; /* a checkpoint's forward that ran again just before this step */
 } bs_step;
 /* how many entries of step st's VJP for input k are 0 in the input's dtype but nonzero when the
    same VJP (same upstream, same values) is computed in double: the stepper's underflow mark */
@@ -743,6 +767,8 @@ typedef struct {
     bs_opt_conf opt;         /* the optimizer of `update` */
     bool time_nodes;         /* sync around every node and time it */
     uint64_t seed;           /* for random leaves drawn at new sizes */
+    bool no_checkpoint;      /* keep every value, as if the graph had no checkpoint (:run's
+                                figure beside the checkpointed one) */
 } bs_plan_opts;
 
 /* f32, backward and update on, SGD lr 0.01, time_nodes on, seed 0, nothing rebound */
@@ -801,6 +827,9 @@ typedef struct {
     double fwd_flops, bwd_flops;  /* per step */
     size_t peak_bytes;            /* everything the plan holds on the backend */
     int64_t param_elems;          /* elements of the params it updates */
+    int checkpoints;              /* checkpoints whose inside values are freed after the forward */
+    size_t ckpt_bytes;            /* the one buffer their inside values and grads share */
+    double recompute_flops;       /* per step: the forward FLOPs backward runs again */
     bool backward;                /* backward runs (the root requires grad and it was asked) */
 } bs_plan_summary;
 void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s);

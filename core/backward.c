@@ -35,6 +35,7 @@ struct bs_bwd {
     bool eager;             /* no step records kept: each node is retired as it is stepped */
     bool sweep;             /* some node was not retired on the way: release() sweeps */
     bs__sched sched;        /* the pass's steps and leaves (the schedule replay plans use too) */
+    int32_t ckpt;           /* the checkpoint whose forward ran again last (0: none) */
     scratch local[BS_MAX_INPUTS], vjp[BS_MAX_INPUTS], after[BS_MAX_INPUTS], ones;
 };
 
@@ -343,6 +344,15 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
     int32_t i = b->sched.step[b->pos++];
     b->cur = i - 1;
     bs_node *n = bs__node(c, i);
+    /* the first step into a checkpoint runs its forward again (its nodes are in a row, so the
+       steps of one checkpoint follow each other) */
+    bs_recompute_info rc = {0};
+    int32_t ck = c->nckpt ? bs__ckpt_of(c, n) : 0;
+    if (ck && ck != b->ckpt && bs__ckpt_recompute(c, ck, i, &rc)) {
+        b->failed = true;
+        return -1;
+    }
+    b->ckpt = ck;
     if (!out && bs_ops[n->op].s_vjp && n->value.shape.ndim == 0 &&
         !bs_dtype_in_float(n->value.dtype) && scalar_step(c, n)) {
         if (b->eager) retire(b, n);
@@ -363,6 +373,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         out->total = b->total;
         out->upstream = g;
         out->nin = n->nin;
+        out->recompute = rc;
     }
     for (int k = 0; k < n->nin; k++) {
         bs_node *x = bs__node(c, n->in[k]);

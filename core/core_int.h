@@ -107,7 +107,10 @@ struct bs_ctx {
     /* scopes: scope i (1-based) is name[i - 1] (interned in names), made inside parent[i - 1] */
     const char **scope_name;
     int32_t *scope_parent;
+    int32_t *scope_ckpt;          /* the outermost checkpoint scope i is inside (itself, when it
+                                     is one), 0: none (checkpoint.c) */
     int32_t nscope, capscope, cur_scope;
+    int32_t nckpt;                /* checkpoints made: 0 keeps them off the backward's path */
     char **names;
     int32_t nnames, capnames;
 };
@@ -168,6 +171,23 @@ typedef struct {
 bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, bool check,
                           bs__sched *s);
 void bs__sched_free(bs__sched *s);
+
+/* An ADD made by bs_apply_linear_bias (attr.start): torch's addmm, the bias inside the product */
+#define BS_ADD_ADDMM 1
+/* node n's value computed again from its inputs' values, into dst (numel doubles), exactly as
+   bs_apply made it (the 0-d fast path, addmm, a cast's conversion) */
+bs_status bs__node_forward(bs_ctx *c, const bs_node *n, double *dst); /* the op's error */
+
+/* Checkpoints (checkpoint.c). The checkpoint node id was made in (0: none). */
+static inline int32_t bs__ckpt_of(const bs_ctx *c, const bs_node *n)
+{
+    return n->scope > 0 && n->scope <= c->nscope ? c->scope_ckpt[n->scope - 1] : 0;
+}
+/* the ids lo..hi of checkpoint k's nodes, found from one of them (they are made in a row) */
+void bs__ckpt_range(const bs_ctx *c, int32_t k, bs_id near, bs_id *lo, bs_id *hi);
+/* backward reached checkpoint k: its forward runs again from the values it reads (its inputs),
+   each op node's value made anew; info says what ran. BS_OK or NOMEM. */
+bs_status bs__ckpt_recompute(bs_ctx *c, int32_t k, bs_id near, bs_recompute_info *info);
 
 /* optimizer state follows a compaction of the tape (bs_tape_collect) */
 void bs__opt_remap(bs_ctx *c, const bs_id *remap, int32_t len, int32_t newlen);

@@ -15,14 +15,8 @@ bs_status bs_recompute(bs_ctx *c, bs_id upto)
     for (bs_id i = 0; i <= upto; i++) {
         bs_node *n = bs__node(c, i);
         if (n->op == BS_OP_LEAF || !n->requires_grad) continue;
-        bs_tensor in[BS_MAX_INPUTS];
-        bs__inputs(c, n, in);
-        int64_t numel = bs_shape_numel(&n->value.shape);
-        memset(n->value.data, 0, (size_t)numel * sizeof(double));
-        c->err[0] = 0;
-        bs_status st = bs_ops[n->op].fwd(in, &n->attr, &n->value, c->err, sizeof c->err);
-        if (st) return c->code = st;
-        bs__round_tensor(&n->value);
+        bs_status st = bs__node_forward(c, n, n->value.data);
+        if (st) return st;
     }
     return BS_OK;
 }

@@ -393,6 +393,74 @@ void *bs__plan_alloc(bs_plan *p, size_t bytes)
     return b;
 }
 
+/* Checkpoints: a node made inside one whose every consumer is inside it too (not its outputs,
+ * which the next part of the graph reads) is scratch: its value and grad live in one buffer all
+ * checkpoints share, since only one checkpoint's inside is alive at a time (the forward passes
+ * through each once; backward makes one's inside again, runs its VJPs, and moves to the next). */
+static void mark_scratch(bs_plan *p, bs_ctx *c)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        n->ckpt = (n->mark & PN_MAIN) ? bs__ckpt_of(c, bs__node(c, n->id)) : 0;
+        n->scratch = n->ckpt && n->op != BS_OP_LEAF && !n->constant && !n->folded && !n->need_fval &&
+                     !n->host && !n->param && i != p->root;
+    }
+    for (int i = 0; i < p->n; i++) { /* a consumer outside (or a folded transpose's matmul) */
+        pnode *n = &p->nodes[i];
+        if (!(n->mark & PN_MAIN)) continue;
+        for (int k = 0; k < n->nin; k++) {
+            pnode *x = &p->nodes[n->in[k]];
+            if (x->scratch && (n->ckpt != x->ckpt || !n->scratch)) x->scratch = false;
+        }
+    }
+    int32_t last = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->nodes[i].scratch && p->nodes[i].ckpt != last) {
+            last = p->nodes[i].ckpt;
+            p->nckpt++;
+        }
+}
+
+/* the scratch nodes' places in the shared buffer: each checkpoint's from offset 0 */
+static bs_status alloc_scratch(bs_plan *p)
+{
+    size_t *off = calloc((size_t)p->n, sizeof *off), at = 0, top = 0;
+    if (!off) return BS_ERR_NOMEM;
+    int32_t cur = 0;
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!n->scratch) continue;
+        if (n->ckpt != cur) {
+            cur = n->ckpt;
+            at = 0;
+        }
+        off[i] = at;
+        at += (buf_bytes(n) + 63) & ~(size_t)63;
+        if (n->rg) at += (buf_bytes(n) + 63) & ~(size_t)63;
+        if (at > top) top = at;
+    }
+    if (top) {
+        p->ckbuf = bs__plan_alloc(p, top);
+        if (!p->ckbuf) {
+            free(off);
+            return BS_ERR_NOMEM;
+        }
+        p->ckbytes = top;
+    }
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (!n->scratch) continue;
+        n->val = (char *)p->ckbuf + off[i];
+        n->bytes = buf_bytes(n);
+        if (n->rg) {
+            n->grad = (char *)n->val + ((buf_bytes(n) + 63) & ~(size_t)63);
+            n->bytes += buf_bytes(n);
+        }
+    }
+    free(off);
+    return BS_OK;
+}
+
 static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
 {
     bs_backend *be = p->be;
@@ -404,6 +472,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
         size_t b = buf_bytes(n);
         int64_t numel = bs_shape_numel(&n->shape);
         if (n->folded) continue; /* its value is made only if someone reads it */
+        if (n->scratch) continue; /* alloc_scratch */
         n->val = bs__plan_alloc(p, b);
         if (!n->val) goto nomem;
         n->bytes = b;
@@ -436,6 +505,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
     }
     /* grads, from the root down: a node whose only gradient is passed through unchanged by its
      * one consumer (x in x + b of x's shape, x - b, reshape(x)) shares that consumer's buffer */
+    if (alloc_scratch(p)) goto nomem;
     if (!p->do_bwd) return BS_OK;
     int *nvjp = calloc((size_t)p->n, sizeof *nvjp);
     if (!nvjp) goto nomem;
@@ -445,7 +515,9 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
     for (int i = p->n - 1; i >= 0; i--) {
         pnode *n = &p->nodes[i];
         if (!(n->mark & PN_MAIN) || !n->rg || n->folded) continue;
-        if (n->gown == i) {
+        if (n->scratch) {
+            n->gown = i; /* its grad is in the shared buffer (alloc_scratch) */
+        } else if (n->gown == i) {
             n->grad = bs__plan_alloc(p, buf_bytes(n));
             if (!n->grad) {
                 free(nvjp);
@@ -460,6 +532,7 @@ static bs_status alloc_buffers(bs_plan *p, bs_ctx *c)
             bool through = n->op == BS_OP_RESHAPE || (n->op == BS_OP_ADD) ||
                            (n->op == BS_OP_SUB && k == 0);
             if (n->vjp_in[k] && through && nvjp[n->in[k]] == 1 && x->op != BS_OP_LEAF &&
+                !n->scratch && !x->scratch &&
                 n->in[k] != p->root && bs_shape_numel(&x->shape) == bs_shape_numel(&n->shape) &&
                 (n->op == BS_OP_RESHAPE || bs_shape_eq(&x->shape, &n->shape))) {
                 n->alias_in[k] = true;
@@ -739,6 +812,7 @@ bs_plan *bs__plan_build(bs_ctx *c, bs_id root, bs_backend *be, const bs_plan_opt
     if ((st = host_values(p, c))) goto fail;
     mark_float_uses(p);
     find_folds(p);
+    if (!o->no_checkpoint && p->do_bwd) mark_scratch(p, c);
     if ((st = alloc_buffers(p, c))) goto fail;
     build_execs(p);
     find_fusions(p);
@@ -762,13 +836,15 @@ void bs_plan_free(bs_plan *p)
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        void *bufs[5] = {n->val, n->gown == i ? n->grad : NULL, n->m, n->v, n->fval};
+        void *bufs[5] = {n->scratch ? NULL : n->val, n->gown == i && !n->scratch ? n->grad : NULL, n->m, n->v,
+                         n->fval};
         for (int j = 0; j < 5; j++)
             if (bufs[j]) p->be->free(p->be, bufs[j]);
         free(n->host);
         free(n->tf);
         free(n->tb);
     }
+    if (p->ckbuf) p->be->free(p->be, p->ckbuf);
     free(p->nodes);
     free(p->ginit);
     free(p->sched);

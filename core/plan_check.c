@@ -105,7 +105,7 @@ static bs_status check_eager(bs_plan *p, bs_plan_check_result *res, char *err, s
     }
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN)) continue;
+        if (!(n->mark & PN_MAIN) || n->scratch) continue; /* a checkpoint's inside: not kept */
         const bs_node *en = bs_node_get(e, eid[i]);
         int64_t numel = bs_shape_numel(&n->shape);
         free(buf);
@@ -134,7 +134,7 @@ static bs_status check_other(bs_plan *p, bs_plan *q, bs_plan_check_result *res)
     bs_status st = BS_OK;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i], *m = &q->nodes[i];
-        if (!(n->mark & PN_MAIN)) continue;
+        if (!(n->mark & PN_MAIN) || n->scratch || m->scratch) continue;
         int64_t numel = bs_shape_numel(&n->shape);
         free(a);
         free(b);

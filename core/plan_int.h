@@ -49,6 +49,9 @@ typedef struct {
     double fwd_flops, bwd_flops;
     size_t bytes;
     double *tf, *tb;                /* (cap) ms per timed step */
+    int32_t ckpt;                   /* the checkpoint it was made in (0: none), and */
+    bool scratch;                   /* ...its value (and grad) is the checkpoint's own: kept in the
+                                       buffer every checkpoint shares, made again in backward */
 } pnode;
 
 struct bs_plan {
@@ -67,6 +70,10 @@ struct bs_plan {
     size_t bytes;                   /* everything allocated on the backend */
     bool keep_host;                 /* keep leaves' host values (for --check) */
     bool *ginit;                    /* (n) grad buffer written in this backward pass */
+    void *ckbuf;                    /* the checkpoints' shared buffer (NULL: none) */
+    size_t ckbytes;
+    int nckpt;
+    double recompute_flops;
     int *sched, nsched;             /* the backward pass's steps, plan indices in the order they
                                        run: core's one schedule (bs__sched_build), as eager */
     /* timings */

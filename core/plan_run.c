@@ -82,6 +82,45 @@ static const void *fold_operand(bs_plan *p, const pnode *n, int k)
     return t >= 0 ? p->nodes[p->nodes[t].in[0]].val : n->ex.in[k];
 }
 
+/* one node's forward (a fused pair's both) */
+static bs_status node_forward(bs_plan *p, pnode *n)
+{
+    bs_backend *be = p->be;
+    bs_status st;
+    if (n->fused_act >= 0)
+        st = be->bias_act_fwd(be, &n->ex, &p->nodes[n->fused_act].ex);
+    else if (n->fold_src[0] >= 0 || n->fold_src[1] >= 0)
+        st = be->matmul_t_fwd(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
+                              fold_operand(p, n, 0), fold_operand(p, n, 1));
+    else
+        st = be->forward(be, &n->ex);
+    if (st)
+        return bs__plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
+                             st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
+                                                  "index out of range, a probability outside [0, 1])"
+                                                : "");
+    return BS_OK;
+}
+
+static bool runs_forward(const pnode *n)
+{
+    return (n->mark & PN_MAIN) && n->op != BS_OP_LEAF && !n->constant && n->fused_add < 0 && !n->folded;
+}
+
+/* backward reached checkpoint k: the values inside it, freed since the forward (the shared
+   buffer holds another checkpoint's now), are made again */
+static bs_status recompute(bs_plan *p, int32_t k)
+{
+    for (int i = 0; i < p->n; i++) {
+        pnode *n = &p->nodes[i];
+        if (n->ckpt != k || !runs_forward(n)) continue;
+        if (!n->scratch && !(n->fused_act >= 0 && p->nodes[n->fused_act].scratch)) continue;
+        bs_status st = node_forward(p, n);
+        if (st) return st;
+    }
+    return BS_OK;
+}
+
 bs_status bs_plan_forward(bs_plan *p, double *loss)
 {
     bs_backend *be = p->be;
@@ -89,27 +128,14 @@ bs_status bs_plan_forward(bs_plan *p, double *loss)
     double total = 0;
     for (int i = 0; i < p->n; i++) {
         pnode *n = &p->nodes[i];
-        if (!(n->mark & PN_MAIN) || n->op == BS_OP_LEAF || n->constant || n->fused_add >= 0 ||
-            n->folded)
-            continue;
+        if (!runs_forward(n)) continue;
         double t0 = 0;
         if (timed) {
             be->sync(be);
             t0 = bs__now_ms();
         }
-        bs_status st;
-        if (n->fused_act >= 0)
-            st = be->bias_act_fwd(be, &n->ex, &p->nodes[n->fused_act].ex);
-        else if (n->fold_src[0] >= 0 || n->fold_src[1] >= 0)
-            st = be->matmul_t_fwd(be, &n->ex, n->fold_src[0] >= 0, n->fold_src[1] >= 0,
-                                  fold_operand(p, n, 0), fold_operand(p, n, 1));
-        else
-            st = be->forward(be, &n->ex);
-        if (st)
-            return bs__plan_fail(p, st, "%s forward failed on %s%s", bs_ops[n->op].name, be->name,
-                             st == BS_ERR_VALUE ? ": a value outside the op's domain (a class "
-                                                  "index out of range, a probability outside [0, 1])"
-                                                : "");
+        bs_status st = node_forward(p, n);
+        if (st) return st;
         if (timed) {
             be->sync(be);
             double ms = bs__now_ms() - t0;
@@ -146,9 +172,19 @@ bs_status bs_plan_backward(bs_plan *p)
         return bs__plan_fail(p, st, "%s: fill failed", be->name);
     if (timed) be->sync(be);
     total += bs__now_ms() - t0;
+    int32_t ck = 0;
     for (int s = 0; s < p->nsched; s++) {
         int i = p->sched[s];
         pnode *n = &p->nodes[i];
+        if (p->ckbuf && n->ckpt != ck) { /* the first step into a checkpoint */
+            ck = n->ckpt;
+            double t1 = timed ? (be->sync(be), bs__now_ms()) : 0;
+            if (ck && (st = recompute(p, ck))) return st;
+            if (timed) {
+                be->sync(be);
+                total += bs__now_ms() - t1; /* the backward's time includes it */
+            }
+        }
         if (n->constant || n->folded) continue; /* integer ops; transposes read in place */
         double t1 = 0;
         if (timed) {
@@ -193,7 +229,7 @@ bs_status bs_plan_backward(bs_plan *p)
     }
     /* params no path reached */
     for (int i = 0; i < p->n; i++)
-        if (p->nodes[i].grad && (st = grad_ready(p, i)))
+        if (p->nodes[i].grad && !p->nodes[i].scratch && (st = grad_ready(p, i)))
             return bs__plan_fail(p, st, "%s: fill failed", be->name);
     if (p->recording) p->bwd_ms[p->steps] = total;
     return BS_OK;
@@ -378,6 +414,14 @@ void bs_plan_summary_get(const bs_plan *p, bs_plan_summary *s)
     }
     s->peak_bytes = p->bytes;
     s->backward = p->do_bwd;
+    s->checkpoints = p->nckpt;
+    s->ckpt_bytes = p->ckbytes;
+    for (int i = 0; p->ckbuf && i < p->n; i++) {
+        const pnode *n = &p->nodes[i];
+        bool pair = n->fused_act >= 0 && p->nodes[n->fused_act].scratch;
+        if (n->ckpt && runs_forward(n) && (n->scratch || pair))
+            s->recompute_flops += n->fwd_flops + (pair ? p->nodes[n->fused_act].fwd_flops : 0);
+    }
 }
 
 bs_status bs_plan_shapes(bs_ctx *c, bs_id root, const bs_plan_opts *o, bs_shape *shapes, char *sizes,

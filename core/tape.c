@@ -97,10 +97,13 @@ void bs_ctx_reset(bs_ctx *c)
     free(c->names);
     free(c->scope_name);
     free(c->scope_parent);
+    free(c->scope_ckpt);
     c->names = NULL;
     c->scope_name = NULL;
     c->scope_parent = NULL;
+    c->scope_ckpt = NULL;
     c->nnames = c->capnames = c->nscope = c->capscope = c->cur_scope = 0;
+    c->nckpt = 0;
     bs__txn_reset(c); /* a :reset inside a statement: nothing before it is left to restore */
 }
 
@@ -143,12 +146,17 @@ int32_t bs_scope_enter(bs_ctx *c, const char *name)
         int32_t *np = realloc(c->scope_parent, (size_t)nc * sizeof *np);
         if (!np) return -1;
         c->scope_parent = np;
+        int32_t *nk = realloc(c->scope_ckpt, (size_t)nc * sizeof *nk);
+        if (!nk) return -1;
+        c->scope_ckpt = nk;
         c->capscope = nc;
     }
     const char *in = intern(c, name ? name : "");
     if (!in) return -1;
     c->scope_name[c->nscope] = in;
     c->scope_parent[c->nscope] = c->cur_scope;
+    /* inside a checkpoint, a call's nodes are the checkpoint's (the outermost one) */
+    c->scope_ckpt[c->nscope] = c->cur_scope ? c->scope_ckpt[c->cur_scope - 1] : 0;
     int32_t prev = c->cur_scope;
     c->cur_scope = ++c->nscope;
     return prev;
@@ -733,6 +741,9 @@ int bs_node_saved(const bs_ctx *c, bs_id id, bs_saved_tensor *out)
         t->tensor = storage_of(c, v, 64, &lay);
         t->bytes = value_bytes(bs__node(c, t->tensor));
     }
+    /* inside a checkpoint, what the checkpoint made is not kept: only what it read from outside */
+    int32_t ck = c->nckpt ? bs__ckpt_of(c, n) : 0;
+    for (int j = 0; j < k; j++) out[j].recomputed = ck && bs__ckpt_of(c, bs__node(c, out[j].tensor)) == ck;
     return k;
 }
 
@@ -1088,7 +1099,45 @@ bs_id bs_apply_linear_bias(bs_ctx *c, bs_id mm, bs_id b)
     bs_tensor bt = bs__node(c, b)->value;
     /* recomputed in place: the node was made just now, nothing has read it */
     ops_lp_addmm(n->value.dtype, &x->value, &wt->value, wt->op == BS_OP_TRANSPOSE, &bt, n->value.data);
+    n->attr.start = BS_ADD_ADDMM; /* so that bs__node_forward computes it again the same way */
     return y;
+}
+
+bs_status bs__node_forward(bs_ctx *c, const bs_node *n, double *dst)
+{
+    const bs_op_info *info = &bs_ops[n->op];
+    bs_tensor in[BS_MAX_INPUTS];
+    bs__inputs(c, n, in);
+    bs_dtype odt = n->value.dtype;
+    int64_t numel = bs_shape_numel(&n->value.shape);
+    if (info->s_fwd && n->value.shape.ndim == 0 && in[0].shape.ndim == 0 &&
+        (info->arity == 1 || in[1].shape.ndim == 0) && !bs_dtype_in_float(odt) && !n->is_cast) {
+        /* apply_scalar's arithmetic */
+        double v = info->s_fwd(in[0].data[0], info->arity == 2 ? in[1].data[0] : 0.0, n->attr.k, n->attr.k2);
+        dst[0] = odt == BS_I64 ? trunc(v) : odt != BS_F64 ? bs_dtype_round(odt, v) : v;
+        return BS_OK;
+    }
+    if (n->op == BS_OP_ADD && n->attr.start == BS_ADD_ADDMM) {
+        const bs_node *m = bs__node(c, n->in[0]);
+        const bs_node *x = bs__node(c, m->in[0]), *wt = bs__node(c, m->in[1]);
+        ops_lp_addmm(odt, &x->value, &wt->value, wt->op == BS_OP_TRANSPOSE, &in[1], dst);
+        return BS_OK;
+    }
+    memset(dst, 0, (size_t)numel * sizeof(double));
+    bs_tensor out = {odt, n->value.shape, dst};
+    if (n->is_cast) out.dtype = in[0].dtype; /* the reshape in x's dtype, then the conversion */
+    c->err[0] = 0;
+    bs_status st = bs_ops[n->op].fwd(in, &n->attr, &out, c->err, sizeof c->err);
+    if (st) return c->code = st;
+    if (n->is_cast) {
+        for (int64_t j = 0; j < numel; j++) {
+            double v = dst[j];
+            dst[j] = odt == BS_F64 ? v : odt == BS_I64 ? trunc(v) : (double)bs_dtype_roundf(odt, (float)v);
+        }
+        return BS_OK;
+    }
+    bs__round_tensor(&out);
+    return BS_OK;
 }
 
 bs_id bs_cast(bs_ctx *c, bs_id x, bs_dtype t)

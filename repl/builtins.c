@@ -1001,6 +1001,39 @@ static int fn_grad_scaler(bs_session *s, args_t *a, bs_value *out)
     return bs_amp_new(s, a->call, a->pos, a->npos, a->kn, a->kv, a->nkw, out);
 }
 
+/* checkpoint(fn, *args, use_reentrant=False, **kwargs): torch.utils.checkpoint. fn(*args,
+   **kwargs) runs inside a checkpoint (core/checkpoint.c): nothing it makes is kept for backward
+   but what it reads from outside, and backward runs its forward again. use_reentrant=True (torch
+   1.13's default) gets the same recomputation: the gradients are the same when an input or a
+   param requires grad. */
+static int fn_checkpoint(bs_session *s, args_t *a, bs_value *out)
+{
+    if (a->npos < 1)
+        return bs_fail(s, a->call->line, a->call->col,
+                       "checkpoint(function, *args, use_reentrant=False): the function (a module, a def) comes first");
+    const char *kn[MAX_KW];
+    bs_value kv[MAX_KW];
+    int nkw = 0;
+    for (int i = 0; i < a->nkw; i++) {
+        a->kused[i] = true;
+        if (!strcmp(a->kn[i], "use_reentrant") || !strcmp(a->kn[i], "preserve_rng_state") ||
+            !strcmp(a->kn[i], "determinism_check") || !strcmp(a->kn[i], "debug"))
+            continue;
+        kn[nkw] = a->kn[i]; /* the rest are fn's, as PyTorch passes them on */
+        kv[nkw++] = a->kv[i];
+    }
+    const char *who = bs_expr_text(s, a->pe[0]);
+    if (who && !strncmp(who, "self.", 5)) who += 5;
+    char name[160];
+    snprintf(name, sizeof name, "checkpoint(%.140s)", who && *who ? who : "?");
+    int32_t prev = bs_checkpoint_enter(s->ctx, name);
+    if (prev < 0) return bs_fail(s, a->call->line, a->call->col, "out of memory");
+    bs_value fn = a->pos[0];
+    int r = bs_call_value(s, a->call, &fn, a->pos + 1, a->npos - 1, kn, kv, nkw, out);
+    bs_scope_leave(s->ctx, prev);
+    return r;
+}
+
 static int fn_sgd(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_SGD, out); }
 static int fn_adam(bs_session *s, args_t *a, bs_value *out) { return make_opt(s, a, BS_OPT_ADAM, out); }
 
@@ -1101,6 +1134,7 @@ static const builtin builtins[] = {
     {"adam", fn_adam, "adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0): torch.optim.Adam over every param"},
     {"zero_grad", fn_zero_grad, "zero_grad(): set every param's grad to None"},
     {"grad_scaler", fn_grad_scaler, "grad_scaler(init_scale=65536.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000): torch.amp.GradScaler, dynamic loss scaling"},
+    {"checkpoint", fn_checkpoint, "checkpoint(fn, *args, use_reentrant=False): torch.utils.checkpoint: fn(*args) keeps nothing for backward but its inputs; backward runs its forward again (:step shows it)"},
     {"detach", fn_detach, "detach(x): x's value, cut from the graph"},
     {"linspace", fn_linspace, "linspace(start, end, steps): steps values evenly spaced from start to end"},
     {"unsqueeze", fn_shape, "unsqueeze(x, dim): x with a dim of size 1 inserted at dim (a reshape)"},

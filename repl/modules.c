@@ -31,12 +31,12 @@ static const alias aliases[] = {
     {"torch.nn.functional", "mse_loss", "mse"},
     {"torch.nn.functional", "binary_cross_entropy", "bce"},
     {"torch.nn.functional", "binary_cross_entropy_with_logits", "bce_with_logits"},
+    {"torch.utils.checkpoint", "checkpoint", "checkpoint"},
 };
 
 /* names torch has whose backstep form is not a module call yet: what to write instead */
 static const alias missing[] = {
     {"torch", "no_grad", "with torch.no_grad(): statement"},
-    {"torch.utils.checkpoint", "checkpoint", NULL},
 };
 
 /* module.name that is a class of torch.nn or torch.optim: its name for bs_nn_new, or NULL */

@@ -369,7 +369,8 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t
     size_t bytes = 0, nbytes = 0, at = 0;
     buf[0] = 0;
     for (int j = 0; j < k; j++) {
-        bool dup = false, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
+        /* a tensor a checkpoint made inside itself is not kept: backward makes it again */
+        bool dup = sv[j].recomputed && !s->mem_all, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
         for (int i = 0; i < j; i++)
             dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
         if (!dup) bytes += sv[j].bytes;
@@ -391,11 +392,12 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t
         }
         if (at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
-                                   above ? " (counted above)" : "");
+                                   sv[j].recomputed && !s->mem_all ? " (not kept: checkpoint)"
+                                   : above ? " (counted above)" : "");
     }
     if (seen)
         for (int j = 0; j < k; j++)
-            if (sv[j].slot < 0) seen[sv[j].tensor] = true;
+            if (sv[j].slot < 0 && (!sv[j].recomputed || s->mem_all)) seen[sv[j].tensor] = true;
     if (fresh) *fresh = nnew;
     if (fresh_bytes) *fresh_bytes = nbytes;
     return bytes;

@@ -327,6 +327,38 @@ static void print_table(bs_session *s, const char *where, const bs_plan_node *no
             where);
 }
 
+/* A graph with checkpoints: the same graph run without them, in the same :run, beside it */
+static void print_checkpoints(bs_session *s, const run_req *r, bs_backend *be, const bs_plan_summary *with)
+{
+    FILE *f = s->out;
+    bs_plan_opts o = r->o;
+    o.no_checkpoint = true;
+    char err[512], b1[32], b2[32], b3[32];
+    bs_plan *q = bs_plan_new(s->ctx, r->root, be, &o, err, sizeof err);
+    bs_status st = q ? bs_plan_step(q, NULL) : BS_ERR_NOMEM;
+    if (q) bs_plan_reset_stats(q);
+    for (int64_t k = 0; !st && k < r->steps && !s->interrupted; k++) st = bs_plan_step(q, NULL);
+    bs_plan_summary w;
+    if (q) bs_plan_summary_get(q, &w);
+    bs_plan_free(q);
+    fmt_bytes(b1, sizeof b1, (double)with->ckpt_bytes);
+    fprintf(f, "checkpoints: %d; the values inside them are freed after the forward (one %s buffer "
+               "they share) and made again in backward: %.0f FLOPs, +%.0f%% of the step's %.0f\n",
+            with->checkpoints, b1, with->recompute_flops,
+            100 * with->recompute_flops / (with->fwd_flops + with->bwd_flops),
+            with->fwd_flops + with->bwd_flops);
+    if (!q || st) {
+        fprintf(f, "without checkpoints: not run (%s)\n", q ? bs_errmsg(s->ctx) : err);
+        return;
+    }
+    fmt_bytes(b2, sizeof b2, (double)with->peak_bytes);
+    fmt_bytes(b3, sizeof b3, (double)w.peak_bytes);
+    fprintf(f, "without checkpoints (the same graph, same run): peak memory %s against %s with them "
+               "(%.2fx); step %.3f ms against %.3f ms (backward %.3f against %.3f)\n",
+            b3, b2, (double)w.peak_bytes / (double)with->peak_bytes, w.step_ms, with->step_ms, w.bwd_ms,
+            with->bwd_ms);
+}
+
 static int bs_cmd_run(bs_session *s, const bs_stmt *st)
 {
     run_req r;
@@ -418,6 +450,7 @@ static int bs_cmd_run(bs_session *s, const bs_stmt *st)
                 (long long)done, done == 1 ? "" : "s",
                 bs_shape_numel(&root->value.shape) == 1 ? "" : " seeded with ones", ot);
     print_table(s, be->name, nodes, n, &sum);
+    if (sum.checkpoints) print_checkpoints(s, &r, be, &sum);
     if (r.o.nbind) {
         /* what kept its recorded size */
         bs_plan *q = bs_plan_new(s->ctx, r.root, be, &r.o, err, sizeof err);
@@ -768,7 +801,7 @@ int bs_cmd_mem_sizes(bs_session *s, const bs_stmt *st)
         bs_saved_tensor sv[BS_MAX_SAVED];
         int k = want[i] && !bs_node_freed(s->ctx, i) ? bs_node_saved(s->ctx, i, sv) : 0;
         for (int j = 0; j < k; j++) {
-            bool dup = false;
+            bool dup = sv[j].recomputed; /* inside a checkpoint: not kept */
             for (int q = 0; q < ne && !dup; q++) dup = ent[q].tensor == sv[j].tensor && ent[q].slot == sv[j].slot;
             if (dup) continue;
             const bs_node *t = bs_node_get(s->ctx, sv[j].tensor);

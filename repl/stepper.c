@@ -86,11 +86,42 @@ static const char *step_head(bs_session *s, bs_id id, char *b, size_t len)
     return b;
 }
 
+/* A checkpoint's forward ran again before this step: which one, from what, how much. Its inputs
+   are the values its nodes read from outside it. */
+static void print_recompute(bs_session *s, const bs_recompute_info *r)
+{
+    FILE *f = s->out;
+    char from[256] = "", nm[64];
+    size_t at = 0;
+    int nfrom = 0;
+    for (bs_id i = r->lo; i <= r->hi; i++) {
+        const bs_node *n = bs_node_get(s->ctx, i);
+        for (int k = 0; k < n->nin; k++) {
+            bs_id x = n->in[k];
+            const bs_node *xn = bs_node_get(s->ctx, x);
+            if ((x >= r->lo && x <= r->hi) || xn->is_param || xn->is_number) continue;
+            bool dup = false; /* listed already: an earlier node of the checkpoint read it too */
+            for (bs_id j = r->lo; j < i && !dup; j++)
+                for (int m = 0; m < bs_node_get(s->ctx, j)->nin; m++) dup |= bs_node_get(s->ctx, j)->in[m] == x;
+            for (int m = 0; m < k; m++) dup |= n->in[m] == x;
+            if (dup) continue;
+            if (at < sizeof from)
+                at += (size_t)snprintf(from + at, sizeof from - at, "%s%s", nfrom ? ", " : "", name_of(s, x, nm, sizeof nm));
+            nfrom++;
+        }
+    }
+    fprintf(f, "recompute  %s: backward reached it, so its forward runs again from %s (kept): %d op node%s "
+               "made anew, %.0f FLOPs; %s\n",
+            bs_scope_name(s->ctx, r->scope), nfrom ? from : "its params", r->nodes, r->nodes == 1 ? "" : "s",
+            r->flops, r->same ? "the values equal the forward's" : "THE VALUES DIFFER FROM THE FORWARD'S");
+}
+
 static void print_step(bs_session *s, const bs_step *st, bs_id root)
 {
     FILE *f = s->out;
     const bs_node *n = bs_node_get(s->ctx, st->node);
     char rn[80], nn[80], b1[200], b2[200], d1[1024], d2[1024];
+    if (st->recompute.scope) print_recompute(s, &st->recompute);
     dname(s, root, rn, sizeof rn);
     dname(s, st->node, nn, sizeof nn);
     char head[160];
