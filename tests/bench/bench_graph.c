@@ -187,20 +187,23 @@ int main(void)
     c = bs_ctx_new();
     bs_id r2 = vt_build_mlp(c, 2012, false);
     bs_view *v = bs_view_build(c, r2, NULL, BS_VIEW_ALL, err, sizeof err);
-    double tl[3];
+    double tl[3], cl[3];
     bool laid = true;
     for (int r = 0; r < 3; r++) {
-        double t0 = vt_now_ms();
+        double t0 = vt_now_ms(), c0 = vt_cpu_ms();
         bs_layout *l = v ? bs_viz_layout_ex(v, 1.6, false, err, sizeof err) : NULL;
         tl[r] = vt_now_ms() - t0;
+        cl[r] = vt_cpu_ms() - c0;
         if (!l) {
             printf("layout: %s\n", err);
             laid = false;
         }
         bs_layout_free(l);
     }
-    printf("%d nodes uncollapsed: layout %.0f ms (target <= 1000 ms): %s\n", v ? v->nnodes : -1,
-           med3(tl), laid && med3(tl) <= 1000 ? "met" : "MISSED");
+    /* wall-clock is the target; CPU ms (this process) say how much of it a busy machine added */
+    double mtl = med3(tl), mcl = med3(cl);
+    printf("%d nodes uncollapsed: layout %.0f ms wall, %.0f ms cpu (target <= 1000 ms): %s\n",
+           v ? v->nnodes : -1, mtl, mcl, laid && mtl <= 1000 ? "met" : "MISSED");
     bs_view_free(v);
     bs_ctx_free(c);
     bs_window_close(w);

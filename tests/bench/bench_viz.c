@@ -22,7 +22,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     char why[256], err[256];
     (void)vt_failures;
@@ -40,12 +40,34 @@ int main(void)
         fprintf(stderr, "no window: %s\n", err);
         return 1;
     }
-    static const int sizes[] = {50, 200, 1000};
+    /* optional arguments: the sizes to run (for profiling one of them) */
+    int sizes[8] = {50, 200, 1000}, nsizes = 3;
+    if (argc > 1) {
+        nsizes = 0;
+        for (int i = 1; i < argc && nsizes < 8; i++)
+            sizes[nsizes++] = atoi(argv[i]);
+    }
     printf("renderer: %s, window 1280x800, medians of %d runs (layout: of 3); wall / cpu ms\n",
            bs_window_renderer(w), REPS);
+    /* the fixed cost of one frame with nothing on it (clear, present, read back one pixel): what
+       the renderer costs whatever the graph; with software GL (Xvfb) most of a redraw */
+    {
+        bs_ctx *c = bs_ctx_new();
+        bs_window_update(w, c, BS_NONE, NULL, err, sizeof err);
+        double fw[REPS], fc[REPS];
+        for (int r = 0; r < REPS; r++) {
+            double t0 = vt_now_ms(), c0 = vt_cpu_ms();
+            bs_window_redraw(w);
+            viz_window_sync(w);
+            fw[r] = vt_now_ms() - t0;
+            fc[r] = vt_cpu_ms() - c0;
+        }
+        printf("empty frame: %.1f / %.1f\n", median(fw, REPS), median(fc, REPS));
+        bs_ctx_free(c);
+    }
     printf("%6s  %13s  %13s  %13s  %13s\n", "nodes", "layout", "new node", "values", "highlight");
     bool met = true;
-    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    for (size_t s = 0; s < (size_t)nsizes; s++) {
         bs_ctx *c = bs_ctx_new();
         bs_id root = vt_build_mlp(c, sizes[s], false);
         int reps = sizes[s] >= 1000 ? 5 : REPS;
