@@ -217,6 +217,9 @@ struct bs_expr {
     const char *src;    /* the source it was parsed from (start and end index it) */
     const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span),
                            interned for the session once computed; NULL before */
+    int slot;           /* NAME: the evaluator's cache of where the name was last found in the
+                           running function's locals (an index to try first, checked against the
+                           key, so a stale one only costs the scan it replaces); 0 before */
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

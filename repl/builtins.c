@@ -1732,10 +1732,22 @@ int bs_call_method(bs_session *s, const bs_expr *call, bs_value *obj, const char
 {
     args_t a;
     if (collect(s, call, name, obj, &a)) return -1;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (!strcmp(methods[i].name, name)) return methods[i].fn(s, &a, obj, out);
-    if (obj->k == BS_V_NODE || obj->k == BS_V_TMP || obj->k == BS_V_NUM) {
+    /* the call's slot caches what its name found last: i + 1 for methods[i], -(op + 1) for an op
+       of the table (not a method, so the scan of methods is skipped); 0: nothing yet */
+    int *slot = &((bs_expr *)call)->slot;
+    bool tensor = obj->k == BS_V_NODE || obj->k == BS_V_TMP || obj->k == BS_V_NUM;
+    size_t k = (size_t)*slot - 1, nm = sizeof methods / sizeof methods[0];
+    if (*slot > 0 && k < nm && !strcmp(methods[k].name, name)) return methods[k].fn(s, &a, obj, out);
+    if (*slot < 0 && tensor && -*slot - 1 < BS_OP_COUNT && !strcmp(bs_ops[-*slot - 1].name, name))
+        return call_op(s, bs_ops[-*slot - 1].id, &a, out);
+    for (size_t i = 0; i < nm; i++)
+        if (!strcmp(methods[i].name, name)) {
+            *slot = (int)i + 1;
+            return methods[i].fn(s, &a, obj, out);
+        }
+    if (tensor) {
         const bs_op_info *op = bs_op_by_name(name);
+        if (op) *slot = -(int)op->id - 1;
         if (!op && !strcmp(name, "view")) op = &bs_ops[BS_OP_RESHAPE];
         if (!op && !strcmp(name, "t")) op = &bs_ops[BS_OP_TRANSPOSE];
         if (op) return call_op(s, op->id, &a, out);

@@ -551,7 +551,7 @@ __attribute__((noinline)) static int eval_call(bs_session *s, const bs_expr *e, 
     const bs_expr *fn = e->call.fn;
     bs_value callee;
     if (fn->kind == BS_EX_NAME) {
-        bs_value *local = bs_frame_lookup(s, fn->name);
+        bs_value *local = bs_frame_lookup_name(s, fn);
         bs_name *n = local ? NULL : bs_name_find(s, fn->name);
         if (local || (n && n->kind == BS_NAME_VALUE)) {
             callee = local ? *local : n->val;
@@ -634,7 +634,7 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
         out->k = BS_V_NONE;
         return 0;
     case BS_EX_NAME: {
-        bs_value *local = bs_frame_lookup(s, e->name);
+        bs_value *local = bs_frame_lookup_name(s, e);
         if (local) {
             *out = *local;
             return 0;
@@ -782,14 +782,31 @@ static bool is_scalar_node(bs_session *s, bs_id id)
     return n && bs_shape_numel(&n->value.shape) == 1;
 }
 
+static int bind_at(bs_session *s, const char *name, const bs_value *vin, const bs_expr *at, int *slot);
+
 int bs_bind(bs_session *s, const char *name, const bs_value *vin, const bs_expr *at, bool as_node)
+{
+    (void)as_node;
+    int slot = 0;
+    return bind_at(s, name, vin, at, &slot);
+}
+
+int bs_bind_name(bs_session *s, const bs_expr *target, const bs_value *vin, const bs_expr *at, bool as_node)
+{
+    (void)as_node;
+    /* the slot is a cache in the (otherwise read-only) tree, as e->text is */
+    return bind_at(s, target->name, vin, at, &((bs_expr *)target)->slot);
+}
+
+static int bind_at(bs_session *s, const char *name, const bs_value *vin, const bs_expr *at, int *slot)
 {
     int line = at ? at->line : 0, col = at ? at->col : 0;
     bs_value v = *vin;
     if (s->frame) { /* a function's local */
         bs_value keep;
         if (bs_persist(s, &v, at, &keep)) return -1;
-        if (bs_dict_set(&s->frame->locals, name, &keep)) return bs_fail(s, line, col, "out of memory");
+        if (bs_dict_set_at(&s->frame->locals, name, &keep, slot))
+            return bs_fail(s, line, col, "out of memory");
         return 0;
     }
     bs_name tmp = {0};
@@ -875,7 +892,7 @@ static int do_assign(bs_session *s, const bs_stmt *st)
                        "'%s' is a built-in function; choose another name", name);
     bs_value v;
     if (bs_eval_expr(s, st->assign.value, &v)) return -1;
-    return bs_bind(s, name, &v, st->assign.value, true);
+    return bs_bind_name(s, t, &v, st->assign.value, true);
 }
 
 static int do_expr(bs_session *s, const bs_stmt *st)

@@ -1052,6 +1052,15 @@ bs_value *bs_frame_lookup(bs_session *s, const char *name)
     return v;
 }
 
+bs_value *bs_frame_lookup_name(bs_session *s, const bs_expr *e)
+{
+    if (!s->frame) return NULL;
+    /* the slot is a cache in the (otherwise read-only) tree, as e->text is */
+    bs_value *v = bs_dict_get_at(&s->frame->locals, e->name, &((bs_expr *)e)->slot);
+    if (!v && s->frame->fn && s->frame->fn->closure) v = bs_dict_get(s->frame->fn->closure, e->name);
+    return v;
+}
+
 static int collect_items(bs_session *s, const bs_expr *e, bs_value *v, bs_value *out);
 static int make_list(bs_session *s, const bs_expr *e, bs_vkind k, int n, bs_value *out);
 
@@ -1210,7 +1219,7 @@ static int tensor_setitem(bs_session *s, const bs_expr *t, bs_value *obj, bs_val
 int bs_assign_target(bs_session *s, const bs_expr *t, bs_value *v, const bs_expr *at)
 {
     switch (t->kind) {
-    case BS_EX_NAME: return bs_bind(s, t->name, v, at, false);
+    case BS_EX_NAME: return bs_bind_name(s, t, v, at, false);
     case BS_EX_TUPLE:
     case BS_EX_LIST: {
         int n;
@@ -2675,7 +2684,7 @@ static int exec_augassign(bs_session *s, const bs_stmt *st)
         if (bs_update_inplace(s->ctx, cur.id, &tv)) return bs_fail_core(s, st->aug.op_line, st->aug.op_col, NULL);
         return 0;
     }
-    if (t->kind == BS_EX_NAME) return bs_bind(s, t->name, &res, st->aug.value, true);
+    if (t->kind == BS_EX_NAME) return bs_bind_name(s, t, &res, st->aug.value, true);
     return bs_assign_target(s, t, &res, st->aug.value);
 }
 

@@ -65,6 +65,26 @@ bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls)
 
 /* ==== Dictionaries ==== */
 
+/* names are short and NUL-terminated */
+static bool key_eq(const char *a, const char *b)
+{
+    if (*a != *b) return false;
+    while (*a && *a == *b) a++, b++;
+    return *a == *b;
+}
+
+bs_value *bs_dict_get_at(bs_dict *d, const char *key, int *slot)
+{
+    int i = *slot;
+    if (i >= 0 && i < d->n && key_eq(d->keys[i], key)) return &d->vals[i];
+    for (i = 0; i < d->n; i++)
+        if (key_eq(d->keys[i], key)) {
+            *slot = i;
+            return &d->vals[i];
+        }
+    return NULL;
+}
+
 bs_value *bs_dict_get(bs_dict *d, const char *key)
 {
     /* names are short: compared inline (this is every local name a function reads) */
@@ -79,7 +99,13 @@ bs_value *bs_dict_get(bs_dict *d, const char *key)
 
 int bs_dict_set(bs_dict *d, const char *key, const bs_value *v)
 {
-    bs_value *have = bs_dict_get(d, key);
+    int slot = 0;
+    return bs_dict_set_at(d, key, v, &slot);
+}
+
+int bs_dict_set_at(bs_dict *d, const char *key, const bs_value *v, int *slot)
+{
+    bs_value *have = bs_dict_get_at(d, key, slot);
     if (have) {
         *have = *v;
         return 0;
@@ -96,6 +122,7 @@ int bs_dict_set(bs_dict *d, const char *key, const bs_value *v)
     }
     char *k = strdup(key);
     if (!k) return -1;
+    *slot = d->n;
     d->keys[d->n] = k;
     d->vals[d->n++] = *v;
     return 0;

@@ -164,7 +164,10 @@ bs_hobj *bs_heap_obj(bs_session *s, bs_hclass *cls);
    numbers stay values; -1 with an error (at e) for what cannot be kept */
 int bs_persist(bs_session *s, const bs_value *v, const bs_expr *e, bs_value *out);
 bs_value *bs_dict_get(bs_dict *d, const char *key);
+/* the same, trying index *slot first and leaving there the index it found (a name's cache) */
+bs_value *bs_dict_get_at(bs_dict *d, const char *key, int *slot);
 int bs_dict_set(bs_dict *d, const char *key, const bs_value *v);  /* -1: out of memory */
+int bs_dict_set_at(bs_dict *d, const char *key, const bs_value *v, int *slot); /* as get_at */
 /* the items of a LIST or TUPLE value (its heap list's, when it has one) */
 static inline bs_value *bs_list_items(const bs_value *v, int *n)
 {
@@ -369,9 +372,13 @@ int bs_eval_args(bs_session *s, const bs_expr *call, bs_value *pos, int *npos, c
                  bs_value *kv, int *nkw, int max);
 /* name lookup through the frames: NULL if unbound; *local says where */
 bs_value *bs_frame_lookup(bs_session *s, const char *name);
+/* the same for a NAME expression, through its slot cache (e->slot) for the locals */
+bs_value *bs_frame_lookup_name(bs_session *s, const bs_expr *e);
 /* bind a name (in the current frame, or the session's names); numbers become constant nodes at
    top level when as_node */
 int bs_bind(bs_session *s, const char *name, const bs_value *v, const bs_expr *at, bool as_node);
+/* the same for a NAME target, whose slot caches where a function's local is (bs_frame_lookup_name) */
+int bs_bind_name(bs_session *s, const bs_expr *target, const bs_value *v, const bs_expr *at, bool as_node);
 int bs_assign_target(bs_session *s, const bs_expr *target, bs_value *v, const bs_expr *at);
 int bs_obj_attr(bs_session *s, const bs_expr *e, bs_value *obj, const char *name, bs_value *out);
 int bs_obj_method(bs_session *s, const bs_expr *call, bs_value *obj, const char *name, bs_value *out);
