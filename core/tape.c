@@ -1007,7 +1007,11 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         if (x->value.shape.ndim == 0 && y->value.shape.ndim == 0) {
             bs_dtype tx = x->value.dtype, ty = y->value.dtype;
             const bs_node *xs[2] = {x, y};
-            bs_dtype odt = result_dtype(xs, info->arity, info->flags & BS_F_INT, c->dtype);
+            /* f64 operands under the f64 default are f64 in every tier (a number counts as the
+               default dtype): result_dtype's walk only for the other cases */
+            bs_dtype odt = tx == BS_F64 && ty == BS_F64 && c->dtype == BS_F64
+                               ? BS_F64
+                               : result_dtype(xs, info->arity, info->flags & BS_F_INT, c->dtype);
             /* the one value check an elementwise op makes (ops_ew.c's pow_check), here too */
             if (op == BS_OP_POW && tx == BS_I64 && ty == BS_I64 && y->value.data[0] < 0) {
                 bs__err(c, BS_ERR_VALUE, "Integers to negative integer powers are not allowed.");

@@ -394,6 +394,28 @@ static void test_scalar_attrs(void **state)
     bs_ctx_free(c);
 }
 
+/* the 0-d fast path's result dtype (torch's result_type): f64 operands under the f64 default are
+   f64; under an f32 default two Python numbers are f32 (numbers count as the default dtype) and a
+   0-d f64 tensor with a number stays f64. The shortcut for f64 operands must see the default. */
+static void test_scalar_dtype(void **state)
+{
+    (void)state;
+    bs_ctx *c = bs_ctx_new();
+    bs_id w = P(c, 1.5), y = bs_apply2(c, BS_OP_MUL, w, K(c, 2.0));
+    assert_int_equal(bs_node_get(c, y)->value.dtype, BS_F64);
+    assert_true(val(c, y) == 3.0);
+    bs_ctx_set_dtype(c, BS_F32);
+    bs_id nn = bs_apply2(c, BS_OP_MUL, K(c, 0.1), K(c, 3.0));
+    assert_int_equal(bs_node_get(c, nn)->value.dtype, BS_F32);
+    assert_true(val(c, nn) == (double)(0.1f * 3.0f));
+    bs_id wn = bs_apply2(c, BS_OP_MUL, w, K(c, 0.1));
+    assert_int_equal(bs_node_get(c, wn)->value.dtype, BS_F64);
+    assert_true(val(c, wn) == 1.5 * 0.1);
+    assert_int_equal(bs_backward(c, wn, NULL, false), BS_OK);
+    assert_true(grad(c, w) == 0.1);
+    bs_ctx_free(c);
+}
+
 static void test_errors_are_values(void **state)
 {
     (void)state;
@@ -431,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck_and_jvp),
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_scalar_attrs),
+        cmocka_unit_test(test_scalar_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
