@@ -1,6 +1,8 @@
 /* core/backend_cpu.c: the CPU backend behind core's backend interface: every op of the table,
  * forward and VJP, on f32 and f64 host buffers (i64 tensors stored as int32), OpenBLAS for matrix
- * products, clear loops everywhere else; torch.optim's SGD and Adam updates.
+ * products, clear loops everywhere else; torch.optim's SGD and Adam updates. f16 and bf16 buffers
+ * run the f32 kernels on float copies, each result rounded (PyTorch's CPU rule; see "16-bit
+ * buffers").
  *
  * The file is read twice more by itself: the part under "Kernels for one element type" is compiled
  * once with CPU_T = float and once with CPU_T = double, so each kernel is written once. */
@@ -221,11 +223,130 @@ static const cpu_family cpu_ops[BS_OP_COUNT] = {
     [BS_OP_TRIL] = CPU_INDEX,      [BS_OP_TRIU] = CPU_INDEX,
 };
 
+/* ==== 16-bit buffers (f16, bf16): PyTorch's CPU rule ====
+ * An f16 buffer holds IEEE half numbers, a bf16 buffer the top 16 bits of floats, 2 bytes each.
+ * An op on them runs this file's f32 kernel on float copies of its 16-bit operands and rounds
+ * its result once to the dtype (bs_dtype_roundf, nearest even), as torch's CPU kernels compute
+ * Half and BFloat16 in float: no op's math is written a second time. Where torch's own CPU
+ * kernels round between the steps of one op, results can differ from torch's in the last place.
+ * A VJP adds into the gradient in float and rounds the sum once (the GPU backend's bf16 rule);
+ * so does accumulate. Optimizer state (SGD's momentum, Adam's moments) is 16-bit like the params
+ * (a model.half() model trained in place): an update rounds p, m and v once each. The float copies
+ * are scratch for the one call and are not counted in a plan's bytes. */
+static bool cpu_lp(bs_dtype t) { return t == BS_F16 || t == BS_BF16; }
+
+/* v, already representable in t (bs_dtype_roundf), as t's 16 bits */
+static uint16_t lp_bits(bs_dtype t, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    if (v != v) return t == BS_BF16 ? (uint16_t)(sign | 0x7fc0u) : (uint16_t)(sign | 0x7e00u);
+    if (t == BS_BF16) return (uint16_t)(u >> 16); /* exact: the low 16 bits are 0 */
+    float a = fabsf(v);
+    if (a == INFINITY) return (uint16_t)(sign | 0x7c00u);
+    if (a == 0) return sign;
+    if (a < 0x1p-14f) return (uint16_t)(sign | (uint16_t)(a * 0x1p24f)); /* subnormal: m * 2^-24 */
+    int e = ilogbf(a);
+    uint16_t m = (uint16_t)(ldexpf(a, -e) * 1024.0f - 1024.0f);
+    return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | m);
+}
+
+static float lp_float(bs_dtype t, uint16_t b)
+{
+    if (t == BS_BF16) {
+        uint32_t u = (uint32_t)b << 16;
+        float v;
+        memcpy(&v, &u, sizeof v);
+        return v;
+    }
+    int e = (b >> 10) & 31, m = b & 1023;
+    float a = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(1024 + m), e - 25);
+    return (b & 0x8000u) ? -a : a;
+}
+
+/* n 16-bit numbers as a new float array (NULL when out of memory) */
+static float *lp_widen(bs_dtype t, const void *src, int64_t n)
+{
+    float *d = malloc((size_t)(n ? n : 1) * sizeof *d);
+    const uint16_t *s = src;
+    for (int64_t i = 0; d && i < n; i++) d[i] = lp_float(t, s[i]);
+    return d;
+}
+
+/* each float rounded to t (once) and stored as its 16 bits */
+static void lp_narrow(bs_dtype t, const float *src, void *dst, int64_t n)
+{
+    uint16_t *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] = lp_bits(t, bs_dtype_roundf(t, src[i]));
+}
+
+/* the forward (i < 0) or input i's VJP of an op on 16-bit buffers, through the f32 kernels */
+static bs_status lp_exec(const bs_exec *e, int i, const void *g, void *din)
+{
+    bs_exec f = *e;
+    float *tmp[BS_MAX_INPUTS + 3] = {0};
+    int nt = 0;
+    bs_status st = BS_ERR_NOMEM;
+    int64_t no = bs_shape_numel(&e->out_shape);
+    f.dtype = BS_F32;
+    for (int k = 0; k < e->nin; k++) {
+        if (!cpu_lp(e->in_dtype[k])) continue; /* integer inputs (int32) as they are */
+        if (!(tmp[nt] = lp_widen(e->in_dtype[k], e->in[k], bs_shape_numel(&e->in_shape[k])))) goto out;
+        f.in[k] = tmp[nt++];
+        f.in_dtype[k] = BS_F32;
+    }
+    if (i < 0) {
+        if (!(tmp[nt] = malloc((size_t)(no ? no : 1) * sizeof(float)))) goto out;
+        f.out = tmp[nt++];
+        if (!(st = fwd_f32(&f, cpu_ops[e->op]))) lp_narrow(e->dtype, f.out, e->out, no);
+        goto out;
+    }
+    int64_t nd = bs_shape_numel(&e->in_shape[i]);
+    float *gf, *df;
+    if (!(tmp[nt] = lp_widen(e->dtype, e->out, no))) goto out;
+    f.out = tmp[nt++];
+    if (!(gf = tmp[nt++] = lp_widen(e->dtype, g, no))) goto out;
+    if (!(df = tmp[nt++] = lp_widen(e->dtype, din, nd))) goto out;
+    if (!(st = vjp_f32(&f, cpu_ops[e->op], i, gf, df))) lp_narrow(e->dtype, df, din, nd);
+out:
+    for (int k = 0; k < nt; k++) free(tmp[k]);
+    return st;
+}
+
+static void lp_acc(bs_dtype t, void *dst, const void *src, int64_t n)
+{
+    uint16_t *d = dst;
+    const uint16_t *s = src;
+    for (int64_t i = 0; i < n; i++) d[i] = lp_bits(t, bs_dtype_roundf(t, lp_float(t, d[i]) + lp_float(t, s[i])));
+}
+
+static bs_status lp_opt(const bs_opt_conf *conf, int64_t t, void *p, const void *g, void *m, void *v, int64_t n,
+                        bs_dtype dt)
+{
+    void *buf[4] = {p, (void *)g, m, v};
+    float *f[4] = {0};
+    bs_status st = BS_ERR_NOMEM;
+    for (int k = 0; k < 4; k++)
+        if (buf[k] && !(f[k] = lp_widen(dt, buf[k], n))) goto out;
+    opt_f32(conf, t, f[0], f[1], f[2], f[3], n);
+    for (int k = 0; k < 4; k++)
+        if (k != 1 && buf[k]) lp_narrow(dt, f[k], buf[k], n);
+    st = BS_OK;
+out:
+    for (int k = 0; k < 4; k++) free(f[k]);
+    return st;
+}
+
 static bool cpu_supports_dtype(const bs_backend *b, bs_dtype t)
 {
     (void)b;
-    return t == BS_F32 || t == BS_F64;
+    return t == BS_F32 || t == BS_F64 || cpu_lp(t);
 }
+
+/* f32 and f64 run the kernels directly; the plan features (transposed operands, fused bias +
+ * activation) are for those only, so 16-bit plans run the plain ops */
+static bool cpu_native_dtype(bs_dtype t) { return t == BS_F32 || t == BS_F64; }
 
 static bool cpu_supports(const bs_backend *b, bs_op op, bs_dtype t)
 {
@@ -266,6 +387,12 @@ static bs_status cpu_upload(bs_backend *b, void *dst, const double *src, int64_t
     switch (t) {
     case BS_F32: convert_in_f32(dst, src, n); return BS_OK;
     case BS_F64: convert_in_f64(dst, src, n); return BS_OK;
+    case BS_F16:
+    case BS_BF16: {
+        uint16_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = lp_bits(t, (float)bs_dtype_round(t, src[i]));
+        return BS_OK;
+    }
     case BS_I64: {
         int32_t *d = dst;
         for (int64_t i = 0; i < n; i++) d[i] = (int32_t)src[i];
@@ -281,6 +408,12 @@ static bs_status cpu_download(bs_backend *b, double *dst, const void *src, int64
     switch (t) {
     case BS_F32: convert_out_f32(dst, src, n); return BS_OK;
     case BS_F64: convert_out_f64(dst, src, n); return BS_OK;
+    case BS_F16:
+    case BS_BF16: {
+        const uint16_t *h = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = lp_float(t, h[i]);
+        return BS_OK;
+    }
     case BS_I64: {
         const int32_t *s = src;
         for (int64_t i = 0; i < n; i++) dst[i] = s[i];
@@ -296,6 +429,12 @@ static bs_status cpu_fill(bs_backend *b, void *dst, double v, int64_t n, bs_dtyp
     switch (t) {
     case BS_F32: fill_f32(dst, v, n); return BS_OK;
     case BS_F64: fill_f64(dst, v, n); return BS_OK;
+    case BS_F16:
+    case BS_BF16: {
+        uint16_t *d = dst, x = lp_bits(t, (float)bs_dtype_round(t, v));
+        for (int64_t i = 0; i < n; i++) d[i] = x;
+        return BS_OK;
+    }
     case BS_I64: {
         int32_t *d = dst;
         for (int64_t i = 0; i < n; i++) d[i] = (int32_t)v;
@@ -308,12 +447,14 @@ static bs_status cpu_fill(bs_backend *b, void *dst, double v, int64_t n, bs_dtyp
 static bs_status cpu_forward(bs_backend *b, const bs_exec *e)
 {
     if (!cpu_supports(b, e->op, e->dtype)) return BS_ERR_UNSUPPORTED;
+    if (cpu_lp(e->dtype)) return lp_exec(e, -1, NULL, NULL);
     return e->dtype == BS_F32 ? fwd_f32(e, cpu_ops[e->op]) : fwd_f64(e, cpu_ops[e->op]);
 }
 
 static bs_status cpu_vjp(bs_backend *b, const bs_exec *e, int i, const void *g, void *din)
 {
     if (!cpu_supports(b, e->op, e->dtype) || i < 0 || i >= e->nin) return BS_ERR_UNSUPPORTED;
+    if (cpu_lp(e->dtype)) return lp_exec(e, i, g, din);
     return e->dtype == BS_F32 ? vjp_f32(e, cpu_ops[e->op], i, g, din)
                               : vjp_f64(e, cpu_ops[e->op], i, g, din);
 }
@@ -324,6 +465,8 @@ static bs_status cpu_accumulate(bs_backend *b, void *dst, const void *src, int64
     switch (t) {
     case BS_F32: acc_f32(dst, src, n); return BS_OK;
     case BS_F64: acc_f64(dst, src, n); return BS_OK;
+    case BS_F16:
+    case BS_BF16: lp_acc(t, dst, src, n); return BS_OK;
     default: return BS_ERR_UNSUPPORTED;
     }
 }
@@ -335,6 +478,8 @@ static bs_status cpu_opt_step(bs_backend *b, const bs_opt_conf *conf, int64_t t,
     switch (dt) {
     case BS_F32: opt_f32(conf, t, p, g, m, v, n); return BS_OK;
     case BS_F64: opt_f64(conf, t, p, g, m, v, n); return BS_OK;
+    case BS_F16:
+    case BS_BF16: return lp_opt(conf, t, p, g, m, v, n, dt);
     default: return BS_ERR_UNSUPPORTED;
     }
 }
@@ -377,7 +522,8 @@ bs_backend *bs_backend_cpu(void) { return &cpu_backend; }
 
 static bool cpu_supports_matmul_t(const bs_backend *be, bs_dtype t)
 {
-    return cpu_supports_dtype(be, t);
+    (void)be;
+    return cpu_native_dtype(t);
 }
 
 static bs_status cpu_matmul_t_fwd(bs_backend *be, const bs_exec *mm, bool ta, bool tb, const void *a,
@@ -415,7 +561,7 @@ static bool cpu_supports_bias_act(const bs_backend *be, const bs_exec *add, cons
 {
     (void)be;
     int64_t w;
-    if (add->op != BS_OP_ADD || add->dtype != act->dtype || !cpu_supports_dtype(NULL, add->dtype))
+    if (add->op != BS_OP_ADD || add->dtype != act->dtype || !cpu_native_dtype(add->dtype))
         return false;
     if ((int)act->op < 0 || act->op >= BS_OP_COUNT || !(cpu_ew1_flags[act->op] & BS_EW_ACT))
         return false;

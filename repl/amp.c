@@ -92,6 +92,24 @@ int bs_amp_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, cons
     return 0;
 }
 
+/* _amp_update_scale_: after an inf/NaN, scale *= backoff and the count of good steps back to 0;
+   else the count + 1, and at growth_interval scale *= growth (kept when finite), count back to 0.
+   (Also :train's scale=dynamic, repl/run.c.) */
+void bs_amp_update_scale(float *scale, int64_t *tracker, bool found_inf, double growth, double backoff,
+                         int64_t interval)
+{
+    if (found_inf) {
+        *scale = (float)((double)*scale * backoff);
+        *tracker = 0;
+    } else if (*tracker + 1 == interval) {
+        float grown = (float)((double)*scale * growth);
+        if (isfinite(grown)) *scale = grown;
+        *tracker = 0;
+    } else {
+        (*tracker)++;
+    }
+}
+
 /* the state of optimizer value ov, made READY on first use */
 static int opt_state(bs_session *s, const bs_expr *call, amp_scaler *a, const bs_value *ov)
 {
@@ -223,16 +241,8 @@ int bs_amp_method(bs_session *s, const bs_expr *call, bs_hobj *o, const char *na
                     found |= a->per[i].found_inf;
                 }
             if (!any) return bs_fail(s, line, col, "No inf checks were recorded prior to update.");
-            if (found) { /* _amp_update_scale_ */
-                a->scale = (float)((double)a->scale * a->backoff_factor);
-                a->tracker = 0;
-            } else if (a->tracker + 1 == a->growth_interval) {
-                float grown = (float)((double)a->scale * a->growth_factor);
-                if (isfinite(grown)) a->scale = grown;
-                a->tracker = 0;
-            } else {
-                a->tracker++;
-            }
+            bs_amp_update_scale(&a->scale, &a->tracker, found, a->growth_factor, a->backoff_factor,
+                                a->growth_interval);
         }
         a->nper = 0;
         return 0;

@@ -410,6 +410,9 @@ int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idx, const bs_
 int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);
 /* torch.amp.GradScaler (amp.c): a heap object of type "GradScaler" and its methods */
 bool bs_is_amp(const bs_hobj *o);
+/* GradScaler.update()'s rule (_amp_update_scale_) on a scale and its count of good steps */
+void bs_amp_update_scale(float *scale, int64_t *tracker, bool found_inf, double growth, double backoff,
+                         int64_t interval);
 int bs_amp_new(bs_session *s, const bs_expr *call, bs_value *pos, int npos, const char **kn,
                bs_value *kv, int nkw, bs_value *out);
 int bs_amp_method(bs_session *s, const bs_expr *call, bs_hobj *o, const char *name, bs_value *pos, int npos,

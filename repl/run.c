@@ -212,14 +212,14 @@ static int parse_run(bs_session *s, const bs_stmt *st, run_req *r, const bs_word
                 *bw = x->w;
             } else {
                 return bs_fail(s, x->w->line, x->w->col,
-                               "unknown argument '%s' (:run cpu|gpu [DIM=n ...] [dtype=f32|f64|bf16] "
+                               "unknown argument '%s' (:run cpu|gpu [DIM=n ...] [dtype=f32|f64|f16|bf16] "
                                "[steps=k] [lr=x] [root=NAME] [--check])", x->w->text);
             }
             continue;
         }
         if (!strcmp(x->key, "dtype")) {
-            if (!bs_dtype_parse(x->val, &r->o.dtype) || r->o.dtype == BS_I64 || r->o.dtype == BS_F16)
-                return bad_value(s, x, "f32, f64 or bf16");
+            if (!bs_dtype_parse(x->val, &r->o.dtype) || r->o.dtype == BS_I64)
+                return bad_value(s, x, "f32, f64, f16 or bf16");
         } else if (!strcmp(x->key, "steps")) {
             if (arg_int(s, x, 1, &r->steps)) return -1;
         } else if (!strcmp(x->key, "lr")) {
@@ -266,7 +266,7 @@ static int parse_run(bs_session *s, const bs_stmt *st, run_req *r, const bs_word
     }
     if (!*bw)
         return bs_fail(s, st->line, st->col,
-                       "usage: :run cpu|gpu [DIM=n ...] [dtype=f32|f64|bf16] [steps=k] [lr=x] "
+                       "usage: :run cpu|gpu [DIM=n ...] [dtype=f32|f64|f16|bf16] [steps=k] [lr=x] "
                        "[root=NAME] [--check]");
     return pick_root(s, st, root_arg, &r->root);
 }
@@ -506,15 +506,24 @@ static void sparkline(FILE *f, const double *y, int n, int width)
     }
 }
 
+#define TRAIN_USAGE                                                                              \
+    ":train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [weight_decay=w] [on=tape|cpu|gpu] "    \
+    "[dtype=f32|f64|f16|bf16] [scale=S|dynamic [init_scale=S] [growth_interval=k]]"
+
 static int bs_cmd_train(bs_session *s, const bs_stmt *st)
 {
     run_arg a[64];
     int na = split_args(st, a, 64);
-    const run_arg *name = NULL, *on = NULL;
+    const run_arg *name = NULL, *on = NULL, *dt_arg = NULL, *scale_arg = NULL, *amp_opt = NULL;
     int64_t steps = 100;
     bool have_lr = false, quiet = s->o.quiet;
     double lr = 0, momentum = 0, wd = 0;
     bs_opt_kind kind = BS_OPT_SGD;
+    bs_dtype dtype = BS_F32;
+    /* loss scaling (scale=): 0 none, 1 static, 2 dynamic (GradScaler's rule) */
+    int scaling = 0;
+    double init_scale = 65536.0;
+    int64_t growth_interval = 2000;
     for (int i = 0; i < na; i++) {
         const run_arg *x = &a[i];
         if (!x->val) {
@@ -524,8 +533,7 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
                 name = x;
             else
                 return bs_fail(s, x->w->line, x->w->col,
-                               "unknown argument '%s' (:train NAME steps=k [lr=x] [opt=sgd|adam] "
-                               "[momentum=m] [on=tape|cpu|gpu])", x->w->text);
+                               "unknown argument '%s' (" TRAIN_USAGE ")", x->w->text);
         } else if (!strcmp(x->key, "steps")) {
             if (arg_int(s, x, 1, &steps)) return -1;
         } else if (!strcmp(x->key, "lr")) {
@@ -546,12 +554,45 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
             if (strcmp(x->val, "tape") && strcmp(x->val, "cpu") && strcmp(x->val, "gpu"))
                 return bad_value(s, x, "tape, cpu or gpu");
             on = x;
+        } else if (!strcmp(x->key, "dtype")) {
+            if (!bs_dtype_parse(x->val, &dtype) || dtype == BS_I64) return bad_value(s, x, "f32, f64, f16 or bf16");
+            dt_arg = x;
+        } else if (!strcmp(x->key, "scale")) {
+            if (!strcmp(x->val, "dynamic")) {
+                scaling = 2;
+            } else {
+                if (arg_num(s, x, &init_scale)) return -1;
+                if (!(init_scale > 0)) return bad_value(s, x, "a number > 0 or dynamic");
+                scaling = 1;
+            }
+            scale_arg = x;
+        } else if (!strcmp(x->key, "init_scale")) {
+            if (arg_num(s, x, &init_scale)) return -1;
+            if (!(init_scale > 0)) return bad_value(s, x, "a number > 0");
+            amp_opt = x;
+        } else if (!strcmp(x->key, "growth_interval")) {
+            if (arg_int(s, x, 1, &growth_interval)) return -1;
+            amp_opt = x;
         } else {
-            return bs_fail(s, x->w->line, x->w->col,
-                           "unknown option %s= (:train NAME steps=k [lr=x] [opt=sgd|adam] "
-                           "[momentum=m] [weight_decay=w] [on=tape|cpu|gpu])", x->key);
+            return bs_fail(s, x->w->line, x->w->col, "unknown option %s= (" TRAIN_USAGE ")", x->key);
         }
     }
+    if (amp_opt && scaling != 2)
+        return bs_fail(s, amp_opt->w->line, amp_opt->w->col,
+                       "%s= belongs to scale=dynamic (GradScaler's %s)", amp_opt->key, amp_opt->key);
+    /* dtype= is the dtype of a replay on a backend (the CPU unless on= names another) */
+    if (dt_arg && on && !strcmp(on->val, "tape"))
+        return bs_fail(s, dt_arg->w->line, dt_arg->w->col,
+                       "dtype= replays on a backend (on=cpu|gpu); on the tape each tensor computes in its "
+                       "own dtype (convert with model.half(), .to(torch.bfloat16), :dtype)");
+    const char *backend = on && strcmp(on->val, "tape") ? on->val : dt_arg ? "cpu" : NULL;
+    const bs_word *backend_w = on ? on->w : dt_arg ? dt_arg->w : NULL;
+    if (scale_arg && backend)
+        return bs_fail(s, scale_arg->w->line, scale_arg->w->col,
+                       "scale= trains on the tape: GradScaler unscales into float32 master grads, and a "
+                       "replay on %s holds every tensor in one dtype%s; record the casts in the graph "
+                       "(wh = w.half()) and train on=tape",
+                       backend, dtype == BS_F16 ? " (torch refuses too: \"Attempting to unscale FP16 gradients.\")" : "");
     if (steps > 10000000) return bs_fail(s, st->line, st->col, "steps: at most 10000000");
     bs_id root;
     if (pick_root(s, st, name, &root)) return -1;
@@ -578,8 +619,10 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
     int64_t done = 0;
     int rc = 0;
     bs_ctx *c = s->ctx;
-    const char *where = on ? on->val : "tape";
-    if (!on || !strcmp(on->val, "tape")) {
+    const char *where = backend ? backend : "tape";
+    int64_t skipped = 0;
+    float sc = (float)init_scale;
+    if (!backend) {
         /* the interactive engine, as a PyTorch loop: zero_grad, forward, backward, step */
         bs_opt *opt = bs_opt_new(c, &conf);
         if (!opt) {
@@ -587,14 +630,31 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
             return bs_fail_core(s, st->line, st->col, ":train");
         }
         bs_status e = BS_OK;
+        int64_t tracker = 0;
         for (; done < steps && !s->interrupted; done++) {
             if ((e = bs_tape_refresh(c, root))) break;
-            loss[done] = bs_node_get(c, root)->value.data[0];
+            const bs_node *r = bs_node_get(c, root);
+            loss[done] = r->value.data[0];
             /* every grad to None, as a fresh graph per step (and zero_grad) would have them */
             bs_zero_grad_all(c);
             for (bs_id i = 0; i <= root; i++) bs_zero_grad(c, i);
-            if ((e = bs_backward(c, root, NULL, true))) break;
-            if ((e = bs_opt_step(c, opt))) break;
+            if (!scaling) {
+                if ((e = bs_backward(c, root, NULL, true))) break;
+                if ((e = bs_opt_step(c, opt))) break;
+                continue;
+            }
+            /* scaler.scale(L).backward(): L's gradient is the scale (in L's dtype); then
+               scaler.step(opt): unscale_, and the step only when every grad is finite */
+            double sv = sc;
+            bs_tensor seed = {r->value.dtype, r->value.shape, &sv};
+            bool found = false;
+            if ((e = bs_backward(c, root, &seed, true))) break;
+            if ((e = bs_opt_unscale(c, opt, (float)(1.0 / (double)sc), false, &found))) break;
+            if (found)
+                skipped++;
+            else if ((e = bs_opt_step(c, opt)))
+                break;
+            if (scaling == 2) bs_amp_update_scale(&sc, &tracker, found, 2.0, 0.5, growth_interval);
         }
         if (done) bs_pass_record(s, root);
         if (!e) e = bs_tape_refresh(c, bs_tape_len(c) - 1);
@@ -606,12 +666,15 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
     } else {
         /* a backend at the recorded sizes: the plan trains, then the params come back */
         bs_backend *be;
-        if (open_backend(s, st, on->val, on->w, &be)) {
+        if (open_backend(s, st, backend, backend_w, &be)) {
             free(loss);
             return -1;
         }
         bs_plan_opts o = bs_plan_defaults();
-        o.dtype = rn->value.dtype == BS_F64 && be->supports_dtype(be, BS_F64) ? BS_F64 : BS_F32;
+        if (dt_arg)
+            o.dtype = dtype;
+        else
+            o.dtype = rn->value.dtype == BS_F64 && be->supports_dtype(be, BS_F64) ? BS_F64 : BS_F32;
         o.opt = conf;
         o.time_nodes = false;
         char err[512];
@@ -644,8 +707,21 @@ static int bs_cmd_train(bs_session *s, const bs_stmt *st)
     if (quiet) {
         fprintf(s->out, "%s\n", b1);
     } else {
-        fprintf(s->out, "train %s: %lld step%s of %s on %s\n", nm, (long long)done,
-                done == 1 ? "" : "s", ot, !strcmp(where, "tape") ? "the tape" : where);
+        fprintf(s->out, "train %s: %lld step%s of %s on %s%s%s\n", nm, (long long)done,
+                done == 1 ? "" : "s", ot, !strcmp(where, "tape") ? "the tape" : where,
+                dt_arg ? " in " : "", dt_arg ? bs_dtype_name(dtype) : "");
+        if (scaling) {
+            char b2[40], b3[40];
+            bs_fmt_num(b2, sizeof b2, init_scale, s->o.precision, false);
+            bs_fmt_num(b3, sizeof b3, sc, s->o.precision, false);
+            if (scaling == 2)
+                fprintf(s->out, "loss scaling dynamic (GradScaler, growth_interval=%lld): scale %s -> %s; ",
+                        (long long)growth_interval, b2, b3);
+            else
+                fprintf(s->out, "loss scaling static: scale %s; ", b2);
+            fprintf(s->out, "%lld of %lld step%s skipped (inf or NaN grads)\n", (long long)skipped,
+                    (long long)done, done == 1 ? "" : "s");
+        }
         fprintf(s->out, "loss %s ", b0);
         sparkline(s->out, loss, n, 60);
         fprintf(s->out, " %s\n", b1);
@@ -874,7 +950,9 @@ done:
 
 static const bs_command run_cmds[] = {
     {"run", bs_cmd_run, "run cpu|gpu [DIM=n ...] [dtype=] [steps=k] [lr=x] [root=NAME] [--check]", "replay the graph at real sizes on a backend"},
-    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu]", "replay forward, backward and an optimizer step k times; plot the loss"},
+    {"train", bs_cmd_train, "train NAME steps=k [lr=x] [opt=sgd|adam] [momentum=m] [on=tape|cpu|gpu] [dtype=D] [scale=S|dynamic]",
+     "replay forward, backward and an optimizer step k times; plot the loss. dtype=: on a backend in that "
+     "dtype; scale=: loss scaling on the tape, fixed or dynamic as GradScaler"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -377,7 +377,32 @@ static void test_ops(bs_backend *be)
         }
         CHECK(ran > 0, "%s: no test case fits its shape rules", bs_ops[op].name);
     }
-    CHECK(!be->supports(be, BS_OP_ADD, BS_BF16), "cpu claims bf16");
+    /* f16 and bf16: 2-byte buffers that read back as bs_dtype_round gives (normals, subnormals,
+       overflow to inf, underflow to 0), and an op computed in f32 and rounded once */
+    static const double lpv[] = {1.0, -2.5, 6e-8, 3e-5, 65504, 65519, 70000, 1e-9, 0.1, -1e39, 3.14159};
+    const bs_dtype lpt[] = {BS_F16, BS_BF16};
+    for (int d = 0; d < 2; d++) {
+        int n = (int)(sizeof lpv / sizeof lpv[0]);
+        CHECK(be->supports(be, BS_OP_ADD, lpt[d]), "cpu has no %s", bs_dtype_name(lpt[d]));
+        void *buf = be->alloc(be, (size_t)n * 2), *two = be->alloc(be, (size_t)n * 2), *sum = be->alloc(be, (size_t)n * 2);
+        double back[16], twos[16];
+        for (int i = 0; i < n; i++) twos[i] = 2.0;
+        CHECK(!be->upload(be, buf, lpv, n, lpt[d]) && !be->download(be, back, buf, n, lpt[d]), "%s round trip",
+              bs_dtype_name(lpt[d]));
+        for (int i = 0; i < n; i++)
+            CHECK(back[i] == bs_dtype_round(lpt[d], lpv[i]) || (isnan(back[i]) && isnan(bs_dtype_round(lpt[d], lpv[i]))),
+                  "%s: %g reads back as %g, not %g", bs_dtype_name(lpt[d]), lpv[i], back[i], bs_dtype_round(lpt[d], lpv[i]));
+        be->upload(be, two, twos, n, lpt[d]);
+        bs_exec e = {.op = BS_OP_MUL, .nin = 2, .in = {buf, two}, .in_shape = {{1, {n}}, {1, {n}}},
+                     .in_dtype = {lpt[d], lpt[d]}, .out = sum, .out_shape = {1, {n}}, .dtype = lpt[d]};
+        CHECK(!be->forward(be, &e) && !be->download(be, back, sum, n, lpt[d]), "%s mul", bs_dtype_name(lpt[d]));
+        for (int i = 0; i < n; i++)
+            CHECK(back[i] == bs_dtype_round(lpt[d], 2.0 * bs_dtype_round(lpt[d], lpv[i])) || isnan(back[i]),
+                  "%s: 2 * %g gives %g", bs_dtype_name(lpt[d]), lpv[i], back[i]);
+        be->free(be, buf);
+        be->free(be, two);
+        be->free(be, sum);
+    }
 }
 
 /* ==== gelu(approximate='tanh') in f32, to the bit ====
