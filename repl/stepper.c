@@ -236,6 +236,16 @@ static void view_update(bs_session *s, const bs_step *st)
            format (viz's step move) */
         v->current = BS_NONE;
         bs_view_state_step(v, st);
+        /* a VJP that underflowed in the input's dtype: marked on its edge, as the terminal marks it */
+        for (int k = 0; k < st->nin; k++) {
+            int64_t uf = bs_step_underflow(s->ctx, st, k);
+            for (int j = 0; uf > 0 && j < v->nlabels; j++)
+                if (v->labels[j].to == st->node && v->labels[j].slot == k) {
+                    char t[sizeof v->labels[j].text + 32];
+                    snprintf(t, sizeof t, "%.60s  ! %lld underflowed to 0", v->labels[j].text, (long long)uf);
+                    bs_view_state_label_edge(v, st->node, k, t);
+                }
+        }
         char head[160], rn[80], nn[80], up[64];
         step_head(s, st->node, head, sizeof head);
         tensor_brief(s, &st->upstream, up, sizeof up);
