@@ -241,7 +241,7 @@ static void view_update(bs_session *s, const bs_step *st)
             int64_t uf = bs_step_underflow(s->ctx, st, k);
             for (int j = 0; uf > 0 && j < v->nlabels; j++)
                 if (v->labels[j].to == st->node && v->labels[j].slot == k) {
-                    char t[sizeof v->labels[j].text + 32];
+                    char t[128];
                     snprintf(t, sizeof t, "%.60s  ! %lld underflowed to 0", v->labels[j].text, (long long)uf);
                     bs_view_state_label_edge(v, st->node, k, t);
                 }
