@@ -1029,7 +1029,11 @@ static int fn_checkpoint(bs_session *s, args_t *a, bs_value *out)
     int32_t prev = bs_checkpoint_enter(s->ctx, name);
     if (prev < 0) return bs_fail(s, a->call->line, a->call->col, "out of memory");
     bs_value fn = a->pos[0];
+    /* a module called here is named as its argument is written ("block1 (HeavyBlock)"), not as
+       the call's own callee (checkpoint) */
+    if (fn.k == BS_V_OBJ) s->child_name = who && *who ? who : NULL;
     int r = bs_call_value(s, a->call, &fn, a->pos + 1, a->npos - 1, kn, kv, nkw, out);
+    s->child_name = NULL;
     bs_scope_leave(s->ctx, prev);
     return r;
 }

@@ -1063,6 +1063,20 @@ static bool find_modules(exp_t *x, bs_id root)
         snprintf(p, sizeof p, "%s", pl && !strncmp(path, prefix, pl) && path[pl] == '.' ? path + pl + 1 : path);
         bool self_call = pl && !strcmp(p, prefix); /* the session's model: the Model itself */
         if (!good_path(p) || (self_call && strcmp(type, "Sequential"))) continue;
+        /* a call is the module at p only if the params it uses live there: a loop variable
+           (`for block in self.blocks: x = block(x)`) names every block alike, and its calls are
+           written out op by op instead */
+        bool elsewhere = false;
+        size_t plen = strlen(p);
+        for (bs_id i = 0; i <= root && !elsewhere && !self_call; i++) {
+            const bs_node *n = bs_node_get(c, i);
+            if (!x->in_graph[i] || x->is_param[i] || !in_scope(c, n->scope, s)) continue;
+            for (int j = 0; j < n->nin; j++) {
+                const char *pn = x->is_param[n->in[j]] ? x->name[n->in[j]] : NULL;
+                if (pn && (strncmp(pn, p, plen) || pn[plen] != '.')) elsewhere = true;
+            }
+        }
+        if (elsewhere) continue;
         if (self_call) x->self_seq = true;
         /* one input from outside, one output used outside */
         bool bad = false;
