@@ -268,7 +268,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         size_t nb = 0;
         /* a freed node is listed with what it kept, counted apart as released */
         bool nfreed = bs_node_freed(s->ctx, i);
-        size_t b = bs_mem_node_saves(s, i, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
+        size_t b = bs_mem_node_saves(s, i, false, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
         if (nfreed) {
             freed++;
             freed_bytes += nb;
@@ -291,7 +291,6 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
     size_t all = 0;
     int nall = 0, nckpt = 0;
     memset(seen, 0, (size_t)len + 1);
-    s->mem_all = true;
     for (bs_id i = 0; i < len; i++) {
         bs_saved_tensor sv[BS_MAX_SAVED];
         if ((root != BS_NONE && !want[i]) || bs_node_freed(s->ctx, i)) continue;
@@ -300,11 +299,10 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         int fresh = 0;
         size_t nb = 0;
         char what[8];
-        if (k) bs_mem_node_saves(s, i, seen, &fresh, &nb, what, sizeof what);
+        if (k) bs_mem_node_saves(s, i, true, seen, &fresh, &nb, what, sizeof what);
         all += nb;
         nall += fresh;
     }
-    s->mem_all = false;
     if (nckpt)
         fprintf(f, "checkpoints keep only what they read from outside: without them this graph would save "
                    "%zu bytes in %d tensors, %.2fx as much; backward makes the %zu bytes again\n",

@@ -816,6 +816,37 @@ static const char *scope_type(const char *nm, char *who, size_t len, char *t, si
     return t;
 }
 
+/* the module path of call scope s: the module names of the scopes above it, without the
+   session's model prefix */
+static void call_path(const bs_ctx *c, int32_t s, const char *prefix, size_t pl, char *p, size_t len)
+{
+    char path[256] = "", tb[48];
+    for (int32_t t = s; t > 0; t = bs_scope_parent(c, t)) {
+        char w[128], tmp[256];
+        if (!scope_type(bs_scope_name(c, t), w, sizeof w, tb, sizeof tb)) continue;
+        snprintf(tmp, sizeof tmp, "%s%s%s", w, *path ? "." : "", path);
+        snprintf(path, sizeof path, "%s", tmp);
+    }
+    snprintf(p, len, "%s", pl && !strncmp(path, prefix, pl) && path[pl] == '.' ? path + pl + 1 : path);
+}
+
+static bool in_scope(const bs_ctx *c, int32_t s, int32_t anc);
+
+/* whether every param the nodes of call scope s use is named under path p */
+static bool params_under(const exp_t *x, bs_id root, int32_t s, const char *p)
+{
+    size_t n = strlen(p);
+    for (bs_id i = 0; i <= root; i++) {
+        const bs_node *nd = bs_node_get(x->c, i);
+        if (!x->in_graph[i] || x->is_param[i] || !in_scope(x->c, nd->scope, s)) continue;
+        for (int j = 0; j < nd->nin; j++) {
+            const char *pn = x->is_param[nd->in[j]] ? x->name[nd->in[j]] : NULL;
+            if (pn && (strncmp(pn, p, n) || pn[n] != '.')) return false;
+        }
+    }
+    return true;
+}
+
 static int find_mod(exp_t *x, const char *path)
 {
     for (int i = 0; i < x->nmods; i++)
@@ -1049,32 +1080,22 @@ static bool find_modules(exp_t *x, bs_id root)
         k->scope = s;
         k->in = k->out = BS_NONE;
         k->mod = -1;
-        char who[128], path[256] = "", tb[48], tb2[48];
+        char who[128], tb[48], p[256];
         const char *type = scope_type(bs_scope_name(c, s), who, sizeof who, tb, sizeof tb);
         if (!type || !nodes[s]) continue;
-        /* its path: the module names of the scopes above it */
-        for (int32_t t = s; t > 0; t = bs_scope_parent(c, t)) {
-            char w2[128], tmp[256];
-            if (!scope_type(bs_scope_name(c, t), w2, sizeof w2, tb2, sizeof tb2)) continue;
-            snprintf(tmp, sizeof tmp, "%s%s%s", w2, *path ? "." : "", path);
-            snprintf(path, sizeof path, "%s", tmp);
-        }
-        char p[256];
-        snprintf(p, sizeof p, "%s", pl && !strncmp(path, prefix, pl) && path[pl] == '.' ? path + pl + 1 : path);
+        call_path(c, s, prefix, pl, p, sizeof p);
         bool self_call = pl && !strcmp(p, prefix); /* the session's model: the Model itself */
         if (!good_path(p) || (self_call && strcmp(type, "Sequential"))) continue;
-        /* a call is the module at p only if the params it uses live there: a loop variable
-           (`for block in self.blocks: x = block(x)`) names every block alike, and its calls are
-           written out op by op instead */
+        /* a call is the module at p only if the params it and the calls around it use live
+           there: a loop variable (`for block in self.blocks: x = block(x)`) names every block
+           alike, and such calls (with the calls inside them) are written out op by op */
         bool elsewhere = false;
-        size_t plen = strlen(p);
-        for (bs_id i = 0; i <= root && !elsewhere && !self_call; i++) {
-            const bs_node *n = bs_node_get(c, i);
-            if (!x->in_graph[i] || x->is_param[i] || !in_scope(c, n->scope, s)) continue;
-            for (int j = 0; j < n->nin; j++) {
-                const char *pn = x->is_param[n->in[j]] ? x->name[n->in[j]] : NULL;
-                if (pn && (strncmp(pn, p, plen) || pn[plen] != '.')) elsewhere = true;
-            }
+        for (int32_t t = s; t > 0 && !elsewhere && !self_call; t = bs_scope_parent(c, t)) {
+            char w2[128], tb2[48], pt[256];
+            if (!scope_type(bs_scope_name(c, t), w2, sizeof w2, tb2, sizeof tb2)) continue;
+            call_path(c, t, prefix, pl, pt, sizeof pt);
+            if (pl && !strcmp(pt, prefix)) break;
+            elsewhere = !params_under(x, root, t, pt);
         }
         if (elsewhere) continue;
         if (self_call) x->self_seq = true;

@@ -361,7 +361,7 @@ char *bs_grad_note(bs_session *s, char *buf, size_t len)
  * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
  * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
  * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
-size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fresh, size_t *fresh_bytes,
                              char *buf, size_t len)
 {
     bs_saved_tensor sv[BS_MAX_SAVED];
@@ -370,7 +370,7 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t
     buf[0] = 0;
     for (int j = 0; j < k; j++) {
         /* a tensor a checkpoint made inside itself is not kept: backward makes it again */
-        bool dup = sv[j].recomputed && !s->mem_all, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
+        bool dup = sv[j].recomputed && !all, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
         for (int i = 0; i < j; i++)
             dup |= sv[i].tensor == sv[j].tensor && sv[i].slot == sv[j].slot;
         if (!dup) bytes += sv[j].bytes;
@@ -392,12 +392,12 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t
         }
         if (at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
-                                   sv[j].recomputed && !s->mem_all ? " (not kept: checkpoint)"
+                                   sv[j].recomputed && !all ? " (not kept: checkpoint)"
                                    : above ? " (counted above)" : "");
     }
     if (seen)
         for (int j = 0; j < k; j++)
-            if (sv[j].slot < 0 && (!sv[j].recomputed || s->mem_all)) seen[sv[j].tensor] = true;
+            if (sv[j].slot < 0 && (!sv[j].recomputed || all)) seen[sv[j].tensor] = true;
     if (fresh) *fresh = nnew;
     if (fresh_bytes) *fresh_bytes = nbytes;
     return bytes;
@@ -448,7 +448,7 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id)
         bs_shape in[BS_MAX_INPUTS];
         for (int i = 0; i < n->nin; i++) in[i] = bs_node_get(s->ctx, n->in[i])->value.shape;
         char sv[512];
-        size_t saved = bs_mem_node_saves(s, id, NULL, NULL, NULL, sv, sizeof sv);
+        size_t saved = bs_mem_node_saves(s, id, false, NULL, NULL, NULL, sv, sizeof sv);
         double fl = bs_ops[n->op].flops(in, &n->value.shape, &n->attr);
         fprintf(f, "  saved       %s%s%zu bytes for backward%s\n", sv, *sv ? ": " : "", saved,
                 bs_node_freed(s->ctx, id) && saved ? " (freed by backward(); retain_graph=True keeps them)" : "");

@@ -228,8 +228,6 @@ typedef struct bs_viz_state bs_viz_state;
 #define BS_PASS_LOG 16       /* backward passes remembered for :explain */
 
 struct bs_session {
-    bool mem_all;         /* bs_mem_node_saves counts what checkpoints do not keep too (:mem's
-                             "without checkpoints" figure) */
     bs_ctx *ctx;
     bs_session_opts o;
     FILE *out, *err;
@@ -300,8 +298,9 @@ void bs_show_node(bs_session *s, FILE *f, bs_id id);
 /* What node id keeps for backward, as "self=x, other=x" into buf, and its bytes, each tensor once;
    seen (NULL: none) marks storages counted by nodes listed before ("(counted above)"); *fresh and
    *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before; a tensor
-   a checkpoint makes inside itself is not kept, so not counted (unless s->mem_all) (print.c) */
-size_t bs_mem_node_saves(bs_session *s, bs_id id, bool *seen, int *fresh, size_t *fresh_bytes,
+   a checkpoint makes inside itself is not kept, so not counted, unless all (the figure the graph
+   would have without checkpoints) (print.c) */
+size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fresh, size_t *fresh_bytes,
                          char *buf, size_t len);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
 int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
