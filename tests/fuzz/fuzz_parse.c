@@ -50,7 +50,8 @@ static void walk_expr(const bs_expr *e)
         bool kw = false;
         for (int i = 0; i < e->call.nargs; i++) {
             const bs_arg *a = &e->call.args[i];
-            FUZZ_CHECK(!(kw && !a->name)); /* no positional after a keyword */
+            /* no positional after a keyword (f(x, dim=1, *xs) is Python: its star is one) */
+            FUZZ_CHECK(!(kw && !a->name && !a->star));
             kw = kw || a->name;
             check_span(a->start, a->end);
             walk_expr(a->value);
