@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-PACKAGES="build-essential pkg-config meson ninja-build python3 libopenblas-dev libreadline-dev
+PACKAGES="build-essential pkg-config meson ninja-build python3 libopenblas-dev libsleef-dev libreadline-dev
   libgraphviz-dev graphviz libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libcmocka-dev xvfb xauth
   tmux libxml2-utils"
 # `./setup.sh test` also fuzzes (tests/fuzz: libFuzzer needs clang and its runtime)

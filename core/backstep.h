@@ -195,6 +195,9 @@ double bs_dtype_round(bs_dtype t, double v);  /* v rounded to what t can hold */
    for f32 (and f64, i64): how the float path stores each result of an op in a 16-bit dtype */
 float bs_dtype_roundf(bs_dtype t, float v);
 /* whether t computes in float (f32, f16, bf16: PyTorch's CPU rules) rather than double */
+/* which functions the float path's exp, log, tanh, ... are: "sleef" (PyTorch's: its AVX2 kernels
+   call SLEEF; a build with SLEEF on a CPU with AVX2 and FMA) or "libm" */
+const char *bs_float_math(void);
 static inline bool bs_dtype_in_float(bs_dtype t) { return t == BS_F32 || t == BS_F16 || t == BS_BF16; }
 static inline int64_t bs_tensor_numel(const bs_tensor *t) { return bs_shape_numel(&t->shape); }
 

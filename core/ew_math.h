@@ -32,7 +32,9 @@
  *   SAVED    what PyTorch's grad_fn keeps (core/ops_ew.c: SAVE_NONE, SAVE_IN, SAVE_OUT)
  *   FLAGS    BS_EW_ACT: an activation the CPU backend fuses after a bias add;
  *            BS_EW_POS: defined for positive inputs only (tests draw from (0.3, 2.5));
- *            BS_EW_KINK: not differentiable at 0 (tests keep away from it)
+ *            BS_EW_KINK: not differentiable at 0 (tests keep away from it);
+ *            BS_EW_TAIL: the float path's last elements take the C library's functions
+ *            (see the enum)
  *
  * ==== Binary: BS_EW2_OPS(X), with NumPy broadcasting ====
  *   X(ID, fn, FWD, VJP_A, VJP_B, FLOPS, SAVED, CHECK, FLAGS)
@@ -50,7 +52,11 @@ enum {
     BS_EW_ACT = 1 << 0,  /* fused after a bias add on the CPU backend */
     BS_EW_POS = 1 << 1,  /* test domain: positive inputs */
     BS_EW_KINK = 1 << 2, /* test domain: away from 0 */
-    BS_EW_B_NONZERO = 1 << 3 /* binary: test domain of b away from 0 */
+    BS_EW_B_NONZERO = 1 << 3, /* binary: test domain of b away from 0 */
+    BS_EW_TAIL = 1 << 4  /* torch's kernel is cpu_kernel_vec: past the last whole block of vector
+                            lanes its scalar lambda runs, with the C library's exp, ... (the eager
+                            float path, ops_t_vecpart); binary: the forward and the first
+                            operand's VJP */
 };
 
 #ifndef __cplusplus
@@ -120,7 +126,7 @@ enum {
       SAVE_IN, BS_EW_ACT | BS_EW_KINK)                                                           \
     /* 1/(1+exp(-a));  g * (1 - o) * o (sigmoid_backward) */                                     \
     X(SIGMOID, sigmoid, BS_EW_SIGMOID(a), g * (A(1) - o) * o, 0, 0, 0, 0, OPS_FLOP_TR + 3.0,     \
-      SAVE_OUT, BS_EW_ACT)                                                                       \
+      SAVE_OUT, BS_EW_ACT | BS_EW_TAIL)                                                                       \
     /* tanh(a);  g * (1 - o^2) (tanh_backward) */                                                \
     X(TANH, tanh, m_tanh(a), g * m_cfma(-o, o, A(1)), 0, 0, 0, 0, OPS_FLOP_TR, SAVE_OUT,        \
       BS_EW_ACT)                                                                                 \
@@ -149,16 +155,16 @@ enum {
       k != A(0) ? BS_EW_GELU_TANH_VJP(g, a)                                                      \
                 : g * (A(0.5) * (A(1) + m_erf(a * A(0.7071067811865476))) +                      \
                        a * (A(0.3989422804014327) * m_exp(a * a * A(-0.5)))),                    \
-      0, 0, BS_GELU_TANH, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT)                              \
+      0, 0, BS_GELU_TANH, 0, OPS_FLOP_TR + 4.0, SAVE_IN, BS_EW_ACT | BS_EW_TAIL)                 \
     /* silu: a / (1 + exp(-a));  g * s * (1 + a * (1 - s)), s = sigmoid(a) (silu_backward) */    \
     X(SILU, silu, a / (A(1) + m_exp(-a)),                                                        \
       g * BS_EW_SIGMOID(a) * m_cfma(a, A(1) - BS_EW_SIGMOID(a), A(1)), 0, 0, 0, 0,               \
-      OPS_FLOP_TR + 2.0, SAVE_IN, BS_EW_ACT)                                                     \
+      OPS_FLOP_TR + 2.0, SAVE_IN, BS_EW_ACT | BS_EW_TAIL)                                        \
     /* softplus, beta 1, threshold 20: a if a > 20 else log1p(exp(a));                           \
      * g if a > 20 else g * z / (z + 1), z = exp(a) (softplus_backward) */                       \
     X(SOFTPLUS, softplus, a > A(20) ? a : m_log1p(m_exp(a)),                                     \
       a > A(20) ? g : g * m_exp(a) / (m_exp(a) + A(1)), 0, 0, 0, 0, 2.0 * OPS_FLOP_TR + 1.0,     \
-      SAVE_IN, BS_EW_ACT)                                                                        \
+      SAVE_IN, BS_EW_ACT | BS_EW_TAIL)                                                                        \
     /* clamp(a, min = k, max = k2), None as -inf / +inf: min(max(a, k), k2);                     \
      * g where k <= a <= k2, else 0 (clamp_backward) */                                          \
     X(CLAMP, clamp, BS_EW_CLAMP(a, k, k2), (a >= k && a <= k2) ? g : A(0), -INFINITY, INFINITY,  \
@@ -180,6 +186,6 @@ enum {
     X(POW, pow, m_pow(a, b), b == A(0) ? A(0) : g * m_rnd(b * m_rnd(m_pow(a, b - A(1)))),        \
       (a == A(0) && b >= A(0)) ? A(0) : g * m_rnd(o * m_rnd(m_log(a))), OPS_FLOP_TR, save_pow,   \
       pow_check,                                                                                 \
-      BS_EW_POS)
+      BS_EW_POS | BS_EW_TAIL)
 
 #endif

@@ -24,7 +24,7 @@ static inline double ops_rnd_d(bs_dtype dt, double x) { return x; }
 /* torch's pow(Tensor, Scalar) in the float path (PowKernel.cpp): exponent 0 and 1 are a fill and
  * a copy for every dtype; 0.5, -0.5, -1 are sqrt, rsqrt and reciprocal for f32 and bf16; f32 also
  * writes 2, 3, -2 as products; anything else (and every f16 exponent) is std::pow */
-static inline float ops_powf(bs_dtype dt, float x, float y)
+static inline float ops_powf(bs_dtype dt, int tv, float x, float y)
 {
     if (y == 0.0f) return 1.0f;
     if (y == 1.0f) return x;
@@ -38,11 +38,39 @@ static inline float ops_powf(bs_dtype dt, float x, float y)
         if (y == 3.0f) return x * x * x;
         if (y == -2.0f) return 1.0f / (x * x);
     }
-    return powf(x, y);
+    return ops_t_pow(dt, tv, x, y); /* f16: std::pow (ops_t_pow's libm) */
 }
-static inline double ops_pow_d(bs_dtype dt, double x, double y) { return pow(x, y); }
+static inline double ops_pow_d(bs_dtype dt, int tv, double x, double y) { return pow(x, y); }
 #undef m_pow
-#define m_pow(x, y) _Generic((x) + (y), float: ops_powf, default: ops_pow_d)(dt, x, y)
+#define m_pow(x, y) _Generic((x) + (y), float: ops_powf, default: ops_pow_d)(dt, tv, x, y)
+
+/* the float path's transcendental functions are torch's (tmath.c), in the op's dtype dt; tv says
+ * whether the element is one of the kernel's vector lanes (1) or its scalar tail (0: an op whose
+ * ew_math.h entry has BS_EW_TAIL, past ops_t_vecpart) */
+#define OPS_T1(name)                                                                             \
+    static inline double ops_d_##name(bs_dtype dt, int tv, double x) { return name(x); }
+OPS_T1(exp)
+OPS_T1(log)
+OPS_T1(log1p)
+OPS_T1(tanh)
+OPS_T1(sin)
+OPS_T1(cos)
+OPS_T1(erf)
+#undef OPS_T1
+#undef m_exp
+#undef m_log
+#undef m_log1p
+#undef m_tanh
+#undef m_sin
+#undef m_cos
+#undef m_erf
+#define m_exp(x) _Generic((x), float: ops_t_exp, default: ops_d_exp)(dt, tv, x)
+#define m_log(x) _Generic((x), float: ops_t_log, default: ops_d_log)(dt, tv, x)
+#define m_log1p(x) _Generic((x), float: ops_t_log1p, default: ops_d_log1p)(dt, tv, x)
+#define m_tanh(x) _Generic((x), float: ops_t_tanh, default: ops_d_tanh)(dt, tv, x)
+#define m_sin(x) _Generic((x), float: ops_t_sin, default: ops_d_sin)(dt, tv, x)
+#define m_cos(x) _Generic((x), float: ops_t_cos, default: ops_d_cos)(dt, tv, x)
+#define m_erf(x) _Generic((x), float: ops_t_erf, default: ops_d_erf)(dt, tv, x)
 
 #define A(x) ((double)(x)) /* ew_math.h's scalar type (the float functions below redefine it) */
 
@@ -59,8 +87,8 @@ static bs_status ew1_shape(const bs_shape *in, bs_shape *out)
 
 /* the float path (f32, f16, bf16: PyTorch's CPU rules): the same entry evaluated in float, its
  * inputs cast to the op's dtype first; the tape rounds the result to f16/bf16 */
-typedef float (*ew1_ff)(float x, float k, float k2, bs_dtype dt);
-typedef float (*ew1_vf)(float g, float x, float y, float k, float k2, bs_dtype dt);
+typedef float (*ew1_ff)(float x, float k, float k2, bs_dtype dt, int tv);
+typedef float (*ew1_vf)(float g, float x, float y, float k, float k2, bs_dtype dt, int tv);
 
 /* the attributes in float: clamp's bounds cast to the dtype (torch's Scalar.to<scalar_t>()), a
  * slope as a float (its BFloat16 kernel reads negval.to<float>()) */
@@ -70,7 +98,7 @@ static float ew1_attr(bs_dtype dt, double k, bool to_dtype)
 }
 
 static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f f, ew1_ff ff,
-                    double kdef, double k2def, bool kdt)
+                    double kdef, double k2def, bool kdt, bool tail)
 {
     double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
@@ -79,8 +107,9 @@ static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f
     bs_dtype dt = out->dtype;
     if (bs_dtype_in_float(dt)) {
         float kf = ew1_attr(dt, k, kdt), k2f = ew1_attr(dt, k2, kdt);
+        int64_t vp = tail ? ops_t_vecpart(dt, n) : n;
         for (int64_t j = 0; j < n; j++)
-            y[j] = ff(ops_in(dt, x[j]), kf, k2f, dt);
+            y[j] = ff(ops_in(dt, x[j]), kf, k2f, dt, j < vp);
         return;
     }
     for (int64_t j = 0; j < n; j++)
@@ -89,7 +118,7 @@ static void ew1_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, ew1_f
 
 static void ew1_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
                     const bs_tensor *g, bs_tensor *din, ew1_v v, ew1_vf vf, double kdef,
-                    double k2def, bool kdt)
+                    double k2def, bool kdt, bool tail)
 {
     double k = a ? a->k : kdef, k2 = a ? a->k2 : k2def;
     int64_t n = bs_tensor_numel(out);
@@ -98,8 +127,9 @@ static void ew1_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     bs_dtype dt = g->dtype;
     if (bs_dtype_in_float(dt)) {
         float kf = ew1_attr(dt, k, kdt), k2f = ew1_attr(dt, k2, kdt);
+        int64_t vp = tail ? ops_t_vecpart(dt, n) : n;
         for (int64_t j = 0; j < n; j++)
-            dx[j] += vf((float)G[j], ops_in(dt, x[j]), (float)y[j], kf, k2f, dt);
+            dx[j] += vf((float)G[j], ops_in(dt, x[j]), (float)y[j], kf, k2f, dt, j < vp);
         return;
     }
     for (int64_t j = 0; j < n; j++)
@@ -119,7 +149,7 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
 
 /* One unary op from its scalar functions. FL: FLOPs per element; SAVED: what it keeps for
  * backward, an expression in sv giving the count (SAVE_NONE, SAVE_IN, SAVE_OUT). */
-#define EW1_OP(fn, F, V, D, FF, VF, KDEF, K2DEF, KDT, FL, SAVED)                                 \
+#define EW1_OP(fn, F, V, D, FF, VF, KDEF, K2DEF, KDT, FL, SAVED, TAIL)                                 \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -128,14 +158,14 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     bs_status op_##fn##_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out, char *err,    \
                             size_t errlen)                                                       \
     {                                                                                            \
-        ew1_fwd(in, a, out, F, FF, KDEF, K2DEF, KDT);                                            \
+        ew1_fwd(in, a, out, F, FF, KDEF, K2DEF, KDT, TAIL);                                          \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0)                                                                              \
-            ew1_vjp(in, out, a, g, din, V, VF, KDEF, K2DEF, KDT);                                \
+                ew1_vjp(in, out, a, g, din, V, VF, KDEF, K2DEF, KDT, TAIL);                          \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
@@ -166,13 +196,15 @@ static void ew1_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
     static double fn##_f(double a, double k, double k2)                                          \
     {                                                                                            \
         const bs_dtype dt = BS_F64;                                                              \
-        (void)dt;                                                                                \
+        const int tv = 1;                                                                        \
+        (void)dt, (void)tv;                                                                      \
         return FWD;                                                                              \
     }                                                                                            \
     static double fn##_v(double g, double a, double o, double k, double k2)                      \
     {                                                                                            \
         const bs_dtype dt = BS_F64;                                                              \
-        (void)dt;                                                                                \
+        const int tv = 1;                                                                        \
+        (void)dt, (void)tv;                                                                      \
         return VJP;                                                                              \
     }                                                                                            \
     static double fn##_d(double a, double o, double k, double k2)                                \
@@ -184,13 +216,13 @@ BS_EW1_OPS(EW1_DEF)
 #undef A
 #define A(x) ((float)(x))
 #define EW1_DEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                        \
-    static float fn##_ff(float a, float k, float k2, bs_dtype dt) { return FWD; }                \
-    static float fn##_vf(float g, float a, float o, float k, float k2, bs_dtype dt)              \
+    static float fn##_ff(float a, float k, float k2, bs_dtype dt, int tv) { return FWD; }        \
+    static float fn##_vf(float g, float a, float o, float k, float k2, bs_dtype dt, int tv)      \
     {                                                                                            \
         return VJP;                                                                              \
     }                                                                                            \
     EW1_OP(fn, fn##_f, fn##_v, fn##_d, fn##_ff, fn##_vf, KDEF, K2DEF, BS_OP_##ID == BS_OP_CLAMP,  \
-           FL, SAVED)
+           FL, SAVED, ((FLAGS) & BS_EW_TAIL) != 0)
 BS_EW1_OPS(EW1_DEF)
 #undef EW1_DEF
 #undef A
@@ -206,10 +238,26 @@ static bs_status ew2_shape(const bs_shape *in, bs_shape *out, char *err, size_t 
     return ops_broadcast(&in[0], &in[1], out, err, errlen);
 }
 
-typedef float (*ew2_ff)(float a, float b, bs_dtype dt);
-typedef float (*ew2_vf)(float g, float a, float b, float y, int i, bs_dtype dt);
+typedef float (*ew2_ff)(float a, float b, bs_dtype dt, int tv);
+typedef float (*ew2_vf)(float g, float a, float b, float y, int i, bs_dtype dt, int tv);
 
-static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f, ew2_ff ff)
+/* the length of the runs torch's kernel loops over (TensorIterator's inner loop): every element
+ * when each operand is the output's size or a single number, else the last dim */
+static int64_t ew2_run(const bs_tensor *in, const bs_tensor *out)
+{
+    int64_t n = bs_tensor_numel(out), na = bs_tensor_numel(&in[0]), nb = bs_tensor_numel(&in[1]);
+    if ((na == n || na == 1) && (nb == n || nb == 1)) return n;
+    return out->shape.ndim ? out->shape.d[out->shape.ndim - 1] : 1;
+}
+
+/* whether output element o is one of the vector lanes of an op with a scalar tail (tail false:
+ * every element is) */
+static inline int ew2_tv(bool tail, int64_t o, int64_t run, int64_t vp)
+{
+    return !tail || o % run < vp;
+}
+
+static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f, ew2_ff ff, bool tail)
 {
     ops_iter it;
     int64_t n = bs_tensor_numel(out);
@@ -218,8 +266,9 @@ static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f, ew2_ff ff)
     bs_dtype dt = out->dtype;
     ops_iter_init(&it, &out->shape, &in[0].shape, &in[1].shape);
     if (bs_dtype_in_float(dt)) {
+        int64_t run = ew2_run(in, out), vp = ops_t_vecpart(dt, run);
         for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
-            Y[o] = ff(ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]), dt);
+            Y[o] = ff(ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]), dt, ew2_tv(tail, o, run, vp));
         return;
     }
     for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
@@ -230,30 +279,33 @@ static void ew2_fwd(const bs_tensor *in, bs_tensor *out, ew2_f f, ew2_ff ff)
  * element rounded to the dtype), then sum_to the input's shape, a sum over the broadcast dims with
  * torch's order (ops_lp_sum). */
 static void ew2_vjp_f(const bs_tensor *in, const bs_tensor *out, const bs_tensor *g, int i,
-                      bs_tensor *din, ew2_vf vf)
+                      bs_tensor *din, ew2_vf vf, bool tail)
 {
     ops_iter it;
     int64_t n = bs_tensor_numel(out), m = bs_tensor_numel(&in[i]);
     const double *A = in[0].data, *B = in[1].data, *Y = out->data, *G = g->data;
     double *D = din->data;
     bs_dtype dt = g->dtype;
+    int64_t run = ew2_run(in, out), vp = ops_t_vecpart(dt, run);
+    tail = tail && i == 0; /* the tail is the first operand's (pow's exponent VJP is a log op) */
     ops_iter_init(&it, &out->shape, &in[0].shape, &in[1].shape);
     if (n == m) { /* no broadcast on this side (the same elements, in the same order) */
         for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
             D[o] += vf((float)G[o], ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]),
-                       (float)Y[o], i, dt);
+                       (float)Y[o], i, dt, ew2_tv(tail, o, run, vp));
         return;
     }
     float *full = malloc(sizeof(float) * (size_t)(n + m)), *red = full + n; /* (out), (in i) */
     if (!full) { /* out of memory: the plain loop (the sum's order differs) */
         for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
             D[it.off[i]] += vf((float)G[o], ops_in(dt, A[it.off[0]]), ops_in(dt, B[it.off[1]]),
-                               (float)Y[o], i, dt);
+                               (float)Y[o], i, dt, ew2_tv(tail, o, run, vp));
         return;
     }
     for (int64_t o = 0; o < n; o++, ops_iter_next(&it))
         full[o] = bs_dtype_roundf(dt, vf((float)G[o], ops_in(dt, A[it.off[0]]),
-                                         ops_in(dt, B[it.off[1]]), (float)Y[o], i, dt));
+                                         ops_in(dt, B[it.off[1]]), (float)Y[o], i, dt,
+                                         ew2_tv(tail, o, run, vp)));
     ops_lp_sum_to(dt, full, &out->shape, &in[i].shape, red);
     for (int64_t j = 0; j < m; j++)
         D[j] += red[j];
@@ -263,10 +315,10 @@ static void ew2_vjp_f(const bs_tensor *in, const bs_tensor *out, const bs_tensor
 /* din_i[j] += sum over the output elements o that element j broadcasts to of g[o] * dy_o/dx_j:
  * the sum over broadcast dims happens by accumulating at the same offset. */
 static void ew2_vjp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *g, int i,
-                    bs_tensor *din, ew2_v v, ew2_vf vf)
+                    bs_tensor *din, ew2_v v, ew2_vf vf, bool tail)
 {
     if (bs_dtype_in_float(g->dtype)) {
-        ew2_vjp_f(in, out, g, i, din, vf);
+        ew2_vjp_f(in, out, g, i, din, vf, tail);
         return;
     }
     ops_iter it;
@@ -302,7 +354,7 @@ static void ew2_jvp(const bs_tensor *in, const bs_tensor *out, const bs_tensor *
 typedef bs_status (*ew2_check)(const bs_tensor *in, char *err, size_t errlen);
 static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { return BS_OK; }
 
-#define EW2_OP_CHECKED(fn, F, V, D, FF, VF, FL, SAVED, CHECK)                                    \
+#define EW2_OP_CHECKED(fn, F, V, D, FF, VF, FL, SAVED, CHECK, TAIL)                                  \
     bs_status op_##fn##_shape(const bs_shape *in, const bs_dtype *dt, const bs_attr *a,          \
                               bs_shape *out, char *err, size_t errlen)                           \
     {                                                                                            \
@@ -314,14 +366,14 @@ static bs_status ew2_no_check(const bs_tensor *in, char *err, size_t errlen) { r
         bs_status cst = CHECK(in, err, errlen);                                                  \
         if (cst != BS_OK)                                                                        \
             return cst;                                                                          \
-        ew2_fwd(in, out, F, FF);                                                                 \
+        ew2_fwd(in, out, F, FF, TAIL);                                                           \
         return BS_OK;                                                                            \
     }                                                                                            \
     void op_##fn##_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *g, int i, bs_tensor *din)                                \
     {                                                                                            \
         if (i == 0 || i == 1)                                                                    \
-            ew2_vjp(in, out, g, i, din, V, VF);                                                  \
+            ew2_vjp(in, out, g, i, din, V, VF, TAIL);                                            \
     }                                                                                            \
     void op_##fn##_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,              \
                        const bs_tensor *din, bs_tensor *dout)                                    \
@@ -401,13 +453,15 @@ static bs_status pow_check(const bs_tensor *in, char *err, size_t errlen)
     static double fn##_f(double a, double b)                                                     \
     {                                                                                            \
         const bs_dtype dt = BS_F64;                                                              \
-        (void)dt;                                                                                \
+        const int tv = 1;                                                                        \
+        (void)dt, (void)tv;                                                                      \
         return FWD;                                                                              \
     }                                                                                            \
     static double fn##_v(double g, double a, double b, double o, int i)                          \
     {                                                                                            \
         const bs_dtype dt = BS_F64;                                                              \
-        (void)dt;                                                                                \
+        const int tv = 1;                                                                        \
+        (void)dt, (void)tv;                                                                      \
         return i == 0 ? (VJP_A) : (VJP_B);                                                       \
     }                                                                                            \
     static double fn##_d(double a, double b, double o, int i) { return fn##_v(1.0, a, b, o, i); }
@@ -416,12 +470,13 @@ BS_EW2_OPS(EW2_DEF)
 #undef A
 #define A(x) ((float)(x))
 #define EW2_DEF(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS)                              \
-    static float fn##_ff(float a, float b, bs_dtype dt) { return FWD; }                          \
-    static float fn##_vf(float g, float a, float b, float o, int i, bs_dtype dt)                 \
+    static float fn##_ff(float a, float b, bs_dtype dt, int tv) { return FWD; }                  \
+    static float fn##_vf(float g, float a, float b, float o, int i, bs_dtype dt, int tv)         \
     {                                                                                            \
         return i == 0 ? (VJP_A) : (VJP_B);                                                       \
     }                                                                                            \
-    EW2_OP_CHECKED(fn, fn##_f, fn##_v, fn##_d, fn##_ff, fn##_vf, FL, SAVED, CHECK)
+    EW2_OP_CHECKED(fn, fn##_f, fn##_v, fn##_d, fn##_ff, fn##_vf, FL, SAVED, CHECK,                \
+                   ((FLAGS) & BS_EW_TAIL) != 0)
 BS_EW2_OPS(EW2_DEF)
 #undef EW2_DEF
 #undef A

@@ -73,6 +73,25 @@ static inline void ops_iter_next(ops_iter *it)
     }
 }
 
+/* ==== torch's float math (tmath.c) ====
+ * exp, log, ... of a float in dtype dt as torch's CPU kernels compute it: SLEEF's 1-ulp functions
+ * for f32 and bf16 on a CPU with AVX2 and FMA in a vector lane (tv 1), the C library's for f16, a
+ * scalar tail (tv 0) and elsewhere */
+float ops_t_exp(bs_dtype dt, int tv, float x);
+float ops_t_log(bs_dtype dt, int tv, float x);
+float ops_t_log1p(bs_dtype dt, int tv, float x);
+float ops_t_expm1(bs_dtype dt, int tv, float x);
+float ops_t_tanh(bs_dtype dt, int tv, float x);
+float ops_t_sin(bs_dtype dt, int tv, float x);
+float ops_t_cos(bs_dtype dt, int tv, float x);
+float ops_t_erf(bs_dtype dt, int tv, float x);
+float ops_t_pow(bs_dtype dt, int tv, float x, float y);
+/* how many of n elements an op with a scalar tail runs in its vector lanes: torch's cpu_kernel_vec
+ * loops over two vectors at a time (16 floats with AVX2, 32 bf16) and hands the rest to its
+ * scalar lambda, which calls the C library; tv (above) is 0 for those */
+int64_t ops_t_vecpart(bs_dtype dt, int64_t n);
+
+
 /* ==== The float path (f32, f16, bf16) ====
  * An op whose dtype computes in float (bs_dtype_in_float) reads each input as torch's
  * TensorIterator does: cast to the op's dtype (a Python number or an f64 operand of an f16 op is
@@ -112,6 +131,12 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool log, const double *y, const double *g,
 
 /* the losses in the float path (core/ops_lp.c): g NULL, the forward into res[0]; else the VJP of
  * input `which` (upstream g, 0-d), added into res. false: not handled here (the double path runs) */
+/* layer_norm over rows of D without the affine, as torch's kernel (RowwiseMoments); false: no
+ * memory */
+bool ops_lp_layernorm(bs_dtype dt, const double *x, int64_t rows, int64_t D, double eps, double *y);
+/* dx += its VJP for the upstream u (rows of D); false: no memory */
+bool ops_lp_layernorm_vjp(bs_dtype dt, const double *x, const double *u, int64_t rows, int64_t D,
+                          double eps, double *dx);
 bool ops_lp_mse(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);
 bool ops_lp_bce(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);
 bool ops_lp_bce_logits(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int which, double *res);

@@ -547,11 +547,12 @@ static float lp_maxf(float a, float b) { return (a != a || b != b) ? (a != a ? a
 static float lp_addf(float a, float b) { return a + b; }
 
 /* vec::map_reduce_all(map, red, x, n) with map the identity (map == NULL), exp(x - shift), or the
- * product x * y (y != NULL); fma: the accumulation of a product contracts (acc + x * y) */
-static float lp_reduce_all(lp_red_f red, const float *x, const float *y, int64_t n, int map,
+ * product x * y (y != NULL); map 2: the accumulation of the product contracts (acc + x * y, one
+ * fma), map 3: it does not (torch's x * y * z map: the last product is rounded before the sum) */
+static float lp_reduce_all(bs_dtype dt, lp_red_f red, const float *x, const float *y, int64_t n, int map,
                            float shift)
 {
-#define LP_MAP(j) (map == 1 ? expf(x[j] - shift) : y ? x[j] * y[j] : x[j])
+#define LP_MAP(j) (map == 1 ? ops_t_exp(dt, 1, x[j] - shift) : y ? x[j] * y[j] : x[j])
     if (n <= 0) return 0.0f;
     if (n < LP_LANES) {
         float acc = LP_MAP(0);
@@ -563,9 +564,9 @@ static float lp_reduce_all(lp_red_f red, const float *x, const float *y, int64_t
     int64_t d = LP_LANES;
     for (; d < n - n % LP_LANES; d += LP_LANES)
         for (int l = 0; l < LP_LANES; l++)
-            acc[l] = (y && red == lp_addf) ? fmaf(x[d + l], y[d + l], acc[l]) : red(acc[l], LP_MAP(d + l));
+            acc[l] = (map == 2 && y && red == lp_addf) ? fmaf(x[d + l], y[d + l], acc[l]) : red(acc[l], LP_MAP(d + l));
     for (int l = 0; d + l < n; l++)
-        acc[l] = (y && red == lp_addf) ? fmaf(x[d + l], y[d + l], acc[l]) : red(acc[l], LP_MAP(d + l));
+        acc[l] = (map == 2 && y && red == lp_addf) ? fmaf(x[d + l], y[d + l], acc[l]) : red(acc[l], LP_MAP(d + l));
     /* vec_reduce_all's AVX2 form: the halves, then pairs, then neighbours */
     float h[4] = {red(acc[0], acc[4]), red(acc[1], acc[5]), red(acc[2], acc[6]), red(acc[3], acc[7])};
     return red(red(h[0], h[2]), red(h[1], h[3]));
@@ -589,27 +590,27 @@ bool ops_lp_softmax(bs_dtype dt, bool is_log, const double *xs, int64_t outer, i
             int64_t base = o * len * inner + i;
             lp_row_get(dt, xs, base, len, inner, x);
             if (inner == 1) { /* the last dim: _vec_(log_)softmax_lastdim */
-                float m = lp_reduce_all(lp_maxf, x, NULL, len, 0, 0.0f);
+                float m = lp_reduce_all(dt, lp_maxf, x, NULL, len, 0, 0.0f);
                 if (is_log) {
-                    float s = logf(lp_reduce_all(lp_addf, x, NULL, len, 1, m));
+                    float s = logf(lp_reduce_all(dt, lp_addf, x, NULL, len, 1, m));
                     for (int64_t j = 0; j < len; j++) y[j] = x[j] - m - s;
                 } else {
-                    for (int64_t j = 0; j < len; j++) y[j] = expf(x[j] - m);
-                    float s = 1.0f / lp_reduce_all(lp_addf, y, NULL, len, 0, 0.0f);
+                    for (int64_t j = 0; j < len; j++) y[j] = ops_t_exp(dt, 1, x[j] - m);
+                    float s = 1.0f / lp_reduce_all(dt, lp_addf, y, NULL, len, 0, 0.0f);
                     for (int64_t j = 0; j < len; j++) y[j] *= s;
                 }
             } else if (!is_log) { /* _vec_softmax: sequential along the dim, then a division */
                 float m = x[0], s = 0.0f;
                 for (int64_t j = 1; j < len; j++) m = lp_maxf(m, x[j]);
                 for (int64_t j = 0; j < len; j++) {
-                    y[j] = expf(x[j] - m);
+                    y[j] = ops_t_exp(dt, 1, x[j] - m);
                     s += y[j];
                 }
                 for (int64_t j = 0; j < len; j++) y[j] /= s;
             } else { /* the same for log_softmax: x - max - log(sum) (not matched yet) */
                 float m = x[0], s = 0.0f;
                 for (int64_t j = 1; j < len; j++) m = lp_maxf(m, x[j]);
-                for (int64_t j = 0; j < len; j++) s += expf(x[j] - m);
+                for (int64_t j = 0; j < len; j++) s += ops_t_exp(dt, 1, x[j] - m);
                 float ls = logf(s);
                 for (int64_t j = 0; j < len; j++) y[j] = x[j] - m - ls;
             }
@@ -639,20 +640,20 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool is_log, const double *ys, const double
                 for (int64_t j = 0; j < len; j++) s += is_log ? g[j] : g[j] * y[j];
                 s = bs_dtype_roundf(dt, s);
                 for (int64_t j = 0; j < len; j++) {
-                    float v = is_log ? g[j] - expf(y[j]) * s : (g[j] - s) * y[j];
+                    float v = is_log ? g[j] - ops_t_exp(dt, 1, y[j]) * s : (g[j] - s) * y[j];
                     dxs[base + j * inner] += bs_dtype_roundf(dt, v);
                 }
                 continue;
             }
             if (inner == 1)
-                s = is_log ? lp_reduce_all(lp_addf, g, NULL, len, 0, 0.0f)
-                        : lp_reduce_all(lp_addf, g, y, len, 2, 0.0f);
+                s = is_log ? lp_reduce_all(dt, lp_addf, g, NULL, len, 0, 0.0f)
+                        : lp_reduce_all(dt, lp_addf, g, y, len, 2, 0.0f);
             else { /* 8 rows of the inner dim side by side: the first product, then fmas */
                 s = is_log ? g[0] : g[0] * y[0];
                 for (int64_t j = 1; j < len; j++) s = is_log ? s + g[j] : fmaf(g[j], y[j], s);
             }
             for (int64_t j = 0; j < len; j++) {
-                float v = is_log ? (inner == 1 ? fmaf(-expf(y[j]), s, g[j]) : g[j] - expf(y[j]) * s)
+                float v = is_log ? (inner == 1 ? fmaf(-ops_t_exp(dt, 1, y[j]), s, g[j]) : g[j] - ops_t_exp(dt, 1, y[j]) * s)
                               : (g[j] - s) * y[j];
                 dxs[base + j * inner] += bs_dtype_roundf(dt, v);
             }
@@ -781,15 +782,16 @@ bool ops_lp_bce_logits(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, int
     if (!l) return false;
 #define R(x) bs_dtype_roundf(dt, (x))
     float G = g ? ops_in(dt, g->data[0]) : 0.0f, nf = ops_in(dt, (double)n);
+    int64_t vp = ops_t_vecpart(dt, n); /* sigmoid's kernel has a scalar tail */
     for (int64_t j = 0; j < n; j++) {
         float z = ops_in(dt, in[0].data[j]), t = ops_in(dt, in[1].data[j]);
         if (!g) {
             float m = -z > 0.0f ? -z : 0.0f;
             float a = R(R(R(1.0f - t) * z) + m);
-            float e = R(R(expf(-m)) + R(expf(R(-z - m))));
-            l[j] = R(a + R(logf(e)));
+            float e = R(R(ops_t_exp(dt, 1, -m)) + R(ops_t_exp(dt, 1, R(-z - m))));
+            l[j] = R(a + R(ops_t_log(dt, 1, e)));
         } else if (which == 0) {
-            res[j] += R(R(R(R(1.0f / (1.0f + expf(-z))) - t) * G) / nf);
+            res[j] += R(R(R(R(1.0f / (1.0f + ops_t_exp(dt, j < vp, -z))) - t) * G) / nf);
         } else {
             res[j] += R(R(-z * G) / nf);
         }
@@ -846,5 +848,131 @@ bool ops_lp_cross_entropy(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, 
         ops_lp_softmax_vjp(dt, true, y, gn, N, C, 1, res);
     }
     free(y);
+    return true;
+}
+
+/* ==== layer_norm's forward (aten/src/ATen/native/cpu/layer_norm_kernel.cpp, moments_utils.h) ====
+ * Per row of D: the mean and biased variance by RowwiseMoments, a Welford update over vectors of
+ * LP_LANES floats in chunks of 16 vectors whose moments merge in a cascade (a binary counter of
+ * chunks), then the D % LP_LANES last elements one by one, then the lanes merged into that; rstd =
+ * 1 / sqrt(var + eps) in float; y = x * rstd + (-rstd * mean), one fma. No product in the moments
+ * is fused and y's is (what matches python3-torch 1.13: every mean and rstd of 800 rows of 3 to 7
+ * and 66 rows of 8 to 513, and y on rows of 3 to 2,100; tests/dtype/src/float_math.py). */
+typedef struct {
+    int64_t n;
+    float m1[LP_LANES], m2[LP_LANES];
+} lp_moments;
+
+/* merge (n, m1, m2) into *dst: AddMomentsVec, lane by lane */
+static void lp_moments_add(int64_t n, const float *m1, const float *m2, lp_moments *dst)
+{
+    int64_t t = dst->n + n;
+    float c = t == 0 ? 0.0f : (float)n / (float)t;
+    for (int l = 0; l < LP_LANES; l++) {
+        float d = m1[l] - dst->m1[l];
+        dst->m1[l] = dst->m1[l] + c * d;
+        dst->m2[l] = dst->m2[l] + (m2[l] + d * d * c * (float)dst->n);
+    }
+    dst->n = t;
+}
+
+static void lp_row_moments(const float *x, int64_t D, float *mean, float *var)
+{
+    enum { CHUNK = 16, DEPTH = 64 };
+    int64_t nv = D / LP_LANES, nchunk = (nv + CHUNK - 1) / CHUNK;
+    lp_moments stk[DEPTH];
+    memset(stk, 0, sizeof stk);
+    int depth = 0;
+    while (((int64_t)1 << depth) < nchunk) depth++; /* CeilLog2 */
+    for (int64_t i = 0; i < nchunk; i++) {
+        const float *xp = x + i * CHUNK * LP_LANES;
+        int64_t m0 = nv - i * CHUNK < CHUNK ? nv - i * CHUNK : CHUNK;
+        float m1[LP_LANES] = {0}, m2[LP_LANES] = {0};
+        for (int64_t j = 0; j < m0; j++) {
+            float c = 1.0f / (float)(j + 1);
+            for (int l = 0; l < LP_LANES; l++) {
+                float xv = xp[j * LP_LANES + l], d = xv - m1[l];
+                m1[l] = m1[l] + d * c;
+                m2[l] = m2[l] + d * (xv - m1[l]);
+            }
+        }
+        lp_moments_add(m0, m1, m2, &stk[0]);
+        int64_t mask = i + 1;
+        for (int j = 1; j < depth && (mask & 1) == 0; j++) {
+            lp_moments_add(stk[j - 1].n, stk[j - 1].m1, stk[j - 1].m2, &stk[j]);
+            memset(&stk[j - 1], 0, sizeof stk[j - 1]);
+            mask >>= 1;
+        }
+    }
+    for (int j = 1; j < depth; j++) lp_moments_add(stk[j].n, stk[j].m1, stk[j].m2, &stk[0]);
+    int64_t m0 = 0;
+    float m1 = 0.0f, m2 = 0.0f;
+    for (int64_t i = nv * LP_LANES; i < D; i++) {
+        float d = x[i] - m1;
+        m0++;
+        m1 += d / (float)m0;
+        m2 = m2 + d * (x[i] - m1);
+    }
+    for (int l = 0; l < LP_LANES; l++) { /* AddMoments(n, lane l) into the tail's moments */
+        int64_t t = m0 + nv;
+        float c = t == 0 ? 0.0f : (float)nv / (float)t;
+        float d = stk[0].m1[l] - m1;
+        m1 = m1 + c * d;
+        m2 = m2 + (stk[0].m2[l] + d * d * c * (float)m0);
+        m0 = t;
+    }
+    *mean = m1;
+    *var = m2 / (float)D;
+}
+
+/* rstd = 1 / sqrt(var + eps) in float (bf16: torch's BFloat16 kernel, whose moments are bfloat16
+   arithmetic, is not matched) */
+static float lp_rstd(bs_dtype dt, float var, double eps)
+{
+    return 1.0f / sqrtf(var + (float)eps);
+}
+
+bool ops_lp_layernorm(bs_dtype dt, const double *xs, int64_t rows, int64_t D, double eps, double *ys)
+{
+    float *x = malloc(sizeof(float) * (size_t)(D + 1));
+    if (!x) return false;
+    for (int64_t r = 0; r < rows; r++) {
+        lp_floats(dt, xs + r * D, D, x);
+        float mean, var;
+        lp_row_moments(x, D, &mean, &var);
+        float rstd = lp_rstd(dt, var, eps), bias = -rstd * mean;
+        for (int64_t j = 0; j < D; j++) ys[r * D + j] = bs_dtype_roundf(dt, fmaf(x[j], rstd, bias));
+    }
+    free(x);
+    return true;
+}
+
+/* layer_norm's VJP as LayerNormBackwardKernelImplInternal computes dX, for the upstream u of the
+ * normalised x (backstep records the module's * weight and + bias as ops of their own, so u is
+ * already dY * gamma; torch's one kernel multiplies dY * x before gamma, which is where the two
+ * can differ with a weight other than ones): with a = rstd, s = 1 / D,
+ * ds = sum(u * x), db = sum(u) (vec::map3_reduce_all, map2_reduce_all), b = (db * mean - ds) *
+ * a^3 * s, c = -b * mean - db * a * s, dx = a * u + b * x + c; the fmas are GCC's contractions in
+ * torch's build, chosen by what matches python3-torch: with LayerNorm's weight at ones, all 5,672
+ * elements of dx on rows of 3 to 300 are exact */
+bool ops_lp_layernorm_vjp(bs_dtype dt, const double *xs, const double *us, int64_t rows, int64_t D,
+                          double eps, double *dxs)
+{
+    float *x = malloc(sizeof(float) * (size_t)(2 * D + 1)), *u = x + D;
+    if (!x) return false;
+    float s = 1.0f / (float)D;
+    for (int64_t r = 0; r < rows; r++) {
+        lp_floats(dt, xs + r * D, D, x);
+        lp_floats(dt, us + r * D, D, u);
+        float mean, var;
+        lp_row_moments(x, D, &mean, &var);
+        float a = lp_rstd(dt, var, eps);
+        float ds = lp_reduce_all(dt, lp_addf, u, x, D, 3, 0.0f);
+        float db = lp_reduce_all(dt, lp_addf, u, NULL, D, 0, 0.0f);
+        float b = fmaf(db, mean, -ds) * a * a * a * s;
+        float c = fmaf(-b, mean, -(db * a * s));
+        for (int64_t j = 0; j < D; j++) dxs[r * D + j] += bs_dtype_roundf(dt, fmaf(b, x[j], a * u[j]) + c);
+    }
+    free(x);
     return true;
 }

@@ -271,6 +271,8 @@ bs_status op_layernorm_fwd(const bs_tensor *in, const bs_attr *a, bs_tensor *out
 {
     const bs_shape *s = &in[0].shape;
     int64_t D = s->d[s->ndim - 1], rows = D ? bs_shape_numel(s) / D : 0;
+    if (bs_dtype_in_float(out->dtype) && ops_lp_layernorm(out->dtype, in[0].data, rows, D, ln_eps(a), out->data))
+        return BS_OK;
     for (int64_t r = 0; r < rows; r++) {
         const double *x = in[0].data + r * D; /* (D) */
         double *y = out->data + r * D;        /* (D) */
@@ -309,8 +311,13 @@ static void ln_back(const bs_tensor *in, const bs_attr *a, const double *u, doub
 void op_layernorm_vjp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,
                       const bs_tensor *g, int i, bs_tensor *din)
 {
-    if (i == 0)
-        ln_back(in, a, g->data, din->data, true);
+    if (i != 0) return;
+    const bs_shape *s = &in[0].shape;
+    int64_t D = s->d[s->ndim - 1], rows = D ? bs_shape_numel(s) / D : 0;
+    if (bs_dtype_in_float(g->dtype) &&
+        ops_lp_layernorm_vjp(g->dtype, in[0].data, g->data, rows, D, ln_eps(a), din->data))
+        return;
+    ln_back(in, a, g->data, din->data, true);
 }
 
 void op_layernorm_jvp(const bs_tensor *in, const bs_tensor *out, const bs_attr *a,

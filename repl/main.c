@@ -144,7 +144,7 @@ static int parse_args(int argc, char **argv, cli *c)
             bs_reference_markdown(stdout);
             return EXIT_OK;
         } else if (IS("--version") && !eq) {
-            printf("backstep %s\n", BS_VERSION);
+            printf("backstep %s\nfloat math: %s\n", BS_VERSION, bs_float_math());
             return EXIT_OK;
         } else if (IS("--quiet") && !eq) {
             c->quiet = true;

@@ -14,6 +14,7 @@ DTYPES = {'f32': 'float32', 'f16': 'float16', 'bf16': 'bfloat16'}
 CASES_LIST = [
     ('src:gradscaler_trace', ('-',)),
     ('src:underflow_scaling', ('-',)),
+    ('src:float_math', ('-',)),
     ('src:cast_spellings', ('-',)),
     ('accum_equals_batch', ('f32', 'bf16')),
     ('accum_steps', ('f32',)),

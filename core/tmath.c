@@ -1,0 +1,90 @@
+/* core/tmath.c: float exp, log, tanh, ... as PyTorch's CPU kernels compute them.
+ *
+ * torch runs an elementwise op on float tensors through its Vectorized<float> kernels, compiled
+ * once per CPU capability; on any x86-64 CPU with AVX2 and FMA (the capability torch picks there,
+ * unless ATEN_CPU_CAPABILITY says otherwise) their transcendental functions are SLEEF's 1-ulp
+ * ones (Sleef_expf8_u10, ...). Those give the same bits as SLEEF's one-lane FMA build
+ * (Sleef_finz_*f1_u10purecfma, checked over 200,000 arguments per function against python3-torch
+ * 1.13), which is what this file calls. glibc's expf, tanhf, ... differ from them in the last bit
+ * for 0.3% (log) to 10% (expm1) of arguments, and a training loop carries such a bit on.
+ * bf16 goes through the same float kernels; f16 in torch 1.13 has no Vectorized type and calls
+ * the C library per element, and so does a CPU without AVX2 and FMA (capability "default"): those
+ * get libm. Without SLEEF at build time (meson's sleef option) everything is libm. */
+#include "ops_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef BS_HAVE_SLEEF
+/* sleef.h declares these only under FP_FAST_FMA (a build with -mfma); the library has them for
+   any build and they run where the CPU has FMA, which tm_init checks */
+float Sleef_finz_expf1_u10purecfma(float);
+float Sleef_finz_logf1_u10purecfma(float);
+float Sleef_finz_log1pf1_u10purecfma(float);
+float Sleef_finz_expm1f1_u10purecfma(float);
+float Sleef_finz_tanhf1_u10purecfma(float);
+float Sleef_finz_sinf1_u10purecfma(float);
+float Sleef_finz_cosf1_u10purecfma(float);
+float Sleef_finz_erff1_u10purecfma(float);
+float Sleef_finz_powf1_u10purecfma(float, float);
+#endif
+
+static bool tm_sleef;
+static pthread_once_t tm_once = PTHREAD_ONCE_INIT;
+
+static void tm_init(void)
+{
+#if defined(BS_HAVE_SLEEF) && (defined(__x86_64__) || defined(__i386__))
+    const char *cap = getenv("ATEN_CPU_CAPABILITY");
+    tm_sleef = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               !(cap && strcmp(cap, "default") == 0);
+#endif
+}
+
+static inline bool tm_vec(bs_dtype dt)
+{
+    pthread_once(&tm_once, tm_init);
+    return tm_sleef && dt != BS_F16;
+}
+
+const char *bs_float_math(void)
+{
+    pthread_once(&tm_once, tm_init);
+    return tm_sleef ? "sleef" : "libm";
+}
+
+#ifdef BS_HAVE_SLEEF
+#define TM_FN(name, libm)                                                                        \
+    float ops_t_##name(bs_dtype dt, int tv, float x)                                             \
+    {                                                                                            \
+        return tv && tm_vec(dt) ? Sleef_finz_##name##f1_u10purecfma(x) : libm(x);                      \
+    }
+#else
+#define TM_FN(name, libm)                                                                        \
+    float ops_t_##name(bs_dtype dt, int tv, float x) { return libm(x); }
+#endif
+TM_FN(exp, expf)
+TM_FN(log, logf)
+TM_FN(log1p, log1pf)
+TM_FN(expm1, expm1f)
+TM_FN(tanh, tanhf)
+TM_FN(sin, sinf)
+TM_FN(cos, cosf)
+TM_FN(erf, erff)
+#undef TM_FN
+
+float ops_t_pow(bs_dtype dt, int tv, float x, float y)
+{
+#ifdef BS_HAVE_SLEEF
+    if (tv && tm_vec(dt)) return Sleef_finz_powf1_u10purecfma(x, y);
+#endif
+    return powf(x, y);
+}
+
+int64_t ops_t_vecpart(bs_dtype dt, int64_t n)
+{
+    int64_t w = dt == BS_BF16 ? 32 : 16;
+    return n - n % w;
+}
