@@ -273,12 +273,28 @@ static void seg(batch *b, float x0, float y0, float x1, float y1, float width, S
     tri3(b, x0 - cx, y0 - cy, c, x1 - ex, y1 - ey, clear, x0 - ex, y0 - ey, clear);
 }
 
-/* outline of a rounded rectangle (or ellipse when round) as points, clockwise */
+/* outline of a rounded rectangle (or ellipse when round) as points, clockwise. As many points as
+ * the size on screen needs: a corner arc gets the fewest pieces (up to 4) that stay within
+ * SHAPE_TOL pixels of the true arc, an ellipse likewise (up to 48), so the hundreds of tiny boxes
+ * of a big graph at fit cost a fraction of the triangles and look the same. */
+#define SHAPE_TOL 0.15f
+static int arc_pieces(float r, float angle, int most)
+{
+    /* a chord over `a` radians leaves r (1 - cos(a / 2)) from the arc */
+    for (int k = 1; k < most; k++)
+        if (r * (1 - cosf(angle / (float)k / 2)) <= SHAPE_TOL)
+            return k;
+    return most;
+}
+
 static int shape_points(float x, float y, float wd, float ht, float r, bool ellipse, float *p, int max)
 {
     int n = 0;
     if (ellipse) {
         int k = max / 2 < 48 ? max / 2 : 48;
+        float big = (wd > ht ? wd : ht) / 2;
+        int need = arc_pieces(big, 2 * (float)M_PI, k);
+        k = need < 8 ? (k < 8 ? k : 8) : need;
         for (int i = 0; i < k; i++) {
             float a = (float)i / (float)k * 2 * (float)M_PI;
             p[n++] = x + wd / 2 * cosf(a);
@@ -290,11 +306,12 @@ static int shape_points(float x, float y, float wd, float ht, float r, bool elli
         r = wd / 2;
     if (r > ht / 2)
         r = ht / 2;
+    int pieces = arc_pieces(r, (float)M_PI / 2, 4);
     float cx[4] = {x + wd / 2 - r, x - wd / 2 + r, x - wd / 2 + r, x + wd / 2 - r};
     float cy[4] = {y + ht / 2 - r, y + ht / 2 - r, y - ht / 2 + r, y - ht / 2 + r};
     for (int c = 0; c < 4; c++)
-        for (int i = 0; i <= 4 && n + 2 <= max; i++) {
-            float a = ((float)c + (float)i / 4.0f) * (float)M_PI / 2;
+        for (int i = 0; i <= pieces && n + 2 <= max; i++) {
+            float a = ((float)c + (float)i / (float)pieces) * (float)M_PI / 2;
             p[n++] = cx[c] + r * cosf(a);
             p[n++] = cy[c] + r * sinf(a);
         }
