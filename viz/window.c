@@ -52,6 +52,13 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 int bs_window_layout_count(const bs_window *w) { return 0; }
 void viz_window_sync(bs_window *w) { (void)w; }
 float viz_window_zoom(const bs_window *w) { (void)w; return 0; }
+const bs_layout *viz_window_layout(const bs_window *w, bool *quick)
+{
+    (void)w;
+    if (quick)
+        *quick = false;
+    return NULL;
+}
 const char *bs_window_renderer(const bs_window *w) { return ""; }
 bool bs_window_available(char *why, size_t len)
 {
@@ -103,6 +110,8 @@ struct bs_window {
     bs_layout *layout;
     bool tb_now;            /* the direction the window's shape asks for now */
     int layouts;            /* layouts computed since open */
+    bool settle;            /* layout is a quick placement of appended nodes: Graphviz's layout
+                               is due at the next pump with nothing else to draw */
 
     float zoom;             /* pixels per point */
     float cam_x, cam_y;     /* graph point at the top-left corner of the graph area */
@@ -1250,6 +1259,218 @@ static bool layout_fits(const bs_window *w, const bs_view *v)
            w->layout->labels == v->stepping && w->layout->tb == bs_viz_prefer_tb(v, area_aspect(w));
 }
 
+/* ==== Appended nodes: a quick placement now, Graphviz's layout at the next idle pump ==== */
+
+/* A statement that appends a few nodes to a graph already laid out (the usual case in the REPL)
+ * is drawn at once without Graphviz: the old nodes and edges stay where the old layout put them,
+ * the new nodes go in new ranks beyond the old bounding box in the layout direction (so no new box
+ * overlaps any old one), each rank one past its inputs' ranks, near its inputs across the ranks,
+ * and their edges are plain curves. Graphviz's layout of the whole view replaces this at the next
+ * pump that has nothing else to draw (settle()): the picture then is exactly a full layout's.
+ * Only without stepping labels and open groups (both need Graphviz's placement), without repeats,
+ * and when every old node keeps its size; NULL otherwise (and on out of memory): lay out now. */
+#define QUICK_MAX_NEW 32
+#define QUICK_RANKSEP 21.6f  /* gv.c's ranksep 0.3 and nodesep 0.2 inches, in points */
+#define QUICK_NODESEP 14.4f
+#define QUICK_ARROW 7.0f     /* arrowsize 0.7: the head's length, points */
+
+static void quick_edge(bs_layout_edge *le, const bs_layout_node *a, const bs_layout_node *b, bool tb)
+{
+    /* from the tail's far side to the head's near side, leaving the arrowhead's length */
+    float x0 = tb ? a->x : a->x + a->w / 2, y0 = tb ? a->y + a->h / 2 : a->y;
+    float tx = tb ? b->x : b->x - b->w / 2, ty = tb ? b->y - b->h / 2 : b->y;
+    float x3 = tb ? tx : tx - QUICK_ARROW, y3 = tb ? ty - QUICK_ARROW : ty;
+    float mx = (x0 + x3) / 2, my = (y0 + y3) / 2;
+    float p[8] = {x0, y0, tb ? x0 : mx, tb ? my : y0, tb ? x3 : mx, tb ? my : y3, x3, y3};
+    memcpy(le->pts, p, sizeof p);
+    le->npts = 4;
+    le->arrow = true;
+    le->ax = tx;
+    le->ay = ty;
+    float t = 0.4f, u = 1 - t; /* the label anchor, 40% along as gv.c puts it */
+    float k0 = u * u * u, k1 = 3 * u * u * t, k2 = 3 * u * t * t, k3 = t * t * t;
+    le->lx = k0 * p[0] + k1 * p[2] + k2 * p[4] + k3 * p[6];
+    le->ly = k0 * p[1] + k1 * p[3] + k2 * p[5] + k3 * p[7];
+}
+
+static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_view *v, bool tb)
+{
+    if (!ov || !ol || ol->tb != tb || ol->labels || v->stepping || ov->nnodes == 0 ||
+        ol->nnodes != ov->nnodes || ol->nedges != ov->nedges || v->nnodes <= ov->nnodes ||
+        v->nnodes - ov->nnodes > QUICK_MAX_NEW || v->nclusters || ov->nclusters || v->nrepeats ||
+        ov->nrepeats || v->nnodes > BS_VIZ_MAX_LAYOUT || bs_viz_layout_cost(v) > BS_VIZ_MAX_COST)
+        return NULL;
+    for (int k = 0; k < v->nedges; k++)
+        if (*v->edges[k].label)
+            return NULL;
+    int n = v->nnodes, on = ov->nnodes;
+    int *old = malloc((size_t)n * sizeof *old);        /* new index -> old index, -1: new */
+    int *rank = calloc((size_t)n, sizeof *rank);       /* new nodes: 1.., old: 0 */
+    int *first = malloc((size_t)(on + 1) * sizeof *first); /* old node -> its first old edge */
+    bs_layout *l = calloc(1, sizeof *l);
+    if (l) {
+        l->nodes = calloc((size_t)n, sizeof *l->nodes);
+        l->edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *l->edges);
+    }
+    bool ok = old && rank && first && l && l->nodes && l->edges;
+    /* both views list nodes by id ascending: match them in one walk */
+    int matched = 0;
+    for (int k = 0, j = 0; ok && k < n; k++) {
+        while (j < on && ov->nodes[j].id < v->nodes[k].id)
+            j++;
+        old[k] = j < on && ov->nodes[j].id == v->nodes[k].id ? j : -1;
+        if (old[k] >= 0) {
+            matched++;
+            const bs_view_node *a = &ov->nodes[old[k]], *b = &v->nodes[k];
+            if (a->width != b->width || a->height != b->height || a->kind != b->kind)
+                ok = false;
+        }
+    }
+    ok = ok && matched == on;
+    if (ok) { /* old edges are ordered by (to, slot): each node's inputs are one run */
+        for (int j = 0; j <= on; j++)
+            first[j] = -1;
+        for (int e = ov->nedges - 1; e >= 0; e--)
+            first[ov->edges[e].to] = e;
+    }
+    float major = tb ? ol->height : ol->width, minor = tb ? ol->width : ol->height;
+    int ranks = 0;
+    for (int k = 0; ok && k < n; k++) {
+        bs_layout_node *ln = &l->nodes[k];
+        if (old[k] >= 0) {
+            *ln = ol->nodes[old[k]];
+            continue;
+        }
+        ln->w = v->nodes[k].width;
+        ln->h = v->nodes[k].height;
+        /* inputs: edges into k (ordered by to: a binary search would do, the count is small) */
+        float sum = 0;
+        int nin = 0, r = 1;
+        for (int e = 0; e < v->nedges; e++) {
+            if (v->edges[e].to != k)
+                continue;
+            int f = v->edges[e].from;
+            if (f >= k) { /* inputs come first in tape order; anything else: lay out now */
+                ok = false;
+                break;
+            }
+            if (rank[f] + 1 > r)
+                r = rank[f] + 1;
+            sum += tb ? l->nodes[f].x : l->nodes[f].y;
+            nin++;
+        }
+        rank[k] = r;
+        if (r > ranks)
+            ranks = r;
+        /* the wanted position across the ranks for now; the sweep below makes room */
+        if (tb)
+            ln->x = nin ? sum / (float)nin : minor / 2;
+        else
+            ln->y = nin ? sum / (float)nin : minor / 2;
+    }
+    /* rank by rank: the depth of the rank, then left to right by wanted position, no overlaps */
+    float at = major, across = minor;
+    for (int r = 1; ok && r <= ranks; r++) {
+        float depth = 0;
+        int idx[QUICK_MAX_NEW], m = 0;
+        for (int k = 0; k < n; k++)
+            if (old[k] < 0 && rank[k] == r) {
+                float d = tb ? l->nodes[k].h : l->nodes[k].w;
+                depth = d > depth ? d : depth;
+                int i = m++;
+                float want = tb ? l->nodes[k].x : l->nodes[k].y;
+                while (i > 0 && (tb ? l->nodes[idx[i - 1]].x : l->nodes[idx[i - 1]].y) > want) {
+                    idx[i] = idx[i - 1];
+                    i--;
+                }
+                idx[i] = k;
+            }
+        float centre = at + QUICK_RANKSEP + depth / 2, edge = 0;
+        for (int i = 0; i < m; i++) {
+            bs_layout_node *ln = &l->nodes[idx[i]];
+            float half = (tb ? ln->w : ln->h) / 2;
+            float *pos = tb ? &ln->x : &ln->y;
+            float lo = i == 0 ? half : edge + QUICK_NODESEP + half;
+            if (*pos < lo)
+                *pos = lo;
+            edge = *pos + half;
+            if (tb)
+                ln->y = centre;
+            else
+                ln->x = centre;
+        }
+        across = edge > across ? edge : across;
+        at = centre + depth / 2;
+    }
+    for (int e = 0; ok && e < v->nedges; e++) {
+        const bs_view_edge *ve = &v->edges[e];
+        bs_layout_edge *le = &l->edges[e];
+        int of = old[ve->from], ot = old[ve->to], oe = -1;
+        if (of >= 0 && ot >= 0) {
+            for (int j = first[ot]; j >= 0 && j < ov->nedges && ov->edges[j].to == ot; j++)
+                if (ov->edges[j].from == of && ov->edges[j].slot == ve->slot) {
+                    oe = j;
+                    break;
+                }
+            if (oe < 0) { /* an old pair newly joined: not an append */
+                ok = false;
+                break;
+            }
+        }
+        int np = oe >= 0 ? ol->edges[oe].npts : 4;
+        le->pts = malloc((size_t)np * 2 * sizeof(float));
+        if (!le->pts) {
+            ok = false;
+            break;
+        }
+        l->nedges = e + 1;
+        if (oe >= 0) {
+            float *pts = le->pts;
+            *le = ol->edges[oe];
+            le->pts = pts;
+            memcpy(pts, ol->edges[oe].pts, (size_t)np * 2 * sizeof(float));
+        } else
+            quick_edge(le, &l->nodes[ve->from], &l->nodes[ve->to], tb);
+    }
+    free(old);
+    free(rank);
+    free(first);
+    if (!ok) {
+        bs_layout_free(l);
+        return NULL;
+    }
+    l->nnodes = n;
+    l->nedges = v->nedges;
+    l->width = tb ? across : at;
+    l->height = tb ? at : across;
+    l->tb = tb;
+    l->labels = false;
+    l->structure = v->structure;
+    return l;
+}
+
+/* Graphviz's layout for a quick placement (the next pump with nothing else to draw, or a
+ * screenshot): true when the layout changed. On failure the quick placement stays. */
+static bool settle(bs_window *w)
+{
+    if (!w->settle)
+        return false;
+    w->settle = false;
+    if (!w->view)
+        return false;
+    char err[256];
+    bs_layout *l = bs_viz_layout_ex(w->view, area_aspect(w), w->view->stepping, err, sizeof err);
+    if (!l)
+        return false;
+    bs_layout_free(w->layout);
+    w->layout = l;
+    w->layouts++;
+    if (!w->user_moved)
+        bs_window_fit(w);
+    w->dirty = true;
+    return true;
+}
+
 bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
                            char *err, size_t len)
 {
@@ -1274,14 +1495,19 @@ bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opt
     if (w->view && w->view->root != root)
         w->user_moved = false;   /* another graph: fit it, whatever the old one's camera was */
     if (!layout_fits(w, v)) {
-        bs_layout *l = bs_viz_layout_ex(v, area_aspect(w), v->stepping, err, len);
+        bool tb = bs_viz_prefer_tb(v, area_aspect(w));
+        bs_layout *l = quick_layout(w->view, w->layout, v, tb);
+        bool quick = l != NULL;
+        if (!l)
+            l = bs_viz_layout_ex(v, area_aspect(w), v->stepping, err, len);
         if (!l) {
             bs_view_free(v);
             return BS_ERR_VALUE;
         }
         bs_layout_free(w->layout);
         w->layout = l;
-        w->layouts++;
+        w->settle = quick;
+        w->layouts += !quick;
         bs_view_free(w->view);
         w->view = v;
         if (w->selected != BS_NONE && bs_view_find(v, w->selected) < 0)
@@ -1325,6 +1551,7 @@ static void handle(bs_window *w, const SDL_Event *e)
                     bs_layout_free(w->layout);
                     w->layout = l;
                     w->layouts++;
+                    w->settle = false;
                 }
             }
             if (!w->user_moved)
@@ -1440,6 +1667,8 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
         handle(w, &e);
     if (w->dirty)
         bs_window_redraw(w);
+    else if (w->qlen == 0 && settle(w))   /* idle: Graphviz's layout for a quick placement */
+        bs_window_redraw(w);
     if (w->qlen == 0)
         return 0;
     if (ev)
@@ -1476,6 +1705,7 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
     SDL_Event e;
     while (SDL_PollEvent(&e))
         handle(w, &e);
+    settle(w);   /* what the window settles on, not a quick placement */
     draw(w);
     int W, H;
     SDL_GetRendererOutputSize(w->ren, &W, &H);
@@ -1535,6 +1765,13 @@ const char *bs_window_renderer(const bs_window *w)
 float viz_window_zoom(const bs_window *w)
 {
     return w ? w->zoom : 0;
+}
+
+const bs_layout *viz_window_layout(const bs_window *w, bool *quick)
+{
+    if (quick)
+        *quick = w && w->settle;
+    return w ? w->layout : NULL;
 }
 
 void viz_window_sync(bs_window *w)
