@@ -52,6 +52,12 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 int bs_window_layout_count(const bs_window *w) { return 0; }
 void viz_window_sync(bs_window *w) { (void)w; }
 float viz_window_zoom(const bs_window *w) { (void)w; return 0; }
+bs_status viz_window_screenshot_now(bs_window *w, const char *png, char *err, size_t len)
+{
+    (void)w;
+    (void)png;
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+}
 const bs_layout *viz_window_layout(const bs_window *w, bool *quick)
 {
     (void)w;
@@ -1274,11 +1280,13 @@ static bool layout_fits(const bs_window *w, const bs_view *v)
 #define QUICK_NODESEP 14.4f
 #define QUICK_ARROW 7.0f     /* arrowsize 0.7: the head's length, points */
 
-static void quick_edge(bs_layout_edge *le, const bs_layout_node *a, const bs_layout_node *b, bool tb)
+static void quick_edge(bs_layout_edge *le, const bs_layout_node *a, const bs_layout_node *b, bool tb,
+                       float shift)
 {
-    /* from the tail's far side to the head's near side, leaving the arrowhead's length */
-    float x0 = tb ? a->x : a->x + a->w / 2, y0 = tb ? a->y + a->h / 2 : a->y;
-    float tx = tb ? b->x : b->x - b->w / 2, ty = tb ? b->y - b->h / 2 : b->y;
+    /* from the tail's far side to the head's near side, leaving the arrowhead's length; shift:
+       across, for the second of two edges between the same nodes (x * x) */
+    float x0 = tb ? a->x + shift : a->x + a->w / 2, y0 = tb ? a->y + a->h / 2 : a->y + shift;
+    float tx = tb ? b->x + shift : b->x - b->w / 2, ty = tb ? b->y - b->h / 2 : b->y + shift;
     float x3 = tb ? tx : tx - QUICK_ARROW, y3 = tb ? ty - QUICK_ARROW : ty;
     float mx = (x0 + x3) / 2, my = (y0 + y3) / 2;
     float p[8] = {x0, y0, tb ? x0 : mx, tb ? my : y0, tb ? x3 : mx, tb ? my : y3, x3, y3};
@@ -1429,8 +1437,16 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
             *le = ol->edges[oe];
             le->pts = pts;
             memcpy(pts, ol->edges[oe].pts, (size_t)np * 2 * sizeof(float));
-        } else
-            quick_edge(le, &l->nodes[ve->from], &l->nodes[ve->to], tb);
+        } else { /* edges between the same two nodes side by side, 8 points apart */
+            int dup = 0, ndup = 0;
+            for (int j = e; j >= 0 && v->edges[j].to == ve->to; j--)
+                dup += j < e && v->edges[j].from == ve->from;
+            for (int j = e; j < v->nedges && v->edges[j].to == ve->to; j++)
+                ndup += j > e && v->edges[j].from == ve->from;
+            ndup += dup + 1;
+            quick_edge(le, &l->nodes[ve->from], &l->nodes[ve->to], tb,
+                       ((float)dup - (float)(ndup - 1) / 2) * 8.0f);
+        }
     }
     free(old);
     free(rank);
@@ -1697,7 +1713,7 @@ void bs_window_select(bs_window *w, bs_id node)
     w->dirty = true;
 }
 
-bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+static bs_status screenshot(bs_window *w, bool settled, const char *png, char *err, size_t len)
 {
     if (!w)
         return viz_fail(BS_ERR_ARG, err, len, "no window is open (:graph opens it)");
@@ -1705,7 +1721,8 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
     SDL_Event e;
     while (SDL_PollEvent(&e))
         handle(w, &e);
-    settle(w);   /* what the window settles on, not a quick placement */
+    if (settled)
+        settle(w);   /* what the window settles on, not a quick placement */
     draw(w);
     int W, H;
     SDL_GetRendererOutputSize(w->ren, &W, &H);
@@ -1721,6 +1738,16 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
     bs_status st = bs_png_write(png, px, W, H, W * 3, err, len);
     free(px);
     return st;
+}
+
+bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+{
+    return screenshot(w, true, png, err, len);
+}
+
+bs_status viz_window_screenshot_now(bs_window *w, const char *png, char *err, size_t len)
+{
+    return screenshot(w, false, png, err, len);
 }
 
 bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,

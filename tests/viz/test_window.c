@@ -1,12 +1,14 @@
 /* tests/viz/test_window.c: the SDL2 window under Xvfb (started here when there is no DISPLAY;
  * skipped when there is neither). A tape built through core's API is shown, screenshots are read
  * back and checked: not blank, one region of the param colour per param, the op colour per op;
- * one more statement changes the picture and relayouts once; a backward pass and a stepping
+ * one more statement is drawn at once with a quick placement (the new op shown, no box over
+ * another), then Graphviz relayouts once and the layout is a full one's; a backward pass and a stepping
  * highlight change it without a relayout; clicks and the stepper keys come back as events. */
 #define VT_WITH_PNG_READER 1
 #include <SDL2/SDL.h>
 
 #include "viz_test.h"
+#include "viz_int.h"
 
 static char tmpdir[64];
 
@@ -229,11 +231,62 @@ int main(void)
     CHECK(roots == 1, "%d root regions", roots);
     CHECK(vt_count_color(&a, t->ink, 40) > 200, "no text drawn");
 
-    /* one more statement: the picture changes, one more op, one more layout */
+    /* one more statement: drawn at once with a quick placement (no Graphviz yet), the new op
+       shown, no box over another; Graphviz's layout at the next idle pump, as a full one */
     bs_id L2 = vt_name(c, "L2", bs_apply2(c, BS_OP_MUL, n.L, n.L));
     CHECK(bs_window_update(w, c, L2, NULL, err, sizeof err) == BS_OK, "update: %s", err);
-    CHECK(bs_window_layout_count(w) == 3, "a new node relayouts");
-    bs_window_pump(w, 0, NULL);
+    bool quick = false;
+    const bs_layout *ql = viz_window_layout(w, &quick);
+    CHECK(quick && bs_window_layout_count(w) == 2, "an appended node is placed without Graphviz");
+    if (ql && quick) {
+        bool inside = true;
+        for (int i = 0; i < ql->nnodes; i++) {
+            const bs_layout_node *p = &ql->nodes[i];
+            inside &= p->x - p->w / 2 >= -0.01f && p->x + p->w / 2 <= ql->width + 0.01f &&
+                      p->y - p->h / 2 >= -0.01f && p->y + p->h / 2 <= ql->height + 0.01f;
+            for (int j = 0; j < i; j++) {
+                const bs_layout_node *q = &ql->nodes[j];
+                CHECK(fabsf(p->x - q->x) >= (p->w + q->w) / 2 || fabsf(p->y - q->y) >= (p->h + q->h) / 2,
+                      "quick placement: node %d's box over node %d's", i, j);
+            }
+        }
+        CHECK(inside, "quick placement: a node outside the bounding box");
+    }
+    bs_window_pump(w, 0, NULL);   /* draws the quick placement */
+    {
+        char path[160];
+        snprintf(path, sizeof path, "%s/quick.png", tmpdir);
+        vt_image q = {0};
+        CHECK(viz_window_screenshot_now(w, path, err, sizeof err) == BS_OK, "screenshot: %s", err);
+        if (vt_png_read(path, &q)) {
+            int qops = regions(&q, t->op_fill, NULL, NULL, 0);
+            CHECK(qops == want_ops + 1, "%d op regions in the quick frame, want %d", qops, want_ops + 1);
+            CHECK(regions(&q, t->root_fill, NULL, NULL, 0) == 1, "the new root is in the quick frame");
+            free(q.rgb);
+        }
+    }
+    for (int i = 0; i < 8 && bs_window_layout_count(w) == 2; i++)
+        bs_window_pump(w, 0, NULL);   /* idle: Graphviz's layout */
+    CHECK(bs_window_layout_count(w) == 3, "Graphviz's layout follows the quick placement");
+    ql = viz_window_layout(w, &quick);
+    CHECK(!quick, "settled");
+    if (ql) {   /* the same as a full layout of the same view */
+        bs_view *v2 = bs_view_build(c, L2, NULL, BS_VIEW_ALL, err, sizeof err);
+        bs_layout *full = v2 ? bs_viz_layout_ex(v2, ql->tb ? 0.01 : 100, false, err, sizeof err) : NULL;
+        CHECK(full && full->tb == ql->tb && full->nnodes == ql->nnodes && full->nedges == ql->nedges,
+              "a full layout to compare: %s", err);
+        if (full && full->nnodes == ql->nnodes && full->nedges == ql->nedges) {
+            float d = fabsf(full->width - ql->width) + fabsf(full->height - ql->height);
+            for (int i = 0; i < full->nnodes; i++)
+                d += fabsf(full->nodes[i].x - ql->nodes[i].x) + fabsf(full->nodes[i].y - ql->nodes[i].y);
+            for (int i = 0; i < full->nedges; i++)
+                for (int k = 0; k < 2 * full->edges[i].npts && full->edges[i].npts == ql->edges[i].npts; k++)
+                    d += fabsf(full->edges[i].pts[k] - ql->edges[i].pts[k]);
+            CHECK(d < 0.01f, "the settled layout differs from a full one by %g", (double)d);
+        }
+        bs_layout_free(full);
+        bs_view_free(v2);
+    }
     shot(w, "second", &b);
     CHECK(diff_pixels(&a, &b) > 1000, "the screenshot did not change after a statement");
     int ops2 = regions(&b, t->op_fill, NULL, NULL, 0);
