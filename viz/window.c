@@ -610,6 +610,17 @@ static void draw_edges(bs_window *w)
                           fabsf(p[5] - p[3]) + fabsf(p[6] - p[4]) + fabsf(p[7] - p[5])) * w->zoom;
             int steps = (int)(span / 8);
             steps = steps < 2 ? 2 : steps > 12 ? 12 : steps;
+            if (!(e->flags & BS_VEF_COPY)) {
+                /* solid: no more pieces than keep within SHAPE_TOL pixels of the curve (n pieces
+                   of a cubic stray at most 3/4 D / n^2, D its largest second difference); the
+                   dashes of a copy follow the pieces, so those keep theirs */
+                float d1x = p[0] - 2 * p[2] + p[4], d1y = p[1] - 2 * p[3] + p[5];
+                float d2x = p[2] - 2 * p[4] + p[6], d2y = p[3] - 2 * p[5] + p[7];
+                float d = sqrtf(fmaxf(d1x * d1x + d1y * d1y, d2x * d2x + d2y * d2y)) * w->zoom;
+                int flat = (int)ceilf(sqrtf(0.75f * d / SHAPE_TOL));
+                flat = flat < 1 ? 1 : flat;
+                steps = flat < steps ? flat : steps;
+            }
             for (int i = s == 0 ? 0 : 1; i <= steps; i++) {
                 float tt = (float)i / (float)steps, u = 1 - tt;
                 float a = u * u * u, bb = 3 * u * u * tt, cc = 3 * u * tt * tt, d = tt * tt * tt;
