@@ -1316,8 +1316,9 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
 {
     if (!ov || !ol || ol->tb != tb || ol->labels || v->stepping || ov->nnodes == 0 ||
         ol->nnodes != ov->nnodes || ol->nedges != ov->nedges || v->nnodes <= ov->nnodes ||
-        v->nnodes - ov->nnodes > QUICK_MAX_NEW || v->nclusters || ov->nclusters || v->nrepeats ||
-        ov->nrepeats || v->nnodes > BS_VIZ_MAX_LAYOUT || bs_viz_layout_cost(v) > BS_VIZ_MAX_COST)
+        v->nnodes - ov->nnodes > QUICK_MAX_NEW || v->nclusters || ov->nclusters ||
+        v->nrepeats < ov->nrepeats || v->nnodes > BS_VIZ_MAX_LAYOUT ||
+        bs_viz_layout_cost(v) > BS_VIZ_MAX_COST)
         return NULL;
     for (int k = 0; k < v->nedges; k++)
         if (*v->edges[k].label)
@@ -1332,12 +1333,30 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
         l->edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *l->edges);
     }
     bool ok = old && rank && first && l && l->nodes && l->edges;
-    /* both views list nodes by id ascending: match them in one walk */
-    int matched = 0;
+    /* both views list nodes by id ascending, then their repeats: match the nodes in one walk,
+       a repeat by its id and the node it feeds (its consumer's id) */
+    int matched = 0, nr = n - v->nrepeats, onr = on - ov->nrepeats;
+    int *feeds = malloc((size_t)(n + on + 1) * sizeof *feeds); /* repeats: the consumer's id */
+    ok = ok && feeds;
+    if (ok) {
+        for (int e = 0; e < v->nedges; e++)
+            if (v->edges[e].from >= nr)
+                feeds[v->edges[e].from] = v->nodes[v->edges[e].to].id;
+        for (int e = 0; e < ov->nedges; e++)
+            if (ov->edges[e].from >= onr)
+                feeds[n + ov->edges[e].from] = ov->nodes[ov->edges[e].to].id;
+    }
     for (int k = 0, j = 0; ok && k < n; k++) {
-        while (j < on && ov->nodes[j].id < v->nodes[k].id)
-            j++;
-        old[k] = j < on && ov->nodes[j].id == v->nodes[k].id ? j : -1;
+        if (k < nr) {
+            while (j < onr && ov->nodes[j].id < v->nodes[k].id)
+                j++;
+            old[k] = j < onr && ov->nodes[j].id == v->nodes[k].id ? j : -1;
+        } else {
+            old[k] = -1;
+            for (int r = onr; r < on && old[k] < 0; r++)
+                if (ov->nodes[r].id == v->nodes[k].id && feeds[n + r] == feeds[k])
+                    old[k] = r;
+        }
         if (old[k] >= 0) {
             matched++;
             const bs_view_node *a = &ov->nodes[old[k]], *b = &v->nodes[k];
@@ -1352,9 +1371,12 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
         for (int e = ov->nedges - 1; e >= 0; e--)
             first[ov->edges[e].to] = e;
     }
+    free(feeds);
     float major = tb ? ol->height : ol->width, minor = tb ? ol->width : ol->height;
     int ranks = 0;
-    for (int k = 0; ok && k < n; k++) {
+    /* new nodes after their inputs: the repeats first (sources, listed last), then tape order */
+    for (int i = 0; ok && i < n; i++) {
+        int k = i < n - nr ? nr + i : i - (n - nr);
         bs_layout_node *ln = &l->nodes[k];
         if (old[k] >= 0) {
             *ln = ol->nodes[old[k]];
@@ -1369,7 +1391,7 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
             if (v->edges[e].to != k)
                 continue;
             int f = v->edges[e].from;
-            if (f >= k) { /* inputs come first in tape order; anything else: lay out now */
+            if (f >= k && f < nr) { /* inputs come first in tape order; else: lay out now */
                 ok = false;
                 break;
             }

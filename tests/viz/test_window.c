@@ -47,6 +47,66 @@ static int count_kind(const bs_view *v, bs_vnode_kind k, unsigned without)
     return n;
 }
 
+/* a quick placement: every box inside the bounding box, none over another */
+static void check_quick(const bs_layout *ql)
+{
+    if (!ql)
+        return;
+    bool inside = true;
+    for (int i = 0; i < ql->nnodes; i++) {
+        const bs_layout_node *p = &ql->nodes[i];
+        inside &= p->x - p->w / 2 >= -0.01f && p->x + p->w / 2 <= ql->width + 0.01f &&
+                  p->y - p->h / 2 >= -0.01f && p->y + p->h / 2 <= ql->height + 0.01f;
+        for (int j = 0; j < i; j++) {
+            const bs_layout_node *q = &ql->nodes[j];
+            CHECK(fabsf(p->x - q->x) >= (p->w + q->w) / 2 || fabsf(p->y - q->y) >= (p->h + q->h) / 2,
+                  "quick placement: node %d's box over node %d's", i, j);
+        }
+    }
+    CHECK(inside, "quick placement: a node outside the bounding box");
+}
+
+/* statements appended one by one to a 52-node MLP, then a leaf and an op using it: most are
+   placed at once (sources repeated far from where they are drawn included), each then settles
+   into exactly one Graphviz layout */
+static void test_appends(bs_window *w)
+{
+    char err[256];
+    bs_ctx *c = bs_ctx_new();
+    bs_id root = vt_build_mlp(c, 52, false);
+    CHECK(bs_window_update(w, c, BS_NONE, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_pump(w, 0, NULL);
+    int quick_n = 0, reps = 0;
+    for (int i = 0; i < 8; i++) {
+        if (i == 6) { /* a new leaf and a node using it and the root */
+            bs_id b = vt_scalar(c, "bias", 0.5, true);
+            root = bs_apply2(c, BS_OP_ADD, root, b);
+        } else
+            root = bs_apply1(c, BS_OP_TANH, root);
+        int before = bs_window_layout_count(w);
+        CHECK(bs_window_update(w, c, BS_NONE, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+        bool quick = false;
+        const bs_layout *l = viz_window_layout(w, &quick);
+        if (quick) {
+            quick_n++;
+            check_quick(l);
+        }
+        bs_view *v = bs_view_build(c, BS_NONE, NULL, BS_VIEW_ALL, err, sizeof err);
+        reps += v && v->nrepeats > 0 && quick;
+        bs_view_free(v);
+        for (int p = 0; p < 8 && bs_window_layout_count(w) == before; p++)
+            bs_window_pump(w, 0, NULL);
+        CHECK(bs_window_layout_count(w) == before + 1, "statement %d: %d layouts, want one", i,
+              bs_window_layout_count(w) - before);
+        viz_window_layout(w, &quick);
+        CHECK(!quick, "statement %d did not settle", i);
+    }
+    printf("appends: %d of 8 placed at once, %d with repeats\n", quick_n, reps);
+    CHECK(quick_n >= 6, "only %d of 8 appends placed at once", quick_n);
+    CHECK(reps > 0, "no quick placement with repeated sources was tried");
+    bs_ctx_free(c);
+}
+
 static void push_key(SDL_Keycode k)
 {
     SDL_Event e;
@@ -238,20 +298,7 @@ int main(void)
     bool quick = false;
     const bs_layout *ql = viz_window_layout(w, &quick);
     CHECK(quick && bs_window_layout_count(w) == 2, "an appended node is placed without Graphviz");
-    if (ql && quick) {
-        bool inside = true;
-        for (int i = 0; i < ql->nnodes; i++) {
-            const bs_layout_node *p = &ql->nodes[i];
-            inside &= p->x - p->w / 2 >= -0.01f && p->x + p->w / 2 <= ql->width + 0.01f &&
-                      p->y - p->h / 2 >= -0.01f && p->y + p->h / 2 <= ql->height + 0.01f;
-            for (int j = 0; j < i; j++) {
-                const bs_layout_node *q = &ql->nodes[j];
-                CHECK(fabsf(p->x - q->x) >= (p->w + q->w) / 2 || fabsf(p->y - q->y) >= (p->h + q->h) / 2,
-                      "quick placement: node %d's box over node %d's", i, j);
-            }
-        }
-        CHECK(inside, "quick placement: a node outside the bounding box");
-    }
+    check_quick(ql);
     bs_window_pump(w, 0, NULL);   /* draws the quick placement */
     {
         char path[160];
@@ -387,6 +434,8 @@ int main(void)
     /* a window can be opened again after closing */
     w = bs_window_open(err, sizeof err);
     CHECK(w, "reopen: %s", err);
+    if (w)
+        test_appends(w);
     bs_window_close(w);
     bs_ctx_free(c);
     free(empty.rgb);
