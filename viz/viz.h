@@ -457,7 +457,8 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
 /* Show a curve (loss per step) in a plot panel; n == 0 hides the panel. y is copied. */
 bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,
                          size_t len);
-/* Number of layouts computed since open (tests check that value changes do not relayout). */
+/* Number of Graphviz layouts computed since open (tests check that value changes do not
+ * relayout); a quick placement of appended nodes is not one, the layout replacing it is. */
 int bs_window_layout_count(const bs_window *w);
 /* SDL's name of the renderer in use ("opengl", "software"), for benchmarks; "" without one. */
 const char *bs_window_renderer(const bs_window *w);
