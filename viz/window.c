@@ -1708,7 +1708,7 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
     if (!w)
         return 0;
     SDL_Event e;
-    if (w->qlen == 0 && timeout_ms > 0 && !w->dirty) {
+    if (w->qlen == 0 && timeout_ms > 0 && !w->dirty && !w->settle) {
         if (SDL_WaitEventTimeout(&e, timeout_ms))
             handle(w, &e);
     }
