@@ -295,7 +295,7 @@ static void seg(batch *b, float x0, float y0, float x1, float y1, float width, S
 #define SHAPE_TOL 0.15f
 static int arc_pieces(float r, float angle, int most)
 {
-    /* a chord over `a` radians leaves r (1 - cos(a / 2)) from the arc */
+    /* k chords over an arc of `angle` radians stray r (1 - cos(angle / k / 2)) from it */
     for (int k = 1; k < most; k++)
         if (r * (1 - cosf(angle / (float)k / 2)) <= SHAPE_TOL)
             return k;
@@ -1339,6 +1339,8 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
     int *feeds = malloc((size_t)(n + on + 1) * sizeof *feeds); /* repeats: the consumer's id */
     ok = ok && feeds;
     if (ok) {
+        for (int i = 0; i < n + on; i++)
+            feeds[i] = -1;
         for (int e = 0; e < v->nedges; e++)
             if (v->edges[e].from >= nr)
                 feeds[v->edges[e].from] = v->nodes[v->edges[e].to].id;
