@@ -1284,9 +1284,12 @@ static bool layout_fits(const bs_window *w, const bs_view *v)
  * overlaps any old one), each rank one past its inputs' ranks, near its inputs across the ranks,
  * and their edges are plain curves. Graphviz's layout of the whole view replaces this at the next
  * pump that has nothing else to draw (settle()): the picture then is exactly a full layout's.
- * Only without stepping labels and open groups (both need Graphviz's placement), without repeats,
- * and when every old node keeps its size; NULL otherwise (and on out of memory): lay out now. */
+ * Only for graphs big enough for Graphviz to take a while, without stepping labels and open
+ * groups (both need Graphviz's placement), when every old node keeps its size and every repeated
+ * source of the old view is still there; NULL otherwise (and on out of memory): lay out now. */
 #define QUICK_MAX_NEW 32
+#define QUICK_MIN_NODES 100  /* below, Graphviz takes a few ms (52 nodes: 1.5 ms) and laying out
+                                at once costs less in all than a quick frame and a second redraw */
 #define QUICK_RANKSEP 21.6f  /* gv.c's ranksep 0.3 and nodesep 0.2 inches, in points */
 #define QUICK_NODESEP 14.4f
 #define QUICK_ARROW 7.0f     /* arrowsize 0.7: the head's length, points */
@@ -1314,7 +1317,7 @@ static void quick_edge(bs_layout_edge *le, const bs_layout_node *a, const bs_lay
 
 static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_view *v, bool tb)
 {
-    if (!ov || !ol || ol->tb != tb || ol->labels || v->stepping || ov->nnodes == 0 ||
+    if (!ov || !ol || ol->tb != tb || ol->labels || v->stepping || v->nnodes < QUICK_MIN_NODES ||
         ol->nnodes != ov->nnodes || ol->nedges != ov->nedges || v->nnodes <= ov->nnodes ||
         v->nnodes - ov->nnodes > QUICK_MAX_NEW || v->nclusters || ov->nclusters ||
         v->nrepeats < ov->nrepeats || v->nnodes > BS_VIZ_MAX_LAYOUT ||
