@@ -1396,7 +1396,8 @@ static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_
             if (v->edges[e].to != k)
                 continue;
             int f = v->edges[e].from;
-            if (f >= k && f < nr) { /* inputs come first in tape order; else: lay out now */
+            if ((f >= k && f < nr) || k >= nr) { /* inputs come first in tape order, and
+                                                     repeats are sources; else: lay out now */
                 ok = false;
                 break;
             }
