@@ -1,9 +1,10 @@
 /* tests/viz/test_window.c: the SDL2 window under Xvfb (started here when there is no DISPLAY;
  * skipped when there is neither). A tape built through core's API is shown, screenshots are read
  * back and checked: not blank, one region of the param colour per param, the op colour per op;
- * one more statement changes the picture and relayouts once (in a big graph, drawn at once with a
- * quick placement first, no box over another, then laid out as a full layout would); a backward pass and a stepping
- * highlight change it without a relayout; clicks and the stepper keys come back as events. */
+ * one more statement changes the picture and relayouts once (in a big graph it is drawn at once
+ * with a quick placement first, no box over another, then laid out as a full layout would); a
+ * backward pass and a stepping highlight change it without a relayout; clicks and the stepper keys
+ * come back as events. */
 #define VT_WITH_PNG_READER 1
 #include <SDL2/SDL.h>
 
