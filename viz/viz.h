@@ -417,6 +417,10 @@ bs_window *bs_window_open(char *err, size_t len);
 void bs_window_close(bs_window *w);
 /* Show root's graph (BS_NONE: whole tape) in state st (NULL: none). Relayouts only when the
  * structure changed (nodes, edges, names, shapes); values, grads and highlights only redraw.
+ * A few nodes appended to the graph shown (a statement's) are placed at once without Graphviz:
+ * the old nodes where they were, the new ones in ranks beyond them, no box over another; the
+ * next bs_window_pump() with nothing else to draw (or a screenshot) lays the graph out with
+ * Graphviz and draws that, the same picture a full layout gives.
  * The window copies what it needs: c and st are not used after the call. The drawing happens in
  * the next bs_window_pump() (or bs_window_redraw()). */
 bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
@@ -440,7 +444,8 @@ bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opt
  *                                                            prints the node, CLOSE closes)
  *     }
  *
- * A pump without changes costs microseconds; a redraw of 200 nodes about a frame. */
+ * A pump without changes costs microseconds; a redraw of 200 nodes about half a frame; the pump
+ * that replaces a quick placement with Graphviz's layout a layout more. */
 int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev);
 /* Draw now (what pump does when something changed), including presenting the frame. */
 void bs_window_redraw(bs_window *w);
@@ -452,7 +457,8 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
 /* Show a curve (loss per step) in a plot panel; n == 0 hides the panel. y is copied. */
 bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,
                          size_t len);
-/* Number of layouts computed since open (tests check that value changes do not relayout). */
+/* Number of Graphviz layouts computed since open (tests check that value changes do not
+ * relayout); a quick placement of appended nodes is not one, the layout replacing it is. */
 int bs_window_layout_count(const bs_window *w);
 /* SDL's name of the renderer in use ("opengl", "software"), for benchmarks; "" without one. */
 const char *bs_window_renderer(const bs_window *w);

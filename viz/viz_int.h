@@ -59,6 +59,11 @@ bs_rgb viz_heat_color(const bs_heat *h, float v);   /* diverging map around 0 */
 /* wait until the renderer has really drawn the last frame (reads one pixel back) */
 /* pixels per layout point as the window draws now (benchmarks: text size at fit) */
 float viz_window_zoom(const bs_window *w);
+/* the layout the window draws now; *quick: a quick placement of appended nodes that Graphviz's
+   layout replaces at the next idle pump (tests) */
+const bs_layout *viz_window_layout(const bs_window *w, bool *quick);
+/* bs_window_screenshot of the frame as it is now, a quick placement included (tests) */
+bs_status viz_window_screenshot_now(bs_window *w, const char *png, char *err, size_t len);
 void viz_window_sync(bs_window *w);
 
 /* ==== Groups (group.c) ==== */

@@ -52,6 +52,19 @@ bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title
 int bs_window_layout_count(const bs_window *w) { return 0; }
 void viz_window_sync(bs_window *w) { (void)w; }
 float viz_window_zoom(const bs_window *w) { (void)w; return 0; }
+bs_status viz_window_screenshot_now(bs_window *w, const char *png, char *err, size_t len)
+{
+    (void)w;
+    (void)png;
+    return viz_fail(BS_ERR_UNSUPPORTED, err, len, BS_NO_SDL_MSG);
+}
+const bs_layout *viz_window_layout(const bs_window *w, bool *quick)
+{
+    (void)w;
+    if (quick)
+        *quick = false;
+    return NULL;
+}
 const char *bs_window_renderer(const bs_window *w) { return ""; }
 bool bs_window_available(char *why, size_t len)
 {
@@ -103,6 +116,8 @@ struct bs_window {
     bs_layout *layout;
     bool tb_now;            /* the direction the window's shape asks for now */
     int layouts;            /* layouts computed since open */
+    bool settle;            /* layout is a quick placement of appended nodes: Graphviz's layout
+                               is due at the next pump with nothing else to draw */
 
     float zoom;             /* pixels per point */
     float cam_x, cam_y;     /* graph point at the top-left corner of the graph area */
@@ -273,12 +288,28 @@ static void seg(batch *b, float x0, float y0, float x1, float y1, float width, S
     tri3(b, x0 - cx, y0 - cy, c, x1 - ex, y1 - ey, clear, x0 - ex, y0 - ey, clear);
 }
 
-/* outline of a rounded rectangle (or ellipse when round) as points, clockwise */
+/* outline of a rounded rectangle (or ellipse when round) as points, clockwise. As many points as
+ * the size on screen needs: a corner arc gets the fewest pieces (up to 4) that stay within
+ * SHAPE_TOL pixels of the true arc, an ellipse likewise (up to 48), so the hundreds of tiny boxes
+ * of a big graph at fit cost a fraction of the triangles and look the same. */
+#define SHAPE_TOL 0.15f
+static int arc_pieces(float r, float angle, int most)
+{
+    /* k chords over an arc of `angle` radians stray r (1 - cos(angle / k / 2)) from it */
+    for (int k = 1; k < most; k++)
+        if (r * (1 - cosf(angle / (float)k / 2)) <= SHAPE_TOL)
+            return k;
+    return most;
+}
+
 static int shape_points(float x, float y, float wd, float ht, float r, bool ellipse, float *p, int max)
 {
     int n = 0;
     if (ellipse) {
         int k = max / 2 < 48 ? max / 2 : 48;
+        float big = (wd > ht ? wd : ht) / 2;
+        int need = arc_pieces(big, 2 * (float)M_PI, k);
+        k = need < 8 ? (k < 8 ? k : 8) : need;
         for (int i = 0; i < k; i++) {
             float a = (float)i / (float)k * 2 * (float)M_PI;
             p[n++] = x + wd / 2 * cosf(a);
@@ -290,11 +321,12 @@ static int shape_points(float x, float y, float wd, float ht, float r, bool elli
         r = wd / 2;
     if (r > ht / 2)
         r = ht / 2;
+    int pieces = arc_pieces(r, (float)M_PI / 2, 4);
     float cx[4] = {x + wd / 2 - r, x - wd / 2 + r, x - wd / 2 + r, x + wd / 2 - r};
     float cy[4] = {y + ht / 2 - r, y + ht / 2 - r, y - ht / 2 + r, y - ht / 2 + r};
     for (int c = 0; c < 4; c++)
-        for (int i = 0; i <= 4 && n + 2 <= max; i++) {
-            float a = ((float)c + (float)i / 4.0f) * (float)M_PI / 2;
+        for (int i = 0; i <= pieces && n + 2 <= max; i++) {
+            float a = ((float)c + (float)i / (float)pieces) * (float)M_PI / 2;
             p[n++] = cx[c] + r * cosf(a);
             p[n++] = cy[c] + r * sinf(a);
         }
@@ -578,6 +610,17 @@ static void draw_edges(bs_window *w)
                           fabsf(p[5] - p[3]) + fabsf(p[6] - p[4]) + fabsf(p[7] - p[5])) * w->zoom;
             int steps = (int)(span / 8);
             steps = steps < 2 ? 2 : steps > 12 ? 12 : steps;
+            if (!(e->flags & BS_VEF_COPY)) {
+                /* solid: no more pieces than keep within SHAPE_TOL pixels of the curve (n pieces
+                   of a cubic stray at most 3/4 D / n^2, D its largest second difference); the
+                   dashes of a copy follow the pieces, so those keep theirs */
+                float d1x = p[0] - 2 * p[2] + p[4], d1y = p[1] - 2 * p[3] + p[5];
+                float d2x = p[2] - 2 * p[4] + p[6], d2y = p[3] - 2 * p[5] + p[7];
+                float d = sqrtf(fmaxf(d1x * d1x + d1y * d1y, d2x * d2x + d2y * d2y)) * w->zoom;
+                int flat = (int)ceilf(sqrtf(0.75f * d / SHAPE_TOL));
+                flat = flat < 1 ? 1 : flat;
+                steps = flat < steps ? flat : steps;
+            }
             for (int i = s == 0 ? 0 : 1; i <= steps; i++) {
                 float tt = (float)i / (float)steps, u = 1 - tt;
                 float a = u * u * u, bb = 3 * u * u * tt, cc = 3 * u * tt * tt, d = tt * tt * tt;
@@ -1233,6 +1276,256 @@ static bool layout_fits(const bs_window *w, const bs_view *v)
            w->layout->labels == v->stepping && w->layout->tb == bs_viz_prefer_tb(v, area_aspect(w));
 }
 
+/* ==== Appended nodes: a quick placement now, Graphviz's layout at the next idle pump ==== */
+
+/* A statement that appends a few nodes to a graph already laid out (the usual case in the REPL)
+ * is drawn at once without Graphviz: the old nodes and edges stay where the old layout put them,
+ * the new nodes go in new ranks beyond the old bounding box in the layout direction (so no new box
+ * overlaps any old one), each rank one past its inputs' ranks, near its inputs across the ranks,
+ * and their edges are plain curves. Graphviz's layout of the whole view replaces this at the next
+ * pump that has nothing else to draw (settle()): the picture then is exactly a full layout's.
+ * Only for graphs big enough for Graphviz to take a while, without stepping labels and open
+ * groups (both need Graphviz's placement), when every old node keeps its size and every repeated
+ * source of the old view is still there; NULL otherwise (and on out of memory): lay out now. */
+#define QUICK_MAX_NEW 32
+#define QUICK_MIN_NODES 100  /* below, Graphviz takes a few ms (52 nodes: 1.5 ms) and laying out
+                                at once costs less in all than a quick frame and a second redraw */
+#define QUICK_RANKSEP 21.6f  /* gv.c's ranksep 0.3 and nodesep 0.2 inches, in points */
+#define QUICK_NODESEP 14.4f
+#define QUICK_ARROW 7.0f     /* arrowsize 0.7: the head's length, points */
+
+static void quick_edge(bs_layout_edge *le, const bs_layout_node *a, const bs_layout_node *b, bool tb,
+                       float shift)
+{
+    /* from the tail's far side to the head's near side, leaving the arrowhead's length; shift:
+       across, for the second of two edges between the same nodes (x * x) */
+    float x0 = tb ? a->x + shift : a->x + a->w / 2, y0 = tb ? a->y + a->h / 2 : a->y + shift;
+    float tx = tb ? b->x + shift : b->x - b->w / 2, ty = tb ? b->y - b->h / 2 : b->y + shift;
+    float x3 = tb ? tx : tx - QUICK_ARROW, y3 = tb ? ty - QUICK_ARROW : ty;
+    float mx = (x0 + x3) / 2, my = (y0 + y3) / 2;
+    float p[8] = {x0, y0, tb ? x0 : mx, tb ? my : y0, tb ? x3 : mx, tb ? my : y3, x3, y3};
+    memcpy(le->pts, p, sizeof p);
+    le->npts = 4;
+    le->arrow = true;
+    le->ax = tx;
+    le->ay = ty;
+    float t = 0.4f, u = 1 - t; /* the label anchor, 40% along as gv.c puts it */
+    float k0 = u * u * u, k1 = 3 * u * u * t, k2 = 3 * u * t * t, k3 = t * t * t;
+    le->lx = k0 * p[0] + k1 * p[2] + k2 * p[4] + k3 * p[6];
+    le->ly = k0 * p[1] + k1 * p[3] + k2 * p[5] + k3 * p[7];
+}
+
+static bs_layout *quick_layout(const bs_view *ov, const bs_layout *ol, const bs_view *v, bool tb)
+{
+    if (!ov || !ol || ol->tb != tb || ol->labels || v->stepping || v->nnodes < QUICK_MIN_NODES ||
+        ol->nnodes != ov->nnodes || ol->nedges != ov->nedges || v->nnodes <= ov->nnodes ||
+        v->nnodes - ov->nnodes > QUICK_MAX_NEW || v->nclusters || ov->nclusters ||
+        v->nrepeats < ov->nrepeats || v->nnodes > BS_VIZ_MAX_LAYOUT ||
+        bs_viz_layout_cost(v) > BS_VIZ_MAX_COST)
+        return NULL;
+    for (int k = 0; k < v->nedges; k++)
+        if (*v->edges[k].label)
+            return NULL;
+    int n = v->nnodes, on = ov->nnodes;
+    int *old = malloc((size_t)n * sizeof *old);        /* new index -> old index, -1: new */
+    int *rank = calloc((size_t)n, sizeof *rank);       /* new nodes: 1.., old: 0 */
+    int *first = malloc((size_t)(on + 1) * sizeof *first); /* old node -> its first old edge */
+    bs_layout *l = calloc(1, sizeof *l);
+    if (l) {
+        l->nodes = calloc((size_t)n, sizeof *l->nodes);
+        l->edges = calloc((size_t)(v->nedges ? v->nedges : 1), sizeof *l->edges);
+    }
+    bool ok = old && rank && first && l && l->nodes && l->edges;
+    /* both views list nodes by id ascending, then their repeats: match the nodes in one walk,
+       a repeat by its id and the node it feeds (its consumer's id) */
+    int matched = 0, nr = n - v->nrepeats, onr = on - ov->nrepeats;
+    int *feeds = malloc((size_t)(n + on + 1) * sizeof *feeds); /* repeats: the consumer's id */
+    ok = ok && feeds;
+    if (ok) {
+        for (int i = 0; i < n + on; i++)
+            feeds[i] = -1;
+        for (int e = 0; e < v->nedges; e++)
+            if (v->edges[e].from >= nr)
+                feeds[v->edges[e].from] = v->nodes[v->edges[e].to].id;
+        for (int e = 0; e < ov->nedges; e++)
+            if (ov->edges[e].from >= onr)
+                feeds[n + ov->edges[e].from] = ov->nodes[ov->edges[e].to].id;
+    }
+    for (int k = 0, j = 0; ok && k < n; k++) {
+        if (k < nr) {
+            while (j < onr && ov->nodes[j].id < v->nodes[k].id)
+                j++;
+            old[k] = j < onr && ov->nodes[j].id == v->nodes[k].id ? j : -1;
+        } else {
+            old[k] = -1;
+            for (int r = onr; r < on && old[k] < 0; r++)
+                if (ov->nodes[r].id == v->nodes[k].id && feeds[n + r] == feeds[k])
+                    old[k] = r;
+        }
+        if (old[k] >= 0) {
+            matched++;
+            const bs_view_node *a = &ov->nodes[old[k]], *b = &v->nodes[k];
+            if (a->width != b->width || a->height != b->height || a->kind != b->kind)
+                ok = false;
+        }
+    }
+    ok = ok && matched == on;
+    if (ok) { /* old edges are ordered by (to, slot): each node's inputs are one run */
+        for (int j = 0; j <= on; j++)
+            first[j] = -1;
+        for (int e = ov->nedges - 1; e >= 0; e--)
+            first[ov->edges[e].to] = e;
+    }
+    free(feeds);
+    float major = tb ? ol->height : ol->width, minor = tb ? ol->width : ol->height;
+    int ranks = 0;
+    /* new nodes after their inputs: the repeats first (sources, listed last), then tape order */
+    for (int i = 0; ok && i < n; i++) {
+        int k = i < n - nr ? nr + i : i - (n - nr);
+        bs_layout_node *ln = &l->nodes[k];
+        if (old[k] >= 0) {
+            *ln = ol->nodes[old[k]];
+            continue;
+        }
+        ln->w = v->nodes[k].width;
+        ln->h = v->nodes[k].height;
+        /* inputs: edges into k (ordered by to: a binary search would do, the count is small) */
+        float sum = 0;
+        int nin = 0, r = 1;
+        for (int e = 0; e < v->nedges; e++) {
+            if (v->edges[e].to != k)
+                continue;
+            int f = v->edges[e].from;
+            if ((f >= k && f < nr) || k >= nr) { /* inputs come first in tape order, and
+                                                     repeats are sources; else: lay out now */
+                ok = false;
+                break;
+            }
+            if (rank[f] + 1 > r)
+                r = rank[f] + 1;
+            sum += tb ? l->nodes[f].x : l->nodes[f].y;
+            nin++;
+        }
+        rank[k] = r;
+        if (r > ranks)
+            ranks = r;
+        /* the wanted position across the ranks for now; the sweep below makes room */
+        if (tb)
+            ln->x = nin ? sum / (float)nin : minor / 2;
+        else
+            ln->y = nin ? sum / (float)nin : minor / 2;
+    }
+    /* rank by rank: the depth of the rank, then left to right by wanted position, no overlaps */
+    float at = major, across = minor;
+    for (int r = 1; ok && r <= ranks; r++) {
+        float depth = 0;
+        int idx[QUICK_MAX_NEW], m = 0;
+        for (int k = 0; k < n; k++)
+            if (old[k] < 0 && rank[k] == r) {
+                float d = tb ? l->nodes[k].h : l->nodes[k].w;
+                depth = d > depth ? d : depth;
+                int i = m++;
+                float want = tb ? l->nodes[k].x : l->nodes[k].y;
+                while (i > 0 && (tb ? l->nodes[idx[i - 1]].x : l->nodes[idx[i - 1]].y) > want) {
+                    idx[i] = idx[i - 1];
+                    i--;
+                }
+                idx[i] = k;
+            }
+        float centre = at + QUICK_RANKSEP + depth / 2, edge = 0;
+        for (int i = 0; i < m; i++) {
+            bs_layout_node *ln = &l->nodes[idx[i]];
+            float half = (tb ? ln->w : ln->h) / 2;
+            float *pos = tb ? &ln->x : &ln->y;
+            float lo = i == 0 ? half : edge + QUICK_NODESEP + half;
+            if (*pos < lo)
+                *pos = lo;
+            edge = *pos + half;
+            if (tb)
+                ln->y = centre;
+            else
+                ln->x = centre;
+        }
+        across = edge > across ? edge : across;
+        at = centre + depth / 2;
+    }
+    for (int e = 0; ok && e < v->nedges; e++) {
+        const bs_view_edge *ve = &v->edges[e];
+        bs_layout_edge *le = &l->edges[e];
+        int of = old[ve->from], ot = old[ve->to], oe = -1;
+        if (of >= 0 && ot >= 0) {
+            for (int j = first[ot]; j >= 0 && j < ov->nedges && ov->edges[j].to == ot; j++)
+                if (ov->edges[j].from == of && ov->edges[j].slot == ve->slot) {
+                    oe = j;
+                    break;
+                }
+            if (oe < 0) { /* an old pair newly joined: not an append */
+                ok = false;
+                break;
+            }
+        }
+        int np = oe >= 0 ? ol->edges[oe].npts : 4;
+        le->pts = malloc((size_t)np * 2 * sizeof(float));
+        if (!le->pts) {
+            ok = false;
+            break;
+        }
+        l->nedges = e + 1;
+        if (oe >= 0) {
+            float *pts = le->pts;
+            *le = ol->edges[oe];
+            le->pts = pts;
+            memcpy(pts, ol->edges[oe].pts, (size_t)np * 2 * sizeof(float));
+        } else { /* edges between the same two nodes side by side, 8 points apart */
+            int dup = 0, ndup = 0;
+            for (int j = e; j >= 0 && v->edges[j].to == ve->to; j--)
+                dup += j < e && v->edges[j].from == ve->from;
+            for (int j = e; j < v->nedges && v->edges[j].to == ve->to; j++)
+                ndup += j > e && v->edges[j].from == ve->from;
+            ndup += dup + 1;
+            quick_edge(le, &l->nodes[ve->from], &l->nodes[ve->to], tb,
+                       ((float)dup - (float)(ndup - 1) / 2) * 8.0f);
+        }
+    }
+    free(old);
+    free(rank);
+    free(first);
+    if (!ok) {
+        bs_layout_free(l);
+        return NULL;
+    }
+    l->nnodes = n;
+    l->nedges = v->nedges;
+    l->width = tb ? across : at;
+    l->height = tb ? at : across;
+    l->tb = tb;
+    l->labels = false;
+    l->structure = v->structure;
+    return l;
+}
+
+/* Graphviz's layout for a quick placement (the next pump with nothing else to draw, or a
+ * screenshot): true when the layout changed. On failure the quick placement stays. */
+static bool settle(bs_window *w)
+{
+    if (!w->settle)
+        return false;
+    w->settle = false;
+    if (!w->view)
+        return false;
+    char err[256];
+    bs_layout *l = bs_viz_layout_ex(w->view, area_aspect(w), w->view->stepping, err, sizeof err);
+    if (!l)
+        return false;
+    bs_layout_free(w->layout);
+    w->layout = l;
+    w->layouts++;
+    if (!w->user_moved)
+        bs_window_fit(w);
+    w->dirty = true;
+    return true;
+}
+
 bs_status bs_window_update(bs_window *w, const bs_ctx *c, bs_id root, const bs_view_state *st,
                            char *err, size_t len)
 {
@@ -1257,14 +1550,19 @@ bs_status bs_window_update_opts(bs_window *w, const bs_ctx *c, const bs_view_opt
     if (w->view && w->view->root != root)
         w->user_moved = false;   /* another graph: fit it, whatever the old one's camera was */
     if (!layout_fits(w, v)) {
-        bs_layout *l = bs_viz_layout_ex(v, area_aspect(w), v->stepping, err, len);
+        bool tb = bs_viz_prefer_tb(v, area_aspect(w));
+        bs_layout *l = quick_layout(w->view, w->layout, v, tb);
+        bool quick = l != NULL;
+        if (!l)
+            l = bs_viz_layout_ex(v, area_aspect(w), v->stepping, err, len);
         if (!l) {
             bs_view_free(v);
             return BS_ERR_VALUE;
         }
         bs_layout_free(w->layout);
         w->layout = l;
-        w->layouts++;
+        w->settle = quick;
+        w->layouts += !quick;
         bs_view_free(w->view);
         w->view = v;
         if (w->selected != BS_NONE && bs_view_find(v, w->selected) < 0)
@@ -1308,6 +1606,7 @@ static void handle(bs_window *w, const SDL_Event *e)
                     bs_layout_free(w->layout);
                     w->layout = l;
                     w->layouts++;
+                    w->settle = false;
                 }
             }
             if (!w->user_moved)
@@ -1415,13 +1714,15 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
     if (!w)
         return 0;
     SDL_Event e;
-    if (w->qlen == 0 && timeout_ms > 0 && !w->dirty) {
+    if (w->qlen == 0 && timeout_ms > 0 && !w->dirty && !w->settle) {
         if (SDL_WaitEventTimeout(&e, timeout_ms))
             handle(w, &e);
     }
     while (SDL_PollEvent(&e))
         handle(w, &e);
     if (w->dirty)
+        bs_window_redraw(w);
+    else if (w->qlen == 0 && settle(w))   /* idle: Graphviz's layout for a quick placement */
         bs_window_redraw(w);
     if (w->qlen == 0)
         return 0;
@@ -1451,7 +1752,7 @@ void bs_window_select(bs_window *w, bs_id node)
     w->dirty = true;
 }
 
-bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+static bs_status screenshot(bs_window *w, bool settled, const char *png, char *err, size_t len)
 {
     if (!w)
         return viz_fail(BS_ERR_ARG, err, len, "no window is open (:graph opens it)");
@@ -1459,6 +1760,8 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
     SDL_Event e;
     while (SDL_PollEvent(&e))
         handle(w, &e);
+    if (settled)
+        settle(w);   /* what the window settles on, not a quick placement */
     draw(w);
     int W, H;
     SDL_GetRendererOutputSize(w->ren, &W, &H);
@@ -1474,6 +1777,16 @@ bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t 
     bs_status st = bs_png_write(png, px, W, H, W * 3, err, len);
     free(px);
     return st;
+}
+
+bs_status bs_window_screenshot(bs_window *w, const char *png, char *err, size_t len)
+{
+    return screenshot(w, true, png, err, len);
+}
+
+bs_status viz_window_screenshot_now(bs_window *w, const char *png, char *err, size_t len)
+{
+    return screenshot(w, false, png, err, len);
 }
 
 bs_status bs_window_plot(bs_window *w, const double *y, int n, const char *title, char *err,
@@ -1518,6 +1831,13 @@ const char *bs_window_renderer(const bs_window *w)
 float viz_window_zoom(const bs_window *w)
 {
     return w ? w->zoom : 0;
+}
+
+const bs_layout *viz_window_layout(const bs_window *w, bool *quick)
+{
+    if (quick)
+        *quick = w && w->settle;
+    return w ? w->layout : NULL;
 }
 
 void viz_window_sync(bs_window *w)

@@ -1,6 +1,9 @@
 /* tests/bench/bench_viz.c: how fast the window follows the REPL, for graphs of 50, 200 and 1,000
  * nodes: Graphviz layout alone; a statement that adds a node (view, relayout, redraw); a statement
  * that only changes values (view, redraw: no layout); a stepping highlight moving (view, redraw).
+ * A new node is drawn at once with a quick placement when it can be (window.c's quick_layout);
+ * Graphviz's layout and a second redraw follow at the next idle pump: measured too, apart, and
+ * summed with the first frame as the statement's whole cost.
  * Target: a redraw without layout within 16 ms (one frame at 60 Hz) for 200 nodes.
  * Each cell is "wall / cpu": wall-clock ms, and this process's CPU ms (all threads: software GL
  * draws in ours), which a busy machine does not inflate. Medians.
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
         bs_ctx_free(c);
     }
     printf("%6s  %13s  %13s  %13s  %13s\n", "nodes", "layout", "new node", "values", "highlight");
-    bool met = true;
+    bool met = true, met_new = true;
     for (size_t s = 0; s < (size_t)nsizes; s++) {
         bs_ctx *c = bs_ctx_new();
         bs_id root = vt_build_mlp(c, sizes[s], false);
@@ -90,7 +93,9 @@ int main(int argc, char **argv)
         bs_view_state st;
         bs_view_state_init(&st);
         st.stepping = true;
-        int layouts = 0;
+        int layouts = 0, deferred = 0;
+        double swall[REPS], scpu[REPS]; /* the deferred layout and redraw after a new node */
+        bool quick_r[REPS];
         bool relayout = false;
         for (int kind = 1; kind < 4; kind++) {
             if (kind == 3) { /* values must not have relayouted */
@@ -110,6 +115,7 @@ int main(int argc, char **argv)
                     bs_update_inplace(c, 4, &t);
                     bs_ctx_set_no_grad(c, false);
                 }
+                int before = bs_window_layout_count(w);
                 double t0 = vt_now_ms(), c0 = vt_cpu_ms();
                 if (kind == 1)   /* a statement that adds a node: relayout */
                     root = bs_apply1(c, BS_OP_TANH, root);
@@ -122,7 +128,33 @@ int main(int argc, char **argv)
                 viz_window_sync(w);
                 wall[kind][r] = vt_now_ms() - t0;
                 cpu[kind][r] = vt_cpu_ms() - c0;
+                if (kind == 1) { /* the rest of it: Graphviz's layout at the next idle pump */
+                    bool quick;
+                    viz_window_layout(w, &quick);
+                    deferred += quick;
+                    quick_r[r] = quick;
+                    t0 = vt_now_ms(), c0 = vt_cpu_ms();
+                    for (int p = 0; p < 8 && bs_window_layout_count(w) == before; p++)
+                        bs_window_pump(w, 0, NULL);   /* a window event first may take one */
+                    viz_window_sync(w);
+                    swall[r] = vt_now_ms() - t0;
+                    scpu[r] = vt_cpu_ms() - c0;
+                    if (bs_window_layout_count(w) != before + 1)
+                        printf("  (a new node did not get exactly one Graphviz layout: a bug)\n");
+                }
             }
+        }
+        /* the parts of a redraw: building the view alone, and drawing the frame alone */
+        double part[2][REPS];
+        for (int r = 0; r < reps; r++) {
+            double c0 = vt_cpu_ms();
+            bs_view *pv = bs_view_build(c, BS_NONE, &st, BS_VIEW_ALL, err, sizeof err);
+            part[0][r] = vt_cpu_ms() - c0;
+            bs_view_free(pv);
+            c0 = vt_cpu_ms();
+            bs_window_redraw(w);
+            viz_window_sync(w);
+            part[1][r] = vt_cpu_ms() - c0;
         }
         bs_view_state_clear(&st);
         if (relayout || bs_window_layout_count(w) != layouts)
@@ -135,10 +167,30 @@ int main(int argc, char **argv)
             if (sizes[s] == 200 && kind >= 2 && mc > 16)
                 met = false;
         }
-        printf("\n");
+        printf("   (cpu: view build %.1f, draw %.1f)\n", median(part[0], reps), median(part[1], reps));
+        /* a new node drawn at once with a quick placement leaves Graphviz's layout to the next
+           idle pump: its cost, and the whole of a statement's work */
+        if (deferred) {
+            double tot[REPS], dw[REPS], dc[REPS];
+            int nd = 0;
+            for (int r = 0; r < reps; r++) {
+                tot[r] = cpu[1][r] + scpu[r];
+                if (quick_r[r]) { /* the settle's cost where there was one */
+                    dw[nd] = swall[r];
+                    dc[nd++] = scpu[r];
+                }
+            }
+            printf("%6s  new node: %d of %d drawn before Graphviz; its layout + redraw at the next "
+                   "idle pump %.1f / %.1f; whole statement cpu %.1f\n", "", deferred, reps,
+                   median(dw, nd), median(dc, nd), median(tot, reps));
+        }
+        if (sizes[s] == 200 && median(cpu[1], reps) > 16)
+            met_new = false;
         bs_ctx_free(c);
     }
     printf("target (200 nodes, redraw without layout <= 16 ms of work): %s\n", met ? "met" : "MISSED");
+    printf("target (200 nodes, the frame after a new statement <= 16 ms of work): %s\n",
+           met_new ? "met" : "MISSED");
     bs_window_close(w);
     return 0;
 }

@@ -1,12 +1,15 @@
 /* tests/viz/test_window.c: the SDL2 window under Xvfb (started here when there is no DISPLAY;
  * skipped when there is neither). A tape built through core's API is shown, screenshots are read
  * back and checked: not blank, one region of the param colour per param, the op colour per op;
- * one more statement changes the picture and relayouts once; a backward pass and a stepping
- * highlight change it without a relayout; clicks and the stepper keys come back as events. */
+ * one more statement changes the picture and relayouts once (in a big graph it is drawn at once
+ * with a quick placement first, no box over another, then laid out as a full layout would); a
+ * backward pass and a stepping highlight change it without a relayout; clicks and the stepper keys
+ * come back as events. */
 #define VT_WITH_PNG_READER 1
 #include <SDL2/SDL.h>
 
 #include "viz_test.h"
+#include "viz_int.h"
 
 static char tmpdir[64];
 
@@ -43,6 +46,118 @@ static int count_kind(const bs_view *v, bs_vnode_kind k, unsigned without)
     for (int i = 0; i < v->nnodes; i++)
         n += v->nodes[i].kind == k && !(v->nodes[i].flags & without);
     return n;
+}
+
+/* a quick placement: every box inside the bounding box, none over another */
+static void check_quick(const bs_layout *ql)
+{
+    if (!ql)
+        return;
+    bool inside = true;
+    for (int i = 0; i < ql->nnodes; i++) {
+        const bs_layout_node *p = &ql->nodes[i];
+        inside &= p->x - p->w / 2 >= -0.01f && p->x + p->w / 2 <= ql->width + 0.01f &&
+                  p->y - p->h / 2 >= -0.01f && p->y + p->h / 2 <= ql->height + 0.01f;
+        for (int j = 0; j < i; j++) {
+            const bs_layout_node *q = &ql->nodes[j];
+            CHECK(fabsf(p->x - q->x) >= (p->w + q->w) / 2 || fabsf(p->y - q->y) >= (p->h + q->h) / 2,
+                  "quick placement: node %d's box over node %d's", i, j);
+        }
+    }
+    CHECK(inside, "quick placement: a node outside the bounding box");
+}
+
+/* the window's layout is the same as a full layout of the same view (after a quick placement) */
+static void check_full(bs_window *w, const bs_ctx *c, int i)
+{
+    char err[256];
+    bool quick;
+    const bs_layout *ql = viz_window_layout(w, &quick);
+    bs_view *v = bs_view_build(c, BS_NONE, NULL, BS_VIEW_ALL, err, sizeof err);
+    /* an aspect that picks the window's direction (its area's is the window's own business) */
+    const double aspects[] = {1280.0 / 738, 0.5, 1, 2, 3, 5, 10, 0.2, 0.1};
+    double aspect = aspects[0];
+    for (int k = 0; v && ql && k < (int)(sizeof aspects / sizeof aspects[0]); k++)
+        if (bs_viz_prefer_tb(v, aspects[k]) == ql->tb) {
+            aspect = aspects[k];
+            break;
+        }
+    bs_layout *full = v && ql ? bs_viz_layout_ex(v, aspect, false, err, sizeof err) : NULL;
+    CHECK(full && full->tb == ql->tb && full->nnodes == ql->nnodes && full->nedges == ql->nedges,
+          "statement %d: a full layout to compare: %s", i, err);
+    if (full && full->nnodes == ql->nnodes && full->nedges == ql->nedges) {
+        float d = fabsf(full->width - ql->width) + fabsf(full->height - ql->height);
+        for (int k = 0; k < full->nnodes; k++)
+            d += fabsf(full->nodes[k].x - ql->nodes[k].x) + fabsf(full->nodes[k].y - ql->nodes[k].y);
+        for (int k = 0; k < full->nedges; k++) {
+            CHECK(full->edges[k].npts == ql->edges[k].npts, "statement %d: edge %d's route", i, k);
+            for (int j = 0; j < 2 * full->edges[k].npts && full->edges[k].npts == ql->edges[k].npts; j++)
+                d += fabsf(full->edges[k].pts[j] - ql->edges[k].pts[j]);
+        }
+        CHECK(d < 0.01f, "statement %d: the settled layout differs from a full one by %g", i, (double)d);
+    }
+    bs_layout_free(full);
+    bs_view_free(v);
+}
+
+/* statements appended one by one to a 120-node MLP (two use its first input again, a leaf and
+   an op using it come last): drawn at
+   once with a quick placement (no Graphviz; sources repeated far from where they are drawn
+   included), no box over another, the new part in the picture; each then settles into exactly
+   one Graphviz layout at the next idle pump, the same as a full layout */
+static void test_appends(bs_window *w)
+{
+    char err[256], path[160];
+    bs_ctx *c = bs_ctx_new();
+    bs_id root = vt_build_mlp(c, 120, false);
+    CHECK(bs_window_update(w, c, BS_NONE, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+    bs_window_pump(w, 0, NULL);
+    int quick_n = 0, reps = 0;
+    for (int i = 0; i < 8; i++) {
+        vt_image before = {0}, now = {0};
+        bool shots = i == 0 || i == 6;
+        if (shots)
+            shot(w, "append-before", &before);
+        if (i == 6) { /* a new leaf and a node using it and the root */
+            bs_id b = vt_scalar(c, "bias", 0.5, true);
+            root = bs_apply2(c, BS_OP_ADD, root, b);
+        } else if (i == 3 || i == 4) /* the first input again, far from where it is drawn */
+            root = bs_apply2(c, BS_OP_MUL, root, 0);
+        else
+            root = bs_apply1(c, BS_OP_TANH, root);
+        int before_n = bs_window_layout_count(w);
+        CHECK(bs_window_update(w, c, BS_NONE, NULL, err, sizeof err) == BS_OK, "update: %s", err);
+        bool quick = false;
+        const bs_layout *l = viz_window_layout(w, &quick);
+        if (quick) {
+            quick_n++;
+            CHECK(bs_window_layout_count(w) == before_n, "a quick placement is no Graphviz layout");
+            check_quick(l);
+            bs_view *v = bs_view_build(c, BS_NONE, NULL, BS_VIEW_ALL, err, sizeof err);
+            reps += v && v->nrepeats > 0;
+            bs_view_free(v);
+        }
+        bs_window_pump(w, 0, NULL);   /* draws it */
+        if (shots && quick) {
+            snprintf(path, sizeof path, "%s/append-quick.png", tmpdir);
+            CHECK(viz_window_screenshot_now(w, path, err, sizeof err) == BS_OK, "screenshot: %s", err);
+            CHECK(vt_png_read(path, &now), "quick screenshot unreadable");
+            CHECK(diff_pixels(&before, &now) > 100, "statement %d: the quick frame shows nothing new", i);
+        }
+        free(before.rgb);
+        free(now.rgb);
+        for (int p = 0; p < 8 && bs_window_layout_count(w) == before_n; p++)
+            bs_window_pump(w, 0, NULL);
+        CHECK(bs_window_layout_count(w) == before_n + 1, "statement %d: %d layouts, want one", i,
+              bs_window_layout_count(w) - before_n);
+        viz_window_layout(w, &quick);
+        CHECK(!quick, "statement %d did not settle", i);
+        check_full(w, c, i);
+    }
+    printf("appends: %d of 8 placed at once, %d with repeats\n", quick_n, reps);
+    CHECK(quick_n >= 6, "only %d of 8 appends placed at once", quick_n);
+    CHECK(reps > 0, "no quick placement with repeated sources was tried");
+    bs_ctx_free(c);
 }
 
 static void push_key(SDL_Keycode k)
@@ -229,7 +344,8 @@ int main(void)
     CHECK(roots == 1, "%d root regions", roots);
     CHECK(vt_count_color(&a, t->ink, 40) > 200, "no text drawn");
 
-    /* one more statement: the picture changes, one more op, one more layout */
+    /* one more statement: the picture changes, one more op, one more layout (a small graph is
+       laid out at once: no quick placement) */
     bs_id L2 = vt_name(c, "L2", bs_apply2(c, BS_OP_MUL, n.L, n.L));
     CHECK(bs_window_update(w, c, L2, NULL, err, sizeof err) == BS_OK, "update: %s", err);
     CHECK(bs_window_layout_count(w) == 3, "a new node relayouts");
@@ -334,6 +450,8 @@ int main(void)
     /* a window can be opened again after closing */
     w = bs_window_open(err, sizeof err);
     CHECK(w, "reopen: %s", err);
+    if (w)
+        test_appends(w);
     bs_window_close(w);
     bs_ctx_free(c);
     free(empty.rgb);
