@@ -283,10 +283,61 @@ static const char *text_intern(bs_session *s, const char *t)
     return s->texts[j];
 }
 
+#define TEXT_HASH0 1469598103934665603ull
+static uint64_t text_hash_on(uint64_t h, const char *c, size_t n, bool *plain)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)c[i];
+        if (b == '\'' || b == '"' || b == '#' || b == '\\' || b == '\n' || b == '\r') *plain = false;
+        h = (h ^ b) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* text_intern for a span that is its own text (no quote, comment, join nor newline in it):
+   the text's hash h is given, and the span is copied only when the set lacks it */
+static const char *text_intern_span(bs_session *s, const char *t, size_t n, uint64_t h)
+{
+    if (2 * (s->ntexts + 1) > s->captexts) { /* grow through text_intern: one copy, then look up */
+        char *c = strndup(t, n);
+        const char *r = c ? text_intern(s, c) : NULL;
+        free(c);
+        return r;
+    }
+    size_t j = (size_t)h & (s->captexts - 1);
+    for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
+        if (!memcmp(s->texts[j], t, n) && !s->texts[j][n]) return s->texts[j];
+    if (!(s->texts[j] = strndup(t, n))) return NULL;
+    s->ntexts++;
+    return s->texts[j];
+}
+
+/* e's text when its span is plain: hashed on from the expression e starts with (a chain's left
+   operand, whose text was made first), so a + b + c + ... costs its length once, not per link */
+static bool plain_text(bs_session *s, bs_expr *e)
+{
+    const bs_expr *head = e->kind == BS_EX_BINARY ? e->bin.lhs : NULL;
+    bool plain = true;
+    uint64_t h;
+    if (head && head->text && head->text_plain && head->start == e->start && head->end <= e->end &&
+        head->src == e->src)
+        h = text_hash_on(head->text_hash, e->src + head->end, (size_t)(e->end - head->end), &plain);
+    else
+        h = text_hash_on(TEXT_HASH0, e->src + e->start, (size_t)(e->end - e->start), &plain);
+    if (!plain) return false;
+    const char *t = text_intern_span(s, e->src + e->start, (size_t)(e->end - e->start), h);
+    if (!t) return false;
+    e->text = t;
+    e->text_hash = h;
+    e->text_plain = true;
+    return true;
+}
+
 char *bs_expr_text(bs_session *s, const bs_expr *e)
 {
     if (!e || !s->src) return NULL;
     if (e->src == s->src) { /* an expression's text once per parse, not once per evaluation */
+        if (!e->text && e->end > e->start && plain_text(s, (bs_expr *)e)) return (char *)e->text;
         if (!e->text) {
             char *t = bs_ast_text(&s->arena, s->src, e->start, e->end);
             ((bs_expr *)e)->text = t ? text_intern(s, t) : NULL;
