@@ -198,10 +198,13 @@ static void advance(parser *p)
     lex_into_lookahead(p);
 }
 
-static bool tok_is_name(const parser *p, const bs_token *t, const char *name)
+/* always inlined: name is a literal, its strlen a constant */
+static inline __attribute__((always_inline)) bool tok_is_name(const parser *p, const bs_token *t,
+                                                              const char *name)
 {
+    if (t->kind != BS_TOK_NAME) return false;
     size_t n = strlen(name);
-    return t->kind == BS_TOK_NAME && (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
+    return (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
 }
 
 /* Python's keywords; those up to "yield" are not backstep's. */
@@ -216,8 +219,12 @@ static const char *const py_keywords[] = {
 static const char *keyword_of(const parser *p, const bs_token *t)
 {
     if (t->kind != BS_TOK_NAME) return NULL;
+    const char *c = p->src + t->start;
+    size_t n = (size_t)(t->end - t->start);
+    if (n < 2 || n > 8) return NULL; /* "as" ... "continue", "nonlocal" */
     for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
-        if (tok_is_name(p, t, py_keywords[i])) return py_keywords[i];
+        if (py_keywords[i][0] == c[0] && !strncmp(py_keywords[i], c, n) && !py_keywords[i][n])
+            return py_keywords[i];
     return NULL;
 }
 
@@ -2121,6 +2128,16 @@ char *bs_ast_text(bs_arena *a, const char *src, int start, int end)
     if (!src || end < start) return bs_arena_strndup(a, "", 0);
     char *d = bs_arena_alloc(a, (size_t)(end - start) + 1);
     if (!d) return NULL;
+    /* no quote, comment, join nor line break: the text is the span as typed */
+    int plain = start;
+    while (plain < end && src[plain] != '\'' && src[plain] != '"' && src[plain] != '#' &&
+           src[plain] != '\\' && src[plain] != '\n' && src[plain] != '\r')
+        plain++;
+    if (plain == end) {
+        memcpy(d, src + start, (size_t)(end - start));
+        d[end - start] = '\0';
+        return d;
+    }
     size_t k = 0;
     char q = 0;
     for (int i = start; i < end; i++) {
