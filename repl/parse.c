@@ -221,10 +221,20 @@ static const char *keyword_of(const parser *p, const bs_token *t)
     if (t->kind != BS_TOK_NAME) return NULL;
     const char *c = p->src + t->start;
     size_t n = (size_t)(t->end - t->start);
-    if (n < 2 || n > 8) return NULL; /* "as" ... "continue", "nonlocal" */
-    for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
-        if (py_keywords[i][0] == c[0] && !strncmp(py_keywords[i], c, n) && !py_keywords[i][n])
-            return py_keywords[i];
+    if (n < 2 || n > 8 || c[0] < 'a' || c[0] > 'z') return NULL; /* "as" ... "continue" */
+    /* the keywords by first letter, one bit each (a NAME is checked at every atom) */
+    _Static_assert(sizeof py_keywords / sizeof py_keywords[0] <= 64, "a bit per keyword");
+    static uint64_t by_letter[26];
+    static bool ready;
+    if (!ready) {
+        for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
+            by_letter[py_keywords[i][0] - 'a'] |= 1ull << i;
+        ready = true;
+    }
+    for (uint64_t m = by_letter[c[0] - 'a']; m; m &= m - 1) {
+        const char *kw = py_keywords[__builtin_ctzll(m)];
+        if (!strncmp(kw, c, n) && !kw[n]) return kw;
+    }
     return NULL;
 }
 
