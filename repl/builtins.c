@@ -568,8 +568,7 @@ static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out)
     if (check_kw_used(s, a)) return -1;
     bs_id r = bs_apply(s->ctx, op, in, &at);
     if (r < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
-    char *t = bs_expr_text(s, a->call);
-    if (t) bs_node_set_text(s->ctx, r, t);
+    bs_node_text_from(s, r, a->call);
     if (red == BS_REDUCE_SUM && bs_loss_sum(s, a->call, &r)) return -1;
     out->k = BS_V_NODE;
     out->id = r;
@@ -595,8 +594,7 @@ int bs_loss_sum(bs_session *s, const bs_expr *call, bs_id *r)
     bs_id k = bs_scalar(s->ctx, bs_node_mean_count(s->ctx, *r), n->value.dtype);
     bs_id sum = k < 0 ? k : bs_apply2(s->ctx, BS_OP_MUL, *r, k);
     if (sum < 0) return bs_fail_core(s, call->line, call->col, NULL);
-    char *t = bs_expr_text(s, call);
-    if (t) bs_node_set_text(s->ctx, sum, t);
+    bs_node_text_from(s, sum, call);
     bs_node_mark_loss_sum(s->ctx, sum);
     *r = sum;
     return 0;
@@ -613,8 +611,7 @@ static int set_requires_grad(bs_session *s, bs_id id, bool on, const bs_expr *e)
 static int node_out(bs_session *s, bs_id id, const bs_expr *call, bs_value *out)
 {
     if (id < 0) return bs_fail_core(s, call->line, call->col, NULL);
-    char *t = bs_expr_text(s, call);
-    if (t) bs_node_set_text(s->ctx, id, t);
+    bs_node_text_from(s, id, call);
     out->k = BS_V_NODE;
     out->id = id;
     return 0;

@@ -404,6 +404,13 @@ int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *ou
     return 0;
 }
 
+void bs_node_text_from(bs_session *s, bs_id id, const bs_expr *e)
+{
+    char *t = bs_expr_text(s, e);
+    if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
+    else if (t) bs_node_set_text(s->ctx, id, t);
+}
+
 static void label_node(bs_session *s, bs_id id, const bs_expr *e)
 {
     const bs_node *n = bs_node_get(s->ctx, id);

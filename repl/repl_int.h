@@ -440,6 +440,8 @@ int bs_to_node(bs_session *s, bs_value *v, const bs_expr *e, bs_id *out);
 /* the value as a plain tensor (for seeds): data in the arena */
 int bs_to_tensor(bs_session *s, bs_value *v, const bs_expr *e, bs_tensor *out);
 char *bs_expr_text(bs_session *s, const bs_expr *e);
+/* node id's text: e's (bs_expr_text), borrowed when interned, else copied */
+void bs_node_text_from(bs_session *s, bs_id id, const bs_expr *e);
 /* look up `name` as a tensor: -1 with an error if it is not one */
 int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *out);
 
