@@ -1959,29 +1959,31 @@ const char *bs_cmpop_symbol(bs_cmpop op)
 /* ==== Incomplete input ==== */
 
 /* unclosed's answer without the lexer for a line of names, numbers, operators and brackets only
-   (no string, comment, '\\', ':' command, nor any byte the lexer might reject): a closer with
-   nothing open, or every bracket closed, is complete (false); 1 when that holds, else 0 (ask the
-   lexer: an open bracket may still hide an error token, which makes it complete) */
+   (no string, comment, '\\', ':' command, nor any byte the lexer might reject): as many closers as
+   openers is complete (then either every bracket is closed, or a closer came with nothing open:
+   the lexer says complete too); 1 when that holds, else 0 (ask the lexer) */
 static int plain_complete(const char *src)
 {
-    int depth = 0;
-    for (const unsigned char *c = (const unsigned char *)src; *c; c++) {
-        switch (*c) {
-        case '(': case '[': case '{': depth++; break;
-        case ')': case ']': case '}':
-            if (depth == 0) return 1;
-            depth--;
-            break;
-        case ' ': case '_': case '.': case ',': case '=': case '+': case '-': case '*': case '/':
-        case '%': case '<': case '>': case ';': case '@': case '!': case '&': case '|': case '^':
-        case '~':
-            break;
-        default:
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
-                return 0;
-        }
+    /* per byte: 1 plain, 2 an opener, 3 a closer, 0 anything else (and the NUL) */
+    static unsigned char cls[256];
+    static bool ready;
+    if (!ready) {
+        for (int c = 'a'; c <= 'z'; c++) cls[c] = 1;
+        for (int c = 'A'; c <= 'Z'; c++) cls[c] = 1;
+        for (int c = '0'; c <= '9'; c++) cls[c] = 1;
+        for (const char *o = " _.,=+-*/%<>;@!&|^~"; *o; o++) cls[(unsigned char)*o] = 1;
+        cls['('] = cls['['] = cls['{'] = 2;
+        cls[')'] = cls[']'] = cls['}'] = 3;
+        ready = true;
     }
-    return depth == 0;
+    int depth = 0;
+    const unsigned char *c = (const unsigned char *)src;
+    for (;; c++) {
+        unsigned k = cls[*c];
+        if (!k) break;
+        depth += (k == 2) - (k == 3);
+    }
+    return !*c && depth == 0;
 }
 
 static bool unclosed(const char *src)
@@ -2139,11 +2141,7 @@ char *bs_ast_text(bs_arena *a, const char *src, int start, int end)
     char *d = bs_arena_alloc(a, (size_t)(end - start) + 1);
     if (!d) return NULL;
     /* no quote, comment, join nor line break: the text is the span as typed */
-    int plain = start;
-    while (plain < end && src[plain] != '\'' && src[plain] != '"' && src[plain] != '#' &&
-           src[plain] != '\\' && src[plain] != '\n' && src[plain] != '\r')
-        plain++;
-    if (plain == end) {
+    if (strcspn(src + start, "'\"#\\\n\r") >= (size_t)(end - start)) {
         memcpy(d, src + start, (size_t)(end - start));
         d[end - start] = '\0';
         return d;
