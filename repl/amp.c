@@ -182,8 +182,7 @@ int bs_amp_method(bs_session *s, const bs_expr *call, bs_hobj *o, const char *na
         bs_node_set_text(s->ctx, sc, "scaler._scale");
         bs_id y = bs_apply2(s->ctx, BS_OP_MUL, x, sc);
         if (y < 0) return bs_fail_core(s, line, col, NULL);
-        char *t = bs_expr_text(s, call);
-        if (t) bs_node_set_text(s->ctx, y, t);
+        bs_node_text_from(s, y, call);
         *out = bs_node_value(y);
         return 0;
     }

@@ -217,6 +217,10 @@ struct bs_expr {
     const char *src;    /* the source it was parsed from (start and end index it) */
     const char *text;   /* the evaluator's cache of its label text (bs_ast_text of its span),
                            interned for the session once computed; NULL before */
+    uint64_t text_hash; /* with text: the text's hash, when text_plain */
+    bool text_plain;    /* with text: the span holds no quote, comment, '\\' nor line break, so
+                           its text is its bytes as typed (an expression starting where this one
+                           does hashes on from its end: a long a + b + c + ... chain hashes once) */
     int slot;           /* NAME: the evaluator's cache of where the name was last found in the
                            running function's locals (an index to try first, checked against the
                            key, so a stale one only costs the scan it replaces); 0 before */

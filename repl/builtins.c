@@ -568,8 +568,7 @@ static int call_op(bs_session *s, bs_op op, args_t *a, bs_value *out)
     if (check_kw_used(s, a)) return -1;
     bs_id r = bs_apply(s->ctx, op, in, &at);
     if (r < 0) return bs_fail_core(s, a->call->line, a->call->col, NULL);
-    char *t = bs_expr_text(s, a->call);
-    if (t) bs_node_set_text(s->ctx, r, t);
+    bs_node_text_from(s, r, a->call);
     if (red == BS_REDUCE_SUM && bs_loss_sum(s, a->call, &r)) return -1;
     out->k = BS_V_NODE;
     out->id = r;
@@ -595,8 +594,7 @@ int bs_loss_sum(bs_session *s, const bs_expr *call, bs_id *r)
     bs_id k = bs_scalar(s->ctx, bs_node_mean_count(s->ctx, *r), n->value.dtype);
     bs_id sum = k < 0 ? k : bs_apply2(s->ctx, BS_OP_MUL, *r, k);
     if (sum < 0) return bs_fail_core(s, call->line, call->col, NULL);
-    char *t = bs_expr_text(s, call);
-    if (t) bs_node_set_text(s->ctx, sum, t);
+    bs_node_text_from(s, sum, call);
     bs_node_mark_loss_sum(s->ctx, sum);
     *r = sum;
     return 0;
@@ -613,8 +611,7 @@ static int set_requires_grad(bs_session *s, bs_id id, bool on, const bs_expr *e)
 static int node_out(bs_session *s, bs_id id, const bs_expr *call, bs_value *out)
 {
     if (id < 0) return bs_fail_core(s, call->line, call->col, NULL);
-    char *t = bs_expr_text(s, call);
-    if (t) bs_node_set_text(s->ctx, id, t);
+    bs_node_text_from(s, id, call);
     out->k = BS_V_NODE;
     out->id = id;
     return 0;
@@ -1157,14 +1154,72 @@ static const builtin builtins[] = {
 };
 #define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
 
-static const builtin *find_builtin(const char *name)
+/* The functions and the ops by name, hashed once (every call and every assignment asks): the
+   first builtin and the first op of each name, as the scans of the tables found them. */
+#define NAME_SLOTS 512
+typedef struct {
+    const char *name;
+    int16_t b, op;      /* index in builtins / bs_ops, or -1 */
+} name_entry;
+static name_entry name_index[NAME_SLOTS];
+
+static uint32_t name_hash(const char *c)
 {
-    for (int i = 0; i < NBUILTINS; i++)
-        if (!strcmp(builtins[i].name, name)) return &builtins[i];
-    return NULL;
+    uint32_t h = 2166136261u;
+    for (; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    return h;
 }
 
-bool bs_is_builtin(const char *name) { return find_builtin(name) || bs_op_by_name(name); }
+static name_entry *name_slot(const char *name, bool add)
+{
+    for (uint32_t j = name_hash(name) & (NAME_SLOTS - 1);; j = (j + 1) & (NAME_SLOTS - 1)) {
+        name_entry *e = &name_index[j];
+        if (!e->name) {
+            if (!add) return NULL;
+            *e = (name_entry){name, -1, -1};
+            return e;
+        }
+        if (!strcmp(e->name, name)) return e;
+    }
+}
+
+static const name_entry *name_find(const char *name)
+{
+    static bool ready;
+    if (!ready) {
+        _Static_assert(NBUILTINS + BS_OP_COUNT < NAME_SLOTS / 2, "the name index is at most half full");
+        for (int i = 0; i < NBUILTINS; i++) {
+            name_entry *e = name_slot(builtins[i].name, true);
+            if (e->b < 0) e->b = (int16_t)i;
+        }
+        for (int i = 0; i < BS_OP_COUNT; i++) {
+            if (!bs_ops[i].name) continue;
+            name_entry *e = name_slot(bs_ops[i].name, true);
+            if (e->op < 0) e->op = (int16_t)i;
+        }
+        ready = true;
+    }
+    return name ? name_slot(name, false) : NULL;
+}
+
+static const builtin *find_builtin(const char *name)
+{
+    const name_entry *e = name_find(name);
+    return e && e->b >= 0 ? &builtins[e->b] : NULL;
+}
+
+/* bs_op_by_name through the index */
+static const bs_op_info *op_named(const char *name)
+{
+    const name_entry *e = name_find(name);
+    return e && e->op >= 0 ? &bs_ops[e->op] : NULL;
+}
+
+bool bs_is_builtin(const char *name)
+{
+    const name_entry *e = name_find(name);
+    return e && (e->b >= 0 || e->op >= 0);
+}
 
 const char *bs_builtin_help(const char *name)
 {
@@ -1191,7 +1246,7 @@ int bs_call_function(bs_session *s, const bs_expr *call, const char *name, bs_va
 {
     args_t a;
     const builtin *b = find_builtin(name);
-    const bs_op_info *op = b ? NULL : bs_op_by_name(name);
+    const bs_op_info *op = b ? NULL : op_named(name);
     if (!b && !op) {
         if (!strcmp(name, "no_grad"))
             return bs_fail(s, call->line, call->col, "no_grad is used as 'with no_grad: statement'");
@@ -1229,7 +1284,7 @@ int bs_call_builtin_v(bs_session *s, const bs_expr *call, const char *name, cons
         a.ke[a.nkw++] = own ? call->call.args[npos + i].value : call;
     }
     const builtin *b = find_builtin(name);
-    const bs_op_info *op = b ? NULL : bs_op_by_name(name);
+    const bs_op_info *op = b ? NULL : op_named(name);
     if (b) return bool_result(s, &a, b->fn(s, &a, out), out);
     if (op) return call_op(s, op->id, &a, out);
     return bs_fail(s, call->line, call->col, "name '%s' is not defined", name);

@@ -248,27 +248,38 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
     size_t total = 0, values = 0, freed_bytes = 0;
     int tensors = 0, freed = 0;
     int wide = 24; /* the name column fits the longest name listed ("matmul in model.0 (Linear)") */
+    /* what each node saves, asked once: 0 for most nodes of a big graph (adds, leaves) */
+    unsigned char *nsv = calloc((size_t)len + 1, 1);
+    if (!nsv) {
+        free(seen);
+        free(gone);
+        free(want);
+        return bs_fail(s, st->line, st->col, "out of memory");
+    }
     for (bs_id i = 0; i < len; i++) {
         bs_saved_tensor sv[BS_MAX_SAVED];
         char nm[64];
-        if ((root == BS_NONE || want[i]) && bs_node_saved(s->ctx, i, sv)) {
-            int w = (int)strlen(bs_node_name(s->ctx, i, nm, sizeof nm));
-            if (w > wide) wide = w;
+        if (root != BS_NONE && !want[i]) continue;
+        nsv[i] = (unsigned char)bs_node_saved(s->ctx, i, sv);
+        if (nsv[i]) {
+            size_t w = 0;
+            bs_node_name_fast(s->ctx, i, nm, sizeof nm, &w);
+            if ((int)w > wide) wide = (int)w;
         }
     }
     fprintf(f, "%-*s %-14s %-10s %11s  %s\n", wide, "node", "op", "shape", "saved bytes", "saves");
     for (bs_id i = 0; i < len; i++) {
         const bs_node *n = bs_node_get(s->ctx, i);
         values += (size_t)bs_shape_numel(&n->value.shape) * bs_dtype_size(n->value.dtype);
-        if (root != BS_NONE && !want[i]) continue;
+        if (!nsv[i]) continue;
         bs_saved_tensor sv[BS_MAX_SAVED];
-        if (!bs_node_saved(s->ctx, i, sv)) continue;
+        int k = bs_node_saved(s->ctx, i, sv);
         char what[512], nm[64], sh[48];
         int fresh = 0;
         size_t nb = 0;
         /* a freed node is listed with what it kept, counted apart as released */
         bool nfreed = bs_node_freed(s->ctx, i);
-        size_t b = bs_mem_node_saves(s, i, false, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
+        size_t b = bs_mem_saves_of(s, sv, k, false, nfreed ? gone : seen, &fresh, &nb, what, sizeof what);
         if (nfreed) {
             freed++;
             freed_bytes += nb;
@@ -276,9 +287,46 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
             total += nb;
             tensors += fresh;
         }
-        fprintf(f, "%-*s %-14s %-10s %11zu  %s%s\n", wide, bs_node_name(s->ctx, i, nm, sizeof nm),
-                bs_ops[n->op].name, bs_shape_str(&n->value.shape, sh, sizeof sh), nfreed ? 0 : b,
-                what, nfreed ? "  (freed)" : "");
+        /* the row: "%-*s %-14s %-10s %11zu  %s%s\n", put together by hand (a row per node) */
+        char row[64 + 1 + 64 + 1 + 48 + 1 + 24 + 2 + 512 + 16];
+        size_t at = 0, l;
+        bs_node_name_fast(s->ctx, i, nm, sizeof nm, &l);
+        memcpy(row + at, nm, l);
+        at += l;
+        for (; l < (size_t)wide; l++) row[at++] = ' ';
+        row[at++] = ' ';
+        const char *op = bs_ops[n->op].name;
+        l = strlen(op);
+        if (l > 63) l = 63;
+        memcpy(row + at, op, l);
+        at += l;
+        for (; l < 14; l++) row[at++] = ' ';
+        row[at++] = ' ';
+        const char *shs = n->value.shape.ndim == 0 ? "()" : bs_shape_str(&n->value.shape, sh, sizeof sh);
+        l = strlen(shs);
+        memcpy(row + at, shs, l);
+        at += l;
+        for (; l < 10; l++) row[at++] = ' ';
+        row[at++] = ' ';
+        char num[24];
+        size_t v = nfreed ? 0 : b, nd = 0;
+        do {
+            num[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        for (size_t p = nd; p < 11; p++) row[at++] = ' ';
+        while (nd) row[at++] = num[--nd];
+        row[at++] = ' ';
+        row[at++] = ' ';
+        l = strlen(what);
+        memcpy(row + at, what, l);
+        at += l;
+        if (nfreed) {
+            memcpy(row + at, "  (freed)", 9);
+            at += 9;
+        }
+        row[at++] = '\n';
+        fwrite(row, 1, at, f);
     }
     fprintf(f, "activation memory saved for backward: %zu bytes in %d tensor%s, each counted once; "
                "all values on the tape: %zu bytes in %d nodes\n",
@@ -293,13 +341,12 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
     memset(seen, 0, (size_t)len + 1);
     for (bs_id i = 0; i < len; i++) {
         bs_saved_tensor sv[BS_MAX_SAVED];
-        if ((root != BS_NONE && !want[i]) || bs_node_freed(s->ctx, i)) continue;
+        if (!nsv[i] || bs_node_freed(s->ctx, i)) continue;
         int k = bs_node_saved(s->ctx, i, sv);
         for (int j = 0; j < k; j++) nckpt += sv[j].recomputed;
         int fresh = 0;
         size_t nb = 0;
-        char what[8];
-        if (k) bs_mem_node_saves(s, i, true, seen, &fresh, &nb, what, sizeof what);
+        if (k) bs_mem_saves_of(s, sv, k, true, seen, &fresh, &nb, NULL, 0);
         all += nb;
         nall += fresh;
     }
@@ -310,6 +357,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
     free(seen);
     free(gone);
     free(want);
+    free(nsv);
     return 0;
 }
 

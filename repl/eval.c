@@ -253,6 +253,41 @@ void bs_hist_add(bs_session *s, const char *text)
 
 /* ==== Expressions ==== */
 
+/* The label texts' hash: a polynomial in the bytes (h = h * B + byte), so that the hash of a
+   text made of pieces comes from the pieces' hashes: H(a b) = H(a) * B^|b| + H(b). An expression's
+   text then costs the bytes between its operands, not its length again at every level (a long
+   a + b + c + ... chain, relu(...) around it). The set's slot is a mix of it. */
+#define TH_B 0x100000001b3ull
+static uint64_t th_bytes(uint64_t h, const char *c, size_t n, bool *plain)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)c[i];
+        if (b == '\'' || b == '"' || b == '#' || b == '\\' || b == '\n' || b == '\r') *plain = false;
+        h = h * TH_B + b;
+    }
+    return h;
+}
+
+static uint64_t th_pow(size_t n)
+{
+    uint64_t r = 1, b = TH_B;
+    for (; n; n >>= 1, b *= b)
+        if (n & 1) r *= b;
+    return r;
+}
+
+static size_t th_slot(uint64_t h, size_t cap)
+{
+    h = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static uint64_t th_str(const char *t)
+{
+    bool plain = true;
+    return th_bytes(0, t, strlen(t), &plain);
+}
+
 /* one session-lifetime copy of each distinct label text (NULL when out of memory): what
    bs_expr_text caches in the AST and what nodes borrow, so a loop does not copy a text per node */
 static const char *text_intern(bs_session *s, const char *t)
@@ -263,9 +298,7 @@ static const char *text_intern(bs_session *s, const char *t)
         if (!nt) return NULL;
         for (size_t i = 0; i < s->captexts; i++) {
             if (!s->texts[i]) continue;
-            uint64_t h = 1469598103934665603ull;
-            for (const char *c = s->texts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-            size_t j = (size_t)h & (nc - 1);
+            size_t j = th_slot(th_str(s->texts[i]), nc);
             while (nt[j]) j = (j + 1) & (nc - 1);
             nt[j] = s->texts[i];
         }
@@ -273,9 +306,7 @@ static const char *text_intern(bs_session *s, const char *t)
         s->texts = nt;
         s->captexts = nc;
     }
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = t; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-    size_t j = (size_t)h & (s->captexts - 1);
+    size_t j = th_slot(th_str(t), s->captexts);
     for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
         if (!strcmp(s->texts[j], t)) return s->texts[j];
     if (!(s->texts[j] = strdup(t))) return NULL;
@@ -283,10 +314,69 @@ static const char *text_intern(bs_session *s, const char *t)
     return s->texts[j];
 }
 
+/* text_intern for a span that is its own text (no quote, comment, join nor newline in it):
+   the text's hash h is given, and the span is copied only when the set lacks it */
+static const char *text_intern_span(bs_session *s, const char *t, size_t n, uint64_t h)
+{
+    if (2 * (s->ntexts + 1) > s->captexts) { /* grow through text_intern: one copy, then look up */
+        char *c = strndup(t, n);
+        const char *r = c ? text_intern(s, c) : NULL;
+        free(c);
+        return r;
+    }
+    size_t j = th_slot(h, s->captexts);
+    for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
+        if (!memcmp(s->texts[j], t, n) && !s->texts[j][n]) return s->texts[j];
+    if (!(s->texts[j] = strndup(t, n))) return NULL;
+    s->ntexts++;
+    return s->texts[j];
+}
+
+/* e's text when its span is plain, its hash put together from its operands' (those whose text
+   was made already: they were evaluated first) and the bytes between them */
+static bool plain_text(bs_session *s, bs_expr *e)
+{
+    const bs_expr *kid[2 + 16];
+    int nk = 0;
+    switch (e->kind) {
+    case BS_EX_BINARY: kid[nk++] = e->bin.lhs; kid[nk++] = e->bin.rhs; break;
+    case BS_EX_UNARY: kid[nk++] = e->unary.operand; break;
+    case BS_EX_ATTR: kid[nk++] = e->attr.obj; break;
+    case BS_EX_SUBSCRIPT: kid[nk++] = e->sub.obj; kid[nk++] = e->sub.index; break;
+    case BS_EX_CALL:
+        kid[nk++] = e->call.fn;
+        for (int i = 0; i < e->call.nargs && nk < (int)(sizeof kid / sizeof kid[0]); i++)
+            kid[nk++] = e->call.args[i].value;
+        break;
+    default: break;
+    }
+    bool plain = true;
+    uint64_t h = 0;
+    int pos = e->start;
+    for (int i = 0; i < nk; i++) {
+        const bs_expr *c = kid[i];
+        if (!c || !c->text || !c->text_plain || c->src != e->src || c->start < pos || c->end > e->end ||
+            c->end < c->start)
+            continue; /* its bytes are hashed with the ones around it */
+        h = th_bytes(h, e->src + pos, (size_t)(c->start - pos), &plain);
+        h = h * th_pow((size_t)(c->end - c->start)) + c->text_hash;
+        pos = c->end;
+    }
+    h = th_bytes(h, e->src + pos, (size_t)(e->end - pos), &plain);
+    if (!plain) return false;
+    const char *t = text_intern_span(s, e->src + e->start, (size_t)(e->end - e->start), h);
+    if (!t) return false;
+    e->text = t;
+    e->text_hash = h;
+    e->text_plain = true;
+    return true;
+}
+
 char *bs_expr_text(bs_session *s, const bs_expr *e)
 {
     if (!e || !s->src) return NULL;
     if (e->src == s->src) { /* an expression's text once per parse, not once per evaluation */
+        if (!e->text && e->end > e->start && plain_text(s, (bs_expr *)e)) return (char *)e->text;
         if (!e->text) {
             char *t = bs_ast_text(&s->arena, s->src, e->start, e->end);
             ((bs_expr *)e)->text = t ? text_intern(s, t) : NULL;
@@ -312,6 +402,13 @@ int bs_lookup_node(bs_session *s, const char *name, int line, int col, bs_id *ou
     if (n->kind != BS_NAME_NODE) return bs_fail(s, line, col, "'%s' is not a tensor", name);
     *out = n->id;
     return 0;
+}
+
+void bs_node_text_from(bs_session *s, bs_id id, const bs_expr *e)
+{
+    char *t = bs_expr_text(s, e);
+    if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
+    else if (t) bs_node_set_text(s->ctx, id, t);
 }
 
 static void label_node(bs_session *s, bs_id id, const bs_expr *e)

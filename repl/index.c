@@ -210,8 +210,7 @@ static int mask_index(bs_session *s, const bs_expr *e, bs_id x, bs_value *mv, bs
     if (idx < 0) return bs_fail_core(s, ix->line, ix->col, NULL);
     bs_id r = bs_index_select(s->ctx, v, 0, idx);
     if (r < 0) return bs_fail_core(s, ix->line, ix->col, NULL);
-    char *t = bs_expr_text(s, e);
-    if (t) bs_node_set_text(s->ctx, r, t);
+    bs_node_text_from(s, r, e);
     *out = bs_node_value(r);
     return 0;
 }
@@ -297,8 +296,7 @@ int bs_tensor_index(bs_session *s, const bs_expr *e, bs_value *obj, bs_value *ou
         if (r < 0) return bs_fail_core(s, it->line, it->col, NULL);
         x = r;
     }
-    char *t = bs_expr_text(s, e);
-    if (t) bs_node_set_text(s->ctx, x, t);
+    bs_node_text_from(s, x, e);
     memset(out, 0, sizeof *out);
     out->k = BS_V_NODE;
     out->id = x;

@@ -262,6 +262,10 @@ static int run_scripts(bs_session *s, const cli *c, bool *quit)
 
 int main(int argc, char **argv)
 {
+    /* into a pipe or a file, stdout goes out in 64 KiB writes, not 4 KiB ones (a 65k-node :mem is
+       4 MB); every statement still flushes it when it ends, so nothing waits longer than that */
+    static char outbuf[1 << 16]; /* glibc sizes a buffer it allocates itself as it likes */
+    if (!isatty(STDOUT_FILENO)) setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     cli c;
     memset(&c, 0, sizeof c);
     bs_repl_init(); /* the command table, for --reference and the lessons' sessions */

@@ -216,8 +216,7 @@ static int random_ints(bs_session *s, const bs_expr *call, bool perm, bs_value *
     if (!perm) { /* randint(0, V, (N, S)): a replay at other sizes draws integers in [lo, hi) again */
         bs_leaf_set_init(s->ctx, id, BS_INIT_RAND, lo, hi, sym, hsym);
     }
-    char *text = bs_expr_text(s, call);
-    if (text) bs_node_set_text(s->ctx, id, text);
+    bs_node_text_from(s, id, call);
     *out = bs_node_value(id);
     return 0;
 }
@@ -299,8 +298,7 @@ static int join_list(bs_session *s, const bs_expr *call, bool stack, bs_value *p
         acc = bs_apply(s->ctx, BS_OP_RESHAPE, (bs_id[]){acc, BS_NONE, BS_NONE}, &at);
         if (acc < 0) return bs_fail_core(s, line, col, NULL);
     }
-    char *text = bs_expr_text(s, call);
-    if (text) bs_node_set_text(s->ctx, acc, text);
+    bs_node_text_from(s, acc, call);
     *out = bs_node_value(acc);
     return 0;
 }

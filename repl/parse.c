@@ -2,6 +2,7 @@
  * incomplete-input detection, label text and S-expression dumps. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,11 +103,12 @@ typedef struct {
     bs_parse_error *e;
     jmp_buf fail;
     int nesting;
-    bs_token open[MAX_OPEN];    /* brackets consumed and not yet closed, innermost last */
     int nopen;
     bs_block top;               /* top-level statements completed so far */
     int topcap;
     bool dedented;              /* a block just ended: a deeper line now is a bad unindent */
+    bs_token open[MAX_OPEN];    /* brackets consumed and not yet closed, innermost last (last:
+                                   parser_init clears the fields before it, 15 KB a statement less) */
 } parser;
 
 /* Record the error at a position and unwind to the entry point. */
@@ -196,10 +198,13 @@ static void advance(parser *p)
     lex_into_lookahead(p);
 }
 
-static bool tok_is_name(const parser *p, const bs_token *t, const char *name)
+/* always inlined: name is a literal, its strlen a constant */
+static inline __attribute__((always_inline)) bool tok_is_name(const parser *p, const bs_token *t,
+                                                              const char *name)
 {
+    if (t->kind != BS_TOK_NAME) return false;
     size_t n = strlen(name);
-    return t->kind == BS_TOK_NAME && (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
+    return (size_t)(t->end - t->start) == n && memcmp(p->src + t->start, name, n) == 0;
 }
 
 /* Python's keywords; those up to "yield" are not backstep's. */
@@ -214,8 +219,22 @@ static const char *const py_keywords[] = {
 static const char *keyword_of(const parser *p, const bs_token *t)
 {
     if (t->kind != BS_TOK_NAME) return NULL;
-    for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
-        if (tok_is_name(p, t, py_keywords[i])) return py_keywords[i];
+    const char *c = p->src + t->start;
+    size_t n = (size_t)(t->end - t->start);
+    if (n < 2 || n > 8 || c[0] < 'a' || c[0] > 'z') return NULL; /* "as" ... "continue" */
+    /* the keywords by first letter, one bit each (a NAME is checked at every atom) */
+    _Static_assert(sizeof py_keywords / sizeof py_keywords[0] <= 64, "a bit per keyword");
+    static uint64_t by_letter[26];
+    static bool ready;
+    if (!ready) {
+        for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
+            by_letter[py_keywords[i][0] - 'a'] |= 1ull << i;
+        ready = true;
+    }
+    for (uint64_t m = by_letter[c[0] - 'a']; m; m &= m - 1) {
+        const char *kw = py_keywords[__builtin_ctzll(m)];
+        if (!strncmp(kw, c, n) && !kw[n]) return kw;
+    }
     return NULL;
 }
 
@@ -1824,7 +1843,7 @@ static bs_stmt *parse_import(parser *p)
 
 static void parser_init(parser *p, const char *src, int line0, bs_arena *a, bs_parse_error *e)
 {
-    memset(p, 0, sizeof *p);
+    memset(p, 0, offsetof(parser, open)); /* open[] is read only below nopen */
     p->src = src ? src : "";
     p->a = a;
     p->e = e;
@@ -1939,9 +1958,38 @@ const char *bs_cmpop_symbol(bs_cmpop op)
 
 /* ==== Incomplete input ==== */
 
+/* unclosed's answer without the lexer for a line of names, numbers, operators and brackets only
+   (no string, comment, '\\', ':' command, nor any byte the lexer might reject): as many closers as
+   openers is complete (then either every bracket is closed, or a closer came with nothing open:
+   the lexer says complete too); 1 when that holds, else 0 (ask the lexer) */
+static int plain_complete(const char *src)
+{
+    /* per byte: 1 plain, 2 an opener, 3 a closer, 0 anything else (and the NUL) */
+    static unsigned char cls[256];
+    static bool ready;
+    if (!ready) {
+        for (int c = 'a'; c <= 'z'; c++) cls[c] = 1;
+        for (int c = 'A'; c <= 'Z'; c++) cls[c] = 1;
+        for (int c = '0'; c <= '9'; c++) cls[c] = 1;
+        for (const char *o = " _.,=+-*/%<>;@!&|^~"; *o; o++) cls[(unsigned char)*o] = 1;
+        cls['('] = cls['['] = cls['{'] = 2;
+        cls[')'] = cls[']'] = cls['}'] = 3;
+        ready = true;
+    }
+    int depth = 0;
+    const unsigned char *c = (const unsigned char *)src;
+    for (;; c++) {
+        unsigned k = cls[*c];
+        if (!k) break;
+        depth += (k == 2) - (k == 3);
+    }
+    return !*c && depth == 0;
+}
+
 static bool unclosed(const char *src)
 {
     if (!src) return false;
+    if (plain_complete(src)) return false;
     size_t len = strlen(src);
     /* one final newline (the Enter that ended the line) does not count */
     if (len > 0 && src[len - 1] == '\n') len--;
@@ -2092,6 +2140,12 @@ char *bs_ast_text(bs_arena *a, const char *src, int start, int end)
     if (!src || end < start) return bs_arena_strndup(a, "", 0);
     char *d = bs_arena_alloc(a, (size_t)(end - start) + 1);
     if (!d) return NULL;
+    /* no quote, comment, join nor line break: the text is the span as typed */
+    if (strcspn(src + start, "'\"#\\\n\r") >= (size_t)(end - start)) {
+        memcpy(d, src + start, (size_t)(end - start));
+        d[end - start] = '\0';
+        return d;
+    }
     size_t k = 0;
     char q = 0;
     for (int i = start; i < end; i++) {

@@ -361,13 +361,45 @@ char *bs_grad_note(bs_session *s, char *buf, size_t len)
  * once (x * x keeps one tensor under two names). seen (NULL: none) marks the storages counted by
  * nodes listed before: those are tagged "(counted above)"; then this node's are marked. *fresh
  * and *fresh_bytes (may be NULL) get the count and bytes of the tensors not counted before. */
-size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fresh, size_t *fresh_bytes,
-                             char *buf, size_t len)
+/* snprintf(buf + *at, len - *at, "%s", t) for a t of tl bytes, *at counting what it would have
+   written: the same bytes and the same truncation, without the format machinery (:mem formats a
+   row per node of the tape) */
+static void put_str(char *buf, size_t len, size_t *at, const char *t, size_t tl)
 {
-    bs_saved_tensor sv[BS_MAX_SAVED];
-    int k = bs_node_saved(s->ctx, id, sv), nnew = 0;
+    if (*at < len) {
+        size_t room = len - *at - 1, k = tl < room ? tl : room;
+        memcpy(buf + *at, t, k);
+        buf[*at + k] = 0;
+    }
+    *at += tl;
+}
+
+const char *bs_node_name_fast(const bs_ctx *c, bs_id id, char *buf, size_t len, size_t *out_len)
+{
+    const bs_node *n = bs_node_get(c, id);
+    size_t at = 0;
+    /* the first cases of bs_node_name (a label, a label rebound, a short text), without snprintf */
+    if (n && len && n->label) {
+        put_str(buf, len, &at, n->label, strlen(n->label));
+        if (n->rebound) put_str(buf, len, &at, "'", 1);
+    } else if (n && len && n->text && (at = strlen(n->text)) <= BS_NAME_TEXT) {
+        size_t tl = at;
+        at = 0;
+        put_str(buf, len, &at, n->text, tl);
+    } else {
+        bs_node_name(c, id, buf, len);
+        at = strlen(buf);
+    }
+    if (out_len) *out_len = at < len ? at : (len ? len - 1 : 0);
+    return buf;
+}
+
+size_t bs_mem_saves_of(bs_session *s, const bs_saved_tensor *sv, int k, bool all, bool *seen, int *fresh,
+                       size_t *fresh_bytes, char *buf, size_t len)
+{
+    int nnew = 0;
     size_t bytes = 0, nbytes = 0, at = 0;
-    buf[0] = 0;
+    if (buf && len) buf[0] = 0;
     for (int j = 0; j < k; j++) {
         /* a tensor a checkpoint made inside itself is not kept: backward makes it again */
         bool dup = sv[j].recomputed && !all, above = sv[j].slot < 0 && seen && seen[sv[j].tensor];
@@ -378,22 +410,27 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fre
             nbytes += sv[j].bytes;
             nnew++;
         }
+        if (!buf || at >= len) continue; /* the text is full (or not wanted) */
         char nm[96], sh[64];
-        if (sv[j].slot >= 0) /* a buffer the op made for backward, no node of the graph */
+        size_t nl = 0;
+        if (sv[j].slot >= 0) { /* a buffer the op made for backward, no node of the graph */
             snprintf(nm, sizeof nm, "%s %s", bs_shape_str(&sv[j].shape, sh, sizeof sh),
                      bs_dtype_name(sv[j].dtype));
-        else {
-            bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
+            nl = strlen(nm);
+        } else {
+            bs_node_name_fast(s->ctx, sv[j].value, nm, sizeof nm, &nl);
             if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
-                size_t l = strlen(nm);
-                snprintf(nm + l, sizeof nm - l, " (a view of %s)",
+                snprintf(nm + nl, sizeof nm - nl, " (a view of %s)",
                          bs_node_name(s->ctx, sv[j].tensor, sh, sizeof sh));
+                nl = strlen(nm);
             }
         }
-        if (at < len)
-            at += (size_t)snprintf(buf + at, len - at, "%s%s=%s%s", j ? ", " : "", sv[j].role, nm,
-                                   sv[j].recomputed && !all ? " (not kept: checkpoint)"
-                                   : above ? " (counted above)" : "");
+        if (j) put_str(buf, len, &at, ", ", 2);
+        put_str(buf, len, &at, sv[j].role, strlen(sv[j].role));
+        put_str(buf, len, &at, "=", 1);
+        put_str(buf, len, &at, nm, nl);
+        const char *tag = sv[j].recomputed && !all ? " (not kept: checkpoint)" : above ? " (counted above)" : "";
+        put_str(buf, len, &at, tag, strlen(tag));
     }
     if (seen)
         for (int j = 0; j < k; j++)
@@ -401,6 +438,14 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fre
     if (fresh) *fresh = nnew;
     if (fresh_bytes) *fresh_bytes = nbytes;
     return bytes;
+}
+
+size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fresh, size_t *fresh_bytes,
+                             char *buf, size_t len)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    int k = bs_node_saved(s->ctx, id, sv);
+    return bs_mem_saves_of(s, sv, k, all, seen, fresh, fresh_bytes, buf, len);
 }
 
 static const char *node_kind(const bs_node *n)

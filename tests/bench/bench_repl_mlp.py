@@ -105,6 +105,18 @@ def main():
     print("vs_micrograd %.1fx   (micrograd over the script end to end, start-up included; target 50x: %s)"
           % (mg / best, "met" if mg / best >= 50 else "missed"))
     print("loss backstep %.12g micrograd %.12g" % (got, loss))
+    # where the end-to-end time goes: the same script cut before L.backward(), before :mem, whole
+    # (each the best of 5, as above); the differences are the phases
+    lines = script().splitlines(keepends=True)
+    cut = {"record": lines.index("L.backward()\n"), "backward": len(lines) - 1}
+    best_of = {}
+    for phase, n in cut.items():
+        q = os.path.join(tmp, phase + ".bs")
+        open(q, "w").write("".join(lines[:n]))
+        best_of[phase], _ = timed(q)
+    print("phases_ms start-up %.1f | parse, evaluate, record %.1f | backward and print %.1f | :mem %.1f"
+          % (start * 1e3, (best_of["record"] - start) * 1e3, (best_of["backward"] - best_of["record"]) * 1e3,
+             (best - best_of["backward"]) * 1e3))
     return 0 if abs(got - loss) < 1e-9 else 1
 
 
