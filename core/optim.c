@@ -220,8 +220,9 @@ static bool state_alloc(bs_opt *o, bs_id i, int64_t numel)
  * tensors have the param's dtype, so they are rounded the same way. For f64 both are exact.
  * x.add(y, alpha=s) and addcmul are one fused multiply-add, as PyTorch's CPU kernels compute them
  * on x86-64 (AXPY() below), so that the numbers agree with torch.optim to the last bit; SGD on an
- * f16 or bf16 param follows those kernels' 16-bit loops (SC, AXPY_AT: exact against torch 1.13);
- * Adam there is not matched yet (its scalars and addcdiv in the 16-bit dtypes).
+ * f16 or bf16 param follows those kernels' 16-bit loops (SC, AXPY_AT: exact against torch 1.13),
+ * and so does Adam on bf16 (adam_update_bf16); Adam on f16 is not matched (torch 1.13 has no Half
+ * kernels for most of its ops on the CPU).
  *
  * SGD:   d = g.add(p, alpha=wd)                      (wd != 0)
  *        buf = clone(d) on this param's first step, else buf.mul_(momentum).add_(d, alpha=1-dampening)
@@ -289,6 +290,33 @@ static void sgd_update(const bs_opt_conf *k, rounding r, double *p, const double
     if (buf) buf[numel] += 1;
 }
 
+/* Adam on a bf16 param, as torch 1.13's kernels compute each op of _single_tensor_adam: the
+ * Python-float scalars of mul_, add_ and div taken in bfloat16 (SC), add_'s alpha as SGD's
+ * (AXPY_AT: one rounding in the vector lanes, two in the scalar tail), addcmul_ and addcdiv_ in
+ * float with their value as a float (PointwiseOpsKernel's BFloat16 path), rounded once, sqrt in
+ * float. sbc2 = sqrt(bc2) and nstep = -lr / bc1 are the Python floats. Matched against
+ * python3-torch: 12 random 3-param problems of 15 steps and the 20-step optim_adam_betas.bf16,
+ * every step's params equal. */
+static void adam_update_bf16(const bs_opt_conf *k, rounding r, double *p, const double *g,
+                             double *m, double *v, int64_t numel, double sbc2, double nstep)
+{
+    double wd = SC(r, k->weight_decay), b1 = SC(r, k->beta1), b2 = SC(r, k->beta2);
+    double c1 = SC(r, 1 - k->beta1), eps = SC(r, k->eps), den = SC(r, sbc2);
+    float c2 = (float)(1 - k->beta2), val = (float)nstep;
+    for (int64_t j = 0; j < numel; j++) {
+        double d = g[j];
+        if (k->weight_decay != 0) d = ST(r, AXPY_AT(r, d, wd, p[j], j, numel));
+        m[j] = ST(r, m[j] * b1);
+        m[j] = ST(r, AXPY_AT(r, m[j], c1, d, j, numel));
+        v[j] = ST(r, v[j] * b2);
+        v[j] = ST(r, (float)v[j] + c2 * (float)d * (float)d);
+        double q = ST(r, sqrtf((float)v[j]));
+        q = ST(r, (float)q / (float)den);
+        q = ST(r, (float)q + (float)eps);
+        p[j] = ST(r, (float)p[j] + val * (float)m[j] / (float)q);
+    }
+}
+
 static void adam_update(const bs_opt_conf *k, rounding r, double *p, const double *g, double *m,
                         double *v, int64_t numel)
 {
@@ -298,6 +326,10 @@ static void adam_update(const bs_opt_conf *k, rounding r, double *p, const doubl
     double wd = OP(r, k->weight_decay), b1 = OP(r, k->beta1), b2 = OP(r, k->beta2);
     double c1 = OP(r, 1 - k->beta1), c2 = OP(r, 1 - k->beta2), eps = OP(r, k->eps);
     double sbc2 = OP(r, sqrt(bc2)), nstep = OP(r, -(k->lr / bc1));
+    if (r.st == BS_BF16) { /* torch's bfloat16 kernels, op by op (below) */
+        adam_update_bf16(k, r, p, g, m, v, numel, sbc2, nstep);
+        return;
+    }
     for (int64_t j = 0; j < numel; j++) {
         double d = g[j];
         if (k->weight_decay != 0) d = ST(r, AXPY(r, d, wd, p[j]));

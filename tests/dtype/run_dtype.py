@@ -58,7 +58,6 @@ LIBM_TOLERANCE = {
 # variants not matched yet, with why: a failure is an xfail, a pass an error (take it off)
 KNOWN = {
     'nn_layernorm_embedding.bf16': 'layer_norm in bf16: torch 1.13\'s BFloat16 kernel is not matched',
-    'optim_adam_betas.bf16': 'Adam on bf16 params: its Python-float scalars and addcdiv in bfloat16',
 }
 
 # mantissa bits and smallest normal exponent of each dtype

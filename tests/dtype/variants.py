@@ -15,6 +15,7 @@ CASES_LIST = [
     ('src:gradscaler_trace', ('-',)),
     ('src:underflow_scaling', ('-',)),
     ('src:float_math', ('-',)),
+    ('src:adam_bf16', ('-',)),
     ('src:cast_spellings', ('-',)),
     ('accum_equals_batch', ('f32', 'bf16')),
     ('accum_steps', ('f32',)),
