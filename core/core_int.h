@@ -74,15 +74,25 @@ typedef struct {
     uint32_t in_version[BS_MAX_INPUTS]; /* the inputs' versions when this node was made */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
     bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
+    bool cold;                      /* the record's cold part (below) may differ from a fresh
+                                       one's, or the node owns heap storage: see bs__rec */
     double sgtmp;                   /* gtmp's storage for one element */
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
                                        when none yet); leaves get it added to grad at the end */
 } bs__book;
 
+/* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
+ * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
+ * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels) is
+ * the cold part. The tape keeps the cold part of every unused record and of every node without
+ * `cold` as a fresh record has it, so that the fast path writes three lines per node and
+ * truncating such a node writes none. Whatever writes a node's cold part (a label, attributes, a
+ * leaf's init) or gives it heap storage sets `cold`; truncation then restores the part. */
 typedef struct {
-    bs__book b;
+    _Alignas(64) bs__book b;
     bs_node n;
 } bs__rec;
+#define BS__REC_HOT offsetof(bs__rec, n.attr)
 
 struct bs_ctx {
     bs__rec **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */

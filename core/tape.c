@@ -54,11 +54,15 @@ bs_ctx *bs_ctx_new(void)
 
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
-    int64_t numel = bs_shape_numel(&n->value.shape);
-    bs__data_free(c, n->value.data, numel, &n->sval);
-    if (n->grad.data) bs__data_free(c, n->grad.data, numel, &n->sgrad);
-    free(n->label);
-    if (!BK(n)->text_borrowed) free(n->text);
+    /* a scalar's value and grad are inline: nothing to count or free (scalar graphs) */
+    bool vh = n->value.data != &n->sval, gh = n->grad.data && n->grad.data != &n->sgrad;
+    if (vh || gh) {
+        int64_t numel = bs_shape_numel(&n->value.shape);
+        if (vh) bs__data_free(c, n->value.data, numel, &n->sval);
+        if (gh) bs__data_free(c, n->grad.data, numel, &n->sgrad);
+    }
+    if (n->label) free(n->label);
+    if (n->text && !BK(n)->text_borrowed) free(n->text);
 }
 
 void bs__opt_free(bs_opt *o)
@@ -540,6 +544,12 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
+/* what node_new starts a record from: zeros but for these */
+static const bs__rec rec_new = {
+    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
+          .sym = {-1, -1, -1, -1}},
+};
+
 /* a fresh node at the end of the tape (not yet counted in len until committed) */
 static bs_node *node_new(bs_ctx *c)
 {
@@ -552,15 +562,11 @@ static bs_node *node_new(bs_ctx *c)
         if (!chunk) return NULL;
         c->chunk[c->nchunk++] = chunk;
     }
-    bs_node *n = bs__node(c, id);
-    memset(bs__rec_of(n), 0, sizeof(bs__rec));
-    n->id = id;
-    n->op = BS_OP_LEAF;
-    n->init_src = BS_NONE;
-    for (int i = 0; i < BS_MAX_INPUTS; i++) n->in[i] = BS_NONE;
-    for (int i = 0; i < BS_MAX_DIMS; i++) n->sym[i] = -1;
-    n->scope = c->cur_scope;
-    return n;
+    bs__rec *r = &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+    *r = rec_new;
+    r->n.id = id;
+    r->n.scope = c->cur_scope;
+    return &r->n;
 }
 
 static bs_id node_commit(bs_ctx *c, bs_node *n)
@@ -956,21 +962,21 @@ static bs_dtype result_dtype(const bs_node *const *xs, int n, bool int_op, bs_dt
 }
 
 /* The fast path for elementwise ops on 0-d tensors (scalar graphs such as micrograd's MLP): the
- * op's own scalar function, no shape inference, inline storage. */
+ * op's own scalar function, no shape inference, inline storage. x, y: the inputs' nodes (y NULL
+ * for a unary op). */
 static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr, bs_dtype odt,
-                          bool rg)
+                          bool rg, const bs_node *x, const bs_node *y)
 {
     const bs_op_info *info = &bs_ops[op];
     /* an elementwise op reads k and k2 only: their defaults without building a whole bs_attr */
     double k = attr ? attr->k : ew1_kdef[op][0], k2 = attr ? attr->k2 : ew1_kdef[op][1];
-    bs_node *x = bs__node(c, in[0]);
-    bs_node *y = info->arity == 2 ? bs__node(c, in[1]) : NULL;
+    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
+    uint32_t vx = x->version, vy = y ? y->version : 0;
     bs_node *n = node_new(c);
     if (!n) {
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
-    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
     if (odt == BS_I64) v = trunc(v);
     else if (odt != BS_F64) v = bs_dtype_round(odt, v);
     n->sval = v;
@@ -982,15 +988,35 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->attr.k = k;
     n->attr.k2 = k2;
     n->in[0] = in[0];
-    BK(n)->in_version[0] = x->version;
+    BK(n)->in_version[0] = vx;
     if (y) {
         n->in[1] = in[1];
-        BK(n)->in_version[1] = y->version;
+        BK(n)->in_version[1] = vy;
     }
     n->requires_grad = rg && !c->no_grad && odt != BS_I64;
     n->is_leaf = !n->requires_grad;
     n->in_no_grad = c->no_grad;
     return node_commit(c, n);
+}
+
+/* bs_apply's quickest case, tried first by bs_apply1 and bs_apply2: an elementwise op on 0-d f64
+ * operands under the f64 default (every tier is f64 then, and nothing is checked or rounded).
+ * BS_APPLY_GENERAL when it does not apply. */
+#define BS_APPLY_GENERAL (-2)
+static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
+{
+    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !bs_ops[op].s_fwd || c->dtype != BS_F64 ||
+        (uint32_t)a >= (uint32_t)c->len)
+        return BS_APPLY_GENERAL;
+    const bs_node *x = bs__node(c, a), *y = NULL;
+    if (bs_ops[op].arity == 2) {
+        if ((uint32_t)b >= (uint32_t)c->len) return BS_APPLY_GENERAL;
+        y = bs__node(c, b);
+        if (y->value.shape.ndim != 0 || y->value.dtype != BS_F64) return BS_APPLY_GENERAL;
+    }
+    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return BS_APPLY_GENERAL;
+    bs_id in[2] = {a, b};
+    return apply_scalar(c, op, in, NULL, BS_F64, x->requires_grad || (y && y->requires_grad), x, y);
 }
 
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
@@ -1019,7 +1045,8 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
             }
             /* the float path computes each op as torch's CPU kernel does: not in double */
             if (!bs_dtype_in_float(odt))
-                return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
+                return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad, x,
+                                    info->arity == 2 ? y : NULL);
         }
     }
     bs_shape shp[BS_MAX_INPUTS];
@@ -1176,12 +1203,16 @@ bs_id bs_cast(bs_ctx *c, bs_id x, bs_dtype t)
 
 bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
 {
+    bs_id r = apply_f64_scalar(c, op, a, BS_NONE);
+    if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, BS_NONE, BS_NONE};
     return bs_apply(c, op, in, NULL);
 }
 
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
+    bs_id r = apply_f64_scalar(c, op, a, b);
+    if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, b, BS_NONE};
     return bs_apply(c, op, in, NULL);
 }
