@@ -70,6 +70,36 @@ void bs__sched_free(bs__sched *s)
 
 static bool has_grad_fn(const bs_node *n) { return n->requires_grad && !n->is_leaf; }
 
+/* The checks before a pass touches anything, with PyTorch's messages: node n (on the pass, its
+ * freed flag set) still needs saved tensors; input k of n was changed in place since n was made
+ * and n keeps it. Each returns true when it set the error. */
+static bool freed_error(bs_ctx *c, const bs_node *n)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    if (!bs_node_saved(c, n->id, sv)) return false;
+    char nb[64];
+    bs__err(c, BS_ERR_STATE,
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed): %s (%s) was freed by an earlier "
+            "backward(). Specify retain_graph=True if you need to backward through the "
+            "graph a second time.",
+            bs_node_name(c, n->id, nb, sizeof nb), bs_ops[n->op].grad_fn);
+    return true;
+}
+
+static bool version_error(bs_ctx *c, const bs_node *n, int k)
+{
+    if (!bs__saves_input(c, n, k)) return false;
+    char nb[64];
+    const bs_node *x = bs__node(c, n->in[k]);
+    bs__err(c, BS_ERR_STATE,
+            "one of the variables needed for gradient computation has been modified "
+            "by an inplace operation: %s is at version %u; expected version %u "
+            "instead (an optimizer step changed it after this graph was built)",
+            bs_node_name(c, n->in[k], nb, sizeof nb), x->version, BK(n)->in_version[k]);
+    return true;
+}
+
 bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, bool check,
                           bs__sched *s)
 {
@@ -83,28 +113,10 @@ bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, 
         bs_node *n = bs__node(c, i);
         if (MARK(i, n) != pass || !has_grad_fn(n)) continue;
         if (!sched_push(&s->step, &s->nstep, &s->capstep, i)) goto nomem;
-        bs_saved_tensor sv[BS_MAX_SAVED];
-        if (check && BK(n)->freed && bs_node_saved(c, i, sv)) {
-            char nb[64];
-            bs__err(c, BS_ERR_STATE,
-                    "Trying to backward through the graph a second time (or directly access saved "
-                    "tensors after they have already been freed): %s (%s) was freed by an earlier "
-                    "backward(). Specify retain_graph=True if you need to backward through the "
-                    "graph a second time.",
-                    bs_node_name(c, i, nb, sizeof nb), bs_ops[n->op].grad_fn);
-            goto fail;
-        }
+        if (check && BK(n)->freed && freed_error(c, n)) goto fail;
         for (int k = 0; k < n->nin; k++) {
             bs_node *x = bs__node(c, n->in[k]);
-            if (check && x->version != BK(n)->in_version[k] && bs__saves_input(c, n, k)) {
-                char nb[64];
-                bs__err(c, BS_ERR_STATE,
-                        "one of the variables needed for gradient computation has been modified "
-                        "by an inplace operation: %s is at version %u; expected version %u "
-                        "instead (an optimizer step changed it after this graph was built)",
-                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, BK(n)->in_version[k]);
-                goto fail;
-            }
+            if (check && x->version != BK(n)->in_version[k] && version_error(c, n, k)) goto fail;
             if (!x->requires_grad || MARK(n->in[k], x) == pass) continue;
             MARK(n->in[k], x) = pass;
             if (has_grad_fn(x)) {
@@ -532,6 +544,145 @@ static int eager_run(bs_bwd *b)
     return bs_backward_next(b, NULL); /* the leaves' gradients */
 }
 
+/* ==== The scalar pass ====
+ * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
+ * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
+ * down from the root, then one sweep that stores the results. The first sweep changes no node:
+ * it marks the pass (harmless: a mark counts only while it equals the pass) and sums each
+ * non-leaf node's gradient in the context's scratch (sp_g, by root - id) and each leaf's in its
+ * gtmp, as the general pass does; a check that fails leaves every gradient as it was. Every node
+ * is reached after all its users (ids are topological), so its gradient is final there and its
+ * VJPs go straight into its inputs: the same arithmetic in the same order as bs_backward_next's
+ * steps (input 0 first; a first contribution 0 + v), so the numbers are the general pass's. The
+ * second sweep does what those steps and the end of the pass do to the nodes: .grad, freed, the
+ * journal, the leaves' .grad. A node that is not such a step (or checkpoints) hands the pass to
+ * the general engine before anything changed. */
+typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
+
+static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
+{
+    if (need <= *cap) return true;
+    int64_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    void *q = realloc(*p, (size_t)nc * elt);
+    if (!q) return false;
+    *p = q;
+    *cap = nc;
+    return true;
+}
+
+/* a step the scalar pass takes: a 0-d elementwise f64 node with a grad_fn */
+static inline bool sp_node(const bs_node *n)
+{
+    return n->requires_grad && !n->is_leaf && n->value.shape.ndim == 0 &&
+           n->value.dtype == BS_F64 && n->op >= 0 && bs_ops[n->op].s_vjp;
+}
+
+static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain)
+{
+    bs_node *r = bs__node(c, root);
+    if (c->nckpt || !sp_node(r) || (seed && seed->shape.ndim != 0)) return SP_GENERAL;
+    if (!sp_grow((void **)&c->sp_g, &c->sp_capg, 64, sizeof(double))) return SP_GENERAL;
+    const uint32_t pass = ++c->pass;
+    double *G = c->sp_g;
+    int64_t used = 1;               /* G[0, used) is this pass's, zeros past what was added */
+    int32_t nstep = 0, nleaf = 0, lo = root;
+    G[0] = seed ? seed->data[0] : 1;
+    BK(r)->mark = pass;
+    for (int32_t i = root; i >= lo; i--) {
+        bs_node *n = bs__node(c, i);
+        bs__book *bn = BK(n);
+        if (bn->mark != pass || !has_grad_fn(n)) continue;
+        if (!sp_node(n)) goto general;
+        bs_node *x = bs__node(c, n->in[0]);
+        bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : x;
+        if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
+            y->value.dtype != BS_F64)
+            goto general;
+        if (c->interrupted) {
+            c->interrupted = 0;
+            bs__err(c, BS_ERR_INTERRUPT, "interrupted");
+            goto fail;
+        }
+        if (bn->freed && freed_error(c, n)) goto fail;
+        if (nstep == c->sp_capstep &&
+            !sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int32_t)))
+            goto nomem;
+        c->sp_step[nstep++] = i;
+        const bs_op_info *info = &bs_ops[n->op];
+        int64_t gi = root - i;
+        double g = gi < used ? G[gi] : 0.0;
+        double a = x->value.data[0], bv = n->nin == 2 ? y->value.data[0] : 0.0, o = n->value.data[0];
+        for (int k = 0; k < n->nin; k++) {
+            bs_node *in = k ? y : x;
+            bs_id id = n->in[k];
+            if (in->version != bn->in_version[k] && version_error(c, n, k)) goto fail;
+            if (!in->requires_grad) continue;
+            bool step = has_grad_fn(in);
+            if (BK(in)->mark != pass) {
+                BK(in)->mark = pass;
+                if (step) {
+                    if (id < lo) lo = id;
+                } else {
+                    if (nleaf == c->sp_capleaf &&
+                        !sp_grow((void **)&c->sp_leaf, &c->sp_capleaf, nleaf + 1, sizeof(int32_t)))
+                        goto nomem;
+                    c->sp_leaf[nleaf++] = id;
+                }
+            }
+            if (!info->deriv[k]) continue;
+            double v = info->s_vjp(g, a, bv, o, n->attr.k, n->attr.k2, k);
+            if (step) {
+                int64_t j = root - id;
+                if (j >= used) {
+                    if (!sp_grow((void **)&c->sp_g, &c->sp_capg, j + 1, sizeof(double))) goto nomem;
+                    G = c->sp_g;
+                    memset(G + used, 0, (size_t)(j + 1 - used) * sizeof(double));
+                    used = j + 1;
+                }
+                G[j] += v;
+            } else if (BK(in)->gtmp) {
+                BK(in)->gtmp[0] += v;
+            } else {
+                BK(in)->sgtmp = 0 + v;
+                BK(in)->gtmp = &BK(in)->sgtmp;
+            }
+        }
+    }
+    /* every check passed: the steps' results, then the leaves' (the end of the pass) */
+    for (int32_t s = 0; s < nstep; s++) {
+        int32_t i = c->sp_step[s];
+        bs_node *n = bs__node(c, i);
+        double g = root - i < used ? G[root - i] : 0.0;
+        if (c->txn.on) bs__txn_node(c, n);
+        if (n->grad.data) {
+            n->grad.data[0] += g;
+        } else {
+            n->sgrad = g;
+            n->grad.data = &n->sgrad;
+            n->grad.shape = n->value.shape;
+            n->grad.dtype = BS_F64;
+        }
+        if (!retain) BK(n)->freed = true;
+        BK(n)->mark = 0;
+    }
+    for (int32_t s = 0; s < nleaf; s++) {
+        bs_node *n = bs__node(c, c->sp_leaf[s]);
+        if (BK(n)->gtmp) grad_add(c, n, BK(n)->gtmp); /* 0-d f64: inline, nothing to allocate */
+        BK(n)->gtmp = NULL;
+        BK(n)->mark = 0;
+    }
+    return SP_DONE;
+nomem:
+    bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
+fail:
+    for (int32_t s = 0; s < nleaf; s++) BK(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
+    return SP_FAILED;
+general:
+    for (int32_t s = 0; s < nleaf; s++) BK(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
+    return SP_GENERAL;
+}
+
 static void release(bs_bwd *b, bool commit)
 {
     bs_ctx *c = b->c;
@@ -575,6 +726,11 @@ void bs_backward_abort(bs_bwd *b)
 
 bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph)
 {
+    if (root >= 0 && root < c->len && !c->live) {
+        sp_result sr = scalar_pass(c, root, seed, retain_graph);
+        if (sr == SP_DONE) return BS_OK;
+        if (sr == SP_FAILED) return c->code;
+    }
     bs_bwd *b = bs_backward_begin(c, root, seed, retain_graph, false);
     if (!b) return c->code;
     int r = eager_run(b);

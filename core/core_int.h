@@ -123,6 +123,11 @@ struct bs_ctx {
     int32_t nckpt;                /* checkpoints made: 0 keeps them off the backward's path */
     char **names;
     int32_t nnames, capnames;
+    /* the scalar pass's scratch (backward.c), kept from one pass to the next */
+    double *sp_g;                 /* gradient so far of the pass's non-leaf nodes, by root - id */
+    int64_t sp_capg;
+    int32_t *sp_step, *sp_leaf;   /* the nodes stepped, the leaves reached */
+    int64_t sp_capstep, sp_capleaf;
 };
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)

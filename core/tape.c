@@ -116,6 +116,9 @@ void bs_ctx_free(bs_ctx *c)
     if (!c) return;
     bs_ctx_reset(c);
     bs__txn_free(c);
+    free(c->sp_g);
+    free(c->sp_step);
+    free(c->sp_leaf);
     free(c);
 }
 
