@@ -547,16 +547,16 @@ static int eager_run(bs_bwd *b)
 /* ==== The scalar pass ====
  * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
  * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
- * down from the root, then one sweep that stores the results. The first sweep changes no node:
- * it marks the pass (harmless: a mark counts only while it equals the pass) and sums each
- * non-leaf node's gradient in the context's scratch (sp_g, by root - id) and each leaf's in its
- * gtmp, as the general pass does; a check that fails leaves every gradient as it was. Every node
- * is reached after all its users (ids are topological), so its gradient is final there and its
- * VJPs go straight into its inputs: the same arithmetic in the same order as bs_backward_next's
- * steps (input 0 first; a first contribution 0 + v), so the numbers are the general pass's. The
- * second sweep does what those steps and the end of the pass do to the nodes: .grad, freed, the
- * journal, the leaves' .grad. A node that is not such a step (or checkpoints) hands the pass to
- * the general engine before anything changed. */
+ * down from the root. Every node is reached after all its users (ids are topological), so its
+ * gradient is final there: its checks run, its .grad is stored and its VJPs go straight into its
+ * inputs, each non-leaf input's in the context's scratch (sp_g, by root - id), each leaf's in
+ * its gtmp. The arithmetic and its order are bs_backward_next's steps' (input 0 first; a first
+ * contribution 0 + v), so the numbers are the general pass's. A check that fails further down
+ * (or an interrupt) undoes what the sweep stored: the nodes it stepped had no .grad before (one
+ * that had is stored only once the sweep is through) and get their freed flag back; the leaves'
+ * .grad is added at the end, as the general pass does. A node that is not such a step (or
+ * checkpoints) hands the pass to the general engine, after the same undoing. Marks left behind
+ * are harmless: a mark counts only while it equals the pass. */
 typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
 
 static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
@@ -578,45 +578,66 @@ static inline bool sp_node(const bs_node *n)
            n->value.dtype == BS_F64 && n->op >= 0 && bs_ops[n->op].s_vjp;
 }
 
+/* c->sp_step entries: id << 2 of each node stepped, | 1 when it was freed before, | 2 when it had
+   a .grad (added to at the end) */
 static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain)
 {
     bs_node *r = bs__node(c, root);
     if (c->nckpt || !sp_node(r) || (seed && seed->shape.ndim != 0)) return SP_GENERAL;
     if (!sp_grow((void **)&c->sp_g, &c->sp_capg, 64, sizeof(double))) return SP_GENERAL;
     const uint32_t pass = ++c->pass;
+    const bool journal = c->txn.on;
     double *G = c->sp_g;
     int64_t used = 1;               /* G[0, used) is this pass's, zeros past what was added */
-    int32_t nstep = 0, nleaf = 0, lo = root;
+    int32_t nstep = 0, nleaf = 0, ndefer = 0, lo = root;
+    sp_result res = SP_GENERAL;
     G[0] = seed ? seed->data[0] : 1;
     BK(r)->mark = pass;
     for (int32_t i = root; i >= lo; i--) {
         bs_node *n = bs__node(c, i);
         bs__book *bn = BK(n);
         if (bn->mark != pass || !has_grad_fn(n)) continue;
-        if (!sp_node(n)) goto general;
+        if (!sp_node(n)) goto undo;
         bs_node *x = bs__node(c, n->in[0]);
         bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : x;
         if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
             y->value.dtype != BS_F64)
-            goto general;
+            goto undo;
+        res = SP_FAILED;
         if (c->interrupted) {
             c->interrupted = 0;
             bs__err(c, BS_ERR_INTERRUPT, "interrupted");
-            goto fail;
+            goto undo;
         }
-        if (bn->freed && freed_error(c, n)) goto fail;
-        if (nstep == c->sp_capstep &&
-            !sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int32_t)))
-            goto nomem;
-        c->sp_step[nstep++] = i;
-        const bs_op_info *info = &bs_ops[n->op];
+        if (bn->freed && freed_error(c, n)) goto undo;
+        if (x->version != bn->in_version[0] && version_error(c, n, 0)) goto undo;
+        if (n->nin == 2 && y->version != bn->in_version[1] && version_error(c, n, 1)) goto undo;
+        res = SP_GENERAL;
+        /* the node's gradient is final: stored now (retired, as retire() does) */
         int64_t gi = root - i;
         double g = gi < used ? G[gi] : 0.0;
-        double a = x->value.data[0], bv = n->nin == 2 ? y->value.data[0] : 0.0, o = n->value.data[0];
-        for (int k = 0; k < n->nin; k++) {
-            bs_node *in = k ? y : x;
-            bs_id id = n->in[k];
-            if (in->version != bn->in_version[k] && version_error(c, n, k)) goto fail;
+        if (nstep == c->sp_capstep &&
+            !sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t)))
+            goto nomem;
+        if (journal) bs__txn_node(c, n);
+        /* a .grad there already is added to at the end: an add cannot be taken back */
+        bool defer = n->grad.data != NULL;
+        ndefer += defer;
+        c->sp_step[nstep++] = (int64_t)i << 2 | (bn->freed ? 1 : 0) | (defer ? 2 : 0);
+        if (!defer) {
+            n->sgrad = g; /* grad.shape and grad.dtype are the value's from the node's making on */
+            n->grad.data = &n->sgrad;
+        }
+        if (!retain) bn->freed = true;
+        bn->mark = 0;
+        /* its inputs: a 0-d value is its node's inline sval (bs__data_alloc); k and k2 are 0 in a
+           record that is not cold (bs__rec) */
+        const bs_op_info *info = &bs_ops[n->op];
+        double a = x->sval, bv = n->nin == 2 ? y->sval : 0.0, o = n->sval;
+        double k = bn->cold ? n->attr.k : 0.0, k2 = bn->cold ? n->attr.k2 : 0.0;
+        for (int q = 0; q < n->nin; q++) {
+            bs_node *in = q ? y : x;
+            bs_id id = n->in[q];
             if (!in->requires_grad) continue;
             bool step = has_grad_fn(in);
             if (BK(in)->mark != pass) {
@@ -630,8 +651,8 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
                     c->sp_leaf[nleaf++] = id;
                 }
             }
-            if (!info->deriv[k]) continue;
-            double v = info->s_vjp(g, a, bv, o, n->attr.k, n->attr.k2, k);
+            if (!info->deriv[q]) continue;
+            double v = info->s_vjp(g, a, bv, o, k, k2, q);
             if (step) {
                 int64_t j = root - id;
                 if (j >= used) {
@@ -649,22 +670,11 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
             }
         }
     }
-    /* every check passed: the steps' results, then the leaves' (the end of the pass) */
-    for (int32_t s = 0; s < nstep; s++) {
-        int32_t i = c->sp_step[s];
-        bs_node *n = bs__node(c, i);
-        double g = root - i < used ? G[root - i] : 0.0;
-        if (c->txn.on) bs__txn_node(c, n);
-        if (n->grad.data) {
-            n->grad.data[0] += g;
-        } else {
-            n->sgrad = g;
-            n->grad.data = &n->sgrad;
-            n->grad.shape = n->value.shape;
-            n->grad.dtype = BS_F64;
-        }
-        if (!retain) BK(n)->freed = true;
-        BK(n)->mark = 0;
+    /* the sweep is through: the nodes that had a .grad, then the leaves (the end of the pass) */
+    for (int32_t s = 0; ndefer && s < nstep; s++) {
+        if (!(c->sp_step[s] & 2)) continue;
+        int32_t i = (int32_t)(c->sp_step[s] >> 2);
+        bs__node(c, i)->grad.data[0] += root - i < used ? G[root - i] : 0.0;
     }
     for (int32_t s = 0; s < nleaf; s++) {
         bs_node *n = bs__node(c, c->sp_leaf[s]);
@@ -675,12 +685,16 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     return SP_DONE;
 nomem:
     bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
-fail:
+    res = SP_FAILED;
+undo:
+    for (int32_t s = 0; s < nstep; s++) {
+        int64_t e = c->sp_step[s];
+        bs_node *n = bs__node(c, (int32_t)(e >> 2));
+        BK(n)->freed = e & 1;
+        if (!(e & 2)) n->grad.data = NULL;
+    }
     for (int32_t s = 0; s < nleaf; s++) BK(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
-    return SP_FAILED;
-general:
-    for (int32_t s = 0; s < nleaf; s++) BK(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
-    return SP_GENERAL;
+    return res;
 }
 
 static void release(bs_bwd *b, bool commit)

@@ -126,7 +126,8 @@ struct bs_ctx {
     /* the scalar pass's scratch (backward.c), kept from one pass to the next */
     double *sp_g;                 /* gradient so far of the pass's non-leaf nodes, by root - id */
     int64_t sp_capg;
-    int32_t *sp_step, *sp_leaf;   /* the nodes stepped, the leaves reached */
+    int64_t *sp_step;             /* the nodes stepped (with two flags) */
+    int32_t *sp_leaf;             /* the leaves reached */
     int64_t sp_capstep, sp_capleaf;
 };
 

@@ -261,12 +261,36 @@ void bs__round_tensor(bs_tensor *t)
 
 /* ==== Nodes ==== */
 
+/* what node_new starts a record from: zeros but for these */
+static const bs__rec rec_new = {
+    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
+          .sym = {-1, -1, -1, -1}},
+};
+/* the cold part of every unused record and of every node without `cold` (bs__rec): a fresh
+   record's, with the attributes of apply_scalar's nodes (only k and k2 are read: zero here) */
+static const bs__rec rec_free = {
+    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
+          .sym = {-1, -1, -1, -1}, .attr = {.dim = BS_DIM_ALL}},
+};
+
+/* a record's cold part as rec_free has it */
+static void rec_cold_reset(bs__rec *r)
+{
+    memcpy((char *)r + BS__REC_HOT, (const char *)&rec_free + BS__REC_HOT,
+           sizeof(bs__rec) - BS__REC_HOT);
+}
+
 int32_t bs_tape_len(const bs_ctx *c) { return c->len; }
 
 void bs_tape_truncate(bs_ctx *c, int32_t len)
 {
     if (len < 0) len = 0;
-    while (c->len > len) free_node_data(c, bs__node(c, --c->len));
+    while (c->len > len) {
+        bs_node *n = bs__node(c, --c->len);
+        if (!BK(n)->cold) continue; /* nothing of its own outside the hot part (bs__rec) */
+        free_node_data(c, n);
+        rec_cold_reset(bs__rec_of(n));
+    }
 }
 
 /* ==== Reclaiming ====
@@ -326,6 +350,7 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     for (int k = 0; k < nkeep; k++)
         if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
     free(remap);
+    for (int32_t i = next; i < len; i++) *bs__rec_of(bs__node(c, i)) = rec_free; /* moved or freed */
     c->len = next;
     /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
     int32_t need = (next >> BS_CHUNK_BITS) + 2;
@@ -347,6 +372,7 @@ void bs_node_set_label(bs_ctx *c, bs_id id, const char *label)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     free(n->label);
     n->label = label ? strdup(label) : NULL;
 }
@@ -355,6 +381,7 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     if (!BK(n)->text_borrowed) free(n->text);
     n->text = text ? strdup(text) : NULL;
     BK(n)->text_borrowed = false;
@@ -364,6 +391,7 @@ void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     if (!BK(n)->text_borrowed) free(n->text);
     n->text = (char *)text;
     BK(n)->text_borrowed = text != NULL;
@@ -453,7 +481,10 @@ bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t)
 void bs_node_rebind(bs_ctx *c, bs_id old, bs_id id, const char *name)
 {
     bs_node *o = bs_node_at(c, old);
-    if (o && o->label && !strcmp(o->label, name)) o->rebound++;
+    if (o && o->label && !strcmp(o->label, name)) {
+        BK(o)->cold = true;
+        o->rebound++;
+    }
     bs_node *n = bs_node_at(c, id);
     if (n && (!n->label || n->rebound)) {
         bs_node_set_label(c, id, name);
@@ -466,6 +497,7 @@ void bs_leaf_set_init(bs_ctx *c, bs_id id, bs_init_kind kind, double arg0, doubl
 {
     bs_node *n = bs_node_at(c, id);
     if (!n || n->op != BS_OP_LEAF) return;
+    BK(n)->cold = true;
     n->init = kind;
     n->init_arg[0] = arg0;
     n->init_arg[1] = arg1;
@@ -547,26 +579,43 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
-/* what node_new starts a record from: zeros but for these */
-static const bs__rec rec_new = {
-    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
-          .sym = {-1, -1, -1, -1}},
-};
-
-/* a fresh node at the end of the tape (not yet counted in len until committed) */
-static bs_node *node_new(bs_ctx *c)
+/* room for node c->len: a new chunk when the last is full (its records as rec_free) */
+static bool node_room(bs_ctx *c)
 {
     int32_t id = c->len;
-    if ((id >> BS_CHUNK_BITS) >= c->nchunk) {
-        bs__rec **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
-        if (!nc) return NULL;
-        c->chunk = nc;
-        bs__rec *chunk = malloc(sizeof(bs__rec) * BS_CHUNK);
-        if (!chunk) return NULL;
-        c->chunk[c->nchunk++] = chunk;
-    }
+    if ((id >> BS_CHUNK_BITS) < c->nchunk) return true;
+    bs__rec **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
+    if (!nc) return false;
+    c->chunk = nc;
+    bs__rec *chunk = aligned_alloc(_Alignof(bs__rec), sizeof(bs__rec) * BS_CHUNK);
+    if (!chunk) return false;
+    for (int i = 0; i < BS_CHUNK; i++) chunk[i] = rec_free;
+    c->chunk[c->nchunk++] = chunk;
+    return true;
+}
+
+/* a fresh node at the end of the tape (not yet counted in len until committed); cold: whoever
+   makes it may write any of it */
+static bs_node *node_new(bs_ctx *c)
+{
+    if (!node_room(c)) return NULL;
+    int32_t id = c->len;
     bs__rec *r = &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
     *r = rec_new;
+    r->b.cold = true;
+    r->n.id = id;
+    r->n.scope = c->cur_scope;
+    return &r->n;
+}
+
+/* the same for apply_scalar's nodes, which write only the record's hot part: its cold part is
+   rec_free's already */
+static inline bs_node *node_new_hot(bs_ctx *c)
+{
+    if (!node_room(c)) return NULL;
+    int32_t id = c->len;
+    bs__rec *r = &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+    memcpy(r, &rec_new, BS__REC_HOT);
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
@@ -975,7 +1024,7 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     double k = attr ? attr->k : ew1_kdef[op][0], k2 = attr ? attr->k2 : ew1_kdef[op][1];
     double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
     uint32_t vx = x->version, vy = y ? y->version : 0;
-    bs_node *n = node_new(c);
+    bs_node *n = node_new_hot(c);
     if (!n) {
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
@@ -987,9 +1036,16 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->value.data = &n->sval;
     n->op = op;
     n->nin = info->arity;
-    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k and k2 */
-    n->attr.k = k;
-    n->attr.k2 = k2;
+    /* attr: dim BS_DIM_ALL (elementwise ops read only k and k2), k = k2 = 0 as rec_free has them;
+       other k, k2 make the record cold */
+    uint64_t kb, k2b;
+    memcpy(&kb, &k, sizeof kb);
+    memcpy(&k2b, &k2, sizeof k2b);
+    if (kb | k2b) { /* not both +0.0 */
+        BK(n)->cold = true;
+        n->attr.k = k;
+        n->attr.k2 = k2;
+    }
     n->in[0] = in[0];
     BK(n)->in_version[0] = vx;
     if (y) {
@@ -1131,6 +1187,7 @@ bs_id bs_apply_linear_bias(bs_ctx *c, bs_id mm, bs_id b)
         return y;
     const bs_node *x = bs__node(c, m->in[0]), *wt = bs__node(c, m->in[1]);
     bs_tensor bt = bs__node(c, b)->value;
+    BK(n)->cold = true; /* attr.start below */
     /* recomputed in place: the node was made just now, nothing has read it */
     ops_lp_addmm(n->value.dtype, &x->value, &wt->value, wt->op == BS_OP_TRANSPOSE, &bt, n->value.data);
     n->attr.start = BS_ADD_ADDMM; /* so that bs__node_forward computes it again the same way */
