@@ -11,7 +11,9 @@
 #include "backstep.h"
 
 #define BS_CHUNK_BITS 12
-#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* nodes per chunk; chunks never move */
+#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* records committed at a time */
+#define BS_MAX_NODES_LOG2 26            /* the tape's address space: 2^26 records (24 GiB, never
+                                           committed beyond what the tape holds) */
 #define BS_MAX_DIMVARS 64
 
 typedef struct {
@@ -95,8 +97,11 @@ typedef struct {
 #define BS__REC_HOT offsetof(bs__rec, n.attr)
 
 struct bs_ctx {
-    bs__rec **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
-    int32_t nchunk, len;
+    bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
+                                     space made at the first node, so records never move; chunks
+                                     of BS_CHUNK records are committed as the tape grows */
+    int32_t nchunk, len;          /* chunks committed; nodes */
+    int64_t reserved;             /* records the reservation has room for */
     char err[512];
     bs_status code;
     volatile sig_atomic_t interrupted;
@@ -133,7 +138,7 @@ struct bs_ctx {
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
-    return &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)].n;
+    return &c->rec[id].n;
 }
 
 /* the record and the bookkeeping of a node of the tape */

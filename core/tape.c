@@ -5,9 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core_int.h"
+#ifdef MAP_NORESERVE
+#define BS_MAP_NORESERVE MAP_NORESERVE
+#else
+#define BS_MAP_NORESERVE 0
+#endif
 #include "ew_math.h"
 #include "ops_int.h"
 
@@ -89,9 +95,9 @@ static void free_opts(bs_ctx *c)
 void bs_ctx_reset(bs_ctx *c)
 {
     for (int32_t i = 0; i < c->len; i++) free_node_data(c, bs__node(c, i));
-    for (int32_t i = 0; i < c->nchunk; i++) free(c->chunk[i]);
-    free(c->chunk);
-    c->chunk = NULL;
+    if (c->rec) munmap(c->rec, (size_t)c->reserved * sizeof(bs__rec));
+    c->rec = NULL;
+    c->reserved = 0;
     c->nchunk = c->len = 0;
     c->ndim = 0;
     c->bytes = 0;
@@ -354,7 +360,13 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     c->len = next;
     /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
     int32_t need = (next >> BS_CHUNK_BITS) + 2;
-    while (c->nchunk > need) free(c->chunk[--c->nchunk]);
+    if (c->nchunk > need) { /* their pages back to the system, the addresses kept */
+        char *from = (char *)(c->rec + (int64_t)need * BS_CHUNK);
+        size_t bytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__rec);
+        madvise(from, bytes, MADV_DONTNEED);
+        mprotect(from, bytes, PROT_NONE);
+        c->nchunk = need;
+    }
     return len - next;
 }
 
@@ -579,18 +591,27 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
-/* room for node c->len: a new chunk when the last is full (its records as rec_free) */
+/* room for node c->len: the address space reserved at the first node (as much of 2^26 records
+   as the system grants), a chunk committed when the last is full (its records as rec_free) */
 static bool node_room(bs_ctx *c)
 {
     int32_t id = c->len;
     if ((id >> BS_CHUNK_BITS) < c->nchunk) return true;
-    bs__rec **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
-    if (!nc) return false;
-    c->chunk = nc;
-    bs__rec *chunk = aligned_alloc(_Alignof(bs__rec), sizeof(bs__rec) * BS_CHUNK);
-    if (!chunk) return false;
+    if (!c->rec) {
+        for (int64_t n = (int64_t)1 << BS_MAX_NODES_LOG2; n >= BS_CHUNK && !c->rec; n /= 2) {
+            void *p = mmap(NULL, (size_t)n * sizeof(bs__rec), PROT_NONE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            if (p == MAP_FAILED) continue;
+            c->rec = p;
+            c->reserved = n;
+        }
+        if (!c->rec) return false;
+    }
+    if ((int64_t)(c->nchunk + 1) * BS_CHUNK > c->reserved) return false;
+    bs__rec *chunk = c->rec + (int64_t)c->nchunk * BS_CHUNK;
+    if (mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
     for (int i = 0; i < BS_CHUNK; i++) chunk[i] = rec_free;
-    c->chunk[c->nchunk++] = chunk;
+    c->nchunk++;
     return true;
 }
 
@@ -600,7 +621,7 @@ static bs_node *node_new(bs_ctx *c)
 {
     if (!node_room(c)) return NULL;
     int32_t id = c->len;
-    bs__rec *r = &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+    bs__rec *r = &c->rec[id];
     *r = rec_new;
     r->b.cold = true;
     r->n.id = id;
@@ -614,7 +635,7 @@ static inline bs_node *node_new_hot(bs_ctx *c)
 {
     if (!node_room(c)) return NULL;
     int32_t id = c->len;
-    bs__rec *r = &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)];
+    bs__rec *r = &c->rec[id];
     memcpy(r, &rec_new, BS__REC_HOT);
     r->n.id = id;
     r->n.scope = c->cur_scope;
