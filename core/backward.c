@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "ew_scalar.h"
 
 /* ==== The iterator ====
  * A pass walks the tape in reverse creation order (creation order is topological). begin() marks
@@ -652,7 +653,7 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
                 }
             }
             if (!info->deriv[q]) continue;
-            double v = info->s_vjp(g, a, bv, o, k, k2, q);
+            double v = bs__ew_vjp(n->op, g, a, bv, o, k, k2, q);
             if (step) {
                 int64_t j = root - id;
                 if (j >= used) {
