@@ -156,16 +156,16 @@ static double *gtmp_alloc(bs_node *n)
 {
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (numel == 1) {
-        BK(n)->sgtmp = 0;
-        return &BK(n)->sgtmp;
+        PS(n)->sgtmp = 0;
+        return &PS(n)->sgtmp;
     }
     return calloc((size_t)(numel ? numel : 1), sizeof(double));
 }
 
 static void gtmp_free(bs_node *n)
 {
-    if (BK(n)->gtmp && BK(n)->gtmp != &BK(n)->sgtmp) free(BK(n)->gtmp);
-    BK(n)->gtmp = NULL;
+    if (PS(n)->gtmp && PS(n)->gtmp != &PS(n)->sgtmp) free(PS(n)->gtmp);
+    PS(n)->gtmp = NULL;
 }
 
 /* grad += src (allocating grad as a copy when it is None) */
@@ -234,15 +234,15 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     if (bs__sched_build(c, root, b->pass, NULL, check_state, &b->sched)) goto fail;
     b->total = b->sched.nstep;
     /* the seed */
-    BK(r)->gtmp = gtmp_alloc(r);
-    if (!BK(r)->gtmp) {
+    PS(r)->gtmp = gtmp_alloc(r);
+    if (!PS(r)->gtmp) {
         bs__err(c, BS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (seed)
-        memcpy(BK(r)->gtmp, seed->data, (size_t)numel * sizeof(double));
+        memcpy(PS(r)->gtmp, seed->data, (size_t)numel * sizeof(double));
     else
-        BK(r)->gtmp[0] = 1;
+        PS(r)->gtmp[0] = 1;
     b->cur = root;
     c->live = b;
     return b;
@@ -289,23 +289,23 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
     bs_node *x = bs__node(c, n->in[0]);
     bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : NULL;
     if (x->value.shape.ndim != 0 || (y && y->value.shape.ndim != 0)) return false;
-    if (!BK(n)->gtmp) {
-        BK(n)->sgtmp = 0;
-        BK(n)->gtmp = &BK(n)->sgtmp;
+    if (!PS(n)->gtmp) {
+        PS(n)->sgtmp = 0;
+        PS(n)->gtmp = &PS(n)->sgtmp;
     }
-    double g = BK(n)->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
+    double g = PS(n)->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
     const bs_op_info *info = &bs_ops[n->op];
     for (int k = 0; k < n->nin; k++) {
         bs_node *in = k ? y : x;
         if (!in->requires_grad || !info->deriv[k]) continue;
         double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, n->attr.k2, k);
-        if (BK(in)->gtmp) {
-            BK(in)->gtmp[0] += v;
+        if (PS(in)->gtmp) {
+            PS(in)->gtmp[0] += v;
         } else {
-            BK(in)->sgtmp = 0 + v;
-            BK(in)->gtmp = &BK(in)->sgtmp;
+            PS(in)->sgtmp = 0 + v;
+            PS(in)->gtmp = &PS(in)->sgtmp;
         }
-        if (in->value.dtype != BS_F64) BK(in)->gtmp[0] = bs_dtype_round(in->value.dtype, BK(in)->gtmp[0]);
+        if (in->value.dtype != BS_F64) PS(in)->gtmp[0] = bs_dtype_round(in->value.dtype, PS(in)->gtmp[0]);
     }
     bs__txn_node(c, n);
     if (n->grad.data) {
@@ -341,7 +341,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             for (int32_t k = 0; k < b->sched.nleaf; k++) {
                 bs_node *n = bs__node(c, b->sched.leaf[k]);
                 if (BK(n)->mark != b->pass) continue;
-                if (BK(n)->gtmp && !grad_add(c, n, BK(n)->gtmp)) goto nomem;
+                if (PS(n)->gtmp && !grad_add(c, n, PS(n)->gtmp)) goto nomem;
                 gtmp_free(n);
                 BK(n)->mark = 0;
             }
@@ -372,11 +372,11 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         return 1;
     }
     int64_t numel = bs_shape_numel(&n->value.shape);
-    if (!BK(n)->gtmp) { /* reachable only through inputs that carried no gradient: zero */
-        BK(n)->gtmp = gtmp_alloc(n);
-        if (!BK(n)->gtmp) goto nomem;
+    if (!PS(n)->gtmp) { /* reachable only through inputs that carried no gradient: zero */
+        PS(n)->gtmp = gtmp_alloc(n);
+        if (!PS(n)->gtmp) goto nomem;
     }
-    bs_tensor g = {n->value.dtype, n->value.shape, BK(n)->gtmp};
+    bs_tensor g = {n->value.dtype, n->value.shape, PS(n)->gtmp};
     bs_tensor in[BS_MAX_INPUTS];
     bs__inputs(c, n, in);
     if (out) {
@@ -394,10 +394,10 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         if (si) si->input = n->in[k];
         if (!x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
         /* the same node used twice as input (x * x) gets both contributions */
-        bool had = BK(x)->gtmp != NULL;
+        bool had = PS(x)->gtmp != NULL;
         if (!had) {
-            BK(x)->gtmp = gtmp_alloc(x);
-            if (!BK(x)->gtmp) goto nomem;
+            PS(x)->gtmp = gtmp_alloc(x);
+            if (!PS(x)->gtmp) goto nomem;
         }
         int64_t xn = bs_shape_numel(&x->value.shape);
         if (b->detail && si) {
@@ -407,7 +407,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
             si->vjp = (bs_tensor){x->value.dtype, x->value.shape, v};
             bs__round_tensor(&si->vjp);
-            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) PS(x)->gtmp[j] += v[j];
             /* the local derivative: the VJP of a ones upstream, meaningful elementwise */
             bool ew = bs_ops[n->op].kind == BS_K_EW && bs_shape_eq(&x->value.shape, &n->value.shape);
             if (ew || numel == 1) {
@@ -435,19 +435,19 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
                 si->local = lo;
                 si->local_ok = si->local_bcast = true;
             }
-        } else if (BK(x)->gtmp && !had) {
-            run_vjp(c, n, in, &g, k, BK(x)->gtmp);
-            vjp_round(n->value.dtype, x->value.dtype, BK(x)->gtmp, xn);
+        } else if (PS(x)->gtmp && !had) {
+            run_vjp(c, n, in, &g, k, PS(x)->gtmp);
+            vjp_round(n->value.dtype, x->value.dtype, PS(x)->gtmp, xn);
         } else {
             /* partial sum already there: compute separately, then add (PyTorch's order) */
             double *v = scratch_get(&b->vjp[k], xn);
             if (!v) goto nomem;
             run_vjp(c, n, in, &g, k, v);
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
-            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) PS(x)->gtmp[j] += v[j];
         }
         if (x->value.dtype != BS_F64) {
-            bs_tensor t = {x->value.dtype, x->value.shape, BK(x)->gtmp};
+            bs_tensor t = {x->value.dtype, x->value.shape, PS(x)->gtmp};
             bs__round_tensor(&t);
         }
         if (si) {
@@ -456,13 +456,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             if (b->detail) {
                 double *a = scratch_get(&b->after[k], xn);
                 if (!a) goto nomem;
-                memcpy(a, BK(x)->gtmp, (size_t)xn * sizeof(double));
+                memcpy(a, PS(x)->gtmp, (size_t)xn * sizeof(double));
                 si->after = (bs_tensor){x->value.dtype, x->value.shape, a};
             }
         }
     }
     /* this node's gradient is final: retain it in .grad (every node shows its grad) */
-    if (!grad_add(c, n, BK(n)->gtmp)) goto nomem;
+    if (!grad_add(c, n, PS(n)->gtmp)) goto nomem;
     if (b->eager && !out)
         retire(b, n);
     else
@@ -494,13 +494,14 @@ static bool eager_scalar_step(bs_ctx *c, bs_node *n, bool retain)
         y->value.dtype != BS_F64)
         return false;
     bs__book *bn = BK(n);
-    double g = bn->gtmp ? bn->gtmp[0] : 0.0;
+    bs__pass *pn = PS(n);
+    double g = pn->gtmp ? pn->gtmp[0] : 0.0;
     double a = x->value.data[0], bv = n->nin == 2 ? y->value.data[0] : 0.0, o = n->value.data[0];
     for (int k = 0; k < n->nin; k++) {
         bs_node *in = k ? y : x;
         if (!in->requires_grad || !info->deriv[k]) continue;
         double v = info->s_vjp(g, a, bv, o, n->attr.k, n->attr.k2, k);
-        bs__book *bi = BK(in);
+        bs__pass *bi = PS(in);
         if (bi->gtmp) {
             bi->gtmp[0] += v;
         } else {
@@ -519,7 +520,7 @@ static bool eager_scalar_step(bs_ctx *c, bs_node *n, bool retain)
     }
     /* retired (retire()): a 0-d node's gtmp is its inline sgtmp, nothing to free */
     if (!retain) bn->freed = true;
-    bn->gtmp = NULL;
+    pn->gtmp = NULL;
     bn->mark = 0;
     return true;
 }
@@ -663,11 +664,11 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
                     used = j + 1;
                 }
                 G[j] += v;
-            } else if (BK(in)->gtmp) {
-                BK(in)->gtmp[0] += v;
+            } else if (PS(in)->gtmp) {
+                PS(in)->gtmp[0] += v;
             } else {
-                BK(in)->sgtmp = 0 + v;
-                BK(in)->gtmp = &BK(in)->sgtmp;
+                PS(in)->sgtmp = 0 + v;
+                PS(in)->gtmp = &PS(in)->sgtmp;
             }
         }
     }
@@ -679,8 +680,8 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     }
     for (int32_t s = 0; s < nleaf; s++) {
         bs_node *n = bs__node(c, c->sp_leaf[s]);
-        if (BK(n)->gtmp) grad_add(c, n, BK(n)->gtmp); /* 0-d f64: inline, nothing to allocate */
-        BK(n)->gtmp = NULL;
+        if (PS(n)->gtmp) grad_add(c, n, PS(n)->gtmp); /* 0-d f64: inline, nothing to allocate */
+        PS(n)->gtmp = NULL;
         BK(n)->mark = 0;
     }
     return SP_DONE;
@@ -694,7 +695,7 @@ undo:
         BK(n)->freed = e & 1;
         if (!(e & 2)) n->grad.data = NULL;
     }
-    for (int32_t s = 0; s < nleaf; s++) BK(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
+    for (int32_t s = 0; s < nleaf; s++) PS(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
     return res;
 }
 
@@ -707,7 +708,7 @@ static void release(bs_bwd *b, bool commit)
     for (int32_t k = done ? sc->nstep + sc->nleaf : 0; k < sc->nstep + sc->nleaf; k++) {
         bs_node *n = bs__node(c, k < sc->nstep ? sc->step[k] : sc->leaf[k - sc->nstep]);
         if (BK(n)->mark != b->pass) continue;
-        if (commit && BK(n)->gtmp && !has_grad_fn(n)) grad_add(c, n, BK(n)->gtmp); /* leaves */
+        if (commit && PS(n)->gtmp && !has_grad_fn(n)) grad_add(c, n, PS(n)->gtmp); /* leaves */
         if (commit && has_grad_fn(n) && !b->retain) {
             bs__txn_node(c, n);
             BK(n)->freed = true;
@@ -773,14 +774,14 @@ bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst)
     int64_t numel = bs_shape_numel(&n->value.shape);
     bool on_pass = b && BK(n)->mark == b->pass && !b->failed;
     bool stepped = on_pass && has_grad_fn(n) && id > b->cur;
-    if (!on_pass || stepped || !BK(n)->gtmp) {
+    if (!on_pass || stepped || !PS(n)->gtmp) {
         if (!n->grad.data) return BS_GRAD_NONE;
         if (dst) memcpy(dst, n->grad.data, (size_t)numel * sizeof(double));
         return on_pass && !stepped ? BS_GRAD_PARTIAL : BS_GRAD_FINAL;
     }
     if (dst) {
         for (int64_t i = 0; i < numel; i++)
-            dst[i] = n->grad.data ? n->grad.data[i] + BK(n)->gtmp[i] : BK(n)->gtmp[i];
+            dst[i] = n->grad.data ? n->grad.data[i] + PS(n)->gtmp[i] : PS(n)->gtmp[i];
         bs_tensor t = {n->value.dtype, n->value.shape, dst};
         bs__round_tensor(&t);
     }
@@ -793,7 +794,7 @@ bs_pass_state bs_backward_state(const bs_ctx *c, bs_id id)
     const bs_bwd *b = c->live;
     if (!n || !b || BK(n)->mark != b->pass) return BS_PASS_OFF;
     if (has_grad_fn(n) && id > b->cur) return BS_PASS_STEPPED;
-    return BK(n)->gtmp ? BS_PASS_REACHED : BS_PASS_WAITING;
+    return PS(n)->gtmp ? BS_PASS_REACHED : BS_PASS_WAITING;
 }
 
 bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total)

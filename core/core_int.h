@@ -78,21 +78,28 @@ typedef struct {
     bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
     bool cold;                      /* the record's cold part (below) may differ from a fresh
                                        one's, or the node owns heap storage: see bs__rec */
+} bs__book;
+
+/* The general backward pass's partial gradient of a node, after the node's public part (the
+ * scalar pass keeps its own, but for leaves): NULL outside a pass. */
+typedef struct {
     double sgtmp;                   /* gtmp's storage for one element */
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
                                        when none yet); leaves get it added to grad at the end */
-} bs__book;
+} bs__pass;
 
 /* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
  * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
- * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels) is
- * the cold part. The tape keeps the cold part of every unused record and of every node without
- * `cold` as a fresh record has it, so that the fast path writes three lines per node and
- * truncating such a node writes none. Whatever writes a node's cold part (a label, attributes, a
- * leaf's init) or gives it heap storage sets `cold`; truncation then restores the part. */
+ * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels,
+ * the pass's gtmp) is the cold part. The tape keeps the cold part of every unused record and of
+ * every node without `cold` as a fresh record has it (gtmp NULL between passes, sgtmp written
+ * before it is read), so that the fast path writes three lines per node and truncating such a
+ * node writes none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
+ * gives it heap storage sets `cold`; truncation then restores the part. */
 typedef struct {
     _Alignas(64) bs__book b;
     bs_node n;
+    bs__pass p;
 } bs__rec;
 #define BS__REC_HOT offsetof(bs__rec, n.attr)
 
@@ -147,6 +154,7 @@ static inline bs__rec *bs__rec_of(const bs_node *n)
     return (bs__rec *)((char *)(uintptr_t)n - offsetof(bs__rec, n));
 }
 static inline bs__book *BK(const bs_node *n) { return &bs__rec_of(n)->b; }
+static inline bs__pass *PS(const bs_node *n) { return &bs__rec_of(n)->p; }
 
 /* the writable node (NULL if out of range): core's alone; the others read through bs_node_get
    and change a node through the operations of backstep.h */

@@ -309,7 +309,7 @@ static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
     *bs__rec_of(to) = *bs__rec_of(from); /* the node and its bookkeeping */
     if (from->value.data == &from->sval) to->value.data = &to->sval;
     if (from->grad.data == &from->sgrad) to->grad.data = &to->sgrad;
-    BK(to)->gtmp = NULL;
+    PS(to)->gtmp = NULL;
 }
 
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
