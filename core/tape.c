@@ -633,7 +633,7 @@ static bs_node *node_new(bs_ctx *c)
    rec_free's already */
 static inline bs_node *node_new_hot(bs_ctx *c)
 {
-    if (!node_room(c)) return NULL;
+    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) return NULL;
     int32_t id = c->len;
     bs__rec *r = &c->rec[id];
     memcpy(r, &rec_new, BS__REC_HOT);
