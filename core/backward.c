@@ -595,13 +595,16 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     sp_result res = SP_GENERAL;
     G[0] = seed ? seed->data[0] : 1;
     BK(r)->mark = pass;
+    /* the tape's records and the step list, held here: no node is made during the pass */
+    bs__rec *const rec = c->rec;
+    int64_t *steps = c->sp_step, capstep = c->sp_capstep;
     for (int32_t i = root; i >= lo; i--) {
-        bs_node *n = bs__node(c, i);
+        bs_node *n = &rec[i].n;
         bs__book *bn = BK(n);
         if (bn->mark != pass || !has_grad_fn(n)) continue;
         if (!sp_node(n)) goto undo;
-        bs_node *x = bs__node(c, n->in[0]);
-        bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : x;
+        bs_node *x = &rec[n->in[0]].n;
+        bs_node *y = n->nin == 2 ? &rec[n->in[1]].n : x;
         if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
             y->value.dtype != BS_F64)
             goto undo;
@@ -618,14 +621,16 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         /* the node's gradient is final: stored now (retired, as retire() does) */
         int64_t gi = root - i;
         double g = gi < used ? G[gi] : 0.0;
-        if (nstep == c->sp_capstep &&
-            !sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t)))
-            goto nomem;
+        if (nstep == capstep) {
+            if (!sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t))) goto nomem;
+            steps = c->sp_step;
+            capstep = c->sp_capstep;
+        }
         if (journal) bs__txn_node(c, n);
         /* a .grad there already is added to at the end: an add cannot be taken back */
         bool defer = n->grad.data != NULL;
         ndefer += defer;
-        c->sp_step[nstep++] = (int64_t)i << 2 | (bn->freed ? 1 : 0) | (defer ? 2 : 0);
+        steps[nstep++] = (int64_t)i << 2 | (bn->freed ? 1 : 0) | (defer ? 2 : 0);
         if (!defer) {
             n->sgrad = g; /* grad.shape and grad.dtype are the value's from the node's making on */
             n->grad.data = &n->sgrad;
