@@ -6,7 +6,7 @@
  *     variables and the optimizers. bs_ctx_free() (or bs_ctx_reset()) releases all of it.
  *   - Nodes are addressed by bs_id, their index on the tape (creation order, which is topological).
  *     A bs_id stays valid until the next reset or bs_tape_collect(); node pointers from
- *     bs_node_get() stay valid as long (nodes live in fixed chunks and move only when collected).
+ *     bs_node_get() stay valid as long (nodes live at fixed addresses and move only when collected).
  *   - Nodes are read-only outside core: bs_node_get() gives a const node, and the operations
  *     under "Changing a node" are the only changes. The engine's bookkeeping (pass marks, partial
  *     gradients, the journal's serials) is not in struct bs_node at all (core_int.h).
