@@ -6,7 +6,7 @@
  *     variables and the optimizers. bs_ctx_free() (or bs_ctx_reset()) releases all of it.
  *   - Nodes are addressed by bs_id, their index on the tape (creation order, which is topological).
  *     A bs_id stays valid until the next reset or bs_tape_collect(); node pointers from
- *     bs_node_get() stay valid as long (nodes live in fixed chunks and move only when collected).
+ *     bs_node_get() stay valid as long (nodes live at fixed addresses and move only when collected).
  *   - Nodes are read-only outside core: bs_node_get() gives a const node, and the operations
  *     under "Changing a node" are the only changes. The engine's bookkeeping (pass marks, partial
  *     gradients, the journal's serials) is not in struct bs_node at all (core_int.h).
@@ -211,7 +211,8 @@ typedef enum {
 } bs_init_kind;
 
 struct bs_node {
-    /* the fields a backward pass reads first come first (scalar graphs are memory-bound) */
+    /* the fields a backward pass reads come first, in the record's first cache lines (scalar
+       graphs are memory-bound): a 0-d node made by an elementwise op touches only these */
     bs_id id;
     bs_op op;                       /* BS_OP_LEAF for leaves */
     int nin;
@@ -227,6 +228,10 @@ struct bs_node {
     bool is_cast;                   /* bs_cast: x.half(), x.to(dtype) of a tensor that requires
                                        grad (PyTorch's ToCopyBackward0), a reshape to x's own shape
                                        whose dtype is the target */
+    bool loss_sum;                  /* a loss with reduction='sum': this mul times the count, shown
+                                       with the loss's grad_fn (bs_node_grad_fn) as torch shows it */
+    int32_t scope;                  /* the module or function call that made it (bs_scope_*), 0:
+                                       none */
     /* inline storage for scalars: value.data/grad.data point here when numel == 1 */
     double sval, sgrad;
     bs_tensor value;                /* always present */
@@ -240,13 +245,9 @@ struct bs_node {
     int8_t hi_sym1;                 /* randint(0, V, ...): V's size variable + 1 (0: none), so that
                                        a replay draws below V's value there */
     int rebound;                    /* count of later rebindings of `label` (shown as z1') */
-    int32_t scope;                  /* the module or function call that made it (bs_scope_*), 0:
-                                       none */
     /* labels the REPL gave it */
     char *label;                    /* name bound to it ("z1"), NULL if none */
     char *text;                     /* source text of the expression ("w11 * x1"), may be NULL */
-    bool loss_sum;                  /* a loss with reduction='sum': this mul times the count, shown
-                                       with the loss's grad_fn (bs_node_grad_fn) as torch shows it */
 };
 
 /* ==== Scopes: which module or function call made a node ====

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "ew_scalar.h"
 
 /* ==== The iterator ====
  * A pass walks the tape in reverse creation order (creation order is topological). begin() marks
@@ -70,6 +71,36 @@ void bs__sched_free(bs__sched *s)
 
 static bool has_grad_fn(const bs_node *n) { return n->requires_grad && !n->is_leaf; }
 
+/* The checks before a pass touches anything, with PyTorch's messages: node n (on the pass, its
+ * freed flag set) still needs saved tensors; input k of n was changed in place since n was made
+ * and n keeps it. Each returns true when it set the error. */
+static bool freed_error(bs_ctx *c, const bs_node *n)
+{
+    bs_saved_tensor sv[BS_MAX_SAVED];
+    if (!bs_node_saved(c, n->id, sv)) return false;
+    char nb[64];
+    bs__err(c, BS_ERR_STATE,
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed): %s (%s) was freed by an earlier "
+            "backward(). Specify retain_graph=True if you need to backward through the "
+            "graph a second time.",
+            bs_node_name(c, n->id, nb, sizeof nb), bs_ops[n->op].grad_fn);
+    return true;
+}
+
+static bool version_error(bs_ctx *c, const bs_node *n, int k)
+{
+    if (!bs__saves_input(c, n, k)) return false;
+    char nb[64];
+    const bs_node *x = bs__node(c, n->in[k]);
+    bs__err(c, BS_ERR_STATE,
+            "one of the variables needed for gradient computation has been modified "
+            "by an inplace operation: %s is at version %u; expected version %u "
+            "instead (an optimizer step changed it after this graph was built)",
+            bs_node_name(c, n->in[k], nb, sizeof nb), x->version, BK(n)->in_version[k]);
+    return true;
+}
+
 bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, bool check,
                           bs__sched *s)
 {
@@ -83,28 +114,10 @@ bs_status bs__sched_build(bs_ctx *c, bs_id root, uint32_t pass, uint32_t *mark, 
         bs_node *n = bs__node(c, i);
         if (MARK(i, n) != pass || !has_grad_fn(n)) continue;
         if (!sched_push(&s->step, &s->nstep, &s->capstep, i)) goto nomem;
-        bs_saved_tensor sv[BS_MAX_SAVED];
-        if (check && BK(n)->freed && bs_node_saved(c, i, sv)) {
-            char nb[64];
-            bs__err(c, BS_ERR_STATE,
-                    "Trying to backward through the graph a second time (or directly access saved "
-                    "tensors after they have already been freed): %s (%s) was freed by an earlier "
-                    "backward(). Specify retain_graph=True if you need to backward through the "
-                    "graph a second time.",
-                    bs_node_name(c, i, nb, sizeof nb), bs_ops[n->op].grad_fn);
-            goto fail;
-        }
+        if (check && BK(n)->freed && freed_error(c, n)) goto fail;
         for (int k = 0; k < n->nin; k++) {
             bs_node *x = bs__node(c, n->in[k]);
-            if (check && x->version != BK(n)->in_version[k] && bs__saves_input(c, n, k)) {
-                char nb[64];
-                bs__err(c, BS_ERR_STATE,
-                        "one of the variables needed for gradient computation has been modified "
-                        "by an inplace operation: %s is at version %u; expected version %u "
-                        "instead (an optimizer step changed it after this graph was built)",
-                        bs_node_name(c, n->in[k], nb, sizeof nb), x->version, BK(n)->in_version[k]);
-                goto fail;
-            }
+            if (check && x->version != BK(n)->in_version[k] && version_error(c, n, k)) goto fail;
             if (!x->requires_grad || MARK(n->in[k], x) == pass) continue;
             MARK(n->in[k], x) = pass;
             if (has_grad_fn(x)) {
@@ -143,16 +156,16 @@ static double *gtmp_alloc(bs_node *n)
 {
     int64_t numel = bs_shape_numel(&n->value.shape);
     if (numel == 1) {
-        BK(n)->sgtmp = 0;
-        return &BK(n)->sgtmp;
+        PS(n)->sgtmp = 0;
+        return &PS(n)->sgtmp;
     }
     return calloc((size_t)(numel ? numel : 1), sizeof(double));
 }
 
 static void gtmp_free(bs_node *n)
 {
-    if (BK(n)->gtmp && BK(n)->gtmp != &BK(n)->sgtmp) free(BK(n)->gtmp);
-    BK(n)->gtmp = NULL;
+    if (PS(n)->gtmp && PS(n)->gtmp != &PS(n)->sgtmp) free(PS(n)->gtmp);
+    PS(n)->gtmp = NULL;
 }
 
 /* grad += src (allocating grad as a copy when it is None) */
@@ -221,15 +234,15 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
     if (bs__sched_build(c, root, b->pass, NULL, check_state, &b->sched)) goto fail;
     b->total = b->sched.nstep;
     /* the seed */
-    BK(r)->gtmp = gtmp_alloc(r);
-    if (!BK(r)->gtmp) {
+    PS(r)->gtmp = gtmp_alloc(r);
+    if (!PS(r)->gtmp) {
         bs__err(c, BS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (seed)
-        memcpy(BK(r)->gtmp, seed->data, (size_t)numel * sizeof(double));
+        memcpy(PS(r)->gtmp, seed->data, (size_t)numel * sizeof(double));
     else
-        BK(r)->gtmp[0] = 1;
+        PS(r)->gtmp[0] = 1;
     b->cur = root;
     c->live = b;
     return b;
@@ -276,23 +289,23 @@ static bool scalar_step(bs_ctx *c, bs_node *n)
     bs_node *x = bs__node(c, n->in[0]);
     bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : NULL;
     if (x->value.shape.ndim != 0 || (y && y->value.shape.ndim != 0)) return false;
-    if (!BK(n)->gtmp) {
-        BK(n)->sgtmp = 0;
-        BK(n)->gtmp = &BK(n)->sgtmp;
+    if (!PS(n)->gtmp) {
+        PS(n)->sgtmp = 0;
+        PS(n)->gtmp = &PS(n)->sgtmp;
     }
-    double g = BK(n)->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
+    double g = PS(n)->gtmp[0], a = x->value.data[0], bv = y ? y->value.data[0] : 0.0;
     const bs_op_info *info = &bs_ops[n->op];
     for (int k = 0; k < n->nin; k++) {
         bs_node *in = k ? y : x;
         if (!in->requires_grad || !info->deriv[k]) continue;
         double v = info->s_vjp(g, a, bv, n->value.data[0], n->attr.k, n->attr.k2, k);
-        if (BK(in)->gtmp) {
-            BK(in)->gtmp[0] += v;
+        if (PS(in)->gtmp) {
+            PS(in)->gtmp[0] += v;
         } else {
-            BK(in)->sgtmp = 0 + v;
-            BK(in)->gtmp = &BK(in)->sgtmp;
+            PS(in)->sgtmp = 0 + v;
+            PS(in)->gtmp = &PS(in)->sgtmp;
         }
-        if (in->value.dtype != BS_F64) BK(in)->gtmp[0] = bs_dtype_round(in->value.dtype, BK(in)->gtmp[0]);
+        if (in->value.dtype != BS_F64) PS(in)->gtmp[0] = bs_dtype_round(in->value.dtype, PS(in)->gtmp[0]);
     }
     bs__txn_node(c, n);
     if (n->grad.data) {
@@ -328,7 +341,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             for (int32_t k = 0; k < b->sched.nleaf; k++) {
                 bs_node *n = bs__node(c, b->sched.leaf[k]);
                 if (BK(n)->mark != b->pass) continue;
-                if (BK(n)->gtmp && !grad_add(c, n, BK(n)->gtmp)) goto nomem;
+                if (PS(n)->gtmp && !grad_add(c, n, PS(n)->gtmp)) goto nomem;
                 gtmp_free(n);
                 BK(n)->mark = 0;
             }
@@ -359,11 +372,11 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         return 1;
     }
     int64_t numel = bs_shape_numel(&n->value.shape);
-    if (!BK(n)->gtmp) { /* reachable only through inputs that carried no gradient: zero */
-        BK(n)->gtmp = gtmp_alloc(n);
-        if (!BK(n)->gtmp) goto nomem;
+    if (!PS(n)->gtmp) { /* reachable only through inputs that carried no gradient: zero */
+        PS(n)->gtmp = gtmp_alloc(n);
+        if (!PS(n)->gtmp) goto nomem;
     }
-    bs_tensor g = {n->value.dtype, n->value.shape, BK(n)->gtmp};
+    bs_tensor g = {n->value.dtype, n->value.shape, PS(n)->gtmp};
     bs_tensor in[BS_MAX_INPUTS];
     bs__inputs(c, n, in);
     if (out) {
@@ -381,10 +394,10 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
         if (si) si->input = n->in[k];
         if (!x->requires_grad || !bs_ops[n->op].deriv[k]) continue;
         /* the same node used twice as input (x * x) gets both contributions */
-        bool had = BK(x)->gtmp != NULL;
+        bool had = PS(x)->gtmp != NULL;
         if (!had) {
-            BK(x)->gtmp = gtmp_alloc(x);
-            if (!BK(x)->gtmp) goto nomem;
+            PS(x)->gtmp = gtmp_alloc(x);
+            if (!PS(x)->gtmp) goto nomem;
         }
         int64_t xn = bs_shape_numel(&x->value.shape);
         if (b->detail && si) {
@@ -394,7 +407,7 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
             si->vjp = (bs_tensor){x->value.dtype, x->value.shape, v};
             bs__round_tensor(&si->vjp);
-            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) PS(x)->gtmp[j] += v[j];
             /* the local derivative: the VJP of a ones upstream, meaningful elementwise */
             bool ew = bs_ops[n->op].kind == BS_K_EW && bs_shape_eq(&x->value.shape, &n->value.shape);
             if (ew || numel == 1) {
@@ -422,19 +435,19 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
                 si->local = lo;
                 si->local_ok = si->local_bcast = true;
             }
-        } else if (BK(x)->gtmp && !had) {
-            run_vjp(c, n, in, &g, k, BK(x)->gtmp);
-            vjp_round(n->value.dtype, x->value.dtype, BK(x)->gtmp, xn);
+        } else if (PS(x)->gtmp && !had) {
+            run_vjp(c, n, in, &g, k, PS(x)->gtmp);
+            vjp_round(n->value.dtype, x->value.dtype, PS(x)->gtmp, xn);
         } else {
             /* partial sum already there: compute separately, then add (PyTorch's order) */
             double *v = scratch_get(&b->vjp[k], xn);
             if (!v) goto nomem;
             run_vjp(c, n, in, &g, k, v);
             vjp_round(n->value.dtype, x->value.dtype, v, xn);
-            for (int64_t j = 0; j < xn; j++) BK(x)->gtmp[j] += v[j];
+            for (int64_t j = 0; j < xn; j++) PS(x)->gtmp[j] += v[j];
         }
         if (x->value.dtype != BS_F64) {
-            bs_tensor t = {x->value.dtype, x->value.shape, BK(x)->gtmp};
+            bs_tensor t = {x->value.dtype, x->value.shape, PS(x)->gtmp};
             bs__round_tensor(&t);
         }
         if (si) {
@@ -443,13 +456,13 @@ int bs_backward_next(bs_bwd *b, bs_step *out)
             if (b->detail) {
                 double *a = scratch_get(&b->after[k], xn);
                 if (!a) goto nomem;
-                memcpy(a, BK(x)->gtmp, (size_t)xn * sizeof(double));
+                memcpy(a, PS(x)->gtmp, (size_t)xn * sizeof(double));
                 si->after = (bs_tensor){x->value.dtype, x->value.shape, a};
             }
         }
     }
     /* this node's gradient is final: retain it in .grad (every node shows its grad) */
-    if (!grad_add(c, n, BK(n)->gtmp)) goto nomem;
+    if (!grad_add(c, n, PS(n)->gtmp)) goto nomem;
     if (b->eager && !out)
         retire(b, n);
     else
@@ -461,6 +474,236 @@ nomem:
     return -1;
 }
 
+/* The eager pass (bs_backward): bs_backward_next's steps, with the 0-d elementwise f64 nodes of
+ * scalar graphs (micrograd's MLP) done here without its per-step checks and calls. Same
+ * arithmetic, same order: the op's scalar VJP per input (input 0 first, so x * x adds into one
+ * gtmp as the general step does), the node's gtmp into .grad, the node retired. Anything else
+ * (other shapes and dtypes, checkpoints, an interrupt, the leaves at the end) is
+ * bs_backward_next's. Returns its last result: 0 at the end, -1 on failure. */
+/* One eager step of a 0-d elementwise f64 node whose inputs are 0-d f64 too (scalar graphs:
+ * micrograd's MLP), as bs_backward_next's scalar step does it without its per-step checks: the
+ * op's scalar VJP per input (input 0 first, so x * x adds into one gtmp as the general step does),
+ * the node's gtmp into .grad, the node retired. false (nothing done) for any other node. */
+static bool eager_scalar_step(bs_ctx *c, bs_node *n, bool retain)
+{
+    const bs_op_info *info = &bs_ops[n->op];
+    if (!info->s_vjp || n->value.shape.ndim != 0 || n->value.dtype != BS_F64) return false;
+    bs_node *x = bs__node(c, n->in[0]);
+    bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : x;
+    if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
+        y->value.dtype != BS_F64)
+        return false;
+    bs__book *bn = BK(n);
+    bs__pass *pn = PS(n);
+    double g = pn->gtmp ? pn->gtmp[0] : 0.0;
+    double a = x->value.data[0], bv = n->nin == 2 ? y->value.data[0] : 0.0, o = n->value.data[0];
+    for (int k = 0; k < n->nin; k++) {
+        bs_node *in = k ? y : x;
+        if (!in->requires_grad || !info->deriv[k]) continue;
+        double v = info->s_vjp(g, a, bv, o, n->attr.k, n->attr.k2, k);
+        bs__pass *bi = PS(in);
+        if (bi->gtmp) {
+            bi->gtmp[0] += v;
+        } else {
+            bi->sgtmp = 0 + v;
+            bi->gtmp = &bi->sgtmp;
+        }
+    }
+    if (c->txn.on) bs__txn_node(c, n);
+    if (n->grad.data) {
+        n->grad.data[0] += g;
+    } else {
+        n->sgrad = g;
+        n->grad.data = &n->sgrad;
+        n->grad.shape = n->value.shape;
+        n->grad.dtype = BS_F64;
+    }
+    /* retired (retire()): a 0-d node's gtmp is its inline sgtmp, nothing to free */
+    if (!retain) bn->freed = true;
+    pn->gtmp = NULL;
+    bn->mark = 0;
+    return true;
+}
+
+/* The eager pass (bs_backward): bs_backward_next's steps, the scalar ones by eager_scalar_step.
+ * Anything else (other shapes and dtypes, checkpoints, an interrupt, the leaves at the end) is
+ * bs_backward_next's. Returns its last result: 0 at the end, -1 on failure. */
+static int eager_run(bs_bwd *b)
+{
+    bs_ctx *c = b->c;
+    const int32_t *step = b->sched.step;
+    const int32_t nstep = b->sched.nstep;
+    while (b->pos < nstep) {
+        int32_t i = step[b->pos];
+        if (!c->interrupted && !c->nckpt && eager_scalar_step(c, bs__node(c, i), b->retain)) {
+            b->pos++;
+            b->cur = i - 1;
+            continue;
+        }
+        int r = bs_backward_next(b, NULL);
+        if (r <= 0) return r;
+    }
+    return bs_backward_next(b, NULL); /* the leaves' gradients */
+}
+
+/* ==== The scalar pass ====
+ * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
+ * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
+ * down from the root. Every node is reached after all its users (ids are topological), so its
+ * gradient is final there: its checks run, its .grad is stored and its VJPs go straight into its
+ * inputs, each non-leaf input's in the context's scratch (sp_g, by root - id), each leaf's in
+ * its gtmp. The arithmetic and its order are bs_backward_next's steps' (input 0 first; a first
+ * contribution 0 + v), so the numbers are the general pass's. A check that fails further down
+ * (or an interrupt) undoes what the sweep stored: the nodes it stepped had no .grad before (one
+ * that had is stored only once the sweep is through) and get their freed flag back; the leaves'
+ * .grad is added at the end, as the general pass does. A node that is not such a step (or
+ * checkpoints) hands the pass to the general engine, after the same undoing. Marks left behind
+ * are harmless: a mark counts only while it equals the pass. */
+typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
+
+static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
+{
+    if (need <= *cap) return true;
+    int64_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    void *q = realloc(*p, (size_t)nc * elt);
+    if (!q) return false;
+    *p = q;
+    *cap = nc;
+    return true;
+}
+
+/* a step the scalar pass takes: a 0-d elementwise f64 node with a grad_fn */
+static inline bool sp_node(const bs_node *n)
+{
+    return n->requires_grad && !n->is_leaf && n->value.shape.ndim == 0 &&
+           n->value.dtype == BS_F64 && n->op >= 0 && bs_ops[n->op].s_vjp;
+}
+
+/* c->sp_step entries: id << 2 of each node stepped, | 1 when it was freed before, | 2 when it had
+   a .grad (added to at the end) */
+static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain)
+{
+    bs_node *r = bs__node(c, root);
+    if (c->nckpt || !sp_node(r) || (seed && seed->shape.ndim != 0)) return SP_GENERAL;
+    if (!sp_grow((void **)&c->sp_g, &c->sp_capg, 64, sizeof(double))) return SP_GENERAL;
+    const uint32_t pass = ++c->pass;
+    const bool journal = c->txn.on;
+    double *G = c->sp_g;
+    int64_t used = 1;               /* G[0, used) is this pass's, zeros past what was added */
+    int32_t nstep = 0, nleaf = 0, ndefer = 0, lo = root;
+    sp_result res = SP_GENERAL;
+    G[0] = seed ? seed->data[0] : 1;
+    BK(r)->mark = pass;
+    /* the tape's records and the step list, held here: no node is made during the pass */
+    bs__rec *const rec = c->rec;
+    int64_t *steps = c->sp_step, capstep = c->sp_capstep;
+    for (int32_t i = root; i >= lo; i--) {
+        bs_node *n = &rec[i].n;
+        bs__book *bn = BK(n);
+        if (bn->mark != pass || !has_grad_fn(n)) continue;
+        if (!sp_node(n)) goto undo;
+        bs_node *x = &rec[n->in[0]].n;
+        bs_node *y = n->nin == 2 ? &rec[n->in[1]].n : x;
+        if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
+            y->value.dtype != BS_F64)
+            goto undo;
+        res = SP_FAILED;
+        if (c->interrupted) {
+            c->interrupted = 0;
+            bs__err(c, BS_ERR_INTERRUPT, "interrupted");
+            goto undo;
+        }
+        if (bn->freed && freed_error(c, n)) goto undo;
+        if (x->version != bn->in_version[0] && version_error(c, n, 0)) goto undo;
+        if (n->nin == 2 && y->version != bn->in_version[1] && version_error(c, n, 1)) goto undo;
+        res = SP_GENERAL;
+        /* the node's gradient is final: stored now (retired, as retire() does) */
+        int64_t gi = root - i;
+        double g = gi < used ? G[gi] : 0.0;
+        if (nstep == capstep) {
+            if (!sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t))) goto nomem;
+            steps = c->sp_step;
+            capstep = c->sp_capstep;
+        }
+        if (journal) bs__txn_node(c, n);
+        /* a .grad there already is added to at the end: an add cannot be taken back */
+        bool defer = n->grad.data != NULL;
+        ndefer += defer;
+        steps[nstep++] = (int64_t)i << 2 | (bn->freed ? 1 : 0) | (defer ? 2 : 0);
+        if (!defer) {
+            n->sgrad = g; /* grad.shape and grad.dtype are the value's from the node's making on */
+            n->grad.data = &n->sgrad;
+        }
+        if (!retain) bn->freed = true;
+        bn->mark = 0;
+        /* its inputs: a 0-d value is its node's inline sval (bs__data_alloc); k and k2 are 0 in a
+           record that is not cold (bs__rec) */
+        const bs_op_info *info = &bs_ops[n->op];
+        double a = x->sval, bv = n->nin == 2 ? y->sval : 0.0, o = n->sval;
+        double k = bn->cold ? n->attr.k : 0.0, k2 = bn->cold ? n->attr.k2 : 0.0;
+        for (int q = 0; q < n->nin; q++) {
+            bs_node *in = q ? y : x;
+            bs_id id = n->in[q];
+            if (!in->requires_grad) continue;
+            bool step = has_grad_fn(in);
+            if (BK(in)->mark != pass) {
+                BK(in)->mark = pass;
+                if (step) {
+                    if (id < lo) lo = id;
+                } else {
+                    if (nleaf == c->sp_capleaf &&
+                        !sp_grow((void **)&c->sp_leaf, &c->sp_capleaf, nleaf + 1, sizeof(int32_t)))
+                        goto nomem;
+                    c->sp_leaf[nleaf++] = id;
+                }
+            }
+            if (!info->deriv[q]) continue;
+            double v = bs__ew_vjp(n->op, g, a, bv, o, k, k2, q);
+            if (step) {
+                int64_t j = root - id;
+                if (j >= used) {
+                    if (!sp_grow((void **)&c->sp_g, &c->sp_capg, j + 1, sizeof(double))) goto nomem;
+                    G = c->sp_g;
+                    memset(G + used, 0, (size_t)(j + 1 - used) * sizeof(double));
+                    used = j + 1;
+                }
+                G[j] += v;
+            } else if (PS(in)->gtmp) {
+                PS(in)->gtmp[0] += v;
+            } else {
+                PS(in)->sgtmp = 0 + v;
+                PS(in)->gtmp = &PS(in)->sgtmp;
+            }
+        }
+    }
+    /* the sweep is through: the nodes that had a .grad, then the leaves (the end of the pass) */
+    for (int32_t s = 0; ndefer && s < nstep; s++) {
+        if (!(c->sp_step[s] & 2)) continue;
+        int32_t i = (int32_t)(c->sp_step[s] >> 2);
+        bs__node(c, i)->grad.data[0] += root - i < used ? G[root - i] : 0.0;
+    }
+    for (int32_t s = 0; s < nleaf; s++) {
+        bs_node *n = bs__node(c, c->sp_leaf[s]);
+        if (PS(n)->gtmp) grad_add(c, n, PS(n)->gtmp); /* 0-d f64: inline, nothing to allocate */
+        PS(n)->gtmp = NULL;
+        BK(n)->mark = 0;
+    }
+    return SP_DONE;
+nomem:
+    bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
+    res = SP_FAILED;
+undo:
+    for (int32_t s = 0; s < nstep; s++) {
+        int64_t e = c->sp_step[s];
+        bs_node *n = bs__node(c, (int32_t)(e >> 2));
+        BK(n)->freed = e & 1;
+        if (!(e & 2)) n->grad.data = NULL;
+    }
+    for (int32_t s = 0; s < nleaf; s++) PS(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
+    return res;
+}
+
 static void release(bs_bwd *b, bool commit)
 {
     bs_ctx *c = b->c;
@@ -470,7 +713,7 @@ static void release(bs_bwd *b, bool commit)
     for (int32_t k = done ? sc->nstep + sc->nleaf : 0; k < sc->nstep + sc->nleaf; k++) {
         bs_node *n = bs__node(c, k < sc->nstep ? sc->step[k] : sc->leaf[k - sc->nstep]);
         if (BK(n)->mark != b->pass) continue;
-        if (commit && BK(n)->gtmp && !has_grad_fn(n)) grad_add(c, n, BK(n)->gtmp); /* leaves */
+        if (commit && PS(n)->gtmp && !has_grad_fn(n)) grad_add(c, n, PS(n)->gtmp); /* leaves */
         if (commit && has_grad_fn(n) && !b->retain) {
             bs__txn_node(c, n);
             BK(n)->freed = true;
@@ -504,10 +747,15 @@ void bs_backward_abort(bs_bwd *b)
 
 bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_graph)
 {
+    if (root >= 0 && root < c->len && !c->live) {
+        sp_result sr = scalar_pass(c, root, seed, retain_graph);
+        if (sr == SP_DONE) return BS_OK;
+        if (sr == SP_FAILED) return c->code;
+    }
     bs_bwd *b = bs_backward_begin(c, root, seed, retain_graph, false);
     if (!b) return c->code;
-    int r;
-    while ((r = bs_backward_next(b, NULL)) > 0) {}
+    int r = eager_run(b);
+    while (r > 0) r = bs_backward_next(b, NULL);
     if (r < 0) {
         bs_status st = c->code;
         bs_backward_abort(b);
@@ -531,14 +779,14 @@ bs_grad_state bs_grad_now(const bs_ctx *c, bs_id id, double *dst)
     int64_t numel = bs_shape_numel(&n->value.shape);
     bool on_pass = b && BK(n)->mark == b->pass && !b->failed;
     bool stepped = on_pass && has_grad_fn(n) && id > b->cur;
-    if (!on_pass || stepped || !BK(n)->gtmp) {
+    if (!on_pass || stepped || !PS(n)->gtmp) {
         if (!n->grad.data) return BS_GRAD_NONE;
         if (dst) memcpy(dst, n->grad.data, (size_t)numel * sizeof(double));
         return on_pass && !stepped ? BS_GRAD_PARTIAL : BS_GRAD_FINAL;
     }
     if (dst) {
         for (int64_t i = 0; i < numel; i++)
-            dst[i] = n->grad.data ? n->grad.data[i] + BK(n)->gtmp[i] : BK(n)->gtmp[i];
+            dst[i] = n->grad.data ? n->grad.data[i] + PS(n)->gtmp[i] : PS(n)->gtmp[i];
         bs_tensor t = {n->value.dtype, n->value.shape, dst};
         bs__round_tensor(&t);
     }
@@ -551,7 +799,7 @@ bs_pass_state bs_backward_state(const bs_ctx *c, bs_id id)
     const bs_bwd *b = c->live;
     if (!n || !b || BK(n)->mark != b->pass) return BS_PASS_OFF;
     if (has_grad_fn(n) && id > b->cur) return BS_PASS_STEPPED;
-    return BK(n)->gtmp ? BS_PASS_REACHED : BS_PASS_WAITING;
+    return PS(n)->gtmp ? BS_PASS_REACHED : BS_PASS_WAITING;
 }
 
 bool bs_backward_progress(const bs_ctx *c, bs_id *root, int *index, int *total)

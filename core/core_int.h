@@ -11,7 +11,9 @@
 #include "backstep.h"
 
 #define BS_CHUNK_BITS 12
-#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* nodes per chunk; chunks never move */
+#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* records committed at a time */
+#define BS_MAX_NODES_LOG2 26            /* the tape's address space: 2^26 records (24 GiB, never
+                                           committed beyond what the tape holds) */
 #define BS_MAX_DIMVARS 64
 
 typedef struct {
@@ -74,19 +76,39 @@ typedef struct {
     uint32_t in_version[BS_MAX_INPUTS]; /* the inputs' versions when this node was made */
     bool freed;                     /* saved tensors released by a backward without retain_graph */
     bool text_borrowed;             /* text is the caller's (bs_node_borrow_text): not freed here */
+    bool cold;                      /* the record's cold part (below) may differ from a fresh
+                                       one's, or the node owns heap storage: see bs__rec */
+} bs__book;
+
+/* The general backward pass's partial gradient of a node, after the node's public part (the
+ * scalar pass keeps its own, but for leaves): NULL outside a pass. */
+typedef struct {
     double sgtmp;                   /* gtmp's storage for one element */
     double *gtmp;                   /* during a backward pass: this pass's gradient so far (NULL
                                        when none yet); leaves get it added to grad at the end */
-} bs__book;
+} bs__pass;
 
+/* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
+ * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
+ * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels,
+ * the pass's gtmp) is the cold part. The tape keeps the cold part of every unused record and of
+ * every node without `cold` as a fresh record has it (gtmp NULL between passes, sgtmp written
+ * before it is read), so that the fast path writes three lines per node and truncating such a
+ * node writes none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
+ * gives it heap storage sets `cold`; truncation then restores the part. */
 typedef struct {
-    bs__book b;
+    _Alignas(64) bs__book b;
     bs_node n;
+    bs__pass p;
 } bs__rec;
+#define BS__REC_HOT offsetof(bs__rec, n.attr)
 
 struct bs_ctx {
-    bs__rec **chunk;              /* chunk[i] holds nodes i*BS_CHUNK ... */
-    int32_t nchunk, len;
+    bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
+                                     space made at the first node, so records never move; chunks
+                                     of BS_CHUNK records are committed as the tape grows */
+    int32_t nchunk, len;          /* chunks committed; nodes */
+    int64_t reserved;             /* records the reservation has room for */
     char err[512];
     bs_status code;
     volatile sig_atomic_t interrupted;
@@ -113,11 +135,17 @@ struct bs_ctx {
     int32_t nckpt;                /* checkpoints made: 0 keeps them off the backward's path */
     char **names;
     int32_t nnames, capnames;
+    /* the scalar pass's scratch (backward.c), kept from one pass to the next */
+    double *sp_g;                 /* gradient so far of the pass's non-leaf nodes, by root - id */
+    int64_t sp_capg;
+    int64_t *sp_step;             /* the nodes stepped (with two flags) */
+    int32_t *sp_leaf;             /* the leaves reached */
+    int64_t sp_capstep, sp_capleaf;
 };
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
-    return &c->chunk[id >> BS_CHUNK_BITS][id & (BS_CHUNK - 1)].n;
+    return &c->rec[id].n;
 }
 
 /* the record and the bookkeeping of a node of the tape */
@@ -126,6 +154,7 @@ static inline bs__rec *bs__rec_of(const bs_node *n)
     return (bs__rec *)((char *)(uintptr_t)n - offsetof(bs__rec, n));
 }
 static inline bs__book *BK(const bs_node *n) { return &bs__rec_of(n)->b; }
+static inline bs__pass *PS(const bs_node *n) { return &bs__rec_of(n)->p; }
 
 /* the writable node (NULL if out of range): core's alone; the others read through bs_node_get
    and change a node through the operations of backstep.h */

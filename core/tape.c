@@ -5,9 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core_int.h"
+#ifdef MAP_NORESERVE
+#define BS_MAP_NORESERVE MAP_NORESERVE
+#else
+#define BS_MAP_NORESERVE 0
+#endif
 #include "ew_math.h"
 #include "ops_int.h"
 
@@ -54,11 +60,15 @@ bs_ctx *bs_ctx_new(void)
 
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
-    int64_t numel = bs_shape_numel(&n->value.shape);
-    bs__data_free(c, n->value.data, numel, &n->sval);
-    if (n->grad.data) bs__data_free(c, n->grad.data, numel, &n->sgrad);
-    free(n->label);
-    if (!BK(n)->text_borrowed) free(n->text);
+    /* a scalar's value and grad are inline: nothing to count or free (scalar graphs) */
+    bool vh = n->value.data != &n->sval, gh = n->grad.data && n->grad.data != &n->sgrad;
+    if (vh || gh) {
+        int64_t numel = bs_shape_numel(&n->value.shape);
+        if (vh) bs__data_free(c, n->value.data, numel, &n->sval);
+        if (gh) bs__data_free(c, n->grad.data, numel, &n->sgrad);
+    }
+    if (n->label) free(n->label);
+    if (n->text && !BK(n)->text_borrowed) free(n->text);
 }
 
 void bs__opt_free(bs_opt *o)
@@ -85,9 +95,9 @@ static void free_opts(bs_ctx *c)
 void bs_ctx_reset(bs_ctx *c)
 {
     for (int32_t i = 0; i < c->len; i++) free_node_data(c, bs__node(c, i));
-    for (int32_t i = 0; i < c->nchunk; i++) free(c->chunk[i]);
-    free(c->chunk);
-    c->chunk = NULL;
+    if (c->rec) munmap(c->rec, (size_t)c->reserved * sizeof(bs__rec));
+    c->rec = NULL;
+    c->reserved = 0;
     c->nchunk = c->len = 0;
     c->ndim = 0;
     c->bytes = 0;
@@ -112,6 +122,9 @@ void bs_ctx_free(bs_ctx *c)
     if (!c) return;
     bs_ctx_reset(c);
     bs__txn_free(c);
+    free(c->sp_g);
+    free(c->sp_step);
+    free(c->sp_leaf);
     free(c);
 }
 
@@ -254,12 +267,36 @@ void bs__round_tensor(bs_tensor *t)
 
 /* ==== Nodes ==== */
 
+/* what node_new starts a record from: zeros but for these */
+static const bs__rec rec_new = {
+    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
+          .sym = {-1, -1, -1, -1}},
+};
+/* the cold part of every unused record and of every node without `cold` (bs__rec): a fresh
+   record's, with the attributes of apply_scalar's nodes (only k and k2 are read: zero here) */
+static const bs__rec rec_free = {
+    .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
+          .sym = {-1, -1, -1, -1}, .attr = {.dim = BS_DIM_ALL}},
+};
+
+/* a record's cold part as rec_free has it */
+static void rec_cold_reset(bs__rec *r)
+{
+    memcpy((char *)r + BS__REC_HOT, (const char *)&rec_free + BS__REC_HOT,
+           sizeof(bs__rec) - BS__REC_HOT);
+}
+
 int32_t bs_tape_len(const bs_ctx *c) { return c->len; }
 
 void bs_tape_truncate(bs_ctx *c, int32_t len)
 {
     if (len < 0) len = 0;
-    while (c->len > len) free_node_data(c, bs__node(c, --c->len));
+    while (c->len > len) {
+        bs_node *n = bs__node(c, --c->len);
+        if (!BK(n)->cold) continue; /* nothing of its own outside the hot part (bs__rec) */
+        free_node_data(c, n);
+        rec_cold_reset(bs__rec_of(n));
+    }
 }
 
 /* ==== Reclaiming ====
@@ -272,7 +309,7 @@ static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
     *bs__rec_of(to) = *bs__rec_of(from); /* the node and its bookkeeping */
     if (from->value.data == &from->sval) to->value.data = &to->sval;
     if (from->grad.data == &from->sgrad) to->grad.data = &to->sgrad;
-    BK(to)->gtmp = NULL;
+    PS(to)->gtmp = NULL;
 }
 
 int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
@@ -319,10 +356,17 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     for (int k = 0; k < nkeep; k++)
         if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
     free(remap);
+    for (int32_t i = next; i < len; i++) *bs__rec_of(bs__node(c, i)) = rec_free; /* moved or freed */
     c->len = next;
     /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
     int32_t need = (next >> BS_CHUNK_BITS) + 2;
-    while (c->nchunk > need) free(c->chunk[--c->nchunk]);
+    if (c->nchunk > need) { /* their pages back to the system, the addresses kept */
+        char *from = (char *)(c->rec + (int64_t)need * BS_CHUNK);
+        size_t bytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__rec);
+        madvise(from, bytes, MADV_DONTNEED);
+        mprotect(from, bytes, PROT_NONE);
+        c->nchunk = need;
+    }
     return len - next;
 }
 
@@ -340,6 +384,7 @@ void bs_node_set_label(bs_ctx *c, bs_id id, const char *label)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     free(n->label);
     n->label = label ? strdup(label) : NULL;
 }
@@ -348,6 +393,7 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     if (!BK(n)->text_borrowed) free(n->text);
     n->text = text ? strdup(text) : NULL;
     BK(n)->text_borrowed = false;
@@ -357,6 +403,7 @@ void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
 {
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
+    BK(n)->cold = true;
     if (!BK(n)->text_borrowed) free(n->text);
     n->text = (char *)text;
     BK(n)->text_borrowed = text != NULL;
@@ -446,7 +493,10 @@ bs_status bs_leaf_convert(bs_ctx *c, bs_id id, bs_dtype t)
 void bs_node_rebind(bs_ctx *c, bs_id old, bs_id id, const char *name)
 {
     bs_node *o = bs_node_at(c, old);
-    if (o && o->label && !strcmp(o->label, name)) o->rebound++;
+    if (o && o->label && !strcmp(o->label, name)) {
+        BK(o)->cold = true;
+        o->rebound++;
+    }
     bs_node *n = bs_node_at(c, id);
     if (n && (!n->label || n->rebound)) {
         bs_node_set_label(c, id, name);
@@ -459,6 +509,7 @@ void bs_leaf_set_init(bs_ctx *c, bs_id id, bs_init_kind kind, double arg0, doubl
 {
     bs_node *n = bs_node_at(c, id);
     if (!n || n->op != BS_OP_LEAF) return;
+    BK(n)->cold = true;
     n->init = kind;
     n->init_arg[0] = arg0;
     n->init_arg[1] = arg1;
@@ -540,27 +591,55 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
-/* a fresh node at the end of the tape (not yet counted in len until committed) */
-static bs_node *node_new(bs_ctx *c)
+/* room for node c->len: the address space reserved at the first node (as much of 2^26 records
+   as the system grants), a chunk committed when the last is full (its records as rec_free) */
+static bool node_room(bs_ctx *c)
 {
     int32_t id = c->len;
-    if ((id >> BS_CHUNK_BITS) >= c->nchunk) {
-        bs__rec **nc = realloc(c->chunk, (size_t)(c->nchunk + 1) * sizeof *nc);
-        if (!nc) return NULL;
-        c->chunk = nc;
-        bs__rec *chunk = malloc(sizeof(bs__rec) * BS_CHUNK);
-        if (!chunk) return NULL;
-        c->chunk[c->nchunk++] = chunk;
+    if ((id >> BS_CHUNK_BITS) < c->nchunk) return true;
+    if (!c->rec) {
+        for (int64_t n = (int64_t)1 << BS_MAX_NODES_LOG2; n >= BS_CHUNK && !c->rec; n /= 2) {
+            void *p = mmap(NULL, (size_t)n * sizeof(bs__rec), PROT_NONE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            if (p == MAP_FAILED) continue;
+            c->rec = p;
+            c->reserved = n;
+        }
+        if (!c->rec) return false;
     }
-    bs_node *n = bs__node(c, id);
-    memset(bs__rec_of(n), 0, sizeof(bs__rec));
-    n->id = id;
-    n->op = BS_OP_LEAF;
-    n->init_src = BS_NONE;
-    for (int i = 0; i < BS_MAX_INPUTS; i++) n->in[i] = BS_NONE;
-    for (int i = 0; i < BS_MAX_DIMS; i++) n->sym[i] = -1;
-    n->scope = c->cur_scope;
-    return n;
+    if ((int64_t)(c->nchunk + 1) * BS_CHUNK > c->reserved) return false;
+    bs__rec *chunk = c->rec + (int64_t)c->nchunk * BS_CHUNK;
+    if (mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
+    for (int i = 0; i < BS_CHUNK; i++) chunk[i] = rec_free;
+    c->nchunk++;
+    return true;
+}
+
+/* a fresh node at the end of the tape (not yet counted in len until committed); cold: whoever
+   makes it may write any of it */
+static bs_node *node_new(bs_ctx *c)
+{
+    if (!node_room(c)) return NULL;
+    int32_t id = c->len;
+    bs__rec *r = &c->rec[id];
+    *r = rec_new;
+    r->b.cold = true;
+    r->n.id = id;
+    r->n.scope = c->cur_scope;
+    return &r->n;
+}
+
+/* the same for apply_scalar's nodes, which write only the record's hot part: its cold part is
+   rec_free's already */
+static inline bs_node *node_new_hot(bs_ctx *c)
+{
+    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) return NULL;
+    int32_t id = c->len;
+    bs__rec *r = &c->rec[id];
+    memcpy(r, &rec_new, BS__REC_HOT);
+    r->n.id = id;
+    r->n.scope = c->cur_scope;
+    return &r->n;
 }
 
 static bs_id node_commit(bs_ctx *c, bs_node *n)
@@ -956,21 +1035,21 @@ static bs_dtype result_dtype(const bs_node *const *xs, int n, bool int_op, bs_dt
 }
 
 /* The fast path for elementwise ops on 0-d tensors (scalar graphs such as micrograd's MLP): the
- * op's own scalar function, no shape inference, inline storage. */
+ * op's own scalar function, no shape inference, inline storage. x, y: the inputs' nodes (y NULL
+ * for a unary op). */
 static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr, bs_dtype odt,
-                          bool rg)
+                          bool rg, const bs_node *x, const bs_node *y)
 {
     const bs_op_info *info = &bs_ops[op];
     /* an elementwise op reads k and k2 only: their defaults without building a whole bs_attr */
     double k = attr ? attr->k : ew1_kdef[op][0], k2 = attr ? attr->k2 : ew1_kdef[op][1];
-    bs_node *x = bs__node(c, in[0]);
-    bs_node *y = info->arity == 2 ? bs__node(c, in[1]) : NULL;
-    bs_node *n = node_new(c);
+    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
+    uint32_t vx = x->version, vy = y ? y->version : 0;
+    bs_node *n = node_new_hot(c);
     if (!n) {
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
-    double v = info->s_fwd(x->value.data[0], y ? y->value.data[0] : 0.0, k, k2);
     if (odt == BS_I64) v = trunc(v);
     else if (odt != BS_F64) v = bs_dtype_round(odt, v);
     n->sval = v;
@@ -978,19 +1057,46 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     n->value.data = &n->sval;
     n->op = op;
     n->nin = info->arity;
-    n->attr.dim = BS_DIM_ALL;   /* elementwise ops read only k and k2 */
-    n->attr.k = k;
-    n->attr.k2 = k2;
+    /* attr: dim BS_DIM_ALL (elementwise ops read only k and k2), k = k2 = 0 as rec_free has them;
+       other k, k2 make the record cold */
+    uint64_t kb, k2b;
+    memcpy(&kb, &k, sizeof kb);
+    memcpy(&k2b, &k2, sizeof k2b);
+    if (kb | k2b) { /* not both +0.0 */
+        BK(n)->cold = true;
+        n->attr.k = k;
+        n->attr.k2 = k2;
+    }
     n->in[0] = in[0];
-    BK(n)->in_version[0] = x->version;
+    BK(n)->in_version[0] = vx;
     if (y) {
         n->in[1] = in[1];
-        BK(n)->in_version[1] = y->version;
+        BK(n)->in_version[1] = vy;
     }
     n->requires_grad = rg && !c->no_grad && odt != BS_I64;
     n->is_leaf = !n->requires_grad;
     n->in_no_grad = c->no_grad;
     return node_commit(c, n);
+}
+
+/* bs_apply's quickest case, tried first by bs_apply1 and bs_apply2: an elementwise op on 0-d f64
+ * operands under the f64 default (every tier is f64 then, and nothing is checked or rounded).
+ * BS_APPLY_GENERAL when it does not apply. */
+#define BS_APPLY_GENERAL (-2)
+static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
+{
+    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !bs_ops[op].s_fwd || c->dtype != BS_F64 ||
+        (uint32_t)a >= (uint32_t)c->len)
+        return BS_APPLY_GENERAL;
+    const bs_node *x = bs__node(c, a), *y = NULL;
+    if (bs_ops[op].arity == 2) {
+        if ((uint32_t)b >= (uint32_t)c->len) return BS_APPLY_GENERAL;
+        y = bs__node(c, b);
+        if (y->value.shape.ndim != 0 || y->value.dtype != BS_F64) return BS_APPLY_GENERAL;
+    }
+    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return BS_APPLY_GENERAL;
+    bs_id in[2] = {a, b};
+    return apply_scalar(c, op, in, NULL, BS_F64, x->requires_grad || (y && y->requires_grad), x, y);
 }
 
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
@@ -1019,7 +1125,8 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
             }
             /* the float path computes each op as torch's CPU kernel does: not in double */
             if (!bs_dtype_in_float(odt))
-                return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad);
+                return apply_scalar(c, op, in, attr, odt, x->requires_grad || y->requires_grad, x,
+                                    info->arity == 2 ? y : NULL);
         }
     }
     bs_shape shp[BS_MAX_INPUTS];
@@ -1101,6 +1208,7 @@ bs_id bs_apply_linear_bias(bs_ctx *c, bs_id mm, bs_id b)
         return y;
     const bs_node *x = bs__node(c, m->in[0]), *wt = bs__node(c, m->in[1]);
     bs_tensor bt = bs__node(c, b)->value;
+    BK(n)->cold = true; /* attr.start below */
     /* recomputed in place: the node was made just now, nothing has read it */
     ops_lp_addmm(n->value.dtype, &x->value, &wt->value, wt->op == BS_OP_TRANSPOSE, &bt, n->value.data);
     n->attr.start = BS_ADD_ADDMM; /* so that bs__node_forward computes it again the same way */
@@ -1176,12 +1284,16 @@ bs_id bs_cast(bs_ctx *c, bs_id x, bs_dtype t)
 
 bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
 {
+    bs_id r = apply_f64_scalar(c, op, a, BS_NONE);
+    if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, BS_NONE, BS_NONE};
     return bs_apply(c, op, in, NULL);
 }
 
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
+    bs_id r = apply_f64_scalar(c, op, a, b);
+    if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, b, BS_NONE};
     return bs_apply(c, op, in, NULL);
 }

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_loop_mlp import Value  # noqa: E402  micrograd's engine, as published
+from micrograd import Value  # noqa: E402  micrograd's engine, as published (tests/bench/micrograd.py)
 
 NPTS = 100
 
