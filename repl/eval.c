@@ -326,7 +326,7 @@ static const char *text_intern_span(bs_session *s, const char *t, size_t n, uint
     }
     size_t j = th_slot(h, s->captexts);
     for (; s->texts[j]; j = (j + 1) & (s->captexts - 1))
-        if (!memcmp(s->texts[j], t, n) && !s->texts[j][n]) return s->texts[j];
+        if (!strncmp(s->texts[j], t, n) && !s->texts[j][n]) return s->texts[j]; /* stops at its end */
     if (!(s->texts[j] = strndup(t, n))) return NULL;
     s->ntexts++;
     return s->texts[j];
