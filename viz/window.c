@@ -1722,8 +1722,8 @@ int bs_window_pump(bs_window *w, int timeout_ms, bs_window_event *ev)
         handle(w, &e);
     if (w->dirty)
         bs_window_redraw(w);
-    else if (w->qlen == 0 && settle(w))   /* idle: Graphviz's layout for a quick placement */
-        bs_window_redraw(w);
+    else if (w->qlen == 0)   /* idle: Graphviz's layout for a quick placement; the redraw it */
+        settle(w);           /* needs is the next pump's, so no pump does both */
     if (w->qlen == 0)
         return 0;
     if (ev)
