@@ -474,78 +474,6 @@ nomem:
     return -1;
 }
 
-/* The eager pass (bs_backward): bs_backward_next's steps, with the 0-d elementwise f64 nodes of
- * scalar graphs (micrograd's MLP) done here without its per-step checks and calls. Same
- * arithmetic, same order: the op's scalar VJP per input (input 0 first, so x * x adds into one
- * gtmp as the general step does), the node's gtmp into .grad, the node retired. Anything else
- * (other shapes and dtypes, checkpoints, an interrupt, the leaves at the end) is
- * bs_backward_next's. Returns its last result: 0 at the end, -1 on failure. */
-/* One eager step of a 0-d elementwise f64 node whose inputs are 0-d f64 too (scalar graphs:
- * micrograd's MLP), as bs_backward_next's scalar step does it without its per-step checks: the
- * op's scalar VJP per input (input 0 first, so x * x adds into one gtmp as the general step does),
- * the node's gtmp into .grad, the node retired. false (nothing done) for any other node. */
-static bool eager_scalar_step(bs_ctx *c, bs_node *n, bool retain)
-{
-    const bs_op_info *info = &bs_ops[n->op];
-    if (!info->s_vjp || n->value.shape.ndim != 0 || n->value.dtype != BS_F64) return false;
-    bs_node *x = bs__node(c, n->in[0]);
-    bs_node *y = n->nin == 2 ? bs__node(c, n->in[1]) : x;
-    if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
-        y->value.dtype != BS_F64)
-        return false;
-    bs__book *bn = BK(n);
-    bs__pass *pn = PS(n);
-    double g = pn->gtmp ? pn->gtmp[0] : 0.0;
-    double a = x->value.data[0], bv = n->nin == 2 ? y->value.data[0] : 0.0, o = n->value.data[0];
-    for (int k = 0; k < n->nin; k++) {
-        bs_node *in = k ? y : x;
-        if (!in->requires_grad || !info->deriv[k]) continue;
-        double v = info->s_vjp(g, a, bv, o, n->attr.k, n->attr.k2, k);
-        bs__pass *bi = PS(in);
-        if (bi->gtmp) {
-            bi->gtmp[0] += v;
-        } else {
-            bi->sgtmp = 0 + v;
-            bi->gtmp = &bi->sgtmp;
-        }
-    }
-    if (c->txn.on) bs__txn_node(c, n);
-    if (n->grad.data) {
-        n->grad.data[0] += g;
-    } else {
-        n->sgrad = g;
-        n->grad.data = &n->sgrad;
-        n->grad.shape = n->value.shape;
-        n->grad.dtype = BS_F64;
-    }
-    /* retired (retire()): a 0-d node's gtmp is its inline sgtmp, nothing to free */
-    if (!retain) bn->freed = true;
-    pn->gtmp = NULL;
-    bn->mark = 0;
-    return true;
-}
-
-/* The eager pass (bs_backward): bs_backward_next's steps, the scalar ones by eager_scalar_step.
- * Anything else (other shapes and dtypes, checkpoints, an interrupt, the leaves at the end) is
- * bs_backward_next's. Returns its last result: 0 at the end, -1 on failure. */
-static int eager_run(bs_bwd *b)
-{
-    bs_ctx *c = b->c;
-    const int32_t *step = b->sched.step;
-    const int32_t nstep = b->sched.nstep;
-    while (b->pos < nstep) {
-        int32_t i = step[b->pos];
-        if (!c->interrupted && !c->nckpt && eager_scalar_step(c, bs__node(c, i), b->retain)) {
-            b->pos++;
-            b->cur = i - 1;
-            continue;
-        }
-        int r = bs_backward_next(b, NULL);
-        if (r <= 0) return r;
-    }
-    return bs_backward_next(b, NULL); /* the leaves' gradients */
-}
-
 /* ==== The scalar pass ====
  * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
  * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
@@ -754,8 +682,9 @@ bs_status bs_backward(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain_
     }
     bs_bwd *b = bs_backward_begin(c, root, seed, retain_graph, false);
     if (!b) return c->code;
-    int r = eager_run(b);
-    while (r > 0) r = bs_backward_next(b, NULL);
+    int r;
+    do r = bs_backward_next(b, NULL); /* scalar steps take scalar_step's fast path there */
+    while (r > 0);
     if (r < 0) {
         bs_status st = c->code;
         bs_backward_abort(b);
