@@ -563,6 +563,16 @@ static const char *scope_path(const bs_ctx *c, int32_t scope, char *buf, size_t 
     return buf;
 }
 
+/* buf = a then b, cut to len as snprintf cuts (the common names, without the format machinery:
+   :mem names a node per row of the tape) */
+static void name_copy(char *buf, size_t len, const char *a, const char *b)
+{
+    size_t at = 0;
+    for (const char *p = a; *p && at + 1 < len; p++) buf[at++] = *p;
+    for (const char *p = b; *p && at + 1 < len; p++) buf[at++] = *p;
+    if (len) buf[at] = 0;
+}
+
 const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
 {
     const bs_node *n = bs_node_get(c, id);
@@ -570,12 +580,10 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
         snprintf(buf, len, "?");
         return buf;
     }
-    if (n->label && n->rebound)
-        snprintf(buf, len, "%s'", n->label);
-    else if (n->label)
-        snprintf(buf, len, "%s", n->label);
+    if (n->label)
+        name_copy(buf, len, n->label, n->rebound ? "'" : "");
     else if (n->text && strlen(n->text) <= BS_NAME_TEXT)
-        snprintf(buf, len, "%s", n->text);
+        name_copy(buf, len, n->text, "");
     else if (n->op == BS_OP_LEAF && bs_shape_numel(&n->value.shape) == 1)
         snprintf(buf, len, "%g", n->value.data[0]);
     else if (n->op != BS_OP_LEAF && bs_scope_name(c, n->scope)) {

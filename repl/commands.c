@@ -262,8 +262,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         if (root != BS_NONE && !want[i]) continue;
         nsv[i] = (unsigned char)bs_node_saved(s->ctx, i, sv);
         if (nsv[i]) {
-            size_t w = 0;
-            bs_node_name_fast(s->ctx, i, nm, sizeof nm, &w);
+            size_t w = strlen(bs_node_name(s->ctx, i, nm, sizeof nm));
             if ((int)w > wide) wide = (int)w;
         }
     }
@@ -290,7 +289,7 @@ static int cmd_mem(bs_session *s, const bs_stmt *st)
         /* the row: "%-*s %-14s %-10s %11zu  %s%s\n", put together by hand (a row per node) */
         char row[64 + 1 + 64 + 1 + 48 + 1 + 24 + 2 + 512 + 16];
         size_t at = 0, l;
-        bs_node_name_fast(s->ctx, i, nm, sizeof nm, &l);
+        l = strlen(bs_node_name(s->ctx, i, nm, sizeof nm));
         memcpy(row + at, nm, l);
         at += l;
         for (; l < (size_t)wide; l++) row[at++] = ' ';

@@ -374,26 +374,6 @@ static void put_str(char *buf, size_t len, size_t *at, const char *t, size_t tl)
     *at += tl;
 }
 
-const char *bs_node_name_fast(const bs_ctx *c, bs_id id, char *buf, size_t len, size_t *out_len)
-{
-    const bs_node *n = bs_node_get(c, id);
-    size_t at = 0;
-    /* the first cases of bs_node_name (a label, a label rebound, a short text), without snprintf */
-    if (n && len && n->label) {
-        put_str(buf, len, &at, n->label, strlen(n->label));
-        if (n->rebound) put_str(buf, len, &at, "'", 1);
-    } else if (n && len && n->text && (at = strlen(n->text)) <= BS_NAME_TEXT) {
-        size_t tl = at;
-        at = 0;
-        put_str(buf, len, &at, n->text, tl);
-    } else {
-        bs_node_name(c, id, buf, len);
-        at = strlen(buf);
-    }
-    if (out_len) *out_len = at < len ? at : (len ? len - 1 : 0);
-    return buf;
-}
-
 size_t bs_mem_saves_of(bs_session *s, const bs_saved_tensor *sv, int k, bool all, bool *seen, int *fresh,
                        size_t *fresh_bytes, char *buf, size_t len)
 {
@@ -418,7 +398,8 @@ size_t bs_mem_saves_of(bs_session *s, const bs_saved_tensor *sv, int k, bool all
                      bs_dtype_name(sv[j].dtype));
             nl = strlen(nm);
         } else {
-            bs_node_name_fast(s->ctx, sv[j].value, nm, sizeof nm, &nl);
+            bs_node_name(s->ctx, sv[j].value, nm, sizeof nm);
+            nl = strlen(nm);
             if (sv[j].tensor != sv[j].value) { /* a view: the storage is another node's */
                 snprintf(nm + nl, sizeof nm - nl, " (a view of %s)",
                          bs_node_name(s->ctx, sv[j].tensor, sh, sizeof sh));

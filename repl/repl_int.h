@@ -305,9 +305,6 @@ size_t bs_mem_node_saves(bs_session *s, bs_id id, bool all, bool *seen, int *fre
 /* the same for the k tensors sv that bs_node_saved gave; buf NULL: only the counts */
 size_t bs_mem_saves_of(bs_session *s, const bs_saved_tensor *sv, int k, bool all, bool *seen, int *fresh,
                        size_t *fresh_bytes, char *buf, size_t len);
-/* bs_node_name's bytes, its common cases (a label, a short text) without the format machinery;
-   *out_len (may be NULL) gets strlen(buf) */
-const char *bs_node_name_fast(const bs_ctx *c, bs_id id, char *buf, size_t len, size_t *out_len);
 /* the node a command argument names (a name, or the default root when arg is NULL) */
 int bs_cmd_node(bs_session *s, const bs_stmt *st, const char *arg, bs_id *out);
 /* :export FILE.py: root's graph as a PyTorch program (export_py.c); check: run it with torch and
