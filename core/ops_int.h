@@ -131,6 +131,11 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool log, const double *y, const double *g,
 
 /* the losses in the float path (core/ops_lp.c): g NULL, the forward into res[0]; else the VJP of
  * input `which` (upstream g, 0-d), added into res. false: not handled here (the double path runs) */
+/* torch.arange's values, as its CPU kernel makes them: in pairs of vectors (32 bytes of the
+   dtype each) whose lanes are base + l * step from a base start + step * idx rounded to the dtype,
+   the rest start + step * idx; in double for f64 and f32, in float for f16 and bf16, each a * b + c
+   one fma (GCC's contraction); i64 exact. d gets the values rounded to dt. */
+void ops_lp_arange(bs_dtype dt, double start, double step, int64_t n, double *d);
 /* layer_norm over rows of D without the affine, as torch's kernel (RowwiseMoments); false: no
  * memory */
 bool ops_lp_layernorm(bs_dtype dt, const double *x, int64_t rows, int64_t D, double eps, double *y);

@@ -925,10 +925,118 @@ static void lp_row_moments(const float *x, int64_t D, float *mean, float *var)
     *var = m2 / (float)D;
 }
 
-/* rstd = 1 / sqrt(var + eps) in float (bf16: torch's BFloat16 kernel, whose moments are bfloat16
-   arithmetic, is not matched) */
-static float lp_rstd(bs_dtype dt, float var, double eps)
+/* The same for bfloat16, as torch 1.13 runs it: RowwiseMomentsImpl<BFloat16> is the template above
+ * with every value a c10::BFloat16, so each operation rounds to bfloat16; its vectors are
+ * Vectorized<BFloat16>, LP_BF_LANES wide (c_vecs and the merge coefficients are bfloat16 too).
+ * Matches python3-torch's mean, rstd and y on every row of 456 of 1 to 1,000 elements
+ * (tests/dtype/src/float_math.py). */
+#define LP_BF_LANES 16 /* Vectorized<BFloat16>::size() on AVX2 */
+#define BR(v) bs_dtype_roundf(BS_BF16, (v))
+typedef struct {
+    int64_t n;
+    float m1[LP_BF_LANES], m2[LP_BF_LANES];
+} lp_moments_bf;
+
+/* AddMoments in bfloat16 over `lanes` lanes (1: the scalar merge) */
+static void lp_moments_add_bf(int64_t n, const float *m1, const float *m2, int64_t *dn, float *dm1,
+                              float *dm2, int lanes)
 {
+    int64_t t = *dn + n;
+    float c = t == 0 ? 0.0f : BR(BR((float)n) / BR((float)t)), m0 = BR((float)*dn);
+    for (int l = 0; l < lanes; l++) {
+        float d = BR(m1[l] - dm1[l]);
+        dm1[l] = BR(dm1[l] + BR(c * d));
+        dm2[l] = BR(dm2[l] + BR(m2[l] + BR(BR(BR(d * d) * c) * m0)));
+    }
+    *dn = t;
+}
+
+static void lp_row_moments_bf16(const float *x, int64_t D, float *mean, float *var)
+{
+    enum { CHUNK = 16, DEPTH = 64 };
+    int64_t nv = D / LP_BF_LANES, nchunk = (nv + CHUNK - 1) / CHUNK;
+    lp_moments_bf stk[DEPTH];
+    memset(stk, 0, sizeof stk);
+    int depth = 0;
+    while (((int64_t)1 << depth) < nchunk) depth++;
+    for (int64_t i = 0; i < nchunk; i++) {
+        const float *xp = x + i * CHUNK * LP_BF_LANES;
+        int64_t m0 = nv - i * CHUNK < CHUNK ? nv - i * CHUNK : CHUNK;
+        float m1[LP_BF_LANES] = {0}, m2[LP_BF_LANES] = {0};
+        for (int64_t j = 0; j < m0; j++) {
+            float c = BR(1.0f / BR((float)(j + 1)));
+            for (int l = 0; l < LP_BF_LANES; l++) {
+                float xv = xp[j * LP_BF_LANES + l], d = BR(xv - m1[l]);
+                m1[l] = BR(m1[l] + BR(d * c));
+                m2[l] = BR(m2[l] + BR(d * BR(xv - m1[l])));
+            }
+        }
+        lp_moments_add_bf(m0, m1, m2, &stk[0].n, stk[0].m1, stk[0].m2, LP_BF_LANES);
+        int64_t mask = i + 1;
+        for (int j = 1; j < depth && (mask & 1) == 0; j++) {
+            lp_moments_add_bf(stk[j - 1].n, stk[j - 1].m1, stk[j - 1].m2, &stk[j].n, stk[j].m1, stk[j].m2,
+                              LP_BF_LANES);
+            memset(&stk[j - 1], 0, sizeof stk[j - 1]);
+            mask >>= 1;
+        }
+    }
+    for (int j = 1; j < depth; j++)
+        lp_moments_add_bf(stk[j].n, stk[j].m1, stk[j].m2, &stk[0].n, stk[0].m1, stk[0].m2, LP_BF_LANES);
+    int64_t m0 = 0;
+    float m1 = 0.0f, m2 = 0.0f;
+    for (int64_t i = nv * LP_BF_LANES; i < D; i++) {
+        float d = BR(x[i] - m1);
+        m0++;
+        m1 = BR(m1 + BR(d / BR((float)m0)));
+        m2 = BR(m2 + BR(d * BR(x[i] - m1)));
+    }
+    for (int l = 0; l < LP_BF_LANES; l++) lp_moments_add_bf(nv, &stk[0].m1[l], &stk[0].m2[l], &m0, &m1, &m2, 1);
+    *mean = m1;
+    *var = BR(m2 / BR((float)D));
+}
+
+/* vec::map2_reduce_all<BFloat16> (or reduce_all with y NULL) as torch 1.13 sums sum(x * y):
+ * bfloat16 vectors of LP_BF_LANES are two float vectors accumulated apart, added, then reduced by
+ * vec_reduce_all's tree; a row shorter than a vector is summed lane after lane; the result comes
+ * back as a BFloat16 (the old functional_bfloat16.h's return type) */
+static float lp_reduce_bf16(const float *x, const float *y, int64_t n)
+{
+#define LP_BM(j) (y ? x[j] * y[j] : x[j])
+    enum { H = LP_BF_LANES / 2 };
+    float a0[H] = {0}, a1[H] = {0};
+    if (n < LP_BF_LANES) {
+        for (int64_t l = 0; l < H && l < n; l++) a0[l] = LP_BM(l);
+        for (int64_t l = 0; l + H < n; l++) a0[l] = a0[l] + LP_BM(l + H);
+        int64_t lanes = n > H ? H : n;
+        float acc = a0[0];
+        for (int64_t l = 1; l < lanes; l++) acc = acc + a0[l];
+        return BR(acc);
+    }
+    for (int l = 0; l < H; l++) a0[l] = LP_BM(l), a1[l] = LP_BM(l + H);
+    int64_t d = LP_BF_LANES;
+    for (; d < n - n % LP_BF_LANES; d += LP_BF_LANES)
+        for (int l = 0; l < H; l++) a0[l] = a0[l] + LP_BM(d + l), a1[l] = a1[l] + LP_BM(d + H + l);
+    for (int64_t l = 0; d + l < n; l++) {
+        if (l < H) a0[l] = a0[l] + LP_BM(d + l);
+        else a1[l - H] = a1[l - H] + LP_BM(d + l);
+    }
+    for (int l = 0; l < H; l++) a0[l] = a0[l] + a1[l];
+    float h[4] = {a0[0] + a0[4], a0[1] + a0[5], a0[2] + a0[6], a0[3] + a0[7]};
+    return BR((h[0] + h[2]) + (h[1] + h[3]));
+#undef LP_BM
+}
+
+/* a row's mean and rstd = 1 / sqrt(var + eps): in float, or for bf16 in bfloat16 (torch's
+   `T(1) / std::sqrt(rstd_val + eps)` with T and eps bfloat16: the sum, the root and the quotient
+   each rounded); *mean and the returned rstd are what torch saves for the backward */
+static float lp_row_stats(bs_dtype dt, const float *x, int64_t D, double eps, float *mean)
+{
+    float var;
+    if (dt == BS_BF16) {
+        lp_row_moments_bf16(x, D, mean, &var);
+        return BR(1.0f / BR(sqrtf(BR(var + BR((float)eps)))));
+    }
+    lp_row_moments(x, D, mean, &var);
     return 1.0f / sqrtf(var + (float)eps);
 }
 
@@ -938,9 +1046,8 @@ bool ops_lp_layernorm(bs_dtype dt, const double *xs, int64_t rows, int64_t D, do
     if (!x) return false;
     for (int64_t r = 0; r < rows; r++) {
         lp_floats(dt, xs + r * D, D, x);
-        float mean, var;
-        lp_row_moments(x, D, &mean, &var);
-        float rstd = lp_rstd(dt, var, eps), bias = -rstd * mean;
+        float mean, rstd = lp_row_stats(dt, x, D, eps, &mean);
+        float bias = dt == BS_BF16 ? BR(-rstd * mean) : -rstd * mean; /* T bias: bfloat16 */
         for (int64_t j = 0; j < D; j++) ys[r * D + j] = bs_dtype_roundf(dt, fmaf(x[j], rstd, bias));
     }
     free(x);
@@ -964,15 +1071,38 @@ bool ops_lp_layernorm_vjp(bs_dtype dt, const double *xs, const double *us, int64
     for (int64_t r = 0; r < rows; r++) {
         lp_floats(dt, xs + r * D, D, x);
         lp_floats(dt, us + r * D, D, u);
-        float mean, var;
-        lp_row_moments(x, D, &mean, &var);
-        float a = lp_rstd(dt, var, eps);
-        float ds = lp_reduce_all(dt, lp_addf, u, x, D, 3, 0.0f);
-        float db = lp_reduce_all(dt, lp_addf, u, NULL, D, 0, 0.0f);
+        float mean, a = lp_row_stats(dt, x, D, eps, &mean);
+        float ds = dt == BS_BF16 ? lp_reduce_bf16(u, x, D) : lp_reduce_all(dt, lp_addf, u, x, D, 3, 0.0f);
+        float db = dt == BS_BF16 ? lp_reduce_bf16(u, NULL, D) : lp_reduce_all(dt, lp_addf, u, NULL, D, 0, 0.0f);
         float b = fmaf(db, mean, -ds) * a * a * a * s;
         float c = fmaf(-b, mean, -(db * a * s));
         for (int64_t j = 0; j < D; j++) dxs[r * D + j] += bs_dtype_roundf(dt, fmaf(b, x[j], a * u[j]) + c);
     }
     free(x);
     return true;
+}
+
+/* ==== arange (aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp: cpu_serial_kernel_vec's two
+ * vectors a step, Vectorized<T>::arange's lanes, the scalar op after them). Matches torch's values
+ * for f64, f32, bf16 and f16 on 150 random ranges each; bf16's lanes differ from
+ * round(start + i * step) from 256 up (torch.arange(6000.) in bf16 holds 4096 at 4112 to 4127). */
+void ops_lp_arange(bs_dtype dt, double start, double step, int64_t n, double *d)
+{
+    if (!bs_dtype_in_float(dt) && dt != BS_F64) {
+        for (int64_t i = 0; i < n; i++) d[i] = start + (double)i * step;
+        return;
+    }
+    bool low = dt == BS_BF16 || dt == BS_F16;
+    int64_t V = dt == BS_F64 ? 4 : dt == BS_F32 ? 8 : 16, i = 0;
+#define AR_FMA(a, b, c) (low ? (double)fmaf((float)(a), (float)(b), (float)(c)) : fma((a), (b), (c)))
+#define AR_ROUND(v) (dt == BS_F64 ? (v) : dt == BS_F32 ? (double)(float)(v) : (double)bs_dtype_roundf(dt, (float)(v)))
+    double st = low ? (double)(float)start : start, sp = low ? (double)(float)step : step;
+    for (; i + 2 * V <= n; i += 2 * V)
+        for (int64_t v = i; v < i + 2 * V; v += V) {
+            double base = AR_ROUND(AR_FMA(sp, (double)v, st));
+            for (int64_t l = 0; l < V; l++) d[v + l] = AR_ROUND(AR_FMA((double)l, sp, base));
+        }
+    for (; i < n; i++) d[i] = AR_ROUND(AR_FMA(sp, (double)i, st));
+#undef AR_FMA
+#undef AR_ROUND
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_int.h"
 #include "plan_int.h"
 
 /* ==== Small helpers ==== */
@@ -260,9 +261,7 @@ static bs_status init_leaf(bs_plan *p, bs_ctx *c, pnode *n, double *d)
     case BS_INIT_ZEROS: memset(d, 0, (size_t)numel * sizeof(double)); break;
     case BS_INIT_ONES: for (int64_t i = 0; i < numel; i++) d[i] = 1; break;
     case BS_INIT_FULL: for (int64_t i = 0; i < numel; i++) d[i] = n->init_arg[0]; break;
-    case BS_INIT_ARANGE:
-        for (int64_t i = 0; i < numel; i++) d[i] = n->init_arg[0] + (double)i * n->init_arg[1];
-        break;
+    case BS_INIT_ARANGE: ops_lp_arange(n->tape_dtype, n->init_arg[0], n->init_arg[1], numel, d); break;
     case BS_INIT_EYE: {
         memset(d, 0, (size_t)numel * sizeof(double));
         int64_t r = n->shape.ndim >= 1 ? n->shape.d[0] : 1;

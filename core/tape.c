@@ -916,9 +916,7 @@ bs_id bs_make(bs_ctx *c, bs_init_kind kind, const bs_shape *shape, const int8_t 
         for (int64_t i = 0; i < r && i < cc; i++) d[i * cc + i] = 1;
         break;
     }
-    case BS_INIT_ARANGE:
-        for (int64_t i = 0; i < numel; i++) d[i] = arg0 + (double)i * arg1;
-        break;
+    case BS_INIT_ARANGE: ops_lp_arange(t, arg0, arg1, numel, d); break;
     default:
         bs__data_free(c, n->value.data, numel, &n->sval);
         bs__err(c, BS_ERR_ARG, "bs_make: not a constructor");

@@ -310,6 +310,56 @@ static int tensor_arg(bs_session *s, const bs_expr *call, bs_value *v, bs_tensor
     return bs_to_tensor(s, v, call, t);
 }
 
+/* F.layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05), over the last dim
+   (normalized_shape one size, equal to it) */
+static int layer_norm_call(bs_session *s, const bs_expr *call, bs_value *out)
+{
+    static const char *const names[] = {"input", "normalized_shape", "weight", "bias", "eps"};
+    bs_value pos[16], kv[16], *arg[5] = {0};
+    const char *kn[16];
+    int npos, nkw;
+    if (bs_eval_args(s, call, pos, &npos, kn, kv, &nkw, 16)) return -1;
+    if (npos > 5) return bs_fail(s, call->line, call->col, "layer_norm() takes at most 5 arguments (%d given)", npos);
+    for (int i = 0; i < npos; i++) arg[i] = &pos[i];
+    for (int i = 0; i < nkw; i++) {
+        int j = 0;
+        while (j < 5 && strcmp(kn[i], names[j])) j++;
+        if (j == 5) return bs_fail(s, call->line, call->col, "layer_norm() got an unexpected keyword argument '%s'", kn[i]);
+        if (arg[j]) return bs_fail(s, call->line, call->col, "layer_norm() got multiple values for argument '%s'", kn[i]);
+        arg[j] = &kv[i];
+    }
+    if (!arg[0] || !arg[1])
+        return bs_fail(s, call->line, call->col, "layer_norm() missing required argument '%s'", names[arg[0] ? 1 : 0]);
+    if (arg[0]->k != BS_V_NODE && arg[0]->k != BS_V_TMP)
+        return bs_fail(s, call->line, call->col, "layer_norm(): input must be a tensor, got %s", bs_type_name(arg[0]));
+    double d = -1;
+    int n = 1;
+    const bs_value *ns = arg[1];
+    if (ns->k == BS_V_LIST || ns->k == BS_V_TUPLE) ns = bs_list_items(ns, &n);
+    if (n != 1 || ns->k != BS_V_NUM || !ns->is_int)
+        return bs_fail(s, call->line, call->col, "layer_norm(): normalized_shape must be one size, the last dim's (backstep normalises over the last dim only)");
+    d = ns->num;
+    bs_id x;
+    if (bs_to_node(s, arg[0], call, &x)) return -1;
+    const bs_shape *sh = &bs_node_get(s->ctx, x)->value.shape;
+    if (sh->ndim < 1 || (double)sh->d[sh->ndim - 1] != d) {
+        char buf[96];
+        bs_shape_str(sh, buf, sizeof buf); /* "(2, 3)", torch prints "[2, 3]" */
+        buf[0] = '[';
+        char *close = strrchr(buf, ')');
+        if (close) *close = ']';
+        return bs_fail(s, call->line, call->col, "Given normalized_shape=[%g], expected input with shape [*, %g], but got input of size%s",
+                       d, d, buf);
+    }
+    bs_value xv = bs_node_value(x);
+    double eps = 1e-5;
+    if (arg[4] && !bs_as_number(s, arg[4], &eps, NULL)) return bs_fail(s, call->line, call->col, "layer_norm(): eps must be a number");
+    for (int i = 2; i < 4; i++)
+        if (arg[i] && arg[i]->k != BS_V_NODE && arg[i]->k != BS_V_NONE)
+            return bs_fail(s, call->line, call->col, "layer_norm(): %s must be a tensor or None, got %s", names[i], bs_type_name(arg[i]));
+    return bs_nn_layer_norm(s, call, &xv, arg[2], arg[3], eps, out);
+}
+
 /* torch.cuda.is_available() and the device boilerplate of tutorials (backstep computes on the
    CPU: there is no CUDA device to move to), torch.allclose, torch.equal, torch.is_tensor:
    1 when name is none of them */
@@ -342,6 +392,8 @@ static int torch_extra(bs_session *s, const bs_expr *call, const char *module, c
             return bs_fail(s, call->line, call->col, "dropout probability has to be between 0 and 1, but got %g", p);
         return bs_nn_dropout(s, call, &pos[0], p, training, out);
     }
+    if (!strcmp(name, "layer_norm") && (!strcmp(module, "torch") || !strcmp(module, "torch.nn.functional")))
+        return layer_norm_call(s, call, out);
     if (!cuda && strcmp(module, "torch")) return 1;
     if (cuda && strcmp(name, "is_available") && strcmp(name, "device_count")) return 1;
     bool known = cuda;

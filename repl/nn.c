@@ -563,18 +563,10 @@ static int nn_call(bs_session *s, const bs_expr *call, bs_hobj *m, bs_value *pos
         return 0;
     }
     case BS_MOD_MODULELIST: return bs_fail(s, line, col, "ModuleList is not callable: iterate over it");
-    case BS_MOD_LAYERNORM: { /* layernorm(x) * weight + bias, over the last dim */
+    case BS_MOD_LAYERNORM:
         if (npos != 1) return bs_fail(s, line, col, "LayerNorm takes one input");
-        bs_value *w = bs_dict_get(&m->attrs, "weight"), *b = bs_dict_get(&m->attrs, "bias");
-        bs_id x;
-        if (bs_to_node(s, &pos[0], call, &x)) return -1;
-        bs_id y = bs_apply(s->ctx, BS_OP_LAYERNORM, (bs_id[]){x, BS_NONE, BS_NONE}, &m->attr);
-        if (y >= 0 && w && w->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_MUL, y, w->id);
-        if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
-        if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
-        *out = bs_node_value(y);
-        return 0;
-    }
+        return bs_nn_layer_norm(s, call, &pos[0], bs_dict_get(&m->attrs, "weight"), bs_dict_get(&m->attrs, "bias"),
+                                m->attr.k, out);
     case BS_MOD_EMBEDDING: { /* weight[idx]: rows gathered, any shape of idx */
         if (npos != 1) return bs_fail(s, line, col, "Embedding takes one index tensor");
         bs_value *w = bs_dict_get(&m->attrs, "weight");
@@ -713,6 +705,23 @@ void bs_nn_set_training(bs_hobj *m, bool training)
     m->eval_mode = !training;
     for (int i = 0; i < m->attrs.n; i++)
         if (m->attrs.vals[i].k == BS_V_OBJ) bs_nn_set_training(m->attrs.vals[i].ref, training);
+}
+
+/* nn.LayerNorm's forward and F.layer_norm: layernorm(x) over the last dim, then * weight and
+   + bias as ops of their own (either may be absent or None), so the stepper shows each */
+int bs_nn_layer_norm(bs_session *s, const bs_expr *call, bs_value *xv, const bs_value *w, const bs_value *b,
+                     double eps, bs_value *out)
+{
+    bs_id x;
+    if (bs_to_node(s, xv, call, &x)) return -1;
+    bs_attr a = bs_attr_default(BS_OP_LAYERNORM);
+    a.k = eps;
+    bs_id y = bs_apply(s->ctx, BS_OP_LAYERNORM, (bs_id[]){x, BS_NONE, BS_NONE}, &a);
+    if (y >= 0 && w && w->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_MUL, y, w->id);
+    if (y >= 0 && b && b->k == BS_V_NODE) y = bs_apply2(s->ctx, BS_OP_ADD, y, b->id);
+    if (y < 0) return bs_fail_core(s, call->op_line, call->op_col, NULL);
+    *out = bs_node_value(y);
+    return 0;
 }
 
 int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out)

@@ -407,6 +407,8 @@ void bs_nn_set_training(bs_hobj *m, bool training);
 /* dropout of x with probability p: x * mask / (1 - p), the mask from backstep's generator (so
    it differs from torch's); x itself when not training or p == 0 */
 int bs_nn_dropout(bs_session *s, const bs_expr *call, bs_value *x, double p, bool training, bs_value *out);
+int bs_nn_layer_norm(bs_session *s, const bs_expr *call, bs_value *x, const bs_value *w, const bs_value *b,
+                     double eps, bs_value *out);
 /* nn.Embedding's forward, F.embedding(idx, weight) */
 int bs_nn_embedding(bs_session *s, const bs_expr *call, bs_value *idx, const bs_value *w, bs_value *out);
 int bs_opt_each(bs_session *s, const bs_expr *at, const bs_value *opt, bool step);

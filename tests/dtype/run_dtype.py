@@ -32,9 +32,9 @@ NUM_RE = re.compile(r'(?<![\w.])[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|
 # everything not listed is exact
 TOLERANCE = {
     'crossentropy_module.bf16': 1,      # log_softmax's bf16 kernel (not matched), 10 SGD steps
-    'nn_layernorm_embedding.f32': 1,    # LayerNorm's backward with a weight other than ones:
-                                        # torch's one kernel multiplies dY * x before gamma,
-                                        # backstep's layernorm op gets dY * gamma from its * weight
+    'nn_layernorm_embedding.f32': 1,    # LayerNorm's weight grad: torch's kernel accumulates
+                                        # dY * (rstd * x - rstd * mean) row by row, backstep's
+                                        # * weight op sums its g * x-hat
     'tensor_methods.bf16': 1,           # x.norm()'s backward: torch's NormBackward1 is
     'tensor_methods.f32': 1,            # x / norm * g, backstep differentiates sqrt(sum(x ** 2))
 }
@@ -60,7 +60,17 @@ SLEEF_ONLY = {'float_math'}
 
 # variants not matched yet, with why: a failure is an xfail, a pass an error (take it off)
 KNOWN = {
-    'nn_layernorm_embedding.bf16': 'layer_norm in bf16: torch 1.13\'s BFloat16 kernel is not matched',
+}
+
+# single lines of a variant not matched, with why: every other line must match; the line itself
+# must differ (a match is an error: take it off) and keep its shape (the same text around numbers)
+KNOWN_LINES = {
+    # ln.weight.grad and ln.bias.grad. torch's LayerNorm backward sums dgamma and dbeta into
+    # per-thread bfloat16 buffers (its answer changes with torch.set_num_threads: 1, 2 and 4 threads
+    # print three different lines here) from x-hat recomputed with the bfloat16 mean and rstd, not
+    # the forward's x-hat; backstep's are its * weight and + bias ops' VJPs on the forward's values.
+    # The loss and the embedding's grad (layer_norm's dx) are exact (tests/dtype/src/layernorm_bf16.py).
+    'nn_layernorm_embedding.bf16': {3: 'LayerNorm\'s bf16 weight and bias grads (torch\'s per-thread bfloat16 buffers)'},
 }
 
 # mantissa bits and smallest normal exponent of each dtype
@@ -101,12 +111,18 @@ def line_matches(exp, got, dt, tol):
     return all(numbers_close(a, b, dt, tol) for a, b in zip(ne, ng))
 
 
-def compare(exp_text, got_text, dt, tol):
+def compare(exp_text, got_text, dt, tol, known=None):
     e = [l.rstrip() for l in exp_text.rstrip().splitlines()]
     g = [l.rstrip() for l in got_text.rstrip().splitlines()]
     for i in range(max(len(e), len(g))):
         le = e[i] if i < len(e) else '<end>'
         lg = g[i] if i < len(g) else '<end>'
+        if known and i + 1 in known:
+            if line_matches(le, lg, dt, tol):
+                return 'line %d matches but KNOWN_LINES lists it: take it off' % (i + 1)
+            if NUM_RE.sub('#', le) != NUM_RE.sub('#', lg):
+                return 'line %d (KNOWN_LINES): not even the same text: expected %r, got %r' % (i + 1, le[:160], lg[:160])
+            continue
         if not line_matches(le, lg, dt, tol):
             return 'line %d: expected %r, got %r' % (i + 1, le[:160], lg[:160])
     return None
@@ -162,7 +178,7 @@ def run_case(exe, cases, name, measure=False):
     got = p.stdout.decode('utf-8', 'replace')
     if measure:
         return max_ulps(exp, got, dt)
-    why = compare(exp, got, dt, tolerance(name))
+    why = compare(exp, got, dt, tolerance(name), KNOWN_LINES.get(name))
     if not why:
         return None
     # torch's f32 matmul is OpenBLAS's sgemm, whose kernel depends on the CPU (Haswell's and
@@ -172,7 +188,7 @@ def run_case(exe, cases, name, measure=False):
     if live is None or live == exp:
         return why
     MACHINE.append(name)
-    why_live = compare(live, got, dt, tolerance(name))
+    why_live = compare(live, got, dt, tolerance(name), KNOWN_LINES.get(name))
     return why_live and 'against this machine\'s torch too: ' + why_live
 
 
@@ -251,6 +267,10 @@ def main(argv):
         if n not in names and not only:
             print('ERROR KNOWN names %s, which is not a case' % n)
             failed += 1
+    for n in KNOWN_LINES:
+        if n not in names and not only:
+            print('ERROR KNOWN_LINES names %s, which is not a case' % n)
+            failed += 1
     xfailed = 0
     for name in names:
         if name in SLEEF_ONLY and FLOAT_MATH != 'sleef':
@@ -268,12 +288,15 @@ def main(argv):
             print('XPASS %s: passes but KNOWN lists it: take it off' % name)
         else:
             passed += 1
+            for line, reason in sorted(KNOWN_LINES.get(name, {}).items()):
+                print('known %s line %d: %s' % (name, line, reason))
             if o.verbose:
                 print('ok    %s (%s ulp)' % (name, tolerance(name)))
     if MACHINE:
         print('note: %d committed outputs differ from this machine\'s torch (OpenBLAS picks its '
               'sgemm kernel by CPU); compared with torch run here: %s' % (len(MACHINE), ', '.join(MACHINE)))
-    print('dtype: %d passed, %d failed, %d xfail' % (passed, failed, xfailed))
+    nknown = sum(len(v) for k, v in KNOWN_LINES.items() if k in names)
+    print('dtype: %d passed, %d failed, %d xfail, %d known line%s' % (passed, failed, xfailed, nknown, '' if nknown == 1 else 's'))
     return 1 if failed else 0
 
 

@@ -16,6 +16,8 @@ CASES_LIST = [
     ('src:underflow_scaling', ('-',)),
     ('src:float_math', ('-',)),
     ('src:adam_bf16', ('-',)),
+    ('src:layernorm_bf16', ('-',)),
+    ('src:arange_lanes', ('-',)),
     ('src:cast_spellings', ('-',)),
     ('accum_equals_batch', ('f32', 'bf16')),
     ('accum_steps', ('f32',)),
