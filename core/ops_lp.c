@@ -573,6 +573,46 @@ static float lp_reduce_all(bs_dtype dt, lp_red_f red, const float *x, const floa
 #undef LP_MAP
 }
 
+#define LP_BF_LANES 16 /* Vectorized<BFloat16>::size() on AVX2 */
+#define BR(v) bs_dtype_roundf(BS_BF16, (v))
+
+/* vec::map2_reduce_all<BFloat16> (reduce_all with y NULL, map_reduce_all of exp(x - shift)) as
+ * torch 1.13 sums sum(x * y):
+ * bfloat16 vectors of LP_BF_LANES are two float vectors accumulated apart, added, then reduced by
+ * vec_reduce_all's tree; a row shorter than a vector is summed lane after lane; the result comes
+ * back as a BFloat16 (the old functional_bfloat16.h's return type) */
+static float lp_reduce_bf16_map(const float *x, const float *y, int64_t n, bool exp_map, float shift)
+{
+#define LP_BM(j) (exp_map ? ops_t_exp(BS_BF16, 1, x[j] - shift) : y ? x[j] * y[j] : x[j])
+    enum { H = LP_BF_LANES / 2 };
+    float a0[H] = {0}, a1[H] = {0};
+    if (n < LP_BF_LANES) {
+        for (int64_t l = 0; l < H && l < n; l++) a0[l] = LP_BM(l);
+        for (int64_t l = 0; l + H < n; l++) a0[l] = a0[l] + LP_BM(l + H);
+        int64_t lanes = n > H ? H : n;
+        float acc = a0[0];
+        for (int64_t l = 1; l < lanes; l++) acc = acc + a0[l];
+        return BR(acc);
+    }
+    for (int l = 0; l < H; l++) a0[l] = LP_BM(l), a1[l] = LP_BM(l + H);
+    int64_t d = LP_BF_LANES;
+    for (; d < n - n % LP_BF_LANES; d += LP_BF_LANES)
+        for (int l = 0; l < H; l++) a0[l] = a0[l] + LP_BM(d + l), a1[l] = a1[l] + LP_BM(d + H + l);
+    for (int64_t l = 0; d + l < n; l++) {
+        if (l < H) a0[l] = a0[l] + LP_BM(d + l);
+        else a1[l - H] = a1[l - H] + LP_BM(d + l);
+    }
+    for (int l = 0; l < H; l++) a0[l] = a0[l] + a1[l];
+    float h[4] = {a0[0] + a0[4], a0[1] + a0[5], a0[2] + a0[6], a0[3] + a0[7]};
+    return BR((h[0] + h[2]) + (h[1] + h[3]));
+#undef LP_BM
+}
+
+static float lp_reduce_bf16(const float *x, const float *y, int64_t n)
+{
+    return lp_reduce_bf16_map(x, y, n, false, 0.0f);
+}
+
 /* a row's elements gathered into x (len), from storage at stride `inner` */
 static void lp_row_get(bs_dtype dt, const double *src, int64_t base, int64_t len, int64_t inner,
                        float *x)
@@ -591,7 +631,12 @@ bool ops_lp_softmax(bs_dtype dt, bool is_log, const double *xs, int64_t outer, i
             lp_row_get(dt, xs, base, len, inner, x);
             if (inner == 1) { /* the last dim: _vec_(log_)softmax_lastdim */
                 float m = lp_reduce_all(dt, lp_maxf, x, NULL, len, 0, 0.0f);
-                if (is_log) {
+                if (is_log && dt == BS_BF16) {
+                    /* _vec_log_softmax_lastdim<BFloat16>: the sum of exp (functional_bfloat16's
+                       order) and its log (SLEEF's) each kept as a BFloat16 */
+                    float ls = BR(ops_t_log(dt, 1, lp_reduce_bf16_map(x, NULL, len, true, m)));
+                    for (int64_t j = 0; j < len; j++) y[j] = x[j] - m - ls;
+                } else if (is_log) {
                     float s = logf(lp_reduce_all(dt, lp_addf, x, NULL, len, 1, m));
                     for (int64_t j = 0; j < len; j++) y[j] = x[j] - m - s;
                 } else {
@@ -599,6 +644,20 @@ bool ops_lp_softmax(bs_dtype dt, bool is_log, const double *xs, int64_t outer, i
                     float s = 1.0f / lp_reduce_all(dt, lp_addf, y, NULL, len, 0, 0.0f);
                     for (int64_t j = 0; j < len; j++) y[j] *= s;
                 }
+            } else if (!is_log && (dt == BS_BF16 || dt == BS_F32) && i >= inner - inner % (dt == BS_BF16 ? LP_BF_LANES : LP_LANES)) {
+                /* _vec_softmax's scalar tail (the inner positions past the last whole vector,
+                   Vectorized<BFloat16> or <float>): std::exp, stored in the dtype, the float sum
+                   of the unrounded exps, each stored exp divided by it (exact against
+                   python3-torch on (4, D) for D of 3 to 100, f32 and bf16; the vector lanes are
+                   the branch below) */
+                float m = x[0], s = 0.0f;
+                for (int64_t j = 1; j < len; j++) m = lp_maxf(m, x[j]);
+                for (int64_t j = 0; j < len; j++) {
+                    float e = ops_t_exp(dt, 0, x[j] - m);
+                    y[j] = bs_dtype_roundf(dt, e);
+                    s += e;
+                }
+                for (int64_t j = 0; j < len; j++) y[j] = y[j] / s;
             } else if (!is_log) { /* _vec_softmax: sequential along the dim, then a division */
                 float m = x[0], s = 0.0f;
                 for (int64_t j = 1; j < len; j++) m = lp_maxf(m, x[j]);
@@ -607,10 +666,12 @@ bool ops_lp_softmax(bs_dtype dt, bool is_log, const double *xs, int64_t outer, i
                     s += y[j];
                 }
                 for (int64_t j = 0; j < len; j++) y[j] /= s;
-            } else { /* the same for log_softmax: x - max - log(sum) (not matched yet) */
+            } else { /* the same for log_softmax: x - max - log(sum); f32's inner positions past
+                        the last 8 are the scalar tail (the C library's exp) */
+                int tv = dt != BS_F32 || i < inner - inner % LP_LANES;
                 float m = x[0], s = 0.0f;
                 for (int64_t j = 1; j < len; j++) m = lp_maxf(m, x[j]);
-                for (int64_t j = 0; j < len; j++) s += ops_t_exp(dt, 1, x[j] - m);
+                for (int64_t j = 0; j < len; j++) s += ops_t_exp(dt, tv, x[j] - m);
                 float ls = logf(s);
                 for (int64_t j = 0; j < len; j++) y[j] = x[j] - m - ls;
             }
@@ -633,6 +694,26 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool is_log, const double *ys, const double
             lp_row_get(dt, ys, base, len, inner, y);
             lp_row_get(dt, gs, base, len, inner, g);
             float s;
+            if (inner != 1 && dt == BS_BF16) {
+                /* host_softmax_backward<BFloat16> over another dim: the float sum in order, then
+                   g - exp(y) * sum or y * (g - sum) in float, rounded once */
+                float sb = 0.0f;
+                for (int64_t j = 0; j < len; j++) sb += is_log ? g[j] : g[j] * y[j];
+                for (int64_t j = 0; j < len; j++)
+                    dxs[base + j * inner] += BR(is_log ? g[j] - expf(y[j]) * sb : y[j] * (g[j] - sb));
+                continue;
+            }
+            if (inner != 1 && is_log && dt == BS_F32) {
+                /* log_softmax's backward over another dim, 8 inner positions side by side: the
+                   float sum of g, then fma(-exp(y), sum, g); the positions past the last 8 are
+                   the scalar tail, whose exp is the C library's */
+                int tv = i < inner - inner % LP_LANES;
+                float sf = 0.0f;
+                for (int64_t j = 0; j < len; j++) sf += g[j];
+                for (int64_t j = 0; j < len; j++)
+                    dxs[base + j * inner] += fmaf(-ops_t_exp(dt, tv, y[j]), sf, g[j]);
+                continue;
+            }
             if (dt == BS_F16 || dt == BS_BF16) {
                 /* host_softmax_backward for the 16-bit types: a float sum in order, rounded to
                    the dtype, then one rounding of g - exp(y) * s (log) or (g - s) * y */
@@ -930,8 +1011,6 @@ static void lp_row_moments(const float *x, int64_t D, float *mean, float *var)
  * Vectorized<BFloat16>, LP_BF_LANES wide (c_vecs and the merge coefficients are bfloat16 too).
  * Matches python3-torch's mean, rstd and y on every row of 456 of 1 to 1,000 elements
  * (tests/dtype/src/float_math.py). */
-#define LP_BF_LANES 16 /* Vectorized<BFloat16>::size() on AVX2 */
-#define BR(v) bs_dtype_roundf(BS_BF16, (v))
 typedef struct {
     int64_t n;
     float m1[LP_BF_LANES], m2[LP_BF_LANES];
@@ -993,37 +1072,6 @@ static void lp_row_moments_bf16(const float *x, int64_t D, float *mean, float *v
     for (int l = 0; l < LP_BF_LANES; l++) lp_moments_add_bf(nv, &stk[0].m1[l], &stk[0].m2[l], &m0, &m1, &m2, 1);
     *mean = m1;
     *var = BR(m2 / BR((float)D));
-}
-
-/* vec::map2_reduce_all<BFloat16> (or reduce_all with y NULL) as torch 1.13 sums sum(x * y):
- * bfloat16 vectors of LP_BF_LANES are two float vectors accumulated apart, added, then reduced by
- * vec_reduce_all's tree; a row shorter than a vector is summed lane after lane; the result comes
- * back as a BFloat16 (the old functional_bfloat16.h's return type) */
-static float lp_reduce_bf16(const float *x, const float *y, int64_t n)
-{
-#define LP_BM(j) (y ? x[j] * y[j] : x[j])
-    enum { H = LP_BF_LANES / 2 };
-    float a0[H] = {0}, a1[H] = {0};
-    if (n < LP_BF_LANES) {
-        for (int64_t l = 0; l < H && l < n; l++) a0[l] = LP_BM(l);
-        for (int64_t l = 0; l + H < n; l++) a0[l] = a0[l] + LP_BM(l + H);
-        int64_t lanes = n > H ? H : n;
-        float acc = a0[0];
-        for (int64_t l = 1; l < lanes; l++) acc = acc + a0[l];
-        return BR(acc);
-    }
-    for (int l = 0; l < H; l++) a0[l] = LP_BM(l), a1[l] = LP_BM(l + H);
-    int64_t d = LP_BF_LANES;
-    for (; d < n - n % LP_BF_LANES; d += LP_BF_LANES)
-        for (int l = 0; l < H; l++) a0[l] = a0[l] + LP_BM(d + l), a1[l] = a1[l] + LP_BM(d + H + l);
-    for (int64_t l = 0; d + l < n; l++) {
-        if (l < H) a0[l] = a0[l] + LP_BM(d + l);
-        else a1[l - H] = a1[l - H] + LP_BM(d + l);
-    }
-    for (int l = 0; l < H; l++) a0[l] = a0[l] + a1[l];
-    float h[4] = {a0[0] + a0[4], a0[1] + a0[5], a0[2] + a0[6], a0[3] + a0[7]};
-    return BR((h[0] + h[2]) + (h[1] + h[3]));
-#undef LP_BM
 }
 
 /* a row's mean and rstd = 1 / sqrt(var + eps): in float, or for bf16 in bfloat16 (torch's

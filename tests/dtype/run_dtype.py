@@ -31,7 +31,6 @@ NUM_RE = re.compile(r'(?<![\w.])[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|
 # the ulps a variant may differ by, with the op that needs it (README.md: the per-op table);
 # everything not listed is exact
 TOLERANCE = {
-    'crossentropy_module.bf16': 1,      # log_softmax's bf16 kernel (not matched), 10 SGD steps
     'nn_layernorm_embedding.f32': 1,    # LayerNorm's weight grad: torch's kernel accumulates
                                         # dY * (rstd * x - rstd * mean) row by row, backstep's
                                         # * weight op sums its g * x-hat

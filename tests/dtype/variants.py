@@ -18,6 +18,7 @@ CASES_LIST = [
     ('src:adam_bf16', ('-',)),
     ('src:layernorm_bf16', ('-',)),
     ('src:arange_lanes', ('-',)),
+    ('src:softmax_dims', ('-',)),
     ('src:cast_spellings', ('-',)),
     ('accum_equals_batch', ('f32', 'bf16')),
     ('accum_steps', ('f32',)),
