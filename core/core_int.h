@@ -103,7 +103,36 @@ typedef struct {
 } bs__rec;
 #define BS__REC_HOT offsetof(bs__rec, n.attr)
 
+/* A node's compact record: one cache line per node in a dense array (bs_ctx.hot, node i at
+ * hot[i], beside rec[i]). A 0-d f64 node made by bs_apply1 / bs_apply2's fast path (an elementwise
+ * op with its default attributes, both 0) is written here alone: its value, grad, inputs and the
+ * bookkeeping a backward pass reads and writes. Everything else a bs_node has (shapes, tensor
+ * views, attributes, labels) is what apply_scalar gives such a node, and is filled into rec[i]
+ * the first time anything asks for the node (bs__node, bs_node_get, bs_node_at: bs__materialize);
+ * from then on the node is BS_H_FULL and rec[i] is its one record (the compact one keeps only
+ * the flag). Every other node is BS_H_FULL from its making. Only the fast paths (apply_f64_scalar,
+ * the scalar pass, truncation, compaction) read a compact record. */
+enum {
+    BS_H_FULL = 1 << 0,     /* rec[i] is the node (the fields below are not used) */
+    BS_H_RG = 1 << 1,       /* requires_grad (is_leaf is its negation) */
+    BS_H_NOGRAD = 1 << 2,   /* in_no_grad */
+    BS_H_GRAD = 1 << 3,     /* grad.data is set (grad holds it) */
+    BS_H_FREED = 1 << 4     /* freed (bs__book) */
+};
+typedef struct {
+    _Alignas(64) double val, grad; /* sval, sgrad */
+    bs_id in[2];                   /* in[1] BS_NONE for a unary op */
+    uint32_t in_version[2];
+    uint32_t version;
+    uint32_t mark;                 /* bs__book's */
+    int32_t scope;
+    int16_t op;
+    uint8_t f;                     /* BS_H_* */
+} bs__hot;
+
 struct bs_ctx {
+    bs__hot *hot;                 /* node i's compact record (or its BS_H_FULL flag): the same
+                                     reservation scheme as rec, committed with it */
     bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
                                      space made at the first node, so records never move; chunks
                                      of BS_CHUNK records are committed as the tape grows */
@@ -143,8 +172,13 @@ struct bs_ctx {
     int64_t sp_capstep, sp_capleaf;
 };
 
+/* node id's full record filled from its compact one (bs__hot); logically const: the node reads
+   the same before and after */
+void bs__materialize(bs_ctx *c, bs_id id);
+
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
+    if (__builtin_expect(!(c->hot[id].f & BS_H_FULL), 0)) bs__materialize((bs_ctx *)c, id);
     return &c->rec[id].n;
 }
 
