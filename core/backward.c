@@ -888,8 +888,10 @@ bs_status bs_grad_set(bs_ctx *c, bs_id id, const bs_tensor *g)
 
 void bs_zero_grad_all(bs_ctx *c)
 {
-    for (int32_t i = 0; i < c->len; i++)
-        if (bs__node(c, i)->is_param) bs_zero_grad(c, i);
+    for (int32_t i = 0; i < c->len; i++) {
+        const bs_node *n = bs__full(c, i); /* a compact record is never a param */
+        if (n && n->is_param) bs_zero_grad(c, i);
+    }
 }
 
 struct bs_grad_snapshot {

@@ -120,7 +120,8 @@ enum {
     BS_H_FREED = 1 << 4     /* freed (bs__book) */
 };
 typedef struct {
-    _Alignas(64) double val, grad; /* sval, sgrad */
+    _Alignas(64) double val;       /* sval */
+    double grad;                   /* sgrad */
     bs_id in[2];                   /* in[1] BS_NONE for a unary op */
     uint32_t in_version[2];
     uint32_t version;
@@ -129,6 +130,7 @@ typedef struct {
     int16_t op;
     uint8_t f;                     /* BS_H_* */
 } bs__hot;
+_Static_assert(sizeof(bs__hot) == 64, "a compact record is one cache line");
 
 struct bs_ctx {
     bs__hot *hot;                 /* node i's compact record (or its BS_H_FULL flag): the same
@@ -180,6 +182,13 @@ static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
     if (__builtin_expect(!(c->hot[id].f & BS_H_FULL), 0)) bs__materialize((bs_ctx *)c, id);
     return &c->rec[id].n;
+}
+
+/* node id if its full record is its own, NULL for a compact one (bs__hot: a 0-d f64 op node,
+   never a param or a leaf), for loops over the tape that look for params or leaves only */
+static inline bs_node *bs__full(const bs_ctx *c, bs_id id)
+{
+    return (c->hot[id].f & BS_H_FULL) ? &c->rec[id].n : NULL;
 }
 
 /* the record and the bookkeeping of a node of the tape */

@@ -15,6 +15,7 @@
 #define BS_MAP_NORESERVE 0
 #endif
 #include "ew_math.h"
+#include "ew_scalar.h"
 #include "ops_int.h"
 
 /* ==== Errors ==== */
@@ -1002,6 +1003,14 @@ bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad)
 #define EW1_KDEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = {KDEF, K2DEF},
 static const double ew1_kdef[BS_OP_COUNT][2] = {BS_EW1_OPS(EW1_KDEF)};
 #undef EW1_KDEF
+/* the elementwise ops whose 0-d f64 nodes bs_apply1 / bs_apply2 make as compact records: those
+   whose attributes k and k2 default to 0 (apply_f64_scalar) */
+#define EW1_COMPACT(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                    \
+    [BS_OP_##ID] = (KDEF) == 0 && (K2DEF) == 0,
+#define EW2_COMPACT(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = true,
+static const bool ew_compact[BS_OP_COUNT] = {BS_EW1_OPS(EW1_COMPACT) BS_EW2_OPS(EW2_COMPACT)};
+#undef EW1_COMPACT
+#undef EW2_COMPACT
 
 bs_attr bs_attr_default(bs_op op)
 {
@@ -1185,10 +1194,11 @@ static inline bool scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver
 #define BS_APPLY_GENERAL (-2)
 static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
-    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !bs_ops[op].s_fwd || c->dtype != BS_F64 ||
-        (uint32_t)a >= (uint32_t)c->len || ew1_kdef[op][0] != 0 || ew1_kdef[op][1] != 0)
+    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !ew_compact[op] || c->dtype != BS_F64 ||
+        (uint32_t)a >= (uint32_t)c->len)
         return BS_APPLY_GENERAL;
     const bs_op_info *info = &bs_ops[op];
+    if (!info->s_fwd) return BS_APPLY_GENERAL;
     double va, vb = 0.0;
     uint32_t vera, verb = 0;
     bool rga, rgb = false;
@@ -1199,16 +1209,25 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     } else {
         b = BS_NONE;
     }
-    double v = info->s_fwd(va, vb, 0.0, 0.0);
+    double v = bs__ew_fwd(op, va, vb, 0.0, 0.0);
     if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) {
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
     bs_id id = c->len;
-    bool rg = (rga || rgb) && !c->no_grad;
-    c->hot[id] = (bs__hot){.val = v, .in = {a, b}, .in_version = {vera, verb}, .scope = c->cur_scope,
-                           .op = (int16_t)op,
-                           .f = (uint8_t)((rg ? BS_H_RG : 0) | (c->no_grad ? BS_H_NOGRAD : 0))};
+    bool ng = c->no_grad, rg = (rga || rgb) && !ng;
+    bs__hot *h = &c->hot[id]; /* its fields one by one: the line, not a copy of it */
+    h->val = v;
+    h->grad = 0.0;
+    h->in[0] = a;
+    h->in[1] = b;
+    h->in_version[0] = vera;
+    h->in_version[1] = verb;
+    h->version = 0;
+    h->mark = 0;
+    h->scope = c->cur_scope;
+    h->op = (int16_t)op;
+    h->f = (uint8_t)((rg ? BS_H_RG : 0) | (ng ? BS_H_NOGRAD : 0));
     c->len = id + 1;
     return id;
 }
