@@ -360,6 +360,9 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
         remap[i] = next;
         if (!(h->f & BS_H_FULL)) { /* a compact record moves alone (its full record is unused) */
             bs__hot *t = &c->hot[next];
+            /* the record it takes was a full node's, moved further down or reclaimed: its cold
+               part as rec_free has it (the record of a compact node is kept as an unused one) */
+            if (next != i && (t->f & BS_H_FULL) && c->rec[next].b.cold) rec_cold_reset(&c->rec[next]);
             *t = *h;
             t->in[0] = remap[t->in[0]];
             if (t->in[1] >= 0) t->in[1] = remap[t->in[1]];
@@ -1141,7 +1144,9 @@ void bs__materialize(bs_ctx *c, bs_id id)
 {
     bs__hot *h = &c->hot[id];
     bs__rec *r = &c->rec[id];
-    *r = rec_free; /* a fresh record with apply_scalar's attributes (dim BS_DIM_ALL, k = k2 = 0) */
+    /* the hot part as node_new_hot starts it; the cold part is rec_free's already (bs__rec): a
+       compact node's record is kept as an unused one is */
+    memcpy(r, &rec_new, BS__REC_HOT);
     bs_node *n = &r->n;
     n->id = id;
     n->op = (bs_op)h->op;
