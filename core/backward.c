@@ -512,8 +512,8 @@ static inline bool sp_node(const bs_node *n)
    when it is not a 0-d f64 node */
 static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
 {
-    const bs__hot *h = &c->hot[id];
-    if (__builtin_expect(!(h->f & BS_H_FULL), 1)) {
+    if (__builtin_expect(!bs__is_full(c, id), 1)) {
+        const bs__hot *h = &c->hot[id];
         *v = h->val;
         *ver = h->version;
         return true;
@@ -537,8 +537,8 @@ typedef struct {
    lowers lo). */
 static inline int sp_reach(bs_ctx *c, sp_state *s, bs_id id, uint32_t pass)
 {
-    bs__hot *h = &c->hot[id];
-    if (__builtin_expect(!(h->f & BS_H_FULL), 1)) { /* compact: a non-leaf when it needs grad */
+    if (__builtin_expect(!bs__is_full(c, id), 1)) { /* compact: a non-leaf when it needs grad */
+        bs__hot *h = &c->hot[id];
         if (!(h->f & BS_H_RG)) return 0;
         if (h->mark != pass) {
             h->mark = pass;
@@ -610,10 +610,10 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     bs__hot *const hot = c->hot;
     int64_t *steps = c->sp_step, capstep = c->sp_capstep;
     for (int32_t i = root; i >= s.lo; i--) {
-        bs__hot *h = &hot[i];
         double a, bv = 0.0;
         uint32_t va, vb = 0;
-        if (!(h->f & BS_H_FULL)) {
+        if (!bs__is_full(c, i)) {
+            bs__hot *h = &hot[i];
             /* a compact record: a 0-d f64 elementwise node, with a grad_fn when it needs grad
                (only such nodes are marked), its k and k2 0 */
             if (h->mark != pass) continue;
@@ -713,7 +713,7 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         if (!(c->sp_step[t] & 2)) continue;
         int32_t i = (int32_t)(c->sp_step[t] >> 2);
         double add = root - i < s.used ? s.G[root - i] : 0.0;
-        if (hot[i].f & BS_H_FULL)
+        if (bs__is_full(c, i))
             rec[i].n.grad.data[0] += add;
         else
             hot[i].grad += add;
@@ -732,7 +732,7 @@ undo:
     for (int32_t t = 0; t < nstep; t++) {
         int64_t e = c->sp_step[t];
         int32_t i = (int32_t)(e >> 2);
-        if (hot[i].f & BS_H_FULL) {
+        if (bs__is_full(c, i)) {
             bs_node *n = &rec[i].n;
             BK(n)->freed = e & 1;
             if (!(e & 2)) n->grad.data = NULL;

@@ -109,11 +109,12 @@ typedef struct {
  * bookkeeping a backward pass reads and writes. Everything else a bs_node has (shapes, tensor
  * views, attributes, labels) is what apply_scalar gives such a node, and is filled into rec[i]
  * the first time anything asks for the node (bs__node, bs_node_get, bs_node_at: bs__materialize);
- * from then on the node is BS_H_FULL and rec[i] is its one record (the compact one keeps only
- * the flag). Every other node is BS_H_FULL from its making. Only the fast paths (apply_f64_scalar,
- * the scalar pass, truncation, compaction) read a compact record. */
+ * from then on the node is full and rec[i] is its one record (the compact one is unused). Every
+ * other node is full from its making. Which nodes are full is a bitmap (bs_ctx.full,
+ * bs__is_full), small enough to stay in cache while every node is asked about it, as the general
+ * engine's loops do. Only the fast paths (apply_f64_scalar, the scalar pass, truncation,
+ * compaction, reset) read a compact record. */
 enum {
-    BS_H_FULL = 1 << 0,     /* rec[i] is the node (the fields below are not used) */
     BS_H_RG = 1 << 1,       /* requires_grad (is_leaf is its negation) */
     BS_H_NOGRAD = 1 << 2,   /* in_no_grad */
     BS_H_GRAD = 1 << 3,     /* grad.data is set (grad holds it) */
@@ -133,8 +134,10 @@ typedef struct {
 _Static_assert(sizeof(bs__hot) == 64, "a compact record is one cache line");
 
 struct bs_ctx {
-    bs__hot *hot;                 /* node i's compact record (or its BS_H_FULL flag): the same
+    bs__hot *hot;                 /* node i's compact record (unused for a full node): the same
                                      reservation scheme as rec, committed with it */
+    uint64_t *full;               /* bit i: node i is full (rec[i] is its record), reserved with
+                                     rec (its pages made on first use) */
     bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
                                      space made at the first node, so records never move; chunks
                                      of BS_CHUNK records are committed as the tape grows */
@@ -178,9 +181,19 @@ struct bs_ctx {
    the same before and after */
 void bs__materialize(bs_ctx *c, bs_id id);
 
+static inline bool bs__is_full(const bs_ctx *c, bs_id id)
+{
+    return (c->full[(uint32_t)id >> 6] >> ((uint32_t)id & 63)) & 1;
+}
+static inline void bs__set_full(bs_ctx *c, bs_id id, bool on)
+{
+    uint64_t bit = (uint64_t)1 << ((uint32_t)id & 63), *w = &c->full[(uint32_t)id >> 6];
+    *w = on ? *w | bit : *w & ~bit;
+}
+
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
-    if (__builtin_expect(!(c->hot[id].f & BS_H_FULL), 0)) bs__materialize((bs_ctx *)c, id);
+    if (__builtin_expect(!bs__is_full(c, id), 0)) bs__materialize((bs_ctx *)c, id);
     return &c->rec[id].n;
 }
 
@@ -188,7 +201,7 @@ static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
    never a param or a leaf), for loops over the tape that look for params or leaves only */
 static inline bs_node *bs__full(const bs_ctx *c, bs_id id)
 {
-    return (c->hot[id].f & BS_H_FULL) ? &c->rec[id].n : NULL;
+    return bs__is_full(c, id) ? &c->rec[id].n : NULL;
 }
 
 /* the record and the bookkeeping of a node of the tape */

@@ -59,6 +59,9 @@ bs_ctx *bs_ctx_new(void)
     return c;
 }
 
+/* the full-node bitmap's bytes for a reservation of n records */
+static size_t full_bytes(int64_t n) { return (size_t)((n + 63) / 64) * sizeof(uint64_t); }
+
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
     /* a scalar's value and grad are inline: nothing to count or free (scalar graphs) */
@@ -96,8 +99,10 @@ static void free_opts(bs_ctx *c)
 void bs_ctx_reset(bs_ctx *c)
 {
     for (int32_t i = 0; i < c->len; i++) /* a compact record holds nothing of its own */
-        if (c->hot[i].f & BS_H_FULL) free_node_data(c, &c->rec[i].n);
+        if (bs__is_full(c, i)) free_node_data(c, &c->rec[i].n);
     if (c->rec) munmap(c->rec, (size_t)c->reserved * sizeof(bs__rec));
+    if (c->full) munmap(c->full, full_bytes(c->reserved));
+    c->full = NULL;
     if (c->hot) munmap(c->hot, (size_t)c->reserved * sizeof(bs__hot));
     c->rec = NULL;
     c->hot = NULL;
@@ -299,7 +304,7 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
         int32_t i = --c->len;
         /* a compact record (bs__hot) holds nothing of its own; a full one without `cold` nothing
            outside the hot part (bs__rec) */
-        if (!(c->hot[i].f & BS_H_FULL) || !c->rec[i].b.cold) continue;
+        if (!bs__is_full(c, i) || !c->rec[i].b.cold) continue;
         bs_node *n = &c->rec[i].n;
         free_node_data(c, n);
         rec_cold_reset(bs__rec_of(n));
@@ -340,8 +345,8 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     /* one sweep from the end: a node's inputs always come before it */
     for (int32_t i = len - 1; i >= 0; i--) {
         if (remap[i] == BS_NONE) continue;
-        const bs__hot *h = &c->hot[i];
-        if (!(h->f & BS_H_FULL)) { /* a compact record: its inputs only */
+        if (!bs__is_full(c, i)) { /* a compact record: its inputs only */
+            const bs__hot *h = &c->hot[i];
             remap[h->in[0]] = 0;
             if (h->in[1] >= 0) remap[h->in[1]] = 0;
             continue;
@@ -352,24 +357,25 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     }
     int32_t next = 0;
     for (int32_t i = 0; i < len; i++) {
-        bs__hot *h = &c->hot[i];
+        bool full = bs__is_full(c, i);
         if (remap[i] == BS_NONE) {
-            if (h->f & BS_H_FULL) free_node_data(c, &c->rec[i].n);
+            if (full) free_node_data(c, &c->rec[i].n);
             continue;
         }
         remap[i] = next;
-        if (!(h->f & BS_H_FULL)) { /* a compact record moves alone (its full record is unused) */
+        if (!full) { /* a compact record moves alone (its full record is unused) */
             bs__hot *t = &c->hot[next];
             /* the record it takes was a full node's, moved further down or reclaimed: its cold
                part as rec_free has it (the record of a compact node is kept as an unused one) */
-            if (next != i && (t->f & BS_H_FULL) && c->rec[next].b.cold) rec_cold_reset(&c->rec[next]);
-            *t = *h;
+            if (next != i && bs__is_full(c, next) && c->rec[next].b.cold) rec_cold_reset(&c->rec[next]);
+            *t = c->hot[i];
+            bs__set_full(c, next, false);
             t->in[0] = remap[t->in[0]];
             if (t->in[1] >= 0) t->in[1] = remap[t->in[1]];
             next++;
             continue;
         }
-        c->hot[next].f = BS_H_FULL;
+        bs__set_full(c, next, true);
         bs_node *n = &c->rec[i].n;
         bs_node *to = &c->rec[next].n;
         if (to != n) node_move(c, to, n);
@@ -642,12 +648,17 @@ static bool node_room(bs_ctx *c)
             if (p == MAP_FAILED) continue;
             void *h = mmap(NULL, (size_t)n * sizeof(bs__hot), PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
-            if (h == MAP_FAILED) {
+            void *f = mmap(NULL, full_bytes(n), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            if (h == MAP_FAILED || f == MAP_FAILED) {
                 munmap(p, (size_t)n * sizeof(bs__rec));
+                if (h != MAP_FAILED) munmap(h, (size_t)n * sizeof(bs__hot));
+                if (f != MAP_FAILED) munmap(f, full_bytes(n));
                 continue;
             }
             c->rec = p;
             c->hot = h;
+            c->full = f;
             c->reserved = n;
         }
         if (!c->rec) return false;
@@ -674,7 +685,7 @@ static bs_node *node_new(bs_ctx *c)
     bs__rec *r = &c->rec[id];
     *r = rec_new;
     r->b.cold = true;
-    c->hot[id].f = BS_H_FULL;
+    bs__set_full(c, id, true);
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
@@ -688,7 +699,7 @@ static inline bs_node *node_new_hot(bs_ctx *c)
     int32_t id = c->len;
     bs__rec *r = &c->rec[id];
     memcpy(r, &rec_new, BS__REC_HOT);
-    c->hot[id].f = BS_H_FULL;
+    bs__set_full(c, id, true);
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
@@ -1169,15 +1180,15 @@ void bs__materialize(bs_ctx *c, bs_id id)
         n->sgrad = h->grad;
         n->grad.data = &n->sgrad;
     }
-    h->f = BS_H_FULL;
+    bs__set_full(c, id, true);
 }
 
 /* an input of the 0-d f64 fast path: its value, version and requires_grad from whichever record
    is its own; false when it is not a 0-d f64 node */
 static inline bool scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver, bool *rg)
 {
-    const bs__hot *h = &c->hot[id];
-    if (__builtin_expect(!(h->f & BS_H_FULL), 1)) {
+    if (__builtin_expect(!bs__is_full(c, id), 1)) {
+        const bs__hot *h = &c->hot[id];
         *v = h->val;
         *ver = h->version;
         *rg = h->f & BS_H_RG;
@@ -1233,6 +1244,7 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     h->scope = c->cur_scope;
     h->op = (int16_t)op;
     h->f = (uint8_t)((rg ? BS_H_RG : 0) | (ng ? BS_H_NOGRAD : 0));
+    bs__set_full(c, id, false);
     c->len = id + 1;
     return id;
 }
