@@ -110,7 +110,7 @@ typedef struct {
  * views, attributes, labels) is what apply_scalar gives such a node, and is filled into rec[i]
  * the first time anything asks for the node (bs__node, bs_node_get, bs_node_at: bs__materialize);
  * from then on the node is full and rec[i] is its one record (the compact one is unused). Every
- * other node is full from its making. Which nodes are full is a bitmap (bs_ctx.full,
+ * other node is full from its making. Which nodes are full is a byte per node (bs_ctx.full,
  * bs__is_full), small enough to stay in cache while every node is asked about it, as the general
  * engine's loops do. Only the fast paths (apply_f64_scalar, the scalar pass, truncation,
  * compaction, reset) read a compact record. */
@@ -136,7 +136,7 @@ _Static_assert(sizeof(bs__hot) == 64, "a compact record is one cache line");
 struct bs_ctx {
     bs__hot *hot;                 /* node i's compact record (unused for a full node): the same
                                      reservation scheme as rec, committed with it */
-    uint64_t *full;               /* bit i: node i is full (rec[i] is its record), reserved with
+    uint8_t *full;                /* full[i]: node i is full (rec[i] is its record), reserved with
                                      rec (its pages made on first use) */
     bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
                                      space made at the first node, so records never move; chunks
@@ -181,15 +181,8 @@ struct bs_ctx {
    the same before and after */
 void bs__materialize(bs_ctx *c, bs_id id);
 
-static inline bool bs__is_full(const bs_ctx *c, bs_id id)
-{
-    return (c->full[(uint32_t)id >> 6] >> ((uint32_t)id & 63)) & 1;
-}
-static inline void bs__set_full(bs_ctx *c, bs_id id, bool on)
-{
-    uint64_t bit = (uint64_t)1 << ((uint32_t)id & 63), *w = &c->full[(uint32_t)id >> 6];
-    *w = on ? *w | bit : *w & ~bit;
-}
+static inline bool bs__is_full(const bs_ctx *c, bs_id id) { return c->full[id]; }
+static inline void bs__set_full(bs_ctx *c, bs_id id, bool on) { c->full[id] = on; }
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {

@@ -59,8 +59,8 @@ bs_ctx *bs_ctx_new(void)
     return c;
 }
 
-/* the full-node bitmap's bytes for a reservation of n records */
-static size_t full_bytes(int64_t n) { return (size_t)((n + 63) / 64) * sizeof(uint64_t); }
+/* bs_ctx.full's bytes for a reservation of n records */
+static size_t full_bytes(int64_t n) { return (size_t)n; }
 
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
