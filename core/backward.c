@@ -486,7 +486,10 @@ nomem:
  * that had is stored only once the sweep is through) and get their freed flag back; the leaves'
  * .grad is added at the end, as the general pass does. A node that is not such a step (or
  * checkpoints) hands the pass to the general engine, after the same undoing. Marks left behind
- * are harmless: a mark counts only while it equals the pass. */
+ * are harmless: a mark counts only while it equals the pass. The nodes of bs_apply1 / bs_apply2
+ * are compact records (core_int.h's bs__hot): the sweep reads and writes those in place, one
+ * line per node, and fills in a node's full record only for what needs it (a check that may
+ * fail, the journal). */
 typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
 
 static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)

@@ -90,11 +90,12 @@ typedef struct {
 
 /* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
  * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
- * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels,
- * the pass's gtmp) is the cold part. The tape keeps the cold part of every unused record, of
- * every compact node's (bs__hot) and of every node without `cold` as a fresh record has it (gtmp NULL between passes, sgtmp written
- * before it is read), so that the fast path writes three lines per node and truncating such a
- * node writes none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
+ * elementwise node made by bs_apply's fast path (apply_scalar) has of its own; the rest (attr,
+ * init, labels, the pass's gtmp) is the cold part. The tape keeps the cold part of every unused
+ * record, of every compact node's (bs__hot, below) and of every node without `cold` as a fresh
+ * record has it (gtmp NULL between passes, sgtmp written before it is read), so that
+ * apply_scalar and bs__materialize write three lines per node and truncating such a node writes
+ * none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
  * gives it heap storage sets `cold`; truncation then restores the part. */
 typedef struct {
     _Alignas(64) bs__book b;
