@@ -486,7 +486,10 @@ nomem:
  * that had is stored only once the sweep is through) and get their freed flag back; the leaves'
  * .grad is added at the end, as the general pass does. A node that is not such a step (or
  * checkpoints) hands the pass to the general engine, after the same undoing. Marks left behind
- * are harmless: a mark counts only while it equals the pass. */
+ * are harmless: a mark counts only while it equals the pass. The nodes of bs_apply1 / bs_apply2
+ * are compact records (core_int.h's bs__hot): the sweep reads and writes those in place, one
+ * line per node, and fills in a node's full record only for what needs it (a check that may
+ * fail, the journal). */
 typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
 
 static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
@@ -508,8 +511,90 @@ static inline bool sp_node(const bs_node *n)
            n->value.dtype == BS_F64 && n->op >= 0 && bs_ops[n->op].s_vjp;
 }
 
+/* an input of a step: its value and version from whichever record is its own (bs__hot); false
+   when it is not a 0-d f64 node */
+static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
+{
+    if (__builtin_expect(!bs__is_full(c, id), 1)) {
+        const bs__hot *h = &c->hot[id];
+        *v = h->val;
+        *ver = h->version;
+        return true;
+    }
+    const bs_node *x = &c->rec[id].n;
+    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
+    *v = x->sval; /* a 0-d value is its node's inline sval (bs__data_alloc) */
+    *ver = x->version;
+    return true;
+}
+
+/* the pass's state that the steps share */
+typedef struct {
+    double *G;                      /* c->sp_g */
+    int64_t used;                   /* G[0, used) is this pass's, zeros past what was added */
+    int32_t nleaf, lo;
+} sp_state;
+
+/* input id of a step is reached: 0 when it needs no grad, 1 for a step (a non-leaf), 2 for a
+   leaf, -1 out of memory. Marks it on the pass the first time (a leaf joins sp_leaf, a step
+   lowers lo). */
+static inline int sp_reach(bs_ctx *c, sp_state *s, bs_id id, uint32_t pass)
+{
+    if (__builtin_expect(!bs__is_full(c, id), 1)) { /* compact: a non-leaf when it needs grad */
+        bs__hot *h = &c->hot[id];
+        if (!(h->f & BS_H_RG)) return 0;
+        if (h->mark != pass) {
+            h->mark = pass;
+            if (id < s->lo) s->lo = id;
+        }
+        return 1;
+    }
+    bs_node *in = &c->rec[id].n;
+    if (!in->requires_grad) return 0;
+    bool step = has_grad_fn(in);
+    if (BK(in)->mark != pass) {
+        BK(in)->mark = pass;
+        if (step) {
+            if (id < s->lo) s->lo = id;
+        } else {
+            if (s->nleaf == c->sp_capleaf &&
+                !sp_grow((void **)&c->sp_leaf, &c->sp_capleaf, s->nleaf + 1, sizeof(int32_t)))
+                return -1;
+            c->sp_leaf[s->nleaf++] = id;
+        }
+    }
+    return step ? 1 : 2;
+}
+
+/* v added to input id's gradient so far (kind: sp_reach's): a step's in G, a leaf's in its gtmp
+   (a first contribution 0 + v, as the general pass starts it). false: out of memory. */
+static inline bool sp_add(bs_ctx *c, sp_state *s, bs_id root, bs_id id, int kind, double v)
+{
+    if (kind == 1) {
+        int64_t j = root - id;
+        if (j >= s->used) {
+            if (!sp_grow((void **)&c->sp_g, &c->sp_capg, j + 1, sizeof(double))) return false;
+            s->G = c->sp_g;
+            memset(s->G + s->used, 0, (size_t)(j + 1 - s->used) * sizeof(double));
+            s->used = j + 1;
+        }
+        s->G[j] += v;
+        return true;
+    }
+    bs_node *in = &c->rec[id].n;
+    if (PS(in)->gtmp) {
+        PS(in)->gtmp[0] += v;
+    } else {
+        PS(in)->sgtmp = 0 + v;
+        PS(in)->gtmp = &PS(in)->sgtmp;
+    }
+    return true;
+}
+
 /* c->sp_step entries: id << 2 of each node stepped, | 1 when it was freed before, | 2 when it had
-   a .grad (added to at the end) */
+   a .grad (added to at the end). A step is taken on the node's compact record (bs__hot) when it
+   has one and nothing about it needs its full record (freed before, an input changed in place,
+   the statement's journal keeping it); otherwise on its full record, filled in first. */
 static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain)
 {
     bs_node *r = bs__node(c, root);
@@ -517,25 +602,74 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     if (!sp_grow((void **)&c->sp_g, &c->sp_capg, 64, sizeof(double))) return SP_GENERAL;
     const uint32_t pass = ++c->pass;
     const bool journal = c->txn.on;
-    double *G = c->sp_g;
-    int64_t used = 1;               /* G[0, used) is this pass's, zeros past what was added */
-    int32_t nstep = 0, nleaf = 0, ndefer = 0, lo = root;
+    const int32_t jmark = journal ? c->txn.mark : 0; /* nodes below it are journaled */
+    sp_state s = {c->sp_g, 1, 0, root};
+    int32_t nstep = 0, ndefer = 0;
     sp_result res = SP_GENERAL;
-    G[0] = seed ? seed->data[0] : 1;
+    s.G[0] = seed ? seed->data[0] : 1;
     BK(r)->mark = pass;
     /* the tape's records and the step list, held here: no node is made during the pass */
     bs__rec *const rec = c->rec;
+    bs__hot *const hot = c->hot;
     int64_t *steps = c->sp_step, capstep = c->sp_capstep;
-    for (int32_t i = root; i >= lo; i--) {
+    for (int32_t i = root; i >= s.lo; i--) {
+        double a, bv = 0.0;
+        uint32_t va, vb = 0;
+        if (!bs__is_full(c, i)) {
+            bs__hot *h = &hot[i];
+            /* a compact record: a 0-d f64 elementwise node, with a grad_fn when it needs grad
+               (only such nodes are marked), its k and k2 0 */
+            if (h->mark != pass) continue;
+            const bs_id ia = h->in[0], ib = h->in[1];
+            if (!sp_in(c, ia, &a, &va) || (ib >= 0 && !sp_in(c, ib, &bv, &vb))) goto undo;
+            if (c->interrupted) {
+                c->interrupted = 0;
+                bs__err(c, BS_ERR_INTERRUPT, "interrupted");
+                res = SP_FAILED;
+                goto undo;
+            }
+            if (__builtin_expect(!(h->f & BS_H_FREED) && i >= jmark && va == h->in_version[0] &&
+                                     vb == h->in_version[1],
+                                 1)) {
+                int64_t gi = root - i;
+                double g = gi < s.used ? s.G[gi] : 0.0;
+                if (nstep == capstep) {
+                    if (!sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t)))
+                        goto nomem;
+                    steps = c->sp_step;
+                    capstep = c->sp_capstep;
+                }
+                bool defer = h->f & BS_H_GRAD;
+                ndefer += defer;
+                steps[nstep++] = (int64_t)i << 2 | (defer ? 2 : 0);
+                h->mark = 0;
+                if (!defer) h->grad = g;
+                h->f |= BS_H_GRAD | (retain ? 0 : BS_H_FREED);
+                const bs_op op = (bs_op)h->op;
+                const bs_op_info *info = &bs_ops[op];
+                const double o = h->val;
+                int kind = sp_reach(c, &s, ia, pass);
+                if (kind < 0) goto nomem;
+                if (kind && info->deriv[0] &&
+                    !sp_add(c, &s, root, ia, kind, bs__ew_vjp(op, g, a, bv, o, 0.0, 0.0, 0)))
+                    goto nomem;
+                if (ib >= 0) {
+                    kind = sp_reach(c, &s, ib, pass);
+                    if (kind < 0) goto nomem;
+                    if (kind && info->deriv[1] &&
+                        !sp_add(c, &s, root, ib, kind, bs__ew_vjp(op, g, a, bv, o, 0.0, 0.0, 1)))
+                        goto nomem;
+                }
+                continue;
+            }
+            bs__materialize(c, i); /* its checks and its journal entry: on the full record */
+        }
         bs_node *n = &rec[i].n;
         bs__book *bn = BK(n);
         if (bn->mark != pass || !has_grad_fn(n)) continue;
         if (!sp_node(n)) goto undo;
-        bs_node *x = &rec[n->in[0]].n;
-        bs_node *y = n->nin == 2 ? &rec[n->in[1]].n : x;
-        if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
-            y->value.dtype != BS_F64)
-            goto undo;
+        const bool two = n->nin == 2;
+        if (!sp_in(c, n->in[0], &a, &va) || (two && !sp_in(c, n->in[1], &bv, &vb))) goto undo;
         res = SP_FAILED;
         if (c->interrupted) {
             c->interrupted = 0;
@@ -543,12 +677,12 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
             goto undo;
         }
         if (bn->freed && freed_error(c, n)) goto undo;
-        if (x->version != bn->in_version[0] && version_error(c, n, 0)) goto undo;
-        if (n->nin == 2 && y->version != bn->in_version[1] && version_error(c, n, 1)) goto undo;
+        if (va != bn->in_version[0] && version_error(c, n, 0)) goto undo;
+        if (two && vb != bn->in_version[1] && version_error(c, n, 1)) goto undo;
         res = SP_GENERAL;
         /* the node's gradient is final: stored now (retired, as retire() does) */
         int64_t gi = root - i;
-        double g = gi < used ? G[gi] : 0.0;
+        double g = gi < s.used ? s.G[gi] : 0.0;
         if (nstep == capstep) {
             if (!sp_grow((void **)&c->sp_step, &c->sp_capstep, nstep + 1, sizeof(int64_t))) goto nomem;
             steps = c->sp_step;
@@ -565,54 +699,30 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         }
         if (!retain) bn->freed = true;
         bn->mark = 0;
-        /* its inputs: a 0-d value is its node's inline sval (bs__data_alloc); k and k2 are 0 in a
-           record that is not cold (bs__rec) */
+        /* k and k2 are 0 in a record that is not cold (bs__rec) */
         const bs_op_info *info = &bs_ops[n->op];
-        double a = x->sval, bv = n->nin == 2 ? y->sval : 0.0, o = n->sval;
+        double o = n->sval;
         double k = bn->cold ? n->attr.k : 0.0, k2 = bn->cold ? n->attr.k2 : 0.0;
         for (int q = 0; q < n->nin; q++) {
-            bs_node *in = q ? y : x;
             bs_id id = n->in[q];
-            if (!in->requires_grad) continue;
-            bool step = has_grad_fn(in);
-            if (BK(in)->mark != pass) {
-                BK(in)->mark = pass;
-                if (step) {
-                    if (id < lo) lo = id;
-                } else {
-                    if (nleaf == c->sp_capleaf &&
-                        !sp_grow((void **)&c->sp_leaf, &c->sp_capleaf, nleaf + 1, sizeof(int32_t)))
-                        goto nomem;
-                    c->sp_leaf[nleaf++] = id;
-                }
-            }
-            if (!info->deriv[q]) continue;
-            double v = bs__ew_vjp(n->op, g, a, bv, o, k, k2, q);
-            if (step) {
-                int64_t j = root - id;
-                if (j >= used) {
-                    if (!sp_grow((void **)&c->sp_g, &c->sp_capg, j + 1, sizeof(double))) goto nomem;
-                    G = c->sp_g;
-                    memset(G + used, 0, (size_t)(j + 1 - used) * sizeof(double));
-                    used = j + 1;
-                }
-                G[j] += v;
-            } else if (PS(in)->gtmp) {
-                PS(in)->gtmp[0] += v;
-            } else {
-                PS(in)->sgtmp = 0 + v;
-                PS(in)->gtmp = &PS(in)->sgtmp;
-            }
+            int kind = sp_reach(c, &s, id, pass);
+            if (kind < 0) goto nomem;
+            if (!kind || !info->deriv[q]) continue;
+            if (!sp_add(c, &s, root, id, kind, bs__ew_vjp(n->op, g, a, bv, o, k, k2, q))) goto nomem;
         }
     }
     /* the sweep is through: the nodes that had a .grad, then the leaves (the end of the pass) */
-    for (int32_t s = 0; ndefer && s < nstep; s++) {
-        if (!(c->sp_step[s] & 2)) continue;
-        int32_t i = (int32_t)(c->sp_step[s] >> 2);
-        bs__node(c, i)->grad.data[0] += root - i < used ? G[root - i] : 0.0;
+    for (int32_t t = 0; ndefer && t < nstep; t++) {
+        if (!(c->sp_step[t] & 2)) continue;
+        int32_t i = (int32_t)(c->sp_step[t] >> 2);
+        double add = root - i < s.used ? s.G[root - i] : 0.0;
+        if (bs__is_full(c, i))
+            rec[i].n.grad.data[0] += add;
+        else
+            hot[i].grad += add;
     }
-    for (int32_t s = 0; s < nleaf; s++) {
-        bs_node *n = bs__node(c, c->sp_leaf[s]);
+    for (int32_t t = 0; t < s.nleaf; t++) {
+        bs_node *n = bs__node(c, c->sp_leaf[t]);
         if (PS(n)->gtmp) grad_add(c, n, PS(n)->gtmp); /* 0-d f64: inline, nothing to allocate */
         PS(n)->gtmp = NULL;
         BK(n)->mark = 0;
@@ -622,13 +732,19 @@ nomem:
     bs__err(c, BS_ERR_NOMEM, "out of memory during backward");
     res = SP_FAILED;
 undo:
-    for (int32_t s = 0; s < nstep; s++) {
-        int64_t e = c->sp_step[s];
-        bs_node *n = bs__node(c, (int32_t)(e >> 2));
-        BK(n)->freed = e & 1;
-        if (!(e & 2)) n->grad.data = NULL;
+    for (int32_t t = 0; t < nstep; t++) {
+        int64_t e = c->sp_step[t];
+        int32_t i = (int32_t)(e >> 2);
+        if (bs__is_full(c, i)) {
+            bs_node *n = &rec[i].n;
+            BK(n)->freed = e & 1;
+            if (!(e & 2)) n->grad.data = NULL;
+        } else {
+            hot[i].f &= (uint8_t) ~(BS_H_FREED | ((e & 2) ? 0 : BS_H_GRAD));
+            if (e & 1) hot[i].f |= BS_H_FREED;
+        }
     }
-    for (int32_t s = 0; s < nleaf; s++) PS(bs__node(c, c->sp_leaf[s]))->gtmp = NULL;
+    for (int32_t t = 0; t < s.nleaf; t++) PS(bs__node(c, c->sp_leaf[t]))->gtmp = NULL;
     return res;
 }
 
@@ -775,8 +891,10 @@ bs_status bs_grad_set(bs_ctx *c, bs_id id, const bs_tensor *g)
 
 void bs_zero_grad_all(bs_ctx *c)
 {
-    for (int32_t i = 0; i < c->len; i++)
-        if (bs__node(c, i)->is_param) bs_zero_grad(c, i);
+    for (int32_t i = 0; i < c->len; i++) {
+        const bs_node *n = bs__full(c, i); /* a compact record is never a param */
+        if (n && n->is_param) bs_zero_grad(c, i);
+    }
 }
 
 struct bs_grad_snapshot {

@@ -90,11 +90,12 @@ typedef struct {
 
 /* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
  * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
- * elementwise node made by bs_apply's fast path has of its own; the rest (attr, init, labels,
- * the pass's gtmp) is the cold part. The tape keeps the cold part of every unused record and of
- * every node without `cold` as a fresh record has it (gtmp NULL between passes, sgtmp written
- * before it is read), so that the fast path writes three lines per node and truncating such a
- * node writes none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
+ * elementwise node made by bs_apply's fast path (apply_scalar) has of its own; the rest (attr,
+ * init, labels, the pass's gtmp) is the cold part. The tape keeps the cold part of every unused
+ * record, of every compact node's (bs__hot, below) and of every node without `cold` as a fresh
+ * record has it (gtmp NULL between passes, sgtmp written before it is read), so that
+ * apply_scalar and bs__materialize write three lines per node and truncating such a node writes
+ * none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
  * gives it heap storage sets `cold`; truncation then restores the part. */
 typedef struct {
     _Alignas(64) bs__book b;
@@ -103,7 +104,41 @@ typedef struct {
 } bs__rec;
 #define BS__REC_HOT offsetof(bs__rec, n.attr)
 
+/* A node's compact record: one cache line per node in a dense array (bs_ctx.hot, node i at
+ * hot[i], beside rec[i]). A 0-d f64 node made by bs_apply1 / bs_apply2's fast path (an elementwise
+ * op with its default attributes, both 0) is written here alone: its value, grad, inputs and the
+ * bookkeeping a backward pass reads and writes. Everything else a bs_node has (shapes, tensor
+ * views, attributes, labels) is what apply_scalar gives such a node, and is filled into rec[i]
+ * the first time anything asks for the node (bs__node, bs_node_get, bs_node_at: bs__materialize);
+ * from then on the node is full and rec[i] is its one record (the compact one is unused). Every
+ * other node is full from its making. Which nodes are full is a byte per node (bs_ctx.full,
+ * bs__is_full), small enough to stay in cache while every node is asked about it, as the general
+ * engine's loops do. Only the fast paths (apply_f64_scalar, the scalar pass, truncation,
+ * compaction, reset) read a compact record. */
+enum {
+    BS_H_RG = 1 << 1,       /* requires_grad (is_leaf is its negation) */
+    BS_H_NOGRAD = 1 << 2,   /* in_no_grad */
+    BS_H_GRAD = 1 << 3,     /* grad.data is set (grad holds it) */
+    BS_H_FREED = 1 << 4     /* freed (bs__book) */
+};
+typedef struct {
+    _Alignas(64) double val;       /* sval */
+    double grad;                   /* sgrad */
+    bs_id in[2];                   /* in[1] BS_NONE for a unary op */
+    uint32_t in_version[2];
+    uint32_t version;
+    uint32_t mark;                 /* bs__book's */
+    int32_t scope;
+    int16_t op;
+    uint8_t f;                     /* BS_H_* */
+} bs__hot;
+_Static_assert(sizeof(bs__hot) == 64, "a compact record is one cache line");
+
 struct bs_ctx {
+    bs__hot *hot;                 /* node i's compact record (unused for a full node): the same
+                                     reservation scheme as rec, committed with it */
+    uint8_t *full;                /* full[i]: node i is full (rec[i] is its record), reserved with
+                                     rec (its pages made on first use) */
     bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
                                      space made at the first node, so records never move; chunks
                                      of BS_CHUNK records are committed as the tape grows */
@@ -143,9 +178,24 @@ struct bs_ctx {
     int64_t sp_capstep, sp_capleaf;
 };
 
+/* node id's full record filled from its compact one (bs__hot); logically const: the node reads
+   the same before and after */
+void bs__materialize(bs_ctx *c, bs_id id);
+
+static inline bool bs__is_full(const bs_ctx *c, bs_id id) { return c->full[id]; }
+static inline void bs__set_full(bs_ctx *c, bs_id id, bool on) { c->full[id] = on; }
+
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
+    if (__builtin_expect(!bs__is_full(c, id), 0)) bs__materialize((bs_ctx *)c, id);
     return &c->rec[id].n;
+}
+
+/* node id if its full record is its own, NULL for a compact one (bs__hot: a 0-d f64 op node,
+   never a param or a leaf), for loops over the tape that look for params or leaves only */
+static inline bs_node *bs__full(const bs_ctx *c, bs_id id)
+{
+    return bs__is_full(c, id) ? &c->rec[id].n : NULL;
 }
 
 /* the record and the bookkeeping of a node of the tape */

@@ -378,8 +378,8 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
     if (needs_state(k)) {
         if (!grow(o, c->len)) return bs__err(c, BS_ERR_NOMEM, "out of memory");
         for (bs_id i = 0; i < c->len; i++) {
-            bs_node *n = bs__node(c, i);
-            if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+            bs_node *n = bs__full(c, i);
+            if (!n || !n->is_param || !n->grad.data || !opt_has(o, i)) continue;
             bs__txn_opt(c, o, i, bs_shape_numel(&n->value.shape)); /* before it changes */
             if (!state_alloc(o, i, bs_shape_numel(&n->value.shape)))
                 return bs__err(c, BS_ERR_NOMEM, "out of memory");
@@ -387,8 +387,8 @@ bs_status bs_opt_step(bs_ctx *c, bs_opt *o)
     }
     bs__txn_opt(c, o, BS_NONE, 0); /* the step count */
     for (bs_id i = 0; i < c->len; i++) {
-        bs_node *n = bs__node(c, i);
-        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+        bs_node *n = bs__full(c, i);
+        if (!n || !n->is_param || !n->grad.data || !opt_has(o, i)) continue;
         int64_t numel = bs_shape_numel(&n->value.shape);
         bs__txn_node(c, n);
         bs_dtype t = n->value.dtype;
@@ -407,8 +407,8 @@ int bs_opt_params(const bs_ctx *c, const bs_opt *o, bs_id *ids, int max)
 {
     int k = 0;
     for (bs_id i = 0; i < c->len; i++) {
-        const bs_node *n = bs__node(c, i);
-        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+        const bs_node *n = bs__full(c, i);
+        if (!n || !n->is_param || !n->grad.data || !opt_has(o, i)) continue;
         if (k < max && ids) ids[k] = i;
         k++;
     }
@@ -418,13 +418,13 @@ int bs_opt_params(const bs_ctx *c, const bs_opt *o, bs_id *ids, int max)
 bs_status bs_opt_unscale(bs_ctx *c, bs_opt *o, float inv_scale, bool allow_fp16, bool *found_inf)
 {
     for (bs_id i = 0; i < c->len; i++) {
-        const bs_node *n = bs__node(c, i);
-        if (n->is_param && n->grad.data && opt_has(o, i) && !allow_fp16 && n->grad.dtype == BS_F16)
+        const bs_node *n = bs__full(c, i);
+        if (n && n->is_param && n->grad.data && opt_has(o, i) && !allow_fp16 && n->grad.dtype == BS_F16)
             return bs__err(c, BS_ERR_VALUE, "Attempting to unscale FP16 gradients.");
     }
     for (bs_id i = 0; i < c->len; i++) {
-        bs_node *n = bs__node(c, i);
-        if (!n->is_param || !n->grad.data || !opt_has(o, i)) continue;
+        bs_node *n = bs__full(c, i);
+        if (!n || !n->is_param || !n->grad.data || !opt_has(o, i)) continue;
         bs__txn_node(c, n);
         int64_t numel = bs_shape_numel(&n->value.shape);
         bs_dtype t = n->grad.dtype;

@@ -15,6 +15,7 @@
 #define BS_MAP_NORESERVE 0
 #endif
 #include "ew_math.h"
+#include "ew_scalar.h"
 #include "ops_int.h"
 
 /* ==== Errors ==== */
@@ -58,6 +59,9 @@ bs_ctx *bs_ctx_new(void)
     return c;
 }
 
+/* bs_ctx.full's bytes for a reservation of n records */
+static size_t full_bytes(int64_t n) { return (size_t)n; }
+
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
     /* a scalar's value and grad are inline: nothing to count or free (scalar graphs) */
@@ -94,9 +98,14 @@ static void free_opts(bs_ctx *c)
 
 void bs_ctx_reset(bs_ctx *c)
 {
-    for (int32_t i = 0; i < c->len; i++) free_node_data(c, bs__node(c, i));
+    for (int32_t i = 0; i < c->len; i++) /* a compact record holds nothing of its own */
+        if (bs__is_full(c, i)) free_node_data(c, &c->rec[i].n);
     if (c->rec) munmap(c->rec, (size_t)c->reserved * sizeof(bs__rec));
+    if (c->full) munmap(c->full, full_bytes(c->reserved));
+    c->full = NULL;
+    if (c->hot) munmap(c->hot, (size_t)c->reserved * sizeof(bs__hot));
     c->rec = NULL;
+    c->hot = NULL;
     c->reserved = 0;
     c->nchunk = c->len = 0;
     c->ndim = 0;
@@ -292,8 +301,11 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
 {
     if (len < 0) len = 0;
     while (c->len > len) {
-        bs_node *n = bs__node(c, --c->len);
-        if (!BK(n)->cold) continue; /* nothing of its own outside the hot part (bs__rec) */
+        int32_t i = --c->len;
+        /* a compact record (bs__hot) holds nothing of its own; a full one without `cold` nothing
+           outside the hot part (bs__rec) */
+        if (!bs__is_full(c, i) || !c->rec[i].b.cold) continue;
+        bs_node *n = &c->rec[i].n;
         free_node_data(c, n);
         rec_cold_reset(bs__rec_of(n));
     }
@@ -333,19 +345,39 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     /* one sweep from the end: a node's inputs always come before it */
     for (int32_t i = len - 1; i >= 0; i--) {
         if (remap[i] == BS_NONE) continue;
-        const bs_node *n = bs__node(c, i);
+        if (!bs__is_full(c, i)) { /* a compact record: its inputs only */
+            const bs__hot *h = &c->hot[i];
+            remap[h->in[0]] = 0;
+            if (h->in[1] >= 0) remap[h->in[1]] = 0;
+            continue;
+        }
+        const bs_node *n = &c->rec[i].n;
         for (int k = 0; k < n->nin; k++) remap[n->in[k]] = 0;
         if (n->init == BS_INIT_COPY && n->init_src >= 0 && n->requires_grad) remap[n->init_src] = 0;
     }
     int32_t next = 0;
     for (int32_t i = 0; i < len; i++) {
-        bs_node *n = bs__node(c, i);
+        bool full = bs__is_full(c, i);
         if (remap[i] == BS_NONE) {
-            free_node_data(c, n);
+            if (full) free_node_data(c, &c->rec[i].n);
             continue;
         }
         remap[i] = next;
-        bs_node *to = bs__node(c, next);
+        if (!full) { /* a compact record moves alone (its full record is unused) */
+            bs__hot *t = &c->hot[next];
+            /* the record it takes was a full node's, moved further down or reclaimed: its cold
+               part as rec_free has it (the record of a compact node is kept as an unused one) */
+            if (next != i && bs__is_full(c, next) && c->rec[next].b.cold) rec_cold_reset(&c->rec[next]);
+            *t = c->hot[i];
+            bs__set_full(c, next, false);
+            t->in[0] = remap[t->in[0]];
+            if (t->in[1] >= 0) t->in[1] = remap[t->in[1]];
+            next++;
+            continue;
+        }
+        bs__set_full(c, next, true);
+        bs_node *n = &c->rec[i].n;
+        bs_node *to = &c->rec[next].n;
         if (to != n) node_move(c, to, n);
         to->id = next;
         for (int k = 0; k < to->nin; k++) to->in[k] = remap[to->in[k]];
@@ -356,7 +388,7 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
     for (int k = 0; k < nkeep; k++)
         if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
     free(remap);
-    for (int32_t i = next; i < len; i++) *bs__rec_of(bs__node(c, i)) = rec_free; /* moved or freed */
+    for (int32_t i = next; i < len; i++) c->rec[i] = rec_free; /* moved or freed */
     c->len = next;
     /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
     int32_t need = (next >> BS_CHUNK_BITS) + 2;
@@ -365,6 +397,10 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
         size_t bytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__rec);
         madvise(from, bytes, MADV_DONTNEED);
         mprotect(from, bytes, PROT_NONE);
+        char *hfrom = (char *)(c->hot + (int64_t)need * BS_CHUNK);
+        size_t hbytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__hot);
+        madvise(hfrom, hbytes, MADV_DONTNEED);
+        mprotect(hfrom, hbytes, PROT_NONE);
         c->nchunk = need;
     }
     return len - next;
@@ -372,7 +408,7 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
 
 bs_node *bs_node_at(bs_ctx *c, bs_id id)
 {
-    return (id >= 0 && id < c->len) ? bs__node(c, id) : NULL;
+    return (id >= 0 && id < c->len) ? bs__node(c, id) : NULL; /* filled in if compact */
 }
 
 const bs_node *bs_node_get(const bs_ctx *c, bs_id id)
@@ -610,7 +646,19 @@ static bool node_room(bs_ctx *c)
             void *p = mmap(NULL, (size_t)n * sizeof(bs__rec), PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
             if (p == MAP_FAILED) continue;
+            void *h = mmap(NULL, (size_t)n * sizeof(bs__hot), PROT_NONE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            void *f = mmap(NULL, full_bytes(n), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            if (h == MAP_FAILED || f == MAP_FAILED) {
+                munmap(p, (size_t)n * sizeof(bs__rec));
+                if (h != MAP_FAILED) munmap(h, (size_t)n * sizeof(bs__hot));
+                if (f != MAP_FAILED) munmap(f, full_bytes(n));
+                continue;
+            }
             c->rec = p;
+            c->hot = h;
+            c->full = f;
             c->reserved = n;
         }
         if (!c->rec) return false;
@@ -618,6 +666,11 @@ static bool node_room(bs_ctx *c)
     if ((int64_t)(c->nchunk + 1) * BS_CHUNK > c->reserved) return false;
     bs__rec *chunk = c->rec + (int64_t)c->nchunk * BS_CHUNK;
     if (mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
+    bs__hot *hchunk = c->hot + (int64_t)c->nchunk * BS_CHUNK;
+    if (mprotect(hchunk, sizeof(bs__hot) * BS_CHUNK, PROT_READ | PROT_WRITE)) {
+        mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_NONE);
+        return false;
+    }
     for (int i = 0; i < BS_CHUNK; i++) chunk[i] = rec_free;
     c->nchunk++;
     return true;
@@ -632,6 +685,7 @@ static bs_node *node_new(bs_ctx *c)
     bs__rec *r = &c->rec[id];
     *r = rec_new;
     r->b.cold = true;
+    bs__set_full(c, id, true);
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
@@ -645,6 +699,7 @@ static inline bs_node *node_new_hot(bs_ctx *c)
     int32_t id = c->len;
     bs__rec *r = &c->rec[id];
     memcpy(r, &rec_new, BS__REC_HOT);
+    bs__set_full(c, id, true);
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
@@ -960,6 +1015,14 @@ bs_id bs_copy_leaf(bs_ctx *c, bs_id src, bool requires_grad)
 #define EW1_KDEF(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS) [BS_OP_##ID] = {KDEF, K2DEF},
 static const double ew1_kdef[BS_OP_COUNT][2] = {BS_EW1_OPS(EW1_KDEF)};
 #undef EW1_KDEF
+/* the elementwise ops whose 0-d f64 nodes bs_apply1 / bs_apply2 make as compact records: those
+   whose attributes k and k2 default to 0 (apply_f64_scalar) */
+#define EW1_COMPACT(ID, fn, FWD, VJP, KDEF, K2DEF, TK, TK2, FL, SAVED, FLAGS)                    \
+    [BS_OP_##ID] = (KDEF) == 0 && (K2DEF) == 0,
+#define EW2_COMPACT(ID, fn, FWD, VJP_A, VJP_B, FL, SAVED, CHECK, FLAGS) [BS_OP_##ID] = true,
+static const bool ew_compact[BS_OP_COUNT] = {BS_EW1_OPS(EW1_COMPACT) BS_EW2_OPS(EW2_COMPACT)};
+#undef EW1_COMPACT
+#undef EW2_COMPACT
 
 bs_attr bs_attr_default(bs_op op)
 {
@@ -1085,24 +1148,103 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
     return node_commit(c, n);
 }
 
+/* node id's full record, as apply_scalar makes it, from its compact one (bs__hot) */
+void bs__materialize(bs_ctx *c, bs_id id)
+{
+    bs__hot *h = &c->hot[id];
+    bs__rec *r = &c->rec[id];
+    /* the hot part as node_new_hot starts it; the cold part is rec_free's already (bs__rec): a
+       compact node's record is kept as an unused one is */
+    memcpy(r, &rec_new, BS__REC_HOT);
+    bs_node *n = &r->n;
+    n->id = id;
+    n->op = (bs_op)h->op;
+    n->nin = bs_ops[h->op].arity;
+    n->in[0] = h->in[0];
+    n->in[1] = h->in[1];
+    r->b.in_version[0] = h->in_version[0];
+    r->b.in_version[1] = h->in_version[1];
+    r->b.mark = h->mark;
+    r->b.freed = h->f & BS_H_FREED;
+    n->version = h->version;
+    n->requires_grad = h->f & BS_H_RG;
+    n->is_leaf = !n->requires_grad;
+    n->in_no_grad = h->f & BS_H_NOGRAD;
+    n->scope = h->scope;
+    n->sval = h->val;
+    n->value.dtype = n->grad.dtype = BS_F64;
+    n->value.data = &n->sval;
+    if (h->f & BS_H_GRAD) {
+        n->sgrad = h->grad;
+        n->grad.data = &n->sgrad;
+    }
+    bs__set_full(c, id, true);
+}
+
+/* an input of the 0-d f64 fast path: its value, version and requires_grad from whichever record
+   is its own; false when it is not a 0-d f64 node */
+static inline bool scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver, bool *rg)
+{
+    if (__builtin_expect(!bs__is_full(c, id), 1)) {
+        const bs__hot *h = &c->hot[id];
+        *v = h->val;
+        *ver = h->version;
+        *rg = h->f & BS_H_RG;
+        return true;
+    }
+    const bs_node *x = &c->rec[id].n;
+    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
+    *v = x->value.data[0];
+    *ver = x->version;
+    *rg = x->requires_grad;
+    return true;
+}
+
 /* bs_apply's quickest case, tried first by bs_apply1 and bs_apply2: an elementwise op on 0-d f64
- * operands under the f64 default (every tier is f64 then, and nothing is checked or rounded).
+ * operands under the f64 default (every tier is f64 then, and nothing is checked or rounded),
+ * with its default attributes both 0 (the others: apply_scalar's cold records). Its node is a
+ * compact record (bs__hot), one cache line; apply_scalar's record is filled in when asked for.
  * BS_APPLY_GENERAL when it does not apply. */
 #define BS_APPLY_GENERAL (-2)
 static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
-    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !bs_ops[op].s_fwd || c->dtype != BS_F64 ||
+    if ((unsigned)op >= (unsigned)BS_OP_COUNT || !ew_compact[op] || c->dtype != BS_F64 ||
         (uint32_t)a >= (uint32_t)c->len)
         return BS_APPLY_GENERAL;
-    const bs_node *x = bs__node(c, a), *y = NULL;
-    if (bs_ops[op].arity == 2) {
-        if ((uint32_t)b >= (uint32_t)c->len) return BS_APPLY_GENERAL;
-        y = bs__node(c, b);
-        if (y->value.shape.ndim != 0 || y->value.dtype != BS_F64) return BS_APPLY_GENERAL;
+    const bs_op_info *info = &bs_ops[op];
+    if (!info->s_fwd) return BS_APPLY_GENERAL;
+    double va, vb = 0.0;
+    uint32_t vera, verb = 0;
+    bool rga, rgb = false;
+    if (!scalar_in(c, a, &va, &vera, &rga)) return BS_APPLY_GENERAL;
+    if (info->arity == 2) {
+        if ((uint32_t)b >= (uint32_t)c->len || !scalar_in(c, b, &vb, &verb, &rgb))
+            return BS_APPLY_GENERAL;
+    } else {
+        b = BS_NONE;
     }
-    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return BS_APPLY_GENERAL;
-    bs_id in[2] = {a, b};
-    return apply_scalar(c, op, in, NULL, BS_F64, x->requires_grad || (y && y->requires_grad), x, y);
+    double v = bs__ew_fwd(op, va, vb, 0.0, 0.0);
+    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
+    bs_id id = c->len;
+    bool ng = c->no_grad, rg = (rga || rgb) && !ng;
+    bs__hot *h = &c->hot[id]; /* its fields one by one: the line, not a copy of it */
+    h->val = v;
+    h->grad = 0.0;
+    h->in[0] = a;
+    h->in[1] = b;
+    h->in_version[0] = vera;
+    h->in_version[1] = verb;
+    h->version = 0;
+    h->mark = 0;
+    h->scope = c->cur_scope;
+    h->op = (int16_t)op;
+    h->f = (uint8_t)((rg ? BS_H_RG : 0) | (ng ? BS_H_NOGRAD : 0));
+    bs__set_full(c, id, false);
+    c->len = id + 1;
+    return id;
 }
 
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)

@@ -3,7 +3,9 @@
  * twin contexts: one runs bs_backward (the scalar pass), the other steps the same pass with
  * bs_backward_begin(want_detail) (the general engine's steps). Every grad, freed flag and error
  * must agree to the last bit; a check that fails part way down leaves every grad as it was; a
- * record reused after truncation or compaction reads as a fresh one. */
+ * record reused after truncation or compaction reads as a fresh one. bs_apply1 / bs_apply2 make
+ * compact records, filled in when asked for: each node must read back as the same graph made
+ * through bs_apply (full records from the start) reads, whenever it is first asked for. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,17 @@
 
 static int failures;
 #include "check.h"
+
+/* build()'s ops: bs_apply1 / bs_apply2 (compact records), or with `eager` bs_apply (full ones) */
+static bool eager;
+static bs_id A1(bs_ctx *c, bs_op op, bs_id x)
+{
+    return eager ? bs_apply(c, op, (bs_id[]){x, BS_NONE, BS_NONE}, NULL) : bs_apply1(c, op, x);
+}
+static bs_id A2(bs_ctx *c, bs_op op, bs_id x, bs_id y)
+{
+    return eager ? bs_apply(c, op, (bs_id[]){x, y, BS_NONE}, NULL) : bs_apply2(c, op, x, y);
+}
 
 static bs_id P(bs_ctx *c, double v, bool rg)
 {
@@ -28,19 +41,19 @@ static bs_id build(bs_ctx *c, bs_id *p, int np)
     bs_id k = P(c, 1.5, false);
     bs_id acc = BS_NONE;
     for (int r = 0; r < 6; r++) {
-        bs_id a = bs_apply2(c, BS_OP_MUL, p[r % np], p[(r + 1) % np]);
-        bs_id b = bs_apply2(c, BS_OP_ADD, a, bs_scalar(c, 0.25 * r, BS_F64));
-        bs_id t = bs_apply1(c, r % 2 ? BS_OP_TANH : BS_OP_SIGMOID, b);
-        bs_id sq = bs_apply2(c, BS_OP_MUL, t, t);
-        bs_id d = bs_apply2(c, BS_OP_DIV, sq, bs_apply2(c, BS_OP_ADD, k, p[r % np]));
+        bs_id a = A2(c, BS_OP_MUL, p[r % np], p[(r + 1) % np]);
+        bs_id b = A2(c, BS_OP_ADD, a, bs_scalar(c, 0.25 * r, BS_F64));
+        bs_id t = A1(c, r % 2 ? BS_OP_TANH : BS_OP_SIGMOID, b);
+        bs_id sq = A2(c, BS_OP_MUL, t, t);
+        bs_id d = A2(c, BS_OP_DIV, sq, A2(c, BS_OP_ADD, k, p[r % np]));
         bs_attr at = bs_attr_default(BS_OP_LEAKY_RELU);
         at.k = 0.2;
-        bs_id lr = bs_apply(c, BS_OP_LEAKY_RELU, (bs_id[]){bs_apply2(c, BS_OP_SUB, d, a), BS_NONE, BS_NONE}, &at);
-        bs_id cl = bs_apply1(c, BS_OP_RELU, bs_apply1(c, BS_OP_NEG, lr));
-        bs_id e = bs_apply2(c, BS_OP_SUB, lr, bs_apply2(c, BS_OP_MUL, cl, k));
-        acc = acc == BS_NONE ? e : bs_apply2(c, BS_OP_ADD, acc, e);
+        bs_id lr = bs_apply(c, BS_OP_LEAKY_RELU, (bs_id[]){A2(c, BS_OP_SUB, d, a), BS_NONE, BS_NONE}, &at);
+        bs_id cl = A1(c, BS_OP_RELU, A1(c, BS_OP_NEG, lr));
+        bs_id e = A2(c, BS_OP_SUB, lr, A2(c, BS_OP_MUL, cl, k));
+        acc = acc == BS_NONE ? e : A2(c, BS_OP_ADD, acc, e);
     }
-    return bs_apply2(c, BS_OP_MUL, acc, bs_apply2(c, BS_OP_ADD, p[0], bs_scalar(c, 2, BS_F64)));
+    return A2(c, BS_OP_MUL, acc, A2(c, BS_OP_ADD, p[0], bs_scalar(c, 2, BS_F64)));
 }
 
 /* the general engine's pass over the same root */
@@ -74,6 +87,50 @@ static void same_grads(const char *what, bs_ctx *a, bs_ctx *b)
         CHECK(bs_node_freed(a, i) == bs_node_freed(b, i), "%s: node %d freed %d vs %d", what, i,
               bs_node_freed(a, i), bs_node_freed(b, i));
     }
+}
+
+/* every node of two twin tapes reads the same: each field of bs_node (its value and grad
+   compared by value, each inline), the freed flag, the grad_fn */
+static void same_nodes(const char *what, bs_ctx *a, bs_ctx *b)
+{
+    CHECK(bs_tape_len(a) == bs_tape_len(b), "%s: tape lengths %d, %d", what, bs_tape_len(a), bs_tape_len(b));
+    for (bs_id i = 0; i < bs_tape_len(a) && i < bs_tape_len(b); i++) {
+        const bs_node *x = bs_node_get(a, i), *y = bs_node_get(b, i);
+        CHECK(x == bs_node_get(a, i), "%s: node %d moved when asked for again", what, i);
+        bs_node cx, cy;
+        memcpy(&cx, x, sizeof cx);
+        memcpy(&cy, y, sizeof cy);
+        bool sx = bs_shape_numel(&x->value.shape) == 1;
+        if (sx) {
+            CHECK(x->value.data == &x->sval && y->value.data == &y->sval, "%s: node %d value not inline", what, i);
+            CHECK(!x->grad.data == !y->grad.data, "%s: node %d has a grad in one twin only", what, i);
+            CHECK(!x->grad.data || (x->grad.data == &x->sgrad && y->grad.data == &y->sgrad),
+                  "%s: node %d grad not inline", what, i);
+            cx.value.data = cy.value.data = NULL;
+            cx.grad.data = cy.grad.data = NULL;
+        } else {
+            continue; /* tensors: made the same way in both */
+        }
+        CHECK(memcmp(&cx, &cy, sizeof cx) == 0, "%s: node %d (op %d) reads differently: value %.17g vs %.17g, "
+              "grad %.17g vs %.17g, rg %d/%d, version %u/%u", what, i, (int)x->op, x->sval, y->sval, x->sgrad,
+              y->sgrad, x->requires_grad, y->requires_grad, x->version, y->version);
+        CHECK(bs_node_freed(a, i) == bs_node_freed(b, i), "%s: node %d freed %d vs %d", what, i,
+              bs_node_freed(a, i), bs_node_freed(b, i));
+        const char *fa = bs_node_grad_fn(a, i), *fb = bs_node_grad_fn(b, i);
+        CHECK((!fa && !fb) || (fa && fb && !strcmp(fa, fb)), "%s: node %d grad_fn differs", what, i);
+    }
+}
+
+/* twin a (compact records: bs_apply1 / bs_apply2) and twin b (full records: bs_apply) */
+static bs_id build_twins(bs_ctx *a, bs_ctx *b, bs_id *pa, bs_id *pb, int np)
+{
+    eager = false;
+    bs_id ra = build(a, pa, np);
+    eager = true;
+    bs_id rb = build(b, pb, np);
+    eager = false;
+    CHECK(ra == rb, "twin roots %d, %d", ra, rb);
+    return ra;
 }
 
 static double grad_of(bs_ctx *c, bs_id i)
@@ -216,6 +273,98 @@ int main(void)
         CHECK(!n->label && !n->text && n->value.data[0] == -1.5, "a record after compaction is not fresh");
         CHECK(bs_node_get(c, keep)->label && !strcmp(bs_node_get(c, keep)->label, "kept"), "the kept label moved");
         bs_ctx_free(c);
+    }
+
+    /* compact records against full ones: nothing asked for until the end, across passes that
+       retain (grads add), one that frees and one then refused */
+    {
+        bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
+        bs_id r = build_twins(a, b, pa, pb, 5);
+        same_nodes("fresh (asked for at once)", a, b); /* fills a's in; the rest start compact */
+        bs_ctx_free(a);
+        a = bs_ctx_new();
+        bs_ctx_free(b);
+        b = bs_ctx_new();
+        r = build_twins(a, b, pa, pb, 5);
+        for (int k = 0; k < 2; k++) {
+            CHECK(bs_backward(a, r, NULL, true) == BS_OK, "compact pass %d: %s", k, bs_errmsg(a));
+            CHECK(stepped(b, r, true) == BS_OK, "stepped pass %d: %s", k, bs_errmsg(b));
+        }
+        CHECK(bs_backward(a, r, NULL, false) == BS_OK, "compact pass (frees): %s", bs_errmsg(a));
+        CHECK(stepped(b, r, false) == BS_OK, "stepped pass (frees): %s", bs_errmsg(b));
+        bs_status sa = bs_backward(a, r, NULL, false), sb = stepped(b, r, false);
+        CHECK(sa == BS_ERR_STATE && sb == BS_ERR_STATE, "freed compact graph: %d, %d", sa, sb);
+        CHECK(!strcmp(bs_errmsg(a), bs_errmsg(b)), "messages differ:\n  %s\n  %s", bs_errmsg(a), bs_errmsg(b));
+        same_nodes("after compact passes", a, b);
+        bs_ctx_free(a);
+        bs_ctx_free(b);
+    }
+
+    /* some nodes asked for between passes (every third, then every fifth): passes over a mix of
+       compact and full records */
+    {
+        bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
+        bs_id r = build_twins(a, b, pa, pb, 5);
+        for (bs_id i = 0; i < r; i += 3) (void)bs_node_get(a, i);
+        CHECK(bs_backward(a, r, NULL, true) == BS_OK, "mixed pass: %s", bs_errmsg(a));
+        CHECK(stepped(b, r, true) == BS_OK, "stepped: %s", bs_errmsg(b));
+        for (bs_id i = 1; i < r; i += 5) (void)bs_node_get(a, i);
+        CHECK(bs_backward(a, r, NULL, false) == BS_OK, "mixed pass 2: %s", bs_errmsg(a));
+        CHECK(stepped(b, r, false) == BS_OK, "stepped 2: %s", bs_errmsg(b));
+        same_nodes("mixed records", a, b);
+        bs_ctx_free(a);
+        bs_ctx_free(b);
+    }
+
+    /* a statement's journal: a pass over compact nodes made before the statement (journaled:
+       filled in) and over ones made inside it, rolled back and committed */
+    {
+        bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
+        bs_id r = build_twins(a, b, pa, pb, 5);
+        CHECK(bs_txn_begin(a) && bs_txn_begin(b), "begin");
+        CHECK(bs_backward(a, r, NULL, false) == BS_OK, "journaled pass: %s", bs_errmsg(a));
+        CHECK(stepped(b, r, false) == BS_OK, "journaled stepped: %s", bs_errmsg(b));
+        CHECK(bs_txn_rollback(a) && bs_txn_rollback(b), "rollback");
+        for (bs_id i = 0; i < bs_tape_len(a); i++)
+            CHECK(!bs_node_get(a, i)->grad.data && !bs_node_freed(a, i), "node %d kept a rolled back pass", i);
+        same_nodes("rolled back", a, b);
+        CHECK(bs_txn_begin(a) && bs_txn_begin(b), "begin 2");
+        eager = false;
+        bs_id r2a = A2(a, BS_OP_MUL, A1(a, BS_OP_TANH, pa[1]), pa[2]);
+        eager = true;
+        bs_id r2b = A2(b, BS_OP_MUL, A1(b, BS_OP_TANH, pb[1]), pb[2]);
+        eager = false;
+        CHECK(bs_backward(a, r2a, NULL, false) == BS_OK, "inside: %s", bs_errmsg(a));
+        CHECK(stepped(b, r2b, false) == BS_OK, "inside stepped: %s", bs_errmsg(b));
+        CHECK(bs_txn_rollback(a) && bs_txn_rollback(b), "rollback 2");
+        CHECK(bs_txn_begin(a) && bs_txn_begin(b), "begin 3");
+        CHECK(bs_backward(a, r, NULL, true) == BS_OK, "committed pass: %s", bs_errmsg(a));
+        CHECK(stepped(b, r, true) == BS_OK, "committed stepped: %s", bs_errmsg(b));
+        bs_txn_commit(a);
+        bs_txn_commit(b);
+        same_nodes("journaled", a, b);
+        bs_ctx_free(a);
+        bs_ctx_free(b);
+    }
+
+    /* compact records truncated and compacted (bs_tape_collect moves them, inputs renumbered),
+       then a pass over what is left */
+    {
+        bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
+        bs_id r = build_twins(a, b, pa, pb, 5);
+        int32_t len = bs_tape_len(a);
+        bs_id ra = r, rb = r;
+        (void)build_twins(a, b, pa, pb, 5); /* a second graph (and params) after the first */
+        bs_tape_truncate(a, len + 20);
+        bs_tape_truncate(b, len + 20);
+        bs_id *ka[1] = {&ra}, *kb[1] = {&rb};
+        int32_t ga = bs_tape_collect(a, ka, 1), gb = bs_tape_collect(b, kb, 1);
+        CHECK(ga == gb && ga > 0 && ra == rb, "collect: %d, %d reclaimed, roots %d, %d", ga, gb, ra, rb);
+        CHECK(bs_backward(a, ra, NULL, false) == BS_OK, "after collect: %s", bs_errmsg(a));
+        CHECK(stepped(b, rb, false) == BS_OK, "after collect stepped: %s", bs_errmsg(b));
+        same_nodes("compacted", a, b);
+        bs_ctx_free(a);
+        bs_ctx_free(b);
     }
 
     if (failures) printf("%d failures\n", failures);
