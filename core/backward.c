@@ -511,22 +511,6 @@ static inline bool sp_node(const bs_node *n)
            n->value.dtype == BS_F64 && n->op >= 0 && bs_ops[n->op].s_vjp;
 }
 
-/* an input of a step: its value and version from whichever record is its own (bs__hot); false
-   when it is not a 0-d f64 node */
-static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
-{
-    if (__builtin_expect(!bs__is_full(c, id), 1)) {
-        const bs__hot *h = &c->hot[id];
-        *v = h->val;
-        *ver = h->version;
-        return true;
-    }
-    const bs_node *x = &c->rec[id].n;
-    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
-    *v = x->sval; /* a 0-d value is its node's inline sval (bs__data_alloc) */
-    *ver = x->version;
-    return true;
-}
 
 /* the pass's state that the steps share */
 typedef struct {
@@ -615,13 +599,14 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     for (int32_t i = root; i >= s.lo; i--) {
         double a, bv = 0.0;
         uint32_t va, vb = 0;
+        bool rg_unused;
         if (!bs__is_full(c, i)) {
             bs__hot *h = &hot[i];
             /* a compact record: a 0-d f64 elementwise node, with a grad_fn when it needs grad
                (only such nodes are marked), its k and k2 0 */
             if (h->mark != pass) continue;
             const bs_id ia = h->in[0], ib = h->in[1];
-            if (!sp_in(c, ia, &a, &va) || (ib >= 0 && !sp_in(c, ib, &bv, &vb))) goto undo;
+            if (!bs__scalar_in(c, ia, &a, &va, &rg_unused) || (ib >= 0 && !bs__scalar_in(c, ib, &bv, &vb, &rg_unused))) goto undo;
             if (c->interrupted) {
                 c->interrupted = 0;
                 bs__err(c, BS_ERR_INTERRUPT, "interrupted");
@@ -669,7 +654,7 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         if (bn->mark != pass || !has_grad_fn(n)) continue;
         if (!sp_node(n)) goto undo;
         const bool two = n->nin == 2;
-        if (!sp_in(c, n->in[0], &a, &va) || (two && !sp_in(c, n->in[1], &bv, &vb))) goto undo;
+        if (!bs__scalar_in(c, n->in[0], &a, &va, &rg_unused) || (two && !bs__scalar_in(c, n->in[1], &bv, &vb, &rg_unused))) goto undo;
         res = SP_FAILED;
         if (c->interrupted) {
             c->interrupted = 0;

@@ -198,6 +198,25 @@ static inline bs_node *bs__full(const bs_ctx *c, bs_id id)
     return bs__is_full(c, id) ? &c->rec[id].n : NULL;
 }
 
+/* an input of the 0-d f64 fast paths (apply_f64_scalar, the scalar pass): its value, version and
+   requires_grad from whichever record is its own; false when it is not a 0-d f64 node */
+static inline bool bs__scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver, bool *rg)
+{
+    if (__builtin_expect(!bs__is_full(c, id), 1)) {
+        const bs__hot *h = &c->hot[id];
+        *v = h->val;
+        *ver = h->version;
+        *rg = h->f & BS_H_RG;
+        return true;
+    }
+    const bs_node *x = &c->rec[id].n;
+    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
+    *v = x->value.data[0];
+    *ver = x->version;
+    *rg = x->requires_grad;
+    return true;
+}
+
 /* the record and the bookkeeping of a node of the tape */
 static inline bs__rec *bs__rec_of(const bs_node *n)
 {

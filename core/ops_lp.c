@@ -938,141 +938,77 @@ bool ops_lp_cross_entropy(bs_dtype dt, const bs_tensor *in, const bs_tensor *g, 
  * chunks), then the D % LP_LANES last elements one by one, then the lanes merged into that; rstd =
  * 1 / sqrt(var + eps) in float; y = x * rstd + (-rstd * mean), one fma. No product in the moments
  * is fused and y's is (what matches python3-torch 1.13: every mean and rstd of 800 rows of 3 to 7
- * and 66 rows of 8 to 513, and y on rows of 3 to 2,100; tests/dtype/src/float_math.py). */
+ * and 66 rows of 8 to 513, and y on rows of 3 to 2,100; tests/dtype/src/float_math.py).
+ * The same for bfloat16, as torch 1.13 runs it: RowwiseMomentsImpl<BFloat16> is that template with
+ * every value a c10::BFloat16, so each operation rounds to bfloat16; its vectors are
+ * Vectorized<BFloat16>, LP_BF_LANES wide (c_vecs and the merge coefficients are bfloat16 too).
+ * Matches python3-torch's mean, rstd and y on every row of 456 of 1 to 1,000 elements
+ * (tests/dtype/src/layernorm_bf16.py). One function does both: with bf, every result is rounded
+ * (LPR); without, LPR is nothing and the arithmetic is float's (no contraction: c11). */
+#define LPR(v) (bf ? BR(v) : (v))
 typedef struct {
     int64_t n;
-    float m1[LP_LANES], m2[LP_LANES];
+    float m1[LP_BF_LANES], m2[LP_BF_LANES];
 } lp_moments;
 
-/* merge (n, m1, m2) into *dst: AddMomentsVec, lane by lane */
-static void lp_moments_add(int64_t n, const float *m1, const float *m2, lp_moments *dst)
+/* AddMomentsVec (lanes of them) or AddMoments (lanes 1): (n, m1, m2) merged into (*dn, dm1, dm2) */
+static void lp_moments_add(bool bf, int64_t n, const float *m1, const float *m2, int64_t *dn, float *dm1,
+                           float *dm2, int lanes)
 {
-    int64_t t = dst->n + n;
-    float c = t == 0 ? 0.0f : (float)n / (float)t;
-    for (int l = 0; l < LP_LANES; l++) {
-        float d = m1[l] - dst->m1[l];
-        dst->m1[l] = dst->m1[l] + c * d;
-        dst->m2[l] = dst->m2[l] + (m2[l] + d * d * c * (float)dst->n);
+    int64_t t = *dn + n;
+    float c = t == 0 ? 0.0f : LPR(LPR((float)n) / LPR((float)t)), m0 = LPR((float)*dn);
+    for (int l = 0; l < lanes; l++) {
+        float d = LPR(m1[l] - dm1[l]);
+        dm1[l] = LPR(dm1[l] + LPR(c * d));
+        dm2[l] = LPR(dm2[l] + LPR(m2[l] + LPR(LPR(LPR(d * d) * c) * m0)));
     }
-    dst->n = t;
+    *dn = t;
 }
 
-static void lp_row_moments(const float *x, int64_t D, float *mean, float *var)
+static void lp_row_moments(bool bf, const float *x, int64_t D, float *mean, float *var)
 {
     enum { CHUNK = 16, DEPTH = 64 };
-    int64_t nv = D / LP_LANES, nchunk = (nv + CHUNK - 1) / CHUNK;
+    int lanes = bf ? LP_BF_LANES : LP_LANES;
+    int64_t nv = D / lanes, nchunk = (nv + CHUNK - 1) / CHUNK;
     lp_moments stk[DEPTH];
     memset(stk, 0, sizeof stk);
     int depth = 0;
     while (((int64_t)1 << depth) < nchunk) depth++; /* CeilLog2 */
     for (int64_t i = 0; i < nchunk; i++) {
-        const float *xp = x + i * CHUNK * LP_LANES;
-        int64_t m0 = nv - i * CHUNK < CHUNK ? nv - i * CHUNK : CHUNK;
-        float m1[LP_LANES] = {0}, m2[LP_LANES] = {0};
-        for (int64_t j = 0; j < m0; j++) {
-            float c = 1.0f / (float)(j + 1);
-            for (int l = 0; l < LP_LANES; l++) {
-                float xv = xp[j * LP_LANES + l], d = xv - m1[l];
-                m1[l] = m1[l] + d * c;
-                m2[l] = m2[l] + d * (xv - m1[l]);
-            }
-        }
-        lp_moments_add(m0, m1, m2, &stk[0]);
-        int64_t mask = i + 1;
-        for (int j = 1; j < depth && (mask & 1) == 0; j++) {
-            lp_moments_add(stk[j - 1].n, stk[j - 1].m1, stk[j - 1].m2, &stk[j]);
-            memset(&stk[j - 1], 0, sizeof stk[j - 1]);
-            mask >>= 1;
-        }
-    }
-    for (int j = 1; j < depth; j++) lp_moments_add(stk[j].n, stk[j].m1, stk[j].m2, &stk[0]);
-    int64_t m0 = 0;
-    float m1 = 0.0f, m2 = 0.0f;
-    for (int64_t i = nv * LP_LANES; i < D; i++) {
-        float d = x[i] - m1;
-        m0++;
-        m1 += d / (float)m0;
-        m2 = m2 + d * (x[i] - m1);
-    }
-    for (int l = 0; l < LP_LANES; l++) { /* AddMoments(n, lane l) into the tail's moments */
-        int64_t t = m0 + nv;
-        float c = t == 0 ? 0.0f : (float)nv / (float)t;
-        float d = stk[0].m1[l] - m1;
-        m1 = m1 + c * d;
-        m2 = m2 + (stk[0].m2[l] + d * d * c * (float)m0);
-        m0 = t;
-    }
-    *mean = m1;
-    *var = m2 / (float)D;
-}
-
-/* The same for bfloat16, as torch 1.13 runs it: RowwiseMomentsImpl<BFloat16> is the template above
- * with every value a c10::BFloat16, so each operation rounds to bfloat16; its vectors are
- * Vectorized<BFloat16>, LP_BF_LANES wide (c_vecs and the merge coefficients are bfloat16 too).
- * Matches python3-torch's mean, rstd and y on every row of 456 of 1 to 1,000 elements
- * (tests/dtype/src/float_math.py). */
-typedef struct {
-    int64_t n;
-    float m1[LP_BF_LANES], m2[LP_BF_LANES];
-} lp_moments_bf;
-
-/* AddMoments in bfloat16 over `lanes` lanes (1: the scalar merge) */
-static void lp_moments_add_bf(int64_t n, const float *m1, const float *m2, int64_t *dn, float *dm1,
-                              float *dm2, int lanes)
-{
-    int64_t t = *dn + n;
-    float c = t == 0 ? 0.0f : BR(BR((float)n) / BR((float)t)), m0 = BR((float)*dn);
-    for (int l = 0; l < lanes; l++) {
-        float d = BR(m1[l] - dm1[l]);
-        dm1[l] = BR(dm1[l] + BR(c * d));
-        dm2[l] = BR(dm2[l] + BR(m2[l] + BR(BR(BR(d * d) * c) * m0)));
-    }
-    *dn = t;
-}
-
-static void lp_row_moments_bf16(const float *x, int64_t D, float *mean, float *var)
-{
-    enum { CHUNK = 16, DEPTH = 64 };
-    int64_t nv = D / LP_BF_LANES, nchunk = (nv + CHUNK - 1) / CHUNK;
-    lp_moments_bf stk[DEPTH];
-    memset(stk, 0, sizeof stk);
-    int depth = 0;
-    while (((int64_t)1 << depth) < nchunk) depth++;
-    for (int64_t i = 0; i < nchunk; i++) {
-        const float *xp = x + i * CHUNK * LP_BF_LANES;
+        const float *xp = x + i * CHUNK * lanes;
         int64_t m0 = nv - i * CHUNK < CHUNK ? nv - i * CHUNK : CHUNK;
         float m1[LP_BF_LANES] = {0}, m2[LP_BF_LANES] = {0};
         for (int64_t j = 0; j < m0; j++) {
-            float c = BR(1.0f / BR((float)(j + 1)));
-            for (int l = 0; l < LP_BF_LANES; l++) {
-                float xv = xp[j * LP_BF_LANES + l], d = BR(xv - m1[l]);
-                m1[l] = BR(m1[l] + BR(d * c));
-                m2[l] = BR(m2[l] + BR(d * BR(xv - m1[l])));
+            float c = LPR(1.0f / LPR((float)(j + 1)));
+            for (int l = 0; l < lanes; l++) {
+                float xv = xp[j * lanes + l], d = LPR(xv - m1[l]);
+                m1[l] = LPR(m1[l] + LPR(d * c));
+                m2[l] = LPR(m2[l] + LPR(d * LPR(xv - m1[l])));
             }
         }
-        lp_moments_add_bf(m0, m1, m2, &stk[0].n, stk[0].m1, stk[0].m2, LP_BF_LANES);
+        lp_moments_add(bf, m0, m1, m2, &stk[0].n, stk[0].m1, stk[0].m2, lanes);
         int64_t mask = i + 1;
         for (int j = 1; j < depth && (mask & 1) == 0; j++) {
-            lp_moments_add_bf(stk[j - 1].n, stk[j - 1].m1, stk[j - 1].m2, &stk[j].n, stk[j].m1, stk[j].m2,
-                              LP_BF_LANES);
+            lp_moments_add(bf, stk[j - 1].n, stk[j - 1].m1, stk[j - 1].m2, &stk[j].n, stk[j].m1, stk[j].m2, lanes);
             memset(&stk[j - 1], 0, sizeof stk[j - 1]);
             mask >>= 1;
         }
     }
     for (int j = 1; j < depth; j++)
-        lp_moments_add_bf(stk[j].n, stk[j].m1, stk[j].m2, &stk[0].n, stk[0].m1, stk[0].m2, LP_BF_LANES);
+        lp_moments_add(bf, stk[j].n, stk[j].m1, stk[j].m2, &stk[0].n, stk[0].m1, stk[0].m2, lanes);
     int64_t m0 = 0;
     float m1 = 0.0f, m2 = 0.0f;
-    for (int64_t i = nv * LP_BF_LANES; i < D; i++) {
-        float d = BR(x[i] - m1);
+    for (int64_t i = nv * lanes; i < D; i++) {
+        float d = LPR(x[i] - m1);
         m0++;
-        m1 = BR(m1 + BR(d / BR((float)m0)));
-        m2 = BR(m2 + BR(d * BR(x[i] - m1)));
+        m1 = LPR(m1 + LPR(d / LPR((float)m0)));
+        m2 = LPR(m2 + LPR(d * LPR(x[i] - m1)));
     }
-    for (int l = 0; l < LP_BF_LANES; l++) lp_moments_add_bf(nv, &stk[0].m1[l], &stk[0].m2[l], &m0, &m1, &m2, 1);
+    for (int l = 0; l < lanes; l++) lp_moments_add(bf, nv, &stk[0].m1[l], &stk[0].m2[l], &m0, &m1, &m2, 1);
     *mean = m1;
-    *var = BR(m2 / BR((float)D));
+    *var = LPR(m2 / LPR((float)D));
 }
+#undef LPR
 
 /* a row's mean and rstd = 1 / sqrt(var + eps): in float, or for bf16 in bfloat16 (torch's
    `T(1) / std::sqrt(rstd_val + eps)` with T and eps bfloat16: the sum, the root and the quotient
@@ -1081,10 +1017,10 @@ static float lp_row_stats(bs_dtype dt, const float *x, int64_t D, double eps, fl
 {
     float var;
     if (dt == BS_BF16) {
-        lp_row_moments_bf16(x, D, mean, &var);
+        lp_row_moments(true, x, D, mean, &var);
         return BR(1.0f / BR(sqrtf(BR(var + BR((float)eps)))));
     }
-    lp_row_moments(x, D, mean, &var);
+    lp_row_moments(false, x, D, mean, &var);
     return 1.0f / sqrtf(var + (float)eps);
 }
 

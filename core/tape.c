@@ -1181,24 +1181,6 @@ void bs__materialize(bs_ctx *c, bs_id id)
     bs__set_full(c, id, true);
 }
 
-/* an input of the 0-d f64 fast path: its value, version and requires_grad from whichever record
-   is its own; false when it is not a 0-d f64 node */
-static inline bool scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver, bool *rg)
-{
-    if (__builtin_expect(!bs__is_full(c, id), 1)) {
-        const bs__hot *h = &c->hot[id];
-        *v = h->val;
-        *ver = h->version;
-        *rg = h->f & BS_H_RG;
-        return true;
-    }
-    const bs_node *x = &c->rec[id].n;
-    if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
-    *v = x->value.data[0];
-    *ver = x->version;
-    *rg = x->requires_grad;
-    return true;
-}
 
 /* bs_apply's quickest case, tried first by bs_apply1 and bs_apply2: an elementwise op on 0-d f64
  * operands under the f64 default (every tier is f64 then, and nothing is checked or rounded),
@@ -1216,9 +1198,9 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     double va, vb = 0.0;
     uint32_t vera, verb = 0;
     bool rga, rgb = false;
-    if (!scalar_in(c, a, &va, &vera, &rga)) return BS_APPLY_GENERAL;
+    if (!bs__scalar_in(c, a, &va, &vera, &rga)) return BS_APPLY_GENERAL;
     if (info->arity == 2) {
-        if ((uint32_t)b >= (uint32_t)c->len || !scalar_in(c, b, &vb, &verb, &rgb))
+        if ((uint32_t)b >= (uint32_t)c->len || !bs__scalar_in(c, b, &vb, &verb, &rgb))
             return BS_APPLY_GENERAL;
     } else {
         b = BS_NONE;
