@@ -1,10 +1,11 @@
 """tests/repl/test_startup_libs.py: a start loads only what its first result needs. The window
-(SDL2, libbswin.so), Graphviz (libbsgv.so) and OpenBLAS (libbsblas.so) are modules the program
-loads on first use (core/module.h, viz/lazy.c); this checks, with glibc's LD_DEBUG=files, which
-shared objects each run brings in: none of them for a script, -e, --version, --help, :help or a
-terminal drawing; the BLAS module (and only it) for a matrix product; Graphviz and not SDL2 for an
-export. Names are matched on the file's base name, so it holds wherever the libraries live. The
-window itself is tests/repl/test_window.py's (under Xvfb).
+(SDL2, libbswin.so), Graphviz (libbsgv.so), OpenBLAS (libbsblas.so) and SLEEF (libbssleef.so)
+are modules the program loads on first use (core/module.h, viz/lazy.c). This checks, with glibc's
+LD_DEBUG=files, which shared objects each run brings in: none of them for a script, -e, --help,
+:help or a terminal drawing (--version may load SLEEF: it says whether the float math is
+SLEEF's); the BLAS module for a matrix product; Graphviz and not SDL2 for an export. Names are
+matched on the file's base name, so it holds wherever the libraries live. The window itself is
+tests/repl/test_window.py's (under Xvfb).
 
 usage: test_startup_libs.py BACKSTEP HAVE_GRAPHVIZ(0/1)  (77: no LD_DEBUG)"""
 import os
@@ -19,6 +20,7 @@ WINDOW = ("libbswin.so", "libSDL2", "libSDL2_ttf", "libX11", "libwayland", "liba
 GRAPHVIZ = ("libbsgv.so", "libgvc.so", "libcgraph.so", "libcdt.so", "libpathplan.so", "libltdl")
 BLAS = ("libbsblas.so", "libopenblas", "libgfortran")
 GPU = ("libbsgpu.so", "libcudart", "libcublas", "libcuda.")
+SLEEF = ("libbssleef.so", "libsleef")  # the float path's exp, log, ...
 failures = []
 
 
@@ -64,7 +66,7 @@ def main():
     if not any(n.startswith("libc.so") for n in names):
         print("LD_DEBUG=files reports nothing here (not glibc's loader): skipped")
         return 77
-    lazy = WINDOW + GRAPHVIZ + BLAS + GPU
+    lazy = WINDOW + GRAPHVIZ + BLAS + GPU + SLEEF
     check("-e 1", names, rc, lazy)
     tmp = tempfile.mkdtemp(prefix="bs_startup_")
     try:
@@ -72,7 +74,8 @@ def main():
         with open(one, "w") as f:
             f.write("1\n")
         check("one-statement script", *loaded(exe, ["--no-window", one])[:2], lazy)
-        check("--version", *loaded(exe, ["--version"])[:2], lazy)
+        # (--version says which float math there is, which loads SLEEF where it is used)
+        check("--version", *loaded(exe, ["--version"])[:2], WINDOW + GRAPHVIZ + BLAS + GPU)
         check("--help", *loaded(exe, ["--help"])[:2], lazy)
         scalar = ("w = param(0.5); b = param(-1.0)\nL = (w * 3.0 + b) ** 2\nL.backward()\n"
                   "w.grad\n:help\n:graph --ascii\n")
@@ -80,14 +83,14 @@ def main():
         check("the same, -i on a pipe", *loaded(exe, ["--no-window", "-i"], scalar)[:2], lazy)
         mm = "a = tensor([[1.0, 2.0], [3.0, 4.0]])\nb = a @ a\nb\n"
         names, rc, out = loaded(exe, ["--no-window"], mm)
-        check("a matrix product", names, rc, WINDOW + GRAPHVIZ + GPU, ["libbsblas.so"])
+        check("a matrix product", names, rc, WINDOW + GRAPHVIZ + GPU + SLEEF, ["libbsblas.so"])
         if "22." not in out:
             fail("a matrix product printed %r" % out)
         if have_gv:
             svg = os.path.join(tmp, "g.svg")
             names, rc, _ = loaded(exe, ["--no-window"], "x = param(2.0)\ny = x * x\n:export %s\n" % svg)
             # (Graphviz's cairo plugin maps libX11 itself: only SDL2 and the window module count)
-            check(":export g.svg", names, rc, ("libbswin.so", "libSDL2") + BLAS + GPU,
+            check(":export g.svg", names, rc, ("libbswin.so", "libSDL2") + BLAS + GPU + SLEEF,
                   ["libbsgv.so"])
             if not os.path.exists(svg):
                 fail(":export wrote no %s" % svg)
