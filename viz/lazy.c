@@ -93,7 +93,9 @@ bool bs_viz_prefer_tb(const bs_view *v, double aspect)
 
 void bs_layout_free(bs_layout *l)
 {
-    if (l) gv(NULL, 0)->layout_free(l); /* a layout comes from the module, so it is loaded */
+    if (!l) return;
+    const bs_gv_api *m = gv(NULL, 0); /* loaded: the layout came from it */
+    if (m) m->layout_free(l);
 }
 
 #endif /* BS_GV_MODULE */
