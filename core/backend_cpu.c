@@ -13,12 +13,12 @@
 #pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
 #endif
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
+#include "blas.h"
 #include "core_int.h"
 #include "ops_int.h"
 #include "ew_math.h"
@@ -192,7 +192,7 @@ static bool cpu_suffix_of(const bs_shape *m, const bs_shape *out)
 
 #define CPU_T float
 #define CPU_S f32
-#define CPU_GEMM cblas_sgemm
+#define CPU_GEMM bs_blas_sgemm
 #include "backend_cpu.c"
 #undef CPU_T
 #undef CPU_S
@@ -200,7 +200,7 @@ static bool cpu_suffix_of(const bs_shape *m, const bs_shape *out)
 
 #define CPU_T double
 #define CPU_S f64
-#define CPU_GEMM cblas_dgemm
+#define CPU_GEMM bs_blas_dgemm
 #include "backend_cpu.c"
 #undef CPU_T
 #undef CPU_S
@@ -359,9 +359,13 @@ static bs_status cpu_open(bs_backend *b, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    snprintf(b->device, sizeof b->device, "CPU, OpenBLAS %d thread%s (%s)",
-             openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s",
-             openblas_get_corename());
+    /* the first call loads OpenBLAS (core/blas.h), which starts its threads */
+    int nt = bs_blas_threads();
+    if (nt > 0)
+        snprintf(b->device, sizeof b->device, "CPU, OpenBLAS %d thread%s (%s)", nt,
+                 nt == 1 ? "" : "s", bs_blas_corename());
+    else
+        snprintf(b->device, sizeof b->device, "CPU, plain loops (%s)", bs_blas_corename());
     return BS_OK;
 }
 
@@ -845,9 +849,8 @@ static void K(mat_fwd)(const bs_exec *e)
     ops_iter it;
     ops_iter_init(&it, &m.bo, &m.ba, &m.bb);
     for (int64_t t = 0; t < m.nbatch; t++, ops_iter_next(&it))
-        CPU_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m.M, (int)m.N, (int)m.K, 1,
-                 a + it.off[0] * sa, (int)m.K, b + it.off[1] * sb, (int)m.N, 0, o + t * so,
-                 (int)m.N);
+        CPU_GEMM(false, false, (int)m.M, (int)m.N, (int)m.K, 1, a + it.off[0] * sa, (int)m.K,
+                 b + it.off[1] * sb, (int)m.N, 0, o + t * so, (int)m.N);
 }
 
 static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
@@ -862,11 +865,11 @@ static void K(mat_vjp)(const bs_exec *e, int which, const T *g, T *d)
     for (int64_t t = 0; t < m.nbatch; t++, ops_iter_next(&it)) {
         const T *gt = g + t * so;
         if (which == 0) /* dA (M, K) += G (M, N) @ B^T (N, K) */
-            CPU_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m.M, (int)m.K, (int)m.N, 1, gt,
-                     (int)m.N, b + it.off[1] * sb, (int)m.N, 1, d + it.off[0] * sa, (int)m.K);
+            CPU_GEMM(false, true, (int)m.M, (int)m.K, (int)m.N, 1, gt, (int)m.N,
+                     b + it.off[1] * sb, (int)m.N, 1, d + it.off[0] * sa, (int)m.K);
         else /* dB (K, N) += A^T (K, M) @ G (M, N) */
-            CPU_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m.K, (int)m.N, (int)m.M, 1,
-                     a + it.off[0] * sa, (int)m.K, gt, (int)m.N, 1, d + it.off[1] * sb, (int)m.N);
+            CPU_GEMM(true, false, (int)m.K, (int)m.N, (int)m.M, 1, a + it.off[0] * sa, (int)m.K,
+                     gt, (int)m.N, 1, d + it.off[1] * sb, (int)m.N);
     }
 }
 
@@ -896,8 +899,7 @@ static void K(mat_t_fwd)(const bs_exec *e, bool ta, bool tb, const T *a, const T
         return;
     }
     if (M == 0 || N == 0) return;
-    CPU_GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-             K, 1, a, ta ? M : K, b, tb ? K : N, 0, o, N);
+    CPU_GEMM(ta, tb, M, N, K, 1, a, ta ? M : K, b, tb ? K : N, 0, o, N);
 }
 
 static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T *b, int which,
@@ -908,17 +910,13 @@ static void K(mat_t_vjp)(const bs_exec *e, bool ta, bool tb, const T *a, const T
     if (M == 0 || N == 0 || K == 0) return;
     int lda = ta ? M : K, ldb = tb ? K : N;
     if (which == 0 && !ta) /* dA (M, K) += G (M, N) op(B)^T (N, K) */
-        CPU_GEMM(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1, g, N, b,
-                 ldb, 1, d, K);
+        CPU_GEMM(false, !tb, M, K, N, 1, g, N, b, ldb, 1, d, K);
     else if (which == 0) /* dA^T (K, M) += op(B) (K, N) G^T (N, M) */
-        CPU_GEMM(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1, b, ldb, g,
-                 N, 1, d, M);
+        CPU_GEMM(tb, true, K, M, N, 1, b, ldb, g, N, 1, d, M);
     else if (!tb) /* dB (K, N) += op(A)^T (K, M) G (M, N) */
-        CPU_GEMM(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1, a, lda, g,
-                 N, 1, d, N);
+        CPU_GEMM(!ta, false, K, N, M, 1, a, lda, g, N, 1, d, N);
     else /* dB^T (N, K) += G^T (N, M) op(A) (M, K) */
-        CPU_GEMM(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1, g, N, a,
-                 lda, 1, d, K);
+        CPU_GEMM(true, ta, N, K, M, 1, g, N, a, lda, 1, d, K);
 }
 
 /* ==== Moving data: reshape, transpose ====

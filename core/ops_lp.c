@@ -5,8 +5,8 @@
  * Values stay doubles in the tape; these functions read and write floats. What each emulates is
  * said above it, with how close it comes (tests/dtype has the fixtures that show it). */
 #include "ops_int.h"
+#include "blas.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -373,8 +373,7 @@ static void lp_mm(bs_dtype dt, int role, bool ta, bool tb, int64_t m, int64_t n,
         return;
     }
     int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1.0f, A, lda, B, ldb, 0.0f, C, (int)n);
+    bs_blas_sgemm(ta, tb, (int)m, (int)n, (int)k, 1.0f, A, lda, B, ldb, 0.0f, C, (int)n);
     if (dt == BS_F16)
         for (int64_t j = 0; j < m * n; j++) C[j] = bs_dtype_roundf(dt, C[j]);
 }
@@ -396,8 +395,7 @@ static void lp_mv(bs_dtype dt, bool trans, int64_t m, int64_t k, const float *A,
         }
         return;
     }
-    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int)m, (int)k, 1.0f, A, (int)k, x,
-                1, 0.0f, y, 1);
+    bs_blas_sgemv(trans, (int)m, (int)k, 1.0f, A, (int)k, x, 0.0f, y);
     if (dt == BS_F16)
         for (int64_t j = 0; j < ny; j++) y[j] = bs_dtype_roundf(dt, y[j]);
 }
@@ -409,7 +407,7 @@ static float lp_dot(bs_dtype dt, int64_t k, const float *x, const float *y)
         for (int64_t l = 0; l < k; l++) c = bs_dtype_roundf(dt, c + bs_dtype_roundf(dt, x[l] * y[l]));
         return c;
     }
-    return bs_dtype_roundf(dt, cblas_sdot((int)k, x, 1, y, 1));
+    return bs_dtype_roundf(dt, bs_blas_sdot((int)k, x, y));
 }
 
 static float *lp_floats(bs_dtype dt, const double *v, int64_t n, float *dst)
@@ -780,8 +778,8 @@ bool ops_lp_addmm(bs_dtype dt, const bs_tensor *x, const bs_tensor *wt, bool wt_
                 C[i * N + j] = c;
             }
     } else if (M && N && K) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, X, (int)K,
-                    W, (int)N, 1.0f, C, (int)N);
+        bs_blas_sgemm(false, false, (int)M, (int)N, (int)K, 1.0f, X, (int)K, W, (int)N, 1.0f, C,
+                      (int)N);
     }
     for (int64_t j = 0; j < M * N; j++) y[j] = bs_dtype_roundf(dt, C[j]);
     free(X);

@@ -1,8 +1,8 @@
 /* core/ops_red.c: reductions (sum mean max), matmul (OpenBLAS dgemm, torch.matmul's 1-D/2-D and
  * batched rules), and the ops that move data (transpose, reshape): forward, VJP, JVP. */
 #include "ops_int.h"
+#include "blas.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -432,8 +432,7 @@ static void mm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const dou
         return;
     }
     int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n);
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1.0, A, lda, B, ldb, beta, C, (int)n);
+    bs_blas_dgemm(ta, tb, (int)m, (int)n, (int)k, 1.0, A, lda, B, ldb, beta, C, (int)n);
 }
 
 /* Calls body once per output batch with pointers to that batch's a, b and c matrices. */

@@ -9,7 +9,8 @@
  * for 0.3% (log) to 10% (expm1) of arguments, and a training loop carries such a bit on.
  * bf16 goes through the same float kernels; f16 in torch 1.13 has no Vectorized type and calls
  * the C library per element, and so does a CPU without AVX2 and FMA (capability "default"): those
- * get libm. Without SLEEF at build time (meson's sleef option) everything is libm. */
+ * get libm. Without SLEEF at build time (meson's sleef option), or where its module cannot be
+ * loaded, everything is libm. */
 #include "ops_int.h"
 
 #include <math.h>
@@ -18,17 +19,12 @@
 #include <string.h>
 
 #ifdef BS_HAVE_SLEEF
-/* sleef.h declares these only under FP_FAST_FMA (a build with -mfma); the library has them for
-   any build and they run where the CPU has FMA, which tm_init checks */
-float Sleef_finz_expf1_u10purecfma(float);
-float Sleef_finz_logf1_u10purecfma(float);
-float Sleef_finz_log1pf1_u10purecfma(float);
-float Sleef_finz_expm1f1_u10purecfma(float);
-float Sleef_finz_tanhf1_u10purecfma(float);
-float Sleef_finz_sinf1_u10purecfma(float);
-float Sleef_finz_cosf1_u10purecfma(float);
-float Sleef_finz_erff1_u10purecfma(float);
-float Sleef_finz_powf1_u10purecfma(float, float);
+/* SLEEF is a module, libbssleef.so (core/tmath_mod.c), loaded by tm_init where it is used (the
+   first float exp, log, ... on a CPU with AVX2 and FMA), so that a start does not map it */
+#include "module.h"
+#include "tmath_mod.h"
+
+static const bs_sleef_api *tm_fn;
 #endif
 
 static bool tm_sleef;
@@ -38,8 +34,14 @@ static void tm_init(void)
 {
 #if defined(BS_HAVE_SLEEF) && (defined(__x86_64__) || defined(__i386__))
     const char *cap = getenv("ATEN_CPU_CAPABILITY");
-    tm_sleef = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               !(cap && strcmp(cap, "default") == 0);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        !(cap && strcmp(cap, "default") == 0)) {
+        static const bs_module_spec spec = {"libbssleef.so", "core", "BACKSTEP_SLEEF_MODULE",
+                                            "bs_sleef_module", BS_SLEEF_ABI, sizeof(bs_sleef_api),
+                                            "SLEEF (libbssleef.so)"};
+        tm_fn = bs_module_load(&spec, NULL, 0); /* without it: libm, and --version says so */
+        tm_sleef = tm_fn != NULL;
+    }
 #endif
 }
 
@@ -59,7 +61,7 @@ const char *bs_float_math(void)
 #define TM_FN(name, libm)                                                                        \
     float ops_t_##name(bs_dtype dt, int tv, float x)                                             \
     {                                                                                            \
-        return tv && tm_vec(dt) ? Sleef_finz_##name##f1_u10purecfma(x) : libm(x);                      \
+        return tv && tm_vec(dt) ? tm_fn->name(x) : libm(x);                                      \
     }
 #else
 #define TM_FN(name, libm)                                                                        \
@@ -78,7 +80,7 @@ TM_FN(erf, erff)
 float ops_t_pow(bs_dtype dt, int tv, float x, float y)
 {
 #ifdef BS_HAVE_SLEEF
-    if (tv && tm_vec(dt)) return Sleef_finz_powf1_u10purecfma(x, y);
+    if (tv && tm_vec(dt)) return tm_fn->pow(x, y);
 #endif
     return powf(x, y);
 }

@@ -925,3 +925,17 @@ bs_layout *bs_viz_layout_ex(const bs_view *v, double aspect, bool labels, char *
 }
 
 #endif
+
+#ifdef BS_VIZ_MODULE
+/* ==== The module's table (viz/viz_mod.h): libbsgv.so ==== */
+#include "viz_mod.h"
+
+const bs_gv_api *bs_gv_module(void)
+{
+    static const bs_gv_api api = {BS_GV_ABI, sizeof api, bs_viz_export, bs_viz_export_at,
+                                  bs_viz_export_ex, bs_viz_export_view, bs_viz_dot,
+                                  bs_viz_have_graphviz, bs_viz_layout, bs_viz_layout_ex,
+                                  bs_viz_prefer_tb, bs_layout_free};
+    return &api;
+}
+#endif

@@ -1849,3 +1849,18 @@ void viz_window_sync(bs_window *w)
 }
 
 #endif
+
+#ifdef BS_VIZ_MODULE
+/* ==== The module's table (viz/viz_mod.h): libbswin.so ==== */
+#include "viz_mod.h"
+
+const bs_win_api *bs_win_module(void)
+{
+    static const bs_win_api api = {BS_WIN_ABI, sizeof api, bs_window_available, bs_window_open,
+                                   bs_window_close, bs_window_update, bs_window_update_opts,
+                                   bs_window_pump, bs_window_redraw, bs_window_select,
+                                   bs_window_fit, bs_window_screenshot, bs_window_plot,
+                                   bs_window_layout_count, bs_window_renderer};
+    return &api;
+}
+#endif
