@@ -475,9 +475,9 @@ nomem:
 }
 
 /* ==== The scalar pass ====
- * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
- * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
- * down from the root. Every node is reached after all its users (ids are topological), so its
+ * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d inputs, f64 where
+ * they take a gradient (micrograd's MLP, a scalar training loop): the schedule, the checks and the
+ * steps in one sweep down from the root. Every node is reached after all its users (ids are topological), so its
  * gradient is final there: its checks run, its .grad is stored and its VJPs go straight into its
  * inputs, each non-leaf input's in the context's scratch (sp_g, by root - id), each leaf's in
  * its gtmp. The arithmetic and its order are bs_backward_next's steps' (input 0 first; a first
@@ -533,8 +533,10 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         if (!sp_node(n)) goto undo;
         bs_node *x = &rec[n->in[0]].n;
         bs_node *y = n->nin == 2 ? &rec[n->in[1]].n : x;
-        if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 || x->value.dtype != BS_F64 ||
-            y->value.dtype != BS_F64)
+        /* an input of another dtype is fine when it takes no gradient (the 1 of 1 + x: a Python
+           int is an int64 constant); its 0-d value is its inline sval all the same */
+        if (x->value.shape.ndim != 0 || y->value.shape.ndim != 0 ||
+            (x->value.dtype != BS_F64 && x->requires_grad) || (y->value.dtype != BS_F64 && y->requires_grad))
             goto undo;
         res = SP_FAILED;
         if (c->interrupted) {
