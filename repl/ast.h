@@ -132,6 +132,8 @@ void bs_lex_init(bs_lexer *lx, const char *src, int line0);
 /* The next token. Skips blanks, comments and '\'-newline joins. After an error token the lexer has
  * moved past the bad input, so lexing may go on (the parser stops at the first error). */
 bs_token bs_lex_next(bs_lexer *lx);
+/* bs_lex_next into *out (the parser's: no token copied on the way) */
+void bs_lex_scan(bs_lexer *lx, bs_token *out);
 /* A printable name for a token kind ("')'", "a name", "end of line") for messages. */
 const char *bs_tok_kind_name(bs_tok_kind k);
 
