@@ -245,6 +245,10 @@ struct bs_session {
     char **texts;         /* label texts interned for the session (bs_expr_text): an open-addressing
                              set of captexts slots, ntexts used; nodes borrow them */
     size_t ntexts, captexts;
+    struct bs_seen *seen; /* one-line statements run before and their parse (eval.c): an
+                             open-addressing table of capseen slots, nseen used, seen_bytes held */
+    size_t nseen, capseen, seen_bytes;
+    int eval_depth;       /* bs_session_eval calls in progress */
     bs_error *e;          /* where errors go */
     bs_error ebuf;
     char **hist;          /* statements that ran, for :save and :history */
