@@ -63,6 +63,7 @@ typedef struct bs_arena_block bs_arena_block;
 typedef struct {
     bs_arena_block *head;   /* newest block first */
     size_t total;           /* bytes handed out so far (for curiosity and tests) */
+    bs_arena_block *spare;  /* one block a release kept for the next allocation, or NULL */
 } bs_arena;
 #define BS_ARENA_INIT {0}
 
@@ -226,6 +227,10 @@ struct bs_expr {
     int slot;           /* NAME: the evaluator's cache of where the name was last found in the
                            running function's locals (an index to try first, checked against the
                            key, so a stale one only costs the scan it replaces); 0 before */
+    unsigned gslot_gen; /* NAME: with gslot, the evaluator's cache of where the name was found among
+                           the session's names: good while the table is the one of that
+                           generation (bs_session.names_gen; 0: none) */
+    int gslot;
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

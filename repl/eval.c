@@ -47,6 +47,14 @@ bs_name *bs_name_find(bs_session *s, const char *name)
     }
 }
 
+/* a names table generation no session has had (an AST's 0 is no cache) */
+static unsigned names_gen_new(void)
+{
+    static unsigned last;
+    unsigned g = __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+    return g ? g : __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 static bool names_grow(bs_session *s)
 {
     int ncap = s->cap ? s->cap * 2 : 64;
@@ -61,6 +69,7 @@ static bool names_grow(bs_session *s)
     free(s->names);
     s->names = nn;
     s->cap = ncap;
+    s->names_gen = names_gen_new();
     return true;
 }
 
@@ -100,6 +109,7 @@ static void names_clear(bs_session *s)
     free(s->names);
     s->names = NULL;
     s->cap = s->count = s->order = 0;
+    s->names_gen = names_gen_new();
 }
 
 /* ==== The passes :explain can explain ==== */
@@ -142,6 +152,7 @@ bs_session *bs_session_new(const bs_session_opts *o, FILE *out, FILE *err)
     s->err = err ? err : stderr;
     s->last_scalar = s->last_assigned = BS_NONE;
     s->e = &s->ebuf;
+    s->names_gen = names_gen_new();
     return s;
 }
 
@@ -743,7 +754,13 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             *out = *local;
             return 0;
         }
-        bs_name *n = bs_name_find(s, e->name);
+        bs_name *n;
+        if (e->gslot_gen == s->names_gen) { /* an entry keeps its slot and name until a grow or clear */
+            n = &s->names[e->gslot];
+        } else if ((n = bs_name_find(s, e->name))) {
+            ((bs_expr *)e)->gslot = (int)(n - s->names);
+            ((bs_expr *)e)->gslot_gen = s->names_gen;
+        }
         if (!n) {
             if (bs_is_builtin(e->name) || bs_is_py_builtin(e->name) || !strcmp(e->name, "object")) {
                 out->k = BS_V_BUILTIN; /* a function of backstep's as a value: act = relu */
@@ -1211,6 +1228,18 @@ static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t
     s->seen_bytes += hs->arena.total + n;
     hs->text = NULL;
     hs->arena = (bs_arena)BS_ARENA_INIT;
+}
+
+bool bs_session_seen_line(bs_session *s, const char *line)
+{
+    uint64_t h;
+    size_t n;
+    if (s->eval_depth || !line || !seen_find(s, line, &h, &n)) return false;
+    /* a final '\\' (the lexer lets a chunk end with one) still joins the next line */
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' || line[n - 1] == '\f' ||
+                     line[n - 1] == '\v'))
+        n--;
+    return !(n > 0 && line[n - 1] == '\\');
 }
 
 int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)

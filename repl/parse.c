@@ -38,10 +38,15 @@ void *bs_arena_alloc_raw(bs_arena *a, size_t n)
         size_t cap = b ? b->cap * 2 : ARENA_MIN_BLOCK;
         if (cap > ((size_t)1 << 20)) cap = (size_t)1 << 20;
         if (cap < n) cap = n;
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
+        if (a->spare && a->spare->cap >= n) { /* what a release kept: a statement's arena is */
+            b = a->spare;                     /* emptied after every statement */
+            a->spare = NULL;
+        } else {
+            b = malloc(sizeof *b + cap);
+            if (!b) return NULL;
+            b->cap = cap;
+        }
         b->next = a->head;
-        b->cap = cap;
         b->used = 0;
         a->head = b;
     }
@@ -70,7 +75,8 @@ void bs_arena_release(bs_arena *a, bs_arena_mark m)
 {
     while (a->head && a->head != m.head) {
         bs_arena_block *next = a->head->next;
-        free(a->head);
+        if (!a->spare) a->spare = a->head; /* kept for the next allocation */
+        else free(a->head);
         a->head = next;
     }
     if (a->head) a->head->used = m.used;
@@ -85,7 +91,8 @@ void bs_arena_free(bs_arena *a)
         free(b);
         b = next;
     }
-    a->head = NULL;
+    free(a->spare);
+    a->head = a->spare = NULL;
     a->total = 0;
 }
 

@@ -247,6 +247,8 @@ struct bs_session {
     size_t ntexts, captexts;
     struct bs_seen *seen; /* one-line statements run before and their parse (eval.c): an
                              open-addressing table of capseen slots, nseen used, seen_bytes held */
+    unsigned names_gen;   /* the names table's generation, unique to the process: a new one at
+                             each grow or clear (bs_expr.gslot) */
     size_t nseen, capseen, seen_bytes;
     int eval_depth;       /* bs_session_eval calls in progress */
     bs_error *e;          /* where errors go */
