@@ -618,7 +618,9 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
         if (b->k == BS_V_BOOL) *b = (bs_value){.k = BS_V_NUM, .num = b->b, .is_int = true, .sym = -1};
         return fold_numbers(s, e, a, b, out);
     }
-    int py = bs_eval_pybinary(s, e, e->bin.op, a, b, out);
+    /* tensors and numbers are not Python's: pybinary would only say so */
+    bool plain = (a->k == BS_V_NODE || a->k == BS_V_NUM) && (b->k == BS_V_NODE || b->k == BS_V_NUM);
+    int py = plain ? 1 : bs_eval_pybinary(s, e, e->bin.op, a, b, out);
     if (py <= 0) return py;
     if (e->bin.op == BS_BIN_FLOORDIV || e->bin.op == BS_BIN_MOD) {
         /* step % n with n a constant: Python numbers (a tensor that learns has no gradient here) */
@@ -632,8 +634,10 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
         return bs_fail(s, e->op_line, e->op_col, "'%s' on tensors is not supported (it has no gradient)",
                        bs_binop_symbol(e->bin.op));
     }
-    bs_id x, y;
-    if (bs_to_node(s, a, e->bin.lhs, &x) || bs_to_node(s, b, e->bin.rhs, &y)) return -1;
+    bs_id x = a->id, y = b->id; /* a node is its id (bs_to_node's first case) */
+    if ((a->k != BS_V_NODE && bs_to_node(s, a, e->bin.lhs, &x)) ||
+        (b->k != BS_V_NODE && bs_to_node(s, b, e->bin.rhs, &y)))
+        return -1;
     bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
     if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
     label_node(s, r, e);
@@ -1193,7 +1197,7 @@ static void seen_clear(bs_session *s)
         bs_arena_free(&s->seen[i].arena);
     }
     free(s->seen);
-    s->seen = NULL;
+    s->seen = s->seen_hint = NULL;
     s->nseen = s->capseen = s->seen_bytes = 0;
 }
 
@@ -1234,7 +1238,10 @@ bool bs_session_seen_line(bs_session *s, const char *line)
 {
     uint64_t h;
     size_t n;
-    if (s->eval_depth || !line || !seen_find(s, line, &h, &n)) return false;
+    struct bs_seen *q = s->eval_depth || !line ? NULL : seen_find(s, line, &h, &n);
+    if (!q) return false;
+    s->seen_hint = q; /* bs_session_eval of this text next: no need to hash it again */
+    s->seen_hint_src = line;
     /* a final '\\' (the lexer lets a chunk end with one) still joins the next line */
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' || line[n - 1] == '\f' ||
                      line[n - 1] == '\v'))
@@ -1254,7 +1261,11 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     if (!src_in) src_in = "";
     uint64_t seen_h = 0;
     size_t seen_n = 0;
-    struct bs_seen *seen = hs && s->eval_depth == 0 && line0 > 0 ? seen_find(s, src_in, &seen_h, &seen_n) : NULL;
+    struct bs_seen *seen = NULL;
+    if (hs && s->eval_depth == 0 && line0 > 0)
+        seen = s->seen_hint && s->seen_hint_src == src_in && !strcmp(s->seen_hint->text, src_in)
+                   ? s->seen_hint : seen_find(s, src_in, &seen_h, &seen_n);
+    s->seen_hint = NULL;
     char *src = seen ? seen->text : hs ? strdup(src_in) : NULL;
     if (!src) { /* an empty source object, if any, is freed by the next collection */
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
