@@ -1119,7 +1119,7 @@ struct bs_seen {
     int line0;              /* the line its positions say */
 };
 #define SEEN_MAX 1024           /* entries; past it (or SEEN_BYTES of ASTs) the table starts again */
-#define SEEN_BYTES ((size_t)16 << 20)
+#define SEEN_BYTES ((size_t)8 << 20)
 #define SEEN_TEXT 4096          /* longer chunks are not kept */
 
 static bool seen_expr(bs_expr *e, int line)
@@ -1219,7 +1219,10 @@ static struct bs_seen *seen_find(bs_session *s, const char *src, uint64_t *h, si
 static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t n, int line0)
 {
     if (n > SEEN_TEXT || !seen_ast(ast, 0)) return;
-    if (s->nseen >= SEEN_MAX || s->seen_bytes + hs->arena.total > SEEN_BYTES) seen_clear(s);
+    free(hs->arena.spare); /* kept: only the blocks the AST is in */
+    hs->arena.spare = NULL;
+    size_t bytes = ((hs->arena.total + 8191) & ~(size_t)8191) + n + 1; /* an arena's block: 8 KB and up */
+    if (s->nseen >= SEEN_MAX || s->seen_bytes + bytes > SEEN_BYTES) seen_clear(s);
     if (!s->capseen) {
         s->seen = calloc(2 * SEEN_MAX, sizeof *s->seen);
         if (!s->seen) return;
@@ -1229,7 +1232,7 @@ static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t
     while (s->seen[i].text) i = (i + 1) & (s->capseen - 1);
     s->seen[i] = (struct bs_seen){hs->text, h, hs->arena, ast, line0};
     s->nseen++;
-    s->seen_bytes += hs->arena.total + n;
+    s->seen_bytes += bytes;
     hs->text = NULL;
     hs->arena = (bs_arena)BS_ARENA_INIT;
 }
