@@ -64,6 +64,7 @@ typedef struct {
     bs_arena_block *head;   /* newest block first */
     size_t total;           /* bytes handed out so far (for curiosity and tests) */
     bs_arena_block *spare;  /* one block a release kept for the next allocation, or NULL */
+    size_t first;           /* the first block's size when it is made (0: 8 KB) */
 } bs_arena;
 #define BS_ARENA_INIT {0}
 

@@ -1221,7 +1221,7 @@ static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t
     if (n > SEEN_TEXT || !seen_ast(ast, 0)) return;
     free(hs->arena.spare); /* kept: only the blocks the AST is in */
     hs->arena.spare = NULL;
-    size_t bytes = ((hs->arena.total + 8191) & ~(size_t)8191) + n + 1; /* an arena's block: 8 KB and up */
+    size_t bytes = hs->arena.total + (hs->arena.first ? hs->arena.first : 8192) + n + 1; /* its blocks, at most */
     if (s->nseen >= SEEN_MAX || s->seen_bytes + bytes > SEEN_BYTES) seen_clear(s);
     if (!s->capseen) {
         s->seen = calloc(2 * SEEN_MAX, sizeof *s->seen);
@@ -1286,6 +1286,11 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
             seen->line0 = line0;
         }
     } else {
+        /* the AST takes about 32 bytes a source byte: a short statement's fits a small first
+           block (one kept below holds no 8 KB for a 20-byte line) */
+        size_t first = 512;
+        while (first < 8192 && first < 64 * seen_n) first *= 2;
+        if (seen_n) hs->arena.first = first;
         ast = bs_parse(src, line0, &hs->arena, &pe);
     }
     if (!ast) {

@@ -35,7 +35,7 @@ void *bs_arena_alloc_raw(bs_arena *a, size_t n)
     if (n == 0) n = ARENA_ALIGN;
     bs_arena_block *b = a->head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = b ? b->cap * 2 : ARENA_MIN_BLOCK;
+        size_t cap = b ? b->cap * 2 : a->first ? a->first : ARENA_MIN_BLOCK;
         if (cap > ((size_t)1 << 20)) cap = (size_t)1 << 20;
         if (cap < n) cap = n;
         if (a->spare && a->spare->cap >= n) { /* what a release kept: a statement's arena is */
