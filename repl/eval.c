@@ -1104,8 +1104,8 @@ static bool records_history(const bs_stmt *st)
 
 /* ==== Statements seen before ====
  * A one-line chunk of simple statements (assignments and expressions of names, numbers, strings,
- * operators, calls, attributes, subscripts, lists and tuples) that parsed and ran keeps its parse, as a loop
- * body does: the same text again (a loop written out line by line, a statement typed again) is not
+ * operators, calls, attributes, subscripts, lists and tuples) that parsed and ran, a second time,
+ * keeps its parse, as a loop body does: the same text again (a loop written out line by line, a statement typed again) is not
  * parsed again, and its expressions keep their label texts (bs_expr_text's cache in the AST). The
  * kinds are the ones listed because only they are walked here: every position in a one-line chunk
  * is on its one line, and a hit on another line sets each of them to that line. The AST holds no
@@ -1121,6 +1121,7 @@ struct bs_seen {
 #define SEEN_MAX 1024           /* entries; past it (or SEEN_BYTES of ASTs) the table starts again */
 #define SEEN_BYTES ((size_t)8 << 20)
 #define SEEN_TEXT 4096          /* longer chunks are not kept */
+#define SEEN1_CAP 8192          /* slots for the hashes of texts run once */
 
 static bool seen_expr(bs_expr *e, int line)
 {
@@ -1197,7 +1198,10 @@ static void seen_clear(bs_session *s)
         bs_arena_free(&s->seen[i].arena);
     }
     free(s->seen);
+    free(s->seen1);
     s->seen = s->seen_hint = NULL;
+    s->seen1 = NULL;
+    s->nseen1 = 0;
     s->nseen = s->capseen = s->seen_bytes = 0;
 }
 
@@ -1219,6 +1223,22 @@ static struct bs_seen *seen_find(bs_session *s, const char *src, uint64_t *h, si
 static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t n, int line0)
 {
     if (n > SEEN_TEXT || !seen_ast(ast, 0)) return;
+    /* a text is kept when it comes again: most lines of a script that are not a loop written out
+       run once, and their memory is better reused by the next statement */
+    if (!s->seen1 && !(s->seen1 = calloc(SEEN1_CAP, sizeof *s->seen1))) return;
+    uint64_t key = h ? h : 1; /* 0: a free slot */
+    size_t j = key & (SEEN1_CAP - 1);
+    while (s->seen1[j] && s->seen1[j] != key) j = (j + 1) & (SEEN1_CAP - 1);
+    if (!s->seen1[j]) {
+        if (2 * (s->nseen1 + 1) > SEEN1_CAP) { /* half full: start again */
+            memset(s->seen1, 0, SEEN1_CAP * sizeof *s->seen1);
+            s->nseen1 = 0;
+            j = key & (SEEN1_CAP - 1);
+        }
+        s->seen1[j] = key;
+        s->nseen1++;
+        return;
+    }
     free(hs->arena.spare); /* kept: only the blocks the AST is in */
     hs->arena.spare = NULL;
     size_t bytes = hs->arena.total + (hs->arena.first ? hs->arena.first : 8192) + n + 1; /* its blocks, at most */

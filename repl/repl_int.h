@@ -250,6 +250,8 @@ struct bs_session {
     unsigned names_gen;   /* the names table's generation, unique to the process: a new one at
                              each grow or clear (bs_expr.gslot) */
     size_t nseen, capseen, seen_bytes;
+    uint64_t *seen1;      /* the hashes of one-line chunks run once (kept on their second run) */
+    size_t nseen1;
     struct bs_seen *seen_hint; /* what bs_session_seen_line found for the text at seen_hint_src */
     const char *seen_hint_src;
     int eval_depth;       /* bs_session_eval calls in progress */
