@@ -475,11 +475,11 @@ nomem:
 }
 
 /* ==== The scalar pass ====
- * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d f64 inputs
- * (micrograd's MLP, a scalar training loop): the schedule, the checks and the steps in one sweep
- * down from the root. Every node is reached after all its users (ids are topological), so its
- * gradient is final there: its checks run, its .grad is stored and its VJPs go straight into its
- * inputs, each non-leaf input's in the context's scratch (sp_g, by root - id), each leaf's in
+ * bs_backward of a graph whose every step is a 0-d elementwise f64 node with 0-d inputs, f64 where
+ * they take a gradient (micrograd's MLP, a scalar training loop): the schedule, the checks and the
+ * steps in one sweep down from the root. Every node is reached after all its users (ids are
+ * topological), so its gradient is final there: its checks run, its .grad is stored and its VJPs
+ * go straight into its inputs, each non-leaf input's in the context's scratch (sp_g, by root - id), each leaf's in
  * its gtmp. The arithmetic and its order are bs_backward_next's steps' (input 0 first; a first
  * contribution 0 + v), so the numbers are the general pass's. A check that fails further down
  * (or an interrupt) undoes what the sweep stored: the nodes it stepped had no .grad before (one
@@ -575,6 +575,19 @@ static inline bool sp_add(bs_ctx *c, sp_state *s, bs_id root, bs_id id, int kind
     return true;
 }
 
+/* an input of a step: bs__scalar_in's 0-d f64 value, or a 0-d input of another dtype that takes no
+   gradient (the 1 of 1 + x: a Python int is an int64 constant); false for anything else */
+static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
+{
+    bool rg;
+    if (bs__scalar_in(c, id, v, ver, &rg)) return true;
+    const bs_node *x = &c->rec[id].n; /* full: a compact record is always 0-d f64 */
+    if (x->value.shape.ndim != 0 || x->requires_grad) return false;
+    *v = x->value.data[0];
+    *ver = x->version;
+    return true;
+}
+
 /* c->sp_step entries: id << 2 of each node stepped, | 1 when it was freed before, | 2 when it had
    a .grad (added to at the end). A step is taken on the node's compact record (bs__hot) when it
    has one and nothing about it needs its full record (freed before, an input changed in place,
@@ -599,14 +612,13 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     for (int32_t i = root; i >= s.lo; i--) {
         double a, bv = 0.0;
         uint32_t va, vb = 0;
-        bool rg_unused;
         if (!bs__is_full(c, i)) {
             bs__hot *h = &hot[i];
             /* a compact record: a 0-d f64 elementwise node, with a grad_fn when it needs grad
                (only such nodes are marked), its k and k2 0 */
             if (h->mark != pass) continue;
             const bs_id ia = h->in[0], ib = h->in[1];
-            if (!bs__scalar_in(c, ia, &a, &va, &rg_unused) || (ib >= 0 && !bs__scalar_in(c, ib, &bv, &vb, &rg_unused))) goto undo;
+            if (!sp_in(c, ia, &a, &va) || (ib >= 0 && !sp_in(c, ib, &bv, &vb))) goto undo;
             if (c->interrupted) {
                 c->interrupted = 0;
                 bs__err(c, BS_ERR_INTERRUPT, "interrupted");
@@ -654,7 +666,7 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         if (bn->mark != pass || !has_grad_fn(n)) continue;
         if (!sp_node(n)) goto undo;
         const bool two = n->nin == 2;
-        if (!bs__scalar_in(c, n->in[0], &a, &va, &rg_unused) || (two && !bs__scalar_in(c, n->in[1], &bv, &vb, &rg_unused))) goto undo;
+        if (!sp_in(c, n->in[0], &a, &va) || (two && !sp_in(c, n->in[1], &bv, &vb))) goto undo;
         res = SP_FAILED;
         if (c->interrupted) {
             c->interrupted = 0;

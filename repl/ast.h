@@ -63,6 +63,8 @@ typedef struct bs_arena_block bs_arena_block;
 typedef struct {
     bs_arena_block *head;   /* newest block first */
     size_t total;           /* bytes handed out so far (for curiosity and tests) */
+    bs_arena_block *spare;  /* one block a release kept for the next allocation, or NULL */
+    size_t first;           /* the first block's size when it is made (0: 8 KB) */
 } bs_arena;
 #define BS_ARENA_INIT {0}
 
@@ -132,6 +134,8 @@ void bs_lex_init(bs_lexer *lx, const char *src, int line0);
 /* The next token. Skips blanks, comments and '\'-newline joins. After an error token the lexer has
  * moved past the bad input, so lexing may go on (the parser stops at the first error). */
 bs_token bs_lex_next(bs_lexer *lx);
+/* bs_lex_next into *out (the parser's: no token copied on the way) */
+void bs_lex_scan(bs_lexer *lx, bs_token *out);
 /* A printable name for a token kind ("')'", "a name", "end of line") for messages. */
 const char *bs_tok_kind_name(bs_tok_kind k);
 
@@ -224,6 +228,10 @@ struct bs_expr {
     int slot;           /* NAME: the evaluator's cache of where the name was last found in the
                            running function's locals (an index to try first, checked against the
                            key, so a stale one only costs the scan it replaces); 0 before */
+    unsigned gslot_gen; /* NAME: with gslot, the evaluator's cache of where the name was found among
+                           the session's names: good while the table is the one of that
+                           generation (bs_session.names_gen; 0: none) */
+    int gslot;
     union {
         struct { double value; int64_t ival; bool is_int; } num; /* ival valid if is_int */
         struct { const char *s; size_t len; } str;  /* decoded, NUL-terminated */

@@ -47,6 +47,14 @@ bs_name *bs_name_find(bs_session *s, const char *name)
     }
 }
 
+/* a names table generation no session has had (an AST's 0 is no cache) */
+static unsigned names_gen_new(void)
+{
+    static unsigned last;
+    unsigned g = __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+    return g ? g : __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 static bool names_grow(bs_session *s)
 {
     int ncap = s->cap ? s->cap * 2 : 64;
@@ -61,6 +69,7 @@ static bool names_grow(bs_session *s)
     free(s->names);
     s->names = nn;
     s->cap = ncap;
+    s->names_gen = names_gen_new();
     return true;
 }
 
@@ -100,6 +109,7 @@ static void names_clear(bs_session *s)
     free(s->names);
     s->names = NULL;
     s->cap = s->count = s->order = 0;
+    s->names_gen = names_gen_new();
 }
 
 /* ==== The passes :explain can explain ==== */
@@ -142,8 +152,11 @@ bs_session *bs_session_new(const bs_session_opts *o, FILE *out, FILE *err)
     s->err = err ? err : stderr;
     s->last_scalar = s->last_assigned = BS_NONE;
     s->e = &s->ebuf;
+    s->names_gen = names_gen_new();
     return s;
 }
+
+static void seen_clear(bs_session *s);
 
 static void hist_clear(bs_session *s)
 {
@@ -215,6 +228,7 @@ void bs_session_free(bs_session *s)
     bs_heap_free_all(s);
     bs_exc_free(s);
     hist_clear(s);
+    seen_clear(s);
     bs_arena_free(&s->arena);
     bs_ctx_free(s->ctx); /* then the texts its nodes borrowed */
     for (size_t i = 0; i < s->captexts; i++) free(s->texts[i]);
@@ -260,11 +274,15 @@ void bs_hist_add(bs_session *s, const char *text)
 #define TH_B 0x100000001b3ull
 static uint64_t th_bytes(uint64_t h, const char *c, size_t n, bool *plain)
 {
+    /* the bytes that make a span not its own text */
+    static const unsigned char odd[256] = {['\''] = 1, ['"'] = 1, ['#'] = 1, ['\\'] = 1, ['\n'] = 1, ['\r'] = 1};
+    unsigned any = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char b = (unsigned char)c[i];
-        if (b == '\'' || b == '"' || b == '#' || b == '\\' || b == '\n' || b == '\r') *plain = false;
+        any |= odd[b];
         h = h * TH_B + b;
     }
+    if (any) *plain = false;
     return h;
 }
 
@@ -600,7 +618,9 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
         if (b->k == BS_V_BOOL) *b = (bs_value){.k = BS_V_NUM, .num = b->b, .is_int = true, .sym = -1};
         return fold_numbers(s, e, a, b, out);
     }
-    int py = bs_eval_pybinary(s, e, e->bin.op, a, b, out);
+    /* tensors and numbers are not Python's: pybinary would only say so */
+    bool plain = (a->k == BS_V_NODE || a->k == BS_V_NUM) && (b->k == BS_V_NODE || b->k == BS_V_NUM);
+    int py = plain ? 1 : bs_eval_pybinary(s, e, e->bin.op, a, b, out);
     if (py <= 0) return py;
     if (e->bin.op == BS_BIN_FLOORDIV || e->bin.op == BS_BIN_MOD) {
         /* step % n with n a constant: Python numbers (a tensor that learns has no gradient here) */
@@ -614,8 +634,10 @@ int bs_eval_binary_values(bs_session *s, const bs_expr *e, bs_value *a, bs_value
         return bs_fail(s, e->op_line, e->op_col, "'%s' on tensors is not supported (it has no gradient)",
                        bs_binop_symbol(e->bin.op));
     }
-    bs_id x, y;
-    if (bs_to_node(s, a, e->bin.lhs, &x) || bs_to_node(s, b, e->bin.rhs, &y)) return -1;
+    bs_id x = a->id, y = b->id; /* a node is its id (bs_to_node's first case) */
+    if ((a->k != BS_V_NODE && bs_to_node(s, a, e->bin.lhs, &x)) ||
+        (b->k != BS_V_NODE && bs_to_node(s, b, e->bin.rhs, &y)))
+        return -1;
     bs_id r = bs_apply2(s->ctx, binop_op(e->bin.op), x, y);
     if (r < 0) return bs_fail_core(s, e->op_line, e->op_col, NULL);
     label_node(s, r, e);
@@ -736,7 +758,13 @@ static int eval_expr(bs_session *s, const bs_expr *e, bs_value *out)
             *out = *local;
             return 0;
         }
-        bs_name *n = bs_name_find(s, e->name);
+        bs_name *n;
+        if (e->gslot_gen == s->names_gen) { /* an entry keeps its slot and name until a grow or clear */
+            n = &s->names[e->gslot];
+        } else if ((n = bs_name_find(s, e->name))) {
+            ((bs_expr *)e)->gslot = (int)(n - s->names);
+            ((bs_expr *)e)->gslot_gen = s->names_gen;
+        }
         if (!n) {
             if (bs_is_builtin(e->name) || bs_is_py_builtin(e->name) || !strcmp(e->name, "object")) {
                 out->k = BS_V_BUILTIN; /* a function of backstep's as a value: act = relu */
@@ -1074,6 +1102,176 @@ static bool records_history(const bs_stmt *st)
     return false;
 }
 
+/* ==== Statements seen before ====
+ * A one-line chunk of simple statements (assignments and expressions of names, numbers, strings,
+ * operators, calls, attributes, subscripts, lists and tuples) that parsed and ran, a second time,
+ * keeps its parse, as a loop body does: the same text again (a loop written out line by line, a statement typed again) is not
+ * parsed again, and its expressions keep their label texts (bs_expr_text's cache in the AST). The
+ * kinds are the ones listed because only they are walked here: every position in a one-line chunk
+ * is on its one line, and a hit on another line sets each of them to that line. The AST holds no
+ * evaluation state besides caches that are checked where they are used (text, slot). Only the
+ * outermost bs_session_eval looks (a nested one could otherwise drop a parse that is running). */
+struct bs_seen {
+    char *text;             /* NULL: a free slot */
+    uint64_t hash;
+    bs_arena arena;         /* the AST's */
+    bs_ast *ast;
+    int line0;              /* the line its positions say */
+};
+#define SEEN_MAX 1024           /* entries; past it (or SEEN_BYTES of ASTs) the table starts again */
+#define SEEN_BYTES ((size_t)8 << 20)
+#define SEEN_TEXT 4096          /* longer chunks are not kept */
+#define SEEN1_CAP 8192          /* slots for the hashes of texts run once */
+
+static bool seen_expr(bs_expr *e, int line)
+{
+    if (!e) return true;
+    if (line > 0) e->line = e->op_line = line;
+    switch (e->kind) {
+    case BS_EX_NUM: case BS_EX_STR: case BS_EX_NAME: case BS_EX_BOOL: case BS_EX_NONE: return true;
+    case BS_EX_BINARY: case BS_EX_BOOLOP: return seen_expr(e->bin.lhs, line) && seen_expr(e->bin.rhs, line);
+    case BS_EX_UNARY: return seen_expr(e->unary.operand, line);
+    case BS_EX_ATTR:
+        if (line > 0) e->attr.name_line = line;
+        return seen_expr(e->attr.obj, line);
+    case BS_EX_CALL:
+        for (int i = 0; i < e->call.nargs; i++) {
+            if (line > 0) e->call.args[i].line = line;
+            if (!seen_expr(e->call.args[i].value, line)) return false;
+        }
+        return seen_expr(e->call.fn, line);
+    case BS_EX_LIST: case BS_EX_TUPLE:
+        for (int i = 0; i < e->list.n; i++)
+            if (!seen_expr(e->list.items[i], line)) return false;
+        return true;
+    case BS_EX_SUBSCRIPT: return seen_expr(e->sub.obj, line) && seen_expr(e->sub.index, line);
+    case BS_EX_SLICE:
+        return seen_expr(e->slice.lo, line) && seen_expr(e->slice.hi, line) && seen_expr(e->slice.step, line);
+    default: return false;
+    }
+}
+
+/* line 0: is every statement of ast one seen_expr walks? line > 0: set its positions to line */
+static bool seen_ast(bs_ast *ast, int line)
+{
+    for (int i = 0; i < ast->n; i++) {
+        bs_stmt *st = ast->stmts[i];
+        if (line > 0) st->line = line;
+        bool ok;
+        switch (st->kind) {
+        case BS_ST_EXPR: ok = seen_expr(st->expr, line); break;
+        case BS_ST_ASSIGN:
+            if (line > 0) st->assign.op_line = line;
+            ok = seen_expr(st->assign.target, line) && seen_expr(st->assign.value, line);
+            break;
+        case BS_ST_AUGASSIGN:
+            if (line > 0) st->aug.op_line = line;
+            ok = seen_expr(st->aug.target, line) && seen_expr(st->aug.value, line);
+            break;
+        default: ok = false; break;
+        }
+        if (!ok) return false;
+    }
+    if (line > 0) ast->line0 = line;
+    return true;
+}
+
+static uint64_t seen_hash(const char *t, size_t *len)
+{
+    size_t n = strlen(t), i = 0;
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (; i + 8 <= n; i += 8) { /* eight bytes a step */
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ (unsigned char)t[i]) * 0x100000001b3ull;
+    *len = n;
+    return h ^ (h >> 32);
+}
+
+static void seen_clear(bs_session *s)
+{
+    for (size_t i = 0; i < s->capseen; i++) {
+        free(s->seen[i].text);
+        bs_arena_free(&s->seen[i].arena);
+    }
+    free(s->seen);
+    free(s->seen1);
+    s->seen = s->seen_hint = NULL;
+    s->seen1 = NULL;
+    s->nseen1 = 0;
+    s->nseen = s->capseen = s->seen_bytes = 0;
+}
+
+/* the kept parse of src (a one-line chunk), or NULL; *h and *n: src's hash and length */
+static struct bs_seen *seen_find(bs_session *s, const char *src, uint64_t *h, size_t *n)
+{
+    *n = 0;
+    if (strchr(src, '\n')) return NULL;
+    *h = seen_hash(src, n);
+    if (*n > SEEN_TEXT || !s->capseen) return NULL;
+    for (size_t i = *h & (s->capseen - 1);; i = (i + 1) & (s->capseen - 1)) {
+        struct bs_seen *q = &s->seen[i];
+        if (!q->text) return NULL;
+        if (q->hash == *h && !strcmp(q->text, src)) return q;
+    }
+}
+
+/* keep hs's text and AST (they leave hs) when the chunk is one seen_ast walks */
+static void seen_add(bs_session *s, bs_hsrc *hs, bs_ast *ast, uint64_t h, size_t n, int line0)
+{
+    if (n > SEEN_TEXT || !seen_ast(ast, 0)) return;
+    /* a text is kept when it comes again: most lines of a script that are not a loop written out
+       run once, and their memory is better reused by the next statement */
+    if (!s->seen1 && !(s->seen1 = calloc(SEEN1_CAP, sizeof *s->seen1))) return;
+    uint64_t key = h ? h : 1; /* 0: a free slot */
+    size_t j = key & (SEEN1_CAP - 1);
+    while (s->seen1[j] && s->seen1[j] != key) j = (j + 1) & (SEEN1_CAP - 1);
+    if (!s->seen1[j]) {
+        if (2 * (s->nseen1 + 1) > SEEN1_CAP) { /* half full: start again */
+            memset(s->seen1, 0, SEEN1_CAP * sizeof *s->seen1);
+            s->nseen1 = 0;
+            j = key & (SEEN1_CAP - 1);
+        }
+        s->seen1[j] = key;
+        s->nseen1++;
+        return;
+    }
+    free(hs->arena.spare); /* kept: only the blocks the AST is in */
+    hs->arena.spare = NULL;
+    size_t bytes = hs->arena.total + (hs->arena.first ? hs->arena.first : 8192) + n + 1; /* its blocks, at most */
+    if (s->nseen >= SEEN_MAX || s->seen_bytes + bytes > SEEN_BYTES) seen_clear(s);
+    if (!s->capseen) {
+        s->seen = calloc(2 * SEEN_MAX, sizeof *s->seen);
+        if (!s->seen) return;
+        s->capseen = 2 * SEEN_MAX;
+    }
+    size_t i = h & (s->capseen - 1);
+    while (s->seen[i].text) i = (i + 1) & (s->capseen - 1);
+    s->seen[i] = (struct bs_seen){hs->text, h, hs->arena, ast, line0};
+    s->nseen++;
+    s->seen_bytes += bytes;
+    hs->text = NULL;
+    hs->arena = (bs_arena)BS_ARENA_INIT;
+}
+
+bool bs_session_seen_line(bs_session *s, const char *line)
+{
+    uint64_t h;
+    size_t n;
+    struct bs_seen *q = s->eval_depth || !line ? NULL : seen_find(s, line, &h, &n);
+    if (!q) return false;
+    s->seen_hint = q; /* bs_session_eval of this text next: no need to hash it again */
+    s->seen_hint_src = line;
+    /* a final '\\' (the lexer lets a chunk end with one) still joins the next line */
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' || line[n - 1] == '\f' ||
+                     line[n - 1] == '\v'))
+        n--;
+    return !(n > 0 && line[n - 1] == '\\');
+}
+
 int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
 {
     bs_error local;
@@ -1083,20 +1281,44 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     bs_ctx_clear_interrupt(s->ctx);
     /* the source and its AST live on the heap: a def or class made here keeps them */
     bs_hsrc *hs = bs_heap_new(s, BS_H_SRC, sizeof *hs);
-    char *src = hs ? strdup(src_in ? src_in : "") : NULL;
+    if (!src_in) src_in = "";
+    uint64_t seen_h = 0;
+    size_t seen_n = 0;
+    struct bs_seen *seen = NULL;
+    if (hs && s->eval_depth == 0 && line0 > 0)
+        seen = s->seen_hint && s->seen_hint_src == src_in && !strcmp(s->seen_hint->text, src_in)
+                   ? s->seen_hint : seen_find(s, src_in, &seen_h, &seen_n);
+    s->seen_hint = NULL;
+    char *src = seen ? seen->text : hs ? strdup(src_in) : NULL;
     if (!src) { /* an empty source object, if any, is freed by the next collection */
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
         return -1;
     }
-    hs->text = src;
+    if (!seen) hs->text = src;
     hs->h.pins = 1; /* until this eval ends: its statements are running */
     bs_parse_error pe;
-    bs_ast *ast = bs_parse(src, line0, &hs->arena, &pe);
+    bs_ast *ast;
+    if (seen) {
+        ast = seen->ast;
+        pe.status = BS_PARSE_OK;
+        if (seen->line0 != line0) {
+            seen_ast(ast, line0);
+            seen->line0 = line0;
+        }
+    } else {
+        /* the AST takes about 32 bytes a source byte: a short statement's fits a small first
+           block (one kept below holds no 8 KB for a 20-byte line) */
+        size_t first = 512;
+        while (first < 8192 && first < 64 * seen_n) first *= 2;
+        if (seen_n) hs->arena.first = first;
+        ast = bs_parse(src, line0, &hs->arena, &pe);
+    }
     if (!ast) {
         hs->h.pins = 0;
         snprintf(s->e->msg, sizeof s->e->msg, "out of memory");
         return -1;
     }
+    s->eval_depth++;
     bs_hsrc *saved_cur = s->cur_src;
     s->cur_src = hs;
     bs_arena_mark amark = bs_arena_save(&s->arena); /* a :load inside a statement keeps its data */
@@ -1134,6 +1356,10 @@ int bs_session_eval(bs_session *s, const char *src_in, int line0, bs_error *e)
     s->src = saved_src;
     s->cur_src = saved_cur;
     hs->h.pins--;
+    s->eval_depth--;
+    if (!seen && rc == 0 && pe.status == BS_PARSE_OK && s->eval_depth == 0 && !hs->adopted && !hs->h.pins &&
+        seen_n > 0)
+        seen_add(s, hs, ast, seen_h, seen_n, line0);
     if (rc == 0 && pe.status != BS_PARSE_OK) {
         s->e->line = pe.line;
         s->e->col = pe.col;

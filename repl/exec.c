@@ -2017,8 +2017,20 @@ static const char *const py_builtin_names[] = {
 
 bool bs_is_py_builtin(const char *name)
 {
-    for (int i = 0; py_builtin_names[i]; i++)
-        if (!strcmp(py_builtin_names[i], name)) return true;
+    /* the names' first bytes, a bit each: a call of relu() asks before every function of backstep's */
+    static uint64_t first[4];
+    static bool ready;
+    if (!ready) {
+        for (int i = 0; py_builtin_names[i]; i++) {
+            unsigned char c = (unsigned char)py_builtin_names[i][0];
+            first[c >> 6] |= 1ull << (c & 63);
+        }
+        ready = true;
+    }
+    unsigned char c = (unsigned char)name[0];
+    if (first[c >> 6] >> (c & 63) & 1)
+        for (int i = 0; py_builtin_names[i]; i++)
+            if (py_builtin_names[i][0] == name[0] && !strcmp(py_builtin_names[i], name)) return true;
     return bs_is_exc_name(name);
 }
 

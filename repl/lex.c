@@ -8,11 +8,22 @@
 
 /* ==== Helpers ==== */
 
-static bool is_name_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static bool is_digit(int c) { return c >= '0' && c <= '9'; }
-static bool is_name_char(int c) { return is_name_start(c) || is_digit(c); }
+/* per byte: 1 a name's first byte (a-z A-Z _), 2 a digit; a name goes on over either */
+static const unsigned char name_class[256] = {
+    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2,
+    ['9'] = 2, ['_'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+static inline bool is_name_start(int c) { return name_class[(unsigned char)c] == 1; }
+static inline bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline bool is_name_char(int c) { return name_class[(unsigned char)c] != 0; }
 
-static bs_token tok_at(const bs_lexer *lx, bs_tok_kind k, int start)
+static inline __attribute__((always_inline)) bs_token tok_at(const bs_lexer *lx, bs_tok_kind k, int start)
 {
     bs_token t;
     memset(&t, 0, sizeof t);
@@ -209,7 +220,7 @@ static bs_token lex_bad_char(bs_lexer *lx, int start)
 
 /* ==== The scanner ==== */
 
-static bs_token scan(bs_lexer *lx)
+static inline __attribute__((always_inline)) bs_token scan(bs_lexer *lx)
 {
     const char *s = lx->src;
     for (;;) {
@@ -343,9 +354,9 @@ static int indent_width(const char *s, int from, int to)
     return w;
 }
 
-bs_token bs_lex_next(bs_lexer *lx)
+void bs_lex_scan(bs_lexer *lx, bs_token *out)
 {
-    bs_token t = scan(lx);
+    bs_token t = scan(lx); /* inlined: built in place */
     if (t.kind == BS_TOK_NEWLINE) {
         lx->at_bol = true;
     } else if (t.kind != BS_TOK_EOF) {
@@ -354,5 +365,12 @@ bs_token bs_lex_next(bs_lexer *lx)
         if (t.bol) t.indent = indent_width(lx->src, t.start - (t.col - 1), t.start);
         lx->at_bol = false;
     }
+    *out = t;
+}
+
+bs_token bs_lex_next(bs_lexer *lx)
+{
+    bs_token t;
+    bs_lex_scan(lx, &t);
     return t;
 }

@@ -35,13 +35,18 @@ void *bs_arena_alloc_raw(bs_arena *a, size_t n)
     if (n == 0) n = ARENA_ALIGN;
     bs_arena_block *b = a->head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = b ? b->cap * 2 : ARENA_MIN_BLOCK;
+        size_t cap = b ? b->cap * 2 : a->first ? a->first : ARENA_MIN_BLOCK;
         if (cap > ((size_t)1 << 20)) cap = (size_t)1 << 20;
         if (cap < n) cap = n;
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
+        if (a->spare && a->spare->cap >= n) { /* what a release kept: a statement's arena is */
+            b = a->spare;                     /* emptied after every statement */
+            a->spare = NULL;
+        } else {
+            b = malloc(sizeof *b + cap);
+            if (!b) return NULL;
+            b->cap = cap;
+        }
         b->next = a->head;
-        b->cap = cap;
         b->used = 0;
         a->head = b;
     }
@@ -70,7 +75,8 @@ void bs_arena_release(bs_arena *a, bs_arena_mark m)
 {
     while (a->head && a->head != m.head) {
         bs_arena_block *next = a->head->next;
-        free(a->head);
+        if (!a->spare) a->spare = a->head; /* kept for the next allocation */
+        else free(a->head);
         a->head = next;
     }
     if (a->head) a->head->used = m.used;
@@ -85,7 +91,8 @@ void bs_arena_free(bs_arena *a)
         free(b);
         b = next;
     }
-    a->head = NULL;
+    free(a->spare);
+    a->head = a->spare = NULL;
     a->total = 0;
 }
 
@@ -176,7 +183,7 @@ static bs_tok_kind closer_of(bs_tok_kind opener)
 /* Read the next lookahead; lexical errors and end of input inside brackets stop here. */
 static void lex_into_lookahead(parser *p)
 {
-    p->tok = bs_lex_next(&p->lx);
+    bs_lex_scan(&p->lx, &p->tok);
     if (p->tok.kind == BS_TOK_ERROR) fail_tok(p, p->tok, "%s", p->lx.err);
     if (p->tok.kind == BS_TOK_EOF && p->nopen > 0) {
         bs_token o = p->open[(p->nopen < MAX_OPEN ? p->nopen : MAX_OPEN) - 1];
@@ -187,14 +194,14 @@ static void lex_into_lookahead(parser *p)
 /* Consume the lookahead. */
 static void advance(parser *p)
 {
-    bs_token t = p->tok;
-    if (is_opener(t.kind)) {
-        if (p->nopen < MAX_OPEN) p->open[p->nopen] = t;
+    bs_tok_kind k = p->tok.kind;
+    if (is_opener(k)) {
+        if (p->nopen < MAX_OPEN) p->open[p->nopen] = p->tok;
         p->nopen++;
-    } else if (is_closer(t.kind) && p->nopen > 0) {
+    } else if (is_closer(k) && p->nopen > 0) {
         p->nopen--;
     }
-    p->prev = t;
+    p->prev = p->tok;
     lex_into_lookahead(p);
 }
 
@@ -225,15 +232,19 @@ static const char *keyword_of(const parser *p, const bs_token *t)
     /* the keywords by first letter, one bit each (a NAME is checked at every atom) */
     _Static_assert(sizeof py_keywords / sizeof py_keywords[0] <= 64, "a bit per keyword");
     static uint64_t by_letter[26];
+    static size_t kw_len[sizeof py_keywords / sizeof py_keywords[0]];
     static bool ready;
     if (!ready) {
-        for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++)
+        for (size_t i = 0; i < sizeof py_keywords / sizeof py_keywords[0]; i++) {
             by_letter[py_keywords[i][0] - 'a'] |= 1ull << i;
+            kw_len[i] = strlen(py_keywords[i]);
+        }
         ready = true;
     }
     for (uint64_t m = by_letter[c[0] - 'a']; m; m &= m - 1) {
-        const char *kw = py_keywords[__builtin_ctzll(m)];
-        if (!strncmp(kw, c, n) && !kw[n]) return kw;
+        int i = __builtin_ctzll(m);
+        const char *kw = py_keywords[i];
+        if (kw_len[i] == n && !memcmp(kw, c, n)) return kw;
     }
     return NULL;
 }
@@ -1964,25 +1975,23 @@ const char *bs_cmpop_symbol(bs_cmpop op)
    the lexer says complete too); 1 when that holds, else 0 (ask the lexer) */
 static int plain_complete(const char *src)
 {
-    /* per byte: 1 plain, 2 an opener, 3 a closer, 0 anything else (and the NUL) */
-    static unsigned char cls[256];
+    /* per byte: 0 plain, +1 an opener, -1 a closer, STOP anything else (and the NUL) */
+    enum { STOP = 64 };
+    static signed char cls[256];
     static bool ready;
     if (!ready) {
-        for (int c = 'a'; c <= 'z'; c++) cls[c] = 1;
-        for (int c = 'A'; c <= 'Z'; c++) cls[c] = 1;
-        for (int c = '0'; c <= '9'; c++) cls[c] = 1;
-        for (const char *o = " _.,=+-*/%<>;@!&|^~"; *o; o++) cls[(unsigned char)*o] = 1;
-        cls['('] = cls['['] = cls['{'] = 2;
-        cls[')'] = cls[']'] = cls['}'] = 3;
+        memset(cls, STOP, sizeof cls);
+        for (int c = 'a'; c <= 'z'; c++) cls[c] = 0;
+        for (int c = 'A'; c <= 'Z'; c++) cls[c] = 0;
+        for (int c = '0'; c <= '9'; c++) cls[c] = 0;
+        for (const char *o = " _.,=+-*/%<>;@!&|^~"; *o; o++) cls[(unsigned char)*o] = 0;
+        cls['('] = cls['['] = cls['{'] = 1;
+        cls[')'] = cls[']'] = cls['}'] = -1;
         ready = true;
     }
     int depth = 0;
     const unsigned char *c = (const unsigned char *)src;
-    for (;; c++) {
-        unsigned k = cls[*c];
-        if (!k) break;
-        depth += (k == 2) - (k == 3);
-    }
+    for (int k; (k = cls[*c]) != STOP; c++) depth += k;
     return !*c && depth == 0;
 }
 

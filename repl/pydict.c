@@ -37,6 +37,17 @@ static const struct { const char *name, *base; } exc_types[] = {
 
 static int exc_index(const char *name, size_t n)
 {
+    static uint64_t first[4]; /* the names' first bytes, a bit each */
+    static bool ready;
+    if (!ready) {
+        for (int i = 0; i < N_EXC; i++) {
+            unsigned char c = (unsigned char)exc_types[i].name[0];
+            first[c >> 6] |= 1ull << (c & 63);
+        }
+        ready = true;
+    }
+    unsigned char c = n ? (unsigned char)name[0] : 0;
+    if (!(first[c >> 6] >> (c & 63) & 1)) return -1;
     for (int i = 0; i < N_EXC; i++)
         if (strlen(exc_types[i].name) == n && !strncmp(exc_types[i].name, name, n)) return i;
     return -1;

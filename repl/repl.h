@@ -55,6 +55,9 @@ bool bs_session_incomplete(const char *src);
    that the next unindented line ends; a line that goes on one (elif, else) */
 bool bs_session_unclosed(const char *src);
 bool bs_session_block_open(const char *src);
+/* line is a one-line chunk that ran in this session before and keeps its parse: complete as it
+   is (neither unclosed nor opening a block), so a script need not scan it again */
+bool bs_session_seen_line(bs_session *s, const char *line);
 bool bs_session_continues_block(const char *line);
 bool bs_session_pending_decorator(const char *src);
 

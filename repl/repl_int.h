@@ -245,6 +245,16 @@ struct bs_session {
     char **texts;         /* label texts interned for the session (bs_expr_text): an open-addressing
                              set of captexts slots, ntexts used; nodes borrow them */
     size_t ntexts, captexts;
+    struct bs_seen *seen; /* one-line statements run before and their parse (eval.c): an
+                             open-addressing table of capseen slots, nseen used, seen_bytes held */
+    unsigned names_gen;   /* the names table's generation, unique to the process: a new one at
+                             each grow or clear (bs_expr.gslot) */
+    size_t nseen, capseen, seen_bytes;
+    uint64_t *seen1;      /* the hashes of one-line chunks run once (kept on their second run) */
+    size_t nseen1;
+    struct bs_seen *seen_hint; /* what bs_session_seen_line found for the text at seen_hint_src */
+    const char *seen_hint_src;
+    int eval_depth;       /* bs_session_eval calls in progress */
     bs_error *e;          /* where errors go */
     bs_error ebuf;
     char **hist;          /* statements that ran, for :save and :history */

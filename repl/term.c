@@ -180,7 +180,9 @@ int bs_term_run_file(bs_session *s, FILE *in, const char *name, FILE *err, bool 
             rc = 1;
             break;
         }
-        if (bs_session_unclosed(buf.s) || bs_session_block_open(buf.s))
+        /* a line run before as it is (an unrolled loop's) is complete: no need to scan it */
+        bool known = line0 == lineno && bs_session_seen_line(s, buf.s);
+        if (!known && (bs_session_unclosed(buf.s) || bs_session_block_open(buf.s)))
             continue;
         rc = script_chunk(s, buf.s, line0, name, err, &q);
         sb_clear(&buf);

@@ -51,6 +51,17 @@ CASES = [
      ["was never closed"]),
     ("a trailing operator is an error at once, not a continuation", {}, ["-i"],
      b"a = 2\nc = a ** \nd = 3\nprint(d)\n", 0, ["expected an expression after '**'", "3"]),
+    # a one-line statement that ran twice keeps its parse (eval.c, "Statements seen before"): the
+    # same text failing further down must say its own line, not the first one's
+    ("a statement run before says its own line", {"s.bs": "x = param(2.0)\ny = x * x\ny.backward()\n"
+     "y = x * x\ny.backward()\ny = x * x\ny.backward()\n\n# c\ny.backward()\n"}, ["s.bs"], b"", 1,
+     ["s.bs:10:11: error: Trying to backward"]),
+    ("an operator in a statement run before says its own line", {"t.bs": "x = param(2.0)\ny = x * x\n"
+     "y.backward()\nz = x.grad * 2\nz = x.grad * 2\nz = x.grad * 2\nx.grad = None\n\nz = x.grad * 2\n"},
+     ["t.bs"], b"", 1, ["t.bs:9:12: error: unsupported operand type(s) for *"]),
+    ("a subscript in a statement run before says its own line", {"u.bs": "x = param(2.0)\nL = [x, x * 2]\n"
+     "z = sum(L[0:1]) + L[1]\nz = sum(L[0:1]) + L[1]\nz = sum(L[0:1]) + L[1]\nL = [x]\n  \n"
+     "z = sum(L[0:1]) + L[1]\n"}, ["u.bs"], b"", 1, ["u.bs:8:21: error: list index out of range"]),
     ("a failed statement's backward() is undone", {}, ["-i"],
      b"a = param(2.0); L = a * 3\nx = L.backward() + 1\nprint(a.grad)\n", 0,
      ["returns nothing", "None"]),
