@@ -10,33 +10,24 @@
 
 /* ==== Plain loops: the same products where the module is missing ==== */
 
-static void ref_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc)
-{
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            float s = 0;
-            for (int l = 0; l < k; l++)
-                s += (ta ? A[(size_t)l * lda + i] : A[(size_t)i * lda + l]) *
-                     (tb ? B[(size_t)j * ldb + l] : B[(size_t)l * ldb + j]);
-            float *c = &C[(size_t)i * ldc + j];
-            *c = beta == 0 ? alpha * s : alpha * s + beta * *c;
-        }
-}
-
-static void ref_dgemm(bool ta, bool tb, int m, int n, int k, double alpha, const double *A, int lda,
-                      const double *B, int ldb, double beta, double *C, int ldc)
-{
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int l = 0; l < k; l++)
-                s += (ta ? A[(size_t)l * lda + i] : A[(size_t)i * lda + l]) *
-                     (tb ? B[(size_t)j * ldb + l] : B[(size_t)l * ldb + j]);
-            double *c = &C[(size_t)i * ldc + j];
-            *c = beta == 0 ? alpha * s : alpha * s + beta * *c;
-        }
-}
+/* C = alpha * op(A) op(B) + beta * C, row-major, in T (ref_sgemm: float, ref_dgemm: double) */
+#define REF_GEMM(name, T)                                                                          \
+    static void name(bool ta, bool tb, int m, int n, int k, T alpha, const T *A, int lda,          \
+                     const T *B, int ldb, T beta, T *C, int ldc)                                   \
+    {                                                                                              \
+        for (int i = 0; i < m; i++)                                                                \
+            for (int j = 0; j < n; j++) {                                                          \
+                T s = 0;                                                                           \
+                for (int l = 0; l < k; l++)                                                        \
+                    s += (ta ? A[(size_t)l * lda + i] : A[(size_t)i * lda + l]) *                  \
+                         (tb ? B[(size_t)j * ldb + l] : B[(size_t)l * ldb + j]);                   \
+                T *c = &C[(size_t)i * ldc + j];                                                    \
+                *c = beta == 0 ? alpha * s : alpha * s + beta * *c;                                \
+            }                                                                                      \
+    }
+REF_GEMM(ref_sgemm, float)
+REF_GEMM(ref_dgemm, double)
+#undef REF_GEMM
 
 static void ref_sgemv(bool trans, int m, int n, float alpha, const float *A, int lda, const float *x,
                       float beta, float *y)

@@ -692,15 +692,6 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool is_log, const double *ys, const double
             lp_row_get(dt, ys, base, len, inner, y);
             lp_row_get(dt, gs, base, len, inner, g);
             float s;
-            if (inner != 1 && dt == BS_BF16) {
-                /* host_softmax_backward<BFloat16> over another dim: the float sum in order, then
-                   g - exp(y) * sum or y * (g - sum) in float, rounded once */
-                float sb = 0.0f;
-                for (int64_t j = 0; j < len; j++) sb += is_log ? g[j] : g[j] * y[j];
-                for (int64_t j = 0; j < len; j++)
-                    dxs[base + j * inner] += BR(is_log ? g[j] - expf(y[j]) * sb : y[j] * (g[j] - sb));
-                continue;
-            }
             if (inner != 1 && is_log && dt == BS_F32) {
                 /* log_softmax's backward over another dim, 8 inner positions side by side: the
                    float sum of g, then fma(-exp(y), sum, g); the positions past the last 8 are
@@ -713,13 +704,16 @@ bool ops_lp_softmax_vjp(bs_dtype dt, bool is_log, const double *ys, const double
                 continue;
             }
             if (dt == BS_F16 || dt == BS_BF16) {
-                /* host_softmax_backward for the 16-bit types: a float sum in order, rounded to
-                   the dtype, then one rounding of g - exp(y) * s (log) or (g - s) * y */
+                /* the 16-bit types: a float sum in order, then one rounding of g - exp(y) * s
+                   (log) or (g - s) * y; over the last dim the sum comes back in the dtype and exp
+                   is SLEEF's, over another (host_softmax_backward<BFloat16>) the sum stays float
+                   and exp is std::exp */
                 s = 0.0f;
                 for (int64_t j = 0; j < len; j++) s += is_log ? g[j] : g[j] * y[j];
-                s = bs_dtype_roundf(dt, s);
+                if (inner == 1 || dt == BS_F16) s = bs_dtype_roundf(dt, s);
+                int tv = inner == 1;
                 for (int64_t j = 0; j < len; j++) {
-                    float v = is_log ? g[j] - ops_t_exp(dt, 1, y[j]) * s : (g[j] - s) * y[j];
+                    float v = is_log ? g[j] - ops_t_exp(dt, tv, y[j]) * s : (g[j] - s) * y[j];
                     dxs[base + j * inner] += bs_dtype_roundf(dt, v);
                 }
                 continue;

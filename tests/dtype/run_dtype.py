@@ -54,8 +54,10 @@ LIBM_TOLERANCE = {
     'tensor_methods.f32': 1,            # exp
 }
 
-# programs that check torch's SLEEF functions bit for bit (skipped where the float math is libm)
-SLEEF_ONLY = {'float_math'}
+# programs that check torch's SLEEF functions bit for bit (skipped where the float math is libm):
+# softmax_dims's lanes and tails differ only in which exp they take (with libm's, 356 ulps apart
+# on a grad sum near 0)
+SLEEF_ONLY = {'float_math', 'softmax_dims'}
 
 # variants not matched yet, with why: a failure is an xfail, a pass an error (take it off)
 KNOWN = {
