@@ -313,6 +313,8 @@ void bs_node_set_label(bs_ctx *c, bs_id id, const char *label); /* copies; the c
 void bs_node_set_text(bs_ctx *c, bs_id id, const char *text);
 /* the same without a copy: text must outlive the context (the REPL's interned label texts) */
 void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text);
+/* node id's text (NULL: none, or no such node), read without filling in a compact node */
+const char *bs_node_text(const bs_ctx *c, bs_id id);
 /* The display name, never NULL: its label (z1, or z1' once the name was bound to a newer node);
  * else the text that made it when that is at most BS_NAME_TEXT bytes (w11 * x1); a scalar leaf's
  * value (0.5); an op made inside a module or function call, the op and the call ("matmul in

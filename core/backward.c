@@ -488,8 +488,8 @@ nomem:
  * checkpoints) hands the pass to the general engine, after the same undoing. Marks left behind
  * are harmless: a mark counts only while it equals the pass. The nodes of bs_apply1 / bs_apply2
  * are compact records (core_int.h's bs__hot): the sweep reads and writes those in place, one
- * line per node, and fills in a node's full record only for what needs it (a check that may
- * fail, the journal). */
+ * line per node (the statement's journal keeps 16 bytes of one made before the statement:
+ * bs__txn_hot_node), and fills in a node's full record only for a check that may fail. */
 typedef enum { SP_DONE, SP_FAILED, SP_GENERAL } sp_result;
 
 static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
@@ -533,7 +533,7 @@ static inline int sp_reach(bs_ctx *c, sp_state *s, bs_id id, uint32_t pass)
         }
         return 1;
     }
-    bs_node *in = &c->rec[id].n;
+    bs_node *in = &bs__rec_at(c, id)->n;
     if (!in->requires_grad) return 0;
     bool step = has_grad_fn(in);
     if (BK(in)->mark != pass) {
@@ -565,7 +565,7 @@ static inline bool sp_add(bs_ctx *c, sp_state *s, bs_id root, bs_id id, int kind
         s->G[j] += v;
         return true;
     }
-    bs_node *in = &c->rec[id].n;
+    bs_node *in = &bs__rec_at(c, id)->n;
     if (PS(in)->gtmp) {
         PS(in)->gtmp[0] += v;
     } else {
@@ -581,7 +581,7 @@ static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
 {
     bool rg;
     if (bs__scalar_in(c, id, v, ver, &rg)) return true;
-    const bs_node *x = &c->rec[id].n; /* full: a compact record is always 0-d f64 */
+    const bs_node *x = &bs__rec_at(c, id)->n; /* full: a compact record is always 0-d f64 */
     if (x->value.shape.ndim != 0 || x->requires_grad) return false;
     *v = x->value.data[0];
     *ver = x->version;
@@ -590,8 +590,8 @@ static inline bool sp_in(const bs_ctx *c, bs_id id, double *v, uint32_t *ver)
 
 /* c->sp_step entries: id << 2 of each node stepped, | 1 when it was freed before, | 2 when it had
    a .grad (added to at the end). A step is taken on the node's compact record (bs__hot) when it
-   has one and nothing about it needs its full record (freed before, an input changed in place,
-   the statement's journal keeping it); otherwise on its full record, filled in first. */
+   has one and nothing about it needs its full record (freed before, an input changed in place);
+   otherwise on its full record, filled in first. */
 static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool retain)
 {
     bs_node *r = bs__node(c, root);
@@ -606,7 +606,6 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
     s.G[0] = seed ? seed->data[0] : 1;
     BK(r)->mark = pass;
     /* the tape's records and the step list, held here: no node is made during the pass */
-    bs__rec *const rec = c->rec;
     bs__hot *const hot = c->hot;
     int64_t *steps = c->sp_step, capstep = c->sp_capstep;
     for (int32_t i = root; i >= s.lo; i--) {
@@ -625,9 +624,10 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
                 res = SP_FAILED;
                 goto undo;
             }
-            if (__builtin_expect(!(h->f & BS_H_FREED) && i >= jmark && va == h->in_version[0] &&
+            if (__builtin_expect(!(h->f & BS_H_FREED) && va == h->in_version[0] &&
                                      vb == h->in_version[1],
                                  1)) {
+                if (i < jmark) bs__txn_hot_node(c, i); /* made before the statement */
                 int64_t gi = root - i;
                 double g = gi < s.used ? s.G[gi] : 0.0;
                 if (nstep == capstep) {
@@ -659,9 +659,9 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
                 }
                 continue;
             }
-            bs__materialize(c, i); /* its checks and its journal entry: on the full record */
+            bs__materialize(c, i); /* its error: on the full record */
         }
-        bs_node *n = &rec[i].n;
+        bs_node *n = &bs__rec_at(c, i)->n;
         bs__book *bn = BK(n);
         if (bn->mark != pass || !has_grad_fn(n)) continue;
         if (!sp_node(n)) goto undo;
@@ -714,7 +714,7 @@ static sp_result scalar_pass(bs_ctx *c, bs_id root, const bs_tensor *seed, bool 
         int32_t i = (int32_t)(c->sp_step[t] >> 2);
         double add = root - i < s.used ? s.G[root - i] : 0.0;
         if (bs__is_full(c, i))
-            rec[i].n.grad.data[0] += add;
+            bs__rec_at(c, i)->n.grad.data[0] += add;
         else
             hot[i].grad += add;
     }
@@ -733,7 +733,7 @@ undo:
         int64_t e = c->sp_step[t];
         int32_t i = (int32_t)(e >> 2);
         if (bs__is_full(c, i)) {
-            bs_node *n = &rec[i].n;
+            bs_node *n = &bs__rec_at(c, i)->n;
             BK(n)->freed = e & 1;
             if (!(e & 2)) n->grad.data = NULL;
         } else {

@@ -52,6 +52,11 @@ typedef struct {
     bs_opt *opt;
     int64_t step;
 } bs__txn_step;
+typedef struct {                  /* a compact node's state before a scalar pass stepped it */
+    bs_id id;
+    uint8_t f;                    /* its BS_H_GRAD and BS_H_FREED */
+    double grad;
+} bs__txn_hot;
 typedef struct {
     bool on, lost;                /* lost: a copy could not be made (out of memory) */
     uint32_t serial;              /* node->txn == serial: saved in this statement */
@@ -65,6 +70,8 @@ typedef struct {
     int nst, capst;
     bs__txn_step *steps;
     int nsteps, capsteps;
+    bs__txn_hot *h;               /* in the order taken; a node may be there more than once */
+    int nh, caph;
 } bs__txn;
 
 /* A node's engine bookkeeping, which only core reads or writes: it sits just before the node's
@@ -88,15 +95,18 @@ typedef struct {
                                        when none yet); leaves get it added to grad at the end */
 } bs__pass;
 
-/* A node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
+/* A full node's record: 64-byte aligned, its first BS__REC_HOT bytes (three cache lines: the
  * bookkeeping, the node's ids, flags, inline scalars, value and grad) hold everything a 0-d
- * elementwise node made by bs_apply's fast path (apply_scalar) has of its own; the rest (attr,
- * init, labels, the pass's gtmp) is the cold part. The tape keeps the cold part of every unused
- * record, of every compact node's (bs__hot, below) and of every node without `cold` as a fresh
- * record has it (gtmp NULL between passes, sgtmp written before it is read), so that
- * apply_scalar and bs__materialize write three lines per node and truncating such a node writes
- * none. Whatever writes a node's cold part (a label, attributes, a leaf's init) or
- * gives it heap storage sets `cold`; truncation then restores the part. */
+ * elementwise node made by bs_apply's slow scalar path (apply_scalar) has of its own; the rest
+ * (attr, init, labels, the pass's gtmp) is the cold part. Records are whole from their making
+ * (node_new, node_new_hot, bs__materialize write all of one) and dense in bs_ctx.rec, found
+ * through bs_ctx.slot: a compact node (bs__hot) has none, so a tape of compact nodes with a few
+ * full ones among them (leaves, named results) touches one page of records per ten full nodes,
+ * not one per ten nodes (a fresh page costs the kernel its zeroing, most of all on a virtual
+ * machine: 384 bytes a node by id was most of a scalar script's time). A full node without
+ * `cold` has the cold part of rec_free (gtmp NULL between passes, sgtmp written before it is
+ * read); whatever writes a node's cold part (a label, attributes, a leaf's init) or gives it
+ * heap storage sets `cold`. */
 typedef struct {
     _Alignas(64) bs__book b;
     bs_node n;
@@ -105,16 +115,18 @@ typedef struct {
 #define BS__REC_HOT offsetof(bs__rec, n.attr)
 
 /* A node's compact record: one cache line per node in a dense array (bs_ctx.hot, node i at
- * hot[i], beside rec[i]). A 0-d f64 node made by bs_apply1 / bs_apply2's fast path (an elementwise
- * op with its default attributes, both 0) is written here alone: its value, grad, inputs and the
- * bookkeeping a backward pass reads and writes. Everything else a bs_node has (shapes, tensor
- * views, attributes, labels) is what apply_scalar gives such a node, and is filled into rec[i]
- * the first time anything asks for the node (bs__node, bs_node_get, bs_node_at: bs__materialize);
- * from then on the node is full and rec[i] is its one record (the compact one is unused). Every
- * other node is full from its making. Which nodes are full is a byte per node (bs_ctx.full,
- * bs__is_full), small enough to stay in cache while every node is asked about it, as the general
- * engine's loops do. Only the fast paths (apply_f64_scalar, the scalar pass, truncation,
- * compaction, reset) read a compact record. */
+ * hot[i]). A 0-d f64 node made by bs_apply's fast path (apply_f64_scalar: an elementwise op with
+ * its default attributes, k and k2 both 0) is written here alone: its value, grad, inputs, its
+ * borrowed text (the REPL's label text, so that labelling a node does not fill it in:
+ * bs_node_text reads either record) and the bookkeeping a backward pass reads and writes.
+ * Everything else a bs_node has (shapes, tensor views, attributes, labels) is what apply_scalar
+ * gives such a node, and is filled into a new full record the first time anything asks for the
+ * node (bs__node, bs_node_get, bs_node_at: bs__materialize); from then on the node is full and
+ * that record is its one (the compact one is unused). Every other node is full from its making.
+ * Where a node's full record is, or that it has none, is an int per node (bs_ctx.slot), small
+ * enough to stay in cache while every node is asked about it, as the general engine's loops do.
+ * Only the fast paths (apply_f64_scalar, the scalar pass, the journal, truncation, compaction,
+ * reset) read a compact record. */
 enum {
     BS_H_RG = 1 << 1,       /* requires_grad (is_leaf is its negation) */
     BS_H_NOGRAD = 1 << 2,   /* in_no_grad */
@@ -131,19 +143,27 @@ typedef struct {
     int32_t scope;
     int16_t op;
     uint8_t f;                     /* BS_H_* */
+    const char *text;              /* borrowed source text (bs_node_borrow_text), NULL: none */
 } bs__hot;
 _Static_assert(sizeof(bs__hot) == 64, "a compact record is one cache line");
 
 struct bs_ctx {
     bs__hot *hot;                 /* node i's compact record (unused for a full node): the same
                                      reservation scheme as rec, committed with it */
-    uint8_t *full;                /* full[i]: node i is full (rec[i] is its record), reserved with
-                                     rec (its pages made on first use) */
-    bs__rec *rec;                 /* the tape's records, node i at rec[i]: one reservation of address
-                                     space made at the first node, so records never move; chunks
-                                     of BS_CHUNK records are committed as the tape grows */
-    int32_t nchunk, len;          /* chunks committed; nodes */
-    int64_t reserved;             /* records the reservation has room for */
+    int32_t *slot;                /* slot[i]: node i's full record is rec[slot[i]]; -1: node i is
+                                     compact (its pages made on first use) */
+    bs__rec *rec;                 /* the full records, dense, in the order they were made (a node
+                                     filled in later has its record after younger ones): one
+                                     reservation of address space made at the first node, so
+                                     records move only in bs_tape_collect; chunks of BS_CHUNK
+                                     records are committed as needed */
+    int32_t nchunk, len;          /* chunks of hot committed; nodes */
+    int32_t nrec, nrchunk;        /* records of rec used (a dead one among them is a hole until
+                                     bs_tape_collect: a truncated node's not at the end); chunks
+                                     of rec committed */
+    int32_t ncompact;             /* compact nodes: rec is kept committed for nrec + ncompact
+                                     records, so that filling one in never fails */
+    int64_t reserved;             /* nodes (and records) the reservations have room for */
     char err[512];
     bs_status code;
     volatile sig_atomic_t interrupted;
@@ -178,24 +198,27 @@ struct bs_ctx {
     int64_t sp_capstep, sp_capleaf;
 };
 
-/* node id's full record filled from its compact one (bs__hot); logically const: the node reads
-   the same before and after */
-void bs__materialize(bs_ctx *c, bs_id id);
+/* node id's full record filled from its compact one (bs__hot), returned as its slot; logically
+   const: the node reads the same before and after. Never fails (rec keeps the room). */
+int32_t bs__materialize(bs_ctx *c, bs_id id);
 
-static inline bool bs__is_full(const bs_ctx *c, bs_id id) { return c->full[id]; }
-static inline void bs__set_full(bs_ctx *c, bs_id id, bool on) { c->full[id] = on; }
+static inline bool bs__is_full(const bs_ctx *c, bs_id id) { return c->slot[id] >= 0; }
+/* a full node's record */
+static inline bs__rec *bs__rec_at(const bs_ctx *c, bs_id id) { return &c->rec[c->slot[id]]; }
 
 static inline bs_node *bs__node(const bs_ctx *c, bs_id id)
 {
-    if (__builtin_expect(!bs__is_full(c, id), 0)) bs__materialize((bs_ctx *)c, id);
-    return &c->rec[id].n;
+    int32_t k = c->slot[id];
+    if (__builtin_expect(k < 0, 0)) k = bs__materialize((bs_ctx *)c, id);
+    return &c->rec[k].n;
 }
 
 /* node id if its full record is its own, NULL for a compact one (bs__hot: a 0-d f64 op node,
    never a param or a leaf), for loops over the tape that look for params or leaves only */
 static inline bs_node *bs__full(const bs_ctx *c, bs_id id)
 {
-    return bs__is_full(c, id) ? &c->rec[id].n : NULL;
+    int32_t k = c->slot[id];
+    return k >= 0 ? &c->rec[k].n : NULL;
 }
 
 /* an input of the 0-d f64 fast paths (apply_f64_scalar, the scalar pass): its value, version and
@@ -209,7 +232,7 @@ static inline bool bs__scalar_in(const bs_ctx *c, bs_id id, double *v, uint32_t 
         *rg = h->f & BS_H_RG;
         return true;
     }
-    const bs_node *x = &c->rec[id].n;
+    const bs_node *x = &bs__rec_at(c, id)->n;
     if (x->value.shape.ndim != 0 || x->value.dtype != BS_F64) return false;
     *v = x->value.data[0];
     *ver = x->version;
@@ -251,6 +274,8 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
    optimizer o changes param id's state; both do nothing outside a statement's transaction */
 void bs__txn_node(bs_ctx *c, bs_node *n);
 void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel);
+/* the same for compact node id (bs__hot) before the scalar pass steps it, kept compact */
+void bs__txn_hot_node(bs_ctx *c, bs_id id);
 void bs__txn_free(bs_ctx *c);
 void bs__txn_reset(bs_ctx *c);
 void bs__opt_free(bs_opt *o);

@@ -59,8 +59,8 @@ bs_ctx *bs_ctx_new(void)
     return c;
 }
 
-/* bs_ctx.full's bytes for a reservation of n records */
-static size_t full_bytes(int64_t n) { return (size_t)n; }
+/* bs_ctx.slot's bytes for a reservation of n nodes */
+static size_t slot_bytes(int64_t n) { return (size_t)n * sizeof(int32_t); }
 
 static void free_node_data(bs_ctx *c, bs_node *n)
 {
@@ -98,16 +98,19 @@ static void free_opts(bs_ctx *c)
 
 void bs_ctx_reset(bs_ctx *c)
 {
-    for (int32_t i = 0; i < c->len; i++) /* a compact record holds nothing of its own */
-        if (bs__is_full(c, i)) free_node_data(c, &c->rec[i].n);
+    for (int32_t i = 0; i < c->len; i++) { /* a compact record holds nothing of its own */
+        bs_node *n = bs__full(c, i);
+        if (n) free_node_data(c, n);
+    }
     if (c->rec) munmap(c->rec, (size_t)c->reserved * sizeof(bs__rec));
-    if (c->full) munmap(c->full, full_bytes(c->reserved));
-    c->full = NULL;
+    if (c->slot) munmap(c->slot, slot_bytes(c->reserved));
+    c->slot = NULL;
     if (c->hot) munmap(c->hot, (size_t)c->reserved * sizeof(bs__hot));
     c->rec = NULL;
     c->hot = NULL;
     c->reserved = 0;
     c->nchunk = c->len = 0;
+    c->nrec = c->nrchunk = c->ncompact = 0;
     c->ndim = 0;
     c->bytes = 0;
     c->no_grad = false;
@@ -281,21 +284,27 @@ static const bs__rec rec_new = {
     .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
           .sym = {-1, -1, -1, -1}},
 };
-/* the cold part of every unused record and of every node without `cold` (bs__rec): a fresh
-   record's, with the attributes of apply_scalar's nodes (only k and k2 are read: zero here) */
+/* a full record without `cold` (bs__rec): a fresh one, with the attributes of apply_scalar's nodes
+   (only k and k2 are read: zero here) */
 static const bs__rec rec_free = {
     .n = {.op = BS_OP_LEAF, .in = {BS_NONE, BS_NONE, BS_NONE}, .init_src = BS_NONE,
           .sym = {-1, -1, -1, -1}, .attr = {.dim = BS_DIM_ALL}},
 };
 
-/* a record's cold part as rec_free has it */
-static void rec_cold_reset(bs__rec *r)
+int32_t bs_tape_len(const bs_ctx *c) { return c->len; }
+
+/* whether rec[k] is a node's record (the others are holes: bs_ctx.rec) */
+static inline bool rec_live(const bs_ctx *c, int32_t k)
 {
-    memcpy((char *)r + BS__REC_HOT, (const char *)&rec_free + BS__REC_HOT,
-           sizeof(bs__rec) - BS__REC_HOT);
+    bs_id id = c->rec[k].n.id;
+    return id >= 0 && id < c->len && c->slot[id] == k;
 }
 
-int32_t bs_tape_len(const bs_ctx *c) { return c->len; }
+/* the dead records at the end of rec given back (a truncated statement's, as a rule all of them) */
+static void recs_pop(bs_ctx *c)
+{
+    while (c->nrec > 0 && !rec_live(c, c->nrec - 1)) c->nrec--;
+}
 
 void bs_tape_truncate(bs_ctx *c, int32_t len)
 {
@@ -304,17 +313,23 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
         int32_t i = --c->len;
         /* a compact record (bs__hot) holds nothing of its own; a full one without `cold` nothing
            outside the hot part (bs__rec) */
-        if (!bs__is_full(c, i) || !c->rec[i].b.cold) continue;
-        bs_node *n = &c->rec[i].n;
-        free_node_data(c, n);
-        rec_cold_reset(bs__rec_of(n));
+        int32_t k = c->slot[i];
+        if (k < 0) c->ncompact--;
+        else if (c->rec[k].b.cold) free_node_data(c, &c->rec[k].n);
     }
+    recs_pop(c);
 }
 
 /* ==== Reclaiming ====
  * Mark what keep[] reaches (inputs, and the expression a param was copied from, which replay
  * re-runs at new sizes; a detached copy does not hold its source), then slide the survivors down
  * in their old order, so ids stay topological. Inline scalars move with their node. */
+static void uncommit(void *p, size_t bytes)
+{
+    madvise(p, bytes, MADV_DONTNEED);
+    mprotect(p, bytes, PROT_NONE);
+}
+
 static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
 {
     (void)c;
@@ -351,57 +366,63 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
             if (h->in[1] >= 0) remap[h->in[1]] = 0;
             continue;
         }
-        const bs_node *n = &c->rec[i].n;
+        const bs_node *n = &bs__rec_at(c, i)->n;
         for (int k = 0; k < n->nin; k++) remap[n->in[k]] = 0;
         if (n->init == BS_INIT_COPY && n->init_src >= 0 && n->requires_grad) remap[n->init_src] = 0;
     }
-    int32_t next = 0;
-    for (int32_t i = 0; i < len; i++) {
-        bool full = bs__is_full(c, i);
-        if (remap[i] == BS_NONE) {
-            if (full) free_node_data(c, &c->rec[i].n);
+    /* the full records slide down over the dead ones and the holes, in their order (so in place) */
+    int32_t j = 0;
+    for (int32_t k = 0; k < c->nrec; k++) {
+        if (!rec_live(c, k)) continue;
+        bs_node *n = &c->rec[k].n;
+        if (remap[n->id] == BS_NONE) {
+            free_node_data(c, n);
             continue;
         }
+        c->slot[n->id] = j;
+        if (j != k) node_move(c, &c->rec[j].n, n);
+        j++;
+    }
+    c->nrec = j;
+    /* then the nodes, renumbered densely in their order */
+    int32_t next = 0, ncompact = 0;
+    for (int32_t i = 0; i < len; i++) {
+        if (remap[i] == BS_NONE) continue;
         remap[i] = next;
-        if (!full) { /* a compact record moves alone (its full record is unused) */
+        int32_t k = c->slot[i];
+        c->slot[next] = k; /* next <= i: slot[i] is read before it is written over */
+        if (k < 0) { /* a compact record moves alone */
             bs__hot *t = &c->hot[next];
-            /* the record it takes was a full node's, moved further down or reclaimed: its cold
-               part as rec_free has it (the record of a compact node is kept as an unused one) */
-            if (next != i && bs__is_full(c, next) && c->rec[next].b.cold) rec_cold_reset(&c->rec[next]);
             *t = c->hot[i];
-            bs__set_full(c, next, false);
             t->in[0] = remap[t->in[0]];
             if (t->in[1] >= 0) t->in[1] = remap[t->in[1]];
+            ncompact++;
             next++;
             continue;
         }
-        bs__set_full(c, next, true);
-        bs_node *n = &c->rec[i].n;
-        bs_node *to = &c->rec[next].n;
-        if (to != n) node_move(c, to, n);
+        bs_node *to = &c->rec[k].n;
         to->id = next;
-        for (int k = 0; k < to->nin; k++) to->in[k] = remap[to->in[k]];
+        for (int q = 0; q < to->nin; q++) to->in[q] = remap[to->in[q]];
         if (to->init_src >= 0) to->init_src = remap[to->init_src]; /* BS_NONE: source reclaimed */
         next++;
     }
+    c->ncompact = ncompact;
     bs__opt_remap(c, remap, len, next);
     for (int k = 0; k < nkeep; k++)
         if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
     free(remap);
-    for (int32_t i = next; i < len; i++) c->rec[i] = rec_free; /* moved or freed */
     c->len = next;
-    /* give back whole chunks past the end (one spare, so a loop does not allocate every time) */
+    /* give back whole chunks past the end (one spare, so a loop does not allocate every time):
+       their pages back to the system, the addresses kept */
     int32_t need = (next >> BS_CHUNK_BITS) + 2;
-    if (c->nchunk > need) { /* their pages back to the system, the addresses kept */
-        char *from = (char *)(c->rec + (int64_t)need * BS_CHUNK);
-        size_t bytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__rec);
-        madvise(from, bytes, MADV_DONTNEED);
-        mprotect(from, bytes, PROT_NONE);
-        char *hfrom = (char *)(c->hot + (int64_t)need * BS_CHUNK);
-        size_t hbytes = (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__hot);
-        madvise(hfrom, hbytes, MADV_DONTNEED);
-        mprotect(hfrom, hbytes, PROT_NONE);
+    if (c->nchunk > need) {
+        uncommit(c->hot + (int64_t)need * BS_CHUNK, (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__hot));
         c->nchunk = need;
+    }
+    int32_t rneed = ((c->nrec + c->ncompact) >> BS_CHUNK_BITS) + 2;
+    if (c->nrchunk > rneed) {
+        uncommit(c->rec + (int64_t)rneed * BS_CHUNK, (size_t)(c->nrchunk - rneed) * BS_CHUNK * sizeof(bs__rec));
+        c->nrchunk = rneed;
     }
     return len - next;
 }
@@ -437,12 +458,23 @@ void bs_node_set_text(bs_ctx *c, bs_id id, const char *text)
 
 void bs_node_borrow_text(bs_ctx *c, bs_id id, const char *text)
 {
+    if (id >= 0 && id < c->len && !bs__is_full(c, id)) { /* kept compact */
+        c->hot[id].text = text;
+        return;
+    }
     bs_node *n = bs_node_at(c, id);
     if (!n) return;
     BK(n)->cold = true;
     if (!BK(n)->text_borrowed) free(n->text);
     n->text = (char *)text;
     BK(n)->text_borrowed = text != NULL;
+}
+
+const char *bs_node_text(const bs_ctx *c, bs_id id)
+{
+    if (id < 0 || id >= c->len) return NULL;
+    const bs_node *n = bs__full(c, id);
+    return n ? n->text : c->hot[id].text;
 }
 
 const char *bs_node_grad_fn(const bs_ctx *c, bs_id id)
@@ -635,8 +667,8 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
-/* room for node c->len: the address space reserved at the first node (as much of 2^26 records
-   as the system grants), a chunk committed when the last is full (its records as rec_free) */
+/* room for node c->len: the address space reserved at the first node (as much of 2^26 nodes as
+   the system grants), a chunk of compact records committed when the last is full */
 static bool node_room(bs_ctx *c)
 {
     int32_t id = c->len;
@@ -648,62 +680,71 @@ static bool node_room(bs_ctx *c)
             if (p == MAP_FAILED) continue;
             void *h = mmap(NULL, (size_t)n * sizeof(bs__hot), PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
-            void *f = mmap(NULL, full_bytes(n), PROT_READ | PROT_WRITE,
+            void *f = mmap(NULL, slot_bytes(n), PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
             if (h == MAP_FAILED || f == MAP_FAILED) {
                 munmap(p, (size_t)n * sizeof(bs__rec));
                 if (h != MAP_FAILED) munmap(h, (size_t)n * sizeof(bs__hot));
-                if (f != MAP_FAILED) munmap(f, full_bytes(n));
+                if (f != MAP_FAILED) munmap(f, slot_bytes(n));
                 continue;
             }
             c->rec = p;
             c->hot = h;
-            c->full = f;
+            c->slot = f;
             c->reserved = n;
         }
         if (!c->rec) return false;
     }
     if ((int64_t)(c->nchunk + 1) * BS_CHUNK > c->reserved) return false;
-    bs__rec *chunk = c->rec + (int64_t)c->nchunk * BS_CHUNK;
-    if (mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
     bs__hot *hchunk = c->hot + (int64_t)c->nchunk * BS_CHUNK;
-    if (mprotect(hchunk, sizeof(bs__hot) * BS_CHUNK, PROT_READ | PROT_WRITE)) {
-        mprotect(chunk, sizeof(bs__rec) * BS_CHUNK, PROT_NONE);
-        return false;
-    }
-    for (int i = 0; i < BS_CHUNK; i++) chunk[i] = rec_free;
+    if (mprotect(hchunk, sizeof(bs__hot) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
     c->nchunk++;
     return true;
 }
 
-/* a fresh node at the end of the tape (not yet counted in len until committed); cold: whoever
-   makes it may write any of it */
-static bs_node *node_new(bs_ctx *c)
+/* rec committed for `need` records (bs_ctx.ncompact): false when the system refuses */
+static bool rec_room(bs_ctx *c, int64_t need)
 {
-    if (!node_room(c)) return NULL;
-    int32_t id = c->len;
-    bs__rec *r = &c->rec[id];
-    *r = rec_new;
-    r->b.cold = true;
-    bs__set_full(c, id, true);
+    while ((int64_t)c->nrchunk * BS_CHUNK < need) {
+        if ((int64_t)(c->nrchunk + 1) * BS_CHUNK > c->reserved) return false;
+        if (mprotect(c->rec + (int64_t)c->nrchunk * BS_CHUNK, sizeof(bs__rec) * BS_CHUNK,
+                     PROT_READ | PROT_WRITE))
+            return false;
+        c->nrchunk++;
+    }
+    return true;
+}
+
+/* a full record for node c->len (not yet counted in len until committed), as `init` has it */
+static inline bs_node *full_new(bs_ctx *c, const bs__rec *init)
+{
+    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) return NULL;
+    int32_t id = c->len, k = c->nrec;
+    if (k > 0 && c->slot[id] == k - 1 && c->rec[k - 1].n.id == id) {
+        k--; /* the record of an attempt at this node that failed: taken again */
+    } else if ((int64_t)k + c->ncompact >= (int64_t)c->nrchunk * BS_CHUNK &&
+               !rec_room(c, (int64_t)k + c->ncompact + 1)) {
+        return NULL;
+    }
+    c->nrec = k + 1;
+    c->slot[id] = k;
+    bs__rec *r = &c->rec[k];
+    *r = *init;
     r->n.id = id;
     r->n.scope = c->cur_scope;
     return &r->n;
 }
 
-/* the same for apply_scalar's nodes, which write only the record's hot part: its cold part is
-   rec_free's already */
-static inline bs_node *node_new_hot(bs_ctx *c)
+/* a fresh node at the end of the tape; cold: whoever makes it may write any of it */
+static bs_node *node_new(bs_ctx *c)
 {
-    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) return NULL;
-    int32_t id = c->len;
-    bs__rec *r = &c->rec[id];
-    memcpy(r, &rec_new, BS__REC_HOT);
-    bs__set_full(c, id, true);
-    r->n.id = id;
-    r->n.scope = c->cur_scope;
-    return &r->n;
+    bs_node *n = full_new(c, &rec_new);
+    if (n) BK(n)->cold = true;
+    return n;
 }
+
+/* the same for apply_scalar's nodes, whose record starts as rec_free (not cold) */
+static inline bs_node *node_new_hot(bs_ctx *c) { return full_new(c, &rec_free); }
 
 static bs_id node_commit(bs_ctx *c, bs_node *n)
 {
@@ -1149,13 +1190,14 @@ static bs_id apply_scalar(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *a
 }
 
 /* node id's full record, as apply_scalar makes it, from its compact one (bs__hot) */
-void bs__materialize(bs_ctx *c, bs_id id)
+int32_t bs__materialize(bs_ctx *c, bs_id id)
 {
     bs__hot *h = &c->hot[id];
-    bs__rec *r = &c->rec[id];
-    /* the hot part as node_new_hot starts it; the cold part is rec_free's already (bs__rec): a
-       compact node's record is kept as an unused one is */
-    memcpy(r, &rec_new, BS__REC_HOT);
+    int32_t k = c->nrec++; /* committed: the room kept for every compact node (bs_ctx.ncompact) */
+    c->ncompact--;
+    c->slot[id] = k;
+    bs__rec *r = &c->rec[k];
+    *r = rec_free; /* as node_new_hot starts it */
     bs_node *n = &r->n;
     n->id = id;
     n->op = (bs_op)h->op;
@@ -1178,7 +1220,11 @@ void bs__materialize(bs_ctx *c, bs_id id)
         n->sgrad = h->grad;
         n->grad.data = &n->sgrad;
     }
-    bs__set_full(c, id, true);
+    if (h->text) {
+        n->text = (char *)h->text;
+        r->b.text_borrowed = r->b.cold = true;
+    }
+    return k;
 }
 
 
@@ -1206,7 +1252,9 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
         b = BS_NONE;
     }
     double v = bs__ew_fwd(op, va, vb, 0.0, 0.0);
-    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) {
+    if (((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) ||
+        ((int64_t)c->nrec + c->ncompact >= (int64_t)c->nrchunk * BS_CHUNK &&
+         !rec_room(c, (int64_t)c->nrec + c->ncompact + 1))) { /* room to fill it in, later */
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
     }
@@ -1224,7 +1272,9 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     h->scope = c->cur_scope;
     h->op = (int16_t)op;
     h->f = (uint8_t)((rg ? BS_H_RG : 0) | (ng ? BS_H_NOGRAD : 0));
-    bs__set_full(c, id, false);
+    h->text = NULL;
+    c->slot[id] = -1;
+    c->ncompact++;
     c->len = id + 1;
     return id;
 }
@@ -1236,6 +1286,20 @@ bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
         return BS_NONE;
     }
     const bs_op_info *info = &bs_ops[op];
+    /* a call with attributes (relu(x) from the REPL: bs_attr_default's) makes a compact record
+       as bs_apply1 / bs_apply2 do when an elementwise op reads none of them but k and k2, both
+       +0.0 (ew_compact's ops default to that) */
+    if (info->s_fwd && ew_compact[op]) {
+        uint64_t kb = 0, k2b = 0;
+        if (attr) {
+            memcpy(&kb, &attr->k, sizeof kb);
+            memcpy(&k2b, &attr->k2, sizeof k2b);
+        }
+        if (!(kb | k2b)) {
+            bs_id r = apply_f64_scalar(c, op, in[0], info->arity == 2 ? in[1] : BS_NONE);
+            if (r != BS_APPLY_GENERAL) return r;
+        }
+    }
     /* scalar graphs: 0-d inputs to an elementwise op skip shape inference entirely */
     if (info->s_fwd && in[0] >= 0 && in[0] < c->len &&
         (info->arity == 1 || (in[1] >= 0 && in[1] < c->len))) {

@@ -6,7 +6,8 @@
  * the first time a statement is about to change a node that existed before it (a grad, a freed
  * flag, a version, a param's value), bs__txn_node saves that node's state once; before an
  * optimizer changes a param's state, bs__txn_opt saves that state once and the optimizer's step
- * count. Rollback puts back what was saved, drops the nodes made since begin, restores the random
+ * count. A compact node (bs__hot) the scalar pass steps saves its two flags and grad
+ * (bs__txn_hot_node), 16 bytes, and stays compact. Rollback puts back what was saved, drops the nodes made since begin, restores the random
  * generator and the size variables, and frees optimizers made since. A statement costs what it
  * touches. */
 #include <stdlib.h>
@@ -71,6 +72,17 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     t->nn++;
 }
 
+void bs__txn_hot_node(bs_ctx *c, bs_id id)
+{
+    bs__txn *t = &c->txn;
+    if (!t->on || id >= t->mark) return;
+    void *h_ = room(t, t->h, t->nh, &t->caph, sizeof *t->h, 256);
+    if (!h_) return;
+    t->h = h_;
+    const bs__hot *h = &c->hot[id];
+    t->h[t->nh++] = (bs__txn_hot){id, (uint8_t)(h->f & (BS_H_GRAD | BS_H_FREED)), h->grad};
+}
+
 void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel)
 {
     bs__txn *t = &c->txn;
@@ -108,7 +120,7 @@ static void txn_clear(bs__txn *t)
         free(t->st[i].m);
         free(t->st[i].v);
     }
-    t->nn = t->nst = t->nsteps = 0;
+    t->nn = t->nst = t->nsteps = t->nh = 0;
     t->on = false;
 }
 
@@ -143,6 +155,21 @@ bool bs_txn_rollback(bs_ctx *c)
             if (n->grad.data) memcpy(n->grad.data, e->grad, (size_t)numel * sizeof(double));
             else whole = false;
         }
+    }
+    /* compact nodes: after the full ones, latest first, so that each ends as it was at begin (a
+       node filled in after its step has its journal entry, if any, from after that step) */
+    for (int i = t->nh - 1; i >= 0; i--) {
+        const bs__txn_hot *e = &t->h[i];
+        if (!bs__is_full(c, e->id)) {
+            bs__hot *h = &c->hot[e->id];
+            h->f = (uint8_t)((h->f & ~(BS_H_GRAD | BS_H_FREED)) | e->f);
+            h->grad = e->grad;
+            continue;
+        }
+        bs_node *n = &bs__rec_at(c, e->id)->n; /* 0-d f64: its grad inline */
+        BK(n)->freed = e->f & BS_H_FREED;
+        n->sgrad = e->grad;
+        n->grad.data = (e->f & BS_H_GRAD) ? &n->sgrad : NULL;
     }
     for (int i = t->nst - 1; i >= 0; i--) {
         bs__txn_state *e = &t->st[i];
@@ -186,5 +213,6 @@ void bs__txn_free(bs_ctx *c)
     free(t->n);
     free(t->st);
     free(t->steps);
+    free(t->h);
     memset(t, 0, sizeof *t);
 }

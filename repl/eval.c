@@ -431,8 +431,7 @@ void bs_node_text_from(bs_session *s, bs_id id, const bs_expr *e)
 
 static void label_node(bs_session *s, bs_id id, const bs_expr *e)
 {
-    const bs_node *n = bs_node_get(s->ctx, id);
-    if (n && !n->text && e) {
+    if (e && id >= 0 && id < bs_tape_len(s->ctx) && !bs_node_text(s->ctx, id)) {
         char *t = bs_expr_text(s, e);
         if (t && t == e->text) bs_node_borrow_text(s->ctx, id, t); /* interned: lives as long */
         else if (t) bs_node_set_text(s->ctx, id, t);

@@ -108,6 +108,7 @@ static void same_nodes(const char *what, bs_ctx *a, bs_ctx *b)
                   "%s: node %d grad not inline", what, i);
             cx.value.data = cy.value.data = NULL;
             cx.grad.data = cy.grad.data = NULL;
+            if (!x->grad.data) cx.sgrad = cy.sgrad = 0; /* no grad: sgrad is not read */
         } else {
             continue; /* tensors: made the same way in both */
         }
@@ -316,8 +317,8 @@ int main(void)
         bs_ctx_free(b);
     }
 
-    /* a statement's journal: a pass over compact nodes made before the statement (journaled:
-       filled in) and over ones made inside it, rolled back and committed */
+    /* a statement's journal: a pass over compact nodes made before the statement (journaled in
+       16 bytes each, kept compact) and over ones made inside it, rolled back and committed */
     {
         bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
         bs_id r = build_twins(a, b, pa, pb, 5);
@@ -343,6 +344,26 @@ int main(void)
         bs_txn_commit(a);
         bs_txn_commit(b);
         same_nodes("journaled", a, b);
+        bs_ctx_free(a);
+        bs_ctx_free(b);
+    }
+
+    /* a statement that steps compact nodes holding grads already (journaled, kept compact), asks
+       for every node (each filled in after its step) and is rolled back: the grads and freed
+       flags of before the statement, in full records */
+    {
+        bs_ctx *a = bs_ctx_new(), *b = bs_ctx_new();
+        bs_id r = build_twins(a, b, pa, pb, 5);
+        CHECK(bs_backward(a, r, NULL, true) == BS_OK && stepped(b, r, true) == BS_OK, "first pass");
+        CHECK(bs_txn_begin(a) && bs_txn_begin(b), "begin");
+        CHECK(bs_backward(a, r, NULL, false) == BS_OK, "second pass: %s", bs_errmsg(a));
+        CHECK(stepped(b, r, false) == BS_OK, "second stepped: %s", bs_errmsg(b));
+        for (bs_id i = 0; i < bs_tape_len(a); i++) CHECK(bs_node_freed(a, i) == bs_node_freed(b, i), "node %d freed", i);
+        CHECK(bs_txn_rollback(a) && bs_txn_rollback(b), "rollback");
+        same_grads("filled in, rolled back", a, b);
+        same_nodes("filled in, rolled back", a, b);
+        CHECK(bs_backward(a, r, NULL, false) == BS_OK && stepped(b, r, false) == BS_OK, "pass after");
+        same_grads("pass after the rollback", a, b);
         bs_ctx_free(a);
         bs_ctx_free(b);
     }
