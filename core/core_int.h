@@ -10,8 +10,6 @@
 
 #include "backstep.h"
 
-#define BS_CHUNK_BITS 12
-#define BS_CHUNK (1 << BS_CHUNK_BITS)   /* records committed at a time */
 #define BS_MAX_NODES_LOG2 26            /* the tape's address space: 2^26 records (24 GiB, never
                                            committed beyond what the tape holds) */
 #define BS_MAX_DIMVARS 64
@@ -155,12 +153,14 @@ struct bs_ctx {
     bs__rec *rec;                 /* the full records, dense, in the order they were made (a node
                                      filled in later has its record after younger ones): one
                                      reservation of address space made at the first node, so
-                                     records move only in bs_tape_collect; chunks of BS_CHUNK
-                                     records are committed as needed */
-    int32_t nchunk, len;          /* chunks of hot committed; nodes */
-    int32_t nrec, nrchunk;        /* records of rec used (a dead one among them is a hole until
-                                     bs_tape_collect: a truncated node's not at the end); chunks
-                                     of rec committed */
+                                     records move only in bs_tape_collect (tape.c's "The tape's
+                                     memory") */
+    int32_t len;                  /* nodes */
+    int32_t nrec;                 /* records of rec used (a dead one among them is a hole until
+                                     bs_tape_collect: a truncated node's not at the end) */
+    int64_t hot_cap, rec_cap;     /* entries of hot and rec usable */
+    size_t hot_have, rec_have;    /* their bytes usable */
+    size_t rec_made;              /* rec's bytes whose pages were made (rec_taken) */
     int32_t ncompact;             /* compact nodes: rec is kept committed for nrec + ncompact
                                      records, so that filling one in never fails */
     int64_t reserved;             /* nodes (and records) the reservations have room for */

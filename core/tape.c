@@ -46,6 +46,20 @@ static size_t phys_bytes(void)
 
 size_t bs_mem_limit_default(void) { return phys_bytes() / 2; }
 
+void bs_prefault(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    static size_t page;
+    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+    if (bytes < ((size_t)64 << 10) || !page) return;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t b = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 void bs_ctx_set_mem_limit(bs_ctx *c, size_t bytes) { c->limit = bytes ? bytes : bs_mem_limit_default(); }
 size_t bs_ctx_mem_limit(const bs_ctx *c) { return c->limit; }
 
@@ -109,8 +123,9 @@ void bs_ctx_reset(bs_ctx *c)
     c->rec = NULL;
     c->hot = NULL;
     c->reserved = 0;
-    c->nchunk = c->len = 0;
-    c->nrec = c->nrchunk = c->ncompact = 0;
+    c->len = c->nrec = c->ncompact = 0;
+    c->hot_cap = c->rec_cap = 0;
+    c->hot_have = c->rec_have = c->rec_made = 0;
     c->ndim = 0;
     c->bytes = 0;
     c->no_grad = false;
@@ -320,16 +335,120 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
     recs_pop(c);
 }
 
+/* ==== The tape's memory ====
+ * hot and rec are each one reservation of address space, made at the first node (as much of
+ * 2^26 entries as the system grants) on a 2 MiB boundary, so entries never move but in
+ * bs_tape_collect. Each is made usable (mprotect) from its start as needed: 256 KiB at a time up
+ * to 2 MiB, then 2 MiB at a time, past its first 2 MiB as transparent huge pages (MADV_HUGEPAGE,
+ * where the kernel offers them). And the pages are made before they are written, a unit at a
+ * time, in one system call each (bs_prefault): every node writes its line of hot, so hot's as it
+ * grows; rec keeps room for every compact node to be filled in, far more than is written, so
+ * its as records are taken. A page first written costs a fault otherwise, and on a virtual
+ * machine with shadow page tables a 4 KiB page costs microseconds more the first time it is
+ * touched: 65k scalar nodes were 9,000 faults, most of a 130 ms script. A small session (a
+ * unit of 256 KiB) costs what it did. */
+#define TAPE_UNIT ((size_t)256 << 10)
+#define TAPE_HUGE ((size_t)2 << 20)
+
+static size_t tape_unit(size_t at) { return at < TAPE_HUGE ? TAPE_UNIT : TAPE_HUGE; }
+
+/* `bytes` of address space, none of it usable yet, on a 2 MiB boundary; NULL where refused */
+static void *tape_reserve(size_t bytes)
+{
+    size_t len = bytes + TAPE_HUGE;
+    char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    char *a = (char *)(((uintptr_t)p + TAPE_HUGE - 1) & ~(uintptr_t)(TAPE_HUGE - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    if (p + len > a + bytes) munmap(a + bytes, (size_t)(p + len - (a + bytes)));
+#ifdef MADV_HUGEPAGE
+    if (bytes > TAPE_HUGE) madvise(a + TAPE_HUGE, bytes - TAPE_HUGE, MADV_HUGEPAGE); /* a hint */
+#endif
+    return a;
+}
+
+/* the first `need` bytes of a reservation of cap usable, *have of them being so (whole units) */
+static bool tape_commit(void *base, size_t *have, size_t need, size_t cap, bool prefault)
+{
+    while (*have < need) {
+        size_t step = tape_unit(*have);
+        if (step > cap - *have) step = cap - *have;
+        if (!step || mprotect((char *)base + *have, step, PROT_READ | PROT_WRITE)) return false;
+        if (prefault) bs_prefault((char *)base + *have, step);
+        *have += step;
+    }
+    return true;
+}
+
+/* the reverse: past `keep` bytes (rounded up to its unit), the pages back to the system and the
+   addresses kept */
+static void tape_uncommit(void *base, size_t *have, size_t keep)
+{
+    size_t u = tape_unit(keep), k = (keep + u - 1) / u * u;
+    if (k >= *have) return;
+    madvise((char *)base + k, *have - k, MADV_DONTNEED);
+    mprotect((char *)base + k, *have - k, PROT_NONE);
+    *have = k;
+}
+
+/* room for node c->len in hot (and slot): the reservations made at the first node */
+static bool node_room(bs_ctx *c)
+{
+    int32_t id = c->len;
+    if (id < c->hot_cap) return true;
+    if (!c->rec) {
+        for (int64_t n = (int64_t)1 << BS_MAX_NODES_LOG2; n >= 4096 && !c->rec; n /= 2) {
+            void *p = tape_reserve((size_t)n * sizeof(bs__rec));
+            if (!p) continue;
+            void *h = tape_reserve((size_t)n * sizeof(bs__hot));
+            void *f = mmap(NULL, slot_bytes(n), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
+            if (!h || f == MAP_FAILED) {
+                munmap(p, (size_t)n * sizeof(bs__rec));
+                if (h) munmap(h, (size_t)n * sizeof(bs__hot));
+                if (f != MAP_FAILED) munmap(f, slot_bytes(n));
+                continue;
+            }
+            c->rec = p;
+            c->hot = h;
+            c->slot = f;
+            c->reserved = n;
+        }
+        if (!c->rec) return false;
+    }
+    if (!tape_commit(c->hot, &c->hot_have, (size_t)(id + 1) * sizeof(bs__hot),
+                     (size_t)c->reserved * sizeof(bs__hot), true))
+        return false;
+    c->hot_cap = (int64_t)(c->hot_have / sizeof(bs__hot));
+    return true;
+}
+
+/* rec usable for `need` records (bs_ctx.ncompact): false when the system refuses */
+static bool rec_room(bs_ctx *c, int64_t need)
+{
+    if (!tape_commit(c->rec, &c->rec_have, (size_t)need * sizeof(bs__rec),
+                     (size_t)c->reserved * sizeof(bs__rec), false))
+        return false;
+    c->rec_cap = (int64_t)(c->rec_have / sizeof(bs__rec));
+    return true;
+}
+
+/* record k about to be written: its unit's pages made first, if they are not yet */
+static inline void rec_taken(bs_ctx *c, int32_t k)
+{
+    size_t end = (size_t)(k + 1) * sizeof(bs__rec);
+    while (c->rec_made < end && c->rec_made < c->rec_have) {
+        size_t step = tape_unit(c->rec_made);
+        if (step > c->rec_have - c->rec_made) step = c->rec_have - c->rec_made;
+        bs_prefault((char *)c->rec + c->rec_made, step);
+        c->rec_made += step;
+    }
+}
+
 /* ==== Reclaiming ====
  * Mark what keep[] reaches (inputs, and the expression a param was copied from, which replay
  * re-runs at new sizes; a detached copy does not hold its source), then slide the survivors down
  * in their old order, so ids stay topological. Inline scalars move with their node. */
-static void uncommit(void *p, size_t bytes)
-{
-    madvise(p, bytes, MADV_DONTNEED);
-    mprotect(p, bytes, PROT_NONE);
-}
-
 static void node_move(bs_ctx *c, bs_node *to, bs_node *from)
 {
     (void)c;
@@ -412,17 +531,13 @@ int32_t bs_tape_collect(bs_ctx *c, bs_id *const *keep, int nkeep)
         if (keep[k] && *keep[k] >= 0 && *keep[k] < len) *keep[k] = remap[*keep[k]];
     free(remap);
     c->len = next;
-    /* give back whole chunks past the end (one spare, so a loop does not allocate every time):
-       their pages back to the system, the addresses kept */
-    int32_t need = (next >> BS_CHUNK_BITS) + 2;
-    if (c->nchunk > need) {
-        uncommit(c->hot + (int64_t)need * BS_CHUNK, (size_t)(c->nchunk - need) * BS_CHUNK * sizeof(bs__hot));
-        c->nchunk = need;
-    }
-    int32_t rneed = ((c->nrec + c->ncompact) >> BS_CHUNK_BITS) + 2;
-    if (c->nrchunk > rneed) {
-        uncommit(c->rec + (int64_t)rneed * BS_CHUNK, (size_t)(c->nrchunk - rneed) * BS_CHUNK * sizeof(bs__rec));
-        c->nrchunk = rneed;
+    /* what is past the end given back, a unit spare (so a loop does not allocate every time) */
+    if (c->rec) {
+        tape_uncommit(c->hot, &c->hot_have, (size_t)next * sizeof(bs__hot) + TAPE_UNIT);
+        c->hot_cap = (int64_t)(c->hot_have / sizeof(bs__hot));
+        tape_uncommit(c->rec, &c->rec_have, (size_t)(c->nrec + c->ncompact) * sizeof(bs__rec) + TAPE_UNIT);
+        c->rec_cap = (int64_t)(c->rec_have / sizeof(bs__rec));
+        if (c->rec_made > c->rec_have) c->rec_made = c->rec_have;
     }
     return len - next;
 }
@@ -667,65 +782,17 @@ const char *bs_node_name(const bs_ctx *c, bs_id id, char *buf, size_t len)
     return buf;
 }
 
-/* room for node c->len: the address space reserved at the first node (as much of 2^26 nodes as
-   the system grants), a chunk of compact records committed when the last is full */
-static bool node_room(bs_ctx *c)
-{
-    int32_t id = c->len;
-    if ((id >> BS_CHUNK_BITS) < c->nchunk) return true;
-    if (!c->rec) {
-        for (int64_t n = (int64_t)1 << BS_MAX_NODES_LOG2; n >= BS_CHUNK && !c->rec; n /= 2) {
-            void *p = mmap(NULL, (size_t)n * sizeof(bs__rec), PROT_NONE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
-            if (p == MAP_FAILED) continue;
-            void *h = mmap(NULL, (size_t)n * sizeof(bs__hot), PROT_NONE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
-            void *f = mmap(NULL, slot_bytes(n), PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
-            if (h == MAP_FAILED || f == MAP_FAILED) {
-                munmap(p, (size_t)n * sizeof(bs__rec));
-                if (h != MAP_FAILED) munmap(h, (size_t)n * sizeof(bs__hot));
-                if (f != MAP_FAILED) munmap(f, slot_bytes(n));
-                continue;
-            }
-            c->rec = p;
-            c->hot = h;
-            c->slot = f;
-            c->reserved = n;
-        }
-        if (!c->rec) return false;
-    }
-    if ((int64_t)(c->nchunk + 1) * BS_CHUNK > c->reserved) return false;
-    bs__hot *hchunk = c->hot + (int64_t)c->nchunk * BS_CHUNK;
-    if (mprotect(hchunk, sizeof(bs__hot) * BS_CHUNK, PROT_READ | PROT_WRITE)) return false;
-    c->nchunk++;
-    return true;
-}
-
-/* rec committed for `need` records (bs_ctx.ncompact): false when the system refuses */
-static bool rec_room(bs_ctx *c, int64_t need)
-{
-    while ((int64_t)c->nrchunk * BS_CHUNK < need) {
-        if ((int64_t)(c->nrchunk + 1) * BS_CHUNK > c->reserved) return false;
-        if (mprotect(c->rec + (int64_t)c->nrchunk * BS_CHUNK, sizeof(bs__rec) * BS_CHUNK,
-                     PROT_READ | PROT_WRITE))
-            return false;
-        c->nrchunk++;
-    }
-    return true;
-}
-
 /* a full record for node c->len (not yet counted in len until committed), as `init` has it */
 static inline bs_node *full_new(bs_ctx *c, const bs__rec *init)
 {
-    if ((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) return NULL;
+    if (c->len >= c->hot_cap && !node_room(c)) return NULL;
     int32_t id = c->len, k = c->nrec;
     if (k > 0 && c->slot[id] == k - 1 && c->rec[k - 1].n.id == id) {
         k--; /* the record of an attempt at this node that failed: taken again */
-    } else if ((int64_t)k + c->ncompact >= (int64_t)c->nrchunk * BS_CHUNK &&
-               !rec_room(c, (int64_t)k + c->ncompact + 1)) {
+    } else if ((int64_t)k + c->ncompact >= c->rec_cap && !rec_room(c, (int64_t)k + c->ncompact + 1)) {
         return NULL;
     }
+    rec_taken(c, k);
     c->nrec = k + 1;
     c->slot[id] = k;
     bs__rec *r = &c->rec[k];
@@ -1194,6 +1261,7 @@ int32_t bs__materialize(bs_ctx *c, bs_id id)
 {
     bs__hot *h = &c->hot[id];
     int32_t k = c->nrec++; /* committed: the room kept for every compact node (bs_ctx.ncompact) */
+    rec_taken(c, k);
     c->ncompact--;
     c->slot[id] = k;
     bs__rec *r = &c->rec[k];
@@ -1252,8 +1320,8 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
         b = BS_NONE;
     }
     double v = bs__ew_fwd(op, va, vb, 0.0, 0.0);
-    if (((c->len >> BS_CHUNK_BITS) >= c->nchunk && !node_room(c)) ||
-        ((int64_t)c->nrec + c->ncompact >= (int64_t)c->nrchunk * BS_CHUNK &&
+    if ((c->len >= c->hot_cap && !node_room(c)) ||
+        ((int64_t)c->nrec + c->ncompact >= c->rec_cap &&
          !rec_room(c, (int64_t)c->nrec + c->ncompact + 1))) { /* room to fill it in, later */
         bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
         return BS_NONE;
