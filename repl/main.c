@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,8 +263,33 @@ static int run_scripts(bs_session *s, const cli *c, bool *quit)
     return rc;
 }
 
+/* The heap as the tape's memory is (core/tape.c, "The tape's memory"): grown 16 MiB at a time
+ * (address space: pages are made when first written) and, past its first 2 MiB boundary, as
+ * transparent huge pages where the kernel offers them (MADV_HUGEPAGE, a hint), so that a long
+ * script's statements, names and history do not take a page fault per 4 KiB (about 10 us each
+ * on a virtual machine: a 4,177-line script went from 37 to 30 ms). glibc's own switch for this
+ * (the glibc.malloc.hugetlb tunable) is read from the environment before main runs. */
+static void heap_like_tape(void)
+{
+#if defined(M_TOP_PAD) && defined(MADV_HUGEPAGE)
+    const size_t pad = (size_t)16 << 20, huge = (size_t)2 << 20;
+    if (!mallopt(M_TRIM_THRESHOLD, (int)(2 * pad)) || !mallopt(M_TOP_PAD, (int)pad)) return;
+    char *lo = sbrk(0);
+    /* two blocks under the mmap threshold (128 KiB) are more than the first heap's top holds:
+       it grows now, by the pad */
+    void *volatile p = malloc((size_t)120 << 10), *volatile q = malloc((size_t)120 << 10);
+    char *hi = sbrk(0);
+    free(q);
+    free(p);
+    if (lo == (char *)-1 || hi == (char *)-1 || hi <= lo) return;
+    uintptr_t a = ((uintptr_t)lo + huge - 1) & ~(uintptr_t)(huge - 1), b = (uintptr_t)hi & ~(uintptr_t)(huge - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    heap_like_tape();
     /* into a pipe or a file, stdout goes out in 64 KiB writes, not 4 KiB ones (a 65k-node :mem is
        4 MB); every statement still flushes it when it ends, so nothing waits longer than that */
     static char outbuf[1 << 16]; /* glibc sizes a buffer it allocates itself as it likes */
