@@ -1329,6 +1329,7 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     bs_id id = c->len;
     bool ng = c->no_grad, rg = (rga || rgb) && !ng;
     bs__hot *h = &c->hot[id]; /* its fields one by one: the line, not a copy of it */
+    __builtin_prefetch(h + 8, 1, 3); /* a line ahead of the next ones, for writing */
     h->val = v;
     h->grad = 0.0;
     h->in[0] = a;
