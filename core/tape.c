@@ -337,32 +337,33 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
 
 /* ==== The tape's memory ====
  * hot and rec are each one reservation of address space, made at the first node (as much of
- * 2^26 entries as the system grants) on a 2 MiB boundary, so entries never move but in
- * bs_tape_collect. Each is made usable (mprotect) from its start as needed: 256 KiB at a time up
- * to 2 MiB, then 2 MiB at a time, past its first 2 MiB as transparent huge pages (MADV_HUGEPAGE,
- * where the kernel offers them). And the pages are made before they are written, a unit at a
- * time, in one system call each (bs_prefault): every node writes its line of hot, so hot's as it
- * grows; rec keeps room for every compact node to be filled in, far more than is written, so
- * its as records are taken. A page first written costs a fault otherwise, and on a virtual
- * machine with shadow page tables a 4 KiB page costs microseconds more the first time it is
- * touched: 65k scalar nodes were 9,000 faults, most of a 130 ms script. A small session (a
- * unit of 256 KiB) costs what it did. */
+ * 2^26 entries as the system grants), so entries never move but in bs_tape_collect. Each is
+ * made usable (mprotect) from its start as needed: a first unit of 256 KiB in 4 KiB pages, which
+ * ends on a 2 MiB boundary, then 2 MiB at a time as transparent huge pages (MADV_HUGEPAGE, where
+ * the kernel offers them). And the pages are made before they are written, a unit at a time, in
+ * one system call each (bs_prefault): every node writes its line of hot, so hot's as it grows;
+ * rec keeps room for every compact node to be filled in, far more than is written, so its as
+ * records are taken. A page first written costs a fault otherwise, and on a virtual machine with
+ * shadow page tables a 4 KiB page costs some microseconds more the first time it is touched (a
+ * huge page, once): 65k scalar nodes were 9,000 faults, most of a 130 ms script. A small session
+ * (4,096 nodes: one unit) costs what it did. */
 #define TAPE_UNIT ((size_t)256 << 10)
 #define TAPE_HUGE ((size_t)2 << 20)
 
-static size_t tape_unit(size_t at) { return at < TAPE_HUGE ? TAPE_UNIT : TAPE_HUGE; }
+static size_t tape_unit(size_t at) { return at < TAPE_UNIT ? TAPE_UNIT : TAPE_HUGE; }
 
-/* `bytes` of address space, none of it usable yet, on a 2 MiB boundary; NULL where refused */
+/* `bytes` of address space, none of it usable yet, its first unit ending on a 2 MiB boundary;
+   NULL where refused */
 static void *tape_reserve(size_t bytes)
 {
     size_t len = bytes + TAPE_HUGE;
     char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | BS_MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return NULL;
-    char *a = (char *)(((uintptr_t)p + TAPE_HUGE - 1) & ~(uintptr_t)(TAPE_HUGE - 1));
+    char *a = (char *)(((uintptr_t)p + TAPE_UNIT + TAPE_HUGE - 1) & ~(uintptr_t)(TAPE_HUGE - 1)) - TAPE_UNIT;
     if (a > p) munmap(p, (size_t)(a - p));
     if (p + len > a + bytes) munmap(a + bytes, (size_t)(p + len - (a + bytes)));
 #ifdef MADV_HUGEPAGE
-    if (bytes > TAPE_HUGE) madvise(a + TAPE_HUGE, bytes - TAPE_HUGE, MADV_HUGEPAGE); /* a hint */
+    if (bytes > TAPE_UNIT) madvise(a + TAPE_UNIT, bytes - TAPE_UNIT, MADV_HUGEPAGE); /* a hint */
 #endif
     return a;
 }
@@ -384,7 +385,7 @@ static bool tape_commit(void *base, size_t *have, size_t need, size_t cap, bool 
    addresses kept */
 static void tape_uncommit(void *base, size_t *have, size_t keep)
 {
-    size_t u = tape_unit(keep), k = (keep + u - 1) / u * u;
+    size_t k = keep <= TAPE_UNIT ? TAPE_UNIT : TAPE_UNIT + (keep - TAPE_UNIT + TAPE_HUGE - 1) / TAPE_HUGE * TAPE_HUGE;
     if (k >= *have) return;
     madvise((char *)base + k, *have - k, MADV_DONTNEED);
     mprotect((char *)base + k, *have - k, PROT_NONE);
