@@ -51,7 +51,7 @@ void bs_prefault(void *p, size_t bytes)
 #ifdef MADV_POPULATE_WRITE
     static size_t page;
     if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
-    if (bytes < ((size_t)64 << 10) || !page) return;
+    if (bytes < ((size_t)16 << 10) || !page) return;
     uintptr_t a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
     uintptr_t b = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
     if (b > a) madvise((void *)a, b - a, MADV_POPULATE_WRITE);
@@ -420,7 +420,9 @@ static bool node_room(bs_ctx *c)
     if (!tape_commit(c->hot, &c->hot_have, (size_t)(id + 1) * sizeof(bs__hot),
                      (size_t)c->reserved * sizeof(bs__hot), true))
         return false;
+    int64_t was = c->hot_cap;
     c->hot_cap = (int64_t)(c->hot_have / sizeof(bs__hot));
+    bs_prefault(c->slot + was, (size_t)(c->hot_cap - was) * sizeof *c->slot); /* written with hot */
     return true;
 }
 
