@@ -274,8 +274,16 @@ bs_bwd *bs__backward_begin(bs_ctx *c, bs_id root, const bs_tensor *seed, bool re
    optimizer o changes param id's state; both do nothing outside a statement's transaction */
 void bs__txn_node(bs_ctx *c, bs_node *n);
 void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel);
-/* the same for compact node id (bs__hot) before the scalar pass steps it, kept compact */
-void bs__txn_hot_node(bs_ctx *c, bs_id id);
+/* the same for compact node id (bs__hot) before the scalar pass steps it, kept compact (inline:
+   once per node of a pass; bs__txn_hot_grow makes room, or sets lost) */
+bool bs__txn_hot_grow(bs_ctx *c);
+static inline void bs__txn_hot_node(bs_ctx *c, bs_id id)
+{
+    bs__txn *t = &c->txn;
+    if (!t->on || id >= t->mark || (t->nh == t->caph && !bs__txn_hot_grow(c))) return;
+    const bs__hot *h = &c->hot[id];
+    t->h[t->nh++] = (bs__txn_hot){id, (uint8_t)(h->f & (BS_H_GRAD | BS_H_FREED)), h->grad};
+}
 void bs__txn_free(bs_ctx *c);
 void bs__txn_reset(bs_ctx *c);
 void bs__opt_free(bs_opt *o);

@@ -73,15 +73,13 @@ void bs__txn_node(bs_ctx *c, bs_node *n)
     t->nn++;
 }
 
-void bs__txn_hot_node(bs_ctx *c, bs_id id)
+bool bs__txn_hot_grow(bs_ctx *c)
 {
     bs__txn *t = &c->txn;
-    if (!t->on || id >= t->mark) return;
     void *h_ = room(t, t->h, t->nh, &t->caph, sizeof *t->h, 256);
-    if (!h_) return;
+    if (!h_) return false;
     t->h = h_;
-    const bs__hot *h = &c->hot[id];
-    t->h[t->nh++] = (bs__txn_hot){id, (uint8_t)(h->f & (BS_H_GRAD | BS_H_FREED)), h->grad};
+    return true;
 }
 
 void bs__txn_opt(bs_ctx *c, bs_opt *o, bs_id id, int64_t numel)

@@ -217,7 +217,10 @@ void bs_session_collect(bs_session *s, bool force)
     free(keep);
     if (dropped < 0) return;
     len = bs_tape_len(s->ctx);
-    s->collect_at = len > BS_COLLECT_MIN / 2 ? 2 * len : BS_COLLECT_MIN;
+    /* the next one when the tape has doubled; when this one found little to drop (a script that
+       builds one big graph), when it has grown four times (each costs what the tape holds) */
+    int grow = dropped < len / 8 ? 4 : 2;
+    s->collect_at = len > BS_COLLECT_MIN / 2 ? grow * len : BS_COLLECT_MIN;
 }
 
 void bs_session_free(bs_session *s)
