@@ -1305,6 +1305,13 @@ int32_t bs__materialize(bs_ctx *c, bs_id id)
  * compact record (bs__hot), one cache line; apply_scalar's record is filled in when asked for.
  * BS_APPLY_GENERAL when it does not apply. */
 #define BS_APPLY_GENERAL (-2)
+/* apply_f64_scalar's room: node c->len in hot, and rec's for every compact node */
+static __attribute__((noinline, cold)) bool compact_room(bs_ctx *c)
+{
+    return (c->len < c->hot_cap || node_room(c)) &&
+           ((int64_t)c->nrec + c->ncompact < c->rec_cap || rec_room(c, (int64_t)c->nrec + c->ncompact + 1));
+}
+
 static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
 {
     if ((unsigned)op >= (unsigned)BS_OP_COUNT || !ew_compact[op] || c->dtype != BS_F64 ||
@@ -1312,6 +1319,12 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
         return BS_APPLY_GENERAL;
     const bs_op_info *info = &bs_ops[op];
     if (!info->s_fwd) return BS_APPLY_GENERAL;
+    /* room for the node, and to fill it in later: first, so that no value is held across it */
+    if (__builtin_expect(c->len >= c->hot_cap || (int64_t)c->nrec + c->ncompact >= c->rec_cap, 0) &&
+        !compact_room(c)) {
+        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
+        return BS_NONE;
+    }
     double va, vb = 0.0;
     uint32_t vera, verb = 0;
     bool rga, rgb = false;
@@ -1323,16 +1336,9 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
         b = BS_NONE;
     }
     double v = bs__ew_fwd(op, va, vb, 0.0, 0.0);
-    if ((c->len >= c->hot_cap && !node_room(c)) ||
-        ((int64_t)c->nrec + c->ncompact >= c->rec_cap &&
-         !rec_room(c, (int64_t)c->nrec + c->ncompact + 1))) { /* room to fill it in, later */
-        bs__err(c, BS_ERR_NOMEM, "out of memory for the tape");
-        return BS_NONE;
-    }
     bs_id id = c->len;
     bool ng = c->no_grad, rg = (rga || rgb) && !ng;
     bs__hot *h = &c->hot[id]; /* its fields one by one: the line, not a copy of it */
-    __builtin_prefetch(h + 8, 1, 3); /* a line ahead of the next ones, for writing */
     h->val = v;
     h->grad = 0.0;
     h->in[0] = a;
