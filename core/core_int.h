@@ -149,7 +149,7 @@ struct bs_ctx {
     bs__hot *hot;                 /* node i's compact record (unused for a full node): the same
                                      reservation scheme as rec, committed with it */
     int32_t *slot;                /* slot[i]: node i's full record is rec[slot[i]]; -1: node i is
-                                     compact (its pages made on first use) */
+                                     compact (usable throughout; its pages made with hot's) */
     bs__rec *rec;                 /* the full records, dense, in the order they were made (a node
                                      filled in later has its record after younger ones): one
                                      reservation of address space made at the first node, so
