@@ -283,11 +283,6 @@ size_t bs_ctx_bytes(const bs_ctx *c);          /* bytes held by values, grads an
    the session's running total with it would pass this many bytes. Default: half the physical
    memory; 0 restores the default. */
 size_t bs_mem_limit_default(void);
-/* The pages of [p, p + bytes) made now, in one system call where the kernel offers it (Linux
-   5.14's MADV_POPULATE_WRITE), for memory about to be written in full: a page first written
-   costs a fault otherwise (about 10 us on a virtual machine, where 65k scalar nodes took 9,000
-   of them). Whole pages inside the range only; nothing below 16 KiB, or where refused. */
-void bs_prefault(void *p, size_t bytes);
 void bs_ctx_set_mem_limit(bs_ctx *c, size_t bytes);
 size_t bs_ctx_mem_limit(const bs_ctx *c);
 

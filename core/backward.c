@@ -499,7 +499,7 @@ static bool sp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
     while (nc < need) nc *= 2;
     void *q = realloc(*p, (size_t)nc * elt);
     if (!q) return false;
-    bs_prefault((char *)q + (size_t)*cap * elt, (size_t)(nc - *cap) * elt);
+    bs__prefault((char *)q + (size_t)*cap * elt, (size_t)(nc - *cap) * elt);
     *p = q;
     *cap = nc;
     return true;

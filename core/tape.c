@@ -46,7 +46,7 @@ static size_t phys_bytes(void)
 
 size_t bs_mem_limit_default(void) { return phys_bytes() / 2; }
 
-void bs_prefault(void *p, size_t bytes)
+void bs__prefault(void *p, size_t bytes)
 {
 #ifdef MADV_POPULATE_WRITE
     static size_t page;
@@ -341,7 +341,7 @@ void bs_tape_truncate(bs_ctx *c, int32_t len)
  * made usable (mprotect) from its start as needed: a first unit of 256 KiB in 4 KiB pages, which
  * ends on a 2 MiB boundary, then 2 MiB at a time as transparent huge pages (MADV_HUGEPAGE, where
  * the kernel offers them). And the pages are made before they are written, a unit at a time, in
- * one system call each (bs_prefault): every node writes its line of hot, so hot's as it grows;
+ * one system call each (bs__prefault): every node writes its line of hot, so hot's as it grows;
  * rec keeps room for every compact node to be filled in, far more than is written, so its as
  * records are taken. A page first written costs a fault otherwise, and on a virtual machine with
  * shadow page tables a 4 KiB page costs some microseconds more the first time it is touched (a
@@ -375,7 +375,7 @@ static bool tape_commit(void *base, size_t *have, size_t need, size_t cap, bool 
         size_t step = tape_unit(*have);
         if (step > cap - *have) step = cap - *have;
         if (!step || mprotect((char *)base + *have, step, PROT_READ | PROT_WRITE)) return false;
-        if (prefault) bs_prefault((char *)base + *have, step);
+        if (prefault) bs__prefault((char *)base + *have, step);
         *have += step;
     }
     return true;
@@ -422,7 +422,7 @@ static bool node_room(bs_ctx *c)
         return false;
     int64_t was = c->hot_cap;
     c->hot_cap = (int64_t)(c->hot_have / sizeof(bs__hot));
-    bs_prefault(c->slot + was, (size_t)(c->hot_cap - was) * sizeof *c->slot); /* written with hot */
+    bs__prefault(c->slot + was, (size_t)(c->hot_cap - was) * sizeof *c->slot); /* written with hot */
     return true;
 }
 
@@ -443,7 +443,7 @@ static inline void rec_taken(bs_ctx *c, int32_t k)
     while (c->rec_made < end && c->rec_made < c->rec_have) {
         size_t step = tape_unit(c->rec_made);
         if (step > c->rec_have - c->rec_made) step = c->rec_have - c->rec_made;
-        bs_prefault((char *)c->rec + c->rec_made, step);
+        bs__prefault((char *)c->rec + c->rec_made, step);
         c->rec_made += step;
     }
 }
@@ -1357,27 +1357,35 @@ static inline bs_id apply_f64_scalar(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     return id;
 }
 
+static bs_id apply_general(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr);
+
 bs_id bs_apply(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
 {
-    if ((int)op < 0 || op >= BS_OP_COUNT) {
-        bs__err(c, BS_ERR_ARG, "unknown op");
-        return BS_NONE;
-    }
-    const bs_op_info *info = &bs_ops[op];
-    /* a call with attributes (relu(x) from the REPL: bs_attr_default's) makes a compact record
-       as bs_apply1 / bs_apply2 do when an elementwise op reads none of them but k and k2, both
-       +0.0 (ew_compact's ops default to that) */
-    if (info->s_fwd && ew_compact[op]) {
+    /* a compact record first, also for a call with attributes (relu(x) from the REPL has
+       bs_attr_default's) when an elementwise op reads none of them but k and k2, both +0.0
+       (ew_compact's ops default to that) */
+    if ((unsigned)op < (unsigned)BS_OP_COUNT && ew_compact[op]) {
         uint64_t kb = 0, k2b = 0;
         if (attr) {
             memcpy(&kb, &attr->k, sizeof kb);
             memcpy(&k2b, &attr->k2, sizeof k2b);
         }
         if (!(kb | k2b)) {
-            bs_id r = apply_f64_scalar(c, op, in[0], info->arity == 2 ? in[1] : BS_NONE);
+            bs_id r = apply_f64_scalar(c, op, in[0], bs_ops[op].arity == 2 ? in[1] : BS_NONE);
             if (r != BS_APPLY_GENERAL) return r;
         }
     }
+    return apply_general(c, op, in, attr);
+}
+
+/* bs_apply past its compact records */
+static bs_id apply_general(bs_ctx *c, bs_op op, const bs_id *in, const bs_attr *attr)
+{
+    if ((int)op < 0 || op >= BS_OP_COUNT) {
+        bs__err(c, BS_ERR_ARG, "unknown op");
+        return BS_NONE;
+    }
+    const bs_op_info *info = &bs_ops[op];
     /* scalar graphs: 0-d inputs to an elementwise op skip shape inference entirely */
     if (info->s_fwd && in[0] >= 0 && in[0] < c->len &&
         (info->arity == 1 || (in[1] >= 0 && in[1] < c->len))) {
@@ -1559,7 +1567,7 @@ bs_id bs_apply1(bs_ctx *c, bs_op op, bs_id a)
     bs_id r = apply_f64_scalar(c, op, a, BS_NONE);
     if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, BS_NONE, BS_NONE};
-    return bs_apply(c, op, in, NULL);
+    return apply_general(c, op, in, NULL); /* the compact record was tried */
 }
 
 bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
@@ -1567,7 +1575,7 @@ bs_id bs_apply2(bs_ctx *c, bs_op op, bs_id a, bs_id b)
     bs_id r = apply_f64_scalar(c, op, a, b);
     if (r != BS_APPLY_GENERAL) return r;
     bs_id in[BS_MAX_INPUTS] = {a, b, BS_NONE};
-    return bs_apply(c, op, in, NULL);
+    return apply_general(c, op, in, NULL); /* the compact record was tried */
 }
 
 /* ==== Indexing ==== */

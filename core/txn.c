@@ -26,7 +26,7 @@ static void *room(bs__txn *t, void *arr, int n, int *cap, size_t elem, int first
         t->lost = true;
         return NULL;
     }
-    bs_prefault((char *)p + (size_t)n * elem, (size_t)(nc - n) * elem); /* it fills up as a rule */
+    bs__prefault((char *)p + (size_t)n * elem, (size_t)(nc - n) * elem); /* it fills up as a rule */
     *cap = nc;
     return p;
 }

@@ -5,7 +5,8 @@
  * must agree to the last bit; a check that fails part way down leaves every grad as it was; a
  * record reused after truncation or compaction reads as a fresh one. bs_apply1 / bs_apply2 make
  * compact records, filled in when asked for: each node must read back as the same graph made
- * through bs_apply (full records from the start) reads, whenever it is first asked for. */
+ * through bs_apply and asked for at once (full records from the start) reads, whenever it is
+ * first asked for. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,15 +16,21 @@
 static int failures;
 #include "check.h"
 
-/* build()'s ops: bs_apply1 / bs_apply2 (compact records), or with `eager` bs_apply (full ones) */
+/* build()'s ops: bs_apply1 / bs_apply2 (compact records), or with `eager` bs_apply with each node
+   asked for at once (full from its making, so that every pass steps it on its full record) */
+static bs_id full_now(bs_ctx *c, bs_id id)
+{
+    (void)bs_node_get(c, id);
+    return id;
+}
 static bool eager;
 static bs_id A1(bs_ctx *c, bs_op op, bs_id x)
 {
-    return eager ? bs_apply(c, op, (bs_id[]){x, BS_NONE, BS_NONE}, NULL) : bs_apply1(c, op, x);
+    return eager ? full_now(c, bs_apply(c, op, (bs_id[]){x, BS_NONE, BS_NONE}, NULL)) : bs_apply1(c, op, x);
 }
 static bs_id A2(bs_ctx *c, bs_op op, bs_id x, bs_id y)
 {
-    return eager ? bs_apply(c, op, (bs_id[]){x, y, BS_NONE}, NULL) : bs_apply2(c, op, x, y);
+    return eager ? full_now(c, bs_apply(c, op, (bs_id[]){x, y, BS_NONE}, NULL)) : bs_apply2(c, op, x, y);
 }
 
 static bs_id P(bs_ctx *c, double v, bool rg)
